@@ -1,0 +1,1 @@
+"""Pure routing core: no I/O, no asyncio; time is passed in."""

@@ -1,0 +1,1 @@
+"""The callcenter service: wiring, drivers, API, storage."""

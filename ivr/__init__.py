@@ -1,0 +1,1 @@
+"""Pure IVR menu flows."""
