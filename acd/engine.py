@@ -1,0 +1,671 @@
+"""The routing core: `Acd.handle(event, now) -> list[Command]` is the only way in.
+
+One unified queue ordered by priority, then arrival. Indexes keep decisions cheap:
+- idle agents per (skill, proficiency), each sorted by the strategy's key;
+- waiting callers per skill, sorted by (-priority, arrival, sequence);
+- every queued caller in one list for positions.
+Invariant after every event: no waiting caller could be offered to an idle agent.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from sortedcontainers import SortedList
+
+from acd import commands as cmd
+from acd import events as ev
+from acd.errors import UnknownAgent, UnknownCaller
+from acd.model import MAX_PROFICIENCY, AgentId, AgentSpec, CallId, QueuePolicy, SkillId
+from acd.states import AUTO_PAUSE_REASON, AgentState, AgentStatus, CallerState, LeaveReason
+from acd.states import Strategy as St
+from acd.strategies import KEYS, AgentStats, StrategyKey
+
+QueueKey = tuple[int, float, int, CallId]
+IdleEntry = tuple[StrategyKey, AgentId]
+
+# Reasons an offer ended that say nothing about the agent (no back-off, no count).
+_BLAMELESS = frozenset({"cancelled", "caller_gone"})
+
+
+@dataclass
+class _Agent:
+    spec: AgentSpec
+    status: AgentStatus = AgentStatus.LOGGED_OUT
+    reason: str = ""
+    in_wrapup: bool = False
+    offered: CallId | None = None
+    calls: set[CallId] = field(default_factory=set)
+    idle_since: float = 0.0
+    calls_taken: int = 0
+    talk_seconds: float = 0.0
+    last_offer_seq: int = 0
+    no_answer_count: int = 0
+    backing_off: bool = False
+    gen: int = 0  # generation of the agent's wrap-up / back-off timers
+    indexed: IdleEntry | None = None
+    noticed: tuple[str, str, str] = ("", "", "")
+
+    @property
+    def state(self) -> AgentState:
+        if self.offered is not None:
+            return AgentState.OFFERED
+        if self.calls:
+            return AgentState.ON_CALL
+        if self.in_wrapup:
+            return AgentState.WRAP_UP
+        return AgentState.IDLE
+
+    def eligible(self) -> bool:
+        return (
+            self.status is AgentStatus.AVAILABLE
+            and self.offered is None
+            and not self.in_wrapup
+            and not self.backing_off
+            and len(self.calls) < self.spec.max_concurrent
+        )
+
+
+@dataclass
+class _Caller:
+    call_id: CallId
+    skill: SkillId
+    priority: int
+    arrived_at: float
+    seq: int
+    skills: set[SkillId]
+    min_proficiency: int
+    state: CallerState = CallerState.WAITING
+    widen_step: int = 0
+    offered_to: tuple[AgentId, ...] = ()
+    offer_gen: int = 0
+    offered_at: float = 0.0
+    agent_id: AgentId | None = None
+    connected_at: float = 0.0
+
+    @property
+    def key(self) -> QueueKey:
+        return (-self.priority, self.arrived_at, self.seq, self.call_id)
+
+
+@dataclass(frozen=True)
+class CallerView:
+    call_id: CallId
+    skill: SkillId
+    skills: tuple[SkillId, ...]
+    priority: int
+    arrived_at: float
+    state: str
+    position: int
+    agent_ids: tuple[AgentId, ...]
+
+
+@dataclass(frozen=True)
+class AgentView:
+    agent_id: AgentId
+    name: str
+    skills: tuple[tuple[SkillId, int], ...]
+    status: str
+    state: str
+    reason: str
+    calls: tuple[CallId, ...]
+    offered: CallId | None
+    calls_taken: int
+    talk_seconds: float
+    no_answer_count: int
+
+
+class Acd:
+    def __init__(self, policy: QueuePolicy, agents: Iterable[AgentSpec] = ()) -> None:
+        self.policy = policy
+        self._key = KEYS[policy.strategy]
+        self._rng = random.Random(policy.random_seed)
+        self._widening = tuple(sorted(policy.widening, key=lambda r: r.after))
+        self._agents: dict[AgentId, _Agent] = {}
+        self._callers: dict[CallId, _Caller] = {}
+        self._idle: dict[SkillId, dict[int, SortedList]] = {}
+        self._waiting: dict[SkillId, SortedList] = {}
+        self._queue: SortedList = SortedList()
+        self._logged_in: Counter[SkillId] = Counter()
+        self._seq = 0
+        self._offer_seq = 0
+        self._dirty_callers: set[CallId] = set()
+        self._dirty_agents: set[AgentId] = set()
+        self._touched: set[AgentId] = set()
+        for spec in agents:
+            self._agents[spec.id] = _Agent(spec)
+
+    # --- the way in ------------------------------------------------------------------------
+
+    def handle(self, event: ev.Event, now: float) -> list[cmd.Command]:
+        out: list[cmd.Command] = []
+        handler = getattr(self, "_on_" + type(event).__name__)
+        handler(event, now, out)
+        self._dispatch(now, out)
+        self._notice_agents(out)
+        return out
+
+    # --- views (read-only, for the console, metrics and tests) -----------------------------
+
+    def queued(self) -> list[CallerView]:
+        """Callers waiting or being offered, in queue order."""
+        return [self._view(self._callers[key[3]], i + 1) for i, key in enumerate(self._queue)]
+
+    def caller(self, call_id: CallId) -> CallerView | None:
+        c = self._callers.get(call_id)
+        return None if c is None else self._view(c, self._position(c))
+
+    def agents(self) -> list[AgentView]:
+        return [self.agent(a) for a in sorted(self._agents)]
+
+    def agent(self, agent_id: AgentId) -> AgentView:
+        a = self._agent(agent_id)
+        return AgentView(
+            agent_id=a.spec.id,
+            name=a.spec.name,
+            skills=tuple(sorted(a.spec.skills.items())),
+            status=a.status.value,
+            state=a.state.value,
+            reason=a.reason,
+            calls=tuple(sorted(a.calls)),
+            offered=a.offered,
+            calls_taken=a.calls_taken,
+            talk_seconds=a.talk_seconds,
+            no_answer_count=a.no_answer_count,
+        )
+
+    def position(self, call_id: CallId) -> int:
+        c = self._callers.get(call_id)
+        return 0 if c is None else self._position(c)
+
+    # --- caller events ---------------------------------------------------------------------
+
+    def _on_CallerArrived(self, e: ev.CallerArrived, now: float, out: list[cmd.Command]) -> None:
+        if e.call_id in self._callers:
+            return  # a replayed arrival (e.g. a snapshot after reconnect): keep what we have
+        arrived = now if e.arrived_at is None else e.arrived_at
+        self._seq += 1
+        c = _Caller(
+            call_id=e.call_id,
+            skill=e.skill,
+            priority=e.priority,
+            arrived_at=arrived,
+            seq=self._seq,
+            skills={e.skill},
+            min_proficiency=self.policy.min_proficiency,
+        )
+        self._callers[c.call_id] = c
+        out.append(cmd.CallerQueued(c.call_id, c.skill, c.priority, arrived))
+        if self.policy.leave_when_no_agents and not self._servable(c):
+            self._leave(c, LeaveReason.NO_AGENTS, now, out, position=1)
+            return
+        self._queue.add(c.key)
+        self._enqueue(c)
+        # widening steps already due (a restored caller) apply at once
+        while (
+            c.widen_step < len(self._widening)
+            and arrived + self._widening[c.widen_step].after <= now
+        ):
+            self._apply_widening(c)
+        self._schedule_widening(c, out)
+        if self.policy.max_wait:
+            out.append(cmd.SetTimer(("max_wait", c.call_id, 0), arrived + self.policy.max_wait))
+
+    def _on_CallerHungUp(self, e: ev.CallerHungUp, now: float, out: list[cmd.Command]) -> None:
+        c = self._callers.get(e.call_id)
+        if c is None:
+            return
+        if c.state is CallerState.CONNECTED:
+            self._finish(c, now, out)
+            return
+        self._leave(c, LeaveReason.ABANDONED, now, out)
+
+    def _on_CallerPriorityChanged(
+        self, e: ev.CallerPriorityChanged, now: float, out: list[cmd.Command]
+    ) -> None:
+        c = self._callers.get(e.call_id)
+        if c is None or c.state is CallerState.CONNECTED:
+            raise UnknownCaller(e.call_id)
+        self._queue.remove(c.key)
+        waiting = c.state is CallerState.WAITING
+        if waiting:
+            self._dequeue(c)
+        c.priority = e.priority
+        self._queue.add(c.key)
+        if waiting:
+            self._enqueue(c)
+
+    # --- offer results ---------------------------------------------------------------------
+
+    def _on_OfferAnswered(self, e: ev.OfferAnswered, now: float, out: list[cmd.Command]) -> None:
+        c = self._callers.get(e.call_id)
+        a = self._agents.get(e.agent_id)
+        if c is None or a is None or c.state is CallerState.CONNECTED:
+            return
+        # The PBX is the truth: even an answer that beat our own timeout connects the call.
+        others = tuple(x for x in c.offered_to if x != a.spec.id)
+        if c.state is CallerState.OFFERED:
+            out.append(cmd.CancelTimer(("offer", c.call_id, c.offer_gen)))
+            self._release(others, c.call_id, now)
+            if others:
+                out.append(cmd.CancelOffer(c.call_id, others))
+        else:
+            self._dequeue(c)
+        if a.offered is not None and a.offered != c.call_id:
+            # the agent was being offered another caller: that offer cannot be taken now
+            other = self._callers.get(a.offered)
+            if other is not None:
+                self._offer_failed(other, a, "busy", now, out)
+        position = self._position(c)
+        self._queue.remove(c.key)
+        c.state = CallerState.CONNECTED
+        c.offered_to = ()
+        c.agent_id = a.spec.id
+        c.connected_at = now
+        a.offered = None
+        a.calls.add(c.call_id)
+        a.no_answer_count = 0
+        self._refresh(a)
+        waited = now - c.arrived_at
+        out.append(cmd.CallConnected(c.call_id, a.spec.id, waited))
+        out.append(cmd.CallerLeft(c.call_id, LeaveReason.ANSWERED.value, waited, position))
+        self._cancel_caller_timers(c, out)
+
+    def _on_OfferFailed(self, e: ev.OfferFailed, now: float, out: list[cmd.Command]) -> None:
+        c = self._callers.get(e.call_id)
+        a = self._agents.get(e.agent_id)
+        if c is None or a is None or c.state is not CallerState.OFFERED:
+            return
+        if a.spec.id not in c.offered_to:
+            return
+        self._offer_failed(c, a, e.reason, now, out)
+
+    def _on_CallEnded(self, e: ev.CallEnded, now: float, out: list[cmd.Command]) -> None:
+        c = self._callers.get(e.call_id)
+        if c is not None and c.state is CallerState.CONNECTED:
+            self._finish(c, now, out)
+
+    def _on_CallRestored(self, e: ev.CallRestored, now: float, out: list[cmd.Command]) -> None:
+        a = self._agent(e.agent_id)
+        if e.call_id in self._callers:
+            return
+        self._seq += 1
+        c = _Caller(
+            call_id=e.call_id,
+            skill=e.skill,
+            priority=0,
+            arrived_at=e.connected_at,
+            seq=self._seq,
+            skills={e.skill},
+            min_proficiency=self.policy.min_proficiency,
+            state=CallerState.CONNECTED,
+            agent_id=a.spec.id,
+            connected_at=e.connected_at,
+        )
+        self._callers[c.call_id] = c
+        if a.offered == c.call_id:
+            a.offered = None
+        a.calls.add(c.call_id)
+        a.in_wrapup = False
+        self._refresh(a)
+
+    # --- agent events ----------------------------------------------------------------------
+
+    def _on_AgentConfigured(
+        self, e: ev.AgentConfigured, now: float, out: list[cmd.Command]
+    ) -> None:
+        a = self._agents.get(e.spec.id)
+        if a is None:
+            self._agents[e.spec.id] = _Agent(e.spec, idle_since=now)
+            return
+        self._unindex(a)
+        if a.status is not AgentStatus.LOGGED_OUT:
+            self._logged_in.subtract(a.spec.skills.keys())
+            self._logged_in.update(e.spec.skills.keys())
+        a.spec = e.spec
+        self._refresh(a)
+
+    def _on_AgentLoggedIn(self, e: ev.AgentLoggedIn, now: float, out: list[cmd.Command]) -> None:
+        a = self._agent(e.agent_id)
+        if a.status is AgentStatus.LOGGED_OUT:
+            self._logged_in.update(a.spec.skills.keys())
+            a.idle_since = now
+            a.no_answer_count = 0
+        a.status = AgentStatus.AVAILABLE if e.ready else AgentStatus.ON_BREAK
+        a.reason = "" if e.ready else e.reason
+        self._refresh(a)
+
+    def _on_AgentLoggedOut(self, e: ev.AgentLoggedOut, now: float, out: list[cmd.Command]) -> None:
+        a = self._agent(e.agent_id)
+        if a.status is AgentStatus.LOGGED_OUT:
+            return
+        a.status = AgentStatus.LOGGED_OUT
+        a.reason = ""
+        self._logged_in.subtract(a.spec.skills.keys())
+        self._refresh(a)
+        if self.policy.leave_when_no_agents:
+            for key in list(self._queue):
+                c = self._callers[key[3]]
+                if c.state is CallerState.WAITING and not self._servable(c):
+                    self._leave(c, LeaveReason.NO_AGENTS, now, out)
+
+    def _on_AgentPaused(self, e: ev.AgentPaused, now: float, out: list[cmd.Command]) -> None:
+        a = self._agent(e.agent_id)
+        if a.status is AgentStatus.LOGGED_OUT:
+            return
+        a.status = AgentStatus.ON_BREAK
+        a.reason = e.reason
+        self._refresh(a)
+
+    def _on_AgentResumed(self, e: ev.AgentResumed, now: float, out: list[cmd.Command]) -> None:
+        a = self._agent(e.agent_id)
+        if a.status is AgentStatus.LOGGED_OUT:
+            return
+        a.status = AgentStatus.AVAILABLE
+        a.reason = ""
+        a.no_answer_count = 0
+        self._refresh(a)
+
+    def _on_AgentReady(self, e: ev.AgentReady, now: float, out: list[cmd.Command]) -> None:
+        a = self._agent(e.agent_id)
+        if a.in_wrapup:
+            out.append(cmd.CancelTimer(("wrapup", a.spec.id, a.gen)))
+            self._end_wrapup(a, now)
+
+    # --- timers ----------------------------------------------------------------------------
+
+    def _on_TimerFired(self, e: ev.TimerFired, now: float, out: list[cmd.Command]) -> None:
+        kind, subject, gen = e.key
+        if kind == "offer":
+            c = self._callers.get(subject)
+            if c is not None and c.state is CallerState.OFFERED and c.offer_gen == gen:
+                agents = c.offered_to
+                out.append(cmd.CancelOffer(c.call_id, agents))
+                for agent_id in agents:
+                    self._offer_failed(c, self._agents[agent_id], "no_answer", now, out)
+        elif kind == "wrapup":
+            a = self._agents.get(subject)
+            if a is not None and a.in_wrapup and a.gen == gen:
+                self._end_wrapup(a, now)
+        elif kind == "backoff":
+            a = self._agents.get(subject)
+            if a is not None and a.backing_off and a.gen == gen:
+                a.backing_off = False
+                self._refresh(a)
+        elif kind == "widen":
+            c = self._callers.get(subject)
+            if c is not None and c.state is not CallerState.CONNECTED and c.widen_step == gen:
+                self._apply_widening(c)
+                self._schedule_widening(c, out)
+        elif kind == "max_wait":
+            c = self._callers.get(subject)
+            if c is not None and c.state is not CallerState.CONNECTED:
+                reason = (
+                    LeaveReason.OVERFLOW if self.policy.overflow_target else LeaveReason.TIMEOUT
+                )
+                self._leave(c, reason, now, out)
+
+    # --- dispatch --------------------------------------------------------------------------
+
+    def _dispatch(self, now: float, out: list[cmd.Command]) -> None:
+        callers = sorted(
+            (self._callers[i] for i in self._dirty_callers if i in self._callers),
+            key=lambda c: c.key,
+        )
+        self._dirty_callers.clear()
+        for c in callers:
+            if c.state is not CallerState.WAITING:
+                continue
+            if self.policy.strategy is St.RING_ALL:
+                agents = self._all_agents_for(c)
+            else:
+                best = self._best_agent_for(c)
+                agents = [] if best is None else [best]
+            if agents:
+                self._offer(c, agents, now, out)
+        agents_now = sorted(self._dirty_agents)
+        self._dirty_agents.clear()
+        for agent_id in agents_now:
+            a = self._agents[agent_id]
+            if not a.eligible():
+                continue
+            chosen = self._best_caller_for(a)
+            if chosen is not None:
+                self._offer(chosen, [a], now, out)
+
+    def _best_agent_for(self, c: _Caller) -> _Agent | None:
+        for prof in range(MAX_PROFICIENCY, c.min_proficiency - 1, -1):
+            best: IdleEntry | None = None
+            for skill in c.skills:
+                entries = self._idle.get(skill, {}).get(prof)
+                if entries:
+                    head: IdleEntry = entries[0]
+                    if best is None or head < best:
+                        best = head
+            if best is not None:
+                return self._agents[best[1]]
+        return None
+
+    def _all_agents_for(self, c: _Caller) -> list[_Agent]:
+        found: dict[AgentId, _Agent] = {}
+        for prof in range(MAX_PROFICIENCY, c.min_proficiency - 1, -1):
+            for skill in sorted(c.skills):
+                for _, agent_id in self._idle.get(skill, {}).get(prof, ()):
+                    found.setdefault(agent_id, self._agents[agent_id])
+        return list(found.values())
+
+    def _best_caller_for(self, a: _Agent) -> _Caller | None:
+        best: QueueKey | None = None
+        for skill, prof in a.spec.skills.items():
+            for key in self._waiting.get(skill, ()):
+                if best is not None and key >= best:
+                    break
+                if self._callers[key[3]].min_proficiency <= prof:
+                    best = key
+                    break
+        return None if best is None else self._callers[best[3]]
+
+    def _offer(self, c: _Caller, agents: list[_Agent], now: float, out: list[cmd.Command]) -> None:
+        self._dequeue(c)
+        c.state = CallerState.OFFERED
+        c.offered_to = tuple(a.spec.id for a in agents)
+        c.offer_gen += 1
+        c.offered_at = now
+        for a in agents:
+            self._offer_seq += 1
+            a.offered = c.call_id
+            a.last_offer_seq = self._offer_seq
+            self._refresh(a)
+        timeout = self.policy.offer_timeout
+        out.append(cmd.Offer(c.call_id, c.offered_to, timeout))
+        out.append(cmd.SetTimer(("offer", c.call_id, c.offer_gen), now + timeout))
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def _offer_failed(
+        self, c: _Caller, a: _Agent, reason: str, now: float, out: list[cmd.Command]
+    ) -> None:
+        c.offered_to = tuple(x for x in c.offered_to if x != a.spec.id)
+        a.offered = None
+        if reason not in _BLAMELESS:
+            out.append(cmd.OfferRejected(c.call_id, a.spec.id, reason, now - c.offered_at))
+            a.no_answer_count += 1
+            a.gen += 1
+            if self.policy.max_no_answer and a.no_answer_count >= self.policy.max_no_answer:
+                a.status = AgentStatus.ON_BREAK
+                a.reason = AUTO_PAUSE_REASON
+            elif self.policy.no_answer_backoff > 0:
+                a.backing_off = True
+                out.append(
+                    cmd.SetTimer(("backoff", a.spec.id, a.gen), now + self.policy.no_answer_backoff)
+                )
+        self._refresh(a)
+        if not c.offered_to:
+            out.append(cmd.CancelTimer(("offer", c.call_id, c.offer_gen)))
+            c.state = CallerState.WAITING
+            self._enqueue(c)
+
+    def _release(self, agent_ids: Iterable[AgentId], call_id: CallId, now: float) -> None:
+        for agent_id in agent_ids:
+            a = self._agents[agent_id]
+            if a.offered == call_id:
+                a.offered = None
+                self._refresh(a)
+
+    def _leave(
+        self,
+        c: _Caller,
+        reason: LeaveReason,
+        now: float,
+        out: list[cmd.Command],
+        position: int | None = None,
+    ) -> None:
+        pos = self._position(c) if position is None else position
+        if c.state is CallerState.OFFERED:
+            out.append(cmd.CancelTimer(("offer", c.call_id, c.offer_gen)))
+            out.append(cmd.CancelOffer(c.call_id, c.offered_to))
+            self._release(c.offered_to, c.call_id, now)
+        elif c.state is CallerState.WAITING:
+            self._dequeue(c)
+        if c.key in self._queue:
+            self._queue.remove(c.key)
+        self._cancel_caller_timers(c, out)
+        del self._callers[c.call_id]
+        if reason is not LeaveReason.ABANDONED:
+            out.append(cmd.Overflow(c.call_id, self.policy.overflow_target, reason.value))
+        out.append(cmd.CallerLeft(c.call_id, reason.value, now - c.arrived_at, pos))
+
+    def _finish(self, c: _Caller, now: float, out: list[cmd.Command]) -> None:
+        del self._callers[c.call_id]
+        if c.agent_id is None:
+            return
+        a = self._agents.get(c.agent_id)
+        if a is None:
+            return
+        talk = max(0.0, now - c.connected_at)
+        a.calls.discard(c.call_id)
+        a.calls_taken += 1
+        a.talk_seconds += talk
+        out.append(cmd.CallFinished(c.call_id, a.spec.id, talk))
+        if not a.calls:
+            a.gen += 1
+            if self.policy.wrapup > 0:
+                a.in_wrapup = True
+                out.append(cmd.SetTimer(("wrapup", a.spec.id, a.gen), now + self.policy.wrapup))
+            else:
+                a.idle_since = now
+        self._refresh(a)
+
+    def _end_wrapup(self, a: _Agent, now: float) -> None:
+        a.in_wrapup = False
+        a.idle_since = now
+        self._refresh(a)
+
+    def _apply_widening(self, c: _Caller) -> None:
+        rule = self._widening[c.widen_step]
+        c.widen_step += 1
+        waiting = c.state is CallerState.WAITING
+        if waiting:
+            self._dequeue(c)
+        c.skills.update(rule.add_skills)
+        if rule.min_proficiency is not None:
+            c.min_proficiency = min(c.min_proficiency, rule.min_proficiency)
+        if waiting:
+            self._enqueue(c)
+
+    def _schedule_widening(self, c: _Caller, out: list[cmd.Command]) -> None:
+        if c.widen_step < len(self._widening):
+            at = c.arrived_at + self._widening[c.widen_step].after
+            out.append(cmd.SetTimer(("widen", c.call_id, c.widen_step), at))
+
+    def _cancel_caller_timers(self, c: _Caller, out: list[cmd.Command]) -> None:
+        if c.widen_step < len(self._widening):
+            out.append(cmd.CancelTimer(("widen", c.call_id, c.widen_step)))
+        if self.policy.max_wait:
+            out.append(cmd.CancelTimer(("max_wait", c.call_id, 0)))
+
+    def _servable(self, c: _Caller) -> bool:
+        reachable = set(c.skills)
+        for rule in self._widening[c.widen_step :]:
+            reachable.update(rule.add_skills)
+        return any(self._logged_in[s] > 0 for s in reachable)
+
+    def _enqueue(self, c: _Caller) -> None:
+        key = c.key
+        for skill in c.skills:
+            self._waiting.setdefault(skill, SortedList()).add(key)
+        self._dirty_callers.add(c.call_id)
+
+    def _dequeue(self, c: _Caller) -> None:
+        key = c.key
+        for skill in c.skills:
+            entries = self._waiting.get(skill)
+            if entries is not None and key in entries:
+                entries.remove(key)
+
+    def _position(self, c: _Caller) -> int:
+        key = c.key
+        if key not in self._queue:
+            return 0
+        return int(self._queue.index(key)) + 1
+
+    def _refresh(self, a: _Agent) -> None:
+        """Keep the idle index in step with the agent's eligibility."""
+        self._touched.add(a.spec.id)
+        if a.eligible():
+            if a.indexed is None:
+                self._index(a)
+                self._dirty_agents.add(a.spec.id)
+        elif a.indexed is not None:
+            self._unindex(a)
+
+    def _index(self, a: _Agent) -> None:
+        stats = AgentStats(
+            idle_since=a.idle_since,
+            calls_taken=a.calls_taken,
+            talk_seconds=a.talk_seconds,
+            last_offer_seq=a.last_offer_seq,
+            random_draw=self._rng.random() if self.policy.strategy is St.RANDOM else 0.0,
+        )
+        entry: IdleEntry = (self._key(stats), a.spec.id)
+        for skill, prof in a.spec.skills.items():
+            self._idle.setdefault(skill, {}).setdefault(prof, SortedList()).add(entry)
+        a.indexed = entry
+
+    def _unindex(self, a: _Agent) -> None:
+        entry = a.indexed
+        if entry is None:
+            return
+        for skill, prof in a.spec.skills.items():
+            self._idle[skill][prof].remove(entry)
+        a.indexed = None
+
+    def _notice_agents(self, out: list[cmd.Command]) -> None:
+        for agent_id in sorted(self._touched):
+            a = self._agents[agent_id]
+            now_seen = (a.status.value, a.state.value, a.reason)
+            if now_seen != a.noticed:
+                a.noticed = now_seen
+                out.append(cmd.AgentStateChanged(agent_id, *now_seen))
+        self._touched.clear()
+
+    def _agent(self, agent_id: AgentId) -> _Agent:
+        a = self._agents.get(agent_id)
+        if a is None:
+            raise UnknownAgent(agent_id)
+        return a
+
+    def _view(self, c: _Caller, position: int) -> CallerView:
+        return CallerView(
+            call_id=c.call_id,
+            skill=c.skill,
+            skills=tuple(sorted(c.skills)),
+            priority=c.priority,
+            arrived_at=c.arrived_at,
+            state=c.state.value,
+            position=position,
+            agent_ids=c.offered_to if c.agent_id is None else (c.agent_id,),
+        )

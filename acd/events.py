@@ -1,0 +1,126 @@
+"""What happens: the only inputs of the routing core (`Acd.handle(event, now)`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from acd.model import AgentId, AgentSpec, CallId, SkillId
+
+TimerKey = tuple[str, str, int]
+"""(kind, subject id, generation): a timer is stale when its generation is no longer current."""
+
+
+@dataclass(frozen=True)
+class CallerArrived:
+    """A caller entered the queue. `arrived_at` is kept by the PBX across engine restarts, so a
+    restored caller keeps its place; None means now."""
+
+    call_id: CallId
+    skill: SkillId
+    priority: int = 0
+    arrived_at: float | None = None
+
+
+@dataclass(frozen=True)
+class CallerHungUp:
+    call_id: CallId
+
+
+@dataclass(frozen=True)
+class CallerPriorityChanged:
+    call_id: CallId
+    priority: int
+
+
+@dataclass(frozen=True)
+class OfferAnswered:
+    call_id: CallId
+    agent_id: AgentId
+
+
+@dataclass(frozen=True)
+class OfferFailed:
+    """The agent's phone did not take the call: no_answer, busy, unavailable or error."""
+
+    call_id: CallId
+    agent_id: AgentId
+    reason: str = "no_answer"
+
+
+@dataclass(frozen=True)
+class CallEnded:
+    """A connected call is over (either side hung up)."""
+
+    call_id: CallId
+
+
+@dataclass(frozen=True)
+class CallRestored:
+    """After an engine restart: this call is already connected to this agent."""
+
+    call_id: CallId
+    agent_id: AgentId
+    skill: SkillId
+    connected_at: float
+
+
+@dataclass(frozen=True)
+class AgentConfigured:
+    """Add an agent, or replace the skills of one (takes effect at its next offer)."""
+
+    spec: AgentSpec
+
+
+@dataclass(frozen=True)
+class AgentLoggedIn:
+    agent_id: AgentId
+    ready: bool = True
+    reason: str = ""  # the break reason when not ready
+
+
+@dataclass(frozen=True)
+class AgentLoggedOut:
+    agent_id: AgentId
+
+
+@dataclass(frozen=True)
+class AgentPaused:
+    agent_id: AgentId
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class AgentResumed:
+    """The agent is available again (also clears an auto-pause)."""
+
+    agent_id: AgentId
+
+
+@dataclass(frozen=True)
+class AgentReady:
+    """The agent ends wrap-up early."""
+
+    agent_id: AgentId
+
+
+@dataclass(frozen=True)
+class TimerFired:
+    key: TimerKey
+
+
+Event = (
+    CallerArrived
+    | CallerHungUp
+    | CallerPriorityChanged
+    | OfferAnswered
+    | OfferFailed
+    | CallEnded
+    | CallRestored
+    | AgentConfigured
+    | AgentLoggedIn
+    | AgentLoggedOut
+    | AgentPaused
+    | AgentResumed
+    | AgentReady
+    | TimerFired
+)

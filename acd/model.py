@@ -1,0 +1,51 @@
+"""Configuration of the routing core: agents, widening rules and the queue policy."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from acd.states import Strategy
+
+AgentId = str
+CallId = str
+SkillId = str
+
+MIN_PROFICIENCY = 1
+MAX_PROFICIENCY = 5
+
+
+@dataclass(frozen=True)
+class AgentSpec:
+    """A seat: who it is and what it can handle. `skills` maps skill id to proficiency 1-5."""
+
+    id: AgentId
+    skills: Mapping[SkillId, int]
+    name: str = ""
+    max_concurrent: int = 1
+
+
+@dataclass(frozen=True)
+class WideningRule:
+    """After `after` seconds of waiting, also offer the caller to `add_skills`, and/or accept
+    agents down to `min_proficiency`."""
+
+    after: float
+    add_skills: tuple[SkillId, ...] = ()
+    min_proficiency: int | None = None
+
+
+@dataclass(frozen=True)
+class QueuePolicy:
+    strategy: Strategy = Strategy.LONGEST_IDLE
+    offer_timeout: float = 15.0
+    wrapup: float = 5.0
+    max_no_answer: int = 3
+    no_answer_backoff: float = 10.0
+    max_wait: float | None = None
+    overflow_target: str = ""
+    widening: tuple[WideningRule, ...] = ()
+    # The proficiency a caller requires at first; widening rules may lower it.
+    min_proficiency: int = MIN_PROFICIENCY
+    leave_when_no_agents: bool = False
+    random_seed: int = 0

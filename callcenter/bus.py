@@ -1,0 +1,68 @@
+"""The in-process domain-event bus.
+
+`publish` never blocks and never fails: each subscriber has its own unbounded queue and
+reads it in its own task, so a slow subscriber (storage, ASR) cannot stall the engine's owner
+task. Subscribers are named so their backlog can be measured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from callcenter.domain import DomainEvent
+
+
+class Subscription:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._queue: asyncio.Queue[DomainEvent | None] = asyncio.Queue()
+
+    def backlog(self) -> int:
+        return self._queue.qsize()
+
+    def _put(self, event: DomainEvent | None) -> None:
+        self._queue.put_nowait(event)
+
+    async def get(self) -> DomainEvent | None:
+        """The next event, or None once the bus is closed."""
+        return await self._queue.get()
+
+    def get_nowait(self) -> DomainEvent | None:
+        """The next event if one is queued (raises asyncio.QueueEmpty otherwise)."""
+        return self._queue.get_nowait()
+
+    async def __aiter__(self) -> AsyncIterator[DomainEvent]:
+        while True:
+            event = await self._queue.get()
+            if event is None:
+                return
+            yield event
+
+
+class Bus:
+    def __init__(self) -> None:
+        self._subscriptions: list[Subscription] = []
+        self._closed = False
+
+    def subscribe(self, name: str) -> Subscription:
+        subscription = Subscription(name)
+        self._subscriptions.append(subscription)
+        return subscription
+
+    def publish(self, event: DomainEvent) -> None:
+        if self._closed:
+            return
+        for subscription in self._subscriptions:
+            subscription._put(event)
+
+    def close(self) -> None:
+        """Tell every subscriber there is nothing more: their iteration ends."""
+        if self._closed:
+            return
+        self._closed = True
+        for subscription in self._subscriptions:
+            subscription._put(None)
+
+    def subscriptions(self) -> tuple[Subscription, ...]:
+        return tuple(self._subscriptions)

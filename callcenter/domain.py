@@ -1,0 +1,94 @@
+"""Domain events: what happened in the center, fanned out on the bus.
+
+The runtime derives these from the ACD's notices enriched with call metadata (node, DID,
+hotline, caller number). Storage, metrics, the console, tickets and ASR subscribe; nothing
+calls them directly. Times are Unix epoch seconds (float).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class CallerJoined:
+    call_id: str
+    node: str
+    did: str
+    hotline: str  # label of the merged number the caller dialled
+    region: str
+    caller_number: str
+    skill: str
+    priority: int
+    at: float
+
+
+@dataclass(frozen=True)
+class OfferMade:
+    call_id: str
+    agent_ids: tuple[str, ...]
+    at: float
+
+
+@dataclass(frozen=True)
+class OfferRejected:
+    call_id: str
+    agent_id: str
+    reason: str  # "no_answer", "busy", "unavailable", "error"
+    ring_seconds: float
+    at: float
+
+
+@dataclass(frozen=True)
+class CallConnected:
+    call_id: str
+    agent_id: str
+    waited: float
+    at: float
+
+
+@dataclass(frozen=True)
+class CallerLeft:
+    """The caller left the queue: answered, abandoned, timeout, overflow or no_agents."""
+
+    call_id: str
+    reason: str
+    waited: float
+    position: int  # 1-based position in the queue when leaving (0 when answered)
+    at: float
+
+
+@dataclass(frozen=True)
+class CallFinished:
+    call_id: str
+    agent_id: str
+    talk_seconds: float
+    at: float
+
+
+@dataclass(frozen=True)
+class AgentStateChanged:
+    agent_id: str
+    status: str  # logged_out / available / on_break
+    state: str  # idle / offered / on_call / wrap_up
+    reason: str  # break reason, or "" when none
+    at: float
+
+
+@dataclass(frozen=True)
+class PbxConnection:
+    node: str
+    up: bool
+    at: float
+
+
+DomainEvent = (
+    CallerJoined
+    | OfferMade
+    | OfferRejected
+    | CallConnected
+    | CallerLeft
+    | CallFinished
+    | AgentStateChanged
+    | PbxConnection
+)
