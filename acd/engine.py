@@ -223,6 +223,17 @@ class Acd:
             return
         self._leave(c, LeaveReason.ABANDONED, now, out)
 
+    def _on_CallerWithdrawn(
+        self, e: ev.CallerWithdrawn, now: float, out: list[cmd.Command]
+    ) -> None:
+        c = self._callers.get(e.call_id)
+        if c is None:
+            return
+        if c.state is CallerState.CONNECTED:
+            self._finish(c, now, out)
+            return
+        self._leave(c, LeaveReason(e.reason), now, out, route=False)
+
     def _on_CallerPriorityChanged(
         self, e: ev.CallerPriorityChanged, now: float, out: list[cmd.Command]
     ) -> None:
@@ -522,7 +533,10 @@ class Acd:
         now: float,
         out: list[cmd.Command],
         position: int | None = None,
+        route: bool = True,
     ) -> None:
+        """Remove the caller from the queue; `route` sends it out (Overflow) unless it
+        abandoned or already left by another route."""
         pos = self._position(c) if position is None else position
         if c.state is CallerState.OFFERED:
             out.append(cmd.CancelTimer(("offer", c.call_id, c.offer_gen)))
@@ -534,7 +548,7 @@ class Acd:
             self._queue.remove(c.key)
         self._cancel_caller_timers(c, out)
         del self._callers[c.call_id]
-        if reason is not LeaveReason.ABANDONED:
+        if route and reason is not LeaveReason.ABANDONED:
             out.append(cmd.Overflow(c.call_id, self.policy.overflow_target, reason.value))
         out.append(cmd.CallerLeft(c.call_id, reason.value, now - c.arrived_at, pos))
 

@@ -27,6 +27,15 @@ class CallerHungUp:
 
 
 @dataclass(frozen=True)
+class CallerWithdrawn:
+    """The caller left the queue by a route the engine did not choose (e.g. the dialplan's
+    fallback when the engine's heartbeat went stale). `reason` is recorded as given."""
+
+    call_id: CallId
+    reason: str
+
+
+@dataclass(frozen=True)
 class CallerPriorityChanged:
     call_id: CallId
     priority: int
@@ -111,6 +120,7 @@ class TimerFired:
 Event = (
     CallerArrived
     | CallerHungUp
+    | CallerWithdrawn
     | CallerPriorityChanged
     | OfferAnswered
     | OfferFailed

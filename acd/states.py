@@ -36,6 +36,7 @@ class LeaveReason(StrEnum):
     TIMEOUT = "timeout"
     OVERFLOW = "overflow"
     NO_AGENTS = "no_agents"
+    FALLBACK = "fallback"  # the dialplan's own route took the caller (engine unreachable)
 
 
 class Strategy(StrEnum):

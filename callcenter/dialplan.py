@@ -1,0 +1,148 @@
+"""Render the Asterisk dialplan and its companions (pjsip, queues, manager) from config/.
+
+The same templates serve a deployment (`callcenter dialplan render --out DIR`) and the
+sandbox PBX, which adds its instance files (asterisk.conf, modules.conf, ...).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from callcenter.config import Config
+
+REPO = Path(__file__).resolve().parent.parent
+DIALPLAN_TEMPLATES = REPO / "dialplans" / "asterisk"
+
+DEPLOYMENT_FILES = ("extensions.conf", "queues.conf", "pjsip.conf", "manager.conf")
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    """An extra app_queue queue (the benchmark's baseline)."""
+
+    name: str
+    members: tuple[str, ...]
+    strategy: str = "rrmemory"
+    timeout: int = 15
+    retry: int = 0
+    wrapup: int = 0
+
+
+@dataclass(frozen=True)
+class RenderParams:
+    host: str = "127.0.0.1"
+    sip_port: int = 5060
+    ami_port: int = 5038
+    ami_user: str = "callcenter"
+    ami_secret: str = ""
+    emergency_port: int = 5099
+    agent_passwords: Mapping[str, str] = field(default_factory=dict)
+    extra_queues: tuple[QueueSpec, ...] = ()
+
+
+class RenderError(Exception):
+    error_id = "dialplan.render"
+
+
+def environment(directory: Path) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(directory)),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+
+
+def agent_dial(config: Config, extension: str) -> str:
+    return config.engine.agent_dial.format(extension=extension)
+
+
+def context(config: Config, params: RenderParams) -> dict[str, Any]:
+    default = config.number_for(config.center.default_did)
+    agents = [
+        {
+            "id": a.id,
+            "name": a.name,
+            "extension": a.extension,
+            "dial": agent_dial(config, a.extension),
+            "password": params.agent_passwords.get(a.extension, ""),
+        }
+        for a in config.agents
+    ]
+    return {
+        "numbers": config.numbers,
+        "default": default,
+        "agents": agents,
+        "trunks": [t for t in config.trunks if t.direction == "inbound"],
+        "emergency": config.emergency,
+        "fallback_after": config.engine.fallback_after,
+        "fallback_queue_timeout": 3600,
+        "overflow_target": config.queue.overflow_target,
+        "host": params.host,
+        "sip_port": params.sip_port,
+        "ami_port": params.ami_port,
+        "ami_user": params.ami_user,
+        "ami_secret": params.ami_secret,
+        "emergency_port": params.emergency_port,
+        "extra_queues": params.extra_queues,
+    }
+
+
+def render(config: Config, params: RenderParams) -> dict[str, str]:
+    """File name -> text of every deployment file."""
+    env = environment(DIALPLAN_TEMPLATES)
+    ctx = context(config, params)
+    try:
+        return {name: env.get_template(name + ".j2").render(ctx) for name in DEPLOYMENT_FILES}
+    except jinja2.TemplateError as exc:
+        raise RenderError(f"dialplans/asterisk: {exc}") from exc
+
+
+_EXTEN = re.compile(r"^\s*(exten|same)\s*=>\s*(.*)$")
+_CONTEXT = re.compile(r"^\[([A-Za-z0-9_\-]+)\](\(!\))?")
+
+
+def check_extensions(text: str) -> list[str]:
+    """Static checks of a rendered extensions.conf: every Goto target context exists,
+    every context has at least one extension, `same` follows an `exten`. Returns problems."""
+    problems: list[str] = []
+    contexts: dict[str, int] = {}
+    current = ""
+    last_exten = False
+    gotos: list[tuple[int, str]] = []
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        line = raw.split(";", 1)[0].rstrip()
+        if not line.strip():
+            continue
+        m = _CONTEXT.match(line)
+        if m:
+            current = m.group(1)
+            contexts.setdefault(current, 0)
+            last_exten = False
+            continue
+        m2 = _EXTEN.match(line)
+        if m2:
+            if m2.group(1) == "same" and not last_exten:
+                problems.append(f"line {lineno}: 'same' without a preceding 'exten'")
+            last_exten = True
+            contexts[current] = contexts.get(current, 0) + 1
+            for target in re.findall(r"Goto(?:If)?\(([^)]*)\)", m2.group(2)):
+                gotos.append((lineno, target))
+            continue
+        if current != "globals" and "=" not in line:
+            problems.append(f"line {lineno}: not understood: {line.strip()}")
+    for name, count in contexts.items():
+        if count == 0 and name not in ("globals", "general"):
+            problems.append(f"context [{name}] has no extensions")
+    for lineno, target in gotos:
+        for dest in re.split(r"[?:]", target)[-2:] if "?" in target else [target]:
+            parts = [p.strip() for p in dest.split(",")]
+            if len(parts) == 3 and "${" not in parts[0] and parts[0] not in contexts:
+                problems.append(f"line {lineno}: Goto to unknown context '{parts[0]}'")
+    return problems

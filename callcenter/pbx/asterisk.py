@@ -1,0 +1,443 @@
+"""The Asterisk driver: AMI through panoramisk, translated into our PbxEvent vocabulary.
+
+How a call flows (see dialplans/asterisk/extensions.conf.j2):
+  caller joins  -> UserEvent CCJoin -> CallerEntered
+  caller waits  -> UserEvent CCWait (in cc-hold; only now may it be redirected)
+  offer         -> Setvar CC_TARGETS / CC_RING_TIMEOUT, Redirect to cc-offer (Dial)
+  agent rings   -> DialBegin (DialString names the agent)
+  agent answers -> DialEnd ANSWER -> AgentAnswered (CC_AGENT kept on the caller's channel)
+  no answer     -> DialEnd NOANSWER/BUSY/... -> AgentNotAnswered; the dialplan returns the
+                   caller to cc-hold (CCWait again)
+  hangups       -> Hangup -> CallerGone / AgentLegEnded
+The driver keeps only what translation needs: which channel is whose.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Coroutine, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from panoramisk import Manager
+from panoramisk.message import Message
+
+from callcenter.pbx.base import (
+    AgentAnswered,
+    AgentLegEnded,
+    AgentNotAnswered,
+    CallerEntered,
+    CallerFellBack,
+    CallerGone,
+    CallInProgress,
+    CommandFailed,
+    LinkDown,
+    LinkUp,
+    PbxEvent,
+)
+
+log = logging.getLogger(__name__)
+
+SNAPSHOT_VARIABLES = ("CC_DID", "CC_SKILL", "CC_PRIORITY", "CC_ARRIVED", "CC_WHERE", "CC_AGENT")
+
+DIAL_STATUS_REASON = {
+    "NOANSWER": "no_answer",
+    "BUSY": "busy",
+    "CHANUNAVAIL": "unavailable",
+    "CONGESTION": "unavailable",
+    "CANCEL": "cancelled",
+}
+
+
+@dataclass
+class _Call:
+    call_id: str
+    channel: str
+    where: str  # join, hold, offer, connected, fallback, gone
+    pending: tuple[tuple[str, ...], float] | None = None  # an offer waiting for CCWait
+    cancelled: set[str] = field(default_factory=set)
+    agent_id: str = ""
+
+
+class AsteriskDriver:
+    def __init__(
+        self,
+        node: str,
+        host: str,
+        port: int,
+        username: str,
+        secret: str,
+        agent_dials: Mapping[str, str],
+        reconnect_timeout: int = 1,
+    ) -> None:
+        """`agent_dials` maps agent id -> dial string (e.g. "PJSIP/1001")."""
+        self.node = node
+        self._dials = dict(agent_dials)
+        # DialBegin's DialString is the part after the technology: "1001" for PJSIP/1001
+        self._by_dialstring = {d.split("/", 1)[1]: a for a, d in agent_dials.items()}
+        self._events: asyncio.Queue[PbxEvent] = asyncio.Queue()
+        self._calls: dict[str, _Call] = {}
+        self._legs: dict[str, tuple[str, str]] = {}  # agent channel -> (call id, agent id)
+        self._up = False
+        self._closing = False
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._manager = Manager(
+            host=host,
+            port=port,
+            username=username,
+            secret=secret,
+            ping_delay=5,
+            ping_interval=5,
+            reconnect_timeout=reconnect_timeout,
+            forgetable_actions=("ping", "login", "setvar", "redirect", "hangup", "status"),
+            on_login=self._on_login,
+            on_disconnect=self._on_disconnect,
+        )
+        for name, handler in (
+            ("UserEvent", self._on_user_event),
+            ("DialBegin", self._on_dial_begin),
+            ("DialEnd", self._on_dial_end),
+            ("Hangup", self._on_hangup),
+        ):
+            self._manager.register_event(name, handler)
+
+    # --- link --------------------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        self._manager.loop = asyncio.get_running_loop()
+        self._manager.connect()
+
+    @property
+    def up(self) -> bool:
+        return self._up
+
+    def _on_login(self, manager: Manager) -> None:
+        self._up = True
+        self._events.put_nowait(LinkUp(self.node))
+
+    def _on_disconnect(self, manager: Manager, exc: Any) -> None:
+        if self._up:
+            self._up = False
+            self._events.put_nowait(LinkDown(self.node, str(exc)))
+
+    async def close(self) -> None:
+        self._closing = True
+        self._manager.close()
+        # panoramisk schedules a reconnect on connection loss; stop it from firing
+        self._manager.reconnect_timeout = 3600
+        self._manager.connect = lambda *a, **k: None  # type: ignore[method-assign]
+
+    async def events(self) -> AsyncIterator[PbxEvent]:
+        while True:
+            yield await self._events.get()
+
+    def events_nowait(self) -> list[PbxEvent]:
+        out: list[PbxEvent] = []
+        while not self._events.empty():
+            out.append(self._events.get_nowait())
+        return out
+
+    # --- AMI events ----------------------------------------------------------------------------
+
+    def _on_user_event(self, manager: Manager, m: Message) -> None:
+        kind = m.get("UserEvent", "")
+        call_id = _one(m.get("CallId", ""))
+        if not call_id:
+            return
+        if kind == "CCJoin":
+            self._calls[call_id] = _Call(call_id, m.get("Channel", ""), "join")
+            self._events.put_nowait(
+                CallerEntered(
+                    node=self.node,
+                    call_id=call_id,
+                    channel=m.get("Channel", ""),
+                    did=m.get("Did", ""),
+                    skill=m.get("Skill", ""),
+                    priority=_int(m.get("Priority", "0")),
+                    arrived_at=_float(m.get("Arrived", "0")),
+                    caller_number=m.get("Caller", ""),
+                )
+            )
+        elif kind == "CCWait":
+            call = self._calls.get(call_id)
+            if call is None:
+                return
+            call.where = "hold"
+            call.cancelled.clear()
+            if call.pending is not None:
+                agents, timeout = call.pending
+                call.pending = None
+                self._spawn(self._send_offer(call, agents, timeout))
+        elif kind == "CCFallback":
+            call = self._calls.get(call_id)
+            if call is not None:
+                call.where = "fallback"
+            self._events.put_nowait(CallerFellBack(self.node, call_id))
+
+    def _on_dial_begin(self, manager: Manager, m: Message) -> None:
+        call = self._calls.get(m.get("Linkedid", ""))
+        if call is None or m.get("Channel") != call.channel:
+            return
+        agent_id = self._by_dialstring.get(m.get("DialString", ""))
+        dest = m.get("DestChannel", "")
+        if agent_id is None or not dest:
+            return
+        self._legs[dest] = (call.call_id, agent_id)
+        if agent_id in call.cancelled:
+            self._spawn(self._hangup_channel(dest))
+
+    def _on_dial_end(self, manager: Manager, m: Message) -> None:
+        dest = m.get("DestChannel", "")
+        leg = self._legs.get(dest)
+        if leg is None:
+            return
+        call_id, agent_id = leg
+        status = m.get("DialStatus", "")
+        call = self._calls.get(call_id)
+        if status == "ANSWER":
+            if call is not None:
+                call.where = "connected"
+                call.agent_id = agent_id
+                self._spawn(
+                    self._action(
+                        {
+                            "Action": "Setvar",
+                            "Channel": call.channel,
+                            "Variable": "CC_AGENT",
+                            "Value": agent_id,
+                        }
+                    )
+                )
+            self._events.put_nowait(AgentAnswered(self.node, call_id, agent_id))
+            return
+        del self._legs[dest]
+        reason = DIAL_STATUS_REASON.get(status, "error")
+        if call is not None and agent_id in call.cancelled:
+            reason = "cancelled"
+        self._events.put_nowait(AgentNotAnswered(self.node, call_id, agent_id, reason))
+
+    def _on_hangup(self, manager: Manager, m: Message) -> None:
+        channel = m.get("Channel", "")
+        leg = self._legs.pop(channel, None)
+        if leg is not None:
+            call_id, agent_id = leg
+            call = self._calls.get(call_id)
+            if call is not None and call.agent_id == agent_id:
+                self._events.put_nowait(AgentLegEnded(self.node, call_id, agent_id))
+            return
+        call_id = m.get("Linkedid", "")
+        call = self._calls.get(call_id)
+        if call is not None and call.channel == channel:
+            del self._calls[call_id]
+            self._events.put_nowait(CallerGone(self.node, call_id))
+
+    # --- commands ------------------------------------------------------------------------------
+
+    async def offer(self, call_id: str, agent_ids: tuple[str, ...], timeout: float) -> None:
+        call = self._calls.get(call_id)
+        if call is None:
+            self._fail(call_id, "offer", agent_ids, "caller_gone")
+            return
+        if call.where == "hold":
+            await self._send_offer(call, agent_ids, timeout)
+        elif call.where in ("join", "offer"):
+            call.pending = (agent_ids, timeout)  # sent when the caller is back in cc-hold
+        else:
+            self._fail(call_id, "offer", agent_ids, f"caller is in {call.where}")
+
+    async def _send_offer(self, call: _Call, agent_ids: tuple[str, ...], timeout: float) -> None:
+        call.where = "offer"
+        targets = "&".join(self._dials[a] for a in agent_ids if a in self._dials)
+        for name, value in (("CC_TARGETS", targets), ("CC_RING_TIMEOUT", str(int(timeout + 0.5)))):
+            await self._action(
+                {"Action": "Setvar", "Channel": call.channel, "Variable": name, "Value": value}
+            )
+        ok = await self._action(
+            {
+                "Action": "Redirect",
+                "Channel": call.channel,
+                "Context": "cc-offer",
+                "Exten": "s",
+                "Priority": "1",
+            }
+        )
+        if not ok:
+            call.where = "hold"
+            self._fail(call.call_id, "offer", agent_ids, "redirect refused")
+
+    async def cancel_offer(self, call_id: str, agent_ids: tuple[str, ...]) -> None:
+        call = self._calls.get(call_id)
+        if call is None:
+            return
+        if call.pending is not None:
+            call.pending = None
+            return
+        call.cancelled.update(agent_ids)
+        for dest, (leg_call, agent_id) in list(self._legs.items()):
+            if leg_call == call_id and agent_id in agent_ids and call.agent_id != agent_id:
+                await self._hangup_channel(dest)
+
+    async def overflow(self, call_id: str, target: str, reason: str) -> None:
+        call = self._calls.get(call_id)
+        if call is None:
+            return
+        call.pending = None
+        call.where = "overflow"
+        await self._action(
+            {
+                "Action": "Redirect",
+                "Channel": call.channel,
+                "Context": "cc-overflow",
+                "Exten": "s",
+                "Priority": "1",
+            }
+        )
+
+    async def heartbeat(self, now: float) -> None:
+        if self._up:
+            await self._action(
+                {"Action": "Setvar", "Variable": "CC_HEARTBEAT", "Value": str(int(now))}
+            )
+
+    async def set_priority(self, call_id: str, priority: int) -> None:
+        call = self._calls.get(call_id)
+        if call is not None:
+            await self._action(
+                {
+                    "Action": "Setvar",
+                    "Channel": call.channel,
+                    "Variable": "__CC_PRIORITY",
+                    "Value": str(priority),
+                }
+            )
+
+    async def hangup(self, call_id: str) -> None:
+        call = self._calls.get(call_id)
+        if call is not None:
+            await self._hangup_channel(call.channel)
+
+    async def snapshot(self) -> list[PbxEvent]:
+        """Channels in our contexts, rebuilt from Asterisk (after a connect or reconnect)."""
+        reply = await self._manager.send_action(
+            {"Action": "Status", "Variables": ",".join(SNAPSHOT_VARIABLES), "AllVariables": "false"}
+        )
+        messages = reply if isinstance(reply, list) else [reply]
+        found: list[PbxEvent] = []
+        channels: list[Message] = [m for m in messages if m.get("Event") == "Status"]
+        calls: dict[str, _Call] = {}
+        agent_of: dict[str, str] = {}
+        for m in channels:
+            v = _variables(m)
+            where = v.get("CC_WHERE", "")
+            call_id = m.get("Linkedid", "")
+            if where not in ("hold", "offer") or not call_id:
+                continue
+            channel = m.get("Channel", "")
+            agent = v.get("CC_AGENT", "")
+            if where == "offer" and agent:
+                calls[call_id] = _Call(call_id, channel, "connected", agent_id=agent)
+                agent_of[call_id] = agent
+                found.append(
+                    CallInProgress(
+                        node=self.node,
+                        call_id=call_id,
+                        agent_id=agent,
+                        skill=v.get("CC_SKILL", ""),
+                        connected_at=_float(v.get("CC_ARRIVED", "0")),
+                    )
+                )
+            else:
+                calls[call_id] = _Call(call_id, channel, where)
+                found.append(
+                    CallerEntered(
+                        node=self.node,
+                        call_id=call_id,
+                        channel=channel,
+                        did=v.get("CC_DID", ""),
+                        skill=v.get("CC_SKILL", ""),
+                        priority=_int(v.get("CC_PRIORITY", "0")),
+                        arrived_at=_float(v.get("CC_ARRIVED", "0")),
+                        caller_number=m.get("CallerIDNum", ""),
+                        restored=True,
+                    )
+                )
+        legs: dict[str, tuple[str, str]] = {}
+        for m in channels:
+            call_id = m.get("Linkedid", "")
+            call = calls.get(call_id)
+            if call is None or m.get("Channel") == call.channel:
+                continue
+            agent = agent_of.get(call_id) or self._agent_of_channel(m.get("Channel", ""))
+            if agent:
+                legs[m.get("Channel", "")] = (call_id, agent)
+        self._calls = calls
+        self._legs = legs
+        found.sort(key=lambda e: e.arrived_at if isinstance(e, CallerEntered) else 0.0)
+        return found
+
+    def _agent_of_channel(self, channel: str) -> str:
+        # "PJSIP/1001-0000002a" -> "1001"
+        resource = channel.split("/", 1)[-1].rsplit("-", 1)[0]
+        return self._by_dialstring.get(resource, "")
+
+    # --- plumbing ------------------------------------------------------------------------------
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run an action from an AMI callback; the task is kept and its failure logged."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("AMI action failed on node %s", self.node, exc_info=task.exception())
+
+    async def _hangup_channel(self, channel: str) -> None:
+        await self._action({"Action": "Hangup", "Channel": channel})
+
+    async def _action(self, action: dict[str, str]) -> bool:
+        if not self._up:
+            return False
+        try:
+            reply = await asyncio.wait_for(self._manager.send_action(action), timeout=5)
+        except (TimeoutError, OSError) as exc:
+            log.warning("AMI %s failed: %s", action.get("Action"), exc)
+            return False
+        message = reply[0] if isinstance(reply, list) and reply else reply
+        ok = bool(getattr(message, "success", False))
+        if not ok:
+            log.debug("AMI %s refused: %s", action.get("Action"), getattr(message, "message", ""))
+        return ok
+
+    def _fail(self, call_id: str, command: str, agent_ids: tuple[str, ...], message: str) -> None:
+        self._events.put_nowait(CommandFailed(self.node, call_id, command, agent_ids, message))
+
+
+def _variables(m: Message) -> dict[str, str]:
+    raw = m.get("Variable", [])
+    items = raw if isinstance(raw, list) else [raw]
+    out: dict[str, str] = {}
+    for item in items:
+        name, _, value = str(item).partition("=")
+        out[name] = value
+    return out
+
+
+def _one(value: Any) -> str:
+    return str(value[0] if isinstance(value, list) else value)
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(float(_one(value)))
+    except ValueError:
+        return 0
+
+
+def _float(value: Any) -> float:
+    try:
+        return float(_one(value))
+    except ValueError:
+        return 0.0

@@ -1,0 +1,146 @@
+"""The PBX driver seam: our vocabulary, not AMI's or ESL's.
+
+A driver translates. It holds no routing rules: it reports what the PBX did as `PbxEvent`s
+and carries out commands. A command coroutine returns once the PBX accepted the command;
+its result arrives later as an event. Every event carries the node it came from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class CallerEntered:
+    """A caller is waiting in the hold context (new, or found by a snapshot)."""
+
+    node: str
+    call_id: str
+    channel: str
+    did: str
+    skill: str
+    priority: int
+    arrived_at: float
+    caller_number: str
+    restored: bool = False  # True when found by snapshot() rather than announced
+
+
+@dataclass(frozen=True)
+class CallInProgress:
+    """Found by snapshot(): this caller is already talking to this agent."""
+
+    node: str
+    call_id: str
+    agent_id: str
+    skill: str
+    connected_at: float
+
+
+@dataclass(frozen=True)
+class AgentAnswered:
+    node: str
+    call_id: str
+    agent_id: str
+
+
+@dataclass(frozen=True)
+class AgentNotAnswered:
+    node: str
+    call_id: str
+    agent_id: str
+    reason: str  # no_answer, busy, unavailable, error, cancelled
+
+
+@dataclass(frozen=True)
+class AgentLegEnded:
+    """The agent's side of a connected call hung up."""
+
+    node: str
+    call_id: str
+    agent_id: str
+
+
+@dataclass(frozen=True)
+class CallerGone:
+    """The caller's channel hung up."""
+
+    node: str
+    call_id: str
+
+
+@dataclass(frozen=True)
+class CallerFellBack:
+    """The dialplan moved a waiting caller to the fallback route (engine heartbeat stale)."""
+
+    node: str
+    call_id: str
+
+
+@dataclass(frozen=True)
+class CommandFailed:
+    node: str
+    call_id: str
+    command: str
+    agent_ids: tuple[str, ...]
+    message: str
+
+
+@dataclass(frozen=True)
+class LinkUp:
+    node: str
+
+
+@dataclass(frozen=True)
+class LinkDown:
+    node: str
+    message: str
+
+
+PbxEvent = (
+    CallerEntered
+    | CallInProgress
+    | AgentAnswered
+    | AgentNotAnswered
+    | AgentLegEnded
+    | CallerGone
+    | CallerFellBack
+    | CommandFailed
+    | LinkUp
+    | LinkDown
+)
+
+
+class PbxDriver(Protocol):
+    node: str
+
+    async def connect(self) -> None:
+        """Connect and keep reconnecting; LinkUp/LinkDown events report the link."""
+
+    def events(self) -> AsyncIterator[PbxEvent]:
+        """Every event, in the order the PBX produced it."""
+        ...
+
+    async def snapshot(self) -> list[PbxEvent]:
+        """Rebuild state after a (re)connect: waiting callers and calls in progress."""
+        ...
+
+    async def offer(self, call_id: str, agent_ids: tuple[str, ...], timeout: float) -> None:
+        """Ring these agents for the caller; the first to answer is bridged to it."""
+
+    async def cancel_offer(self, call_id: str, agent_ids: tuple[str, ...]) -> None:
+        """Stop ringing; the caller returns to waiting."""
+
+    async def overflow(self, call_id: str, target: str, reason: str) -> None:
+        """Send the caller out of the queue (timeout or overflow route)."""
+
+    async def heartbeat(self, now: float) -> None:
+        """Tell the dialplan the engine is alive (else callers fall back)."""
+
+    async def set_priority(self, call_id: str, priority: int) -> None:
+        """Keep the caller's effective priority on the PBX so a restarted engine restores it."""
+
+    async def hangup(self, call_id: str) -> None: ...
+
+    async def close(self) -> None: ...

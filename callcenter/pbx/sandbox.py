@@ -1,0 +1,341 @@
+"""The sandbox PBX: a real Asterisk 22 in a cached Debian-unstable root, on loopback ports.
+
+`ensure_root()` builds the root once (tools/sandbox/build-root.sh). An instance lives inside
+the root under /srv/cc/<name>: its own etc, run, log, spool, db and RTP range, so several
+run side by side (the demo, tests, the app_queue baseline). Asterisk runs chrooted in a
+private mount namespace where /etc/resolv.conf is a loopback-only file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import secrets
+import shutil
+import signal
+import struct
+import subprocess
+import time
+import wave
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from callcenter.config import Config
+from callcenter.dialplan import REPO, QueueSpec, RenderParams, environment, render
+
+SANDBOX_TEMPLATES = REPO / "tools" / "sandbox" / "asterisk"
+BUILD_SCRIPT = REPO / "tools" / "sandbox" / "build-root.sh"
+ASTERISK = "/usr/sbin/asterisk"
+
+MODULES = [
+    "res_sorcery_config.so",
+    "res_sorcery_memory.so",
+    "res_sorcery_astdb.so",
+    "res_pjproject.so",
+    "res_pjsip.so",
+    "res_pjsip_session.so",
+    "res_pjsip_pubsub.so",
+    "chan_pjsip.so",
+    "res_pjsip_authenticator_digest.so",
+    "res_pjsip_endpoint_identifier_ip.so",
+    "res_pjsip_endpoint_identifier_user.so",
+    "res_pjsip_registrar.so",
+    "res_pjsip_sdp_rtp.so",
+    "res_pjsip_caller_id.so",
+    "res_pjsip_dtmf_info.so",
+    "res_pjsip_refer.so",
+    "res_pjsip_logger.so",
+    "res_pjsip_outbound_authenticator_digest.so",
+    "res_rtp_asterisk.so",
+    "res_timing_timerfd.so",
+    "codec_alaw.so",
+    "codec_ulaw.so",
+    "codec_a_mu.so",
+    "codec_resample.so",
+    "format_wav.so",
+    "format_pcm.so",
+    "format_sln.so",
+    "format_gsm.so",
+    "codec_gsm.so",
+    "app_dial.so",
+    "app_playback.so",
+    "app_echo.so",
+    "app_mixmonitor.so",
+    "app_queue.so",
+    "app_userevent.so",
+    "app_stack.so",
+    "app_read.so",
+    "app_senddtmf.so",
+    "app_chanspy.so",
+    "app_confbridge.so",
+    "app_verbose.so",
+    "app_exec.so",
+    "app_transfer.so",
+    "app_blind_transfer.so",
+    "app_record.so",
+    "app_playtones.so",
+    "res_musiconhold.so",
+    "res_audiosocket.so",
+    "app_audiosocket.so",
+    "chan_audiosocket.so",
+    "func_channel.so",
+    "func_math.so",
+    "func_strings.so",
+    "func_logic.so",
+    "func_global.so",
+    "func_cut.so",
+    "func_callerid.so",
+    "func_timeout.so",
+    "func_uuid.so",
+    "func_shell.so",
+    "func_sprintf.so",
+    "func_hangupcause.so",
+    "pbx_config.so",
+    "bridge_simple.so",
+    "bridge_softmix.so",
+    "bridge_native_rtp.so",
+    "bridge_holding.so",
+    "bridge_builtin_features.so",
+    "res_speech.so",
+    "res_agi.so",
+    "indications.so",
+]
+
+
+class SandboxError(Exception):
+    error_id = "pbx.sandbox"
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("CALLCENTER_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache")), "callcenter"
+    )
+    return Path(base)
+
+
+def root_dir() -> Path:
+    return Path(os.environ.get("CALLCENTER_PBX_ROOT", str(cache_dir() / "pbx-root")))
+
+
+def root_ready(root: Path | None = None) -> bool:
+    return ((root or root_dir()) / ".callcenter-root-ok").is_file()
+
+
+def ensure_root(root: Path | None = None) -> Path:
+    """Build the root once; raise SandboxError with one clear line when it cannot."""
+    root = root or root_dir()
+    if root_ready(root):
+        return root
+    root.parent.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(["bash", str(BUILD_SCRIPT), str(root)], text=True, stderr=None)
+    if proc.returncode != 0 or not root_ready(root):
+        raise SandboxError(f"the sandbox PBX root could not be built at {root} (see above)")
+    return root
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One private Asterisk on loopback."""
+
+    name: str = "a"
+    host: str = "127.0.0.1"
+    sip_port: int = 15060
+    ami_port: int = 15038
+    rtp_start: int = 20000
+    rtp_end: int = 20999
+    emergency_port: int = 15099
+    extra_queues: tuple[QueueSpec, ...] = ()
+    root: Path = field(default_factory=root_dir)
+
+    @property
+    def inner(self) -> str:
+        """The instance directory as Asterisk sees it (inside the chroot)."""
+        return f"/srv/cc/{self.name}"
+
+    @property
+    def dir(self) -> Path:
+        return self.root / "srv" / "cc" / self.name
+
+    @property
+    def conf(self) -> str:
+        return f"{self.inner}/etc/asterisk.conf"
+
+    def secrets(self) -> dict[str, str]:
+        """AMI secret and agent passwords: generated once per instance, kept in 0600 file."""
+        path = self.dir / "secrets.json"
+        if path.exists():
+            data: dict[str, str] = json.loads(path.read_text())
+            return data
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = {"ami": secrets.token_urlsafe(18)}
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f)
+        return data
+
+    def agent_password(self, extension: str) -> str:
+        data = self.secrets()
+        key = f"agent:{extension}"
+        if key not in data:
+            data[key] = secrets.token_urlsafe(12)
+            path = self.dir / "secrets.json"
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                json.dump(data, f)
+        return data[key]
+
+    # --- rendering -------------------------------------------------------------------------
+
+    def render(self, config: Config, extra_extensions: tuple[str, ...] = ()) -> None:
+        """Write every config file of the instance (idempotent)."""
+        for sub in ("etc", "run", "log", "spool", "lib", "db", "moh", "recordings"):
+            (self.dir / sub).mkdir(parents=True, exist_ok=True)
+        extensions = [a.extension for a in config.agents] + list(extra_extensions)
+        passwords = {ext: self.agent_password(ext) for ext in extensions}
+        params = RenderParams(
+            host=self.host,
+            sip_port=self.sip_port,
+            ami_port=self.ami_port,
+            ami_user="callcenter",
+            ami_secret=self.secrets()["ami"],
+            emergency_port=self.emergency_port,
+            agent_passwords=passwords,
+            extra_queues=self.extra_queues,
+        )
+        files = render(config, params)
+        env = environment(SANDBOX_TEMPLATES)
+        ctx = {
+            "name": self.name,
+            "dir": self.inner,
+            "modules": MODULES,
+            "rtp_start": self.rtp_start,
+            "rtp_end": self.rtp_end,
+        }
+        for template in sorted(p.name for p in SANDBOX_TEMPLATES.glob("*.j2")):
+            files[template[:-3]] = env.get_template(template).render(ctx)
+        files.setdefault("confbridge.conf", "[general]\n")
+        etc = self.dir / "etc"
+        for name, text in files.items():
+            _write_if_changed(etc / name, text)
+        (self.dir / "resolv.conf").write_text(
+            "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n"
+        )
+        moh = self.dir / "moh" / "hold.wav"
+        if not moh.exists():
+            write_hold_music(moh)
+
+    # --- process ---------------------------------------------------------------------------
+
+    def pid(self) -> int | None:
+        path = self.dir / "run" / "asterisk.pid"
+        try:
+            pid = int(path.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        return pid
+
+    def running(self) -> bool:
+        return self.pid() is not None
+
+    def start(self, timeout: float = 30.0) -> None:
+        """Start Asterisk (if not running) and wait until it is fully booted."""
+        if not self.running():
+            for stale in ("asterisk.ctl", "asterisk.pid"):
+                (self.dir / "run" / stale).unlink(missing_ok=True)
+            resolv = self.dir / "resolv.conf"
+            script = (
+                f"mount --bind {resolv} {self.root}/etc/resolv.conf && "
+                f"exec chroot {self.root} {ASTERISK} -C {self.conf}"
+            )
+            proc = subprocess.run(
+                ["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+                capture_output=True,
+                text=True,
+            )
+            if proc.returncode != 0:
+                raise SandboxError(
+                    f"asterisk did not start ({proc.returncode}): {proc.stderr.strip()}"
+                )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            out = self.cli("core waitfullybooted", check=False, timeout=timeout)
+            if "fully booted" in out.lower():
+                return
+            time.sleep(0.1)
+        raise SandboxError(
+            f"asterisk {self.name} did not boot within {timeout:.0f} s; see {self.log}"
+        )
+
+    @property
+    def log(self) -> Path:
+        return self.dir / "log" / "messages.log"
+
+    def stop(self, timeout: float = 15.0) -> None:
+        pid = self.pid()
+        if pid is None:
+            return
+        self.cli("core stop now", check=False, timeout=timeout)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.running():
+            time.sleep(0.05)
+        if self.running():
+            os.kill(pid, signal.SIGKILL)
+            while self.running():
+                time.sleep(0.05)
+
+    def cli(self, command: str, check: bool = True, timeout: float = 15.0) -> str:
+        proc = subprocess.run(
+            ["chroot", str(self.root), ASTERISK, "-C", self.conf, "-rx", command],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if check and proc.returncode != 0:
+            raise SandboxError(f"asterisk -rx {command!r} failed: {proc.stderr.strip()}")
+        return proc.stdout
+
+    def reload(self) -> None:
+        self.cli("dialplan reload")
+        self.cli("module reload res_pjsip.so")
+        self.cli("queue reload all")
+
+    def sipp(self) -> str:
+        return str(self.root / "usr" / "bin" / "sipp")
+
+    def root_path(self, inner: str) -> Path:
+        """A path inside the chroot, seen from the host."""
+        return self.root / inner.lstrip("/")
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    if path.exists() and path.read_text() == text:
+        return
+    path.write_text(text)
+
+
+def write_hold_music(path: Path, seconds: float = 12.0) -> None:
+    """A quiet arpeggio (8 kHz, 16-bit mono), so the hold class has something to play."""
+    rate = 8000
+    notes = (392.0, 493.9, 587.3, 784.0, 587.3, 493.9)
+    frames = bytearray()
+    n = int(rate * seconds)
+    for i in range(n):
+        t = i / rate
+        f = notes[int(t * 2) % len(notes)]
+        phase = (t * 2) % 1.0
+        envelope = min(1.0, phase * 20) * (1.0 - phase) ** 2
+        frames += struct.pack("<h", int(4000 * envelope * math.sin(2 * math.pi * f * t)))
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(bytes(frames))

@@ -1,0 +1,348 @@
+"""The runtime: one asyncio task owns the Acd.
+
+Everything that touches routing state goes through the owner's inbox: PBX events from every
+node, API requests, fired timers. The owner translates them into ACD events, applies the
+ACD's commands (PBX actions are queued per node and sent in order by that node's sender
+task, so the owner never waits on the network) and publishes domain events on the bus.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from acd import commands as cmd
+from acd import events as ev
+from acd.engine import Acd
+from acd.errors import AcdError
+from callcenter import domain
+from callcenter.bus import Bus
+from callcenter.config import Config, caller_priority
+from callcenter.masking import mask_phone
+from callcenter.pbx import base as pbx
+from callcenter.timers import Timers
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], float]
+
+
+@dataclass
+class CallMeta:
+    node: str
+    did: str
+    hotline: str
+    region: str
+    caller_number: str
+    skill: str
+
+
+@dataclass(frozen=True)
+class _Request:
+    event: ev.Event
+    future: asyncio.Future[list[cmd.Command]]
+
+
+_Item = pbx.PbxEvent | _Request | None
+
+
+class Runtime:
+    def __init__(
+        self,
+        config: Config,
+        drivers: Mapping[str, pbx.PbxDriver],
+        bus: Bus,
+        clock: Clock = time.time,
+        agent_statuses: Mapping[str, tuple[str, str]] | None = None,
+        recent_callers: Iterable[tuple[str, float]] = (),
+    ) -> None:
+        self.config = config
+        self.drivers = dict(drivers)
+        self.bus = bus
+        self.clock = clock
+        self.acd = Acd(config.queue, [a.spec() for a in config.agents])
+        self.calls: dict[str, CallMeta] = {}
+        self.timers = Timers()
+        self._inbox: asyncio.Queue[_Item] = asyncio.Queue()
+        self._outbox: dict[str, asyncio.Queue[Callable[[], Awaitable[None]] | None]] = {
+            node: asyncio.Queue() for node in self.drivers
+        }
+        self._tasks: list[asyncio.Task[None]] = []
+        self._recent: dict[str, deque[float]] = {}
+        for number, at in recent_callers:
+            self._recent.setdefault(number, deque()).append(at)
+        self._initial_statuses = dict(agent_statuses or {})
+        self.link_up: dict[str, bool] = {node: False for node in self.drivers}
+        self.reconnects: dict[str, int] = {node: 0 for node in self.drivers}
+        self.started = asyncio.Event()
+
+    # --- life --------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Run until `stop()`; every task started here is owned and awaited."""
+        loop = asyncio.get_running_loop()
+        for node, driver in self.drivers.items():
+            self._tasks.append(loop.create_task(self._pump(driver), name=f"pump-{node}"))
+            self._tasks.append(loop.create_task(self._sender(node), name=f"sender-{node}"))
+            await driver.connect()
+        self._tasks.append(loop.create_task(self._heartbeat(), name="heartbeat"))
+        self._restore_agents()
+        self.started.set()
+        try:
+            await self._owner()
+        finally:
+            for task in self._tasks:
+                task.cancel()
+            results = await asyncio.gather(*self._tasks, return_exceptions=True)
+            for task, result in zip(self._tasks, results, strict=True):
+                if isinstance(result, Exception):
+                    log.error("task %s failed", task.get_name(), exc_info=result)
+            for driver in self.drivers.values():
+                await driver.close()
+
+    def stop(self) -> None:
+        self._inbox.put_nowait(None)
+
+    async def request(self, event: ev.Event) -> list[cmd.Command]:
+        """Apply an event from the API (login, pause, priority...) in the owner task.
+        Raises the ACD's typed error when it is refused."""
+        future: asyncio.Future[list[cmd.Command]] = asyncio.get_running_loop().create_future()
+        self._inbox.put_nowait(_Request(event, future))
+        return await future
+
+    # --- owner -------------------------------------------------------------------------------
+
+    async def _owner(self) -> None:
+        while True:
+            next_at = self.timers.next_at()
+            timeout = None if next_at is None else max(0.0, next_at - self.clock())
+            try:
+                item = await asyncio.wait_for(self._inbox.get(), timeout)
+            except TimeoutError:
+                item = _NOTHING
+            now = self.clock()
+            for key in self.timers.pop_due(now):
+                self._apply(ev.TimerFired(key), now)
+            if item is None:
+                return
+            if item is _NOTHING:
+                continue
+            if isinstance(item, _Request):
+                try:
+                    item.future.set_result(self._apply(item.event, now))
+                except AcdError as exc:
+                    item.future.set_exception(exc)
+                continue
+            try:
+                await self._on_pbx(item, now)
+            except Exception:
+                log.exception("failed to handle %r", item)
+
+    def _apply(self, event: ev.Event, now: float) -> list[cmd.Command]:
+        commands = self.acd.handle(event, now)
+        for c in commands:
+            self._execute(c, now)
+        return commands
+
+    async def _on_pbx(self, e: pbx.PbxEvent, now: float) -> None:
+        if isinstance(e, pbx.CallerEntered):
+            self._caller_entered(e, now)
+        elif isinstance(e, pbx.CallInProgress):
+            self.calls.setdefault(e.call_id, CallMeta(e.node, "", "", "", "", e.skill))
+            try:
+                self._apply(ev.CallRestored(e.call_id, e.agent_id, e.skill, e.connected_at), now)
+            except AcdError as exc:
+                log.warning("cannot restore call %s: %s", e.call_id, exc)
+        elif isinstance(e, pbx.AgentAnswered):
+            self._apply(ev.OfferAnswered(e.call_id, e.agent_id), now)
+        elif isinstance(e, pbx.AgentNotAnswered):
+            self._apply(ev.OfferFailed(e.call_id, e.agent_id, e.reason), now)
+        elif isinstance(e, pbx.AgentLegEnded):
+            self._apply(ev.CallEnded(e.call_id), now)
+        elif isinstance(e, pbx.CallerGone):
+            self._apply(ev.CallerHungUp(e.call_id), now)
+            self.calls.pop(e.call_id, None)
+        elif isinstance(e, pbx.CallerFellBack):
+            self._apply(ev.CallerWithdrawn(e.call_id, "fallback"), now)
+        elif isinstance(e, pbx.CommandFailed):
+            if e.command == "offer":
+                reason = "caller_gone" if e.message == "caller_gone" else "error"
+                for agent_id in e.agent_ids:
+                    self._apply(ev.OfferFailed(e.call_id, agent_id, reason), now)
+        elif isinstance(e, pbx.LinkUp):
+            await self._link_up(e.node, now)
+        elif isinstance(e, pbx.LinkDown):
+            self.link_up[e.node] = False
+            log.warning("PBX node %s: link down (%s)", e.node, e.message)
+            self.bus.publish(domain.PbxConnection(e.node, False, now))
+
+    def _caller_entered(self, e: pbx.CallerEntered, now: float) -> None:
+        known = self.config.is_known_did(e.did)
+        number = self.config.number_for(e.did)
+        if not known:
+            log.warning(
+                "unknown DID %s from %s: default entry %s",
+                e.did,
+                mask_phone(e.caller_number),
+                number.did,
+            )
+        skill = e.skill or number.skill
+        priority = e.priority
+        if not e.restored:
+            history = self._recent.setdefault(e.caller_number, deque())
+            window = now - _repeat_window(self.config)
+            while history and history[0] < window:
+                history.popleft()
+            priority = caller_priority(
+                number, e.caller_number, len(history), self.config.priority_rules, self.config.lists
+            )
+            history.append(now)
+            if priority != e.priority:
+                self._send(
+                    e.node, lambda d=self.drivers[e.node]: d.set_priority(e.call_id, priority)
+                )
+        self.calls[e.call_id] = CallMeta(
+            e.node, number.did, number.label, number.region, e.caller_number, skill
+        )
+        arrived = e.arrived_at or now
+        self.bus.publish(
+            domain.CallerJoined(
+                call_id=e.call_id,
+                node=e.node,
+                did=e.did,
+                hotline=number.label,
+                region=number.region,
+                caller_number=e.caller_number,
+                skill=skill,
+                priority=priority,
+                at=arrived,
+            )
+        )
+        self._apply(ev.CallerArrived(e.call_id, skill, priority, arrived), now)
+
+    async def _link_up(self, node: str, now: float) -> None:
+        """Rebuild from the PBX: restore callers we did not know, forget those gone."""
+        was_up_before = self.reconnects[node] > 0 or any(
+            m.node == node for m in self.calls.values()
+        )
+        self.link_up[node] = True
+        self.reconnects[node] += 1
+        self.bus.publish(domain.PbxConnection(node, True, now))
+        try:
+            found = await self.drivers[node].snapshot()
+        except Exception:
+            log.exception("snapshot of node %s failed", node)
+            return
+        now = self.clock()
+        seen: set[str] = set()
+        for e in found:
+            seen.add(e.call_id if isinstance(e, pbx.CallerEntered | pbx.CallInProgress) else "")
+            await self._on_pbx(e, now)
+        if was_up_before:
+            for call_id, meta in list(self.calls.items()):
+                if meta.node == node and call_id not in seen:
+                    # gone while the link was down: hung up, or finished talking
+                    self._apply(ev.CallerHungUp(call_id), now)
+                    self.calls.pop(call_id, None)
+        # offers in flight when the link dropped never reached the PBX: offer again
+        for view in self.acd.queued():
+            meta = self.calls.get(view.call_id)
+            if meta is not None and meta.node == node and view.state == "offered":
+                restored = next(
+                    (
+                        x
+                        for x in found
+                        if isinstance(x, pbx.CallerEntered) and x.call_id == view.call_id
+                    ),
+                    None,
+                )
+                if restored is not None:
+                    for agent_id in view.agent_ids:
+                        self._apply(ev.OfferFailed(view.call_id, agent_id, "cancelled"), now)
+        log.info("PBX node %s: link up, %d channels restored", node, len(found))
+
+    def _restore_agents(self) -> None:
+        now = self.clock()
+        for agent in self.config.agents:
+            status, reason = self._initial_statuses.get(agent.id, ("", ""))
+            if status == "available" or (not status and agent.login_on_start):
+                self._apply(ev.AgentLoggedIn(agent.id), now)
+            elif status == "on_break":
+                self._apply(ev.AgentLoggedIn(agent.id, ready=False, reason=reason), now)
+
+    # --- commands ----------------------------------------------------------------------------
+
+    def _execute(self, c: cmd.Command, now: float) -> None:
+        if isinstance(c, cmd.SetTimer):
+            self.timers.set(c.key, c.at)
+        elif isinstance(c, cmd.CancelTimer):
+            self.timers.cancel(c.key)
+        elif isinstance(c, cmd.Offer | cmd.CancelOffer | cmd.Overflow):
+            meta = self.calls.get(c.call_id)
+            if meta is None:
+                return
+            driver = self.drivers[meta.node]
+            if isinstance(c, cmd.Offer):
+                self._send(meta.node, lambda: driver.offer(c.call_id, c.agent_ids, c.timeout))
+                self.bus.publish(domain.OfferMade(c.call_id, c.agent_ids, now))
+            elif isinstance(c, cmd.CancelOffer):
+                self._send(meta.node, lambda: driver.cancel_offer(c.call_id, c.agent_ids))
+            else:
+                self._send(meta.node, lambda: driver.overflow(c.call_id, c.target, c.reason))
+        else:
+            self._notice(c, now)
+
+    def _notice(self, c: cmd.Notice, now: float) -> None:
+        if isinstance(c, cmd.OfferRejected):
+            self.bus.publish(
+                domain.OfferRejected(c.call_id, c.agent_id, c.reason, c.ring_seconds, now)
+            )
+        elif isinstance(c, cmd.CallConnected):
+            self.bus.publish(domain.CallConnected(c.call_id, c.agent_id, c.waited, now))
+        elif isinstance(c, cmd.CallerLeft):
+            self.bus.publish(domain.CallerLeft(c.call_id, c.reason, c.waited, c.position, now))
+        elif isinstance(c, cmd.CallFinished):
+            self.bus.publish(domain.CallFinished(c.call_id, c.agent_id, c.talk_seconds, now))
+        elif isinstance(c, cmd.AgentStateChanged):
+            self.bus.publish(domain.AgentStateChanged(c.agent_id, c.status, c.state, c.reason, now))
+
+    def _send(self, node: str, action: Callable[[], Awaitable[None]]) -> None:
+        self._outbox[node].put_nowait(action)
+
+    async def _sender(self, node: str) -> None:
+        """Send one node's PBX actions in order; a failure is logged, never fatal."""
+        queue = self._outbox[node]
+        while True:
+            action = await queue.get()
+            if action is None:
+                return
+            try:
+                await action()
+            except Exception:
+                log.exception("PBX action on node %s failed", node)
+
+    async def _pump(self, driver: pbx.PbxDriver) -> None:
+        async for e in driver.events():
+            self._inbox.put_nowait(e)
+
+    async def _heartbeat(self) -> None:
+        interval = self.config.engine.heartbeat_interval
+        while True:
+            now = self.clock()
+            for node, driver in self.drivers.items():
+                if self.link_up.get(node):
+                    self._send(node, lambda d=driver, t=now: d.heartbeat(t))
+            await asyncio.sleep(interval)
+
+
+_NOTHING: Any = object()
+
+
+def _repeat_window(config: Config) -> float:
+    hours = [r.within_hours for r in config.priority_rules if r.rule == "repeat_caller"]
+    return max(hours, default=24.0) * 3600.0
