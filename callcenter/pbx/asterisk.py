@@ -154,7 +154,7 @@ class AsteriskDriver:
                     channel=m.get("Channel", ""),
                     did=m.get("Did", ""),
                     skill=m.get("Skill", ""),
-                    priority=_int(m.get("Priority", "0")),
+                    priority=_int(m.get("CcPriority", "0")),
                     arrived_at=_float(m.get("Arrived", "0")),
                     caller_number=m.get("Caller", ""),
                 )

@@ -214,7 +214,12 @@ class Instance:
         }
         for template in sorted(p.name for p in SANDBOX_TEMPLATES.glob("*.j2")):
             files[template[:-3]] = env.get_template(template).render(ctx)
-        files.setdefault("confbridge.conf", "[general]\n")
+        for quiet in ("cel.conf", "features.conf", "acl.conf", "udptl.conf", "pjproject.conf",
+                      "ccss.conf", "queuerules.conf", "confbridge.conf"):
+            files.setdefault(quiet, "[general]\n")
+        stock = self.root / "etc" / "asterisk" / "indications.conf"
+        if stock.exists():
+            files.setdefault("indications.conf", stock.read_text())
         etc = self.dir / "etc"
         for name, text in files.items():
             _write_if_changed(etc / name, text)

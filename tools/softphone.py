@@ -1,0 +1,258 @@
+"""A pjsua2 softphone process: agents that register and auto-answer, and callers.
+
+Run as a program; it speaks JSON lines: commands on stdin, events on stdout.
+pjsua2-python allows only 4 calls per process, so a test or the demo runs a few of these
+(see callcenter/simulation.py, which drives them).
+
+    python tools/softphone.py --registrar 127.0.0.1:15060 --port 16000 \
+        --account 1001:SECRET --play tone700.wav --record-dir /tmp/rec
+
+Commands: {"cmd": "answer_mode", "user": "1001", "mode": "answer|ignore|reject", "delay": 0.2}
+          {"cmd": "call", "user": "1001", "to": "12345", "play": "file.wav"}
+          {"cmd": "hangup", "user": "1001"}   {"cmd": "quit"}
+Events:   {"event": "registered", "user": ..., "code": 200}
+          {"event": "incoming", "user": ..., "from": ...}
+          {"event": "confirmed", "user": ..., "call": n}
+          {"event": "disconnected", "user": ..., "call": n, "recording": path, "seconds": s}
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import select
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import pjsua2 as pj
+
+
+def emit(**fields: Any) -> None:
+    sys.stdout.write(json.dumps(fields, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+@dataclass
+class Behaviour:
+    mode: str = "answer"  # answer | ignore | reject
+    delay: float = 0.2
+    play: str = ""
+
+
+@dataclass
+class Pending:
+    due: float
+    call: Call
+
+
+@dataclass
+class State:
+    record_dir: str
+    calls: dict[int, Call] = field(default_factory=dict)
+    answers: list[Pending] = field(default_factory=list)
+    hangups: list[Call] = field(default_factory=list)
+    releases: list[Call] = field(default_factory=list)
+    seq: int = 0
+
+
+class Call(pj.Call):  # type: ignore[misc]
+    def __init__(self, account: Account, call_id: int = pj.PJSUA_INVALID_ID) -> None:
+        super().__init__(account, call_id)
+        self.account = account
+        self.state = account.state
+        self.state.seq += 1
+        self.number = self.state.seq
+        self.player: pj.AudioMediaPlayer | None = None
+        self.recorder: pj.AudioMediaRecorder | None = None
+        self.recording = ""
+        self.confirmed_at = 0.0
+        self.play = account.behaviour.play
+
+    def onCallState(self, prm: Any) -> None:
+        info = self.getInfo()
+        if info.state == pj.PJSIP_INV_STATE_CONFIRMED:
+            self.confirmed_at = time.monotonic()
+            emit(event="confirmed", user=self.account.user, call=self.number)
+        elif info.state == pj.PJSIP_INV_STATE_DISCONNECTED:
+            seconds = time.monotonic() - self.confirmed_at if self.confirmed_at else 0.0
+            emit(
+                event="disconnected",
+                user=self.account.user,
+                call=self.number,
+                code=info.lastStatusCode,
+                recording=self.recording,
+                seconds=round(seconds, 3),
+            )
+            # release media outside the callback, or the WAV header stays empty
+            self.state.releases.append(self)
+
+    def onCallMediaState(self, prm: Any) -> None:
+        info = self.getInfo()
+        for i, media in enumerate(info.media):
+            if media.type != pj.PJMEDIA_TYPE_AUDIO or media.status != pj.PJSUA_CALL_MEDIA_ACTIVE:
+                continue
+            audio = self.getAudioMedia(i)
+            if self.play and self.player is None:
+                self.player = pj.AudioMediaPlayer()
+                self.player.createPlayer(self.play, 0)
+                self.player.startTransmit(audio)
+            if self.state.record_dir and self.recorder is None:
+                self.recording = os.path.join(
+                    self.state.record_dir, f"{self.account.user}-{os.getpid()}-{self.number}.wav"
+                )
+                self.recorder = pj.AudioMediaRecorder()
+                self.recorder.createRecorder(self.recording)
+                audio.startTransmit(self.recorder)
+
+
+class Account(pj.Account):  # type: ignore[misc]
+    def __init__(self, user: str, state: State, behaviour: Behaviour) -> None:
+        super().__init__()
+        self.user = user
+        self.state = state
+        self.behaviour = behaviour
+
+    def onRegState(self, prm: Any) -> None:
+        emit(event="registered", user=self.user, code=prm.code)
+
+    def onIncomingCall(self, prm: Any) -> None:
+        call = Call(self, prm.callId)
+        self.state.calls[call.number] = call
+        info = call.getInfo()
+        emit(event="incoming", user=self.user, call=call.number, remote=info.remoteUri)
+        op = pj.CallOpParam()
+        if self.behaviour.mode == "reject":
+            op.statusCode = 486
+            call.hangup(op)
+            return
+        op.statusCode = 180
+        call.answer(op)
+        if self.behaviour.mode == "answer":
+            self.state.answers.append(Pending(time.monotonic() + self.behaviour.delay, call))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--registrar", required=True, help="host:port of the PBX")
+    parser.add_argument("--port", type=int, required=True, help="local SIP port")
+    parser.add_argument("--rtp-port", type=int, default=0, help="first local RTP port")
+    parser.add_argument(
+        "--account", action="append", default=[], help="user:password (no password: a caller)"
+    )
+    parser.add_argument("--play", default="", help="WAV played into every call")
+    parser.add_argument("--record-dir", default="", help="record what each call hears here")
+    parser.add_argument("--answer-delay", type=float, default=0.2)
+    args = parser.parse_args()
+
+    ep = pj.Endpoint()
+    ep.libCreate()
+    cfg = pj.EpConfig()
+    cfg.uaConfig.threadCnt = 0
+    cfg.uaConfig.mainThreadOnly = True
+    cfg.uaConfig.maxCalls = 4
+    cfg.logConfig.level = 0
+    cfg.logConfig.consoleLevel = 0
+    cfg.medConfig.noVad = True
+    ep.libInit(cfg)
+    tcfg = pj.TransportConfig()
+    tcfg.port = args.port
+    tcfg.boundAddress = "127.0.0.1"
+    ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
+    ep.libStart()
+    ep.audDevManager().setNullDev()
+
+    state = State(record_dir=args.record_dir)
+    accounts: dict[str, Account] = {}
+    for spec in args.account:
+        user, _, password = spec.partition(":")
+        acfg = pj.AccountConfig()
+        acfg.idUri = f"sip:{user}@{args.registrar}"
+        if password:  # an agent registers; a caller (no password) just places calls
+            acfg.regConfig.registrarUri = f"sip:{args.registrar}"
+            acfg.regConfig.timeoutSec = 300
+            acfg.sipConfig.authCreds.append(pj.AuthCredInfo("digest", "*", user, 0, password))
+        if args.rtp_port:
+            acfg.mediaConfig.transportConfig.port = args.rtp_port + 40 * len(accounts)
+            acfg.mediaConfig.transportConfig.portRange = 40
+        acfg.mediaConfig.transportConfig.boundAddress = "127.0.0.1"
+        account = Account(user, state, Behaviour(delay=args.answer_delay, play=args.play))
+        account.create(acfg)
+        accounts[user] = account
+    emit(event="ready", pid=os.getpid())
+
+    buffer = ""
+    running = True
+    while running:
+        ep.libHandleEvents(10)
+        now = time.monotonic()
+        for pending in [p for p in state.answers if p.due <= now]:
+            state.answers.remove(pending)
+            op = pj.CallOpParam()
+            op.statusCode = 200
+            try:
+                pending.call.answer(op)
+            except pj.Error:
+                pass  # the caller went away while we were "picking up"
+        for call in state.releases:
+            call.player = None
+            call.recorder = None
+            state.calls.pop(call.number, None)
+        state.releases.clear()
+        readable, _, _ = select.select([sys.stdin], [], [], 0)
+        if not readable:
+            continue
+        chunk = os.read(sys.stdin.fileno(), 65536).decode()
+        if not chunk:
+            break
+        buffer += chunk
+        while "\n" in buffer:
+            line, buffer = buffer.split("\n", 1)
+            if line.strip():
+                running = handle(json.loads(line), accounts, state)
+    for call in list(state.calls.values()):
+        try:
+            call.hangup(pj.CallOpParam())
+        except pj.Error:
+            pass
+    for _ in range(20):
+        ep.libHandleEvents(10)
+    ep.libDestroy()
+    return 0
+
+
+def handle(command: dict[str, Any], accounts: dict[str, Account], state: State) -> bool:
+    kind = command.get("cmd")
+    if kind == "quit":
+        return False
+    account = accounts.get(str(command.get("user", "")))
+    if account is None:
+        emit(event="error", message=f"unknown user {command.get('user')!r}")
+        return True
+    if kind == "answer_mode":
+        account.behaviour.mode = command.get("mode", "answer")
+        account.behaviour.delay = float(command.get("delay", account.behaviour.delay))
+        emit(event="ok", cmd=kind, user=account.user)
+    elif kind == "call":
+        call = Call(account)
+        call.play = command.get("play", account.behaviour.play)
+        state.calls[call.number] = call
+        host = account.getInfo().uri.split("@", 1)[1]
+        op = pj.CallOpParam(True)
+        call.makeCall(f"sip:{command['to']}@{host}", op)
+        emit(event="calling", user=account.user, call=call.number, to=command["to"])
+    elif kind == "hangup":
+        for call in list(state.calls.values()):
+            if call.account is account:
+                try:
+                    call.hangup(pj.CallOpParam())
+                except pj.Error:
+                    pass
+        emit(event="ok", cmd=kind, user=account.user)
+    return True
+
+
+if __name__ == "__main__":
+    sys.exit(main())
