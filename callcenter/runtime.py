@@ -115,6 +115,13 @@ class Runtime:
         self._inbox.put_nowait(_Request(event, future))
         return await future
 
+    async def set_priority_on_pbx(self, call_id: str, priority: int) -> None:
+        """Keep a changed priority on the caller's channel, so a restart restores it."""
+        meta = self.calls.get(call_id)
+        if meta is not None:
+            driver = self.drivers[meta.node]
+            self._send(meta.node, lambda: driver.set_priority(call_id, priority))
+
     # --- owner -------------------------------------------------------------------------------
 
     async def _owner(self) -> None:

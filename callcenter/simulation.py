@@ -46,6 +46,8 @@ class Softphone:
         record_dir: str = "",
         rtp_port: int = 0,
         answer_delay: float = 0.2,
+        talk: tuple[float, float] | None = None,
+        seed: int = 0,
     ) -> None:
         self.accounts = list(accounts)
         args = [
@@ -66,6 +68,10 @@ class Softphone:
             args += ["--record-dir", record_dir]
         if rtp_port:
             args += ["--rtp-port", str(rtp_port)]
+        if talk:
+            args += ["--talk", f"{talk[0]}:{talk[1]}"]
+        if seed:
+            args += ["--seed", str(seed)]
         self.proc = subprocess.Popen(
             args,
             stdin=subprocess.PIPE,

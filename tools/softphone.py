@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import select
 import sys
 import time
@@ -40,6 +41,7 @@ class Behaviour:
     mode: str = "answer"  # answer | ignore | reject
     delay: float = 0.2
     play: str = ""
+    talk: tuple[float, float] | None = None  # hang up answered calls after this many seconds
 
 
 @dataclass
@@ -53,7 +55,7 @@ class State:
     record_dir: str
     calls: dict[int, Call] = field(default_factory=dict)
     answers: list[Pending] = field(default_factory=list)
-    hangups: list[Call] = field(default_factory=list)
+    hangups: list[Pending] = field(default_factory=list)
     releases: list[Call] = field(default_factory=list)
     seq: int = 0
 
@@ -70,12 +72,17 @@ class Call(pj.Call):  # type: ignore[misc]
         self.recording = ""
         self.confirmed_at = 0.0
         self.play = account.behaviour.play
+        self.incoming = call_id != pj.PJSUA_INVALID_ID
 
     def onCallState(self, prm: Any) -> None:
         info = self.getInfo()
         if info.state == pj.PJSIP_INV_STATE_CONFIRMED:
             self.confirmed_at = time.monotonic()
             emit(event="confirmed", user=self.account.user, call=self.number)
+            talk = self.account.behaviour.talk
+            if talk is not None and self.incoming:
+                due = self.confirmed_at + random.uniform(*talk)
+                self.state.hangups.append(Pending(due, self))
         elif info.state == pj.PJSIP_INV_STATE_DISCONNECTED:
             seconds = time.monotonic() - self.confirmed_at if self.confirmed_at else 0.0
             emit(
@@ -145,6 +152,8 @@ def main() -> int:
     parser.add_argument("--play", default="", help="WAV played into every call")
     parser.add_argument("--record-dir", default="", help="record what each call hears here")
     parser.add_argument("--answer-delay", type=float, default=0.2)
+    parser.add_argument("--talk", default="", help="MIN:MAX seconds before an agent hangs up")
+    parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
     ep = pj.Endpoint()
@@ -165,6 +174,8 @@ def main() -> int:
     ep.audDevManager().setNullDev()
 
     state = State(record_dir=args.record_dir)
+    random.seed(args.seed or os.getpid())
+    talk = tuple(float(x) for x in args.talk.split(":")) if args.talk else None
     accounts: dict[str, Account] = {}
     for spec in args.account:
         user, _, password = spec.partition(":")
@@ -178,7 +189,11 @@ def main() -> int:
             acfg.mediaConfig.transportConfig.port = args.rtp_port + 40 * len(accounts)
             acfg.mediaConfig.transportConfig.portRange = 40
         acfg.mediaConfig.transportConfig.boundAddress = "127.0.0.1"
-        account = Account(user, state, Behaviour(delay=args.answer_delay, play=args.play))
+        account = Account(user, state, Behaviour(
+                delay=args.answer_delay,
+                play=args.play,
+                talk=(talk[0], talk[-1]) if talk else None,
+            ))
         account.create(acfg)
         accounts[user] = account
     emit(event="ready", pid=os.getpid())
@@ -196,6 +211,12 @@ def main() -> int:
                 pending.call.answer(op)
             except pj.Error:
                 pass  # the caller went away while we were "picking up"
+        for pending in [p for p in state.hangups if p.due <= now]:
+            state.hangups.remove(pending)
+            try:
+                pending.call.hangup(pj.CallOpParam())
+            except pj.Error:
+                pass  # already gone
         for call in state.releases:
             call.player = None
             call.recorder = None
@@ -234,6 +255,9 @@ def handle(command: dict[str, Any], accounts: dict[str, Account], state: State) 
     if kind == "answer_mode":
         account.behaviour.mode = command.get("mode", "answer")
         account.behaviour.delay = float(command.get("delay", account.behaviour.delay))
+        if "talk" in command:
+            low, high = command["talk"] or (0, 0)
+            account.behaviour.talk = (float(low), float(high)) if command["talk"] else None
         emit(event="ok", cmd=kind, user=account.user)
     elif kind == "call":
         call = Call(account)

@@ -1,0 +1,66 @@
+"""One place that maps typed errors to HTTP responses: JSON with a stable `error_id`."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from acd.errors import AcdError, InvalidTransition, UnknownAgent, UnknownCaller
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, error_id: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error_id = error_id
+        self.message = message
+
+
+STATUS_OF: dict[type[AcdError], int] = {
+    UnknownAgent: 404,
+    UnknownCaller: 404,
+    InvalidTransition: 409,
+}
+
+
+def error_response(status: int, error_id: str, message: str) -> web.Response:
+    return web.json_response({"error_id": error_id, "message": message}, status=status)
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return error_response(exc.status, exc.error_id, exc.message)
+    except AcdError as exc:
+        return error_response(STATUS_OF.get(type(exc), 400), exc.error_id, str(exc))
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        error_id = {404: "api.not_found", 405: "api.method_not_allowed"}.get(
+            exc.status, f"api.http_{exc.status}"
+        )
+        return error_response(exc.status, error_id, exc.reason)
+    except Exception:
+        log.exception("unhandled error in %s %s", request.method, request.path)
+        return error_response(500, "api.internal", "internal error (logged)")
+
+
+async def json_body(request: web.Request) -> dict[str, object]:
+    if not request.can_read_body:
+        return {}
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ApiError(400, "api.bad_json", f"request body is not JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise ApiError(400, "api.bad_json", "request body must be a JSON object")
+    return body

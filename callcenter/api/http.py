@@ -1,0 +1,162 @@
+"""The engine's REST API: queue and agents, agent status actions, caller priority."""
+
+from __future__ import annotations
+
+import hmac
+import os
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from acd import events as ev
+from callcenter.api.errors import ApiError, errors_middleware, json_body
+from callcenter.masking import mask_phone
+from callcenter.runtime import Runtime
+from callcenter.stats import LiveStats, percentile
+
+RUNTIME: web.AppKey[Runtime] = web.AppKey("runtime", Runtime)
+STATS: web.AppKey[LiveStats] = web.AppKey("stats", LiveStats)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def token_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """When CALLCENTER_API_TOKEN is set, every /api call needs `Authorization: Bearer <it>`."""
+    token = os.environ.get("CALLCENTER_API_TOKEN", "")
+    if token and request.path.startswith("/api/"):
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(given, token):
+            raise ApiError(401, "api.unauthorized", "missing or wrong API token")
+    return await handler(request)
+
+
+def build_app(runtime: Runtime, stats: LiveStats) -> web.Application:
+    app = web.Application(middlewares=[errors_middleware, token_middleware])
+    app[RUNTIME] = runtime
+    app[STATS] = stats
+    app.add_routes(
+        [
+            web.get("/health", health),
+            web.get("/api/queue", queue),
+            web.get("/api/agents", agents),
+            web.get("/api/stats", summary),
+            web.post("/api/agents/{agent_id}/{action}", agent_action),
+            web.post("/api/calls/{call_id}/priority", caller_priority),
+        ]
+    )
+    return app
+
+
+async def health(request: web.Request) -> web.Response:
+    runtime = request.app[RUNTIME]
+    up = dict(runtime.link_up)
+    return web.json_response({"ok": all(up.values()), "pbx": up}, status=200 if all(up.values()) else 503)
+
+
+async def queue(request: web.Request) -> web.Response:
+    runtime = request.app[RUNTIME]
+    now = time.time()
+    rows: list[dict[str, Any]] = []
+    for view in runtime.acd.queued():
+        meta = runtime.calls.get(view.call_id)
+        rows.append(
+            {
+                "call_id": view.call_id,
+                "position": view.position,
+                "state": view.state,
+                "skill": view.skill,
+                "skills": list(view.skills),
+                "priority": view.priority,
+                "waiting_seconds": round(now - view.arrived_at, 1),
+                "did": meta.did if meta else "",
+                "hotline": meta.hotline if meta else "",
+                "caller": mask_phone(meta.caller_number) if meta else "",
+                "agents": list(view.agent_ids),
+            }
+        )
+    return web.json_response({"callers": rows})
+
+
+async def agents(request: web.Request) -> web.Response:
+    runtime = request.app[RUNTIME]
+    rows = [
+        {
+            "agent_id": a.agent_id,
+            "name": a.name,
+            "skills": dict(a.skills),
+            "status": a.status,
+            "state": a.state,
+            "reason": a.reason,
+            "calls": list(a.calls),
+            "calls_taken": a.calls_taken,
+            "no_answer_count": a.no_answer_count,
+        }
+        for a in runtime.acd.agents()
+    ]
+    return web.json_response({"agents": rows})
+
+
+async def summary(request: web.Request) -> web.Response:
+    s = request.app[STATS]
+    return web.json_response(
+        {
+            "joined": s.joined,
+            "waiting": len(s.waiting),
+            "offered": s.offered,
+            "answered": s.answered,
+            "abandoned": s.abandoned,
+            "timeouts": s.timeouts,
+            "fallbacks": s.fallbacks,
+            "wait_p50": percentile(s.waits, 50),
+            "wait_p95": percentile(s.waits, 95),
+            "service_level_15s": s.service_level(),
+        }
+    )
+
+
+async def agent_action(request: web.Request) -> web.Response:
+    agent_id = request.match_info["agent_id"]
+    action = request.match_info["action"]
+    body = await json_body(request)
+    reason = body.get("reason", "")
+    if not isinstance(reason, str):
+        raise ApiError(400, "api.invalid", "'reason' must be a string")
+    event: ev.Event
+    if action == "login":
+        ready = body.get("ready", True)
+        if not isinstance(ready, bool):
+            raise ApiError(400, "api.invalid", "'ready' must be true or false")
+        event = ev.AgentLoggedIn(agent_id, ready=ready, reason=reason)
+    elif action == "logout":
+        event = ev.AgentLoggedOut(agent_id)
+    elif action == "pause":
+        event = ev.AgentPaused(agent_id, reason=reason)
+    elif action == "resume":
+        event = ev.AgentResumed(agent_id)
+    elif action == "ready":
+        event = ev.AgentReady(agent_id)
+    else:
+        raise ApiError(
+            404, "api.unknown_action", "action must be login, logout, pause, resume or ready"
+        )
+    runtime = request.app[RUNTIME]
+    await runtime.request(event)
+    view = runtime.acd.agent(agent_id)
+    return web.json_response(
+        {"agent_id": agent_id, "status": view.status, "state": view.state, "reason": view.reason}
+    )
+
+
+async def caller_priority(request: web.Request) -> web.Response:
+    call_id = request.match_info["call_id"]
+    body = await json_body(request)
+    priority = body.get("priority")
+    if not isinstance(priority, int) or isinstance(priority, bool) or not -100 <= priority <= 100:
+        raise ApiError(400, "api.invalid", "'priority' must be an integer from -100 to 100")
+    runtime = request.app[RUNTIME]
+    await runtime.request(ev.CallerPriorityChanged(call_id, priority))
+    await runtime.set_priority_on_pbx(call_id, priority)
+    return web.json_response({"call_id": call_id, "priority": priority})

@@ -1,0 +1,192 @@
+"""`callcenter` command line: serve, demo, pbx, dialplan, config."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from callcenter.config import Config, ConfigError, load_config
+from callcenter.dialplan import REPO, RenderParams, check_extensions, render
+from callcenter.pbx.sandbox import Instance, SandboxError, ensure_root, root_dir, root_ready
+
+DEFAULT_CONFIG = REPO / "config"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="callcenter", description="12345 hotline engine")
+    parser.add_argument("--config", default=str(DEFAULT_CONFIG), help="config directory")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the engine")
+    serve.add_argument("--sandbox", action="store_true", help="use (and start) the sandbox PBX")
+    serve.add_argument("--http-port", type=int, default=8345)
+    serve.add_argument("--db", default="", help="SQLAlchemy URL (default: config storage.url)")
+
+    demo = sub.add_parser("demo", help="sandbox PBX + engine + softphone agents + sipp callers")
+    demo.add_argument("--calls", type=int, default=40)
+    demo.add_argument("--rate", type=float, default=0.4, help="calls per second")
+    demo.add_argument("--talk", default="2:6", help="MIN:MAX seconds agents talk")
+    demo.add_argument("--keep-pbx", action="store_true", help="leave the sandbox PBX running")
+
+    pbx = sub.add_parser("pbx", help="the sandbox Asterisk")
+    pbx.add_argument("action", choices=["up", "down", "status", "cli"])
+    pbx.add_argument("args", nargs="*", help="for cli: the Asterisk CLI command")
+    pbx.add_argument("--node", default="", help="node name from config (default: the first)")
+
+    dialplan = sub.add_parser("dialplan", help="render or check the Asterisk dialplan")
+    dialplan.add_argument("action", choices=["render", "check"])
+    dialplan.add_argument("--out", default="", help="directory for rendered files")
+
+    config_cmd = sub.add_parser("config", help="validate config")
+    config_cmd.add_argument("action", choices=["check"])
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    try:
+        if args.command == "config":
+            return config_check(config)
+        if args.command == "dialplan":
+            return dialplan_command(config, args.action, args.out)
+        if args.command == "pbx":
+            return pbx_command(config, args.action, args.node, args.args)
+        if args.command == "serve":
+            return serve_command(config, args.sandbox, args.http_port, args.db)
+        if args.command == "demo":
+            from callcenter.demo import run_demo
+
+            talk = tuple(float(x) for x in args.talk.split(":"))
+            return run_demo(config, args.calls, args.rate, (talk[0], talk[-1]), args.keep_pbx)
+    except (SandboxError, ConfigError) as exc:
+        print(f"callcenter: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def config_check(config: Config) -> int:
+    print(
+        f"config ok: {len(config.numbers)} numbers, {len(config.skills)} skills, "
+        f"{len(config.agents)} agents, {len(config.nodes)} PBX nodes, "
+        f"strategy {config.queue.strategy.value}"
+    )
+    return 0
+
+
+def dialplan_command(config: Config, action: str, out: str) -> int:
+    files = render(config, RenderParams(ami_secret="${CALLCENTER_AMI_SECRET}"))
+    problems = check_extensions(files["extensions.conf"])
+    if action == "check":
+        for problem in problems:
+            print(f"extensions.conf: {problem}", file=sys.stderr)
+        if not problems:
+            print(f"dialplan ok: {files['extensions.conf'].count('exten =>')} extensions")
+        return 1 if problems else 0
+    if problems:
+        for problem in problems:
+            print(f"extensions.conf: {problem}", file=sys.stderr)
+        return 1
+    if not out:
+        sys.stdout.write(files["extensions.conf"])
+        return 0
+    target = Path(out)
+    target.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (target / name).write_text(text)
+        print(f"wrote {target / name}")
+    return 0
+
+
+def instance_for(config: Config, node_name: str = "") -> Instance:
+    nodes = [n for n in config.nodes if not node_name or n.name == node_name]
+    if not nodes:
+        raise ConfigError("center.toml", "pbx.nodes", f"no node named {node_name!r}")
+    n = nodes[0]
+    return Instance(
+        name=n.name,
+        host=n.host,
+        sip_port=n.sip_port,
+        ami_port=n.ami_port,
+        rtp_start=n.rtp_start,
+        rtp_end=n.rtp_end,
+    )
+
+
+def pbx_up(config: Config, node_name: str = "") -> Instance:
+    ensure_root()
+    instance = instance_for(config, node_name)
+    instance.render(config)
+    was_running = instance.running()
+    instance.start()
+    if was_running:
+        instance.reload()
+    return instance
+
+
+def pbx_command(config: Config, action: str, node_name: str, rest: list[str]) -> int:
+    if action == "up":
+        instance = pbx_up(config, node_name)
+        print(
+            f"sandbox PBX {instance.name} up: SIP {instance.host}:{instance.sip_port}, "
+            f"AMI {instance.host}:{instance.ami_port}, root {instance.root}"
+        )
+        return 0
+    if not root_ready():
+        print(f"sandbox PBX root not built yet ({root_dir()}); run: callcenter pbx up")
+        return 1 if action != "status" else 3
+    instance = instance_for(config, node_name)
+    if action == "down":
+        instance.stop()
+        print(f"sandbox PBX {instance.name} stopped")
+    elif action == "status":
+        if not instance.running():
+            print(f"sandbox PBX {instance.name}: stopped")
+            return 3
+        print(f"sandbox PBX {instance.name}: running (pid {instance.pid()})")
+        print(instance.cli("core show uptime").strip())
+        print(instance.cli("core show channels count").strip())
+    elif action == "cli":
+        if not instance.running():
+            print(f"sandbox PBX {instance.name} is not running", file=sys.stderr)
+            return 1
+        sys.stdout.write(instance.cli(" ".join(rest) or "core show version"))
+    return 0
+
+
+def serve_command(config: Config, sandbox: bool, http_port: int, db: str) -> int:
+    from callcenter.service import Service, ServiceOptions
+
+    secrets: dict[str, str] = {}
+    if sandbox:
+        for node in config.nodes:
+            instance = pbx_up(config, node.name)
+            secrets[node.name] = instance.secrets()["ami"]
+    options = ServiceOptions(db_url=db, http_port=http_port, secrets=secrets, workdir=REPO)
+    service = Service(config, options)
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, service.stop)
+        await service.run()
+
+    asyncio.run(run())
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(main())

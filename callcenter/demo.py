@@ -1,0 +1,120 @@
+"""`callcenter demo`: the whole thing on embedded defaults.
+
+A sandbox Asterisk, the engine with SQLite, the configured agents on pjsua2 softphones
+(auto-answer, talk a few seconds, hang up) and sipp citizens calling 12345 and the merged
+hotline numbers with real RTP speech. Prints a live summary every two seconds and a final
+report; Ctrl-C stops everything cleanly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import signal
+import sys
+import time
+from collections.abc import Iterator
+
+from callcenter.cli import pbx_up
+from callcenter.config import Config
+from callcenter.dialplan import REPO
+from callcenter.runtime import Runtime
+from callcenter.service import Service, ServiceOptions
+from callcenter.simulation import Sipp, Softphone, write_tone
+
+# How often each number is dialled in the demo (12345 carries most of the traffic).
+DID_WEIGHTS = {"12345": 10, "12315": 2, "12333": 2, "12369": 1, "12320": 1, "12319": 1, "12348": 1}
+
+
+def citizens(config: Config, count: int, seed: int = 12345) -> Iterator[tuple[str, str]]:
+    rng = random.Random(seed)
+    dids = [n.did for n in config.numbers if n.did in DID_WEIGHTS] or [config.center.default_did]
+    weights = [DID_WEIGHTS.get(d, 1) for d in dids]
+    pool = [f"1{rng.choice('3578')}{rng.randrange(10**9):09d}" for _ in range(max(4, count // 2))]
+    for _ in range(count):
+        yield rng.choices(dids, weights)[0], rng.choice(pool)  # repeat callers happen
+
+
+def run_demo(
+    config: Config, calls: int, rate: float, talk: tuple[float, float], keep_pbx: bool
+) -> int:
+    print("[demo] starting the sandbox PBX (first run builds its root: about a minute)")
+    instance = pbx_up(config)
+    workdir = REPO / "var" / "demo"
+    workdir.mkdir(parents=True, exist_ok=True)
+    for old in ("demo.db", "queue_log"):
+        (workdir / old).unlink(missing_ok=True)
+    tone = write_tone(workdir / "agent-voice.wav", 700.0, seconds=20)
+    registrar = f"{instance.host}:{instance.sip_port}"
+    phones: list[Softphone] = []
+    agents = [(a.extension, instance.agent_password(a.extension)) for a in config.agents]
+    for i in range(0, len(agents), 2):
+        phones.append(
+            Softphone(
+                registrar,
+                port=instance.sip_port + 1000 + i,
+                accounts=agents[i : i + 2],
+                play=str(tone),
+                rtp_port=instance.rtp_end + 1000 + 100 * i,
+                answer_delay=0.5,
+                talk=talk,
+                seed=1000 + i,
+            )
+        )
+    sipp = Sipp(instance, local_port=instance.sip_port + 900)
+    options = ServiceOptions(
+        db_url=f"sqlite:///{workdir / 'demo.db'}",
+        queue_log=str(workdir / "queue_log"),
+        secrets={config.nodes[0].name: instance.secrets()["ami"]},
+        workdir=REPO,
+    )
+    service = Service(config, options)
+    try:
+        for phone in phones:
+            phone.wait_registered()
+        print(f"[demo] {len(agents)} agents registered; {calls} callers at {rate}/s")
+        asyncio.run(_drive(service, sipp, config, calls, rate))
+    finally:
+        sipp.stop()
+        for phone in phones:
+            phone.close()
+        if not keep_pbx:
+            instance.stop()
+    print(service.stats.report())
+    print(f"[demo] call records: {workdir / 'demo.db'}; queue_log: {workdir / 'queue_log'}")
+    return 0
+
+
+async def _drive(service: Service, sipp: Sipp, config: Config, calls: int, rate: float) -> None:
+    loop = asyncio.get_running_loop()
+    interrupted = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, interrupted.set)
+
+    async def on_ready(runtime: Runtime) -> None:
+        await _wait_link(runtime)
+        sipp.start(citizens(config, calls), rate=rate, patience=150)
+        started = time.monotonic()
+        stats = service.stats
+        while not interrupted.is_set():
+            print(f"[{time.monotonic() - started:6.1f}s] {stats.summary_line()}", flush=True)
+            done = stats.joined >= calls and not stats.waiting and stats.finished >= stats.answered
+            if done or (sipp.proc is not None and sipp.proc.poll() is not None and not stats.waiting):
+                break
+            try:
+                await asyncio.wait_for(interrupted.wait(), 2.0)
+            except TimeoutError:
+                pass
+        if interrupted.is_set():
+            print("\n[demo] interrupted: stopping", file=sys.stderr)
+        service.stop()
+
+    await service.run(on_ready)
+
+
+async def _wait_link(runtime: Runtime, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not all(runtime.link_up.values()):
+        if time.monotonic() > deadline:
+            raise RuntimeError("the engine could not log in to the PBX's AMI")
+        await asyncio.sleep(0.05)

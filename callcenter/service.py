@@ -1,0 +1,126 @@
+"""Wiring: config -> bus, storage, PBX drivers, runtime, live stats, HTTP API."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiohttp import web
+
+from callcenter.api.http import build_app
+from callcenter.bus import Bus
+from callcenter.config import Config
+from callcenter.pbx.asterisk import AsteriskDriver
+from callcenter.pbx.base import PbxDriver
+from callcenter.queue_log import QueueLogWriter
+from callcenter.runtime import Runtime
+from callcenter.stats import LiveStats
+from callcenter.storage.database import Database
+from callcenter.storage.recorder import CallRecorder
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ServiceOptions:
+    db_url: str = ""
+    queue_log: str = ""
+    http_host: str = "127.0.0.1"
+    http_port: int = 0  # 0: no HTTP API
+    secrets: dict[str, str] = field(default_factory=dict)  # node -> AMI secret (else env)
+    workdir: Path = field(default_factory=Path.cwd)
+
+
+def storage_url(config: Config, options: ServiceOptions) -> str:
+    url = options.db_url or os.environ.get("CALLCENTER_DB_URL") or config.storage.url
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        path = options.workdir / url[len("sqlite:///") :]
+        url = f"sqlite:///{path}"
+    return url
+
+
+def build_drivers(config: Config, options: ServiceOptions) -> dict[str, PbxDriver]:
+    dials = {a.id: config.engine.agent_dial.format(extension=a.extension) for a in config.agents}
+    drivers: dict[str, PbxDriver] = {}
+    for node in config.nodes:
+        if node.kind != "asterisk":
+            raise NotImplementedError(f"pbx node {node.name}: kind {node.kind!r} has no driver yet")
+        secret = options.secrets.get(node.name) or node.secret()
+        drivers[node.name] = AsteriskDriver(
+            node.name, node.host, node.ami_port, node.ami_user, secret, dials
+        )
+    return drivers
+
+
+class Service:
+    def __init__(self, config: Config, options: ServiceOptions) -> None:
+        self.config = config
+        self.options = options
+        self.bus = Bus()
+        self.stats = LiveStats()
+        self.database = Database(storage_url(config, options))
+        queue_log = options.queue_log or config.storage.queue_log
+        path = Path(queue_log)
+        if not path.is_absolute():
+            path = options.workdir / path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.queue_log = QueueLogWriter(path)
+        self.runtime: Runtime | None = None
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self, on_ready: Callable[[Runtime], Awaitable[None]] | None = None) -> None:
+        await asyncio.to_thread(self.database.upgrade)
+        statuses = await asyncio.to_thread(self.database.load_agent_statuses)
+        since = time.time() - 24 * 3600
+        recent = await asyncio.to_thread(self.database.recent_callers, since)
+        recorder = CallRecorder(self.database, self.bus.subscribe("storage"), self.queue_log)
+        runtime = Runtime(
+            self.config,
+            build_drivers(self.config, self.options),
+            self.bus,
+            agent_statuses=statuses,
+            recent_callers=recent,
+        )
+        self.runtime = runtime
+        loop = asyncio.get_running_loop()
+        tasks = [
+            loop.create_task(recorder.run(), name="storage"),
+            loop.create_task(self.stats.run(self.bus.subscribe("stats")), name="stats"),
+        ]
+        runner: web.AppRunner | None = None
+        if self.options.http_port:
+            runner = web.AppRunner(build_app(runtime, self.stats))
+            await runner.setup()
+            await web.TCPSite(runner, self.options.http_host, self.options.http_port).start()
+        engine = loop.create_task(runtime.run(), name="runtime")
+        try:
+            await runtime.started.wait()
+            if on_ready is not None:
+                tasks.append(loop.create_task(on_ready(runtime), name="on-ready"))
+            stopping = loop.create_task(self._stopping.wait())
+            done, _ = await asyncio.wait({engine, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            if engine in done:
+                engine.result()  # surface a crash of the owner task
+        finally:
+            runtime.stop()
+            await asyncio.gather(engine, return_exceptions=True)
+            self.bus.close()
+            for task in tasks:
+                if task.get_name() == "on-ready":
+                    task.cancel()
+            results = await asyncio.gather(*tasks, return_exceptions=True)
+            for task, result in zip(tasks, results, strict=True):
+                if isinstance(result, Exception):
+                    log.error("task %s failed", task.get_name(), exc_info=result)
+            if runner is not None:
+                await runner.cleanup()
+            self.database.close()

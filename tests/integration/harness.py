@@ -1,0 +1,352 @@
+"""Integration harness: a private sandbox Asterisk, the engine as a real process, softphones.
+
+Nothing here is a stand-in: Asterisk is the real one from the sandbox root, the engine runs
+`callcenter serve` in its own process (so it can be killed), agents and callers are pjsua2
+processes sending real RTP, and results are read from the engine's database and API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, text
+
+from callcenter.config import load_config
+from callcenter.dialplan import REPO
+from callcenter.pbx.sandbox import Instance, ensure_root
+from callcenter.simulation import Softphone, write_tone
+
+SIP_PORT = 35060
+AMI_PORT = 35038
+PROXY_PORT = 35039
+HTTP_PORT = 35080
+RTP = (36000, 36999)
+
+CENTER = f"""
+[center]
+name = "12345 integration"
+timezone = "Asia/Shanghai"
+default_did = "12345"
+
+[engine]
+fallback_after = 8
+heartbeat_interval = 0.5
+
+[storage]
+url = "sqlite:///var/it.db"
+queue_log = "var/it_queue_log"
+
+[[pbx.nodes]]
+name = "it"
+kind = "asterisk"
+host = "127.0.0.1"
+ami_port = {PROXY_PORT}
+ami_user = "callcenter"
+secret_env = "CALLCENTER_AMI_SECRET"
+sip_port = {SIP_PORT}
+rtp_start = {RTP[0]}
+rtp_end = {RTP[1]}
+"""
+
+QUEUE = """
+[queue]
+strategy = "longest_idle"
+offer_timeout = 5
+wrapup = 3
+max_no_answer = 3
+no_answer_backoff = 30
+max_wait = 600
+leave_when_no_agents = false
+random_seed = 1
+
+[[queue.widening]]
+after = 60
+add_skills = ["general"]
+
+[[queue.priority]]
+rule = "repeat_caller"
+within_hours = 24
+min_calls = 100
+boost = 1
+"""
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "") -> Any:
+    """Poll until predicate() is truthy; fail with `what` at the timeout (a bound, not a
+    timing assertion: it only keeps a broken run from hanging)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
+        time.sleep(0.05)
+
+
+class AmiProxy:
+    """A TCP relay between the engine and Asterisk's AMI, so a test can cut the link."""
+
+    def __init__(self, listen: int, target: int) -> None:
+        self.listen = listen
+        self.target = target
+        self._loop = asyncio.new_event_loop()
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        self.open()
+
+    def _call(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(10)
+
+    def open(self) -> None:
+        self._call(self._open())
+
+    async def _open(self) -> None:
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", self.listen)
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target)
+        except OSError:
+            writer.close()
+            return
+        self._writers.update((writer, up_writer))
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    def cut(self) -> None:
+        """Close every relayed connection and stop accepting new ones."""
+        self._call(self._cut())
+
+    async def _cut(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        for writer in list(self._writers):
+            writer.transport.abort()
+        self._writers.clear()
+
+    def close(self) -> None:
+        self.cut()
+        self._loop.call_soon_threadsafe(self._loop.stop)
+
+
+@dataclass
+class Engine:
+    """`callcenter serve` as a child process."""
+
+    config_dir: Path
+    db_url: str
+    secret: str
+    log_path: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        env = dict(os.environ, CALLCENTER_AMI_SECRET=self.secret, PYTHONUNBUFFERED="1")
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "callcenter.cli",
+                "--config",
+                str(self.config_dir),
+                "serve",
+                "--http-port",
+                str(HTTP_PORT),
+                "--db",
+                self.db_url,
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        wait_until(self.linked, 30, "the engine to log in to AMI")
+
+    def linked(self) -> bool:
+        if self.proc is not None and self.proc.poll() is not None:
+            raise AssertionError(f"engine exited ({self.proc.returncode}); see {self.log_path}")
+        try:
+            return bool(self.get("/health").get("ok"))
+        except (OSError, urllib.error.URLError, ValueError):
+            return False
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def get(self, path: str) -> Any:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{HTTP_PORT}{path}", timeout=5) as r:
+                return json.loads(r.read())
+        except urllib.error.HTTPError as exc:
+            return json.loads(exc.read())
+
+    def post(self, path: str, body: dict[str, Any] | None = None) -> Any:
+        data = json.dumps(body or {}).encode()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{HTTP_PORT}{path}",
+            data=data,
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=5) as r:
+                return json.loads(r.read())
+        except urllib.error.HTTPError as exc:
+            return json.loads(exc.read())
+
+    def agents(self) -> dict[str, dict[str, Any]]:
+        return {a["agent_id"]: a for a in self.get("/api/agents")["agents"]}
+
+    def queue(self) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = self.get("/api/queue")["callers"]
+        return rows
+
+
+class Center:
+    """Everything a test needs: PBX instance, engine, agent softphones, callers, database."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.config_dir = workdir / "config"
+        shutil.copytree(REPO / "config", self.config_dir)
+        (self.config_dir / "center.toml").write_text(CENTER)
+        (self.config_dir / "queue.toml").write_text(QUEUE)
+        self.config = load_config(self.config_dir)
+        ensure_root()
+        self.instance = Instance(
+            name="it",
+            sip_port=SIP_PORT,
+            ami_port=AMI_PORT,
+            rtp_start=RTP[0],
+            rtp_end=RTP[1],
+        )
+        self.instance.render(self.config)
+        self.instance.start()
+        self.instance.reload()
+        self.proxy = AmiProxy(PROXY_PORT, AMI_PORT)
+        self.recordings = workdir / "heard"
+        self.recordings.mkdir()
+        self.agent_tone = write_tone(workdir / "agent700.wav", 700.0)
+        self.caller_tone = write_tone(workdir / "caller440.wav", 440.0)
+        self.db_url = f"sqlite:///{workdir / 'engine.db'}"
+        self.engine = Engine(
+            self.config_dir, self.db_url, self.instance.secrets()["ami"], workdir / "engine.log"
+        )
+        self.phones: dict[str, Softphone] = {}
+        self._callers: list[Softphone] = []
+        agents = [(a.extension, self.instance.agent_password(a.extension)) for a in self.config.agents]
+        for i in range(0, len(agents), 2):
+            phone = Softphone(
+                f"127.0.0.1:{SIP_PORT}",
+                port=SIP_PORT + 100 + i,
+                accounts=agents[i : i + 2],
+                play=str(self.agent_tone),
+                record_dir=str(self.recordings),
+                rtp_port=37000 + 200 * i,
+                answer_delay=0.3,
+            )
+            for user, _ in agents[i : i + 2]:
+                self.phones[user] = phone
+        for phone in set(self.phones.values()):
+            phone.wait_registered()
+
+    def caller(self, number: str) -> Softphone:
+        """A citizen's phone (a pjsua2 process arriving over the carrier trunk)."""
+        index = len(self._callers)
+        phone = Softphone(
+            f"127.0.0.1:{SIP_PORT}",
+            port=SIP_PORT + 300 + index,
+            accounts=[(number, "")],
+            play=str(self.caller_tone),
+            record_dir=str(self.recordings),
+            rtp_port=38000 + 40 * index,
+        )
+        phone.wait_for(lambda e: e.get("event") == "ready")
+        self._callers.append(phone)
+        return phone
+
+    def rows(self, sql: str, **params: Any) -> list[Any]:
+        engine = create_engine(self.db_url)
+        try:
+            with engine.connect() as conn:
+                return list(conn.execute(text(sql), params))
+        finally:
+            engine.dispose()
+
+    def call_row(self, call_id: str) -> Any:
+        found = self.rows("SELECT * FROM calls WHERE call_id = :c", c=call_id)
+        return found[0] if found else None
+
+    def set_all_agents(self, action: str, **body: Any) -> None:
+        for agent in self.config.agents:
+            self.engine.post(f"/api/agents/{agent.id}/{action}", body)
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.engine.stop()
+        for phone in self._callers + list(set(self.phones.values())):
+            with contextlib.suppress(Exception):
+                phone.close()
+        with contextlib.suppress(Exception):
+            self.proxy.close()
+        self.instance.stop()
+
+
+@contextlib.contextmanager
+def center(workdir: Path) -> Iterator[Center]:
+    c = Center(workdir)
+    try:
+        yield c
+    finally:
+        c.close()
+
+
+def port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True

@@ -1,0 +1,270 @@
+"""The engine on a real Asterisk: real SIP, real RTP, the engine as its own process.
+
+One sandbox PBX and one set of agent softphones serve the whole module; each test leaves the
+agents logged in and idle. A test that needs the PBX fails (never skips) when it cannot start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from callcenter.simulation import dominant_frequency
+from tests.integration.harness import Center, center, wait_until
+
+pytestmark = pytest.mark.pbx
+
+
+@pytest.fixture(scope="module")
+def cc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Center]:
+    with center(tmp_path_factory.mktemp("center")) as c:
+        c.engine.start()
+        yield c
+
+
+@pytest.fixture(autouse=True)
+def agents_ready(cc: Center) -> Iterator[None]:
+    """Every test starts with the engine up and all agents logged in, ready and idle."""
+    if not cc.engine.linked():
+        cc.engine.start()
+    for user, phone in cc.phones.items():
+        phone.answer_mode(user, "answer", 0.3)
+    cc.set_all_agents("login")
+    cc.set_all_agents("resume")
+    wait_until(
+        lambda: all(a["state"] == "idle" for a in cc.engine.agents().values()),
+        30,
+        "all agents idle",
+    )
+    wait_until(lambda: not cc.engine.queue(), 30, "an empty queue")
+    yield
+
+
+def joined_call_id(cc: Center, did: str, before: set[str]) -> str:
+    def fresh() -> str | None:
+        rows = cc.rows("SELECT call_id FROM calls WHERE did = :d", d=did)
+        new = [r[0] for r in rows if r[0] not in before]
+        return new[0] if new else None
+
+    found: str = wait_until(fresh, 20, f"a caller to {did} in the call records")
+    return found
+
+
+def known_calls(cc: Center) -> set[str]:
+    return {r[0] for r in cc.rows("SELECT call_id FROM calls")}
+
+
+def connected(cc: Center, call_id: str) -> str:
+    def agent() -> str | None:
+        row = cc.call_row(call_id)
+        return row.agent_id if row is not None and row.connected_at else None
+
+    found: str = wait_until(agent, 30, f"call {call_id} connected")
+    return found
+
+
+def test_44190_6_2_1_call_to_12345_reaches_general_agent_with_audio_both_ways(
+    cc: Center,
+) -> None:
+    before = known_calls(cc)
+    caller = cc.caller("13800000001")
+    caller.call("13800000001", "12345")
+    call_id = joined_call_id(cc, "12345", before)
+    agent = connected(cc, call_id)
+    assert agent == "1001"  # general proficiency 5: the best general seat
+    agent_phone = cc.phones[agent]
+    agent_phone.wait_for(lambda e: e.get("event") == "confirmed" and e.get("user") == agent)
+    wait_until(lambda: False or _talked(cc, call_id), 10, "three seconds of talk")
+    caller.hangup("13800000001")
+    heard_by_agent = agent_phone.wait_for(
+        lambda e: e.get("event") == "disconnected" and e.get("user") == agent
+    )
+    heard_by_caller = caller.wait_for(lambda e: e.get("event") == "disconnected")
+    freq_agent, level_agent = dominant_frequency(Path(heard_by_agent["recording"]))
+    freq_caller, level_caller = dominant_frequency(Path(heard_by_caller["recording"]))
+    assert abs(freq_agent - 440) < 15 and level_agent > 500, (freq_agent, level_agent)
+    assert abs(freq_caller - 700) < 15 and level_caller > 500, (freq_caller, level_caller)
+    row = wait_until(lambda: _finished(cc, call_id), 10, "the call record to complete")
+    assert row.leave_reason == "answered"
+    assert row.hotline.startswith("12345")
+    assert row.skill == "general"
+
+
+def test_44190_6_2_1_merged_number_12333_reaches_labor_specialist(cc: Center) -> None:
+    before = known_calls(cc)
+    caller = cc.caller("13900000002")
+    caller.call("13900000002", "12333")
+    call_id = joined_call_id(cc, "12333", before)
+    assert connected(cc, call_id) == "1002"  # the only labor seat
+    caller.hangup("13900000002")
+    row = wait_until(lambda: _finished(cc, call_id), 10, "the call record to complete")
+    assert row.skill == "labor"
+    assert "12333" in row.hotline
+
+
+def test_higher_priority_caller_served_first(cc: Center) -> None:
+    cc.set_all_agents("pause", reason="meeting")
+    before = known_calls(cc)
+    normal = cc.caller("13700000003")
+    normal.call("13700000003", "12345")
+    normal_id = joined_call_id(cc, "12345", before)
+    elderly = cc.caller("13700000004")
+    elderly.call("13700000004", "12349")  # 敬老服务专线: priority 5
+    elderly_id = joined_call_id(cc, "12349", before)
+    queue = cc.engine.queue()
+    assert [c["call_id"] for c in queue] == [elderly_id, normal_id]
+    cc.engine.post("/api/agents/1001/resume")
+    assert connected(cc, elderly_id) == "1001"
+    assert cc.call_row(normal_id).connected_at is None
+    elderly.hangup("13700000004")
+    normal.hangup("13700000003")
+    wait_until(lambda: _finished(cc, normal_id), 10, "the waiting caller's record")
+
+
+def test_agent_who_does_not_answer_is_skipped_and_backs_off(cc: Center) -> None:
+    cc.phones["1001"].answer_mode("1001", "ignore")
+    before = known_calls(cc)
+    caller = cc.caller("13600000005")
+    caller.call("13600000005", "12345")
+    call_id = joined_call_id(cc, "12345", before)
+    agent = connected(cc, call_id)
+    assert agent == "1002"  # next best general seat after 1001 did not answer
+    events = cc.rows(
+        "SELECT event, agent_id FROM queue_events WHERE call_id = :c ORDER BY id", c=call_id
+    )
+    assert ("RINGNOANSWER", "1001") in [(e.event, e.agent_id) for e in events]
+    assert cc.engine.agents()["1001"]["no_answer_count"] == 1
+    caller.hangup("13600000005")
+
+
+def test_caller_hanging_up_while_waiting_is_recorded_as_abandoned(cc: Center) -> None:
+    cc.set_all_agents("pause", reason="training")
+    before = known_calls(cc)
+    caller = cc.caller("13500000006")
+    caller.call("13500000006", "12315")
+    call_id = joined_call_id(cc, "12315", before)
+    wait_until(lambda: cc.engine.queue(), 10, "the caller in the queue")
+    caller.hangup("13500000006")
+    row = wait_until(lambda: _left(cc, call_id), 10, "the abandon to be recorded")
+    assert row.leave_reason == "abandoned"
+    assert row.agent_id is None
+    assert not cc.engine.queue()
+
+
+def test_wrap_up_is_respected_before_the_next_offer(cc: Center) -> None:
+    for agent in ("1002", "1003", "1004"):
+        cc.engine.post(f"/api/agents/{agent}/pause", {"reason": "lunch"})
+    before = known_calls(cc)
+    first = cc.caller("13400000007")
+    first.call("13400000007", "12345")
+    first_id = joined_call_id(cc, "12345", before)
+    assert connected(cc, first_id) == "1001"
+    first.hangup("13400000007")
+    wait_until(lambda: cc.engine.agents()["1001"]["state"] == "wrap_up", 10, "wrap-up")
+    second = cc.caller("13400000008")
+    second.call("13400000008", "12345")
+    second_id = joined_call_id(cc, "12345", before | {first_id})
+    # while 1001 wraps up the caller waits, not offered
+    states = {c["call_id"]: c["state"] for c in cc.engine.queue()}
+    assert states.get(second_id) == "waiting"
+    assert cc.engine.agents()["1001"]["state"] == "wrap_up"
+    assert connected(cc, second_id) == "1001"  # once wrap-up is over
+    second.hangup("13400000008")
+
+
+def test_engine_killed_and_restarted_every_waiting_caller_served_in_order(cc: Center) -> None:
+    cc.set_all_agents("pause", reason="briefing")
+    before = known_calls(cc)
+    callers = []
+    ids: list[str] = []
+    for i in range(3):
+        number = f"1330000001{i}"
+        phone = cc.caller(number)
+        phone.call(number, "12345")
+        ids.append(joined_call_id(cc, "12345", before | set(ids)))
+        callers.append((phone, number))
+    cc.engine.kill()
+    cc.engine.start()
+    queue = cc.engine.queue()
+    assert [c["call_id"] for c in queue] == ids  # every caller restored, order kept
+    assert cc.engine.agents()["1001"]["status"] == "on_break"  # statuses restored too
+    cc.engine.post("/api/agents/1001/resume")
+    order = []
+    for call_id, (phone, number) in zip(ids, callers, strict=True):
+        assert connected(cc, call_id) == "1001"
+        order.append(call_id)
+        phone.hangup(number)
+        wait_until(lambda c=call_id: _finished(cc, c), 15, "the call to finish")
+    assert order == ids
+
+
+def test_ami_link_cut_and_restored_loses_no_caller(cc: Center) -> None:
+    cc.set_all_agents("pause", reason="briefing")
+    before = known_calls(cc)
+    first = cc.caller("13200000021")
+    first.call("13200000021", "12345")
+    first_id = joined_call_id(cc, "12345", before)
+    cc.proxy.cut()
+    wait_until(lambda: not cc.engine.get("/health")["ok"], 15, "the engine to see the cut")
+    second = cc.caller("13200000022")
+    second.call("13200000022", "12345")  # arrives while the engine cannot see the PBX
+    second.wait_for(lambda e: e.get("event") == "confirmed")
+    cc.proxy.open()
+    wait_until(lambda: cc.engine.get("/health")["ok"], 20, "the engine to reconnect")
+    queued = wait_until(lambda: len(cc.engine.queue()) == 2 and cc.engine.queue(), 15, "2 callers")
+    assert queued[0]["call_id"] == first_id
+    second_id = queued[1]["call_id"]
+    cc.engine.post("/api/agents/1001/resume")
+    assert connected(cc, first_id) == "1001"
+    first.hangup("13200000021")
+    assert connected(cc, second_id) == "1001"
+    second.hangup("13200000022")
+    wait_until(lambda: _finished(cc, second_id), 15, "the second call to finish")
+
+
+def test_fallback_route_takes_the_caller_when_the_engine_is_down(cc: Center) -> None:
+    cc.engine.stop()
+    caller = cc.caller("13100000031")
+    caller.call("13100000031", "12345")
+    # after fallback_after seconds without a heartbeat, Asterisk's own queue rings the agents
+    answered = wait_until(
+        lambda: [
+            user
+            for user, phone in cc.phones.items()
+            if phone.seen(lambda e, u=user: e.get("event") == "confirmed" and e.get("user") == u)
+            and _confirmed_after_fallback(cc, user)
+        ],
+        40,
+        "an agent to get the caller through the fallback route",
+    )
+    assert answered
+    heard = caller.wait_for(lambda e: e.get("event") == "confirmed")
+    assert heard
+    caller.hangup("13100000031")
+    cc.engine.start()
+
+
+def _confirmed_after_fallback(cc: Center, user: str) -> bool:
+    log = cc.instance.dir / "log" / "queue_log"
+    return log.exists() and f"PJSIP/{user}|CONNECT" in log.read_text()
+
+
+def _talked(cc: Center, call_id: str) -> bool:
+    import time
+
+    row = cc.call_row(call_id)
+    return row is not None and row.connected_at is not None and time.time() - row.connected_at > 3
+
+
+def _finished(cc: Center, call_id: str) -> object:
+    row = cc.call_row(call_id)
+    return row if row is not None and row.left_at is not None and (
+        row.agent_id is None or row.ended_at is not None
+    ) else None
+
+
+def _left(cc: Center, call_id: str) -> object:
+    row = cc.call_row(call_id)
+    return row if row is not None and row.left_at is not None else None

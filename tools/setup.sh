@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Install what callcenter needs on a fresh Debian machine (idempotent, quick when done):
+# Debian packages, the Python environment (.venv), and the sandbox PBX root (cached).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '[setup] %s\n' "$*" >&2; }
+
+need_apt=()
+command -v debootstrap >/dev/null || need_apt+=(debootstrap)
+command -v unshare >/dev/null || need_apt+=(util-linux)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "callcenter: need root to install ${need_apt[*]} (apt-get)" >&2; exit 1
+  fi
+  say "apt-get install ${need_apt[*]}"
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+python=${PYTHON:-python3}
+stamp=.venv/.installed
+want=$(sha256sum pyproject.toml | cut -c1-16)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  say "creating .venv and installing the project (pip)"
+  [ -x .venv/bin/python ] || "$python" -m venv .venv
+  .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+  .venv/bin/python -m pip install -q -e '.[dev]' 2>&1 | grep -v "^WARNING: Location" || true
+  .venv/bin/python -c "import callcenter, acd, ivr, pjsua2, panoramisk" 
+  echo "$want" > "$stamp"
+fi
+
+.venv/bin/python -c "from callcenter.pbx.sandbox import ensure_root; ensure_root()"
+say "ready"
