@@ -1,0 +1,632 @@
+"""Declarative configuration (config/*.toml), validated on load.
+
+Every mistake is reported with its file, its key (a dotted path such as `number[3].skill`)
+and what is allowed; a load reports all mistakes at once.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from acd.model import MAX_PROFICIENCY, MIN_PROFICIENCY, AgentSpec, QueuePolicy, WideningRule
+from acd.states import Strategy
+
+# Files this loader reads; later features add theirs here. Others in the folder are ignored.
+KNOWN_FILES = (
+    "center.toml",
+    "numbers.toml",
+    "skills.toml",
+    "agents.toml",
+    "queue.toml",
+    "trunks.toml",
+)
+REQUIRED_FILES = ("numbers.toml", "skills.toml", "agents.toml")
+EMERGENCY_LINES = ("110", "119", "120", "122")
+PRIORITY_RULES = ("repeat_caller", "caller_list", "did")
+DIGITS = re.compile(r"^[0-9]+$")
+
+
+class ConfigError(Exception):
+    error_id = "config.invalid"
+
+    def __init__(self, file: str, key: str, message: str) -> None:
+        self.file = file
+        self.key = key
+        self.message = message
+        super().__init__(f"{file}: {key}: {message}" if key else f"{file}: {message}")
+
+
+class ConfigErrors(ConfigError):
+    """Every mistake of one load."""
+
+    def __init__(self, errors: list[ConfigError]) -> None:
+        self.errors = errors
+        first = errors[0]
+        super().__init__(first.file, first.key, first.message)
+        self.args = ("\n".join(str(e) for e in errors),)
+
+    def __str__(self) -> str:
+        return "\n".join(str(e) for e in self.errors)
+
+
+@dataclass(frozen=True)
+class CenterConfig:
+    name: str = "12345政务服务便民热线"
+    timezone: str = "Asia/Shanghai"
+    default_did: str = "12345"
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    fallback_after: float = 20.0
+    heartbeat_interval: float = 1.0
+    fallback: str = "queue"
+    agent_dial: str = "PJSIP/{extension}"
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    url: str = "sqlite:///var/callcenter.db"
+    queue_log: str = "var/queue_log"
+
+
+@dataclass(frozen=True)
+class PbxNode:
+    name: str
+    kind: str = "asterisk"
+    host: str = "127.0.0.1"
+    ami_port: int = 5038
+    ami_user: str = "callcenter"
+    secret_env: str = "CALLCENTER_AMI_SECRET"
+    sip_port: int = 5060
+    rtp_start: int = 10000
+    rtp_end: int = 20000
+
+    def secret(self) -> str:
+        value = os.environ.get(self.secret_env, "")
+        if not value:
+            raise ConfigError(
+                "center.toml",
+                "pbx.nodes.secret_env",
+                f"environment variable {self.secret_env} "
+                f"(AMI secret of node {self.name}) is not set",
+            )
+        return value
+
+
+@dataclass(frozen=True)
+class NumberEntry:
+    did: str
+    label: str
+    skill: str
+    region: str = ""
+    priority: int = 0
+    entry: str = "direct"
+
+
+@dataclass(frozen=True)
+class SkillEntry:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class AgentEntry:
+    id: str
+    name: str
+    extension: str
+    skills: Mapping[str, int]
+    max_concurrent: int = 1
+    login_on_start: bool = False
+
+    def spec(self) -> AgentSpec:
+        return AgentSpec(self.id, dict(self.skills), self.name, self.max_concurrent)
+
+
+@dataclass(frozen=True)
+class PriorityRule:
+    rule: str
+    boost: int
+    within_hours: float = 24.0
+    min_calls: int = 1
+    list: str = ""
+    did: str = ""
+
+
+@dataclass(frozen=True)
+class Trunk:
+    name: str
+    direction: str
+    match: str = ""
+
+
+@dataclass(frozen=True)
+class EmergencyLine:
+    line: str
+    label: str
+    targets: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Config:
+    center: CenterConfig
+    engine: EngineConfig
+    storage: StorageConfig
+    recordings_root: str
+    nodes: tuple[PbxNode, ...]
+    numbers: tuple[NumberEntry, ...]
+    skills: tuple[SkillEntry, ...]
+    agents: tuple[AgentEntry, ...]
+    queue: QueuePolicy
+    priority_rules: tuple[PriorityRule, ...]
+    lists: Mapping[str, frozenset[str]]
+    trunks: tuple[Trunk, ...]
+    emergency: tuple[EmergencyLine, ...]
+    source_dir: Path
+    _by_did: Mapping[str, NumberEntry] = field(default_factory=dict, repr=False)
+
+    def is_known_did(self, did: str) -> bool:
+        return did in self._by_did
+
+    def number_for(self, did: str) -> NumberEntry:
+        """The entry of a DID; an unknown DID gets the default entry (the caller logs it)."""
+        return self._by_did.get(did) or self._by_did[self.center.default_did]
+
+
+def caller_priority(
+    number: NumberEntry,
+    caller_number: str,
+    recent_calls: int,
+    rules: tuple[PriorityRule, ...],
+    lists: Mapping[str, frozenset[str]],
+) -> int:
+    """The number's own priority plus the boost of every matching rule."""
+    priority = number.priority
+    for rule in rules:
+        if (
+            (rule.rule == "repeat_caller" and recent_calls >= rule.min_calls)
+            or (rule.rule == "caller_list" and caller_number in lists.get(rule.list, frozenset()))
+            or (rule.rule == "did" and number.did == rule.did)
+        ):
+            priority += rule.boost
+    return priority
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+Check = Callable[[Any], str | None]  # returns a problem, or None
+
+
+class _Reader:
+    """Collects errors while reading tables; `get` never raises."""
+
+    def __init__(self) -> None:
+        self.errors: list[ConfigError] = []
+        self.file = ""
+
+    def error(self, key: str, message: str) -> None:
+        self.errors.append(ConfigError(self.file, key, message))
+
+    def table(self, data: Any, key: str, allowed: tuple[str, ...]) -> dict[str, Any]:
+        if data is None:
+            return {}
+        if not isinstance(data, dict):
+            self.error(key, f"must be a table, got {type(data).__name__}")
+            return {}
+        for name in data:
+            if name not in allowed:
+                self.error(
+                    f"{key}.{name}" if key else name, f"unknown key (allowed: {', '.join(allowed)})"
+                )
+        return data
+
+    def tables(self, data: Any, key: str) -> list[dict[str, Any]]:
+        if data is None:
+            return []
+        if not isinstance(data, list) or not all(isinstance(x, dict) for x in data):
+            self.error(key, "must be an array of tables ([[" + key + "]])")
+            return []
+        return data
+
+    def get(
+        self,
+        table: Mapping[str, Any],
+        prefix: str,
+        name: str,
+        kind: type | tuple[type, ...],
+        default: Any = None,
+        required: bool = False,
+        check: Check | None = None,
+    ) -> Any:
+        key = f"{prefix}.{name}" if prefix else name
+        if name not in table:
+            if required:
+                self.error(key, "is required")
+            return default
+        value = table[name]
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if float in kinds and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if isinstance(value, bool) and bool not in kinds:
+            self.error(key, f"must be {_kind_names(kinds)}, got a boolean")
+            return default
+        if not isinstance(value, kinds):
+            self.error(key, f"must be {_kind_names(kinds)}, got {type(value).__name__} {value!r}")
+            return default
+        if check is not None:
+            problem = check(value)
+            if problem:
+                self.error(key, problem)
+                return default
+        return value
+
+
+def _kind_names(kinds: tuple[type, ...]) -> str:
+    names = {
+        str: "a string",
+        int: "an integer",
+        float: "a number",
+        bool: "true or false",
+        list: "an array",
+        dict: "a table",
+    }
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def _non_negative(v: float) -> str | None:
+    return None if v >= 0 else "must be zero or more"
+
+
+def _positive(v: float) -> str | None:
+    return None if v > 0 else "must be more than zero"
+
+
+def _port(v: int) -> str | None:
+    return None if 1 <= v <= 65535 else "must be a port from 1 to 65535"
+
+
+def _digits(v: str) -> str | None:
+    return None if DIGITS.match(v) else f"must be digits only, got {v!r}"
+
+
+def _one_of(choices: tuple[str, ...]) -> Check:
+    return lambda v: None if v in choices else f"must be one of {', '.join(choices)}, got {v!r}"
+
+
+def load_config(directory: str | Path) -> Config:
+    src = Path(directory)
+    r = _Reader()
+    if not src.is_dir():
+        raise ConfigError(str(src), "", "config directory not found")
+    data: dict[str, dict[str, Any]] = {}
+    for name in KNOWN_FILES:
+        path = src / name
+        r.file = f"{src.name}/{name}"
+        if not path.exists():
+            if name in REQUIRED_FILES:
+                r.error("", "required file is missing")
+            data[name] = {}
+            continue
+        try:
+            data[name] = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            r.error("", f"TOML syntax error: {exc}")
+            data[name] = {}
+        except UnicodeDecodeError as exc:
+            r.error("", f"not UTF-8 text: {exc}")
+            data[name] = {}
+
+    def at(name: str) -> dict[str, Any]:
+        r.file = f"{src.name}/{name}"
+        return data[name]
+
+    # skills first: the other files refer to them
+    skills_file = at("skills.toml")
+    r.table(skills_file, "", ("skill",))
+    skills: list[SkillEntry] = []
+    for i, t in enumerate(r.tables(skills_file.get("skill"), "skill")):
+        key = f"skill[{i}]"
+        r.table(t, key, ("id", "name"))
+        sid = r.get(t, key, "id", str, required=True)
+        if sid is None:
+            continue
+        if any(s.id == sid for s in skills):
+            r.error(f"{key}.id", f"duplicate skill {sid!r}")
+        skills.append(SkillEntry(sid, r.get(t, key, "name", str, sid)))
+    skill_ids = tuple(s.id for s in skills)
+
+    def known_skill(v: str) -> str | None:
+        return None if v in skill_ids else f"unknown skill {v!r} (known: {', '.join(skill_ids)})"
+
+    center_file = at("center.toml")
+    r.table(center_file, "", ("center", "engine", "storage", "recordings", "pbx"))
+    c = r.table(center_file.get("center"), "center", ("name", "timezone", "default_did"))
+    center = CenterConfig(
+        name=r.get(c, "center", "name", str, CenterConfig.name),
+        timezone=r.get(c, "center", "timezone", str, CenterConfig.timezone),
+        default_did=r.get(c, "center", "default_did", str, CenterConfig.default_did, check=_digits),
+    )
+    e = r.table(
+        center_file.get("engine"),
+        "engine",
+        ("fallback_after", "heartbeat_interval", "fallback", "agent_dial"),
+    )
+    engine = EngineConfig(
+        fallback_after=r.get(e, "engine", "fallback_after", float, 20.0, check=_positive),
+        heartbeat_interval=r.get(e, "engine", "heartbeat_interval", float, 1.0, check=_positive),
+        fallback=r.get(e, "engine", "fallback", str, "queue", check=_one_of(("queue",))),
+        agent_dial=r.get(
+            e,
+            "engine",
+            "agent_dial",
+            str,
+            EngineConfig.agent_dial,
+            check=lambda v: (
+                None
+                if "{extension}" in v and "/" in v
+                else "must be a dial string with {extension}, e.g. PJSIP/{extension}"
+            ),
+        ),
+    )
+    if engine.heartbeat_interval >= engine.fallback_after:
+        r.error("engine.heartbeat_interval", "must be shorter than engine.fallback_after")
+    s = r.table(center_file.get("storage"), "storage", ("url", "queue_log"))
+    storage = StorageConfig(
+        url=r.get(s, "storage", "url", str, StorageConfig.url),
+        queue_log=r.get(s, "storage", "queue_log", str, StorageConfig.queue_log),
+    )
+    rec = r.table(center_file.get("recordings"), "recordings", ("root",))
+    recordings_root = r.get(rec, "recordings", "root", str, "recordings")
+    pbx = r.table(center_file.get("pbx"), "pbx", ("nodes",))
+    nodes: list[PbxNode] = []
+    for i, t in enumerate(r.tables(pbx.get("nodes"), "pbx.nodes")):
+        key = f"pbx.nodes[{i}]"
+        r.table(t, key, tuple(PbxNode.__dataclass_fields__))
+        node = PbxNode(
+            name=r.get(t, key, "name", str, f"node{i}", required=True),
+            kind=r.get(t, key, "kind", str, "asterisk", check=_one_of(("asterisk", "freeswitch"))),
+            host=r.get(t, key, "host", str, "127.0.0.1"),
+            ami_port=r.get(t, key, "ami_port", int, 5038, check=_port),
+            ami_user=r.get(t, key, "ami_user", str, "callcenter"),
+            secret_env=r.get(t, key, "secret_env", str, "CALLCENTER_AMI_SECRET"),
+            sip_port=r.get(t, key, "sip_port", int, 5060, check=_port),
+            rtp_start=r.get(t, key, "rtp_start", int, 10000, check=_port),
+            rtp_end=r.get(t, key, "rtp_end", int, 20000, check=_port),
+        )
+        if any(n.name == node.name for n in nodes):
+            r.error(f"{key}.name", f"duplicate node name {node.name!r}")
+        if node.rtp_start >= node.rtp_end:
+            r.error(f"{key}.rtp_start", "must be lower than rtp_end")
+        nodes.append(node)
+
+    numbers_file = at("numbers.toml")
+    r.table(numbers_file, "", ("number",))
+    numbers: list[NumberEntry] = []
+    for i, t in enumerate(r.tables(numbers_file.get("number"), "number")):
+        key = f"number[{i}]"
+        r.table(t, key, tuple(NumberEntry.__dataclass_fields__))
+        did = r.get(t, key, "did", str, None, required=True, check=_digits)
+        skill = r.get(t, key, "skill", str, None, required=True, check=known_skill)
+        if did is None or skill is None:
+            continue
+        if any(n.did == did for n in numbers):
+            r.error(f"{key}.did", f"duplicate DID {did!r}")
+        numbers.append(
+            NumberEntry(
+                did=did,
+                label=r.get(t, key, "label", str, did),
+                skill=skill,
+                region=r.get(t, key, "region", str, ""),
+                priority=r.get(t, key, "priority", int, 0),
+                entry=r.get(t, key, "entry", str, "direct", check=_one_of(("direct", "menu"))),
+            )
+        )
+    by_did = {n.did: n for n in numbers}
+    if numbers and center.default_did not in by_did:
+        r.file = f"{src.name}/center.toml"
+        r.error("center.default_did", f"{center.default_did!r} is not in numbers.toml")
+
+    agents_file = at("agents.toml")
+    r.table(agents_file, "", ("agent",))
+    agents: list[AgentEntry] = []
+    for i, t in enumerate(r.tables(agents_file.get("agent"), "agent")):
+        key = f"agent[{i}]"
+        r.table(t, key, tuple(AgentEntry.__dataclass_fields__))
+        aid = r.get(t, key, "id", str, None, required=True)
+        ext = r.get(t, key, "extension", str, None, required=True, check=_digits)
+        raw_skills = r.get(t, key, "skills", dict, {}, required=True)
+        agent_skills: dict[str, int] = {}
+        for sname, prof in raw_skills.items():
+            skey = f"{key}.skills.{sname}"
+            if known_skill(sname):
+                r.error(skey, known_skill(sname) or "")
+            elif (
+                isinstance(prof, bool)
+                or not isinstance(prof, int)
+                or not (MIN_PROFICIENCY <= prof <= MAX_PROFICIENCY)
+            ):
+                r.error(
+                    skey,
+                    f"proficiency must be an integer {MIN_PROFICIENCY}-{MAX_PROFICIENCY}, "
+                    f"got {prof!r}",
+                )
+            else:
+                agent_skills[sname] = prof
+        if aid is None or ext is None:
+            continue
+        if any(a.id == aid for a in agents):
+            r.error(f"{key}.id", f"duplicate agent id {aid!r}")
+        if any(a.extension == ext for a in agents):
+            r.error(f"{key}.extension", f"duplicate extension {ext!r}")
+        agents.append(
+            AgentEntry(
+                id=aid,
+                name=r.get(t, key, "name", str, aid),
+                extension=ext,
+                skills=agent_skills,
+                max_concurrent=r.get(
+                    t,
+                    key,
+                    "max_concurrent",
+                    int,
+                    1,
+                    check=lambda v: None if v >= 1 else "must be 1 or more",
+                ),
+                login_on_start=r.get(t, key, "login_on_start", bool, False),
+            )
+        )
+
+    queue_file = at("queue.toml")
+    r.table(queue_file, "", ("queue", "lists"))
+    q = r.table(
+        queue_file.get("queue"),
+        "queue",
+        (
+            "strategy",
+            "offer_timeout",
+            "wrapup",
+            "max_no_answer",
+            "no_answer_backoff",
+            "max_wait",
+            "overflow_target",
+            "leave_when_no_agents",
+            "random_seed",
+            "min_proficiency",
+            "widening",
+            "priority",
+        ),
+    )
+    strategies = tuple(s.value for s in Strategy)
+    widening: list[WideningRule] = []
+    for i, t in enumerate(r.tables(q.get("widening"), "queue.widening")):
+        key = f"queue.widening[{i}]"
+        r.table(t, key, ("after", "add_skills", "min_proficiency"))
+        add = r.get(t, key, "add_skills", list, [])
+        for j, sname in enumerate(add):
+            if not isinstance(sname, str) or known_skill(sname):
+                r.error(f"{key}.add_skills[{j}]", known_skill(str(sname)) or "must be a string")
+        widening.append(
+            WideningRule(
+                after=r.get(t, key, "after", float, 1.0, required=True, check=_positive),
+                add_skills=tuple(x for x in add if isinstance(x, str) and x in skill_ids),
+                min_proficiency=r.get(
+                    t,
+                    key,
+                    "min_proficiency",
+                    int,
+                    None,
+                    check=lambda v: None if 1 <= v <= 5 else "must be 1-5",
+                ),
+            )
+        )
+    max_wait = r.get(q, "queue", "max_wait", float, 0.0, check=_non_negative)
+    policy = QueuePolicy(
+        strategy=Strategy(
+            r.get(q, "queue", "strategy", str, "longest_idle", check=_one_of(strategies))
+        ),
+        offer_timeout=r.get(q, "queue", "offer_timeout", float, 15.0, check=_positive),
+        wrapup=r.get(q, "queue", "wrapup", float, 5.0, check=_non_negative),
+        max_no_answer=r.get(q, "queue", "max_no_answer", int, 3, check=_non_negative),
+        no_answer_backoff=r.get(q, "queue", "no_answer_backoff", float, 10.0, check=_non_negative),
+        max_wait=max_wait or None,
+        overflow_target=r.get(q, "queue", "overflow_target", str, ""),
+        widening=tuple(widening),
+        min_proficiency=r.get(
+            q,
+            "queue",
+            "min_proficiency",
+            int,
+            1,
+            check=lambda v: None if 1 <= v <= 5 else "must be 1-5",
+        ),
+        leave_when_no_agents=r.get(q, "queue", "leave_when_no_agents", bool, False),
+        random_seed=r.get(q, "queue", "random_seed", int, 0),
+    )
+    lists_table = r.table(
+        queue_file.get("lists"), "lists", tuple(queue_file.get("lists", {}) or ())
+    )
+    lists: dict[str, frozenset[str]] = {}
+    for lname, members in lists_table.items():
+        if not isinstance(members, list) or not all(isinstance(m, str) for m in members):
+            r.error(f"lists.{lname}", "must be an array of phone-number strings")
+            continue
+        lists[lname] = frozenset(members)
+    rules: list[PriorityRule] = []
+    for i, t in enumerate(r.tables(q.get("priority"), "queue.priority")):
+        key = f"queue.priority[{i}]"
+        r.table(t, key, tuple(PriorityRule.__dataclass_fields__))
+        rule = PriorityRule(
+            rule=r.get(t, key, "rule", str, "did", required=True, check=_one_of(PRIORITY_RULES)),
+            boost=r.get(t, key, "boost", int, 0, required=True),
+            within_hours=r.get(t, key, "within_hours", float, 24.0, check=_positive),
+            min_calls=r.get(t, key, "min_calls", int, 1, check=_non_negative),
+            list=r.get(t, key, "list", str, ""),
+            did=r.get(t, key, "did", str, ""),
+        )
+        if rule.rule == "caller_list" and rule.list not in lists:
+            r.error(f"{key}.list", f"list {rule.list!r} is not defined in [lists]")
+        if rule.rule == "did" and rule.did not in by_did:
+            r.error(f"{key}.did", f"DID {rule.did!r} is not in numbers.toml")
+        rules.append(rule)
+
+    trunks_file = at("trunks.toml")
+    r.table(trunks_file, "", ("trunk", "emergency"))
+    trunks: list[Trunk] = []
+    for i, t in enumerate(r.tables(trunks_file.get("trunk"), "trunk")):
+        key = f"trunk[{i}]"
+        r.table(t, key, ("name", "direction", "match"))
+        trunks.append(
+            Trunk(
+                name=r.get(t, key, "name", str, f"trunk{i}", required=True),
+                direction=r.get(
+                    t, key, "direction", str, "inbound", check=_one_of(("inbound", "outbound"))
+                ),
+                match=r.get(t, key, "match", str, ""),
+            )
+        )
+    emergency: list[EmergencyLine] = []
+    for i, t in enumerate(r.tables(trunks_file.get("emergency"), "emergency")):
+        key = f"emergency[{i}]"
+        r.table(t, key, ("line", "label", "targets"))
+        line = r.get(t, key, "line", str, None, required=True, check=_one_of(EMERGENCY_LINES))
+        targets = r.get(
+            t,
+            key,
+            "targets",
+            list,
+            [],
+            required=True,
+            check=lambda v: (
+                None
+                if v and all(isinstance(x, str) for x in v)
+                else "must be a non-empty array of dial strings"
+            ),
+        )
+        if line is not None and targets:
+            emergency.append(EmergencyLine(line, r.get(t, key, "label", str, line), tuple(targets)))
+
+    if r.errors:
+        raise ConfigErrors(r.errors)
+    return Config(
+        center=center,
+        engine=engine,
+        storage=storage,
+        recordings_root=recordings_root,
+        nodes=tuple(nodes),
+        numbers=tuple(numbers),
+        skills=tuple(skills),
+        agents=tuple(agents),
+        queue=policy,
+        priority_rules=tuple(rules),
+        lists=lists,
+        trunks=tuple(trunks),
+        emergency=tuple(emergency),
+        source_dir=src,
+        _by_did=by_did,
+    )
