@@ -9,6 +9,7 @@ report; Ctrl-C stops everything cleanly.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import signal
 import sys
@@ -99,12 +100,12 @@ async def _drive(service: Service, sipp: Sipp, config: Config, calls: int, rate:
         while not interrupted.is_set():
             print(f"[{time.monotonic() - started:6.1f}s] {stats.summary_line()}", flush=True)
             done = stats.joined >= calls and not stats.waiting and stats.finished >= stats.answered
-            if done or (sipp.proc is not None and sipp.proc.poll() is not None and not stats.waiting):
+            if done or (
+                sipp.proc is not None and sipp.proc.poll() is not None and not stats.waiting
+            ):
                 break
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(interrupted.wait(), 2.0)
-            except TimeoutError:
-                pass
         if interrupted.is_set():
             print("\n[demo] interrupted: stopping", file=sys.stderr)
         service.stop()

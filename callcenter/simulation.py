@@ -113,7 +113,9 @@ class Softphone:
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise SimulationError(f"softphone {self.accounts}: no matching event in {timeout} s")
+                raise SimulationError(
+                    f"softphone {self.accounts}: no matching event in {timeout} s"
+                )
             try:
                 event = self.events.get(timeout=left)
             except queue.Empty:
@@ -132,9 +134,11 @@ class Softphone:
         for user, password in self.accounts:
             if password:
                 self.wait_for(
-                    lambda e, u=user: e.get("event") == "registered"
-                    and e.get("user") == u
-                    and e.get("code") == 200,
+                    lambda e, u=user: (
+                        e.get("event") == "registered"
+                        and e.get("user") == u
+                        and e.get("code") == 200
+                    ),
                     timeout,
                 )
 

@@ -80,8 +80,8 @@ class LiveStats:
             self.finished += 1
             self.talk[e.agent_id] += int(e.talk_seconds)
         elif isinstance(e, domain.AgentStateChanged):
-            self.agent_state[e.agent_id] = (
-                f"{e.status}/{e.state}" + (f"({e.reason})" if e.reason else "")
+            self.agent_state[e.agent_id] = f"{e.status}/{e.state}" + (
+                f"({e.reason})" if e.reason else ""
             )
 
     async def run(self, subscription: Subscription) -> None:

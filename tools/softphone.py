@@ -19,6 +19,7 @@ Events:   {"event": "registered", "user": ..., "code": 200}
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -189,11 +190,15 @@ def main() -> int:
             acfg.mediaConfig.transportConfig.port = args.rtp_port + 40 * len(accounts)
             acfg.mediaConfig.transportConfig.portRange = 40
         acfg.mediaConfig.transportConfig.boundAddress = "127.0.0.1"
-        account = Account(user, state, Behaviour(
+        account = Account(
+            user,
+            state,
+            Behaviour(
                 delay=args.answer_delay,
                 play=args.play,
                 talk=(talk[0], talk[-1]) if talk else None,
-            ))
+            ),
+        )
         account.create(acfg)
         accounts[user] = account
     emit(event="ready", pid=os.getpid())
@@ -234,10 +239,8 @@ def main() -> int:
             if line.strip():
                 running = handle(json.loads(line), accounts, state)
     for call in list(state.calls.values()):
-        try:
+        with contextlib.suppress(pj.Error):
             call.hangup(pj.CallOpParam())
-        except pj.Error:
-            pass
     for _ in range(20):
         ep.libHandleEvents(10)
     ep.libDestroy()
@@ -270,10 +273,8 @@ def handle(command: dict[str, Any], accounts: dict[str, Account], state: State) 
     elif kind == "hangup":
         for call in list(state.calls.values()):
             if call.account is account:
-                try:
+                with contextlib.suppress(pj.Error):
                     call.hangup(pj.CallOpParam())
-                except pj.Error:
-                    pass
         emit(event="ok", cmd=kind, user=account.user)
     return True
 

@@ -53,7 +53,9 @@ def build_app(runtime: Runtime, stats: LiveStats) -> web.Application:
 async def health(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     up = dict(runtime.link_up)
-    return web.json_response({"ok": all(up.values()), "pbx": up}, status=200 if all(up.values()) else 503)
+    return web.json_response(
+        {"ok": all(up.values()), "pbx": up}, status=200 if all(up.values()) else 503
+    )
 
 
 async def queue(request: web.Request) -> web.Response:

@@ -214,8 +214,16 @@ class Instance:
         }
         for template in sorted(p.name for p in SANDBOX_TEMPLATES.glob("*.j2")):
             files[template[:-3]] = env.get_template(template).render(ctx)
-        for quiet in ("cel.conf", "features.conf", "acl.conf", "udptl.conf", "pjproject.conf",
-                      "ccss.conf", "queuerules.conf", "confbridge.conf"):
+        for quiet in (
+            "cel.conf",
+            "features.conf",
+            "acl.conf",
+            "udptl.conf",
+            "pjproject.conf",
+            "ccss.conf",
+            "queuerules.conf",
+            "confbridge.conf",
+        ):
             files.setdefault(quiet, "[general]\n")
         stock = self.root / "etc" / "asterisk" / "indications.conf"
         if stock.exists():

@@ -276,7 +276,9 @@ class Center:
         )
         self.phones: dict[str, Softphone] = {}
         self._callers: list[Softphone] = []
-        agents = [(a.extension, self.instance.agent_password(a.extension)) for a in self.config.agents]
+        agents = [
+            (a.extension, self.instance.agent_password(a.extension)) for a in self.config.agents
+        ]
         for i in range(0, len(agents), 2):
             phone = Softphone(
                 f"127.0.0.1:{SIP_PORT}",

@@ -260,9 +260,13 @@ def _talked(cc: Center, call_id: str) -> bool:
 
 def _finished(cc: Center, call_id: str) -> object:
     row = cc.call_row(call_id)
-    return row if row is not None and row.left_at is not None and (
-        row.agent_id is None or row.ended_at is not None
-    ) else None
+    return (
+        row
+        if row is not None
+        and row.left_at is not None
+        and (row.agent_id is None or row.ended_at is not None)
+        else None
+    )
 
 
 def _left(cc: Center, call_id: str) -> object:

@@ -1,0 +1,73 @@
+"""Queue events in Asterisk's queue_log format, so existing queue-report tools read them.
+
+epoch|callid|queuename|agent|EVENT|data1|data2|data3|data4|data5
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TextIO
+
+from callcenter import domain
+from callcenter.masking import mask_phone
+
+QUEUE_NAME = "12345"
+
+
+def format_line(
+    at: float, call_id: str, agent: str, event: str, *data: object, queue: str = QUEUE_NAME
+) -> str:
+    member = f"PJSIP/{agent}" if agent and agent != "NONE" else "NONE"
+    fields = [
+        str(int(at)),
+        call_id or "NONE",
+        queue if call_id != "NONE" else "NONE",
+        member,
+        event,
+    ]
+    fields += [str(d) for d in data]
+    return "|".join(fields)
+
+
+def queue_log_lines(e: domain.DomainEvent) -> list[str]:
+    """The queue_log lines of one domain event (none for events it has no word for)."""
+    if isinstance(e, domain.CallerJoined):
+        return [
+            format_line(e.at, e.call_id, "NONE", "ENTERQUEUE", "", mask_phone(e.caller_number), 1)
+        ]
+    if isinstance(e, domain.OfferRejected):
+        return [
+            format_line(e.at, e.call_id, e.agent_id, "RINGNOANSWER", int(e.ring_seconds * 1000))
+        ]
+    if isinstance(e, domain.CallConnected):
+        return [format_line(e.at, e.call_id, e.agent_id, "CONNECT", int(e.waited), e.call_id, 0)]
+    if isinstance(e, domain.CallerLeft):
+        wait = int(e.waited)
+        if e.reason == "abandoned":
+            return [format_line(e.at, e.call_id, "NONE", "ABANDON", e.position, 1, wait)]
+        if e.reason in ("timeout", "overflow", "fallback"):
+            return [format_line(e.at, e.call_id, "NONE", "EXITWITHTIMEOUT", e.position, 1, wait)]
+        if e.reason == "no_agents":
+            return [format_line(e.at, e.call_id, "NONE", "EXITEMPTY", e.position, 1, wait)]
+        return []
+    if isinstance(e, domain.CallFinished):
+        return [
+            format_line(e.at, e.call_id, e.agent_id, "COMPLETEAGENT", 0, int(e.talk_seconds), 1)
+        ]
+    return []  # agent status lines need the previous status: see the recorder
+
+
+class QueueLogWriter:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file: TextIO = self.path.open("a", encoding="utf-8")
+
+    def write(self, line: str) -> None:
+        self._file.write(line + "\n")
+
+    def flush(self) -> None:
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()

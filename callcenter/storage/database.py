@@ -1,0 +1,74 @@
+"""The database: a sync SQLAlchemy engine used from worker threads, migrated by Alembic."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import Engine, create_engine, func, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from callcenter.storage.schema import AgentStatusRecord, CallRecord
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+T = TypeVar("T")
+
+
+class Database:
+    def __init__(self, url: str) -> None:
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        self.url = url
+        self.engine: Engine = create_engine(url, pool_pre_ping=True)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def upgrade(self) -> None:
+        """Apply every migration (idempotent)."""
+        cfg = AlembicConfig()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        cfg.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
+        with self.engine.begin() as connection:
+            cfg.attributes["connection"] = connection
+            command.upgrade(cfg, "head")
+
+    def session(self) -> Session:
+        return self._sessions()
+
+    def transaction(self, work: Callable[[Session], T]) -> T:
+        with self._sessions.begin() as session:
+            return work(session)
+
+    def load_agent_statuses(self) -> dict[str, tuple[str, str]]:
+        with self.session() as s:
+            rows = s.scalars(select(AgentStatusRecord)).all()
+            return {r.agent_id: (r.status, r.reason) for r in rows}
+
+    def recent_call_count(self, caller_number: str, since: float) -> int:
+        with self.session() as s:
+            query = select(func.count()).where(
+                CallRecord.caller_number == caller_number, CallRecord.joined_at >= since
+            )
+            return int(s.scalar(query) or 0)
+
+    def recent_callers(self, since: float) -> list[tuple[str, float]]:
+        """(caller number, joined at) of every call since then: seeds the repeat-caller rule."""
+        with self.session() as s:
+            query = (
+                select(CallRecord.caller_number, CallRecord.joined_at)
+                .where(CallRecord.joined_at >= since)
+                .order_by(CallRecord.joined_at)
+            )
+            return [(number, at) for number, at in s.execute(query)]
+
+    def call(self, call_id: str) -> CallRecord | None:
+        with self.session() as s:
+            return s.get(CallRecord, call_id)
+
+    def close(self) -> None:
+        self.engine.dispose()

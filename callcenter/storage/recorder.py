@@ -1,0 +1,200 @@
+"""Writes the domain events of calls and agents into the store (and the queue_log file).
+
+Events are drained in batches and written in one transaction on a worker thread, so the
+event loop never waits on the database. A failed write is retried with back-off: events are
+never dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Sequence
+
+from sqlalchemy.orm import Session
+
+from callcenter import domain
+from callcenter.bus import Subscription
+from callcenter.queue_log import QueueLogWriter, format_line, queue_log_lines
+from callcenter.storage.database import Database
+from callcenter.storage.schema import AgentStatusRecord, CallRecord, QueueEvent
+
+log = logging.getLogger(__name__)
+
+LEAVE_EVENT = {
+    "abandoned": "ABANDON",
+    "timeout": "EXITWITHTIMEOUT",
+    "overflow": "EXITWITHTIMEOUT",
+    "fallback": "EXITWITHTIMEOUT",
+    "no_agents": "EXITEMPTY",
+}
+
+
+class CallRecorder:
+    def __init__(
+        self,
+        database: Database,
+        subscription: Subscription,
+        queue_log: QueueLogWriter | None = None,
+        max_batch: int = 500,
+    ) -> None:
+        self.database = database
+        self.subscription = subscription
+        self.queue_log = queue_log
+        self.max_batch = max_batch
+        self.written = 0
+
+    async def run(self) -> None:
+        closed = False
+        while not closed:
+            first = await self.subscription.get()
+            if first is None:
+                return
+            batch: list[domain.DomainEvent] = [first]
+            while len(batch) < self.max_batch:
+                try:
+                    item = self.subscription.get_nowait()
+                except asyncio.QueueEmpty:
+                    break
+                if item is None:
+                    closed = True
+                    break
+                batch.append(item)
+            await self._write(batch)
+
+    async def _write(self, batch: Sequence[domain.DomainEvent]) -> None:
+        delay = 0.2
+        while True:
+            try:
+                status_lines = await asyncio.to_thread(
+                    self.database.transaction, lambda s: apply(s, batch)
+                )
+                break
+            except Exception:
+                log.exception("storing %d events failed; retrying in %.1f s", len(batch), delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+        self.written += len(batch)
+        if self.queue_log is not None:
+            for event in batch:
+                for line in queue_log_lines(event):
+                    self.queue_log.write(line)
+            for line in status_lines:
+                self.queue_log.write(line)
+            self.queue_log.flush()
+
+
+def apply(session: Session, batch: Sequence[domain.DomainEvent]) -> list[str]:
+    """Write a batch; returns the queue_log lines of agent status changes."""
+    status_lines: list[str] = []
+    for e in batch:
+        if isinstance(e, domain.CallerJoined):
+            row = session.get(CallRecord, e.call_id)
+            if row is None:
+                session.add(
+                    CallRecord(
+                        call_id=e.call_id,
+                        node=e.node,
+                        did=e.did,
+                        hotline=e.hotline,
+                        region=e.region,
+                        caller_number=e.caller_number,
+                        skill=e.skill,
+                        priority=e.priority,
+                        joined_at=e.at,
+                    )
+                )
+                _event(session, e.at, e.call_id, "NONE", "ENTERQUEUE", did=e.did)
+            else:  # re-announced after an engine restart: keep the first record
+                row.priority = e.priority
+        elif isinstance(e, domain.OfferRejected):
+            _event(
+                session,
+                e.at,
+                e.call_id,
+                e.agent_id,
+                "RINGNOANSWER",
+                ring_ms=int(e.ring_seconds * 1000),
+                reason=e.reason,
+            )
+        elif isinstance(e, domain.CallConnected):
+            row = session.get(CallRecord, e.call_id)
+            if row is not None:
+                row.agent_id = e.agent_id
+                row.connected_at = e.at
+            _event(session, e.at, e.call_id, e.agent_id, "CONNECT", holdtime=round(e.waited, 3))
+        elif isinstance(e, domain.CallerLeft):
+            row = session.get(CallRecord, e.call_id)
+            if row is not None:
+                row.left_at = e.at
+                row.leave_reason = e.reason
+                row.waited = e.waited
+                row.position = e.position
+            if e.reason in LEAVE_EVENT:
+                _event(
+                    session,
+                    e.at,
+                    e.call_id,
+                    "NONE",
+                    LEAVE_EVENT[e.reason],
+                    position=e.position,
+                    waittime=round(e.waited, 3),
+                    reason=e.reason,
+                )
+        elif isinstance(e, domain.CallFinished):
+            row = session.get(CallRecord, e.call_id)
+            if row is not None:
+                row.ended_at = e.at
+                row.talk_seconds = e.talk_seconds
+            _event(
+                session,
+                e.at,
+                e.call_id,
+                e.agent_id,
+                "COMPLETEAGENT",
+                calltime=round(e.talk_seconds, 3),
+            )
+        elif isinstance(e, domain.AgentStateChanged):
+            status = session.get(AgentStatusRecord, e.agent_id)
+            previous = status.status if status is not None else "logged_out"
+            if status is None:
+                status = AgentStatusRecord(
+                    agent_id=e.agent_id, status=e.status, reason=e.reason, updated_at=e.at
+                )
+                session.add(status)
+            status.status, status.reason, status.updated_at = e.status, e.reason, e.at
+            for name in _status_events(previous, e.status):
+                _event(session, e.at, "NONE", e.agent_id, name, reason=e.reason)
+                status_lines.append(format_line(e.at, "NONE", e.agent_id, name, e.reason))
+        session.flush()
+    return status_lines
+
+
+def _status_events(before: str, after: str) -> list[str]:
+    if before == after:
+        return []
+    events = []
+    if before == "logged_out":
+        events.append("ADDMEMBER")
+    if after == "logged_out":
+        return ["REMOVEMEMBER"]
+    if after == "on_break":
+        events.append("PAUSE")
+    elif before == "on_break":
+        events.append("UNPAUSE")
+    return events
+
+
+def _event(
+    session: Session, at: float, call_id: str, agent_id: str, name: str, **data: object
+) -> None:
+    session.add(
+        QueueEvent(
+            at=at,
+            call_id=call_id,
+            agent_id=agent_id,
+            event=name,
+            data=json.dumps(data, ensure_ascii=False),
+        )
+    )
