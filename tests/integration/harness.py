@@ -262,6 +262,8 @@ class Center:
             rtp_start=RTP[0],
             rtp_end=RTP[1],
         )
+        self.instance.stop()  # a fresh Asterisk (and queue_log) for every test module
+        (self.instance.dir / "log" / "queue_log").unlink(missing_ok=True)
         self.instance.render(self.config)
         self.instance.start()
         self.instance.reload()

@@ -247,8 +247,10 @@ def test_fallback_route_takes_the_caller_when_the_engine_is_down(cc: Center) -> 
 
 
 def _confirmed_after_fallback(cc: Center, user: str) -> bool:
+    """Asterisk's own queue_log names the member that took the call from cc-fallback."""
     log = cc.instance.dir / "log" / "queue_log"
-    return log.exists() and f"PJSIP/{user}|CONNECT" in log.read_text()
+    name = next(a.name for a in cc.config.agents if a.extension == user)
+    return log.exists() and f"|cc-fallback|{name}|CONNECT|" in log.read_text()
 
 
 def _talked(cc: Center, call_id: str) -> bool:
