@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Coroutine, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
 from panoramisk import Manager
 from panoramisk.message import Message
@@ -39,7 +40,15 @@ from callcenter.pbx.base import (
 
 log = logging.getLogger(__name__)
 
-SNAPSHOT_VARIABLES = ("CC_DID", "CC_SKILL", "CC_PRIORITY", "CC_ARRIVED", "CC_WHERE", "CC_AGENT")
+SNAPSHOT_VARIABLES = (
+    "CC_DID",
+    "CC_SKILL",
+    "CC_PRIORITY",
+    "CC_ARRIVED",
+    "CC_WHERE",
+    "CC_AGENT",
+    "CC_CONNECTED",
+)
 
 DIAL_STATUS_REASON = {
     "NOANSWER": "no_answer",
@@ -70,6 +79,7 @@ class AsteriskDriver:
         secret: str,
         agent_dials: Mapping[str, str],
         reconnect_timeout: int = 1,
+        save_stream: BinaryIO | None = None,
     ) -> None:
         """`agent_dials` maps agent id -> dial string (e.g. "PJSIP/1001")."""
         self.node = node
@@ -93,6 +103,7 @@ class AsteriskDriver:
             forgetable_actions=("ping", "login", "setvar", "redirect", "hangup", "status"),
             on_login=self._on_login,
             on_disconnect=self._on_disconnect,
+            save_stream=save_stream,
         )
         for name, handler in (
             ("UserEvent", self._on_user_event),
@@ -199,16 +210,7 @@ class AsteriskDriver:
             if call is not None:
                 call.where = "connected"
                 call.agent_id = agent_id
-                self._spawn(
-                    self._action(
-                        {
-                            "Action": "Setvar",
-                            "Channel": call.channel,
-                            "Variable": "CC_AGENT",
-                            "Value": agent_id,
-                        }
-                    )
-                )
+                self._spawn(self._mark_connected(call.channel, agent_id, time.time()))
             self._events.put_nowait(AgentAnswered(self.node, call_id, agent_id))
             return
         del self._legs[dest]
@@ -265,6 +267,13 @@ class AsteriskDriver:
         if not ok:
             call.where = "hold"
             self._fail(call.call_id, "offer", agent_ids, "redirect refused")
+
+    async def _mark_connected(self, channel: str, agent_id: str, at: float) -> None:
+        """Keep who answered, and when, on the caller's channel: snapshot() reads them."""
+        for name, value in (("CC_AGENT", agent_id), ("CC_CONNECTED", f"{at:.3f}")):
+            await self._action(
+                {"Action": "Setvar", "Channel": channel, "Variable": name, "Value": value}
+            )
 
     async def cancel_offer(self, call_id: str, agent_ids: tuple[str, ...]) -> None:
         call = self._calls.get(call_id)
@@ -344,7 +353,7 @@ class AsteriskDriver:
                         call_id=call_id,
                         agent_id=agent,
                         skill=v.get("CC_SKILL", ""),
-                        connected_at=_float(v.get("CC_ARRIVED", "0")),
+                        connected_at=_float(v.get("CC_CONNECTED") or v.get("CC_ARRIVED", "0")),
                     )
                 )
             else:

@@ -1,0 +1,117 @@
+"""The Asterisk driver on recorded AMI text (captured from the sandbox Asterisk 22).
+
+The recording holds two calls: a caller to 12345 offered to agent 1002, the offer cancelled
+by the engine and the caller hanging up while waiting; then a caller to 12333 answered by
+agent 1001, a Status snapshot while they talk, and the agent hanging up.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from panoramisk.message import Message
+
+from callcenter.pbx import base as pbx
+from callcenter.pbx.asterisk import AsteriskDriver
+
+RECORDED = Path(__file__).parent / "recorded" / "ami-call-flows.txt"
+
+
+def recorded_messages() -> list[Message]:
+    text = RECORDED.read_bytes().decode("utf-8")
+    out = []
+    for chunk in text.split("\r\n\r\n"):
+        message = Message.from_line(chunk.strip())
+        if message is not None:
+            out.append(message)
+    return out
+
+
+def driver() -> AsteriskDriver:
+    return AsteriskDriver(
+        "it", "127.0.0.1", 1, "callcenter", "unused", {"1001": "PJSIP/1001", "1002": "PJSIP/1002"}
+    )
+
+
+async def replay(d: AsteriskDriver) -> list[pbx.PbxEvent]:
+    for message in recorded_messages():
+        if "event" in message and message["event"] not in ("Status", "StatusComplete"):
+            d._manager.dispatch(message)
+    return d.events_nowait()
+
+
+async def test_replayed_call_flows_translate_to_our_vocabulary() -> None:
+    events = await replay(driver())
+    kinds = [type(e).__name__ for e in events]
+    assert kinds == [
+        "CallerEntered",
+        "AgentNotAnswered",
+        "CallerGone",
+        "CallerEntered",
+        "AgentAnswered",
+        "AgentLegEnded",
+        "CallerGone",
+    ]
+    first, not_answered, _, second, answered, ended, gone = events
+    assert isinstance(not_answered, pbx.AgentNotAnswered)
+    assert (not_answered.agent_id, not_answered.reason) == ("1002", "cancelled")
+    assert isinstance(first, pbx.CallerEntered) and isinstance(second, pbx.CallerEntered)
+    assert (first.did, first.skill, first.caller_number) == ("12345", "general", "13800000001")
+    assert (second.did, second.skill) == ("12333", "labor")
+    assert first.priority == 0  # the dialplan priority header must not leak in
+    assert first.arrived_at > 1.7e9 and second.arrived_at > first.arrived_at
+    assert answered == pbx.AgentAnswered("it", second.call_id, "1001")
+    assert ended == pbx.AgentLegEnded("it", second.call_id, "1001")
+    assert gone == pbx.CallerGone("it", second.call_id)
+
+
+async def test_a_ringing_agent_hung_up_by_cancel_offer_is_reported_cancelled() -> None:
+    d = driver()
+    messages = [m for m in recorded_messages() if m.get("event") not in (None, "Status")]
+    first_join = next(m for m in messages if m.get("UserEvent") == "CCJoin")
+    call_id = first_join["CallId"]
+    for message in messages:
+        if message.get("Event") == "DialBegin" and message.get("Linkedid") == call_id:
+            # the engine cancelled this offer before the agent answered
+            d._calls[call_id].cancelled.add("1002")
+        d._manager.dispatch(message)
+        if message.get("Event") == "DialEnd" and message.get("Linkedid") == call_id:
+            break
+    events = d.events_nowait()
+    assert pbx.AgentNotAnswered("it", call_id, "1002", "cancelled") in events
+
+
+async def test_snapshot_rebuilds_a_call_in_progress_from_status_variables() -> None:
+    d = driver()
+    d._up = True
+    status = [m for m in recorded_messages() if m.get("event") in ("Status", "StatusComplete")]
+
+    async def send_action(action: dict[str, Any], **_: Any) -> list[Message]:
+        assert action["Action"] == "Status"
+        assert "CC_ARRIVED" in action["Variables"]
+        return status
+
+    d._manager.send_action = send_action  # type: ignore[method-assign]
+    found = await d.snapshot()
+    assert len(found) == 1
+    call = found[0]
+    assert isinstance(call, pbx.CallInProgress)
+    assert (call.agent_id, call.skill) == ("1001", "labor")
+    # the agent's channel is mapped, so its hangup ends the call
+    assert any(agent == "1001" for _, agent in d._legs.values())
+
+
+async def test_offer_to_a_caller_not_yet_in_hold_waits_for_ccwait() -> None:
+    d = driver()
+    join = next(m for m in recorded_messages() if m.get("UserEvent") == "CCJoin")
+    d._manager.dispatch(join)
+    call_id = join["CallId"]
+    await d.offer(call_id, ("1001",), 5.0)
+    assert d._calls[call_id].pending == (("1001",), 5.0)
+
+
+async def test_offer_to_an_unknown_caller_fails_as_caller_gone() -> None:
+    d = driver()
+    await d.offer("nobody", ("1001",), 5.0)
+    assert d.events_nowait() == [pbx.CommandFailed("it", "nobody", "offer", ("1001",), "caller_gone")]
