@@ -116,6 +116,7 @@ class AgentView:
     calls_taken: int
     talk_seconds: float
     no_answer_count: int
+    backing_off: bool
 
 
 class Acd:
@@ -175,6 +176,7 @@ class Acd:
             calls_taken=a.calls_taken,
             talk_seconds=a.talk_seconds,
             no_answer_count=a.no_answer_count,
+            backing_off=a.backing_off,
         )
 
     def position(self, call_id: CallId) -> int:
@@ -378,6 +380,7 @@ class Acd:
         a.status = AgentStatus.AVAILABLE
         a.reason = ""
         a.no_answer_count = 0
+        self._clear_backoff(a)
         self._refresh(a)
 
     def _on_AgentReady(self, e: ev.AgentReady, now: float, out: list[cmd.Command]) -> None:
@@ -572,6 +575,13 @@ class Acd:
             else:
                 a.idle_since = now
         self._refresh(a)
+
+    def _clear_backoff(self, a: _Agent) -> None:
+        """The person says they are ready: no more back-off (its timer becomes stale)."""
+        if a.backing_off:
+            a.backing_off = False
+            if not a.in_wrapup:
+                a.gen += 1
 
     def _end_wrapup(self, a: _Agent, now: float) -> None:
         a.in_wrapup = False

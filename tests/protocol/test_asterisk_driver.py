@@ -114,4 +114,6 @@ async def test_offer_to_a_caller_not_yet_in_hold_waits_for_ccwait() -> None:
 async def test_offer_to_an_unknown_caller_fails_as_caller_gone() -> None:
     d = driver()
     await d.offer("nobody", ("1001",), 5.0)
-    assert d.events_nowait() == [pbx.CommandFailed("it", "nobody", "offer", ("1001",), "caller_gone")]
+    assert d.events_nowait() == [
+        pbx.CommandFailed("it", "nobody", "offer", ("1001",), "caller_gone")
+    ]
