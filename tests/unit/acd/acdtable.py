@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-
 from acd import commands as cmd
 from acd.engine import Acd
 from acd.model import AgentSpec, QueuePolicy

@@ -1,0 +1,44 @@
+"""The `database` fixture runs each storage test on SQLite and on PostgreSQL.
+
+PostgreSQL (127.0.0.1:5432, database `test`, or CALLCENTER_TEST_PG_URL) must be reachable:
+a test that cannot reach it fails with the reason, it never skips.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from callcenter.storage.database import Database
+
+PG_URL = os.environ.get("CALLCENTER_TEST_PG_URL", "postgresql+psycopg://root@127.0.0.1:5432/test")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    if request.param == "sqlite":
+        db = Database(f"sqlite:///{tmp_path / 'cc.db'}")
+        yield db
+        db.close()
+        return
+    name = f"cc_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001 - the reason goes into the failure
+        pytest.fail(f"PostgreSQL is not reachable at {PG_URL}: {exc}")
+    url = PG_URL.rsplit("/", 1)[0] + f"/{name}"
+    db = Database(url)
+    try:
+        yield db
+    finally:
+        db.close()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
