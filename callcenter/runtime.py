@@ -14,6 +14,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from acd import commands as cmd
@@ -210,9 +211,7 @@ class Runtime:
             )
             history.append(now)
             if priority != e.priority:
-                self._send(
-                    e.node, lambda d=self.drivers[e.node]: d.set_priority(e.call_id, priority)
-                )
+                self._send(e.node, partial(self.drivers[e.node].set_priority, e.call_id, priority))
         self.calls[e.call_id] = CallMeta(
             e.node, number.did, number.label, number.region, e.caller_number, skill
         )
@@ -258,8 +257,8 @@ class Runtime:
                     self.calls.pop(call_id, None)
         # offers in flight when the link dropped never reached the PBX: offer again
         for view in self.acd.queued():
-            meta = self.calls.get(view.call_id)
-            if meta is not None and meta.node == node and view.state == "offered":
+            held = self.calls.get(view.call_id)
+            if held is not None and held.node == node and view.state == "offered":
                 restored = next(
                     (
                         x
@@ -343,7 +342,7 @@ class Runtime:
             now = self.clock()
             for node, driver in self.drivers.items():
                 if self.link_up.get(node):
-                    self._send(node, lambda d=driver, t=now: d.heartbeat(t))
+                    self._send(node, partial(driver.heartbeat, now))
             await asyncio.sleep(interval)
 
 

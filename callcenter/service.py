@@ -6,9 +6,10 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -76,7 +77,9 @@ class Service:
     def stop(self) -> None:
         self._stopping.set()
 
-    async def run(self, on_ready: Callable[[Runtime], Awaitable[None]] | None = None) -> None:
+    async def run(
+        self, on_ready: Callable[[Runtime], Coroutine[Any, Any, None]] | None = None
+    ) -> None:
         await asyncio.to_thread(self.database.upgrade)
         statuses = await asyncio.to_thread(self.database.load_agent_statuses)
         since = time.time() - 24 * 3600

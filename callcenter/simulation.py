@@ -18,6 +18,7 @@ import time
 import wave
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -133,14 +134,7 @@ class Softphone:
     def wait_registered(self, timeout: float = 20.0) -> None:
         for user, password in self.accounts:
             if password:
-                self.wait_for(
-                    lambda e, u=user: (
-                        e.get("event") == "registered"
-                        and e.get("user") == u
-                        and e.get("code") == 200
-                    ),
-                    timeout,
-                )
+                self.wait_for(partial(_registered, user), timeout)
 
     def answer_mode(self, user: str, mode: str, delay: float | None = None) -> None:
         command: dict[str, Any] = {"cmd": "answer_mode", "user": user, "mode": mode}
@@ -306,3 +300,11 @@ def dominant_frequency(path: Path, skip: float = 0.5) -> tuple[float, float]:
     freqs = np.fft.rfftfreq(samples.size, 1.0 / rate)
     spectrum[freqs < 60] = 0
     return (float(freqs[int(np.argmax(spectrum))]), rms)
+
+
+def _registered(user: str, event: Event) -> bool:
+    return (
+        event.get("event") == "registered"
+        and event.get("user") == user
+        and event.get("code") == 200
+    )

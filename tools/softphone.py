@@ -212,16 +212,12 @@ def main() -> int:
             state.answers.remove(pending)
             op = pj.CallOpParam()
             op.statusCode = 200
-            try:
+            with contextlib.suppress(pj.Error):  # the caller went away while "picking up"
                 pending.call.answer(op)
-            except pj.Error:
-                pass  # the caller went away while we were "picking up"
         for pending in [p for p in state.hangups if p.due <= now]:
             state.hangups.remove(pending)
-            try:
+            with contextlib.suppress(pj.Error):  # already gone
                 pending.call.hangup(pj.CallOpParam())
-            except pj.Error:
-                pass  # already gone
         for call in state.releases:
             call.player = None
             call.recorder = None

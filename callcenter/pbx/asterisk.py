@@ -137,7 +137,7 @@ class AsteriskDriver:
         self._manager.close()
         # panoramisk schedules a reconnect on connection loss; stop it from firing
         self._manager.reconnect_timeout = 3600
-        self._manager.connect = lambda *a, **k: None  # type: ignore[method-assign]
+        self._manager.connect = lambda *a, **k: None
 
     async def events(self) -> AsyncIterator[PbxEvent]:
         while True:
