@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sortedcontainers import SortedList
 
@@ -136,6 +137,7 @@ class Acd:
         self._dirty_callers: set[CallId] = set()
         self._dirty_agents: set[AgentId] = set()
         self._touched: set[AgentId] = set()
+        self._handlers: dict[type, Callable[[Any, float, list[cmd.Command]], None]] = {}
         for spec in agents:
             self._agents[spec.id] = _Agent(spec)
 
@@ -143,10 +145,15 @@ class Acd:
 
     def handle(self, event: ev.Event, now: float) -> list[cmd.Command]:
         out: list[cmd.Command] = []
-        handler = getattr(self, "_on_" + type(event).__name__)
+        kind = type(event)
+        handler = self._handlers.get(kind)
+        if handler is None:
+            handler = self._handlers[kind] = getattr(self, "_on_" + kind.__name__)
         handler(event, now, out)
-        self._dispatch(now, out)
-        self._notice_agents(out)
+        if self._dirty_callers or self._dirty_agents:
+            self._dispatch(now, out)
+        if self._touched:
+            self._notice_agents(out)
         return out
 
     # --- views (read-only, for the console, metrics and tests) -----------------------------
