@@ -118,7 +118,7 @@ def check_extensions(text: str) -> list[str]:
     gotos: list[tuple[int, str]] = []
     for lineno, raw in enumerate(text.splitlines(), 1):
         line = raw.split(";", 1)[0].rstrip()
-        if not line.strip():
+        if not line.strip() or line.lstrip().startswith(("#include", "#tryinclude")):
             continue
         m = _CONTEXT.match(line)
         if m:

@@ -146,6 +146,8 @@ class Instance:
     rtp_end: int = 20999
     emergency_port: int = 15099
     extra_queues: tuple[QueueSpec, ...] = ()
+    # Written to extensions_local.conf (included at the end of extensions.conf).
+    local_dialplan: str = ""
     root: Path = field(default_factory=root_dir)
 
     @property
@@ -214,6 +216,7 @@ class Instance:
         }
         for template in sorted(p.name for p in SANDBOX_TEMPLATES.glob("*.j2")):
             files[template[:-3]] = env.get_template(template).render(ctx)
+        files["extensions_local.conf"] = "; site-local dialplan\n" + self.local_dialplan
         for quiet in (
             "cel.conf",
             "features.conf",

@@ -1,0 +1,408 @@
+"""Benchmark (b): end to end on the sandbox Asterisk, the engine against Asterisk's own
+app_queue on the same agents and the same sipp load, in one run.
+
+Both phases use one private Asterisk ("bench", SIP 45060, AMI 45038). Agents are Local
+channels that answer and talk for a fixed time (so both queues ring exactly the same seats);
+callers are sipp UACs sending real SIP and A-law RTP, offered faster than the agents can
+serve so callers wait. Phase 1 dials 12345 (the engine's queue, engine in its own process);
+phase 2 dials 19999, which enters app_queue queue `bench` (strategy leastrecent = longest
+idle, wrap-up 0, ringinuse no) with the engine stopped. An AMI observer timestamps (Asterisk's
+own event timestamps) every join, ring, answer and agent hangup.
+
+Reported per phase: completed calls, caller join -> agent ring p50/p99, agent idle gap
+between calls while callers wait (p50/p99), calls served per second, CPU seconds of Asterisk
+and of the engine; then engine/app_queue ratios.
+
+    python tools/bench_e2e.py                      # 20 agents, 2 s talk, 240 calls at 12/s
+    python tools/bench_e2e.py --agents 10 --calls 60 --rate 6
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from panoramisk import Manager  # noqa: E402
+from panoramisk.message import Message  # noqa: E402
+
+from callcenter.config import load_config  # noqa: E402
+from callcenter.dialplan import REPO, QueueSpec  # noqa: E402
+from callcenter.pbx.sandbox import Instance, ensure_root  # noqa: E402
+from callcenter.simulation import Sipp  # noqa: E402
+from callcenter.stats import percentile  # noqa: E402
+
+SIP, AMI, HTTP = 45060, 45038, 45080
+RTP = (46000, 46999)
+ENGINE_DID, APP_QUEUE_DID = "12345", "19999"
+WORK = REPO / "var" / "bench"
+
+CENTER = f"""
+[center]
+name = "bench"
+default_did = "12345"
+
+[engine]
+fallback_after = 120
+heartbeat_interval = 1.0
+agent_dial = "Local/{{extension}}@bench-agent/n"
+
+[storage]
+url = "sqlite:///{WORK}/engine.db"
+queue_log = "{WORK}/queue_log"
+
+[[pbx.nodes]]
+name = "bench"
+kind = "asterisk"
+host = "127.0.0.1"
+ami_port = {AMI}
+ami_user = "callcenter"
+secret_env = "CALLCENTER_AMI_SECRET"
+sip_port = {SIP}
+rtp_start = {RTP[0]}
+rtp_end = {RTP[1]}
+"""
+
+QUEUE = """
+[queue]
+strategy = "longest_idle"
+offer_timeout = 15
+wrapup = 0
+max_no_answer = 3
+no_answer_backoff = 0
+max_wait = 3600
+"""
+
+
+def agents_toml(count: int) -> str:
+    return "".join(
+        f'[[agent]]\nid = "{2001 + i}"\nextension = "{2001 + i}"\n'
+        f"skills = {{ general = 3 }}\nlogin_on_start = true\n\n"
+        for i in range(count)
+    )
+
+
+def local_dialplan(talk: float) -> str:
+    return f"""
+[cc-inbound]
+exten => {APP_QUEUE_DID},1,Goto(bench-queue,s,1)
+
+[bench-queue]
+exten => s,1,Answer()
+ same => n,Queue(bench,,,,3600)
+ same => n,Hangup()
+
+[bench-agent]
+exten => _X.,1,Answer()
+ same => n,Wait({talk})
+ same => n,Hangup()
+"""
+
+
+# --- observation ----------------------------------------------------------------------------
+
+
+@dataclass
+class Observation:
+    joined: dict[str, float] = field(default_factory=dict)
+    rang: dict[str, float] = field(default_factory=dict)
+    answered: dict[str, float] = field(default_factory=dict)
+    ringing: set[str] = field(default_factory=set)  # calls with an agent leg ringing
+    agent_free_at: dict[str, tuple[float, bool]] = field(default_factory=dict)
+    gaps: list[float] = field(default_factory=list)
+    legs: dict[str, str] = field(default_factory=dict)  # agent channel -> agent
+
+    def waiting(self) -> int:
+        """Callers joined, not yet answered and not being rung."""
+        return sum(1 for c in self.joined if c not in self.answered and c not in self.ringing)
+
+
+def _stamp(m: Message) -> float:
+    try:
+        return float(m.get("Timestamp", ""))
+    except ValueError:
+        return time.time()
+
+
+def _agent(channel: str) -> str:
+    # "Local/2001@bench-agent-0000001a;1" -> "2001"
+    return channel.split("/", 1)[-1].split("@", 1)[0]
+
+
+class Observer:
+    def __init__(self, secret: str) -> None:
+        self.obs = Observation()
+        self.manager = Manager(
+            host="127.0.0.1", port=AMI, username="callcenter", secret=secret, ping_delay=60
+        )
+        self.manager.register_event("*", self._on_event)
+
+    async def connect(self) -> None:
+        await self.manager.connect()
+
+    def reset(self) -> Observation:
+        done, self.obs = self.obs, Observation()
+        return done
+
+    def _on_event(self, manager: Manager, m: Message) -> None:
+        o = self.obs
+        kind = m.get("Event", "")
+        call = m.get("Linkedid", "")
+        at = _stamp(m)
+        joined = kind == "QueueCallerJoin" or (
+            kind == "UserEvent" and m.get("UserEvent") == "CCJoin"
+        )
+        if joined:
+            o.joined.setdefault(call, at)
+        elif kind == "DialBegin" and call in o.joined:
+            dest = m.get("DestChannel", "")
+            agent = _agent(dest)
+            o.rang.setdefault(call, at)
+            o.ringing.add(call)
+            o.legs[dest] = agent
+            free = o.agent_free_at.pop(agent, None)
+            if free is not None and free[1]:
+                o.gaps.append(at - free[0])
+        elif kind == "DialEnd" and call in o.joined:
+            o.ringing.discard(call)
+            if m.get("DialStatus") == "ANSWER":
+                o.answered.setdefault(call, at)
+        elif kind == "Hangup":
+            leg = o.legs.pop(m.get("Channel", ""), None)
+            if leg is not None:
+                o.agent_free_at[leg] = (at, o.waiting() > 0)
+
+
+# --- processes ------------------------------------------------------------------------------
+
+
+def cpu_seconds(pid: int | None) -> float:
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class EngineProcess:
+    def __init__(self, config_dir: Path, secret: str) -> None:
+        self.config_dir = config_dir
+        self.secret = secret
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        env = dict(os.environ, CALLCENTER_AMI_SECRET=self.secret)
+        log = (WORK / "engine.log").open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "callcenter.cli", "--config", str(self.config_dir)]
+            + ["serve", "--http-port", str(HTTP)],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise SystemExit(f"the engine exited; see {WORK / 'engine.log'}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{HTTP}/health", timeout=2) as r:
+                    if json.loads(r.read()).get("ok"):
+                        return
+            except (OSError, urllib.error.URLError, ValueError):
+                pass
+            time.sleep(0.1)
+        raise SystemExit("the engine did not link to the PBX within 30 s")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+@dataclass
+class PhaseResult:
+    name: str
+    calls: int
+    completed: int
+    join_ring: list[float]
+    gaps: list[float]
+    served_per_s: float
+    cpu_asterisk: float
+    cpu_engine: float
+    sipp_ok: int
+
+
+async def run_phase(
+    name: str,
+    did: str,
+    observer: Observer,
+    instance: Instance,
+    args: argparse.Namespace,
+    engine: EngineProcess | None,
+    port: int,
+) -> PhaseResult:
+    observer.reset()
+    rng = random.Random(did)
+    numbers = [f"1{rng.choice('3578')}{rng.randrange(10**9):09d}" for _ in range(args.calls)]
+    sipp = Sipp(instance, local_port=port)
+    cpu_a0 = cpu_seconds(instance.pid())
+    cpu_e0 = cpu_seconds(engine.proc.pid if engine and engine.proc else None)
+    sipp.start(((did, n) for n in numbers), rate=args.rate, patience=600, limit=args.calls)
+    result = await asyncio.to_thread(sipp.wait, 600 + args.calls / args.rate)
+    await asyncio.sleep(0.5)
+    cpu_a = cpu_seconds(instance.pid()) - cpu_a0
+    cpu_e = cpu_seconds(engine.proc.pid if engine and engine.proc else None) - cpu_e0
+    o = observer.reset()
+    join_ring = [o.rang[c] - o.joined[c] for c in o.joined if c in o.rang]
+    span = (max(o.answered.values()) - min(o.joined.values())) if o.answered else 0.0
+    return PhaseResult(
+        name=name,
+        calls=args.calls,
+        completed=len(o.answered),
+        join_ring=join_ring,
+        gaps=o.gaps,
+        served_per_s=len(o.answered) / span if span else 0.0,
+        cpu_asterisk=cpu_a,
+        cpu_engine=cpu_e,
+        sipp_ok=result.successful,
+    )
+
+
+def table(engine: PhaseResult, queue: PhaseResult) -> list[str]:
+    def ms(values: list[float], q: float) -> float:
+        return 1000 * percentile(values, q)
+
+    def ratio(a: float, b: float, lower_is_better: bool) -> str:
+        if a == 0 or b == 0:
+            return "-"
+        r = b / a if lower_is_better else a / b
+        if 0.97 <= r <= 1.03:
+            return "same"
+        return f"{r:.1f}x {'better' if r > 1 else 'worse'}"
+
+    rows = [
+        ("completed calls", engine.completed, queue.completed, False, "{:d}"),
+        ("join→ring p50 (ms)", ms(engine.join_ring, 50), ms(queue.join_ring, 50), True, "{:.1f}"),
+        ("join→ring p99 (ms)", ms(engine.join_ring, 99), ms(queue.join_ring, 99), True, "{:.1f}"),
+        ("agent idle gap p50 (ms)", ms(engine.gaps, 50), ms(queue.gaps, 50), True, "{:.1f}"),
+        ("agent idle gap p99 (ms)", ms(engine.gaps, 99), ms(queue.gaps, 99), True, "{:.1f}"),
+        ("calls served per second", engine.served_per_s, queue.served_per_s, False, "{:.2f}"),
+        (
+            "CPU s (Asterisk + engine)",
+            engine.cpu_asterisk + engine.cpu_engine,
+            queue.cpu_asterisk,
+            True,
+            "{:.1f}",
+        ),
+    ]
+    out = ["| metric | engine | app_queue | engine vs app_queue |", "|---|---:|---:|---:|"]
+    for label, a, b, lower, fmt in rows:
+        out.append(f"| {label} | {fmt.format(a)} | {fmt.format(b)} | {ratio(a, b, lower)} |")
+    out.append(
+        f"| (CPU split: Asterisk / engine) | {engine.cpu_asterisk:.1f} / {engine.cpu_engine:.1f}"
+        f" | {queue.cpu_asterisk:.1f} / - | |"
+    )
+    return out
+
+
+async def bench(args: argparse.Namespace) -> int:
+    ensure_root()
+    shutil.rmtree(WORK, ignore_errors=True)
+    config_dir = WORK / "config"
+    shutil.copytree(REPO / "config", config_dir)
+    (config_dir / "center.toml").write_text(CENTER)
+    (config_dir / "queue.toml").write_text(QUEUE)
+    (config_dir / "agents.toml").write_text(agents_toml(args.agents))
+    config = load_config(config_dir)
+    members = tuple(f"Local/{a.extension}@bench-agent/n" for a in config.agents)
+    instance = Instance(
+        name="bench",
+        sip_port=SIP,
+        ami_port=AMI,
+        rtp_start=RTP[0],
+        rtp_end=RTP[1],
+        emergency_port=SIP + 39,
+        extra_queues=(
+            QueueSpec(name="bench", members=members, strategy="leastrecent", timeout=15, retry=1),
+        ),
+        local_dialplan=local_dialplan(args.talk),
+    )
+    instance.stop()
+    instance.render(config)
+    instance.start()
+    secret = instance.secrets()["ami"]
+    observer = Observer(secret)
+    engine = EngineProcess(config_dir, secret)
+    capacity = args.agents / args.talk
+    light_rate = max(0.5, capacity / 4)
+    scenarios = [
+        ("light load: agents free, nobody waits", args.light_calls, light_rate),
+        ("heavy load: callers wait for agents", args.calls, args.rate),
+    ]
+    print(
+        f"end to end: {args.agents} Local-channel agents talking {args.talk:g} s "
+        f"(capacity {capacity:.1f} calls/s), sipp callers with RTP, wrap-up 0"
+    )
+    ok = True
+    port = 45500
+    try:
+        await observer.connect()
+        for title, calls, rate in scenarios:
+            load = argparse.Namespace(calls=calls, rate=rate)
+            print(f"\n## {title}: {calls} callers at {rate:g}/s per phase", flush=True)
+            engine.start()
+            first = await run_phase("engine", ENGINE_DID, observer, instance, load, engine, port)
+            engine.stop()
+            second = await run_phase(
+                "app_queue", APP_QUEUE_DID, observer, instance, load, None, port + 1
+            )
+            port += 2
+            for line in table(first, second):
+                print(line)
+            print(
+                f"(sipp successful calls: engine {first.sipp_ok}/{calls}, "
+                f"app_queue {second.sipp_ok}/{calls}; idle gaps counted only while callers "
+                f"waited: {len(first.gaps)} / {len(second.gaps)})",
+                flush=True,
+            )
+            ok = ok and first.completed == calls and second.completed == calls
+    finally:
+        engine.stop()
+        observer.manager.close()
+        if not args.keep_pbx:
+            instance.stop()
+    return 0 if ok else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="engine vs app_queue, end to end")
+    parser.add_argument("--agents", type=int, default=20)
+    parser.add_argument("--talk", type=float, default=2.0, help="seconds each call talks")
+    parser.add_argument("--calls", type=int, default=240, help="callers per phase")
+    parser.add_argument("--rate", type=float, default=12.0, help="callers per second")
+    parser.add_argument("--light-calls", type=int, default=40, help="callers, light phase")
+    parser.add_argument("--keep-pbx", action="store_true")
+    return asyncio.run(bench(parser.parse_args(argv)))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
