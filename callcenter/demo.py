@@ -97,8 +97,13 @@ async def _drive(service: Service, sipp: Sipp, config: Config, calls: int, rate:
         sipp.start(citizens(config, calls), rate=rate, patience=150)
         started = time.monotonic()
         stats = service.stats
+        ticks = 0
         while not interrupted.is_set():
-            print(f"[{time.monotonic() - started:6.1f}s] {stats.summary_line()}", flush=True)
+            elapsed = time.monotonic() - started
+            print(f"[{elapsed:6.1f}s] {stats.summary_line()}", flush=True)
+            ticks += 1
+            if ticks % 5 == 0:
+                print("\n".join(stats.detail_lines()), flush=True)
             done = stats.joined >= calls and not stats.waiting and stats.finished >= stats.answered
             if done or (
                 sipp.proc is not None and sipp.proc.poll() is not None and not stats.waiting

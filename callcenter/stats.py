@@ -108,6 +108,17 @@ class LiveStats:
             f"SL15 {100 * self.service_level():5.1f}%"
         )
 
+    def detail_lines(self) -> list[str]:
+        """Per-skill answered/joined and per-agent state and answered, for the live view."""
+        skills = "  ".join(
+            f"{skill} {c['answered']}/{c['joined']}" for skill, c in sorted(self.by_skill.items())
+        )
+        agents = "  ".join(
+            f"{agent_id} {self.agent_state.get(agent_id, '?')} {c['answered']}"
+            for agent_id, c in sorted(self.by_agent.items())
+        )
+        return [f"  per skill (answered/joined): {skills or '-'}", f"  per agent: {agents or '-'}"]
+
     def report(self) -> str:
         lines = [
             "=== final report ===",
