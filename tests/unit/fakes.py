@@ -1,0 +1,171 @@
+"""A fake of the PBX boundary (callcenter.pbx.base.PbxDriver) and a harness that runs a real
+Runtime against it. Only the PBX is faked: the runtime, ACD, bus and stats are the real ones."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from callcenter import domain
+from callcenter.bus import Bus, Subscription
+from callcenter.config import Config, load_config
+from callcenter.pbx import base as pbx
+from callcenter.runtime import Runtime
+from callcenter.stats import LiveStats
+
+REPO = Path(__file__).resolve().parents[2]
+SHIPPED_CONFIG = REPO / "config"
+E = TypeVar("E")
+
+
+class FakeDriver:
+    """Records every command; the test pushes PBX events with `emit`."""
+
+    def __init__(self, node: str = "a") -> None:
+        self.node = node
+        self._events: asyncio.Queue[pbx.PbxEvent | None] = asyncio.Queue()
+        self.snapshot_result: list[pbx.PbxEvent] = []
+        self.offers: list[tuple[str, tuple[str, ...], float]] = []
+        self.cancelled: list[tuple[str, tuple[str, ...]]] = []
+        self.overflows: list[tuple[str, str, str]] = []
+        self.heartbeats: list[float] = []
+        self.priorities: list[tuple[str, int]] = []
+        self.hangups: list[str] = []
+        self.connects = 0
+        self.snapshots = 0
+        self.closed = False
+
+    def emit(self, event: pbx.PbxEvent) -> None:
+        self._events.put_nowait(event)
+
+    async def connect(self) -> None:
+        self.connects += 1
+        self.emit(pbx.LinkUp(self.node))
+
+    async def events(self) -> AsyncIterator[pbx.PbxEvent]:
+        while True:
+            event = await self._events.get()
+            if event is None:
+                return
+            yield event
+
+    async def snapshot(self) -> list[pbx.PbxEvent]:
+        self.snapshots += 1
+        return list(self.snapshot_result)
+
+    async def offer(self, call_id: str, agent_ids: tuple[str, ...], timeout: float) -> None:
+        self.offers.append((call_id, agent_ids, timeout))
+
+    async def cancel_offer(self, call_id: str, agent_ids: tuple[str, ...]) -> None:
+        self.cancelled.append((call_id, agent_ids))
+
+    async def overflow(self, call_id: str, target: str, reason: str) -> None:
+        self.overflows.append((call_id, target, reason))
+
+    async def heartbeat(self, now: float) -> None:
+        self.heartbeats.append(now)
+
+    async def set_priority(self, call_id: str, priority: int) -> None:
+        self.priorities.append((call_id, priority))
+
+    async def hangup(self, call_id: str) -> None:
+        self.hangups.append(call_id)
+
+    async def close(self) -> None:
+        self.closed = True
+        self._events.put_nowait(None)
+
+
+def caller(
+    call_id: str,
+    did: str = "12345",
+    number: str = "13812345678",
+    skill: str = "",
+    priority: int = 0,
+    restored: bool = False,
+    node: str = "a",
+) -> pbx.CallerEntered:
+    """A CallerEntered as the driver reports it (skill "" = the DID's skill)."""
+    return pbx.CallerEntered(
+        node=node,
+        call_id=call_id,
+        channel=f"PJSIP/carrier-{call_id}",
+        did=did,
+        skill=skill,
+        priority=priority,
+        arrived_at=time.time(),
+        caller_number=number,
+        restored=restored,
+    )
+
+
+@dataclass
+class Harness:
+    runtime: Runtime
+    driver: FakeDriver
+    bus: Bus
+    stats: LiveStats
+    events: list[domain.DomainEvent] = field(default_factory=list)
+
+    def of(self, kind: type[E]) -> list[E]:
+        """The published domain events of one kind, in order."""
+        return [e for e in self.events if isinstance(e, kind)]
+
+
+async def eventually(check: Callable[[], bool], timeout: float = 2.0) -> None:
+    """Wait until `check()` holds (the owner task runs between our awaits)."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not reached within {timeout} s")
+        await asyncio.sleep(0.005)
+
+
+async def settle() -> None:
+    """Let the owner and sender tasks drain what is queued (for asserting that nothing happens)."""
+    for _ in range(20):
+        await asyncio.sleep(0)
+    await asyncio.sleep(0.02)
+
+
+@asynccontextmanager
+async def running_runtime(
+    config: Config | None = None,
+    agent_statuses: Mapping[str, tuple[str, str]] | None = None,
+    recent_callers: Iterable[tuple[str, float]] = (),
+) -> AsyncIterator[Harness]:
+    """A real Runtime on the shipped config with one FakeDriver (node "a"), link up."""
+    cfg = config if config is not None else load_config(SHIPPED_CONFIG)
+    bus = Bus()
+    driver = FakeDriver("a")
+    stats = LiveStats()
+    runtime = Runtime(
+        cfg,
+        {"a": driver},
+        bus,
+        agent_statuses=agent_statuses,
+        recent_callers=recent_callers,
+    )
+    harness = Harness(runtime, driver, bus, stats)
+
+    async def record(subscription: Subscription) -> None:
+        async for e in subscription:
+            harness.events.append(e)
+
+    stats_task = asyncio.create_task(stats.run(bus.subscribe("stats")))
+    record_task = asyncio.create_task(record(bus.subscribe("record")))
+    engine = asyncio.create_task(runtime.run())
+    try:
+        await asyncio.wait_for(runtime.started.wait(), 2.0)
+        await eventually(lambda: runtime.link_up.get("a", False))
+        yield harness
+    finally:
+        runtime.stop()
+        await asyncio.wait_for(engine, 2.0)
+        bus.close()
+        await asyncio.wait_for(asyncio.gather(stats_task, record_task), 2.0)

@@ -1,0 +1,178 @@
+"""The Asterisk files rendered from the shipped config, and the static extensions check."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from callcenter.config import Config, load_config
+from callcenter.dialplan import (
+    DEPLOYMENT_FILES,
+    QueueSpec,
+    RenderParams,
+    check_extensions,
+    render,
+)
+from tests.unit.fakes import SHIPPED_CONFIG
+
+
+@pytest.fixture(scope="module")
+def config() -> Config:
+    return load_config(SHIPPED_CONFIG)
+
+
+def render_to(directory: Path, config: Config, params: RenderParams) -> dict[str, str]:
+    """Render into `directory` and read the files back, as a deployment would."""
+    for name, text in render(config, params).items():
+        (directory / name).write_text(text, encoding="utf-8")
+    return {name: (directory / name).read_text(encoding="utf-8") for name in DEPLOYMENT_FILES}
+
+
+def section(text: str, name: str, occurrence: int = 0) -> str:
+    """The body of one [name] section (the nth one when the name repeats)."""
+    parts = re.split(r"^(\[[^\]]+\].*)$", text, flags=re.M)
+    bodies = [parts[i + 1] for i in range(1, len(parts), 2) if parts[i].startswith(f"[{name}]")]
+    return bodies[occurrence]
+
+
+def test_all_deployment_files_rendered(tmp_path: Path, config: Config) -> None:
+    files = render_to(tmp_path, config, RenderParams())
+    assert sorted(files) == sorted(DEPLOYMENT_FILES)
+    assert all(text.strip() for text in files.values())
+
+
+def test_shipped_extensions_pass_the_check(tmp_path: Path, config: Config) -> None:
+    files = render_to(tmp_path, config, RenderParams())
+    assert check_extensions(files["extensions.conf"]) == []
+
+
+def test_every_did_has_an_entry(tmp_path: Path, config: Config) -> None:
+    entry = section(render_to(tmp_path, config, RenderParams())["extensions.conf"], "cc-entry")
+    for n in config.numbers:
+        block = re.search(rf"^exten => {n.did},1,Set\(__CC_DID={n.did}\)\n((?: same.*\n)+)",
+                          entry, flags=re.M)  # fmt: skip
+        assert block, f"no entry for DID {n.did}"
+        assert f"Set(__CC_SKILL={n.skill})" in block.group(1)
+        assert f"Set(__CC_PRIORITY={n.priority})" in block.group(1)
+    # and the catch-all for unknown DIDs uses the default entry's skill
+    assert "exten => _X.,1,Set(__CC_DID=${EXTEN})\n same => n,Set(__CC_SKILL=general)" in entry
+
+
+def test_numbers_toml_dids_match_rendered_entries(tmp_path: Path, config: Config) -> None:
+    """Independently of Config: every did = "..." line of numbers.toml is in extensions.conf."""
+    dids = re.findall(r'^did = "(\d+)"', (SHIPPED_CONFIG / "numbers.toml").read_text(), re.M)
+    assert len(dids) == 10
+    entry = section(render_to(tmp_path, config, RenderParams())["extensions.conf"], "cc-entry")
+    rendered = re.findall(r"^exten => (\d+),1,", entry, flags=re.M)
+    assert sorted(rendered) == sorted(dids)
+
+
+def test_emergency_lines_bypass_the_queue(tmp_path: Path, config: Config) -> None:
+    ext = render_to(tmp_path, config, RenderParams())["extensions.conf"]
+    emergency = section(ext, "cc-emergency")
+    for line in ("110", "119", "120", "122"):
+        assert f"exten => {line},1," in emergency
+        assert f"Dial(PJSIP/{line}@emergency,30)" in emergency
+        assert f"Goto(cc-emergency,{line},1)" in section(ext, "cc-inbound")
+
+
+def test_every_agent_has_an_endpoint_with_auth(tmp_path: Path, config: Config) -> None:
+    passwords = {a.extension: f"pw-{a.extension}" for a in config.agents}
+    pjsip = render_to(tmp_path, config, RenderParams(agent_passwords=passwords))["pjsip.conf"]
+    for a in config.agents:
+        ext = a.extension
+        endpoint = section(pjsip, ext, 0)
+        assert f"[{ext}](agent-endpoint)" in pjsip
+        assert f"auth = {ext}-auth" in endpoint
+        assert f"aors = {ext}" in endpoint
+        auth = section(pjsip, f"{ext}-auth")
+        assert "type = auth" in auth
+        assert "auth_type = digest" in auth
+        assert f"username = {ext}" in auth
+        assert f"password = pw-{ext}" in auth
+        assert "type = aor" in section(pjsip, ext, 1)
+
+
+def test_fallback_queue_has_every_agent(tmp_path: Path, config: Config) -> None:
+    queues = render_to(tmp_path, config, RenderParams())["queues.conf"]
+    members = re.findall(r"^member => (\S+),0,", section(queues, "cc-fallback"), flags=re.M)
+    assert members == [f"PJSIP/{a.extension}" for a in config.agents]
+
+
+def test_extra_queue_is_rendered(tmp_path: Path, config: Config) -> None:
+    extra = QueueSpec("baseline", ("PJSIP/1001", "PJSIP/1002"), timeout=20)
+    queues = render_to(tmp_path, config, RenderParams(extra_queues=(extra,)))["queues.conf"]
+    body = section(queues, "baseline")
+    assert "strategy = rrmemory" in body
+    assert "timeout = 20" in body
+    assert re.findall(r"^member => (\S+)$", body, flags=re.M) == ["PJSIP/1001", "PJSIP/1002"]
+
+
+def test_manager_has_no_secret_unless_passed(
+    tmp_path: Path, config: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CALLCENTER_AMI_SECRET", "env-secret-xyz")
+    manager = render_to(tmp_path, config, RenderParams(ami_port=15038))["manager.conf"]
+    assert "env-secret-xyz" not in manager
+    assert re.search(r"^secret = $", manager, flags=re.M)
+    assert "port = 15038" in manager
+    assert "[callcenter]" in manager
+
+
+def test_manager_secret_when_passed(tmp_path: Path, config: Config) -> None:
+    params = RenderParams(ami_user="engine", ami_secret="passed-secret")
+    manager = render_to(tmp_path, config, params)["manager.conf"]
+    assert "secret = passed-secret" in section(manager, "engine")
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("[a]\nexten => s,1,Goto(nowhere,s,1)\n", "line 2: Goto to unknown context 'nowhere'"),
+        ("[a]\nexten => s,1,GotoIf($[1]?nowhere,s,1:a,s,1)\n",
+         "line 2: Goto to unknown context 'nowhere'"),
+        ("[a]\nexten => s,1,GotoIf($[1]?a,s,1:elsewhere,s,1)\n",
+         "line 2: Goto to unknown context 'elsewhere'"),
+        ("[a]\n same => n,Hangup()\n", "line 2: 'same' without a preceding 'exten'"),
+        ("[a]\nexten => s,1,NoOp()\n[b]\n same => n,Hangup()\n",
+         "line 4: 'same' without a preceding 'exten'"),
+        ("[a]\nexten => s,1,NoOp()\n[empty]\n; nothing\n", "context [empty] has no extensions"),
+        ("[a]\nexten => s,1,NoOp()\nHangup()\n", "line 3: not understood: Hangup()"),
+    ],
+)  # fmt: skip
+def test_check_extensions_finds_problem(text: str, problem: str) -> None:
+    assert problem in check_extensions(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[globals]\nX=1\n[a]\nexten => s,1,Goto(a,s,1)\n",
+        "[a]\nexten => s,1,Goto(${CTX},s,1)\n",  # a variable context cannot be checked
+        "[a]\nexten => s,1,Goto(label)\n same => n(label),Hangup() ; comment (Goto(x,s,1))\n",
+        "[tpl](!)\nexten => s,1,NoOp()\n",
+    ],
+)
+def test_check_extensions_accepts(text: str) -> None:
+    assert check_extensions(text) == []
+
+
+def test_check_extensions_rejects_broken_rendered_text(tmp_path: Path, config: Config) -> None:
+    ext = render_to(tmp_path, config, RenderParams())["extensions.conf"]
+    broken = ext.replace("[cc-join]", "[cc-joined]")  # cc-entry still jumps to cc-join
+    problems = check_extensions(broken)
+    assert problems
+    assert all("Goto to unknown context 'cc-join'" in p for p in problems)
+    assert len(problems) == len(config.numbers) + 1  # every DID and the catch-all
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: dialplan.py:135 Goto regex stops at the first ')', so a GotoIf whose "
+    "condition calls a function is never checked",
+)
+def test_check_extensions_sees_gotoif_with_function_in_condition() -> None:
+    text = "[a]\nexten => s,1,GotoIf($[${LEN(${X})} > 0]?nowhere,s,1)\n"
+    assert "line 2: Goto to unknown context 'nowhere'" in check_extensions(text)
