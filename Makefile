@@ -15,3 +15,4 @@ lint: setup
 
 bench: setup
 	.venv/bin/python tools/bench_acd.py
+	.venv/bin/python tools/bench_e2e.py

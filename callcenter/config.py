@@ -428,7 +428,9 @@ def load_config(directory: str | Path) -> Config:
             )
         )
     by_did = {n.did: n for n in numbers}
-    if numbers and center.default_did not in by_did:
+    if not numbers_file.get("number"):
+        r.error("number", "at least one [[number]] is required (the main line, e.g. 12345)")
+    elif numbers and center.default_did not in by_did:
         r.file = f"{src.name}/center.toml"
         r.error("center.default_did", f"{center.default_did!r} is not in numbers.toml")
 
@@ -548,8 +550,9 @@ def load_config(directory: str | Path) -> Config:
         leave_when_no_agents=r.get(q, "queue", "leave_when_no_agents", bool, False),
         random_seed=r.get(q, "queue", "random_seed", int, 0),
     )
+    raw_lists = queue_file.get("lists")
     lists_table = r.table(
-        queue_file.get("lists"), "lists", tuple(queue_file.get("lists", {}) or ())
+        raw_lists, "lists", tuple(raw_lists) if isinstance(raw_lists, dict) else ()
     )
     lists: dict[str, frozenset[str]] = {}
     for lname, members in lists_table.items():

@@ -132,7 +132,7 @@ def check_extensions(text: str) -> list[str]:
                 problems.append(f"line {lineno}: 'same' without a preceding 'exten'")
             last_exten = True
             contexts[current] = contexts.get(current, 0) + 1
-            for target in re.findall(r"Goto(?:If)?\(([^)]*)\)", m2.group(2)):
+            for target in _goto_arguments(m2.group(2)):
                 gotos.append((lineno, target))
             continue
         if current != "globals" and "=" not in line:
@@ -146,3 +146,19 @@ def check_extensions(text: str) -> list[str]:
             if len(parts) == 3 and "${" not in parts[0] and parts[0] not in contexts:
                 problems.append(f"line {lineno}: Goto to unknown context '{parts[0]}'")
     return problems
+
+
+def _goto_arguments(application: str) -> list[str]:
+    """The argument text of every Goto(...) / GotoIf(...), parentheses balanced."""
+    found = []
+    for m in re.finditer(r"Goto(?:If)?\(", application):
+        depth, start = 1, m.end()
+        for i in range(start, len(application)):
+            if application[i] == "(":
+                depth += 1
+            elif application[i] == ")":
+                depth -= 1
+                if depth == 0:
+                    found.append(application[start:i])
+                    break
+    return found

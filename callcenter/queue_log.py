@@ -21,7 +21,7 @@ def format_line(
     fields = [
         str(int(at)),
         call_id or "NONE",
-        queue if call_id != "NONE" else "NONE",
+        queue,
         member,
         event,
     ]

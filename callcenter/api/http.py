@@ -28,7 +28,7 @@ async def token_middleware(request: web.Request, handler: Handler) -> web.Stream
     token = os.environ.get("CALLCENTER_API_TOKEN", "")
     if token and request.path.startswith("/api/"):
         given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-        if not hmac.compare_digest(given, token):
+        if not hmac.compare_digest(given.encode(), token.encode()):
             raise ApiError(401, "api.unauthorized", "missing or wrong API token")
     return await handler(request)
 

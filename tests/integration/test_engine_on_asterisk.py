@@ -7,6 +7,7 @@ agents logged in and idle. A test that needs the PBX fails (never skips) when it
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -196,7 +197,7 @@ def test_engine_killed_and_restarted_every_waiting_caller_served_in_order(cc: Ce
         assert connected(cc, call_id) == "1001"
         order.append(call_id)
         phone.hangup(number)
-        wait_until(lambda c=call_id: _finished(cc, c), 15, "the call to finish")
+        wait_until(partial(_finished, cc, call_id), 15, "the call to finish")
     assert order == ids
 
 
@@ -233,8 +234,7 @@ def test_fallback_route_takes_the_caller_when_the_engine_is_down(cc: Center) -> 
         lambda: [
             user
             for user, phone in cc.phones.items()
-            if phone.seen(lambda e, u=user: e.get("event") == "confirmed" and e.get("user") == u)
-            and _confirmed_after_fallback(cc, user)
+            if phone.seen(partial(_confirmed, user)) and _confirmed_after_fallback(cc, user)
         ],
         40,
         "an agent to get the caller through the fallback route",
@@ -274,3 +274,7 @@ def _finished(cc: Center, call_id: str) -> object:
 def _left(cc: Center, call_id: str) -> object:
     row = cc.call_row(call_id)
     return row if row is not None and row.left_at is not None else None
+
+
+def _confirmed(user: str, event: dict[str, object]) -> bool:
+    return event.get("event") == "confirmed" and event.get("user") == user

@@ -92,7 +92,7 @@ async def test_snapshot_rebuilds_a_call_in_progress_from_status_variables() -> N
         assert "CC_ARRIVED" in action["Variables"]
         return status
 
-    d._manager.send_action = send_action  # type: ignore[method-assign]
+    d._manager.send_action = send_action
     found = await d.snapshot()
     assert len(found) == 1
     call = found[0]

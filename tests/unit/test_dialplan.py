@@ -168,11 +168,6 @@ def test_check_extensions_rejects_broken_rendered_text(tmp_path: Path, config: C
     assert len(problems) == len(config.numbers) + 1  # every DID and the catch-all
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: dialplan.py:135 Goto regex stops at the first ')', so a GotoIf whose "
-    "condition calls a function is never checked",
-)
 def test_check_extensions_sees_gotoif_with_function_in_condition() -> None:
     text = "[a]\nexten => s,1,GotoIf($[${LEN(${X})} > 0]?nowhere,s,1)\n"
     assert "line 2: Goto to unknown context 'nowhere'" in check_extensions(text)

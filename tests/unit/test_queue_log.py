@@ -30,11 +30,6 @@ def test_format_line_none_fields(call_id: str, agent: str, queue: str, expected:
     assert format_line(AT, call_id, agent, "X", queue=queue) == expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: queue_log.py:24 a member event (callid NONE) gets queue NONE; "
-    'app_queue writes the queue name (ast_queue_log(q->name, "NONE", ..., "ADDMEMBER"))',
-)
 @pytest.mark.parametrize("event", ["ADDMEMBER", "PAUSE"])
 def test_member_events_keep_the_queue_name(event: str) -> None:
     line = format_line(AT, "NONE", "1001", event, "")
