@@ -297,7 +297,7 @@ def table(engine: PhaseResult, queue: PhaseResult) -> list[str]:
         r = b / a if lower_is_better else a / b
         if 0.97 <= r <= 1.03:
             return "same"
-        return f"{r:.1f}x {'better' if r > 1 else 'worse'}"
+        return f"{r:.1f}x better" if r > 1 else f"{1 / r:.1f}x worse"
 
     rows = [
         ("completed calls", engine.completed, queue.completed, False, "{:d}"),
