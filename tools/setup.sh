@@ -9,6 +9,7 @@ say() { printf '[setup] %s\n' "$*" >&2; }
 need_apt=()
 command -v debootstrap >/dev/null || need_apt+=(debootstrap)
 command -v unshare >/dev/null || need_apt+=(util-linux)
+command -v espeak-ng >/dev/null || need_apt+=(espeak-ng)  # synthesized speech for ASR tests
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "callcenter: need root to install ${need_apt[*]} (apt-get)" >&2; exit 1
