@@ -8,9 +8,10 @@ import logging
 import os
 import signal
 import sys
+from dataclasses import replace
 from pathlib import Path
 
-from callcenter.config import Config, ConfigError, load_config
+from callcenter.config import Config, ConfigError, load_config, recordings_root
 from callcenter.dialplan import REPO, RenderParams, check_extensions, render
 from callcenter.pbx.sandbox import Instance, SandboxError, ensure_root, root_dir, root_ready
 
@@ -89,7 +90,10 @@ def config_check(config: Config) -> int:
 
 
 def dialplan_command(config: Config, action: str, out: str) -> int:
-    files = render(config, RenderParams(ami_secret="${CALLCENTER_AMI_SECRET}"))
+    params = RenderParams(ami_secret="${CALLCENTER_AMI_SECRET}")
+    if config.nodes:
+        params = replace(params, recordings_dir=config.nodes[0].recordings_dir)
+    files = render(config, params)
     problems = check_extensions(files["extensions.conf"])
     if action == "check":
         for problem in problems:
@@ -124,6 +128,8 @@ def instance_for(config: Config, node_name: str = "") -> Instance:
         ami_port=n.ami_port,
         rtp_start=n.rtp_start,
         rtp_end=n.rtp_end,
+        recordings_dir=n.recordings_dir,
+        recordings_host=recordings_root(config, Path.cwd()),
     )
 
 

@@ -77,6 +77,16 @@ class StorageConfig:
 
 
 @dataclass(frozen=True)
+class RecordingsConfig:
+    """Where recordings live as the engine sees them, and how long they are kept.
+    Each PBX node writes into its own view of the same storage (`PbxNode.recordings_dir`)."""
+
+    root: str = "recordings"
+    enabled: bool = True
+    retention_days: int = 180
+
+
+@dataclass(frozen=True)
 class PbxNode:
     name: str
     kind: str = "asterisk"
@@ -87,6 +97,8 @@ class PbxNode:
     sip_port: int = 5060
     rtp_start: int = 10000
     rtp_end: int = 20000
+    # The recordings root as this node's Asterisk sees it (a shared mount of [recordings].root).
+    recordings_dir: str = "/var/spool/asterisk/callcenter"
 
     def secret(self) -> str:
         value = os.environ.get(self.secret_env, "")
@@ -158,7 +170,7 @@ class Config:
     center: CenterConfig
     engine: EngineConfig
     storage: StorageConfig
-    recordings_root: str
+    recordings: RecordingsConfig
     nodes: tuple[PbxNode, ...]
     numbers: tuple[NumberEntry, ...]
     skills: tuple[SkillEntry, ...]
@@ -381,8 +393,21 @@ def load_config(directory: str | Path) -> Config:
         url=r.get(s, "storage", "url", str, StorageConfig.url),
         queue_log=r.get(s, "storage", "queue_log", str, StorageConfig.queue_log),
     )
-    rec = r.table(center_file.get("recordings"), "recordings", ("root",))
-    recordings_root = r.get(rec, "recordings", "root", str, "recordings")
+    rec = r.table(
+        center_file.get("recordings"), "recordings", tuple(RecordingsConfig.__dataclass_fields__)
+    )
+    recordings = RecordingsConfig(
+        root=r.get(rec, "recordings", "root", str, RecordingsConfig.root),
+        enabled=r.get(rec, "recordings", "enabled", bool, True),
+        retention_days=r.get(
+            rec,
+            "recordings",
+            "retention_days",
+            int,
+            RecordingsConfig.retention_days,
+            check=lambda v: None if v >= 1 else "must be at least 1 day",
+        ),
+    )
     pbx = r.table(center_file.get("pbx"), "pbx", ("nodes",))
     nodes: list[PbxNode] = []
     for i, t in enumerate(r.tables(pbx.get("nodes"), "pbx.nodes")):
@@ -398,6 +423,14 @@ def load_config(directory: str | Path) -> Config:
             sip_port=r.get(t, key, "sip_port", int, 5060, check=_port),
             rtp_start=r.get(t, key, "rtp_start", int, 10000, check=_port),
             rtp_end=r.get(t, key, "rtp_end", int, 20000, check=_port),
+            recordings_dir=r.get(
+                t,
+                key,
+                "recordings_dir",
+                str,
+                PbxNode.recordings_dir,
+                check=lambda v: None if v.startswith("/") else "must be an absolute path",
+            ),
         )
         if any(n.name == node.name for n in nodes):
             r.error(f"{key}.name", f"duplicate node name {node.name!r}")
@@ -620,7 +653,7 @@ def load_config(directory: str | Path) -> Config:
         center=center,
         engine=engine,
         storage=storage,
-        recordings_root=recordings_root,
+        recordings=recordings,
         nodes=tuple(nodes),
         numbers=tuple(numbers),
         skills=tuple(skills),
@@ -633,3 +666,9 @@ def load_config(directory: str | Path) -> Config:
         source_dir=src,
         _by_did=by_did,
     )
+
+
+def recordings_root(config: Config, workdir: Path) -> Path:
+    """The recordings root as the engine sees it (relative roots are under `workdir`)."""
+    root = Path(config.recordings.root)
+    return root if root.is_absolute() else (workdir / root).resolve()

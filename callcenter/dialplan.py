@@ -44,6 +44,7 @@ class RenderParams:
     emergency_port: int = 5099
     agent_passwords: Mapping[str, str] = field(default_factory=dict)
     extra_queues: tuple[QueueSpec, ...] = ()
+    recordings_dir: str = "/var/spool/asterisk/callcenter"
 
 
 class RenderError(Exception):
@@ -91,6 +92,9 @@ def context(config: Config, params: RenderParams) -> dict[str, Any]:
         "ami_secret": params.ami_secret,
         "emergency_port": params.emergency_port,
         "extra_queues": params.extra_queues,
+        "recordings_dir": params.recordings_dir,
+        "recording": config.recordings.enabled,
+        "timezone": config.center.timezone,
     }
 
 

@@ -82,6 +82,25 @@ class PbxConnection:
     at: float
 
 
+@dataclass(frozen=True)
+class RecordingStarted:
+    """The PBX records this call; `path` is relative to the recordings root (no suffix)."""
+
+    call_id: str
+    node: str
+    path: str
+    at: float
+
+
+@dataclass(frozen=True)
+class CallClosed:
+    """The caller's channel is gone: nothing more will happen on this call."""
+
+    call_id: str
+    node: str
+    at: float
+
+
 DomainEvent = (
     CallerJoined
     | OfferMade
@@ -91,4 +110,6 @@ DomainEvent = (
     | CallFinished
     | AgentStateChanged
     | PbxConnection
+    | RecordingStarted
+    | CallClosed
 )

@@ -162,6 +162,8 @@ class Runtime:
             self._caller_entered(e, now)
         elif isinstance(e, pbx.CallInProgress):
             self.calls.setdefault(e.call_id, CallMeta(e.node, "", "", "", "", e.skill))
+            if e.recording:
+                self.bus.publish(domain.RecordingStarted(e.call_id, e.node, e.recording, now))
             try:
                 self._apply(ev.CallRestored(e.call_id, e.agent_id, e.skill, e.connected_at), now)
             except AcdError as exc:
@@ -175,6 +177,9 @@ class Runtime:
         elif isinstance(e, pbx.CallerGone):
             self._apply(ev.CallerHungUp(e.call_id), now)
             self.calls.pop(e.call_id, None)
+            self.bus.publish(domain.CallClosed(e.call_id, e.node, now))
+        elif isinstance(e, pbx.RecordingStarted):
+            self.bus.publish(domain.RecordingStarted(e.call_id, e.node, e.path, now))
         elif isinstance(e, pbx.CallerFellBack):
             self._apply(ev.CallerWithdrawn(e.call_id, "fallback"), now)
         elif isinstance(e, pbx.CommandFailed):
@@ -255,6 +260,7 @@ class Runtime:
                     # gone while the link was down: hung up, or finished talking
                     self._apply(ev.CallerHungUp(call_id), now)
                     self.calls.pop(call_id, None)
+                    self.bus.publish(domain.CallClosed(call_id, node, now))
         # offers in flight when the link dropped never reached the PBX: offer again
         for view in self.acd.queued():
             held = self.calls.get(view.call_id)

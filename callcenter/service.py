@@ -15,10 +15,11 @@ from aiohttp import web
 
 from callcenter.api.http import build_app
 from callcenter.bus import Bus
-from callcenter.config import Config
+from callcenter.config import Config, recordings_root
 from callcenter.pbx.asterisk import AsteriskDriver
 from callcenter.pbx.base import PbxDriver
 from callcenter.queue_log import QueueLogWriter
+from callcenter.recordings.indexer import RecordingIndexer
 from callcenter.runtime import Runtime
 from callcenter.stats import LiveStats
 from callcenter.storage.database import Database
@@ -85,6 +86,14 @@ class Service:
         since = time.time() - 24 * 3600
         recent = await asyncio.to_thread(self.database.recent_callers, since)
         recorder = CallRecorder(self.database, self.bus.subscribe("storage"), self.queue_log)
+        self.indexer = RecordingIndexer(
+            self.database,
+            recordings_root(self.config, self.options.workdir),
+            self.bus.subscribe("recordings"),
+        )
+        swept = await asyncio.to_thread(self.indexer.sweep)
+        if swept:
+            log.info("indexed %d recordings found on disk", swept)
         runtime = Runtime(
             self.config,
             build_drivers(self.config, self.options),
@@ -97,6 +106,7 @@ class Service:
         tasks = [
             loop.create_task(recorder.run(), name="storage"),
             loop.create_task(self.stats.run(self.bus.subscribe("stats")), name="stats"),
+            loop.create_task(self.indexer.run(), name="recordings"),
         ]
         runner: web.AppRunner | None = None
         if self.options.http_port:

@@ -36,11 +36,13 @@ from callcenter.pbx.base import (
     LinkDown,
     LinkUp,
     PbxEvent,
+    RecordingStarted,
 )
 
 log = logging.getLogger(__name__)
 
 SNAPSHOT_VARIABLES = (
+    "CC_REC_REL",
     "CC_DID",
     "CC_SKILL",
     "CC_PRIORITY",
@@ -185,6 +187,10 @@ class AsteriskDriver:
             if call is not None:
                 call.where = "fallback"
             self._events.put_nowait(CallerFellBack(self.node, call_id))
+        elif kind == "CCRecording":
+            path = m.get("File", "")
+            if path:
+                self._events.put_nowait(RecordingStarted(self.node, call_id, path))
 
     def _on_dial_begin(self, manager: Manager, m: Message) -> None:
         call = self._calls.get(m.get("Linkedid", ""))
@@ -354,6 +360,7 @@ class AsteriskDriver:
                         agent_id=agent,
                         skill=v.get("CC_SKILL", ""),
                         connected_at=_float(v.get("CC_CONNECTED") or v.get("CC_ARRIVED", "0")),
+                        recording=v.get("CC_REC_REL", ""),
                     )
                 )
             else:

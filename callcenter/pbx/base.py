@@ -36,6 +36,17 @@ class CallInProgress:
     agent_id: str
     skill: str
     connected_at: float
+    recording: str = ""  # relative path of the call's recording, when one is running
+
+
+@dataclass(frozen=True)
+class RecordingStarted:
+    """The PBX started recording the call: `path` is relative to the recordings root, without
+    the suffixes (`<path>.wav` mixed, `<path>-caller.wav`, `<path>-agent.wav`)."""
+
+    node: str
+    call_id: str
+    path: str
 
 
 @dataclass(frozen=True)
@@ -106,6 +117,7 @@ PbxEvent = (
     | AgentLegEnded
     | CallerGone
     | CallerFellBack
+    | RecordingStarted
     | CommandFailed
     | LinkUp
     | LinkDown

@@ -12,6 +12,7 @@ import json
 import math
 import os
 import secrets
+import shlex
 import shutil
 import signal
 import struct
@@ -148,6 +149,11 @@ class Instance:
     extra_queues: tuple[QueueSpec, ...] = ()
     # Written to extensions_local.conf (included at the end of extensions.conf).
     local_dialplan: str = ""
+    # Recordings: Asterisk writes under `recordings_dir` (inside the root); when
+    # `recordings_host` is set, that host directory is bind-mounted there (the shared storage
+    # a production node would mount), so the engine finds the files under its own root.
+    recordings_dir: str = "/var/spool/asterisk/callcenter"
+    recordings_host: Path | None = None
     root: Path = field(default_factory=root_dir)
 
     @property
@@ -204,6 +210,7 @@ class Instance:
             emergency_port=self.emergency_port,
             agent_passwords=passwords,
             extra_queues=self.extra_queues,
+            recordings_dir=self.recordings_dir,
         )
         files = render(config, params)
         env = environment(SANDBOX_TEMPLATES)
@@ -264,10 +271,16 @@ class Instance:
             for stale in ("asterisk.ctl", "asterisk.pid"):
                 (self.dir / "run" / stale).unlink(missing_ok=True)
             resolv = self.dir / "resolv.conf"
-            script = (
-                f"mount --bind {resolv} {self.root}/etc/resolv.conf && "
-                f"exec chroot {self.root} {ASTERISK} -C {self.conf}"
-            )
+            mounts = f"mount --bind {shlex.quote(str(resolv))} {self.root}/etc/resolv.conf && "
+            if self.recordings_host is not None:
+                inside = self.root_path(self.recordings_dir)
+                inside.mkdir(parents=True, exist_ok=True)
+                self.recordings_host.mkdir(parents=True, exist_ok=True)
+                mounts += (
+                    f"mount --bind {shlex.quote(str(self.recordings_host))} "
+                    f"{shlex.quote(str(inside))} && "
+                )
+            script = mounts + f"exec chroot {self.root} {ASTERISK} -C {self.conf}"
             proc = subprocess.run(
                 ["unshare", "-m", "--propagation", "private", "sh", "-c", script],
                 capture_output=True,

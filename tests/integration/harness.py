@@ -251,7 +251,10 @@ class Center:
         self.workdir = workdir
         self.config_dir = workdir / "config"
         shutil.copytree(REPO / "config", self.config_dir)
-        (self.config_dir / "center.toml").write_text(CENTER)
+        self.recordings_root = workdir / "recordings"
+        (self.config_dir / "center.toml").write_text(
+            CENTER + f'\n[recordings]\nroot = "{self.recordings_root}"\n'
+        )
         (self.config_dir / "queue.toml").write_text(QUEUE)
         self.config = load_config(self.config_dir)
         ensure_root()
@@ -261,6 +264,7 @@ class Center:
             ami_port=AMI_PORT,
             rtp_start=RTP[0],
             rtp_end=RTP[1],
+            recordings_host=self.recordings_root,
         )
         self.instance.stop()  # a fresh Asterisk (and queue_log) for every test module
         (self.instance.dir / "log" / "queue_log").unlink(missing_ok=True)

@@ -6,6 +6,7 @@ agents logged in and idle. A test that needs the PBX fails (never skips) when it
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
@@ -91,6 +92,41 @@ def test_44190_6_2_1_call_to_12345_reaches_general_agent_with_audio_both_ways(
     assert row.leave_reason == "answered"
     assert row.hotline.startswith("12345")
     assert row.skill == "general"
+
+
+def test_44190_6_1_2_2_answered_call_recorded_legs_apart_and_indexed(cc: Center) -> None:
+    before = known_calls(cc)
+    caller = cc.caller("13800000011")
+    caller.call("13800000011", "12345")
+    call_id = joined_call_id(cc, "12345", before)
+    agent = connected(cc, call_id)
+    wait_until(lambda: _talked(cc, call_id), 10, "three seconds of talk")
+    caller.hangup("13800000011")
+    rec = wait_until(
+        lambda: (cc.rows("SELECT * FROM recordings WHERE call_id = :c", c=call_id) or [None])[0],
+        40,
+        "the recording to be indexed",
+    )
+    assert rec.agent_id == agent and rec.did == "12345"
+    assert rec.path.endswith("/" + call_id) and rec.duration >= 2.5
+    files = {
+        r.leg: r for r in cc.rows("SELECT * FROM recording_files WHERE call_id = :c", c=call_id)
+    }
+    assert set(files) == {"mixed", "caller", "agent"}
+    for leg, row in files.items():
+        path = cc.recordings_root / row.file
+        data = path.read_bytes()
+        assert row.size == len(data) and row.sha256 == hashlib.sha256(data).hexdigest(), leg
+    assert rec.sha256 == files["mixed"].sha256
+    # the caller's phone plays 440 Hz, the agent's 700 Hz: each leg holds one voice
+    caller_leg = dominant_frequency(cc.recordings_root / files["caller"].file)
+    agent_leg = dominant_frequency(cc.recordings_root / files["agent"].file)
+    mixed = dominant_frequency(cc.recordings_root / files["mixed"].file)
+    assert abs(caller_leg[0] - 440) < 15 and caller_leg[1] > 500, caller_leg
+    assert abs(agent_leg[0] - 700) < 15 and agent_leg[1] > 500, agent_leg
+    assert mixed[1] > 500, mixed
+    jobs = cc.rows("SELECT state FROM asr_jobs WHERE call_id = :c", c=call_id)
+    assert len(jobs) == 1  # queued for transcription
 
 
 def test_44190_6_2_1_merged_number_12333_reaches_labor_specialist(cc: Center) -> None:

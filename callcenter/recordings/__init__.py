@@ -1,0 +1,1 @@
+"""Call recordings: indexing after hangup, retention, audited access."""
