@@ -11,6 +11,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from callcenter.api.auth import ROLES
 from callcenter.config import Config, ConfigError, load_config, recordings_root
 from callcenter.dialplan import REPO, RenderParams, check_extensions, render
 from callcenter.pbx.sandbox import Instance, SandboxError, ensure_root, root_dir, root_ready
@@ -47,6 +48,17 @@ def main(argv: list[str] | None = None) -> int:
     config_cmd = sub.add_parser("config", help="validate config")
     config_cmd.add_argument("action", choices=["check"])
 
+    rec = sub.add_parser("recordings", help="recordings: index files on disk, apply retention")
+    rec.add_argument("action", choices=["sweep", "purge"])
+    rec.add_argument("--dry-run", action="store_true", help="purge: say what would go")
+    rec.add_argument("--db", default="", help="SQLAlchemy URL (default: config storage.url)")
+
+    token = sub.add_parser("token", help="API tokens (hashed in CALLCENTER_TOKENS_FILE)")
+    token.add_argument("action", choices=["add"])
+    token.add_argument("name")
+    token.add_argument("--role", required=True, choices=ROLES)
+    token.add_argument("--department", default="")
+
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
@@ -63,6 +75,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "config":
             return config_check(config)
+        if args.command == "recordings":
+            return recordings_command(config, args.action, args.dry_run, args.db)
+        if args.command == "token":
+            return token_command(args.name, args.role, args.department)
         if args.command == "dialplan":
             return dialplan_command(config, args.action, args.out)
         if args.command == "pbx":
@@ -77,6 +93,40 @@ def main(argv: list[str] | None = None) -> int:
     except (SandboxError, ConfigError) as exc:
         print(f"callcenter: {exc}", file=sys.stderr)
         return 1
+    return 0
+
+
+def recordings_command(config: Config, action: str, dry_run: bool, db_url: str) -> int:
+    import time
+
+    from callcenter.bus import Bus
+    from callcenter.recordings.indexer import RecordingIndexer
+    from callcenter.recordings.retention import purge
+    from callcenter.service import ServiceOptions, storage_url
+    from callcenter.storage.database import Database
+
+    database = Database(storage_url(config, ServiceOptions(db_url=db_url)))
+    database.upgrade()
+    root = recordings_root(config, Path.cwd())
+    if action == "sweep":
+        indexer = RecordingIndexer(database, root, Bus().subscribe("cli"))
+        print(f"indexed {indexer.sweep()} recordings found under {root}")
+        return 0
+    days = config.recordings.retention_days
+    gone = database.transaction(lambda s: purge(s, root, time.time(), days, dry_run))
+    verb = "would delete" if dry_run else "deleted"
+    for p in gone:
+        print(f"{verb} {p.call_id} ({p.bytes} bytes): {', '.join(p.files) or 'no files left'}")
+    print(f"{verb} {len(gone)} recordings older than {days} days under {root}")
+    return 0
+
+
+def token_command(name: str, role: str, department: str) -> int:
+    from callcenter.api.auth import add_token
+
+    path = Path(os.environ.get("CALLCENTER_TOKENS_FILE", "var/tokens.toml"))
+    token = add_token(path, name, role, department)
+    print(f"token for {name} ({role}) added to {path}; shown once:\n{token}")
     return 0
 
 

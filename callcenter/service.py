@@ -110,7 +110,13 @@ class Service:
         ]
         runner: web.AppRunner | None = None
         if self.options.http_port:
-            runner = web.AppRunner(build_app(runtime, self.stats))
+            app = build_app(
+                runtime,
+                self.stats,
+                self.database,
+                recordings_root(self.config, self.options.workdir),
+            )
+            runner = web.AppRunner(app)
             await runner.setup()
             await web.TCPSite(runner, self.options.http_host, self.options.http_port).start()
         engine = loop.create_task(runtime.run(), name="runtime")

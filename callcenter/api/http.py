@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-import hmac
-import os
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from acd import events as ev
+from callcenter.api import recordings
+from callcenter.api.auth import auth_middleware, principal, require
 from callcenter.api.errors import ApiError, errors_middleware, json_body
 from callcenter.masking import mask_phone
 from callcenter.runtime import Runtime
 from callcenter.stats import LiveStats, percentile
+from callcenter.storage.database import Database
 
 RUNTIME: web.AppKey[Runtime] = web.AppKey("runtime", Runtime)
 STATS: web.AppKey[LiveStats] = web.AppKey("stats", LiveStats)
@@ -22,21 +24,19 @@ STATS: web.AppKey[LiveStats] = web.AppKey("stats", LiveStats)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-@web.middleware
-async def token_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """When CALLCENTER_API_TOKEN is set, every /api call needs `Authorization: Bearer <it>`."""
-    token = os.environ.get("CALLCENTER_API_TOKEN", "")
-    if token and request.path.startswith("/api/"):
-        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-        if not hmac.compare_digest(given.encode(), token.encode()):
-            raise ApiError(401, "api.unauthorized", "missing or wrong API token")
-    return await handler(request)
-
-
-def build_app(runtime: Runtime, stats: LiveStats) -> web.Application:
-    app = web.Application(middlewares=[errors_middleware, token_middleware])
+def build_app(
+    runtime: Runtime,
+    stats: LiveStats,
+    database: Database | None = None,
+    recordings_root: Path | None = None,
+) -> web.Application:
+    app = web.Application(middlewares=[errors_middleware, auth_middleware])
     app[RUNTIME] = runtime
     app[STATS] = stats
+    if database is not None and recordings_root is not None:
+        app[recordings.DATABASE] = database
+        app[recordings.RECORDINGS_ROOT] = recordings_root
+        app.add_routes(recordings.routes())
     app.add_routes(
         [
             web.get("/health", health),
@@ -122,6 +122,9 @@ async def summary(request: web.Request) -> web.Response:
 async def agent_action(request: web.Request) -> web.Response:
     agent_id = request.match_info["agent_id"]
     action = request.match_info["action"]
+    who = principal(request)
+    if not who.can("supervisor") and not (who.role == "agent" and who.name == agent_id):
+        raise ApiError(403, "api.forbidden", "agents may only change their own status")
     body = await json_body(request)
     reason = body.get("reason", "")
     if not isinstance(reason, str):
@@ -153,6 +156,7 @@ async def agent_action(request: web.Request) -> web.Response:
 
 
 async def caller_priority(request: web.Request) -> web.Response:
+    require(request, "supervisor")
     call_id = request.match_info["call_id"]
     body = await json_body(request)
     priority = body.get("priority")

@@ -222,6 +222,11 @@ class Engine:
         except urllib.error.HTTPError as exc:
             return json.loads(exc.read())
 
+    def raw(self, path: str) -> bytes:
+        with urllib.request.urlopen(f"http://127.0.0.1:{HTTP_PORT}{path}", timeout=10) as r:
+            data: bytes = r.read()
+            return data
+
     def post(self, path: str, body: dict[str, Any] | None = None) -> Any:
         data = json.dumps(body or {}).encode()
         request = urllib.request.Request(

@@ -127,6 +127,13 @@ def test_44190_6_1_2_2_answered_call_recorded_legs_apart_and_indexed(cc: Center)
     assert mixed[1] > 500, mixed
     jobs = cc.rows("SELECT state FROM asr_jobs WHERE call_id = :c", c=call_id)
     assert len(jobs) == 1  # queued for transcription
+    # access through the API is audited, metadata and audio alike
+    meta = cc.engine.get(f"/api/recordings/{call_id}")
+    assert meta["sha256"] == rec.sha256 and set(meta["legs"]) == {"mixed", "caller", "agent"}
+    audio = cc.engine.raw(f"/api/recordings/{call_id}/audio?leg=caller")
+    assert hashlib.sha256(audio).hexdigest() == files["caller"].sha256
+    log = cc.engine.get(f"/api/recordings/{call_id}/access")["access"]
+    assert [(a["action"], a["leg"]) for a in log] == [("metadata", "all"), ("download", "caller")]
 
 
 def test_44190_6_2_1_merged_number_12333_reaches_labor_specialist(cc: Center) -> None:
