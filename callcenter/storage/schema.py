@@ -155,7 +155,102 @@ class TranscriptSegment(Base):
     __table_args__ = (Index("ix_transcript_segments_call_id", "call_id", "seq"),)
 
 
+class Ticket(Base):
+    """A 工单: intake facts, the lifecycle state (see callcenter.tickets.model.TicketState),
+    the classifier's proposal and the text it is found by."""
+
+    __tablename__ = "tickets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    number: Mapped[str] = mapped_column(String(24), unique=True)
+    channel: Mapped[str] = mapped_column(String(16))  # phone, web, app, miniprogram, wechat, sms
+    call_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    caller_number: Mapped[str] = mapped_column(String(32))
+    caller_name: Mapped[str] = mapped_column(String(64))
+    did: Mapped[str] = mapped_column(String(32))
+    hotline: Mapped[str] = mapped_column(String(128))
+    region: Mapped[str] = mapped_column(String(64))
+    skill: Mapped[str] = mapped_column(String(64))
+    agent_id: Mapped[str] = mapped_column(String(32))
+    ivr_path: Mapped[str] = mapped_column(String(128))
+    request_type: Mapped[str] = mapped_column(String(16))
+    topic: Mapped[str] = mapped_column(String(64))
+    department: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    title: Mapped[str] = mapped_column(String(200))
+    content: Mapped[str] = mapped_column(Text)
+    address: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(Text)  # JSON of the rest of TicketState
+    proposal: Mapped[str] = mapped_column(Text)  # JSON: the classifier's proposal and evidence
+    confirmed: Mapped[int] = mapped_column(Integer)  # 1 once the agent confirmed or edited
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+    deadline: Mapped[float | None] = mapped_column(Float, nullable=True)
+    closed_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    repeat_of: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    repeats: Mapped[int] = mapped_column(Integer)
+    search_text: Mapped[str] = mapped_column(Text)  # segmented words, for full-text search
+
+    __table_args__ = (
+        Index("ix_tickets_status", "status", "created_at"),
+        Index("ix_tickets_department", "department", "status"),
+        Index("ix_tickets_caller", "caller_number", "created_at"),
+        Index("ix_tickets_created_at", "created_at"),
+        Index("ix_tickets_call_id", "call_id"),
+    )
+
+
+class TicketHistory(Base):
+    """Append-only: one row per action (who, when, from, to, note)."""
+
+    __tablename__ = "ticket_history"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(24))
+    actor: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    at: Mapped[float] = mapped_column(Float)
+    from_status: Mapped[str] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(Text)
+    details: Mapped[str] = mapped_column(Text)  # JSON object
+
+    __table_args__ = (Index("ux_ticket_history_seq", "ticket_id", "seq", unique=True),)
+
+
+class TicketComment(Base):
+    __tablename__ = "ticket_comments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(Integer, index=True)
+    at: Mapped[float] = mapped_column(Float)
+    actor: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+
+
+class TicketAttachment(Base):
+    __tablename__ = "ticket_attachments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(Integer, index=True)
+    at: Mapped[float] = mapped_column(Float)
+    actor: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(String(255))  # relative to the attachments root
+
+
 __all__ = [
+    "Ticket",
+    "TicketAttachment",
+    "TicketComment",
+    "TicketHistory",
     "AgentStatusRecord",
     "AsrJob",
     "Base",
