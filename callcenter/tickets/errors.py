@@ -1,0 +1,39 @@
+"""Errors of the ticket core, each with a stable `error_id` the HTTP edge can map."""
+
+from __future__ import annotations
+
+
+class TicketError(Exception):
+    """A ticket rule was broken; the ticket is unchanged."""
+
+    error_id = "ticket.error"
+
+
+class IllegalTransition(TicketError):
+    """The action is not possible from the ticket's current status."""
+
+    error_id = "ticket.illegal_transition"
+
+
+class NotAllowed(TicketError):
+    """The actor's role (or department) may not perform the action."""
+
+    error_id = "ticket.not_allowed"
+
+
+class MissingField(TicketError):
+    """A mandatory field of the action (reason, reply text, note) is empty."""
+
+    error_id = "ticket.missing_field"
+
+
+class InvalidAction(TicketError):
+    """The action is possible in principle but its content breaks a rule."""
+
+    error_id = "ticket.invalid_action"
+
+
+class UnknownRequestType(TicketError):
+    """No deadline rule exists for the request type."""
+
+    error_id = "ticket.unknown_request_type"
