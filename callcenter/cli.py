@@ -105,9 +105,9 @@ def recordings_command(config: Config, action: str, dry_run: bool, db_url: str) 
     from callcenter.service import ServiceOptions, storage_url
     from callcenter.storage.database import Database
 
-    database = Database(storage_url(config, ServiceOptions(db_url=db_url)))
+    database = Database(storage_url(config, ServiceOptions(db_url=db_url, workdir=REPO)))
     database.upgrade()
-    root = recordings_root(config, Path.cwd())
+    root = recordings_root(config, REPO)
     if action == "sweep":
         indexer = RecordingIndexer(database, root, Bus().subscribe("cli"))
         print(f"indexed {indexer.sweep()} recordings found under {root}")
@@ -179,7 +179,7 @@ def instance_for(config: Config, node_name: str = "") -> Instance:
         rtp_start=n.rtp_start,
         rtp_end=n.rtp_end,
         recordings_dir=n.recordings_dir,
-        recordings_host=recordings_root(config, Path.cwd()),
+        recordings_host=recordings_root(config, REPO),
     )
 
 

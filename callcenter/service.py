@@ -24,6 +24,7 @@ from callcenter.runtime import Runtime
 from callcenter.stats import LiveStats
 from callcenter.storage.database import Database
 from callcenter.storage.recorder import CallRecorder
+from callcenter.tickets.settings import load_ticket_settings
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,7 @@ class Service:
             path = options.workdir / path
         path.parent.mkdir(parents=True, exist_ok=True)
         self.queue_log = QueueLogWriter(path)
+        self.ticket_settings = load_ticket_settings(config.source_dir)
         self.runtime: Runtime | None = None
         self._stopping = asyncio.Event()
 
@@ -115,6 +117,8 @@ class Service:
                 self.stats,
                 self.database,
                 recordings_root(self.config, self.options.workdir),
+                self.ticket_settings,
+                self.options.workdir / "var" / "attachments",
             )
             runner = web.AppRunner(app)
             await runner.setup()

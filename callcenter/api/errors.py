@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from acd.errors import AcdError, InvalidTransition, UnknownAgent, UnknownCaller
+from callcenter.tickets.errors import IllegalTransition, NotAllowed, TicketError
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,16 @@ STATUS_OF: dict[type[AcdError], int] = {
 }
 
 
+def _ticket_status(exc: TicketError) -> int:
+    if isinstance(exc, NotAllowed):
+        return 403
+    if isinstance(exc, IllegalTransition) or exc.error_id == "ticket.conflict":
+        return 409
+    if exc.error_id == "ticket.not_found":
+        return 404
+    return 400
+
+
 def error_response(status: int, error_id: str, message: str) -> web.Response:
     return web.json_response({"error_id": error_id, "message": message}, status=status)
 
@@ -42,6 +53,8 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         return error_response(exc.status, exc.error_id, exc.message)
     except AcdError as exc:
         return error_response(STATUS_OF.get(type(exc), 400), exc.error_id, str(exc))
+    except TicketError as exc:
+        return error_response(_ticket_status(exc), exc.error_id, str(exc))
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

@@ -10,13 +10,14 @@ from typing import Any
 from aiohttp import web
 
 from acd import events as ev
-from callcenter.api import recordings
+from callcenter.api import recordings, tickets
 from callcenter.api.auth import auth_middleware, principal, require
 from callcenter.api.errors import ApiError, errors_middleware, json_body
 from callcenter.masking import mask_phone
 from callcenter.runtime import Runtime
 from callcenter.stats import LiveStats, percentile
 from callcenter.storage.database import Database
+from callcenter.tickets.settings import TicketSettings
 
 RUNTIME: web.AppKey[Runtime] = web.AppKey("runtime", Runtime)
 STATS: web.AppKey[LiveStats] = web.AppKey("stats", LiveStats)
@@ -29,6 +30,8 @@ def build_app(
     stats: LiveStats,
     database: Database | None = None,
     recordings_root: Path | None = None,
+    ticket_settings: TicketSettings | None = None,
+    attachments: Path | None = None,
 ) -> web.Application:
     app = web.Application(middlewares=[errors_middleware, auth_middleware])
     app[RUNTIME] = runtime
@@ -37,6 +40,11 @@ def build_app(
         app[recordings.DATABASE] = database
         app[recordings.RECORDINGS_ROOT] = recordings_root
         app.add_routes(recordings.routes())
+    if database is not None and ticket_settings is not None and attachments is not None:
+        app[tickets.TICKET_DB] = database
+        app[tickets.SETTINGS] = ticket_settings
+        app[tickets.ATTACHMENTS] = attachments
+        app.add_routes(tickets.routes())
     app.add_routes(
         [
             web.get("/health", health),

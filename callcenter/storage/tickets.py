@@ -21,7 +21,7 @@ from callcenter.tickets import text as segment
 from callcenter.tickets.actions import Action
 from callcenter.tickets.calendar import deadline
 from callcenter.tickets.classifier import Classification, classify
-from callcenter.tickets.errors import IllegalTransition, TicketError
+from callcenter.tickets.errors import IllegalTransition, InvalidAction, MissingField, TicketError
 from callcenter.tickets.model import (
     Actor,
     CallbackOutcome,
@@ -178,9 +178,9 @@ def create(
     the configured window and similarity), else create a ticket pre-filled with the
     classifier's proposal and its deadline."""
     if intake.channel not in CHANNELS:
-        raise TicketError(f"channel must be one of {', '.join(CHANNELS)}")
-    if not intake.content.strip():
-        raise TicketError("content is required")
+        raise InvalidAction(f"channel must be one of {', '.join(CHANNELS)}")
+    if not intake.content.strip() and intake.call_id is None:
+        raise MissingField("content is required")
     now = _epoch(at)
     if intake.caller_number:
         linked = _link_repeat(session, settings, intake, actor, at)

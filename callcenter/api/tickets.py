@@ -1,0 +1,390 @@
+"""Tickets over HTTP: create, read, list (filters, paging, full text), transition, assign,
+confirm, comment, attach; intake from web, app, mini-program and public-account forms.
+
+Roles: agents and supervisors see every ticket; a department sees only the tickets
+dispatched to it, with citizens' phone and ID numbers masked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import time
+from dataclasses import fields
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from callcenter.api.auth import Principal, require
+from callcenter.api.errors import ApiError, json_body
+from callcenter.masking import mask_phone, mask_text
+from callcenter.storage import tickets as store
+from callcenter.storage.database import Database
+from callcenter.storage.schema import Ticket, TicketAttachment
+from callcenter.tickets import actions as act
+from callcenter.tickets.lifecycle import allowed_actions
+from callcenter.tickets.model import Actor, CallbackOutcome, Rating, Role
+from callcenter.tickets.settings import TicketSettings
+
+TICKET_DB: web.AppKey[Database] = web.AppKey("ticket_db", Database)
+SETTINGS: web.AppKey[TicketSettings] = web.AppKey("ticket_settings", TicketSettings)
+ATTACHMENTS: web.AppKey[Path] = web.AppKey("attachments", Path)
+
+ACTIONS: dict[str, type[Any]] = {
+    cls.name: cls
+    for cls in (
+        act.Dispatch,
+        act.AcceptHandling,
+        act.Return,
+        act.Redispatch,
+        act.Reply,
+        act.RejectReply,
+        act.Approve,
+        act.Close,
+        act.Revisit,
+        act.Evaluate,
+        act.Supervise,
+        act.Reopen,
+    )
+}
+ENUMS: dict[str, type[Any]] = {"outcome": CallbackOutcome, "rating": Rating}
+MAX_ATTACHMENT = 20 * 1024 * 1024
+
+
+def routes() -> list[web.RouteDef]:
+    return [
+        web.post("/api/tickets", create),
+        web.get("/api/tickets", listing),
+        web.get("/api/tickets/{id}", read),
+        web.post("/api/tickets/{id}/transition", transition),
+        web.post("/api/tickets/{id}/assign", assign),
+        web.post("/api/tickets/{id}/confirm", confirm),
+        web.post("/api/tickets/{id}/comments", comment),
+        web.post("/api/tickets/{id}/attachments", attach),
+        web.post("/api/intake/{channel}", intake),
+    ]
+
+
+def actor_of(who: Principal) -> Actor:
+    return Actor(who.name, Role(who.role), who.department or None)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _ticket_id(request: web.Request) -> int:
+    try:
+        return int(request.match_info["id"])
+    except ValueError as exc:
+        raise ApiError(404, "ticket.not_found", "ticket ids are numbers") from exc
+
+
+def _text(body: dict[str, object], key: str, required: bool = False, limit: int = 4000) -> str:
+    value = body.get(key, "")
+    if not isinstance(value, str):
+        raise ApiError(400, "api.invalid", f"'{key}' must be a string")
+    if required and not value.strip():
+        raise ApiError(400, "api.invalid", f"'{key}' is required")
+    if len(value) > limit:
+        raise ApiError(400, "api.invalid", f"'{key}' is longer than {limit} characters")
+    return value
+
+
+def view(row: Ticket, who: Principal, detail: bool = False) -> dict[str, Any]:
+    masked = who.role == "department"
+    body: dict[str, Any] = {
+        "id": row.id,
+        "number": row.number,
+        "channel": row.channel,
+        "status": row.status,
+        "request_type": row.request_type,
+        "topic": row.topic,
+        "department": row.department,
+        "title": mask_text(row.title) if masked else row.title,
+        "caller_number": mask_phone(row.caller_number) if masked else row.caller_number,
+        "did": row.did,
+        "hotline": row.hotline,
+        "created_at": row.created_at,
+        "deadline": row.deadline,
+        "version": row.version,
+        "repeats": row.repeats,
+        "confirmed": bool(row.confirmed),
+    }
+    if detail:
+        body.update(
+            {
+                "content": mask_text(row.content) if masked else row.content,
+                "caller_name": row.caller_name,
+                "address": row.address,
+                "call_id": row.call_id,
+                "agent_id": row.agent_id,
+                "skill": row.skill,
+                "region": row.region,
+                "ivr_path": row.ivr_path,
+                "proposal": json.loads(row.proposal),
+                "state": json.loads(row.state),
+                "closed_at": row.closed_at,
+            }
+        )
+    return body
+
+
+def _visible(row: Ticket, who: Principal) -> None:
+    if who.role == "department" and row.department != who.department:
+        raise ApiError(404, "ticket.not_found", f"no ticket {row.id}")  # not even its existence
+
+
+async def _run(request: web.Request, work: Any) -> Any:
+    db = request.app[TICKET_DB]
+    return await asyncio.to_thread(db.transaction, work)
+
+
+def _intake(body: dict[str, object], channel: str) -> store.Intake:
+    call_id = _text(body, "call_id", limit=64) or None
+    return store.Intake(
+        channel=channel,
+        content=_text(body, "content", required=call_id is None),
+        caller_number=_text(body, "caller_number", limit=32),
+        caller_name=_text(body, "caller_name", limit=64),
+        title=_text(body, "title", limit=200),
+        address=_text(body, "address", limit=200),
+        call_id=call_id,
+        did=_text(body, "did", limit=32),
+        request_type=_text(body, "request_type", limit=16),
+        department=_text(body, "department", limit=64),
+        urgent=body.get("urgent") is True,
+    )
+
+
+async def _create(request: web.Request, channel: str, body: dict[str, object]) -> web.Response:
+    who = require(request, "agent", "supervisor")
+    data = _intake(body, channel)
+    settings = request.app[SETTINGS]
+    made: store.Created = await _run(
+        request, lambda s: store.create(s, settings, data, actor_of(who), _now())
+    )
+    out = view(made.ticket, who, detail=True)
+    out["linked"] = made.linked
+    if made.linked:
+        out["similarity"] = round(made.similarity, 3)
+    return web.json_response(out, status=200 if made.linked else 201)
+
+
+async def create(request: web.Request) -> web.Response:
+    body = await json_body(request)
+    channel = body.get("channel", "phone")
+    if channel not in store.CHANNELS:
+        raise ApiError(400, "api.invalid", f"channel must be one of {', '.join(store.CHANNELS)}")
+    return await _create(request, str(channel), body)
+
+
+async def intake(request: web.Request) -> web.Response:
+    """Forms from the web site, app, mini-program and public account (GB/T 44190 6.2.2): the
+    channel's backend calls with its own agent token; everything lands in one ticket flow."""
+    channel = request.match_info["channel"]
+    if channel not in ("web", "app", "miniprogram", "wechat"):
+        raise ApiError(404, "api.not_found", "channels: web, app, miniprogram, wechat")
+    return await _create(request, channel, await json_body(request))
+
+
+async def listing(request: web.Request) -> web.Response:
+    who = require(request, "agent", "supervisor", "department")
+    q = request.query
+    try:
+        page = max(1, int(q.get("page", "1")))
+        per_page = min(200, max(1, int(q.get("per_page", "20"))))
+        created_from = float(q["from"]) if "from" in q else None
+        created_to = float(q["to"]) if "to" in q else None
+    except ValueError as exc:
+        raise ApiError(400, "api.invalid", "page, per_page, from, to must be numbers") from exc
+    filters = store.Filters(
+        status=q.get("status", ""),
+        department=who.department if who.role == "department" else q.get("department", ""),
+        request_type=q.get("request_type", ""),
+        channel=q.get("channel", ""),
+        caller_number="" if who.role == "department" else q.get("caller_number", ""),
+        did=q.get("did", ""),
+        created_from=created_from,
+        created_to=created_to,
+        q=q.get("q", ""),
+    )
+    if who.role == "department" and not who.department:
+        raise ApiError(403, "api.forbidden", "this department token names no department")
+    total, rows = await _run(request, lambda s: store.search(s, filters, page, per_page))
+    return web.json_response(
+        {
+            "total": total,
+            "page": page,
+            "per_page": per_page,
+            "tickets": [view(r, who) for r in rows],
+        }
+    )
+
+
+async def read(request: web.Request) -> web.Response:
+    who = require(request, "agent", "supervisor", "department")
+    tid = _ticket_id(request)
+
+    def work(s: Any) -> dict[str, Any]:
+        row = store.get(s, tid)
+        _visible(row, who)
+        out = view(row, who, detail=True)
+        out["history"] = [
+            {
+                "seq": h.seq,
+                "action": h.action,
+                "actor": h.actor,
+                "role": h.role,
+                "at": h.at,
+                "from": h.from_status,
+                "to": h.to_status,
+                "note": h.note,
+                "details": json.loads(h.details),
+            }
+            for h in store.history(s, tid)
+        ]
+        out["comments"] = [
+            {"at": c.at, "actor": c.actor, "role": c.role, "text": c.text}
+            for c in store.comments(s, tid)
+        ]
+        out["allowed_actions"] = list(allowed_actions(store.state_of(row), Role(who.role)))
+        return out
+
+    return web.json_response(await _run(request, work))
+
+
+def parse_action(body: dict[str, object]) -> act.Action:
+    name = body.get("action")
+    cls = ACTIONS.get(name) if isinstance(name, str) else None
+    if cls is None:
+        raise ApiError(400, "api.invalid", f"'action' must be one of {', '.join(ACTIONS)}")
+    kwargs: dict[str, Any] = {}
+    for f in fields(cls):
+        if f.name not in body:
+            continue
+        value = body[f.name]
+        if not isinstance(value, str):
+            raise ApiError(400, "api.invalid", f"'{f.name}' must be a string")
+        if f.name in ENUMS:
+            try:
+                value = ENUMS[f.name](value)
+            except ValueError as exc:
+                allowed = ", ".join(m.value for m in ENUMS[f.name])
+                raise ApiError(400, "api.invalid", f"'{f.name}' must be one of {allowed}") from exc
+        kwargs[f.name] = value
+    try:
+        action: act.Action = cls(**kwargs)
+    except TypeError as exc:
+        missing = [f.name for f in fields(cls) if f.name not in kwargs]
+        raise ApiError(400, "api.invalid", f"{name} needs: {', '.join(missing)}") from exc
+    return action
+
+
+async def _transition(request: web.Request, action: act.Action, version: object) -> web.Response:
+    who = require(request, "agent", "supervisor", "department")
+    if version is not None and not isinstance(version, int):
+        raise ApiError(400, "api.invalid", "'expected_version' must be an integer")
+    tid = _ticket_id(request)
+    settings = request.app[SETTINGS]
+
+    def work(s: Any) -> dict[str, Any]:
+        _visible(store.get(s, tid), who)
+        row, entry = store.transition(s, settings, tid, action, actor_of(who), _now(), version)
+        out = view(row, who, detail=True)
+        out["history_entry"] = {"seq": entry.seq, "action": entry.action, "to": entry.to_status}
+        return out
+
+    return web.json_response(await _run(request, work))
+
+
+async def transition(request: web.Request) -> web.Response:
+    body = await json_body(request)
+    return await _transition(request, parse_action(body), body.get("expected_version"))
+
+
+async def assign(request: web.Request) -> web.Response:
+    """Dispatch to a department (or re-dispatch one a department gave back)."""
+    body = await json_body(request)
+    department = _text(body, "department", required=True, limit=64)
+    note = _text(body, "note")
+    tid = _ticket_id(request)
+
+    def returned(s: Any) -> bool:
+        return store.state_of(store.get(s, tid)).returns > 0
+
+    again = await _run(request, returned)
+    action: act.Action = (
+        act.Redispatch(department, note) if again else act.Dispatch(department, note)
+    )
+    return await _transition(request, action, body.get("expected_version"))
+
+
+async def confirm(request: web.Request) -> web.Response:
+    who = require(request, "agent", "supervisor")
+    body = await json_body(request)
+    tid = _ticket_id(request)
+    request_type = _text(body, "request_type", limit=16)
+    topic = _text(body, "topic", limit=64)
+    department = _text(body, "department", limit=64)
+    row = await _run(
+        request, lambda s: store.confirm(s, tid, actor_of(who), request_type, topic, department)
+    )
+    return web.json_response(view(row, who, detail=True))
+
+
+async def comment(request: web.Request) -> web.Response:
+    who = require(request, "agent", "supervisor", "department")
+    body = await json_body(request)
+    text = _text(body, "text", required=True)
+    tid = _ticket_id(request)
+
+    def work(s: Any) -> None:
+        _visible(store.get(s, tid), who)
+        store.comment(s, tid, actor_of(who), text, _now())
+
+    await _run(request, work)
+    return web.json_response({"ok": True}, status=201)
+
+
+async def attach(request: web.Request) -> web.Response:
+    """Raw body upload: `?name=photo.jpg`, Content-Type kept; stored by content hash."""
+    who = require(request, "agent", "supervisor", "department")
+    tid = _ticket_id(request)
+    name = request.query.get("name", "").strip()
+    if not name or "/" in name or len(name) > 200:
+        raise ApiError(400, "api.invalid", "'name' (a file name) is required")
+    data = await request.content.read(MAX_ATTACHMENT + 1)
+    if not data or len(data) > MAX_ATTACHMENT:
+        raise ApiError(400, "api.invalid", f"attachment must be 1 byte to {MAX_ATTACHMENT} bytes")
+    digest = hashlib.sha256(data).hexdigest()
+    rel = f"{digest[:2]}/{digest}"
+    path = request.app[ATTACHMENTS] / rel
+
+    def save() -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            path.write_bytes(data)
+
+    def work(s: Any) -> int:
+        _visible(store.get(s, tid), who)
+        row = TicketAttachment(
+            ticket_id=tid,
+            at=time.time(),
+            actor=who.name,
+            name=name,
+            content_type=request.content_type,
+            size=len(data),
+            sha256=digest,
+            path=rel,
+        )
+        s.add(row)
+        s.flush()
+        return row.id
+
+    await asyncio.to_thread(save)
+    attachment_id = await _run(request, work)
+    return web.json_response({"id": attachment_id, "sha256": digest, "size": len(data)}, status=201)
