@@ -143,8 +143,8 @@ async def test_lifecycle_over_http_with_history_and_conflicts(
     assert out["status"] == "evaluated" and out["version"] == len(steps)
     status, err = await call(c, t["supervisor"], "POST", path, {"action": "close"})
     assert (status, err["error_id"]) == (409, "ticket.illegal_transition")
-    body: dict[str, object] = {"action": "supervise", "note": "督办", "expected_version": 3}
-    status, err = await call(c, t["supervisor"], "POST", path, body)
+    stale: dict[str, object] = {"action": "supervise", "note": "督办", "expected_version": 3}
+    status, err = await call(c, t["supervisor"], "POST", path, stale)
     assert (status, err["error_id"]) == (409, "ticket.conflict")
     _, detail = await call(c, t["supervisor"], "GET", f"/api/tickets/{tid}")
     assert [h["action"] for h in detail["history"]] == ["accept"] + [b["action"] for _, b in steps]
