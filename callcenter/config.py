@@ -87,6 +87,16 @@ class RecordingsConfig:
 
 
 @dataclass(frozen=True)
+class AsrConfig:
+    """Speech recognition: a Vosk model directory ("" = no transcription) and how many
+    worker processes decode recordings."""
+
+    model_dir: str = ""
+    workers: int = 1
+    max_attempts: int = 3
+
+
+@dataclass(frozen=True)
 class PbxNode:
     name: str
     kind: str = "asterisk"
@@ -171,6 +181,7 @@ class Config:
     engine: EngineConfig
     storage: StorageConfig
     recordings: RecordingsConfig
+    asr: AsrConfig
     nodes: tuple[PbxNode, ...]
     numbers: tuple[NumberEntry, ...]
     skills: tuple[SkillEntry, ...]
@@ -357,7 +368,7 @@ def load_config(directory: str | Path) -> Config:
         return None if v in skill_ids else f"unknown skill {v!r} (known: {', '.join(skill_ids)})"
 
     center_file = at("center.toml")
-    r.table(center_file, "", ("center", "engine", "storage", "recordings", "pbx"))
+    r.table(center_file, "", ("center", "engine", "storage", "recordings", "asr", "pbx"))
     c = r.table(center_file.get("center"), "center", ("name", "timezone", "default_did"))
     center = CenterConfig(
         name=r.get(c, "center", "name", str, CenterConfig.name),
@@ -406,6 +417,16 @@ def load_config(directory: str | Path) -> Config:
             int,
             RecordingsConfig.retention_days,
             check=lambda v: None if v >= 1 else "must be at least 1 day",
+        ),
+    )
+    a = r.table(center_file.get("asr"), "asr", tuple(AsrConfig.__dataclass_fields__))
+    asr = AsrConfig(
+        model_dir=r.get(a, "asr", "model_dir", str, ""),
+        workers=r.get(
+            a, "asr", "workers", int, 1, check=lambda v: None if 1 <= v <= 64 else "must be 1-64"
+        ),
+        max_attempts=r.get(
+            a, "asr", "max_attempts", int, 3, check=lambda v: None if v >= 1 else "must be >= 1"
         ),
     )
     pbx = r.table(center_file.get("pbx"), "pbx", ("nodes",))
@@ -654,6 +675,7 @@ def load_config(directory: str | Path) -> Config:
         engine=engine,
         storage=storage,
         recordings=recordings,
+        asr=asr,
         nodes=tuple(nodes),
         numbers=tuple(numbers),
         skills=tuple(skills),

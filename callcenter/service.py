@@ -14,7 +14,9 @@ from typing import Any
 from aiohttp import web
 
 from callcenter.api.http import build_app
+from callcenter.asr.worker import TranscriptionPool
 from callcenter.bus import Bus
+from callcenter.call_tickets import CallTicketMaker
 from callcenter.config import Config, recordings_root
 from callcenter.pbx.asterisk import AsteriskDriver
 from callcenter.pbx.base import PbxDriver
@@ -25,6 +27,7 @@ from callcenter.stats import LiveStats
 from callcenter.storage.database import Database
 from callcenter.storage.recorder import CallRecorder
 from callcenter.tickets.settings import load_ticket_settings
+from callcenter.transcription import DatabaseJobs, TranscriptionService
 
 log = logging.getLogger(__name__)
 
@@ -74,11 +77,25 @@ class Service:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.queue_log = QueueLogWriter(path)
         self.ticket_settings = load_ticket_settings(config.source_dir)
+        self.asr_pool: TranscriptionPool | None = None
         self.runtime: Runtime | None = None
         self._stopping = asyncio.Event()
 
     def stop(self) -> None:
         self._stopping.set()
+
+    def _transcription(self) -> TranscriptionService | None:
+        """Transcription in worker processes, when a model directory is configured."""
+        model = self.config.asr.model_dir
+        if not model:
+            log.info("no [asr] model_dir configured: recordings are not transcribed")
+            return None
+        path = Path(model) if Path(model).is_absolute() else self.options.workdir / model
+        self.asr_pool = TranscriptionPool(path, workers=self.config.asr.workers)
+        jobs = DatabaseJobs(
+            self.database, recordings_root(self.config, self.options.workdir), self.ticket_settings
+        )
+        return TranscriptionService(jobs, self.asr_pool, self.config.asr.max_attempts)
 
     async def run(
         self, on_ready: Callable[[Runtime], Coroutine[Any, Any, None]] | None = None
@@ -93,9 +110,15 @@ class Service:
             recordings_root(self.config, self.options.workdir),
             self.bus.subscribe("recordings"),
         )
+        self.call_tickets = CallTicketMaker(
+            self.database, self.ticket_settings, self.bus.subscribe("tickets")
+        )
+        transcriber = self._transcription()
         swept = await asyncio.to_thread(self.indexer.sweep)
         if swept:
             log.info("indexed %d recordings found on disk", swept)
+        if transcriber is not None:
+            self.indexer.on_indexed = transcriber.wake  # from the event loop from now on
         runtime = Runtime(
             self.config,
             build_drivers(self.config, self.options),
@@ -109,7 +132,11 @@ class Service:
             loop.create_task(recorder.run(), name="storage"),
             loop.create_task(self.stats.run(self.bus.subscribe("stats")), name="stats"),
             loop.create_task(self.indexer.run(), name="recordings"),
+            loop.create_task(self.call_tickets.run(), name="call-tickets"),
         ]
+        asr_stop = asyncio.Event()
+        if transcriber is not None:
+            tasks.append(loop.create_task(transcriber.run(asr_stop), name="transcription"))
         runner: web.AppRunner | None = None
         if self.options.http_port:
             app = build_app(
@@ -137,10 +164,15 @@ class Service:
             runtime.stop()
             await asyncio.gather(engine, return_exceptions=True)
             self.bus.close()
+            asr_stop.set()
+            if transcriber is not None:
+                transcriber.wake()
             for task in tasks:
                 if task.get_name() == "on-ready":
                     task.cancel()
             results = await asyncio.gather(*tasks, return_exceptions=True)
+            if self.asr_pool is not None:
+                await asyncio.to_thread(self.asr_pool.close)
             for task, result in zip(tasks, results, strict=True):
                 if isinstance(result, Exception):
                     log.error("task %s failed", task.get_name(), exc_info=result)
