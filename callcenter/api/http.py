@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from acd import events as ev
-from callcenter.api import recordings, tickets
+from callcenter.api import openapi, recordings, sms, tickets
 from callcenter.api.auth import auth_middleware, principal, require
 from callcenter.api.errors import ApiError, errors_middleware, json_body
 from callcenter.masking import mask_phone
@@ -45,9 +45,11 @@ def build_app(
         app[tickets.SETTINGS] = ticket_settings
         app[tickets.ATTACHMENTS] = attachments
         app.add_routes(tickets.routes())
+        app.add_routes(sms.routes())
     app.add_routes(
         [
             web.get("/health", health),
+            web.get("/api/openapi.json", openapi.handler),
             web.get("/api/queue", queue),
             web.get("/api/agents", agents),
             web.get("/api/stats", summary),

@@ -4,6 +4,8 @@ department isolation, masking, the lifecycle over HTTP, repeat linking, search, 
 from __future__ import annotations
 
 import hashlib
+import hmac
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -12,9 +14,11 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from callcenter.api import sms
 from callcenter.api import tickets as api
 from callcenter.api.auth import add_token, auth_middleware
 from callcenter.api.errors import errors_middleware
+from callcenter.api.http import build_app
 from callcenter.storage.database import Database
 from callcenter.tickets.settings import load_ticket_settings
 
@@ -40,6 +44,7 @@ async def client(
     app[api.SETTINGS] = load_ticket_settings(REPO / "config")
     app[api.ATTACHMENTS] = tmp_path / "attachments"
     app.add_routes(api.routes())
+    app.add_routes(sms.routes())
     async with TestClient(TestServer(app)) as c:
         yield c, tokens
 
@@ -177,3 +182,57 @@ async def test_repeat_search_comment_and_attachment(
     )
     assert resp.status == 201
     assert (await resp.json())["sha256"] == hashlib.sha256(photo).hexdigest()
+
+
+# --- SMS webhook ------------------------------------------------------------------------------
+
+
+def signed(body: dict[str, str], secret: str = "gateway-secret") -> tuple[bytes, dict[str, str]]:
+    raw = json.dumps(body, ensure_ascii=False).encode()
+    signature = hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
+    return raw, {"X-Signature": signature, "Content-Type": "application/json"}
+
+
+async def test_sms_webhook_signed_idempotent_and_in_the_same_flow(
+    client: tuple[TestClient[Any, Any], dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    c, t = client
+    message = {"from": "13700000001", "text": "小区路灯坏了一个星期了", "id": "gw-1"}
+    raw, headers = signed(message)
+    resp = await c.post("/hooks/sms", data=raw, headers=headers)
+    assert (resp.status, (await resp.json())["error_id"]) == (503, "sms.not_configured")
+    monkeypatch.setenv("CALLCENTER_SMS_SECRET", "gateway-secret")
+    bad = dict(headers, **{"X-Signature": "0" * 64})
+    resp = await c.post("/hooks/sms", data=raw, headers=bad)
+    assert (resp.status, (await resp.json())["error_id"]) == (401, "sms.bad_signature")
+    resp = await c.post("/hooks/sms", data=raw, headers=headers)
+    made = await resp.json()
+    assert resp.status == 201 and made["channel"] == "sms"
+    again = await c.post("/hooks/sms", data=raw, headers=headers)  # the gateway retried
+    assert again.status == 200 and (await again.json())["duplicate"]
+    _, listed = await call(c, t["agent"], "GET", "/api/tickets?channel=sms")
+    assert listed["total"] == 1 and listed["tickets"][0]["id"] == made["id"]
+    raw, headers = signed({"from": "not a number", "text": "x"})
+    assert (await c.post("/hooks/sms", data=raw, headers=headers)).status == 400
+
+
+async def test_openapi_describes_every_route(tmp_path: Path, database: Database) -> None:
+    from callcenter.api.openapi import SPEC
+    from tests.unit.fakes import running_runtime
+
+    async with running_runtime() as harness:
+        app = build_app(
+            harness.runtime,
+            harness.stats,
+            database,
+            tmp_path,
+            load_ticket_settings(REPO / "config"),
+            tmp_path,
+        )
+        routes = {
+            (r.resource.canonical, r.method.lower())
+            for r in app.router.routes()
+            if r.resource is not None and r.method != "HEAD"
+        }
+    described = {(path, method) for path, ops in SPEC["paths"].items() for method in ops}
+    assert routes == described

@@ -1,0 +1,283 @@
+"""The OpenAPI 3.1 description of the HTTP API (served at /api/openapi.json). A test checks
+that every route the application registers is described here, so it cannot drift."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def _op(summary: str, body: str | None = None, ok: int = 200, roles: str = "") -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "summary": summary + (f" (roles: {roles})" if roles else ""),
+        "responses": {
+            str(ok): {"description": "OK"},
+            "4XX": {"description": "Error", **_json(_ref("Error"))},
+        },
+    }
+    if body:
+        op["requestBody"] = {"required": True, **_json(_ref(body))}
+    return op
+
+
+ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
+CALL = {"name": "call_id", "in": "path", "required": True, "schema": {"type": "string"}}
+AGENT = {"name": "agent_id", "in": "path", "required": True, "schema": {"type": "string"}}
+
+SPEC: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "callcenter — 12345 hotline engine",
+        "version": "0.1.0",
+        "description": "Queue, agents, recordings and tickets (工单). Every /api call needs "
+        "`Authorization: Bearer <token>`; errors are JSON with a stable `error_id`.",
+    },
+    "components": {
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        "schemas": {
+            "Error": {
+                "type": "object",
+                "required": ["error_id", "message"],
+                "properties": {"error_id": {"type": "string"}, "message": {"type": "string"}},
+            },
+            "Intake": {
+                "type": "object",
+                "properties": {
+                    "channel": {"enum": ["phone", "web", "app", "miniprogram", "wechat", "sms"]},
+                    "content": {"type": "string", "maxLength": 4000},
+                    "title": {"type": "string", "maxLength": 200},
+                    "caller_number": {"type": "string"},
+                    "caller_name": {"type": "string"},
+                    "address": {"type": "string"},
+                    "call_id": {"type": "string"},
+                    "did": {"type": "string"},
+                    "request_type": {"enum": ["咨询", "求助", "投诉", "举报", "意见建议"]},
+                    "department": {"type": "string"},
+                    "urgent": {"type": "boolean"},
+                },
+            },
+            "Transition": {
+                "type": "object",
+                "required": ["action"],
+                "properties": {
+                    "action": {
+                        "enum": [
+                            "dispatch",
+                            "accept_handling",
+                            "return",
+                            "redispatch",
+                            "reply",
+                            "reject_reply",
+                            "approve",
+                            "close",
+                            "revisit",
+                            "evaluate",
+                            "supervise",
+                            "reopen",
+                        ]
+                    },
+                    "department": {"type": "string"},
+                    "reason": {"type": "string"},
+                    "text": {"type": "string"},
+                    "note": {"type": "string"},
+                    "outcome": {"enum": ["reached", "unreachable", "declined"]},
+                    "rating": {"enum": ["满意", "基本满意", "不满意"]},
+                    "expected_version": {"type": "integer"},
+                },
+            },
+            "Assign": {
+                "type": "object",
+                "required": ["department"],
+                "properties": {"department": {"type": "string"}, "note": {"type": "string"}},
+            },
+            "Confirm": {
+                "type": "object",
+                "properties": {
+                    "request_type": {"type": "string"},
+                    "topic": {"type": "string"},
+                    "department": {"type": "string"},
+                },
+            },
+            "Comment": {
+                "type": "object",
+                "required": ["text"],
+                "properties": {"text": {"type": "string"}},
+            },
+            "AgentAction": {
+                "type": "object",
+                "properties": {"reason": {"type": "string"}, "ready": {"type": "boolean"}},
+            },
+            "Priority": {
+                "type": "object",
+                "required": ["priority"],
+                "properties": {"priority": {"type": "integer", "minimum": -100, "maximum": 100}},
+            },
+            "Sms": {
+                "type": "object",
+                "required": ["from", "text"],
+                "properties": {
+                    "from": {"type": "string"},
+                    "text": {"type": "string"},
+                    "id": {"type": "string"},
+                },
+            },
+        },
+    },
+    "security": [{"bearer": []}],
+    "paths": {
+        "/health": {"get": {**_op("PBX links up"), "security": []}},
+        "/api/openapi.json": {"get": _op("This description")},
+        "/api/queue": {"get": _op("Waiting callers in queue order (numbers masked)")},
+        "/api/agents": {"get": _op("Agents with status and state")},
+        "/api/stats": {"get": _op("Live queue statistics")},
+        "/api/agents/{agent_id}/{action}": {
+            "post": {
+                **_op("login / logout / pause / resume / ready", "AgentAction"),
+                "parameters": [
+                    AGENT,
+                    {
+                        "name": "action",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"enum": ["login", "logout", "pause", "resume", "ready"]},
+                    },
+                ],
+            }
+        },
+        "/api/calls/{call_id}/priority": {
+            "post": {
+                **_op("Change a waiting caller's priority", "Priority", roles="supervisor"),
+                "parameters": [CALL],
+            }
+        },
+        "/api/recordings/{call_id}": {
+            "get": {
+                **_op("Recording metadata (audited)", roles="agent (own), supervisor"),
+                "parameters": [CALL],
+            }
+        },
+        "/api/recordings/{call_id}/audio": {
+            "get": {
+                **_op(
+                    "Recording audio, leg=mixed|caller|agent (audited)",
+                    roles="agent (own), supervisor",
+                ),
+                "parameters": [
+                    CALL,
+                    {
+                        "name": "leg",
+                        "in": "query",
+                        "schema": {"enum": ["mixed", "caller", "agent"]},
+                    },
+                ],
+            }
+        },
+        "/api/recordings/{call_id}/access": {
+            "get": {**_op("Who accessed a recording", roles="supervisor"), "parameters": [CALL]}
+        },
+        "/api/tickets": {
+            "post": _op(
+                "Create a ticket (linked to an open one when it repeats)",
+                "Intake",
+                201,
+                "agent, supervisor",
+            ),
+            "get": {
+                **_op(
+                    "List tickets: filters, paging, full text (q)",
+                    roles="agent, supervisor, department (own only)",
+                ),
+                "parameters": [
+                    {"name": n, "in": "query", "schema": {"type": t}}
+                    for n, t in (
+                        ("status", "string"),
+                        ("department", "string"),
+                        ("request_type", "string"),
+                        ("channel", "string"),
+                        ("caller_number", "string"),
+                        ("did", "string"),
+                        ("from", "number"),
+                        ("to", "number"),
+                        ("q", "string"),
+                        ("page", "integer"),
+                        ("per_page", "integer"),
+                    )
+                ],
+            },
+        },
+        "/api/tickets/{id}": {
+            "get": {**_op("A ticket with history, comments, allowed actions"), "parameters": [ID]}
+        },
+        "/api/tickets/{id}/transition": {
+            "post": {**_op("Apply a lifecycle action", "Transition"), "parameters": [ID]}
+        },
+        "/api/tickets/{id}/assign": {
+            "post": {
+                **_op("Dispatch (or re-dispatch) to a department", "Assign"),
+                "parameters": [ID],
+            }
+        },
+        "/api/tickets/{id}/confirm": {
+            "post": {
+                **_op(
+                    "Confirm or edit the classifier's proposal",
+                    "Confirm",
+                    roles="agent, supervisor",
+                ),
+                "parameters": [ID],
+            }
+        },
+        "/api/tickets/{id}/comments": {
+            "post": {**_op("Comment", "Comment", 201), "parameters": [ID]}
+        },
+        "/api/tickets/{id}/attachments": {
+            "post": {
+                **_op("Attach a file (raw body, ?name=)", ok=201),
+                "parameters": [
+                    ID,
+                    {"name": "name", "in": "query", "required": True, "schema": {"type": "string"}},
+                ],
+                "requestBody": {
+                    "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}
+                },
+            }
+        },
+        "/api/intake/{channel}": {
+            "post": {
+                **_op(
+                    "Form intake from web, app, mini-program, public account",
+                    "Intake",
+                    201,
+                    "channel backend token (agent)",
+                ),
+                "parameters": [
+                    {
+                        "name": "channel",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"enum": ["web", "app", "miniprogram", "wechat"]},
+                    }
+                ],
+            }
+        },
+        "/hooks/sms": {
+            "post": {
+                **_op("SMS gateway webhook, HMAC-SHA256 in X-Signature", "Sms", 201),
+                "security": [],
+            }
+        },
+    },
+}
+
+
+async def handler(request: web.Request) -> web.Response:
+    return web.json_response(SPEC)
