@@ -218,6 +218,7 @@ async def listing(request: web.Request) -> web.Response:
     return web.json_response(
         {
             "total": total,
+            "total_capped": total > store.COUNT_CAP,
             "page": page,
             "per_page": per_page,
             "tickets": [view(r, who) for r in rows],

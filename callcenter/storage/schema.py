@@ -194,7 +194,7 @@ class Ticket(Base):
 
     __table_args__ = (
         Index("ix_tickets_status", "status", "created_at"),
-        Index("ix_tickets_department", "department", "status"),
+        Index("ix_tickets_department", "department", "status", "created_at"),
         Index("ix_tickets_caller", "caller_number", "created_at"),
         Index("ix_tickets_created_at", "created_at"),
         Index("ix_tickets_call_id", "call_id"),

@@ -211,7 +211,7 @@ def create(
         status=Status.ACCEPTED.value,
         version=0,
         state="{}",
-        proposal=json.dumps(_proposal(found, department), ensure_ascii=False),
+        proposal=json.dumps(proposal_of(found, department), ensure_ascii=False),
         confirmed=1 if intake.request_type and intake.department else 0,
         created_at=now,
         updated_at=now,
@@ -242,7 +242,7 @@ def create(
     return Created(row, linked=False, classification=found)
 
 
-def _proposal(found: Classification, department: str) -> dict[str, Any]:
+def proposal_of(found: Classification, department: str) -> dict[str, Any]:
     return {
         "request_type": [
             (p.value, round(p.score, 3), list(p.evidence)) for p in found.request_types
@@ -425,11 +425,17 @@ def _filtered(session: Session, f: Filters) -> Select[Any]:
     return query
 
 
+COUNT_CAP = 10_000
+
+
 def search(
     session: Session, f: Filters, page: int = 1, per_page: int = 20
 ) -> tuple[int, list[Ticket]]:
+    """One page, newest first, and the number of matches counted up to COUNT_CAP (a list
+    shows "10000+" rather than scanning a million rows to count them)."""
     query = _filtered(session, f)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    capped = query.with_only_columns(Ticket.id).limit(COUNT_CAP + 1).subquery()
+    total = session.scalar(select(func.count()).select_from(capped)) or 0
     rows: list[Ticket] = list(
         session.scalars(
             query.order_by(Ticket.created_at.desc(), Ticket.id.desc())

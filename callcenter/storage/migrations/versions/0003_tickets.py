@@ -52,7 +52,7 @@ def upgrade() -> None:
         sa.Column("search_text", sa.Text, nullable=False),
     )
     op.create_index("ix_tickets_status", "tickets", ["status", "created_at"])
-    op.create_index("ix_tickets_department", "tickets", ["department", "status"])
+    op.create_index("ix_tickets_department", "tickets", ["department", "status", "created_at"])
     op.create_index("ix_tickets_caller", "tickets", ["caller_number", "created_at"])
     op.create_index("ix_tickets_created_at", "tickets", ["created_at"])
     op.create_index("ix_tickets_call_id", "tickets", ["call_id"])
