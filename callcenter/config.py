@@ -94,6 +94,10 @@ class AsrConfig:
     model_dir: str = ""
     workers: int = 1
     max_attempts: int = 3
+    # host:port of the engine's AudioSocket server for live transcription, as the PBX
+    # reaches it ("" = no live transcription).
+    live_address: str = ""
+    live_streams: int = 8
 
 
 @dataclass(frozen=True)
@@ -322,6 +326,15 @@ def _one_of(choices: tuple[str, ...]) -> Check:
     return lambda v: None if v in choices else f"must be one of {', '.join(choices)}, got {v!r}"
 
 
+def _host_port(value: str) -> str | None:
+    if not value:
+        return None
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        return "must be host:port (e.g. 127.0.0.1:9092)"
+    return None
+
+
 def load_config(directory: str | Path) -> Config:
     src = Path(directory)
     r = _Reader()
@@ -427,6 +440,10 @@ def load_config(directory: str | Path) -> Config:
         ),
         max_attempts=r.get(
             a, "asr", "max_attempts", int, 3, check=lambda v: None if v >= 1 else "must be >= 1"
+        ),
+        live_address=r.get(a, "asr", "live_address", str, "", check=_host_port),
+        live_streams=r.get(
+            a, "asr", "live_streams", int, 8, check=lambda v: None if v >= 1 else "must be >= 1"
         ),
     )
     pbx = r.table(center_file.get("pbx"), "pbx", ("nodes",))

@@ -19,7 +19,13 @@ from callcenter.config import Config
 REPO = Path(__file__).resolve().parent.parent
 DIALPLAN_TEMPLATES = REPO / "dialplans" / "asterisk"
 
-DEPLOYMENT_FILES = ("extensions.conf", "queues.conf", "pjsip.conf", "manager.conf")
+DEPLOYMENT_FILES = (
+    "extensions.conf",
+    "queues.conf",
+    "pjsip.conf",
+    "manager.conf",
+    "confbridge.conf",
+)
 
 
 @dataclass(frozen=True)

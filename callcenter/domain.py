@@ -101,6 +101,34 @@ class CallClosed:
     at: float
 
 
+@dataclass(frozen=True)
+class LiveTranscript:
+    """Speech recognized while the call is up: a partial (may still change) or a final
+    segment of one speaker ("caller" / "agent")."""
+
+    call_id: str
+    speaker: str
+    text: str
+    final: bool
+    start: float
+    end: float
+    at: float
+
+
+@dataclass(frozen=True)
+class EmergencyLinked:
+    """A step of an emergency transfer: requested (by an actor, blind or conference), an
+    emergency trunk answered ("LINKED"), or a dial attempt ended (DIALSTATUS)."""
+
+    call_id: str
+    line: str
+    mode: str
+    actor: str
+    target: str
+    status: str
+    at: float
+
+
 DomainEvent = (
     CallerJoined
     | OfferMade
@@ -112,4 +140,6 @@ DomainEvent = (
     | PbxConnection
     | RecordingStarted
     | CallClosed
+    | LiveTranscript
+    | EmergencyLinked
 )

@@ -116,6 +116,26 @@ class Runtime:
         self._inbox.put_nowait(_Request(event, future))
         return await future
 
+    def emergency_transfer(self, call_id: str, line: str, mode: str, actor: str) -> bool:
+        """One-key transfer of a connected call to 110/119/120/122; False if not connected."""
+        meta = self.calls.get(call_id)
+        view = self.acd.caller(call_id)
+        if meta is None or view is None or view.state != "connected":
+            return False
+        driver = self.drivers[meta.node]
+        self.bus.publish(
+            domain.EmergencyLinked(call_id, line, mode, actor, "", "requested", self.clock())
+        )
+        self._send(meta.node, partial(driver.emergency_transfer, call_id, line, mode))
+        return True
+
+    def stream_audio(self, call_id: str, leg: str, address: str, stream_id: str) -> None:
+        """Ask the call's PBX node to stream one leg's voice to an AudioSocket server."""
+        meta = self.calls.get(call_id)
+        if meta is not None:
+            driver = self.drivers[meta.node]
+            self._send(meta.node, partial(driver.stream_audio, call_id, leg, address, stream_id))
+
     async def set_priority_on_pbx(self, call_id: str, priority: int) -> None:
         """Keep a changed priority on the caller's channel, so a restart restores it."""
         meta = self.calls.get(call_id)
@@ -178,6 +198,10 @@ class Runtime:
             self._apply(ev.CallerHungUp(e.call_id), now)
             self.calls.pop(e.call_id, None)
             self.bus.publish(domain.CallClosed(e.call_id, e.node, now))
+        elif isinstance(e, pbx.EmergencyStatus):
+            self.bus.publish(
+                domain.EmergencyLinked(e.call_id, e.line, "", "pbx", e.target, e.status, now)
+            )
         elif isinstance(e, pbx.RecordingStarted):
             self.bus.publish(domain.RecordingStarted(e.call_id, e.node, e.path, now))
         elif isinstance(e, pbx.CallerFellBack):

@@ -14,10 +14,12 @@ from typing import Any
 from aiohttp import web
 
 from callcenter.api.http import build_app
+from callcenter.asr.transcriber import Transcriber
 from callcenter.asr.worker import TranscriptionPool
 from callcenter.bus import Bus
 from callcenter.call_tickets import CallTicketMaker
 from callcenter.config import Config, recordings_root
+from callcenter.live import LiveTranscription
 from callcenter.pbx.asterisk import AsteriskDriver
 from callcenter.pbx.base import PbxDriver
 from callcenter.queue_log import QueueLogWriter
@@ -78,11 +80,30 @@ class Service:
         self.queue_log = QueueLogWriter(path)
         self.ticket_settings = load_ticket_settings(config.source_dir)
         self.asr_pool: TranscriptionPool | None = None
+        self.live: LiveTranscription | None = None
         self.runtime: Runtime | None = None
         self._stopping = asyncio.Event()
 
     def stop(self) -> None:
         self._stopping.set()
+
+    def _model_path(self) -> Path:
+        model = Path(self.config.asr.model_dir)
+        return model if model.is_absolute() else self.options.workdir / model
+
+    def _live_transcription(self) -> LiveTranscription | None:
+        asr = self.config.asr
+        if not asr.model_dir or not asr.live_address:
+            return None
+        path = self._model_path()
+        return LiveTranscription(
+            self.bus,
+            self.bus.subscribe("live-transcription"),
+            start_stream=lambda *args: None,  # the runtime's, once it exists
+            transcriber=lambda: Transcriber(path),
+            address=asr.live_address,
+            max_streams=asr.live_streams,
+        )
 
     def _transcription(self) -> TranscriptionService | None:
         """Transcription in worker processes, when a model directory is configured."""
@@ -90,7 +111,7 @@ class Service:
         if not model:
             log.info("no [asr] model_dir configured: recordings are not transcribed")
             return None
-        path = Path(model) if Path(model).is_absolute() else self.options.workdir / model
+        path = self._model_path()
         self.asr_pool = TranscriptionPool(path, workers=self.config.asr.workers)
         jobs = DatabaseJobs(
             self.database, recordings_root(self.config, self.options.workdir), self.ticket_settings
@@ -119,6 +140,7 @@ class Service:
             log.info("indexed %d recordings found on disk", swept)
         if transcriber is not None:
             self.indexer.on_indexed = transcriber.wake  # from the event loop from now on
+        self.live = self._live_transcription()
         runtime = Runtime(
             self.config,
             build_drivers(self.config, self.options),
@@ -128,12 +150,17 @@ class Service:
         )
         self.runtime = runtime
         loop = asyncio.get_running_loop()
+        if self.live is not None:
+            self.live.start_stream = runtime.stream_audio
+            await self.live.start()
         tasks = [
             loop.create_task(recorder.run(), name="storage"),
             loop.create_task(self.stats.run(self.bus.subscribe("stats")), name="stats"),
             loop.create_task(self.indexer.run(), name="recordings"),
             loop.create_task(self.call_tickets.run(), name="call-tickets"),
         ]
+        if self.live is not None:
+            tasks.append(loop.create_task(self.live.run(), name="live-transcription"))
         asr_stop = asyncio.Event()
         if transcriber is not None:
             tasks.append(loop.create_task(transcriber.run(asr_stop), name="transcription"))
@@ -146,6 +173,7 @@ class Service:
                 recordings_root(self.config, self.options.workdir),
                 self.ticket_settings,
                 self.options.workdir / "var" / "attachments",
+                self.live,
             )
             runner = web.AppRunner(app)
             await runner.setup()
@@ -173,6 +201,8 @@ class Service:
             results = await asyncio.gather(*tasks, return_exceptions=True)
             if self.asr_pool is not None:
                 await asyncio.to_thread(self.asr_pool.close)
+            if self.live is not None:
+                await self.live.close()
             for task, result in zip(tasks, results, strict=True):
                 if isinstance(result, Exception):
                     log.error("task %s failed", task.get_name(), exc_info=result)

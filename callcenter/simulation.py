@@ -83,7 +83,7 @@ class Softphone:
         )
         self.events: queue.Queue[Event] = queue.Queue()
         self.history: list[Event] = []
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # predicates may call seen()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
@@ -148,6 +148,10 @@ class Softphone:
             self.send(cmd="call", user=user, to=to)
         else:
             self.send(cmd="call", user=user, to=to, play=play)
+
+    def transfer(self, user: str, to: str) -> None:
+        """Blind-transfer the account's active call (SIP REFER) to extension `to`."""
+        self.send(cmd="transfer", user=user, to=to)
 
     def hangup(self, user: str) -> None:
         self.send(cmd="hangup", user=user)

@@ -7,7 +7,8 @@ pjsua2-python allows only 4 calls per process, so a test or the demo runs a few 
     python tools/softphone.py --registrar 127.0.0.1:15060 --port 16000 \
         --account 1001:SECRET --play tone700.wav --record-dir /tmp/rec
 
-Commands: {"cmd": "answer_mode", "user": "1001", "mode": "answer|ignore|reject", "delay": 0.2}
+Commands: {"cmd": "transfer", "user": "1001", "to": "110"}  (blind, SIP REFER)
+          {"cmd": "answer_mode", "user": "1001", "mode": "answer|ignore|reject", "delay": 0.2}
           {"cmd": "call", "user": "1001", "to": "12345", "play": "file.wav"}
           {"cmd": "hangup", "user": "1001"}   {"cmd": "quit"}
 Events:   {"event": "registered", "user": ..., "code": 200}
@@ -103,9 +104,12 @@ class Call(pj.Call):  # type: ignore[misc]
             if media.type != pj.PJMEDIA_TYPE_AUDIO or media.status != pj.PJSUA_CALL_MEDIA_ACTIVE:
                 continue
             audio = self.getAudioMedia(i)
+            # (Re)connect on every active media state: a re-INVITE (e.g. a connected-line
+            # update after a transfer) gives the call a new audio port.
             if self.play and self.player is None:
                 self.player = pj.AudioMediaPlayer()
                 self.player.createPlayer(self.play, 0)
+            if self.player is not None:
                 self.player.startTransmit(audio)
             if self.state.record_dir and self.recorder is None:
                 self.recording = os.path.join(
@@ -113,6 +117,7 @@ class Call(pj.Call):  # type: ignore[misc]
                 )
                 self.recorder = pj.AudioMediaRecorder()
                 self.recorder.createRecorder(self.recording)
+            if self.recorder is not None:
                 audio.startTransmit(self.recorder)
 
 
@@ -266,6 +271,16 @@ def handle(command: dict[str, Any], accounts: dict[str, Account], state: State) 
         op = pj.CallOpParam(True)
         call.makeCall(f"sip:{command['to']}@{host}", op)
         emit(event="calling", user=account.user, call=call.number, to=command["to"])
+    elif kind == "transfer":
+        # blind transfer (SIP REFER) of this account's active call to `to`
+        host = account.getInfo().uri.split("@", 1)[1]
+        for call in list(state.calls.values()):
+            if call.account is account and call.isActive():
+                call.xfer(f"sip:{command['to']}@{host}", pj.CallOpParam(True))
+                emit(event="transferring", user=account.user, to=command["to"])
+                break
+        else:
+            emit(event="error", message=f"{account.user}: no active call to transfer")
     elif kind == "hangup":
         for call in list(state.calls.values()):
             if call.account is account:

@@ -13,6 +13,7 @@ from acd import events as ev
 from callcenter.api import openapi, recordings, sms, tickets
 from callcenter.api.auth import auth_middleware, principal, require
 from callcenter.api.errors import ApiError, errors_middleware, json_body
+from callcenter.live import LiveTranscription
 from callcenter.masking import mask_phone
 from callcenter.runtime import Runtime
 from callcenter.stats import LiveStats, percentile
@@ -21,6 +22,7 @@ from callcenter.tickets.settings import TicketSettings
 
 RUNTIME: web.AppKey[Runtime] = web.AppKey("runtime", Runtime)
 STATS: web.AppKey[LiveStats] = web.AppKey("stats", LiveStats)
+LIVE: web.AppKey[LiveTranscription] = web.AppKey("live", LiveTranscription)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -32,10 +34,13 @@ def build_app(
     recordings_root: Path | None = None,
     ticket_settings: TicketSettings | None = None,
     attachments: Path | None = None,
+    live: LiveTranscription | None = None,
 ) -> web.Application:
     app = web.Application(middlewares=[errors_middleware, auth_middleware])
     app[RUNTIME] = runtime
     app[STATS] = stats
+    if live is not None:
+        app[LIVE] = live
     if database is not None and recordings_root is not None:
         app[recordings.DATABASE] = database
         app[recordings.RECORDINGS_ROOT] = recordings_root
@@ -55,6 +60,8 @@ def build_app(
             web.get("/api/stats", summary),
             web.post("/api/agents/{agent_id}/{action}", agent_action),
             web.post("/api/calls/{call_id}/priority", caller_priority),
+            web.get("/api/calls/{call_id}/live-transcript", live_transcript),
+            web.post("/api/calls/{call_id}/emergency", emergency),
         ]
     )
     return app
@@ -176,3 +183,42 @@ async def caller_priority(request: web.Request) -> web.Response:
     await runtime.request(ev.CallerPriorityChanged(call_id, priority))
     await runtime.set_priority_on_pbx(call_id, priority)
     return web.json_response({"call_id": call_id, "priority": priority})
+
+
+async def live_transcript(request: web.Request) -> web.Response:
+    """What was recognized so far on a call (partials and final segments per speaker)."""
+    who = principal(request)
+    if not who.can("agent", "supervisor"):
+        raise ApiError(403, "api.forbidden", "agents and supervisors only")
+    live = request.app.get(LIVE)
+    if live is None:
+        raise ApiError(404, "live.disabled", "live transcription is not configured ([asr])")
+    view = live.view(request.match_info["call_id"])
+    if view is None:
+        raise ApiError(404, "live.unknown_call", "no live transcript for this call")
+    return web.json_response(view)
+
+
+EMERGENCY_MODES = ("blind", "conference")
+
+
+async def emergency(request: web.Request) -> web.Response:
+    """One-key transfer to 110/119/120/122 (GB/T 44190 6.3.1), blind or three-way."""
+    who = principal(request)
+    if not who.can("agent", "supervisor"):
+        raise ApiError(403, "api.forbidden", "agents and supervisors only")
+    runtime = request.app[RUNTIME]
+    call_id = request.match_info["call_id"]
+    body = await json_body(request)
+    line, mode = body.get("line"), body.get("mode", "blind")
+    lines = [e.line for e in runtime.config.emergency]
+    if line not in lines:
+        raise ApiError(400, "api.invalid", f"'line' must be one of {', '.join(lines)}")
+    if mode not in EMERGENCY_MODES:
+        raise ApiError(400, "api.invalid", "'mode' must be blind or conference")
+    view = runtime.acd.caller(call_id)
+    if who.role == "agent" and (view is None or who.name not in view.agent_ids):
+        raise ApiError(403, "api.forbidden", "agents may only transfer their own call")
+    if not runtime.emergency_transfer(call_id, str(line), str(mode), who.name):
+        raise ApiError(409, "call.not_connected", f"call {call_id} is not connected to an agent")
+    return web.json_response({"call_id": call_id, "line": line, "mode": mode}, status=202)

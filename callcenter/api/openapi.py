@@ -121,6 +121,14 @@ SPEC: dict[str, Any] = {
                 "required": ["priority"],
                 "properties": {"priority": {"type": "integer", "minimum": -100, "maximum": 100}},
             },
+            "Emergency": {
+                "type": "object",
+                "required": ["line"],
+                "properties": {
+                    "line": {"enum": ["110", "119", "120", "122"]},
+                    "mode": {"enum": ["blind", "conference"]},
+                },
+            },
             "Sms": {
                 "type": "object",
                 "required": ["from", "text"],
@@ -156,6 +164,26 @@ SPEC: dict[str, Any] = {
         "/api/calls/{call_id}/priority": {
             "post": {
                 **_op("Change a waiting caller's priority", "Priority", roles="supervisor"),
+                "parameters": [CALL],
+            }
+        },
+        "/api/calls/{call_id}/live-transcript": {
+            "get": {
+                **_op(
+                    "Live transcript so far: partials and final segments per speaker",
+                    roles="agent, supervisor",
+                ),
+                "parameters": [CALL],
+            }
+        },
+        "/api/calls/{call_id}/emergency": {
+            "post": {
+                **_op(
+                    "One-key transfer to 110/119/120/122, blind or three-way conference",
+                    "Emergency",
+                    202,
+                    "agent (own call), supervisor",
+                ),
                 "parameters": [CALL],
             }
         },

@@ -17,13 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy import select
 
 from callcenter.api.auth import Principal, require
 from callcenter.api.errors import ApiError, json_body
 from callcenter.masking import mask_phone, mask_text
 from callcenter.storage import tickets as store
 from callcenter.storage.database import Database
-from callcenter.storage.schema import Ticket, TicketAttachment
+from callcenter.storage.schema import EmergencyLink, Ticket, TicketAttachment
 from callcenter.tickets import actions as act
 from callcenter.tickets.lifecycle import allowed_actions
 from callcenter.tickets.model import Actor, CallbackOutcome, Rating, Role
@@ -253,6 +254,25 @@ async def read(request: web.Request) -> web.Response:
             for c in store.comments(s, tid)
         ]
         out["allowed_actions"] = list(allowed_actions(store.state_of(row), Role(who.role)))
+        out["emergency"] = [
+            {
+                "line": x.line,
+                "mode": x.mode,
+                "actor": x.actor,
+                "target": x.target,
+                "status": x.status,
+                "at": x.at,
+            }
+            for x in (
+                s.scalars(
+                    select(EmergencyLink)
+                    .where(EmergencyLink.call_id == row.call_id)
+                    .order_by(EmergencyLink.id)
+                )
+                if row.call_id
+                else ()
+            )
+        ]
         return out
 
     return web.json_response(await _run(request, work))

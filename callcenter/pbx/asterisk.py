@@ -33,6 +33,7 @@ from callcenter.pbx.base import (
     CallerGone,
     CallInProgress,
     CommandFailed,
+    EmergencyStatus,
     LinkDown,
     LinkUp,
     PbxEvent,
@@ -187,6 +188,16 @@ class AsteriskDriver:
             if call is not None:
                 call.where = "fallback"
             self._events.put_nowait(CallerFellBack(self.node, call_id))
+        elif kind == "CCEmergency":
+            self._events.put_nowait(
+                EmergencyStatus(
+                    self.node,
+                    call_id,
+                    m.get("Line", ""),
+                    m.get("Target", ""),
+                    m.get("Status", ""),
+                )
+            )
         elif kind == "CCRecording":
             path = m.get("File", "")
             if path:
@@ -327,6 +338,86 @@ class AsteriskDriver:
                 }
             )
 
+    def _agent_channel(self, call: _Call) -> str:
+        return next(
+            (
+                dest
+                for dest, (cid, agent) in self._legs.items()
+                if cid == call.call_id and agent == call.agent_id
+            ),
+            "",
+        )
+
+    async def emergency_transfer(self, call_id: str, line: str, mode: str) -> None:
+        call = self._calls.get(call_id)
+        agent_channel = self._agent_channel(call) if call is not None else ""
+        if call is None or not agent_channel:
+            self._fail(call_id, "emergency", (), "no connected call to transfer")
+            return
+        if mode == "blind":
+            # the agent's leg is the transferer: the caller goes to the emergency line
+            ok = await self._action(
+                {
+                    "Action": "BlindTransfer",
+                    "Channel": agent_channel,
+                    "Exten": line,
+                    "Context": "cc-emergency",
+                }
+            )
+        else:
+            room = "cc-" + call_id.replace(".", "-")
+            for channel in (call.channel, agent_channel):
+                await self._action(
+                    {"Action": "Setvar", "Channel": channel, "Variable": "CC_CONF", "Value": room}
+                )
+            ok = await self._action(
+                {
+                    "Action": "Redirect",
+                    "Channel": call.channel,
+                    "ExtraChannel": agent_channel,
+                    "Context": "cc-conference",
+                    "Exten": "s",
+                    "Priority": "1",
+                    "ExtraContext": "cc-conference",
+                    "ExtraExten": "s",
+                    "ExtraPriority": "1",
+                }
+            )
+            if ok:
+                ok = await self._action(
+                    {
+                        "Action": "Originate",
+                        "Channel": f"Local/{line}@cc-emergency/n",
+                        "Application": "ConfBridge",
+                        "Data": f"{room},cc-bridge,cc-emergency-user",
+                        "Variable": f"CC_CALL_ID={call_id}",
+                        "Async": "true",
+                    }
+                )
+        if not ok:
+            self._fail(call_id, "emergency", (), f"the PBX refused the {mode} transfer")
+
+    async def stream_audio(self, call_id: str, leg: str, address: str, stream_id: str) -> None:
+        call = self._calls.get(call_id)
+        if call is None:
+            return
+        channel = call.channel if leg == "caller" else self._agent_channel(call)
+        if not channel:
+            log.warning("call %s: no %s channel to stream", call_id, leg)
+            return
+        # A listen-only spy (q quiet, E end with the spied channel, o only the audio coming
+        # from that channel) whose audio goes to the AudioSocket server as 8 kHz slin.
+        await self._action(
+            {
+                "Action": "Originate",
+                "Channel": f"AudioSocket/{address}/{stream_id}/c(slin)",
+                "Application": "ChanSpy",
+                "Data": f"{channel},qEo",
+                "Async": "true",
+                "CallerID": f"live-asr <{leg}>",
+            }
+        )
+
     async def hangup(self, call_id: str) -> None:
         call = self._calls.get(call_id)
         if call is not None:
@@ -417,7 +508,9 @@ class AsteriskDriver:
         if not self._up:
             return False
         try:
-            reply = await asyncio.wait_for(self._manager.send_action(action), timeout=5)
+            # Originate: take the "queued" response, not the later OriginateResponse event
+            extra = {"as_list": False} if action.get("Action") == "Originate" else {}
+            reply = await asyncio.wait_for(self._manager.send_action(action, **extra), timeout=5)
         except (TimeoutError, OSError) as exc:
             log.warning("AMI %s failed: %s", action.get("Action"), exc)
             return False

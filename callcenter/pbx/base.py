@@ -50,6 +50,17 @@ class RecordingStarted:
 
 
 @dataclass(frozen=True)
+class EmergencyStatus:
+    """An emergency trunk answered ("LINKED") or a dial attempt ended (Asterisk DIALSTATUS)."""
+
+    node: str
+    call_id: str
+    line: str
+    target: str
+    status: str
+
+
+@dataclass(frozen=True)
 class AgentAnswered:
     node: str
     call_id: str
@@ -118,6 +129,7 @@ PbxEvent = (
     | CallerGone
     | CallerFellBack
     | RecordingStarted
+    | EmergencyStatus
     | CommandFailed
     | LinkUp
     | LinkDown
@@ -152,6 +164,14 @@ class PbxDriver(Protocol):
 
     async def set_priority(self, call_id: str, priority: int) -> None:
         """Keep the caller's effective priority on the PBX so a restarted engine restores it."""
+
+    async def stream_audio(self, call_id: str, leg: str, address: str, stream_id: str) -> None:
+        """Stream one leg's voice ("caller" or "agent") of a connected call, listen-only, to
+        an AudioSocket server at `address` (host:port) under the UUID `stream_id`."""
+
+    async def emergency_transfer(self, call_id: str, line: str, mode: str) -> None:
+        """Send a connected caller to an emergency line: "blind" (the agent drops off) or
+        "conference" (caller, agent and the emergency operator together)."""
 
     async def hangup(self, call_id: str) -> None: ...
 

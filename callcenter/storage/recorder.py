@@ -18,7 +18,7 @@ from callcenter import domain
 from callcenter.bus import Subscription
 from callcenter.queue_log import QueueLogWriter, format_line, queue_log_lines
 from callcenter.storage.database import Database
-from callcenter.storage.schema import AgentStatusRecord, CallRecord, QueueEvent
+from callcenter.storage.schema import AgentStatusRecord, CallRecord, EmergencyLink, QueueEvent
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +167,18 @@ def apply(session: Session, batch: Sequence[domain.DomainEvent]) -> list[str]:
             for name in _status_events(previous, e.status):
                 _event(session, e.at, "NONE", e.agent_id, name, reason=e.reason)
                 status_lines.append(format_line(e.at, "NONE", e.agent_id, name, e.reason))
+        elif isinstance(e, domain.EmergencyLinked):
+            session.add(
+                EmergencyLink(
+                    call_id=e.call_id,
+                    line=e.line,
+                    mode=e.mode,
+                    actor=e.actor,
+                    target=e.target,
+                    status=e.status,
+                    at=e.at,
+                )
+            )
         session.flush()
     return status_lines
 

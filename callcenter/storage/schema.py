@@ -246,7 +246,24 @@ class TicketAttachment(Base):
     path: Mapped[str] = mapped_column(String(255))  # relative to the attachments root
 
 
+class EmergencyLink(Base):
+    """GB/T 44190 6.3.1: each step of a transfer to 110/119/120/122 (who asked, how, which
+    trunk was tried, how it ended)."""
+
+    __tablename__ = "emergency_links"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_id: Mapped[str] = mapped_column(String(64), index=True)
+    line: Mapped[str] = mapped_column(String(8))
+    mode: Mapped[str] = mapped_column(String(16))  # blind, conference, dialled, (pbx: "")
+    actor: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16))  # requested, LINKED, ANSWER, NOANSWER, ...
+    at: Mapped[float] = mapped_column(Float)
+
+
 __all__ = [
+    "EmergencyLink",
     "Ticket",
     "TicketAttachment",
     "TicketComment",

@@ -20,6 +20,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import wave
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,8 @@ SIP_PORT = 35060
 AMI_PORT = 35038
 PROXY_PORT = 35039
 HTTP_PORT = 35080
+LIVE_PORT = 35090
+EMERGENCY_PORT = 35099
 RTP = (36000, 36999)
 
 CENTER = f"""
@@ -97,6 +100,40 @@ def vosk_model() -> Path:
     if not model.is_dir():
         raise AssertionError(f"the Vosk model is missing: {model}")
     return model
+
+
+def tone_levels(
+    path: Path, frequencies: tuple[float, ...], start: float, end: float
+) -> list[float]:
+    """Spectral magnitude near each frequency in [start, end) seconds of a 16-bit WAV
+    (relative to the strongest bin), to tell which voices a stretch of audio holds."""
+    import numpy as np
+
+    with wave.open(str(path), "rb") as w:
+        rate, frames = w.getframerate(), w.readframes(w.getnframes())
+    samples = np.frombuffer(frames, dtype="<i2").astype(np.float64)
+    piece = samples[int(start * rate) : int(end * rate) if end > 0 else None]
+    if piece.size < rate // 4:
+        return [0.0 for _ in frequencies]
+    spectrum = np.abs(np.fft.rfft(piece * np.hanning(piece.size)))
+    freqs = np.fft.rfftfreq(piece.size, 1.0 / rate)
+    spectrum[freqs < 60] = 0
+    top = float(spectrum.max()) or 1.0
+    return [float(spectrum[np.abs(freqs - f) < 15].max()) / top for f in frequencies]
+
+
+def closed_wav(path: str | Path, timeout: float = 10.0) -> Path:
+    """A softphone's recording once its process has closed it (the header is written then)."""
+
+    def readable() -> bool:
+        try:
+            with wave.open(str(path), "rb") as w:
+                return w.getnframes() > 0
+        except (OSError, EOFError, wave.Error):
+            return False
+
+    wait_until(readable, timeout, f"{path} to be closed")
+    return Path(path)
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "") -> Any:
@@ -274,6 +311,7 @@ class Center:
             CENTER
             + f'\n[recordings]\nroot = "{self.recordings_root}"\n'
             + f'\n[asr]\nmodel_dir = "{self.asr_model}"\nworkers = 1\n'
+            + f'live_address = "127.0.0.1:{LIVE_PORT}"\n'
         )
         (self.config_dir / "queue.toml").write_text(QUEUE)
         self.config = load_config(self.config_dir)
@@ -285,6 +323,7 @@ class Center:
             rtp_start=RTP[0],
             rtp_end=RTP[1],
             recordings_host=self.recordings_root,
+            emergency_port=EMERGENCY_PORT,
         )
         self.instance.stop()  # a fresh Asterisk (and queue_log) for every test module
         (self.instance.dir / "log" / "queue_log").unlink(missing_ok=True)

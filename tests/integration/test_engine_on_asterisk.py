@@ -10,7 +10,6 @@ import hashlib
 import json
 import re
 import time
-from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 
@@ -19,35 +18,10 @@ import pytest
 from callcenter.asr.speech import CALLER_SENTENCES, build_leg
 from callcenter.asr.transcriber import Transcriber
 from callcenter.simulation import dominant_frequency
-from tests.integration.harness import Center, center, wait_until
+from tests.integration.harness import Center, closed_wav, wait_until
 from tools.asr_cer import cer
 
 pytestmark = pytest.mark.pbx
-
-
-@pytest.fixture(scope="module")
-def cc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Center]:
-    with center(tmp_path_factory.mktemp("center")) as c:
-        c.engine.start()
-        yield c
-
-
-@pytest.fixture(autouse=True)
-def agents_ready(cc: Center) -> Iterator[None]:
-    """Every test starts with the engine up and all agents logged in, ready and idle."""
-    if not cc.engine.linked():
-        cc.engine.start()
-    for user, phone in cc.phones.items():
-        phone.answer_mode(user, "answer", 0.3)
-    cc.set_all_agents("login")
-    cc.set_all_agents("resume")
-    wait_until(
-        lambda: all(a["state"] == "idle" for a in cc.engine.agents().values()),
-        30,
-        "all agents idle",
-    )
-    wait_until(lambda: not cc.engine.queue(), 30, "an empty queue")
-    yield
 
 
 def joined_call_id(cc: Center, did: str, before: set[str]) -> str:
@@ -90,8 +64,8 @@ def test_44190_6_2_1_call_to_12345_reaches_general_agent_with_audio_both_ways(
         lambda e: e.get("event") == "disconnected" and e.get("user") == agent
     )
     heard_by_caller = caller.wait_for(lambda e: e.get("event") == "disconnected")
-    freq_agent, level_agent = dominant_frequency(Path(heard_by_agent["recording"]))
-    freq_caller, level_caller = dominant_frequency(Path(heard_by_caller["recording"]))
+    freq_agent, level_agent = dominant_frequency(closed_wav(heard_by_agent["recording"]))
+    freq_caller, level_caller = dominant_frequency(closed_wav(heard_by_caller["recording"]))
     assert abs(freq_agent - 440) < 15 and level_agent > 500, (freq_agent, level_agent)
     assert abs(freq_caller - 700) < 15 and level_caller > 500, (freq_caller, level_caller)
     row = wait_until(lambda: _finished(cc, call_id), 10, "the call record to complete")
@@ -154,6 +128,12 @@ def test_44192_7_1_3_call_transcribed_by_vosk_onto_the_ticket_it_created(
     caller.call("13800000021", "12345", play=str(said))
     call_id = joined_call_id(cc, "12345", before)
     agent = connected(cc, call_id)
+    # live: while the call is up, the caller's words arrive as partials and final segments
+    live = wait_until(
+        lambda: _live_caller_segment(cc, call_id), seconds + 30, "a live transcript segment"
+    )
+    assert live["partials"] > 0 and not live["closed"]
+    assert all(re.search("[\uac00-\ud7a3]", x["text"]) for x in live["segments"]), live
     wait_until(lambda: _talked(cc, call_id, seconds + 1), seconds + 20, "the caller to speak")
     caller.hangup("13800000021")
     ticket = wait_until(
@@ -347,6 +327,14 @@ def _confirmed_after_fallback(cc: Center, user: str) -> bool:
     log = cc.instance.dir / "log" / "queue_log"
     name = next(a.name for a in cc.config.agents if a.extension == user)
     return log.exists() and f"|cc-fallback|{name}|CONNECT|" in log.read_text()
+
+
+def _live_caller_segment(cc: Center, call_id: str) -> dict[str, object] | None:
+    view: dict[str, object] = cc.engine.get(f"/api/calls/{call_id}/live-transcript")
+    segments = view.get("segments")
+    if isinstance(segments, list) and any(s["speaker"] == "caller" for s in segments):
+        return view
+    return None
 
 
 def _talked(cc: Center, call_id: str, seconds: float = 3.0) -> bool:

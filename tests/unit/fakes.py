@@ -36,6 +36,8 @@ class FakeDriver:
         self.heartbeats: list[float] = []
         self.priorities: list[tuple[str, int]] = []
         self.hangups: list[str] = []
+        self.streams: list[tuple[str, str, str, str]] = []
+        self.emergencies: list[tuple[str, str, str]] = []
         self.connects = 0
         self.snapshots = 0
         self.closed = False
@@ -72,6 +74,12 @@ class FakeDriver:
 
     async def set_priority(self, call_id: str, priority: int) -> None:
         self.priorities.append((call_id, priority))
+
+    async def stream_audio(self, call_id: str, leg: str, address: str, stream_id: str) -> None:
+        self.streams.append((call_id, leg, address, stream_id))
+
+    async def emergency_transfer(self, call_id: str, line: str, mode: str) -> None:
+        self.emergencies.append((call_id, line, mode))
 
     async def hangup(self, call_id: str) -> None:
         self.hangups.append(call_id)

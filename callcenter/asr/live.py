@@ -1,0 +1,457 @@
+"""Live transcription of call audio that Asterisk streams over AudioSocket.
+
+Asterisk's ``AudioSocket(uuid,host:port)`` (or ``Dial(AudioSocket/host:port/uuid/c(slin16))``)
+opens one TCP connection per channel leg and sends frames of ``type (1 byte) | payload length
+(2 bytes, big-endian) | payload``:
+
+- ``0x01`` UUID (16 raw bytes), first;
+- ``0x10`` audio, 16-bit little-endian signed linear PCM, 8 kHz mono (320 bytes per 20 ms,
+  480 bytes per 30 ms were seen here; any length is accepted); ``0x11``-``0x18`` the same at
+  12/16/24/32/44.1/48/96/192 kHz (``c(slin16)`` gives ``0x12``);
+- ``0x03`` DTMF digit (1 byte, ignored), ``0xff`` error (optional 1-byte code, logged);
+- ``0x00`` hangup; closing the socket means the same.
+
+`LiveTranscriptionServer` accepts those connections. The engine announces each stream first
+with `expect(uuid, call_id, speaker)`; an unannounced UUID is still transcribed, as call
+``uuid`` and speaker ``"unknown"``. Every connection gets its own `StreamingSession`; audio is
+gathered into `CHUNK_SECONDS` pieces (the chunking `Transcriber.transcribe` uses, so a stream
+decodes like the same audio as a file) and decoded in a thread pool, one piece in flight per
+stream. While a piece decodes the socket is not read: a slow decoder drops nothing, it slows the
+sender down through TCP flow control. Each `Partial` and `Segment` goes to
+``on_result(call_id, speaker, result)`` on the event loop, in order; at hangup or EOF the
+session is finished and its last segments reported too. Final segments are also kept per call
+(`final_segments`, both speakers ordered by time) until `forget(call_id)`.
+
+Reproducibility: Kaldi draws from libc ``rand()`` while decoding (see `reseed`). A stream that
+starts while no other stream is decoding reseeds first, so it gives exactly the text a batch
+`Transcriber.transcribe` of the same audio gives; concurrent streams share the generator and
+may differ slightly between runs.
+
+Nothing is written back to Asterisk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import functools
+import itertools
+import logging
+import uuid as uuid_mod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from callcenter.asr.transcriber import (
+    CHUNK_SECONDS,
+    Partial,
+    Segment,
+    StreamingSession,
+    Transcriber,
+    reseed,
+)
+
+log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+
+KIND_HANGUP = 0x00
+KIND_UUID = 0x01
+KIND_DTMF = 0x03
+KIND_AUDIO = 0x10  # slin, 8 kHz
+KIND_ERROR = 0xFF
+
+# AudioSocket audio kinds -> sample rate (Asterisk 22 res_audiosocket.h).
+AUDIO_RATES: dict[int, int] = {
+    0x10: 8000,
+    0x11: 12000,
+    0x12: 16000,
+    0x13: 24000,
+    0x14: 32000,
+    0x15: 44100,
+    0x16: 48000,
+    0x17: 96000,
+    0x18: 192000,
+}
+
+UNKNOWN_SPEAKER = "unknown"
+HEADER_BYTES = 3
+UUID_BYTES = 16
+
+ResultCallback = Callable[[str, str, Partial | Segment], None]
+StreamCallback = Callable[[str, str], None]
+
+
+class AudioSocketProtocolError(Exception):
+    """The peer broke the AudioSocket protocol; its connection is closed."""
+
+
+def frame(kind: int, payload: bytes = b"") -> bytes:
+    """Encode one AudioSocket frame (used by tests and tools that play Asterisk's part)."""
+    if not 0 <= kind <= 0xFF:
+        raise ValueError(f"frame type {kind} is not a byte")
+    if len(payload) > 0xFFFF:
+        raise ValueError(f"payload of {len(payload)} bytes does not fit a frame")
+    return bytes([kind]) + len(payload).to_bytes(2, "big") + payload
+
+
+def canonical_uuid(value: str | bytes | uuid_mod.UUID) -> str:
+    """The UUID as lowercase ``8-4-4-4-12`` text (from text in any case/dash form or 16 bytes)."""
+    if isinstance(value, uuid_mod.UUID):
+        return str(value)
+    if isinstance(value, bytes):
+        return str(uuid_mod.UUID(bytes=value))
+    return str(uuid_mod.UUID(value))
+
+
+@dataclass
+class _Stream:
+    """One AudioSocket connection."""
+
+    number: int
+    peer: str
+    uuid: str | None = None
+    call_id: str | None = None
+    speaker: str | None = None
+    rate: int | None = None
+    session: StreamingSession | None = None
+    reseed: bool = False
+    buffer: bytearray = field(default_factory=bytearray)
+    frames: int = 0
+    audio_bytes: int = 0
+
+    def label(self) -> str:
+        who = f"{self.call_id}/{self.speaker}" if self.call_id is not None else "unidentified"
+        return f"AudioSocket stream #{self.number} from {self.peer} ({who})"
+
+
+class LiveTranscriptionServer:
+    """An asyncio TCP server speaking AudioSocket; transcribes every stream live.
+
+    ``transcriber_factory`` is a loaded `Transcriber` or a callable that loads one (called once,
+    in a thread, by `start`). ``on_result(call_id, speaker, result)`` runs on the event loop for
+    every `Partial` and `Segment`; an exception it raises is logged and ignored.
+    ``on_stream_end(call_id, speaker)``, if given, runs on the loop after a stream's last result.
+    At most ``max_streams`` connections are served at once; more are closed at once (logged).
+    """
+
+    def __init__(
+        self,
+        transcriber_factory: Callable[[], Transcriber] | Transcriber,
+        on_result: ResultCallback,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        max_streams: int = 8,
+        *,
+        on_stream_end: StreamCallback | None = None,
+        chunk_seconds: float = CHUNK_SECONDS,
+        close_timeout: float = 30.0,
+    ) -> None:
+        if max_streams < 1:
+            raise ValueError("max_streams must be at least 1")
+        if chunk_seconds <= 0:
+            raise ValueError("chunk_seconds must be positive")
+        self._factory = transcriber_factory
+        self._transcriber: Transcriber | None = (
+            transcriber_factory if isinstance(transcriber_factory, Transcriber) else None
+        )
+        self._on_result = on_result
+        self._on_stream_end = on_stream_end
+        self.host = host
+        self._requested_port = port
+        self.max_streams = max_streams
+        self.chunk_seconds = chunk_seconds
+        self.close_timeout = close_timeout
+        self._server: asyncio.Server | None = None
+        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._expected: dict[str, tuple[str, str]] = {}
+        self._streams: dict[int, _Stream] = {}
+        self._writers: dict[int, asyncio.StreamWriter] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._finals: dict[str, list[Segment]] = {}
+        self._numbers = itertools.count(1)
+        self._port: int | None = None
+        self._closing = False
+        self.refused = 0  # connections closed because max_streams were active
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        """The bound TCP port (known after `start`)."""
+        if self._port is None:
+            raise RuntimeError("LiveTranscriptionServer.port before start()")
+        return self._port
+
+    async def start(self) -> None:
+        if self._server is not None:
+            raise RuntimeError("LiveTranscriptionServer already started")
+        self._executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=self.max_streams, thread_name_prefix="asr-live"
+        )
+        try:
+            if self._transcriber is None:
+                factory = self._factory
+                assert not isinstance(factory, Transcriber)
+                self._transcriber = await self._run(factory)
+            self._closing = False
+            self._server = await asyncio.start_server(
+                self._accept, self.host, self._requested_port, limit=2 * 65536
+            )
+        except BaseException:
+            executor, self._executor = self._executor, None
+            executor.shutdown(wait=False)
+            raise
+        sockets = self._server.sockets
+        self._port = int(sockets[0].getsockname()[1]) if sockets else self._requested_port
+        log.info("live transcription listening on %s:%d", self.host, self._port)
+
+    async def close(self) -> None:
+        """Stop listening, end every stream (its last segments are still reported), wait."""
+        self._closing = True
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()  # stop listening; wait_closed() last (3.12+ waits for connections)
+        for writer in list(self._writers.values()):
+            writer.close()  # the handler sees EOF, finishes its session and reports
+        tasks = list(self._tasks)
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=self.close_timeout)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending)
+        if server is not None:
+            await server.wait_closed()
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            await asyncio.get_running_loop().run_in_executor(None, executor.shutdown)
+
+    async def __aenter__(self) -> LiveTranscriptionServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    # -- registry ---------------------------------------------------------------------------
+
+    def expect(self, uuid: str, call_id: str, speaker: str) -> None:
+        """Announce that the stream with AudioSocket `uuid` is `speaker` of `call_id`.
+
+        Raises ValueError if `uuid` is not a UUID (Asterisk would refuse it too).
+        """
+        self._expected[canonical_uuid(uuid)] = (call_id, speaker)
+
+    def streams(self) -> list[tuple[str, str]]:
+        """(call_id, speaker) of every identified stream being received now."""
+        return [
+            (s.call_id, s.speaker)
+            for s in self._streams.values()
+            if s.call_id is not None and s.speaker is not None
+        ]
+
+    def final_segments(self, call_id: str) -> list[Segment]:
+        """Final segments of a call so far, both speakers, ordered by (start, end, speaker)."""
+        return sorted(self._finals.get(call_id, ()), key=lambda s: (s.start, s.end, s.speaker))
+
+    def forget(self, call_id: str) -> None:
+        """Drop the collected segments and any pending announcement of `call_id`."""
+        self._finals.pop(call_id, None)
+        for key in [k for k, (cid, _) in self._expected.items() if cid == call_id]:
+            del self._expected[key]
+
+    # -- connections ------------------------------------------------------------------------
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        peername = writer.get_extra_info("peername")
+        peer = f"{peername[0]}:{peername[1]}" if isinstance(peername, tuple) else str(peername)
+        if self._server is None or len(self._streams) >= self.max_streams:
+            self.refused += 1
+            log.warning(
+                "AudioSocket connection from %s refused: %d streams active (max_streams=%d)",
+                peer,
+                len(self._streams),
+                self.max_streams,
+            )
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+            return
+        stream = _Stream(number=next(self._numbers), peer=peer)
+        self._streams[stream.number] = stream
+        self._writers[stream.number] = writer
+        if task is not None:
+            self._tasks.add(task)
+        try:
+            await self._serve(stream, reader)
+        except AudioSocketProtocolError as exc:
+            log.warning("%s: %s; closing it", stream.label(), exc)
+        except (ConnectionError, OSError) as exc:
+            log.warning("%s: connection error %r; closing it", stream.label(), exc)
+        except asyncio.CancelledError:
+            log.warning("%s: cancelled", stream.label())
+            raise
+        except Exception:
+            log.exception("%s: failed; closing it", stream.label())
+        finally:
+            try:
+                await self._finish(stream)
+            finally:
+                del self._streams[stream.number]
+                del self._writers[stream.number]
+                if task is not None:
+                    self._tasks.discard(task)
+                writer.close()
+                with contextlib.suppress(OSError):
+                    await writer.wait_closed()
+
+    async def _read_frame(self, stream: _Stream, reader: asyncio.StreamReader) -> tuple[int, bytes]:
+        """Next frame; (KIND_HANGUP, b"") at a clean EOF between frames."""
+        try:
+            header = await reader.readexactly(HEADER_BYTES)
+        except asyncio.IncompleteReadError as exc:
+            if exc.partial and not self._closing:
+                raise AudioSocketProtocolError(
+                    f"stream truncated inside a frame header ({len(exc.partial)} of 3 bytes)"
+                ) from None
+            return KIND_HANGUP, b""
+        kind = header[0]
+        length = int.from_bytes(header[1:3], "big")
+        try:
+            payload = await reader.readexactly(length) if length else b""
+        except asyncio.IncompleteReadError as exc:
+            if self._closing:  # close() cut the connection: a normal end
+                return KIND_HANGUP, b""
+            raise AudioSocketProtocolError(
+                f"stream truncated inside a frame of type 0x{kind:02x}"
+                f" ({len(exc.partial)} of {length} payload bytes)"
+            ) from None
+        stream.frames += 1
+        return kind, payload
+
+    async def _serve(self, stream: _Stream, reader: asyncio.StreamReader) -> None:
+        while True:
+            kind, payload = await self._read_frame(stream, reader)
+            if kind == KIND_HANGUP:
+                log.debug("%s: hangup after %d frames", stream.label(), stream.frames)
+                return
+            if kind == KIND_UUID:
+                self._identify(stream, payload)
+            elif kind in AUDIO_RATES:
+                await self._audio(stream, AUDIO_RATES[kind], payload)
+            elif kind == KIND_DTMF:
+                log.debug("%s: DTMF %r ignored", stream.label(), payload)
+            elif kind == KIND_ERROR:
+                code = f"0x{payload[0]:02x}" if payload else "none"
+                log.warning("%s: Asterisk reported error code %s", stream.label(), code)
+            else:
+                raise AudioSocketProtocolError(f"unknown frame type 0x{kind:02x}")
+
+    def _identify(self, stream: _Stream, payload: bytes) -> None:
+        if stream.uuid is not None:
+            raise AudioSocketProtocolError("second UUID frame")
+        if len(payload) != UUID_BYTES:
+            raise AudioSocketProtocolError(f"UUID frame of {len(payload)} bytes, expected 16")
+        stream.uuid = canonical_uuid(payload)
+        expected = self._expected.pop(stream.uuid, None)
+        if expected is None:
+            stream.call_id, stream.speaker = stream.uuid, UNKNOWN_SPEAKER
+            log.warning(
+                "%s: UUID %s was not announced with expect(); transcribing it as speaker %r",
+                stream.label(),
+                stream.uuid,
+                UNKNOWN_SPEAKER,
+            )
+        else:
+            stream.call_id, stream.speaker = expected
+            log.info("%s: stream started", stream.label())
+
+    def _chunk_bytes(self, rate: int) -> int:
+        return 2 * max(1, int(rate * self.chunk_seconds))
+
+    async def _audio(self, stream: _Stream, rate: int, payload: bytes) -> None:
+        if stream.call_id is None:
+            raise AudioSocketProtocolError("audio before the UUID frame")
+        if stream.rate is None:
+            stream.rate = rate
+            stream.reseed = not any(
+                s.session is not None for s in self._streams.values() if s is not stream
+            )
+            stream.session = await self._run(functools.partial(self._open_session, stream))
+        elif rate != stream.rate:
+            raise AudioSocketProtocolError(
+                f"audio at {rate} Hz in a stream that started at {stream.rate} Hz"
+            )
+        if len(payload) % 2:
+            raise AudioSocketProtocolError(f"audio frame of {len(payload)} bytes (odd length)")
+        stream.buffer += payload
+        stream.audio_bytes += len(payload)
+        chunk = self._chunk_bytes(rate)
+        while len(stream.buffer) >= chunk:
+            piece = bytes(stream.buffer[:chunk])
+            del stream.buffer[:chunk]
+            # One piece in flight per stream; the socket is not read meanwhile (backpressure).
+            self._report(stream, await self._run(functools.partial(self._feed, stream, piece)))
+
+    def _open_session(self, stream: _Stream) -> StreamingSession:
+        assert self._transcriber is not None and stream.speaker is not None
+        assert stream.rate is not None
+        if stream.reseed:
+            reseed()  # alone on the decoder: decode exactly like a file (see module doc)
+        return self._transcriber.stream(stream.speaker, input_rate=stream.rate)
+
+    @staticmethod
+    def _feed(stream: _Stream, pcm: bytes) -> list[Partial | Segment]:
+        assert stream.session is not None
+        return stream.session.feed(pcm)
+
+    @staticmethod
+    def _flush(stream: _Stream, pcm: bytes) -> list[Partial | Segment]:
+        assert stream.session is not None
+        events = stream.session.feed(pcm) if pcm else []
+        return [*events, *stream.session.finish()]
+
+    async def _run(self, func: Callable[[], _T]) -> _T:
+        """`func()` in the server's thread pool (decoding never runs on the event loop)."""
+        executor = self._executor
+        if executor is None:
+            raise RuntimeError("LiveTranscriptionServer is not started")
+        return await asyncio.get_running_loop().run_in_executor(executor, func)
+
+    async def _finish(self, stream: _Stream) -> None:
+        """Decode what is buffered, finish the session, report; then `on_stream_end`."""
+        if stream.session is not None:
+            rest = bytes(stream.buffer)
+            stream.buffer.clear()
+            try:
+                events = await self._run(functools.partial(self._flush, stream, rest))
+            except Exception:
+                log.exception("%s: finishing the recognizer failed", stream.label())
+            else:
+                self._report(stream, events)
+            seconds = stream.audio_bytes / 2 / (stream.rate or 8000)
+            log.info(
+                "%s: ended after %.2f s of audio, %d final segments",
+                stream.label(),
+                seconds,
+                len(stream.session.segments),
+            )
+        if self._on_stream_end is not None and stream.call_id is not None:
+            assert stream.speaker is not None
+            try:
+                self._on_stream_end(stream.call_id, stream.speaker)
+            except Exception:
+                log.exception("%s: on_stream_end callback failed", stream.label())
+
+    def _report(self, stream: _Stream, events: Sequence[Partial | Segment]) -> None:
+        assert stream.call_id is not None and stream.speaker is not None
+        for event in events:
+            if isinstance(event, Segment):
+                self._finals.setdefault(stream.call_id, []).append(event)
+            try:
+                self._on_result(stream.call_id, stream.speaker, event)
+            except Exception:
+                log.exception("%s: on_result callback failed", stream.label())
