@@ -70,6 +70,7 @@ class _Call:
     pending: tuple[tuple[str, ...], float] | None = None  # an offer waiting for CCWait
     cancelled: set[str] = field(default_factory=set)
     agent_id: str = ""
+    recording: str = ""  # relative path of the call's recording (no suffix)
 
 
 class AsteriskDriver:
@@ -200,6 +201,9 @@ class AsteriskDriver:
             )
         elif kind == "CCRecording":
             path = m.get("File", "")
+            call = self._calls.get(call_id)
+            if call is not None:
+                call.recording = path
             if path:
                 self._events.put_nowait(RecordingStarted(self.node, call_id, path))
 
@@ -390,7 +394,7 @@ class AsteriskDriver:
                         "Channel": f"Local/{line}@cc-emergency/n",
                         "Application": "ConfBridge",
                         "Data": f"{room},cc-bridge,cc-emergency-user",
-                        "Variable": f"CC_CALL_ID={call_id}",
+                        "Variable": [f"CC_CALL_ID={call_id}", f"CC_REC_REL={call.recording}"],
                         "Async": "true",
                     }
                 )
@@ -442,7 +446,13 @@ class AsteriskDriver:
             channel = m.get("Channel", "")
             agent = v.get("CC_AGENT", "")
             if where == "offer" and agent:
-                calls[call_id] = _Call(call_id, channel, "connected", agent_id=agent)
+                calls[call_id] = _Call(
+                    call_id,
+                    channel,
+                    "connected",
+                    agent_id=agent,
+                    recording=v.get("CC_REC_REL", ""),
+                )
                 agent_of[call_id] = agent
                 found.append(
                     CallInProgress(
@@ -504,7 +514,7 @@ class AsteriskDriver:
     async def _hangup_channel(self, channel: str) -> None:
         await self._action({"Action": "Hangup", "Channel": channel})
 
-    async def _action(self, action: dict[str, str]) -> bool:
+    async def _action(self, action: dict[str, str | list[str]]) -> bool:
         if not self._up:
             return False
         try:

@@ -131,7 +131,11 @@ class RecordingIndexer:
         count = 0
         for mixed in sorted(self.root.glob("*/*/*/*.wav")):
             rel = mixed.relative_to(self.root).as_posix()[: -len(".wav")]
-            if rel.endswith(("-caller", "-agent")) or rel in known or not _DATED.match(rel):
+            if (
+                rel.endswith(("-caller", "-agent", "-emergency"))
+                or rel in known
+                or not _DATED.match(rel)
+            ):
                 continue
             call_id = rel.rsplit("/", 1)[1]
             legs, complete = self._describe(rel)

@@ -16,7 +16,7 @@ from callcenter.storage.schema import (
     RecordingFile,
 )
 
-LEGS = ("mixed", "caller", "agent")
+LEGS = ("mixed", "caller", "agent", "emergency")  # emergency: the 110/119/120/122 leg
 
 
 def leg_file(path: str, leg: str) -> str:

@@ -20,7 +20,7 @@ def cc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Center]:
 @pytest.fixture(autouse=True)
 def agents_ready(cc: Center) -> Iterator[None]:
     """Every test starts with the engine up and all agents logged in, ready and idle."""
-    if not cc.engine.linked():
+    if not cc.engine.running():  # a test stopped it
         cc.engine.start()
     for user, phone in cc.phones.items():
         phone.answer_mode(user, "answer", 0.3)

@@ -242,6 +242,9 @@ class Engine:
         )
         wait_until(self.linked, 30, "the engine to log in to AMI")
 
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
     def linked(self) -> bool:
         if self.proc is not None and self.proc.poll() is not None:
             raise AssertionError(f"engine exited ({self.proc.returncode}); see {self.log_path}")

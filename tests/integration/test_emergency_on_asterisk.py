@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -115,6 +116,9 @@ def test_blind_transfer_to_110_operator_hears_caller_and_recording_continues(
     )[0]
     assert rec.duration > 5.0, rec.duration  # about 3 s with the agent + 3 s with 110
     assert tone_levels(cc.recordings_root / rec.file, (CALLER,), -1.0, 0)[0] > 0.5
+    # the emergency leg is recorded as well: the operator and the caller
+    leg = _emergency_leg(cc, call_id)
+    assert min(tone_levels(leg, (CALLER, OPERATOR), 0.5, 0)) > 0.3
     ticket = wait_until(
         lambda: cc.rows("SELECT id FROM tickets WHERE call_id = :c", c=call_id), 20, "the ticket"
     )[0]
@@ -146,6 +150,8 @@ def test_three_way_conference_agent_stays_and_operator_hears_both(
         closed_wav(str(heard["recording"])), (CALLER, AGENT), 0.5, 3.5
     )
     assert caller_level > 0.3 and agent_level > 0.3, (caller_level, agent_level)
+    leg = _emergency_leg(cc, call_id)
+    assert min(tone_levels(leg, (CALLER, AGENT, OPERATOR), 0.5, 3.5)) > 0.2
     statuses = wait_until(
         lambda: [x for x in _links(cc, call_id) if x[1] == "LINKED"] and _links(cc, call_id),
         20,
@@ -186,6 +192,18 @@ def test_agent_phone_transfers_to_110_with_the_engine_stopped(
     )
     level = tone_levels(closed_wav(str(heard["recording"])), (CALLER,), 0.5, 0)[0]
     assert level > 0.5, level
+
+
+def _emergency_leg(cc: Center, call_id: str) -> Path:
+    row = wait_until(
+        lambda: cc.rows(
+            "SELECT file FROM recording_files WHERE call_id = :c AND leg = 'emergency'",
+            c=call_id,
+        ),
+        40,
+        "the emergency leg's recording to be indexed",
+    )[0]
+    return Path(cc.recordings_root / row.file)
 
 
 def _count(phone: Softphone, user: str) -> tuple[int, int]:

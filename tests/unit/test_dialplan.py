@@ -74,7 +74,7 @@ def test_emergency_lines_bypass_the_queue(tmp_path: Path, config: Config) -> Non
     emergency = section(ext, "cc-emergency")
     for line in ("110", "119", "120", "122"):
         assert f"exten => {line},1," in emergency
-        assert f"Dial(PJSIP/{line}@emergency,30)" in emergency
+        assert f"Dial(PJSIP/{line}@emergency,30,U(cc-emergency-answered^{line}^" in emergency
         assert f"Goto(cc-emergency,{line},1)" in section(ext, "cc-inbound")
 
 
