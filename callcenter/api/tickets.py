@@ -26,8 +26,9 @@ from callcenter.storage import tickets as store
 from callcenter.storage.database import Database
 from callcenter.storage.schema import EmergencyLink, Ticket, TicketAttachment
 from callcenter.tickets import actions as act
+from callcenter.tickets.calendar import warning
 from callcenter.tickets.lifecycle import allowed_actions
-from callcenter.tickets.model import Actor, CallbackOutcome, Rating, Role
+from callcenter.tickets.model import Actor, CallbackOutcome, Rating, Role, Status
 from callcenter.tickets.settings import TicketSettings
 
 TICKET_DB: web.AppKey[Database] = web.AppKey("ticket_db", Database)
@@ -95,7 +96,18 @@ def _text(body: dict[str, object], key: str, required: bool = False, limit: int 
     return value
 
 
-def view(row: Ticket, who: Principal, detail: bool = False) -> dict[str, Any]:
+def due_status(row: Ticket, settings: TicketSettings | None, now: datetime) -> str:
+    """预警: normal / due_soon / overdue while the ticket is open ("" once it is finished)."""
+    if settings is None or row.deadline is None or not Status(row.status).is_open:
+        return ""
+    created = datetime.fromtimestamp(row.created_at, UTC)
+    due = datetime.fromtimestamp(row.deadline, UTC)
+    return warning(settings.deadlines, created, due, now).value
+
+
+def view(
+    row: Ticket, who: Principal, detail: bool = False, settings: TicketSettings | None = None
+) -> dict[str, Any]:
     masked = who.role == "department"
     body: dict[str, Any] = {
         "id": row.id,
@@ -111,6 +123,7 @@ def view(row: Ticket, who: Principal, detail: bool = False) -> dict[str, Any]:
         "hotline": row.hotline,
         "created_at": row.created_at,
         "deadline": row.deadline,
+        "due_status": due_status(row, settings, _now()),
         "version": row.version,
         "repeats": row.repeats,
         "confirmed": bool(row.confirmed),
@@ -211,6 +224,7 @@ async def listing(request: web.Request) -> web.Response:
         did=q.get("did", ""),
         created_from=created_from,
         created_to=created_to,
+        overdue_at=_now().timestamp() if q.get("due") == "overdue" else None,
         q=q.get("q", ""),
     )
     if who.role == "department" and not who.department:
@@ -222,7 +236,7 @@ async def listing(request: web.Request) -> web.Response:
             "total_capped": total > store.COUNT_CAP,
             "page": page,
             "per_page": per_page,
-            "tickets": [view(r, who) for r in rows],
+            "tickets": [view(r, who, settings=request.app[SETTINGS]) for r in rows],
         }
     )
 
@@ -234,7 +248,7 @@ async def read(request: web.Request) -> web.Response:
     def work(s: Any) -> dict[str, Any]:
         row = store.get(s, tid)
         _visible(row, who)
-        out = view(row, who, detail=True)
+        out = view(row, who, detail=True, settings=request.app[SETTINGS])
         out["history"] = [
             {
                 "seq": h.seq,

@@ -389,6 +389,7 @@ class Filters:
     did: str = ""
     created_from: float | None = None
     created_to: float | None = None
+    overdue_at: float | None = None  # open tickets whose deadline passed before this time
     q: str = ""  # full-text
 
 
@@ -408,6 +409,11 @@ def _filtered(session: Session, f: Filters) -> Select[Any]:
         query = query.where(Ticket.created_at >= f.created_from)
     if f.created_to is not None:
         query = query.where(Ticket.created_at < f.created_to)
+    if f.overdue_at is not None:
+        query = query.where(
+            Ticket.deadline < f.overdue_at,
+            Ticket.status.in_([s.value for s in Status if s.is_open]),
+        )
     if f.q.strip():
         words = search_words(f.q, index=False) or f.q.strip()
         if session.get_bind().dialect.name == "postgresql":

@@ -20,6 +20,7 @@ from callcenter.api.auth import add_token, auth_middleware
 from callcenter.api.errors import errors_middleware
 from callcenter.api.http import build_app
 from callcenter.storage.database import Database
+from callcenter.storage.schema import Ticket
 from callcenter.tickets.settings import load_ticket_settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -119,6 +120,27 @@ async def test_tokens_roles_and_department_isolation_with_masking(
     assert gas_list["total"] == 0 and [x["id"] for x in water_list["tickets"]] == [tid]
     _, full = await call(c, t["supervisor"], "GET", f"/api/tickets/{tid}")
     assert "13812345678" in full["content"]
+    assert full["due_status"] == "normal" and full["deadline"] > full["created_at"]
+
+
+async def test_overdue_tickets_are_listed_for_supervision(
+    client: tuple[TestClient[Any, Any], dict[str, str]], database: Database
+) -> None:
+    c, t = client
+    _, late = await call(c, t["agent"], "POST", "/api/tickets", WATER_LEAK)
+    _, fresh = await call(c, t["agent"], "POST", "/api/tickets", {"content": "路灯不亮了"})
+
+    def backdate(s: Any) -> None:
+        row = s.get(Ticket, late["id"])
+        row.created_at -= 30 * 86400
+        row.deadline = row.created_at + 86400
+
+    database.transaction(backdate)
+    _, listed = await call(c, t["supervisor"], "GET", "/api/tickets?due=overdue")
+    assert [x["id"] for x in listed["tickets"]] == [late["id"]]
+    assert listed["tickets"][0]["due_status"] == "overdue"
+    _, other = await call(c, t["supervisor"], "GET", f"/api/tickets/{fresh['id']}")
+    assert other["due_status"] == "normal"
 
 
 async def test_lifecycle_over_http_with_history_and_conflicts(
