@@ -11,6 +11,7 @@ import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -230,8 +231,9 @@ def caller_priority(
 Check = Callable[[Any], str | None]  # returns a problem, or None
 
 
-class _Reader:
-    """Collects errors while reading tables; `get` never raises."""
+class TableReader:
+    """Collects errors while reading TOML tables (every config loader uses it); `get` never
+    raises, so one run reports every mistake with its file and key."""
 
     def __init__(self) -> None:
         self.errors: list[ConfigError] = []
@@ -302,6 +304,7 @@ def _kind_names(kinds: tuple[type, ...]) -> str:
         bool: "true or false",
         list: "an array",
         dict: "a table",
+        date: "a date (2026-01-01)",
     }
     return " or ".join(names.get(k, k.__name__) for k in kinds)
 
@@ -337,7 +340,7 @@ def _host_port(value: str) -> str | None:
 
 def load_config(directory: str | Path) -> Config:
     src = Path(directory)
-    r = _Reader()
+    r = TableReader()
     if not src.is_dir():
         raise ConfigError(str(src), "", "config directory not found")
     data: dict[str, dict[str, Any]] = {}

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from callcenter.config import ConfigError, ConfigErrors
+from callcenter.config import ConfigErrors, TableReader
 from callcenter.tickets.calendar import DeadlinePolicy, DeadlineRule, WorkingCalendar
 from callcenter.tickets.knowledge import REQUEST_TYPES, Department, KnowledgeBase, Topic, TypeCues
 from callcenter.tickets.lifecycle import LifecyclePolicy
@@ -35,57 +35,8 @@ class TicketSettings:
     knowledge: KnowledgeBase
 
 
-class _Reader:
-    def __init__(self) -> None:
-        self.errors: list[ConfigError] = []
-        self.file = ""
-
-    def error(self, key: str, message: str) -> None:
-        self.errors.append(ConfigError(self.file, key, message))
-
-    def table(self, data: Any, key: str, allowed: tuple[str, ...]) -> dict[str, Any]:
-        if data is None:
-            return {}
-        if not isinstance(data, dict):
-            self.error(key, f"must be a table, got {type(data).__name__}")
-            return {}
-        for name in data:
-            if name not in allowed:
-                where = f"{key}.{name}" if key else name
-                self.error(where, f"unknown key (allowed: {', '.join(allowed)})")
-        return data
-
-    def tables(self, data: Any, key: str) -> list[dict[str, Any]]:
-        if data is None:
-            return []
-        if not isinstance(data, list) or not all(isinstance(x, dict) for x in data):
-            self.error(key, f"must be an array of tables ([[{key}]])")
-            return []
-        return data
-
-    def get(
-        self,
-        table: Mapping[str, Any],
-        key: str,
-        name: str,
-        kind: type | tuple[type, ...],
-        default: Any = None,
-        required: bool = False,
-    ) -> Any:
-        where = f"{key}.{name}" if key else name
-        if name not in table:
-            if required:
-                self.error(where, "is required")
-            return default
-        value = table[name]
-        kinds = kind if isinstance(kind, tuple) else (kind,)
-        if float in kinds and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if (isinstance(value, bool) and bool not in kinds) or not isinstance(value, kinds):
-            names = " or ".join(_KIND_NAMES.get(k, k.__name__) for k in kinds)
-            self.error(where, f"must be {names}, got {type(value).__name__} {value!r}")
-            return default
-        return value
+class _Reader(TableReader):
+    """The shared config reader, plus the shapes ticket settings need."""
 
     def number(
         self, table: Mapping[str, Any], key: str, name: str, default: float, low: float, high: float
@@ -104,15 +55,6 @@ class _Reader:
         return [w.strip() for w in value]
 
 
-_KIND_NAMES = {
-    str: "a string",
-    int: "an integer",
-    float: "a number",
-    bool: "true or false",
-    list: "an array",
-    dict: "a table",
-    date: "a date (2026-01-01)",
-}
 
 
 def load_ticket_settings(directory: str | Path) -> TicketSettings:
