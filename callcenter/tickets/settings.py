@@ -55,8 +55,6 @@ class _Reader(TableReader):
         return [w.strip() for w in value]
 
 
-
-
 def load_ticket_settings(directory: str | Path) -> TicketSettings:
     src = Path(directory)
     r = _Reader()
