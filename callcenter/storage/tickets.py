@@ -86,16 +86,8 @@ def _dt(epoch: float) -> datetime:
 
 
 def search_words(*parts: str, index: bool = True) -> str:
-    """Segmented words joined by spaces: what full-text search matches. For the index, jieba's
-    search mode also emits the shorter words inside long ones (拖欠工资 -> 拖欠, 工资)."""
-    tokenizer = segment._get()
-    mode = "search" if index else "default"
-    words: list[str] = []
-    for part in parts:
-        words += [
-            w for w, _, _ in tokenizer.tokenize(segment.normalize(part), mode=mode, HMM=False)
-        ]
-    return " ".join(w for w in words if segment.is_content(w))
+    """Segmented words joined by spaces: what full-text search matches."""
+    return " ".join(w for part in parts for w in segment.search_words(part, index))
 
 
 # --- state <-> row -------------------------------------------------------------------------

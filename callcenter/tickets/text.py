@@ -69,3 +69,12 @@ def is_content(word: str) -> bool:
 def content_words(text: str, stop_words: frozenset[str]) -> list[str]:
     """The words that carry meaning: no punctuation, no stop words."""
     return [t.word for t in tokens(text) if is_content(t.word) and t.word not in stop_words]
+
+
+def search_words(text: str, index: bool = True) -> list[str]:
+    """Words for full-text search. For an index, jieba's search mode also yields the shorter
+    words inside long ones (拖欠工资 -> 拖欠, 工资, 拖欠工资); a query is cut plainly."""
+    tokenizer = _get()
+    mode = "search" if index else "default"
+    found = tokenizer.tokenize(normalize(text), mode=mode, HMM=False)
+    return [w for w, _, _ in found if is_content(w)]
