@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
@@ -24,6 +25,7 @@ from callcenter.pbx.asterisk import AsteriskDriver
 from callcenter.pbx.base import PbxDriver
 from callcenter.queue_log import QueueLogWriter
 from callcenter.recordings.indexer import RecordingIndexer
+from callcenter.recordings.retention import purge
 from callcenter.runtime import Runtime
 from callcenter.stats import LiveStats
 from callcenter.storage.database import Database
@@ -86,6 +88,24 @@ class Service:
 
     def stop(self) -> None:
         self._stopping.set()
+
+    async def _retention(self) -> None:
+        """Apply the recordings retention policy at start and then once a day."""
+        root = recordings_root(self.config, self.options.workdir)
+        days = self.config.recordings.retention_days
+        while not self._stopping.is_set():
+            gone = await asyncio.to_thread(
+                self.database.transaction, lambda s: purge(s, root, time.time(), days)
+            )
+            for p in gone:
+                log.info(
+                    "retention: deleted recording %s (%d bytes): %s",
+                    p.call_id,
+                    p.bytes,
+                    ", ".join(p.files),
+                )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), 24 * 3600)
 
     def _model_path(self) -> Path:
         model = Path(self.config.asr.model_dir)
@@ -158,6 +178,7 @@ class Service:
             loop.create_task(self.stats.run(self.bus.subscribe("stats")), name="stats"),
             loop.create_task(self.indexer.run(), name="recordings"),
             loop.create_task(self.call_tickets.run(), name="call-tickets"),
+            loop.create_task(self._retention(), name="retention"),
         ]
         if self.live is not None:
             tasks.append(loop.create_task(self.live.run(), name="live-transcription"))
@@ -189,6 +210,7 @@ class Service:
             if engine in done:
                 engine.result()  # surface a crash of the owner task
         finally:
+            self._stopping.set()  # ends the daily tasks too
             runtime.stop()
             await asyncio.gather(engine, return_exceptions=True)
             self.bus.close()
