@@ -149,6 +149,10 @@ class Softphone:
         else:
             self.send(cmd="call", user=user, to=to, play=play)
 
+    def dtmf(self, user: str, digits: str) -> None:
+        """Send DTMF (RFC 4733 events) on the account's active call."""
+        self.send(cmd="dtmf", user=user, digits=digits)
+
     def transfer(self, user: str, to: str) -> None:
         """Blind-transfer the account's active call (SIP REFER) to extension `to`."""
         self.send(cmd="transfer", user=user, to=to)

@@ -8,6 +8,7 @@ pjsua2-python allows only 4 calls per process, so a test or the demo runs a few 
         --account 1001:SECRET --play tone700.wav --record-dir /tmp/rec
 
 Commands: {"cmd": "transfer", "user": "1001", "to": "110"}  (blind, SIP REFER)
+          {"cmd": "dtmf", "user": "13800000000", "digits": "21"}  (RFC 4733)
           {"cmd": "answer_mode", "user": "1001", "mode": "answer|ignore|reject", "delay": 0.2}
           {"cmd": "call", "user": "1001", "to": "12345", "play": "file.wav"}
           {"cmd": "hangup", "user": "1001"}   {"cmd": "quit"}
@@ -271,6 +272,15 @@ def handle(command: dict[str, Any], accounts: dict[str, Account], state: State) 
         op = pj.CallOpParam(True)
         call.makeCall(f"sip:{command['to']}@{host}", op)
         emit(event="calling", user=account.user, call=call.number, to=command["to"])
+    elif kind == "dtmf":
+        # RFC 2833 / 4733 digits on this account's active call
+        for call in list(state.calls.values()):
+            if call.account is account and call.isActive():
+                call.dialDtmf(str(command["digits"]))
+                emit(event="dtmf", user=account.user, digits=command["digits"])
+                break
+        else:
+            emit(event="error", message=f"{account.user}: no active call for DTMF")
     elif kind == "transfer":
         # blind transfer (SIP REFER) of this account's active call to `to`
         host = account.getInfo().uri.split("@", 1)[1]
