@@ -48,6 +48,13 @@ def main(argv: list[str] | None = None) -> int:
     config_cmd = sub.add_parser("config", help="validate config")
     config_cmd.add_argument("action", choices=["check"])
 
+    ivr_cmd = sub.add_parser("ivr", help="IVR menus: walk a menu without a PBX, build prompts")
+    ivr_cmd.add_argument("action", choices=["test", "prompts"])
+    ivr_cmd.add_argument("did", nargs="?", default="", help="test: the number dialled")
+    ivr_cmd.add_argument("digits", nargs="?", default="", help="test: keys pressed, t = timeout")
+    ivr_cmd.add_argument("--at", default="", help="test: ISO time (default: now)")
+    ivr_cmd.add_argument("--out", default="var/prompts", help="prompts: output folder")
+
     rec = sub.add_parser("recordings", help="recordings: index files on disk, apply retention")
     rec.add_argument("action", choices=["sweep", "purge"])
     rec.add_argument("--dry-run", action="store_true", help="purge: say what would go")
@@ -75,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "config":
             return config_check(config)
+        if args.command == "ivr":
+            return ivr_command(config, args.action, args.did, args.digits, args.at, args.out)
         if args.command == "recordings":
             return recordings_command(config, args.action, args.dry_run, args.db)
         if args.command == "token":
@@ -93,6 +102,32 @@ def main(argv: list[str] | None = None) -> int:
     except (SandboxError, ConfigError) as exc:
         print(f"callcenter: {exc}", file=sys.stderr)
         return 1
+    return 0
+
+
+def ivr_command(config: Config, action: str, did: str, digits: str, at: str, out: str) -> int:
+    from datetime import UTC, datetime
+
+    from ivr.walk import walk
+
+    if config.ivr is None:
+        print(f"no ivr.toml in {config.source_dir}", file=sys.stderr)
+        return 1
+    if action == "prompts":
+        from callcenter.prompts import build_prompts
+
+        texts = {p.id: p.text for p in config.ivr.prompts.values() if not p.file}
+        for built in build_prompts(texts, Path(out)):
+            print(f"{built.how:12} {built.path}")
+        return 0
+    if not did:
+        print("usage: callcenter ivr test DID [DIGITS] [--at ISO-TIME]", file=sys.stderr)
+        return 2
+    when = datetime.fromisoformat(at) if at else datetime.now(UTC)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    result = walk(config.ivr, did, digits, when, config.number_for(did).skill)
+    print("\n".join(result.lines(config.ivr)))
     return 0
 
 

@@ -17,6 +17,8 @@ from typing import Any
 
 from acd.model import MAX_PROFICIENCY, MIN_PROFICIENCY, AgentSpec, QueuePolicy, WideningRule
 from acd.states import Strategy
+from ivr.loader import IvrConfigError, parse_menus
+from ivr.model import IvrConfig
 
 # Files this loader reads; later features add theirs here. Others in the folder are ignored.
 KNOWN_FILES = (
@@ -187,6 +189,7 @@ class Config:
     storage: StorageConfig
     recordings: RecordingsConfig
     asr: AsrConfig
+    ivr: IvrConfig | None
     nodes: tuple[PbxNode, ...]
     numbers: tuple[NumberEntry, ...]
     skills: tuple[SkillEntry, ...]
@@ -688,6 +691,7 @@ def load_config(directory: str | Path) -> Config:
         if line is not None and targets:
             emergency.append(EmergencyLine(line, r.get(t, key, "label", str, line), tuple(targets)))
 
+    ivr_menus = _ivr(src, {sk.id for sk in skills}, r)
     if r.errors:
         raise ConfigErrors(r.errors)
     return Config(
@@ -696,6 +700,7 @@ def load_config(directory: str | Path) -> Config:
         storage=storage,
         recordings=recordings,
         asr=asr,
+        ivr=ivr_menus,
         nodes=tuple(nodes),
         numbers=tuple(numbers),
         skills=tuple(skills),
@@ -708,6 +713,23 @@ def load_config(directory: str | Path) -> Config:
         source_dir=src,
         _by_did=by_did,
     )
+
+
+def _ivr(src: Path, skills: set[str], r: TableReader) -> IvrConfig | None:
+    """config/ivr.toml (optional): menus for the pure IVR engine, errors merged into the
+    config's own report."""
+    path = src / "ivr.toml"
+    if not path.exists():
+        return None
+    name = f"{src.name}/ivr.toml"
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return parse_menus(data, name, skills)
+    except tomllib.TOMLDecodeError as exc:
+        r.errors.append(ConfigError(name, "", f"TOML syntax error: {exc}"))
+    except IvrConfigError as exc:
+        r.errors += [ConfigError(file, key, message) for file, key, message in exc.errors]
+    return None
 
 
 def recordings_root(config: Config, workdir: Path) -> Path:
