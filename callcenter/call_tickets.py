@@ -61,6 +61,7 @@ class CallTicketMaker:
             region=j.region,
             skill=j.skill,
             agent_id=agent,
+            ivr_path=j.ivr_path,
         )
         when = datetime.fromtimestamp(at, UTC)
         delay = 0.5

@@ -15,6 +15,7 @@ from typing import Any
 import jinja2
 
 from callcenter.config import Config
+from callcenter.ivr_dialplan import compile_flows, entry_context
 
 REPO = Path(__file__).resolve().parent.parent
 DIALPLAN_TEMPLATES = REPO / "dialplans" / "asterisk"
@@ -51,6 +52,7 @@ class RenderParams:
     agent_passwords: Mapping[str, str] = field(default_factory=dict)
     extra_queues: tuple[QueueSpec, ...] = ()
     recordings_dir: str = "/var/spool/asterisk/callcenter"
+    prompts_dir: str = "/var/lib/asterisk/sounds/callcenter"
 
 
 class RenderError(Exception):
@@ -72,6 +74,13 @@ def agent_dial(config: Config, extension: str) -> str:
 
 def context(config: Config, params: RenderParams) -> dict[str, Any]:
     default = config.number_for(config.center.default_did)
+    ivr_entries: dict[str, str] = {}
+    flows: set[str] = set()
+    if config.ivr is not None:
+        for n in config.numbers:
+            if n.entry == "menu":
+                ivr_entries[n.did] = entry_context(config.ivr, n.did)
+                flows.add(config.ivr.flow_for(n.did).id)
     agents = [
         {
             "id": a.id,
@@ -99,6 +108,9 @@ def context(config: Config, params: RenderParams) -> dict[str, Any]:
         "emergency_port": params.emergency_port,
         "extra_queues": params.extra_queues,
         "recordings_dir": params.recordings_dir,
+        "prompts_dir": params.prompts_dir,
+        "ivr_entries": ivr_entries,
+        "ivr_contexts": compile_flows(config.ivr, flows) if config.ivr is not None else "",
         "recording": config.recordings.enabled,
         "timezone": config.center.timezone,
     }

@@ -21,6 +21,7 @@ class CallerJoined:
     skill: str
     priority: int
     at: float
+    ivr_path: str = ""  # the IVR menu path taken before joining ("" = direct)
 
 
 @dataclass(frozen=True)

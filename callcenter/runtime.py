@@ -256,6 +256,7 @@ class Runtime:
                 skill=skill,
                 priority=priority,
                 at=arrived,
+                ivr_path=e.ivr_path,
             )
         )
         self._apply(ev.CallerArrived(e.call_id, skill, priority, arrived), now)

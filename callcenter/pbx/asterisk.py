@@ -172,6 +172,7 @@ class AsteriskDriver:
                     priority=_int(m.get("CcPriority", "0")),
                     arrived_at=_float(m.get("Arrived", "0")),
                     caller_number=m.get("Caller", ""),
+                    ivr_path=m.get("IvrPath", ""),
                 )
             )
         elif kind == "CCWait":

@@ -25,6 +25,7 @@ class CallerEntered:
     arrived_at: float
     caller_number: str
     restored: bool = False  # True when found by snapshot() rather than announced
+    ivr_path: str = ""  # the menu path the caller took before joining
 
 
 @dataclass(frozen=True)

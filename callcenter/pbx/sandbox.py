@@ -24,6 +24,7 @@ from pathlib import Path
 
 from callcenter.config import Config
 from callcenter.dialplan import REPO, QueueSpec, RenderParams, environment, render
+from callcenter.prompts import build_prompts
 
 SANDBOX_TEMPLATES = REPO / "tools" / "sandbox" / "asterisk"
 BUILD_SCRIPT = REPO / "tools" / "sandbox" / "build-root.sh"
@@ -211,7 +212,11 @@ class Instance:
             agent_passwords=passwords,
             extra_queues=self.extra_queues,
             recordings_dir=self.recordings_dir,
+            prompts_dir=f"{self.inner}/prompts",
         )
+        if config.ivr is not None:
+            texts = {p.id: p.text for p in config.ivr.prompts.values()}
+            build_prompts(texts, self.dir / "prompts", config.source_dir / "prompts")
         files = render(config, params)
         env = environment(SANDBOX_TEMPLATES)
         ctx = {
