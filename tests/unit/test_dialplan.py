@@ -165,7 +165,10 @@ def test_check_extensions_rejects_broken_rendered_text(tmp_path: Path, config: C
     problems = check_extensions(broken)
     assert problems
     assert all("Goto to unknown context 'cc-join'" in p for p in problems)
-    assert len(problems) == len(config.numbers) + 1  # every DID and the catch-all
+    # every direct DID, the catch-all and every IVR route that joins the queue
+    assert len(problems) == ext.count("Goto(cc-join,s,1)")
+    direct = [n for n in config.numbers if n.entry == "direct"]
+    assert len(problems) >= len(direct) + 1
 
 
 def test_check_extensions_sees_gotoif_with_function_in_condition() -> None:
