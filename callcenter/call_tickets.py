@@ -6,7 +6,6 @@ and the transcript becomes searchable."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from callcenter import domain
 from callcenter.bus import Subscription
+from callcenter.retry import until_done
 from callcenter.storage import tickets as store
 from callcenter.storage.database import Database
 from callcenter.storage.schema import Ticket
@@ -64,18 +64,13 @@ class CallTicketMaker:
             ivr_path=j.ivr_path,
         )
         when = datetime.fromtimestamp(at, UTC)
-        delay = 0.5
-        while True:
-            try:
-                await asyncio.to_thread(
-                    self.database.transaction, lambda s: _once(s, self, intake, when)
-                )
-                self.made += 1
-                return
-            except Exception:
-                log.exception("creating the ticket of call %s failed; retrying", j.call_id)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
+        await until_done(
+            lambda: self.database.transaction(lambda s: _once(s, self, intake, when)),
+            f"creating the ticket of call {j.call_id}",
+            first=0.5,
+            cap=30.0,
+        )
+        self.made += 1
 
 
 def _once(session: Session, maker: CallTicketMaker, intake: store.Intake, when: datetime) -> None:

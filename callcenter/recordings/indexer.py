@@ -22,6 +22,7 @@ from callcenter import domain
 from callcenter.bus import Subscription
 from callcenter.recordings import store
 from callcenter.recordings.wavfile import inspect
+from callcenter.retry import until_done
 from callcenter.storage.database import Database
 
 log = logging.getLogger(__name__)
@@ -76,15 +77,8 @@ class RecordingIndexer:
         task.add_done_callback(self._tasks.discard)
 
     async def _finish(self, call_id: str, p: _Pending) -> None:
-        delay = 0.5
-        while True:
-            try:
-                done = await asyncio.to_thread(self._index_one, call_id, p)
-                break
-            except Exception:
-                log.exception("indexing the recording of %s failed; retrying", call_id)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
+        what = f"indexing the recording of {call_id}"
+        done = await until_done(partial(self._index_one, call_id, p), what, first=0.5, cap=30.0)
         if done:
             self.indexed += 1
             self.on_indexed(call_id)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from callcenter import domain
 from callcenter.bus import Subscription
 from callcenter.queue_log import QueueLogWriter, format_line, queue_log_lines
+from callcenter.retry import until_done
 from callcenter.storage.database import Database
 from callcenter.storage.schema import AgentStatusRecord, CallRecord, EmergencyLink, QueueEvent
 
@@ -64,17 +65,12 @@ class CallRecorder:
             await self._write(batch)
 
     async def _write(self, batch: Sequence[domain.DomainEvent]) -> None:
-        delay = 0.2
-        while True:
-            try:
-                status_lines = await asyncio.to_thread(
-                    self.database.transaction, lambda s: apply(s, batch)
-                )
-                break
-            except Exception:
-                log.exception("storing %d events failed; retrying in %.1f s", len(batch), delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
+        status_lines = await until_done(
+            lambda: self.database.transaction(lambda s: apply(s, batch)),
+            f"storing {len(batch)} events",
+            first=0.2,
+            cap=10.0,
+        )
         self.written += len(batch)
         if self.queue_log is not None:
             for event in batch:
