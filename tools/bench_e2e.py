@@ -1,7 +1,7 @@
 """Benchmark (b): end to end on the sandbox Asterisk, the engine against Asterisk's own
 app_queue on the same agents and the same sipp load, in one run.
 
-Both phases use one private Asterisk ("bench", SIP 45060, AMI 45038). Agents are Local
+Both phases use one private Asterisk ("bench", SIP 23060, AMI 23038). Agents are Local
 channels that answer and talk for a fixed time (so both queues ring exactly the same seats);
 callers are sipp UACs sending real SIP and A-law RTP, offered faster than the agents can
 serve so callers wait. Phase 1 dials 12345 (the engine's queue, engine in its own process);
@@ -45,8 +45,9 @@ from callcenter.pbx.sandbox import Instance, ensure_root  # noqa: E402
 from callcenter.simulation import Sipp  # noqa: E402
 from callcenter.stats import percentile  # noqa: E402
 
-SIP, AMI, HTTP = 45060, 45038, 45080
-RTP = (46000, 46999)
+# below the ephemeral port range, so no client socket can take a port before it is bound
+SIP, AMI, HTTP = 23060, 23038, 23080
+RTP = (24000, 24999)
 ENGINE_DID, APP_QUEUE_DID = "12345", "19999"
 WORK = REPO / "var" / "bench"
 
@@ -363,7 +364,7 @@ async def bench(args: argparse.Namespace) -> int:
         f"(capacity {capacity:.1f} calls/s), sipp callers with RTP, wrap-up 0"
     )
     ok = True
-    port = 45500
+    port = 23500
     try:
         await observer.connect()
         for title, calls, rate in scenarios:

@@ -33,13 +33,16 @@ from callcenter.dialplan import REPO
 from callcenter.pbx.sandbox import Instance, ensure_root
 from callcenter.simulation import Softphone, write_tone
 
-SIP_PORT = 35060
-AMI_PORT = 35038
-PROXY_PORT = 35039
-HTTP_PORT = 35080
-LIVE_PORT = 35090
-EMERGENCY_PORT = 35099
-RTP = (36000, 36999)
+# Below the kernel's ephemeral range (32768-60999): a client polling a port nobody listens on
+# yet can otherwise be given that very port as its own and connect to itself, and the engine
+# then cannot bind it.
+SIP_PORT = 25060
+AMI_PORT = 25038
+PROXY_PORT = 25039
+HTTP_PORT = 25080
+LIVE_PORT = 25090
+EMERGENCY_PORT = 25099
+RTP = (26000, 26999)
 
 CENTER = f"""
 [center]
@@ -354,7 +357,7 @@ class Center:
                 accounts=agents[i : i + 2],
                 play=str(self.agent_tone),
                 record_dir=str(self.recordings),
-                rtp_port=37000 + 200 * i,
+                rtp_port=27000 + 200 * i,
                 answer_delay=0.3,
             )
             for user, _ in agents[i : i + 2]:
@@ -371,7 +374,7 @@ class Center:
             accounts=[(number, "")],
             play=str(self.caller_tone),
             record_dir=str(self.recordings),
-            rtp_port=38000 + 40 * index,
+            rtp_port=28000 + 40 * index,
         )
         phone.wait_for(lambda e: e.get("event") == "ready")
         self._callers.append(phone)

@@ -33,7 +33,7 @@ def line110(cc: Center) -> Iterator[Softphone]:
         accounts=[("110", "")],
         play=str(write_tone(cc.workdir / "operator550.wav", OPERATOR)),
         record_dir=str(cc.recordings),
-        rtp_port=39000,
+        rtp_port=29000,
         answer_delay=0.2,
     )
     phone.wait_for(lambda e: e.get("event") == "ready")
