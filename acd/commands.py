@@ -20,6 +20,7 @@ class Offer:
     call_id: CallId
     agent_ids: tuple[AgentId, ...]
     timeout: float
+    callback: bool = False  # reserve this agent, then call the citizen back
 
 
 @dataclass(frozen=True)

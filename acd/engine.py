@@ -28,6 +28,9 @@ from acd.strategies import KEYS, AgentStats, StrategyKey
 QueueKey = tuple[int, float, int, CallId]
 IdleEntry = tuple[StrategyKey, AgentId]
 
+# Weight of the newest call in the average handle time behind expected-wait estimates.
+HANDLE_SMOOTHING = 0.2
+
 # Reasons an offer ended that say nothing about the agent (no back-off, no count).
 _BLAMELESS = frozenset({"cancelled", "caller_gone"})
 
@@ -86,6 +89,7 @@ class _Caller:
     offered_at: float = 0.0
     agent_id: AgentId | None = None
     connected_at: float = 0.0
+    callback: bool = False
 
     @property
     def key(self) -> QueueKey:
@@ -102,6 +106,7 @@ class CallerView:
     state: str
     position: int
     agent_ids: tuple[AgentId, ...]
+    callback: bool = False
 
 
 @dataclass(frozen=True)
@@ -134,6 +139,7 @@ class Acd:
         self._logged_in: Counter[SkillId] = Counter()
         self._seq = 0
         self._offer_seq = 0
+        self._handle_avg: float | None = None  # recent talk + wrap-up seconds (EWMA)
         self._dirty_callers: set[CallId] = set()
         self._dirty_agents: set[AgentId] = set()
         self._touched: set[AgentId] = set()
@@ -190,6 +196,31 @@ class Acd:
         c = self._callers.get(call_id)
         return 0 if c is None else self._position(c)
 
+    def staffed(self, call_id: CallId) -> int:
+        """Agents logged in and not on break who could take this caller now or later."""
+        c = self._callers.get(call_id)
+        if c is None:
+            return 0
+        return sum(
+            1
+            for a in self._agents.values()
+            if a.status is AgentStatus.AVAILABLE
+            and any(a.spec.skills.get(s, 0) >= c.min_proficiency for s in c.skills)
+        )
+
+    def expected_wait(self, call_id: CallId, assumed_handle: float) -> float | None:
+        """Seconds this waiting caller may still wait: its position times the recent average
+        handle time (talk + wrap-up; `assumed_handle` until a call has finished), shared by
+        the agents staffed for it. None when nobody staffed could take it."""
+        c = self._callers.get(call_id)
+        if c is None or c.state is CallerState.CONNECTED:
+            return None
+        staffed = self.staffed(call_id)
+        if staffed == 0:
+            return None
+        handle = assumed_handle if self._handle_avg is None else self._handle_avg
+        return self._position(c) * handle / staffed
+
     # --- caller events ---------------------------------------------------------------------
 
     def _on_CallerArrived(self, e: ev.CallerArrived, now: float, out: list[cmd.Command]) -> None:
@@ -205,10 +236,11 @@ class Acd:
             seq=self._seq,
             skills={e.skill},
             min_proficiency=self.policy.min_proficiency,
+            callback=e.callback,
         )
         self._callers[c.call_id] = c
         out.append(cmd.CallerQueued(c.call_id, c.skill, c.priority, arrived))
-        if self.policy.leave_when_no_agents and not self._servable(c):
+        if self.policy.leave_when_no_agents and not c.callback and not self._servable(c):
             self._leave(c, LeaveReason.NO_AGENTS, now, out, position=1)
             return
         self._queue.add(c.key)
@@ -220,7 +252,7 @@ class Acd:
         ):
             self._apply_widening(c)
         self._schedule_widening(c, out)
-        if self.policy.max_wait:
+        if self.policy.max_wait and not c.callback:
             out.append(cmd.SetTimer(("max_wait", c.call_id, 0), arrived + self.policy.max_wait))
 
     def _on_CallerHungUp(self, e: ev.CallerHungUp, now: float, out: list[cmd.Command]) -> None:
@@ -242,6 +274,26 @@ class Acd:
             self._finish(c, now, out)
             return
         self._leave(c, LeaveReason(e.reason), now, out, route=False)
+
+    def _on_CallbackAccepted(
+        self, e: ev.CallbackAccepted, now: float, out: list[cmd.Command]
+    ) -> None:
+        c = self._callers.get(e.call_id)
+        if c is None or c.state is CallerState.CONNECTED:
+            raise UnknownCaller(e.call_id)
+        if c.callback:
+            return
+        c.callback = True
+        if self.policy.max_wait:
+            out.append(cmd.CancelTimer(("max_wait", c.call_id, 0)))
+        if c.state is CallerState.OFFERED:
+            # the live caller is leaving: ringing agents for it now would connect nobody
+            out.append(cmd.CancelTimer(("offer", c.call_id, c.offer_gen)))
+            out.append(cmd.CancelOffer(c.call_id, c.offered_to))
+            self._release(c.offered_to, c.call_id, now)
+            c.offered_to = ()
+            c.state = CallerState.WAITING
+            self._enqueue(c)
 
     def _on_CallerPriorityChanged(
         self, e: ev.CallerPriorityChanged, now: float, out: list[cmd.Command]
@@ -423,7 +475,7 @@ class Acd:
                 self._schedule_widening(c, out)
         elif kind == "max_wait":
             c = self._callers.get(subject)
-            if c is not None and c.state is not CallerState.CONNECTED:
+            if c is not None and c.state is not CallerState.CONNECTED and not c.callback:
                 reason = (
                     LeaveReason.OVERFLOW if self.policy.overflow_target else LeaveReason.TIMEOUT
                 )
@@ -440,7 +492,7 @@ class Acd:
         for c in callers:
             if c.state is not CallerState.WAITING:
                 continue
-            if self.policy.strategy is St.RING_ALL:
+            if self.policy.strategy is St.RING_ALL and not c.callback:
                 agents = self._all_agents_for(c)
             else:
                 best = self._best_agent_for(c)
@@ -501,7 +553,7 @@ class Acd:
             a.last_offer_seq = self._offer_seq
             self._refresh(a)
         timeout = self.policy.offer_timeout
-        out.append(cmd.Offer(c.call_id, c.offered_to, timeout))
+        out.append(cmd.Offer(c.call_id, c.offered_to, timeout, c.callback))
         out.append(cmd.SetTimer(("offer", c.call_id, c.offer_gen), now + timeout))
 
     # --- helpers ---------------------------------------------------------------------------
@@ -570,6 +622,9 @@ class Acd:
         if a is None:
             return
         talk = max(0.0, now - c.connected_at)
+        handle = talk + self.policy.wrapup
+        avg = self._handle_avg
+        self._handle_avg = handle if avg is None else avg + HANDLE_SMOOTHING * (handle - avg)
         a.calls.discard(c.call_id)
         a.calls_taken += 1
         a.talk_seconds += talk
@@ -615,7 +670,7 @@ class Acd:
     def _cancel_caller_timers(self, c: _Caller, out: list[cmd.Command]) -> None:
         if c.widen_step < len(self._widening):
             out.append(cmd.CancelTimer(("widen", c.call_id, c.widen_step)))
-        if self.policy.max_wait:
+        if self.policy.max_wait and not c.callback:
             out.append(cmd.CancelTimer(("max_wait", c.call_id, 0)))
 
     def _servable(self, c: _Caller) -> bool:
@@ -699,4 +754,5 @@ class Acd:
             state=c.state.value,
             position=position,
             agent_ids=c.offered_to if c.agent_id is None else (c.agent_id,),
+            callback=c.callback,
         )

@@ -19,6 +19,7 @@ class CallerArrived:
     skill: SkillId
     priority: int = 0
     arrived_at: float | None = None
+    callback: bool = False  # a citizen waiting off the line to be called back (keeps its place)
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,14 @@ class CallerWithdrawn:
 
     call_id: CallId
     reason: str
+
+
+@dataclass(frozen=True)
+class CallbackAccepted:
+    """The waiting caller chose to be called back and hangs up: it keeps its place in the
+    queue, is no longer limited by max_wait, and is offered to one agent at a time."""
+
+    call_id: CallId
 
 
 @dataclass(frozen=True)
@@ -121,6 +130,7 @@ Event = (
     CallerArrived
     | CallerHungUp
     | CallerWithdrawn
+    | CallbackAccepted
     | CallerPriorityChanged
     | OfferAnswered
     | OfferFailed

@@ -37,6 +37,7 @@ class LeaveReason(StrEnum):
     OVERFLOW = "overflow"
     NO_AGENTS = "no_agents"
     FALLBACK = "fallback"  # the dialplan's own route took the caller (engine unreachable)
+    CALLBACK = "callback"  # a callback taken off the queue until its next attempt may start
 
 
 class Strategy(StrEnum):
