@@ -114,9 +114,9 @@ def ivr_command(config: Config, action: str, did: str, digits: str, at: str, out
         print(f"no ivr.toml in {config.source_dir}", file=sys.stderr)
         return 1
     if action == "prompts":
-        from callcenter.prompts import build_prompts
+        from callcenter.prompts import build_prompts, prompt_texts
 
-        texts = {p.id: p.text for p in config.ivr.prompts.values() if not p.file}
+        texts = prompt_texts(config.ivr, with_recorded=False)
         for built in build_prompts(texts, Path(out)):
             print(f"{built.how:12} {built.path}")
         return 0

@@ -49,6 +49,7 @@ class RenderParams:
     ami_user: str = "callcenter"
     ami_secret: str = ""
     emergency_port: int = 5099
+    carrier_port: int = 5098  # where the carrier trunk takes outbound calls to citizens
     agent_passwords: Mapping[str, str] = field(default_factory=dict)
     extra_queues: tuple[QueueSpec, ...] = ()
     recordings_dir: str = "/var/spool/asterisk/callcenter"
@@ -106,6 +107,7 @@ def context(config: Config, params: RenderParams) -> dict[str, Any]:
         "ami_user": params.ami_user,
         "ami_secret": params.ami_secret,
         "emergency_port": params.emergency_port,
+        "carrier_port": params.carrier_port,
         "extra_queues": params.extra_queues,
         "recordings_dir": params.recordings_dir,
         "prompts_dir": params.prompts_dir,

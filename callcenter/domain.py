@@ -130,6 +130,73 @@ class EmergencyLinked:
     at: float
 
 
+@dataclass(frozen=True)
+class Announced:
+    """A waiting caller was told its position and expected wait (None: not estimated)."""
+
+    call_id: str
+    position: int
+    expected_wait: float | None
+    callback_offered: bool
+    at: float
+
+
+@dataclass(frozen=True)
+class CallbackRequested:
+    """The caller took the callback offer: it keeps its place (`arrived_at`) off the line."""
+
+    call_id: str
+    node: str
+    number: str
+    skill: str
+    priority: int
+    arrived_at: float
+    at: float
+
+
+@dataclass(frozen=True)
+class CallbackAttempt:
+    """One stage of calling back: "agent" (the reserved agent answered and the citizen is
+    being called), then "answered" or why not ("no_answer", "busy", "unavailable", "error")."""
+
+    call_id: str
+    attempt: int
+    agent_id: str
+    outcome: str
+    at: float
+
+
+@dataclass(frozen=True)
+class CallbackScheduled:
+    """The next attempt may start at `due_at` (after a failed one, or calling hours)."""
+
+    call_id: str
+    attempts: int
+    due_at: float
+    at: float
+
+
+@dataclass(frozen=True)
+class CallbackClosed:
+    """The callback is over: "completed" (bridged to an agent) or "unreached" (attempts used
+    up: handed to a person)."""
+
+    call_id: str
+    outcome: str
+    attempts: int
+    at: float
+
+
+@dataclass(frozen=True)
+class SurveyEvent:
+    """A survey call's progress: "answered", a digit, "none" (SurveyProgress), or the end of
+    the attempt "ended:<status>"."""
+
+    survey_id: str
+    result: str
+    at: float
+
+
 DomainEvent = (
     CallerJoined
     | OfferMade
@@ -143,4 +210,10 @@ DomainEvent = (
     | CallClosed
     | LiveTranscript
     | EmergencyLinked
+    | Announced
+    | CallbackRequested
+    | CallbackAttempt
+    | CallbackScheduled
+    | CallbackClosed
+    | SurveyEvent
 )

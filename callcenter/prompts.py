@@ -23,6 +23,8 @@ from pathlib import Path
 from pypinyin import Style, lazy_pinyin
 
 from callcenter.asr.audio import read_wav, resample, select_channel, write_wav
+from ivr.announce import SYSTEM_PROMPTS
+from ivr.model import IvrConfig
 
 RATE = 8000
 VOICE = "cmn-latn-pinyin"
@@ -80,6 +82,19 @@ def synthesize(text: str, out: Path, speed: int = 150) -> float:
     out.parent.mkdir(parents=True, exist_ok=True)
     write_wav(out, samples, RATE)
     return len(samples) / RATE
+
+
+def prompt_texts(ivr: IvrConfig | None, with_recorded: bool = True) -> dict[str, str]:
+    """Every prompt the PBX plays: the engine's own (queue announcements, callback, survey)
+    with their built-in text, then config/ivr.toml's [prompts], which may reword them.
+    `with_recorded=False` leaves out prompts that name a recorded file."""
+    texts = dict(SYSTEM_PROMPTS)
+    for p in ivr.prompts.values() if ivr is not None else ():
+        if p.file and not with_recorded:
+            texts.pop(p.id, None)
+        else:
+            texts[p.id] = p.text
+    return texts
 
 
 @dataclass(frozen=True)

@@ -23,10 +23,13 @@ from acd.engine import Acd
 from acd.errors import AcdError
 from callcenter import domain
 from callcenter.bus import Bus
+from callcenter.callbacks import TIMER_KINDS as CALLBACK_TIMERS
+from callcenter.callbacks import CallbackDesk, PendingCallback, dialable
 from callcenter.config import Config, caller_priority
 from callcenter.masking import mask_phone
 from callcenter.pbx import base as pbx
 from callcenter.timers import Timers
+from ivr.announce import queue_announcement
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +64,7 @@ class Runtime:
         clock: Clock = time.time,
         agent_statuses: Mapping[str, tuple[str, str]] | None = None,
         recent_callers: Iterable[tuple[str, float]] = (),
+        pending_callbacks: Iterable[PendingCallback] = (),
     ) -> None:
         self.config = config
         self.drivers = dict(drivers)
@@ -81,6 +85,10 @@ class Runtime:
         self.link_up: dict[str, bool] = {node: False for node in self.drivers}
         self.reconnects: dict[str, int] = {node: 0 for node in self.drivers}
         self.started = asyncio.Event()
+        self.callbacks = CallbackDesk(
+            config.outbound, self.acd, bus, self.timers, self.drivers, self._apply, self._send
+        )
+        self._pending_callbacks: list[PendingCallback] | None = list(pending_callbacks)
 
     # --- life --------------------------------------------------------------------------------
 
@@ -136,6 +144,18 @@ class Runtime:
             driver = self.drivers[meta.node]
             self._send(meta.node, partial(driver.stream_audio, call_id, leg, address, stream_id))
 
+    def survey_call(self, call: pbx.OutboundCall) -> bool:
+        """Place one survey call on a node whose link is up; False when none is."""
+        node = next((n for n, up in self.link_up.items() if up), None)
+        if node is None:
+            return False
+        driver = self.drivers[node]
+        survey = self.config.outbound.survey
+        self._send(
+            node, partial(driver.survey_call, call, survey.input_timeout, survey.input_retries)
+        )
+        return True
+
     async def set_priority_on_pbx(self, call_id: str, priority: int) -> None:
         """Keep a changed priority on the caller's channel, so a restart restores it."""
         meta = self.calls.get(call_id)
@@ -155,7 +175,12 @@ class Runtime:
                 item = _NOTHING
             now = self.clock()
             for key in self.timers.pop_due(now):
-                self._apply(ev.TimerFired(key), now)
+                if key[0] == "announce":
+                    self._announce(key, now)
+                elif key[0] in CALLBACK_TIMERS:
+                    self.callbacks.on_timer(key, now)
+                else:
+                    self._apply(ev.TimerFired(key), now)
             if item is None:
                 return
             if item is _NOTHING:
@@ -195,6 +220,8 @@ class Runtime:
         elif isinstance(e, pbx.AgentLegEnded):
             self._apply(ev.CallEnded(e.call_id), now)
         elif isinstance(e, pbx.CallerGone):
+            if e.call_id in self.callbacks:
+                return  # the caller hung up after taking the callback: its place is kept
             self._apply(ev.CallerHungUp(e.call_id), now)
             self.calls.pop(e.call_id, None)
             self.bus.publish(domain.CallClosed(e.call_id, e.node, now))
@@ -202,6 +229,16 @@ class Runtime:
             self.bus.publish(
                 domain.EmergencyLinked(e.call_id, e.line, "", "pbx", e.target, e.status, now)
             )
+        elif isinstance(e, pbx.CallbackRequested):
+            meta = self.calls.get(e.call_id)
+            self.callbacks.accepted(e, meta.skill if meta else "", now)
+        elif isinstance(e, pbx.CallbackDialed):
+            for call_id in self.callbacks.dialed(e, now):
+                self.calls.pop(call_id, None)
+        elif isinstance(e, pbx.SurveyProgress):
+            self.bus.publish(domain.SurveyEvent(e.survey_id, e.result, now))
+        elif isinstance(e, pbx.OutboundEnded):
+            self.bus.publish(domain.SurveyEvent(e.survey_id, f"ended:{e.status}", now))
         elif isinstance(e, pbx.RecordingStarted):
             self.bus.publish(domain.RecordingStarted(e.call_id, e.node, e.path, now))
         elif isinstance(e, pbx.CallerFellBack):
@@ -260,6 +297,34 @@ class Runtime:
             )
         )
         self._apply(ev.CallerArrived(e.call_id, skill, priority, arrived), now)
+        announce = self.config.outbound.announce
+        if announce.enabled:
+            self.timers.set(("announce", e.call_id, 1), max(now, arrived + announce.first_after))
+
+    def _announce(self, key: ev.TimerKey, now: float) -> None:
+        """Tell a waiting caller its position and expected wait; offer a callback when the
+        wait is long (or nobody staffed could take the call)."""
+        _, call_id, n = key
+        view = self.acd.caller(call_id)
+        meta = self.calls.get(call_id)
+        if view is None or meta is None or view.callback or view.state == "connected":
+            return
+        settings = self.config.outbound
+        self.timers.set(("announce", call_id, n + 1), now + settings.announce.every)
+        if view.state != "waiting":
+            return  # ringing an agent now: say nothing this round
+        wait = self.acd.expected_wait(call_id, settings.announce.assumed_handle_time)
+        offer = (
+            settings.callback.enabled
+            and dialable(meta.caller_number)
+            and (wait is None or wait > settings.callback.offer_when_wait_over)
+        )
+        prompts = queue_announcement(
+            view.position, wait if settings.announce.expected_wait else None, offer
+        )
+        driver = self.drivers[meta.node]
+        self._send(meta.node, partial(driver.announce, call_id, tuple(prompts), offer))
+        self.bus.publish(domain.Announced(call_id, view.position, wait, offer, now))
 
     async def _link_up(self, node: str, now: float) -> None:
         """Rebuild from the PBX: restore callers we did not know, forget those gone."""
@@ -281,7 +346,9 @@ class Runtime:
             await self._on_pbx(e, now)
         if was_up_before:
             for call_id, meta in list(self.calls.items()):
-                if meta.node == node and call_id not in seen:
+                if meta.node == node and call_id not in seen and call_id in self.callbacks:
+                    self._callback_lost(node, call_id, now)
+                elif meta.node == node and call_id not in seen:
                     # gone while the link was down: hung up, or finished talking
                     self._apply(ev.CallerHungUp(call_id), now)
                     self.calls.pop(call_id, None)
@@ -302,6 +369,28 @@ class Runtime:
                     for agent_id in view.agent_ids:
                         self._apply(ev.OfferFailed(view.call_id, agent_id, "cancelled"), now)
         log.info("PBX node %s: link up, %d channels restored", node, len(found))
+        if self._pending_callbacks is not None:
+            pending, self._pending_callbacks = self._pending_callbacks, None
+            for cb in pending:
+                self.calls.setdefault(
+                    cb.call_id, CallMeta(cb.node, "", "", "", cb.number, cb.skill)
+                )
+            requeued = self.callbacks.restore(pending, self.clock())
+            if requeued:
+                log.info("%d pending callbacks queued again", requeued)
+
+    def _callback_lost(self, node: str, call_id: str, now: float) -> None:
+        """A callback's call vanished while the link was down: end what was in progress."""
+        view = self.acd.caller(call_id)
+        if view is None:
+            return  # waiting for its next attempt: nothing on the PBX to lose
+        if view.state == "connected":
+            self._apply(ev.CallEnded(call_id), now)
+            for gone in self.callbacks.dialed(pbx.CallbackDialed(node, call_id, "ended"), now):
+                self.calls.pop(gone, None)
+        elif view.state == "offered":
+            for agent_id in view.agent_ids:
+                self._apply(ev.OfferFailed(call_id, agent_id, "cancelled"), now)
 
     def _restore_agents(self) -> None:
         now = self.clock()
@@ -324,7 +413,9 @@ class Runtime:
             if meta is None:
                 return
             driver = self.drivers[meta.node]
-            if isinstance(c, cmd.Offer):
+            if isinstance(c, cmd.Offer) and c.callback:
+                self.callbacks.offer(c, now)
+            elif isinstance(c, cmd.Offer):
                 self._send(meta.node, lambda: driver.offer(c.call_id, c.agent_ids, c.timeout))
                 self.bus.publish(domain.OfferMade(c.call_id, c.agent_ids, now))
             elif isinstance(c, cmd.CancelOffer):
@@ -335,6 +426,8 @@ class Runtime:
             self._notice(c, now)
 
     def _notice(self, c: cmd.Notice, now: float) -> None:
+        if self.callbacks.notice(c, now):
+            return
         if isinstance(c, cmd.OfferRejected):
             self.bus.publish(
                 domain.OfferRejected(c.call_id, c.agent_id, c.reason, c.ring_seconds, now)

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from datetime import date, tzinfo
 from typing import Any
 
+from ivr.announce import SYSTEM_PROMPTS
 from ivr.model import (
     DEFAULT_ENTRY,
     DTMF_DIGITS,
@@ -199,6 +200,7 @@ def parse_menus(data: Mapping[str, Any], file: str, known_skills: set[str]) -> I
         r.error(f"entries.{DEFAULT_ENTRY}", "is required: the flow of DIDs not listed")
 
     used = {p for f in flows.values() for n in f.nodes.values() for _, p in prompt_refs(n)}
+    used.update(SYSTEM_PROMPTS)  # played by the engine: queue announcements, callback, survey
     for pid in prompts:
         if pid not in used:
             r.warn(f"prompts.{pid}", "defined but never played")

@@ -28,6 +28,8 @@ from callcenter.pbx.base import (
     AgentAnswered,
     AgentLegEnded,
     AgentNotAnswered,
+    CallbackDialed,
+    CallbackRequested,
     CallerEntered,
     CallerFellBack,
     CallerGone,
@@ -36,8 +38,11 @@ from callcenter.pbx.base import (
     EmergencyStatus,
     LinkDown,
     LinkUp,
+    OutboundCall,
+    OutboundEnded,
     PbxEvent,
     RecordingStarted,
+    SurveyProgress,
 )
 
 log = logging.getLogger(__name__)
@@ -51,6 +56,7 @@ SNAPSHOT_VARIABLES = (
     "CC_WHERE",
     "CC_AGENT",
     "CC_CONNECTED",
+    "CC_CALL_ID",
 )
 
 DIAL_STATUS_REASON = {
@@ -73,6 +79,18 @@ class _Call:
     recording: str = ""  # relative path of the call's recording (no suffix)
 
 
+@dataclass
+class _Callback:
+    """Calling a citizen back through Local/s@cc-callback-agent: `uid` is the ;1 half."""
+
+    call_id: str
+    agent_id: str
+    uid: str
+    answered: bool = False  # the reserved agent answered
+    reported: bool = False  # the agent's answer (or not) was reported
+    cancelled: bool = False
+
+
 class AsteriskDriver:
     def __init__(
         self,
@@ -93,6 +111,8 @@ class AsteriskDriver:
         self._events: asyncio.Queue[PbxEvent] = asyncio.Queue()
         self._calls: dict[str, _Call] = {}
         self._legs: dict[str, tuple[str, str]] = {}  # agent channel -> (call id, agent id)
+        self._callbacks: dict[str, _Callback] = {}  # call id -> the callback being made
+        self._callback_uids: dict[str, str] = {}  # uniqueid of its ;1 half -> call id
         self._up = False
         self._closing = False
         self._tasks: set[asyncio.Task[None]] = set()
@@ -157,6 +177,9 @@ class AsteriskDriver:
 
     def _on_user_event(self, manager: Manager, m: Message) -> None:
         kind = m.get("UserEvent", "")
+        if kind in ("CCSurvey", "CCOutbound"):
+            self._on_survey_event(kind, m)
+            return
         call_id = _one(m.get("CallId", ""))
         if not call_id:
             return
@@ -200,6 +223,21 @@ class AsteriskDriver:
                     m.get("Status", ""),
                 )
             )
+        elif kind == "CCCallback":
+            call = self._calls.get(call_id)
+            if call is not None:
+                call.where = "callback"
+                call.pending = None
+            self._events.put_nowait(CallbackRequested(self.node, call_id, m.get("Number", "")))
+        elif kind == "CCCallbackAgent":
+            self._callback_agent(call_id, m.get("Status", ""))
+        elif kind == "CCCallbackCitizen":
+            status = m.get("Status", "")
+            if status == "ANSWERED":
+                self._events.put_nowait(CallbackDialed(self.node, call_id, "answered"))
+            elif status != "ANSWER":  # ANSWER: the answered call is over (its hangup follows)
+                reason = DIAL_STATUS_REASON.get(status, "error")
+                self._events.put_nowait(CallbackDialed(self.node, call_id, reason))
         elif kind == "CCRecording":
             path = m.get("File", "")
             call = self._calls.get(call_id)
@@ -207,6 +245,35 @@ class AsteriskDriver:
                 call.recording = path
             if path:
                 self._events.put_nowait(RecordingStarted(self.node, call_id, path))
+
+    def _callback_agent(self, call_id: str, status: str) -> None:
+        cb = self._callbacks.get(call_id)
+        if cb is None or cb.reported:
+            return
+        cb.reported = True
+        if status == "ANSWER":
+            cb.answered = True
+            self._events.put_nowait(AgentAnswered(self.node, call_id, cb.agent_id))
+            return
+        reason = "cancelled" if cb.cancelled else DIAL_STATUS_REASON.get(status, "error")
+        self._forget_callback(cb)
+        self._events.put_nowait(AgentNotAnswered(self.node, call_id, cb.agent_id, reason))
+
+    def _forget_callback(self, cb: _Callback) -> None:
+        self._callback_uids.pop(cb.uid, None)
+        if self._callbacks.get(cb.call_id) is cb:
+            del self._callbacks[cb.call_id]
+
+    def _on_survey_event(self, kind: str, m: Message) -> None:
+        survey_id = _one(m.get("Id", ""))
+        if not survey_id:
+            return
+        if kind == "CCSurvey":
+            self._events.put_nowait(SurveyProgress(self.node, survey_id, m.get("Result", "")))
+        else:
+            status = m.get("Status", "")
+            outcome = "answered" if status == "ANSWER" else DIAL_STATUS_REASON.get(status, "error")
+            self._events.put_nowait(OutboundEnded(self.node, survey_id, outcome))
 
     def _on_dial_begin(self, manager: Manager, m: Message) -> None:
         call = self._calls.get(m.get("Linkedid", ""))
@@ -243,6 +310,19 @@ class AsteriskDriver:
 
     def _on_hangup(self, manager: Manager, m: Message) -> None:
         channel = m.get("Channel", "")
+        callback_of = self._callback_uids.get(m.get("Uniqueid", ""))
+        if callback_of is not None:
+            cb = self._callbacks[callback_of]
+            self._forget_callback(cb)
+            if cb.answered:
+                self._events.put_nowait(AgentLegEnded(self.node, cb.call_id, cb.agent_id))
+                self._events.put_nowait(CallbackDialed(self.node, cb.call_id, "ended"))
+            elif not cb.reported:
+                reason = "cancelled" if cb.cancelled else "error"
+                self._events.put_nowait(
+                    AgentNotAnswered(self.node, cb.call_id, cb.agent_id, reason)
+                )
+            return
         leg = self._legs.pop(channel, None)
         if leg is not None:
             call_id, agent_id = leg
@@ -298,6 +378,11 @@ class AsteriskDriver:
             )
 
     async def cancel_offer(self, call_id: str, agent_ids: tuple[str, ...]) -> None:
+        cb = self._callbacks.get(call_id)
+        if cb is not None and not cb.answered and cb.agent_id in agent_ids:
+            cb.cancelled = True
+            await self._hangup_channel(cb.uid)  # Hangup finds a channel by its uniqueid too
+            return
         call = self._calls.get(call_id)
         if call is None:
             return
@@ -423,6 +508,79 @@ class AsteriskDriver:
             }
         )
 
+    async def announce(self, call_id: str, prompts: tuple[str, ...], callback_offer: bool) -> None:
+        call = self._calls.get(call_id)
+        if call is None or call.where != "hold" or not prompts:
+            return
+        if callback_offer:
+            await self._setvar(call.channel, "CC_CALLBACK", "offered")
+        await self._setvar(call.channel, "CC_ANNOUNCE", "&".join(prompts))
+
+    async def callback(self, call: OutboundCall, agent_id: str, ring_timeout: float) -> None:
+        uid = f"cb-{call.ref}-{call.attempt}"
+        cb = _Callback(call.ref, agent_id, uid)
+        self._callbacks[call.ref] = cb
+        self._callback_uids[uid] = call.ref
+        ring = int(ring_timeout + 0.5) + 5  # the engine's own timer cancels first
+        ok = await self._action(
+            {
+                "Action": "Originate",
+                "Channel": "Local/s@cc-callback-agent/n",
+                "Context": "cc-callback-dial",
+                "Exten": "s",
+                "Priority": "1",
+                "Async": "true",
+                "ChannelId": uid,
+                "Timeout": str((ring + 5) * 1000),
+                "CallerID": f'"12345 callback" <{call.caller_id}>',
+                "Variable": [
+                    f"CC_CALL_ID={call.ref}",
+                    f"CC_TARGETS={self._dials.get(agent_id, '')}",
+                    f"CC_RING_TIMEOUT={ring}",
+                    f"CC_DIAL={call.dial}",
+                    f"CC_OUT_TIMEOUT={int(call.timeout + 0.5)}",
+                    f"CC_CALLER_ID={call.caller_id}",
+                    f"CC_ATTEMPT={call.attempt}",
+                    f"CC_AGENT={agent_id}",
+                    f"CC_SKILL={call.skill}",
+                ],
+            }
+        )
+        if not ok and not cb.reported:
+            cb.reported = True
+            self._forget_callback(cb)
+            self._events.put_nowait(AgentNotAnswered(self.node, call.ref, agent_id, "error"))
+
+    async def survey_call(self, call: OutboundCall, input_timeout: float, retries: int) -> None:
+        ok = await self._action(
+            {
+                "Action": "Originate",
+                "Channel": "Local/s@cc-survey-dial/n",
+                "Context": "cc-survey",
+                "Exten": "s",
+                "Priority": "1",
+                "Async": "true",
+                "ChannelId": f"sv-{call.ref}-{call.attempt}",
+                "Timeout": str(int(call.timeout + 10) * 1000),
+                "CallerID": f'"12345" <{call.caller_id}>',
+                "Variable": [
+                    f"CC_SURVEY_ID={call.ref}",
+                    f"CC_DIAL={call.dial}",
+                    f"CC_OUT_TIMEOUT={int(call.timeout + 0.5)}",
+                    f"CC_CALLER_ID={call.caller_id}",
+                    f"CC_INPUT_TIMEOUT={int(input_timeout + 0.5)}",
+                    f"CC_INPUT_RETRIES={retries}",
+                ],
+            }
+        )
+        if not ok:
+            self._events.put_nowait(OutboundEnded(self.node, call.ref, "error"))
+
+    async def _setvar(self, channel: str, name: str, value: str) -> bool:
+        return await self._action(
+            {"Action": "Setvar", "Channel": channel, "Variable": name, "Value": value}
+        )
+
     async def hangup(self, call_id: str) -> None:
         call = self._calls.get(call_id)
         if call is not None:
@@ -437,11 +595,27 @@ class AsteriskDriver:
         found: list[PbxEvent] = []
         channels: list[Message] = [m for m in messages if m.get("Event") == "Status"]
         calls: dict[str, _Call] = {}
+        callbacks: dict[str, _Callback] = {}
         agent_of: dict[str, str] = {}
         for m in channels:
             v = _variables(m)
             where = v.get("CC_WHERE", "")
             call_id = m.get("Linkedid", "")
+            if where == "callback" and v.get("CC_CALL_ID") and v.get("CC_AGENT"):
+                # calling a citizen back, the agent on the line (the ;1 half of the Local)
+                cb = _Callback(v["CC_CALL_ID"], v["CC_AGENT"], m.get("Uniqueid", ""), True, True)
+                callbacks[cb.call_id] = cb
+                found.append(
+                    CallInProgress(
+                        node=self.node,
+                        call_id=cb.call_id,
+                        agent_id=cb.agent_id,
+                        skill=v.get("CC_SKILL", ""),
+                        connected_at=_float(v.get("CC_CONNECTED", "0")),
+                        recording=v.get("CC_REC_REL", ""),
+                    )
+                )
+                continue
             if where not in ("hold", "offer") or not call_id:
                 continue
             channel = m.get("Channel", "")
@@ -491,6 +665,8 @@ class AsteriskDriver:
                 legs[m.get("Channel", "")] = (call_id, agent)
         self._calls = calls
         self._legs = legs
+        self._callbacks = callbacks
+        self._callback_uids = {cb.uid: cb.call_id for cb in callbacks.values()}
         found.sort(key=lambda e: e.arrived_at if isinstance(e, CallerEntered) else 0.0)
         return found
 

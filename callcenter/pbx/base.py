@@ -62,6 +62,44 @@ class EmergencyStatus:
 
 
 @dataclass(frozen=True)
+class CallbackRequested:
+    """The waiting caller pressed the key that accepts the callback offer and hangs up."""
+
+    node: str
+    call_id: str
+    number: str
+
+
+@dataclass(frozen=True)
+class CallbackDialed:
+    """Calling a citizen back: "answered" when the citizen picked up, else why not (no_answer,
+    busy, unavailable, error); "ended" when the answered call is over."""
+
+    node: str
+    call_id: str
+    status: str
+
+
+@dataclass(frozen=True)
+class SurveyProgress:
+    """A survey call: "answered", then the digit pressed ("1"/"2"/"3") or "none"."""
+
+    node: str
+    survey_id: str
+    result: str
+
+
+@dataclass(frozen=True)
+class OutboundEnded:
+    """A survey call attempt is over: "answered" (the call took place), or why it did not
+    (no_answer, busy, unavailable, error)."""
+
+    node: str
+    survey_id: str
+    status: str
+
+
+@dataclass(frozen=True)
 class AgentAnswered:
     node: str
     call_id: str
@@ -131,10 +169,27 @@ PbxEvent = (
     | CallerFellBack
     | RecordingStarted
     | EmergencyStatus
+    | CallbackRequested
+    | CallbackDialed
+    | SurveyProgress
+    | OutboundEnded
     | CommandFailed
     | LinkUp
     | LinkDown
 )
+
+
+@dataclass(frozen=True)
+class OutboundCall:
+    """One outbound attempt: `ref` is the call id (callback) or survey id, `dial` the full
+    dial string of the citizen's number, `caller_id` what the citizen sees."""
+
+    ref: str
+    attempt: int
+    dial: str
+    timeout: float
+    caller_id: str
+    skill: str = ""
 
 
 class PbxDriver(Protocol):
@@ -173,6 +228,18 @@ class PbxDriver(Protocol):
     async def emergency_transfer(self, call_id: str, line: str, mode: str) -> None:
         """Send a connected caller to an emergency line: "blind" (the agent drops off) or
         "conference" (caller, agent and the emergency operator together)."""
+
+    async def announce(self, call_id: str, prompts: tuple[str, ...], callback_offer: bool) -> None:
+        """Play these prompt ids to a waiting caller (at the next second of its hold loop);
+        `callback_offer`: from now on the caller's 1 key accepts a callback."""
+
+    async def callback(self, call: OutboundCall, agent_id: str, ring_timeout: float) -> None:
+        """Call back: ring the reserved agent (AgentAnswered / AgentNotAnswered as for an
+        offer); once it answers, call the citizen and bridge (CallbackDialed). The answered
+        call ends with AgentLegEnded and CallerGone."""
+
+    async def survey_call(self, call: OutboundCall, input_timeout: float, retries: int) -> None:
+        """Call a citizen for a survey (SurveyProgress, then OutboundEnded)."""
 
     async def hangup(self, call_id: str) -> None: ...
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from callcenter.config import Config
 from callcenter.dialplan import REPO, QueueSpec, RenderParams, environment, render
-from callcenter.prompts import build_prompts
+from callcenter.prompts import build_prompts, prompt_texts
 
 SANDBOX_TEMPLATES = REPO / "tools" / "sandbox" / "asterisk"
 BUILD_SCRIPT = REPO / "tools" / "sandbox" / "build-root.sh"
@@ -147,6 +147,7 @@ class Instance:
     rtp_start: int = 20000
     rtp_end: int = 20999
     emergency_port: int = 15099
+    carrier_port: int = 15098
     extra_queues: tuple[QueueSpec, ...] = ()
     # Written to extensions_local.conf (included at the end of extensions.conf).
     local_dialplan: str = ""
@@ -209,14 +210,13 @@ class Instance:
             ami_user="callcenter",
             ami_secret=self.secrets()["ami"],
             emergency_port=self.emergency_port,
+            carrier_port=self.carrier_port,
             agent_passwords=passwords,
             extra_queues=self.extra_queues,
             recordings_dir=self.recordings_dir,
             prompts_dir=f"{self.inner}/prompts",
         )
-        if config.ivr is not None:
-            texts = {p.id: p.text for p in config.ivr.prompts.values()}
-            build_prompts(texts, self.dir / "prompts", config.source_dir / "prompts")
+        build_prompts(prompt_texts(config.ivr), self.dir / "prompts", config.source_dir / "prompts")
         files = render(config, params)
         env = environment(SANDBOX_TEMPLATES)
         ctx = {

@@ -38,6 +38,9 @@ class FakeDriver:
         self.hangups: list[str] = []
         self.streams: list[tuple[str, str, str, str]] = []
         self.emergencies: list[tuple[str, str, str]] = []
+        self.announcements: list[tuple[str, tuple[str, ...], bool]] = []
+        self.callbacks: list[tuple[pbx.OutboundCall, str, float]] = []
+        self.surveys: list[pbx.OutboundCall] = []
         self.connects = 0
         self.snapshots = 0
         self.closed = False
@@ -80,6 +83,15 @@ class FakeDriver:
 
     async def emergency_transfer(self, call_id: str, line: str, mode: str) -> None:
         self.emergencies.append((call_id, line, mode))
+
+    async def announce(self, call_id: str, prompts: tuple[str, ...], callback_offer: bool) -> None:
+        self.announcements.append((call_id, prompts, callback_offer))
+
+    async def callback(self, call: pbx.OutboundCall, agent_id: str, ring_timeout: float) -> None:
+        self.callbacks.append((call, agent_id, ring_timeout))
+
+    async def survey_call(self, call: pbx.OutboundCall, input_timeout: float, retries: int) -> None:
+        self.surveys.append(call)
 
     async def hangup(self, call_id: str) -> None:
         self.hangups.append(call_id)

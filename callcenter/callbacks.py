@@ -1,0 +1,276 @@
+"""Queued callback (keep your place), run inside the runtime's owner task.
+
+A caller who takes the offer hangs up but stays in the ACD's queue with its first arrival
+time. When its place comes up the ACD offers it to one agent; the desk rings that agent
+(the reservation) and, once the agent answers, calls the citizen and bridges. An attempt
+the citizen does not answer is retried per `[callback]` within calling hours, keeping the
+place; after the last attempt the callback is closed as unreached (handed to a person).
+Every stage is a domain event, stored by the recorder; a restarted engine gets the pending
+callbacks back from storage (`PendingCallback`) and queues them again.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from functools import partial
+
+from acd import commands as cmd
+from acd import events as ev
+from acd.engine import Acd
+from callcenter import domain
+from callcenter.bus import Bus
+from callcenter.masking import mask_phone
+from callcenter.outbound.settings import OutboundSettings
+from callcenter.pbx import base as pbx
+from callcenter.timers import Timers
+
+log = logging.getLogger(__name__)
+
+DIALABLE = re.compile(r"^\+?[0-9]{3,20}$")
+TIMER_KINDS = frozenset({"cb-retry", "cb-close"})
+
+
+def dialable(number: str) -> bool:
+    """Whether a caller's number can be called back (not anonymous, nothing but digits)."""
+    return bool(DIALABLE.match(number))
+
+
+@dataclass(frozen=True)
+class PendingCallback:
+    """A callback not yet closed, as storage holds it (read at start)."""
+
+    call_id: str
+    node: str
+    number: str
+    skill: str
+    priority: int
+    arrived_at: float
+    attempts: int
+    due_at: float  # 0: due now
+
+
+@dataclass
+class Callback:
+    call_id: str
+    node: str
+    number: str
+    skill: str
+    priority: int
+    arrived_at: float
+    attempts: int = 0  # times the citizen was dialled
+    rings: int = 0  # reservations made (agents rung), for unique channel ids
+    state: str = "waiting"  # waiting, ringing, calling, talking, scheduled
+    agent_id: str = ""
+    reached_at: float = 0.0
+    gen: int = 0  # generation of its calling-hours timer
+
+
+Send = Callable[[str, Callable[[], Awaitable[None]]], None]
+Apply = Callable[[ev.Event, float], object]
+
+
+class CallbackDesk:
+    def __init__(
+        self,
+        settings: OutboundSettings,
+        acd: Acd,
+        bus: Bus,
+        timers: Timers,
+        drivers: Mapping[str, pbx.PbxDriver],
+        apply: Apply,
+        send: Send,
+    ) -> None:
+        self.settings = settings
+        self.acd = acd
+        self.bus = bus
+        self.timers = timers
+        self.drivers = drivers
+        self._apply = apply
+        self._send = send
+        self.callbacks: dict[str, Callback] = {}
+
+    def __contains__(self, call_id: str) -> bool:
+        return call_id in self.callbacks
+
+    # --- from the caller -------------------------------------------------------------------
+
+    def accepted(self, e: pbx.CallbackRequested, skill: str, now: float) -> bool:
+        """The caller pressed 1 after the offer; False when there is nothing to keep."""
+        view = self.acd.caller(e.call_id)
+        if view is None or view.state == "connected" or e.call_id in self.callbacks:
+            return False
+        if not dialable(e.number):
+            log.warning("call %s: callback asked from an undialable number", e.call_id)
+            return False
+        cb = Callback(e.call_id, e.node, e.number, skill, view.priority, view.arrived_at)
+        self.callbacks[e.call_id] = cb
+        self._apply(ev.CallbackAccepted(e.call_id), now)
+        self.bus.publish(
+            domain.CallbackRequested(
+                e.call_id, e.node, e.number, skill, view.priority, view.arrived_at, now
+            )
+        )
+        self.bus.publish(
+            domain.CallerLeft(e.call_id, "callback", now - view.arrived_at, view.position, now)
+        )
+        log.info(
+            "call %s: callback for %s, place %d kept",
+            e.call_id,
+            mask_phone(e.number),
+            view.position,
+        )
+        if not self.settings.hours.is_open(now):
+            self._defer(cb, self.settings.hours.next_open(now), now, withdraw=True)
+        else:
+            self._watch_hours(cb, now)
+        return True
+
+    # --- the ACD's commands ----------------------------------------------------------------
+
+    def offer(self, c: cmd.Offer, now: float) -> None:
+        """The callback's place came up: reserve the agent by ringing it."""
+        cb = self.callbacks.get(c.call_id)
+        if cb is None:
+            return
+        driver = self.drivers.get(cb.node) or next(iter(self.drivers.values()))
+        cb.rings += 1
+        cb.state = "ringing"
+        cb.agent_id = c.agent_ids[0]
+        call = pbx.OutboundCall(
+            ref=cb.call_id,
+            attempt=cb.rings,
+            dial=self.settings.dial.format(number=cb.number.lstrip("+")),
+            timeout=self.settings.ring_timeout,
+            caller_id=self.settings.caller_id,
+            skill=cb.skill,
+        )
+        self._send(driver.node, partial(driver.callback, call, cb.agent_id, c.timeout))
+        self.bus.publish(domain.OfferMade(c.call_id, c.agent_ids, now))
+
+    def notice(self, c: cmd.Notice, now: float) -> bool:
+        """Translate the ACD's notices about a callback; True when handled here."""
+        cb = self.callbacks.get(getattr(c, "call_id", ""))
+        if cb is None:
+            return False
+        if isinstance(c, cmd.CallConnected):
+            # the reserved agent answered: now the citizen is called
+            cb.state = "calling"
+            cb.attempts += 1
+            self.bus.publish(
+                domain.CallbackAttempt(cb.call_id, cb.attempts, c.agent_id, "agent", now)
+            )
+            return True
+        if isinstance(c, cmd.CallerLeft):
+            return True  # left the queue for an attempt or for the night: not a real leave
+        if isinstance(c, cmd.CallFinished):
+            if cb.reached_at:
+                talk = max(0.0, now - cb.reached_at)
+                self.bus.publish(domain.CallFinished(c.call_id, c.agent_id, talk, now))
+            return True
+        return False
+
+    # --- from the PBX ----------------------------------------------------------------------
+
+    def dialed(self, e: pbx.CallbackDialed, now: float) -> list[str]:
+        """The citizen answered, did not, or the answered call ended. Returns call ids whose
+        call is over and whose metadata the runtime may drop."""
+        cb = self.callbacks.get(e.call_id)
+        if cb is None:
+            return []
+        if e.status == "answered":
+            cb.state = "talking"
+            cb.reached_at = now
+            self.bus.publish(
+                domain.CallbackAttempt(cb.call_id, cb.attempts, cb.agent_id, "answered", now)
+            )
+            self.bus.publish(
+                domain.CallConnected(cb.call_id, cb.agent_id, now - cb.arrived_at, now)
+            )
+            return []
+        if e.status != "ended":
+            self.bus.publish(
+                domain.CallbackAttempt(cb.call_id, cb.attempts, cb.agent_id, e.status, now)
+            )
+            return []
+        # the agent's leg is gone: the ACD has finished the call (AgentLegEnded came first)
+        if cb.reached_at:
+            del self.callbacks[cb.call_id]
+            self.bus.publish(domain.CallbackClosed(cb.call_id, "completed", cb.attempts, now))
+            self.bus.publish(domain.CallClosed(cb.call_id, cb.node, now))
+            return [cb.call_id]
+        due = self.settings.callback.retry.next_attempt_at(cb.attempts, now, self.settings.hours)
+        if due is None:
+            del self.callbacks[cb.call_id]
+            self.bus.publish(domain.CallbackClosed(cb.call_id, "unreached", cb.attempts, now))
+            log.info("call %s: callback unreached after %d attempts", cb.call_id, cb.attempts)
+            return [cb.call_id]
+        self._defer(cb, due, now, withdraw=False)
+        return []
+
+    def restored_in_progress(self, call_id: str, agent_id: str, now: float) -> None:
+        """After a restart the snapshot found this callback on the line with its agent."""
+        cb = self.callbacks.get(call_id)
+        if cb is not None:
+            cb.state, cb.agent_id = "talking", agent_id
+            cb.reached_at = cb.reached_at or now
+
+    # --- time --------------------------------------------------------------------------------
+
+    def on_timer(self, key: ev.TimerKey, now: float) -> None:
+        kind, call_id, gen = key
+        cb = self.callbacks.get(call_id)
+        if cb is None or gen != cb.gen:
+            return
+        if kind == "cb-retry" and cb.state == "scheduled":
+            if not self.settings.hours.is_open(now):
+                self._defer(cb, self.settings.hours.next_open(now), now, withdraw=False)
+                return
+            self._queue(cb, now)
+        elif kind == "cb-close" and cb.state == "waiting":
+            # calling hours are over: off the queue until they open again (place kept)
+            self._defer(cb, self.settings.hours.next_open(now), now, withdraw=True)
+
+    def restore(self, pending: Iterable[PendingCallback], now: float) -> int:
+        """Queue again the callbacks storage holds (after a restart); returns how many."""
+        count = 0
+        for p in pending:
+            if p.call_id in self.callbacks:
+                continue
+            cb = Callback(
+                p.call_id, p.node, p.number, p.skill, p.priority, p.arrived_at, p.attempts
+            )
+            self.callbacks[p.call_id] = cb
+            count += 1
+            view = self.acd.caller(p.call_id)
+            if view is not None and view.state == "connected":
+                self.restored_in_progress(p.call_id, view.agent_ids[0], now)
+            elif p.due_at > now or not self.settings.hours.is_open(now):
+                due = self.settings.hours.next_open(max(now, p.due_at))
+                self._defer(cb, due, now, withdraw=False)
+            else:
+                self._queue(cb, now)
+        return count
+
+    def _queue(self, cb: Callback, now: float) -> None:
+        cb.state = "waiting"
+        self._apply(
+            ev.CallerArrived(cb.call_id, cb.skill, cb.priority, cb.arrived_at, callback=True), now
+        )
+        self._watch_hours(cb, now)
+
+    def _watch_hours(self, cb: Callback, now: float) -> None:
+        closes = self.settings.hours.closes_at(now)
+        if closes is not None and not self.settings.hours.is_open(closes):
+            cb.gen += 1
+            self.timers.set(("cb-close", cb.call_id, cb.gen), closes)
+
+    def _defer(self, cb: Callback, due: float, now: float, withdraw: bool) -> None:
+        if withdraw:
+            self._apply(ev.CallerWithdrawn(cb.call_id, "callback"), now)
+        cb.state = "scheduled"
+        cb.gen += 1
+        self.timers.set(("cb-retry", cb.call_id, cb.gen), due)
+        self.bus.publish(domain.CallbackScheduled(cb.call_id, cb.attempts, due, now))
