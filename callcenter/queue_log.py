@@ -49,6 +49,8 @@ def queue_log_lines(e: domain.DomainEvent) -> list[str]:
             return [format_line(e.at, e.call_id, "NONE", "EXITWITHTIMEOUT", e.position, 1, wait)]
         if e.reason == "no_agents":
             return [format_line(e.at, e.call_id, "NONE", "EXITEMPTY", e.position, 1, wait)]
+        if e.reason == "callback":  # the caller pressed 1: keep my place and call me back
+            return [format_line(e.at, e.call_id, "NONE", "EXITWITHKEY", "1", e.position, wait)]
         return []
     if isinstance(e, domain.CallFinished):
         return [

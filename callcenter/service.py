@@ -30,6 +30,7 @@ from callcenter.runtime import Runtime
 from callcenter.stats import LiveStats
 from callcenter.storage.database import Database
 from callcenter.storage.recorder import CallRecorder
+from callcenter.surveys import SurveyDialer
 from callcenter.tickets.settings import load_ticket_settings
 from callcenter.transcription import DatabaseJobs, TranscriptionService
 
@@ -145,6 +146,7 @@ class Service:
         statuses = await asyncio.to_thread(self.database.load_agent_statuses)
         since = time.time() - 24 * 3600
         recent = await asyncio.to_thread(self.database.recent_callers, since)
+        callbacks = await asyncio.to_thread(self.database.pending_callbacks)
         recorder = CallRecorder(self.database, self.bus.subscribe("storage"), self.queue_log)
         self.indexer = RecordingIndexer(
             self.database,
@@ -167,6 +169,7 @@ class Service:
             self.bus,
             agent_statuses=statuses,
             recent_callers=recent,
+            pending_callbacks=callbacks,
         )
         self.runtime = runtime
         loop = asyncio.get_running_loop()
@@ -182,6 +185,14 @@ class Service:
         ]
         if self.live is not None:
             tasks.append(loop.create_task(self.live.run(), name="live-transcription"))
+        self.surveys = SurveyDialer(
+            self.database,
+            self.config.outbound,
+            self.ticket_settings,
+            self.bus.subscribe("surveys"),
+            runtime.survey_call,
+        )
+        tasks.append(loop.create_task(self.surveys.run(), name="surveys"))
         asr_stop = asyncio.Event()
         if transcriber is not None:
             tasks.append(loop.create_task(transcriber.run(asr_stop), name="transcription"))

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from acd import events as ev
 from callcenter.api import openapi, recordings, sms, tickets
@@ -18,10 +21,12 @@ from callcenter.masking import mask_phone
 from callcenter.runtime import Runtime
 from callcenter.stats import LiveStats, percentile
 from callcenter.storage.database import Database
+from callcenter.storage.schema import CallbackAttemptRecord, CallbackRecord
 from callcenter.tickets.settings import TicketSettings
 
 RUNTIME: web.AppKey[Runtime] = web.AppKey("runtime", Runtime)
 STATS: web.AppKey[LiveStats] = web.AppKey("stats", LiveStats)
+CALLBACK_DB: web.AppKey[Database] = web.AppKey("callback_db", Database)
 LIVE: web.AppKey[LiveTranscription] = web.AppKey("live", LiveTranscription)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -49,6 +54,9 @@ def build_app(
         app[tickets.TICKET_DB] = database
         app[tickets.SETTINGS] = ticket_settings
         app[tickets.ATTACHMENTS] = attachments
+        app[tickets.OUTBOUND] = runtime.config.outbound
+        app[CALLBACK_DB] = database
+        app.add_routes([web.get("/api/callbacks", callbacks_listing)])
         app.add_routes(tickets.routes())
         app.add_routes(sms.routes())
     app.add_routes(
@@ -94,9 +102,52 @@ async def queue(request: web.Request) -> web.Response:
                 "hotline": meta.hotline if meta else "",
                 "caller": mask_phone(meta.caller_number) if meta else "",
                 "agents": list(view.agent_ids),
+                "callback": view.callback,
             }
         )
     return web.json_response({"callers": rows})
+
+
+async def callbacks_listing(request: web.Request) -> web.Response:
+    """Queued callbacks with every attempt; `state` filters (waiting, scheduled, dialing,
+    completed, unreached)."""
+    require(request, "agent", "supervisor")
+    state = request.query.get("state", "")
+    database = request.app[CALLBACK_DB]
+
+    def work(s: Session) -> list[dict[str, Any]]:
+        query = select(CallbackRecord).order_by(CallbackRecord.arrived_at).limit(500)
+        if state:
+            query = query.where(CallbackRecord.state == state)
+        rows = s.scalars(query).all()
+        attempts: dict[str, list[dict[str, Any]]] = {}
+        ids = [r.call_id for r in rows]
+        for a in s.scalars(
+            select(CallbackAttemptRecord)
+            .where(CallbackAttemptRecord.call_id.in_(ids))
+            .order_by(CallbackAttemptRecord.id)
+        ):
+            attempts.setdefault(a.call_id, []).append(
+                {"attempt": a.attempt, "agent_id": a.agent_id, "outcome": a.outcome, "at": a.at}
+            )
+        return [
+            {
+                "call_id": r.call_id,
+                "number": mask_phone(r.number),
+                "skill": r.skill,
+                "state": r.state,
+                "attempts": r.attempts,
+                "arrived_at": r.arrived_at,
+                "requested_at": r.requested_at,
+                "due_at": r.due_at or None,
+                "agent_id": r.agent_id,
+                "history": attempts.get(r.call_id, []),
+            }
+            for r in rows
+        ]
+
+    rows = await asyncio.to_thread(database.transaction, work)
+    return web.json_response({"callbacks": rows})
 
 
 async def agents(request: web.Request) -> web.Response:

@@ -187,6 +187,14 @@ SPEC: dict[str, Any] = {
                 "parameters": [CALL],
             }
         },
+        "/api/callbacks": {
+            "get": {
+                **_op(
+                    "Queued callbacks (keep your place) with every attempt; ?state= filters",
+                    roles="agent, supervisor",
+                ),
+            }
+        },
         "/api/recordings/{call_id}": {
             "get": {
                 **_op("Recording metadata (audited)", roles="agent (own), supervisor"),

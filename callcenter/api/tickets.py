@@ -22,6 +22,8 @@ from sqlalchemy import select
 from callcenter.api.auth import Principal, require
 from callcenter.api.errors import ApiError, json_body
 from callcenter.masking import mask_phone, mask_text
+from callcenter.outbound.settings import OutboundSettings
+from callcenter.storage import surveys
 from callcenter.storage import tickets as store
 from callcenter.storage.database import Database
 from callcenter.storage.schema import EmergencyLink, Ticket, TicketAttachment
@@ -33,6 +35,7 @@ from callcenter.tickets.settings import TicketSettings
 
 TICKET_DB: web.AppKey[Database] = web.AppKey("ticket_db", Database)
 SETTINGS: web.AppKey[TicketSettings] = web.AppKey("ticket_settings", TicketSettings)
+OUTBOUND: web.AppKey[OutboundSettings] = web.AppKey("outbound", OutboundSettings)
 ATTACHMENTS: web.AppKey[Path] = web.AppKey("attachments", Path)
 
 ACTIONS: dict[str, type[Any]] = {
@@ -287,6 +290,7 @@ async def read(request: web.Request) -> web.Response:
                 else ()
             )
         ]
+        out["survey"] = surveys.of_ticket(s, tid)
         return out
 
     return web.json_response(await _run(request, work))
@@ -329,6 +333,8 @@ async def _transition(request: web.Request, action: act.Action, version: object)
     def work(s: Any) -> dict[str, Any]:
         _visible(store.get(s, tid), who)
         row, entry = store.transition(s, settings, tid, action, actor_of(who), _now(), version)
+        if entry.to_status is Status.CLOSED and OUTBOUND in request.app:
+            surveys.schedule(s, row, request.app[OUTBOUND], time.time())  # 办结 -> 回访
         out = view(row, who, detail=True)
         out["history_entry"] = {"seq": entry.seq, "action": entry.action, "to": entry.to_status}
         return out

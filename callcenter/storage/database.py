@@ -12,7 +12,8 @@ from sqlalchemy import Engine, create_engine, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from callcenter.storage.schema import AgentStatusRecord, CallRecord
+from callcenter.callbacks import PendingCallback
+from callcenter.storage.schema import AgentStatusRecord, CallbackRecord, CallRecord
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -65,6 +66,28 @@ class Database:
                 .order_by(CallRecord.joined_at)
             )
             return [(number, at) for number, at in s.execute(query)]
+
+    def pending_callbacks(self) -> list[PendingCallback]:
+        """Callbacks not yet completed or given up, in queue order (a restart queues them)."""
+        with self.session() as s:
+            rows = s.scalars(
+                select(CallbackRecord)
+                .where(CallbackRecord.state.in_(("waiting", "scheduled", "dialing")))
+                .order_by(CallbackRecord.arrived_at)
+            ).all()
+            return [
+                PendingCallback(
+                    r.call_id,
+                    r.node,
+                    r.number,
+                    r.skill,
+                    r.priority,
+                    r.arrived_at,
+                    r.attempts,
+                    r.due_at if r.state == "scheduled" else 0.0,
+                )
+                for r in rows
+            ]
 
     def call(self, call_id: str) -> CallRecord | None:
         with self.session() as s:

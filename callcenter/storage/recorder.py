@@ -19,7 +19,14 @@ from callcenter.bus import Subscription
 from callcenter.queue_log import QueueLogWriter, format_line, queue_log_lines
 from callcenter.retry import until_done
 from callcenter.storage.database import Database
-from callcenter.storage.schema import AgentStatusRecord, CallRecord, EmergencyLink, QueueEvent
+from callcenter.storage.schema import (
+    AgentStatusRecord,
+    CallbackAttemptRecord,
+    CallbackRecord,
+    CallRecord,
+    EmergencyLink,
+    QueueEvent,
+)
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +36,7 @@ LEAVE_EVENT = {
     "overflow": "EXITWITHTIMEOUT",
     "fallback": "EXITWITHTIMEOUT",
     "no_agents": "EXITEMPTY",
+    "callback": "EXITWITHKEY",
 }
 
 
@@ -175,8 +183,64 @@ def apply(session: Session, batch: Sequence[domain.DomainEvent]) -> list[str]:
                     at=e.at,
                 )
             )
+        elif isinstance(
+            e,
+            domain.CallbackRequested
+            | domain.CallbackAttempt
+            | domain.CallbackScheduled
+            | domain.CallbackClosed,
+        ):
+            _callback(session, e)
         session.flush()
     return status_lines
+
+
+def _callback(
+    session: Session,
+    e: domain.CallbackRequested
+    | domain.CallbackAttempt
+    | domain.CallbackScheduled
+    | domain.CallbackClosed,
+) -> None:
+    if isinstance(e, domain.CallbackRequested):
+        if session.get(CallbackRecord, e.call_id) is None:
+            session.add(
+                CallbackRecord(
+                    call_id=e.call_id,
+                    node=e.node,
+                    number=e.number,
+                    skill=e.skill,
+                    priority=e.priority,
+                    arrived_at=e.arrived_at,
+                    requested_at=e.at,
+                    state="waiting",
+                    attempts=0,
+                    due_at=0.0,
+                    agent_id="",
+                    updated_at=e.at,
+                )
+            )
+        return
+    row = session.get(CallbackRecord, e.call_id)
+    if row is None:
+        log.warning("callback %s: no record to update", e.call_id)
+        return
+    row.updated_at = e.at
+    if isinstance(e, domain.CallbackAttempt):
+        session.add(
+            CallbackAttemptRecord(
+                call_id=e.call_id,
+                attempt=e.attempt,
+                agent_id=e.agent_id,
+                outcome=e.outcome,
+                at=e.at,
+            )
+        )
+        row.state, row.attempts, row.agent_id = "dialing", e.attempt, e.agent_id
+    elif isinstance(e, domain.CallbackScheduled):
+        row.state, row.attempts, row.due_at = "scheduled", e.attempts, e.due_at
+    else:
+        row.state, row.attempts = e.outcome, e.attempts
 
 
 def _status_events(before: str, after: str) -> list[str]:

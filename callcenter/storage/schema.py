@@ -262,7 +262,73 @@ class EmergencyLink(Base):
     at: Mapped[float] = mapped_column(Float)
 
 
+class CallbackRecord(Base):
+    """A queued callback (keep your place): from the caller's key press until it is
+    completed (bridged to an agent) or unreached (handed to a person)."""
+
+    __tablename__ = "callbacks"
+
+    call_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    node: Mapped[str] = mapped_column(String(32))
+    number: Mapped[str] = mapped_column(String(32))
+    skill: Mapped[str] = mapped_column(String(64))
+    priority: Mapped[int] = mapped_column(Integer)
+    arrived_at: Mapped[float] = mapped_column(Float)  # first arrival: the place kept
+    requested_at: Mapped[float] = mapped_column(Float)
+    state: Mapped[str] = mapped_column(String(16), index=True)  # waiting, scheduled, dialing,
+    # completed, unreached
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    due_at: Mapped[float] = mapped_column(Float, default=0.0)
+    agent_id: Mapped[str] = mapped_column(String(32), default="")
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
+class CallbackAttemptRecord(Base):
+    """Each stage of each callback attempt (agent reserved, citizen answered or why not)."""
+
+    __tablename__ = "callback_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_id: Mapped[str] = mapped_column(String(64), index=True)
+    attempt: Mapped[int] = mapped_column(Integer)
+    agent_id: Mapped[str] = mapped_column(String(32))
+    outcome: Mapped[str] = mapped_column(String(16))
+    at: Mapped[float] = mapped_column(Float)
+
+
+class Survey(Base):
+    """A satisfaction survey call (回访) of a ticket that reached 办结."""
+
+    __tablename__ = "surveys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(Integer, unique=True)
+    number: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16), index=True)  # scheduled, calling, rated,
+    # manual (handed to a person), cancelled
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    due_at: Mapped[float] = mapped_column(Float)
+    rating: Mapped[str] = mapped_column(String(16), default="")
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
+class SurveyAttempt(Base):
+    __tablename__ = "survey_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    survey_id: Mapped[int] = mapped_column(Integer, index=True)
+    attempt: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[float] = mapped_column(Float)
+    ended_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    outcome: Mapped[str] = mapped_column(String(16), default="")  # rated:1, no_input, no_answer..
+
+
 __all__ = [
+    "CallbackAttemptRecord",
+    "CallbackRecord",
+    "Survey",
+    "SurveyAttempt",
     "EmergencyLink",
     "Ticket",
     "TicketAttachment",
