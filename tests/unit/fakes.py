@@ -13,6 +13,7 @@ from typing import TypeVar
 
 from callcenter import domain
 from callcenter.bus import Bus, Subscription
+from callcenter.callbacks import PendingCallback
 from callcenter.config import Config, load_config
 from callcenter.pbx import base as pbx
 from callcenter.runtime import Runtime
@@ -158,6 +159,7 @@ async def running_runtime(
     config: Config | None = None,
     agent_statuses: Mapping[str, tuple[str, str]] | None = None,
     recent_callers: Iterable[tuple[str, float]] = (),
+    pending_callbacks: Iterable[PendingCallback] = (),
 ) -> AsyncIterator[Harness]:
     """A real Runtime on the shipped config with one FakeDriver (node "a"), link up."""
     cfg = config if config is not None else load_config(SHIPPED_CONFIG)
@@ -170,6 +172,7 @@ async def running_runtime(
         bus,
         agent_statuses=agent_statuses,
         recent_callers=recent_callers,
+        pending_callbacks=pending_callbacks,
     )
     harness = Harness(runtime, driver, bus, stats)
 

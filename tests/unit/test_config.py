@@ -155,6 +155,20 @@ BROKEN = [
      "emergency[0].targets", "non-empty"),
     ("trunks.toml", 'direction = "inbound"', 'direction = "both"', "trunk[0].direction",
      "one of"),
+    ("outbound.toml", 'dial = "PJSIP/{number}@carrier-out"', 'dial = "PJSIP/13800000000"',
+     "outbound.dial", "{number}"),
+    ("outbound.toml", 'calling_hours = ["08:00-21:00"]', 'calling_hours = ["21:00-08:00"]',
+     "outbound.calling_hours[0]", "not a range within one day"),
+    ("outbound.toml", 'calling_hours = ["08:00-21:00"]', "calling_hours = []",
+     "outbound.calling_hours", "at least one range"),
+    ("outbound.toml", "retry_intervals = [300, 900]", "retry_intervals = [300, -1]",
+     "callback.retry_intervals", "seconds (> 0)"),
+    ("outbound.toml", "max_attempts = 3\nretry_intervals = [1800",
+     "max_attempts = 0\nretry_intervals = [1800",
+     "survey.max_attempts", "1 or more"),
+    ("outbound.toml", "per_minute = 6", "per_minute = 6\nburst = 3", "survey.burst", "unknown key"),
+    ("outbound.toml", "waiting caller.\nenabled = true", "waiting caller.\nenabled = false",
+     "callback.enabled", "enable [announce]"),
 ]  # fmt: skip
 
 
