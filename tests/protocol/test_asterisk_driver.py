@@ -117,3 +117,45 @@ async def test_offer_to_an_unknown_caller_fails_as_caller_gone() -> None:
     assert d.events_nowait() == [
         pbx.CommandFailed("it", "nobody", "offer", ("1001",), "caller_gone")
     ]
+
+
+CALLBACK_AND_SURVEY = Path(__file__).parent / "recorded" / "ami-callback-survey.txt"
+
+
+async def test_replayed_callback_and_survey_translate_to_our_vocabulary() -> None:
+    """Recorded from the sandbox: a caller to 12345 takes the callback offer and hangs up;
+    agent 1001 is reserved and answers, the citizen answers the callback, talks and hangs up;
+    then a survey call answered with 1 (满意)."""
+    d = driver()
+
+    async def accepted(action: dict[str, str | list[str]]) -> bool:
+        return True
+
+    d._action = accepted  # type: ignore[method-assign]  # no PBX: the Originate is accepted
+    call_id = "it-1795626794.0"
+    call = pbx.OutboundCall(call_id, 1, "PJSIP/13800000071@carrier-out", 30.0, "12345", "general")
+    text = CALLBACK_AND_SURVEY.read_bytes().decode("utf-8")
+    messages = [m for c in text.split("\r\n\r\n") if (m := Message.from_line(c.strip()))]
+    events: list[pbx.PbxEvent] = []
+    for message in messages:
+        if message.get("Event") == "DialBegin" and not d._callbacks and not events[3:]:
+            await d.callback(call, "1001", 15.0)  # the engine reserved 1001 just before
+        d._manager.dispatch(message)
+        events += d.events_nowait()
+    assert events == [
+        pbx.CallerEntered(
+            "it", call_id, "PJSIP/carrier-00000000", "12345", "general", 0,
+            1795626794.81, "13800000071",
+        ),
+        pbx.CallbackRequested("it", call_id, "13800000071"),
+        pbx.CallerGone("it", call_id),  # the caller hung up after the confirmation
+        pbx.AgentAnswered("it", call_id, "1001"),  # the reservation answered
+        pbx.RecordingStarted("it", call_id, events[4].path),  # type: ignore[union-attr]
+        pbx.CallbackDialed("it", call_id, "answered"),  # the citizen picked up
+        pbx.AgentLegEnded("it", call_id, "1001"),
+        pbx.CallbackDialed("it", call_id, "ended"),
+        pbx.SurveyProgress("it", "1", "answered"),
+        pbx.SurveyProgress("it", "1", "1"),
+        pbx.OutboundEnded("it", "1", "answered"),
+    ]  # fmt: skip
+    assert events[4].path.endswith(f"/{call_id}-cb1")  # type: ignore[union-attr]
