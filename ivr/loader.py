@@ -274,17 +274,24 @@ def _ranges(r: _Reader, t: Mapping[str, Any], prefix: str, name: str) -> tuple[T
         return ()
     out: list[TimeRange] = []
     for i, text in enumerate(value):
-        m = RANGE.match(text)
-        if m is None:
-            r.error(f"{key}[{i}]", f'must be "HH:MM-HH:MM", got {text!r}')
-            continue
-        h1, m1, h2, m2 = (int(g) for g in m.groups())
-        start, end = h1 * 60 + m1, h2 * 60 + m2
-        if h1 > 23 or m1 > 59 or m2 > 59 or end > 24 * 60 or end <= start:
-            r.error(f"{key}[{i}]", f"not a range within one day (00:00-24:00): {text!r}")
-            continue
-        out.append(TimeRange(start, end))
+        found = time_range(text)
+        if isinstance(found, str):
+            r.error(f"{key}[{i}]", found)
+        else:
+            out.append(found)
     return tuple(out)
+
+
+def time_range(text: object) -> TimeRange | str:
+    """ "HH:MM-HH:MM" within one day (end up to 24:00), or what is wrong with it."""
+    m = RANGE.match(text) if isinstance(text, str) else None
+    if m is None:
+        return f'must be "HH:MM-HH:MM", got {text!r}'
+    h1, m1, h2, m2 = (int(g) for g in m.groups())
+    start, end = h1 * 60 + m1, h2 * 60 + m2
+    if h1 > 23 or m1 > 59 or m2 > 59 or end > 24 * 60 or end <= start:
+        return f"not a range within one day (00:00-24:00): {text!r}"
+    return TimeRange(start, end)
 
 
 def _dates(r: _Reader, t: Mapping[str, Any], prefix: str, name: str) -> frozenset[date]:

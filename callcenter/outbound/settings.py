@@ -9,7 +9,7 @@ from typing import Any
 
 from callcenter.outbound.policy import ALL_DAY, CallingHours, Pacing, RetryPolicy
 from callcenter.tomlreader import TableReader
-from ivr.loader import RANGE
+from ivr.loader import time_range
 from ivr.model import TimeRange
 
 
@@ -65,16 +65,11 @@ def _ranges(r: TableReader, t: Mapping[str, Any], key: str) -> tuple[TimeRange, 
         return ALL_DAY
     out: list[TimeRange] = []
     for i, text in enumerate(value):
-        m = RANGE.match(text) if isinstance(text, str) else None
-        if m is None:
-            r.error(f"{key}[{i}]", f'must be "HH:MM-HH:MM", got {text!r}')
-            continue
-        h1, m1, h2, m2 = (int(g) for g in m.groups())
-        start, end = h1 * 60 + m1, h2 * 60 + m2
-        if h1 > 23 or m1 > 59 or m2 > 59 or end > 24 * 60 or end <= start:
-            r.error(f"{key}[{i}]", f"not a range within one day (00:00-24:00): {text!r}")
-            continue
-        out.append(TimeRange(start, end))
+        found = time_range(text)
+        if isinstance(found, str):
+            r.error(f"{key}[{i}]", found)
+        else:
+            out.append(found)
     if not value:
         r.error(key, "needs at least one range")
     return tuple(out) or ALL_DAY

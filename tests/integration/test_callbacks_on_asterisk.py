@@ -85,6 +85,17 @@ def _disconnected(phone: Softphone, number: str, after: int = 0) -> dict[str, An
     return event
 
 
+def _called_in_and_took_the_callback(cc: Center, number: str) -> tuple[Softphone, str]:
+    """With every agent away: the citizen calls 12345, takes the callback and hangs up."""
+    _paused(cc)
+    phone = cc.citizens(number)
+    phone.call(number, "12345")
+    call_id = _queued_call(cc, number)
+    _accept_callback(cc, phone, number, call_id)
+    _disconnected(phone, number)
+    return phone, call_id
+
+
 def _called_back(phone: Softphone, number: str, timeout: float = 40) -> None:
     """Wait until the center's call to `number` is answered (after its own call in)."""
     phone.wait_for(lambda e: e.get("event") == "incoming" and e.get("user") == number, timeout)
@@ -180,13 +191,8 @@ def test_44190_callback_keeps_the_place_and_calls_back_in_order(cc: Center) -> N
 
 
 def test_unanswered_callback_is_retried_then_handed_to_a_person(cc: Center) -> None:
-    _paused(cc)
     number = "13800000053"
-    phone = cc.citizens(number)
-    phone.call(number, "12345")
-    call_id = _queued_call(cc, number)
-    _accept_callback(cc, phone, number, call_id)
-    _disconnected(phone, number)
+    phone, call_id = _called_in_and_took_the_callback(cc, number)
     phone.answer_mode(number, "ignore")  # the citizen does not pick up any more
     cc.engine.post("/api/agents/1001/resume")
     wait_until(
@@ -200,13 +206,8 @@ def test_unanswered_callback_is_retried_then_handed_to_a_person(cc: Center) -> N
 
 
 def test_pending_callback_survives_an_engine_restart(cc: Center) -> None:
-    _paused(cc)
     number = "13800000054"
-    phone = cc.citizens(number)
-    phone.call(number, "12345")
-    call_id = _queued_call(cc, number)
-    _accept_callback(cc, phone, number, call_id)
-    _disconnected(phone, number)
+    phone, call_id = _called_in_and_took_the_callback(cc, number)
     time.sleep(1)  # the recorder has stored it
     cc.engine.kill()
     cc.engine.start()
