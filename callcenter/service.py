@@ -21,6 +21,7 @@ from callcenter.bus import Bus
 from callcenter.call_tickets import CallTicketMaker
 from callcenter.config import Config, recordings_root
 from callcenter.live import LiveTranscription
+from callcenter.metrics import Metrics
 from callcenter.pbx.asterisk import AsteriskDriver
 from callcenter.pbx.base import PbxDriver
 from callcenter.queue_log import QueueLogWriter
@@ -74,6 +75,7 @@ class Service:
         self.options = options
         self.bus = Bus()
         self.stats = LiveStats()
+        self.metrics = Metrics()
         self.database = Database(storage_url(config, options))
         queue_log = options.queue_log or config.storage.queue_log
         path = Path(queue_log)
@@ -179,6 +181,11 @@ class Service:
         tasks = [
             loop.create_task(recorder.run(), name="storage"),
             loop.create_task(self.stats.run(self.bus.subscribe("stats")), name="stats"),
+            loop.create_task(self.metrics.run(self.bus.subscribe("metrics")), name="metrics"),
+            loop.create_task(
+                self.metrics.refresh_storage(self.database, 15.0, self._stopping),
+                name="metrics-storage",
+            ),
             loop.create_task(self.indexer.run(), name="recordings"),
             loop.create_task(self.call_tickets.run(), name="call-tickets"),
             loop.create_task(self._retention(), name="retention"),
@@ -206,6 +213,7 @@ class Service:
                 self.ticket_settings,
                 self.options.workdir / "var" / "attachments",
                 self.live,
+                self.metrics,
             )
             runner = web.AppRunner(app)
             await runner.setup()

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -18,6 +19,7 @@ from callcenter.api.auth import auth_middleware, principal, require
 from callcenter.api.errors import ApiError, errors_middleware, json_body
 from callcenter.live import LiveTranscription
 from callcenter.masking import mask_phone
+from callcenter.metrics import Metrics
 from callcenter.runtime import Runtime
 from callcenter.stats import LiveStats, percentile
 from callcenter.storage.database import Database
@@ -27,6 +29,8 @@ from callcenter.tickets.settings import TicketSettings
 RUNTIME: web.AppKey[Runtime] = web.AppKey("runtime", Runtime)
 STATS: web.AppKey[LiveStats] = web.AppKey("stats", LiveStats)
 CALLBACK_DB: web.AppKey[Database] = web.AppKey("callback_db", Database)
+HEALTH_DB: web.AppKey[Database] = web.AppKey("health_db", Database)
+METRICS: web.AppKey[Metrics] = web.AppKey("metrics", Metrics)
 LIVE: web.AppKey[LiveTranscription] = web.AppKey("live", LiveTranscription)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -40,6 +44,7 @@ def build_app(
     ticket_settings: TicketSettings | None = None,
     attachments: Path | None = None,
     live: LiveTranscription | None = None,
+    metrics: Metrics | None = None,
 ) -> web.Application:
     app = web.Application(middlewares=[errors_middleware, auth_middleware])
     app[RUNTIME] = runtime
@@ -59,9 +64,16 @@ def build_app(
         app.add_routes([web.get("/api/callbacks", callbacks_listing)])
         app.add_routes(tickets.routes())
         app.add_routes(sms.routes())
+    if metrics is not None:
+        app[METRICS] = metrics
+        app.add_routes([web.get("/metrics", prometheus)])
+    if database is not None:
+        app[HEALTH_DB] = database
     app.add_routes(
         [
             web.get("/health", health),
+            web.get("/health/live", alive),
+            web.get("/health/ready", ready),
             web.get("/api/openapi.json", openapi.handler),
             web.get("/api/queue", queue),
             web.get("/api/agents", agents),
@@ -81,6 +93,33 @@ async def health(request: web.Request) -> web.Response:
     return web.json_response(
         {"ok": all(up.values()), "pbx": up}, status=200 if all(up.values()) else 503
     )
+
+
+async def alive(request: web.Request) -> web.Response:
+    """Liveness: the process answers."""
+    return web.json_response({"ok": True})
+
+
+async def ready(request: web.Request) -> web.Response:
+    """Readiness: the engine runs, every PBX link is up and the database answers."""
+    runtime = request.app[RUNTIME]
+    checks: dict[str, bool] = {"engine": runtime.started.is_set()}
+    checks.update({f"pbx:{node}": up for node, up in runtime.link_up.items()})
+    database = request.app.get(HEALTH_DB)
+    if database is not None:
+        try:
+            await asyncio.wait_for(asyncio.to_thread(database.ping), 2.0)
+            checks["database"] = True
+        except Exception:  # noqa: BLE001 - any failure means not ready
+            checks["database"] = False
+    ok = all(checks.values())
+    return web.json_response({"ok": ok, "checks": checks}, status=200 if ok else 503)
+
+
+async def prometheus(request: web.Request) -> web.Response:
+    """Prometheus exposition (aggregates only: no phone numbers, open like /health)."""
+    body = request.app[METRICS].exposition(request.app[RUNTIME])
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 async def queue(request: web.Request) -> web.Response:

@@ -143,6 +143,13 @@ SPEC: dict[str, Any] = {
     "security": [{"bearer": []}],
     "paths": {
         "/health": {"get": {**_op("PBX links up"), "security": []}},
+        "/health/live": {"get": {**_op("Liveness: the process answers"), "security": []}},
+        "/health/ready": {
+            "get": {**_op("Readiness: engine, every PBX link, the database"), "security": []}
+        },
+        "/metrics": {
+            "get": {**_op("Prometheus exposition (aggregates, no numbers)"), "security": []}
+        },
         "/api/openapi.json": {"get": _op("This description")},
         "/api/queue": {"get": _op("Waiting callers in queue order (numbers masked)")},
         "/api/agents": {"get": _op("Agents with status and state")},

@@ -45,6 +45,11 @@ class Database:
         with self._sessions.begin() as session:
             return work(session)
 
+    def ping(self) -> None:
+        """Raise unless the database answers a trivial query."""
+        with self.session() as s:
+            s.execute(select(1))
+
     def load_agent_statuses(self) -> dict[str, tuple[str, str]]:
         with self.session() as s:
             rows = s.scalars(select(AgentStatusRecord)).all()

@@ -195,3 +195,28 @@ def test_a_ticket_without_a_number_goes_to_a_person(
     with database.session() as s:
         found = surveys.of_ticket(s, tid)
     assert found is not None and found["state"] == "manual"
+
+
+def test_metrics_read_ticket_survey_and_asr_counts_from_storage(
+    database: Database, settings: TicketSettings
+) -> None:
+    from callcenter.metrics import Metrics
+    from callcenter.storage.schema import AsrJob
+
+    database.upgrade()
+    closed_ticket(database, settings, "13800000007")
+    closed_ticket(database, settings, "")
+    database.transaction(
+        lambda s: s.add_all(
+            [
+                AsrJob(call_id="a", created_at=NOW - 30, state="done", finished_at=NOW - 10),
+                AsrJob(call_id="b", created_at=NOW - 5, state="pending"),
+            ]
+        )
+    )
+    m = Metrics(clock=lambda: NOW)
+    counts = database.transaction(m.read_storage)
+    assert dict(counts.tickets) == {"closed": 2}
+    assert dict(counts.surveys) == {"scheduled": 1, "manual": 1}
+    assert (counts.asr_pending, counts.asr_latencies) == (1, (20.0,))
+    assert database.transaction(m.read_storage).asr_latencies == ()  # each job counted once
