@@ -140,6 +140,15 @@ class AgentEntry:
 
 
 @dataclass(frozen=True)
+class SupervisorEntry:
+    """A supervisor (班长) with a SIP phone for listening in, whispering and barging."""
+
+    id: str
+    name: str
+    extension: str
+
+
+@dataclass(frozen=True)
 class PriorityRule:
     rule: str
     boost: int
@@ -182,6 +191,7 @@ class Config:
     emergency: tuple[EmergencyLine, ...]
     source_dir: Path
     outbound: OutboundSettings = OutboundSettings()
+    supervisors: tuple[SupervisorEntry, ...] = ()
     _by_did: Mapping[str, NumberEntry] = field(default_factory=dict, repr=False)
 
     def is_known_did(self, did: str) -> bool:
@@ -414,7 +424,7 @@ def load_config(directory: str | Path) -> Config:
         r.error("center.default_did", f"{center.default_did!r} is not in numbers.toml")
 
     agents_file = at("agents.toml")
-    r.table(agents_file, "", ("agent",))
+    r.table(agents_file, "", ("agent", "supervisor"))
     agents: list[AgentEntry] = []
     for i, t in enumerate(r.tables(agents_file.get("agent"), "agent")):
         key = f"agent[{i}]"
@@ -462,6 +472,18 @@ def load_config(directory: str | Path) -> Config:
                 login_on_start=r.get(t, key, "login_on_start", bool, False),
             )
         )
+
+    supervisors: list[SupervisorEntry] = []
+    for i, t in enumerate(r.tables(agents_file.get("supervisor"), "supervisor")):
+        key = f"supervisor[{i}]"
+        r.table(t, key, tuple(SupervisorEntry.__dataclass_fields__))
+        sid = r.get(t, key, "id", str, None, required=True)
+        ext = r.get(t, key, "extension", str, None, required=True, check=_digits)
+        if sid is None or ext is None:
+            continue
+        if any(a.extension == ext for a in agents) or any(x.extension == ext for x in supervisors):
+            r.error(f"{key}.extension", f"duplicate extension {ext!r}")
+        supervisors.append(SupervisorEntry(sid, r.get(t, key, "name", str, sid), ext))
 
     queue_file = at("queue.toml")
     r.table(queue_file, "", ("queue", "lists"))
@@ -615,6 +637,7 @@ def load_config(directory: str | Path) -> Config:
         emergency=tuple(emergency),
         source_dir=src,
         outbound=outbound,
+        supervisors=tuple(supervisors),
         _by_did=by_did,
     )
 

@@ -92,10 +92,21 @@ def context(config: Config, params: RenderParams) -> dict[str, Any]:
         }
         for a in config.agents
     ]
+    phones = agents + [
+        {
+            "id": x.id,
+            "name": x.name,
+            "extension": x.extension,
+            "dial": agent_dial(config, x.extension),
+            "password": params.agent_passwords.get(x.extension, ""),
+        }
+        for x in config.supervisors
+    ]
     return {
         "numbers": config.numbers,
         "default": default,
         "agents": agents,
+        "phones": phones,
         "trunks": [t for t in config.trunks if t.direction == "inbound"],
         "emergency": config.emergency,
         "fallback_after": config.engine.fallback_after,

@@ -137,6 +137,18 @@ class Runtime:
         self._send(meta.node, partial(driver.emergency_transfer, call_id, line, mode))
         return True
 
+    def spy(self, call_id: str, extension: str, mode: str) -> bool:
+        """Listen in on, whisper to or barge into a connected call from a supervisor's phone;
+        False when the call is not connected to an agent."""
+        meta = self.calls.get(call_id)
+        view = self.acd.caller(call_id)
+        if meta is None or view is None or view.state != "connected":
+            return False
+        driver = self.drivers[meta.node]
+        dial = self.config.engine.agent_dial.format(extension=extension)
+        self._send(meta.node, partial(driver.spy, call_id, dial, mode))
+        return True
+
     def stream_audio(self, call_id: str, leg: str, address: str, stream_id: str) -> None:
         """Ask the call's PBX node to stream one leg's voice to an AudioSocket server."""
         meta = self.calls.get(call_id)

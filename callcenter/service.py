@@ -14,6 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
+from callcenter.api.console import LiveFeed
 from callcenter.api.http import build_app
 from callcenter.asr.transcriber import Transcriber
 from callcenter.asr.worker import TranscriptionPool
@@ -34,6 +35,7 @@ from callcenter.storage.recorder import CallRecorder
 from callcenter.surveys import SurveyDialer
 from callcenter.tickets.settings import load_ticket_settings
 from callcenter.transcription import DatabaseJobs, TranscriptionService
+from callcenter.wallboard import Wallboard
 
 log = logging.getLogger(__name__)
 
@@ -200,6 +202,8 @@ class Service:
             runtime.survey_call,
         )
         tasks.append(loop.create_task(self.surveys.run(), name="surveys"))
+        self.feed = LiveFeed(Wallboard(self.config.center.timezone), runtime)
+        tasks.append(loop.create_task(self.feed.run(self.bus.subscribe("console")), name="console"))
         asr_stop = asyncio.Event()
         if transcriber is not None:
             tasks.append(loop.create_task(transcriber.run(asr_stop), name="transcription"))
@@ -214,6 +218,7 @@ class Service:
                 self.options.workdir / "var" / "attachments",
                 self.live,
                 self.metrics,
+                self.feed,
             )
             runner = web.AppRunner(app)
             await runner.setup()

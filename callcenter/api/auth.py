@@ -111,7 +111,10 @@ def identify(header: str, remote: str | None) -> Principal:
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every /api call is made by a principal; /health stays open."""
     if request.path.startswith("/api/"):
-        request[PRINCIPAL] = identify(request.headers.get("Authorization", ""), request.remote)
+        header = request.headers.get("Authorization", "")
+        if not header and "access_token" in request.query:  # a browser's websocket
+            header = "Bearer " + request.query["access_token"]
+        request[PRINCIPAL] = identify(header, request.remote)
     return await handler(request)
 
 

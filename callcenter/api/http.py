@@ -14,8 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from acd import events as ev
-from callcenter.api import openapi, recordings, sms, tickets
+from callcenter.api import console, openapi, recordings, sms, tickets
 from callcenter.api.auth import auth_middleware, principal, require
+from callcenter.api.console import LiveFeed
 from callcenter.api.errors import ApiError, errors_middleware, json_body
 from callcenter.live import LiveTranscription
 from callcenter.masking import mask_phone
@@ -45,6 +46,7 @@ def build_app(
     attachments: Path | None = None,
     live: LiveTranscription | None = None,
     metrics: Metrics | None = None,
+    feed: LiveFeed | None = None,
 ) -> web.Application:
     app = web.Application(middlewares=[errors_middleware, auth_middleware])
     app[RUNTIME] = runtime
@@ -69,6 +71,10 @@ def build_app(
         app.add_routes([web.get("/metrics", prometheus)])
     if database is not None:
         app[HEALTH_DB] = database
+        app[console.AUDIT_DB] = database
+    if feed is not None:
+        app[console.FEED] = feed
+        app.add_routes(console.routes())
     app.add_routes(
         [
             web.get("/health", health),
@@ -257,6 +263,9 @@ async def agent_action(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     await runtime.request(event)
     view = runtime.acd.agent(agent_id)
+    await console.audit(
+        request, f"agent.{action}", agent_id, {"reason": reason} if reason else None
+    )
     return web.json_response(
         {"agent_id": agent_id, "status": view.status, "state": view.state, "reason": view.reason}
     )
@@ -272,6 +281,7 @@ async def caller_priority(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     await runtime.request(ev.CallerPriorityChanged(call_id, priority))
     await runtime.set_priority_on_pbx(call_id, priority)
+    await console.audit(request, "priority", call_id, {"priority": priority})
     return web.json_response({"call_id": call_id, "priority": priority})
 
 

@@ -194,6 +194,33 @@ SPEC: dict[str, Any] = {
                 "parameters": [CALL],
             }
         },
+        "/api/live": {
+            "get": _op(
+                "Websocket: wallboard snapshots pushed on every change, live transcript lines "
+                "(token may be ?access_token=)",
+                roles="agent, supervisor",
+            )
+        },
+        "/api/calls/{call_id}": {
+            "get": {
+                **_op(
+                    "A call's origin and the caller's earlier tickets (masked)",
+                    roles="agent (own), supervisor",
+                ),
+                "parameters": [CALL],
+            }
+        },
+        "/api/calls/{call_id}/spy": {
+            "post": {
+                **_op(
+                    "Listen in, whisper or barge from a supervisor's phone (audited)",
+                    ok=202,
+                    roles="supervisor",
+                ),
+                "parameters": [CALL],
+            }
+        },
+        "/api/audit": {"get": _op("Audited actions, newest first", roles="supervisor")},
         "/api/callbacks": {
             "get": {
                 **_op(

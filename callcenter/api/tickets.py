@@ -225,6 +225,7 @@ async def listing(request: web.Request) -> web.Response:
         channel=q.get("channel", ""),
         caller_number="" if who.role == "department" else q.get("caller_number", ""),
         did=q.get("did", ""),
+        call_id=q.get("call_id", ""),
         created_from=created_from,
         created_to=created_to,
         overdue_at=_now().timestamp() if q.get("due") == "overdue" else None,

@@ -487,6 +487,27 @@ class AsteriskDriver:
         if not ok:
             self._fail(call_id, "emergency", (), f"the PBX refused the {mode} transfer")
 
+    async def spy(self, call_id: str, dial: str, mode: str) -> None:
+        call = self._calls.get(call_id)
+        channel = self._agent_channel(call) if call is not None else ""
+        if call is None or not channel:
+            self._fail(call_id, "spy", (), "no connected call to listen to")
+            return
+        # q: no beep; E: end with the agent's leg; w: whisper to the agent; B: talk to both
+        options = {"listen": "qE", "whisper": "qEw", "barge": "qEB"}[mode]
+        ok = await self._action(
+            {
+                "Action": "Originate",
+                "Channel": dial,
+                "Application": "ChanSpy",
+                "Data": f"{channel},{options}",
+                "Async": "true",
+                "CallerID": f'"{mode}" <{call.agent_id}>',
+            }
+        )
+        if not ok:
+            self._fail(call_id, "spy", (), "the PBX refused to ring the supervisor")
+
     async def stream_audio(self, call_id: str, leg: str, address: str, stream_id: str) -> None:
         call = self._calls.get(call_id)
         if call is None:

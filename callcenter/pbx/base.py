@@ -229,6 +229,10 @@ class PbxDriver(Protocol):
         """Send a connected caller to an emergency line: "blind" (the agent drops off) or
         "conference" (caller, agent and the emergency operator together)."""
 
+    async def spy(self, call_id: str, dial: str, mode: str) -> None:
+        """Ring a supervisor's phone (`dial`) and connect it to the agent's side of a call:
+        "listen" (silent), "whisper" (heard by the agent only) or "barge" (heard by both)."""
+
     async def announce(self, call_id: str, prompts: tuple[str, ...], callback_offer: bool) -> None:
         """Play these prompt ids to a waiting caller (at the next second of its hold loop);
         `callback_offer`: from now on the caller's 1 key accepts a callback."""

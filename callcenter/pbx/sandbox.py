@@ -201,7 +201,8 @@ class Instance:
         """Write every config file of the instance (idempotent)."""
         for sub in ("etc", "run", "log", "spool", "lib", "db", "moh", "recordings"):
             (self.dir / sub).mkdir(parents=True, exist_ok=True)
-        extensions = [a.extension for a in config.agents] + list(extra_extensions)
+        extensions = [a.extension for a in config.agents]
+        extensions += [x.extension for x in config.supervisors] + list(extra_extensions)
         passwords = {ext: self.agent_password(ext) for ext in extensions}
         params = RenderParams(
             host=self.host,

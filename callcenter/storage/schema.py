@@ -324,7 +324,23 @@ class SurveyAttempt(Base):
     outcome: Mapped[str] = mapped_column(String(16), default="")  # rated:1, no_input, no_answer..
 
 
+class AuditEntry(Base):
+    """What a supervisor or agent did to the live center (listen in, force a status, change a
+    caller's priority...): who, when, to what."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[float] = mapped_column(Float, index=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
 __all__ = [
+    "AuditEntry",
     "CallbackAttemptRecord",
     "CallbackRecord",
     "Survey",

@@ -379,6 +379,7 @@ class Filters:
     channel: str = ""
     caller_number: str = ""
     did: str = ""
+    call_id: str = ""
     created_from: float | None = None
     created_to: float | None = None
     overdue_at: float | None = None  # open tickets whose deadline passed before this time
@@ -394,6 +395,7 @@ def _filtered(session: Session, f: Filters) -> Select[Any]:
         (Ticket.channel, f.channel),
         (Ticket.caller_number, f.caller_number),
         (Ticket.did, f.did),
+        (Ticket.call_id, f.call_id),
     ):
         if value:
             query = query.where(column == value)

@@ -26,10 +26,19 @@ def agents_ready(cc: Center) -> Iterator[None]:
         phone.answer_mode(user, "answer", 0.3)
     cc.set_all_agents("login")
     cc.set_all_agents("resume")
-    wait_until(
-        lambda: all(a["state"] == "idle" for a in cc.engine.agents().values()),
-        30,
-        "all agents idle",
-    )
+    try:
+        wait_until(
+            lambda: all(a["state"] == "idle" for a in cc.engine.agents().values()),
+            15,
+            "all agents idle",
+        )
+    except AssertionError:
+        # a call an earlier (failed) test left up: end it, so this test starts clean
+        cc.instance.cli("channel request hangup all")
+        wait_until(
+            lambda: all(a["state"] == "idle" for a in cc.engine.agents().values()),
+            30,
+            "all agents idle after hanging up what was left",
+        )
     wait_until(lambda: not cc.engine.queue(), 30, "an empty queue")
     yield

@@ -415,6 +415,7 @@ class Center:
         self.phones: dict[str, Softphone] = {}
         self._callers: list[Softphone] = []
         self._citizens: Softphone | None = None
+        self._caller_count = 0
         agents = [
             (a.extension, self.instance.agent_password(a.extension)) for a in self.config.agents
         ]
@@ -435,14 +436,17 @@ class Center:
 
     def caller(self, number: str) -> Softphone:
         """A citizen's phone (a pjsua2 process arriving over the carrier trunk)."""
-        index = len(self._callers)
+        # every caller its own SIP port and RTP ports (28000-28999: 50 callers a session)
+        index = self._caller_count
+        self._caller_count += 1
+        assert index < 50, "more callers than the harness has ports for"
         phone = Softphone(
             f"127.0.0.1:{SIP_PORT}",
             port=SIP_PORT + 300 + index,
             accounts=[(number, "")],
             play=str(self.caller_tone),
             record_dir=str(self.recordings),
-            rtp_port=28000 + 40 * index,
+            rtp_port=28000 + 20 * index,
         )
         phone.wait_for(lambda e: e.get("event") == "ready")
         self._callers.append(phone)

@@ -175,6 +175,7 @@ def test_44190_6_2_1_merged_number_12333_reaches_labor_specialist(cc: Center) ->
     caller.call("13900000002", "12333")
     call_id = joined_call_id(cc, "12333", before)
     assert connected(cc, call_id) == "1002"  # the only labor seat
+    caller.wait_for(lambda e: e.get("event") == "confirmed")
     caller.hangup("13900000002")
     row = wait_until(lambda: _finished(cc, call_id), 10, "the call record to complete")
     assert row.skill == "labor"

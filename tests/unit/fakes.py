@@ -42,6 +42,7 @@ class FakeDriver:
         self.announcements: list[tuple[str, tuple[str, ...], bool]] = []
         self.callbacks: list[tuple[pbx.OutboundCall, str, float]] = []
         self.surveys: list[pbx.OutboundCall] = []
+        self.spies: list[tuple[str, str, str]] = []
         self.connects = 0
         self.snapshots = 0
         self.closed = False
@@ -84,6 +85,9 @@ class FakeDriver:
 
     async def emergency_transfer(self, call_id: str, line: str, mode: str) -> None:
         self.emergencies.append((call_id, line, mode))
+
+    async def spy(self, call_id: str, dial: str, mode: str) -> None:
+        self.spies.append((call_id, dial, mode))
 
     async def announce(self, call_id: str, prompts: tuple[str, ...], callback_offer: bool) -> None:
         self.announcements.append((call_id, prompts, callback_offer))

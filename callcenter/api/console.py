@@ -1,0 +1,272 @@
+"""The web console's server side: the pushed live feed (websocket), a call's details with the
+caller's history, listen / whisper / barge, the audit log, and the console's static pages.
+
+The feed sends the whole wallboard snapshot whenever a domain event changed something
+(at most every `FEED_INTERVAL` seconds, and at least every `FEED_HEARTBEAT`), and live
+transcript lines to whoever may see that call. Browsers cannot set headers on a websocket,
+so the token may come as `?access_token=`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from aiohttp import WSMsgType, web
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from callcenter import domain
+from callcenter.api.auth import Principal, principal, require
+from callcenter.api.errors import ApiError, json_body
+from callcenter.bus import Subscription
+from callcenter.masking import mask_phone, mask_text
+from callcenter.runtime import Runtime
+from callcenter.storage.database import Database
+from callcenter.storage.schema import AuditEntry, Ticket
+from callcenter.tickets.model import STATUS_LABELS, Status
+from callcenter.wallboard import Wallboard
+
+log = logging.getLogger(__name__)
+
+STATIC = Path(__file__).resolve().parent.parent / "console"
+FEED_INTERVAL = 0.1
+FEED_HEARTBEAT = 5.0
+SPY_MODES = ("listen", "whisper", "barge")
+
+
+class LiveFeed:
+    """Applies domain events to the wallboard and wakes every connected console."""
+
+    def __init__(self, wallboard: Wallboard, runtime: Runtime) -> None:
+        self.wallboard = wallboard
+        self.runtime = runtime
+        self.seq = 0
+        self._changed = asyncio.Condition()
+        self._clients: set[tuple[web.WebSocketResponse, Principal]] = set()
+
+    async def run(self, subscription: Subscription) -> None:
+        async for e in subscription:
+            self.wallboard.apply(e)
+            if isinstance(e, domain.LiveTranscript):
+                await self._transcript(e)
+                continue
+            self.seq += 1
+            async with self._changed:
+                self._changed.notify_all()
+
+    async def _transcript(self, e: domain.LiveTranscript) -> None:
+        view = self.runtime.acd.caller(e.call_id)
+        agents = view.agent_ids if view is not None else ()
+        message = {
+            "type": "transcript",
+            "call_id": e.call_id,
+            "speaker": e.speaker,
+            "text": e.text,
+            "final": e.final,
+        }
+        for ws, who in list(self._clients):
+            if who.can("supervisor") or who.name in agents:
+                with contextlib.suppress(ConnectionError, RuntimeError):
+                    await ws.send_json(message)
+
+    def _moved(self, seen: int) -> Callable[[], bool]:
+        return lambda: self.seq != seen
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "type": "snapshot",
+            "seq": self.seq,
+            **self.wallboard.snapshot(self.runtime, time.time()),
+        }
+
+    async def serve(self, request: web.Request) -> web.WebSocketResponse:
+        who = require(request, "agent", "supervisor")
+        ws = web.WebSocketResponse(heartbeat=20.0)
+        await ws.prepare(request)
+        client = (ws, who)
+        self._clients.add(client)
+        reader = asyncio.create_task(_drain(ws))
+        try:
+            seen = -1
+            while not ws.closed and not reader.done():
+                if self.seq != seen:
+                    seen = self.seq
+                    await ws.send_json(self.snapshot())
+                    await asyncio.sleep(FEED_INTERVAL)  # several events, one snapshot
+                    continue
+                async with self._changed:
+                    try:
+                        await asyncio.wait_for(
+                            self._changed.wait_for(self._moved(seen)), FEED_HEARTBEAT
+                        )
+                    except TimeoutError:
+                        seen = -1  # a quiet spell: send the clocks anyway
+        except (ConnectionError, RuntimeError):
+            pass
+        finally:
+            self._clients.discard(client)
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+        return ws
+
+
+async def _drain(ws: web.WebSocketResponse) -> None:
+    """Read (and ignore) what the browser sends, so close frames are seen."""
+    async for message in ws:
+        if message.type in (WSMsgType.ERROR, WSMsgType.CLOSE):
+            return
+
+
+FEED: web.AppKey[LiveFeed] = web.AppKey("live_feed", LiveFeed)
+AUDIT_DB: web.AppKey[Database] = web.AppKey("audit_db", Database)
+
+
+async def audit(
+    request: web.Request, action: str, target: str, detail: dict[str, Any] | None = None
+) -> None:
+    """Store who did what to the live center (waits until stored)."""
+    database = request.app.get(AUDIT_DB)
+    if database is None:
+        return
+    who = principal(request)
+    entry = AuditEntry(
+        at=time.time(),
+        actor=who.name,
+        role=who.role,
+        action=action,
+        target=target,
+        detail=json.dumps(detail or {}, ensure_ascii=False),
+    )
+
+    def write(s: Session) -> None:
+        s.add(entry)
+
+    await asyncio.to_thread(database.transaction, write)
+
+
+def routes() -> list[web.AbstractRouteDef]:
+    return [
+        web.get("/api/live", live),
+        web.get("/api/calls/{call_id}", call_details),
+        web.post("/api/calls/{call_id}/spy", spy),
+        web.get("/api/audit", audit_log),
+        web.get("/console", lambda r: _page("supervisor.html")),
+        web.get("/console/", lambda r: _page("supervisor.html")),
+        web.get("/console/agent", lambda r: _page("agent.html")),
+        web.static("/console/static", STATIC / "static"),
+    ]
+
+
+async def _page(name: str) -> web.FileResponse:
+    return web.FileResponse(STATIC / name, headers={"Cache-Control": "no-store"})
+
+
+async def live(request: web.Request) -> web.WebSocketResponse:
+    return await request.app[FEED].serve(request)
+
+
+async def call_details(request: web.Request) -> web.Response:
+    """A call as the agent workspace shows it: where it came from and the caller's earlier
+    tickets (the number masked; the history is found on the server)."""
+    who = require(request, "agent", "supervisor")
+    feed = request.app[FEED]
+    call_id = request.match_info["call_id"]
+    view = feed.runtime.acd.caller(call_id)
+    meta = feed.runtime.calls.get(call_id)
+    if view is None or meta is None:
+        raise ApiError(404, "call.unknown", f"no call {call_id} in the queue or connected")
+    if who.role == "agent" and who.name not in view.agent_ids:
+        raise ApiError(403, "api.forbidden", "agents see only their own calls")
+    database = request.app.get(AUDIT_DB)
+    history: list[dict[str, Any]] = []
+    if database is not None and meta.caller_number:
+
+        def earlier(s: Session) -> list[dict[str, Any]]:
+            rows = s.scalars(
+                select(Ticket)
+                .where(Ticket.caller_number == meta.caller_number)
+                .order_by(Ticket.created_at.desc())
+                .limit(20)
+            ).all()
+            return [
+                {
+                    "id": t.id,
+                    "number": t.number,
+                    "status": t.status,
+                    "status_label": STATUS_LABELS[Status(t.status)],
+                    "request_type": t.request_type,
+                    "title": mask_text(t.title),
+                    "created_at": t.created_at,
+                }
+                for t in rows
+            ]
+
+        history = await asyncio.to_thread(database.transaction, earlier)
+    return web.json_response(
+        {
+            "call_id": call_id,
+            "state": view.state,
+            "agents": list(view.agent_ids),
+            "caller": mask_phone(meta.caller_number),
+            "did": meta.did,
+            "hotline": meta.hotline,
+            "region": meta.region,
+            "skill": meta.skill,
+            "skill_name": next(
+                (sk.name for sk in feed.runtime.config.skills if sk.id == meta.skill), meta.skill
+            ),
+            "priority": view.priority,
+            "arrived_at": view.arrived_at,
+            "history": history,
+        }
+    )
+
+
+async def spy(request: web.Request) -> web.Response:
+    """Listen in, whisper or barge from the supervisor's phone (audited)."""
+    who = require(request, "supervisor")
+    feed = request.app[FEED]
+    body = await json_body(request)
+    mode, extension = body.get("mode", "listen"), body.get("extension")
+    if mode not in SPY_MODES:
+        raise ApiError(400, "api.invalid", "'mode' must be listen, whisper or barge")
+    phones = {x.extension for x in feed.runtime.config.supervisors}
+    if not isinstance(extension, str) or extension not in phones:
+        known = ", ".join(sorted(phones)) or "none configured"
+        raise ApiError(400, "api.invalid", f"'extension' must be a supervisor's phone ({known})")
+    call_id = request.match_info["call_id"]
+    if not feed.runtime.spy(call_id, extension, str(mode)):
+        raise ApiError(409, "call.not_connected", f"call {call_id} is not connected to an agent")
+    await audit(request, f"spy.{mode}", call_id, {"extension": extension, "by": who.name})
+    return web.json_response({"call_id": call_id, "mode": mode, "extension": extension}, status=202)
+
+
+async def audit_log(request: web.Request) -> web.Response:
+    require(request, "supervisor")
+    database = request.app.get(AUDIT_DB)
+    if database is None:
+        return web.json_response({"entries": []})
+
+    def read(s: Session) -> list[dict[str, Any]]:
+        rows = s.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(200)).all()
+        return [
+            {
+                "at": r.at,
+                "actor": r.actor,
+                "role": r.role,
+                "action": r.action,
+                "target": r.target,
+                "detail": json.loads(r.detail or "{}"),
+            }
+            for r in rows
+        ]
+
+    return web.json_response({"entries": await asyncio.to_thread(database.transaction, read)})

@@ -1,0 +1,170 @@
+// The agent's workspace: status, the call in hand with the caller's history and the live
+// transcript, one-key emergency transfer, the ticket draft after the call, pending callbacks.
+import { api, cell, clock, connect, maskPhone, notify, seconds, setToken, STATUS, STATE } from "./common.js";
+
+let agentId = sessionStorage.getItem("cc-agent") || "";
+let me = null;
+let currentCall = null;
+let lastCall = sessionStorage.getItem("cc-last-call") || "";
+let offset = 0;
+let shownTicket = 0;
+let shownContent = "";
+
+const $ = (id) => document.getElementById(id);
+
+async function action(name, body = {}) {
+  try {
+    await api(`/api/agents/${agentId}/${name}`, body);
+  } catch (e) { notify(`操作失败：${e.message}`, true); }
+}
+
+$("sign-in").addEventListener("click", async () => {
+  agentId = $("agent-id").value.trim();
+  if (!agentId) { notify("请输入工号", true); return; }
+  if ($("agent-token").value) setToken($("agent-token").value);
+  sessionStorage.setItem("cc-agent", agentId);
+  await action("login", { ready: false, reason: "签入" });
+  showSignedIn();
+});
+$("ready").addEventListener("click", () => action("resume"));
+$("break").addEventListener("click", () => action("pause", { reason: $("break-reason").value }));
+$("wrapup-done").addEventListener("click", () => action("ready"));
+$("sign-out").addEventListener("click", () => action("logout"));
+for (const b of document.querySelectorAll(".emergency")) {
+  b.addEventListener("click", async () => {
+    if (!currentCall) return;
+    const mode = $("three-way").checked ? "conference" : "blind";
+    try {
+      await api(`/api/calls/${currentCall}/emergency`, { line: b.dataset.line, mode });
+      notify(`正在转接 ${b.dataset.line}（${mode === "blind" ? "直接转接" : "三方通话"}）`);
+    } catch (e) { notify(`转接失败：${e.message}`, true); }
+  });
+}
+$("submit-ticket").addEventListener("click", submitTicket);
+
+function showSignedIn() {
+  $("login").hidden = true;
+  $("status").hidden = false;
+  $("me").textContent = `座席 ${agentId}`;
+  loadCallbacks();
+}
+
+async function onCall(callId) {
+  currentCall = callId;
+  lastCall = callId;
+  sessionStorage.setItem("cc-last-call", callId);
+  $("call").hidden = false;
+  $("transcript").replaceChildren();
+  try {
+    const call = await api(`/api/calls/${callId}`);
+    $("call-caller").textContent = call.caller || "未知";
+    $("call-hotline").textContent = call.hotline || call.did;
+    $("call-skill").textContent = call.skill_name;
+    const body = document.querySelector("#history tbody");
+    body.replaceChildren();
+    for (const t of call.history) {
+      const tr = document.createElement("tr");
+      cell(tr, t.number); cell(tr, t.request_type); cell(tr, t.title); cell(tr, t.status_label);
+      cell(tr, new Date(t.created_at * 1000).toLocaleString("zh-CN", { hour12: false }));
+      body.appendChild(tr);
+    }
+    if (!call.history.length) {
+      const tr = document.createElement("tr");
+      cell(tr, "该号码无历史工单").colSpan = 5;
+      body.appendChild(tr);
+    }
+  } catch (e) { notify(`读取来电信息失败：${e.message}`, true); }
+}
+
+async function afterCall() {
+  currentCall = null;
+  $("call-state").textContent = "（已结束）";
+  // the call's ticket is made when the call is over: find it and show it pre-filled
+  for (let i = 0; i < 20 && lastCall; i++) {
+    try {
+      const found = await api(`/api/tickets?call_id=${encodeURIComponent(lastCall)}`);
+      if (found.tickets.length) { await showTicket(found.tickets[0].id); return; }
+    } catch (e) { notify(`读取工单失败：${e.message}`, true); return; }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+async function showTicket(id) {
+  const t = await api(`/api/tickets/${id}`);
+  shownTicket = id;
+  $("ticket").hidden = false;
+  $("ticket-number").textContent = t.number;
+  $("t-caller").value = maskPhone(t.caller_number);
+  $("t-hotline").value = t.hotline;
+  $("t-title").value = t.title;
+  $("t-content").value = t.content;
+  shownContent = t.content.trim();
+  $("t-type").value = t.proposal.request_type || t.request_type || "咨询";
+  $("t-topic").value = t.proposal.topic || t.topic || "";
+  $("t-department").value = t.proposal.department || "";
+}
+
+async function submitTicket() {
+  if (!shownTicket) return;
+  try {
+    const t = await api(`/api/tickets/${shownTicket}/confirm`, {
+      request_type: $("t-type").value,
+      topic: $("t-topic").value,
+      department: $("t-department").value,
+    });
+    const content = $("t-content").value.trim();
+    if (content && content !== shownContent) {
+      await api(`/api/tickets/${shownTicket}/comments`, { text: `座席补充：${content}` });
+    }
+    notify(`工单 ${t.number} 已提交`);
+    $("ticket").hidden = true;
+    shownTicket = 0;
+  } catch (e) { notify(`提交失败：${e.message}`, true); }
+}
+
+async function loadCallbacks() {
+  try {
+    const found = await api("/api/callbacks");
+    const body = document.querySelector("#callbacks tbody");
+    body.replaceChildren();
+    for (const c of found.callbacks.filter((x) => ["waiting", "scheduled", "dialing"].includes(x.state))) {
+      const tr = document.createElement("tr");
+      cell(tr, c.number); cell(tr, c.skill);
+      cell(tr, { waiting: "排队中", scheduled: "待重拨", dialing: "回拨中" }[c.state]);
+      cell(tr, c.attempts); cell(tr, c.due_at ? clock(c.due_at) : "—");
+      body.appendChild(tr);
+    }
+  } catch (e) { /* the list is a convenience: the feed keeps working */ }
+}
+
+function renderMe() {
+  if (!me) return;
+  $("my-status").textContent = STATUS[me.status] + (me.reason ? `（${me.reason}）` : "");
+  $("my-state").textContent = me.status === "logged_out" ? "—" : STATE[me.state];
+  $("my-since").textContent = me.since ? seconds(Date.now() / 1000 + offset - me.since) : "";
+}
+
+if (agentId) showSignedIn();
+connect((message) => {
+  if (message.type === "transcript") {
+    if (message.call_id !== currentCall || !message.final) return;
+    const p = document.createElement("p");
+    p.className = message.speaker;
+    p.textContent = `${message.speaker === "caller" ? "市民" : "座席"}：${message.text}`;
+    $("transcript").appendChild(p);
+    return;
+  }
+  if (message.type !== "snapshot" || !agentId) return;
+  offset = message.now - Date.now() / 1000;
+  me = message.agents.find((a) => a.agent_id === agentId) || null;
+  renderMe();
+  const call = me && me.calls.length ? me.calls[0] : null;
+  if (call && call !== currentCall) onCall(call);
+  else if (!call && currentCall) afterCall();
+  if (currentCall) $("call-state").textContent = "（通话中）";
+  loadCallbacks();
+}, (up) => {
+  $("link").textContent = up ? "● 实时连接" : "● 未连接";
+  $("link").className = up ? "up" : "down";
+});
+setInterval(renderMe, 1000);

@@ -1,0 +1,172 @@
+"""The supervisor's wallboard: today's figures per skill and overall, a series over the day in
+15-minute slots, and how long each agent has been in its state. Fed by domain events (time
+comes with them); `snapshot` joins them with the runtime's live queue and agents. The day
+starts at local midnight in the center's time zone."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from callcenter import domain
+from callcenter.masking import mask_phone
+from callcenter.runtime import Runtime
+
+SLOT_SECONDS = 15 * 60
+SLOTS = 24 * 3600 // SLOT_SECONDS
+OVERALL = "*"
+
+
+@dataclass
+class Figures:
+    joined: int = 0
+    answered: int = 0
+    within_15: int = 0
+    within_20: int = 0
+    abandoned: int = 0
+    callbacks: int = 0
+    other_left: int = 0  # timeout, overflow, no agents, fallback
+    handled: int = 0  # calls finished by an agent
+    wait_total: float = 0.0
+    longest_answered: float = 0.0
+
+    def view(self) -> dict[str, Any]:
+        ended = self.answered + self.abandoned + self.other_left
+        return {
+            "joined": self.joined,
+            "answered": self.answered,
+            "abandoned": self.abandoned,
+            "callbacks": self.callbacks,
+            "handled": self.handled,
+            "service_level_15": self.within_15 / self.answered if self.answered else None,
+            "service_level_20": self.within_20 / self.answered if self.answered else None,
+            "answer_rate": self.answered / ended if ended else None,
+            "abandon_rate": self.abandoned / ended if ended else None,
+            "average_wait": self.wait_total / self.answered if self.answered else None,
+            "longest_answered_wait": self.longest_answered,
+        }
+
+
+@dataclass
+class Wallboard:
+    timezone: str = "Asia/Shanghai"
+    day: str = ""
+    figures: dict[str, Figures] = field(default_factory=dict)
+    series: list[dict[str, int]] = field(default_factory=list)
+    agent_since: dict[str, float] = field(default_factory=dict)
+    skill_of: dict[str, str] = field(default_factory=dict)
+    version: int = 0  # bumps on every change: pushers send when it moved
+
+    def _slot(self, at: float) -> int:
+        local = datetime.fromtimestamp(at, ZoneInfo(self.timezone))
+        day = local.strftime("%Y-%m-%d")
+        if day != self.day:  # a new day: today's figures start again
+            self.day = day
+            self.figures = {}
+            self.series = [
+                {"joined": 0, "answered": 0, "abandoned": 0, "within_15": 0} for _ in range(SLOTS)
+            ]
+        return (local.hour * 3600 + local.minute * 60 + local.second) // SLOT_SECONDS
+
+    def _both(self, skill: str) -> tuple[Figures, Figures]:
+        return (
+            self.figures.setdefault(skill, Figures()),
+            self.figures.setdefault(OVERALL, Figures()),
+        )
+
+    def apply(self, e: domain.DomainEvent) -> None:
+        if isinstance(e, domain.AgentStateChanged):
+            self.agent_since[e.agent_id] = e.at
+        elif isinstance(e, domain.CallerJoined):
+            if e.call_id in self.skill_of:
+                return
+            self.skill_of[e.call_id] = e.skill
+            slot = self._slot(e.at)
+            for f in self._both(e.skill):
+                f.joined += 1
+            self.series[slot]["joined"] += 1
+        elif isinstance(e, domain.CallerLeft):
+            slot = self._slot(e.at)
+            for f in self._both(self.skill_of.get(e.call_id, "")):
+                if e.reason == "answered":
+                    f.answered += 1
+                    f.wait_total += e.waited
+                    f.longest_answered = max(f.longest_answered, e.waited)
+                    f.within_15 += e.waited <= 15.0
+                    f.within_20 += e.waited <= 20.0
+                elif e.reason == "abandoned":
+                    f.abandoned += 1
+                elif e.reason == "callback":
+                    f.callbacks += 1
+                else:
+                    f.other_left += 1
+            if e.reason in ("answered", "abandoned"):
+                self.series[slot][e.reason] += 1
+                if e.reason == "answered" and e.waited <= 15.0:
+                    self.series[slot]["within_15"] += 1
+        elif isinstance(e, domain.CallFinished):
+            self._slot(e.at)
+            for f in self._both(self.skill_of.get(e.call_id, "")):
+                f.handled += 1
+        elif isinstance(e, domain.CallClosed):
+            self.skill_of.pop(e.call_id, None)
+            return
+        else:
+            return
+        self.version += 1
+
+    def snapshot(self, runtime: Runtime, now: float) -> dict[str, Any]:
+        """Everything the wallboard shows (phone numbers masked)."""
+        self._slot(now)
+        waiting: list[dict[str, Any]] = []
+        longest = 0.0
+        for view in runtime.acd.queued():
+            if not view.callback:
+                longest = max(longest, now - view.arrived_at)
+            meta = runtime.calls.get(view.call_id)
+            waiting.append(
+                {
+                    "call_id": view.call_id,
+                    "position": view.position,
+                    "state": view.state,
+                    "callback": view.callback,
+                    "skill": view.skill,
+                    "priority": view.priority,
+                    "arrived_at": view.arrived_at,
+                    "did": meta.did if meta else "",
+                    "hotline": meta.hotline if meta else "",
+                    "caller": mask_phone(meta.caller_number) if meta else "",
+                }
+            )
+        agents = [
+            {
+                "agent_id": a.agent_id,
+                "name": a.name,
+                "status": a.status,
+                "state": a.state,
+                "reason": a.reason,
+                "since": self.agent_since.get(a.agent_id),
+                "calls": list(a.calls),
+                "calls_taken": a.calls_taken,
+                "skills": dict(a.skills),
+            }
+            for a in runtime.acd.agents()
+        ]
+        return {
+            "now": now,
+            "day": self.day,
+            "waiting": waiting,
+            "agents": agents,
+            "longest_wait": longest,
+            "skills": {skill: f.view() for skill, f in sorted(self.figures.items())},
+            "series": self.series,
+            "slot_seconds": SLOT_SECONDS,
+            "pbx": dict(runtime.link_up),
+            "skill_names": {sk.id: sk.name for sk in runtime.config.skills},
+            "supervisors": [
+                {"id": x.id, "name": x.name, "extension": x.extension}
+                for x in runtime.config.supervisors
+            ],
+        }

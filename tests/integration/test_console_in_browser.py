@@ -1,0 +1,169 @@
+"""The web console in headless Debian Chromium (Playwright), served by the engine on loopback,
+while the sandbox PBX carries real calls: the wallboard shows a waiting caller pushed over the
+websocket; an agent signs in, goes ready, takes a call, sees the caller's history and the
+pre-filled ticket and submits it; a supervisor listens in from a SIP phone. Each page's
+screenshot is saved under test-artifacts/screenshots/."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from callcenter.dialplan import REPO
+from callcenter.masking import mask_phone
+from callcenter.simulation import Softphone
+from tests.integration.harness import (
+    HTTP_PORT,
+    SIP_PORT,
+    Center,
+    closed_wav,
+    tone_levels,
+    wait_until,
+)
+
+pytestmark = pytest.mark.pbx
+
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = REPO / "test-artifacts" / "screenshots"
+CONSOLE = f"http://127.0.0.1:{HTTP_PORT}/console"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        raise AssertionError("Debian's chromium is not installed (make setup installs it)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1600, "height": 1000})
+    p = context.new_page()
+    try:
+        yield p
+    finally:
+        context.close()
+
+
+def shot(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def _paused_except(cc: Center, *ready: str) -> None:
+    cc.set_all_agents("pause", reason="会议")
+    for agent_id in ready:
+        cc.engine.post(f"/api/agents/{agent_id}/resume")
+
+
+def test_wallboard_shows_a_waiting_caller_pushed_over_the_websocket(cc: Center, page: Page) -> None:
+    _paused_except(cc)
+    page.goto(CONSOLE + "/")
+    expect(page.locator("#link")).to_have_text("● 实时连接")
+    expect(page.locator("#agents tbody tr")).to_have_count(len(cc.config.agents))
+    caller = cc.caller("13800000091")
+    caller.call("13800000091", "12345")
+    seen = wait_until(lambda: cc.engine.queue(), 20, "the caller in the engine's queue")
+    joined = time.monotonic()
+    row = page.locator("#queue tbody tr", has_text=mask_phone("13800000091"))
+    expect(row).to_be_visible(timeout=10_000)  # a bound, not the measure: printed below
+    print(f"wallboard shows the caller {1000 * (time.monotonic() - joined):.0f} ms after the API")
+    expect(row).to_contain_text("综合受理")  # the skill's Chinese name
+    expect(row).to_contain_text("排队")
+    expect(page.locator("#k-waiting")).to_have_text("1")
+    agent_row = page.locator('#agents tbody tr[data-agent="1001"]')
+    expect(agent_row).to_contain_text("小休（会议）")
+    shot(page, "wallboard")
+    caller.hangup("13800000091")
+    expect(row).to_have_count(0)
+    assert seen[0]["caller"] == mask_phone("13800000091")
+
+
+def test_agent_signs_in_takes_a_call_and_submits_the_prefilled_ticket(
+    cc: Center, page: Page
+) -> None:
+    number = "13800000092"
+    earlier = cc.engine.post(
+        "/api/tickets", {"content": "上次反映小区噪音扰民", "caller_number": number}
+    )
+    _paused_except(cc)
+    cc.engine.post("/api/agents/1001/logout")
+    page.goto(CONSOLE + "/agent")
+    page.fill("#agent-id", "1001")
+    page.click("#sign-in")
+    expect(page.locator("#my-status")).to_have_text("小休（签入）")
+    page.click("#ready")
+    expect(page.locator("#my-status")).to_have_text("在线")
+    expect(page.locator("#my-state")).to_have_text("空闲")
+    shot(page, "agent-ready")
+
+    caller = cc.caller(number)
+    caller.call(number, "12345")
+    expect(page.locator("#call")).to_be_visible(timeout=20_000)
+    expect(page.locator("#call-caller")).to_have_text(mask_phone(number))
+    expect(page.locator("#history tbody")).to_contain_text(earlier["number"])
+    expect(page.locator("#my-state")).to_have_text("通话中")
+    shot(page, "agent-on-call")
+    caller.wait_for(lambda e: e.get("event") == "confirmed")
+    time.sleep(1)
+    caller.hangup(number)
+
+    expect(page.locator("#ticket")).to_be_visible(timeout=30_000)
+    expect(page.locator("#t-caller")).to_have_value(mask_phone(number))
+    expect(page.locator("#t-hotline")).to_have_value("12345政务服务便民热线")
+    page.select_option("#t-type", "投诉")
+    page.fill("#t-topic", "噪音扰民")
+    page.fill("#t-department", "center")
+    shot(page, "agent-ticket-draft")
+    page.click("#submit-ticket")
+    expect(page.locator("#notice")).to_contain_text("已提交")
+    rows = cc.rows(
+        "SELECT confirmed, request_type, topic, agent_id FROM tickets WHERE caller_number = :n "
+        "AND call_id IS NOT NULL",
+        n=number,
+    )
+    assert [tuple(r) for r in rows] == [(1, "投诉", "噪音扰民", "1001")]
+
+
+def test_supervisor_listens_in_from_a_sip_phone(cc: Center, page: Page, tmp_path: Path) -> None:
+    supervisor = cc.config.supervisors[0]
+    phone = Softphone(
+        f"127.0.0.1:{SIP_PORT}",
+        port=SIP_PORT + 250,
+        accounts=[(supervisor.extension, cc.instance.agent_password(supervisor.extension))],
+        record_dir=str(tmp_path),
+        rtp_port=29600,
+    )
+    try:
+        phone.wait_registered()
+        _paused_except(cc, "1001")
+        page.goto(CONSOLE + "/")
+        expect(page.locator("#link")).to_have_text("● 实时连接")
+        caller = cc.caller("13800000093")
+        caller.call("13800000093", "12345")
+        caller.wait_for(lambda e: e.get("event") == "confirmed", 20)
+        listen = page.locator('#agents tbody tr[data-agent="1001"] button.spy-listen')
+        expect(listen).to_be_visible(timeout=10_000)
+        page.select_option("#phone", supervisor.extension)
+        listen.click()
+        expect(page.locator("#notice")).to_contain_text("监听")
+        phone.wait_for(lambda e: e.get("event") == "confirmed", 20)
+        shot(page, "wallboard-listening")
+        time.sleep(3)  # the supervisor hears the call
+        caller.hangup("13800000093")
+        heard = phone.wait_for(lambda e: e.get("event") == "disconnected", 20)
+        caller_440, agent_700 = tone_levels(closed_wav(heard["recording"]), (440.0, 700.0), 0.5, 0)
+        assert caller_440 > 0.2 and agent_700 > 0.2, (caller_440, agent_700)
+        audit = cc.engine.get("/api/audit")["entries"]
+        assert any(e["action"] == "spy.listen" for e in audit)
+    finally:
+        phone.close()
