@@ -158,15 +158,19 @@ def routes() -> list[web.AbstractRouteDef]:
         web.get("/api/calls/{call_id}", call_details),
         web.post("/api/calls/{call_id}/spy", spy),
         web.get("/api/audit", audit_log),
-        web.get("/console", lambda r: _page("supervisor.html")),
-        web.get("/console/", lambda r: _page("supervisor.html")),
-        web.get("/console/agent", lambda r: _page("agent.html")),
+        web.get("/console", supervisor_page),
+        web.get("/console/", supervisor_page),
+        web.get("/console/agent", agent_page),
         web.static("/console/static", STATIC / "static"),
     ]
 
 
-async def _page(name: str) -> web.FileResponse:
-    return web.FileResponse(STATIC / name, headers={"Cache-Control": "no-store"})
+async def supervisor_page(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC / "supervisor.html", headers={"Cache-Control": "no-store"})
+
+
+async def agent_page(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC / "agent.html", headers={"Cache-Control": "no-store"})
 
 
 async def live(request: web.Request) -> web.WebSocketResponse:
