@@ -6,6 +6,7 @@ screenshot is saved under test-artifacts/screenshots/."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from callcenter.asr.speech import CALLER_SENTENCES, build_leg
 from callcenter.dialplan import REPO
 from callcenter.masking import mask_phone
 from callcenter.simulation import Softphone
@@ -89,8 +91,10 @@ def test_wallboard_shows_a_waiting_caller_pushed_over_the_websocket(cc: Center, 
 
 
 def test_agent_signs_in_takes_a_call_and_submits_the_prefilled_ticket(
-    cc: Center, page: Page
+    cc: Center, page: Page, tmp_path: Path
 ) -> None:
+    said = tmp_path / "said.wav"
+    build_leg(CALLER_SENTENCES[:2], said, tmp_path / "say", 16000)
     number = "13800000092"
     earlier = cc.engine.post(
         "/api/tickets", {"content": "上次反映小区噪音扰民", "caller_number": number}
@@ -107,14 +111,16 @@ def test_agent_signs_in_takes_a_call_and_submits_the_prefilled_ticket(
     shot(page, "agent-ready")
 
     caller = cc.caller(number)
-    caller.call(number, "12345")
+    caller.call(number, "12345", play=str(said))  # speaks (Korean: the model installed here)
     expect(page.locator("#call")).to_be_visible(timeout=20_000)
     expect(page.locator("#call-caller")).to_have_text(mask_phone(number))
     expect(page.locator("#history tbody")).to_contain_text(earlier["number"])
     expect(page.locator("#my-state")).to_have_text("通话中")
+    # the caller's words, recognized live, pushed into the workspace while they talk
+    expect(page.locator("#transcript p.caller").first).to_contain_text("市民：", timeout=40_000)
+    assert re.search("[\uac00-\ud7a3]", page.locator("#transcript p.caller").first.inner_text())
     shot(page, "agent-on-call")
     caller.wait_for(lambda e: e.get("event") == "confirmed")
-    time.sleep(1)
     caller.hangup(number)
 
     expect(page.locator("#ticket")).to_be_visible(timeout=30_000)
