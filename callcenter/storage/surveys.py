@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from callcenter.callbacks import dialable
@@ -92,7 +92,11 @@ def unplaced(session: Session, survey_id: int, now: float) -> None:
     """The call could not be placed (no PBX link): due again shortly, attempt not counted."""
     row = session.get(Survey, survey_id)
     if row is not None and row.state == "calling":
-        _end_attempt(session, row.id, row.attempts, "not_placed", now)
+        session.execute(
+            delete(SurveyAttempt).where(
+                SurveyAttempt.survey_id == row.id, SurveyAttempt.attempt == row.attempts
+            )
+        )
         row.state, row.attempts, row.due_at, row.updated_at = (
             "scheduled",
             row.attempts - 1,

@@ -220,3 +220,17 @@ def test_metrics_read_ticket_survey_and_asr_counts_from_storage(
     assert dict(counts.surveys) == {"scheduled": 1, "manual": 1}
     assert (counts.asr_pending, counts.asr_latencies) == (1, (20.0,))
     assert database.transaction(m.read_storage).asr_latencies == ()  # each job counted once
+
+
+def test_a_call_that_could_not_be_placed_is_not_an_attempt(
+    database: Database, settings: TicketSettings
+) -> None:
+    database.upgrade()
+    tid = closed_ticket(database, settings, "13800000008")
+    placed = database.transaction(lambda s: surveys.place_due(s, OUTBOUND, NOW, 5))
+    database.transaction(lambda s: surveys.unplaced(s, placed[0].survey_id, NOW))
+    again = database.transaction(lambda s: surveys.place_due(s, OUTBOUND, NOW + 31, 5))
+    assert [(p.survey_id, p.attempt) for p in again] == [(placed[0].survey_id, 1)]
+    with database.session() as s:
+        found = surveys.of_ticket(s, tid)
+    assert found is not None and len(found["calls"]) == 1  # type: ignore[arg-type]
