@@ -205,6 +205,7 @@ class CallbackDesk:
         if due is None:
             del self.callbacks[cb.call_id]
             self.bus.publish(domain.CallbackClosed(cb.call_id, "unreached", cb.attempts, now))
+            self.bus.publish(domain.CallClosed(cb.call_id, cb.node, now))  # nobody talked
             log.info("call %s: callback unreached after %d attempts", cb.call_id, cb.attempts)
             return [cb.call_id]
         self._defer(cb, due, now, withdraw=False)

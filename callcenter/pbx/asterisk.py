@@ -561,7 +561,6 @@ class AsteriskDriver:
                     f"CC_DIAL={call.dial}",
                     f"CC_OUT_TIMEOUT={int(call.timeout + 0.5)}",
                     f"CC_CALLER_ID={call.caller_id}",
-                    f"CC_ATTEMPT={call.attempt}",
                     f"CC_AGENT={agent_id}",
                     f"CC_SKILL={call.skill}",
                 ],

@@ -119,9 +119,9 @@ def _incoming(phone: Softphone) -> list[str]:
     return [str(e.get("user")) for e in phone.seen(lambda e: e.get("event") == "incoming")]
 
 
-def _recording_base(cc: Center, call_id: str, attempt: int) -> Path:
+def _recording_base(cc: Center, call_id: str) -> Path:
     day = datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y/%m/%d")
-    return cc.recordings_root / day / f"{call_id}-cb{attempt}"
+    return cc.recordings_root / day / call_id
 
 
 def test_44190_callback_keeps_the_place_and_calls_back_in_order(cc: Center) -> None:
@@ -178,7 +178,7 @@ def test_44190_callback_keeps_the_place_and_calls_back_in_order(cc: Center) -> N
     assert done["number"] == mask_phone(first)
     row = cc.call_row(a)
     assert row.agent_id == "1001" and row.connected_at and row.talk_seconds > 1
-    base = _recording_base(cc, a, 1)
+    base = _recording_base(cc, a)  # the answered callback, under the call's own id
     citizen = closed_wav(f"{base}-caller.wav")
     agent = closed_wav(f"{base}-agent.wav")
     caller_440, caller_700 = tone_levels(citizen, (440.0, 700.0), 0.5, -0.5)
@@ -203,6 +203,7 @@ def test_unanswered_callback_is_retried_then_handed_to_a_person(cc: Center) -> N
     assert [h["outcome"] for h in done["history"]] == ["agent", "no_answer"] * 2
     assert _incoming(phone) == [number, number]
     assert not cc.engine.queue()
+    assert not list(cc.recordings_root.glob(f"*/*/*/{call_id}*.wav"))  # only answers recorded
 
 
 def test_pending_callback_survives_an_engine_restart(cc: Center) -> None:

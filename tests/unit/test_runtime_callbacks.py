@@ -125,6 +125,7 @@ async def test_unanswered_callback_is_retried_in_its_place_then_closed_unreached
             h.driver.emit(pbx.CallbackDialed("a", "c1", "ended"))
         await eventually(lambda: bool(h.of(domain.CallbackClosed)))
         assert [(e.outcome, e.attempts) for e in h.of(domain.CallbackClosed)] == [("unreached", 2)]
+        assert [e.call_id for e in h.of(domain.CallClosed)] == ["c1"]
         assert [e.attempts for e in h.of(domain.CallbackScheduled)] == [1]
         assert [e.outcome for e in h.of(domain.CallbackAttempt)] == ["agent", "no_answer"] * 2
         assert h.of(domain.CallConnected) == [] and h.runtime.acd.queued() == []
