@@ -23,6 +23,8 @@ from callcenter.runtime import Runtime
 from callcenter.service import Service, ServiceOptions
 from callcenter.simulation import Sipp, Softphone, write_tone
 
+DEMO_HTTP_PORT = 8345  # the console and the API while the demo runs (loopback only)
+
 # How often each number is dialled in the demo (12345 carries most of the traffic).
 DID_WEIGHTS = {"12345": 10, "12315": 2, "12333": 2, "12369": 1, "12320": 1, "12319": 1, "12348": 1}
 
@@ -71,12 +73,17 @@ def run_demo(
         queue_log=str(workdir / "queue_log"),
         secrets={config.nodes[0].name: instance.secrets()["ami"]},
         workdir=REPO,
+        http_port=DEMO_HTTP_PORT,
     )
     service = Service(config, options)
     try:
         for phone in phones:
             phone.wait_registered()
         print(f"[demo] {len(agents)} agents registered; {calls} callers at {rate}/s")
+        print(
+            f"[demo] wallboard: http://127.0.0.1:{DEMO_HTTP_PORT}/console/  "
+            f"metrics: http://127.0.0.1:{DEMO_HTTP_PORT}/metrics"
+        )
         asyncio.run(_drive(service, sipp, config, calls, rate))
     finally:
         sipp.stop()
