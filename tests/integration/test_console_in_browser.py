@@ -19,6 +19,7 @@ from callcenter.dialplan import REPO
 from callcenter.masking import mask_phone
 from callcenter.simulation import Softphone
 from tests.integration.harness import (
+    EMERGENCY_PORT,
     HTTP_PORT,
     SIP_PORT,
     Center,
@@ -173,3 +174,49 @@ def test_supervisor_listens_in_from_a_sip_phone(cc: Center, page: Page, tmp_path
         assert any(e["action"] == "spy.listen" for e in audit)
     finally:
         phone.close()
+
+
+def test_44190_6_3_1_agent_transfers_the_caller_to_110_with_one_button(
+    cc: Center, page: Page, tmp_path: Path
+) -> None:
+    operator = Softphone(
+        f"127.0.0.1:{SIP_PORT}",
+        port=EMERGENCY_PORT,
+        accounts=[("110", "")],
+        record_dir=str(tmp_path),
+        rtp_port=29000,
+    )
+    try:
+        operator.wait_for(lambda e: e.get("event") == "ready")
+        _paused_except(cc, "1001")
+        page.goto(CONSOLE + "/agent")
+        page.fill("#agent-id", "1001")
+        page.click("#sign-in")
+        page.click("#ready")
+        expect(page.locator("#my-state")).to_have_text("空闲")
+        caller = cc.caller("13800000094")
+        caller.call("13800000094", "12345")
+        expect(page.locator("#call")).to_be_visible(timeout=20_000)
+        caller.wait_for(lambda e: e.get("event") == "confirmed")
+        page.click('button.emergency[data-line="110"]')  # blind: the agent drops off
+        expect(page.locator("#notice")).to_contain_text("正在转接 110")
+        operator.wait_for(lambda e: e.get("event") == "confirmed", 30)
+        shot(page, "agent-emergency-110")
+        call_id = page.evaluate("sessionStorage.getItem('cc-last-call')")
+        wait_until(
+            lambda: (
+                [
+                    (r[0], r[1])
+                    for r in cc.rows(
+                        "SELECT mode, status FROM emergency_links WHERE call_id = :c ORDER BY id",
+                        c=call_id,
+                    )
+                ][:2]
+                == [("blind", "requested"), ("", "LINKED")]
+            ),
+            20,
+            "the 110 link on record",
+        )
+        caller.hangup("13800000094")
+    finally:
+        operator.close()
