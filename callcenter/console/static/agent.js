@@ -9,6 +9,7 @@ let lastCall = sessionStorage.getItem("cc-last-call") || "";
 let offset = 0;
 let shownTicket = 0;
 let shownContent = "";
+let callbacksSeen = "";
 
 const $ = (id) => document.getElementById(id);
 
@@ -162,7 +163,9 @@ connect((message) => {
   if (call && call !== currentCall) onCall(call);
   else if (!call && currentCall) afterCall();
   if (currentCall) $("call-state").textContent = "（通话中）";
-  loadCallbacks();
+  // the list is read again only when the callbacks in the queue change, not on every push
+  const queued = message.waiting.filter((w) => w.callback).map((w) => w.call_id).join(",");
+  if (queued !== callbacksSeen) { callbacksSeen = queued; loadCallbacks(); }
 }, (up) => {
   $("link").textContent = up ? "● 实时连接" : "● 未连接";
   $("link").className = up ? "up" : "down";
