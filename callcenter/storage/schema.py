@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Float, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Float, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -191,6 +191,14 @@ class Ticket(Base):
     repeat_of: Mapped[int | None] = mapped_column(Integer, nullable=True)
     repeats: Mapped[int] = mapped_column(Integer)
     search_text: Mapped[str] = mapped_column(Text)  # segmented words, for full-text search
+    # GB/T 44192 5.1: who the request is about. id_card holds ciphertext only (see
+    # callcenter.data.crypto); id_card_hash is its keyed blind index, for lookups and fusion.
+    id_card: Mapped[str] = mapped_column(Text, default="")
+    id_card_hash: Mapped[str] = mapped_column(String(64), default="")
+    enterprise_code: Mapped[str] = mapped_column(String(18), default="")  # GB 32100 USCC
+    enterprise_name: Mapped[str] = mapped_column(String(128), default="")
+    grid: Mapped[str] = mapped_column(String(32), default="")  # street / grid code
+    received_at: Mapped[float | None] = mapped_column(Float, nullable=True)  # reached us
 
     __table_args__ = (
         Index("ix_tickets_status", "status", "created_at"),
@@ -198,6 +206,8 @@ class Ticket(Base):
         Index("ix_tickets_caller", "caller_number", "created_at"),
         Index("ix_tickets_created_at", "created_at"),
         Index("ix_tickets_call_id", "call_id"),
+        Index("ix_tickets_id_card_hash", "id_card_hash"),
+        Index("ix_tickets_enterprise_code", "enterprise_code"),
     )
 
 
@@ -339,7 +349,282 @@ class AuditEntry(Base):
     detail: Mapped[str] = mapped_column(Text, default="")
 
 
+# --- data foundation (GB/T 44192 5, 6, 8): see callcenter.data ------------------------------
+
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+
+class ChangeLog(Base):
+    """Every insert or update of a ticket, written by database triggers (no code path can
+    miss one): what incremental governance and export feeds read after their cursor."""
+
+    __tablename__ = "change_log"
+
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tbl: Mapped[str] = mapped_column(String(32))
+    record_id: Mapped[str] = mapped_column(String(64))
+    at: Mapped[float] = mapped_column(Float)
+
+
+class RefDepartment(Base):
+    """Imported department directory (承办单位): code, name, government function."""
+
+    __tablename__ = "ref_departments"
+
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    parent: Mapped[str] = mapped_column(String(64), default="")
+    function: Mapped[str] = mapped_column(String(64), default="")  # 政府职能
+    contact: Mapped[str] = mapped_column(String(64), default="")
+    phone: Mapped[str] = mapped_column(String(32), default="")
+    active: Mapped[int] = mapped_column(Integer, default=1)
+    import_id: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RefHoliday(Base):
+    """Imported holiday calendar: a day off, or a weekend day that is worked (调休)."""
+
+    __tablename__ = "ref_holidays"
+
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD
+    kind: Mapped[str] = mapped_column(String(8))  # holiday, workday
+    name: Mapped[str] = mapped_column(String(64), default="")
+    import_id: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RefEnterprise(Base):
+    """Imported enterprise registry, keyed by unified social credit code."""
+
+    __tablename__ = "ref_enterprises"
+
+    code: Mapped[str] = mapped_column(String(18), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    legal_person: Mapped[str] = mapped_column(String(64), default="")
+    address: Mapped[str] = mapped_column(String(200), default="")
+    status: Mapped[str] = mapped_column(String(16), default="")
+    import_id: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RefGrid(Base):
+    """Imported grid / street list (网格): where a request is handled on the ground."""
+
+    __tablename__ = "ref_grids"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    street: Mapped[str] = mapped_column(String(64))
+    district: Mapped[str] = mapped_column(String(64))
+    import_id: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ImportRun(Base):
+    """One import of an external file: what, by whom, how many rows, the report."""
+
+    __tablename__ = "import_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dataset: Mapped[str] = mapped_column(String(32))
+    file_name: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str] = mapped_column(String(64))
+    at: Mapped[float] = mapped_column(Float)
+    dry_run: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16))  # imported, rejected, checked
+    rows: Mapped[int] = mapped_column(Integer)
+    report: Mapped[str] = mapped_column(Text)  # JSON
+
+
+class ExportCursor(Base):
+    """Where an export feed is: the last source row the receiver acknowledged."""
+
+    __tablename__ = "export_cursors"
+
+    feed: Mapped[str] = mapped_column(String(64), primary_key=True)
+    position: Mapped[int] = mapped_column(BigId, default=0)
+    delivered: Mapped[int] = mapped_column(BigId, default=0)
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
+class ExportDelivery(Base):
+    """Each batch a feed sent: range, attempts, outcome."""
+
+    __tablename__ = "export_deliveries"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    feed: Mapped[str] = mapped_column(String(64))
+    first: Mapped[int] = mapped_column(BigId)
+    last: Mapped[int] = mapped_column(BigId)
+    events: Mapped[int] = mapped_column(Integer)
+    attempts: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))  # delivered, failed
+    error: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[float] = mapped_column(Float)
+
+    __table_args__ = (Index("ix_export_deliveries_feed", "feed", "id"),)
+
+
+class QualityRun(Base):
+    """One governance run: full or incremental, up to which change, scores per dimension."""
+
+    __tablename__ = "quality_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    mode: Mapped[str] = mapped_column(String(12))  # full, incremental
+    actor: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[float] = mapped_column(Float)
+    finished_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    from_seq: Mapped[int] = mapped_column(BigId, default=0)
+    upto_seq: Mapped[int] = mapped_column(BigId, default=0)
+    records: Mapped[int] = mapped_column(Integer, default=0)
+    problems: Mapped[int] = mapped_column(Integer, default=0)
+    scores: Mapped[str] = mapped_column(Text, default="{}")  # JSON: dimension -> score
+
+
+class QualityIssue(Base):
+    """A problem a rule found: record, field, rule, dimension, run. Closed (not deleted) when
+    a later run finds the record clean."""
+
+    __tablename__ = "quality_issues"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(Integer)
+    tbl: Mapped[str] = mapped_column(String(32))
+    record_id: Mapped[str] = mapped_column(String(64))
+    field: Mapped[str] = mapped_column(String(64))
+    rule: Mapped[str] = mapped_column(String(64))
+    dimension: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(Text)
+    value: Mapped[str] = mapped_column(Text, default="")  # masked
+    open: Mapped[int] = mapped_column(Integer, default=1)
+    closed_run_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+    __table_args__ = (
+        Index("ix_quality_issues_record", "tbl", "record_id", "open"),
+        Index("ix_quality_issues_run", "run_id", "rule"),
+    )
+
+
+class DataCorrection(Base):
+    """A correction made through the system: who, when, the value before and after (masked
+    for personal fields), why. Append-only; the record itself keeps its own history."""
+
+    __tablename__ = "data_corrections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tbl: Mapped[str] = mapped_column(String(32))
+    record_id: Mapped[str] = mapped_column(String(64))
+    field: Mapped[str] = mapped_column(String(64))
+    before: Mapped[str] = mapped_column(Text)
+    after: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    issue_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    at: Mapped[float] = mapped_column(Float)
+
+    __table_args__ = (Index("ix_data_corrections_record", "tbl", "record_id"),)
+
+
+class Profile(Base):
+    """A fused citizen (person) or enterprise: the records of one party across tickets,
+    calls and callbacks."""
+
+    __tablename__ = "profiles"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(12))  # person, enterprise
+    name: Mapped[str] = mapped_column(String(128))
+    phone: Mapped[str] = mapped_column(String(32), default="")
+    id_card_hash: Mapped[str] = mapped_column(String(64), default="")
+    enterprise_code: Mapped[str] = mapped_column(String(18), default="")
+    records: Mapped[int] = mapped_column(Integer, default=0)
+    first_seen: Mapped[float] = mapped_column(Float)
+    last_seen: Mapped[float] = mapped_column(Float)
+    run_at: Mapped[float] = mapped_column(Float)
+
+    __table_args__ = (
+        Index("ix_profiles_phone", "phone"),
+        Index("ix_profiles_id_card_hash", "id_card_hash"),
+        Index("ix_profiles_enterprise_code", "enterprise_code"),
+    )
+
+
+class ProfileLink(Base):
+    """One record belonging to a profile, and the key that linked it."""
+
+    __tablename__ = "profile_links"
+
+    profile_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    record_type: Mapped[str] = mapped_column(String(12), primary_key=True)  # ticket, call, callback
+    record_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    via: Mapped[str] = mapped_column(String(16))  # id_card, enterprise, phone+name, phone, call
+    at: Mapped[float] = mapped_column(Float)
+
+    __table_args__ = (Index("ix_profile_links_record", "record_type", "record_id"),)
+
+
+class TicketTopic(Base):
+    """Topic libraries: a ticket filed under a government function, a problem domain and a
+    request category."""
+
+    __tablename__ = "ticket_topics"
+
+    library: Mapped[str] = mapped_column(String(16), primary_key=True)  # function, domain, category
+    term: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+    __table_args__ = (Index("ix_ticket_topics_ticket", "ticket_id"),)
+
+
+class DataAccess(Base):
+    """Append-only audit (database triggers refuse update and delete): every read of
+    sensitive data, every export, every recording access."""
+
+    __tablename__ = "data_access_log"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[float] = mapped_column(Float, index=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(16))  # read, decrypt, export, recording, purge
+    dataset: Mapped[str] = mapped_column(String(32))
+    record_id: Mapped[str] = mapped_column(String(64), default="")
+    fields: Mapped[str] = mapped_column(Text, default="")  # comma-separated
+    purpose: Mapped[str] = mapped_column(Text, default="")
+    remote: Mapped[str] = mapped_column(String(64), default="")
+
+    __table_args__ = (Index("ix_data_access_actor", "actor", "at"),)
+
+
+class RetentionRun(Base):
+    """A retention pass: per data set, what was deleted or anonymised."""
+
+    __tablename__ = "retention_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[float] = mapped_column(Float)
+    actor: Mapped[str] = mapped_column(String(64))
+    dry_run: Mapped[int] = mapped_column(Integer)
+    report: Mapped[str] = mapped_column(Text)  # JSON
+
+
 __all__ = [
+    "ChangeLog",
+    "DataAccess",
+    "DataCorrection",
+    "ExportCursor",
+    "ExportDelivery",
+    "ImportRun",
+    "Profile",
+    "ProfileLink",
+    "QualityIssue",
+    "QualityRun",
+    "RefDepartment",
+    "RefEnterprise",
+    "RefGrid",
+    "RefHoliday",
+    "RetentionRun",
+    "TicketTopic",
     "AuditEntry",
     "CallbackAttemptRecord",
     "CallbackRecord",
