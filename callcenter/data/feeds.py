@@ -1,0 +1,536 @@
+"""Export feeds to upstream and partner systems (GB/T 44192 5.2, GB/T 44190 6.2.4.2): the
+好差评 system, a provincial platform, departments' own systems.
+
+Each feed (config/exports.toml `[[feed]]`) sends the ticket actions after its cursor as
+signed JSON batches over HTTP. The cursor (`export_cursors`) moves only when the receiver
+answered 2xx, in the same transaction as the `export_deliveries` row; an error or a timeout
+is retried with exponential back-off until it succeeds or the runner is stopped. A runner
+killed after the receiver got a batch but before the cursor moved sends that batch again
+with the same `Idempotency-Key` and event ids: receivers deduplicate by event id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import http.client
+import json
+import logging
+import os
+import random
+import re
+import signal
+import sys
+import threading
+import time
+import tomllib
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from callcenter.data.feed_source import STAGES, Event, iso_cst, scan
+from callcenter.masking import mask_phone, mask_text
+from callcenter.storage.database import Database
+from callcenter.storage.schema import ExportCursor, ExportDelivery
+from callcenter.tickets.model import Role
+from callcenter.tomlreader import ConfigError, ConfigErrors, TableReader
+
+log = logging.getLogger(__name__)
+
+FILE = "exports.toml"
+NAME = re.compile(r"^[a-z][a-z0-9_-]{0,47}$")
+ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+FEED_KEYS = (
+    "name",
+    "url",
+    "secret_env",
+    "stages",
+    "department",
+    "role",
+    "batch",
+    "timeout",
+    "backoff",
+    "max_backoff",
+    "gap_grace",
+    "poll",
+)
+PHONE_FIELDS = ("caller_number",)
+TEXT_FIELDS = ("title", "note")
+
+
+class FeedError(Exception):
+    """A feed cannot run (unknown name, missing secret, cursor moved by another runner)."""
+
+    error_id = "export.feed"
+
+
+@dataclass(frozen=True)
+class FeedConfig:
+    name: str
+    url: str
+    secret_env: str  # the environment variable holding the HMAC secret
+    role: str  # masking role applied to every event
+    stages: tuple[str, ...] = ()  # empty: every stage
+    department: str | None = None  # a department's own system: only its tickets
+    batch: int = 200  # events per POST
+    timeout: float = 10.0  # seconds per request
+    backoff: float = 0.5  # first retry delay, doubling
+    max_backoff: float = 60.0
+    gap_grace: float = 60.0  # seconds a missing history id may hold a feed back
+    poll: float = 5.0  # seconds between looks when there is nothing to send
+
+
+@dataclass(frozen=True)
+class ExportsConfig:
+    exported_by: str  # who we are, in every payload
+    feeds: tuple[FeedConfig, ...]
+
+    def feed(self, name: str) -> FeedConfig:
+        for feed in self.feeds:
+            if feed.name == name:
+                return feed
+        known = ", ".join(f.name for f in self.feeds) or "无"
+        raise FeedError(f"导出通道 {name} 未在 {FILE} 中配置（已配置：{known}）")
+
+
+# --- config ----------------------------------------------------------------------------------
+
+
+def load_exports(directory: str | Path) -> ExportsConfig:
+    """Read config/exports.toml; every mistake names the file and the key (ConfigErrors)."""
+    path = Path(directory) / FILE
+    r = TableReader()
+    r.file = str(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigErrors([ConfigError(str(path), "", "file not found")]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigErrors([ConfigError(str(path), "", f"not valid TOML: {exc}")]) from None
+    top = r.table(data, "", ("exports", "feed"))
+    exports = r.table(top.get("exports"), "exports", ("exported_by",))
+    exported_by: str = r.get(exports, "exports", "exported_by", str, "12345", check=_non_empty)
+    feeds: list[FeedConfig] = []
+    names: set[str] = set()
+    for i, table in enumerate(r.tables(top.get("feed"), "feed")):
+        feed = _feed(r, table, f"feed[{i}]")
+        if feed is None:
+            continue
+        if feed.name in names:
+            r.error(f"feed[{i}].name", f"duplicate feed name {feed.name!r}")
+        names.add(feed.name)
+        feeds.append(feed)
+    if r.errors:
+        raise ConfigErrors(r.errors)
+    return ExportsConfig(exported_by, tuple(feeds))
+
+
+def _non_empty(value: Any) -> str | None:
+    return None if str(value).strip() else "must not be empty"
+
+
+def _positive(high: float) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        return None if 0 < value <= high else f"must be above 0 and at most {high:g}"
+
+    return check
+
+
+def _feed(r: TableReader, table: dict[str, Any], key: str) -> FeedConfig | None:
+    if "secret" in table:
+        r.error(
+            f"{key}.secret", "never put the secret in the file: name its variable in secret_env"
+        )
+    r.table({k: v for k, v in table.items() if k != "secret"}, key, FEED_KEYS)
+    errors = len(r.errors)
+    name: str = r.get(
+        table,
+        key,
+        "name",
+        str,
+        "",
+        required=True,
+        check=lambda v: None if NAME.match(v) else "must be lowercase letters, digits, - or _",
+    )
+    url: str = r.get(table, key, "url", str, "", required=True, check=_url)
+    secret_env: str = r.get(
+        table,
+        key,
+        "secret_env",
+        str,
+        "",
+        required=True,
+        check=lambda v: None if ENV_NAME.match(v) else "must be an environment variable name",
+    )
+    roles = tuple(role.value for role in Role)
+    role: str = r.get(
+        table,
+        key,
+        "role",
+        str,
+        "",
+        required=True,
+        check=lambda v: None if v in roles else f"must be one of {', '.join(roles)}",
+    )
+    stages: list[Any] = r.get(table, key, "stages", list, [])
+    for j, stage in enumerate(stages):
+        if stage not in STAGES:
+            r.error(f"{key}.stages[{j}]", f"unknown stage {stage!r} (allowed: {', '.join(STAGES)})")
+    department: str | None = r.get(table, key, "department", str, None, check=_non_empty)
+    batch: int = r.get(
+        table,
+        key,
+        "batch",
+        int,
+        200,
+        check=lambda v: None if 1 <= v <= 5000 else "must be from 1 to 5000",
+    )
+    timeout: float = r.get(table, key, "timeout", float, 10.0, check=_positive(600))
+    backoff: float = r.get(table, key, "backoff", float, 0.5, check=_positive(600))
+    max_backoff: float = r.get(table, key, "max_backoff", float, 60.0, check=_positive(3600))
+    if max_backoff < backoff:
+        r.error(f"{key}.max_backoff", f"must be at least backoff ({backoff:g})")
+    gap_grace: float = r.get(
+        table,
+        key,
+        "gap_grace",
+        float,
+        60.0,
+        check=lambda v: None if 0 <= v <= 86400 else "must be from 0 to 86400",
+    )
+    poll: float = r.get(table, key, "poll", float, 5.0, check=_positive(3600))
+    if len(r.errors) > errors:
+        return None
+    return FeedConfig(
+        name=name,
+        url=url,
+        secret_env=secret_env,
+        role=role,
+        stages=tuple(str(s) for s in stages),
+        department=department,
+        batch=batch,
+        timeout=timeout,
+        backoff=backoff,
+        max_backoff=max_backoff,
+        gap_grace=gap_grace,
+        poll=poll,
+    )
+
+
+def _url(value: Any) -> str | None:
+    parts = urlsplit(str(value))
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "must be an http:// or https:// URL"
+    return None
+
+
+def feed_secret(feed: FeedConfig, environ: Mapping[str, str] | None = None) -> bytes:
+    """The feed's HMAC secret from its environment variable; FeedError (one line naming the
+    variable) when it is unset or empty."""
+    env = os.environ if environ is None else environ
+    value = env.get(feed.secret_env, "")
+    if not value:
+        raise FeedError(
+            f"导出通道 {feed.name}：环境变量 {feed.secret_env} 未设置（应存放签名密钥）"
+        )
+    return value.encode("utf-8")
+
+
+# --- payload ---------------------------------------------------------------------------------
+
+
+def redact_event(event: Event, role: str) -> Event:
+    """The event as the feed's role may see it: caller numbers and free text masked unless
+    the role is admin. (To be replaced by the catalogue-driven redactor.)"""
+    if role == Role.ADMIN.value:
+        return dict(event)
+    out = dict(event)
+    for name in PHONE_FIELDS:
+        value = out.get(name)
+        if isinstance(value, str):
+            out[name] = mask_phone(value)
+    for name in TEXT_FIELDS:
+        value = out.get(name)
+        if isinstance(value, str):
+            out[name] = mask_text(value)
+    return out
+
+
+def sign(body: bytes, secret: bytes) -> str:
+    """The X-CC-Signature header value: sha256=<hex HMAC-SHA256 of the body>."""
+    return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+
+
+def verify_signature(body: bytes, header: str, secret: bytes) -> bool:
+    """For receivers: whether X-CC-Signature matches the body (constant-time compare)."""
+    scheme, _, digest = header.strip().partition("=")
+    if scheme != "sha256" or not digest:
+        return False
+    expected = hmac.new(secret, body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected.encode("ascii"), digest.strip().lower().encode("ascii"))
+
+
+def backoff_delay(attempt: int, base: float, cap: float, jitter: float) -> float:
+    """Seconds to wait after failed attempt number `attempt` (1-based): base doubling up to
+    cap, then scaled into [half, all] of that by `jitter` in [0, 1]."""
+    delay = min(cap, base * 2.0 ** min(attempt - 1, 62))
+    return delay * (0.5 + 0.5 * min(max(jitter, 0.0), 1.0))
+
+
+def payload(feed: str, exported_by: str, events: list[Event], exported_at: float) -> bytes:
+    first, last = events[0]["seq"], events[-1]["seq"]
+    document = {
+        "feed": feed,
+        "batch": {"first": first, "last": last},
+        "exported_by": exported_by,
+        "exported_at": iso_cst(exported_at),
+        "events": events,
+    }
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+# --- delivery --------------------------------------------------------------------------------
+
+
+class DeliveryFailed(Exception):
+    """The receiver did not acknowledge: an error status, a timeout, a broken connection."""
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirected POST is not an acknowledgement: report the 3xx as a failure."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect())
+
+
+def post(url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> int:
+    """POST the body; return the 2xx status, or raise DeliveryFailed."""
+    request = urllib.request.Request(url, data=body, method="POST", headers=dict(headers))
+    try:
+        with _OPENER.open(request, timeout=timeout) as response:
+            response.read(65536)
+            status = int(response.status)
+    except urllib.error.HTTPError as exc:
+        raise DeliveryFailed(f"HTTP {exc.code} {exc.reason}") from None
+    except (OSError, http.client.HTTPException) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        raise DeliveryFailed(f"{type(exc).__name__}: {reason}") from None
+    if not 200 <= status < 300:
+        raise DeliveryFailed(f"HTTP {status}")
+    return status
+
+
+class FeedRunner:
+    """Runs one feed against one database: `run_once` sends what is available now,
+    `run_forever` keeps polling until stopped. Sync: run it in a worker thread or its own
+    process (`main_feed`)."""
+
+    def __init__(
+        self,
+        db: Database,
+        feed: FeedConfig,
+        secret: bytes,
+        exported_by: str = "12345",
+        stop: threading.Event | None = None,
+    ) -> None:
+        self.db = db
+        self.feed = feed
+        self.secret = secret
+        self.exported_by = exported_by
+        self.stop = stop or threading.Event()
+        self.gaps: dict[int, float] = {}  # missing history id -> first seen (epoch)
+        self._random = random.Random()
+
+    def run_once(self, now: float | None = None) -> int:
+        """Deliver every batch available now (retrying each until acknowledged or stopped);
+        returns the number of events delivered. `now` fixes the clock of the gap rule."""
+        delivered = 0
+        while not self.stop.is_set():
+            sent, more = self._batch(now)
+            delivered += sent
+            if not more:
+                break
+        return delivered
+
+    def run_forever(self, stop_event: threading.Event) -> None:
+        """Poll and deliver until `stop_event` is set; errors are logged and retried."""
+        self.stop = stop_event
+        failures = 0
+        while not stop_event.is_set():
+            try:
+                sent = self.run_once()
+                failures = 0
+            except Exception:
+                failures += 1
+                log.exception("feed %s: run failed", self.feed.name)
+                delay = backoff_delay(
+                    failures, self.feed.backoff, self.feed.max_backoff, self._random.random()
+                )
+                stop_event.wait(max(delay, self.feed.poll))
+                continue
+            if sent == 0:
+                stop_event.wait(self.feed.poll)
+
+    def position(self) -> int:
+        """The cursor: the last history id the receiver acknowledged (creates it at 0)."""
+        with self.db.session() as s:
+            row = s.get(ExportCursor, self.feed.name)
+            if row is not None:
+                return int(row.position)
+        try:
+            self.db.transaction(
+                lambda s: s.add(
+                    ExportCursor(
+                        feed=self.feed.name, position=0, delivered=0, updated_at=time.time()
+                    )
+                )
+            )
+        except IntegrityError:
+            return self.position()
+        return 0
+
+    def _batch(self, now: float | None) -> tuple[int, bool]:
+        feed = self.feed
+        cursor = self.position()
+        at = time.time() if now is None else now
+        for gap in [g for g in self.gaps if g <= cursor]:
+            del self.gaps[gap]
+        with self.db.session() as s:
+            found = scan(
+                s,
+                feed.name,
+                feed.stages,
+                feed.department,
+                cursor,
+                feed.batch,
+                self.gaps,
+                at,
+                feed.gap_grace,
+            )
+        if not found.events:
+            if found.position > cursor:
+                self._commit(cursor, found.position, None, 0)
+            return 0, False
+        events = [redact_event(e, feed.role) for e in found.events]
+        first, last = int(str(events[0]["seq"])), int(str(events[-1]["seq"]))
+        body = payload(feed.name, self.exported_by, events, time.time())
+        attempt = 0
+        while True:
+            attempt += 1
+            headers = {
+                "Content-Type": "application/json; charset=utf-8",
+                "X-CC-Signature": sign(body, self.secret),
+                "X-CC-Timestamp": str(int(time.time())),
+                "Idempotency-Key": f"{feed.name}:{first}-{last}",
+                "User-Agent": "callcenter-feed/1",
+            }
+            try:
+                post(feed.url, body, headers, feed.timeout)
+                break
+            except DeliveryFailed as exc:
+                error = str(exc)
+            log.warning(
+                "feed %s: batch %d-%d attempt %d failed: %s", feed.name, first, last, attempt, error
+            )
+            self._record_failure(first, last, len(events), attempt, error)
+            delay = backoff_delay(attempt, feed.backoff, feed.max_backoff, self._random.random())
+            if self.stop.wait(delay):
+                return 0, False
+        self._commit(cursor, found.position, (first, last, attempt), len(events))
+        log.info("feed %s: delivered %d events (%d-%d)", feed.name, len(events), first, last)
+        return len(events), found.full
+
+    def _record_failure(self, first: int, last: int, events: int, attempt: int, error: str) -> None:
+        row = ExportDelivery(
+            feed=self.feed.name,
+            first=first,
+            last=last,
+            events=events,
+            attempts=attempt,
+            status="failed",
+            error=error[:2000],
+            at=time.time(),
+        )
+        self.db.transaction(lambda s: s.add(row))
+
+    def _commit(self, old: int, new: int, batch: tuple[int, int, int] | None, events: int) -> None:
+        """Move the cursor from `old` to `new` (and record the delivery) in one transaction;
+        FeedError when another runner moved it meanwhile."""
+        name = self.feed.name
+
+        def work(s: Session) -> None:
+            now = time.time()
+            if batch is not None:
+                first, last, attempts = batch
+                s.add(
+                    ExportDelivery(
+                        feed=name,
+                        first=first,
+                        last=last,
+                        events=events,
+                        attempts=attempts,
+                        status="delivered",
+                        error="",
+                        at=now,
+                    )
+                )
+            moved = s.connection().execute(
+                update(ExportCursor)
+                .where(ExportCursor.feed == name, ExportCursor.position == old)
+                .values(position=new, delivered=ExportCursor.delivered + events, updated_at=now)
+            )
+            if moved.rowcount != 1:
+                raise FeedError(
+                    f"feed {name}: the cursor moved from {old}: is another runner on it?"
+                )
+
+        self.db.transaction(work)
+
+
+# --- command line ----------------------------------------------------------------------------
+
+
+def main_feed(config_dir: Path, db_url: str, name: str, once: bool) -> int:
+    """`callcenter data feed NAME`: run one feed (once: until caught up). Returns the exit
+    status: 0 done or stopped, 2 the feed cannot run (one line on stderr says why)."""
+    try:
+        exports = load_exports(config_dir)
+        feed = exports.feed(name)
+        secret = feed_secret(feed)
+    except (ConfigError, FeedError) as exc:
+        print(f"导出失败：{exc}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+
+        def stopping(signum: int, frame: FrameType | None) -> None:
+            stop.set()
+
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, stopping)
+    db = Database(db_url)
+    try:
+        runner = FeedRunner(db, feed, secret, exports.exported_by, stop)
+        if once:
+            sent = runner.run_once()
+            print(f"导出通道 {feed.name}：本次送达 {sent} 条事件")
+        else:
+            runner.run_forever(stop)
+    finally:
+        db.close()
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    return 0
