@@ -118,12 +118,13 @@ def parse_annotations(data: Mapping[str, Any], file: str) -> Annotations:
     r.file = file
     r.table(dict(data), "", ("table", "config_dataset"))
     tables: dict[str, DataSetNote] = {}
-    for name, body in r.table(data.get("table"), "table", tuple(data.get("table") or ())).items():
+    raw_tables = r.table(data.get("table"), "table", tuple(data.get("table") or ()))
+    for name, body in raw_tables.items():
         note = _set_note(r, body, f"table.{name}", name, "columns", ())
         if note is not None:
             tables[name] = note
     configs: list[DataSetNote] = []
-    seen = set(tables)
+    seen = set(raw_tables)
     for i, body in enumerate(r.tables(data.get("config_dataset"), "config_dataset")):
         where = f"config_dataset[{i}]"
         name = r.get(body, where, "name", str, "", required=True, check=_nonempty)
