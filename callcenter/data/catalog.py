@@ -23,11 +23,13 @@ from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
 from sqlalchemy import Connection, Engine, func, inspect, select, table, text
+from sqlalchemy.engine.reflection import Inspector
 from sqlalchemy.exc import CompileError
 
 from callcenter.data.grades import Grade, Kind, highest
-from callcenter.tomlreader import ConfigError, ConfigErrors, TableReader
+from callcenter.tomlreader import Check, ConfigError, ConfigErrors, TableReader
 
 # Tables of the database that are not data sets: Alembic's bookkeeping and SQLite's FTS5
 # virtual table with its shadow tables (the search index of tickets.search_text).
@@ -189,7 +191,7 @@ def _nonempty(value: str) -> str | None:
     return None if value.strip() else "must not be empty"
 
 
-def _choice(enum: type[Grade] | type[Kind]) -> Any:
+def _choice(enum: type[Grade] | type[Kind]) -> Check:
     allowed = [e.value for e in enum]
 
     def check(value: str) -> str | None:
@@ -322,7 +324,7 @@ def build_catalog(
 
 
 def _table_set(
-    r: TableReader, conn: Connection, insp: Any, note: DataSetNote, exact_below: int
+    r: TableReader, conn: Connection, insp: Inspector, note: DataSetNote, exact_below: int
 ) -> DataSet:
     name = note.name
     pk = set(insp.get_pk_constraint(name).get("constrained_columns") or ())
@@ -627,6 +629,9 @@ def _sheet(
     for row in rows:
         ws.append([_cell(v) for v in row])
     ws.freeze_panes = "A3"
+    for i, column in enumerate(ws.iter_cols(min_row=2, values_only=True), start=1):
+        width = max((len(str(v)) for v in column if v is not None), default=4)
+        ws.column_dimensions[get_column_letter(i)].width = min(2 * width + 2, 60)
     ws.oddHeader.center.text = watermark
     ws.evenHeader.center.text = watermark
 
