@@ -188,7 +188,7 @@ def scan(
                 .where(TicketHistory.id > position)
                 .order_by(TicketHistory.id)
                 .limit(chunk)
-            ).tuples()
+            )
         ]
         if not rows:
             return Scan(events, position, False)
