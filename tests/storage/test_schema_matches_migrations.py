@@ -3,7 +3,7 @@ SQLite and PostgreSQL): Alembic's autogenerate comparison finds nothing to chang
 
 Left out of the comparison: the full-text search objects each dialect has outside the ORM
 (SQLite's FTS5 virtual table `tickets_fts` and its shadow tables, PostgreSQL's GIN index
-`ix_tickets_search`); server defaults (not compared); and the known mismatch below.
+`ix_tickets_search`); server defaults (not compared).
 """
 
 from __future__ import annotations
@@ -13,31 +13,10 @@ from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Text, text
-from sqlalchemy.types import VARCHAR
+from sqlalchemy import text
 
 from callcenter.storage.database import Database
 from callcenter.storage.schema import Base
-
-# Known mismatch, reported, not fixed here: migration 0007 creates these columns as
-# `sa.String(None)` (VARCHAR without length) where schema.py declares `Text`. Both dialects
-# store and compare them alike, but autogenerate sees a type change. When a migration aligns
-# them, empty this set (the test fails until it is).
-VARCHAR_FOR_TEXT = frozenset(
-    {
-        ("data_access_log", "fields"),
-        ("data_access_log", "purpose"),
-        ("data_corrections", "before"),
-        ("data_corrections", "after"),
-        ("data_corrections", "reason"),
-        ("export_deliveries", "error"),
-        ("import_runs", "report"),
-        ("quality_issues", "message"),
-        ("quality_issues", "value"),
-        ("quality_runs", "scores"),
-        ("retention_runs", "report"),
-    }
-)
 
 
 def _include_name(name: str | None, type_: str, parent_names: Any) -> bool:
@@ -62,22 +41,9 @@ def _flatten(diffs: Iterable[Any]) -> Iterable[tuple[Any, ...]]:
             yield tuple(d)
 
 
-def _varchar_for_text(d: tuple[Any, ...]) -> tuple[str, str] | None:
-    if d[0] != "modify_type":
-        return None
-    _, _, table, column, _, live, declared = d
-    if isinstance(live, VARCHAR) and live.length is None and isinstance(declared, Text):
-        return (table, column)
-    return None
-
-
 def test_migrated_schema_matches_the_orm(database: Database) -> None:
     database.upgrade()
-    diffs = _differences(database)
-    known = {k for d in diffs if (k := _varchar_for_text(d)) is not None}
-    others = [d for d in diffs if _varchar_for_text(d) not in VARCHAR_FOR_TEXT]
-    assert others == []
-    assert known == VARCHAR_FOR_TEXT
+    assert _differences(database) == []
 
 
 def test_the_comparison_sees_a_column_the_orm_does_not_declare(database: Database) -> None:

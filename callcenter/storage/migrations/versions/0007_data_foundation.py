@@ -86,7 +86,7 @@ def upgrade() -> None:
         sa.Column("dry_run", sa.Integer, nullable=False),
         sa.Column("state", sa.String(16), nullable=False),
         sa.Column("rows", sa.Integer, nullable=False),
-        sa.Column("report", sa.String(None), nullable=False),
+        sa.Column("report", sa.Text, nullable=False),
     )
     op.create_table(
         "export_cursors",
@@ -104,7 +104,7 @@ def upgrade() -> None:
         sa.Column("events", sa.Integer, nullable=False),
         sa.Column("attempts", sa.Integer, nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
-        sa.Column("error", sa.String(None), nullable=False, server_default=""),
+        sa.Column("error", sa.Text, nullable=False, server_default=""),
         sa.Column("at", sa.Float, nullable=False),
     )
     op.create_index("ix_export_deliveries_feed", "export_deliveries", ["feed", "id"])
@@ -119,7 +119,7 @@ def upgrade() -> None:
         sa.Column("upto_seq", BIG, nullable=False, server_default=sa.text("0")),
         sa.Column("records", sa.Integer, nullable=False, server_default=sa.text("0")),
         sa.Column("problems", sa.Integer, nullable=False, server_default=sa.text("0")),
-        sa.Column("scores", sa.String(None), nullable=False, server_default="{}"),
+        sa.Column("scores", sa.Text, nullable=False, server_default="{}"),
     )
     op.create_table(
         "quality_issues",
@@ -130,8 +130,8 @@ def upgrade() -> None:
         sa.Column("field", sa.String(64), nullable=False),
         sa.Column("rule", sa.String(64), nullable=False),
         sa.Column("dimension", sa.String(16), nullable=False),
-        sa.Column("message", sa.String(None), nullable=False),
-        sa.Column("value", sa.String(None), nullable=False, server_default=""),
+        sa.Column("message", sa.Text, nullable=False),
+        sa.Column("value", sa.Text, nullable=False, server_default=""),
         sa.Column("open", sa.Integer, nullable=False, server_default=sa.text("1")),
         sa.Column("closed_run_id", sa.Integer, nullable=True),
     )
@@ -143,9 +143,9 @@ def upgrade() -> None:
         sa.Column("tbl", sa.String(32), nullable=False),
         sa.Column("record_id", sa.String(64), nullable=False),
         sa.Column("field", sa.String(64), nullable=False),
-        sa.Column("before", sa.String(None), nullable=False),
-        sa.Column("after", sa.String(None), nullable=False),
-        sa.Column("reason", sa.String(None), nullable=False),
+        sa.Column("before", sa.Text, nullable=False),
+        sa.Column("after", sa.Text, nullable=False),
+        sa.Column("reason", sa.Text, nullable=False),
         sa.Column("issue_id", BIG, nullable=True),
         sa.Column("actor", sa.String(64), nullable=False),
         sa.Column("role", sa.String(16), nullable=False),
@@ -193,8 +193,8 @@ def upgrade() -> None:
         sa.Column("action", sa.String(16), nullable=False),
         sa.Column("dataset", sa.String(32), nullable=False),
         sa.Column("record_id", sa.String(64), nullable=False, server_default=""),
-        sa.Column("fields", sa.String(None), nullable=False, server_default=""),
-        sa.Column("purpose", sa.String(None), nullable=False, server_default=""),
+        sa.Column("fields", sa.Text, nullable=False, server_default=""),
+        sa.Column("purpose", sa.Text, nullable=False, server_default=""),
         sa.Column("remote", sa.String(64), nullable=False, server_default=""),
     )
     op.create_index("ix_data_access_actor", "data_access_log", ["actor", "at"])
@@ -205,7 +205,7 @@ def upgrade() -> None:
         sa.Column("at", sa.Float, nullable=False),
         sa.Column("actor", sa.String(64), nullable=False),
         sa.Column("dry_run", sa.Integer, nullable=False),
-        sa.Column("report", sa.String(None), nullable=False),
+        sa.Column("report", sa.Text, nullable=False),
     )
     _triggers()
 
