@@ -13,6 +13,7 @@ from pathlib import Path
 
 from callcenter.api.auth import ROLES
 from callcenter.config import Config, ConfigError, load_config, recordings_root
+from callcenter.data.commands import add_commands as add_data_commands
 from callcenter.dialplan import REPO, RenderParams, check_extensions, render
 from callcenter.pbx.sandbox import Instance, SandboxError, ensure_root, root_dir, root_ready
 
@@ -66,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("--role", required=True, choices=ROLES)
     token.add_argument("--department", default="")
 
+    add_data_commands(sub)
+
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
@@ -86,6 +89,10 @@ def main(argv: list[str] | None = None) -> int:
             return ivr_command(config, args.action, args.did, args.digits, args.at, args.out)
         if args.command == "recordings":
             return recordings_command(config, args.action, args.dry_run, args.db)
+        if args.command == "data":
+            from callcenter.data.commands import run as data_command
+
+            return data_command(config, args)
         if args.command == "token":
             return token_command(args.name, args.role, args.department)
         if args.command == "dialplan":
