@@ -23,6 +23,10 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     catalog.add_argument("--json", default="", help="also write it as JSON to this file")
     catalog.add_argument("--xlsx", default="", help="also write it as XLSX to this file")
 
+    feed = actions.add_parser("feed", help="run an export feed of config/exports.toml")
+    feed.add_argument("name")
+    feed.add_argument("--once", action="store_true", help="deliver what is there, then stop")
+
 
 def database_url(config: Config, db_url: str) -> str:
     from callcenter.dialplan import REPO
@@ -39,6 +43,10 @@ def run(config: Config, args: argparse.Namespace) -> int:
     url = database_url(config, args.db)
     if args.data_command == "catalog":
         return catalog_command(config, url, actor_of(args), args.json, args.xlsx)
+    if args.data_command == "feed":
+        from callcenter.data.feeds import main_feed
+
+        return main_feed(config.source_dir, url, args.name, args.once)
     print(f"callcenter data: unknown command {args.data_command}", file=sys.stderr)
     return 2
 
