@@ -14,6 +14,7 @@ from pathlib import Path
 from callcenter.api.auth import ROLES
 from callcenter.config import Config, ConfigError, load_config, recordings_root
 from callcenter.data.commands import add_commands as add_data_commands
+from callcenter.data.logmask import install as install_log_masking
 from callcenter.dialplan import REPO, RenderParams, check_extensions, render
 from callcenter.pbx.sandbox import Instance, SandboxError, ensure_root, root_dir, root_ready
 
@@ -75,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    install_log_masking()  # no phone or ID number reaches a log line
     if not args.verbose:
         logging.getLogger("alembic").setLevel(logging.WARNING)
     try:

@@ -27,6 +27,9 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     feed.add_argument("name")
     feed.add_argument("--once", action="store_true", help="deliver what is there, then stop")
 
+    retention = actions.add_parser("retention", help="apply config/retention.toml")
+    retention.add_argument("--dry-run", action="store_true", help="count, change nothing")
+
 
 def database_url(config: Config, db_url: str) -> str:
     from callcenter.dialplan import REPO
@@ -47,6 +50,10 @@ def run(config: Config, args: argparse.Namespace) -> int:
         from callcenter.data.feeds import main_feed
 
         return main_feed(config.source_dir, url, args.name, args.once)
+    if args.data_command == "retention":
+        from callcenter.data.retention import main_retention
+
+        return main_retention(config.source_dir, url, args.dry_run, actor_of(args), None)
     print(f"callcenter data: unknown command {args.data_command}", file=sys.stderr)
     return 2
 
