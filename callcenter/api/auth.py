@@ -1,4 +1,6 @@
-"""Who is calling the API: bearer tokens with roles (agent, supervisor, department, admin).
+"""Who is calling the API: bearer tokens with roles (agent, supervisor, department, admin,
+auditor: reads the data access log and data reports, and may decrypt an ID-card number for a
+stated purpose).
 
 Tokens are never stored: `CALLCENTER_TOKENS_FILE` names a TOML file of
 `[[token]] name, role, department, sha256` (the SHA-256 of the token; `callcenter token add`
@@ -21,7 +23,7 @@ from aiohttp import web
 
 from callcenter.api.errors import ApiError, Handler
 
-ROLES = ("agent", "supervisor", "department", "admin")
+ROLES = ("agent", "supervisor", "department", "admin", "auditor")
 
 
 @dataclass(frozen=True)

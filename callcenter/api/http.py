@@ -14,10 +14,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from acd import events as ev
-from callcenter.api import console, openapi, recordings, sms, tickets
+from callcenter.api import console, data_audit, openapi, recordings, sms, tickets
 from callcenter.api.auth import auth_middleware, principal, require
 from callcenter.api.console import LiveFeed
 from callcenter.api.errors import ApiError, errors_middleware, json_body
+from callcenter.data.crypto import FieldCipher
 from callcenter.live import LiveTranscription
 from callcenter.masking import mask_phone
 from callcenter.metrics import Metrics
@@ -47,6 +48,7 @@ def build_app(
     live: LiveTranscription | None = None,
     metrics: Metrics | None = None,
     feed: LiveFeed | None = None,
+    cipher: FieldCipher | None = None,
 ) -> web.Application:
     app = web.Application(middlewares=[errors_middleware, auth_middleware])
     app[RUNTIME] = runtime
@@ -62,9 +64,12 @@ def build_app(
         app[tickets.SETTINGS] = ticket_settings
         app[tickets.ATTACHMENTS] = attachments
         app[tickets.OUTBOUND] = runtime.config.outbound
+        if cipher is not None:
+            app[tickets.CIPHER] = cipher
         app[CALLBACK_DB] = database
         app.add_routes([web.get("/api/callbacks", callbacks_listing)])
         app.add_routes(tickets.routes())
+        app.add_routes(data_audit.routes())
         app.add_routes(sms.routes())
     if metrics is not None:
         app[METRICS] = metrics

@@ -1,4 +1,5 @@
-"""Recordings over HTTP: metadata and audio, each access written to the audit log."""
+"""Recordings over HTTP: metadata and audio, each access written to the recording audit log
+and, in the same transaction, to the data access log (action `recording`)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from typing import Any
 
 from aiohttp import web
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from callcenter.api.auth import Principal, require
 from callcenter.api.errors import ApiError
+from callcenter.data import audit
 from callcenter.recordings import store
 from callcenter.storage.database import Database
 from callcenter.storage.schema import Recording, RecordingAccess, RecordingFile
@@ -41,7 +44,11 @@ def _load(db: Database, call_id: str, who: Principal) -> tuple[Recording, list[R
 
 
 def _audit(db: Database, call_id: str, leg: str, action: str, who: Principal, remote: str) -> None:
-    db.transaction(lambda s: store.audit(s, call_id, leg, action, who.name, who.role, remote))
+    def work(s: Session) -> None:
+        store.audit(s, call_id, leg, action, who.name, who.role, remote)
+        audit.record_recording(s, call_id, leg, action, who.name, who.role, remote)
+
+    db.transaction(work)
 
 
 async def metadata(request: web.Request) -> web.Response:

@@ -3,6 +3,11 @@ confirm, comment, attach; intake from web, app, mini-program and public-account 
 
 Roles: agents and supervisors see every ticket; a department sees only the tickets
 dispatched to it, with citizens' phone and ID numbers masked.
+
+A citizen's ID-card number is stored encrypted (the app's `CIPHER`). A ticket's detail view
+shows it masked, and each such decryption is written to the data access log (action `read`)
+in the same transaction; only an auditor (or admin) stating a purpose gets the full number,
+from `GET /api/tickets/{id}/id_card?purpose=...`, logged as `decrypt`.
 """
 
 from __future__ import annotations
@@ -18,10 +23,13 @@ from typing import Any
 
 from aiohttp import web
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from callcenter.api.auth import Principal, require
 from callcenter.api.errors import ApiError, json_body
-from callcenter.masking import mask_phone, mask_text
+from callcenter.data import audit
+from callcenter.data.crypto import FieldCipher, Undecryptable
+from callcenter.masking import mask_id_card, mask_phone, mask_text
 from callcenter.outbound.settings import OutboundSettings
 from callcenter.storage import surveys
 from callcenter.storage import tickets as store
@@ -37,6 +45,7 @@ TICKET_DB: web.AppKey[Database] = web.AppKey("ticket_db", Database)
 SETTINGS: web.AppKey[TicketSettings] = web.AppKey("ticket_settings", TicketSettings)
 OUTBOUND: web.AppKey[OutboundSettings] = web.AppKey("outbound", OutboundSettings)
 ATTACHMENTS: web.AppKey[Path] = web.AppKey("attachments", Path)
+CIPHER: web.AppKey[FieldCipher] = web.AppKey("field_cipher", FieldCipher)
 
 ACTIONS: dict[str, type[Any]] = {
     cls.name: cls
@@ -69,6 +78,7 @@ def routes() -> list[web.RouteDef]:
         web.post("/api/tickets/{id}/confirm", confirm),
         web.post("/api/tickets/{id}/comments", comment),
         web.post("/api/tickets/{id}/attachments", attach),
+        web.get("/api/tickets/{id}/id_card", reveal_id_card),
         web.post("/api/intake/{channel}", intake),
     ]
 
@@ -109,8 +119,14 @@ def due_status(row: Ticket, settings: TicketSettings | None, now: datetime) -> s
 
 
 def view(
-    row: Ticket, who: Principal, detail: bool = False, settings: TicketSettings | None = None
+    row: Ticket,
+    who: Principal,
+    detail: bool = False,
+    settings: TicketSettings | None = None,
+    identity: dict[str, str] | None = None,
 ) -> dict[str, Any]:
+    """The ticket as JSON; `detail` adds the content and the rest, `identity` the masked
+    ID-card number (see `shown_id_card`: never the full number here)."""
     masked = who.role == "department"
     body: dict[str, Any] = {
         "id": row.id,
@@ -145,9 +161,41 @@ def view(
                 "proposal": json.loads(row.proposal),
                 "state": json.loads(row.state),
                 "closed_at": row.closed_at,
+                "enterprise_code": row.enterprise_code,
+                "enterprise_name": row.enterprise_name,
+                "grid": row.grid,
+                "received_at": row.received_at,
             }
         )
+        body.update(identity or {"id_card": "", "id_card_status": "none"})
     return body
+
+
+def shown_id_card(s: Session, row: Ticket, who: Principal, request: web.Request) -> dict[str, str]:
+    """The ticket's ID-card number masked for display, with `id_card_status` none, ok,
+    no_key (no cipher configured) or undecryptable. A decryption for display is a sensitive
+    read: it is logged in the caller's transaction."""
+    if not row.id_card:
+        return {"id_card": "", "id_card_status": "none"}
+    cipher = request.app.get(CIPHER)
+    if cipher is None:
+        return {"id_card": "", "id_card_status": "no_key"}
+    try:
+        plain = cipher.decrypt(row.id_card)
+    except Undecryptable:
+        return {"id_card": "", "id_card_status": "undecryptable"}
+    audit.record_access(
+        s,
+        who.name,
+        who.role,
+        "read",
+        "tickets",
+        str(row.id),
+        ("id_card",),
+        "ticket view (masked)",
+        request.remote or "",
+    )
+    return {"id_card": mask_id_card(plain), "id_card_status": "ok"}
 
 
 def _visible(row: Ticket, who: Principal) -> None:
@@ -174,6 +222,10 @@ def _intake(body: dict[str, object], channel: str) -> store.Intake:
         request_type=_text(body, "request_type", limit=16),
         department=_text(body, "department", limit=64),
         urgent=body.get("urgent") is True,
+        id_card=_text(body, "id_card", limit=32),
+        enterprise_code=_text(body, "enterprise_code", limit=18),
+        enterprise_name=_text(body, "enterprise_name", limit=128),
+        grid=_text(body, "grid", limit=32),
     )
 
 
@@ -181,10 +233,21 @@ async def _create(request: web.Request, channel: str, body: dict[str, object]) -
     who = require(request, "agent", "supervisor")
     data = _intake(body, channel)
     settings = request.app[SETTINGS]
-    made: store.Created = await _run(
-        request, lambda s: store.create(s, settings, data, actor_of(who), _now())
-    )
-    out = view(made.ticket, who, detail=True)
+    cipher = request.app.get(CIPHER)
+    entered = data.id_card.strip().upper()
+
+    def work(s: Session) -> tuple[store.Created, dict[str, str] | None]:
+        made = store.create(s, settings, data, actor_of(who), _now(), cipher=cipher)
+        if made.linked:  # an earlier ticket: what it holds is read back (and logged)
+            return made, shown_id_card(s, made.ticket, who, request)
+        # a new ticket shows what the agent just sent, masked: nothing is decrypted
+        return made, {"id_card": mask_id_card(entered), "id_card_status": "ok"} if entered else None
+
+    try:
+        made, identity = await _run(request, work)
+    except store.NoDataKey as exc:
+        raise ApiError(503, exc.error_id, str(exc)) from exc
+    out = view(made.ticket, who, detail=True, identity=identity)
     out["linked"] = made.linked
     if made.linked:
         out["similarity"] = round(made.similarity, 3)
@@ -252,7 +315,8 @@ async def read(request: web.Request) -> web.Response:
     def work(s: Any) -> dict[str, Any]:
         row = store.get(s, tid)
         _visible(row, who)
-        out = view(row, who, detail=True, settings=request.app[SETTINGS])
+        identity = shown_id_card(s, row, who, request)
+        out = view(row, who, detail=True, settings=request.app[SETTINGS], identity=identity)
         out["history"] = [
             {
                 "seq": h.seq,
@@ -336,7 +400,7 @@ async def _transition(request: web.Request, action: act.Action, version: object)
         row, entry = store.transition(s, settings, tid, action, actor_of(who), _now(), version)
         if entry.to_status is Status.CLOSED and OUTBOUND in request.app:
             surveys.schedule(s, row, request.app[OUTBOUND], time.time())  # 办结 -> 回访
-        out = view(row, who, detail=True)
+        out = view(row, who, detail=True, identity=shown_id_card(s, row, who, request))
         out["history_entry"] = {"seq": entry.seq, "action": entry.action, "to": entry.to_status}
         return out
 
@@ -372,10 +436,51 @@ async def confirm(request: web.Request) -> web.Response:
     request_type = _text(body, "request_type", limit=16)
     topic = _text(body, "topic", limit=64)
     department = _text(body, "department", limit=64)
-    row = await _run(
-        request, lambda s: store.confirm(s, tid, actor_of(who), request_type, topic, department)
-    )
-    return web.json_response(view(row, who, detail=True))
+
+    def work(s: Session) -> dict[str, Any]:
+        row = store.confirm(s, tid, actor_of(who), request_type, topic, department)
+        return view(row, who, detail=True, identity=shown_id_card(s, row, who, request))
+
+    return web.json_response(await _run(request, work))
+
+
+async def reveal_id_card(request: web.Request) -> web.Response:
+    """The full ID-card number, for an auditor (or admin) who states why; logged as
+    `decrypt` with the purpose before the number leaves."""
+    who = require(request, "auditor")
+    purpose = request.query.get("purpose", "").strip()
+    if not purpose:
+        raise ApiError(400, "data.purpose_required", "state the purpose: ?purpose=...")
+    if len(purpose) > 500:
+        raise ApiError(400, "api.invalid", "'purpose' is longer than 500 characters")
+    tid = _ticket_id(request)
+    cipher = request.app.get(CIPHER)
+
+    def work(s: Session) -> dict[str, Any]:
+        row = store.get(s, tid)
+        if not row.id_card:
+            raise ApiError(404, "data.no_id_card", f"ticket {tid} holds no ID-card number")
+        if cipher is None:
+            raise ApiError(503, "data.no_key", "no data encryption key is configured")
+        try:
+            plain = cipher.decrypt(row.id_card)
+        except Undecryptable as exc:
+            raise ApiError(422, exc.error_id, str(exc)) from exc
+        audit.record_access(
+            s,
+            who.name,
+            who.role,
+            "decrypt",
+            "tickets",
+            str(tid),
+            ("id_card",),
+            purpose,
+            request.remote or "",
+        )
+        return {"id": tid, "id_card": plain}
+
+    body = await _run(request, work)
+    return web.json_response(body, headers={"Cache-Control": "no-store"})
 
 
 async def comment(request: web.Request) -> web.Response:

@@ -1,6 +1,10 @@
 """Tickets in the store: intake (with repeat linking), transitions through the pure lifecycle,
 history, comments, attachments, listing with filters and full-text search.
 
+A citizen's ID-card number is never written in plaintext: `create` stores only the
+ciphertext and the blind index of a `FieldCipher` (GB/T 44192 8.2), and refuses an ID number
+when no cipher is configured.
+
 Every function takes a Session inside the caller's transaction: a refused transition raises
 before anything is written, so it changes nothing.
 """
@@ -15,6 +19,7 @@ from typing import Any
 from sqlalchemy import Select, func, select, text
 from sqlalchemy.orm import Session
 
+from callcenter.data.crypto import FieldCipher
 from callcenter.storage.schema import Ticket, TicketComment, TicketHistory
 from callcenter.tickets import lifecycle
 from callcenter.tickets import text as segment
@@ -47,6 +52,12 @@ class StaleTicket(TicketError):
     error_id = "ticket.conflict"
 
 
+class NoDataKey(TicketError):
+    """An ID-card number came in but no encryption key is configured: nothing is written."""
+
+    error_id = "data.no_key"
+
+
 @dataclass(frozen=True)
 class Intake:
     """What a request brings in, from a call or another channel."""
@@ -67,6 +78,11 @@ class Intake:
     request_type: str = ""  # empty: the classifier's proposal
     department: str = ""
     urgent: bool = False
+    id_card: str = ""  # plaintext as entered; only its ciphertext and blind index are stored
+    enterprise_code: str = ""
+    enterprise_name: str = ""
+    grid: str = ""
+    received_at: float | None = None  # when the request reached the hotline (epoch)
 
 
 @dataclass(frozen=True)
@@ -163,20 +179,41 @@ def _history(session: Session, ticket_id: int, entry: HistoryEntry) -> None:
 # --- intake --------------------------------------------------------------------------------
 
 
+def seal_id_card(cipher: FieldCipher | None, id_card: str) -> tuple[str, str]:
+    """(ciphertext, blind index) of an ID-card number as entered ('' for none); NoDataKey
+    when there is a number and no cipher to protect it."""
+    value = id_card.strip().upper()
+    if not value:
+        return "", ""
+    if cipher is None:
+        raise NoDataKey("an ID-card number needs a data encryption key; none is configured")
+    return cipher.encrypt(value), cipher.blind_index(value)
+
+
 def create(
-    session: Session, settings: TicketSettings, intake: Intake, actor: Actor, at: datetime
+    session: Session,
+    settings: TicketSettings,
+    intake: Intake,
+    actor: Actor,
+    at: datetime,
+    *,
+    cipher: FieldCipher | None = None,
 ) -> Created:
     """Take a request in: link it to the caller's open ticket when it repeats one (within
     the configured window and similarity), else create a ticket pre-filled with the
-    classifier's proposal and its deadline."""
+    classifier's proposal and its deadline. An ID-card number is stored encrypted with
+    `cipher` (NoDataKey, nothing written, when there is none)."""
     if intake.channel not in CHANNELS:
         raise InvalidAction(f"channel must be one of {', '.join(CHANNELS)}")
     if not intake.content.strip() and intake.call_id is None:
         raise MissingField("content is required")
+    sealed, index = seal_id_card(cipher, intake.id_card)
     now = _epoch(at)
     if intake.caller_number:
         linked = _link_repeat(session, settings, intake, actor, at)
         if linked is not None:
+            if sealed and not linked.ticket.id_card:  # the repeat call brought it
+                linked.ticket.id_card, linked.ticket.id_card_hash = sealed, index
             return linked
     found = classify(settings.knowledge, f"{intake.title} {intake.content}")
     request_type = intake.request_type or found.request_type
@@ -212,6 +249,12 @@ def create(
         repeat_of=None,
         repeats=0,
         search_text=search_words(intake.title, intake.content, intake.address),
+        id_card=sealed,
+        id_card_hash=index,
+        enterprise_code=intake.enterprise_code.strip().upper(),
+        enterprise_name=intake.enterprise_name.strip(),
+        grid=intake.grid.strip(),
+        received_at=intake.received_at,
     )
     session.add(row)
     session.flush()
