@@ -1,0 +1,150 @@
+"""Key rotation of the encrypted ID-card numbers on tickets (GB/T 44192 8).
+
+Put the new key first and keep the old ones after it (`CALLCENTER_DATA_KEYS=new,old`), run
+`rotate_keys`, then drop the old keys once the report shows nothing left under them.
+
+Rows are streamed by id in batches; each batch is one transaction and each row is rewritten
+only if its ciphertext is still the one that was read (a compare-and-set, so a concurrent
+change is never overwritten). Rows already under the current key are skipped, so a run that
+stops half-way resumes where it left off. A value no configured key can decrypt is counted
+and reported with its ticket id, and left exactly as it is: never destroyed.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy.orm import Session
+
+from callcenter.data.audit import record_access
+from callcenter.data.crypto import FieldCipher, KeyConfigError, Undecryptable, load_cipher
+from callcenter.storage.database import Database
+from callcenter.storage.schema import Ticket
+
+SAMPLE_IDS = 100  # undecryptable ticket ids listed in the report (all are counted)
+
+
+@dataclass
+class RotationReport:
+    current_key: str
+    rotated: int = 0
+    already_current: int = 0
+    undecryptable: int = 0
+    changed_meanwhile: int = 0  # rewritten by someone else between read and write: skipped
+    undecryptable_ids: list[int] = field(default_factory=list)  # the first SAMPLE_IDS
+
+    def lines(self) -> list[str]:
+        """The report in Chinese, for the operator."""
+        out = [
+            f"当前密钥：{self.current_key}",
+            f"已轮换：{self.rotated} 条",
+            f"原已使用当前密钥：{self.already_current} 条",
+            f"无法解密（未改动）：{self.undecryptable} 条",
+        ]
+        if self.changed_meanwhile:
+            out.append(f"轮换期间被修改（已跳过，请重新运行）：{self.changed_meanwhile} 条")
+        if self.undecryptable_ids:
+            more = "……" if self.undecryptable > len(self.undecryptable_ids) else ""
+            ids = "、".join(str(i) for i in self.undecryptable_ids)
+            out.append(f"无法解密的工单：{ids}{more}")
+        return out
+
+
+def _current_prefix(cipher: FieldCipher) -> str:
+    return f"{cipher.current}:%"  # key ids are hex: no LIKE wildcards in them
+
+
+def _batch(
+    session: Session, cipher: FieldCipher, after: int, size: int, report: RotationReport
+) -> int | None:
+    """Rotate the next `size` rows not under the current key after ticket id `after`; the
+    last id seen, or None when there are no more."""
+    rows = session.execute(
+        select(Ticket.id, Ticket.id_card)
+        .where(
+            Ticket.id > after,
+            Ticket.id_card != "",
+            Ticket.id_card.not_like(_current_prefix(cipher)),
+        )
+        .order_by(Ticket.id)
+        .limit(size)
+    ).all()
+    if not rows:
+        return None
+    for ticket_id, stored in rows:
+        try:
+            fresh = cipher.rotate(stored)
+        except Undecryptable:
+            report.undecryptable += 1
+            if len(report.undecryptable_ids) < SAMPLE_IDS:
+                report.undecryptable_ids.append(ticket_id)
+            continue
+        done: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+            update(Ticket)
+            .where(Ticket.id == ticket_id, Ticket.id_card == stored)
+            .values(id_card=fresh)
+            .execution_options(synchronize_session=False)
+        )
+        if done.rowcount == 1:
+            report.rotated += 1
+        else:
+            report.changed_meanwhile += 1
+    last: int = rows[-1][0]
+    return last
+
+
+def rotate_keys(db: Database, cipher: FieldCipher, batch: int = 1000) -> RotationReport:
+    """Re-encrypt every ticket id_card that is not under the cipher's current key."""
+    if batch < 1:
+        raise ValueError("batch must be at least 1")
+    report = RotationReport(cipher.current)
+    with db.session() as s:
+        report.already_current = int(
+            s.scalar(
+                select(func.count())
+                .select_from(Ticket)
+                .where(Ticket.id_card.like(_current_prefix(cipher)))
+            )
+            or 0
+        )
+    after: int | None = 0
+    while after is not None:
+        after = db.transaction(
+            partial(_batch, cipher=cipher, after=after, size=batch, report=report)
+        )
+    if report.rotated:
+        db.transaction(
+            lambda s: record_access(
+                s,
+                "key-rotation",
+                "system",
+                "decrypt",
+                "tickets",
+                fields=("id_card",),
+                purpose=f"key rotation to {cipher.current}: {report.rotated} re-encrypted",
+            )
+        )
+    return report
+
+
+def main_rotate(db_url: str) -> int:
+    """CLI: rotate with the keys of the environment (see callcenter.data.crypto). Exit 0 when
+    every value is under the current key, 1 when some could not be decrypted or changed
+    meanwhile, 2 when the keys are missing or corrupt."""
+    try:
+        cipher = load_cipher()
+    except KeyConfigError as exc:
+        print(f"密钥配置错误：{exc}", file=sys.stderr)
+        return 2
+    db = Database(db_url)
+    try:
+        report = rotate_keys(db, cipher)
+    finally:
+        db.close()
+    for line in report.lines():
+        print(line)
+    return 0 if report.undecryptable == 0 and report.changed_meanwhile == 0 else 1
