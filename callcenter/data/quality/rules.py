@@ -166,6 +166,9 @@ def _number(value: object) -> float | None:
     return float(value)
 
 
+NONE: list[Problem] = []  # shared "no problem" (never mutated: callers extend, not append)
+
+
 def _problem(rule: Rule, message: str, value: str = "", name: str = "") -> Problem:
     return Problem(rule.id, rule.dimension, name or rule.field, message, value)
 
@@ -173,106 +176,105 @@ def _problem(rule: Rule, message: str, value: str = "", name: str = "") -> Probl
 # --- the kinds ------------------------------------------------------------------------------
 
 
-def _phone(rule: Rule, row: Row, ctx: Context) -> Iterator[Problem]:
+def _phone(rule: Rule, row: Row, ctx: Context) -> list[Problem]:
     value = _str(row.get(rule.field))
     if not value.strip() and rule.allow_empty:
-        return
+        return NONE
     reason = check_phone(value)
-    if reason:
-        yield _problem(rule, f"{label(rule.field)}不规范：{reason}", masked(rule.field, value))
+    if not reason:
+        return NONE
+    return [_problem(rule, f"{label(rule.field)}不规范：{reason}", masked(rule.field, value))]
 
 
-def _id_card(rule: Rule, row: Row, ctx: Context) -> Iterator[Problem]:
+def _id_card(rule: Rule, row: Row, ctx: Context) -> list[Problem]:
     stored = _str(row.get(rule.field))
     if not stored:
-        return
+        return NONE
     plain = ctx.decrypt(stored)
     if plain is None:  # the decryptable kind reports it (可访问性), not this one
-        return
+        return NONE
     reason = check_id_card(plain, ctx.today)
-    if reason:
-        yield _problem(rule, f"{label(rule.field)}校验不通过：{reason}", mask_id_card(plain))
+    if not reason:
+        return NONE
+    return [_problem(rule, f"{label(rule.field)}校验不通过：{reason}", mask_id_card(plain))]
 
 
-def _uscc(rule: Rule, row: Row, ctx: Context) -> Iterator[Problem]:
+def _uscc(rule: Rule, row: Row, ctx: Context) -> list[Problem]:
     value = _str(row.get(rule.field))
     if not value.strip():
-        return
+        return NONE
     reason = check_uscc(value)
-    if reason:
-        yield _problem(rule, f"{label(rule.field)}校验不通过：{reason}", value)
+    if not reason:
+        return NONE
+    return [_problem(rule, f"{label(rule.field)}校验不通过：{reason}", value)]
 
 
-def _dictionary(rule: Rule, row: Row, ctx: Context) -> Iterator[Problem]:
+def _dictionary(rule: Rule, row: Row, ctx: Context) -> list[Problem]:
     value = _str(row.get(rule.field))
-    if not value.strip() and rule.allow_empty:
-        return
-    if value not in rule.values:
-        shown = value or "（空）"
-        yield _problem(rule, f"{label(rule.field)}“{shown}”不在代码字典中", value)
+    if (not value.strip() and rule.allow_empty) or value in rule.values:
+        return NONE
+    shown = value or "（空）"
+    return [_problem(rule, f"{label(rule.field)}“{shown}”不在代码字典中", value)]
 
 
-def _required(rule: Rule, row: Row, ctx: Context) -> Iterator[Problem]:
+def _required(rule: Rule, row: Row, ctx: Context) -> list[Problem]:
     if rule.statuses and _str(row.get("status")) not in rule.statuses:
-        return
-    for name in rule.fields:
-        if _empty(row.get(name)):
-            yield _problem(rule, f"{label(name)}缺失", "", name)
+        return NONE
+    return [
+        _problem(rule, f"{label(name)}缺失", "", name)
+        for name in rule.fields
+        if _empty(row.get(name))
+    ]
 
 
-def _reference(rule: Rule, row: Row, ctx: Context) -> Iterator[Problem]:
+def _reference(rule: Rule, row: Row, ctx: Context) -> list[Problem]:
     value = _str(row.get(rule.field))
     if not value.strip():
-        return  # unset is the required kind's business
-    codes = ctx.refs.get((rule.table, rule.column), frozenset())
-    if value not in codes:
-        yield _problem(rule, f"{label(rule.field)}“{value}”不在参考数据 {rule.table} 中", value)
+        return NONE  # unset is the required kind's business
+    if value in ctx.refs.get((rule.table, rule.column), frozenset()):
+        return NONE
+    return [_problem(rule, f"{label(rule.field)}“{value}”不在参考数据 {rule.table} 中", value)]
 
 
-def _order(rule: Rule, row: Row, ctx: Context) -> Iterator[Problem]:
+def _order(rule: Rule, row: Row, ctx: Context) -> list[Problem]:
     later, earlier = _number(row.get(rule.field)), _number(row.get(rule.other))
-    if later is None or earlier is None:
-        return
-    if later < earlier:
-        yield _problem(
-            rule,
-            f"{label(rule.field)}早于{label(rule.other)}",
-            masked(rule.field, later),
-        )
+    if later is None or earlier is None or later >= earlier:
+        return NONE
+    message = f"{label(rule.field)}早于{label(rule.other)}"
+    return [_problem(rule, message, masked(rule.field, later))]
 
 
-def _lag(rule: Rule, row: Row, ctx: Context) -> Iterator[Problem]:
+def _lag(rule: Rule, row: Row, ctx: Context) -> list[Problem]:
     later, earlier = _number(row.get(rule.field)), _number(row.get(rule.other))
-    if later is None or earlier is None:
-        return
-    lag = later - earlier
-    if lag > rule.seconds:
-        yield _problem(
-            rule,
-            f"{label(rule.field)}晚于{label(rule.other)} {lag / 3600:.1f} 小时"
-            f"（上限 {rule.seconds / 3600:g} 小时）",
-            masked(rule.field, later),
-        )
+    if later is None or earlier is None or later - earlier <= rule.seconds:
+        return NONE
+    message = (
+        f"{label(rule.field)}晚于{label(rule.other)} {(later - earlier) / 3600:.1f} 小时"
+        f"（上限 {rule.seconds / 3600:g} 小时）"
+    )
+    return [_problem(rule, message, masked(rule.field, later))]
 
 
 def _present(value: object) -> bool:
     return not _empty(value)
 
 
-def _json_requires(rule: Rule, row: Row, ctx: Context) -> Iterator[Problem]:
+def _json_requires(rule: Rule, row: Row, ctx: Context) -> list[Problem]:
     doc = row.get(rule.field)
     if not isinstance(doc, Mapping):
-        return
-    if _present(doc.get(rule.key)) and not _present(doc.get(rule.requires)):
-        k, r = STATE_LABELS.get(rule.key, rule.key), STATE_LABELS.get(rule.requires, rule.requires)
-        yield _problem(rule, f"有{k}但没有{r}", _str(doc.get(rule.key)))
+        return NONE
+    if not _present(doc.get(rule.key)) or _present(doc.get(rule.requires)):
+        return NONE
+    k, r = STATE_LABELS.get(rule.key, rule.key), STATE_LABELS.get(rule.requires, rule.requires)
+    return [_problem(rule, f"有{k}但没有{r}", _str(doc.get(rule.key)))]
 
 
-def _decryptable(rule: Rule, row: Row, ctx: Context) -> Iterator[Problem]:
+def _decryptable(rule: Rule, row: Row, ctx: Context) -> list[Problem]:
     stored = _str(row.get(rule.field))
-    if stored and ctx.decrypt(stored) is None:
-        kid = stored.partition(":")[0][:8]
-        yield _problem(rule, f"{label(rule.field)}无法用已配置的密钥解密（密钥 {kid}）", "")
+    if not stored or ctx.decrypt(stored) is not None:
+        return NONE
+    kid = stored.partition(":")[0][:8]
+    return [_problem(rule, f"{label(rule.field)}无法用已配置的密钥解密（密钥 {kid}）", "")]
 
 
 def duplicate_key(rule: Rule, row: Row) -> tuple[str, ...]:
@@ -311,11 +313,11 @@ def _duplicate_problem(rule: Rule, row: Row, earlier: Row) -> Problem:
     )
 
 
-def _duplicate(rule: Rule, row: Row, ctx: Context) -> Iterator[Problem]:
+def _duplicate(rule: Rule, row: Row, ctx: Context) -> list[Problem]:
     for earlier in ctx.earlier(rule, row):
         if is_duplicate(rule, row, earlier):
-            yield _duplicate_problem(rule, row, earlier)
-            return
+            return [_duplicate_problem(rule, row, earlier)]
+    return NONE
 
 
 def scan_duplicates(rule: Rule, rows: Iterable[Row]) -> Iterator[tuple[object, Problem]]:
@@ -336,7 +338,8 @@ def scan_duplicates(rule: Rule, rows: Iterable[Row]) -> Iterator[tuple[object, P
         seen[text] = row
 
 
-CHECKS: dict[str, Callable[[Rule, Row, Context], Iterator[Problem]]] = {
+Check = Callable[[Rule, Row, Context], list[Problem]]
+CHECKS: dict[str, Check] = {
     "phone": _phone,
     "id_card": _id_card,
     "uscc": _uscc,
@@ -356,7 +359,7 @@ def check(rule: Rule, row: Row, ctx: Context) -> list[Problem]:
     """The problems one rule finds in one row (none when the rule is disabled)."""
     if not rule.enabled:
         return []
-    return list(CHECKS[rule.kind](rule, row, ctx))
+    return list(CHECKS[rule.kind](rule, row, ctx))  # a copy: NONE is shared
 
 
 def check_all(rules: Iterable[Rule], row: Row, ctx: Context) -> list[Problem]:

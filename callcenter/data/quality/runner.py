@@ -23,11 +23,11 @@ from sqlalchemy import Connection, func, insert, select, tuple_, update
 from callcenter.data.crypto import FieldCipher, Undecryptable
 from callcenter.data.quality.config import TABLE
 from callcenter.data.quality.rules import (
+    CHECKS,
     DIMENSIONS,
     Context,
     Problem,
     Rule,
-    check_all,
     scan_duplicates,
 )
 from callcenter.storage.database import Database
@@ -276,14 +276,20 @@ class _Work:
         still_open: dict[IssueKey, int],
     ) -> None:
         names = [c.name for c in self.columns]
+        checks = [(CHECKS[r.kind], r) for r in self.row_rules]
+        ctx, json_fields = self.ctx, self.json_fields
         for raw in rows:
             row: dict[str, object] = dict(zip(names, raw, strict=True))
-            for name in self.json_fields:
+            for name in json_fields:
                 row[name] = _parse_json(row[name])
             ticket_id = int(str(row["id"]))
+            problems: list[Problem] = []
+            for kind, rule in checks:
+                found = kind(rule, row, ctx)
+                if found:
+                    problems.extend(found)
+            problems.extend(duplicates.pop(ticket_id, ()))
             record = str(ticket_id)
-            problems = check_all(self.row_rules, row, self.ctx)
-            problems += duplicates.pop(ticket_id, [])
             for p in problems:
                 self.per_rule[p.rule] += 1
                 if still_open.pop((record, p.rule, p.field), None) is None:
