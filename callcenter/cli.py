@@ -269,14 +269,22 @@ def pbx_command(config: Config, action: str, node_name: str, rest: list[str]) ->
 
 
 def serve_command(config: Config, sandbox: bool, http_port: int, db: str) -> int:
+    from callcenter.data.crypto import KeyConfigError, load_cipher, sandbox_cipher
     from callcenter.service import Service, ServiceOptions
 
+    try:  # keys first: without them nothing starts (and nothing is written)
+        cipher = sandbox_cipher(REPO) if sandbox else load_cipher()
+    except KeyConfigError as exc:
+        print(f"callcenter: {exc}", file=sys.stderr)
+        return 2
     secrets: dict[str, str] = {}
     if sandbox:
         for node in config.nodes:
             instance = pbx_up(config, node.name)
             secrets[node.name] = instance.secrets()["ami"]
-    options = ServiceOptions(db_url=db, http_port=http_port, secrets=secrets, workdir=REPO)
+    options = ServiceOptions(
+        db_url=db, http_port=http_port, secrets=secrets, workdir=REPO, cipher=cipher
+    )
     service = Service(config, options)
 
     async def run() -> None:

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 
 from callcenter.cli import pbx_up
 from callcenter.config import Config
+from callcenter.data.crypto import sandbox_cipher
 from callcenter.dialplan import REPO
 from callcenter.runtime import Runtime
 from callcenter.service import Service, ServiceOptions
@@ -74,6 +75,7 @@ def run_demo(
         secrets={config.nodes[0].name: instance.secrets()["ami"]},
         workdir=REPO,
         http_port=DEMO_HTTP_PORT,
+        cipher=sandbox_cipher(REPO),
     )
     service = Service(config, options)
     try:

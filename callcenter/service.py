@@ -21,6 +21,7 @@ from callcenter.asr.worker import TranscriptionPool
 from callcenter.bus import Bus
 from callcenter.call_tickets import CallTicketMaker
 from callcenter.config import Config, recordings_root
+from callcenter.data.crypto import FieldCipher, load_cipher
 from callcenter.live import LiveTranscription
 from callcenter.metrics import Metrics
 from callcenter.pbx.asterisk import AsteriskDriver
@@ -48,6 +49,7 @@ class ServiceOptions:
     http_port: int = 0  # 0: no HTTP API
     secrets: dict[str, str] = field(default_factory=dict)  # node -> AMI secret (else env)
     workdir: Path = field(default_factory=Path.cwd)
+    cipher: FieldCipher | None = None  # else the keys of the environment (load_cipher)
 
 
 def storage_url(config: Config, options: ServiceOptions) -> str:
@@ -78,6 +80,8 @@ class Service:
         self.bus = Bus()
         self.stats = LiveStats()
         self.metrics = Metrics()
+        # GB/T 44192 8: no data key, no service (KeyConfigError: one line, nothing written)
+        self.cipher = options.cipher or load_cipher()
         self.database = Database(storage_url(config, options))
         queue_log = options.queue_log or config.storage.queue_log
         path = Path(queue_log)
@@ -219,6 +223,7 @@ class Service:
                 self.live,
                 self.metrics,
                 self.feed,
+                self.cipher,
             )
             runner = web.AppRunner(app)
             await runner.setup()

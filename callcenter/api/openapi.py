@@ -63,6 +63,10 @@ SPEC: dict[str, Any] = {
                     "request_type": {"enum": ["咨询", "求助", "投诉", "举报", "意见建议"]},
                     "department": {"type": "string"},
                     "urgent": {"type": "boolean"},
+                    "id_card": {"type": "string", "maxLength": 32},
+                    "enterprise_code": {"type": "string", "maxLength": 18},
+                    "enterprise_name": {"type": "string", "maxLength": 128},
+                    "grid": {"type": "string", "maxLength": 32},
                 },
             },
             "Transition": {
@@ -319,6 +323,40 @@ SPEC: dict[str, Any] = {
                 "requestBody": {
                     "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}
                 },
+            }
+        },
+        "/api/tickets/{id}/id_card": {
+            "get": {
+                **_op(
+                    "The full ID-card number for a stated purpose (logged as decrypt)",
+                    roles="auditor, admin",
+                ),
+                "parameters": [
+                    ID,
+                    {
+                        "name": "purpose",
+                        "in": "query",
+                        "required": True,
+                        "schema": {"type": "string", "minLength": 1, "maxLength": 500},
+                    },
+                ],
+            }
+        },
+        "/api/data/access-log": {
+            "get": {
+                **_op("The sensitive-data access log, newest first", roles="supervisor, auditor"),
+                "parameters": [
+                    {"name": n, "in": "query", "schema": {"type": t}}
+                    for n, t in (
+                        ("actor", "string"),
+                        ("action", "string"),
+                        ("dataset", "string"),
+                        ("since", "number"),
+                        ("until", "number"),
+                        ("limit", "integer"),
+                        ("offset", "integer"),
+                    )
+                ],
             }
         },
         "/api/intake/{channel}": {

@@ -149,6 +149,19 @@ def write_key_file(path: Path) -> None:
         f.write(f'keys = ["{generate_key()}"]\nindex_key = "{generate_key()}"\n')
 
 
+def sandbox_cipher(workdir: Path, environ: Mapping[str, str] | None = None) -> FieldCipher:
+    """The keys of the environment when set; else the sandbox's own key file under
+    `var/` (made on first use, 0600). Only the sandbox and the demo use this: a production
+    `callcenter serve` without keys stops."""
+    env = os.environ if environ is None else environ
+    if env.get(FILE_ENV) or env.get(KEYS_ENV):
+        return load_cipher(env)
+    path = workdir / "var" / "sandbox-data-keys.toml"
+    if not path.exists():
+        write_key_file(path)
+    return load_cipher({FILE_ENV: str(path)})
+
+
 def ephemeral_cipher() -> FieldCipher:
     """A throwaway cipher with fresh keys (tests, the synthetic-data generator's defaults)."""
     return FieldCipher([generate_key().encode()], generate_key().encode())

@@ -8,6 +8,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from callcenter.data import audit
 from callcenter.recordings import store
 from callcenter.storage.schema import Recording, RecordingFile
 
@@ -49,4 +50,5 @@ def purge(
         if not dry_run:
             rec.deleted_at = now
             store.audit(session, rec.call_id, "all", "delete", "retention", "system", "")
+            audit.record_recording(session, rec.call_id, "all", "delete", "retention", "system", "")
     return purged

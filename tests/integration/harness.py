@@ -29,6 +29,7 @@ from typing import Any
 from sqlalchemy import create_engine, text
 
 from callcenter.config import load_config
+from callcenter.data.crypto import write_key_file
 from callcenter.dialplan import REPO
 from callcenter.pbx.sandbox import Instance, ensure_root
 from callcenter.simulation import Softphone, write_tone
@@ -288,7 +289,15 @@ class Engine:
     proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        env = dict(os.environ, CALLCENTER_AMI_SECRET=self.secret, PYTHONUNBUFFERED="1")
+        keys = self.log_path.parent / "data-keys.toml"
+        if not keys.exists():
+            write_key_file(keys)
+        env = dict(
+            os.environ,
+            CALLCENTER_AMI_SECRET=self.secret,
+            CALLCENTER_DATA_KEY_FILE=str(keys),
+            PYTHONUNBUFFERED="1",
+        )
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [
