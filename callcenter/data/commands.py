@@ -30,6 +30,24 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     retention = actions.add_parser("retention", help="apply config/retention.toml")
     retention.add_argument("--dry-run", action="store_true", help="count, change nothing")
 
+    quality = actions.add_parser("quality", help="data quality: run the rules, show a report")
+    quality.add_argument("action", choices=["run", "report"])
+    quality.add_argument(
+        "--mode", default="auto", choices=["auto", "full", "incremental"], help="run: which"
+    )
+    quality.add_argument("--run", type=int, default=None, help="report: run id (default last)")
+    quality.add_argument("--format", default="text", choices=["text", "json", "xlsx"])
+    quality.add_argument("--out", default="", help="report: write to this file")
+
+    correct = actions.add_parser("correct", help="correct one field of a ticket (audited)")
+    correct.add_argument("ticket", help="ticket id")
+    correct.add_argument("field")
+    correct.add_argument("value")
+    correct.add_argument("--reason", required=True)
+    correct.add_argument("--issue", type=int, default=None, help="the quality issue it fixes")
+
+    actions.add_parser("rotate-keys", help="re-encrypt personal data under the current key")
+
 
 def database_url(config: Config, db_url: str) -> str:
     from callcenter.dialplan import REPO
@@ -54,6 +72,12 @@ def run(config: Config, args: argparse.Namespace) -> int:
         from callcenter.data.retention import main_retention
 
         return main_retention(config.source_dir, url, args.dry_run, actor_of(args), None)
+    if args.data_command in ("quality", "correct"):
+        return quality_command(config, url, actor_of(args), args)
+    if args.data_command == "rotate-keys":
+        from callcenter.data.rotation import main_rotate
+
+        return main_rotate(url)
     print(f"callcenter data: unknown command {args.data_command}", file=sys.stderr)
     return 2
 
@@ -83,4 +107,42 @@ def catalog_command(config: Config, url: str, actor: str, json_out: str, xlsx_ou
     if xlsx_out:
         write_xlsx(catalog, Path(xlsx_out), export_watermark(actor, datetime.now(UTC)))
         print(f"wrote {xlsx_out}")
+    if json_out or xlsx_out:
+        exported(url, actor, "catalog", f"catalogue to {json_out or ''} {xlsx_out or ''}".strip())
     return 0
+
+
+def quality_command(config: Config, url: str, actor: str, args: argparse.Namespace) -> int:
+    from callcenter.data.quality.commands import main_correct, main_quality, main_report
+    from callcenter.storage.database import Database
+
+    database = Database(url)
+    try:
+        database.upgrade()
+    finally:
+        database.close()
+    if args.data_command == "correct":
+        return main_correct(
+            url, args.ticket, args.field, args.value, args.reason, actor, "admin", args.issue
+        )
+    if args.action == "run":
+        return main_quality(config.source_dir, url, args.mode, actor)
+    out = Path(args.out) if args.out else None
+    done = main_report(url, args.run, args.format, out, actor)
+    if done == 0 and out is not None:
+        exported(url, actor, "quality_issues", f"quality report {args.run or 'latest'} to {out}")
+    return done
+
+
+def exported(url: str, actor: str, dataset: str, purpose: str) -> None:
+    """An export leaves the store: on record in the data access log."""
+    from callcenter.data.audit import record_access
+    from callcenter.storage.database import Database
+
+    database = Database(url)
+    try:
+        database.transaction(
+            lambda s: record_access(s, actor, "admin", "export", dataset, purpose=purpose)
+        )
+    finally:
+        database.close()
