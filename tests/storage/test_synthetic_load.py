@@ -44,6 +44,15 @@ CONFIG = Path(__file__).resolve().parents[2] / "config"
 TICKETS = 2000
 
 
+def _indexes(db: Database) -> set[str]:
+    if db.engine.dialect.name == "postgresql":
+        query = "SELECT indexname FROM pg_indexes WHERE tablename IN ('tickets', 'ticket_history')"
+    else:
+        query = "SELECT name FROM sqlite_master WHERE type = 'index'"
+    with db.engine.connect() as conn:
+        return {str(name) for (name,) in conn.execute(text(query))}
+
+
 def test_a_small_year_loads_and_the_store_reads_it(database: Database, tmp_path: Path) -> None:
     database.upgrade()
     settings = load_ticket_settings(CONFIG)
@@ -55,19 +64,26 @@ def test_a_small_year_loads_and_the_store_reads_it(database: Database, tmp_path:
         holiday_names(CONFIG),
     )
     writer = TruthWriter(tmp_path)
+    indexes = _indexes(database)
     stats = load(database, year, writer, batch_size=700)
+    assert _indexes(database) == indexes  # dropped for the COPY, built again
+    assert any("search" in name for name in indexes) or database.engine.dialect.name == "sqlite"
     writer.finish([e.truth(year.zone) for e in year.events], {"counts": stats.rows})
 
     with database.session() as s:
+        models = {
+            "tickets": Ticket,
+            "ticket_history": TicketHistory,
+            "calls": CallRecord,
+            "surveys": Survey,
+            "ref_departments": RefDepartment,
+            "ref_grids": RefGrid,
+            "ref_holidays": RefHoliday,
+            "ref_enterprises": RefEnterprise,
+        }
         counted = {
-            "tickets": s.scalar(select(func.count()).select_from(Ticket)),
-            "ticket_history": s.scalar(select(func.count()).select_from(TicketHistory)),
-            "calls": s.scalar(select(func.count()).select_from(CallRecord)),
-            "surveys": s.scalar(select(func.count()).select_from(Survey)),
-            "ref_departments": s.scalar(select(func.count()).select_from(RefDepartment)),
-            "ref_grids": s.scalar(select(func.count()).select_from(RefGrid)),
-            "ref_holidays": s.scalar(select(func.count()).select_from(RefHoliday)),
-            "ref_enterprises": s.scalar(select(func.count()).select_from(RefEnterprise)),
+            name: int(s.scalar(select(func.count()).select_from(model)) or 0)
+            for name, model in models.items()
         }
         assert counted == stats.rows
         assert counted["tickets"] == TICKETS
