@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from callcenter.config import Config
@@ -48,6 +48,13 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
     actions.add_parser("rotate-keys", help="re-encrypt personal data under the current key")
 
+    synth = actions.add_parser("synth", help="load a synthetic year (tests, benchmarks)")
+    synth.add_argument("--tickets", type=int, default=10_000)
+    synth.add_argument("--seed", type=int, default=12345)
+    synth.add_argument("--start", default="2026-01-01", help="first day (ISO date)")
+    synth.add_argument("--truth", default="var/synthetic", help="folder for the ground truth")
+    synth.add_argument("--defect-rate", type=float, default=0.02)
+
 
 def database_url(config: Config, db_url: str) -> str:
     from callcenter.dialplan import REPO
@@ -78,6 +85,18 @@ def run(config: Config, args: argparse.Namespace) -> int:
         from callcenter.data.rotation import main_rotate
 
         return main_rotate(url)
+    if args.data_command == "synth":
+        from callcenter.synthetic.command import main_synth
+
+        return main_synth(
+            url,
+            args.tickets,
+            args.seed,
+            date.fromisoformat(args.start),
+            Path(args.truth),
+            config.source_dir,
+            args.defect_rate,
+        )
     print(f"callcenter data: unknown command {args.data_command}", file=sys.stderr)
     return 2
 
