@@ -16,6 +16,7 @@ import hashlib
 import io
 import json
 import logging
+import posixpath
 import sys
 import time
 import zipfile
@@ -25,8 +26,11 @@ from datetime import date, datetime
 from datetime import time as day_time
 from pathlib import Path
 from typing import Any, Literal, cast
+from xml.etree import ElementTree
 
-from openpyxl import load_workbook
+from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format
+from openpyxl.utils.cell import column_index_from_string
+from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, from_excel
 from sqlalchemy import Table as SqlTable
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
@@ -183,20 +187,163 @@ def cell_text(value: object) -> str:
     return str(value)
 
 
+# XLSX is read straight from its XML parts (streamed with the C XML parser): openpyxl's
+# cell objects take 20 s for 100,000 rows on this hardware, this takes 3 s. openpyxl still
+# supplies the number formats, the date conversion and the column letters, and the tests
+# compare this reader with openpyxl's on the same workbooks.
+_DATE_FORMAT_IDS = frozenset({*range(14, 23), *range(27, 37), *range(45, 48), *range(50, 59)})
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _xml(book: zipfile.ZipFile, name: str) -> ElementTree.Element:
+    return ElementTree.fromstring(book.read(name))
+
+
+def _relations(book: zipfile.ZipFile, part: str) -> dict[str, tuple[str, str]]:
+    """Id -> (type's last word, part name) of a part's relationships."""
+    folder, _, base = part.rpartition("/")
+    rels = f"{folder}/_rels/{base}.rels" if folder else f"_rels/{base}.rels"
+    if rels not in book.namelist():
+        return {}
+    found: dict[str, tuple[str, str]] = {}
+    for rel in _xml(book, rels):
+        target = rel.get("Target", "")
+        if target.startswith("/"):
+            name = target.lstrip("/")
+        else:
+            name = posixpath.normpath(posixpath.join(folder, target))
+        found[rel.get("Id", "")] = (rel.get("Type", "").rsplit("/", 1)[-1], name)
+    return found
+
+
+def _text(element: ElementTree.Element) -> str:
+    """The text of a shared or inline string: its <t>, or its runs' <t> (not phonetic runs)."""
+    parts: list[str] = []
+    for child in element:
+        name = _local(child.tag)
+        if name == "t":
+            parts.append(child.text or "")
+        elif name == "r":
+            parts.extend(t.text or "" for t in child if _local(t.tag) == "t")
+    return "".join(parts)
+
+
+def _shared_strings(book: zipfile.ZipFile, part: str | None) -> list[str]:
+    if part is None:
+        return []
+    strings: list[str] = []
+    with book.open(part) as stream:
+        for _, element in ElementTree.iterparse(stream):
+            if _local(element.tag) == "si":
+                strings.append(_text(element))
+                element.clear()
+    return strings
+
+
+def _date_styles(book: zipfile.ZipFile, part: str | None) -> list[bool]:
+    """Per cell style (cellXfs index): whether its number format shows a date or time."""
+    if part is None:
+        return []
+    root = _xml(book, part)
+    custom = {
+        int(f.get("numFmtId", "0")): f.get("formatCode", "")
+        for f in root.iter()
+        if _local(f.tag) == "numFmt"
+    }
+    styles: list[bool] = []
+    for section in root:
+        if _local(section.tag) != "cellXfs":
+            continue
+        for xf in section:
+            fmt = int(xf.get("numFmtId", "0"))
+            code = custom.get(fmt, BUILTIN_FORMATS.get(fmt, ""))
+            styles.append(fmt in _DATE_FORMAT_IDS or (fmt in custom and is_date_format(code)))
+    return styles
+
+
+def _number(text: str, is_date: bool, epoch: datetime) -> str:
+    number = float(text)
+    if is_date:
+        return cell_text(from_excel(number, epoch))
+    return cell_text(int(text) if text.lstrip("-").isdigit() else number)
+
+
 def _xlsx_rows(spec: DatasetSpec, data: bytes) -> Iterator[tuple[int, list[str]]]:
+    """The rows of the sheet named for the data set, else of the first sheet: cached values
+    of formulas, whole numbers without '.0', dates as YYYY-MM-DD."""
     try:
-        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise FileRefused("file_format", f"无法读取 XLSX 文件：{exc}") from exc
-    try:
-        wanted = {n.casefold() for n in spec.sheet_names}
-        named = [ws for ws in book.worksheets if ws.title.strip().casefold() in wanted]
-        if not book.worksheets:
+        book = zipfile.ZipFile(io.BytesIO(data))
+        office = [n for t, n in _relations(book, "").values() if t == "officeDocument"]
+        workbook_part = office[0] if office else "xl/workbook.xml"
+        workbook = _xml(book, workbook_part)
+        relations = _relations(book, workbook_part)
+        by_type = {t: n for t, n in relations.values()}
+        epoch = CALENDAR_WINDOWS_1900
+        sheets: list[tuple[str, str]] = []
+        for element in workbook.iter():
+            name = _local(element.tag)
+            if name == "workbookPr" and element.get("date1904") in ("1", "true"):
+                epoch = CALENDAR_MAC_1904
+            elif name == "sheet":
+                rid = next((v for k, v in element.attrib.items() if _local(k) == "id"), "")
+                if rid in relations:
+                    sheets.append((element.get("name", ""), relations[rid][1]))
+        if not sheets:
             raise FileRefused("empty_file", "XLSX 文件中没有工作表")
-        sheet = named[0] if named else book.worksheets[0]
-        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-            yield number, [cell_text(v) for v in values]
+        wanted = {n.casefold() for n in spec.sheet_names}
+        named = [part for title, part in sheets if title.strip().casefold() in wanted]
+        sheet = named[0] if named else sheets[0][1]
+        strings = _shared_strings(book, by_type.get("sharedStrings"))
+        dates = _date_styles(book, by_type.get("styles"))
+        stream = book.open(sheet)
+    except (zipfile.BadZipFile, KeyError, ValueError, ElementTree.ParseError) as exc:
+        raise FileRefused("file_format", f"无法读取 XLSX 文件：{exc}") from exc
+    number = 0
+    try:
+        tags: tuple[str, str, str] | None = None  # row, v, is in the namespace of the rows
+        for _, element in ElementTree.iterparse(stream):
+            if tags is None:
+                if _local(element.tag) != "row":
+                    continue
+                ns = element.tag[: element.tag.find("}") + 1]
+                tags = (ns + "row", ns + "v", ns + "is")
+            elif element.tag != tags[0]:
+                continue
+            number = int(element.get("r", number + 1))
+            cells: list[str] = []
+            for cell in element:
+                ref = cell.get("r")
+                if ref:
+                    column = column_index_from_string(ref.rstrip("0123456789")) - 1
+                    if column > len(cells):
+                        cells.extend([""] * (column - len(cells)))
+                kind = cell.get("t", "n")
+                found = cell.find(tags[1])
+                value = (found.text or "") if found is not None else ""
+                if kind == "s":
+                    text = strings[int(value)] if value else ""
+                elif kind == "inlineStr":
+                    inline = cell.find(tags[2])
+                    text = _text(inline) if inline is not None else ""
+                elif kind == "b":
+                    text = "true" if value == "1" else "false"
+                elif kind == "n" and value:
+                    style = int(cell.get("s", "0"))
+                    text = _number(value, style < len(dates) and dates[style], epoch)
+                elif kind == "d" and value:
+                    text = cell_text(datetime.fromisoformat(value))
+                else:  # str (a formula's text), e (an error such as #N/A)
+                    text = value
+                cells.append(text)
+            element.clear()
+            yield number, cells
+    except (ValueError, IndexError, ElementTree.ParseError) as exc:
+        raise FileRefused("file_format", f"XLSX 第 {number + 1} 行无法读取：{exc}") from exc
     finally:
+        stream.close()
         book.close()
 
 

@@ -1,13 +1,15 @@
 """Import specs as tables: header mapping with Chinese aliases, cell validation per kind,
-duplicate keys and parent references with row numbers, and reading CSV/XLSX bytes."""
+duplicate keys and parent references with row numbers, reading CSV/XLSX bytes, and the
+streaming XLSX reader compared with openpyxl's on Excel-like and openpyxl-written files."""
 
 from __future__ import annotations
 
 import io
+import zipfile
 from datetime import date, datetime
 
 import pytest
-from openpyxl import Workbook
+from openpyxl import Workbook, load_workbook
 
 from callcenter.data.import_specs import (
     DEPARTMENTS,
@@ -336,7 +338,7 @@ def test_read_xlsx_cells_as_text() -> None:
     table = read_table(HOLIDAYS, "holidays.xlsx", data)
     assert table.rows == [
         (2, ["2026-10-01", "节假日", "国庆节"]),
-        (3, ["2026-09-27", "调休上班", ""]),
+        (3, ["2026-09-27", "调休上班"]),
     ]
 
 
@@ -398,3 +400,149 @@ def test_empty_xlsx_is_refused() -> None:
     with pytest.raises(FileRefused) as refused:
         read_table(GRIDS, "grids.xlsx", _xlsx([]))
     assert refused.value.problem.rule == "empty_file"
+
+
+# --- the XLSX reader against openpyxl's ------------------------------------------------------
+
+_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_PKG = "http://schemas.openxmlformats.org/package/2006/relationships"
+
+
+def _excel_like(sheets: dict[str, str], date1904: bool = False) -> bytes:
+    """A workbook as Excel writes it (shared strings, styles with date formats), unlike
+    openpyxl's own files (inline strings): sheet name -> the <sheetData> content."""
+    names = list(sheets)
+    book_sheets = "".join(
+        f'<sheet name="{n}" sheetId="{i + 1}" r:id="rId{i + 1}"/>' for i, n in enumerate(names)
+    )
+    rels = "".join(
+        f'<Relationship Id="rId{i + 1}" Type="{_REL}/worksheet" '
+        f'Target="worksheets/sheet{i + 1}.xml"/>'
+        for i in range(len(names))
+    )
+    n = len(names)
+    rels += (
+        f'<Relationship Id="rId{n + 1}" Type="{_REL}/sharedStrings" Target="sharedStrings.xml"/>'
+        f'<Relationship Id="rId{n + 2}" Type="{_REL}/styles" Target="/xl/styles.xml"/>'
+    )
+    overrides = "".join(
+        f'<Override PartName="/xl/worksheets/sheet{i + 1}.xml" ContentType="application/'
+        'vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+        for i in range(n)
+    )
+    ct = "application/vnd.openxmlformats-officedocument.spreadsheetml"
+    parts = {
+        "[Content_Types].xml": (
+            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Default Extension="rels" ContentType="application/'
+            'vnd.openxmlformats-package.relationships+xml"/>'
+            '<Default Extension="xml" ContentType="application/xml"/>'
+            f'<Override PartName="/xl/workbook.xml" ContentType="{ct}.sheet.main+xml"/>'
+            f'<Override PartName="/xl/sharedStrings.xml" ContentType="{ct}.sharedStrings+xml"/>'
+            f'<Override PartName="/xl/styles.xml" ContentType="{ct}.styles+xml"/>'
+            f"{overrides}</Types>"
+        ),
+        "_rels/.rels": (
+            f'<Relationships xmlns="{_PKG}"><Relationship Id="rId1" '
+            f'Type="{_REL}/officeDocument" Target="xl/workbook.xml"/></Relationships>'
+        ),
+        "xl/workbook.xml": (
+            f'<workbook xmlns="{_MAIN}" xmlns:r="{_REL}">'
+            f'<workbookPr date1904="{int(date1904)}"/><sheets>{book_sheets}</sheets></workbook>'
+        ),
+        "xl/_rels/workbook.xml.rels": f'<Relationships xmlns="{_PKG}">{rels}</Relationships>',
+        "xl/sharedStrings.xml": (
+            f'<sst xmlns="{_MAIN}" count="6" uniqueCount="6">'
+            "<si><t>日期</t></si><si><t>类型</t></si><si><t>名称</t></si>"
+            "<si><t>节假日</t></si>"
+            '<si><r><rPr><b/></rPr><t>国庆</t></r><r><t xml:space="preserve">节 </t></r>'
+            '<rPh sb="0" eb="2"><t>グオチン</t></rPh></si>'
+            "<si><t>调休上班</t></si></sst>"
+        ),
+        "xl/styles.xml": (
+            f'<styleSheet xmlns="{_MAIN}"><numFmts count="2">'
+            '<numFmt numFmtId="176" formatCode="yyyy&quot;年&quot;m&quot;月&quot;d&quot;日&quot;"/>'
+            '<numFmt numFmtId="177" formatCode="0.00"/></numFmts>'
+            '<fonts count="1"><font/></fonts>'
+            '<fills count="1"><fill><patternFill patternType="none"/></fill></fills>'
+            '<borders count="1"><border/></borders>'
+            '<cellStyleXfs count="1"><xf numFmtId="0"/></cellStyleXfs><cellXfs count="5">'
+            '<xf numFmtId="0"/><xf numFmtId="14" applyNumberFormat="1"/>'
+            '<xf numFmtId="176" applyNumberFormat="1"/><xf numFmtId="177" applyNumberFormat="1"/>'
+            '<xf numFmtId="22" applyNumberFormat="1"/></cellXfs>'
+            '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
+            "</styleSheet>"
+        ),
+    }
+    for i, name in enumerate(names):
+        parts[f"xl/worksheets/sheet{i + 1}.xml"] = (
+            f'<worksheet xmlns="{_MAIN}"><sheetData>{sheets[name]}</sheetData></worksheet>'
+        )
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for part, xml in parts.items():
+            z.writestr(part, '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n' + xml)
+    return out.getvalue()
+
+
+HOLIDAY_SHEET = (
+    '<row r="1"><c r="A1" t="s"><v>0</v></c><c r="B1" t="s"><v>1</v></c>'
+    '<c r="C1" t="s"><v>2</v></c></row>'
+    '<row r="2"><c r="A2" s="1"><v>46296</v></c><c r="B2" t="s"><v>3</v></c>'
+    '<c r="C2" t="s"><v>4</v></c></row>'
+    '<row r="4"><c r="A4" s="2"><v>46292</v></c><c r="B4" t="s"><v>5</v></c></row>'
+    '<row r="5"><c r="A5" s="4"><v>46292.5</v></c><c r="C5" t="str"><f>B2</f><v>节</v></c></row>'
+    '<row r="6"><c r="A6" s="3"><v>12.5</v></c><c r="B6" t="b"><v>0</v></c>'
+    '<c r="C6" t="e"><v>#N/A</v></c></row>'
+    '<row r="7"><c r="B7"><v>13812345678</v></c><c r="C7" t="inlineStr"><is><t>行内</t></is></c>'
+    "</row>"
+)
+
+
+def _openpyxl_rows(data: bytes, sheet: str) -> list[tuple[int, list[str]]]:
+    book = load_workbook(io.BytesIO(data), data_only=True)
+    rows: list[tuple[int, list[str]]] = []
+    for number, values in enumerate(book[sheet].iter_rows(values_only=True), start=1):
+        cells = [cell_text(v) for v in values]
+        while cells and not cells[-1]:
+            cells.pop()
+        if cells:
+            rows.append((number, cells))
+    return rows
+
+
+@pytest.mark.parametrize("date1904", [False, True])
+def test_xlsx_reader_agrees_with_openpyxl(date1904: bool) -> None:
+    data = _excel_like(
+        {"说明": '<row r="1"><c r="A1" t="s"><v>2</v></c></row>', "节假日": HOLIDAY_SHEET}, date1904
+    )
+    table = read_table(HOLIDAYS, "holidays.xlsx", data)  # the sheet named for the data set
+    mine = [(table.header_row, table.header), *table.rows]
+    assert mine == _openpyxl_rows(data, "节假日")
+    day = "2030-10-02" if date1904 else "2026-10-01"
+    assert table.rows[0] == (2, [day, "节假日", "国庆节 "])
+    assert [n for n, _ in table.rows] == [2, 4, 5, 6, 7]
+    assert table.rows[-1] == (7, ["", "13812345678", "行内"])
+
+
+def test_xlsx_first_sheet_when_none_is_named_for_the_dataset() -> None:
+    data = _excel_like({"Sheet1": HOLIDAY_SHEET, "Sheet2": ""})
+    assert read_table(HOLIDAYS, "h.xlsx", data).header == ["日期", "类型", "名称"]
+
+
+@pytest.mark.parametrize("rows", [0, 1, 3])
+def test_openpyxl_written_files_read_alike(rows: int) -> None:
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["日期", "类型", "名称", None, "备注"])
+    for i in range(rows):
+        sheet.append([datetime(2026, 10, 1 + i), "节假日", f"第{i}天", None, 1.25 * i])
+    sheet.append([None, None, None, None, "=1+1"])
+    out = io.BytesIO()
+    book.save(out)
+    data = out.getvalue()
+    table = read_table(HOLIDAYS, "h.xlsx", data)
+    mine = [(table.header_row, table.header), *table.rows]
+    assert mine == _openpyxl_rows(data, sheet.title)
