@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from acd import events as ev
-from callcenter.api import console, data_audit, openapi, recordings, sms, tickets
+from callcenter.api import console, data, data_audit, openapi, recordings, sms, tickets
 from callcenter.api.auth import auth_middleware, principal, require
 from callcenter.api.console import LiveFeed
 from callcenter.api.errors import ApiError, errors_middleware, json_body
@@ -70,6 +70,8 @@ def build_app(
         app.add_routes([web.get("/api/callbacks", callbacks_listing)])
         app.add_routes(tickets.routes())
         app.add_routes(data_audit.routes())
+        app[data.CONFIG_DIR] = runtime.config.source_dir
+        app.add_routes(data.routes())
         app.add_routes(sms.routes())
     if metrics is not None:
         app[METRICS] = metrics

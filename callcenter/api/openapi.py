@@ -33,6 +33,87 @@ ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"
 CALL = {"name": "call_id", "in": "path", "required": True, "schema": {"type": "string"}}
 AGENT = {"name": "agent_id", "in": "path", "required": True, "schema": {"type": "string"}}
 
+
+def _q(*names: tuple[str, str]) -> list[dict[str, Any]]:
+    return [{"name": n, "in": "query", "schema": {"type": t}} for n, t in names]
+
+
+def _p(*names: str) -> list[dict[str, Any]]:
+    return [
+        {"name": n, "in": "path", "required": True, "schema": {"type": "string"}} for n in names
+    ]
+
+
+OFFICE = "supervisor, auditor, admin"
+PAGE = (("limit", "integer"), ("offset", "integer"))
+DATA_PATHS: dict[str, Any] = {
+    "/api/data/catalog": {
+        "get": {
+            **_op("The data resource catalogue (JSON, or ?format=xlsx)", roles=OFFICE),
+            "parameters": _q(("format", "string")),
+        }
+    },
+    "/api/data/quality/runs": {
+        "get": {**_op("Data quality runs, newest first", roles=OFFICE), "parameters": _q(PAGE[0])},
+        "post": {
+            **_op("Run the quality rules now (mode full or incremental)", None, 201, "supervisor"),
+            "requestBody": {"required": False, **_json({"type": "object"})},
+        },
+    },
+    "/api/data/quality/runs/{id}": {
+        "get": {
+            **_op("A quality run's report: scores, problems, open issues", roles=OFFICE),
+            "parameters": [ID, *_q(("limit", "integer"), ("format", "string"))],
+        }
+    },
+    "/api/data/corrections": {
+        "post": {
+            **_op("Correct one field of a ticket (audited, in its history)", None, 201),
+            "requestBody": {"required": True, **_json({"type": "object"})},
+        }
+    },
+    "/api/data/imports": {
+        "get": {**_op("Imports of reference data, newest first", roles=OFFICE)},
+    },
+    "/api/data/imports/{dataset}": {
+        "post": {
+            **_op("Import a CSV or XLSX file (all or nothing)", None, 201, "admin"),
+            "parameters": [*_p("dataset"), *_q(("name", "string"), ("dry_run", "string"))],
+        }
+    },
+    "/api/data/profiles": {
+        "get": {
+            **_op("Fused citizen and enterprise profiles by a key", roles=OFFICE),
+            "parameters": _q(
+                ("phone", "string"),
+                ("id_card", "string"),
+                ("enterprise_code", "string"),
+                ("name", "string"),
+            ),
+        }
+    },
+    "/api/data/profiles/{id}": {
+        "get": {
+            **_op("A profile and its records, masked by role", roles=OFFICE),
+            "parameters": [ID, *_q(*PAGE)],
+        }
+    },
+    "/api/data/topics/{library}": {
+        "get": {
+            **_op("A topic library's terms (function, domain, category)"),
+            "parameters": _p("library"),
+        }
+    },
+    "/api/data/topics/{library}/{term}": {
+        "get": {
+            **_op("The tickets filed under one term"),
+            "parameters": [*_p("library", "term"), *_q(*PAGE)],
+        }
+    },
+    "/api/data/retention/runs": {"get": {**_op("Retention runs and what they did", roles=OFFICE)}},
+    "/api/data/feeds": {"get": {**_op("Export feeds: acknowledged position", roles=OFFICE)}},
+}
+
 SPEC: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {
@@ -359,6 +440,7 @@ SPEC: dict[str, Any] = {
                 ],
             }
         },
+        **DATA_PATHS,
         "/api/intake/{channel}": {
             "post": {
                 **_op(
