@@ -55,6 +55,14 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     synth.add_argument("--truth", default="var/synthetic", help="folder for the ground truth")
     synth.add_argument("--defect-rate", type=float, default=0.02)
 
+    imp = actions.add_parser("import", help="import reference data from CSV or XLSX")
+    imp.add_argument("dataset", help="departments, holidays, enterprises, grids")
+    imp.add_argument("file")
+    imp.add_argument("--dry-run", action="store_true", help="check and report, import nothing")
+    imp.add_argument("--mode", default="upsert", choices=["upsert", "replace"])
+
+    actions.add_parser("fuse", help="rebuild citizen/enterprise profiles and topic libraries")
+
 
 def database_url(config: Config, db_url: str) -> str:
     from callcenter.dialplan import REPO
@@ -97,6 +105,24 @@ def run(config: Config, args: argparse.Namespace) -> int:
             config.source_dir,
             args.defect_rate,
         )
+    if args.data_command == "import":
+        from callcenter.data.imports import main_import
+
+        migrate(url)
+        return main_import(
+            config.source_dir,
+            url,
+            args.dataset,
+            Path(args.file),
+            args.dry_run,
+            actor_of(args),
+            args.mode,
+        )
+    if args.data_command == "fuse":
+        from callcenter.data.fusion.build import main_fuse
+
+        migrate(url)
+        return main_fuse(config.source_dir, url)
     print(f"callcenter data: unknown command {args.data_command}", file=sys.stderr)
     return 2
 
@@ -133,13 +159,8 @@ def catalog_command(config: Config, url: str, actor: str, json_out: str, xlsx_ou
 
 def quality_command(config: Config, url: str, actor: str, args: argparse.Namespace) -> int:
     from callcenter.data.quality.commands import main_correct, main_quality, main_report
-    from callcenter.storage.database import Database
 
-    database = Database(url)
-    try:
-        database.upgrade()
-    finally:
-        database.close()
+    migrate(url)
     if args.data_command == "correct":
         return main_correct(
             url, args.ticket, args.field, args.value, args.reason, actor, "admin", args.issue
@@ -163,5 +184,15 @@ def exported(url: str, actor: str, dataset: str, purpose: str) -> None:
         database.transaction(
             lambda s: record_access(s, actor, "admin", "export", dataset, purpose=purpose)
         )
+    finally:
+        database.close()
+
+
+def migrate(url: str) -> None:
+    from callcenter.storage.database import Database
+
+    database = Database(url)
+    try:
+        database.upgrade()
     finally:
         database.close()
