@@ -22,6 +22,7 @@ from callcenter.bus import Bus
 from callcenter.call_tickets import CallTicketMaker
 from callcenter.config import Config, recordings_root
 from callcenter.data.crypto import FieldCipher, load_cipher
+from callcenter.data.jobs import DataJobs
 from callcenter.live import LiveTranscription
 from callcenter.metrics import Metrics
 from callcenter.pbx.asterisk import AsteriskDriver
@@ -206,6 +207,10 @@ class Service:
             runtime.survey_call,
         )
         tasks.append(loop.create_task(self.surveys.run(), name="surveys"))
+        self.data_jobs = DataJobs(
+            self.config.source_dir, self.database.url, self.database, self._stopping
+        )
+        tasks.append(loop.create_task(self.data_jobs.run(), name="data-jobs"))
         self.feed = LiveFeed(Wallboard(self.config.center.timezone), runtime)
         tasks.append(loop.create_task(self.feed.run(self.bus.subscribe("console")), name="console"))
         asr_stop = asyncio.Event()

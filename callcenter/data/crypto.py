@@ -159,6 +159,7 @@ def sandbox_cipher(workdir: Path, environ: Mapping[str, str] | None = None) -> F
     path = workdir / "var" / "sandbox-data-keys.toml"
     if not path.exists():
         write_key_file(path)
+    os.environ[FILE_ENV] = str(path)  # the service's data jobs (child processes) use it too
     return load_cipher({FILE_ENV: str(path)})
 
 

@@ -385,6 +385,11 @@ class Center:
         self.workdir = workdir
         self.config_dir = workdir / "config"
         shutil.copytree(REPO / "config", self.config_dir)
+        quality = self.config_dir / "quality.toml"  # no background governance under test
+        quality.write_text(
+            quality.read_text(encoding="utf-8").replace("enabled = true", "enabled = false", 1),
+            encoding="utf-8",
+        )
         self.recordings_root = workdir / "recordings"
         self.asr_model = vosk_model()
         (self.config_dir / "center.toml").write_text(

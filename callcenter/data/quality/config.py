@@ -106,7 +106,8 @@ def parse_quality(
 
 
 def _schedule(r: TableReader, data: Any) -> Schedule:
-    t = r.table(data, "schedule", ("incremental_every", "full_at", "timezone"))
+    t = r.table(data, "schedule", ("enabled", "incremental_every", "full_at", "timezone"))
+    enabled = r.get(t, "schedule", "enabled", bool, True)
     every = r.get(t, "schedule", "incremental_every", str, "15m", check=_duration)
     at = r.get(t, "schedule", "full_at", str, "02:30", check=_hhmm)
     zone_name = r.get(t, "schedule", "timezone", str, "Asia/Shanghai")
@@ -115,7 +116,12 @@ def _schedule(r: TableReader, data: Any) -> Schedule:
     except (ZoneInfoNotFoundError, ValueError):
         r.error("schedule.timezone", f"unknown time zone {zone_name!r}")
         zone = ZoneInfo("Asia/Shanghai")
-    return Schedule(parse_duration(every) or 900.0, parse_hhmm(at) or Schedule().full_at, zone)
+    return Schedule(
+        parse_duration(every) or 900.0,
+        parse_hhmm(at) or Schedule().full_at,
+        zone,
+        enabled is not False,
+    )
 
 
 def _duration(value: Any) -> str | None:

@@ -19,6 +19,7 @@ class Schedule:
     incremental_every: float = 900.0  # seconds
     full_at: time = time(2, 30)  # local time of the daily full run
     zone: ZoneInfo = ZoneInfo("Asia/Shanghai")
+    enabled: bool = True  # false: the service runs none (the command line still does)
 
 
 def parse_duration(text: str) -> float | None:

@@ -1,0 +1,114 @@
+"""The service's data jobs: governance on the schedule of `config/quality.toml` and the data
+retention rules of `config/retention.toml` once a day. Each job is a child process
+(`callcenter data ...`), so a full pass over a year of tickets never competes with the live
+engine for its interpreter; its exit code and error output are logged."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from callcenter.data.quality.config import load_quality
+from callcenter.data.quality.schedule import Schedule, due
+from callcenter.storage.database import Database
+from callcenter.storage.schema import QualityRun
+from callcenter.tomlreader import ConfigError
+
+log = logging.getLogger(__name__)
+
+RETENTION_EVERY = 24 * 3600.0
+
+
+class DataJobs:
+    def __init__(
+        self,
+        config_dir: Path,
+        db_url: str,
+        database: Database,
+        stopping: asyncio.Event,
+        tick: float = 60.0,
+    ) -> None:
+        self.config_dir = config_dir
+        self.db_url = db_url
+        self.database = database
+        self.tick = tick
+        self.stopping = stopping
+        self.finished: list[tuple[str, int]] = []  # (job, exit code), newest last
+
+    def last_runs(self) -> dict[str, float]:
+        """When the last finished run of each mode started."""
+        with self.database.session() as s:
+            rows = s.execute(
+                select(QualityRun.mode, func.max(QualityRun.started_at))
+                .where(QualityRun.finished_at.is_not(None))
+                .group_by(QualityRun.mode)
+            )
+            return {mode: float(at) for mode, at in rows}
+
+    async def run(self) -> None:
+        try:
+            schedule: Schedule = load_quality(self.config_dir).schedule
+        except ConfigError as exc:
+            log.error("data jobs off: %s", exc)
+            return
+        if not schedule.enabled:
+            log.info("data jobs off ([schedule] enabled = false in quality.toml)")
+            return
+        retention_at = 0.0
+        while not self.stopping.is_set():
+            last = await asyncio.to_thread(self.last_runs)
+            mode = due(schedule, last, datetime.now(UTC))
+            if mode is not None:
+                await self._child("quality", ["quality", "run", "--mode", mode])
+            if time.time() - retention_at >= RETENTION_EVERY:
+                await self._child("retention", ["retention"])
+                retention_at = time.time()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), self.tick)
+
+    async def _child(self, job: str, args: Sequence[str]) -> None:
+        command = [
+            sys.executable,
+            "-m",
+            "callcenter.cli",
+            "--config",
+            str(self.config_dir),
+            "data",
+            "--db",
+            self.db_url,
+            "--actor",
+            "scheduler",
+            *args,
+        ]
+        started = time.monotonic()
+        proc = await asyncio.create_subprocess_exec(
+            *command, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+        )
+        talk = asyncio.ensure_future(proc.communicate())
+        stop = asyncio.ensure_future(self.stopping.wait())
+        await asyncio.wait({talk, stop}, return_when=asyncio.FIRST_COMPLETED)
+        stop.cancel()
+        if not talk.done():  # the service is stopping: the job stops too (it resumes later)
+            proc.kill()
+        _, err = await talk
+        code = proc.returncode if proc.returncode is not None else -1
+        self.finished.append((job, code))
+        seconds = time.monotonic() - started
+        if code == 0:
+            log.info("data job %s (%s) done in %.1f s", job, " ".join(args), seconds)
+        else:
+            log.error(
+                "data job %s (%s) failed (exit %d): %s",
+                job,
+                " ".join(args),
+                code,
+                err.decode("utf-8", "replace").strip()[-2000:],
+            )

@@ -1,0 +1,61 @@
+"""The service's data jobs on SQLite and PostgreSQL: governance on its schedule and the data
+retention rules, each as a real `callcenter data ...` child process."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from callcenter.data.crypto import FILE_ENV, write_key_file
+from callcenter.data.jobs import DataJobs
+from callcenter.storage.database import Database
+from callcenter.storage.schema import QualityRun, RetentionRun
+from callcenter.synthetic.command import main_synth
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def config_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    keys = tmp_path / "keys.toml"
+    write_key_file(keys)
+    monkeypatch.setenv(FILE_ENV, str(keys))
+    target = tmp_path / "config"
+    shutil.copytree(REPO / "config", target)
+    return target
+
+
+async def test_a_full_run_then_retention_as_child_processes(
+    database: Database, config_dir: Path, tmp_path: Path
+) -> None:
+    database.upgrade()
+    assert main_synth(database.url, 60, 3, date(2026, 3, 1), tmp_path / "t", config_dir, 0.1) == 0
+    stopping = asyncio.Event()
+    jobs = DataJobs(config_dir, database.url, database, stopping, tick=0.2)
+    task = asyncio.create_task(jobs.run())
+    for _ in range(600):
+        if len(jobs.finished) >= 2:
+            break
+        await asyncio.sleep(0.1)
+    stopping.set()
+    await task
+    assert jobs.finished[:2] == [("quality", 0), ("retention", 0)]
+    with database.session() as s:
+        runs = list(s.scalars(select(QualityRun)))
+        assert [(r.mode, r.actor) for r in runs][:1] == [("full", "scheduler")]
+        assert runs[0].records == 60 and runs[0].problems > 0
+        assert s.scalars(select(RetentionRun.actor)).first() == "scheduler"
+
+
+async def test_off_when_the_schedule_says_so(database: Database, config_dir: Path) -> None:
+    quality = config_dir / "quality.toml"
+    text = quality.read_text(encoding="utf-8")
+    quality.write_text(text.replace("enabled = true", "enabled = false", 1), encoding="utf-8")
+    jobs = DataJobs(config_dir, database.url, database, asyncio.Event(), tick=0.1)
+    await asyncio.wait_for(jobs.run(), 5)  # returns at once: nothing scheduled
+    assert jobs.finished == []
