@@ -37,7 +37,9 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from callcenter.data.catalog import load_annotations
 from callcenter.data.feed_source import STAGES, Event, iso_cst, scan
+from callcenter.data.protection import Action, Redactor, load_policy
 from callcenter.masking import mask_phone, mask_text
 from callcenter.storage.database import Database
 from callcenter.storage.schema import ExportCursor, ExportDelivery
@@ -248,6 +250,38 @@ def feed_secret(feed: FeedConfig, environ: Mapping[str, str] | None = None) -> b
 # --- payload ---------------------------------------------------------------------------------
 
 
+# Where each personal field of an event comes from: the catalogue's grade and kind of that
+# column decide, for the feed's role, whether it leaves in clear, masked or not at all.
+EVENT_SOURCES: dict[str, tuple[str, str]] = {
+    "caller_number": ("tickets", "caller_number"),
+    "title": ("tickets", "title"),
+    "note": ("ticket_history", "note"),
+    "details": ("ticket_history", "details"),
+    "department": ("tickets", "department"),
+    "channel": ("tickets", "channel"),
+}
+
+
+def redact_with(event: Event, redactor: Redactor) -> Event:
+    """The event as the feed's role may see it, by the catalogue and the masking policy."""
+    out: Event = {}
+    for name, value in event.items():
+        source = EVENT_SOURCES.get(name)
+        if source is None:
+            out[name] = value
+        elif redactor.action(*source) is not Action.HIDE:
+            out[name] = _redact_value(redactor, source, value)
+    return out
+
+
+def _redact_value(redactor: Redactor, source: tuple[str, str], value: object) -> object:
+    if isinstance(value, str):
+        return redactor.value(*source, value)
+    if isinstance(value, dict):  # JSON details: each text inside, as the column's kind says
+        return {k: _redact_value(redactor, source, v) for k, v in value.items()}
+    return value
+
+
 def redact_event(event: Event, role: str) -> Event:
     """The event as the feed's role may see it: caller numbers and free text masked unless
     the role is admin. (To be replaced by the catalogue-driven redactor.)"""
@@ -344,9 +378,11 @@ class FeedRunner:
         secret: bytes,
         exported_by: str = "12345",
         stop: threading.Event | None = None,
+        redactor: Redactor | None = None,
     ) -> None:
         self.db = db
         self.feed = feed
+        self.redactor = redactor  # the catalogue's masking; None: the built-in fallback
         self.secret = secret
         self.exported_by = exported_by
         self.stop = stop or threading.Event()
@@ -423,7 +459,10 @@ class FeedRunner:
             if found.position > cursor:
                 self._commit(cursor, found.position, None, 0)
             return 0, False
-        events = [redact_event(e, feed.role) for e in found.events]
+        events = [
+            redact_with(e, self.redactor) if self.redactor else redact_event(e, feed.role)
+            for e in found.events
+        ]
         first, last = int(str(events[0]["seq"])), int(str(events[-1]["seq"]))
         body = payload(feed.name, self.exported_by, events, time.time())
         attempt = 0
@@ -523,7 +562,12 @@ def main_feed(config_dir: Path, db_url: str, name: str, once: bool) -> int:
             previous[signum] = signal.signal(signum, stopping)
     db = Database(db_url)
     try:
-        runner = FeedRunner(db, feed, secret, exports.exported_by, stop)
+        redactor = Redactor(
+            load_policy(config_dir / "protection.toml"),
+            load_annotations(config_dir / "catalog.toml"),
+            feed.role,
+        )
+        runner = FeedRunner(db, feed, secret, exports.exported_by, stop, redactor)
         if once:
             sent = runner.run_once()
             print(f"导出通道 {feed.name}：本次送达 {sent} 条事件")

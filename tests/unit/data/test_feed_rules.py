@@ -240,3 +240,32 @@ def test_unknown_feed_and_missing_secret(
     assert main_feed(tmp_path, f"sqlite:///{tmp_path / 'unused.db'}", "hcp", once=True) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "HCP_SECRET" in err[0]
+
+
+@pytest.mark.parametrize(
+    ("role", "caller", "note"),
+    [
+        ("admin", "13812345678", "市民 13812345678 反映"),
+        ("supervisor", "138****5678", "市民 138****5678 反映"),
+        ("department", "138****5678", "市民 138****5678 反映"),
+    ],
+)
+def test_events_are_masked_by_the_catalogue_and_policy(role: str, caller: str, note: str) -> None:
+    from callcenter.data.catalog import load_annotations
+    from callcenter.data.feeds import redact_with
+    from callcenter.data.protection import Redactor, load_policy
+
+    config = Path(__file__).resolve().parents[3] / "config"
+    redactor = Redactor(
+        load_policy(config / "protection.toml"), load_annotations(config / "catalog.toml"), role
+    )
+    event = {
+        "event_id": "f:1",
+        "caller_number": "13812345678",
+        "note": "市民 13812345678 反映",
+        "details": {"reason": "市民 13812345678 反映", "n": 2},
+        "stage": "受理",
+    }
+    out = redact_with(event, redactor)
+    assert (out["caller_number"], out["note"], out["stage"]) == (caller, note, "受理")
+    assert out["details"] == {"reason": note, "n": 2}
