@@ -548,6 +548,11 @@ def main_feed(config_dir: Path, db_url: str, name: str, once: bool) -> int:
         exports = load_exports(config_dir)
         feed = exports.feed(name)
         secret = feed_secret(feed)
+        redactor = Redactor(
+            load_policy(config_dir / "protection.toml"),
+            load_annotations(config_dir / "catalog.toml"),
+            feed.role,
+        )
     except (ConfigError, FeedError) as exc:
         print(f"导出失败：{exc}", file=sys.stderr)
         return 2
@@ -562,11 +567,6 @@ def main_feed(config_dir: Path, db_url: str, name: str, once: bool) -> int:
             previous[signum] = signal.signal(signum, stopping)
     db = Database(db_url)
     try:
-        redactor = Redactor(
-            load_policy(config_dir / "protection.toml"),
-            load_annotations(config_dir / "catalog.toml"),
-            feed.role,
-        )
         runner = FeedRunner(db, feed, secret, exports.exported_by, stop, redactor)
         if once:
             sent = runner.run_once()

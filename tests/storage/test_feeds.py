@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -362,6 +363,8 @@ def test_a_killed_feed_process_resumes_without_gap_or_duplicate(
             os.kill(worker["proc"].pid, signal.SIGKILL)
 
     receiver.after_accept = kill_on_third
+    for name in ("protection.toml", "catalog.toml"):  # the feed masks by the catalogue
+        shutil.copy(REPO / "config" / name, tmp_path / name)
     (tmp_path / "exports.toml").write_text(
         f"""
 [[feed]]

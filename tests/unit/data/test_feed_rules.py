@@ -259,7 +259,7 @@ def test_events_are_masked_by_the_catalogue_and_policy(role: str, caller: str, n
     redactor = Redactor(
         load_policy(config / "protection.toml"), load_annotations(config / "catalog.toml"), role
     )
-    event = {
+    event: dict[str, object] = {
         "event_id": "f:1",
         "caller_number": "13812345678",
         "note": "市民 13812345678 反映",
