@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import inspect, select, update
 from sqlalchemy.orm import Session
 
 from callcenter.data.crypto import ephemeral_cipher
@@ -27,6 +27,7 @@ from callcenter.data.fusion.topics import library_terms, term_tickets
 from callcenter.storage import tickets as store
 from callcenter.storage.database import Database
 from callcenter.storage.schema import (
+    Base,
     CallbackRecord,
     CallRecord,
     Profile,
@@ -350,6 +351,11 @@ def test_rebuild_is_idempotent(database: Database, settings: TicketSettings) -> 
     assert snapshot(database) == first
     assert (first_stats.profiles, first_stats.links) == (second_stats.profiles, second_stats.links)
     assert len(first[0]) == 8 and len(first[2]) == 24
+    # the secondary indexes dropped for the bulk load are all back
+    found = inspect(database.engine)
+    for table in ("profiles", "profile_links", "ticket_topics"):
+        expected = {i.name for i in Base.metadata.tables[table].indexes}
+        assert expected and expected <= {i["name"] for i in found.get_indexes(table)}
 
 
 def test_main_fuse_prints_a_summary(database: Database, settings: TicketSettings) -> None:

@@ -10,6 +10,7 @@ the order of first appearance, so a rebuild over the same data gives the same id
 
 from __future__ import annotations
 
+import gc
 import sys
 import time
 from collections import Counter, defaultdict
@@ -19,8 +20,9 @@ from pathlib import Path
 from typing import Any, cast
 
 import psycopg
-from sqlalchemy import Connection, Engine, delete, insert, select
+from sqlalchemy import Connection, Engine, Table, delete, insert, select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.schema import CreateIndex
 
 from callcenter.data.fusion.match import ENTERPRISE, Cluster, Record, Ref, fuse
 from callcenter.data.fusion.topics import LIBRARIES, Vocabulary, vocabulary
@@ -97,7 +99,8 @@ class FuseStats:
 @dataclass
 class _Read:
     records: list[Record] = field(default_factory=list)
-    topics: list[tuple[str, str, int]] = field(default_factory=list)
+    # (library, term) -> ticket ids, ascending: written in primary-key order
+    topics: dict[tuple[str, str], list[int]] = field(default_factory=dict)
     counts: Counter[str] = field(default_factory=Counter)
 
 
@@ -134,7 +137,10 @@ def _read(conn: Connection, vocab: Vocabulary, chunk: int) -> _Read:
             if filed is None:
                 filed = terms[key] = vocab.file(dept, topic, kind)
             for library, term in zip(LIBRARIES, filed, strict=True):
-                out.topics.append((library, term, tid))
+                filed_under = out.topics.get((library, term))
+                if filed_under is None:
+                    filed_under = out.topics[(library, term)] = []
+                filed_under.append(tid)
         out.counts["tickets"] += len(rows)
     calls = select(CallRecord.call_id, CallRecord.caller_number, CallRecord.joined_at)
     for rows in _stream(conn, calls.order_by(CallRecord.call_id), chunk):
@@ -200,6 +206,12 @@ def link_rows(clusters: Sequence[Cluster]) -> Iterator[tuple[Any, ...]]:
             yield (number, m.record_type, m.record_id, m.via, m.at)
 
 
+def topic_rows(topics: dict[tuple[str, str], list[int]]) -> Iterator[tuple[Any, ...]]:
+    for library, term in sorted(topics):
+        for ticket_id in topics[(library, term)]:
+            yield (library, term, ticket_id)
+
+
 # --- writing ---------------------------------------------------------------------------------
 
 _TABLES: tuple[tuple[type[Profile | ProfileLink | TicketTopic], tuple[str, ...]], ...] = (
@@ -209,17 +221,30 @@ _TABLES: tuple[tuple[type[Profile | ProfileLink | TicketTopic], tuple[str, ...]]
 )
 
 
+def _table(model: type[Profile | ProfileLink | TicketTopic]) -> Table:
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
 def _write_postgresql(engine: Engine, tables: Sequence[Iterable[tuple[Any, ...]]]) -> None:
     raw = engine.raw_connection()
     try:
         driver = cast(psycopg.Connection[Any], raw.driver_connection)
         with driver.cursor() as cur:
             cur.execute("TRUNCATE profile_links, profiles, ticket_topics")
+            # the secondary indexes of schema.py are built once after the load (much faster
+            # than row by row); the primary keys stay and check every row
+            indexes = [index for table, _ in _TABLES for index in _table(table).indexes]
+            for index in indexes:
+                cur.execute(f'DROP INDEX IF EXISTS "{index.name}"')
             for (table, columns), rows in zip(_TABLES, tables, strict=True):
                 sql = f"COPY {table.__tablename__} ({', '.join(columns)}) FROM STDIN"
                 with cur.copy(sql) as copy:
                     for row in rows:
                         copy.write_row(row)
+            for index in indexes:
+                cur.execute(str(CreateIndex(index).compile(dialect=engine.dialect)))
             cur.execute(
                 "SELECT setval(pg_get_serial_sequence('profiles', 'id'), "
                 "GREATEST((SELECT max(id) FROM profiles), 1))"
@@ -254,6 +279,16 @@ def rebuild(
     engine: Engine, settings: TicketSettings, now: float | None = None, chunk: int = CHUNK
 ) -> FuseStats:
     """Replace every profile, profile link and topic filing from the store's records."""
+    collecting = gc.isenabled()
+    gc.disable()  # millions of small objects and no cycles: the collector would only rescan
+    try:
+        return _rebuild(engine, settings, now, chunk)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _rebuild(engine: Engine, settings: TicketSettings, now: float | None, chunk: int) -> FuseStats:
     started = time.perf_counter()
     with engine.connect() as conn:
         vocab = vocabulary(conn, settings)
@@ -266,7 +301,11 @@ def rebuild(
     matched = time.perf_counter()
     run_at = time.time() if now is None else now
     clusters = fusion.clusters
-    tables = (profile_rows(clusters, run_at, registry), link_rows(clusters), read.topics)
+    tables = (
+        profile_rows(clusters, run_at, registry),
+        link_rows(clusters),
+        topic_rows(read.topics),
+    )
     if engine.dialect.name == "postgresql":
         _write_postgresql(engine, tables)
     else:
@@ -281,7 +320,10 @@ def rebuild(
         surveys=read.counts["surveys"],
         profiles=dict(profiles),
         links=dict(Counter(m.via for c in clusters for m in c.members)),
-        topics=dict(Counter(library for library, _, _ in read.topics)),
+        topics={
+            library: sum(len(ids) for (lib, _), ids in read.topics.items() if lib == library)
+            for library in LIBRARIES
+        },
         unlinked=fusion.unlinked,
         seconds=done - started,
         phases={"read": read_done - started, "match": matched - read_done, "write": done - matched},
@@ -310,4 +352,4 @@ def main_fuse(config_dir: Path, db_url: str) -> int:
     return 0
 
 
-__all__ = ["FuseStats", "link_rows", "main_fuse", "profile_rows", "rebuild"]
+__all__ = ["FuseStats", "link_rows", "main_fuse", "profile_rows", "rebuild", "topic_rows"]

@@ -21,8 +21,9 @@ what it follows; when those have none, the phone rule applies to it.
 
 from __future__ import annotations
 
+import gc
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import NamedTuple
@@ -153,7 +154,7 @@ def similar_names(a: str, b: str) -> bool:
 
 
 class _People:
-    def __init__(self, id_hashes: Sequence[str], rank: Sequence[int]) -> None:
+    def __init__(self, id_hashes: Sequence[str], rank: Mapping[int, int]) -> None:
         self.parent = list(range(len(id_hashes)))
         self.ident = list(id_hashes)
         self.rank = rank  # the root of a set is its earliest record, whatever the input order
@@ -182,40 +183,41 @@ class _People:
 # --- fusion ----------------------------------------------------------------------------------
 
 
-@dataclass(eq=False)
 class _Builder:
-    kind: str
-    key: str
-    id_hash: str = ""
-    enterprise_code: str = ""
-    members: list[Member] = field(default_factory=list)
-    names: Counter[str] = field(default_factory=Counter)
-    phones: Counter[str] = field(default_factory=Counter)
-    last_phone_at: dict[str, float] = field(default_factory=dict)
-    seen: set[tuple[str, str]] = field(default_factory=set)
+    """A profile being gathered (plain slots and dicts: there are a million of them)."""
+
+    __slots__ = ("enterprise_code", "id_hash", "key", "kind", "members", "names", "phones")
+
+    def __init__(self, kind: str, key: str) -> None:
+        self.kind = kind
+        self.key = key
+        self.id_hash = ""
+        self.enterprise_code = ""
+        self.members: list[Member] = []
+        self.names: dict[str, int] | None = None  # name -> times, in first-seen order
+        self.phones: dict[str, tuple[int, float]] | None = None  # phone -> (times, last at)
 
     def add(self, record: Record, via: str, name: str = "", phone: str = "") -> None:
-        ref = (record.record_type, record.record_id)
-        if ref in self.seen:
-            return
-        self.seen.add(ref)
         self.members.append(Member(record.record_type, record.record_id, via, record.at))
         if name:
-            self.names[name] += 1
+            if self.names is None:
+                self.names = {}
+            self.names[name] = self.names.get(name, 0) + 1
         if phone:
-            self.phones[phone] += 1
-            self.last_phone_at[phone] = max(self.last_phone_at.get(phone, record.at), record.at)
+            if self.phones is None:
+                self.phones = {}
+            times, last = self.phones.get(phone, (0, record.at))
+            self.phones[phone] = (times + 1, max(last, record.at))
 
     def build(self) -> Cluster:
-        # the most frequent name (the earliest of equals: Counter keeps insertion order) and
-        # the most frequent phone (the most recently used of equals)
-        name = self.names.most_common(1)[0][0] if self.names else ""
-        phone = (
-            max(self.phones, key=lambda p: (self.phones[p], self.last_phone_at[p]))
-            if self.phones
-            else ""
-        )
-        members = sorted(self.members, key=lambda m: (m.at, m.record_type, m.record_id))
+        # the most frequent name (the earliest seen of equals) and the most frequent phone
+        # (the most recently used of equals)
+        names, phones = self.names, self.phones
+        name = max(names, key=names.__getitem__) if names else ""
+        phone = max(phones, key=phones.__getitem__) if phones else ""
+        members = self.members
+        if len(members) > 1:
+            members.sort(key=lambda m: (m.at, m.record_type, m.record_id))
         return Cluster(
             self.kind, self.key, name, phone, self.id_hash, self.enterprise_code, members
         )
@@ -239,38 +241,59 @@ def _name_groups(names: Iterable[str]) -> dict[str, int]:
     return group
 
 
+def _normalized(values: Iterable[str], normalize: Callable[[str], str]) -> list[str]:
+    """Each value normalised, once per distinct value (the results are shared objects)."""
+    cache: dict[str, str] = {}
+    out: list[str] = []
+    for value in values:
+        found = cache.get(value)
+        if found is None:
+            found = cache[value] = normalize(value)
+        out.append(found)
+    return out
+
+
 def fuse(records: Sequence[Record]) -> Fusion:
     """Cluster records into person and enterprise profiles (see the module doc)."""
-    phones = [normalize_phone(r.phone) for r in records]
-    names = [normalize_name(r.name) for r in records]
-    hashes = [r.id_hash.strip() for r in records]
-    codes = [r.enterprise_code.strip().upper() for r in records]
+    collecting = gc.isenabled()
+    gc.disable()  # millions of small objects and no cycles: the collector would only rescan
+    try:
+        return _fuse(records)
+    finally:
+        if collecting:
+            gc.enable()
 
-    # identified people: an ID hash, or a name on a phone
-    order = sorted(range(len(records)), key=lambda i: (records[i].at, records[i][:2]))
-    rank = [0] * len(records)
-    for position, i in enumerate(order):
-        rank[i] = position
-    people = [i for i in order if hashes[i] or (names[i] and phones[i])]
+
+def _fuse(records: Sequence[Record]) -> Fusion:
+    n = len(records)
+    phones = _normalized((r.phone for r in records), normalize_phone)
+    names = _normalized((r.name for r in records), normalize_name)
+    hashes = _normalized((r.id_hash for r in records), str.strip)
+    codes = _normalized((r.enterprise_code for r in records), lambda c: c.strip().upper())
+    targets = {ref for r in records if r.follows for ref in r.follows}
+
+    # identified people: an ID hash, or a name on a phone; earliest first
+    people = [i for i in range(n) if hashes[i] or (names[i] and phones[i])]
+    people.sort(key=lambda i: (records[i].at, records[i].record_type, records[i].record_id))
+    rank = {i: position for position, i in enumerate(people)}
     uf = _People(hashes, rank)
     by_hash: dict[str, int] = {}
-    for i in people:
-        if hashes[i]:
-            first = by_hash.setdefault(hashes[i], i)
-            uf.union(first, i)
     by_phone: dict[str, list[int]] = defaultdict(list)
     for i in people:
+        if hashes[i]:
+            uf.union(by_hash.setdefault(hashes[i], i), i)
         if names[i] and phones[i]:
             by_phone[phones[i]].append(i)
     for members in by_phone.values():
+        if len(members) == 1:
+            continue
         groups = _name_groups(names[i] for i in members)
         anchors: dict[int, int] = {}
         for i in members:
-            anchor = anchors.setdefault(groups[names[i]], i)
-            uf.union(anchor, i)
+            uf.union(anchors.setdefault(groups[names[i]], i), i)
 
     builders: dict[str, _Builder] = {}
-    of_record: dict[Ref, list[_Builder]] = defaultdict(list)
+    of_record: dict[Ref, list[_Builder]] = {}
 
     def builder(kind: str, key: str) -> _Builder:
         found = builders.get(key)
@@ -278,31 +301,36 @@ def fuse(records: Sequence[Record]) -> Fusion:
             found = builders[key] = _Builder(kind, key)
         return found
 
+    def remember(record: Record, b: _Builder) -> None:
+        ref = Ref(record.record_type, record.record_id)
+        if ref in targets:
+            of_record.setdefault(ref, []).append(b)
+
+    person_of_root: dict[int, _Builder] = {}
     persons_on_phone: dict[str, set[int]] = defaultdict(set)
     for i in people:
         root = uf.find(i)
         if phones[i]:
             persons_on_phone[phones[i]].add(root)
-        ident = uf.ident[root]
-        if ident:
-            b = builder(PERSON, f"id:{ident}")
-            b.id_hash = ident
-        else:
-            b = builder(PERSON, f"name:{phones[root]}|{names[root]}")
-        shown = "".join(records[i].name.split()) if names[i] else ""
-        b.add(records[i], VIA_ID_CARD if hashes[i] else VIA_PHONE_NAME, shown, phones[i])
-        of_record[Ref(records[i].record_type, records[i].record_id)].append(b)
-
-    def phone_person(phone: str) -> _Builder:
-        roots = persons_on_phone.get(phone, set())
-        if len(roots) == 1:
-            (root,) = roots
+        b = person_of_root.get(root)
+        if b is None:
             ident = uf.ident[root]
             if ident:
-                return builders[f"id:{ident}"]
-            return builders[f"name:{phones[root]}|{names[root]}"]
-        b = builder(PERSON, f"phone:{phone}")
-        return b
+                b = builder(PERSON, f"id:{ident}")
+                b.id_hash = ident
+            else:
+                b = builder(PERSON, f"name:{phones[root]}|{names[root]}")
+            person_of_root[root] = b
+        r = records[i]
+        shown = "".join(r.name.split()) if names[i] else ""
+        b.add(r, VIA_ID_CARD if hashes[i] else VIA_PHONE_NAME, shown, phones[i])
+        remember(r, b)
+
+    def phone_person(phone: str) -> _Builder:
+        roots = persons_on_phone.get(phone)
+        if roots is not None and len(roots) == 1:
+            return person_of_root[next(iter(roots))]
+        return builder(PERSON, f"phone:{phone}")
 
     ent_names: dict[str, Counter[str]] = defaultdict(Counter)
     for i, r in enumerate(records):
@@ -312,9 +340,9 @@ def fuse(records: Sequence[Record]) -> Fusion:
             b.add(r, VIA_ENTERPRISE, phone=phones[i])
             if r.enterprise_name.strip():
                 ent_names[codes[i]][r.enterprise_name.strip()] += 1
-            of_record[Ref(r.record_type, r.record_id)].append(b)
+            remember(r, b)
 
-    index = {Ref(r.record_type, r.record_id): i for i, r in enumerate(records)}
+    index = {Ref(r.record_type, r.record_id): i for i, r in enumerate(records) if r.follows}
     placing: set[int] = set()
     placed: set[int] = set()
 
@@ -322,17 +350,14 @@ def fuse(records: Sequence[Record]) -> Fusion:
         """The profiles of a record without identity of its own: those of the records it
         follows, else its phone's person (placed once, on first need)."""
         r = records[i]
-        ref = Ref(r.record_type, r.record_id)
         if i in placed or i in placing:
-            return of_record.get(ref, [])
-        if hashes[i] or (names[i] and phones[i]) or codes[i]:
-            return of_record.get(ref, [])
+            return of_record.get(Ref(r.record_type, r.record_id), [])
         placing.add(i)
         found: list[_Builder] = []
         for target in r.follows:
             j = index.get(target)
             via = VIA_CALL if VIA_CALL in (r.record_type, target.record_type) else VIA_TICKET
-            for b in place(j) if j is not None else []:
+            for b in place(j) if j is not None else of_record.get(target, []):
                 if b not in found:
                     found.append(b)
                     b.add(r, via)
@@ -342,11 +367,17 @@ def fuse(records: Sequence[Record]) -> Fusion:
             found.append(b)
         placing.discard(i)
         placed.add(i)
-        if found:
+        ref = Ref(r.record_type, r.record_id)
+        if found and ref in targets:
             of_record[ref] = found
         return found
 
-    unlinked = sum(1 for i in range(len(records)) if not place(i))
+    unlinked = 0
+    for i in range(n):
+        if hashes[i] or (names[i] and phones[i]) or codes[i]:
+            continue
+        if not place(i):
+            unlinked += 1
 
     clusters = []
     for b in builders.values():
