@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from callcenter.api.auth import Principal, require
 from callcenter.api.errors import ApiError, json_body
-from callcenter.api.tickets import CIPHER, TICKET_DB
+from callcenter.api.tickets import CIPHER, CONFIG_DIR, TICKET_DB
 from callcenter.data import audit
 from callcenter.data.catalog import build_catalog, export_watermark, load_annotations, to_json
 from callcenter.data.catalog import write_xlsx as catalog_xlsx
@@ -39,7 +39,6 @@ from callcenter.storage.database import Database
 from callcenter.storage.schema import ExportCursor, ImportRun, QualityRun, RetentionRun
 from callcenter.storage.tickets import TicketNotFound
 
-CONFIG_DIR: web.AppKey[Path] = web.AppKey("data_config_dir", Path)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MAX_IMPORT = 50 * 1024 * 1024
 T = TypeVar("T")

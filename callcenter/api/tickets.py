@@ -13,6 +13,7 @@ from `GET /api/tickets/{id}/id_card?purpose=...`, logged as `decrypt`.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import time
@@ -29,6 +30,14 @@ from callcenter.api.auth import Principal, require
 from callcenter.api.errors import ApiError, json_body
 from callcenter.data import audit
 from callcenter.data.crypto import FieldCipher, Undecryptable
+from callcenter.data.grades import Grade
+from callcenter.data.protection import (
+    Action,
+    MaskingPolicy,
+    load_policy,
+    mask_address,
+    mask_name,
+)
 from callcenter.masking import mask_id_card, mask_phone, mask_text
 from callcenter.outbound.settings import OutboundSettings
 from callcenter.storage import surveys
@@ -46,6 +55,27 @@ SETTINGS: web.AppKey[TicketSettings] = web.AppKey("ticket_settings", TicketSetti
 OUTBOUND: web.AppKey[OutboundSettings] = web.AppKey("outbound", OutboundSettings)
 ATTACHMENTS: web.AppKey[Path] = web.AppKey("attachments", Path)
 CIPHER: web.AppKey[FieldCipher] = web.AppKey("field_cipher", FieldCipher)
+CONFIG_DIR: web.AppKey[Path] = web.AppKey("data_config_dir", Path)
+SHIPPED_CONFIG = Path(__file__).resolve().parents[2] / "config"
+
+# What a detail view shows of the citizen, and what a list shows: in clear, each is a
+# sensitive read on record (GB/T 44192 8); masked, it is not.
+PERSONAL_DETAIL = ("caller_number", "caller_name", "address", "title", "content")
+PERSONAL_LIST = ("caller_number", "title")
+
+
+def masks_personal(request: web.Request, who: Principal) -> bool:
+    """Whether the caller's role sees citizens' sensitive data masked: the masking policy of
+    protection.toml for the grade of the ticket's personal fields (the catalogue's
+    `sensitive`)."""
+    path = request.app.get(CONFIG_DIR, SHIPPED_CONFIG) / "protection.toml"
+    return _policy(path, path.stat().st_mtime).action(who.role, Grade.SENSITIVE) != Action.CLEAR
+
+
+@functools.lru_cache(maxsize=4)
+def _policy(path: Path, mtime: float) -> MaskingPolicy:
+    return load_policy(path)
+
 
 ACTIONS: dict[str, type[Any]] = {
     cls.name: cls
@@ -120,14 +150,14 @@ def due_status(row: Ticket, settings: TicketSettings | None, now: datetime) -> s
 
 def view(
     row: Ticket,
-    who: Principal,
+    masked: bool,
     detail: bool = False,
     settings: TicketSettings | None = None,
     identity: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The ticket as JSON; `detail` adds the content and the rest, `identity` the masked
-    ID-card number (see `shown_id_card`: never the full number here)."""
-    masked = who.role == "department"
+    """The ticket as JSON, its citizen's data masked or not (`masks_personal`); `detail` adds
+    the content and the rest, `identity` the masked ID-card number (see `shown_id_card`:
+    never the full number here)."""
     body: dict[str, Any] = {
         "id": row.id,
         "number": row.number,
@@ -151,8 +181,8 @@ def view(
         body.update(
             {
                 "content": mask_text(row.content) if masked else row.content,
-                "caller_name": row.caller_name,
-                "address": row.address,
+                "caller_name": mask_name(row.caller_name) if masked else row.caller_name,
+                "address": mask_address(row.address) if masked else row.address,
                 "call_id": row.call_id,
                 "agent_id": row.agent_id,
                 "skill": row.skill,
@@ -173,29 +203,38 @@ def view(
 
 def shown_id_card(s: Session, row: Ticket, who: Principal, request: web.Request) -> dict[str, str]:
     """The ticket's ID-card number masked for display, with `id_card_status` none, ok,
-    no_key (no cipher configured) or undecryptable. A decryption for display is a sensitive
-    read: it is logged in the caller's transaction."""
-    if not row.id_card:
-        return {"id_card": "", "id_card_status": "none"}
-    cipher = request.app.get(CIPHER)
-    if cipher is None:
-        return {"id_card": "", "id_card_status": "no_key"}
-    try:
-        plain = cipher.decrypt(row.id_card)
-    except Undecryptable:
-        return {"id_card": "", "id_card_status": "undecryptable"}
-    audit.record_access(
-        s,
-        who.name,
-        who.role,
-        "read",
-        "tickets",
-        str(row.id),
-        ("id_card",),
-        "ticket view (masked)",
-        request.remote or "",
-    )
-    return {"id_card": mask_id_card(plain), "id_card_status": "ok"}
+    no_key (no cipher configured) or undecryptable. The detail view is a sensitive read when
+    it decrypts the number or shows the citizen's data in clear: one access-log row, in the
+    caller's transaction, lists what was read."""
+    masked = masks_personal(request, who)
+    fields = [] if masked else [f for f in PERSONAL_DETAIL if getattr(row, f)]
+    identity = {"id_card": "", "id_card_status": "none"}
+    if row.id_card:
+        cipher = request.app.get(CIPHER)
+        if cipher is None:
+            identity["id_card_status"] = "no_key"
+        else:
+            try:
+                identity = {
+                    "id_card": mask_id_card(cipher.decrypt(row.id_card)),
+                    "id_card_status": "ok",
+                }
+                fields.insert(0, "id_card")
+            except Undecryptable:
+                identity["id_card_status"] = "undecryptable"
+    if fields:
+        audit.record_access(
+            s,
+            who.name,
+            who.role,
+            "read",
+            "tickets",
+            str(row.id),
+            fields,
+            "ticket view (ID number masked)" if "id_card" in fields else "ticket view",
+            request.remote or "",
+        )
+    return identity
 
 
 def _visible(row: Ticket, who: Principal) -> None:
@@ -247,7 +286,7 @@ async def _create(request: web.Request, channel: str, body: dict[str, object]) -
         made, identity = await _run(request, work)
     except store.NoDataKey as exc:
         raise ApiError(503, exc.error_id, str(exc)) from exc
-    out = view(made.ticket, who, detail=True, identity=identity)
+    out = view(made.ticket, masks_personal(request, who), detail=True, identity=identity)
     out["linked"] = made.linked
     if made.linked:
         out["similarity"] = round(made.similarity, 3)
@@ -296,14 +335,32 @@ async def listing(request: web.Request) -> web.Response:
     )
     if who.role == "department" and not who.department:
         raise ApiError(403, "api.forbidden", "this department token names no department")
-    total, rows = await _run(request, lambda s: store.search(s, filters, page, per_page))
+    masked = masks_personal(request, who)
+
+    def work(s: Session) -> tuple[int, list[Ticket]]:
+        total, rows = store.search(s, filters, page, per_page)
+        if rows and not masked:  # numbers and titles in clear: a sensitive read, on record
+            audit.record_access(
+                s,
+                who.name,
+                who.role,
+                "read",
+                "tickets",
+                "",
+                PERSONAL_LIST,
+                "ticket list: " + ",".join(str(r.id) for r in rows),
+                request.remote or "",
+            )
+        return total, rows
+
+    total, rows = await _run(request, work)
     return web.json_response(
         {
             "total": total,
             "total_capped": total > store.COUNT_CAP,
             "page": page,
             "per_page": per_page,
-            "tickets": [view(r, who, settings=request.app[SETTINGS]) for r in rows],
+            "tickets": [view(r, masked, settings=request.app[SETTINGS]) for r in rows],
         }
     )
 
@@ -316,7 +373,13 @@ async def read(request: web.Request) -> web.Response:
         row = store.get(s, tid)
         _visible(row, who)
         identity = shown_id_card(s, row, who, request)
-        out = view(row, who, detail=True, settings=request.app[SETTINGS], identity=identity)
+        out = view(
+            row,
+            masks_personal(request, who),
+            detail=True,
+            settings=request.app[SETTINGS],
+            identity=identity,
+        )
         out["history"] = [
             {
                 "seq": h.seq,
@@ -400,7 +463,8 @@ async def _transition(request: web.Request, action: act.Action, version: object)
         row, entry = store.transition(s, settings, tid, action, actor_of(who), _now(), version)
         if entry.to_status is Status.CLOSED and OUTBOUND in request.app:
             surveys.schedule(s, row, request.app[OUTBOUND], time.time())  # 办结 -> 回访
-        out = view(row, who, detail=True, identity=shown_id_card(s, row, who, request))
+        identity = shown_id_card(s, row, who, request)
+        out = view(row, masks_personal(request, who), detail=True, identity=identity)
         out["history_entry"] = {"seq": entry.seq, "action": entry.action, "to": entry.to_status}
         return out
 
@@ -439,7 +503,8 @@ async def confirm(request: web.Request) -> web.Response:
 
     def work(s: Session) -> dict[str, Any]:
         row = store.confirm(s, tid, actor_of(who), request_type, topic, department)
-        return view(row, who, detail=True, identity=shown_id_card(s, row, who, request))
+        identity = shown_id_card(s, row, who, request)
+        return view(row, masks_personal(request, who), detail=True, identity=identity)
 
     return web.json_response(await _run(request, work))
 

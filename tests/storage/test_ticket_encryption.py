@@ -170,7 +170,9 @@ async def test_the_view_masks_the_number_and_logs_each_decryption(
         tid = made["id"]
         status, listed = await call(c, t["supervisor"], "GET", "/api/tickets")
         assert status == 200 and "id_card" not in listed["tickets"][0]
-        assert access_rows(database) == []  # a list decrypts nothing
+        [listed_row] = access_rows(database)  # a list decrypts nothing, shows numbers in clear
+        assert (listed_row.actor, listed_row.fields) == ("班长", "caller_number,title")
+        assert listed_row.purpose == f"ticket list: {made['id']}"
         resp = await c.get(
             f"/api/tickets/{tid}", headers={"Authorization": f"Bearer {t['supervisor']}"}
         )
@@ -183,13 +185,18 @@ async def test_the_view_masks_the_number_and_logs_each_decryption(
         assert status == 200
         status, seen = await call(c, t["water"], "GET", f"/api/tickets/{tid}")
         assert status == 200 and seen["id_card"] == "110105********002X"
-    rows = access_rows(database)
+    rows = access_rows(database)[1:]
     assert [(r.actor, r.role, r.action) for r in rows] == [
         ("班长", "supervisor", "read"),
         ("1001", "agent", "read"),  # the transition's answer shows the ticket too
         ("水务局", "department", "read"),
     ]
-    assert {(r.dataset, r.record_id, r.fields) for r in rows} == {("tickets", str(tid), "id_card")}
+    in_clear = "id_card,caller_number,title,content"  # agents and supervisors: policy "clear"
+    assert [(r.dataset, r.record_id, r.fields) for r in rows] == [
+        ("tickets", str(tid), in_clear),
+        ("tickets", str(tid), in_clear),
+        ("tickets", str(tid), "id_card"),  # a department sees it masked: only the ID decrypted
+    ]
     assert all(r.remote for r in rows)
 
 
@@ -262,6 +269,9 @@ async def test_a_number_under_an_unknown_key_is_reported_not_shown(
             c, t["auditor"], "GET", f"/api/tickets/{made.ticket.id}/id_card?purpose=核查"
         )
         assert (status, err["error_id"]) == (422, "data.undecryptable")
-    assert access_rows(database) == []
+    # nothing was decrypted: the one read on record is the supervisor's view in clear
+    assert [(r.actor, r.fields) for r in access_rows(database)] == [
+        ("班长", "caller_number,title,content")
+    ]
     with database.session() as s:
         assert store.get(s, made.ticket.id).id_card == made.ticket.id_card

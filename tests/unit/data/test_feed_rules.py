@@ -246,7 +246,7 @@ def test_unknown_feed_and_missing_secret(
     ("role", "caller", "note"),
     [
         ("admin", "13812345678", "市民 13812345678 反映"),
-        ("supervisor", "138****5678", "市民 138****5678 反映"),
+        ("supervisor", "13812345678", "市民 13812345678 反映"),
         ("department", "138****5678", "市民 138****5678 反映"),
     ],
 )

@@ -148,9 +148,9 @@ def test_mask_value_by_kind(kind: Kind, value: object, masked: object) -> None:
 @pytest.mark.parametrize(
     ("role", "public", "internal", "sensitive", "core"),
     [
-        ("agent", "clear", "clear", "mask", "hide"),
-        ("supervisor", "clear", "clear", "mask", "mask"),
-        ("department", "clear", "clear", "mask", "hide"),
+        ("agent", "clear", "clear", "clear", "mask"),
+        ("supervisor", "clear", "clear", "clear", "mask"),
+        ("department", "clear", "clear", "mask", "mask"),
         ("admin", "clear", "clear", "clear", "mask"),
         ("auditor", "clear", "clear", "clear", "mask"),
     ],
@@ -385,7 +385,7 @@ TICKET = {
     ("role", "expected"),
     [
         (
-            "agent",
+            "department",
             {
                 "number": "20260301-0001",
                 "caller_number": "138****5678",
