@@ -34,7 +34,7 @@ from callcenter.tomlreader import Check, ConfigError, ConfigErrors, TableReader
 # Tables of the database that are not data sets: Alembic's bookkeeping and SQLite's FTS5
 # virtual table with its shadow tables (the search index of tickets.search_text).
 SKIPPED_TABLES = frozenset({"alembic_version"})
-SKIPPED_PREFIXES = ("tickets_fts", "sqlite_")
+SKIPPED_PREFIXES = ("tickets_fts", "knowledge_fts", "sqlite_")
 
 # Above this many rows (by the planner's statistics) PostgreSQL counts are estimates.
 EXACT_COUNT_BELOW = 100_000

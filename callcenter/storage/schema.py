@@ -608,7 +608,159 @@ class RetentionRun(Base):
     report: Mapped[str] = mapped_column(Text)  # JSON
 
 
+# --- data applications (GB/T 44192 7): warnings, quality inspection, knowledge base, reports --
+
+
+class Warning(Base):
+    """An early warning (预警): a surge, a cluster of similar requests, a sensitive or group
+    request, a repeated citizen or problem; with its evidence and what was done about it."""
+
+    __tablename__ = "warnings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(24))  # surge, cluster, sensitive, group, repeat_*
+    key: Mapped[str] = mapped_column(String(128), unique=True)  # one warning per event
+    title: Mapped[str] = mapped_column(String(200))
+    level: Mapped[str] = mapped_column(String(8))  # blue, yellow, orange, red
+    score: Mapped[float] = mapped_column(Float)
+    district: Mapped[str] = mapped_column(String(64), default="")
+    topic: Mapped[str] = mapped_column(String(64), default="")
+    onset_at: Mapped[float] = mapped_column(Float)  # when the event began, by the evidence
+    detected_at: Mapped[float] = mapped_column(Float)
+    evidence: Mapped[str] = mapped_column(Text)  # JSON: counts, expected, series, ticket ids
+    state: Mapped[str] = mapped_column(String(16))  # open, acknowledged, escalated, closed
+    acked_by: Mapped[str] = mapped_column(String(64), default="")
+    acked_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    ticket_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # the 督办 it became
+    report_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # the special report
+    updated_at: Mapped[float] = mapped_column(Float)
+
+    __table_args__ = (Index("ix_warnings_state", "state", "detected_at"),)
+
+
+class WarningTicket(Base):
+    __tablename__ = "warning_tickets"
+
+    warning_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+    __table_args__ = (Index("ix_warning_tickets_ticket", "ticket_id"),)
+
+
+class InspectionScore(Base):
+    """智能质检: one call scored by the rules in force; reviewed, disputed or overridden."""
+
+    __tablename__ = "inspection_scores"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_id: Mapped[str] = mapped_column(String(64), index=True)
+    agent_id: Mapped[str] = mapped_column(String(32), default="")
+    rules_version: Mapped[str] = mapped_column(String(64))
+    score: Mapped[float] = mapped_column(Float)  # what the rules gave
+    max_score: Mapped[float] = mapped_column(Float)
+    final_score: Mapped[float] = mapped_column(Float)  # after review (= score until then)
+    state: Mapped[str] = mapped_column(String(16))  # scored, reviewed, disputed, overridden
+    scored_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
+class InspectionFinding(Base):
+    """One rule's result on one call, with the transcript span that is its evidence."""
+
+    __tablename__ = "inspection_findings"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    score_id: Mapped[int] = mapped_column(Integer, index=True)
+    rule: Mapped[str] = mapped_column(String(64))
+    passed: Mapped[int] = mapped_column(Integer)
+    points: Mapped[float] = mapped_column(Float)  # deducted (negative) or earned
+    speaker: Mapped[str] = mapped_column(String(8), default="")
+    start: Mapped[float | None] = mapped_column(Float, nullable=True)
+    end: Mapped[float | None] = mapped_column(Float, nullable=True)
+    evidence: Mapped[str] = mapped_column(Text, default="")
+
+
+class InspectionReview(Base):
+    """Append-only: a supervisor's review, an agent's dispute, an override, with the reason."""
+
+    __tablename__ = "inspection_reviews"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    score_id: Mapped[int] = mapped_column(Integer, index=True)
+    action: Mapped[str] = mapped_column(String(16))  # review, dispute, override, resolve
+    actor: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[float] = mapped_column(Float)
+
+
+class KnowledgeEntry(Base):
+    """A knowledge-base entry (policy answer, department duty, notice): its current state;
+    every version is kept in knowledge_versions."""
+
+    __tablename__ = "knowledge_entries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))  # policy, duty, notice
+    title: Mapped[str] = mapped_column(String(200))
+    department: Mapped[str] = mapped_column(String(64), default="")
+    status: Mapped[str] = mapped_column(String(16))  # draft, review, published, expired, retired
+    version: Mapped[int] = mapped_column(Integer)  # the published (or latest draft) version
+    effective_from: Mapped[float | None] = mapped_column(Float, nullable=True)
+    expires_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+    search_text: Mapped[str] = mapped_column(Text, default="")  # segmented words
+
+    __table_args__ = (Index("ix_knowledge_entries_status", "status", "expires_at"),)
+
+
+class KnowledgeVersion(Base):
+    __tablename__ = "knowledge_versions"
+
+    entry_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(64))
+    at: Mapped[float] = mapped_column(Float)
+    reviewer: Mapped[str] = mapped_column(String(64), default="")
+    reviewed_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class ReportRun(Base):
+    """A generated report (daily, weekly, monthly, special): period, figures, files."""
+
+    __tablename__ = "report_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))  # daily, weekly, monthly, special
+    title: Mapped[str] = mapped_column(String(200))
+    period_from: Mapped[float] = mapped_column(Float)
+    period_to: Mapped[float] = mapped_column(Float)
+    params: Mapped[str] = mapped_column(Text, default="{}")  # JSON: filters, comparisons
+    figures: Mapped[str] = mapped_column(Text, default="{}")  # JSON: the KPIs as computed
+    files: Mapped[str] = mapped_column(Text, default="[]")  # JSON: paths relative to reports
+    actor: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))  # running, done, failed
+    started_at: Mapped[float] = mapped_column(Float)
+    finished_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    error: Mapped[str] = mapped_column(Text, default="")
+
+    __table_args__ = (Index("ix_report_runs_kind", "kind", "period_from"),)
+
+
 __all__ = [
+    "InspectionFinding",
+    "InspectionReview",
+    "InspectionScore",
+    "KnowledgeEntry",
+    "KnowledgeVersion",
+    "ReportRun",
+    "Warning",
+    "WarningTicket",
     "ChangeLog",
     "DataAccess",
     "DataCorrection",

@@ -2,8 +2,8 @@
 SQLite and PostgreSQL): Alembic's autogenerate comparison finds nothing to change.
 
 Left out of the comparison: the full-text search objects each dialect has outside the ORM
-(SQLite's FTS5 virtual table `tickets_fts` and its shadow tables, PostgreSQL's GIN index
-`ix_tickets_search`); server defaults (not compared).
+(SQLite's FTS5 virtual tables `tickets_fts`, `knowledge_fts` and their shadow tables,
+PostgreSQL's GIN indexes `ix_tickets_search`, `ix_knowledge_search`); server defaults (not compared).
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from callcenter.storage.schema import Base
 
 def _include_name(name: str | None, type_: str, parent_names: Any) -> bool:
     if type_ == "table" and name is not None:
-        return not name.startswith("tickets_fts")
+        return not name.startswith(("tickets_fts", "knowledge_fts"))
     if type_ == "index":
-        return name != "ix_tickets_search"
+        return name not in ("ix_tickets_search", "ix_knowledge_search")
     return True
 
 
