@@ -3,7 +3,8 @@ SQLite and PostgreSQL): Alembic's autogenerate comparison finds nothing to chang
 
 Left out of the comparison: the full-text search objects each dialect has outside the ORM
 (SQLite's FTS5 virtual tables `tickets_fts`, `knowledge_fts` and their shadow tables,
-PostgreSQL's GIN indexes `ix_tickets_search`, `ix_knowledge_search`); server defaults (not compared).
+PostgreSQL's GIN indexes `ix_tickets_search`, `ix_knowledge_search`); server defaults (not
+compared).
 """
 
 from __future__ import annotations
