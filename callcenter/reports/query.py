@@ -1,0 +1,294 @@
+"""The SQL aggregates behind a report: every figure is a GROUP BY in the database, never a loop
+over tickets in Python, so a month of a million-ticket year takes seconds on PostgreSQL.
+
+Cohorts (which timestamp puts a record in the period [start, end), epoch seconds):
+- calls: `calls.joined_at` (reached the queue);
+- intake, returns, re-dispatches: `tickets.created_at` (受理);
+- closure, on-time completion, revisits, resolution, ratings: `tickets.closed_at` (办结), i.e.
+  the outcome of the tickets closed in the period.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Float,
+    Integer,
+    Select,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+    type_coerce,
+)
+from sqlalchemy.engine import Connection
+
+from callcenter.storage.schema import CallRecord, RefGrid, Ticket, TicketHistory
+from callcenter.tickets.model import OPEN_STATUSES, CallbackOutcome, Rating, Status
+
+ANSWER_THRESHOLD = 15.0  # seconds: "answered within 15 s"
+URGENT_HOURS = 24.0  # a time limit of at most this many hours counts as urgent
+
+# Breakdown dimensions: key -> Chinese heading.
+DIMENSIONS: dict[str, str] = {
+    "request_type": "诉求类型",
+    "topic": "问题分类",
+    "channel": "受理渠道",
+    "hotline": "热线号码",
+    "urgency": "紧急程度",
+    "status": "办理状态",
+    "department": "承办单位",
+    "district": "区域",
+}
+
+URGENT = "紧急"
+NORMAL = "一般"
+NO_LIMIT = "无时限"
+BLANK = "（未填）"
+
+
+@dataclass(frozen=True)
+class CallCounts:
+    offered: int = 0
+    answered: int = 0
+    answered_within: int = 0
+    abandoned: int = 0
+    wait_seconds: float = 0.0  # of answered calls
+    talk_seconds: float = 0.0  # of answered calls
+
+
+@dataclass(frozen=True)
+class TicketCounts:
+    received: int = 0  # created in the period
+    open: int = 0  # of those, still before 办结
+    returned: int = 0  # of those, given back at least once (退单)
+    closed: int = 0  # closed in the period
+    closed_on_time: int = 0  # of those, by the deadline (or without one)
+    callback_attempted: int = 0  # of those, a revisit call was made
+    revisited: int = 0  # of those, the revisit reached the citizen (已回访)
+    resolved: int = 0  # of those revisited, not reopened (重办) afterwards
+    evaluated: int = 0  # of those, rated
+    satisfied: int = 0
+    basically_satisfied: int = 0
+    unsatisfied: int = 0
+
+
+@dataclass(frozen=True)
+class FlowCounts:
+    """Hand-overs of the tickets received in the period, from the history."""
+
+    dispatched: int = 0  # tickets dispatched at least once
+    returned: int = 0  # tickets returned (退单) at least once
+    returns: int = 0  # return actions
+    redispatched: int = 0  # tickets re-dispatched (改派) at least once
+    redispatches: int = 0  # re-dispatch actions
+
+
+@dataclass(frozen=True)
+class Period:
+    start: float  # epoch seconds, inclusive
+    end: float  # exclusive
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Whose tickets: everything, or one department's (a department user's view)."""
+
+    department: str | None = None
+
+
+def _dialect(conn: Connection) -> str:
+    return conn.dialect.name
+
+
+def _state(conn: Connection) -> Any:
+    # PostgreSQL needs a real cast to use ->>; SQLite must not cast (JSON has numeric affinity)
+    if _dialect(conn) == "postgresql":
+        return cast(Ticket.state, JSON)
+    return type_coerce(Ticket.state, JSON)
+
+
+def _in(column: Any, period: Period) -> ColumnElement[bool]:
+    return and_(column >= period.start, column < period.end)
+
+
+def _flag(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return case((condition, 1), else_=0)
+
+
+def _dimension_columns() -> dict[str, ColumnElement[Any]]:
+    limit = Ticket.deadline - Ticket.created_at
+    return {
+        "request_type": func.coalesce(Ticket.request_type, ""),
+        "topic": func.coalesce(Ticket.topic, ""),
+        "channel": func.coalesce(Ticket.channel, ""),
+        "hotline": func.coalesce(Ticket.did, "") + " " + func.coalesce(Ticket.hotline, ""),
+        "urgency": case(
+            (Ticket.deadline.is_(None), NO_LIMIT),
+            (limit <= URGENT_HOURS * 3600, URGENT),
+            else_=NORMAL,
+        ),
+        "status": func.coalesce(Ticket.status, ""),
+        "department": func.coalesce(Ticket.department, ""),
+        "district": func.coalesce(RefGrid.district, ""),
+    }
+
+
+def _ticket_base(conn: Connection, period: Period, scope: Scope, dims: Sequence[str]) -> Any:
+    """One row per ticket received or closed in the period: its dimension values and 0/1
+    flags; the outer queries only sum."""
+    state = _state(conn)
+    callback = state["callback"].as_string()
+    rating = state["rating"].as_string()
+    returns = state["returns"].as_integer()
+    reopens = state["reopens"].as_integer()
+    created = _in(Ticket.created_at, period)
+    closed = _in(Ticket.closed_at, period)
+    reached = and_(closed, callback == CallbackOutcome.REACHED.value)
+    columns = _dimension_columns()
+    flags: list[ColumnElement[Any]] = [
+        _flag(created).label("received"),
+        _flag(and_(created, Ticket.status.in_([s.value for s in OPEN_STATUSES]))).label("open"),
+        _flag(and_(created, func.coalesce(returns, 0) > 0)).label("returned"),
+        _flag(closed).label("closed"),
+        _flag(
+            and_(closed, or_(Ticket.deadline.is_(None), Ticket.closed_at <= Ticket.deadline))
+        ).label("closed_on_time"),
+        _flag(and_(closed, callback.is_not(None))).label("callback_attempted"),
+        _flag(reached).label("revisited"),
+        _flag(and_(reached, func.coalesce(reopens, 0) == 0)).label("resolved"),
+        _flag(and_(closed, rating.is_not(None))).label("evaluated"),
+        _flag(and_(closed, rating == Rating.SATISFIED.value)).label("satisfied"),
+        _flag(and_(closed, rating == Rating.BASICALLY_SATISFIED.value)).label(
+            "basically_satisfied"
+        ),
+        _flag(and_(closed, rating == Rating.UNSATISFIED.value)).label("unsatisfied"),
+    ]
+    query: Select[Any] = select(*[columns[d].label(f"d_{d}") for d in dims], *flags)
+    if "district" in dims:
+        query = query.select_from(Ticket).outerjoin(RefGrid, RefGrid.code == Ticket.grid)
+    query = query.where(or_(created, closed))
+    if scope.department is not None:
+        query = query.where(Ticket.department == scope.department)
+    return query.subquery("base")
+
+
+_TICKET_FIELDS = [f.name for f in fields(TicketCounts)]
+
+
+def _ticket_counts(row: Any, offset: int = 0) -> TicketCounts:
+    values = [int(v or 0) for v in row[offset : offset + len(_TICKET_FIELDS)]]
+    return TicketCounts(*values)
+
+
+def ticket_totals(conn: Connection, period: Period, scope: Scope = Scope()) -> TicketCounts:
+    base = _ticket_base(conn, period, scope, ())
+    row = conn.execute(select(*[func.sum(base.c[name]) for name in _TICKET_FIELDS])).one()
+    return _ticket_counts(row)
+
+
+def ticket_breakdowns(
+    conn: Connection, period: Period, dims: Sequence[str], scope: Scope = Scope()
+) -> dict[str, list[tuple[str, TicketCounts]]]:
+    """Per dimension, (value, counts) ordered by tickets received then closed, descending.
+    PostgreSQL: one scan with GROUPING SETS; SQLite: one GROUP BY per dimension."""
+    for d in dims:
+        if d not in DIMENSIONS:
+            raise ValueError(f"unknown dimension {d!r} (one of {', '.join(DIMENSIONS)})")
+    if not dims:
+        return {}
+    base = _ticket_base(conn, period, scope, dims)
+    sums = [func.sum(base.c[name]) for name in _TICKET_FIELDS]
+    found: dict[str, list[tuple[str, TicketCounts]]] = {d: [] for d in dims}
+    if _dialect(conn) == "postgresql":
+        keys = [base.c[f"d_{d}"] for d in dims]
+        sets = func.grouping_sets(*keys)
+        query = select(*keys, *[func.grouping(k) for k in keys], *sums).group_by(sets)
+        for row in conn.execute(query):
+            grouping = row[len(dims) : 2 * len(dims)]
+            which = [i for i, g in enumerate(grouping) if g == 0]
+            if len(which) != 1:
+                continue
+            i = which[0]
+            found[dims[i]].append((str(row[i]), _ticket_counts(row, 2 * len(dims))))
+    else:
+        for d in dims:
+            key = base.c[f"d_{d}"]
+            for row in conn.execute(select(key, *sums).group_by(key)):
+                found[d].append((str(row[0]), _ticket_counts(row, 1)))
+    for d in dims:
+        found[d].sort(key=lambda item: (-item[1].received, -item[1].closed, item[0]))
+    return found
+
+
+def call_totals(conn: Connection, period: Period) -> CallCounts:
+    c = CallRecord
+    answered = c.connected_at.is_not(None)
+    query = select(
+        func.count(),
+        func.sum(_flag(answered)),
+        func.sum(_flag(and_(answered, c.waited <= ANSWER_THRESHOLD))),
+        func.sum(_flag(c.leave_reason == "abandoned")),
+        func.sum(case((answered, func.coalesce(c.waited, 0.0)), else_=0.0)),
+        func.sum(case((answered, func.coalesce(c.talk_seconds, 0.0)), else_=0.0)),
+    ).where(_in(c.joined_at, period))
+    row = conn.execute(query).one()
+    return CallCounts(
+        offered=int(row[0] or 0),
+        answered=int(row[1] or 0),
+        answered_within=int(row[2] or 0),
+        abandoned=int(row[3] or 0),
+        wait_seconds=float(row[4] or 0.0),
+        talk_seconds=float(row[5] or 0.0),
+    )
+
+
+def flow_totals(conn: Connection, period: Period, scope: Scope = Scope()) -> FlowCounts:
+    """Dispatches, returns and re-dispatches of the tickets received in the period."""
+    h = TicketHistory
+    query = (
+        select(h.action, func.count(), func.count(func.distinct(h.ticket_id)))
+        .join(Ticket, Ticket.id == h.ticket_id)
+        .where(_in(Ticket.created_at, period))
+        .where(h.action.in_(("dispatch", "return", "redispatch")))
+        .group_by(h.action)
+    )
+    if scope.department is not None:
+        query = query.where(Ticket.department == scope.department)
+    got = {str(a): (int(n), int(t)) for a, n, t in conn.execute(query)}
+    dispatched = got.get("dispatch", (0, 0))[1]
+    return FlowCounts(
+        dispatched=dispatched,
+        returned=got.get("return", (0, 0))[1],
+        returns=got.get("return", (0, 0))[0],
+        redispatched=got.get("redispatch", (0, 0))[1],
+        redispatches=got.get("redispatch", (0, 0))[0],
+    )
+
+
+def intake_series(
+    conn: Connection, period: Period, bucket: float, utc_offset: float, scope: Scope = Scope()
+) -> list[tuple[float, int]]:
+    """Tickets received per bucket (an hour or a local day): (bucket start epoch, count)."""
+    shifted = (Ticket.created_at + literal(utc_offset, Float)) / literal(bucket, Float)
+    if _dialect(conn) == "postgresql":
+        index: ColumnElement[Any] = cast(func.floor(shifted), Integer)
+    else:
+        index = cast(shifted, Integer)
+    key = index.label("bucket")
+    query = select(key, func.count()).where(_in(Ticket.created_at, period))
+    if scope.department is not None:
+        query = query.where(Ticket.department == scope.department)
+    rows = conn.execute(query.group_by(key).order_by(key))
+    return [(int(b) * bucket - utc_offset, int(n)) for b, n in rows]
+
+
+STATUS_LABELS = {s.value: s.label for s in Status}
