@@ -1,0 +1,161 @@
+"""The lifecycle of a knowledge-base entry (GB/T 44192 7.1.1 c, 7.1.2 c), pure.
+
+An entry is created as a draft (version 1); every edit writes a new version and keeps the
+old ones; a draft is submitted for review and approved (published) by a reviewer who is not
+the version's author, or rejected back to draft with a note. A published entry expires at
+its `expires_at` and can be retired at any time. An edit of a published or expired entry
+makes a new draft version: the entry leaves search until that version is approved.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    DRAFT = "draft"
+    REVIEW = "review"
+    PUBLISHED = "published"
+    EXPIRED = "expired"
+    RETIRED = "retired"
+
+
+class Action(StrEnum):
+    EDIT = "edit"
+    SUBMIT = "submit"
+    APPROVE = "approve"
+    REJECT = "reject"
+    EXPIRE = "expire"
+    RETIRE = "retire"
+
+
+class Kind(StrEnum):
+    POLICY = "policy"  # 政策解答
+    DUTY = "duty"  # 部门职责
+    NOTICE = "notice"  # 公告 / 通知
+
+
+EDITORS = ("supervisor", "admin")  # the knowledge administrators: edit, review, retire
+READERS = ("agent", "supervisor", "admin", "auditor")
+
+
+class KnowledgeError(Exception):
+    """A knowledge-base rule was broken; nothing was changed."""
+
+    error_id = "knowledge.error"
+    status = 400
+
+
+class IllegalTransition(KnowledgeError):
+    error_id = "knowledge.illegal_transition"
+    status = 409
+
+
+class SameReviewer(KnowledgeError):
+    error_id = "knowledge.same_reviewer"
+    status = 409
+
+
+class MissingField(KnowledgeError):
+    error_id = "knowledge.missing_field"
+    status = 400
+
+
+class InvalidField(KnowledgeError):
+    error_id = "knowledge.invalid_field"
+    status = 400
+
+
+class EntryNotFound(KnowledgeError):
+    error_id = "knowledge.not_found"
+    status = 404
+
+
+class StaleEntry(KnowledgeError):
+    error_id = "knowledge.conflict"
+    status = 409
+
+
+FROM: dict[Action, frozenset[Status]] = {
+    Action.EDIT: frozenset({Status.DRAFT, Status.REVIEW, Status.PUBLISHED, Status.EXPIRED}),
+    Action.SUBMIT: frozenset({Status.DRAFT}),
+    Action.APPROVE: frozenset({Status.REVIEW}),
+    Action.REJECT: frozenset({Status.REVIEW}),
+    Action.EXPIRE: frozenset({Status.PUBLISHED}),
+    Action.RETIRE: frozenset({Status.DRAFT, Status.REVIEW, Status.PUBLISHED, Status.EXPIRED}),
+}
+TO: dict[Action, Status] = {
+    Action.EDIT: Status.DRAFT,
+    Action.SUBMIT: Status.REVIEW,
+    Action.APPROVE: Status.PUBLISHED,
+    Action.REJECT: Status.DRAFT,
+    Action.EXPIRE: Status.EXPIRED,
+    Action.RETIRE: Status.RETIRED,
+}
+
+
+@dataclass(frozen=True)
+class EntryState:
+    status: Status
+    version: int  # the version in force (published) or being worked on (draft, review)
+    author: str  # who wrote that version
+    expires_at: float | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    """One action on an entry: who, when, with what note."""
+
+    action: Action
+    actor: str
+    at: float
+    note: str = ""
+
+
+def created(author: str, expires_at: float | None = None) -> EntryState:
+    if not author.strip():
+        raise MissingField("author is required")
+    return EntryState(Status.DRAFT, 1, author, expires_at)
+
+
+def is_due(expires_at: float | None, now: float) -> bool:
+    """Past its expiry: `expires_at` is the first moment the entry is no longer valid."""
+    return expires_at is not None and expires_at <= now
+
+
+def apply(state: EntryState, step: Step) -> EntryState:
+    """The state after `step`, or a KnowledgeError naming the rule it breaks."""
+    if state.status not in FROM[step.action]:
+        raise IllegalTransition(f"cannot {step.action.value} an entry that is {state.status}")
+    if not step.actor.strip():
+        raise MissingField("actor is required")
+    version, author = state.version, state.author
+    if step.action is Action.EDIT:
+        version, author = state.version + 1, step.actor
+    elif step.action is Action.APPROVE:
+        if step.actor == state.author:
+            raise SameReviewer("the author of a version may not approve it")
+        if is_due(state.expires_at, step.at):
+            raise InvalidField("the entry's expiry time has passed; change it before approving")
+    elif step.action is Action.REJECT and not step.note.strip():
+        raise MissingField("a rejection needs a note saying what to change")
+    elif step.action is Action.EXPIRE and not is_due(state.expires_at, step.at):
+        raise IllegalTransition("the entry has not reached its expiry time")
+    return EntryState(TO[step.action], version, author, state.expires_at)
+
+
+def check_period(effective_from: float | None, expires_at: float | None) -> None:
+    if effective_from is not None and expires_at is not None and expires_at <= effective_from:
+        raise InvalidField("expires_at must be after effective_from")
+
+
+def in_force(
+    status: str, effective_from: float | None, expires_at: float | None, now: float
+) -> bool:
+    """What search and suggestions show: published, in effect and not expired."""
+    return (
+        status == Status.PUBLISHED
+        and (effective_from is None or effective_from <= now)
+        and not is_due(expires_at, now)
+    )
