@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -170,31 +171,38 @@ def main() -> None:
     args = parser.parse_args()
     tickets = 10_000_000 if args.ten_million else args.tickets
     work = Path(tempfile.mkdtemp(prefix="cc-bench-data-"))
+    config = work / "config"  # a snapshot: the run sees one version of the config
+    shutil.copytree(CONFIG, config)
     keys = work / "keys.toml"
     write_key_file(keys)
     os.environ[FILE_ENV] = str(keys)
     cipher = load_cipher()
     truth = work / "truth"
     lines: list[tuple[str, int, float]] = []
+
+    def step(name: str, count: int, seconds: float) -> None:
+        lines.append((name, count, seconds))
+        print(f"{name}: {count:,} rows in {seconds:.1f} s ({count / seconds:,.0f}/s)", flush=True)
+
     extra: dict[str, Any] = {"tickets": tickets}
     with scratch_database() as url:
         db = Database(url)
         db.upgrade()
         print(f"loading a synthetic year of {tickets:,} tickets into PostgreSQL ...", flush=True)
         code, seconds = timed(
-            lambda: main_synth(url, tickets, 2026, date(2026, 1, 1), truth, CONFIG, 0.02)
+            lambda: main_synth(url, tickets, 2026, date(2026, 1, 1), truth, config, 0.02)
         )
         assert code == 0, "synthetic load failed"
         manifest = json.loads((truth / "manifest.json").read_text(encoding="utf-8"))
         rows = sum(manifest["counts"].values())
-        lines.append(("load (generate + COPY + indexes)", rows, seconds))
+        step("load (generate + COPY + indexes)", rows, seconds)
         size, baseline = timed(lambda: read_all_tickets(db))
         print(f"baseline: read every ticket once: {baseline:.2f} s ({size / 1e6:.0f} MB)")
 
-        rules = load_quality(CONFIG).rules
+        rules = load_quality(config).rules
         time.sleep(6)  # runs take changes logged more than 5 s before they start (late commits)
         full, seconds = timed(lambda: run(db, rules, cipher, "full", "bench", datetime.now(UTC)))
-        lines.append(("governance: full run", full.records, seconds))
+        step("governance: full run", full.records, seconds)
         recall, precision, per_rule = evaluate(db, full.run_id, truth / "defects.jsonl")
         extra["governance"] = {
             "recall": recall,
@@ -211,22 +219,22 @@ def main() -> None:
             lambda: run(db, rules, cipher, "incremental", "bench", datetime.now(UTC))
         )
         assert inc.records == changed.rowcount, (inc.records, changed.rowcount)
-        lines.append(("governance: incremental (1 % changed)", inc.records, seconds))
+        step("governance: incremental (1 % changed)", inc.records, seconds)
 
-        stats, seconds = timed(lambda: rebuild(db.engine, load_ticket_settings(CONFIG)))
+        stats, seconds = timed(lambda: rebuild(db.engine, load_ticket_settings(config)))
         records = stats.tickets + stats.calls + stats.callbacks + stats.surveys
-        lines.append(("fusion: every ticket, call, survey", records, seconds))
+        step("fusion: every ticket, call, survey", records, seconds)
         quality = fusion_quality(db, truth)
         extra["fusion"] = {k: {"precision": p, "recall": r} for k, (p, r) in quality.items()}
         extra["fusion"]["profiles"] = stats.profiles
         for kind, (p, r) in quality.items():
             print(f"fusion {kind}: pairwise precision {p:.4f}, recall {r:.4f}")
 
-        catalog, seconds = timed(lambda: build_catalog(db.engine, CONFIG / "catalog.toml", CONFIG))
-        lines.append(("catalogue (live schema + notes)", len(catalog.datasets), seconds))
+        catalog, seconds = timed(lambda: build_catalog(db.engine, config / "catalog.toml", config))
+        step("catalogue (live schema + notes)", len(catalog.datasets), seconds)
 
         sent, seconds = feed_step(db, args.feed_events)
-        lines.append(("export feed (signed HTTP batches of 1,000)", sent, seconds))
+        step("export feed (signed HTTP batches of 1,000)", sent, seconds)
         db.close()
 
     print(f"\n{tickets:,} tickets; baseline read of the tickets table: {baseline:.2f} s\n")
