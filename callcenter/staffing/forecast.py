@@ -1,0 +1,167 @@
+"""Calls per half hour, forecast from the call history (GB/T 44190 6.1.1.1: seats follow the
+daily call volume).
+
+Method, for a day D with history up to a cut-off day (D itself or earlier):
+
+* Ordinary day: the seasonal average of the same weekday's 48 half-hour slots over the last
+  `weeks` weeks before the cut-off (holidays and make-up workdays left out of the average),
+  times a trend factor g^k: g is the weekly growth, (mean daily calls of the last `weeks`
+  weeks / mean daily calls of the `weeks` weeks before)^(1/`weeks`), kept within ±5 % a week,
+  and k the weeks between the average's sample days and D (on average).
+* Make-up workday (调休): forecast as a Monday.
+* Holiday: the holiday profile. Its level is the mean, over the past holidays in the
+  history, of (that holiday's calls / mean daily calls of the ordinary days in the `weeks`
+  weeks before it), applied to the recent mean daily calls; its shape over the day is the
+  mean shape of those holidays. Without a past holiday: the Sunday forecast.
+
+`holdout` measures the method: the last days of a history are forecast from the rest and
+compared, as the MAPE of daily totals and the WAPE (Σ|error| / Σ actual) of half-hour slots
+(slot MAPE is undefined where a slot had no calls).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+SLOTS = 48
+MAX_WEEKLY_GROWTH = 0.05
+
+Counts = Sequence[float]
+
+
+@dataclass(frozen=True)
+class Calendar:
+    holidays: frozenset[date] = frozenset()
+    workdays: frozenset[date] = frozenset()  # weekend days that are worked (调休)
+
+    def kind(self, day: date) -> str:
+        if day in self.holidays:
+            return "holiday"
+        if day in self.workdays:
+            return "workday"
+        return "ordinary"
+
+    def weekday(self, day: date) -> int:
+        """The weekday whose pattern a day follows (a make-up workday works as a Monday)."""
+        return 0 if day in self.workdays else day.weekday()
+
+
+@dataclass(frozen=True)
+class Forecast:
+    day: date
+    kind: str  # ordinary, workday, holiday
+    calls: tuple[float, ...]  # per half hour, slot 0 = 00:00-00:30 local time
+    basis: str  # how it was made, for the report
+
+
+def _ordinary(
+    history: Mapping[date, Counts], cal: Calendar, cutoff: date, weeks: int
+) -> list[date]:
+    start = cutoff - timedelta(days=7 * weeks)
+    return sorted(d for d in history if start <= d < cutoff and cal.kind(d) == "ordinary")
+
+
+def _mean_daily(history: Mapping[date, Counts], days: Sequence[date]) -> float | None:
+    if not days:
+        return None
+    return sum(sum(history[d]) for d in days) / len(days)
+
+
+def weekly_growth(history: Mapping[date, Counts], cal: Calendar, cutoff: date, weeks: int) -> float:
+    recent = _mean_daily(history, _ordinary(history, cal, cutoff, weeks))
+    before = _mean_daily(history, _ordinary(history, cal, cutoff - timedelta(weeks=weeks), weeks))
+    if not recent or not before:
+        return 1.0
+    g = float((recent / before) ** (1 / weeks))
+    return min(1 + MAX_WEEKLY_GROWTH, max(1 - MAX_WEEKLY_GROWTH, g))
+
+
+def forecast_day(
+    history: Mapping[date, Counts], cal: Calendar, day: date, weeks: int = 6
+) -> Forecast:
+    """The forecast for `day` from the days of `history` before it (see the module doc)."""
+    if weeks < 1:
+        raise ValueError("weeks must be at least 1")
+    known = [d for d in history if d < day]
+    if not known:
+        return Forecast(day, cal.kind(day), (0.0,) * SLOTS, "无历史数据")
+    cutoff = max(known) + timedelta(days=1)
+    g = weekly_growth(history, cal, cutoff, weeks)
+    kind = cal.kind(day)
+    if kind == "holiday":
+        found = _holiday(history, cal, cutoff, weeks, day, g)
+        if found is not None:
+            return found
+    weekday = 6 if kind == "holiday" else cal.weekday(day)
+    same = [d for d in _ordinary(history, cal, cutoff, weeks) if d.weekday() == weekday]
+    if not same:
+        return Forecast(day, kind, (0.0,) * SLOTS, "近期无同类日数据")
+    ahead = sum((day - d).days for d in same) / len(same) / 7
+    factor = g**ahead
+    calls = tuple(factor * sum(history[d][s] for d in same) / len(same) for s in range(SLOTS))
+    basis = f"近{weeks}周同星期均值（{len(same)}天）×趋势{factor:.3f}"
+    return Forecast(day, kind, calls, basis)
+
+
+def _holiday(
+    history: Mapping[date, Counts], cal: Calendar, cutoff: date, weeks: int, day: date, g: float
+) -> Forecast | None:
+    ratios: list[float] = []
+    shape = [0.0] * SLOTS
+    for h in sorted(d for d in history if d < cutoff and cal.kind(d) == "holiday"):
+        base = _mean_daily(history, _ordinary(history, cal, h, weeks))
+        total = sum(history[h])
+        if not base or total <= 0:
+            continue
+        ratios.append(total / base)
+        for s in range(SLOTS):
+            shape[s] += history[h][s] / total
+    recent_days = _ordinary(history, cal, cutoff, weeks)
+    recent = _mean_daily(history, recent_days)
+    if not ratios or not recent:
+        return None
+    ahead = sum((day - d).days for d in recent_days) / len(recent_days) / 7
+    level = recent * (sum(ratios) / len(ratios)) * g**ahead
+    calls = tuple(level * shape[s] / len(ratios) for s in range(SLOTS))
+    basis = f"节假日画像（{len(ratios)}个历史节假日，水平{sum(ratios) / len(ratios):.2f}）"
+    return Forecast(day, "holiday", calls, basis)
+
+
+@dataclass(frozen=True)
+class Holdout:
+    days: int
+    daily_mape: float  # mean |forecast - actual| / actual of daily totals
+    slot_wape: float  # Σ |error| / Σ actual over half-hour slots
+    naive_daily_mape: float  # the same for "every day is the recent mean day"
+
+
+def holdout(
+    history: Mapping[date, Counts], cal: Calendar, last_days: int = 7, weeks: int = 6
+) -> Holdout:
+    """Forecast the last `last_days` days of `history` from the days before them."""
+    days = sorted(history)
+    if len(days) <= last_days:
+        raise ValueError("the history is shorter than the hold-out")
+    test = days[-last_days:]
+    train = {d: history[d] for d in days[:-last_days]}
+    naive = _mean_daily(train, _ordinary(train, cal, test[0], weeks)) or 0.0
+    ape: list[float] = []
+    naive_ape: list[float] = []
+    abs_err = actual_sum = 0.0
+    for d in test:
+        f = forecast_day(train, cal, d, weeks)
+        actual = history[d]
+        total = sum(actual)
+        if total > 0:
+            ape.append(abs(sum(f.calls) - total) / total)
+            naive_ape.append(abs(naive - total) / total)
+        abs_err += sum(abs(f.calls[s] - actual[s]) for s in range(SLOTS))
+        actual_sum += total
+    return Holdout(
+        days=last_days,
+        daily_mape=sum(ape) / len(ape) if ape else 0.0,
+        slot_wape=abs_err / actual_sum if actual_sum else 0.0,
+        naive_daily_mape=sum(naive_ape) / len(naive_ape) if naive_ape else 0.0,
+    )
