@@ -1,0 +1,414 @@
+"""The knowledge base over HTTP (GB/T 44192 7.1.1 c, 7.1.2 c).
+
+Agents (and auditors) read and search what is in force and get suggestions for a live call;
+the knowledge administrators (supervisor, admin) also see drafts and every version, create,
+edit, submit, approve (not their own version), reject, retire, and read the gap report.
+Database work runs in a worker thread (asyncio.to_thread), the gap report's year-long scan
+included. Entries hold no citizens' data; a suggestion answers with entries and the matched
+words only, never the transcript.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from aiohttp import web
+from sqlalchemy.orm import Session
+
+from callcenter.api.auth import Principal, require
+from callcenter.api.errors import ApiError, json_body
+from callcenter.api.tickets import TICKET_DB
+from callcenter.knowledge_base import store
+from callcenter.knowledge_base.gaps import THRESHOLD, gaps
+from callcenter.knowledge_base.model import (
+    EDITORS,
+    READERS,
+    Action,
+    EntryNotFound,
+    KnowledgeError,
+    in_force,
+)
+from callcenter.knowledge_base.search import search
+from callcenter.knowledge_base.store import Draft, Filters
+from callcenter.knowledge_base.suggest import caller_text, suggest
+from callcenter.storage.database import Database
+from callcenter.storage.schema import KnowledgeEntry, KnowledgeVersion
+
+T = TypeVar("T")
+LIVE_READERS = ("agent", "supervisor")  # as /api/calls/{call_id}/live-transcript
+GAP_READERS = (*EDITORS, "auditor")
+MAX_TEXT = 20_000
+STEPS = {
+    "submit": Action.SUBMIT,
+    "approve": Action.APPROVE,
+    "reject": Action.REJECT,
+    "retire": Action.RETIRE,
+}
+
+
+def routes() -> list[web.RouteDef]:
+    return [
+        web.get("/api/knowledge", listing),
+        web.post("/api/knowledge", create),
+        web.get("/api/knowledge/search", search_entries),
+        web.get("/api/knowledge/suggest", suggest_for_call),
+        web.post("/api/knowledge/suggest", suggest_for_text),
+        web.get("/api/knowledge/gaps", gap_report),
+        web.get(r"/api/knowledge/{id:\d+}", entry),
+        web.put(r"/api/knowledge/{id:\d+}", edit),
+        web.post(r"/api/knowledge/{id:\d+}/{step:submit|approve|reject|retire}", step),
+    ]
+
+
+async def _run(db: Database, work: Callable[[Session], T]) -> T:
+    """`work` in one transaction on a worker thread; a broken rule becomes its JSON error."""
+    try:
+        return await asyncio.to_thread(db.transaction, work)
+    except KnowledgeError as exc:
+        raise ApiError(exc.status, exc.error_id, str(exc)) from exc
+
+
+def _db(request: web.Request) -> Database:
+    return request.app[TICKET_DB]
+
+
+def _int(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query.get(name, "")
+    if raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(400, "api.bad_parameter", f"{name} must be an integer") from None
+    if not low <= value <= high:
+        raise ApiError(400, "api.bad_parameter", f"{name} must be between {low} and {high}")
+    return value
+
+
+def _float(value: object, name: str, default: float | None = None) -> float | None:
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ApiError(400, "api.bad_parameter", f"{name} must be a number (epoch seconds)")
+    try:
+        return float(value)
+    except ValueError:
+        raise ApiError(400, "api.bad_parameter", f"{name} must be a number") from None
+
+
+def _str(body: dict[str, object], name: str, default: str = "") -> str:
+    value = body.get(name, default)
+    if not isinstance(value, str):
+        raise ApiError(400, "api.invalid", f"'{name}' must be a string")
+    return value
+
+
+def _summary(row: KnowledgeEntry) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "kind": row.kind,
+        "title": row.title,
+        "department": row.department,
+        "status": row.status,
+        "version": row.version,
+        "effective_from": row.effective_from,
+        "expires_at": row.expires_at,
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+    }
+
+
+def _version(v: KnowledgeVersion) -> dict[str, Any]:
+    return {
+        "version": v.version,
+        "title": v.title,
+        "body": v.body,
+        "author": v.author,
+        "at": v.at,
+        "reviewer": v.reviewer,
+        "reviewed_at": v.reviewed_at,
+        "note": v.note,
+    }
+
+
+def _editor(who: Principal) -> bool:
+    return who.can(*EDITORS)
+
+
+# --- reading --------------------------------------------------------------------------------
+
+
+async def listing(request: web.Request) -> web.Response:
+    """Entries, most recently changed first; readers who are not editors see published ones."""
+    who = require(request, *READERS)
+    q = request.query
+    status = q.get("status", "") if _editor(who) else "published"
+    f = Filters(status=status, kind=q.get("kind", ""), department=q.get("department", ""))
+    page = _int(request, "page", 1, 1, 10_000)
+    per_page = _int(request, "per_page", 20, 1, 200)
+
+    def work(s: Session) -> dict[str, Any]:
+        total, rows = store.listing(s, f, page, per_page)
+        return {"total": total, "page": page, "entries": [_summary(r) for r in rows]}
+
+    return web.json_response(await _run(_db(request), work))
+
+
+async def entry(request: web.Request) -> web.Response:
+    """One entry with its current version; editors also get every earlier version."""
+    who = require(request, *READERS)
+    entry_id = int(request.match_info["id"])
+    now = time.time()
+
+    def work(s: Session) -> dict[str, Any]:
+        row = store.get(s, entry_id)
+        if not _editor(who) and not in_force(row.status, row.effective_from, row.expires_at, now):
+            raise EntryNotFound(f"knowledge entry {entry_id} is not in force")
+        out = _summary(row)
+        out["current"] = _version(store.version(s, entry_id, row.version))
+        if _editor(who):
+            out["versions"] = [_version(v) for v in store.versions(s, entry_id)]
+        return out
+
+    return web.json_response(await _run(_db(request), work))
+
+
+async def search_entries(request: web.Request) -> web.Response:
+    """Full-text search of the entries in force: `q`, `limit`."""
+    require(request, *READERS)
+    query = request.query.get("q", "").strip()
+    if not query:
+        raise ApiError(400, "knowledge.missing_query", "q is required")
+    limit = _int(request, "limit", 10, 1, 50)
+    now = time.time()
+    hits = await _run(_db(request), lambda s: search(s, query, now, limit))
+    return web.json_response({"q": query, "hits": [h.to_json() for h in hits]})
+
+
+async def _suggestions(request: web.Request, text: str, limit: int) -> dict[str, Any]:
+    now = time.time()
+    hits = await _run(_db(request), lambda s: suggest(s, text, now, limit))
+    return {"hits": [h.to_json() for h in hits]}
+
+
+async def suggest_for_call(request: web.Request) -> web.Response:
+    """Suggestions for what the caller has said so far on a live call (`call_id`)."""
+    from callcenter.api.http import LIVE  # the engine's app key; http mounts these routes
+
+    require(request, *LIVE_READERS)
+    call_id = request.query.get("call_id", "")
+    if not call_id:
+        raise ApiError(400, "knowledge.missing_call", "call_id is required")
+    limit = _int(request, "limit", 5, 1, 20)
+    live = request.app.get(LIVE)
+    if live is None:
+        raise ApiError(404, "live.disabled", "live transcription is not configured ([asr])")
+    view = live.view(call_id)
+    if view is None:
+        raise ApiError(404, "live.unknown_call", "no live transcript for this call")
+    out = await _suggestions(request, caller_text(view), limit)
+    return web.json_response({"call_id": call_id, **out})
+
+
+async def suggest_for_text(request: web.Request) -> web.Response:
+    """Suggestions for a text: `{"text": "...", "limit": 5}`."""
+    require(request, *READERS)
+    body = await json_body(request)
+    text = _str(body, "text")
+    if not text.strip():
+        raise ApiError(400, "knowledge.missing_text", "'text' is required")
+    if len(text) > MAX_TEXT:
+        raise ApiError(400, "knowledge.text_too_long", f"'text' is over {MAX_TEXT} characters")
+    limit = body.get("limit", 5)
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 20:
+        raise ApiError(400, "api.invalid", "'limit' must be an integer from 1 to 20")
+    return web.json_response(await _suggestions(request, text, limit))
+
+
+DAY = 86_400.0
+
+
+async def gap_report(request: web.Request) -> web.Response:
+    """Frequent requests without a matching entry: `since`, `until` (epoch seconds; default
+    the last 30 days), `min_count`, `threshold` (0..1)."""
+    require(request, *GAP_READERS)
+    now = time.time()
+    until = _float(request.query.get("until"), "until", now) or now
+    since = _float(request.query.get("since"), "since", until - 30 * DAY) or 0.0
+    if since >= until:
+        raise ApiError(400, "api.bad_parameter", "since must be before until")
+    min_count = _int(request, "min_count", 10, 1, 1_000_000)
+    threshold = _float(request.query.get("threshold"), "threshold", THRESHOLD) or 0.0
+    if not 0.0 <= threshold <= 1.0:
+        raise ApiError(400, "api.bad_parameter", "threshold must be between 0 and 1")
+    found = await _run(
+        _db(request), lambda s: gaps(s, since, until, min_count, threshold, min(until, now))
+    )
+    return web.json_response(
+        {
+            "since": since,
+            "until": until,
+            "min_count": min_count,
+            "threshold": threshold,
+            "gaps": [g.to_json() for g in found],
+        }
+    )
+
+
+# --- writing --------------------------------------------------------------------------------
+
+
+def _draft(body: dict[str, object], base: KnowledgeEntry | None, current_body: str) -> Draft:
+    def keep(name: str, old: float | None) -> float | None:
+        return _float(body[name], name) if name in body else old
+
+    return Draft(
+        _str(body, "kind", base.kind if base else ""),
+        _str(body, "title", base.title if base else ""),
+        _str(body, "body", current_body),
+        _str(body, "department", base.department if base else ""),
+        keep("effective_from", base.effective_from if base else None),
+        keep("expires_at", base.expires_at if base else None),
+    )
+
+
+def _expected(body: dict[str, object]) -> int | None:
+    value = body.get("version")
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ApiError(400, "api.invalid", "'version' must be an integer")
+    return value
+
+
+async def create(request: web.Request) -> web.Response:
+    """A new entry (a draft, version 1): kind, title, body, department, effective_from,
+    expires_at."""
+    who = require(request, *EDITORS)
+    draft = _draft(await json_body(request), None, "")
+    now = time.time()
+    row = await _run(_db(request), lambda s: _summary(store.create(s, draft, who.name, now)))
+    return web.json_response(row, status=201)
+
+
+async def edit(request: web.Request) -> web.Response:
+    """A new version; fields left out keep their current value. `version` (optional) is the
+    version the editor started from: a later one in between answers 409."""
+    who = require(request, *EDITORS)
+    entry_id = int(request.match_info["id"])
+    body = await json_body(request)
+    expected, note = _expected(body), _str(body, "note")
+    now = time.time()
+
+    def work(s: Session) -> dict[str, Any]:
+        row = store.get(s, entry_id)
+        draft = _draft(body, row, store.version(s, entry_id, row.version).body)
+        return _summary(store.edit(s, entry_id, draft, who.name, now, note, expected))
+
+    return web.json_response(await _run(_db(request), work))
+
+
+async def step(request: web.Request) -> web.Response:
+    """Submit for review, approve, reject (a note is required) or retire: `note`, `version`."""
+    who = require(request, *EDITORS)
+    entry_id = int(request.match_info["id"])
+    action = STEPS[request.match_info["step"]]
+    body = await json_body(request)
+    expected, note = _expected(body), _str(body, "note")
+    now = time.time()
+    row = await _run(
+        _db(request),
+        lambda s: _summary(store.step(s, entry_id, action, who.name, now, note, expected)),
+    )
+    return web.json_response(row)
+
+
+# --- OpenAPI --------------------------------------------------------------------------------
+
+
+def _op(summary: str, roles: str, ok: int = 200, body: bool = False) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "summary": f"{summary} (roles: {roles})",
+        "responses": {
+            str(ok): {"description": "OK"},
+            "4XX": {
+                "description": "Error",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+            },
+        },
+    }
+    if body:
+        op["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    return op
+
+
+def _q(*names: tuple[str, str]) -> list[dict[str, Any]]:
+    return [{"name": n, "in": "query", "schema": {"type": t}} for n, t in names]
+
+
+ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
+R = "agent, supervisor, auditor, admin"
+E = "supervisor, admin"
+OPENAPI: dict[str, Any] = {
+    "/api/knowledge": {
+        "get": {
+            **_op("Knowledge entries (non-editors: published only)", R),
+            "parameters": _q(
+                ("status", "string"),
+                ("kind", "string"),
+                ("department", "string"),
+                ("page", "integer"),
+                ("per_page", "integer"),
+            ),
+        },
+        "post": _op("Create an entry (a draft, version 1)", E, 201, True),
+    },
+    "/api/knowledge/search": {
+        "get": {
+            **_op("Full-text search of the entries in force, with snippets", R),
+            "parameters": _q(("q", "string"), ("limit", "integer")),
+        }
+    },
+    "/api/knowledge/suggest": {
+        "get": {
+            **_op(
+                "Suggestions for what the caller said so far on a live call", "agent, supervisor"
+            ),
+            "parameters": _q(("call_id", "string"), ("limit", "integer")),
+        },
+        "post": _op("Suggestions for a text ({text, limit})", R, 200, True),
+    },
+    "/api/knowledge/gaps": {
+        "get": {
+            **_op("Frequent requests with no matching entry", "supervisor, auditor, admin"),
+            "parameters": _q(
+                ("since", "number"),
+                ("until", "number"),
+                ("min_count", "integer"),
+                ("threshold", "number"),
+            ),
+        }
+    },
+    "/api/knowledge/{id}": {
+        "get": {
+            **_op("An entry and its current version (editors: all versions)", R),
+            "parameters": [ID],
+        },
+        "put": {**_op("Edit: a new version, the old kept", E, 200, True), "parameters": [ID]},
+    },  # fmt: skip
+    **{
+        f"/api/knowledge/{{id}}/{name}": {
+            "post": {
+                **_op(f"{name.capitalize()} the entry's current version", E, 200, True),
+                "parameters": [ID],
+            }
+        }  # fmt: skip
+        for name in STEPS
+    },
+}
