@@ -1,0 +1,136 @@
+"""Seat planning over HTTP (GB/T 44190 6.1.1.1, 6.1.3.1): GET /api/staffing?date=&days=
+[&sl=&within=] for supervisors and admins. The plan reads a year of call history, so it is
+built in a worker thread (asyncio.to_thread), never on the engine's event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from dataclasses import replace
+from datetime import date
+from typing import Any
+
+from aiohttp import web
+
+from callcenter.api.auth import require
+from callcenter.api.errors import ApiError
+from callcenter.api.tickets import CONFIG_DIR, TICKET_DB
+from callcenter.staffing.plan import DayPlan, plan_from_store
+from callcenter.staffing.settings import load_staffing
+from callcenter.tomlreader import ConfigErrors
+
+
+def routes() -> list[web.RouteDef]:
+    return [web.get("/api/staffing", staffing)]
+
+
+def _float(request: web.Request, name: str, low: float, high: float) -> float | None:
+    raw = request.query.get(name, "")
+    if raw == "":
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ApiError(400, "api.bad_parameter", f"{name} must be a number") from None
+    if not (math.isfinite(value) and low <= value <= high):
+        raise ApiError(400, "api.bad_parameter", f"{name} must be between {low:g} and {high:g}")
+    return value
+
+
+def _num(v: float) -> float | None:
+    return round(v, 4) if math.isfinite(v) else None
+
+
+def _day(p: DayPlan) -> dict[str, Any]:
+    return {
+        "date": p.day.isoformat(),
+        "kind": p.kind,
+        "basis": p.basis,
+        "patience": _num(p.patience),
+        "calls": _num(p.calls),
+        "agent_hours_erlang_c": p.agent_hours_c,
+        "agent_hours_erlang_a": p.agent_hours_a,
+        "seat_hours": p.seat_hours,
+        "peak_seats": p.peak_seats,
+        "slots": [
+            {
+                "start": s.start,
+                "calls": _num(s.calls),
+                "aht": _num(s.aht),
+                "agents_erlang_c": s.agents_c,
+                "service_level_erlang_c": _num(s.sl_c),
+                "asa_erlang_c": _num(s.asa_c),
+                "agents_erlang_a": s.agents_a,
+                "service_level_erlang_a": _num(s.sl_a),
+                "abandon_erlang_a": _num(s.abandon_a),
+                "seats": s.seats,
+            }
+            for s in p.slots
+        ],
+    }
+
+
+async def staffing(request: web.Request) -> web.Response:
+    """The staffing curve of `days` days (default 1, at most 31) from `date`."""
+    require(request, "supervisor")
+    try:
+        first = date.fromisoformat(request.query.get("date", ""))
+    except ValueError:
+        raise ApiError(400, "api.bad_parameter", "date must be YYYY-MM-DD") from None
+    raw_days = request.query.get("days", "1")
+    if not raw_days.isdigit() or not 1 <= int(raw_days) <= 31:
+        raise ApiError(400, "api.bad_parameter", "days must be an integer from 1 to 31")
+    sl = _float(request, "sl", 0.01, 0.99)
+    within = _float(request, "within", 0, 3600)
+    config = request.app[CONFIG_DIR]
+    try:
+        target = load_staffing(config).target
+    except ConfigErrors as exc:
+        raise ApiError(500, "config.invalid", str(exc)) from None
+    if sl is not None:
+        target = replace(target, service_level=sl)
+    if within is not None:
+        target = replace(target, within=within)
+    db = request.app[TICKET_DB]
+    plans = await asyncio.to_thread(
+        plan_from_store, db.engine, config, first, int(raw_days), target
+    )
+    return web.json_response(
+        {
+            "target": {
+                "service_level": target.service_level,
+                "within": target.within,
+                "max_occupancy": target.max_occupancy,
+                "max_abandon": target.max_abandon,
+                "max_asa": target.max_asa,
+            },
+            "days": [_day(p) for p in plans],
+        }
+    )
+
+
+_Q = [
+    {"name": "date", "in": "query", "required": True, "schema": {"type": "string"}},
+    {"name": "days", "in": "query", "schema": {"type": "integer"}},
+    {"name": "sl", "in": "query", "schema": {"type": "number"}},
+    {"name": "within", "in": "query", "schema": {"type": "number"}},
+]
+
+OPENAPI: dict[str, Any] = {
+    "/api/staffing": {
+        "get": {
+            "summary": "Seat plan: calls forecast per half hour, agents by Erlang C and Erlang A "
+            "(roles: supervisor, admin)",
+            "parameters": _Q,
+            "responses": {
+                "200": {"description": "OK"},
+                "4XX": {
+                    "description": "Error",
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
+                    },
+                },
+            },
+        }
+    }
+}
