@@ -1,0 +1,295 @@
+"""Hotline reports over HTTP (GB/T 44192 7.2.1.1): KPIs of any period as JSON, generating a
+report (computed and rendered on a worker thread: asyncio.to_thread), a stored report and its
+files. Supervisors, auditors and admins see everything; a department only its own tickets'
+figures (without the call figures); agents nothing. Every file download is an export on
+record in the data access log."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from callcenter.api.auth import Principal, require
+from callcenter.api.errors import ApiError, json_body
+from callcenter.api.tickets import TICKET_DB
+from callcenter.data import audit
+from callcenter.reports.build import ALL_DIMENSIONS, KINDS, SHANGHAI, build_report
+from callcenter.reports.query import DIMENSIONS
+from callcenter.reports.run import DEFAULT_DIR, FORMATS, generate_report
+from callcenter.storage.schema import ReportRun
+
+REPORTS_DIR: web.AppKey[Path] = web.AppKey("reports_dir", Path)
+READERS = ("supervisor", "auditor", "department")
+CONTENT_TYPES = {
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "html": "text/html; charset=utf-8",
+    "pdf": "application/pdf",
+}
+
+
+def routes() -> list[web.RouteDef]:
+    return [
+        web.get("/api/reports/kpi", kpis),
+        web.post("/api/reports", create),
+        web.get("/api/reports/{id}", show),
+        web.get("/api/reports/{id}/file/{format}", download),
+    ]
+
+
+def _scope(who: Principal) -> str | None:
+    """The department whose figures this user may see; None for all."""
+    if who.role == "department":
+        if not who.department:
+            raise ApiError(403, "api.forbidden", "a department user needs a department")
+        return who.department
+    return None
+
+
+def _day(raw: object, name: str) -> date:
+    try:
+        return date.fromisoformat(str(raw))
+    except ValueError:
+        raise ApiError(400, "api.bad_parameter", f"{name} must be a date YYYY-MM-DD") from None
+
+
+def _period(raw_from: object, raw_to: object) -> tuple[datetime, datetime]:
+    """from and to are dates in China time, both included."""
+    first, last = _day(raw_from, "from"), _day(raw_to, "to")
+    if last < first:
+        raise ApiError(400, "api.bad_parameter", "to must not be before from")
+    start = datetime(first.year, first.month, first.day, tzinfo=SHANGHAI)
+    end = datetime(last.year, last.month, last.day, tzinfo=SHANGHAI) + timedelta(days=1)
+    return start, end
+
+
+def _dims(raw: str) -> list[str]:
+    if raw.strip() == "":
+        return list(ALL_DIMENSIONS)
+    dims = [d.strip() for d in raw.split(",") if d.strip()]
+    bad = [d for d in dims if d not in DIMENSIONS]
+    if bad:
+        raise ApiError(
+            400, "api.bad_parameter", f"unknown dim {bad[0]!r} (one of {', '.join(DIMENSIONS)})"
+        )
+    return dims
+
+
+async def kpis(request: web.Request) -> web.Response:
+    """GET /api/reports/kpi?from=YYYY-MM-DD&to=YYYY-MM-DD&dim=a,b: the figures, not stored."""
+    who = require(request, *READERS)
+    start, end = _period(request.query.get("from", ""), request.query.get("to", ""))
+    dims = _dims(request.query.get("dim", ""))
+    report = await asyncio.to_thread(
+        build_report,
+        request.app[TICKET_DB],
+        "special",
+        start,
+        end,
+        dims,
+        who.name,
+        department=_scope(who),
+        store=False,
+    )
+    return web.json_response(report.figures())
+
+
+def _run_view(row: ReportRun) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "kind": row.kind,
+        "title": row.title,
+        "period_from": row.period_from,
+        "period_to": row.period_to,
+        "params": json.loads(row.params),
+        "figures": json.loads(row.figures),
+        "files": json.loads(row.files),
+        "actor": row.actor,
+        "state": row.state,
+        "started_at": row.started_at,
+        "finished_at": row.finished_at,
+        "error": row.error,
+    }
+
+
+async def create(request: web.Request) -> web.Response:
+    """POST /api/reports {kind, from, to, dims?, formats?, title?}: generate on a worker thread;
+    answers with the report_runs row."""
+    who = require(request, *READERS)
+    body = await json_body(request)
+    kind = str(body.get("kind", "special"))
+    if kind not in KINDS:
+        raise ApiError(400, "api.bad_parameter", f"kind must be one of {', '.join(KINDS)}")
+    start, end = _period(body.get("from", ""), body.get("to", ""))
+    raw_dims = body.get("dims", [])
+    dims = _dims(",".join(str(d) for d in raw_dims) if isinstance(raw_dims, list) else "")
+    raw_formats = body.get("formats", list(FORMATS))
+    formats = [str(f) for f in raw_formats] if isinstance(raw_formats, list) else []
+    if not formats or any(f not in FORMATS for f in formats):
+        raise ApiError(400, "api.bad_parameter", f"formats: a list of {', '.join(FORMATS)}")
+    db = request.app[TICKET_DB]
+    report = await asyncio.to_thread(
+        generate_report,
+        db,
+        kind,
+        start,
+        end,
+        dims,
+        who.name,
+        request.app.get(REPORTS_DIR, DEFAULT_DIR),
+        formats,
+        title=str(body.get("title", "")),
+        department=_scope(who),
+    )
+    assert report.id is not None
+    return web.json_response(_run_view(await _load(request, report.id)), status=201)
+
+
+async def _load(request: web.Request, run_id: int) -> ReportRun:
+    db = request.app[TICKET_DB]
+
+    def work() -> ReportRun | None:
+        with db.session() as s:
+            row = s.get(ReportRun, run_id)
+            if row is not None:
+                s.expunge(row)
+            return row
+
+    row = await asyncio.to_thread(work)
+    if row is None:
+        raise ApiError(404, "reports.not_found", f"no report {run_id}")
+    return row
+
+
+def _run_id(request: web.Request) -> int:
+    try:
+        return int(request.match_info["id"])
+    except ValueError:
+        raise ApiError(400, "api.bad_parameter", "id must be an integer") from None
+
+
+def _visible(who: Principal, row: ReportRun) -> None:
+    mine = _scope(who)
+    if mine is not None and json.loads(row.params).get("department") != mine:
+        raise ApiError(403, "api.forbidden", "this report is not your department's")
+
+
+async def show(request: web.Request) -> web.Response:
+    who = require(request, *READERS)
+    row = await _load(request, _run_id(request))
+    _visible(who, row)
+    return web.json_response(_run_view(row))
+
+
+async def download(request: web.Request) -> web.Response:
+    """GET /api/reports/{id}/file/{xlsx|html|pdf}: an export, on record."""
+    who = require(request, *READERS)
+    fmt = request.match_info["format"]
+    if fmt not in FORMATS:
+        raise ApiError(400, "api.bad_parameter", f"format must be one of {', '.join(FORMATS)}")
+    row = await _load(request, _run_id(request))
+    _visible(who, row)
+    names = [str(n) for n in json.loads(row.files) if str(n).endswith("." + fmt)]
+    if not names:
+        raise ApiError(404, "reports.no_file", f"report {row.id} has no {fmt} file")
+    root = request.app.get(REPORTS_DIR, DEFAULT_DIR).resolve()
+    path = (root / names[0]).resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        raise ApiError(404, "reports.no_file", f"the {fmt} file of report {row.id} is missing")
+    body = await asyncio.to_thread(path.read_bytes)
+    await asyncio.to_thread(
+        request.app[TICKET_DB].transaction,
+        lambda s: audit.record_access(
+            s,
+            who.name,
+            who.role,
+            "export",
+            "report_runs",
+            record_id=str(row.id),
+            fields=[fmt],
+            purpose=row.title,
+            remote=request.remote or "",
+        ),
+    )
+    return web.Response(
+        body=body,
+        content_type=CONTENT_TYPES[fmt].split(";")[0],
+        charset="utf-8" if fmt == "html" else None,
+        headers={
+            "Content-Disposition": f'attachment; filename="report-{row.id}.{fmt}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
+_ROLES = " (roles: supervisor, auditor, admin; department: its own figures)"
+
+
+def _op(summary: str, ok: int = 200, params: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "summary": summary + _ROLES,
+        "responses": {str(ok): {"description": "OK"}, "4XX": {"description": "Error"}},
+    }
+    if params:
+        op["parameters"] = params
+    return op
+
+
+def _q(*names: str) -> list[dict[str, Any]]:
+    return [{"name": n, "in": "query", "schema": {"type": "string"}} for n in names]
+
+
+OPENAPI: dict[str, Any] = {
+    "/api/reports/kpi": {
+        "get": _op(
+            "Hotline KPIs and breakdowns of a period (dates, both included)",
+            200,
+            _q("from", "to", "dim"),
+        ),  # fmt: skip
+    },
+    "/api/reports": {
+        "post": {
+            **_op("Generate a report (XLSX, HTML, PDF) on a worker thread", 201),
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["from", "to"],
+                            "properties": {
+                                "kind": {"type": "string", "enum": list(KINDS)},
+                                "from": {"type": "string", "format": "date"},
+                                "to": {"type": "string", "format": "date"},
+                                "dims": {"type": "array", "items": {"type": "string"}},
+                                "formats": {"type": "array", "items": {"type": "string"}},
+                                "title": {"type": "string"},
+                            },
+                        }
+                    }
+                },
+            },
+        }
+    },
+    "/api/reports/{id}": {"get": _op("A stored report run and its figures", 200, [_ID])},
+    "/api/reports/{id}/file/{format}": {
+        "get": _op(
+            "Download a report file (an export, on record)",
+            200,
+            [
+                _ID,
+                {
+                    "name": "format",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "enum": list(FORMATS)},
+                },
+            ],  # fmt: skip
+        )
+    },
+}

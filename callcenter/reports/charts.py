@@ -1,0 +1,92 @@
+"""Report charts with matplotlib (no pyplot state): Chinese text in Noto Sans CJK from Debian's
+fonts-noto-cjk; as PNG bytes for HTML and as figures for the PDF."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+from matplotlib import font_manager, rc_context  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from callcenter.reports.build import Report  # noqa: E402
+from callcenter.reports.query import DIMENSIONS  # noqa: E402
+
+CJK_FONTS = (
+    Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"),
+    Path("/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc"),
+)
+TOP = 12  # bars per dimension chart
+COLOR = "#c0392b"
+
+
+@cache
+def cjk_family() -> str:
+    """Register the CJK font with matplotlib; its family name."""
+    for path in CJK_FONTS:
+        if path.exists():
+            font_manager.fontManager.addfont(str(path))
+            return str(font_manager.FontProperties(fname=str(path)).get_name())
+    raise FileNotFoundError(
+        "no CJK font: install fonts-noto-cjk (" + ", ".join(str(p) for p in CJK_FONTS) + ")"
+    )
+
+
+@contextmanager
+def cjk() -> Iterator[None]:
+    with rc_context({"font.family": [cjk_family()], "pdf.fonttype": 3, "svg.fonttype": "path"}):
+        yield
+
+
+def series_figure(report: Report) -> Figure:
+    zone = report.period_from.tzinfo
+    fig = Figure(figsize=(8, 3.2), layout="constrained")
+    ax = fig.add_subplot()
+    xs = [datetime.fromtimestamp(t, zone) for t, _ in report.series]
+    ys = [n for _, n in report.series]
+    ax.plot(xs, ys, color=COLOR, marker="o", markersize=3)  # type: ignore[arg-type]
+    unit = "小时" if report.bucket < 86400 else "日"
+    ax.set_title(f"受理量趋势（按{unit}）")
+    ax.set_ylabel("工单数")
+    ax.grid(alpha=0.3)
+    fig.autofmt_xdate()
+    return fig
+
+
+def breakdown_figure(report: Report, dim: str) -> Figure:
+    rows = report.breakdowns[dim][:TOP]
+    fig = Figure(figsize=(8, 0.35 * max(len(rows), 3) + 1.2), layout="constrained")
+    ax = fig.add_subplot()
+    labels = [r.label[:16] for r in rows][::-1]
+    values = [r.received for r in rows][::-1]
+    ax.barh(labels, values, color=COLOR)
+    for i, v in enumerate(values):
+        ax.text(v, i, f" {v}", va="center", fontsize=8)
+    ax.set_title(f"按{DIMENSIONS[dim]}的受理量（前{TOP}）")
+    ax.set_xlabel("工单数")
+    return fig
+
+
+def figures(report: Report) -> list[tuple[str, Figure]]:
+    """The report's charts with their captions (text in the CJK font, set at creation)."""
+    with cjk():
+        out = [("受理量趋势", series_figure(report))]
+        for dim, rows in report.breakdowns.items():
+            if rows:
+                out.append((f"按{DIMENSIONS[dim]}", breakdown_figure(report, dim)))
+    return out
+
+
+def png(fig: Figure, dpi: int = 110) -> bytes:
+    buf = io.BytesIO()
+    with cjk():
+        fig.savefig(buf, format="png", dpi=dpi)
+    return buf.getvalue()
