@@ -5,9 +5,10 @@ Method, for a day D with history up to a cut-off day (D itself or earlier):
 
 * Ordinary day: the seasonal average of the same weekday's 48 half-hour slots over the last
   `weeks` weeks before the cut-off (holidays and make-up workdays left out of the average),
-  times a trend factor g^k: g is the weekly growth, (mean daily calls of the last `weeks`
-  weeks / mean daily calls of the `weeks` weeks before)^(1/`weeks`), kept within ±5 % a week,
-  and k the weeks between the average's sample days and D (on average).
+  times a trend factor g^k: g is the weekly growth, (calls of the last `weeks` weeks / calls
+  of the `weeks` weeks before)^(1/`weeks`), both as the sum of their weekdays' mean days,
+  kept within ±5 % a week; k is the weeks between the average's sample days and D (on
+  average).
 * Make-up workday (调休): forecast as a Monday.
 * Holiday: the holiday profile. Its level is the mean, over the past holidays in the
   history, of (that holiday's calls / mean daily calls of the ordinary days in the `weeks`
@@ -69,12 +70,25 @@ def _mean_daily(history: Mapping[date, Counts], days: Sequence[date]) -> float |
     return sum(sum(history[d]) for d in days) / len(days)
 
 
+def _weekday_means(history: Mapping[date, Counts], days: Sequence[date]) -> dict[int, float]:
+    sums: dict[int, list[float]] = {}
+    for d in days:
+        sums.setdefault(d.weekday(), []).append(sum(history[d]))
+    return {w: sum(v) / len(v) for w, v in sums.items()}
+
+
 def weekly_growth(history: Mapping[date, Counts], cal: Calendar, cutoff: date, weeks: int) -> float:
-    recent = _mean_daily(history, _ordinary(history, cal, cutoff, weeks))
-    before = _mean_daily(history, _ordinary(history, cal, cutoff - timedelta(weeks=weeks), weeks))
-    if not recent or not before:
+    """g with g^weeks = the recent window's calls / the window before's, compared weekday by
+    weekday (a window missing a Friday to a holiday is not a slower window)."""
+    recent = _weekday_means(history, _ordinary(history, cal, cutoff, weeks))
+    before = _weekday_means(
+        history, _ordinary(history, cal, cutoff - timedelta(weeks=weeks), weeks)
+    )
+    both = [w for w in recent if w in before]
+    now, then = sum(recent[w] for w in both), sum(before[w] for w in both)
+    if not both or now <= 0 or then <= 0:
         return 1.0
-    g = float((recent / before) ** (1 / weeks))
+    g = float((now / then) ** (1 / weeks))
     return min(1 + MAX_WEEKLY_GROWTH, max(1 - MAX_WEEKLY_GROWTH, g))
 
 
