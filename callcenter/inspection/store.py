@@ -18,13 +18,14 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, case, exists, func, select
+from sqlalchemy import ColumnElement, case, exists, func, insert, select
 from sqlalchemy.orm import Session
 
 from callcenter.inspection.rules import CallFacts, Segment
 from callcenter.inspection.score import ReviewRefused, Scored, next_state
 from callcenter.storage.schema import (
     AsrJob,
+    Base,
     CallRecord,
     EmergencyLink,
     InspectionFinding,
@@ -34,6 +35,9 @@ from callcenter.storage.schema import (
     Ticket,
     TranscriptSegment,
 )
+
+_SCORES = Base.metadata.tables["inspection_scores"]
+_FINDINGS = Base.metadata.tables["inspection_findings"]
 
 
 class ScoreNotFound(LookupError):
@@ -105,33 +109,59 @@ def load_facts(session: Session, call_ids: Sequence[str]) -> dict[str, tuple[str
 def save_score(
     session: Session, call_id: str, agent_id: str, rules_version: str, scored: Scored, now: float
 ) -> int:
-    row = InspectionScore(
-        call_id=call_id,
-        agent_id=agent_id,
-        rules_version=rules_version,
-        score=scored.score,
-        max_score=scored.max_score,
-        final_score=scored.score,
-        state="scored",
-        scored_at=now,
-        updated_at=now,
-    )
-    session.add(row)
-    session.flush()
-    session.add_all(
-        InspectionFinding(
-            score_id=row.id,
-            rule=f.rule,
-            passed=int(f.passed),
-            points=f.points,
-            speaker=f.evidence.speaker if f.evidence else "",
-            start=f.evidence.start if f.evidence else None,
-            end=f.evidence.end if f.evidence else None,
-            evidence=f.evidence.text if f.evidence else "",
+    """Store one call's score and findings; the score's id."""
+    return save_scores(session, [(call_id, agent_id, scored)], rules_version, now)[0]
+
+
+def save_scores(
+    session: Session,
+    scored: Sequence[tuple[str, str, Scored]],
+    rules_version: str,
+    now: float,
+) -> list[int]:
+    """Store the scores (call id, agent id, score) and their findings in two bulk inserts;
+    the scores' ids, in order."""
+    if not scored:
+        return []
+    # Core inserts (not the ORM's bulk path): one multi-row statement per batch, whatever
+    # columns are NULL in which row.
+    connection = session.connection()
+    ids = list(
+        connection.scalars(
+            insert(_SCORES).returning(_SCORES.c.id, sort_by_parameter_order=True),
+            [
+                {
+                    "call_id": call_id,
+                    "agent_id": agent_id,
+                    "rules_version": rules_version,
+                    "score": result.score,
+                    "max_score": result.max_score,
+                    "final_score": result.score,
+                    "state": "scored",
+                    "scored_at": now,
+                    "updated_at": now,
+                }
+                for call_id, agent_id, result in scored
+            ],
         )
-        for f in scored.findings
     )
-    return row.id
+    findings = [
+        {
+            "score_id": score_id,
+            "rule": f.rule,
+            "passed": int(f.passed),
+            "points": f.points,
+            "speaker": f.evidence.speaker if f.evidence else "",
+            "start": f.evidence.start if f.evidence else None,
+            "end": f.evidence.end if f.evidence else None,
+            "evidence": f.evidence.text if f.evidence else "",
+        }
+        for score_id, (_, _, result) in zip(ids, scored, strict=True)
+        for f in result.findings
+    ]
+    if findings:
+        connection.execute(insert(_FINDINGS), findings)
+    return ids
 
 
 # --- reviews ----------------------------------------------------------------------------------
@@ -343,6 +373,7 @@ __all__ = [
     "list_scores",
     "load_facts",
     "save_score",
+    "save_scores",
     "score_detail",
     "scores_of_calls",
 ]

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from callcenter.inspection.config import InspectionRules, load_inspection
 from callcenter.inspection.score import score_call
-from callcenter.inspection.store import due_calls, load_facts, save_score
+from callcenter.inspection.store import due_calls, load_facts, save_scores
 from callcenter.storage.database import Database
 from callcenter.tomlreader import ConfigError
 
@@ -32,9 +32,12 @@ def score_batch(session: Session, rules: InspectionRules, now: float, limit: int
     calls = due_calls(session, rules.version, limit)
     if not calls:
         return 0
-    for call_id, (agent, facts) in load_facts(session, calls).items():
-        save_score(session, call_id, agent, rules.version, score_call(rules, facts), now)
-    return len(calls)
+    scored = [
+        (call_id, agent, score_call(rules, facts))
+        for call_id, (agent, facts) in load_facts(session, calls).items()
+    ]
+    save_scores(session, scored, rules.version, now)
+    return len(scored)
 
 
 def score_pending(db: Database, rules: InspectionRules, now: float, batch: int = BATCH) -> int:
