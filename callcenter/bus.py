@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 from callcenter.domain import DomainEvent
 
@@ -45,6 +46,19 @@ class Bus:
         self._subscriptions: list[Subscription] = []
         self._closed = False
 
+    def subscribe_warnings(self) -> asyncio.Queue[WarningRaised]:
+        """A queue of every early warning raised or raised in level from now on (a side
+        channel beside the domain events: the call-handling subscribers never see them)."""
+        queue: asyncio.Queue[WarningRaised] = asyncio.Queue()
+        self.__dict__.setdefault("_warning_queues", []).append(queue)
+        return queue
+
+    def publish_warning(self, event: WarningRaised) -> None:
+        if self._closed:
+            return
+        for queue in self.__dict__.get("_warning_queues", []):
+            queue.put_nowait(event)
+
     def subscribe(self, name: str) -> Subscription:
         subscription = Subscription(name)
         self._subscriptions.append(subscription)
@@ -66,3 +80,15 @@ class Bus:
 
     def subscriptions(self) -> tuple[Subscription, ...]:
         return tuple(self._subscriptions)
+
+
+@dataclass(frozen=True)
+class WarningRaised:
+    """An early warning (预警) was raised, or its level went up (callcenter.alerts)."""
+
+    warning_id: int
+    kind: str
+    level: str
+    title: str
+    new: bool
+    at: float

@@ -1,0 +1,219 @@
+"""Volume surges (话务量激增) against the usual level for that hour and day type.
+
+Method. Counts are kept per local clock hour for each *cell*: the whole center, a district, a
+topic, and a district x topic. For a moment t the detector counts the cell's arrivals in the
+sliding window (t - window, t] and compares the count n with the expected count
+
+    lambda = max(floor, share(cell) x base(day type, hour)) x window / 1 h
+
+- base(d, h): the mean, without its largest value (`robust_mean`: one past surge does not
+  raise it; a median would say 0 for the sparse night hours), over the previous `weeks` weeks
+  of the whole center's count in clock hour h on days of the same day type as d (the
+  weekday; a public holiday counts as a Sunday, a make-up workday as a Monday, so holidays
+  neither inflate nor deflate ordinary days),
+  interpolated between hour h-1 and h by the minute of t (the window straddles both);
+- share(cell): the cell's part of all arrivals in those weeks (1 for the whole center);
+  pooling the hourly profile over the center keeps the baseline stable where a cell has
+  only a few tickets a week.
+
+A surge is n >= min_count, n >= min_ratio x lambda and the Poisson upper tail
+P(X >= n | lambda) < p_value. Alarms of one cell within `cooldown` of each other are one event
+(the same key). Fewer than `min_weeks` weeks of history: no check.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from callcenter.alerts.settings import SurgeRule
+
+HOUR = 3600.0
+DAY = 86400.0
+
+Cell = tuple[str, str]  # (district, topic); "" = all
+
+
+def poisson_tail(n: int, lam: float) -> float:
+    """P(X >= n) for X ~ Poisson(lam)."""
+    if n <= 0:
+        return 1.0
+    if lam <= 0:
+        return 0.0
+    term = math.exp(-lam)
+    cdf = term
+    for i in range(1, n):
+        term *= lam / i
+        cdf += term
+    return max(0.0, 1.0 - cdf)
+
+
+def day_type(day: date, holidays: frozenset[date], makeup: frozenset[date]) -> int:
+    """0..6 as Monday..Sunday; a holiday is a Sunday (6), a make-up workday a Monday (0)."""
+    if day in makeup:
+        return 0
+    if day in holidays:
+        return 6
+    return day.weekday()
+
+
+def median(values: list[int]) -> float:
+    ordered = sorted(values)
+    k = len(ordered)
+    if k == 0:
+        return 0.0
+    mid = k // 2
+    return float(ordered[mid]) if k % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def robust_mean(values: list[int]) -> float:
+    """The mean without the largest value (one past surge does not raise the baseline) when
+    there are three or more; sparse hours (mostly 0) keep their small mean where a median
+    would say 0."""
+    if not values:
+        return 0.0
+    if len(values) >= 3:
+        ordered = sorted(values)[:-1]
+        return sum(ordered) / len(ordered)
+    return sum(values) / len(values)
+
+
+def cells_of(district: str, topic: str) -> tuple[Cell, ...]:
+    """Most specific first."""
+    return ((district, topic), (district, ""), ("", topic), ("", ""))
+
+
+@dataclass(frozen=True)
+class Check:
+    cell: Cell
+    count: int
+    expected: float
+    p: float
+    surge: bool
+
+
+@dataclass
+class _CellState:
+    window: deque[tuple[float, int]] = field(default_factory=deque)  # (at, ticket id)
+    days: dict[int, int] = field(default_factory=dict)  # local day number -> count
+    hourly: dict[int, int] = field(default_factory=dict)  # local hour number -> count (2 days)
+    share_day: int = -1
+    share: float = 0.0
+
+
+class SurgeDetector:
+    """Fed arrivals in time order (`add`); `check` says whether a cell surges now."""
+
+    def __init__(
+        self,
+        rule: SurgeRule,
+        offset: Callable[[float], float],
+        holidays: frozenset[date] = frozenset(),
+        makeup: frozenset[date] = frozenset(),
+    ) -> None:
+        self.rule = rule
+        self.offset = offset  # epoch -> seconds east of UTC of the local zone
+        self.holidays = holidays
+        self.makeup = makeup
+        self.hours: dict[int, int] = {}  # local hour number -> the whole center's count
+        self.cells: dict[Cell, _CellState] = {}
+        self.first_day: int | None = None
+        self._base: dict[tuple[int, int], float] = {}
+
+    def _local(self, at: float) -> float:
+        return at + self.offset(at)
+
+    def add(self, at: float, ticket_id: int, district: str, topic: str) -> None:
+        local = self._local(at)
+        hour = int(local // HOUR)
+        day = int(local // DAY)
+        if self.first_day is None:
+            self.first_day = day
+        self.hours[hour] = self.hours.get(hour, 0) + 1
+        horizon = at - self.rule.window_minutes * 60
+        for cell in cells_of(district, topic):
+            state = self.cells.get(cell)
+            if state is None:
+                state = self.cells[cell] = _CellState()
+            state.window.append((at, ticket_id))
+            while state.window and state.window[0][0] <= horizon:
+                state.window.popleft()
+            state.days[day] = state.days.get(day, 0) + 1
+            state.hourly[hour] = state.hourly.get(hour, 0) + 1
+            if len(state.hourly) > 96:
+                state.hourly = {h: n for h, n in state.hourly.items() if h > hour - 48}
+
+    def _day_type(self, day: int) -> int:
+        return day_type(date(1970, 1, 1) + timedelta(days=day), self.holidays, self.makeup)
+
+    def base(self, day: int, hour_of_day: int) -> float | None:
+        """Median count of the center at this clock hour on same-type days in the last weeks;
+        None without `min_weeks` weeks of history."""
+        if self.first_day is None or day - self.first_day < 7 * self.rule.min_weeks:
+            return None
+        key = (day, hour_of_day)
+        found = self._base.get(key)
+        if found is None:
+            kind = self._day_type(day)
+            samples = [
+                self.hours.get((d * 24) + hour_of_day, 0)
+                for d in range(day - 7 * self.rule.weeks, day)
+                if d >= self.first_day and self._day_type(d) == kind
+            ]
+            found = self._base[key] = robust_mean(samples)
+        return found
+
+    def _share(self, cell: Cell, state: _CellState, day: int) -> float:
+        if cell == ("", ""):
+            return 1.0
+        if state.share_day != day:
+            total = self.cells[("", "")]
+            first = day - 7 * self.rule.weeks
+            mine = sum(n for d, n in state.days.items() if first <= d < day)
+            every = sum(n for d, n in total.days.items() if first <= d < day)
+            state.share = mine / every if every else 0.0
+            state.share_day = day
+            if len(state.days) > 9 * self.rule.weeks:  # forget days the baseline no longer uses
+                state.days = {d: n for d, n in state.days.items() if d >= first}
+        return state.share
+
+    def expected(self, cell: Cell, at: float) -> float | None:
+        state = self.cells.get(cell)
+        local = self._local(at)
+        day = int(local // DAY)
+        hour = int((local % DAY) // HOUR)
+        now = self.base(day, hour)
+        if now is None or state is None:
+            return None
+        before = self.base(day - 1, 23) if hour == 0 else self.base(day, hour - 1)
+        minute = (local % HOUR) / HOUR
+        rate = minute * now + (1 - minute) * (before if before is not None else now)
+        per_hour = max(self.rule.floor_per_hour, self._share(cell, state, day) * rate)
+        return per_hour * self.rule.window_minutes / 60
+
+    def window(self, cell: Cell) -> list[tuple[float, int]]:
+        state = self.cells.get(cell)
+        return list(state.window) if state else []
+
+    def check(self, cell: Cell, at: float) -> Check | None:
+        """None before the baseline has enough history."""
+        expected = self.expected(cell, at)
+        if expected is None:
+            return None
+        count = len(self.cells[cell].window)
+        if count < self.rule.min_count or count < self.rule.min_ratio * expected:
+            return Check(cell, count, expected, 1.0, False)
+        p = poisson_tail(count, expected)
+        return Check(cell, count, expected, p, p < self.rule.p_value)
+
+    def series(self, cell: Cell, at: float, hours: int = 24) -> list[tuple[float, int]]:
+        """(hour start epoch, count) of the cell over the last `hours` hours (at most 48)."""
+        local = self._local(at)
+        last = int(local // HOUR)
+        shift = at - local
+        state = self.cells.get(cell)
+        counts = state.hourly if state else {}
+        return [(h * HOUR + shift, counts.get(h, 0)) for h in range(last - hours + 1, last + 1)]

@@ -1,0 +1,219 @@
+"""Early warnings (预警) over HTTP: the list, one warning with its evidence (the tickets behind
+it masked by the caller's role, reads in clear on record), and what a supervisor does about
+it: acknowledge (确认), supervise one of its tickets (督办), request a special report (专报).
+Database work runs in a worker thread (asyncio.to_thread)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from callcenter.alerts import store
+from callcenter.api.auth import Principal, require
+from callcenter.api.errors import ApiError, json_body
+from callcenter.api.tickets import CONFIG_DIR, SETTINGS, TICKET_DB
+from callcenter.data import audit
+from callcenter.data.catalog import load_annotations
+from callcenter.data.protection import Redactor, load_policy
+from callcenter.storage.schema import Ticket
+from callcenter.tickets.model import Actor, Role
+
+T = TypeVar("T")
+VIEWERS = ("supervisor", "auditor")  # and admin
+ACTORS = ("supervisor",)  # and admin
+EVIDENCE_COLUMNS = ("id", "number", "created_at", "caller_number", "title", "address", "grid")
+ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
+
+
+def _op(summary: str, ok: int = 200, roles: str = "", body: bool = False) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "summary": summary + (f" (roles: {roles})" if roles else ""),
+        "responses": {
+            str(ok): {"description": "OK"},
+            "4XX": {
+                "description": "Error",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+            },
+        },
+    }
+    if body:
+        op["requestBody"] = {
+            "required": False,
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    return op
+
+
+OPENAPI: dict[str, Any] = {
+    "/api/alerts": {
+        "get": {
+            **_op("Early warnings, newest first (?state=open|acknowledged|escalated|closed)",
+                  roles="supervisor, auditor"),
+            "parameters": [
+                {"name": "state", "in": "query", "schema": {"type": "string"}},
+                {"name": "limit", "in": "query", "schema": {"type": "integer"}},
+            ],
+        }
+    },
+    "/api/alerts/{id}": {
+        "get": {
+            **_op("One warning with its evidence (tickets masked by role)",
+                  roles="supervisor, auditor"),
+            "parameters": [ID],
+        }
+    },
+    "/api/alerts/{id}/ack": {
+        "post": {**_op("Acknowledge (确认)", roles="supervisor"), "parameters": [ID]}
+    },
+    "/api/alerts/{id}/supervise": {
+        "post": {
+            **_op("督办 one of its tickets ({note, ticket_id?})", roles="supervisor", body=True),
+            "parameters": [ID],
+        }
+    },
+    "/api/alerts/{id}/report": {
+        "post": {
+            **_op("Request a special report (专报): a report_runs row, state requested", 201,
+                  "supervisor"),
+            "parameters": [ID],
+        }
+    },
+}  # fmt: skip
+
+
+def routes() -> list[web.RouteDef]:
+    return [
+        web.get("/api/alerts", listing),
+        web.get("/api/alerts/{id}", detail),
+        web.post("/api/alerts/{id}/ack", acknowledge),
+        web.post("/api/alerts/{id}/supervise", supervise),
+        web.post("/api/alerts/{id}/report", report),
+    ]
+
+
+async def _run(request: web.Request, work: Callable[[Session], T]) -> T:
+    try:
+        return await asyncio.to_thread(request.app[TICKET_DB].transaction, work)
+    except store.WarningNotFound as exc:
+        raise ApiError(404, exc.error_id, str(exc)) from exc
+    except store.WarningConflict as exc:
+        raise ApiError(409, exc.error_id, str(exc)) from exc
+
+
+def _id(request: web.Request) -> int:
+    try:
+        return int(request.match_info["id"])
+    except ValueError:
+        raise ApiError(400, "api.bad_parameter", "id must be an integer") from None
+
+
+def _redactor(request: web.Request, who: Principal) -> Redactor:
+    config = request.app[CONFIG_DIR]
+    return Redactor(
+        load_policy(config / "protection.toml"), load_annotations(config / "catalog.toml"), who.role
+    )
+
+
+async def listing(request: web.Request) -> web.Response:
+    require(request, *VIEWERS)
+    state = request.query.get("state", "")
+    if state and state not in store.STATES:
+        raise ApiError(400, "api.bad_parameter", f"state must be one of {', '.join(store.STATES)}")
+    try:
+        limit = min(500, max(1, int(request.query.get("limit", "100"))))
+    except ValueError:
+        raise ApiError(400, "api.bad_parameter", "limit must be an integer") from None
+
+    def work(s: Session) -> list[dict[str, Any]]:
+        out = []
+        for row in store.listing(s, state, limit):
+            item = store.view(row)
+            evidence = json.loads(row.evidence)
+            item["tickets"] = len(evidence.get("ticket_ids", []))
+            item["count"] = evidence.get("count", evidence.get("callers"))
+            out.append(item)
+        return out
+
+    return web.json_response({"warnings": await _run(request, work)})
+
+
+async def detail(request: web.Request) -> web.Response:
+    who = require(request, *VIEWERS)
+    warning_id = _id(request)
+    redactor = _redactor(request, who)
+
+    def work(s: Session) -> dict[str, Any]:
+        row = store.get(s, warning_id)
+        found = store.view(row)
+        found["evidence"] = json.loads(row.evidence)
+        ids = store.ticket_ids(s, warning_id)
+        columns = [getattr(Ticket, c) for c in EVIDENCE_COLUMNS]
+        rows = s.execute(select(*columns).where(Ticket.id.in_(ids[:200])).order_by(Ticket.id))
+        found["tickets"] = [
+            redactor.row("tickets", dict(zip(EVIDENCE_COLUMNS, r, strict=True))) for r in rows
+        ]
+        found["ticket_count"] = len(ids)
+        read = redactor.fields_read("tickets", EVIDENCE_COLUMNS)
+        if read and found["tickets"]:
+            audit.record_access(
+                s,
+                who.name,
+                who.role,
+                "read",
+                "warnings",
+                str(warning_id),
+                read,
+                purpose="预警证据",
+                remote=request.remote or "",
+            )
+        return found
+
+    return web.json_response(await _run(request, work))
+
+
+def _now() -> float:
+    return datetime.now(UTC).timestamp()
+
+
+async def acknowledge(request: web.Request) -> web.Response:
+    who = require(request, *ACTORS)
+    warning_id = _id(request)
+    found = await _run(
+        request, lambda s: store.view(store.acknowledge(s, warning_id, who.name, _now()))
+    )
+    return web.json_response(found)
+
+
+async def supervise(request: web.Request) -> web.Response:
+    who = require(request, *ACTORS)
+    warning_id = _id(request)
+    body = await json_body(request) if request.can_read_body else {}
+    note = str(body.get("note", ""))
+    raw = body.get("ticket_id")
+    if raw is not None and not isinstance(raw, int):
+        raise ApiError(400, "api.bad_parameter", "ticket_id must be an integer")
+    settings = request.app[SETTINGS]
+    role = Role.ADMIN if who.role == "admin" else Role.SUPERVISOR
+    actor = Actor(who.name, role)
+
+    def work(s: Session) -> dict[str, Any]:
+        row = store.supervise(s, settings, warning_id, actor, note, _now(), raw)
+        return store.view(row)
+
+    return web.json_response(await _run(request, work))
+
+
+async def report(request: web.Request) -> web.Response:
+    who = require(request, *ACTORS)
+    warning_id = _id(request)
+    found = await _run(
+        request, lambda s: store.view(store.request_report(s, warning_id, who.name, _now()))
+    )
+    return web.json_response(found, status=201)

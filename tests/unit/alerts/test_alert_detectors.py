@@ -1,0 +1,237 @@
+"""The early-warning detectors as pure functions and small state machines: Poisson tail, day
+types, the surge rule, similar-request groups, repeated callers, the lexicon."""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+
+import pytest
+
+from callcenter.alerts.cluster import Request, SimilarGroups, place_of, words_of
+from callcenter.alerts.lexicon import chinese_number, people_count, scan
+from callcenter.alerts.repeat import RepeatCallers
+from callcenter.alerts.settings import Lexicon, SurgeRule
+from callcenter.alerts.surge import (
+    SurgeDetector,
+    cells_of,
+    day_type,
+    poisson_tail,
+    robust_mean,
+)
+
+H = 3600.0
+MONDAY = 1767571200.0  # 2026-01-05 00:00 UTC, a Monday
+
+
+@pytest.mark.parametrize(
+    ("n", "lam", "expected"),
+    [
+        (0, 1.0, 1.0),
+        (1, 1.0, 1 - math.exp(-1)),
+        (2, 0.5, 1 - math.exp(-0.5) * 1.5),
+        (5, 0.0, 0.0),
+        (3, 2.0, 1 - math.exp(-2) * (1 + 2 + 2)),
+    ],
+)
+def test_poisson_tail(n: int, lam: float, expected: float) -> None:
+    assert poisson_tail(n, lam) == pytest.approx(expected, abs=1e-12)
+
+
+HOLIDAYS = frozenset({date(2026, 10, 1), date(2026, 10, 2)})
+MAKEUP = frozenset({date(2026, 9, 27)})
+
+
+@pytest.mark.parametrize(
+    ("day", "kind"),
+    [
+        (date(2026, 9, 28), 0),  # Monday
+        (date(2026, 10, 1), 6),  # Thursday, a holiday: a Sunday
+        (date(2026, 9, 27), 0),  # Sunday, a make-up workday: a Monday
+        (date(2026, 10, 3), 5),  # Saturday
+    ],
+)
+def test_day_type(day: date, kind: int) -> None:
+    assert day_type(day, HOLIDAYS, MAKEUP) == kind
+
+
+@pytest.mark.parametrize(
+    ("values", "mean"),
+    [([], 0.0), ([2], 2.0), ([1, 3], 2.0), ([0, 0, 9], 0.0), ([1, 2, 3, 40], 2.0)],
+)
+def test_robust_mean_drops_the_largest(values: list[int], mean: float) -> None:
+    assert robust_mean(values) == mean
+
+
+def test_cells_most_specific_first() -> None:
+    assert cells_of("110105", "water") == (
+        ("110105", "water"),
+        ("110105", ""),
+        ("", "water"),
+        ("", ""),
+    )
+
+
+def _steady(detector: SurgeDetector, weeks: int) -> int:
+    """Four tickets an hour from 8:00 to 18:00 every day, water and power in two districts."""
+    tid = 0
+    for day in range(7 * weeks):
+        for hour in range(8, 18):
+            for k in range(4):
+                tid += 1
+                district = "110105" if k % 2 else "110106"
+                topic = "water" if k < 2 else "power"
+                detector.add(MONDAY + day * 86400 + hour * H + k * 600, tid, district, topic)
+    return tid
+
+
+@pytest.mark.parametrize(
+    ("extra", "surges"),
+    [(0, False), (2, False), (8, True)],
+)
+def test_surge_against_the_same_hour_of_past_weeks(extra: int, surges: bool) -> None:
+    rule = SurgeRule(weeks=4, min_count=5, min_ratio=2.0, p_value=1e-5)
+    detector = SurgeDetector(rule, lambda at: 0.0)
+    tid = _steady(detector, 4)
+    now = MONDAY + 28 * 86400 + 10 * H
+    for k in range(4):  # the usual hour
+        tid += 1
+        detector.add(
+            now + k * 600, tid, "110105" if k % 2 else "110106", "water" if k < 2 else "power"
+        )
+    for k in range(extra):  # and the extra water requests in 110105
+        tid += 1
+        detector.add(now + 2400 + k * 60, tid, "110105", "water")
+    at = now + 2400 + max(extra - 1, 0) * 60
+    check = detector.check(("110105", "water"), at)
+    assert check is not None
+    assert check.expected == pytest.approx(1.0, rel=0.01)  # a quarter of 4 an hour
+    assert check.surge is surges
+
+
+def test_no_surge_check_without_history() -> None:
+    detector = SurgeDetector(SurgeRule(min_weeks=1), lambda at: 0.0)
+    for k in range(20):
+        detector.add(MONDAY + k, k, "110105", "water")
+    assert detector.check(("110105", "water"), MONDAY + 20) is None
+
+
+@pytest.mark.parametrize(
+    ("grid", "scope", "place"),
+    [
+        ("110105003007", "grid", "110105003007"),
+        ("110105003007", "street", "110105003"),
+        ("110105003007", "district", "110105"),
+    ],
+)
+def test_place_of(grid: str, scope: str, place: str) -> None:
+    assert place_of(grid, scope) == place
+
+
+TEXT = "朝阳区幸福家园小区3号楼停水两天了，一直没有人来修，希望尽快恢复供水"
+
+
+def _request(
+    tid: int, at: float, caller: str, grid: str = "110105003007", text: str = TEXT
+) -> Request:
+    return Request(tid, at, caller, grid, words_of(text))
+
+
+def test_cluster_of_distinct_callers_about_one_place() -> None:
+    groups = SimilarGroups(24 * H, 0.5, 3, distinct_callers=True)
+    assert groups.add(_request(1, 0, "13800000001")) is None
+    assert groups.add(_request(2, 60, "13800000001")) is None  # the same caller again
+    assert groups.add(_request(3, 120, "13800000002", grid="110106001001")) is None  # elsewhere
+    assert groups.add(_request(4, 180, "13800000003", text="咨询社保卡补办需要带什么材料")) is None
+    assert groups.add(_request(5, 240, "13800000004")) is None  # two callers so far
+    found = groups.add(_request(6, 300, "13800000005"))
+    assert found is not None
+    assert (found.label, sorted(found.ticket_ids), len(found.callers)) == (1, [1, 2, 5, 6], 3)
+
+
+def test_cluster_window_forgets_old_requests() -> None:
+    groups = SimilarGroups(2 * H, 0.5, 3, distinct_callers=True)
+    groups.add(_request(1, 0, "a"))
+    groups.add(_request(2, 60, "b"))
+    assert groups.add(_request(3, 3 * H, "c")) is None  # 1 and 2 are out of the window
+    assert groups.add(_request(4, 3 * H + 60, "d")) is None
+    assert groups.add(_request(5, 3 * H + 120, "e")) is not None
+
+
+def test_repeated_problem_counts_requests_not_callers() -> None:
+    groups = SimilarGroups(7 * 86400, 0.8, 3, distinct_callers=False)
+    assert groups.add(_request(1, 0, "a")) is None
+    assert groups.add(_request(2, 86400, "a")) is None
+    found = groups.add(_request(3, 2 * 86400, "a"))
+    assert found is not None and found.ticket_ids == [1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    ("times", "reported"),
+    [
+        ([0, 1, 2, 3], [False, False, False, False]),
+        ([0, 1, 2, 3, 4], [False, False, False, False, True]),
+        ([0, 1, 2, 3, 8, 9], [False, False, False, False, False, False]),  # 0..3 aged out
+    ],
+)
+def test_repeat_callers(times: list[int], reported: list[bool]) -> None:
+    callers = RepeatCallers(count=5, days=7)
+    got = [callers.add("13800000001", day * 86400.0, i) is not None for i, day in enumerate(times)]
+    assert got == reported
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("30", 30),
+        ("三十", 30),
+        ("二十五", 25),
+        ("上百", 100),
+        ("几十", 10),
+        ("两千", 2000),
+        ("x", None),
+    ],
+)
+def test_chinese_number(text: str, value: int | None) -> None:
+    assert chinese_number(text) == value
+
+
+@pytest.mark.parametrize(
+    ("text", "people"),
+    [
+        ("小区30多名业主反映", 30),
+        ("上百人聚集在门口", 100),
+        ("几十户居民停水", 10),
+        ("家里3个孩子", 0),
+        ("1号楼2单元漏水", 0),
+        ("供暖温度只有15度", 0),
+    ],
+)
+def test_people_count(text: str, people: int) -> None:
+    assert people_count(text) == people
+
+
+LEXICON = Lexicon(
+    sensitive=("自杀", "媒体曝光", "燃气泄漏"),
+    severe=("自杀",),
+    group=("集体", "上访", "多名业主"),
+    group_people=10,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "sensitive", "severe", "group"),
+    [
+        ("小区停水三天", (), False, ()),
+        ("再不解决就去媒体曝光", ("媒体曝光",), False, ()),
+        ("他说要自杀", ("自杀",), True, ()),
+        ("多名业主准备集体上访", (), False, ("集体", "上访", "多名业主")),
+        ("二十多位居民反映楼道燃气泄漏", ("燃气泄漏",), False, ("20人",)),
+        ("３个人来过", (), False, ()),
+    ],
+)
+def test_lexicon_scan(
+    text: str, sensitive: tuple[str, ...], severe: bool, group: tuple[str, ...]
+) -> None:
+    hits = scan(text, LEXICON)
+    assert (hits.sensitive, hits.severe, hits.group) == (sensitive, severe, group)
