@@ -1,0 +1,430 @@
+"""Analytics over a small synthetic year, on SQLite and PostgreSQL: stage durations, bounced
+tickets, scorecards (and their weights) and hot-spot rankings match an independent Python
+computation over the same rows; the API keeps each department to its own tickets; the
+integration report counts what the rows hold."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import Counter, defaultdict
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import select
+
+from callcenter.analytics import hotspots, scorecard, service_quality
+from callcenter.analytics.integration import integration_report
+from callcenter.analytics.sql import Period, percentile
+from callcenter.api import analytics as api
+from callcenter.api import tickets
+from callcenter.api.auth import add_token, auth_middleware
+from callcenter.api.errors import errors_middleware
+from callcenter.config import load_config
+from callcenter.data.catalog import load_annotations
+from callcenter.data.crypto import FILE_ENV, write_key_file
+from callcenter.data.protection import Action, Redactor, load_policy
+from callcenter.storage.database import Database
+from callcenter.storage.schema import CallRecord, DataAccess, RefGrid, Ticket, TicketHistory
+from callcenter.synthetic.command import main_synth
+from callcenter.tickets.settings import load_ticket_settings
+
+REPO = Path(__file__).resolve().parents[2]
+CONFIG = REPO / "config"
+ZONE = load_ticket_settings(CONFIG).calendar.zone
+Client = TestClient[Any, Any]
+
+
+def local(day: date) -> float:
+    return datetime.combine(day, datetime.min.time(), ZONE).timestamp()
+
+
+YEAR = Period(local(date(2026, 1, 1)), local(date(2027, 1, 1)))
+SPRING = Period(local(date(2026, 4, 1)), local(date(2026, 7, 1)))
+AS_OF = local(date(2026, 10, 1))
+
+
+@dataclass
+class Row:
+    id: int
+    number: str
+    department: str | None
+    topic: str
+    grid: str
+    created_at: float
+    deadline: float | None
+    closed_at: float | None
+    state: dict[str, Any]
+    history: list[tuple[str, float, dict[str, str]]] = field(default_factory=list)
+
+
+@pytest.fixture
+def year(database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Database:
+    keys = tmp_path / "keys.toml"
+    write_key_file(keys)
+    monkeypatch.setenv(FILE_ENV, str(keys))
+    truth = tmp_path / "truth"
+    assert main_synth(database.url, 1000, 11, date(2026, 1, 1), truth, CONFIG, 0.02) == 0
+    return database
+
+
+def rows_of(db: Database) -> dict[int, Row]:
+    out: dict[int, Row] = {}
+    with db.session() as s:
+        for t in s.scalars(select(Ticket)):
+            out[t.id] = Row(
+                t.id, t.number, t.department, t.topic, t.grid, t.created_at, t.deadline,
+                t.closed_at, json.loads(t.state),
+            )  # fmt: skip
+        for h in s.scalars(
+            select(TicketHistory).order_by(TicketHistory.ticket_id, TicketHistory.seq)
+        ):
+            out[h.ticket_id].history.append((h.action, h.at, json.loads(h.details)))
+    return out
+
+
+def in_(at: float | None, p: Period) -> bool:
+    return at is not None and p.start <= at < p.end
+
+
+# --- independent computations -----------------------------------------------------------------
+
+
+def py_stages(
+    rows: dict[int, Row], p: Period, dim: str | None
+) -> dict[tuple[str, str], list[float]]:
+    found: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for r in rows.values():
+        if not in_(r.created_at, p):
+            continue
+
+        def times(*actions: str, r: Row = r) -> list[float]:
+            return [at for a, at, _ in r.history if a in actions]
+
+        def first(*actions: str) -> float | None:
+            return min(times(*actions), default=None)
+
+        def last(*actions: str) -> float | None:
+            return max(times(*actions), default=None)
+
+        m = {
+            "accepted": first("accept"), "dispatched": first("dispatch"),
+            "last_dispatch": last("dispatch", "redispatch"), "signed": last("accept_handling"),
+            "replied": first("reply"), "closed": first("close"), "revisited": first("revisit"),
+        }  # fmt: skip
+        key = "" if dim is None else (getattr(r, dim) or "")
+        for code, _, start, end in service_quality.STAGES:
+            a, b = m[start], m[end]
+            if a is not None and b is not None and b >= a:
+                found[(code, key)].append(b - a)
+    return found
+
+
+def py_bounced(rows: dict[int, Row], p: Period) -> dict[int, list[tuple[str, str]]]:
+    out = {}
+    for r in rows.values():
+        if not in_(r.created_at, p):
+            continue
+        route = [
+            (a, d.get("department", ""))
+            for a, _, d in r.history
+            if a in service_quality.FLOW_ACTIONS
+        ]
+        returns = sum(1 for a, _ in route if a == "return")
+        departments = {d for a, d in route if a != "return"}
+        if returns >= 2 or len(departments) >= 3:
+            out[r.id] = route
+    return out
+
+
+def py_criteria(r: Row, as_of: float, hours: float) -> dict[str, bool | None]:
+    dispatched = max(
+        (at for a, at, _ in r.history if a in ("dispatch", "redispatch")), default=None
+    )
+    signed = max((at for a, at, _ in r.history if a == "accept_handling"), default=None)
+    out: dict[str, bool | None] = {}
+    ok = signed is not None and dispatched is not None and signed >= dispatched
+    if dispatched is None or not (ok or dispatched + hours * 3600 < as_of):
+        out["response"] = None
+    else:
+        out["response"] = ok and signed is not None and signed - dispatched <= hours * 3600
+    if r.closed_at is not None:
+        out["on_time"] = r.deadline is None or r.closed_at <= r.deadline
+    elif r.deadline is not None and r.deadline < as_of:
+        out["on_time"] = False
+    else:
+        out["on_time"] = None
+    reached = r.state.get("callback") == "reached"
+    out["resolution"] = (r.state.get("reopens", 0) == 0) if reached else None
+    rating = r.state.get("rating")
+    out["satisfaction"] = rating in ("满意", "基本满意") if rating else None
+    return out
+
+
+def py_scores(
+    rows: dict[int, Row], p: Period, as_of: float, config: scorecard.ScorecardConfig
+) -> dict[str, tuple[dict[str, float | None], float | None]]:
+    per: dict[str, list[dict[str, bool | None]]] = defaultdict(list)
+    for r in rows.values():
+        if in_(r.created_at, p) and r.department is not None:
+            per[r.department].append(py_criteria(r, as_of, config.accept_within_hours))
+    out = {}
+    for dept, items in per.items():
+        rates: dict[str, float | None] = {}
+        for c in scorecard.CRITERIA:
+            judged = [i[c] for i in items if i[c] is not None]
+            rates[c] = sum(1 for x in judged if x) / len(judged) if judged else None
+        usable = {c: v for c, v in rates.items() if v is not None and config.weights[c] > 0}
+        total = sum(config.weights[c] for c in usable)
+        score = (
+            100 * sum(config.weights[c] * v for c, v in usable.items()) / total if total else None
+        )
+        out[dept] = (rates, score)
+    return out
+
+
+def py_ranking(rows: dict[int, Row], grids: dict[str, tuple[str, str]], p: Period, dim: str,
+               department: str | None = None) -> list[tuple[str, int, int]]:  # fmt: skip
+    def key(r: Row) -> str:
+        if dim == "topic":
+            return r.topic
+        district, street = grids.get(r.grid, ("", ""))
+        return district if dim == "district" else f"{district}/{street}"
+
+    now, before = Counter[str](), Counter[str]()
+    for r in rows.values():
+        if department is not None and r.department != department:
+            continue
+        if in_(r.created_at, p):
+            now[key(r)] += 1
+        elif in_(r.created_at, p.previous):
+            before[key(r)] += 1
+    ranked = sorted(now.items(), key=lambda kv: (-kv[1], kv[0]))
+    return [(k, n, before[k]) for k, n in ranked]
+
+
+def grids_of(db: Database) -> dict[str, tuple[str, str]]:
+    with db.session() as s:
+        return {g.code: (g.district, g.street) for g in s.scalars(select(RefGrid))}
+
+
+# --- the tests ----------------------------------------------------------------------------------
+
+
+def test_figures_match_an_independent_computation(year: Database, tmp_path: Path) -> None:
+    rows = rows_of(year)
+    with year.engine.connect() as conn:
+        for dim in (None, "department", "topic"):
+            expected = py_stages(rows, YEAR, dim)
+            got = service_quality.stage_durations(conn, YEAR, dim)
+            assert {(s.stage, s.key) for s in got} == set(expected)
+            for s in got:
+                values = expected[(s.stage, s.key)]
+                assert s.tickets == len(values)
+                assert s.p50 == pytest.approx(percentile(values, 50))
+                assert s.p90 == pytest.approx(percentile(values, 90))
+                assert s.mean == pytest.approx(sum(values) / len(values))
+        assert {s.stage for s in service_quality.stage_durations(conn, YEAR)} == {
+            code for code, _, _, _ in service_quality.STAGES
+        }
+
+        bounced = py_bounced(rows, YEAR)
+        assert len(bounced) >= 5  # the generator bounces ~2 % of tickets 2-3 times
+        found = service_quality.bounced(conn, YEAR, per_page=1000)
+        assert found["total"] == len(bounced)
+        assert {t["ticket_id"]: [(x["action"], x["department"]) for x in t["route"]]
+                for t in found["tickets"]} == bounced  # fmt: skip
+
+        config = scorecard.load_scorecard(CONFIG)
+        expected_scores = py_scores(rows, YEAR, AS_OF, config)
+        cards = {c["department"]: c for c in scorecard.scorecards(conn, YEAR, config, AS_OF)}
+        assert set(cards) == set(expected_scores)
+        for dept, (rates, score) in expected_scores.items():
+            assert cards[dept]["rates"] == pytest.approx(rates)
+            assert cards[dept]["score"] == pytest.approx(score)
+        busiest = max(cards.values(), key=lambda c: c["tickets"])["department"]
+        total, items = scorecard.department_tickets(conn, YEAR, config, AS_OF, busiest, 1, 10_000)
+        assert total == cards[busiest]["tickets"] == len(items)
+        by_number = {r.number: r for r in rows.values()}
+        for item in items:
+            r = by_number[item["number"]]
+            assert r.department == busiest
+            assert item["criteria"] == py_criteria(r, AS_OF, config.accept_within_hours)
+
+        # the weights change the score as configured
+        (tmp_path / "scorecard.toml").write_text(
+            "[weights]\nresponse = 0\non_time = 0\nresolution = 0\nsatisfaction = 1\n",
+            encoding="utf-8",
+        )
+        only_satisfaction = scorecard.load_scorecard(tmp_path)
+        reweighted = {
+            c["department"]: c for c in scorecard.scorecards(conn, YEAR, only_satisfaction, AS_OF)
+        }
+        for card in reweighted.values():
+            sat = card["rates"]["satisfaction"]
+            assert card["score"] == (pytest.approx(100 * sat) if sat is not None else None)
+        assert any(reweighted[d]["score"] != cards[d]["score"] for d in cards)
+
+        grids = grids_of(year)
+        for dim in hotspots.DIMENSIONS:
+            got_rank = hotspots.ranking(conn, dim, SPRING, limit=1000)
+            assert [(r["key"], r["tickets"], r["previous"]) for r in got_rank] == py_ranking(
+                rows, grids, SPRING, dim
+            )
+        water = hotspots.ranking(conn, "topic", SPRING, hotspots.Scope("water"), limit=1000)
+        assert [(r["key"], r["tickets"], r["previous"]) for r in water] == py_ranking(
+            rows, grids, SPRING, "topic", "water"
+        )
+        top = hotspots.ranking(conn, "district", SPRING, limit=3)
+        series = hotspots.series(
+            conn, "district", [r["key"] for r in top], SPRING, "week", 8 * 3600.0
+        )
+        for point in top:
+            assert sum(n for _, n in series[point["key"]]) == point["tickets"]
+        total, listed = hotspots.tickets(conn, "district", top[0]["key"], SPRING, per_page=1000)
+        assert total == top[0]["tickets"] == len(listed)
+        assert {t["district"] for t in listed} == {top[0]["key"]}
+
+
+@pytest.fixture
+async def client(
+    year: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[tuple[Client, dict[str, str]]]:
+    path = tmp_path / "tokens.toml"
+    tokens = {
+        "supervisor": add_token(path, "班长", "supervisor"),
+        "agent": add_token(path, "1001", "agent"),
+        "water": add_token(path, "水务局", "department", "water"),
+        "housing": add_token(path, "住建委", "department", "housing"),
+        "nobody": add_token(path, "无单位", "department", ""),
+    }
+    monkeypatch.setenv("CALLCENTER_TOKENS_FILE", str(path))
+    monkeypatch.delenv("CALLCENTER_API_TOKEN", raising=False)
+    app = web.Application(middlewares=[errors_middleware, auth_middleware])
+    app[tickets.TICKET_DB] = year
+    app[tickets.SETTINGS] = load_ticket_settings(CONFIG)
+    shutil.copytree(CONFIG, tmp_path / "config")
+    app[tickets.CONFIG_DIR] = tmp_path / "config"
+    app.add_routes(api.routes())
+    async with TestClient(TestServer(app)) as c:
+        yield c, tokens
+
+
+async def get(c: Client, token: str, path: str) -> tuple[int, Any]:
+    resp = await c.get(path, headers={"Authorization": f"Bearer {token}"})
+    return resp.status, await resp.json()
+
+
+async def test_departments_see_only_their_own_tickets(
+    client: tuple[Client, dict[str, str]], year: Database
+) -> None:
+    c, tok = client
+    rows = rows_of(year)
+    dept_of = {r.number: r.department for r in rows.values()}
+    id_dept = {r.id: r.department for r in rows.values()}
+    period = "from=2026-01-01&to=2026-12-31"
+
+    status, body = await get(c, tok["water"], "/api/department/overview?department=housing")
+    assert status == 200 and body["department"] == "water"
+    listed = [*body["overdue"], *body["due_soon"], *body["dissatisfied"]]
+    assert all(id_dept[t["id"]] == "water" for t in listed)
+    open_water = sum(1 for r in rows.values() if r.department == "water" and r.closed_at is None)
+    assert 0 < body["open"]["total"] <= open_water + 5  # a reopened ticket is open again
+
+    status, body = await get(c, tok["water"], f"/api/scorecard?{period}&department=housing")
+    assert status == 200 and [d["department"] for d in body["departments"]] == ["water"]
+    status, body = await get(c, tok["water"], f"/api/scorecard/tickets?{period}&department=housing")
+    assert status == 200 and body["department"] == "water" and body["total"] > 0
+    assert {dept_of[t["number"]] for t in body["tickets"]} == {"water"}
+    status, body = await get(c, tok["supervisor"], f"/api/scorecard?{period}")
+    assert len(body["departments"]) > 5
+
+    status, body = await get(c, tok["water"], f"/api/hotspots?{period}&dimension=topic&series=week")
+    assert status == 200 and body["department"] == "water"
+    water_total = sum(
+        1 for r in rows.values() if r.department == "water" and in_(r.created_at, YEAR)
+    )
+    assert sum(r["tickets"] for r in body["ranking"]) == water_total
+    assert set(body["series"]) == {r["key"] for r in body["ranking"]}
+    key = body["ranking"][0]["key"]
+    status, body = await get(
+        c, tok["water"], f"/api/hotspots/tickets?{period}&key={key}&per_page=200"
+    )
+    assert status == 200 and body["total"] > 0
+    assert {id_dept[t["id"]] for t in body["tickets"]} == {"water"}
+    with year.session() as s:
+        raw = {t.id: t.title for t in s.scalars(select(Ticket))}
+        logged_before = len(s.scalars(select(DataAccess)).all())
+    masking = Redactor(
+        load_policy(CONFIG / "protection.toml"),
+        load_annotations(CONFIG / "catalog.toml"),
+        "department",
+    )
+    assert masking.action("tickets", "title") is not Action.CLEAR
+    assert [t["title"] for t in body["tickets"]] == [
+        masking.value("tickets", "title", raw[t["id"]]) for t in body["tickets"]
+    ]
+
+    status, body = await get(c, tok["supervisor"], f"/api/hotspots/tickets?{period}&key={key}")
+    assert status == 200 and any(t["title"] == raw[t["id"]] for t in body["tickets"])
+    with year.session() as s:
+        assert len(s.scalars(select(DataAccess)).all()) == logged_before + 1  # clear = on record
+
+    for token, path, expected in (
+        (tok["agent"], f"/api/scorecard?{period}", 403),
+        (tok["water"], f"/api/analytics/service-quality?{period}", 403),
+        (tok["nobody"], "/api/department/overview", 403),
+        (tok["supervisor"], "/api/department/overview", 400),
+        (tok["supervisor"], "/api/hotspots?dimension=planet", 400),
+        (tok["supervisor"], "/api/hotspots?from=2026-02-30", 400),
+    ):
+        status, _ = await get(c, token, path)
+        assert status == expected, path
+
+    status, body = await get(c, tok["supervisor"], f"/api/analytics/service-quality?{period}")
+    assert status == 200
+    assert {s["stage"] for s in body["stages"][0]["stages"]} == set(service_quality.STAGE_LABELS)
+    assert body["bounced"]["total"] == len(py_bounced(rows, YEAR))
+
+
+def test_integration_report(year: Database) -> None:
+    report = integration_report(year, CONFIG, date(2026, 7, 1), 30)
+    numbers = load_config(CONFIG).numbers
+    pivot = local(date(2026, 7, 1))
+    before, after = Period(pivot - 30 * 86400, pivot), Period(pivot, pivot + 30 * 86400)
+    with year.session() as s:
+        calls = s.scalars(select(CallRecord)).all()
+        channels = Counter(
+            t.channel for t in s.scalars(select(Ticket)) if before.start <= t.created_at < after.end
+        )
+    in_window = [c for c in calls if before.start <= c.joined_at < after.end]
+    assert report["numbers"]["configured"] == len(numbers)
+    assert report["numbers"]["merged"] == len([n for n in numbers if n.did != "12345"])
+    assert report["numbers"]["calls"] == len(in_window)
+    per_did = Counter(c.did for c in in_window)
+    assert {n["did"]: n["calls"] for n in report["numbers"]["list"]} == {
+        n.did: per_did.get(n.did, 0) for n in numbers
+    }
+    assert report["numbers"]["calls_via_merged"] == len(in_window) - per_did.get("12345", 0)
+    assert {c["channel"]: c["tickets"] for c in report["channels"]["list"] if c["tickets"]} == dict(
+        channels
+    )
+    kpis = {k["kpi"]: k for k in report["kpis"]}
+    for window, side in ((before, "before"), (after, "after")):
+        offered = [c for c in calls if window.start <= c.joined_at < window.end]
+        answered = [c for c in offered if c.connected_at is not None]
+        within = [c for c in answered if (c.waited or 0) <= 15]
+        assert kpis["offered"][side] == len(offered)
+        assert kpis["connection_rate"][side] == pytest.approx(len(answered) / len(offered))
+        assert kpis["sl15"][side] == pytest.approx(len(within) / len(offered))
+    change = kpis["connection_rate"]["after"] - kpis["connection_rate"]["before"]
+    assert kpis["connection_rate"]["change"] == pytest.approx(change)
+    assert report["windows"]["before"]["end"] == pivot
+    end = datetime.fromtimestamp(report["windows"]["after"]["end"], ZONE)
+    assert end.date() == date(2026, 7, 31) and end.hour == 0
