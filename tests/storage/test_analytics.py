@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from callcenter.analytics import hotspots, scorecard, service_quality
 from callcenter.analytics.integration import integration_report
+from callcenter.analytics.scorecard import main_scorecard
 from callcenter.analytics.sql import Period, percentile
 from callcenter.api import analytics as api
 from callcenter.api import tickets
@@ -290,6 +291,29 @@ def test_figures_match_an_independent_computation(year: Database, tmp_path: Path
         total, listed = hotspots.tickets(conn, "district", top[0]["key"], SPRING, per_page=1000)
         assert total == top[0]["tickets"] == len(listed)
         assert {t["district"] for t in listed} == {top[0]["key"]}
+
+
+def test_main_scorecard_output_recomputes_from_its_tickets(year: Database, tmp_path: Path) -> None:
+    out = tmp_path / "out" / "scorecard.json"
+    assert main_scorecard(CONFIG, year.url, date(2026, 1, 1), date(2026, 12, 31), out) == 0
+    report = json.loads(out.read_text(encoding="utf-8"))
+    weights = report["weights"]
+    assert weights == dict(scorecard.load_scorecard(CONFIG).weights)
+    assert sum(d["tickets"] for d in report["departments"]) == sum(
+        1 for r in rows_of(year).values() if r.department is not None
+    )
+    for card in report["departments"]:
+        items = card["tickets_detail"]
+        assert len(items) == card["tickets"]
+        rates: dict[str, float | None] = {}
+        for c in scorecard.CRITERIA:
+            judged = [i["criteria"][c] for i in items if i["criteria"][c] is not None]
+            rates[c] = sum(1 for x in judged if x) / len(judged) if judged else None
+        usable = {c: v for c, v in rates.items() if v is not None and weights[c] > 0}
+        total = sum(weights[c] for c in usable)
+        score = 100 * sum(weights[c] * v for c, v in usable.items()) / total if total else None
+        assert card["score"] == (pytest.approx(score) if score is not None else None)
+    assert main_scorecard(CONFIG, year.url, date(2026, 2, 1), date(2026, 1, 1), out) == 2
 
 
 @pytest.fixture
