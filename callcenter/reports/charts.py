@@ -4,10 +4,10 @@ fonts-noto-cjk; as PNG bytes for HTML and as figures for the PDF."""
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 
 import matplotlib
@@ -15,6 +15,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 from matplotlib import font_manager, rc_context  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from callcenter.reports.build import Report  # noqa: E402
@@ -46,10 +47,8 @@ def cjk() -> Iterator[None]:
         yield
 
 
-def series_figure(report: Report) -> Figure:
+def draw_series(ax: Axes, report: Report) -> None:
     zone = report.period_from.tzinfo
-    fig = Figure(figsize=(8, 3.2), layout="constrained")
-    ax = fig.add_subplot()
     xs = [datetime.fromtimestamp(t, zone) for t, _ in report.series]
     ys = [n for _, n in report.series]
     ax.plot(xs, ys, color=COLOR, marker="o", markersize=3)  # type: ignore[arg-type]
@@ -57,35 +56,51 @@ def series_figure(report: Report) -> Figure:
     ax.set_title(f"受理量趋势（按{unit}）")
     ax.set_ylabel("工单数")
     ax.grid(alpha=0.3)
-    fig.autofmt_xdate()
-    return fig
+    for label in ax.get_xticklabels():
+        label.set_rotation(30)
+        label.set_horizontalalignment("right")
 
 
-def breakdown_figure(report: Report, dim: str) -> Figure:
+def draw_breakdown(ax: Axes, report: Report, dim: str) -> None:
     rows = report.breakdowns[dim][:TOP]
-    fig = Figure(figsize=(8, 0.35 * max(len(rows), 3) + 1.2), layout="constrained")
-    ax = fig.add_subplot()
-    labels = [r.label[:16] for r in rows][::-1]
+    labels = [r.label[:14] for r in rows][::-1]
     values = [r.received for r in rows][::-1]
     ax.barh(labels, values, color=COLOR)
     for i, v in enumerate(values):
         ax.text(v, i, f" {v}", va="center", fontsize=8)
     ax.set_title(f"按{DIMENSIONS[dim]}的受理量（前{TOP}）")
     ax.set_xlabel("工单数")
-    return fig
 
 
-def figures(report: Report) -> list[tuple[str, Figure]]:
-    """The report's charts with their captions (text in the CJK font, set at creation)."""
-    with cjk():
-        out = [("受理量趋势", series_figure(report))]
-        for dim, rows in report.breakdowns.items():
-            if rows:
-                out.append((f"按{DIMENSIONS[dim]}", breakdown_figure(report, dim)))
+Draw = Callable[[Axes], None]
+
+
+def _series(ax: Axes, *, report: Report) -> None:
+    draw_series(ax, report)
+
+
+def _breakdown(ax: Axes, *, report: Report, dim: str) -> None:
+    draw_breakdown(ax, report, dim)
+
+
+def charts(report: Report) -> list[tuple[str, Draw]]:
+    """The report's charts: a caption and a function drawing it into given axes."""
+    out: list[tuple[str, Draw]] = [("受理量趋势", partial(_series, report=report))]
+    for dim, rows in report.breakdowns.items():
+        if rows:
+            out.append((f"按{DIMENSIONS[dim]}", partial(_breakdown, report=report, dim=dim)))
     return out
 
 
-def png(fig: Figure, dpi: int = 110) -> bytes:
+def figure(draw: Draw) -> Figure:
+    """One chart alone (for the HTML page); create it inside `cjk()`."""
+    fig = Figure(figsize=(8, 3.6))
+    ax = fig.add_axes((0.22, 0.2, 0.74, 0.7))
+    draw(ax)
+    return fig
+
+
+def png(fig: Figure, dpi: int = 90) -> bytes:
     buf = io.BytesIO()
     with cjk():
         fig.savefig(buf, format="png", dpi=dpi)

@@ -53,7 +53,9 @@ def render_html(report: Report, exported_by: str, at: datetime) -> str:
         ),
         "<h2>图表</h2>",
     ]
-    for caption, fig in charts.figures(report):
+    for caption, draw in charts.charts(report):
+        with charts.cjk():
+            fig = charts.figure(draw)
         data = base64.b64encode(charts.png(fig)).decode("ascii")
         parts.append(f'<figure><img alt="{escape(caption)}" src="data:image/png;base64,{data}">')
         parts.append(f"<figcaption>{escape(caption)}</figcaption></figure>")

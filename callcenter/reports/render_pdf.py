@@ -4,13 +4,11 @@ Sans CJK font."""
 
 from __future__ import annotations
 
-import io
 from datetime import datetime
 from pathlib import Path
 
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
-from matplotlib.image import imread
 
 from callcenter.reports import charts, kpi
 from callcenter.reports.build import Report, format_change, format_value
@@ -61,15 +59,11 @@ def write_pdf(report: Report, path: Path, exported_by: str, at: datetime) -> Non
         )
         cover.text(0.5, 0.935, f"统计区间：{span}", ha="center", fontsize=10)
         pdf.savefig(cover)
-        figs = charts.figures(report)
-        for i in range(0, len(figs), 2):
+        drawings = charts.charts(report)
+        for i in range(0, len(drawings), 2):
             page = _page("图表", mark)
-            for j, (caption, chart) in enumerate(figs[i : i + 2]):
-                buf = charts.png(chart, dpi=130)
-                ax = page.add_axes((0.05, 0.5 - j * 0.45, 0.9, 0.42))
-                ax.imshow(imread(io.BytesIO(buf), format="png"))
-                ax.set_title(caption, fontsize=10)
-                ax.axis("off")
+            for j, (_caption, draw) in enumerate(drawings[i : i + 2]):
+                draw(page.add_axes((0.25, 0.55 - j * 0.45, 0.68, 0.33)))
             pdf.savefig(page)
         for dim, rows in report.breakdowns.items():
             head = [DIMENSIONS[dim], "受理量", "在办", "办结量", "按时办结率", "满意率", "退单"]
