@@ -1,0 +1,291 @@
+"""智能质检 over HTTP: scores of calls (agents see only their own), one score with its findings
+and their transcript evidence (masked by the caller's role with the Redactor, reads on record
+in the data access log in the same transaction), reviews, disputes, overrides and
+resolutions (append-only), and a per-agent summary. Database work runs in a worker thread
+(asyncio.to_thread); scoring itself runs in the inspection worker, not here.
+
+Times (`from`, `to`) are epoch seconds or ISO 8601 dates or datetimes (China time when no
+offset is given), and filter by the call time (when its recording was indexed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+from sqlalchemy.orm import Session
+
+from callcenter.api.auth import Principal, require
+from callcenter.api.errors import ApiError, json_body
+from callcenter.api.tickets import CONFIG_DIR, TICKET_DB
+from callcenter.data import audit
+from callcenter.data.catalog import load_annotations
+from callcenter.data.protection import Redactor, load_policy
+from callcenter.inspection import store
+from callcenter.inspection.config import InspectionRules, load_inspection
+from callcenter.inspection.score import ACTIONS, STATES, ReviewRefused
+from callcenter.storage.database import Database
+from callcenter.tomlreader import ConfigError
+
+T = TypeVar("T")
+VIEWERS = ("agent", "supervisor", "auditor")  # and admin; an agent sees only their own calls
+SUMMARY = ("supervisor", "auditor")  # and admin
+CHINA = ZoneInfo("Asia/Shanghai")
+REFUSED_STATUS = {"inspection.forbidden": 403, "inspection.state": 409}
+
+
+def routes() -> list[web.RouteDef]:
+    return [
+        web.get("/api/inspection", listing),
+        web.get("/api/inspection/agents", agents),
+        web.get(r"/api/inspection/{id:\d+}", detail),
+        *(web.post(rf"/api/inspection/{{id:\d+}}/{action}", review) for action in ACTIONS),
+    ]
+
+
+def _db(request: web.Request) -> Database:
+    return request.app[TICKET_DB]
+
+
+def _redactor(request: web.Request, who: Principal) -> Redactor:
+    config = request.app[CONFIG_DIR]
+    return Redactor(
+        load_policy(config / "protection.toml"), load_annotations(config / "catalog.toml"), who.role
+    )
+
+
+def _rules(request: web.Request) -> InspectionRules | None:
+    try:
+        return load_inspection(request.app[CONFIG_DIR])
+    except ConfigError:
+        return None  # severities are left out; the scores stand
+
+
+async def _in_thread(db: Database, work: Callable[[Session], T]) -> T:
+    return await asyncio.to_thread(db.transaction, work)
+
+
+def parse_time(name: str, raw: str, end: bool = False) -> float:
+    """Epoch seconds, or an ISO date (the whole day: `to` is exclusive of the next day) or
+    datetime; China time when no offset is given."""
+    try:
+        return float(raw)
+    except ValueError:
+        pass
+    try:
+        if len(raw) == 10:
+            day = datetime.fromisoformat(raw).replace(tzinfo=CHINA)
+            return (day + timedelta(days=1) if end else day).timestamp()
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise ApiError(
+            400, "api.bad_parameter", f"{name} must be epoch seconds or an ISO date/datetime"
+        ) from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=CHINA)).timestamp()
+
+
+def _int(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query.get(name, "")
+    if raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(400, "api.bad_parameter", f"{name} must be an integer") from None
+    if not low <= value <= high:
+        raise ApiError(400, "api.bad_parameter", f"{name} must be between {low} and {high}")
+    return value
+
+
+def _query(request: web.Request, who: Principal) -> store.ScoreQuery:
+    q = request.query
+    agent = q.get("agent") or None
+    if who.role == "agent":
+        if agent not in (None, who.name):
+            raise ApiError(403, "api.forbidden", "an agent sees only their own calls")
+        agent = who.name
+    state = q.get("state") or None
+    if state is not None and state not in STATES:
+        raise ApiError(400, "api.bad_parameter", f"state must be one of {', '.join(STATES)}")
+    since = parse_time("from", q["from"]) if q.get("from") else None
+    until = parse_time("to", q["to"], end=True) if q.get("to") else None
+    if since is not None and until is not None and until <= since:
+        raise ApiError(400, "api.bad_parameter", "to must be later than from")
+    return store.ScoreQuery(
+        agent=agent,
+        since=since,
+        until=until,
+        state=state,
+        limit=_int(request, "limit", 50, 1, 500),
+        offset=_int(request, "offset", 0, 0, 10**9),
+    )
+
+
+async def listing(request: web.Request) -> web.Response:
+    """Scores, newest call first: ?agent=&from=&to=&state=&limit=&offset=."""
+    who = require(request, *VIEWERS)
+    query = _query(request, who)
+    page = await _in_thread(_db(request), lambda s: store.list_scores(s, query))
+    return web.json_response(page)
+
+
+async def agents(request: web.Request) -> web.Response:
+    """Per agent: calls scored, average and lowest final score, open disputes, failed rules."""
+    who = require(request, *SUMMARY)
+    query = _query(request, who)
+    found = await _in_thread(_db(request), lambda s: store.agent_summary(s, query))
+    return web.json_response({"agents": found})
+
+
+def _shown(
+    s: Session, request: web.Request, who: Principal, score_id: int
+) -> dict[str, object] | None:
+    """The score as this caller may see it (None: no such score or not theirs); evidence
+    masked for the role; a read of evidence goes on record in this transaction."""
+    found = store.score_detail(s, score_id)
+    if found is None or (who.role == "agent" and found["agent_id"] != who.name):
+        return None
+    redact = _redactor(request, who)
+    rules = _rules(request)
+    findings: list[dict[str, Any]] = found["findings"]  # type: ignore[assignment]
+    for finding in findings:
+        finding["evidence"] = redact.value("inspection_findings", "evidence", finding["evidence"])
+        if rules is not None:
+            finding["severity"] = rules.severity_of(str(finding["rule"])).value
+    shown = redact.fields_read("inspection_findings", ["evidence"])
+    if shown and any(f["evidence"] for f in findings):
+        audit.record_access(
+            s,
+            who.name,
+            who.role,
+            "read",
+            "inspection_findings",
+            str(score_id),
+            shown,
+            purpose="quality inspection",
+            remote=request.remote or "",
+        )
+    return found
+
+
+def _score_id(request: web.Request) -> int:
+    return int(request.match_info["id"])
+
+
+async def detail(request: web.Request) -> web.Response:
+    """One score with its findings (evidence masked by role) and its reviews."""
+    who = require(request, *VIEWERS)
+    score_id = _score_id(request)
+    found = await _in_thread(_db(request), lambda s: _shown(s, request, who, score_id))
+    if found is None:
+        raise ApiError(404, "inspection.not_found", f"no inspection score {score_id}")
+    return web.json_response(found)
+
+
+async def review(request: web.Request) -> web.Response:
+    """review / dispute / resolve / override a score: {"score"?: number, "note"?: string}.
+    Who may take which step from which state: callcenter.inspection.score."""
+    who = require(request, "agent", "supervisor")
+    score_id = _score_id(request)
+    action = request.path.rsplit("/", 1)[1]
+    body = await json_body(request)
+    raw_score = body.get("score")
+    if raw_score is not None and (
+        isinstance(raw_score, bool) or not isinstance(raw_score, int | float)
+    ):
+        raise ApiError(400, "api.bad_parameter", "score must be a number")
+    note = body.get("note", "")
+    if not isinstance(note, str) or len(note) > 2000:
+        raise ApiError(400, "api.bad_parameter", "note must be a string of at most 2000 characters")
+    new_score = None if raw_score is None else float(raw_score)
+
+    def work(s: Session) -> dict[str, object] | None:
+        current = store.score_detail(s, score_id)
+        if current is None or (who.role == "agent" and current["agent_id"] != who.name):
+            return None
+        store.add_review(s, score_id, action, who.name, who.role, new_score, note, time.time())
+        return _shown(s, request, who, score_id)
+
+    try:
+        found = await _in_thread(_db(request), work)
+    except ReviewRefused as exc:
+        raise ApiError(REFUSED_STATUS.get(exc.error_id, 400), exc.error_id, str(exc)) from exc
+    if found is None:
+        raise ApiError(404, "inspection.not_found", f"no inspection score {score_id}")
+    return web.json_response(found)
+
+
+def _op(summary: str, roles: str, body: bool = False) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "summary": f"{summary} (roles: {roles})",
+        "responses": {
+            "200": {"description": "OK"},
+            "4XX": {
+                "description": "Error",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+            },
+        },
+    }
+    if body:
+        op["requestBody"] = {
+            "required": False,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"score": {"type": "number"}, "note": {"type": "string"}},
+                    }
+                }
+            },
+        }
+    return op
+
+
+def _params(*names: tuple[str, str]) -> list[dict[str, Any]]:
+    return [{"name": n, "in": "query", "schema": {"type": t}} for n, t in names]
+
+
+ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
+FILTERS = (("agent", "string"), ("from", "string"), ("to", "string"), ("state", "string"))
+STEPS = {
+    "review": ("Review a score (optionally with a new final score)", "supervisor, admin"),
+    "dispute": ("Dispute a score of one's own call (note required)", "agent"),
+    "resolve": ("Resolve a dispute (optionally with a new final score)", "supervisor, admin"),
+    "override": ("Override the final score (score and note required)", "supervisor, admin"),
+}
+OPENAPI: dict[str, Any] = {
+    "/api/inspection": {
+        "get": {
+            **_op("Inspection scores, newest call first", "agent (own calls), supervisor, auditor"),
+            "parameters": _params(*FILTERS, ("limit", "integer"), ("offset", "integer")),
+        }
+    },
+    "/api/inspection/agents": {
+        "get": {
+            **_op("Per-agent inspection summary", "supervisor, auditor, admin"),
+            "parameters": _params(*FILTERS[1:3]),
+        }
+    },
+    "/api/inspection/{id}": {
+        "get": {
+            **_op(
+                "One score with findings (evidence masked by role, reads on record) and reviews",
+                "agent (own calls), supervisor, auditor",
+            ),
+            "parameters": [ID],
+        }
+    },
+    **{
+        f"/api/inspection/{{id}}/{action}": {
+            "post": {**_op(summary, roles, body=True), "parameters": [ID]}
+        }
+        for action, (summary, roles) in STEPS.items()
+    },
+}
+
+__all__ = ["OPENAPI", "parse_time", "routes"]
