@@ -57,9 +57,9 @@ def test_forecast_holds_out_the_last_week(
     patience = history.patience()
     assert patience is not None and 30 < patience < 5000
     result = holdout(history.calls, cal, last_days=7, weeks=6)
-    # Measured on this year (about 21 calls a day): daily MAPE 0.10 against 0.38 for the
+    # Measured on this year (about 21 calls a day): daily MAPE 0.11 against 0.38 for the
     # naive "recent mean day"; half-hour slots (0.4 calls each) are mostly Poisson noise at
-    # this volume (slot WAPE 1.16), so only the daily totals are held to a bound.
+    # this volume (slot WAPE 1.17), so only the daily totals are held to a bound.
     assert result.daily_mape < 0.25
     assert result.daily_mape < result.naive_daily_mape / 2
 
