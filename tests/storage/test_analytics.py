@@ -242,6 +242,27 @@ def test_figures_match_an_independent_computation(year: Database, tmp_path: Path
         assert {t["ticket_id"]: [(x["action"], x["department"]) for x in t["route"]]
                 for t in found["tickets"]} == bounced  # fmt: skip
 
+        rated: Counter[str] = Counter()
+        unhappy: Counter[str] = Counter()
+        late: Counter[str] = Counter()
+        for r in rows.values():
+            if in_(r.created_at, YEAR):
+                if r.state.get("rating"):
+                    rated[r.topic] += 1
+                    unhappy[r.topic] += r.state["rating"] == "不满意"
+                if r.closed_at is not None and r.deadline is not None and r.closed_at > r.deadline:
+                    late[r.department or ""] += 1
+        low = service_quality.low_satisfaction(conn, YEAR, "topic", min_count=5, limit=1000)
+        assert {(x["key"], x["evaluated"], x["unsatisfied"]) for x in low} == {
+            (k, n, unhappy[k]) for k, n in rated.items() if n >= 5
+        }
+        assert [x["share"] for x in low] == sorted((x["share"] for x in low), reverse=True)
+        over = service_quality.overdue(conn, YEAR, AS_OF)
+        assert over["closed_late"] == sum(late.values())
+        assert {d["department"]: d["closed_late"] for d in over["departments"]} == {
+            k: v for k, v in late.items() if v
+        } | {d["department"]: 0 for d in over["departments"] if not late[d["department"]]}
+
         config = scorecard.load_scorecard(CONFIG)
         expected_scores = py_scores(rows, YEAR, AS_OF, config)
         cards = {c["department"]: c for c in scorecard.scorecards(conn, YEAR, config, AS_OF)}
