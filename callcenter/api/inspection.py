@@ -155,8 +155,9 @@ def _shown(
     findings: list[dict[str, Any]] = found["findings"]  # type: ignore[assignment]
     for finding in findings:
         finding["evidence"] = redact.value("inspection_findings", "evidence", finding["evidence"])
-        if rules is not None:
-            finding["severity"] = rules.severity_of(str(finding["rule"])).value
+        severity = rules.severity_of(str(finding["rule"])) if rules is not None else None
+        if severity is not None:
+            finding["severity"] = severity.value
     shown = redact.fields_read("inspection_findings", ["evidence"])
     if shown and any(f["evidence"] for f in findings):
         audit.record_access(

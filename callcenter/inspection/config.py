@@ -54,10 +54,12 @@ class InspectionRules:
     confirmation: Confirmation
     emergency_transfer: Emergency
 
-    def severity_of(self, rule: str) -> Severity:
+    def severity_of(self, rule: str) -> Severity | None:
         """The severity of a finding's rule (confirm_address and confirm_phone belong to
-        the confirmation rule)."""
+        the confirmation rule); None for a rule these settings do not know."""
         name = "confirmation" if rule.startswith("confirm_") else rule
+        if name not in RULES:
+            return None
         common: Common = getattr(self, name).common
         return common.severity
 

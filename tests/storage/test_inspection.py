@@ -5,6 +5,7 @@ append-only and move the final score and state, listings and per-agent summaries
 
 from __future__ import annotations
 
+import asyncio
 import time
 import tomllib
 from pathlib import Path
@@ -26,7 +27,7 @@ from callcenter.inspection.store import (
     score_detail,
     scores_of_calls,
 )
-from callcenter.inspection.worker import main_inspect, score_pending
+from callcenter.inspection.worker import main_inspect, run_inspection, score_pending
 from callcenter.storage.database import Database
 from callcenter.storage.schema import InspectionFinding, InspectionReview, InspectionScore
 from tests.storage.inspection_data import BASE, FIRE, GOOD, add_call, add_many, synthetic_calls
@@ -243,3 +244,22 @@ def test_scoring_speed(database: Database) -> None:
         f"scores {low}..{high}"
     )
     assert failed and findings and low is not None and high == 100.0
+
+
+async def test_worker_scores_in_a_thread_when_woken(database: Database) -> None:
+    """run_inspection drains the backlog at start and again when woken, then stops."""
+    seed(database)
+    stopping, wake = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(run_inspection(database, RULES, stopping, wake, interval=600))
+
+    async def scored(count: int) -> None:
+        while len(by_call(database)) < count:
+            await asyncio.sleep(0.05)
+
+    await asyncio.wait_for(scored(3), 60)
+    database.transaction(lambda s: add_call(s, "later", "1003", GOOD, BASE + 60))
+    wake.set()
+    await asyncio.wait_for(scored(4), 60)
+    stopping.set()
+    await asyncio.wait_for(task, 60)
+    assert by_call(database)["later"].agent_id == "1003"

@@ -221,3 +221,16 @@ def test_next_state(
     except ReviewRefused as exc:
         got = exc.error_id
     assert got == expected
+
+
+@pytest.mark.parametrize(
+    ("rule", "severity"),
+    [
+        ("greeting", Severity.MINOR),
+        ("confirm_phone", Severity.MAJOR),
+        ("emergency_transfer", Severity.FATAL),
+        ("retired_rule", None),
+    ],
+)
+def test_severity_of(rule: str, severity: Severity | None) -> None:
+    assert RULES.severity_of(rule) is severity
