@@ -26,7 +26,7 @@ from callcenter.storage.schema import Ticket
 from callcenter.tickets.model import Actor, Role
 
 T = TypeVar("T")
-VIEWERS = ("supervisor", "auditor")  # and admin
+VIEWERS = ("supervisor", "auditor", "department")  # and admin
 ACTORS = ("supervisor",)  # and admin
 EVIDENCE_COLUMNS = ("id", "number", "created_at", "caller_number", "title", "address", "grid")
 ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
@@ -55,7 +55,7 @@ OPENAPI: dict[str, Any] = {
     "/api/alerts": {
         "get": {
             **_op("Early warnings, newest first (?state=open|acknowledged|escalated|closed)",
-                  roles="supervisor, auditor"),
+                  roles="supervisor, auditor, department"),
             "parameters": [
                 {"name": "state", "in": "query", "schema": {"type": "string"}},
                 {"name": "limit", "in": "query", "schema": {"type": "integer"}},
@@ -65,7 +65,7 @@ OPENAPI: dict[str, Any] = {
     "/api/alerts/{id}": {
         "get": {
             **_op("One warning with its evidence (tickets masked by role)",
-                  roles="supervisor, auditor"),
+                  roles="supervisor, auditor, department"),
             "parameters": [ID],
         }
     },

@@ -123,6 +123,43 @@ async function listen(callId, mode) {
   } catch (e) { notify(`监听失败：${e.message}`, true); }
 }
 
+const LEVEL = { blue: "蓝", yellow: "黄", orange: "橙", red: "红" };
+const WARNING_STATE = { open: "待确认", acknowledged: "已确认", escalated: "已督办", closed: "已关闭" };
+
+async function loadWarnings() {
+  const body = document.querySelector("#warnings tbody");
+  let found;
+  try {
+    found = (await api("/api/alerts?limit=50")).warnings.filter((w) => w.state !== "closed");
+  } catch (e) { return; }  // a role without warnings: the table stays empty
+  body.replaceChildren();
+  for (const w of found) {
+    const row = body.insertRow();
+    cell(row, LEVEL[w.level] || w.level, `level-${w.level}`);
+    cell(row, w.title);
+    cell(row, String(w.tickets));
+    cell(row, new Date(w.detected_at * 1000).toLocaleString("zh-CN"));
+    cell(row, WARNING_STATE[w.state] || w.state);
+    const link = document.createElement("a");
+    link.href = `/api/alerts/${w.id}`;
+    link.target = "_blank";
+    link.textContent = "查看";
+    row.insertCell().appendChild(link);
+    const actions = row.insertCell();
+    if (w.state === "open") button(actions, "确认", () => warningAction(w.id, "ack", "已确认"));
+    if (w.ticket_id === null) button(actions, "转督办", () => warningAction(w.id, "supervise", "已转督办", { note: `预警督办：${w.title}` }));
+    if (w.report_id === null) button(actions, "生成专报", () => warningAction(w.id, "report", "已申请专报"));
+  }
+}
+
+async function warningAction(id, action, done, body = {}) {
+  try {
+    await api(`/api/alerts/${id}/${action}`, body);
+    notify(`预警 ${id}：${done}`);
+  } catch (e) { notify(`预警 ${id} 处置失败：${e.message}`, true); }
+  loadWarnings();
+}
+
 document.getElementById("token").value = token();
 document.getElementById("token").addEventListener("change", (e) => { setToken(e.target.value); location.reload(); });
 
@@ -141,3 +178,5 @@ connect((message) => {
   link.className = up ? "up" : "down";
 });
 setInterval(render, 1000);
+loadWarnings();
+setInterval(loadWarnings, 30000);
