@@ -287,16 +287,15 @@ def build_report(
     bucket = 3600.0 if end - start <= timedelta(days=2) else 86400.0
     offset = (start.utcoffset() or timedelta()).total_seconds()
     periods = [(start, end), previous_period(start, end), last_year_period(start, end)]
-    values: list[dict[str, float | None]] = []
+    current = _period(start, end)
     with db.engine.connect() as conn:
-        for a, b in periods:
+        totals, raw = ticket_breakdowns(conn, current, list(dims), scope)
+        values: list[dict[str, float | None]] = []
+        for i, (a, b) in enumerate(periods):
             p = _period(a, b)
             calls = call_totals(conn, p) if department is None else None
-            values.append(
-                kpis_of(calls, ticket_totals(conn, p, scope), flow_totals(conn, p, scope))
-            )
-        current = _period(start, end)
-        raw = ticket_breakdowns(conn, current, list(dims), scope)
+            tickets = totals if i == 0 else ticket_totals(conn, p, scope)
+            values.append(kpis_of(calls, tickets, flow_totals(conn, p, scope)))
         series = intake_series(conn, current, bucket, offset, scope)
     labels = _labels(db)
     lines: list[KpiLine] = []

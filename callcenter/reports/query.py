@@ -27,6 +27,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    tuple_,
     type_coerce,
 )
 from sqlalchemy.engine import Connection
@@ -197,28 +198,33 @@ def ticket_totals(conn: Connection, period: Period, scope: Scope = Scope()) -> T
 
 def ticket_breakdowns(
     conn: Connection, period: Period, dims: Sequence[str], scope: Scope = Scope()
-) -> dict[str, list[tuple[str, TicketCounts]]]:
-    """Per dimension, (value, counts) ordered by tickets received then closed, descending.
-    PostgreSQL: one scan with GROUPING SETS; SQLite: one GROUP BY per dimension."""
+) -> tuple[TicketCounts, dict[str, list[tuple[str, TicketCounts]]]]:
+    """The totals and, per dimension, (value, counts) ordered by tickets received then
+    closed, descending. PostgreSQL: one scan with GROUPING SETS; SQLite: one GROUP BY per
+    dimension."""
     for d in dims:
         if d not in DIMENSIONS:
             raise ValueError(f"unknown dimension {d!r} (one of {', '.join(DIMENSIONS)})")
+    if not dims or _dialect(conn) != "postgresql":
+        totals = ticket_totals(conn, period, scope)
+    found: dict[str, list[tuple[str, TicketCounts]]] = {d: [] for d in dims}
     if not dims:
-        return {}
+        return totals, found
     base = _ticket_base(conn, period, scope, dims)
     sums = [func.sum(base.c[name]) for name in _TICKET_FIELDS]
-    found: dict[str, list[tuple[str, TicketCounts]]] = {d: [] for d in dims}
     if _dialect(conn) == "postgresql":
+        totals = TicketCounts()
         keys = [base.c[f"d_{d}"] for d in dims]
-        sets = func.grouping_sets(*keys)
+        sets = func.grouping_sets(*keys, tuple_())
         query = select(*keys, *[func.grouping(k) for k in keys], *sums).group_by(sets)
         for row in conn.execute(query):
             grouping = row[len(dims) : 2 * len(dims)]
             which = [i for i, g in enumerate(grouping) if g == 0]
-            if len(which) != 1:
-                continue
-            i = which[0]
-            found[dims[i]].append((str(row[i]), _ticket_counts(row, 2 * len(dims))))
+            counts = _ticket_counts(row, 2 * len(dims))
+            if not which:
+                totals = counts
+            elif len(which) == 1:
+                found[dims[which[0]]].append((str(row[which[0]]), counts))
     else:
         for d in dims:
             key = base.c[f"d_{d}"]
@@ -226,7 +232,7 @@ def ticket_breakdowns(
                 found[d].append((str(row[0]), _ticket_counts(row, 1)))
     for d in dims:
         found[d].sort(key=lambda item: (-item[1].received, -item[1].closed, item[0]))
-    return found
+    return totals, found
 
 
 def call_totals(conn: Connection, period: Period) -> CallCounts:
