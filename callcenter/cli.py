@@ -12,6 +12,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from callcenter.api.auth import ROLES
+from callcenter.applications_cli import COMMANDS as APPLICATION_COMMANDS
+from callcenter.applications_cli import add_commands as add_application_commands
 from callcenter.config import Config, ConfigError, load_config, recordings_root
 from callcenter.data.commands import add_commands as add_data_commands
 from callcenter.data.logmask import install as install_log_masking
@@ -69,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("--department", default="")
 
     add_data_commands(sub)
+    add_application_commands(sub)
 
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -91,6 +94,10 @@ def main(argv: list[str] | None = None) -> int:
             return ivr_command(config, args.action, args.did, args.digits, args.at, args.out)
         if args.command == "recordings":
             return recordings_command(config, args.action, args.dry_run, args.db)
+        if args.command in APPLICATION_COMMANDS:
+            from callcenter.applications_cli import run as application_command
+
+            return application_command(config, args)
         if args.command == "data":
             from callcenter.data.commands import run as data_command
 

@@ -161,6 +161,7 @@ def routes() -> list[web.AbstractRouteDef]:
         web.get("/console", supervisor_page),
         web.get("/console/", supervisor_page),
         web.get("/console/agent", agent_page),
+        web.get("/console/department", department_page),
         web.static("/console/static", STATIC / "static"),
     ]
 
@@ -171,6 +172,10 @@ async def supervisor_page(request: web.Request) -> web.FileResponse:
 
 async def agent_page(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC / "agent.html", headers={"Cache-Control": "no-store"})
+
+
+async def department_page(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC / "department.html", headers={"Cache-Control": "no-store"})
 
 
 async def live(request: web.Request) -> web.WebSocketResponse:

@@ -14,7 +14,21 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from acd import events as ev
-from callcenter.api import console, data, data_audit, openapi, recordings, sms, tickets
+from callcenter.api import (
+    alerts,
+    analytics,
+    console,
+    data,
+    data_audit,
+    inspection,
+    knowledge_base,
+    openapi,
+    recordings,
+    reports,
+    sms,
+    staffing,
+    tickets,
+)
 from callcenter.api.auth import auth_middleware, principal, require
 from callcenter.api.console import LiveFeed
 from callcenter.api.errors import ApiError, errors_middleware, json_body
@@ -33,6 +47,9 @@ STATS: web.AppKey[LiveStats] = web.AppKey("stats", LiveStats)
 CALLBACK_DB: web.AppKey[Database] = web.AppKey("callback_db", Database)
 HEALTH_DB: web.AppKey[Database] = web.AppKey("health_db", Database)
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics", Metrics)
+# The data office and the data applications (GB/T 44192 5-8): each module its own routes.
+APPLICATIONS = (data, reports, alerts, inspection, knowledge_base, staffing, analytics)
+
 LIVE: web.AppKey[LiveTranscription] = web.AppKey("live", LiveTranscription)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -70,8 +87,9 @@ def build_app(
         app.add_routes([web.get("/api/callbacks", callbacks_listing)])
         app.add_routes(tickets.routes())
         app.add_routes(data_audit.routes())
-        app[data.CONFIG_DIR] = runtime.config.source_dir
-        app.add_routes(data.routes())
+        app[tickets.CONFIG_DIR] = runtime.config.source_dir
+        for module in APPLICATIONS:
+            app.add_routes(module.routes())
         app.add_routes(sms.routes())
     if metrics is not None:
         app[METRICS] = metrics

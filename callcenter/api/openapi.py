@@ -114,6 +114,17 @@ DATA_PATHS: dict[str, Any] = {
     "/api/data/feeds": {"get": {**_op("Export feeds: acknowledged position", roles=OFFICE)}},
 }
 
+
+def _applications() -> dict[str, Any]:
+    """The data applications describe their own routes (each module's OPENAPI)."""
+    from callcenter.api import alerts, analytics, inspection, knowledge_base, reports, staffing
+
+    paths: dict[str, Any] = {}
+    for module in (reports, alerts, inspection, knowledge_base, staffing, analytics):
+        paths.update(module.OPENAPI)
+    return paths
+
+
 SPEC: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {
@@ -441,6 +452,7 @@ SPEC: dict[str, Any] = {
             }
         },
         **DATA_PATHS,
+        **_applications(),
         "/api/intake/{channel}": {
             "post": {
                 **_op(
