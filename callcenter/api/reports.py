@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from callcenter.api.auth import Principal, require
 from callcenter.api.errors import ApiError, json_body
 from callcenter.api.tickets import TICKET_DB
 from callcenter.data import audit
-from callcenter.reports.build import ALL_DIMENSIONS, KINDS, SHANGHAI, build_report
+from callcenter.reports.build import ALL_DIMENSIONS, KINDS, build_report, dates_period
 from callcenter.reports.query import DIMENSIONS
 from callcenter.reports.run import DEFAULT_DIR, FORMATS, generate_report
 from callcenter.storage.schema import ReportRun
@@ -62,9 +62,7 @@ def _period(raw_from: object, raw_to: object) -> tuple[datetime, datetime]:
     first, last = _day(raw_from, "from"), _day(raw_to, "to")
     if last < first:
         raise ApiError(400, "api.bad_parameter", "to must not be before from")
-    start = datetime(first.year, first.month, first.day, tzinfo=SHANGHAI)
-    end = datetime(last.year, last.month, last.day, tzinfo=SHANGHAI) + timedelta(days=1)
-    return start, end
+    return dates_period(first, last)
 
 
 def _dims(raw: str) -> list[str]:

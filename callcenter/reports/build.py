@@ -229,6 +229,17 @@ def period_for(kind: str, day: date, zone: tzinfo = SHANGHAI) -> tuple[datetime,
     )
 
 
+def dates_period(first: date, last: date, zone: tzinfo = SHANGHAI) -> tuple[datetime, datetime]:
+    """From the start of `first` to the end of `last` (both days included), local time."""
+    if last < first:
+        raise ValueError("the last day must not be before the first")
+    end = last + timedelta(days=1)
+    return (
+        datetime(first.year, first.month, first.day, tzinfo=zone),
+        datetime(end.year, end.month, end.day, tzinfo=zone),
+    )
+
+
 def default_title(kind: str, start: datetime, end: datetime) -> str:
     last = end - timedelta(seconds=1)
     if kind == "daily":

@@ -9,6 +9,7 @@ import pytest
 
 from callcenter.reports.build import (
     SHANGHAI,
+    dates_period,
     default_title,
     last_year_period,
     period_for,
@@ -85,3 +86,22 @@ def test_comparison_periods(
 )
 def test_default_titles(kind: str, start: datetime, end: datetime, title: str) -> None:
     assert default_title(kind, start, end) == title
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "start", "end"),
+    [
+        (date(2026, 3, 2), date(2026, 3, 2), at(2026, 3, 2), at(2026, 3, 3)),
+        (date(2026, 2, 1), date(2026, 2, 28), at(2026, 2, 1), at(2026, 3, 1)),
+        (date(2026, 12, 30), date(2026, 12, 31), at(2026, 12, 30), at(2027, 1, 1)),
+    ],
+)
+def test_dates_period_includes_both_days(
+    first: date, last: date, start: datetime, end: datetime
+) -> None:
+    assert dates_period(first, last) == (start, end)
+
+
+def test_dates_period_refuses_a_reversed_range() -> None:
+    with pytest.raises(ValueError):
+        dates_period(date(2026, 3, 2), date(2026, 3, 1))
