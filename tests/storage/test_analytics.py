@@ -473,3 +473,44 @@ def test_integration_report(year: Database) -> None:
     assert report["windows"]["before"]["end"] == pivot
     end = datetime.fromtimestamp(report["windows"]["after"]["end"], ZONE)
     assert end.date() == date(2026, 7, 31) and end.hour == 0
+
+
+DUE_CASES = [  # created, deadline, now (hours), due-soon share, due-soon hours
+    (0, 100, 50, 0.2, 0.0),  # normal
+    (0, 100, 85, 0.2, 0.0),  # last 20 %: due soon
+    (0, 100, 101, 0.2, 0.0),  # overdue
+    (0, 100, 85, 0.1, 24.0),  # the 24 clock hours are longer than 10 %
+    (0, 100, 70, 0.1, 24.0),  # normal
+    (0, 10, 5, 0.2, 8.0),  # due soon by the hours
+    (0, 10, 1, 0.2, 8.0),  # normal
+]
+
+
+def test_due_class_agrees_with_the_calendar(database: Database) -> None:
+    from datetime import UTC
+
+    from callcenter.analytics.department import due_class
+    from callcenter.tickets.calendar import DeadlinePolicy, warning
+
+    database.upgrade()
+    base = 1_780_000_000.0
+    with database.session() as s:
+        for n, (created_h, deadline_h, _, _, _) in enumerate(DUE_CASES):
+            created, deadline = base + created_h * 3600.0, base + deadline_h * 3600.0
+            s.add(
+                Ticket(
+                    id=n + 1, number=f"T{n}", channel="phone", caller_number="",
+                    caller_name="", did="", hotline="", region="", skill="", agent_id="",
+                    ivr_path="", request_type="咨询", topic="", department="water", title="",
+                    content="", address="", status="handling", version=1, state="{}",
+                    proposal="{}", confirmed=1, created_at=created, updated_at=created,
+                    deadline=deadline, repeats=0, search_text="",
+                )
+            )  # fmt: skip
+        s.commit()
+        for n, (created_h, deadline_h, now_h, share, hours) in enumerate(DUE_CASES):
+            created, deadline, now = (base + h * 3600.0 for h in (created_h, deadline_h, now_h))
+            policy = DeadlinePolicy(due_soon_share=share, due_soon_hours=hours)
+            got = s.scalar(select(due_class(policy, now)).where(Ticket.id == n + 1))
+            times = (datetime.fromtimestamp(x, UTC) for x in (created, deadline, now))
+            assert got == warning(policy, *times).value, DUE_CASES[n]
