@@ -23,6 +23,8 @@ from callcenter.call_tickets import CallTicketMaker
 from callcenter.config import Config, recordings_root
 from callcenter.data.crypto import FieldCipher, load_cipher
 from callcenter.data.jobs import DataJobs
+from callcenter.inspection.config import load_inspection
+from callcenter.inspection.worker import run_inspection
 from callcenter.live import LiveTranscription
 from callcenter.metrics import Metrics
 from callcenter.pbx.asterisk import AsteriskDriver
@@ -36,6 +38,7 @@ from callcenter.storage.database import Database
 from callcenter.storage.recorder import CallRecorder
 from callcenter.surveys import SurveyDialer
 from callcenter.tickets.settings import load_ticket_settings
+from callcenter.tomlreader import ConfigError
 from callcenter.transcription import DatabaseJobs, TranscriptionService
 from callcenter.wallboard import Wallboard
 
@@ -116,6 +119,15 @@ class Service:
                 )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), 24 * 3600)
+
+    async def _inspection(self) -> None:
+        """Score every transcribed call by the quality-inspection rules (智能质检)."""
+        try:
+            rules = load_inspection(self.config.source_dir)
+        except ConfigError as exc:
+            log.error("quality inspection off: %s", exc)
+            return
+        await run_inspection(self.database, rules, self._stopping, asyncio.Event())
 
     def _model_path(self) -> Path:
         model = Path(self.config.asr.model_dir)
@@ -211,6 +223,7 @@ class Service:
             self.config.source_dir, self.database.url, self.database, self._stopping
         )
         tasks.append(loop.create_task(self.data_jobs.run(), name="data-jobs"))
+        tasks.append(loop.create_task(self._inspection(), name="inspection"))
         self.feed = LiveFeed(Wallboard(self.config.center.timezone), runtime)
         tasks.append(loop.create_task(self.feed.run(self.bus.subscribe("console")), name="console"))
         asr_stop = asyncio.Event()
