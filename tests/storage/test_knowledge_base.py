@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from callcenter.data.crypto import FILE_ENV, write_key_file
 from callcenter.knowledge_base import store
+from callcenter.knowledge_base.command import main_kb
 from callcenter.knowledge_base.gaps import gaps
 from callcenter.knowledge_base.model import IllegalTransition, SameReviewer, StaleEntry, Status
 from callcenter.knowledge_base.search import search
@@ -166,3 +167,28 @@ def test_gaps_name_the_topic_without_entries(
         assert seed(s, base, now)  # the heating entries now
         s.commit()
         assert gaps(s, since, until, min_count=10, now=now) == []
+
+
+def test_the_kb_command(database: Database, capsys: pytest.CaptureFixture[str]) -> None:
+    at = datetime(2026, 12, 20, tzinfo=UTC).timestamp()
+    assert main_kb(CONFIG, database.url, "seed", now=at) == 0
+    assert "已导入" in capsys.readouterr().out
+    assert main_kb(CONFIG, database.url, "seed", now=at) == 0
+    assert "已导入 0 条" in capsys.readouterr().out
+
+    assert main_kb(CONFIG, database.url, "search", "异地就医怎么备案", now=at) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("1. [政策] 异地就医备案和医保报销比例") and "【异地】" in out
+
+    assert main_kb(CONFIG, database.url, "search", "城乡居民医保缴费", now=at) == 0
+    assert "集中缴费的通知" in capsys.readouterr().out
+    jan = datetime(2027, 1, 2, tzinfo=UTC).timestamp()  # the notice expired on 2027-01-01
+    assert main_kb(CONFIG, database.url, "expire", now=jan) == 0
+    assert "已将 1 条" in capsys.readouterr().out
+    assert main_kb(CONFIG, database.url, "search", "城乡居民医保缴费", now=jan) == 0
+    assert "集中缴费的通知" not in capsys.readouterr().out
+
+    assert main_kb(CONFIG, database.url, "gaps", since=date(2026, 1, 1), now=jan) == 0
+    assert "无：" in capsys.readouterr().out
+    assert main_kb(CONFIG, database.url, "search", "", now=at) == 2
+    assert main_kb(CONFIG, database.url, "publish", now=at) == 2
