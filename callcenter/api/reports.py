@@ -16,12 +16,19 @@ from aiohttp import web
 
 from callcenter.api.auth import Principal, require
 from callcenter.api.errors import ApiError, json_body
-from callcenter.api.tickets import TICKET_DB
+from callcenter.api.tickets import CONFIG_DIR, TICKET_DB
 from callcenter.data import audit
-from callcenter.reports.build import ALL_DIMENSIONS, KINDS, build_report, dates_period
+from callcenter.reports.build import (
+    ALL_DIMENSIONS,
+    KINDS,
+    build_report,
+    dates_period,
+    topic_names,
+)
 from callcenter.reports.query import DIMENSIONS
 from callcenter.reports.run import DEFAULT_DIR, FORMATS, generate_report
 from callcenter.storage.schema import ReportRun
+from callcenter.tomlreader import ConfigError
 
 REPORTS_DIR: web.AppKey[Path] = web.AppKey("reports_dir", Path)
 READERS = ("supervisor", "auditor", "department")
@@ -65,6 +72,16 @@ def _period(raw_from: object, raw_to: object) -> tuple[datetime, datetime]:
     return dates_period(first, last)
 
 
+def _topics(request: web.Request) -> dict[str, str]:
+    config = request.app.get(CONFIG_DIR)
+    if config is None:
+        return {}
+    try:
+        return topic_names(config)
+    except ConfigError as exc:  # the file and key are in the message
+        raise ApiError(500, "config.invalid", str(exc)) from exc
+
+
 def _dims(raw: str) -> list[str]:
     if raw.strip() == "":
         return list(ALL_DIMENSIONS)
@@ -92,6 +109,7 @@ async def kpis(request: web.Request) -> web.Response:
         who.name,
         department=_scope(who),
         store=False,
+        topics=await asyncio.to_thread(_topics, request),
     )
     return web.json_response(report.figures())
 
@@ -142,6 +160,7 @@ async def create(request: web.Request) -> web.Response:
         formats,
         title=str(body.get("title", "")),
         department=_scope(who),
+        topics=await asyncio.to_thread(_topics, request),
     )
     assert report.id is not None
     return web.json_response(_run_view(await _load(request, report.id)), status=201)

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -30,6 +31,7 @@ from callcenter.reports.query import (
 )
 from callcenter.storage.database import Database
 from callcenter.storage.schema import RefDepartment, ReportRun
+from callcenter.tickets.settings import load_ticket_settings
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 KINDS: dict[str, str] = {"daily": "日报", "weekly": "周报", "monthly": "月报", "special": "专报"}
@@ -255,7 +257,13 @@ def _period(start: datetime, end: datetime) -> Period:
     return Period(start.timestamp(), end.timestamp())
 
 
-def _labels(db: Database) -> dict[str, dict[str, str]]:
+def topic_names(config_dir: Path) -> dict[str, str]:
+    """Problem classification labels: knowledge.toml topic id -> name (raises ConfigError)."""
+    knowledge = load_ticket_settings(config_dir).knowledge
+    return {t.id: t.name for t in knowledge.topics}
+
+
+def _labels(db: Database, topics: Mapping[str, str]) -> dict[str, dict[str, str]]:
     with db.session() as s:
         departments = {
             code: name for code, name in s.execute(select(RefDepartment.code, RefDepartment.name))
@@ -264,13 +272,14 @@ def _labels(db: Database) -> dict[str, dict[str, str]]:
         "status": dict(STATUS_LABELS),
         "channel": CHANNEL_LABELS,
         "department": departments,
+        "topic": dict(topics),
     }
 
 
 def _label(labels: dict[str, dict[str, str]], dim: str, value: str) -> str:
     if value.strip() == "":
         return "（未填）"
-    return labels.get(dim, {}).get(value, value)
+    return labels.get(dim, {}).get(value, value).strip()
 
 
 def build_report(
@@ -284,10 +293,12 @@ def build_report(
     title: str = "",
     department: str | None = None,
     store: bool = True,
+    topics: Mapping[str, str] | None = None,
 ) -> Report:
     """Compute the report for [period_from, period_to) (aware datetimes; naive ones are taken
     as China time) with breakdowns by `dims` (keys of DIMENSIONS); `department` limits it to
-    that department's tickets (and leaves out the calls). Stored in report_runs when `store`."""
+    that department's tickets (and leaves out the calls); `topics` names the problem
+    classifications (see `topic_names`). Stored in report_runs when `store`."""
     if kind not in KINDS:
         raise ValueError(f"unknown report kind {kind!r} (one of {', '.join(KINDS)})")
     start = period_from if period_from.tzinfo else period_from.replace(tzinfo=SHANGHAI)
@@ -308,7 +319,7 @@ def build_report(
             tickets = totals if i == 0 else ticket_totals(conn, p, scope)
             values.append(kpis_of(calls, tickets, flow_totals(conn, p, scope)))
         series = intake_series(conn, current, bucket, offset, scope)
-    labels = _labels(db)
+    labels = _labels(db, topics or {})
     lines: list[KpiLine] = []
     for key, (label, kind_of) in KPI_DEFS.items():
         now, before, year = values[0][key], values[1][key], values[2][key]

@@ -6,16 +6,17 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from callcenter.reports.build import ALL_DIMENSIONS, Report, build_report, set_files
+from callcenter.reports.build import ALL_DIMENSIONS, Report, build_report, set_files, topic_names
 from callcenter.reports.render_html import write_html
 from callcenter.reports.render_pdf import write_pdf
 from callcenter.reports.render_xlsx import write_xlsx
 from callcenter.storage.database import Database
 from callcenter.storage.schema import ReportRun
+from callcenter.tomlreader import ConfigError
 
 FORMATS = ("xlsx", "html", "pdf")
 DEFAULT_DIR = Path("var/reports")
@@ -56,10 +57,19 @@ def generate_report(
     *,
     title: str = "",
     department: str | None = None,
+    topics: Mapping[str, str] | None = None,
 ) -> Report:
     """Build, store and write a report; a failure while writing marks the run failed."""
     report = build_report(
-        db, kind, period_from, period_to, dims, actor, title=title, department=department
+        db,
+        kind,
+        period_from,
+        period_to,
+        dims,
+        actor,
+        title=title,
+        department=department,
+        topics=topics,
     )
     assert report.id is not None
     try:
@@ -89,12 +99,25 @@ def main_report(
     title: str = "",
 ) -> int:
     """`callcenter report daily|weekly|monthly|special`: generate, print where the files are.
-    config_dir is accepted for symmetry with the other commands (no report config yet)."""
-    del config_dir
+    Problem classifications are named from config_dir/knowledge.toml."""
+    try:
+        topics = topic_names(config_dir)
+    except ConfigError as exc:
+        print(f"配置错误：{exc}", file=sys.stderr)
+        return 2
     db = Database(db_url)
     try:
         report = generate_report(
-            db, kind, period_from, period_to, ALL_DIMENSIONS, actor, out_dir, formats, title=title
+            db,
+            kind,
+            period_from,
+            period_to,
+            ALL_DIMENSIONS,
+            actor,
+            out_dir,
+            formats,
+            title=title,
+            topics=topics,
         )
     except ValueError as exc:
         print(f"参数错误：{exc}", file=sys.stderr)

@@ -25,7 +25,7 @@ from callcenter.api import tickets
 from callcenter.api.auth import add_token, auth_middleware
 from callcenter.api.errors import errors_middleware
 from callcenter.data.crypto import FILE_ENV, write_key_file
-from callcenter.reports.build import ALL_DIMENSIONS, build_report, period_for
+from callcenter.reports.build import ALL_DIMENSIONS, build_report, period_for, topic_names
 from callcenter.reports.run import generate_report
 from callcenter.storage.database import Database
 from callcenter.storage.schema import CallRecord, DataAccess, ReportRun, Ticket, TicketHistory
@@ -82,7 +82,9 @@ def test_monthly_report_matches_python_and_renders(year: Database) -> None:
     db = year
     start, end = period_for("monthly", MONTH)
     out = ARTIFACTS / db.engine.dialect.name
-    report = generate_report(db, "monthly", start, end, ALL_DIMENSIONS, "班长", out)
+    report = generate_report(
+        db, "monthly", start, end, ALL_DIMENSIONS, "班长", out, topics=topic_names(CONFIG)
+    )
     expected = independent(db, start.timestamp(), end.timestamp())
     assert expected["received"] > 40 and expected["returns"] > 0
     for key, value in expected.items():
@@ -175,6 +177,7 @@ async def client(
     app = web.Application(middlewares=[errors_middleware, auth_middleware])
     app[tickets.TICKET_DB] = year
     app[api.REPORTS_DIR] = tmp_path / "reports"
+    app[tickets.CONFIG_DIR] = CONFIG
     app.add_routes(api.routes())
     async with TestClient(TestServer(app)) as c:
         yield c, tokens
