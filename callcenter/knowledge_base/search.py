@@ -1,12 +1,14 @@
 """Chinese full-text search of the knowledge base, fast enough to use during a call.
 
-The database finds the candidates: entries in force (published, in effect, not expired)
-whose segmented words match any of the query's words, best first by its own ranking
-(PostgreSQL ts_rank over the GIN-indexed tsvector, SQLite FTS5 bm25; the title's words are
-indexed twice so they weigh more). The few best candidates are then scored the same way on
-both databases: each matched query word counts by its length, three times when it is in the
-title; `coverage` is the share of the query's weight an entry matches (what the gap report
-compares with its threshold). Snippets show the body around the first matched word.
+Entries are indexed by their segmented words (jieba, search mode: 拖欠工资 also gives 拖欠 and
+工资). A query is segmented plainly, without stop words and single characters. The database
+finds the candidates: entries in force (published, in effect, not expired) matching any of
+the query's words, one indexed lookup per word (PostgreSQL's GIN index on the tsvector,
+SQLite's FTS5 table), the most matched weight first. The best candidates are then scored
+the same way on both databases: each matched word counts by its weight (its length, or the
+caller's weights), three times when it is in the title; `coverage` is the share of the
+query's weight an entry matches (what suggestions and the gap report compare with their
+thresholds). Snippets show the body around the first matched word, the words marked 【】.
 """
 
 from __future__ import annotations

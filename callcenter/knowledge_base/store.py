@@ -65,9 +65,8 @@ class Draft:
 
 
 def indexed_text(title: str, body: str) -> str:
-    """The words full-text search matches; the title's words twice, so that they weigh more
-    in the database's ranking (ts_rank, bm25 both count occurrences)."""
-    return search_words(title, title, body)
+    """The words full-text search matches: the title's and the body's, segmented."""
+    return search_words(title, body)
 
 
 def get(session: Session, entry_id: int, for_update: bool = False) -> KnowledgeEntry:
