@@ -1,14 +1,15 @@
 """Groups of similar requests about one place: 集中反映 clusters and repeated problems.
 
-Method. A request's text (title and content) is cut into words with jieba (the project's
-dictionary-only tokenizer, `callcenter.tickets.text`); its word set is summarised by a MinHash
-signature (`datasketch`, `num_perm` permutations) and indexed in a MinHash LSH whose bands are
-tuned to the Jaccard `threshold`. An arriving request queries the index for candidates, keeps
-those about the same place (`place`: the grid, street or district code) within the window
-whose estimated Jaccard similarity reaches the threshold, and joins their group (the oldest
-one; groups it links are merged). A group is reported once it holds `min_size` distinct
-callers (a cluster: many neighbours) or `min_size` requests (a repeated problem: whoever
-calls). Requests older than the window leave the index.
+Method. A request's words are those the ticket store segmented with jieba for full-text search
+(`tickets.search_text`: title, content and address, the project's dictionary-only tokenizer in
+`callcenter.tickets.text`), or its title and content cut the same way; the word set is
+summarised by a MinHash signature (`datasketch`, `num_perm` permutations) and indexed in a
+MinHash LSH whose bands are tuned to the Jaccard `threshold`. An arriving request queries the
+index for candidates, keeps those about the same place (`place`: the grid, street or district
+code) within the window whose estimated Jaccard similarity reaches the threshold, and joins
+their group (the oldest one; groups it links are merged). A group is reported once it holds
+`min_size` distinct callers (a cluster: many neighbours) or `min_size` requests (a repeated
+problem: whoever calls). Requests older than the window leave the index.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class Request:
     caller: str
     place: str
     words: frozenset[str]
+    minhash: MinHash | None = None  # the signature of `words`, when already computed
 
 
 @dataclass
@@ -108,7 +110,7 @@ class SimilarGroups:
         self._expire(request.at)
         if not request.words or not request.place:
             return None
-        mh = signature(request.words)
+        mh = request.minhash if request.minhash is not None else signature(request.words)
         labels: set[int] = set()
         for key in self.lsh.query(mh):
             entry = self.entries[key]

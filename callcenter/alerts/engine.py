@@ -13,7 +13,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from typing import Any
 
-from callcenter.alerts.cluster import Group, Request, SimilarGroups, place_of, words_of
+from callcenter.alerts.cluster import (
+    Group,
+    Request,
+    SimilarGroups,
+    place_of,
+    signature,
+    words_of,
+)
 from callcenter.alerts.lexicon import scan
 from callcenter.alerts.repeat import DAY, RepeatCallers
 from callcenter.alerts.settings import AlertSettings
@@ -36,6 +43,7 @@ class TicketFacts:
     topic: str
     title: str
     content: str
+    search_text: str = ""  # the ticket's segmented words, when the store has them
 
     @property
     def district(self) -> str:
@@ -140,13 +148,14 @@ class AlertEngine:
         surge = self._surge("surge", self.surges, cells_of(t.district, t.topic), t.at)
         if surge is not None:
             found.append(surge)
-        words = words_of(text)
+        words = frozenset(t.search_text.split()) if t.search_text else words_of(text)
+        minhash = signature(words)  # once, for both groupings
         c = self.settings.cluster
         place = place_of(t.grid, c.scope)
-        group = self.clusters.add(Request(t.id, t.at, t.caller, place, words))
+        group = self.clusters.add(Request(t.id, t.at, t.caller, place, words, minhash))
         if group is not None:
             found.append(self._group("cluster", group, t, c.min_callers))
-        group = self.problems.add(Request(t.id, t.at, t.caller, t.grid, words))
+        group = self.problems.add(Request(t.id, t.at, t.caller, t.grid, words, minhash))
         if group is not None:
             found.append(
                 self._group("repeat_problem", group, t, self.settings.repeat.problem_count)

@@ -15,7 +15,6 @@ import statistics
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +40,7 @@ def tickets_in_order(db: Database, batch: int = 5000) -> Iterator[TicketFacts]:
         Ticket.topic,
         Ticket.title,
         Ticket.content,
+        Ticket.search_text,
     )
     with db.session() as s:
         rows = s.execute(
@@ -49,7 +49,7 @@ def tickets_in_order(db: Database, batch: int = 5000) -> Iterator[TicketFacts]:
             .execution_options(yield_per=batch)
         )
         for r in rows:
-            yield TicketFacts(r[0], r[1], r[2], r[3], r[4], r[5], r[6])
+            yield TicketFacts(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7])
 
 
 def names_of(db: Database, settings: TicketSettings) -> Names:
@@ -220,6 +220,3 @@ def main_evaluate(db_url: str, truth_dir: Path, config_dir: Path) -> int:
         db.close()
     print(table(found, result))
     return 0
-
-
-__all__ = ["date", "evaluate", "main_evaluate", "replay", "score", "table"]

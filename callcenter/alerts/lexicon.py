@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from callcenter.alerts.settings import Lexicon
 from callcenter.tickets.text import normalize
@@ -71,11 +72,16 @@ class Hits:
         return bool(self.group)
 
 
+@lru_cache(maxsize=64)
+def _normalized(words: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    return tuple((w, normalize(w)) for w in words)
+
+
 def scan(text: str, lexicon: Lexicon) -> Hits:
     plain = normalize(text)
-    sensitive = tuple(w for w in lexicon.sensitive if normalize(w) in plain)
-    severe = any(normalize(w) in plain for w in lexicon.severe)
-    group = [w for w in lexicon.group if normalize(w) in plain]
+    sensitive = tuple(w for w, n in _normalized(lexicon.sensitive) if n in plain)
+    severe = any(n in plain for _, n in _normalized(lexicon.severe))
+    group = [w for w, n in _normalized(lexicon.group) if n in plain]
     people = people_count(plain)
     if people >= lexicon.group_people:
         group.append(f"{people}人")

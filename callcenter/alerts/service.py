@@ -32,12 +32,13 @@ COLUMNS = (
     Ticket.topic,
     Ticket.title,
     Ticket.content,
+    Ticket.search_text,
 )
 
 
 def facts(session: Session, ticket_id: int) -> TicketFacts | None:
     r = session.execute(select(*COLUMNS).where(Ticket.id == ticket_id)).first()
-    return None if r is None else TicketFacts(r[0], r[1], r[2], r[3], r[4], r[5], r[6])
+    return None if r is None else TicketFacts(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7])
 
 
 class AlertService:
@@ -61,7 +62,7 @@ class AlertService:
             )
             n = 0
             for r in rows:
-                self.engine.observe(TicketFacts(r[0], r[1], r[2], r[3], r[4], r[5], r[6]))
+                self.engine.observe(TicketFacts(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]))
                 self._last = r[1]
                 n += 1
         return n
