@@ -8,6 +8,11 @@ incoming ticket (p50/p95) and the detection metrics against the injected surges 
     python tools/bench_alerts.py --million       # and 1,000,000 (long: generation included)
     python tools/bench_alerts.py --tickets 20000 --seed 11
     python tools/bench_alerts.py --db sqlite:////tmp/y/cc.db --truth /tmp/y/truth
+    python tools/bench_alerts.py --quiet         # a year without injected events
+
+The generator has no switch for its surges and clusters: `--quiet` drops them in this process
+(the year is planned as usual, then its event list is emptied and every ticket is a base
+ticket), so every surge or cluster warning on that year is a false alarm.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from callcenter.alerts.settings import load_alerts  # noqa: E402
 from callcenter.data.crypto import FILE_ENV, write_key_file  # noqa: E402
 from callcenter.storage.database import Database  # noqa: E402
 from callcenter.synthetic.command import main_synth  # noqa: E402
+from callcenter.synthetic.year import Year  # noqa: E402
 from callcenter.tickets.settings import load_ticket_settings  # noqa: E402
 
 CONFIG = Path(__file__).resolve().parent.parent / "config"
@@ -43,6 +49,19 @@ def run(db_url: str, truth: Path, config: Path) -> None:
     print(f"{'replay wall time (s)':<34}{time.monotonic() - started:.1f}")
     for miss in found.missed:
         print(f"  missed: {miss}")
+
+
+def without_events() -> None:
+    """Plan years without surges and clusters (see the module docstring)."""
+    plan = Year._events
+
+    def quiet(self: Year) -> None:
+        plan(self)
+        self.events = []
+        self.event_slots = []
+        self.base_tickets = self.spec.tickets
+
+    Year._events = quiet  # type: ignore[method-assign]
 
 
 def generated(tickets: int, seed: int, work: Path, config: Path) -> tuple[str, Path]:
@@ -65,14 +84,18 @@ def main() -> int:
     parser.add_argument("--db", default="", help="an existing synthetic year (with --truth)")
     parser.add_argument("--truth", default="")
     parser.add_argument("--config", default=str(CONFIG))
+    parser.add_argument("--quiet", action="store_true", help="a year without injected events")
     args = parser.parse_args()
+    if args.quiet:
+        without_events()
     config = Path(args.config)
     if args.db:
         run(args.db, Path(args.truth), config)
         return 0
     sizes = [args.tickets] + ([1_000_000] if args.million else [])
     for n in sizes:
-        print(f"\n== {n:,} tickets, seed {args.seed} ==", flush=True)
+        quiet = ", no injected events" if args.quiet else ""
+        print(f"\n== {n:,} tickets, seed {args.seed}{quiet} ==", flush=True)
         with tempfile.TemporaryDirectory(prefix="bench-alerts-") as tmp:
             url, truth = generated(n, args.seed, Path(tmp), config)
             run(url, truth, config)
