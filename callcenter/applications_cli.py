@@ -41,6 +41,17 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     scorecard.add_argument("--out", required=True, help="JSON or XLSX file")
     _common(scorecard)
 
+    kb = sub.add_parser("kb", help="knowledge base: seed, search, gaps, expire")
+    kb.add_argument("action", choices=["seed", "search", "gaps", "expire"])
+    kb.add_argument("query", nargs="?", default="", help="search: the words")
+    kb.add_argument("--file", default="", help="seed: a seed file (default: the shipped one)")
+    kb.add_argument("--since", default="", help="gaps: first day (ISO, default 30 days ago)")
+    kb.add_argument("--until", default="", help="gaps: last day (ISO)")
+    kb.add_argument("--min-count", type=int, default=10)
+    kb.add_argument("--threshold", type=float, default=0.3)
+    kb.add_argument("--limit", type=int, default=10)
+    _common(kb)
+
     alerts = sub.add_parser("alerts", help="early warning: evaluate on a synthetic year")
     alerts.add_argument("action", choices=["evaluate"])
     alerts.add_argument("--truth", required=True, help="the synthetic year's truth folder")
@@ -52,7 +63,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--actor", default="", help="who runs it (default: the login name)")
 
 
-COMMANDS = ("report", "staffing", "inspect", "scorecard", "alerts")
+COMMANDS = ("report", "staffing", "inspect", "scorecard", "kb", "alerts")
 
 
 def run(config: Config, args: argparse.Namespace) -> int:
@@ -79,6 +90,21 @@ def run(config: Config, args: argparse.Namespace) -> int:
 
         start, end = date.fromisoformat(args.start), date.fromisoformat(args.end)
         return main_scorecard(config.source_dir, url, start, end, Path(args.out))
+    if args.command == "kb":
+        from callcenter.knowledge_base.command import main_kb
+
+        return main_kb(
+            config.source_dir,
+            url,
+            args.action,
+            args.query,
+            date.fromisoformat(args.since) if args.since else None,
+            date.fromisoformat(args.until) if args.until else None,
+            args.min_count,
+            args.threshold,
+            args.limit,
+            Path(args.file) if args.file else None,
+        )
     from callcenter.alerts.evaluate import main_evaluate
 
     return main_evaluate(url, Path(args.truth), config.source_dir)

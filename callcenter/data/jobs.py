@@ -67,12 +67,18 @@ class DataJobs:
             last = await asyncio.to_thread(self.last_runs)
             mode = due(schedule, last, datetime.now(UTC))
             if mode is not None:
-                await self._child("quality", ["quality", "run", "--mode", mode])
+                await self._child(
+                    "quality", ["data", *self._who(), "quality", "run", "--mode", mode]
+                )
             if time.time() - retention_at >= RETENTION_EVERY:
-                await self._child("retention", ["retention"])
+                await self._child("retention", ["data", *self._who(), "retention"])
+                await self._child("kb-expire", ["kb", "expire", *self._who()])  # past its date
                 retention_at = time.time()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stopping.wait(), self.tick)
+
+    def _who(self) -> list[str]:
+        return ["--db", self.db_url, "--actor", "scheduler"]
 
     async def _child(self, job: str, args: Sequence[str]) -> None:
         command = [
@@ -81,11 +87,6 @@ class DataJobs:
             "callcenter.cli",
             "--config",
             str(self.config_dir),
-            "data",
-            "--db",
-            self.db_url,
-            "--actor",
-            "scheduler",
             *args,
         ]
         started = time.monotonic()
