@@ -59,7 +59,7 @@ def routes() -> list[web.RouteDef]:
         web.get("/api/knowledge/gaps", gap_report),
         web.get(r"/api/knowledge/{id:\d+}", entry),
         web.put(r"/api/knowledge/{id:\d+}", edit),
-        web.post(r"/api/knowledge/{id:\d+}/{step:submit|approve|reject|retire}", step),
+        *(web.post(f"/api/knowledge/{{id:\\d+}}/{name}", step) for name in STEPS),
     ]
 
 
@@ -315,7 +315,7 @@ async def step(request: web.Request) -> web.Response:
     """Submit for review, approve, reject (a note is required) or retire: `note`, `version`."""
     who = require(request, *EDITORS)
     entry_id = int(request.match_info["id"])
-    action = STEPS[request.match_info["step"]]
+    action = STEPS[request.path.rstrip("/").rsplit("/", 1)[-1]]
     body = await json_body(request)
     expected, note = _expected(body), _str(body, "note")
     now = time.time()
