@@ -6,12 +6,14 @@ sliding window (t - window, t] and compares the count n with the expected count
 
     lambda = max(floor, share(cell) x base(day type, hour)) x window / 1 h
 
-- base(d, h): the mean, without its largest value (`robust_mean`: one past surge does not
-  raise it; a median would say 0 for the sparse night hours), over the previous `weeks` weeks
-  of the whole center's count in clock hour h on days of the same day type as d (the
+- base(d, h) = level(d) x profile(d, h), from the whole center's counts in the previous
+  `weeks` weeks: level(d) is the mean daily total of the days of the same day type as d (the
   weekday; a public holiday counts as a Sunday, a make-up workday as a Monday, so holidays
-  neither inflate nor deflate ordinary days),
-  interpolated between hour h-1 and h by the minute of t (the window straddles both);
+  neither inflate nor deflate ordinary days) without the largest one (`robust_mean`: one past
+  surge does not raise it); profile(d, h) is hour h's share of all arrivals on the working
+  days (or on the days off, as d is) of those weeks: pooled over many days, so it is steady
+  where a single weekday-hour has only a few counts. base is interpolated between hour h-1
+  and h by the minute of t (the window straddles both);
 - share(cell): the cell's part of all arrivals in those weeks (1 for the whole center);
   pooling the hourly profile over the center keeps the baseline stable where a cell has
   only a few tickets a week.
@@ -150,21 +152,29 @@ class SurgeDetector:
         return day_type(date(1970, 1, 1) + timedelta(days=day), self.holidays, self.makeup)
 
     def base(self, day: int, hour_of_day: int) -> float | None:
-        """Median count of the center at this clock hour on same-type days in the last weeks;
-        None without `min_weeks` weeks of history."""
+        """The center's usual count in this clock hour of this day: level x profile (see the
+        module docstring); None without `min_weeks` weeks of history."""
         if self.first_day is None or day - self.first_day < 7 * self.rule.min_weeks:
             return None
-        key = (day, hour_of_day)
-        found = self._base.get(key)
+        found = self._base.get((day, -1))
         if found is None:
-            kind = self._day_type(day)
-            samples = [
-                self.hours.get((d * 24) + hour_of_day, 0)
-                for d in range(day - 7 * self.rule.weeks, day)
-                if d >= self.first_day and self._day_type(d) == kind
-            ]
-            found = self._base[key] = robust_mean(samples)
-        return found
+            self._plan(day)
+        return self._base[(day, hour_of_day)]
+
+    def _plan(self, day: int) -> None:
+        assert self.first_day is not None
+        kind = self._day_type(day)
+        past = [d for d in range(day - 7 * self.rule.weeks, day) if d >= self.first_day]
+        totals = {d: sum(self.hours.get(d * 24 + h, 0) for h in range(24)) for d in past}
+        same = [totals[d] for d in past if self._day_type(d) == kind]
+        level = robust_mean(same) if same else 0.0
+        off = kind >= 5
+        alike = [d for d in past if (self._day_type(d) >= 5) == off]
+        profile = [sum(self.hours.get(d * 24 + h, 0) for d in alike) for h in range(24)]
+        whole = sum(profile)
+        self._base[(day, -1)] = level
+        for h in range(24):
+            self._base[(day, h)] = level * profile[h] / whole if whole else 0.0
 
     def _share(self, cell: Cell, state: _CellState, day: int) -> float:
         if cell == ("", ""):
