@@ -84,8 +84,8 @@ def robust_mean(values: list[int]) -> float:
 
 
 def cells_of(district: str, topic: str) -> tuple[Cell, ...]:
-    """Most specific first."""
-    return ((district, topic), (district, ""), ("", topic), ("", ""))
+    """Most specific first, each once (an empty district or topic is the wider cell)."""
+    return tuple(dict.fromkeys(((district, topic), (district, ""), ("", topic), ("", ""))))
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,11 @@ def test_robust_mean_drops_the_largest(values: list[int], mean: float) -> None:
     assert robust_mean(values) == mean
 
 
+def test_cells_each_once() -> None:
+    assert cells_of("", "water") == (("", "water"), ("", ""))
+    assert cells_of("", "") == (("", ""),)
+
+
 def test_cells_most_specific_first() -> None:
     assert cells_of("110105", "water") == (
         ("110105", "water"),
