@@ -30,6 +30,7 @@ from sqlalchemy import (
     tuple_,
     type_coerce,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection
 
 from callcenter.storage.schema import CallRecord, RefGrid, Ticket, TicketHistory
@@ -111,9 +112,10 @@ def _dialect(conn: Connection) -> str:
 
 
 def _state(conn: Connection) -> Any:
-    # PostgreSQL needs a real cast to use ->>; SQLite must not cast (JSON has numeric affinity)
+    # PostgreSQL: parse once into jsonb (lookups are then cheap); SQLite must not cast (JSON has
+    # numeric affinity) and reads with json_extract
     if _dialect(conn) == "postgresql":
-        return cast(Ticket.state, JSON)
+        return cast(Ticket.state, JSONB)
     return type_coerce(Ticket.state, JSON)
 
 
@@ -145,24 +147,38 @@ def _dimension_columns() -> dict[str, ColumnElement[Any]]:
 
 def _ticket_base(conn: Connection, period: Period, scope: Scope, dims: Sequence[str]) -> Any:
     """One row per ticket received or closed in the period: its dimension values and 0/1
-    flags; the outer queries only sum."""
-    state = _state(conn)
-    callback = state["callback"].as_string()
-    rating = state["rating"].as_string()
-    returns = state["returns"].as_integer()
-    reopens = state["reopens"].as_integer()
-    created = _in(Ticket.created_at, period)
-    closed = _in(Ticket.closed_at, period)
-    reached = and_(closed, callback == CallbackOutcome.REACHED.value)
+    flags; the outer queries only sum. The inner query is fenced (OFFSET 0) so the state JSON
+    is parsed once per ticket, not once per flag."""
     columns = _dimension_columns()
+    inner: Select[Any] = select(
+        *[columns[d].label(f"d_{d}") for d in dims],
+        Ticket.created_at,
+        Ticket.closed_at,
+        Ticket.deadline,
+        Ticket.status,
+        _state(conn).label("js"),
+    )
+    if "district" in dims:
+        inner = inner.select_from(Ticket).outerjoin(RefGrid, RefGrid.code == Ticket.grid)
+    inner = inner.where(or_(_in(Ticket.created_at, period), _in(Ticket.closed_at, period)))
+    if scope.department is not None:
+        inner = inner.where(Ticket.department == scope.department)
+    t = inner.offset(0).subquery("tickets_in_period")
+    callback = t.c.js["callback"].as_string()
+    rating = t.c.js["rating"].as_string()
+    returns = t.c.js["returns"].as_integer()
+    reopens = t.c.js["reopens"].as_integer()
+    created = _in(t.c.created_at, period)
+    closed = _in(t.c.closed_at, period)
+    reached = and_(closed, callback == CallbackOutcome.REACHED.value)
     flags: list[ColumnElement[Any]] = [
         _flag(created).label("received"),
-        _flag(and_(created, Ticket.status.in_([s.value for s in OPEN_STATUSES]))).label("open"),
+        _flag(and_(created, t.c.status.in_([s.value for s in OPEN_STATUSES]))).label("open"),
         _flag(and_(created, func.coalesce(returns, 0) > 0)).label("returned"),
         _flag(closed).label("closed"),
-        _flag(
-            and_(closed, or_(Ticket.deadline.is_(None), Ticket.closed_at <= Ticket.deadline))
-        ).label("closed_on_time"),
+        _flag(and_(closed, or_(t.c.deadline.is_(None), t.c.closed_at <= t.c.deadline))).label(
+            "closed_on_time"
+        ),
         _flag(and_(closed, callback.is_not(None))).label("callback_attempted"),
         _flag(reached).label("revisited"),
         _flag(and_(reached, func.coalesce(reopens, 0) == 0)).label("resolved"),
@@ -173,13 +189,8 @@ def _ticket_base(conn: Connection, period: Period, scope: Scope, dims: Sequence[
         ),
         _flag(and_(closed, rating == Rating.UNSATISFIED.value)).label("unsatisfied"),
     ]
-    query: Select[Any] = select(*[columns[d].label(f"d_{d}") for d in dims], *flags)
-    if "district" in dims:
-        query = query.select_from(Ticket).outerjoin(RefGrid, RefGrid.code == Ticket.grid)
-    query = query.where(or_(created, closed))
-    if scope.department is not None:
-        query = query.where(Ticket.department == scope.department)
-    return query.subquery("base")
+    dim_columns = [t.c[f"d_{d}"] for d in dims]
+    return select(*dim_columns, *flags).subquery("base")
 
 
 _TICKET_FIELDS = [f.name for f in fields(TicketCounts)]
@@ -263,7 +274,8 @@ def flow_totals(conn: Connection, period: Period, scope: Scope = Scope()) -> Flo
     The history is read through its (ticket_id, seq) index over the id range of those tickets
     (exact: the join still checks created_at; fast because ids grow with intake time)."""
     h = TicketHistory
-    ids = select(func.min(Ticket.id), func.max(Ticket.id)).where(_in(Ticket.created_at, period))
+    plain = Ticket.id + 0  # not the primary key index: min/max would walk it from one end
+    ids = select(func.min(plain), func.max(plain)).where(_in(Ticket.created_at, period))
     if scope.department is not None:
         ids = ids.where(Ticket.department == scope.department)
     low, high = conn.execute(ids).one()
