@@ -208,6 +208,7 @@ class Ticket(Base):
         Index("ix_tickets_call_id", "call_id"),
         Index("ix_tickets_id_card_hash", "id_card_hash"),
         Index("ix_tickets_enterprise_code", "enterprise_code"),
+        Index("ix_tickets_closed_at", "closed_at"),  # reports pick closed tickets by it
     )
 
 
