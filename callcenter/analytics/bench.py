@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from callcenter.analytics import hotspots, scorecard
-from callcenter.analytics.sql import DAY, Period, in_period
+from callcenter.analytics.sql import DAY, Period, in_period, tune
 from callcenter.storage.database import Database
 from callcenter.storage.schema import Ticket
 
@@ -47,6 +47,7 @@ def bench(db_url: str, runs: int = 20, days: int = 30) -> dict[str, Any]:
     config = scorecard.load_scorecard(REPO_CONFIG)
     try:
         with db.engine.connect() as conn:
+            tune(conn)
             total = int(conn.scalar(select(func.count()).select_from(Ticket)) or 0)
             last = conn.scalar(select(func.max(Ticket.created_at)))
             if last is None:

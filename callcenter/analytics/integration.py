@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from callcenter.analytics.sql import Period as Window
-from callcenter.analytics.sql import in_period
+from callcenter.analytics.sql import in_period, tune
 from callcenter.config import load_config
 from callcenter.reports import kpi
 from callcenter.reports.query import Period, call_totals, ticket_totals
@@ -77,6 +77,7 @@ def integration_report(
     after = Window(pivot.timestamp(), (pivot + timedelta(days=window_days)).timestamp())
     both = Window(before.start, after.end)
     with db.engine.connect() as conn:
+        tune(conn)
         calls_by_did = {
             str(d): int(n)
             for d, n in conn.execute(

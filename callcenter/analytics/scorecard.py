@@ -23,7 +23,7 @@ from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.expression import Subquery
 
-from callcenter.analytics.sql import Period, flag, in_period, state_int, state_text
+from callcenter.analytics.sql import Period, flag, in_period, state_int, state_text, tune
 from callcenter.reports import kpi
 from callcenter.storage.database import Database
 from callcenter.storage.schema import Ticket, TicketHistory
@@ -278,6 +278,7 @@ def main_scorecard(
     db = Database(db_url)
     try:
         with db.engine.connect() as conn:
+            tune(conn)
             cards = scorecards(conn, period, config, as_of)
             for card in cards:
                 _, card["tickets_detail"] = department_tickets(

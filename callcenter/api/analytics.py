@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from callcenter.analytics import department as dept_view
 from callcenter.analytics import hotspots, scorecard, service_quality
 from callcenter.analytics.integration import integration_report
-from callcenter.analytics.sql import Period
+from callcenter.analytics.sql import Period, tune
 from callcenter.api.auth import Principal, require
 from callcenter.api.errors import ApiError
 from callcenter.api.tickets import CONFIG_DIR, SETTINGS, TICKET_DB
@@ -117,6 +117,7 @@ async def _read(request: web.Request, work: Callable[[Connection], T]) -> T:
 
     def run() -> T:
         with db.engine.connect() as conn:
+            tune(conn)
             return work(conn)
 
     return await asyncio.to_thread(run)
