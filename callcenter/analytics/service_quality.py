@@ -39,6 +39,9 @@ STAGES: tuple[tuple[str, str, str, str], ...] = (
     ("close", "答复→办结", "replied", "closed"),
     ("revisit", "办结→回访", "closed", "revisited"),
 )
+MARK_ACTIONS = (
+    "accept", "dispatch", "redispatch", "accept_handling", "reply", "close", "revisit",
+)  # fmt: skip
 STAGE_LABELS = {code: label for code, label, _, _ in STAGES}
 DIMENSIONS = ("department", "topic")
 FLOW_ACTIONS = ("dispatch", "redispatch", "return")
@@ -79,7 +82,7 @@ def marks(period: Period, dimension: str | None = None) -> Subquery:
             first("revisit").label("revisited"),
         )
         .join(Ticket, Ticket.id == h.ticket_id)
-        .where(in_period(Ticket.created_at, period))
+        .where(in_period(Ticket.created_at, period), h.action.in_(MARK_ACTIONS))
         .group_by(h.ticket_id, key)
         .subquery("marks")
     )
