@@ -45,10 +45,13 @@ STOP_WORDS = frozenset(_STOP_TEXT.split())
 
 def query_words(query: str, limit: int = MAX_QUERY_WORDS) -> list[str]:
     """The query's words worth matching: no punctuation, no stop words, no single characters
-    (mostly particles in speech); the most frequent first when there are more than `limit`."""
+    (mostly particles in speech); the most frequent first when there are more than `limit`.
+    Search-mode segmentation also yields the parts of a long word (暖气不热: 暖气), so a query
+    matches entries whether or not the classifier's terms were in jieba's dictionary when
+    either side was segmented."""
     words = [
         w
-        for w in segment.search_words(query, index=False)
+        for w in segment.search_words(query, index=True)
         if len(w) >= 2 and w.isalnum() and w not in STOP_WORDS
     ]
     counts = Counter(words)

@@ -99,7 +99,8 @@ def test_versions_review_and_search(database: Database) -> None:
     with database.session() as s:
         hits = search(s, "暖气不热怎么办", T0 + 60)
         assert [h.entry_id for h in hits] == [entry_id]
-        assert hits[0].matched == ("暖气",)
+        # "暖气" at least; with the classifier's terms in jieba's dictionary also 暖气不热, 不热
+        assert "暖气" in hits[0].matched
         assert "【暖气】" in hits[0].snippet
         assert [h.title for h in search(s, "退还供暖费", T0 + 60)] == [HEATING.title]
 
@@ -137,7 +138,7 @@ def test_suggestions_for_what_the_caller_said(database: Database) -> None:
     with database.session() as s:
         hits = suggest(s, said, T0 + 1, limit=3)
         assert [h.title for h in hits] == [HEATING.title]
-        assert set(hits[0].matched) == {"暖气", "供暖"}
+        assert {"暖气", "供暖"} <= set(hits[0].matched)
         assert suggest(s, "嗯，好的，谢谢你", T0 + 1) == []
         assert [h.title for h in suggest(s, "老板拖欠我们三个月工资", T0 + 1)] == [WAGES.title]
 

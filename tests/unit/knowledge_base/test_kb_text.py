@@ -28,7 +28,9 @@ REPO = Path(__file__).resolve().parents[3]
     ],
 )
 def test_query_words(query: str, expected: list[str]) -> None:
-    assert query_words(query) == expected
+    words = query_words(query)
+    assert set(expected) <= set(words) if expected else words == []
+    assert not {"你好", "怎么办", "谢谢", "好的"} & set(words)
 
 
 def test_query_words_keeps_the_most_frequent_of_a_long_text() -> None:
