@@ -13,7 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy import select
 
+from callcenter.alerts.service import AlertService
+from callcenter.alerts.settings import load_alerts
 from callcenter.api.console import LiveFeed
 from callcenter.api.http import build_app
 from callcenter.asr.transcriber import Transcriber
@@ -36,6 +39,7 @@ from callcenter.runtime import Runtime
 from callcenter.stats import LiveStats
 from callcenter.storage.database import Database
 from callcenter.storage.recorder import CallRecorder
+from callcenter.storage.schema import Ticket
 from callcenter.surveys import SurveyDialer
 from callcenter.tickets.settings import load_ticket_settings
 from callcenter.tomlreader import ConfigError
@@ -119,6 +123,41 @@ class Service:
                 )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), 24 * 3600)
+
+    async def _alerts(self, every: float = 15.0) -> None:
+        """Early warning: every new ticket, whatever made it (a call, the API, SMS, a form),
+        goes through the detectors; warnings go to the store, the bus and the webhook."""
+        try:
+            settings = load_alerts(self.config.source_dir)
+        except ConfigError as exc:
+            log.error("early warning off: %s", exc)
+            return
+        alerts = AlertService(self.database, settings, self.ticket_settings, self.bus)
+        since = time.time()
+        await asyncio.to_thread(alerts.warm, since)
+        seen: dict[int, float] = {}
+        while not self._stopping.is_set():
+            try:
+                fresh = await asyncio.to_thread(self._tickets_since, since - 120)
+                for ticket_id, at in fresh:
+                    if ticket_id not in seen:
+                        seen[ticket_id] = at
+                        await alerts.on_ticket(ticket_id)
+                        since = max(since, at)
+                seen = {k: v for k, v in seen.items() if v >= since - 600}
+            except Exception:  # noqa: BLE001 - a database hiccup: logged, retried next round
+                log.exception("early warning: checking new tickets failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), every)
+
+    def _tickets_since(self, since: float) -> list[tuple[int, float]]:
+        with self.database.session() as s:
+            rows = s.execute(
+                select(Ticket.id, Ticket.created_at)
+                .where(Ticket.created_at >= since)
+                .order_by(Ticket.created_at, Ticket.id)
+            )
+            return [(int(i), float(at)) for i, at in rows]
 
     async def _inspection(self) -> None:
         """Score every transcribed call by the quality-inspection rules (智能质检)."""
@@ -224,6 +263,7 @@ class Service:
         )
         tasks.append(loop.create_task(self.data_jobs.run(), name="data-jobs"))
         tasks.append(loop.create_task(self._inspection(), name="inspection"))
+        tasks.append(loop.create_task(self._alerts(), name="alerts"))
         self.feed = LiveFeed(Wallboard(self.config.center.timezone), runtime)
         tasks.append(loop.create_task(self.feed.run(self.bus.subscribe("console")), name="console"))
         asr_stop = asyncio.Event()
