@@ -27,6 +27,7 @@ from callcenter.analytics.integration import integration_report
 from callcenter.analytics.sql import Period, tune
 from callcenter.api.auth import Principal, require
 from callcenter.api.errors import ApiError
+from callcenter.api.params import query_int as _int
 from callcenter.api.tickets import CONFIG_DIR, SETTINGS, TICKET_DB
 from callcenter.data import audit
 from callcenter.data.catalog import load_annotations
@@ -80,19 +81,6 @@ def _period(request: web.Request) -> Period:
     start = datetime.combine(first, datetime.min.time(), zone).timestamp()
     end = datetime.combine(last + timedelta(days=1), datetime.min.time(), zone).timestamp()
     return Period(start, end)
-
-
-def _int(request: web.Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query.get(name, "")
-    if raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError(400, "api.bad_parameter", f"{name} must be an integer") from None
-    if not low <= value <= high:
-        raise ApiError(400, "api.bad_parameter", f"{name} must be between {low} and {high}")
-    return value
 
 
 def _choice(request: web.Request, name: str, default: str, allowed: tuple[str, ...]) -> str:

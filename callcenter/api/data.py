@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from callcenter.api.auth import Principal, require
 from callcenter.api.errors import ApiError, json_body
+from callcenter.api.params import query_int as _int
 from callcenter.api.tickets import CIPHER, CONFIG_DIR, TICKET_DB
 from callcenter.data import audit
 from callcenter.data.catalog import build_catalog, export_watermark, load_annotations, to_json
@@ -81,19 +82,6 @@ def _redactor(request: web.Request, who: Principal) -> Redactor:
 
 async def _in_thread(db: Database, work: Callable[[Session], T]) -> T:
     return await asyncio.to_thread(db.transaction, work)
-
-
-def _int(request: web.Request, name: str, default: int, low: int = 0, high: int = 10**9) -> int:
-    raw = request.query.get(name, "")
-    if raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError(400, "api.bad_parameter", f"{name} must be an integer") from None
-    if not low <= value <= high:
-        raise ApiError(400, "api.bad_parameter", f"{name} must be between {low} and {high}")
-    return value
 
 
 def _path_int(request: web.Request, name: str = "id") -> int:

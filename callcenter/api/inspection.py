@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from callcenter.api.auth import Principal, require
 from callcenter.api.errors import ApiError, json_body
+from callcenter.api.params import query_int as _int
 from callcenter.api.tickets import CONFIG_DIR, TICKET_DB
 from callcenter.data import audit
 from callcenter.data.catalog import load_annotations
@@ -87,19 +88,6 @@ def parse_time(name: str, raw: str, end: bool = False) -> float:
             400, "api.bad_parameter", f"{name} must be epoch seconds or an ISO date/datetime"
         ) from None
     return (moment if moment.tzinfo else moment.replace(tzinfo=CHINA)).timestamp()
-
-
-def _int(request: web.Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query.get(name, "")
-    if raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError(400, "api.bad_parameter", f"{name} must be an integer") from None
-    if not low <= value <= high:
-        raise ApiError(400, "api.bad_parameter", f"{name} must be between {low} and {high}")
-    return value
 
 
 def _query(request: web.Request, who: Principal) -> store.ScoreQuery:

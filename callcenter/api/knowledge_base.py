@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from callcenter.api.auth import Principal, require
 from callcenter.api.errors import ApiError, json_body
+from callcenter.api.params import query_int as _int
 from callcenter.api.tickets import TICKET_DB
 from callcenter.knowledge_base import store
 from callcenter.knowledge_base.gaps import THRESHOLD, gaps
@@ -73,19 +74,6 @@ async def _run(db: Database, work: Callable[[Session], T]) -> T:
 
 def _db(request: web.Request) -> Database:
     return request.app[TICKET_DB]
-
-
-def _int(request: web.Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query.get(name, "")
-    if raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError(400, "api.bad_parameter", f"{name} must be an integer") from None
-    if not low <= value <= high:
-        raise ApiError(400, "api.bad_parameter", f"{name} must be between {low} and {high}")
-    return value
 
 
 def _float(value: object, name: str, default: float | None = None) -> float | None:
