@@ -8,16 +8,18 @@ import asyncio
 import math
 from dataclasses import replace
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from callcenter.api.auth import require
 from callcenter.api.errors import ApiError
 from callcenter.api.tickets import CONFIG_DIR, TICKET_DB
-from callcenter.staffing.plan import DayPlan, plan_from_store
 from callcenter.staffing.settings import load_staffing
 from callcenter.tomlreader import ConfigErrors
+
+if TYPE_CHECKING:
+    from callcenter.staffing.plan import DayPlan
 
 
 def routes() -> list[web.RouteDef]:
@@ -92,9 +94,7 @@ async def staffing(request: web.Request) -> web.Response:
     if within is not None:
         target = replace(target, within=within)
     db = request.app[TICKET_DB]
-    plans = await asyncio.to_thread(
-        plan_from_store, db.engine, config, first, int(raw_days), target
-    )
+    plans = await asyncio.to_thread(_plan, db.engine, config, first, int(raw_days), target)
     return web.json_response(
         {
             "target": {
@@ -134,3 +134,11 @@ OPENAPI: dict[str, Any] = {
         }
     }
 }
+
+
+def _plan(*args: Any) -> Any:
+    """The plan, imported on first use: Erlang A needs scipy, which the engine should not
+    load at start."""
+    from callcenter.staffing.plan import plan_from_store
+
+    return plan_from_store(*args)

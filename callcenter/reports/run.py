@@ -11,9 +11,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from callcenter.reports.build import ALL_DIMENSIONS, Report, build_report, set_files, topic_names
-from callcenter.reports.render_html import write_html
-from callcenter.reports.render_pdf import write_pdf
-from callcenter.reports.render_xlsx import write_xlsx
 from callcenter.storage.database import Database
 from callcenter.storage.schema import ReportRun
 from callcenter.tomlreader import ConfigError
@@ -32,7 +29,12 @@ def file_name(report: Report, fmt: str) -> str:
 def write_files(
     report: Report, out_dir: Path, formats: Sequence[str], exported_by: str
 ) -> list[str]:
-    """Write the report in each format; the paths relative to `out_dir`."""
+    """Write the report in each format; the paths relative to `out_dir`. The writers are
+    imported here: their charts need matplotlib, which the engine should not load at start."""
+    from callcenter.reports.render_html import write_html
+    from callcenter.reports.render_pdf import write_pdf
+    from callcenter.reports.render_xlsx import write_xlsx
+
     at = datetime.now(UTC).astimezone(report.period_from.tzinfo)
     writers = {"xlsx": write_xlsx, "html": write_html, "pdf": write_pdf}
     written: list[str] = []
