@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from callcenter.alerts import store
 from callcenter.api.auth import Principal, require
 from callcenter.api.errors import ApiError, json_body
+from callcenter.api.openapi_ops import ANY_OBJECT, operation
 from callcenter.api.tickets import CONFIG_DIR, SETTINGS, TICKET_DB
 from callcenter.data import audit
 from callcenter.data.catalog import load_annotations
@@ -32,30 +33,13 @@ EVIDENCE_COLUMNS = ("id", "number", "created_at", "caller_number", "title", "add
 ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
 
 
-def _op(summary: str, ok: int = 200, roles: str = "", body: bool = False) -> dict[str, Any]:
-    op: dict[str, Any] = {
-        "summary": summary + (f" (roles: {roles})" if roles else ""),
-        "responses": {
-            str(ok): {"description": "OK"},
-            "4XX": {
-                "description": "Error",
-                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-            },
-        },
-    }
-    if body:
-        op["requestBody"] = {
-            "required": False,
-            "content": {"application/json": {"schema": {"type": "object"}}},
-        }
-    return op
-
-
 OPENAPI: dict[str, Any] = {
     "/api/alerts": {
         "get": {
-            **_op("Early warnings, newest first (?state=open|acknowledged|escalated|closed)",
-                  roles="supervisor, auditor, department"),
+            **operation(
+                "Early warnings, newest first (?state=open|acknowledged|escalated|closed)",
+                roles="supervisor, auditor, department",
+            ),
             "parameters": [
                 {"name": "state", "in": "query", "schema": {"type": "string"}},
                 {"name": "limit", "in": "query", "schema": {"type": "integer"}},
@@ -64,28 +48,38 @@ OPENAPI: dict[str, Any] = {
     },
     "/api/alerts/{id}": {
         "get": {
-            **_op("One warning with its evidence (tickets masked by role)",
-                  roles="supervisor, auditor, department"),
+            **operation(
+                "One warning with its evidence (tickets masked by role)",
+                roles="supervisor, auditor, department",
+            ),
             "parameters": [ID],
         }
     },
     "/api/alerts/{id}/ack": {
-        "post": {**_op("Acknowledge (确认)", roles="supervisor"), "parameters": [ID]}
+        "post": {**operation("Acknowledge (确认)", roles="supervisor"), "parameters": [ID]}
     },
     "/api/alerts/{id}/supervise": {
         "post": {
-            **_op("督办 one of its tickets ({note, ticket_id?})", roles="supervisor", body=True),
+            **operation(
+                "督办 one of its tickets ({note, ticket_id?})",
+                roles="supervisor",
+                body=ANY_OBJECT,
+                body_required=False,
+            ),
             "parameters": [ID],
         }
     },
     "/api/alerts/{id}/report": {
         "post": {
-            **_op("Request a special report (专报): a report_runs row, state requested", 201,
-                  "supervisor"),
+            **operation(
+                "Request a special report (专报): a report_runs row, state requested",
+                roles="supervisor",
+                ok=201,
+            ),
             "parameters": [ID],
         }
     },
-}  # fmt: skip
+}
 
 
 def routes() -> list[web.RouteDef]:

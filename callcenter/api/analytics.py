@@ -27,6 +27,7 @@ from callcenter.analytics.integration import integration_report
 from callcenter.analytics.sql import Period, tune
 from callcenter.api.auth import Principal, require
 from callcenter.api.errors import ApiError
+from callcenter.api.openapi_ops import operation, query_params
 from callcenter.api.params import query_int as _int
 from callcenter.api.tickets import CONFIG_DIR, SETTINGS, TICKET_DB
 from callcenter.data import audit
@@ -358,93 +359,82 @@ async def integration(request: web.Request) -> web.Response:
 # --- OpenAPI -----------------------------------------------------------------------------------
 
 
-def _op(summary: str, roles: str, *params: tuple[str, str]) -> dict[str, Any]:
-    return {
-        "summary": f"{summary} (roles: {roles})",
-        "parameters": [{"name": n, "in": "query", "schema": {"type": t}} for n, t in params],
-        "responses": {
-            "200": {"description": "OK"},
-            "4XX": {
-                "description": "Error",
-                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-            },
-        },
-    }
-
-
 PERIOD = (("from", "string"), ("to", "string"))
 CENTER = "supervisor, auditor, admin"
 ALL = "supervisor, auditor, admin, department (its own tickets only)"
 OPENAPI: dict[str, Any] = {
     "/api/analytics/service-quality": {
-        "get": _op(
+        "get": operation(
             "Service quality: stage durations (p50/p90, bottleneck), overdue, bounced tickets "
             "with routes, low satisfaction, agents",
-            CENTER,
-            *PERIOD,
-            ("dimension", "string"),
-            ("min_count", "integer"),
-            ("page", "integer"),
+            roles=CENTER,
+            parameters=query_params(
+                *PERIOD, ("dimension", "string"), ("min_count", "integer"), ("page", "integer")
+            ),
         )
     },
     "/api/analytics/integration": {
-        "get": _op(
+        "get": operation(
             "Integration evaluation: numbers merged, channels, KPIs before/after a date",
-            CENTER,
-            ("pivot", "string"),
-            ("window_days", "integer"),
+            roles=CENTER,
+            parameters=query_params(("pivot", "string"), ("window_days", "integer")),
         )
     },
     "/api/hotspots": {
-        "get": _op(
+        "get": operation(
             "Hot spots: topics, districts or streets ranked, change vs the previous period, "
             "series per day or week",
-            ALL,
-            *PERIOD,
-            ("dimension", "string"),
-            ("limit", "integer"),
-            ("series", "string"),
-            ("department", "string"),
+            roles=ALL,
+            parameters=query_params(
+                *PERIOD,
+                ("dimension", "string"),
+                ("limit", "integer"),
+                ("series", "string"),
+                ("department", "string"),
+            ),
         )
     },
     "/api/hotspots/tickets": {
-        "get": _op(
+        "get": operation(
             "The tickets behind a hot spot (titles masked by role)",
-            ALL,
-            *PERIOD,
-            ("dimension", "string"),
-            ("key", "string"),
-            ("bucket", "string"),
-            ("bucket_start", "integer"),
-            ("page", "integer"),
-            ("per_page", "integer"),
+            roles=ALL,
+            parameters=query_params(
+                *PERIOD,
+                ("dimension", "string"),
+                ("key", "string"),
+                ("bucket", "string"),
+                ("bucket_start", "integer"),
+                ("page", "integer"),
+                ("per_page", "integer"),
+            ),
         )
     },
     "/api/department/overview": {
-        "get": _op(
+        "get": operation(
             "A department's live view: open tickets, due soon, overdue, evaluations, "
             "dissatisfied revisits, the month's scorecard",
-            "department (its own), supervisor, admin (?department=)",
-            ("department", "string"),
+            roles="department (its own), supervisor, admin (?department=)",
+            parameters=query_params(("department", "string")),
         )
     },
     "/api/scorecard": {
-        "get": _op(
+        "get": operation(
             "Department scorecards of the period (weights in scorecard.toml)",
-            ALL,
-            *PERIOD,
-            ("department", "string"),
+            roles=ALL,
+            parameters=query_params(*PERIOD, ("department", "string")),
         )
     },
     "/api/scorecard/tickets": {
-        "get": _op(
+        "get": operation(
             "A department scorecard's per-ticket inputs: which criteria each ticket met",
-            ALL,
-            *PERIOD,
-            ("department", "string"),
-            ("as_of", "number"),
-            ("page", "integer"),
-            ("per_page", "integer"),
+            roles=ALL,
+            parameters=query_params(
+                *PERIOD,
+                ("department", "string"),
+                ("as_of", "number"),
+                ("page", "integer"),
+                ("per_page", "integer"),
+            ),
         )
     },
 }

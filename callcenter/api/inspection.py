@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from callcenter.api.auth import Principal, require
 from callcenter.api.errors import ApiError, json_body
+from callcenter.api.openapi_ops import operation, query_params
 from callcenter.api.params import query_int as _int
 from callcenter.api.tickets import CONFIG_DIR, TICKET_DB
 from callcenter.data import audit
@@ -209,36 +210,10 @@ async def review(request: web.Request) -> web.Response:
     return web.json_response(found)
 
 
-def _op(summary: str, roles: str, body: bool = False) -> dict[str, Any]:
-    op: dict[str, Any] = {
-        "summary": f"{summary} (roles: {roles})",
-        "responses": {
-            "200": {"description": "OK"},
-            "4XX": {
-                "description": "Error",
-                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-            },
-        },
-    }
-    if body:
-        op["requestBody"] = {
-            "required": False,
-            "content": {
-                "application/json": {
-                    "schema": {
-                        "type": "object",
-                        "properties": {"score": {"type": "number"}, "note": {"type": "string"}},
-                    }
-                }
-            },
-        }
-    return op
-
-
-def _params(*names: tuple[str, str]) -> list[dict[str, Any]]:
-    return [{"name": n, "in": "query", "schema": {"type": t}} for n, t in names]
-
-
+REVIEW_BODY = {
+    "type": "object",
+    "properties": {"score": {"type": "number"}, "note": {"type": "string"}},
+}
 ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
 FILTERS = (("agent", "string"), ("from", "string"), ("to", "string"), ("state", "string"))
 STEPS = {
@@ -250,28 +225,34 @@ STEPS = {
 OPENAPI: dict[str, Any] = {
     "/api/inspection": {
         "get": {
-            **_op("Inspection scores, newest call first", "agent (own calls), supervisor, auditor"),
-            "parameters": _params(*FILTERS, ("limit", "integer"), ("offset", "integer")),
+            **operation(
+                "Inspection scores, newest call first",
+                roles="agent (own calls), supervisor, auditor",
+            ),
+            "parameters": query_params(*FILTERS, ("limit", "integer"), ("offset", "integer")),
         }
     },
     "/api/inspection/agents": {
         "get": {
-            **_op("Per-agent inspection summary", "supervisor, auditor, admin"),
-            "parameters": _params(*FILTERS[1:3]),
+            **operation("Per-agent inspection summary", roles="supervisor, auditor, admin"),
+            "parameters": query_params(*FILTERS[1:3]),
         }
     },
     "/api/inspection/{id}": {
         "get": {
-            **_op(
+            **operation(
                 "One score with findings (evidence masked by role, reads on record) and reviews",
-                "agent (own calls), supervisor, auditor",
+                roles="agent (own calls), supervisor, auditor",
             ),
             "parameters": [ID],
         }
     },
     **{
         f"/api/inspection/{{id}}/{action}": {
-            "post": {**_op(summary, roles, body=True), "parameters": [ID]}
+            "post": {
+                **operation(summary, roles=roles, body=REVIEW_BODY, body_required=False),
+                "parameters": [ID],
+            }
         }
         for action, (summary, roles) in STEPS.items()
     },

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from callcenter.api.auth import Principal, require
 from callcenter.api.errors import ApiError, json_body
+from callcenter.api.openapi_ops import ANY_OBJECT, operation, query_params
 from callcenter.api.params import query_int as _int
 from callcenter.api.tickets import TICKET_DB
 from callcenter.knowledge_base import store
@@ -317,37 +318,14 @@ async def step(request: web.Request) -> web.Response:
 # --- OpenAPI --------------------------------------------------------------------------------
 
 
-def _op(summary: str, roles: str, ok: int = 200, body: bool = False) -> dict[str, Any]:
-    op: dict[str, Any] = {
-        "summary": f"{summary} (roles: {roles})",
-        "responses": {
-            str(ok): {"description": "OK"},
-            "4XX": {
-                "description": "Error",
-                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-            },
-        },
-    }
-    if body:
-        op["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": {"type": "object"}}},
-        }
-    return op
-
-
-def _q(*names: tuple[str, str]) -> list[dict[str, Any]]:
-    return [{"name": n, "in": "query", "schema": {"type": t}} for n, t in names]
-
-
 ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
 R = "agent, supervisor, auditor, admin"
 E = "supervisor, admin"
 OPENAPI: dict[str, Any] = {
     "/api/knowledge": {
         "get": {
-            **_op("Knowledge entries (non-editors: published only)", R),
-            "parameters": _q(
+            **operation("Knowledge entries (non-editors: published only)", roles=R),
+            "parameters": query_params(
                 ("status", "string"),
                 ("kind", "string"),
                 ("department", "string"),
@@ -355,27 +333,30 @@ OPENAPI: dict[str, Any] = {
                 ("per_page", "integer"),
             ),
         },
-        "post": _op("Create an entry (a draft, version 1)", E, 201, True),
+        "post": operation("Create an entry (a draft, version 1)", roles=E, ok=201, body=ANY_OBJECT),
     },
     "/api/knowledge/search": {
         "get": {
-            **_op("Full-text search of the entries in force, with snippets", R),
-            "parameters": _q(("q", "string"), ("limit", "integer")),
+            **operation("Full-text search of the entries in force, with snippets", roles=R),
+            "parameters": query_params(("q", "string"), ("limit", "integer")),
         }
     },
     "/api/knowledge/suggest": {
         "get": {
-            **_op(
-                "Suggestions for what the caller said so far on a live call", "agent, supervisor"
+            **operation(
+                "Suggestions for what the caller said so far on a live call",
+                roles="agent, supervisor",
             ),
-            "parameters": _q(("call_id", "string"), ("limit", "integer")),
+            "parameters": query_params(("call_id", "string"), ("limit", "integer")),
         },
-        "post": _op("Suggestions for a text ({text, limit})", R, 200, True),
+        "post": operation("Suggestions for a text ({text, limit})", roles=R, body=ANY_OBJECT),
     },
     "/api/knowledge/gaps": {
         "get": {
-            **_op("Frequent requests with no matching entry", "supervisor, auditor, admin"),
-            "parameters": _q(
+            **operation(
+                "Frequent requests with no matching entry", roles="supervisor, auditor, admin"
+            ),
+            "parameters": query_params(
                 ("since", "number"),
                 ("until", "number"),
                 ("min_count", "integer"),
@@ -385,18 +366,23 @@ OPENAPI: dict[str, Any] = {
     },
     "/api/knowledge/{id}": {
         "get": {
-            **_op("An entry and its current version (editors: all versions)", R),
+            **operation("An entry and its current version (editors: all versions)", roles=R),
             "parameters": [ID],
         },
-        "put": {**_op("Edit: a new version, the old kept", E, 200, True), "parameters": [ID]},
-    },  # fmt: skip
+        "put": {
+            **operation("Edit: a new version, the old kept", roles=E, body=ANY_OBJECT),
+            "parameters": [ID],
+        },
+    },
     **{
         f"/api/knowledge/{{id}}/{name}": {
             "post": {
-                **_op(f"{name.capitalize()} the entry's current version", E, 200, True),
+                **operation(
+                    f"{name.capitalize()} the entry's current version", roles=E, body=ANY_OBJECT
+                ),
                 "parameters": [ID],
             }
-        }  # fmt: skip
+        }
         for name in STEPS
     },
 }

@@ -7,35 +7,11 @@ from typing import Any
 
 from aiohttp import web
 
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _json(schema: dict[str, Any]) -> dict[str, Any]:
-    return {"content": {"application/json": {"schema": schema}}}
-
-
-def _op(summary: str, body: str | None = None, ok: int = 200, roles: str = "") -> dict[str, Any]:
-    op: dict[str, Any] = {
-        "summary": summary + (f" (roles: {roles})" if roles else ""),
-        "responses": {
-            str(ok): {"description": "OK"},
-            "4XX": {"description": "Error", **_json(_ref("Error"))},
-        },
-    }
-    if body:
-        op["requestBody"] = {"required": True, **_json(_ref(body))}
-    return op
-
+from callcenter.api.openapi_ops import ANY_OBJECT, operation, query_params
 
 ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
 CALL = {"name": "call_id", "in": "path", "required": True, "schema": {"type": "string"}}
 AGENT = {"name": "agent_id", "in": "path", "required": True, "schema": {"type": "string"}}
-
-
-def _q(*names: tuple[str, str]) -> list[dict[str, Any]]:
-    return [{"name": n, "in": "query", "schema": {"type": t}} for n, t in names]
 
 
 def _p(*names: str) -> list[dict[str, Any]]:
@@ -49,42 +25,54 @@ PAGE = (("limit", "integer"), ("offset", "integer"))
 DATA_PATHS: dict[str, Any] = {
     "/api/data/catalog": {
         "get": {
-            **_op("The data resource catalogue (JSON, or ?format=xlsx)", roles=OFFICE),
-            "parameters": _q(("format", "string")),
+            **operation("The data resource catalogue (JSON, or ?format=xlsx)", roles=OFFICE),
+            "parameters": query_params(("format", "string")),
         }
     },
     "/api/data/quality/runs": {
-        "get": {**_op("Data quality runs, newest first", roles=OFFICE), "parameters": _q(PAGE[0])},
+        "get": {
+            **operation("Data quality runs, newest first", roles=OFFICE),
+            "parameters": query_params(PAGE[0]),
+        },
         "post": {
-            **_op("Run the quality rules now (mode full or incremental)", None, 201, "supervisor"),
-            "requestBody": {"required": False, **_json({"type": "object"})},
+            **operation(
+                "Run the quality rules now (mode full or incremental)",
+                roles="supervisor",
+                ok=201,
+                body=ANY_OBJECT,
+                body_required=False,
+            ),
         },
     },
     "/api/data/quality/runs/{id}": {
         "get": {
-            **_op("A quality run's report: scores, problems, open issues", roles=OFFICE),
-            "parameters": [ID, *_q(("limit", "integer"), ("format", "string"))],
+            **operation("A quality run's report: scores, problems, open issues", roles=OFFICE),
+            "parameters": [ID, *query_params(("limit", "integer"), ("format", "string"))],
         }
     },
     "/api/data/corrections": {
         "post": {
-            **_op("Correct one field of a ticket (audited, in its history)", None, 201),
-            "requestBody": {"required": True, **_json({"type": "object"})},
+            **operation(
+                "Correct one field of a ticket (audited, in its history)", ok=201, body=ANY_OBJECT
+            ),
         }
     },
     "/api/data/imports": {
-        "get": {**_op("Imports of reference data, newest first", roles=OFFICE)},
+        "get": {**operation("Imports of reference data, newest first", roles=OFFICE)},
     },
     "/api/data/imports/{dataset}": {
         "post": {
-            **_op("Import a CSV or XLSX file (all or nothing)", None, 201, "admin"),
-            "parameters": [*_p("dataset"), *_q(("name", "string"), ("dry_run", "string"))],
+            **operation("Import a CSV or XLSX file (all or nothing)", roles="admin", ok=201),
+            "parameters": [
+                *_p("dataset"),
+                *query_params(("name", "string"), ("dry_run", "string")),
+            ],
         }
     },
     "/api/data/profiles": {
         "get": {
-            **_op("Fused citizen and enterprise profiles by a key", roles=OFFICE),
-            "parameters": _q(
+            **operation("Fused citizen and enterprise profiles by a key", roles=OFFICE),
+            "parameters": query_params(
                 ("phone", "string"),
                 ("id_card", "string"),
                 ("enterprise_code", "string"),
@@ -94,24 +82,26 @@ DATA_PATHS: dict[str, Any] = {
     },
     "/api/data/profiles/{id}": {
         "get": {
-            **_op("A profile and its records, masked by role", roles=OFFICE),
-            "parameters": [ID, *_q(*PAGE)],
+            **operation("A profile and its records, masked by role", roles=OFFICE),
+            "parameters": [ID, *query_params(*PAGE)],
         }
     },
     "/api/data/topics/{library}": {
         "get": {
-            **_op("A topic library's terms (function, domain, category)"),
+            **operation("A topic library's terms (function, domain, category)"),
             "parameters": _p("library"),
         }
     },
     "/api/data/topics/{library}/{term}": {
         "get": {
-            **_op("The tickets filed under one term"),
-            "parameters": [*_p("library", "term"), *_q(*PAGE)],
+            **operation("The tickets filed under one term"),
+            "parameters": [*_p("library", "term"), *query_params(*PAGE)],
         }
     },
-    "/api/data/retention/runs": {"get": {**_op("Retention runs and what they did", roles=OFFICE)}},
-    "/api/data/feeds": {"get": {**_op("Export feeds: acknowledged position", roles=OFFICE)}},
+    "/api/data/retention/runs": {
+        "get": {**operation("Retention runs and what they did", roles=OFFICE)}
+    },
+    "/api/data/feeds": {"get": {**operation("Export feeds: acknowledged position", roles=OFFICE)}},
 }
 
 
@@ -238,21 +228,21 @@ SPEC: dict[str, Any] = {
     },
     "security": [{"bearer": []}],
     "paths": {
-        "/health": {"get": {**_op("PBX links up"), "security": []}},
-        "/health/live": {"get": {**_op("Liveness: the process answers"), "security": []}},
+        "/health": {"get": {**operation("PBX links up"), "security": []}},
+        "/health/live": {"get": {**operation("Liveness: the process answers"), "security": []}},
         "/health/ready": {
-            "get": {**_op("Readiness: engine, every PBX link, the database"), "security": []}
+            "get": {**operation("Readiness: engine, every PBX link, the database"), "security": []}
         },
         "/metrics": {
-            "get": {**_op("Prometheus exposition (aggregates, no numbers)"), "security": []}
+            "get": {**operation("Prometheus exposition (aggregates, no numbers)"), "security": []}
         },
-        "/api/openapi.json": {"get": _op("This description")},
-        "/api/queue": {"get": _op("Waiting callers in queue order (numbers masked)")},
-        "/api/agents": {"get": _op("Agents with status and state")},
-        "/api/stats": {"get": _op("Live queue statistics")},
+        "/api/openapi.json": {"get": operation("This description")},
+        "/api/queue": {"get": operation("Waiting callers in queue order (numbers masked)")},
+        "/api/agents": {"get": operation("Agents with status and state")},
+        "/api/stats": {"get": operation("Live queue statistics")},
         "/api/agents/{agent_id}/{action}": {
             "post": {
-                **_op("login / logout / pause / resume / ready", "AgentAction"),
+                **operation("login / logout / pause / resume / ready", body="AgentAction"),
                 "parameters": [
                     AGENT,
                     {
@@ -266,13 +256,15 @@ SPEC: dict[str, Any] = {
         },
         "/api/calls/{call_id}/priority": {
             "post": {
-                **_op("Change a waiting caller's priority", "Priority", roles="supervisor"),
+                **operation(
+                    "Change a waiting caller's priority", roles="supervisor", body="Priority"
+                ),
                 "parameters": [CALL],
             }
         },
         "/api/calls/{call_id}/live-transcript": {
             "get": {
-                **_op(
+                **operation(
                     "Live transcript so far: partials and final segments per speaker",
                     roles="agent, supervisor",
                 ),
@@ -281,17 +273,17 @@ SPEC: dict[str, Any] = {
         },
         "/api/calls/{call_id}/emergency": {
             "post": {
-                **_op(
+                **operation(
                     "One-key transfer to 110/119/120/122, blind or three-way conference",
-                    "Emergency",
-                    202,
-                    "agent (own call), supervisor",
+                    roles="agent (own call), supervisor",
+                    ok=202,
+                    body="Emergency",
                 ),
                 "parameters": [CALL],
             }
         },
         "/api/live": {
-            "get": _op(
+            "get": operation(
                 "Websocket: wallboard snapshots pushed on every change, live transcript lines "
                 "(token may be ?access_token=)",
                 roles="agent, supervisor",
@@ -299,7 +291,7 @@ SPEC: dict[str, Any] = {
         },
         "/api/calls/{call_id}": {
             "get": {
-                **_op(
+                **operation(
                     "A call's origin and the caller's earlier tickets (masked)",
                     roles="agent (own), supervisor",
                 ),
@@ -308,7 +300,7 @@ SPEC: dict[str, Any] = {
         },
         "/api/calls/{call_id}/spy": {
             "post": {
-                **_op(
+                **operation(
                     "Listen in, whisper or barge from a supervisor's phone (audited)",
                     ok=202,
                     roles="supervisor",
@@ -316,10 +308,10 @@ SPEC: dict[str, Any] = {
                 "parameters": [CALL],
             }
         },
-        "/api/audit": {"get": _op("Audited actions, newest first", roles="supervisor")},
+        "/api/audit": {"get": operation("Audited actions, newest first", roles="supervisor")},
         "/api/callbacks": {
             "get": {
-                **_op(
+                **operation(
                     "Queued callbacks (keep your place) with every attempt; ?state= filters",
                     roles="agent, supervisor",
                 ),
@@ -327,13 +319,13 @@ SPEC: dict[str, Any] = {
         },
         "/api/recordings/{call_id}": {
             "get": {
-                **_op("Recording metadata (audited)", roles="agent (own), supervisor"),
+                **operation("Recording metadata (audited)", roles="agent (own), supervisor"),
                 "parameters": [CALL],
             }
         },
         "/api/recordings/{call_id}/audio": {
             "get": {
-                **_op(
+                **operation(
                     "Recording audio, leg=mixed|caller|agent (audited)",
                     roles="agent (own), supervisor",
                 ),
@@ -348,17 +340,20 @@ SPEC: dict[str, Any] = {
             }
         },
         "/api/recordings/{call_id}/access": {
-            "get": {**_op("Who accessed a recording", roles="supervisor"), "parameters": [CALL]}
+            "get": {
+                **operation("Who accessed a recording", roles="supervisor"),
+                "parameters": [CALL],
+            }
         },
         "/api/tickets": {
-            "post": _op(
+            "post": operation(
                 "Create a ticket (linked to an open one when it repeats)",
-                "Intake",
-                201,
-                "agent, supervisor",
+                roles="agent, supervisor",
+                ok=201,
+                body="Intake",
             ),
             "get": {
-                **_op(
+                **operation(
                     "List tickets: filters, paging, full text (q)",
                     roles="agent, supervisor, department (own only)",
                 ),
@@ -381,33 +376,36 @@ SPEC: dict[str, Any] = {
             },
         },
         "/api/tickets/{id}": {
-            "get": {**_op("A ticket with history, comments, allowed actions"), "parameters": [ID]}
+            "get": {
+                **operation("A ticket with history, comments, allowed actions"),
+                "parameters": [ID],
+            }
         },
         "/api/tickets/{id}/transition": {
-            "post": {**_op("Apply a lifecycle action", "Transition"), "parameters": [ID]}
+            "post": {**operation("Apply a lifecycle action", body="Transition"), "parameters": [ID]}
         },
         "/api/tickets/{id}/assign": {
             "post": {
-                **_op("Dispatch (or re-dispatch) to a department", "Assign"),
+                **operation("Dispatch (or re-dispatch) to a department", body="Assign"),
                 "parameters": [ID],
             }
         },
         "/api/tickets/{id}/confirm": {
             "post": {
-                **_op(
+                **operation(
                     "Confirm or edit the classifier's proposal",
-                    "Confirm",
                     roles="agent, supervisor",
+                    body="Confirm",
                 ),
                 "parameters": [ID],
             }
         },
         "/api/tickets/{id}/comments": {
-            "post": {**_op("Comment", "Comment", 201), "parameters": [ID]}
+            "post": {**operation("Comment", ok=201, body="Comment"), "parameters": [ID]}
         },
         "/api/tickets/{id}/attachments": {
             "post": {
-                **_op("Attach a file (raw body, ?name=)", ok=201),
+                **operation("Attach a file (raw body, ?name=)", ok=201),
                 "parameters": [
                     ID,
                     {"name": "name", "in": "query", "required": True, "schema": {"type": "string"}},
@@ -419,7 +417,7 @@ SPEC: dict[str, Any] = {
         },
         "/api/tickets/{id}/id_card": {
             "get": {
-                **_op(
+                **operation(
                     "The full ID-card number for a stated purpose (logged as decrypt)",
                     roles="auditor, admin",
                 ),
@@ -436,7 +434,9 @@ SPEC: dict[str, Any] = {
         },
         "/api/data/access-log": {
             "get": {
-                **_op("The sensitive-data access log, newest first", roles="supervisor, auditor"),
+                **operation(
+                    "The sensitive-data access log, newest first", roles="supervisor, auditor"
+                ),
                 "parameters": [
                     {"name": n, "in": "query", "schema": {"type": t}}
                     for n, t in (
@@ -455,11 +455,11 @@ SPEC: dict[str, Any] = {
         **_applications(),
         "/api/intake/{channel}": {
             "post": {
-                **_op(
+                **operation(
                     "Form intake from web, app, mini-program, public account",
-                    "Intake",
-                    201,
-                    "channel backend token (agent)",
+                    roles="channel backend token (agent)",
+                    ok=201,
+                    body="Intake",
                 ),
                 "parameters": [
                     {
@@ -473,7 +473,7 @@ SPEC: dict[str, Any] = {
         },
         "/hooks/sms": {
             "post": {
-                **_op("SMS gateway webhook, HMAC-SHA256 in X-Signature", "Sms", 201),
+                **operation("SMS gateway webhook, HMAC-SHA256 in X-Signature", ok=201, body="Sms"),
                 "security": [],
             }
         },

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from callcenter.api.auth import Principal, require
 from callcenter.api.errors import ApiError, json_body
+from callcenter.api.openapi_ops import operation, query_params
 from callcenter.api.tickets import CONFIG_DIR, TICKET_DB
 from callcenter.data import audit
 from callcenter.reports.build import (
@@ -244,61 +245,43 @@ async def download(request: web.Request) -> web.Response:
 
 
 _ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
-_ROLES = " (roles: supervisor, auditor, admin; department: its own figures)"
-
-
-def _op(summary: str, ok: int = 200, params: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    op: dict[str, Any] = {
-        "summary": summary + _ROLES,
-        "responses": {str(ok): {"description": "OK"}, "4XX": {"description": "Error"}},
-    }
-    if params:
-        op["parameters"] = params
-    return op
-
-
-def _q(*names: str) -> list[dict[str, Any]]:
-    return [{"name": n, "in": "query", "schema": {"type": "string"}} for n in names]
-
-
+_ROLES = "supervisor, auditor, admin; department: its own figures"
+_REQUEST = {
+    "type": "object",
+    "required": ["from", "to"],
+    "properties": {
+        "kind": {"type": "string", "enum": list(KINDS)},
+        "from": {"type": "string", "format": "date"},
+        "to": {"type": "string", "format": "date"},
+        "dims": {"type": "array", "items": {"type": "string"}},
+        "formats": {"type": "array", "items": {"type": "string"}},
+        "title": {"type": "string"},
+    },
+}
 OPENAPI: dict[str, Any] = {
     "/api/reports/kpi": {
-        "get": _op(
+        "get": operation(
             "Hotline KPIs and breakdowns of a period (dates, both included)",
-            200,
-            _q("from", "to", "dim"),
-        ),  # fmt: skip
+            roles=_ROLES,
+            parameters=query_params(("from", "string"), ("to", "string"), ("dim", "string")),
+        ),
     },
     "/api/reports": {
-        "post": {
-            **_op("Generate a report (XLSX, HTML, PDF) on a worker thread", 201),
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["from", "to"],
-                            "properties": {
-                                "kind": {"type": "string", "enum": list(KINDS)},
-                                "from": {"type": "string", "format": "date"},
-                                "to": {"type": "string", "format": "date"},
-                                "dims": {"type": "array", "items": {"type": "string"}},
-                                "formats": {"type": "array", "items": {"type": "string"}},
-                                "title": {"type": "string"},
-                            },
-                        }
-                    }
-                },
-            },
-        }
+        "post": operation(
+            "Generate a report (XLSX, HTML, PDF) on a worker thread",
+            roles=_ROLES,
+            ok=201,
+            body=_REQUEST,
+        )
     },
-    "/api/reports/{id}": {"get": _op("A stored report run and its figures", 200, [_ID])},
+    "/api/reports/{id}": {
+        "get": operation("A stored report run and its figures", roles=_ROLES, parameters=[_ID])
+    },
     "/api/reports/{id}/file/{format}": {
-        "get": _op(
+        "get": operation(
             "Download a report file (an export, on record)",
-            200,
-            [
+            roles=_ROLES,
+            parameters=[
                 _ID,
                 {
                     "name": "format",
@@ -306,7 +289,7 @@ OPENAPI: dict[str, Any] = {
                     "required": True,
                     "schema": {"type": "string", "enum": list(FORMATS)},
                 },
-            ],  # fmt: skip
+            ],
         )
     },
 }

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from callcenter.api.auth import require
 from callcenter.api.errors import ApiError
+from callcenter.api.openapi_ops import operation
 from callcenter.api.tickets import CONFIG_DIR, TICKET_DB
 from callcenter.staffing.settings import load_staffing
 from callcenter.tomlreader import ConfigErrors
@@ -109,7 +110,7 @@ async def staffing(request: web.Request) -> web.Response:
     )
 
 
-_Q = [
+_Q: list[dict[str, Any]] = [
     {"name": "date", "in": "query", "required": True, "schema": {"type": "string"}},
     {"name": "days", "in": "query", "schema": {"type": "integer"}},
     {"name": "sl", "in": "query", "schema": {"type": "number"}},
@@ -118,20 +119,11 @@ _Q = [
 
 OPENAPI: dict[str, Any] = {
     "/api/staffing": {
-        "get": {
-            "summary": "Seat plan: calls forecast per half hour, agents by Erlang C and Erlang A "
-            "(roles: supervisor, admin)",
-            "parameters": _Q,
-            "responses": {
-                "200": {"description": "OK"},
-                "4XX": {
-                    "description": "Error",
-                    "content": {
-                        "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
-                    },
-                },
-            },
-        }
+        "get": operation(
+            "Seat plan: calls forecast per half hour, agents by Erlang C and Erlang A",
+            roles="supervisor, admin",
+            parameters=_Q,
+        )
     }
 }
 
