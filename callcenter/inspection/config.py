@@ -3,7 +3,10 @@ enabled, and its parameters (Chinese phrase lists). Every mistake names the file
 dotted key (TableReader); one load reports them all.
 
 The rules version stored with each score is the configured `version` and a hash of every
-parsed setting, so any edit of the rules makes every call due for scoring again.
+parsed setting, so any edit of the rules makes every call due for scoring again. The
+emergency rule's negation settings (`negations`, `negation_window`, `not_negations`) are
+parsed settings too, defaults included: scores from before negation handling keep their
+version, and the calls are scored again under the new one.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from callcenter.inspection.rules import (
+    DEFAULT_NEGATION,
     Closing,
     Common,
     Confirmation,
@@ -24,6 +28,7 @@ from callcenter.inspection.rules import (
     Greeting,
     Interruption,
     LongSilence,
+    Negation,
     Severity,
 )
 from callcenter.tomlreader import ConfigError, ConfigErrors, TableReader
@@ -40,6 +45,8 @@ RULES = (
 )
 COMMON = ("enabled", "points", "severity", "max_points")
 EMERGENCY_LINES = ("110", "119", "120", "122")
+NEGATION_KEYS = ("negations", "negation_window", "not_negations")
+MAX_NEGATION_WINDOW = 10
 
 
 @dataclass(frozen=True)
@@ -90,6 +97,12 @@ def _severity(value: str) -> str | None:
     return None if value in names else f"{value!r} is not one of {', '.join(names)}"
 
 
+def _window(value: int) -> str | None:
+    if 0 <= value <= MAX_NEGATION_WINDOW:
+        return None
+    return f"must be from 0 to {MAX_NEGATION_WINDOW} (characters between cue and phrase)"
+
+
 def _words(value: list[Any]) -> str | None:
     if not all(isinstance(v, str) and v.strip() for v in value):
         return "must be an array of non-empty strings"
@@ -122,6 +135,19 @@ class _Reader:
             self.r.error(f"{prefix}.{name}", "must not be empty")
         return tuple(v.strip() for v in value)
 
+    def negation(self, body: dict[str, Any], prefix: str) -> Negation:
+        """The negation settings of a rule, each defaulting to DEFAULT_NEGATION's; an empty
+        `negations` turns negation handling off."""
+        d = DEFAULT_NEGATION
+        cues = self.r.get(body, prefix, "negations", list, list(d.cues), check=_words)
+        window = self.r.get(body, prefix, "negation_window", int, d.window, check=_window)
+        exceptions = self.r.get(
+            body, prefix, "not_negations", list, list(d.exceptions), check=_words
+        )
+        return Negation(
+            tuple(c.strip() for c in cues), window, tuple(e.strip() for e in exceptions)
+        )
+
 
 def parse_inspection(data: Mapping[str, Any], file: str) -> InspectionRules:
     rd = _Reader(data, file)
@@ -150,7 +176,7 @@ def parse_inspection(data: Mapping[str, Any], file: str) -> InspectionRules:
         rd.words(body, "confirmation", "address_phrases"),
         rd.words(body, "confirmation", "phone_phrases"),
     )
-    body, common = rd.section("emergency_transfer", ("words", "lines", "statuses"))
+    body, common = rd.section("emergency_transfer", ("words", "lines", "statuses", *NEGATION_KEYS))
     lines = rd.words(body, "emergency_transfer", "lines")
     for line in lines:
         if line not in EMERGENCY_LINES:
@@ -160,6 +186,7 @@ def parse_inspection(data: Mapping[str, Any], file: str) -> InspectionRules:
         rd.words(body, "emergency_transfer", "words"),
         lines,
         rd.words(body, "emergency_transfer", "statuses"),
+        rd.negation(body, "emergency_transfer"),
     )
     if r.errors:
         raise ConfigErrors(r.errors)

@@ -5,6 +5,27 @@ compared after normalisation (spaces and punctuation dropped, ASCII folded to lo
 "您好，12345" matches "您好 12345" and "您好12345". A phrase may hold "…" (or "..."): any text of
 at most `gap` characters may stand there ("地址是…对吗" matches "地址是幸福路8号对吗").
 
+Negation (`Negation`, `affirmed`) excuses only the caller's emergency wording: "没有着火" is
+not a fire. The other phrase rules ignore it on purpose: a forbidden word is heard by the
+caller whatever frames it ("我没说你烦不烦" is still 禁语, and several forbidden words hold a
+negation themselves: 不知道, 没空), and the greeting, closing and confirmations are wording the
+agent must say, which a negation in front does not make unsaid.
+
+A phrase is negated when a negation cue ends at most `window` characters before it in the
+same clause (punctuation ends a clause; the matching itself still ignores punctuation):
+  没有着火, 没着火, 没有人着火 (window 1), 未起火        negated: not counted
+  不是没有着火, 并非没有着火                           two negations cancel: counted
+  没有没有着火                                          a cue repeated counts once: negated
+  有没有人受伤, 是不是着火了, 会不会着火                 an A-not-A question: counted
+  一直不停打人, 不久前着火了                             不停, 不久 are not negations
+  没有，着火了                                          another clause: counted
+A call counts when any occurrence in the caller's segments is not negated ("不是我家着火是对门
+着火了" counts by its second 着火). Limits, all on the side of counting (a missed emergency is
+worse than a false alarm a reviewer resolves): a cue further back than `window` ("没有看到着火"
+counts with the default window 1), a negation after the phrase ("着火？没有"), a negated
+question ("没有人着火？" is negated like the statement), hedges without a cue ("差点着火"
+counts), and an ASR transcript that runs clauses together without punctuation.
+
 Each rule returns findings: a failed finding deducts points and carries the transcript span
 that shows it; a passed finding deducts nothing and carries the span that satisfied the rule
 when there is one.
@@ -14,6 +35,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -115,11 +137,33 @@ class Confirmation:
 
 
 @dataclass(frozen=True)
+class Negation:
+    """What makes a phrase not count (see the module's docstring): a cue ending at most
+    `window` characters before it in the same clause; `exceptions` are words that hold a cue
+    without negating (不停, 不断). No cues: nothing is negated."""
+
+    cues: tuple[str, ...]
+    window: int
+    exceptions: tuple[str, ...] = ()
+
+
+DEFAULT_NEGATION = Negation(
+    cues=("没有", "没", "不是", "并非", "无", "未", "不"),
+    window=1,
+    exceptions=(
+        "不停", "不断", "不住", "不少", "不久", "不好", "不得了", "不行了", "不一会", "不管",
+        "无论", "无数",
+    ),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
 class Emergency:
     common: Common
     words: tuple[str, ...]
     lines: tuple[str, ...]  # 110, 119, 120, 122
     statuses: tuple[str, ...]  # transfer steps that count as transferred
+    negation: Negation = DEFAULT_NEGATION  # "没有着火" is not an emergency
 
 
 # --- text matching ----------------------------------------------------------------------------
@@ -147,6 +191,101 @@ def phrase_pattern(phrases: tuple[str, ...], gap: int = _GAP) -> re.Pattern[str]
     if not parts:
         return None
     return re.compile("|".join(f"(?:{p})" for p in parts))
+
+
+@lru_cache(maxsize=65536)
+def clauses(text: str) -> tuple[str, tuple[int, ...]]:
+    """The normalized text and the offsets in it where each clause starts (the first at 0;
+    a punctuation mark ends a clause)."""
+    folded = unicodedata.normalize("NFKC", text).lower()
+    kept: list[str] = []
+    starts = [0]
+    for ch in folded:
+        kind = unicodedata.category(ch)[0]
+        if kind in "LN":
+            kept.append(ch)
+        elif kind == "P" and starts[-1] != len(kept):
+            starts.append(len(kept))
+    if len(starts) > 1 and starts[-1] == len(kept):  # closing punctuation starts nothing
+        starts.pop()
+    return "".join(kept), tuple(starts)
+
+
+_A_NOT_A = "不没"  # 是不是, 有没有: a question, not a negation
+
+
+@lru_cache(maxsize=64)
+def _negation_table(negation: Negation) -> tuple[tuple[str, ...], re.Pattern[str] | None]:
+    """The normalized cues, longest first, and a pattern finding every exception (they may
+    overlap: a lookahead)."""
+    cues = sorted({normalize(c) for c in negation.cues} - {""}, key=len, reverse=True)
+    words = sorted({normalize(w) for w in negation.exceptions} - {""}, key=len, reverse=True)
+    exceptions = re.compile(f"(?=({'|'.join(map(re.escape, words))}))") if words else None
+    return tuple(cues), exceptions
+
+
+def _cue_before(
+    norm: str,
+    clause: int,
+    at: int,
+    cues: tuple[str, ...],
+    window: int,
+    excused: list[tuple[int, int]],
+) -> tuple[int, str] | None:
+    """The cue ending nearest before `at` (at most `window` characters before it, inside the
+    clause and not part of an exception), the longest there; (its start, the cue)."""
+    for end in range(at, max(clause, at - window) - 1, -1):
+        for cue in cues:
+            start = end - len(cue)
+            if start < clause or not norm.startswith(cue, start):
+                continue
+            if not any(a <= start and end <= b for a, b in excused):
+                return start, cue
+    return None
+
+
+def _negated(norm: str, clause: int, at: int, negation: Negation) -> bool:
+    """Whether the phrase found at `at` of the normalized text is negated: the chain of cues
+    before it (each within `window` of what follows it) is odd, a cue repeated straight
+    after itself counting once; the chain stops at an A-not-A question (是不是, 有没有)."""
+    cues, exceptions = _negation_table(negation)
+    if not cues:
+        return False
+    excused = (
+        [(m.start(), m.start() + len(m.group(1))) for m in exceptions.finditer(norm)]
+        if exceptions is not None
+        else []
+    )
+    count, previous, pos = 0, "", at
+    while (found := _cue_before(norm, clause, pos, cues, negation.window, excused)) is not None:
+        start, cue = found
+        repeated = start - len(cue) >= clause and norm.startswith(cue, start - len(cue))
+        if (
+            not repeated  # 没有没有 holds 有没有 but is no question
+            and norm[start] in _A_NOT_A
+            and start > clause
+            and start + 1 < len(norm)
+            and norm[start - 1] == norm[start + 1]
+        ):
+            break
+        if cue != previous:
+            count += 1
+        previous, pos = cue, start
+    return count % 2 == 1
+
+
+def affirmed(text: str, pattern: re.Pattern[str] | None, negation: Negation) -> bool:
+    """Whether the text says one of the pattern's phrases at least once not negated."""
+    if pattern is None:
+        return False
+    norm, starts = clauses(text)
+    at = 0
+    while (m := pattern.search(norm, at)) is not None:
+        clause = starts[bisect_right(starts, m.start()) - 1]
+        if not _negated(norm, clause, m.start(), negation):
+            return True
+        at = m.start() + 1
+    return False
 
 
 def _evidence(segment: Segment) -> Evidence:
@@ -265,10 +404,17 @@ def check_confirmation(rule: Confirmation, facts: CallFacts) -> list[Finding]:
 
 
 def check_emergency(rule: Emergency, facts: CallFacts) -> list[Finding]:
-    """The caller said an emergency word and the call was not transferred to an emergency
-    line (a step on one of `lines` whose status is one of `statuses`)."""
-    said = _first_match(
-        (s for s in facts.segments if s.speaker == CALLER), phrase_pattern(rule.words)
+    """The caller said an emergency word, not negated ("没有着火" does not count), and the
+    call was not transferred to an emergency line (a step on one of `lines` whose status is
+    one of `statuses`)."""
+    pattern = phrase_pattern(rule.words)
+    said = next(
+        (
+            s
+            for s in facts.segments
+            if s.speaker == CALLER and affirmed(s.text, pattern, rule.negation)
+        ),
+        None,
     )
     if said is None:
         return [_passed("emergency_transfer", rule.common)]
@@ -283,6 +429,7 @@ def check_emergency(rule: Emergency, facts: CallFacts) -> list[Finding]:
 __all__ = [
     "AGENT",
     "CALLER",
+    "DEFAULT_NEGATION",
     "CallFacts",
     "Closing",
     "Common",
@@ -294,8 +441,10 @@ __all__ = [
     "Greeting",
     "Interruption",
     "LongSilence",
+    "Negation",
     "Segment",
     "Severity",
+    "affirmed",
     "check_closing",
     "check_confirmation",
     "check_emergency",
@@ -303,6 +452,7 @@ __all__ = [
     "check_greeting",
     "check_interruption",
     "check_silence",
+    "clauses",
     "normalize",
     "phrase_pattern",
 ]
