@@ -7,6 +7,11 @@ its ticket; "the call created a ticket" is a ticket with its call_id; its emerge
 are its emergency_links rows. The call time of a score is its transcription job's creation
 time (the recording was indexed at hangup): the listings filter and summarise by it.
 
+A call has at most one score per rules version (the unique index of migration 0010): when two
+workers score the same backlog, the second to write a call's score skips it (INSERT ... ON
+CONFLICT DO NOTHING; on PostgreSQL it waits for the first's transaction to end) and the rest
+of its batch is stored.
+
 inspection_reviews is append-only (triggers of migration 0008 refuse UPDATE and DELETE); a
 review row and the score's new state and final score are written in one transaction.
 """
@@ -18,7 +23,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, case, exists, func, insert, select
+from sqlalchemy import ColumnElement, Connection, case, exists, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from callcenter.inspection.rules import CallFacts, Segment
@@ -108,9 +114,18 @@ def load_facts(session: Session, call_ids: Sequence[str]) -> dict[str, tuple[str
 
 def save_score(
     session: Session, call_id: str, agent_id: str, rules_version: str, scored: Scored, now: float
-) -> int:
-    """Store one call's score and findings; the score's id."""
+) -> int | None:
+    """Store one call's score and findings; the score's id, None when the call already has a
+    score under this rules version."""
     return save_scores(session, [(call_id, agent_id, scored)], rules_version, now)[0]
+
+
+def _insert_new_scores(connection: Connection) -> postgresql.Insert | sqlite.Insert:
+    """INSERT INTO inspection_scores that skips a call already scored under the version."""
+    key = ["call_id", "rules_version"]
+    if connection.dialect.name == "postgresql":
+        return postgresql.insert(_SCORES).on_conflict_do_nothing(index_elements=key)
+    return sqlite.insert(_SCORES).on_conflict_do_nothing(index_elements=key)
 
 
 def save_scores(
@@ -118,47 +133,54 @@ def save_scores(
     scored: Sequence[tuple[str, str, Scored]],
     rules_version: str,
     now: float,
-) -> list[int]:
+) -> list[int | None]:
     """Store the scores (call id, agent id, score) and their findings in two bulk inserts;
-    the scores' ids, in order."""
+    for each, in order, the new score's id, or None when the call already had a score under
+    this rules version (another worker stored it first: its findings are not written)."""
     if not scored:
         return []
     # Core inserts (not the ORM's bulk path): one multi-row statement per batch, whatever
-    # columns are NULL in which row.
+    # columns are NULL in which row. The ids are matched by call id: the rows skipped return
+    # nothing, so the order of RETURNING cannot be relied on.
     connection = session.connection()
-    ids = list(
-        connection.scalars(
-            insert(_SCORES).returning(_SCORES.c.id, sort_by_parameter_order=True),
-            [
-                {
-                    "call_id": call_id,
-                    "agent_id": agent_id,
-                    "rules_version": rules_version,
-                    "score": result.score,
-                    "max_score": result.max_score,
-                    "final_score": result.score,
-                    "state": "scored",
-                    "scored_at": now,
-                    "updated_at": now,
-                }
-                for call_id, agent_id, result in scored
-            ],
-        )
+    rows = connection.execute(
+        _insert_new_scores(connection).returning(_SCORES.c.call_id, _SCORES.c.id),
+        [
+            {
+                "call_id": call_id,
+                "agent_id": agent_id,
+                "rules_version": rules_version,
+                "score": result.score,
+                "max_score": result.max_score,
+                "final_score": result.score,
+                "state": "scored",
+                "scored_at": now,
+                "updated_at": now,
+            }
+            for call_id, agent_id, result in scored
+        ],
     )
-    findings = [
-        {
-            "score_id": score_id,
-            "rule": f.rule,
-            "passed": int(f.passed),
-            "points": f.points,
-            "speaker": f.evidence.speaker if f.evidence else "",
-            "start": f.evidence.start if f.evidence else None,
-            "end": f.evidence.end if f.evidence else None,
-            "evidence": f.evidence.text if f.evidence else "",
-        }
-        for score_id, (_, _, result) in zip(ids, scored, strict=True)
-        for f in result.findings
-    ]
+    stored: dict[str, int] = {call_id: score_id for call_id, score_id in rows}
+    ids: list[int | None] = []
+    findings: list[dict[str, object]] = []
+    for call_id, _, result in scored:
+        score_id = stored.pop(call_id, None)  # a call twice in the batch: stored once
+        ids.append(score_id)
+        if score_id is None:
+            continue
+        findings += [
+            {
+                "score_id": score_id,
+                "rule": f.rule,
+                "passed": int(f.passed),
+                "points": f.points,
+                "speaker": f.evidence.speaker if f.evidence else "",
+                "start": f.evidence.start if f.evidence else None,
+                "end": f.evidence.end if f.evidence else None,
+                "evidence": f.evidence.text if f.evidence else "",
+            }
+            for f in result.findings
+        ]
     if findings:
         connection.execute(insert(_FINDINGS), findings)
     return ids

@@ -27,26 +27,32 @@ log = logging.getLogger(__name__)
 BATCH = 500
 
 
-def score_batch(session: Session, rules: InspectionRules, now: float, limit: int) -> int:
-    """Score up to `limit` due calls in this transaction; how many were scored."""
+def score_batch(
+    session: Session, rules: InspectionRules, now: float, limit: int
+) -> tuple[int, int]:
+    """Score up to `limit` due calls in this transaction: (calls due, scores stored). Fewer
+    are stored when another worker stored some of the same calls' scores first."""
     calls = due_calls(session, rules.version, limit)
     if not calls:
-        return 0
+        return 0, 0
     scored = [
         (call_id, agent, score_call(rules, facts))
         for call_id, (agent, facts) in load_facts(session, calls).items()
     ]
-    save_scores(session, scored, rules.version, now)
-    return len(scored)
+    ids = save_scores(session, scored, rules.version, now)
+    stored = sum(1 for i in ids if i is not None)
+    if stored < len(ids):
+        log.info("inspection: %d calls were scored by another worker first", len(ids) - stored)
+    return len(calls), stored
 
 
 def score_pending(db: Database, rules: InspectionRules, now: float, batch: int = BATCH) -> int:
-    """Score every due call; how many were scored."""
+    """Score every due call; how many scores this worker stored."""
     done = 0
     while True:
-        count = db.transaction(lambda s: score_batch(s, rules, now, batch))
-        done += count
-        if count < batch:
+        due, stored = db.transaction(lambda s: score_batch(s, rules, now, batch))
+        done += stored
+        if due < batch:
             return done
 
 

@@ -664,6 +664,11 @@ class InspectionScore(Base):
     scored_at: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[float] = mapped_column(Float)
 
+    # a call is scored once per rules version, however many workers score the backlog
+    __table_args__ = (
+        Index("ux_inspection_scores_call_rules", "call_id", "rules_version", unique=True),
+    )
+
 
 class InspectionFinding(Base):
     """One rule's result on one call, with the transcript span that is its evidence."""
@@ -707,12 +712,15 @@ class KnowledgeEntry(Base):
     title: Mapped[str] = mapped_column(String(200))
     department: Mapped[str] = mapped_column(String(64), default="")
     status: Mapped[str] = mapped_column(String(16))  # draft, review, published, expired, retired
-    version: Mapped[int] = mapped_column(Integer)  # the published (or latest draft) version
+    version: Mapped[int] = mapped_column(Integer)  # the latest version (published or a draft)
+    # the approved version search and agents see (a newer draft may be under review); None
+    # when nothing is published: never approved, expired or retired
+    published_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
     effective_from: Mapped[float | None] = mapped_column(Float, nullable=True)
     expires_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     created_at: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[float] = mapped_column(Float)
-    search_text: Mapped[str] = mapped_column(Text, default="")  # segmented words
+    search_text: Mapped[str] = mapped_column(Text, default="")  # published version's words
 
     __table_args__ = (Index("ix_knowledge_entries_status", "status", "expires_at"),)
 
