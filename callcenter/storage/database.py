@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, create_engine, func, select
+from sqlalchemy import Engine, create_engine, event, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,6 +19,20 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 T = TypeVar("T")
 
+SQLITE_BUSY_MS = 30_000
+
+
+def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+    """Write-ahead logging, so a long read (a report, the inspection's scan) never blocks the
+    engine's writes nor they the read; and a writer waits up to 30 s for another's commit
+    instead of failing at once. WAL is kept in the file; an in-memory database ignores it."""
+    cursor = connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
+    finally:
+        cursor.close()
+
 
 class Database:
     def __init__(self, url: str) -> None:
@@ -27,6 +41,8 @@ class Database:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         self.url = url
         self.engine: Engine = create_engine(url, pool_pre_ping=True)
+        if parsed.get_backend_name() == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def upgrade(self) -> None:

@@ -43,7 +43,7 @@ def connected(cc: Center, call_id: str) -> str:
         row = cc.call_row(call_id)
         return row.agent_id if row is not None and row.connected_at else None
 
-    found: str = wait_until(agent, 30, f"call {call_id} connected")
+    found: str = wait_until(agent, 45, f"call {call_id} connected")
     return found
 
 
