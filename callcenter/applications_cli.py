@@ -13,14 +13,18 @@ from callcenter.config import Config
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    report = sub.add_parser("report", help="daily, weekly, monthly or special report")
-    report.add_argument("kind", choices=["daily", "weekly", "monthly", "special"])
+    report = sub.add_parser(
+        "report", help="daily, weekly, monthly or special report; due: what the schedule owes"
+    )
+    report.add_argument("kind", choices=["daily", "weekly", "monthly", "special", "due"])
     report.add_argument("--date", default="", help="daily/weekly: a day of the period (ISO)")
     report.add_argument("--month", default="", help="monthly: YYYY-MM")
     report.add_argument("--from", dest="start", default="", help="special: first day (ISO)")
     report.add_argument("--to", dest="end", default="", help="special: last day (ISO)")
     report.add_argument("--title", default="")
-    report.add_argument("--out", default="var/reports", help="folder for the files")
+    report.add_argument(
+        "--out", default="", help="folder for the files (default var/reports; due: reports.toml)"
+    )
     report.add_argument("--formats", default="xlsx,html,pdf")
     _common(report)
 
@@ -117,6 +121,10 @@ def report_command(config: Config, url: str, actor: str, args: argparse.Namespac
     from callcenter.reports.run import main_report
 
     zone = ZoneInfo(config.center.timezone)
+    if args.kind == "due":
+        from callcenter.reports.jobs import main_due
+
+        return main_due(config.source_dir, url, zone, Path(args.out) if args.out else None)
     if args.kind == "special":
         if not (args.start and args.end):
             print("special: --from and --to are required")
@@ -134,5 +142,13 @@ def report_command(config: Config, url: str, actor: str, args: argparse.Namespac
         start, end = period_for(args.kind, day, zone)
     formats = [f.strip() for f in args.formats.split(",") if f.strip()]
     return main_report(
-        config.source_dir, url, args.kind, start, end, Path(args.out), formats, actor, args.title
+        config.source_dir,
+        url,
+        args.kind,
+        start,
+        end,
+        Path(args.out or "var/reports"),
+        formats,
+        actor,
+        args.title,
     )

@@ -11,6 +11,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from sqlalchemy import select
@@ -259,7 +260,11 @@ class Service:
         )
         tasks.append(loop.create_task(self.surveys.run(), name="surveys"))
         self.data_jobs = DataJobs(
-            self.config.source_dir, self.database.url, self.database, self._stopping
+            self.config.source_dir,
+            self.database.url,
+            self.database,
+            self._stopping,
+            zone=ZoneInfo(self.config.center.timezone),
         )
         tasks.append(loop.create_task(self.data_jobs.run(), name="data-jobs"))
         tasks.append(loop.create_task(self._inspection(), name="inspection"))

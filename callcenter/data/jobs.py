@@ -1,7 +1,9 @@
 """The service's data jobs: governance on the schedule of `config/quality.toml` and the data
-retention rules of `config/retention.toml` once a day. Each job is a child process
-(`callcenter data ...`), so a full pass over a year of tickets never competes with the live
-engine for its interpreter; its exit code and error output are logged."""
+retention rules of `config/retention.toml` once a day; the reports of `config/reports.toml`'s
+schedule and the special reports requested from warnings. Each job is a child process
+(`callcenter data ...`, `callcenter report due`), so a full pass over a year of tickets never
+competes with the live engine for its interpreter; its exit code and error output are logged.
+The timer itself only asks cheap questions (when did the last run start, is a report owed)."""
 
 from __future__ import annotations
 
@@ -13,11 +15,14 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
 from callcenter.data.quality.config import load_quality
 from callcenter.data.quality.schedule import Schedule, due
+from callcenter.reports.jobs import pending
+from callcenter.reports.schedule import ReportSchedule, load_schedule
 from callcenter.storage.database import Database
 from callcenter.storage.schema import QualityRun
 from callcenter.tomlreader import ConfigError
@@ -35,12 +40,14 @@ class DataJobs:
         database: Database,
         stopping: asyncio.Event,
         tick: float = 60.0,
+        zone: ZoneInfo | None = None,
     ) -> None:
         self.config_dir = config_dir
         self.db_url = db_url
         self.database = database
         self.tick = tick
         self.stopping = stopping
+        self.zone = zone or ZoneInfo("Asia/Shanghai")
         self.finished: list[tuple[str, int]] = []  # (job, exit code), newest last
 
     def last_runs(self) -> dict[str, float]:
@@ -53,29 +60,61 @@ class DataJobs:
             )
             return {mode: float(at) for mode, at in rows}
 
-    async def run(self) -> None:
+    def _quality(self) -> Schedule | None:
         try:
             schedule: Schedule = load_quality(self.config_dir).schedule
         except ConfigError as exc:
-            log.error("data jobs off: %s", exc)
-            return
+            log.error("governance and retention jobs off: %s", exc)
+            return None
         if not schedule.enabled:
-            log.info("data jobs off ([schedule] enabled = false in quality.toml)")
+            log.info(
+                "governance and retention jobs off ([schedule] enabled = false in quality.toml)"
+            )
+            return None
+        return schedule
+
+    def _reports(self) -> ReportSchedule | None:
+        try:
+            schedule = load_schedule(self.config_dir)
+        except ConfigError as exc:
+            log.error("report jobs off: %s", exc)
+            return None
+        if not schedule.enabled:
+            log.info("report jobs off ([schedule] enabled = false in reports.toml)")
+            return None
+        return schedule
+
+    async def run(self) -> None:
+        quality = self._quality()
+        reports = self._reports()
+        if quality is None and reports is None:
             return
         retention_at = 0.0
         while not self.stopping.is_set():
-            last = await asyncio.to_thread(self.last_runs)
-            mode = due(schedule, last, datetime.now(UTC))
-            if mode is not None:
-                await self._child(
-                    "quality", ["data", *self._who(), "quality", "run", "--mode", mode]
-                )
-            if time.time() - retention_at >= RETENTION_EVERY:
-                await self._child("retention", ["data", *self._who(), "retention"])
-                await self._child("kb-expire", ["kb", "expire", *self._who()])  # past its date
-                retention_at = time.time()
+            if quality is not None:
+                last = await asyncio.to_thread(self.last_runs)
+                mode = due(quality, last, datetime.now(UTC))
+                if mode is not None:
+                    await self._child(
+                        "quality", ["data", *self._who(), "quality", "run", "--mode", mode]
+                    )
+                if time.time() - retention_at >= RETENTION_EVERY:
+                    await self._child("retention", ["data", *self._who(), "retention"])
+                    await self._child("kb-expire", ["kb", "expire", *self._who()])
+                    retention_at = time.time()
+            if reports is not None:
+                await self._report_jobs(reports)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stopping.wait(), self.tick)
+
+    async def _report_jobs(self, schedule: ReportSchedule) -> None:
+        try:
+            owed = await asyncio.to_thread(pending, self.database, schedule, self.zone, time.time())
+        except Exception:  # noqa: BLE001 - a database hiccup: logged, asked again next tick
+            log.exception("report jobs: checking what is owed failed")
+            return
+        if owed:
+            await self._child("reports", ["report", "due", *self._who()])
 
     def _who(self) -> list[str]:
         return ["--db", self.db_url, "--actor", "scheduler"]

@@ -294,11 +294,13 @@ def build_report(
     department: str | None = None,
     store: bool = True,
     topics: Mapping[str, str] | None = None,
+    run_id: int | None = None,
 ) -> Report:
     """Compute the report for [period_from, period_to) (aware datetimes; naive ones are taken
     as China time) with breakdowns by `dims` (keys of DIMENSIONS); `department` limits it to
     that department's tickets (and leaves out the calls); `topics` names the problem
-    classifications (see `topic_names`). Stored in report_runs when `store`."""
+    classifications (see `topic_names`). Stored in report_runs when `store`: as a new row, or
+    into the row `run_id` (a special report that was requested: its params are kept)."""
     if kind not in KINDS:
         raise ValueError(f"unknown report kind {kind!r} (one of {', '.join(KINDS)})")
     start = period_from if period_from.tzinfo else period_from.replace(tzinfo=SHANGHAI)
@@ -357,30 +359,30 @@ def build_report(
         department=department,
     )
     if store:
-        report.id = _store(db, report)
+        report.id = _store(db, report, run_id)
     return report
 
 
-def _store(db: Database, report: Report) -> int:
+def _store(db: Database, report: Report, run_id: int | None) -> int:
     now = time.time()
-    row = ReportRun(
-        kind=report.kind,
-        title=report.title,
-        period_from=report.period_from.timestamp(),
-        period_to=report.period_to.timestamp(),
-        params=json.dumps(
-            {"dims": list(report.breakdowns), "department": report.department},
-            ensure_ascii=False,
-        ),
-        figures=json.dumps(report.figures(), ensure_ascii=False),
-        files="[]",
-        actor=report.actor,
-        state="done",
-        started_at=now,
-        finished_at=now,
-    )
+    params = {"dims": list(report.breakdowns), "department": report.department}
     with db.session() as s:
-        s.add(row)
+        row = s.get(ReportRun, run_id) if run_id is not None else None
+        if run_id is not None and row is None:
+            raise LookupError(f"no report run {run_id}")
+        if row is None:
+            row = ReportRun(kind=report.kind, actor=report.actor, started_at=now, files="[]")
+            s.add(row)
+        else:
+            params = {**json.loads(row.params or "{}"), **params}
+        row.title = report.title
+        row.period_from = report.period_from.timestamp()
+        row.period_to = report.period_to.timestamp()
+        row.params = json.dumps(params, ensure_ascii=False)
+        row.figures = json.dumps(report.figures(), ensure_ascii=False)
+        row.state = "done"
+        row.finished_at = now
+        row.error = ""
         s.commit()
         return row.id
 

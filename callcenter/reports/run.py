@@ -60,8 +60,10 @@ def generate_report(
     title: str = "",
     department: str | None = None,
     topics: Mapping[str, str] | None = None,
+    run_id: int | None = None,
 ) -> Report:
-    """Build, store and write a report; a failure while writing marks the run failed."""
+    """Build, store (as a new run, or into the requested run `run_id`) and write a report;
+    a failure while writing marks the run failed."""
     report = build_report(
         db,
         kind,
@@ -72,6 +74,7 @@ def generate_report(
         title=title,
         department=department,
         topics=topics,
+        run_id=run_id,
     )
     assert report.id is not None
     try:

@@ -56,6 +56,9 @@ async def test_off_when_the_schedule_says_so(database: Database, config_dir: Pat
     quality = config_dir / "quality.toml"
     text = quality.read_text(encoding="utf-8")
     quality.write_text(text.replace("enabled = true", "enabled = false", 1), encoding="utf-8")
+    reports = config_dir / "reports.toml"
+    text = reports.read_text(encoding="utf-8")
+    reports.write_text(text.replace("enabled = true", "enabled = false", 1), encoding="utf-8")
     jobs = DataJobs(config_dir, database.url, database, asyncio.Event(), tick=0.1)
     await asyncio.wait_for(jobs.run(), 5)  # returns at once: nothing scheduled
     assert jobs.finished == []

@@ -1,0 +1,159 @@
+"""When the service generates reports (pure), and `[schedule]` of config/reports.toml.
+
+Periodic reports: the daily report of each day, the weekly report of each week (Monday to
+Sunday) and the monthly report of each month, once the period is over and the local clock
+has passed `at` (01:00 by default, so the last tickets of the day before are in). The latest
+finished period of each kind is always due until it is generated; older ones missed while the
+service was down only within `catch_up_days`; none that ended before the first record in the
+store. A scheduled run that failed is tried again after `retry_after`.
+
+Special reports (专报) asked for from a warning are `report_runs` rows in state `requested`:
+they are generated as soon as the jobs see them (`callcenter report due`).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from callcenter.reports.build import period_for
+from callcenter.reports.run import FORMATS
+from callcenter.tomlreader import ConfigError, ConfigErrors, TableReader
+
+FILE = "reports.toml"
+PERIODIC = ("daily", "weekly", "monthly")
+SCHEDULER = "scheduler"  # the actor of the runs the service makes
+
+
+@dataclass(frozen=True)
+class ReportSchedule:
+    enabled: bool = True
+    at: time = time(1, 0)
+    kinds: tuple[str, ...] = PERIODIC
+    catch_up_days: int = 7
+    retry_after: float = 3600.0  # seconds
+    formats: tuple[str, ...] = FORMATS
+    out_dir: str = "var/reports"
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A scheduled report run already made: its kind, period start (epoch), state and when
+    it started."""
+
+    kind: str
+    period_from: float
+    state: str
+    started_at: float
+
+
+Period = tuple[str, datetime, datetime]
+
+
+def _latest_day(schedule: ReportSchedule, now: datetime, zone: ZoneInfo) -> date:
+    """The last day whose periods may be reported: yesterday once `at` has passed today."""
+    local = now.astimezone(zone)
+    today = local.date()
+    return today - timedelta(days=1) if local.time() >= schedule.at else today - timedelta(days=2)
+
+
+def settled(
+    schedule: ReportSchedule, attempts: Iterable[Attempt], now: float
+) -> set[tuple[str, float]]:
+    """(kind, period start) of the periods not to generate now: done, or failed lately."""
+    return {
+        (a.kind, a.period_from)
+        for a in attempts
+        if a.state in ("done", "running") or now - a.started_at < schedule.retry_after
+    }
+
+
+def due_periods(
+    schedule: ReportSchedule,
+    now: datetime,
+    zone: ZoneInfo,
+    attempts: Iterable[Attempt],
+    first_record: float | None,
+) -> list[Period]:
+    """The periodic reports to generate now, oldest first. `first_record` is the epoch of
+    the oldest ticket or call (None: an empty store, nothing to report)."""
+    if not schedule.enabled or first_record is None:
+        return []
+    skip = settled(schedule, attempts, now.timestamp())
+    last_day = _latest_day(schedule, now, zone)
+    horizon = datetime.combine(last_day, time(0), zone) - timedelta(days=schedule.catch_up_days)
+    found: list[Period] = []
+    for kind in schedule.kinds:
+        start, end = period_for(kind, last_day, zone)
+        if end.date() > last_day + timedelta(days=1):  # not over yet: the one before
+            start, end = period_for(kind, start.date() - timedelta(days=1), zone)
+        latest = True
+        while end.timestamp() > first_record and (latest or end > horizon):
+            if (kind, start.timestamp()) not in skip:
+                found.append((kind, start, end))
+            latest = False
+            start, end = period_for(kind, start.date() - timedelta(days=1), zone)
+    return sorted(found, key=lambda p: (p[2], PERIODIC.index(p[0])))
+
+
+def _hhmm(value: str) -> str | None:
+    try:
+        time.fromisoformat(value)
+    except ValueError:
+        return 'must be a local time HH:MM, e.g. "01:00"'
+    return None
+
+
+def load_schedule(config_dir: str | Path) -> ReportSchedule:
+    """Read config/reports.toml (defaults when absent); ConfigErrors names file and key."""
+    path = Path(config_dir) / FILE
+    if not path.exists():
+        return ReportSchedule()
+    r = TableReader()
+    r.file = str(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigErrors([ConfigError(str(path), "", f"not valid TOML: {exc}")]) from None
+    top = r.table(data, "", ("schedule",))
+    keys = ("enabled", "at", "kinds", "catch_up_days", "retry_after_minutes", "formats", "out_dir")
+    t: dict[str, Any] = r.table(top.get("schedule"), "schedule", keys)
+    default = ReportSchedule()
+
+    def listed(name: str, allowed: tuple[str, ...], fallback: tuple[str, ...]) -> tuple[str, ...]:
+        value = r.get(t, "schedule", name, list, list(fallback))
+        wrong = [x for x in value if x not in allowed]
+        if wrong or not all(isinstance(x, str) for x in value):
+            r.error(f"schedule.{name}", f"unknown {wrong!r} (allowed: {', '.join(allowed)})")
+            return fallback
+        return tuple(dict.fromkeys(value))
+
+    def positive(v: Any) -> str | None:
+        return None if v > 0 else "must be more than 0"
+
+    at = r.get(t, "schedule", "at", str, "01:00", check=_hhmm)
+    schedule = ReportSchedule(
+        enabled=r.get(t, "schedule", "enabled", bool, default.enabled),
+        at=time.fromisoformat(at),
+        kinds=listed("kinds", PERIODIC, default.kinds),
+        catch_up_days=r.get(
+            t,
+            "schedule",
+            "catch_up_days",
+            int,
+            default.catch_up_days,
+            check=lambda v: None if v >= 0 else "must be 0 or more",
+        ),
+        retry_after=60.0
+        * r.get(t, "schedule", "retry_after_minutes", (int, float), 60.0, check=positive),
+        formats=listed("formats", FORMATS, default.formats),
+        out_dir=r.get(t, "schedule", "out_dir", str, default.out_dir),
+    )
+    if r.errors:
+        raise ConfigErrors(r.errors)
+    return schedule
