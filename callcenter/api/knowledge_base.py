@@ -1,8 +1,9 @@
 """The knowledge base over HTTP (GB/T 44192 7.1.1 c, 7.1.2 c).
 
-Agents (and auditors) read and search what is in force and get suggestions for a live call;
-the knowledge administrators (supervisor, admin) also see drafts and every version, create,
-edit, submit, approve (not their own version), reject, retire, and read the gap report.
+Agents (and auditors) read and search what is in force and get suggestions for a live call:
+an entry's published version, even while a newer draft of it is under review; the knowledge
+administrators (supervisor, admin) also see drafts and every version, create, edit, submit,
+approve (not their own version), reject, retire, and read the gap report.
 Database work runs in a worker thread (asyncio.to_thread), the gap report's year-long scan
 included. Entries hold no citizens' data; a suggestion answers with entries and the matched
 words only, never the transcript.
@@ -103,11 +104,17 @@ def _summary(row: KnowledgeEntry) -> dict[str, Any]:
         "department": row.department,
         "status": row.status,
         "version": row.version,
+        "published_version": row.published_version,
         "effective_from": row.effective_from,
         "expires_at": row.expires_at,
         "created_at": row.created_at,
         "updated_at": row.updated_at,
     }
+
+
+def _published_summary(row: KnowledgeEntry, v: KnowledgeVersion) -> dict[str, Any]:
+    """The entry as readers who are not editors see it: its published version."""
+    return {**_summary(row), "title": v.title, "status": "published", "version": v.version}
 
 
 def _version(v: KnowledgeVersion) -> dict[str, Any]:
@@ -131,36 +138,52 @@ def _editor(who: Principal) -> bool:
 
 
 async def listing(request: web.Request) -> web.Response:
-    """Entries, most recently changed first; readers who are not editors see published ones."""
+    """Entries, most recently changed first; readers who are not editors see the published
+    version of each entry that has one."""
     who = require(request, *READERS)
     q = request.query
-    status = q.get("status", "") if _editor(who) else "published"
-    f = Filters(status=status, kind=q.get("kind", ""), department=q.get("department", ""))
+    editor = _editor(who)
+    f = Filters(
+        status=q.get("status", "") if editor else "",
+        kind=q.get("kind", ""),
+        department=q.get("department", ""),
+        published=not editor,
+    )
     page = _int(request, "page", 1, 1, 10_000)
     per_page = _int(request, "per_page", 20, 1, 200)
 
     def work(s: Session) -> dict[str, Any]:
         total, rows = store.listing(s, f, page, per_page)
-        return {"total": total, "page": page, "entries": [_summary(r) for r in rows]}
+        if editor:
+            entries = [_summary(r) for r in rows]
+        else:
+            shown = store.published_versions(s, rows)
+            entries = [_published_summary(r, shown[r.id]) for r in rows]
+        return {"total": total, "page": page, "entries": entries}
 
     return web.json_response(await _run(_db(request), work))
 
 
 async def entry(request: web.Request) -> web.Response:
-    """One entry with its current version; editors also get every earlier version."""
+    """One entry: editors get its latest version as `current` and every version; other
+    readers get the published version (404 when it is not in force)."""
     who = require(request, *READERS)
     entry_id = int(request.match_info["id"])
     now = time.time()
 
     def work(s: Session) -> dict[str, Any]:
         row = store.get(s, entry_id)
-        if not _editor(who) and not in_force(row.status, row.effective_from, row.expires_at, now):
-            raise EntryNotFound(f"knowledge entry {entry_id} is not in force")
-        out = _summary(row)
-        out["current"] = _version(store.version(s, entry_id, row.version))
         if _editor(who):
+            out = _summary(row)
+            out["current"] = _version(store.version(s, entry_id, row.version))
             out["versions"] = [_version(v) for v in store.versions(s, entry_id)]
-        return out
+            return out
+        shown = store.published(s, row)
+        if shown is None or not in_force(
+            row.published_version, row.effective_from, row.expires_at, now
+        ):
+            raise EntryNotFound(f"knowledge entry {entry_id} is not in force")
+        return {**_published_summary(row, shown), "current": _version(shown)}
 
     return web.json_response(await _run(_db(request), work))
 
@@ -324,7 +347,7 @@ E = "supervisor, admin"
 OPENAPI: dict[str, Any] = {
     "/api/knowledge": {
         "get": {
-            **operation("Knowledge entries (non-editors: published only)", roles=R),
+            **operation("Knowledge entries (non-editors: their published versions)", roles=R),
             "parameters": query_params(
                 ("status", "string"),
                 ("kind", "string"),
@@ -366,7 +389,10 @@ OPENAPI: dict[str, Any] = {
     },
     "/api/knowledge/{id}": {
         "get": {
-            **operation("An entry and its current version (editors: all versions)", roles=R),
+            **operation(
+                "An entry: its published version (editors: the latest and all versions)",
+                roles=R,
+            ),
             "parameters": [ID],
         },
         "put": {

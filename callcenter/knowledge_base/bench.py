@@ -74,6 +74,7 @@ def _add_entries(session: Session, count: int, rng: random.Random, at: float) ->
                     "department": e.department,
                     "status": Status.PUBLISHED.value,
                     "version": 1,
+                    "published_version": 1,
                     "created_at": at,
                     "updated_at": at,
                     "search_text": indexed_text(title, body),

@@ -3,8 +3,18 @@
 An entry is created as a draft (version 1); every edit writes a new version and keeps the
 old ones; a draft is submitted for review and approved (published) by a reviewer who is not
 the version's author, or rejected back to draft with a note. A published entry expires at
-its `expires_at` and can be retired at any time. An edit of a published or expired entry
-makes a new draft version: the entry leaves search until that version is approved.
+its `expires_at` and can be retired at any time.
+
+`published` is the approved version search, suggestions and agents see. An edit of a
+published entry makes a new draft version while the approved one stays published: approving
+the draft moves `published` to it, rejecting it leaves `published` where it was. Expiry and
+retirement withdraw it (None). The entry's status is that of its latest version: a draft under
+review over a published version is `review` with `published` set; when that published
+version expires the draft keeps its status and only `published` goes.
+
+Versioned are the title and the body. The kind, department, effective_from and expires_at
+are the entry's own: a draft that changes them changes them for the published version too,
+before review (a limit: per-version periods would need those columns on knowledge_versions).
 """
 
 from __future__ import annotations
@@ -98,9 +108,10 @@ TO: dict[Action, Status] = {
 @dataclass(frozen=True)
 class EntryState:
     status: Status
-    version: int  # the version in force (published) or being worked on (draft, review)
+    version: int  # the latest version: published, or being worked on (draft, review)
     author: str  # who wrote that version
     expires_at: float | None = None
+    published: int | None = None  # the approved version in force, if any
 
 
 @dataclass(frozen=True)
@@ -126,11 +137,14 @@ def is_due(expires_at: float | None, now: float) -> bool:
 
 def apply(state: EntryState, step: Step) -> EntryState:
     """The state after `step`, or a KnowledgeError naming the rule it breaks."""
-    if state.status not in FROM[step.action]:
+    # a published version under a newer draft expires too; the draft keeps its status
+    under_draft = step.action is Action.EXPIRE and state.published is not None
+    if state.status not in FROM[step.action] and not under_draft:
         raise IllegalTransition(f"cannot {step.action.value} an entry that is {state.status}")
     if not step.actor.strip():
         raise MissingField("actor is required")
-    version, author = state.version, state.author
+    version, author, published = state.version, state.author, state.published
+    status = TO[step.action]
     if step.action is Action.EDIT:
         version, author = state.version + 1, step.actor
     elif step.action is Action.APPROVE:
@@ -138,11 +152,18 @@ def apply(state: EntryState, step: Step) -> EntryState:
             raise SameReviewer("the author of a version may not approve it")
         if is_due(state.expires_at, step.at):
             raise InvalidField("the entry's expiry time has passed; change it before approving")
+        published = version
     elif step.action is Action.REJECT and not step.note.strip():
         raise MissingField("a rejection needs a note saying what to change")
-    elif step.action is Action.EXPIRE and not is_due(state.expires_at, step.at):
-        raise IllegalTransition("the entry has not reached its expiry time")
-    return EntryState(TO[step.action], version, author, state.expires_at)
+    elif step.action is Action.EXPIRE:
+        if not is_due(state.expires_at, step.at):
+            raise IllegalTransition("the entry has not reached its expiry time")
+        if state.status is not Status.PUBLISHED:
+            status = state.status
+        published = None
+    elif step.action is Action.RETIRE:
+        published = None
+    return EntryState(status, version, author, state.expires_at, published)
 
 
 def check_period(effective_from: float | None, expires_at: float | None) -> None:
@@ -151,11 +172,12 @@ def check_period(effective_from: float | None, expires_at: float | None) -> None
 
 
 def in_force(
-    status: str, effective_from: float | None, expires_at: float | None, now: float
+    published: int | None, effective_from: float | None, expires_at: float | None, now: float
 ) -> bool:
-    """What search and suggestions show: published, in effect and not expired."""
+    """What search, suggestions and agents see: an entry with a published version, in effect
+    and not expired (even before the expiry sweep marks it)."""
     return (
-        status == Status.PUBLISHED
+        published is not None
         and (effective_from is None or effective_from <= now)
         and not is_due(expires_at, now)
     )

@@ -1,14 +1,16 @@
 """Chinese full-text search of the knowledge base, fast enough to use during a call.
 
-Entries are indexed by their segmented words (jieba, search mode: 拖欠工资 also gives 拖欠 and
-工资). A query is segmented plainly, without stop words and single characters. The database
-finds the candidates: entries in force (published, in effect, not expired) matching any of
-the query's words, one indexed lookup per word (PostgreSQL's GIN index on the tsvector,
-SQLite's FTS5 table), the most matched weight first. The best candidates are then scored
-the same way on both databases: each matched word counts by its weight (its length, or the
-caller's weights), three times when it is in the title; `coverage` is the share of the
-query's weight an entry matches (what suggestions and the gap report compare with their
-thresholds). Snippets show the body around the first matched word, the words marked 【】.
+Entries are indexed by their published version's segmented words (jieba, search mode: 拖欠工资
+also gives 拖欠 and 工资); a newer draft under review is neither indexed nor shown: the hits
+carry the published version's number, title and body. A query is segmented plainly, without
+stop words and single characters. The database finds the candidates: entries in force (with
+a published version, in effect, not expired) matching any of the query's words, one indexed
+lookup per word (PostgreSQL's GIN index on the tsvector, SQLite's FTS5 table), the most
+matched weight first. The best candidates are then scored the same way on both databases:
+each matched word counts by its weight (its length, or the caller's weights), three times
+when it is in the title; `coverage` is the share of the query's weight an entry matches (what
+suggestions and the gap report compare with their thresholds). Snippets show the body around
+the first matched word, the words marked 【】.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ from dataclasses import dataclass, replace
 from sqlalchemy import and_, select, text
 from sqlalchemy.orm import Session
 
-from callcenter.knowledge_base.model import Status
 from callcenter.storage.schema import KnowledgeEntry, KnowledgeVersion
 from callcenter.tickets import text as segment
 
@@ -95,7 +96,7 @@ class Hit:
 
 def _in_force() -> str:
     return (
-        f"e.status = '{Status.PUBLISHED.value}' "
+        "e.published_version IS NOT NULL "
         "AND (e.effective_from IS NULL OR e.effective_from <= :now) "
         "AND (e.expires_at IS NULL OR e.expires_at > :now)"
     )
@@ -190,9 +191,9 @@ def rank(
         select(
             KnowledgeEntry.id,
             KnowledgeEntry.kind,
-            KnowledgeEntry.title,
+            KnowledgeVersion.title,
             KnowledgeEntry.department,
-            KnowledgeEntry.version,
+            KnowledgeVersion.version,
             KnowledgeEntry.expires_at,
             KnowledgeVersion.body,
         )
@@ -200,7 +201,7 @@ def rank(
             KnowledgeVersion,
             and_(
                 KnowledgeVersion.entry_id == KnowledgeEntry.id,
-                KnowledgeVersion.version == KnowledgeEntry.version,
+                KnowledgeVersion.version == KnowledgeEntry.published_version,
             ),
         )
         .where(KnowledgeEntry.id.in_(ids))

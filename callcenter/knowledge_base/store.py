@@ -1,15 +1,23 @@
 """Knowledge-base entries in the store: create, edit (a new version, the old kept), submit,
 approve, reject, retire, automatic expiry, reads and listing.
 
+`published_version` is the approved version search, suggestions and agents are served while a
+newer draft is under review (model.py). The full-text index follows it, never a draft: an
+entry's `search_text` (what the FTS5 triggers copy into knowledge_fts and the GIN index
+`ix_knowledge_search` is built on) is the published version's words, written when a version
+is approved and emptied when the published version expires or is retired. An edit or a
+rejection leaves it as it is.
+
 Every function takes a Session inside the caller's transaction; a refused step raises a
 KnowledgeError before anything is written.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
 from callcenter.knowledge_base import model
@@ -91,13 +99,47 @@ def versions(session: Session, entry_id: int) -> list[KnowledgeVersion]:
     return list(session.scalars(query.order_by(KnowledgeVersion.version)))
 
 
+def published(session: Session, row: KnowledgeEntry) -> KnowledgeVersion | None:
+    """The entry's published version (what agents see), None when nothing is published."""
+    if row.published_version is None:
+        return None
+    return version(session, row.id, row.published_version)
+
+
+def published_versions(
+    session: Session, rows: Iterable[KnowledgeEntry]
+) -> dict[int, KnowledgeVersion]:
+    """The published version of each entry that has one, by entry id (one query)."""
+    keys = [(r.id, r.published_version) for r in rows if r.published_version is not None]
+    if not keys:
+        return {}
+    query = select(KnowledgeVersion).where(
+        tuple_(KnowledgeVersion.entry_id, KnowledgeVersion.version).in_(keys)
+    )
+    return {v.entry_id: v for v in session.scalars(query)}
+
+
 def state_of(session: Session, row: KnowledgeEntry) -> EntryState:
     current = version(session, row.id, row.version)
-    return EntryState(Status(row.status), row.version, current.author, row.expires_at)
+    return EntryState(
+        Status(row.status), row.version, current.author, row.expires_at, row.published_version
+    )
+
+
+def _set_published(session: Session, row: KnowledgeEntry, number: int | None) -> None:
+    """Serve version `number` (None: nothing) and index its words, not a draft's."""
+    if number == row.published_version:
+        return
+    row.published_version = number
+    if number is None:
+        row.search_text = ""
+    else:
+        v = version(session, row.id, number)
+        row.search_text = indexed_text(v.title, v.body)
 
 
 def create(session: Session, draft: Draft, author: str, at: float) -> KnowledgeEntry:
-    """A new entry, a draft at version 1."""
+    """A new entry, a draft at version 1 (nothing published, nothing indexed)."""
     d = draft.checked()
     model.created(author, d.expires_at)
     row = KnowledgeEntry(
@@ -110,7 +152,8 @@ def create(session: Session, draft: Draft, author: str, at: float) -> KnowledgeE
         expires_at=d.expires_at,
         created_at=at,
         updated_at=at,
-        search_text=indexed_text(d.title, d.body),
+        published_version=None,
+        search_text="",
     )
     session.add(row)
     session.flush()
@@ -137,7 +180,8 @@ def edit(
     note: str = "",
     expected_version: int | None = None,
 ) -> KnowledgeEntry:
-    """A new version (a draft); the earlier versions stay as they were."""
+    """A new version (a draft); the earlier versions stay as they were, the published one
+    stays published (and indexed) until the draft is approved."""
     d = draft.checked()
     row = get(session, entry_id, for_update=True)
     _check_version(row, expected_version)
@@ -156,7 +200,6 @@ def edit(
     row.kind, row.title, row.department = d.kind, d.title, d.department
     row.effective_from, row.expires_at = d.effective_from, d.expires_at
     row.status, row.version, row.updated_at = state.status.value, state.version, at
-    row.search_text = indexed_text(d.title, d.body)
     session.flush()
     return row
 
@@ -170,7 +213,8 @@ def step(
     note: str = "",
     expected_version: int | None = None,
 ) -> KnowledgeEntry:
-    """Submit, approve, reject, expire or retire the entry's current version."""
+    """Submit, approve, reject, expire or retire the entry's latest version; approval
+    publishes it, expiry and retirement withdraw the published version."""
     if action is Action.EDIT:
         raise InvalidField("an edit brings a new version: use edit()")
     row = get(session, entry_id, for_update=True)
@@ -182,6 +226,7 @@ def step(
     elif note:
         current.note = f"{current.note}\n{action.value}: {note}".strip()
     row.status, row.updated_at = state.status.value, at
+    _set_published(session, row, state.published)
     session.flush()
     return row
 
@@ -210,15 +255,21 @@ EXPIRY_ACTOR = "system"
 
 
 def expire_due(session: Session, now: float) -> list[int]:
-    """Mark every published entry whose expiry time has come as expired; their ids."""
+    """Withdraw every published version whose entry's expiry time has come: a published
+    entry becomes expired, a draft under way over one keeps its status; their ids."""
     query = select(KnowledgeEntry).where(
-        KnowledgeEntry.status == Status.PUBLISHED.value,
+        KnowledgeEntry.published_version.is_not(None),
         KnowledgeEntry.expires_at.is_not(None),
         KnowledgeEntry.expires_at <= now,
     )
     ids: list[int] = []
     for row in session.scalars(query.order_by(KnowledgeEntry.id).with_for_update()):
-        row.status, row.updated_at = Status.EXPIRED.value, now
+        state = EntryState(
+            Status(row.status), row.version, "", row.expires_at, row.published_version
+        )
+        after = model.apply(state, Step(Action.EXPIRE, EXPIRY_ACTOR, now))
+        row.status, row.updated_at = after.status.value, now
+        _set_published(session, row, after.published)
         ids.append(row.id)
     session.flush()
     return ids
@@ -229,6 +280,7 @@ class Filters:
     status: str = ""
     kind: str = ""
     department: str = ""
+    published: bool = False  # only entries with a published version (what agents list)
 
 
 def listing(
@@ -243,6 +295,8 @@ def listing(
     ):
         if value:
             query = query.where(column == value)
+    if f.published:
+        query = query.where(KnowledgeEntry.published_version.is_not(None))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.scalars(
         query.order_by(KnowledgeEntry.updated_at.desc(), KnowledgeEntry.id.desc())

@@ -181,3 +181,57 @@ async def test_gap_report_roles(client: tuple[Client, dict[str, str], LiveTransc
     assert status == 200 and body["gaps"] == []
     status, body = await call(c, t["editor"], "GET", "/api/knowledge/gaps?since=10&until=5")
     assert (status, body["error_id"]) == (400, "api.bad_parameter")
+
+
+async def test_agents_keep_the_published_version_while_a_draft_is_reviewed(
+    client: tuple[Client, dict[str, str], LiveTranscription],
+) -> None:
+    c, t, _ = client
+    _, created = await call(c, t["editor"], "POST", "/api/knowledge", ENTRY)
+    url = f"/api/knowledge/{created['id']}"
+    await call(c, t["editor"], "POST", url + "/submit", {})
+    await call(c, t["reviewer"], "POST", url + "/approve", {})
+    draft = {"title": "住房公积金销户提取", "body": "离职的职工可以申请销户提取住房公积金。"}
+    status, body = await call(c, t["editor"], "PUT", url, {**draft, "version": 1})
+    assert status == 200 and (body["status"], body["version"], body["published_version"]) == (
+        "draft",
+        2,
+        1,
+    )
+    await call(c, t["editor"], "POST", url + "/submit", {})
+
+    status, body = await call(c, t["agent"], "GET", url)
+    assert status == 200 and "versions" not in body
+    assert (body["status"], body["version"], body["title"]) == ("published", 1, ENTRY["title"])
+    assert body["current"]["body"] == ENTRY["body"]
+    status, body = await call(c, t["agent"], "GET", "/api/knowledge")
+    assert [(e["title"], e["version"]) for e in body["entries"]] == [(ENTRY["title"], 1)]
+    status, body = await call(c, t["editor"], "GET", url)
+    assert (body["status"], body["version"], body["published_version"]) == ("review", 2, 1)
+    assert body["current"]["body"] == draft["body"] and len(body["versions"]) == 2
+    status, body = await call(c, t["editor"], "GET", "/api/knowledge?status=review")
+    assert [e["title"] for e in body["entries"]] == [draft["title"]]
+
+    async def found(word: str) -> list[tuple[str, int]]:
+        _, body = await call(c, t["agent"], "GET", f"/api/knowledge/search?q={word}")
+        return [(h["title"], h["version"]) for h in body["hits"]]
+
+    assert await found("租房") == [(ENTRY["title"], 1)]
+    assert await found("销户") == []
+    _, body = await call(c, t["agent"], "POST", "/api/knowledge/suggest", {"text": "离职销户"})
+    assert body["hits"] == []
+
+    await call(c, t["reviewer"], "POST", url + "/reject", {"note": "请写明办理材料"})
+    assert await found("租房") == [(ENTRY["title"], 1)]
+    await call(c, t["editor"], "POST", url + "/submit", {})
+    status, body = await call(c, t["reviewer"], "POST", url + "/approve", {})
+    assert (body["status"], body["version"], body["published_version"]) == ("published", 2, 2)
+    assert await found("租房") == []
+    assert await found("销户") == [(draft["title"], 2)]
+    status, body = await call(c, t["agent"], "GET", url)
+    assert (body["version"], body["current"]["body"]) == (2, draft["body"])
+
+    await call(c, t["reviewer"], "POST", url + "/retire", {"note": "政策调整"})
+    assert (await call(c, t["agent"], "GET", url))[0] == 404
+    assert (await call(c, t["agent"], "GET", "/api/knowledge"))[1]["entries"] == []
+    assert await found("销户") == []

@@ -1,5 +1,6 @@
 """The knowledge-base entry lifecycle as tables: every action from every status, the review
-rule (reviewer is not the author), rejection notes, expiry at expires_at."""
+rule (reviewer is not the author), rejection notes, expiry at expires_at, and the published
+version each step leaves in force (a draft over a published version does not replace it)."""
 
 from __future__ import annotations
 
@@ -118,22 +119,88 @@ def test_an_expired_version_cannot_be_approved() -> None:
 
 
 @pytest.mark.parametrize(
-    ("status", "effective_from", "expires_at", "shown"),
+    ("published", "effective_from", "expires_at", "shown"),
     [
-        ("published", None, None, True),
-        ("published", T0 - 10, T0 + 10, True),
-        ("published", T0 + 10, None, False),  # not in effect yet
-        ("published", None, T0, False),  # expired now, even before expire_due ran
-        ("draft", None, None, False),
-        ("review", None, None, False),
-        ("expired", None, None, False),
-        ("retired", None, None, False),
+        (1, None, None, True),
+        (3, T0 - 10, T0 + 10, True),
+        (1, T0 + 10, None, False),  # not in effect yet
+        (1, None, T0, False),  # expired now, even before expire_due ran
+        (None, None, None, False),  # nothing published: a draft, expired, retired
     ],
 )
 def test_in_force(
-    status: str, effective_from: float | None, expires_at: float | None, shown: bool
+    published: int | None, effective_from: float | None, expires_at: float | None, shown: bool
 ) -> None:
-    assert in_force(status, effective_from, expires_at, T0) is shown
+    assert in_force(published, effective_from, expires_at, T0) is shown
+
+
+def _run(steps: list[tuple[Action, str]], expires_at: float | None = None) -> list[EntryState]:
+    """Apply (action, actor) steps from a new entry by 作者; every state after each."""
+    state = created("作者", expires_at)
+    out = [state]
+    for n, (action, actor) in enumerate(steps, 1):
+        state = apply(state, Step(action, actor, T0 + n, "请修改"))
+        out.append(state)
+    return out
+
+
+E, S, A, R = Action.EDIT, Action.SUBMIT, Action.APPROVE, Action.REJECT
+D, V, P = Status.DRAFT, Status.REVIEW, Status.PUBLISHED
+
+
+@pytest.mark.parametrize(
+    ("steps", "expected"),
+    [
+        # (status, latest version, published version) after each step
+        ([(S, "作者"), (A, "审核")], [(D, 1, None), (V, 1, None), (P, 1, 1)]),
+        (  # publish v1, draft v2: v1 stays published; approve v2: v2 published
+            [(S, "作者"), (A, "审核"), (E, "编辑"), (S, "编辑"), (A, "审核")],
+            [(D, 1, None), (V, 1, None), (P, 1, 1), (D, 2, 1), (V, 2, 1), (P, 2, 2)],
+        ),
+        (  # reject v2: v1 stays published, v3 drafted over it
+            [(S, "作者"), (A, "审核"), (E, "编辑"), (S, "编辑"), (R, "审核"), (E, "编辑")],
+            [(D, 1, None), (V, 1, None), (P, 1, 1), (D, 2, 1), (V, 2, 1), (D, 2, 1), (D, 3, 1)],
+        ),
+        (  # a draft never approved publishes nothing
+            [(E, "编辑"), (S, "编辑"), (R, "审核")],
+            [(D, 1, None), (D, 2, None), (V, 2, None), (D, 2, None)],
+        ),
+        (  # retiring withdraws the published version, even under a draft
+            [(S, "作者"), (A, "审核"), (E, "编辑"), (Action.RETIRE, "审核")],
+            [(D, 1, None), (V, 1, None), (P, 1, 1), (D, 2, 1), (Status.RETIRED, 2, None)],
+        ),
+    ],
+)
+def test_the_published_version_through_the_lifecycle(
+    steps: list[tuple[Action, str]], expected: list[tuple[Status, int, int | None]]
+) -> None:
+    assert [(s.status, s.version, s.published) for s in _run(steps)] == expected
+
+
+@pytest.mark.parametrize(
+    ("status", "published", "after", "error"),
+    [
+        (Status.PUBLISHED, 1, Status.EXPIRED, None),
+        (Status.DRAFT, 1, Status.DRAFT, None),  # a draft over it keeps its status
+        (Status.REVIEW, 2, Status.REVIEW, None),
+        (Status.DRAFT, None, None, IllegalTransition),  # nothing published to expire
+        (Status.EXPIRED, None, None, IllegalTransition),
+        (Status.RETIRED, None, None, IllegalTransition),
+    ],
+)
+def test_expiry_withdraws_the_published_version(
+    status: Status, published: int | None, after: Status | None, error: type[Exception] | None
+) -> None:
+    state = EntryState(status, 3, "作者", T0, published)
+    step = Step(Action.EXPIRE, "system", T0)
+    if error is not None:
+        with pytest.raises(error):
+            apply(state, step)
+        return
+    expired = apply(state, step)
+    assert (expired.status, expired.version, expired.published) == (after, 3, None)
+    with pytest.raises(IllegalTransition):  # not yet due
+        apply(state, Step(Action.EXPIRE, "system", T0 - 1))
 
 
 @pytest.mark.parametrize(
