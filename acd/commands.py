@@ -75,6 +75,7 @@ class CallConnected:
     call_id: CallId
     agent_id: AgentId
     waited: float
+    ring_seconds: float = 0.0  # from the offer to the answer
 
 
 @dataclass(frozen=True)

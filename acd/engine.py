@@ -342,7 +342,8 @@ class Acd:
         a.no_answer_count = 0
         self._refresh(a)
         waited = now - c.arrived_at
-        out.append(cmd.CallConnected(c.call_id, a.spec.id, waited))
+        ring = now - c.offered_at if c.offer_gen else 0.0  # offered at least once
+        out.append(cmd.CallConnected(c.call_id, a.spec.id, waited, ring))
         out.append(cmd.CallerLeft(c.call_id, LeaveReason.ANSWERED.value, waited, position))
         self._cancel_caller_timers(c, out)
 

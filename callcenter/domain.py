@@ -46,6 +46,7 @@ class CallConnected:
     agent_id: str
     waited: float
     at: float
+    ring_seconds: float = 0.0  # from the engine's offer to the agent's answer
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,8 @@ def queue_log_lines(e: domain.DomainEvent) -> list[str]:
             format_line(e.at, e.call_id, e.agent_id, "RINGNOANSWER", int(e.ring_seconds * 1000))
         ]
     if isinstance(e, domain.CallConnected):
-        return [format_line(e.at, e.call_id, e.agent_id, "CONNECT", int(e.waited), e.call_id, 0)]
+        ring = round(e.ring_seconds)  # app_queue's ringtime: whole seconds
+        return [format_line(e.at, e.call_id, e.agent_id, "CONNECT", int(e.waited), e.call_id, ring)]
     if isinstance(e, domain.CallerLeft):
         wait = int(e.waited)
         if e.reason == "abandoned":

@@ -445,7 +445,9 @@ class Runtime:
                 domain.OfferRejected(c.call_id, c.agent_id, c.reason, c.ring_seconds, now)
             )
         elif isinstance(c, cmd.CallConnected):
-            self.bus.publish(domain.CallConnected(c.call_id, c.agent_id, c.waited, now))
+            self.bus.publish(
+                domain.CallConnected(c.call_id, c.agent_id, c.waited, now, c.ring_seconds)
+            )
         elif isinstance(c, cmd.CallerLeft):
             self.bus.publish(domain.CallerLeft(c.call_id, c.reason, c.waited, c.position, now))
         elif isinstance(c, cmd.CallFinished):

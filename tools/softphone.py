@@ -35,6 +35,8 @@ import pjsua2 as pj
 
 
 def emit(**fields: Any) -> None:
+    """One JSON event on stdout, stamped with the wall clock (`at`, epoch seconds)."""
+    fields.setdefault("at", time.time())
     sys.stdout.write(json.dumps(fields, ensure_ascii=False) + "\n")
     sys.stdout.flush()
 

@@ -127,7 +127,15 @@ def apply(session: Session, batch: Sequence[domain.DomainEvent]) -> list[str]:
             if row is not None:
                 row.agent_id = e.agent_id
                 row.connected_at = e.at
-            _event(session, e.at, e.call_id, e.agent_id, "CONNECT", holdtime=round(e.waited, 3))
+            _event(
+                session,
+                e.at,
+                e.call_id,
+                e.agent_id,
+                "CONNECT",
+                holdtime=round(e.waited, 3),
+                ring_ms=round(e.ring_seconds * 1000),
+            )
         elif isinstance(e, domain.CallerLeft):
             row = session.get(CallRecord, e.call_id)
             if row is not None:

@@ -51,6 +51,10 @@ EVENTS: list[tuple[domain.DomainEvent, list[str]]] = [
         domain.CallConnected("c1", "1001", 7.9, AT),
         ["1700000000|c1|12345|PJSIP/1001|CONNECT|7|c1|0"],
     ),
+    (  # app_queue's third CONNECT field: seconds the agent's phone rang
+        domain.CallConnected("c1", "1001", 7.9, AT, 2.6),
+        ["1700000000|c1|12345|PJSIP/1001|CONNECT|7|c1|3"],
+    ),
     (
         domain.CallFinished("c1", "1001", 95.6, AT),
         ["1700000000|c1|12345|PJSIP/1001|COMPLETEAGENT|0|95|1"],

@@ -327,7 +327,7 @@ def test_answer_after_the_engines_own_timeout_still_connects() -> None:
     t.at(1, CallerArrived("a", "general"))
     t.at(16, TimerFired(("offer", "a", 1)))
     out = t.at(16.2, OfferAnswered("a", "g5"))
-    assert cmd.CallConnected("a", "g5", 15.2) in out
+    assert cmd.CallConnected("a", "g5", 15.2, 15.2) in out  # it rang since the offer at 1
     assert t.acd.agent("g5").state == "on_call"
 
 
