@@ -10,7 +10,9 @@ sliding window (t - window, t] and compares the count n with the expected count
   `weeks` weeks: level(d) is the mean daily total of the days of the same day type as d (the
   weekday; a public holiday counts as a Sunday, a make-up workday as a Monday, so holidays
   neither inflate nor deflate ordinary days) without the largest one (`robust_mean`: one past
-  surge does not raise it); profile(d, h) is hour h's share of all arrivals on the working
+  surge does not raise it), or, when those weeks hold no day of that type (the first weeks;
+  2026 starts with three holidays and a make-up Sunday), of the working days (or the days
+  off, as d is); profile(d, h) is hour h's share of all arrivals on the working
   days (or on the days off, as d is) of those weeks: pooled over many days, so it is steady
   where a single weekday-hour has only a few counts. base is interpolated between hour h-1
   and h by the minute of t (the window straddles both);
@@ -167,9 +169,11 @@ class SurgeDetector:
         past = [d for d in range(day - 7 * self.rule.weeks, day) if d >= self.first_day]
         totals = {d: sum(self.hours.get(d * 24 + h, 0) for h in range(24)) for d in past}
         same = [totals[d] for d in past if self._day_type(d) == kind]
-        level = robust_mean(same) if same else 0.0
         off = kind >= 5
-        alike = [d for d in past if (self._day_type(d) >= 5) == off]
+        alike = [d for d in past if (self._day_type(d) >= 5) == off] or past
+        # no day of this type yet (the first weeks, after a long holiday): the working days'
+        # (or the days off') level, not 0
+        level = robust_mean(same or [totals[d] for d in alike])
         profile = [sum(self.hours.get(d * 24 + h, 0) for d in alike) for h in range(24)]
         whole = sum(profile)
         self._base[(day, -1)] = level

@@ -114,6 +114,24 @@ def test_surge_against_the_same_hour_of_past_weeks(extra: int, surges: bool) -> 
     assert check.surge is surges
 
 
+def test_a_day_type_not_yet_seen_takes_the_level_of_its_kind_of_day() -> None:
+    """2026 starts with a holiday (1-3 January, Thursday to Saturday) and a make-up Sunday:
+    on Thursday 8 January no Thursday is in the history, so the working days set the level."""
+    new_year = MONDAY - 4 * 86400  # 2026-01-01 00:00 UTC, a Thursday
+    holidays = frozenset({date(2026, 1, 1), date(2026, 1, 2), date(2026, 1, 3)})
+    detector = SurgeDetector(SurgeRule(), lambda at: 0.0, holidays, frozenset({date(2026, 1, 4)}))
+    tid = 0
+    for day in range(8):
+        for hour in range(8, 18):
+            for k in range(4 if day < 7 or hour < 10 else 5):
+                tid += 1
+                detector.add(new_year + day * 86400 + hour * H + k * 600, tid, "110105", "water")
+    check = detector.check(("", ""), new_year + 7 * 86400 + 10 * H + 2400)
+    assert check is not None
+    assert check.expected == pytest.approx(4.0, rel=0.01)
+    assert not check.surge
+
+
 def test_no_surge_check_without_history() -> None:
     detector = SurgeDetector(SurgeRule(min_weeks=1), lambda at: 0.0)
     for k in range(20):
