@@ -12,17 +12,26 @@ sliding window (t - window, t] and compares the count n with the expected count
   neither inflate nor deflate ordinary days) without the largest one (`robust_mean`: one past
   surge does not raise it), or, when those weeks hold no day of that type (the first weeks;
   2026 starts with three holidays and a make-up Sunday), of the working days (or the days
-  off, as d is); profile(d, h) is hour h's share of all arrivals on the working
-  days (or on the days off, as d is) of those weeks: pooled over many days, so it is steady
-  where a single weekday-hour has only a few counts. base is interpolated between hour h-1
+  off, as d is); profile(d, h) is hour h's share of all arrivals on the working days (or on
+  the days off, as d is) of those weeks: pooled over many days, so it is steady where a
+  single weekday-hour has only a few counts. base is interpolated between hour h-1
   and h by the minute of t (the window straddles both);
 - share(cell): the cell's part of all arrivals in those weeks (1 for the whole center);
   pooling the hourly profile over the center keeps the baseline stable where a cell has
   only a few tickets a week.
 
-A surge is n >= min_count, n >= min_ratio x lambda and the Poisson upper tail
-P(X >= n | lambda) < p_value. Alarms of one cell within `cooldown` of each other are one event
-(the same key). Fewer than `min_weeks` weeks of history: no check.
+A surge is n >= min_count, n >= min_ratio x lambda and the upper tail P(X >= n) < p_value of a
+negative binomial X with mean lambda and variance lambda + a x lambda² (`nb_tail`; a = 0 is
+Poisson). The dispersion a is the relative variance of the cell's daily level beyond Poisson
+in those weeks (`dispersion`, once a day): from each past day's count c and what the baseline
+expects of it, e = share(cell) x level(that day's type), a = max(0, sum((c - e)² - e) / sum(e²))
+without the day of the largest excess c - e. Real counts vary more than Poisson from day to
+day (seasonal topics, weather, holidays): the larger the expected count, the more a relative
+error of the baseline weighs against the Poisson spread, so a matters at high volume and
+hardly at all for a cell with a few tickets a day.
+
+Alarms of one cell within `cooldown` of each other are one event (the same key). Fewer than
+`min_weeks` weeks of history: no check.
 """
 
 from __future__ import annotations
@@ -53,6 +62,74 @@ def poisson_tail(n: int, lam: float) -> float:
         term *= lam / i
         cdf += term
     return max(0.0, 1.0 - cdf)
+
+
+POISSON_BELOW = 1e-9  # a smaller dispersion is a Poisson count
+_TINY = 1e-300
+_EPS = 1e-15
+
+
+def _beta_fraction(a: float, b: float, x: float) -> float:
+    """The continued fraction of the incomplete beta function (modified Lentz)."""
+    c = 1.0
+    d = 1.0 - (a + b) * x / (a + 1.0)
+    d = 1.0 / (d if abs(d) > _TINY else _TINY)
+    h = d
+    for m in range(1, 10_000):
+        m2 = 2 * m
+        for aa in (
+            m * (b - m) * x / ((a + m2 - 1.0) * (a + m2)),
+            -(a + m) * (a + b + m) * x / ((a + m2) * (a + m2 + 1.0)),
+        ):
+            d = 1.0 + aa * d
+            d = 1.0 / (d if abs(d) > _TINY else _TINY)
+            c = 1.0 + aa / c
+            c = c if abs(c) > _TINY else _TINY
+            h *= d * c
+        if abs(d * c - 1.0) < _EPS:
+            break
+    return h
+
+
+def regularized_beta(a: float, b: float, x: float) -> float:
+    """I_x(a, b), the regularized incomplete beta function (a, b > 0, 0 <= x <= 1)."""
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    log_front = (
+        a * math.log(x) + b * math.log1p(-x) + math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
+    )
+    if x < (a + 1.0) / (a + b + 2.0):
+        return math.exp(log_front) * _beta_fraction(a, b, x) / a
+    return 1.0 - math.exp(log_front) * _beta_fraction(b, a, 1.0 - x) / b
+
+
+def nb_tail(n: int, mean: float, dispersion: float) -> float:
+    """P(X >= n) for X negative binomial with this mean and variance mean + dispersion x mean²
+    (a Poisson count whose rate is gamma distributed, with relative variance `dispersion`
+    about its mean); below POISSON_BELOW the Poisson tail."""
+    if n <= 0:
+        return 1.0
+    if mean <= 0:
+        return 0.0
+    if dispersion < POISSON_BELOW:
+        return poisson_tail(n, mean)
+    size = 1.0 / dispersion
+    return max(0.0, regularized_beta(n, size, mean / (mean + size)))
+
+
+def dispersion(counts: list[int], expected: list[float]) -> float:
+    """The relative variance of a cell's daily level beyond Poisson, from past days' counts c
+    and what the baseline expects of them e (method of moments for Var c = e + a x e²):
+    a = max(0, sum((c - e)² - e) / sum(e²)), without the day of the largest excess c - e
+    when there are three or more days (one past surge does not widen the tail)."""
+    pairs = list(zip(counts, expected, strict=True))
+    if len(pairs) >= 3:
+        pairs.remove(max(pairs, key=lambda ce: ce[0] - ce[1]))
+    spread = sum((c - e) ** 2 - e for c, e in pairs)
+    scale = sum(e * e for _, e in pairs)
+    return max(0.0, spread / scale) if scale > 0 else 0.0
 
 
 def day_type(day: date, holidays: frozenset[date], makeup: frozenset[date]) -> int:
@@ -97,6 +174,7 @@ class Check:
     expected: float
     p: float
     surge: bool
+    dispersion: float = 0.0
 
 
 @dataclass
@@ -106,6 +184,7 @@ class _CellState:
     hourly: dict[int, int] = field(default_factory=dict)  # local hour number -> count (2 days)
     share_day: int = -1
     share: float = 0.0
+    dispersion: float = 0.0
 
 
 class SurgeDetector:
@@ -126,6 +205,8 @@ class SurgeDetector:
         self.cells: dict[Cell, _CellState] = {}
         self.first_day: int | None = None
         self._base: dict[tuple[int, int], float] = {}
+        # day -> (level of each day type, day type of each day of the history) of its plan
+        self._levels: dict[int, tuple[list[float], dict[int, int]]] = {}
 
     def _local(self, at: float) -> float:
         return at + self.offset(at)
@@ -168,12 +249,18 @@ class SurgeDetector:
         kind = self._day_type(day)
         past = [d for d in range(day - 7 * self.rule.weeks, day) if d >= self.first_day]
         totals = {d: sum(self.hours.get(d * 24 + h, 0) for h in range(24)) for d in past}
-        same = [totals[d] for d in past if self._day_type(d) == kind]
+        kinds = {d: self._day_type(d) for d in past}
+        levels: list[float] = []
+        for k in range(7):
+            same = [totals[d] for d in past if kinds[d] == k]
+            # no day of this type yet (the first weeks, after a long holiday): the working
+            # days' (or the days off') level, not 0
+            alike = [totals[d] for d in past if (kinds[d] >= 5) == (k >= 5)]
+            levels.append(robust_mean(same or alike or list(totals.values())))
+        self._levels[day] = (levels, kinds)
+        level = levels[kind]
         off = kind >= 5
-        alike = [d for d in past if (self._day_type(d) >= 5) == off] or past
-        # no day of this type yet (the first weeks, after a long holiday): the working days'
-        # (or the days off') level, not 0
-        level = robust_mean(same or [totals[d] for d in alike])
+        alike = [d for d in past if (kinds[d] >= 5) == off] or past
         profile = [sum(self.hours.get(d * 24 + h, 0) for d in alike) for h in range(24)]
         whole = sum(profile)
         self._base[(day, -1)] = level
@@ -181,15 +268,23 @@ class SurgeDetector:
             self._base[(day, h)] = level * profile[h] / whole if whole else 0.0
 
     def _share(self, cell: Cell, state: _CellState, day: int) -> float:
-        if cell == ("", ""):
-            return 1.0
+        """The cell's share and (state.dispersion) its dispersion, once a day."""
         if state.share_day != day:
             total = self.cells[("", "")]
             first = day - 7 * self.rule.weeks
-            mine = sum(n for d, n in state.days.items() if first <= d < day)
-            every = sum(n for d, n in total.days.items() if first <= d < day)
-            state.share = mine / every if every else 0.0
+            if cell == ("", ""):
+                state.share = 1.0
+            else:
+                mine = sum(n for d, n in state.days.items() if first <= d < day)
+                every = sum(n for d, n in total.days.items() if first <= d < day)
+                state.share = mine / every if every else 0.0
             state.share_day = day
+            levels, kinds = self._levels[day]
+            past = sorted(kinds)
+            state.dispersion = dispersion(
+                [state.days.get(d, 0) for d in past],
+                [state.share * levels[kinds[d]] for d in past],
+            )
             if len(state.days) > 9 * self.rule.weeks:  # forget days the baseline no longer uses
                 state.days = {d: n for d, n in state.days.items() if d >= first}
         return state.share
@@ -219,9 +314,10 @@ class SurgeDetector:
             return None
         count = len(self.cells[cell].window)
         if count < self.rule.min_count or count < self.rule.min_ratio * expected:
-            return Check(cell, count, expected, 1.0, False)
-        p = poisson_tail(count, expected)
-        return Check(cell, count, expected, p, p < self.rule.p_value)
+            return Check(cell, count, expected, 1.0, False, self.cells[cell].dispersion)
+        alpha = self.cells[cell].dispersion
+        p = nb_tail(count, expected, alpha)
+        return Check(cell, count, expected, p, p < self.rule.p_value, alpha)
 
     def series(self, cell: Cell, at: float, hours: int = 24) -> list[tuple[float, int]]:
         """(hour start epoch, count) of the cell over the last `hours` hours (at most 48)."""

@@ -16,7 +16,10 @@ from callcenter.alerts.surge import (
     SurgeDetector,
     cells_of,
     day_type,
+    dispersion,
+    nb_tail,
     poisson_tail,
+    regularized_beta,
     robust_mean,
 )
 
@@ -36,6 +39,88 @@ MONDAY = 1767571200.0  # 2026-01-05 00:00 UTC, a Monday
 )
 def test_poisson_tail(n: int, lam: float, expected: float) -> None:
     assert poisson_tail(n, lam) == pytest.approx(expected, abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "x"),
+    [
+        (1.0, 1.0, 0.3),
+        (5.0, 2.5, 0.2),
+        (12.0, 40.0, 0.05),
+        (30.0, 0.5, 0.99),
+        (3.0, 1e6, 2e-6),
+        (200.0, 20.0, 0.8),
+        (7.0, 7.0, 0.5),
+    ],
+)
+def test_regularized_beta_against_scipy(a: float, b: float, x: float) -> None:
+    from scipy.special import betainc
+
+    # lgamma(a + b) - lgamma(b) loses digits when b is large (1e6: about 1e-9)
+    assert regularized_beta(a, b, x) == pytest.approx(float(betainc(a, b, x)), rel=1e-8)
+
+
+@pytest.mark.parametrize(
+    ("n", "mean", "alpha"),
+    [
+        (5, 0.05, 0.3),
+        (8, 0.5, 0.01),
+        (12, 2.0, 0.1),
+        (30, 10.0, 0.05),
+        (25, 12.0, 1.0),
+        (60, 20.0, 0.2),
+        (400, 200.0, 0.01),
+        (3, 1.0, 5.0),
+        (40, 6.0, 1e-6),
+    ],
+)
+def test_negative_binomial_tail_against_scipy(n: int, mean: float, alpha: float) -> None:
+    from scipy.stats import nbinom
+
+    size = 1 / alpha  # scipy's n; its p is the success probability size / (size + mean)
+    expected = float(nbinom.sf(n - 1, size, size / (size + mean)))
+    assert nb_tail(n, mean, alpha) == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.parametrize(("n", "mean"), [(5, 0.05), (12, 2.0), (30, 10.0)])
+def test_negative_binomial_tail_without_dispersion_is_poisson(n: int, mean: float) -> None:
+    from scipy.stats import poisson
+
+    assert nb_tail(n, mean, 0.0) == poisson_tail(n, mean)
+    assert nb_tail(n, mean, 0.0) == pytest.approx(float(poisson.sf(n - 1, mean)), rel=1e-6)
+    assert nb_tail(n, mean, 1e-3) > nb_tail(n, mean, 0.0)  # a wider tail
+    assert (nb_tail(0, mean, 0.1), nb_tail(3, 0.0, 0.1)) == (1.0, 0.0)
+
+
+@pytest.mark.parametrize(
+    ("counts", "expected", "alpha"),
+    [
+        ([], [], 0.0),
+        ([4, 4], [4.0, 4.0], 0.0),  # less spread than Poisson: 0
+        ([3, 5, 4], [4.0, 4.0, 4.0], 0.0),
+        # 30 (a past surge) is left out: ((10-5)² - 5 + (2-5)² - 5 + (6-5)² - 5) / (3 x 25)
+        ([10, 2, 6, 30], [5.0, 5.0, 5.0, 5.0], 20 / 75),
+        # expectations differ by day (a Monday, a Sunday ...): weighted by e², 25 left out
+        ([26, 0, 12, 25], [20.0, 4.0, 10.0, 10.0], (36 - 20 + 16 - 4 + 4 - 10) / 516),
+        ([0, 0, 0], [0.0, 0.0, 0.0], 0.0),
+    ],
+)
+def test_dispersion_table(counts: list[int], expected: list[float], alpha: float) -> None:
+    assert dispersion(counts, expected) == pytest.approx(alpha)
+
+
+def test_dispersion_recovers_a_gamma_poisson_level() -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    means = np.array([40.0, 60.0] * 500)  # two kinds of day
+    levels = rng.gamma(shape=1 / 0.15, scale=0.15, size=means.size)  # relative variance 0.15
+    counts = rng.poisson(means * levels)
+    assert dispersion([int(c) for c in counts], [float(e) for e in means]) == pytest.approx(
+        0.15, abs=0.02
+    )
+    poisson_days = rng.poisson(means)
+    assert dispersion([int(c) for c in poisson_days], [float(e) for e in means]) < 0.01
 
 
 HOLIDAYS = frozenset({date(2026, 10, 1), date(2026, 10, 2)})
@@ -130,6 +215,28 @@ def test_a_day_type_not_yet_seen_takes_the_level_of_its_kind_of_day() -> None:
     assert check is not None
     assert check.expected == pytest.approx(4.0, rel=0.01)
     assert not check.surge
+
+
+@pytest.mark.parametrize(("swing", "surges"), [(0, True), (3, False)])
+def test_day_to_day_swings_in_the_history_widen_the_tail(swing: int, surges: bool) -> None:
+    """4 an hour on average; days alternate 4 - swing and 4 + swing an hour. 16 in an hour
+    is a surge against a steady history, not against one whose days swing that much."""
+    detector = SurgeDetector(SurgeRule(), lambda at: 0.0)
+    tid = 0
+    for day in range(28):
+        per_hour = 4 + (swing if day % 2 else -swing)
+        for hour in range(8, 18):
+            for k in range(per_hour):
+                tid += 1
+                detector.add(MONDAY + day * 86400 + hour * H + k * 3600 / per_hour, tid, "", "")
+    now = MONDAY + 28 * 86400 + 10 * H
+    for k in range(16):
+        tid += 1
+        detector.add(now + k * 200, tid, "", "")
+    check = detector.check(("", ""), now + 15 * 200)
+    assert check is not None and check.count == 16
+    assert (check.dispersion > 0.2) is bool(swing)
+    assert check.surge is surges
 
 
 def test_no_surge_check_without_history() -> None:
