@@ -73,9 +73,18 @@ class JobExecutor(Protocol):
 _TRANSCRIBER: Transcriber | None = None
 
 
-def _init_worker(model_dir: str, sample_rate: int) -> None:
+def _init_worker(model_dir: str, sample_rate: int, parent: int) -> None:
     global _TRANSCRIBER
+    threading.Thread(target=_exit_with, args=(parent,), name="parent-watch", daemon=True).start()
     _TRANSCRIBER = Transcriber(Path(model_dir), sample_rate)
+
+
+def _exit_with(parent: int, every: float = 1.0) -> None:
+    """A worker ends when the process that started it is gone (killed, crashed): otherwise
+    each engine restart would leave its workers behind, holding a model in memory."""
+    while os.getppid() == parent:
+        time.sleep(every)
+    os._exit(0)
 
 
 def _run_job(job: Job) -> Transcript:
@@ -121,7 +130,7 @@ class TranscriptionPool:
             max_workers=self.workers,
             mp_context=self._context,
             initializer=_init_worker,
-            initargs=(str(self.model_dir), self.sample_rate),
+            initargs=(str(self.model_dir), self.sample_rate, os.getpid()),
         )
 
     def submit_future(self, job: Job) -> concurrent.futures.Future[Transcript]:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import concurrent.futures
+import subprocess
+import sys
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -152,3 +155,36 @@ async def test_backlog_run_async(pool: TranscriptionPool, speech: Speech) -> Non
     source = MemoryJobSource([Job("a-1", {"agent": speech.agent8}, T0)])
     report = await BacklogRunner(source, pool).run_async()
     assert report.done == ["a-1"]
+
+
+def test_workers_end_when_the_process_that_started_them_is_killed(model_dir: Path) -> None:
+    """An engine killed with SIGKILL leaves no transcription workers behind."""
+    script = (
+        "import os, sys\n"
+        "from pathlib import Path\n"
+        "from callcenter.asr.worker import TranscriptionPool\n"
+        f"pool = TranscriptionPool(Path({str(model_dir)!r}), workers=2)\n"
+        "pool.warm_up()\n"
+        "print(' '.join(str(p) for p in pool._executor._processes), flush=True)\n"
+        "os.kill(os.getpid(), 9)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == -9, done.stderr
+    workers = [int(p) for p in done.stdout.split()]
+    assert len(workers) == 2
+    for _ in range(300):  # each worker checks its parent every second
+        if not any(running(p) for p in workers):
+            break
+        time.sleep(0.1)
+    assert [p for p in workers if running(p)] == [], "transcription workers outlived the engine"
+
+
+def running(pid: int) -> bool:
+    """Alive and not a zombie waiting for its new parent to reap it."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
