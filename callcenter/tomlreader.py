@@ -6,8 +6,10 @@ so one run reports all mistakes at once.
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Callable, Mapping
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 
@@ -100,6 +102,19 @@ class TableReader:
                 self.error(key, problem)
                 return default
         return value
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """The file's tables; ConfigErrors naming the file when it is missing, unreadable or not
+    TOML."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigErrors([ConfigError(str(path), "", "file not found")]) from None
+    except OSError as exc:
+        raise ConfigErrors([ConfigError(str(path), "", f"cannot read: {exc.strerror}")]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigErrors([ConfigError(str(path), "", f"not valid TOML: {exc}")]) from None
 
 
 def _kind_names(kinds: tuple[type, ...]) -> str:

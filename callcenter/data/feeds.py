@@ -23,7 +23,6 @@ import signal
 import sys
 import threading
 import time
-import tomllib
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
@@ -44,7 +43,7 @@ from callcenter.masking import mask_phone, mask_text
 from callcenter.storage.database import Database
 from callcenter.storage.schema import ExportCursor, ExportDelivery
 from callcenter.tickets.model import Role
-from callcenter.tomlreader import ConfigError, ConfigErrors, TableReader
+from callcenter.tomlreader import ConfigError, ConfigErrors, TableReader, read_toml
 
 log = logging.getLogger(__name__)
 
@@ -112,12 +111,7 @@ def load_exports(directory: str | Path) -> ExportsConfig:
     path = Path(directory) / FILE
     r = TableReader()
     r.file = str(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigErrors([ConfigError(str(path), "", "file not found")]) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigErrors([ConfigError(str(path), "", f"not valid TOML: {exc}")]) from None
+    data = read_toml(path)
     top = r.table(data, "", ("exports", "feed"))
     exports = r.table(top.get("exports"), "exports", ("exported_by",))
     exported_by: str = r.get(exports, "exports", "exported_by", str, "12345", check=_non_empty)

@@ -28,7 +28,6 @@ import json
 import re
 import sys
 import time
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -56,7 +55,7 @@ from callcenter.masking import mask_text
 from callcenter.storage.database import Database
 from callcenter.storage.schema import Base, DataAccess, RetentionRun
 from callcenter.tickets.model import Status
-from callcenter.tomlreader import ConfigError, ConfigErrors, TableReader
+from callcenter.tomlreader import ConfigError, ConfigErrors, TableReader, read_toml
 
 FILE = "retention.toml"
 DAY = 86400.0
@@ -207,12 +206,7 @@ def is_epoch_column(column: Column[Any]) -> bool:
 def load_retention(directory: str | Path) -> RetentionConfig:
     """Read config/retention.toml; every mistake names the file and the key (ConfigErrors)."""
     path = Path(directory) / FILE
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigErrors([ConfigError(str(path), "", "file not found")]) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigErrors([ConfigError(str(path), "", f"not valid TOML: {exc}")]) from None
+    data = read_toml(path)
     return parse_retention(data, str(path))
 
 

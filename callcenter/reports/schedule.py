@@ -13,7 +13,6 @@ they are generated as soon as the jobs see them (`callcenter report due`).
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -23,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from callcenter.reports.build import period_for
 from callcenter.reports.run import FORMATS
-from callcenter.tomlreader import ConfigError, ConfigErrors, TableReader
+from callcenter.tomlreader import ConfigErrors, TableReader, read_toml
 
 FILE = "reports.toml"
 PERIODIC = ("daily", "weekly", "monthly")
@@ -116,10 +115,7 @@ def load_schedule(config_dir: str | Path) -> ReportSchedule:
         return ReportSchedule()
     r = TableReader()
     r.file = str(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigErrors([ConfigError(str(path), "", f"not valid TOML: {exc}")]) from None
+    data = read_toml(path)
     top = r.table(data, "", ("schedule",))
     keys = ("enabled", "at", "kinds", "catch_up_days", "retry_after_minutes", "formats", "out_dir")
     t: dict[str, Any] = r.table(top.get("schedule"), "schedule", keys)
