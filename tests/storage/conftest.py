@@ -7,6 +7,7 @@ a test that cannot reach it fails with the reason, it never skips.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +15,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from callcenter.data.crypto import FILE_ENV, write_key_file
 from callcenter.storage.database import Database
+
+REPO = Path(__file__).resolve().parents[2]
 
 PG_URL = os.environ.get("CALLCENTER_TEST_PG_URL", "postgresql+psycopg://root@127.0.0.1:5432/test")
 
@@ -42,3 +46,15 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def keyed_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of config/ to change freely, with a data key file in the environment (as the
+    service's child processes need)."""
+    keys = tmp_path / "keys.toml"
+    write_key_file(keys)
+    monkeypatch.setenv(FILE_ENV, str(keys))
+    target = tmp_path / "config"
+    shutil.copytree(REPO / "config", target)
+    return target

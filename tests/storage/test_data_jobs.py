@@ -4,14 +4,12 @@ retention rules, each as a real `callcenter data ...` child process."""
 from __future__ import annotations
 
 import asyncio
-import shutil
 from datetime import date
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from callcenter.data.crypto import FILE_ENV, write_key_file
 from callcenter.data.jobs import DataJobs
 from callcenter.storage.database import Database
 from callcenter.storage.schema import QualityRun, RetentionRun
@@ -21,13 +19,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def config_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    keys = tmp_path / "keys.toml"
-    write_key_file(keys)
-    monkeypatch.setenv(FILE_ENV, str(keys))
-    target = tmp_path / "config"
-    shutil.copytree(REPO / "config", target)
-    return target
+def config_dir(keyed_config: Path) -> Path:
+    return keyed_config
 
 
 async def test_a_full_run_then_retention_as_child_processes(

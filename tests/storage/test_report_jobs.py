@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -17,7 +16,6 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from callcenter.data.crypto import FILE_ENV, write_key_file
 from callcenter.data.jobs import DataJobs
 from callcenter.reports.jobs import claim, pending, run_due
 from callcenter.reports.schedule import SCHEDULER, ReportSchedule
@@ -30,13 +28,8 @@ ZONE = ZoneInfo("Asia/Shanghai")
 
 
 @pytest.fixture
-def config_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    keys = tmp_path / "keys.toml"
-    write_key_file(keys)
-    monkeypatch.setenv(FILE_ENV, str(keys))
-    target = tmp_path / "config"
-    shutil.copytree(REPO / "config", target)
-    return target
+def config_dir(keyed_config: Path) -> Path:
+    return keyed_config
 
 
 def local(text: str) -> float:
