@@ -1,5 +1,7 @@
-"""The service's data jobs: governance on the schedule of `config/quality.toml` and the data
-retention rules of `config/retention.toml` once a day; the reports of `config/reports.toml`'s
+"""The service's data jobs: governance on the schedule of `config/quality.toml`, and under the
+same switch the data retention rules of `config/retention.toml` once a day and the fusion of
+profiles and topic libraries once a day (`callcenter data fuse`; a restart does not repeat a
+fusion younger than a day); the reports of `config/reports.toml`'s
 schedule and the special reports requested from warnings. Each job is a child process
 (`callcenter data ...`, `callcenter report due`), so a full pass over a year of tickets never
 competes with the live engine for its interpreter; its exit code and error output are logged.
@@ -24,12 +26,13 @@ from callcenter.data.quality.schedule import Schedule, due
 from callcenter.reports.jobs import pending
 from callcenter.reports.schedule import ReportSchedule, load_schedule
 from callcenter.storage.database import Database
-from callcenter.storage.schema import QualityRun
+from callcenter.storage.schema import Profile, QualityRun
 from callcenter.tomlreader import ConfigError
 
 log = logging.getLogger(__name__)
 
 RETENTION_EVERY = 24 * 3600.0
+FUSION_EVERY = 24 * 3600.0
 
 
 class DataJobs:
@@ -59,6 +62,12 @@ class DataJobs:
                 .group_by(QualityRun.mode)
             )
             return {mode: float(at) for mode, at in rows}
+
+    def last_fusion(self) -> float:
+        """When the profiles were last rebuilt (0: never, or nobody to profile)."""
+        with self.database.session() as s:
+            at = s.scalar(select(func.max(Profile.run_at)))
+            return float(at) if at is not None else 0.0
 
     def _quality(self) -> Schedule | None:
         try:
@@ -90,6 +99,7 @@ class DataJobs:
         if quality is None and reports is None:
             return
         retention_at = 0.0
+        fusion_at = await asyncio.to_thread(self.last_fusion) if quality is not None else 0.0
         while not self.stopping.is_set():
             if quality is not None:
                 last = await asyncio.to_thread(self.last_runs)
@@ -102,6 +112,9 @@ class DataJobs:
                     await self._child("retention", ["data", *self._who(), "retention"])
                     await self._child("kb-expire", ["kb", "expire", *self._who()])
                     retention_at = time.time()
+                if time.time() - fusion_at >= FUSION_EVERY:
+                    await self._child("fusion", ["data", *self._who(), "fuse"])
+                    fusion_at = time.time()
             if reports is not None:
                 await self._report_jobs(reports)
             with contextlib.suppress(TimeoutError):

@@ -1,18 +1,19 @@
 """The service's data jobs on SQLite and PostgreSQL: governance on its schedule and the data
-retention rules, each as a real `callcenter data ...` child process."""
+retention rules and the daily fusion, each as a real `callcenter data ...` child process."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from callcenter.data.jobs import DataJobs
 from callcenter.storage.database import Database
-from callcenter.storage.schema import QualityRun, RetentionRun
+from callcenter.storage.schema import Profile, QualityRun, RetentionRun
 from callcenter.synthetic.command import main_synth
 
 REPO = Path(__file__).resolve().parents[2]
@@ -23,7 +24,7 @@ def config_dir(keyed_config: Path) -> Path:
     return keyed_config
 
 
-async def test_a_full_run_then_retention_as_child_processes(
+async def test_a_full_run_then_retention_and_fusion_as_child_processes(
     database: Database, config_dir: Path, tmp_path: Path
 ) -> None:
     database.upgrade()
@@ -32,17 +33,21 @@ async def test_a_full_run_then_retention_as_child_processes(
     jobs = DataJobs(config_dir, database.url, database, stopping, tick=0.2)
     task = asyncio.create_task(jobs.run())
     for _ in range(1800):  # child processes: slow on a loaded machine
-        if len(jobs.finished) >= 3:
+        if len(jobs.finished) >= 4:
             break
         await asyncio.sleep(0.1)
     stopping.set()
     await task
-    assert jobs.finished[:3] == [("quality", 0), ("retention", 0), ("kb-expire", 0)]
+    assert jobs.finished[:4] == [("quality", 0), ("retention", 0), ("kb-expire", 0), ("fusion", 0)]
     with database.session() as s:
         runs = list(s.scalars(select(QualityRun)))
         assert [(r.mode, r.actor) for r in runs][:1] == [("full", "scheduler")]
         assert runs[0].records == 60 and runs[0].problems > 0
         assert s.scalars(select(RetentionRun.actor)).first() == "scheduler"
+        assert s.scalar(select(func.count()).select_from(Profile))  # the year's callers profiled
+    # a restart within the day does not fuse again (the profiles are younger than a day)
+    again = DataJobs(config_dir, database.url, database, asyncio.Event(), tick=0.2)
+    assert time.time() - again.last_fusion() < 3600
 
 
 async def test_off_when_the_schedule_says_so(database: Database, config_dir: Path) -> None:
