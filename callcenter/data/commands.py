@@ -46,7 +46,10 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     correct.add_argument("--reason", required=True)
     correct.add_argument("--issue", type=int, default=None, help="the quality issue it fixes")
 
-    actions.add_parser("rotate-keys", help="re-encrypt personal data under the current key")
+    rotate = actions.add_parser("rotate-keys", help="re-encrypt personal data under the current key")
+    rotate.add_argument(
+        "--index", action="store_true", help="also rebuild the blind index under the index key"
+    )
 
     synth = actions.add_parser("synth", help="load a synthetic year (tests, benchmarks)")
     synth.add_argument("--tickets", type=int, default=10_000)
@@ -92,7 +95,7 @@ def run(config: Config, args: argparse.Namespace) -> int:
     if args.data_command == "rotate-keys":
         from callcenter.data.rotation import main_rotate
 
-        return main_rotate(url)
+        return main_rotate(url, args.index)
     if args.data_command == "synth":
         from callcenter.synthetic.command import main_synth
 

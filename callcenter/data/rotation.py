@@ -8,6 +8,11 @@ only if its ciphertext is still the one that was read (a compare-and-set, so a c
 change is never overwritten). Rows already under the current key are skipped, so a run that
 stops half-way resumes where it left off. A value no configured key can decrypt is counted
 and reported with its ticket id, and left exactly as it is: never destroyed.
+
+The blind-index key rotates too (`reindex`, `callcenter data rotate-keys --index`): configure
+the new index key (the old one is not needed: each hash is computed afresh from the decrypted
+number), then run it. Until it is done, lookups by ID number miss the rows it has not reached
+yet; the profiles take the new hashes at the next fusion (daily, or `callcenter data fuse`).
 """
 
 from __future__ import annotations
@@ -97,6 +102,86 @@ def _batch(
     return last
 
 
+@dataclass
+class ReindexReport:
+    reindexed: int = 0
+    already_current: int = 0
+    undecryptable: int = 0
+    changed_meanwhile: int = 0
+
+    def lines(self) -> list[str]:
+        out = [
+            f"已重建索引：{self.reindexed} 条",
+            f"原已使用当前索引密钥：{self.already_current} 条",
+            f"无法解密（索引未改动）：{self.undecryptable} 条",
+        ]
+        if self.changed_meanwhile:
+            out.append(f"重建期间被修改（已跳过，请重新运行）：{self.changed_meanwhile} 条")
+        return out
+
+
+def _reindex_batch(
+    session: Session, cipher: FieldCipher, after: int, size: int, report: ReindexReport
+) -> int | None:
+    """Recompute the blind index of the next `size` rows with an ID number after ticket id
+    `after`; the last id seen, or None when there are no more."""
+    rows = session.execute(
+        select(Ticket.id, Ticket.id_card, Ticket.id_card_hash)
+        .where(Ticket.id > after, Ticket.id_card != "")
+        .order_by(Ticket.id)
+        .limit(size)
+    ).all()
+    if not rows:
+        return None
+    for ticket_id, stored, old in rows:
+        try:
+            fresh = cipher.blind_index(cipher.decrypt(stored))
+        except Undecryptable:
+            report.undecryptable += 1
+            continue
+        if fresh == old:
+            report.already_current += 1
+            continue
+        done: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+            update(Ticket)
+            .where(Ticket.id == ticket_id, Ticket.id_card == stored, Ticket.id_card_hash == old)
+            .values(id_card_hash=fresh)
+            .execution_options(synchronize_session=False)
+        )
+        if done.rowcount == 1:
+            report.reindexed += 1
+        else:
+            report.changed_meanwhile += 1
+    last: int = rows[-1][0]
+    return last
+
+
+def reindex(db: Database, cipher: FieldCipher, batch: int = 1000) -> ReindexReport:
+    """Recompute every ticket's ID-number blind index under the cipher's index key, in
+    batches of one transaction each (compare-and-set, as `rotate_keys`); the decrypts are on
+    record in the data access log."""
+    if batch < 1:
+        raise ValueError("batch must be at least 1")
+    report = ReindexReport()
+    after: int | None = 0
+    while after is not None:
+        after = db.transaction(
+            partial(_reindex_batch, cipher=cipher, after=after, size=batch, report=report)
+        )
+    db.transaction(
+        lambda s: record_access(
+            s,
+            "key-rotation",
+            "system",
+            "decrypt",
+            "tickets",
+            fields=("id_card", "id_card_hash"),
+            purpose=f"blind index rebuilt under a new index key: {report.reindexed} rows",
+        )
+    )
+    return report
+
+
 def rotate_keys(db: Database, cipher: FieldCipher, batch: int = 1000) -> RotationReport:
     """Re-encrypt every ticket id_card that is not under the cipher's current key."""
     if batch < 1:
@@ -131,10 +216,11 @@ def rotate_keys(db: Database, cipher: FieldCipher, batch: int = 1000) -> Rotatio
     return report
 
 
-def main_rotate(db_url: str) -> int:
-    """CLI: rotate with the keys of the environment (see callcenter.data.crypto). Exit 0 when
-    every value is under the current key, 1 when some could not be decrypted or changed
-    meanwhile, 2 when the keys are missing or corrupt."""
+def main_rotate(db_url: str, index: bool = False) -> int:
+    """CLI: rotate with the keys of the environment (see callcenter.data.crypto), and with
+    `index` the blind index under the current index key. Exit 0 when every value is under the
+    current keys, 1 when some could not be decrypted or changed meanwhile, 2 when the keys are
+    missing or corrupt."""
     try:
         cipher = load_cipher()
     except KeyConfigError as exc:
@@ -143,8 +229,12 @@ def main_rotate(db_url: str) -> int:
     db = Database(db_url)
     try:
         report = rotate_keys(db, cipher)
+        indexed = reindex(db, cipher) if index else None
     finally:
         db.close()
-    for line in report.lines():
+    for line in report.lines() + (indexed.lines() if indexed else []):
         print(line)
-    return 0 if report.undecryptable == 0 and report.changed_meanwhile == 0 else 1
+    clean = report.undecryptable == 0 and report.changed_meanwhile == 0
+    if indexed is not None:
+        clean = clean and indexed.undecryptable == 0 and indexed.changed_meanwhile == 0
+    return 0 if clean else 1

@@ -144,3 +144,51 @@ def test_the_cli_reports_in_chinese_and_exits_by_outcome(
     out = capsys.readouterr().out
     assert "已轮换：0 条" in out and "原已使用当前密钥：2 条" in out
     assert f"无法解密的工单：{stranger}" in out
+
+
+def test_a_new_index_key_rebuilds_every_blind_index(
+    database: Database, old_tickets: tuple[list[int], list[int]]
+) -> None:
+    """Lookups by ID number work under the new index key once reindexed; the numbers no key
+    can open keep their hash; a second run changes nothing; the decrypts are on record."""
+    good, bad = old_tickets
+    before = stored(database)
+    other = generate_key()
+    moved = FieldCipher([OLD.encode()], other.encode())
+    report = rotation.reindex(database, moved, batch=3)
+    assert (report.reindexed, report.already_current, report.undecryptable) == (7, 0, 2)
+    after = stored(database)
+    for ticket_id, number in zip(good, NUMBERS, strict=True):
+        assert after[ticket_id] == (before[ticket_id][0], moved.blind_index(number))
+        assert after[ticket_id][1] != cipher(OLD).blind_index(number)
+    for ticket_id in bad:
+        assert after[ticket_id] == before[ticket_id]
+    again = rotation.reindex(database, moved, batch=3)
+    assert (again.reindexed, again.already_current) == (0, 7)
+    with database.session() as s:
+        logged = s.scalars(select(DataAccess.fields)).all()
+        assert logged == ["id_card,id_card_hash", "id_card,id_card_hash"]
+
+
+def test_the_cli_rebuilds_the_index_on_request(
+    database: Database,
+    settings: TicketSettings,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    database.upgrade()
+    first = add(database, settings, NUMBERS[0], cipher(OLD))
+    other = generate_key()
+    monkeypatch.delenv("CALLCENTER_DATA_KEY_FILE", raising=False)
+    monkeypatch.setenv(KEYS_ENV, OLD)
+    monkeypatch.setenv(INDEX_ENV, other)
+    assert rotation.main_rotate(database.url) == 0
+    assert "已重建索引" not in capsys.readouterr().out  # not asked
+    assert rotation.main_rotate(database.url, index=True) == 0
+    assert "已重建索引：1 条" in capsys.readouterr().out
+    with database.session() as s:
+        row = s.get(Ticket, first)
+        assert row is not None
+        assert row.id_card_hash == FieldCipher([OLD.encode()], other.encode()).blind_index(
+            NUMBERS[0]
+        )
