@@ -7,6 +7,20 @@ answered 2xx, in the same transaction as the `export_deliveries` row; an error o
 is retried with exponential back-off until it succeeds or the runner is stopped. A runner
 killed after the receiver got a batch but before the cursor moved sends that batch again
 with the same `Idempotency-Key` and event ids: receivers deduplicate by event id.
+
+Every event is redacted for the feed's role by the catalogue-driven `Redactor`
+(config/protection.toml x config/catalog.toml grades). A feed whose role would send a sensitive
+or core field in clear does not start unless the feed lists that field in `clear_fields`.
+
+Each acknowledged batch is on record in the append-only data access log (GB/T 44192 8.2): one
+`export` row (actor `feed:NAME`, the feed's role, dataset `tickets`, record id `FIRST-LAST`,
+the fields sent in clear; the receiver, event count, masked fields and Idempotency-Key in its
+purpose) written in the same transaction as the cursor move and the `export_deliveries` row.
+So a batch has its row exactly when the cursor passed it: a runner killed after the receiver
+took a batch but before that commit leaves no row, and the batch re-sent after the restart
+(same key, same event ids) gets its one row when it is acknowledged, never a second. Retries
+within one run (an error or a timeout) are not separate rows: the row says how many attempts
+the batch took.
 """
 
 from __future__ import annotations
@@ -36,10 +50,11 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from callcenter.data.audit import record_access
 from callcenter.data.catalog import load_annotations
 from callcenter.data.feed_source import STAGES, Event, iso_cst, scan
+from callcenter.data.grades import Grade
 from callcenter.data.protection import Action, Redactor, load_policy
-from callcenter.masking import mask_phone, mask_text
 from callcenter.storage.database import Database
 from callcenter.storage.schema import ExportCursor, ExportDelivery
 from callcenter.tickets.model import Role
@@ -63,9 +78,9 @@ FEED_KEYS = (
     "max_backoff",
     "gap_grace",
     "poll",
+    "clear_fields",
 )
-PHONE_FIELDS = ("caller_number",)
-TEXT_FIELDS = ("title", "note")
+AUDIT_DATASET = "tickets"  # the data access log's dataset of a feed's rows
 
 
 class FeedError(Exception):
@@ -79,7 +94,7 @@ class FeedConfig:
     name: str
     url: str
     secret_env: str  # the environment variable holding the HMAC secret
-    role: str  # masking role applied to every event
+    role: str  # the role whose view of the catalogue every event is redacted to
     stages: tuple[str, ...] = ()  # empty: every stage
     department: str | None = None  # a department's own system: only its tickets
     batch: int = 200  # events per POST
@@ -88,6 +103,8 @@ class FeedConfig:
     max_backoff: float = 60.0
     gap_grace: float = 60.0  # seconds a missing history id may hold a feed back
     poll: float = 5.0  # seconds between looks when there is nothing to send
+    # sensitive or core event fields this receiver may have in clear (its role gives them)
+    clear_fields: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -204,6 +221,13 @@ def _feed(r: TableReader, table: dict[str, Any], key: str) -> FeedConfig | None:
         check=lambda v: None if 0 <= v <= 86400 else "must be from 0 to 86400",
     )
     poll: float = r.get(table, key, "poll", float, 5.0, check=_positive(3600))
+    clear: list[Any] = r.get(table, key, "clear_fields", list, [])
+    for j, field in enumerate(clear):
+        if field not in EVENT_SOURCES:
+            r.error(
+                f"{key}.clear_fields[{j}]",
+                f"unknown event field {field!r} (allowed: {', '.join(EVENT_SOURCES)})",
+            )
     if len(r.errors) > errors:
         return None
     return FeedConfig(
@@ -219,6 +243,7 @@ def _feed(r: TableReader, table: dict[str, Any], key: str) -> FeedConfig | None:
         max_backoff=max_backoff,
         gap_grace=gap_grace,
         poll=poll,
+        clear_fields=tuple(str(f) for f in clear),
     )
 
 
@@ -276,21 +301,43 @@ def _redact_value(redactor: Redactor, source: tuple[str, str], value: object) ->
     return value
 
 
-def redact_event(event: Event, role: str) -> Event:
-    """The event as the feed's role may see it: caller numbers and free text masked unless
-    the role is admin. (To be replaced by the catalogue-driven redactor.)"""
-    if role == Role.ADMIN.value:
-        return dict(event)
-    out = dict(event)
-    for name in PHONE_FIELDS:
-        value = out.get(name)
-        if isinstance(value, str):
-            out[name] = mask_phone(value)
-    for name in TEXT_FIELDS:
-        value = out.get(name)
-        if isinstance(value, str):
-            out[name] = mask_text(value)
-    return out
+def exposure(redactor: Redactor) -> tuple[list[str], list[str]]:
+    """The sensitive or core event fields this role gets (in clear, masked); the rest of an
+    event (ids, stage, action, time, status, type, topic, department, channel, rating) is
+    public or internal."""
+    clear: list[str] = []
+    masked: list[str] = []
+    for name, (table, column) in EVENT_SOURCES.items():
+        if redactor.annotations.field(table, column).grade.rank < Grade.SENSITIVE.rank:
+            continue
+        action = redactor.action(table, column)
+        if action is Action.CLEAR:
+            clear.append(name)
+        elif action is Action.MASK:
+            masked.append(name)
+    return clear, masked
+
+
+def check_exposure(feed: FeedConfig, redactor: Redactor) -> None:
+    """FeedError unless the redactor is for the feed's role and every sensitive field that
+    role gets in clear is listed in the feed's clear_fields."""
+    if redactor.role != feed.role:
+        raise FeedError(f"导出通道 {feed.name}：脱敏角色 {redactor.role} 与配置的 {feed.role} 不符")
+    unlisted = [f for f in exposure(redactor)[0] if f not in feed.clear_fields]
+    if unlisted:
+        raise FeedError(
+            f"导出通道 {feed.name}：角色 {feed.role} 会明文发送 {', '.join(unlisted)}；"
+            f"确需明文时在 {FILE} 的 clear_fields 中逐项列出"
+        )
+
+
+def feed_redactor(config_dir: Path, feed: FeedConfig) -> Redactor:
+    """The feed role's view, from protection.toml and catalog.toml in config_dir."""
+    return Redactor(
+        load_policy(config_dir / "protection.toml"),
+        load_annotations(config_dir / "catalog.toml"),
+        feed.role,
+    )
 
 
 def sign(body: bytes, secret: bytes) -> str:
@@ -370,13 +417,15 @@ class FeedRunner:
         db: Database,
         feed: FeedConfig,
         secret: bytes,
+        redactor: Redactor,
         exported_by: str = "12345",
         stop: threading.Event | None = None,
-        redactor: Redactor | None = None,
     ) -> None:
+        check_exposure(feed, redactor)
         self.db = db
         self.feed = feed
-        self.redactor = redactor  # the catalogue's masking; None: the built-in fallback
+        self.redactor = redactor  # the catalogue's masking for the feed's role
+        self.in_clear, self.masked = exposure(redactor)
         self.secret = secret
         self.exported_by = exported_by
         self.stop = stop or threading.Event()
@@ -453,10 +502,7 @@ class FeedRunner:
             if found.position > cursor:
                 self._commit(cursor, found.position, None, 0)
             return 0, False
-        events = [
-            redact_with(e, self.redactor) if self.redactor else redact_event(e, feed.role)
-            for e in found.events
-        ]
+        events = [redact_with(e, self.redactor) for e in found.events]
         first, last = int(str(events[0]["seq"])), int(str(events[-1]["seq"]))
         body = payload(feed.name, self.exported_by, events, time.time())
         attempt = 0
@@ -466,7 +512,7 @@ class FeedRunner:
                 "Content-Type": "application/json; charset=utf-8",
                 "X-CC-Signature": sign(body, self.secret),
                 "X-CC-Timestamp": str(int(time.time())),
-                "Idempotency-Key": f"{feed.name}:{first}-{last}",
+                "Idempotency-Key": idempotency_key(feed.name, first, last),
                 "User-Agent": "callcenter-feed/1",
             }
             try:
@@ -507,6 +553,7 @@ class FeedRunner:
             now = time.time()
             if batch is not None:
                 first, last, attempts = batch
+                self._record_access(s, first, last, events, attempts)
                 s.add(
                     ExportDelivery(
                         feed=name,
@@ -531,6 +578,27 @@ class FeedRunner:
 
         self.db.transaction(work)
 
+    def _record_access(self, s: Session, first: int, last: int, events: int, attempts: int) -> None:
+        feed = self.feed
+        masked = ",".join(self.masked) or "none"
+        record_access(
+            s,
+            f"feed:{feed.name}",
+            feed.role,
+            "export",
+            AUDIT_DATASET,
+            f"{first}-{last}",
+            self.in_clear,
+            f"feed {feed.name} to {feed.url}: {events} events, history {first}-{last},"
+            f" Idempotency-Key {idempotency_key(feed.name, first, last)}, attempts {attempts},"
+            f" masked {masked}, exported_by {self.exported_by}",
+        )
+
+
+def idempotency_key(feed: str, first: int, last: int) -> str:
+    """The Idempotency-Key of a batch: the same for every (re-)send of it."""
+    return f"{feed}:{first}-{last}"
+
 
 # --- command line ----------------------------------------------------------------------------
 
@@ -542,11 +610,8 @@ def main_feed(config_dir: Path, db_url: str, name: str, once: bool) -> int:
         exports = load_exports(config_dir)
         feed = exports.feed(name)
         secret = feed_secret(feed)
-        redactor = Redactor(
-            load_policy(config_dir / "protection.toml"),
-            load_annotations(config_dir / "catalog.toml"),
-            feed.role,
-        )
+        redactor = feed_redactor(config_dir, feed)
+        check_exposure(feed, redactor)
     except (ConfigError, FeedError) as exc:
         print(f"导出失败：{exc}", file=sys.stderr)
         return 2
@@ -561,7 +626,7 @@ def main_feed(config_dir: Path, db_url: str, name: str, once: bool) -> int:
             previous[signum] = signal.signal(signum, stopping)
     db = Database(db_url)
     try:
-        runner = FeedRunner(db, feed, secret, exports.exported_by, stop, redactor)
+        runner = FeedRunner(db, feed, secret, redactor, exports.exported_by, stop)
         if once:
             sent = runner.run_once()
             print(f"导出通道 {feed.name}：本次送达 {sent} 条事件")

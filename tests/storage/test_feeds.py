@@ -22,14 +22,22 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from callcenter.data.feed_source import stage_of
-from callcenter.data.feeds import FeedConfig, FeedRunner, verify_signature
+from callcenter.data.feeds import (
+    EVENT_SOURCES,
+    FeedConfig,
+    FeedError,
+    FeedRunner,
+    feed_redactor,
+    verify_signature,
+)
+from callcenter.data.protection import Redactor
 from callcenter.storage import tickets as store
 from callcenter.storage.database import Database
-from callcenter.storage.schema import ExportCursor, ExportDelivery, TicketHistory
+from callcenter.storage.schema import DataAccess, ExportCursor, ExportDelivery, TicketHistory
 from callcenter.tickets.actions import (
     AcceptHandling,
     Action,
@@ -106,9 +114,12 @@ def history_ids(db: Database) -> list[tuple[int, int, str]]:
 
 
 def feed(name: str, url: str, **kw: object) -> FeedConfig:
+    """A test feed; role agent by default, which the shipped policy gives the personal fields
+    in clear: listed in clear_fields, as a feed config must."""
     options: dict[str, object] = {
         "secret_env": "UNUSED",
         "role": "agent",
+        "clear_fields": tuple(EVENT_SOURCES),
         "batch": 5,
         "timeout": 5.0,
         "backoff": 0.01,
@@ -222,13 +233,18 @@ def receiver() -> Iterator[Receiver]:
     r.close()
 
 
+def redactor(config: FeedConfig) -> Redactor:
+    """The production masking: the shipped protection.toml and catalog.toml, the feed's role."""
+    return feed_redactor(REPO / "config", config)
+
+
 def run(db: Database, config: FeedConfig, now: float | None = None) -> tuple[FeedRunner, int]:
     """run_once with a watchdog: a feed that cannot deliver is stopped after 60 s."""
     stop = threading.Event()
     watchdog = threading.Timer(60, stop.set)
     watchdog.start()
     try:
-        runner = FeedRunner(db, config, SECRET, "12345", stop)
+        runner = FeedRunner(db, config, SECRET, redactor(config), "12345", stop)
         return runner, runner.run_once(now)
     finally:
         watchdog.cancel()
@@ -239,6 +255,15 @@ def cursor(db: Database, name: str) -> tuple[int, int]:
         row = s.get(ExportCursor, name)
         assert row is not None
         return int(row.position), int(row.delivered)
+
+
+def exports(db: Database, name: str) -> list[DataAccess]:
+    """The feed's rows in the data access log, oldest first."""
+    with db.session() as s:
+        query = select(DataAccess).where(DataAccess.actor == f"feed:{name}")
+        rows = list(s.scalars(query.order_by(DataAccess.id)))
+    assert {r.action for r in rows} <= {"export"}
+    return rows
 
 
 def deliveries(db: Database, name: str) -> list[ExportDelivery]:
@@ -287,11 +312,16 @@ def test_feeds_deliver_every_event_in_order_signed_masked_and_filtered(
         assert event["event_id"] == f"all:{event['seq']}"
         assert str(event["at"]).endswith("+08:00")
         assert event["stage"] == stage_of(str(event["action"]))
-        assert str(event["caller_number"]).startswith("138****")
-        assert "13912345678" not in str(event["title"])
-    assert {e["caller_number"] for e in receiver.accepted["admin"]} == {
-        f"1381234{n:04d}" for n in (1, 2, 3, 4)
-    }
+    # the shipped policy: agent and admin get the citizen's number and free text in clear
+    # (their feeds list them in clear_fields), a department masked
+    numbers = {f"1381234{n:04d}" for n in (1, 2, 3, 4)}
+    for name in ("all", "admin"):
+        assert {e["caller_number"] for e in receiver.accepted[name]} == numbers
+        assert all("13912345678" in str(e["title"]) for e in receiver.accepted[name])
+    for name in ("hcp", "water"):
+        for event in receiver.accepted[name]:
+            assert str(event["caller_number"]).startswith("138****")
+            assert "13912345678" not in str(event["title"]) and "139****5678" in str(event["title"])
     ratings = [(e["action"], e["rating"], e["callback"]) for e in receiver.accepted["hcp"][:3]]
     assert ratings == [
         ("close", None, None),
@@ -309,6 +339,24 @@ def test_feeds_deliver_every_event_in_order_signed_masked_and_filtered(
     assert len(deliveries(database, "all")) == -(-len(rows) // 5)
     assert len(receiver.accepted["hcp"]) == 9
 
+    # every delivered batch on record in the access log: who, what, which fields in clear
+    clear = "caller_number,title,note,details"
+    for name, role, fields in (
+        ("all", "agent", clear),
+        ("hcp", "department", ""),
+        ("water", "department", ""),
+        ("admin", "admin", clear),
+    ):
+        logged = exports(database, name)
+        done = deliveries(database, name)
+        assert [r.record_id for r in logged] == [f"{d.first}-{d.last}" for d in done]
+        for row, delivery in zip(logged, done, strict=True):
+            assert (row.role, row.dataset, row.fields) == (role, "tickets", fields)
+            assert f"to {receiver.url}: {delivery.events} events" in row.purpose
+            assert f"Idempotency-Key {name}:{delivery.first}-{delivery.last}" in row.purpose
+        masked = "none" if fields else clear
+        assert all(f"masked {masked}," in r.purpose for r in logged)
+
     # caught up: nothing to send, no request
     before = receiver.requests
     assert run(database, every)[1] == 0 and receiver.requests == before
@@ -318,6 +366,7 @@ def test_feeds_deliver_every_event_in_order_signed_masked_and_filtered(
     assert receiver.seqs("all") == [i for i, _, _ in history_ids(database)]
     assert run(database, hcp)[1] == 0  # no 办结/回访/评价, but the cursor moves on
     assert cursor(database, "hcp") == (history_ids(database)[-1][0], 9)
+    assert len(exports(database, "hcp")) == len(deliveries(database, "hcp"))  # nothing sent
 
 
 def test_errors_and_a_timeout_are_retried_without_a_skip_or_a_double(
@@ -343,6 +392,10 @@ def test_errors_and_a_timeout_are_retried_without_a_skip_or_a_double(
     assert {(d.first, d.last) for d in failed} == {(rows[0][0], rows[3][0])}
     delivered = [d for d in deliveries(database, "flaky") if d.status == "delivered"]
     assert delivered[0].attempts == 5 and sum(d.events for d in delivered) == len(rows)
+    # one access-log row per delivered batch, the retries (one re-sent) counted in it
+    logged = exports(database, "flaky")
+    assert [r.record_id for r in logged] == [f"{d.first}-{d.last}" for d in delivered]
+    assert "attempts 5," in logged[0].purpose
     assert cursor(database, "flaky") == (rows[-1][0], len(rows))
 
 
@@ -372,6 +425,7 @@ name = "partner"
 url = "{receiver.url}"
 secret_env = "CC_TEST_FEED_SECRET"
 role = "agent"
+clear_fields = ["caller_number", "title", "note", "details"]
 batch = 3
 timeout = 5
 backoff = 0.01
@@ -387,6 +441,11 @@ poll = 0.05
         worker["proc"] = subprocess.Popen([*script, *args, "forever"], env=env)
         assert worker["proc"].wait(timeout=60) == -signal.SIGKILL
         assert cursor(database, "partner") == (rows[5][0], 6)  # two batches committed
+        # the third batch reached the receiver, but its row would come with the cursor move
+        assert [r.record_id for r in exports(database, "partner")] == [
+            f"{rows[0][0]}-{rows[2][0]}",
+            f"{rows[3][0]}-{rows[5][0]}",
+        ]
         assert len(receiver.seqs("partner")) == 9
         again = subprocess.run([*script, *args, "once"], env=env, timeout=60, capture_output=True)
         assert again.returncode == 0, again.stderr.decode()
@@ -399,6 +458,12 @@ poll = 0.05
     assert receiver.resent == 3
     assert len(receiver.keys) - len(set(receiver.keys)) == 1
     assert cursor(database, "partner") == (rows[-1][0], len(rows))
+    # the re-sent batch (same Idempotency-Key) has one row, like every other batch
+    logged = exports(database, "partner")
+    batches = [f"{rows[i][0]}-{rows[min(i + 2, len(rows) - 1)][0]}" for i in range(0, len(rows), 3)]
+    assert [r.record_id for r in logged] == batches
+    assert [k.split(":")[1] for k in dict.fromkeys(receiver.keys)] == batches
+    assert {(r.role, r.fields) for r in logged} == {("agent", "caller_number,title,note,details")}
 
 
 def test_a_missing_history_id_holds_the_feed_until_it_commits_or_its_grace_ends(
@@ -409,7 +474,7 @@ def test_a_missing_history_id_holds_the_feed_until_it_commits_or_its_grace_ends(
     second = make_ticket(database, settings, 2, [], T0)
     config = feed("gaps", receiver.url, batch=50, gap_grace=30.0)
     stop = threading.Event()
-    runner = FeedRunner(database, config, SECRET, "12345", stop)
+    runner = FeedRunner(database, config, SECRET, redactor(config), "12345", stop)
     assert runner.run_once(now=1000.0) == 2
     top = history_ids(database)[-1][0]
     postgres = database.engine.dialect.name == "postgresql"
@@ -452,3 +517,37 @@ def test_a_missing_history_id_holds_the_feed_until_it_commits_or_its_grace_ends(
         assert receiver.seqs("gaps")[-2:] == [top + 3, top + 4]
     assert receiver.seqs("gaps") == [i for i, _, _ in history_ids(database) if i != top + 1]
     assert receiver.resent == 0
+
+
+def test_a_batch_whose_cursor_move_fails_leaves_no_access_log_row(
+    database: Database, settings: TicketSettings, receiver: Receiver
+) -> None:
+    """The access-log row shares the cursor's transaction: when another runner moved the
+    cursor meanwhile, neither the delivery nor the row is recorded."""
+    database.upgrade()
+    make_ticket(database, settings, 1, FULL[:2], T0)
+    config = feed("raced", receiver.url, role="department", clear_fields=())
+    runner = FeedRunner(database, config, SECRET, redactor(config), "12345", threading.Event())
+    runner.position()
+
+    def another_runner(number: int) -> None:
+        database.transaction(
+            lambda s: s.execute(
+                update(ExportCursor).where(ExportCursor.feed == "raced").values(position=1)
+            )
+        )
+
+    receiver.after_accept = another_runner
+    with pytest.raises(FeedError, match="cursor moved"):
+        runner.run_once()
+    assert len(receiver.seqs("raced")) == 3
+    assert exports(database, "raced") == []
+    assert [d.status for d in deliveries(database, "raced")] == []
+
+
+def test_a_feed_whose_role_sends_personal_data_in_clear_must_list_it(
+    database: Database, receiver: Receiver
+) -> None:
+    config = feed("loose", receiver.url, role="supervisor", clear_fields=("title",))
+    with pytest.raises(FeedError, match="caller_number, note, details"):
+        FeedRunner(database, config, SECRET, redactor(config))

@@ -8,18 +8,23 @@ from pathlib import Path
 
 import pytest
 
+from callcenter.data.catalog import load_annotations
 from callcenter.data.feed_source import STAGES, event_department, safe_ids, stage_of
 from callcenter.data.feeds import (
+    EVENT_SOURCES,
     FeedConfig,
     FeedError,
     backoff_delay,
+    check_exposure,
+    exposure,
     feed_secret,
     load_exports,
     main_feed,
-    redact_event,
+    redact_with,
     sign,
     verify_signature,
 )
+from callcenter.data.protection import Redactor, load_policy
 from callcenter.tickets.actions import ACTION_TYPES
 from callcenter.tomlreader import ConfigErrors
 
@@ -149,27 +154,70 @@ def test_signature_round_trip_and_tampering() -> None:
     assert not verify_signature(body, "sha256=", b"k1")
 
 
-EVENT: dict[str, object] = {
-    "event_id": "f:1",
-    "caller_number": "13812345678",
-    "title": "身份证110101199003074514丢了",
-    "note": "请回电13912345678",
-    "rating": "满意",
-}
+def redactor_for(role: str) -> Redactor:
+    config = REPO / "config"
+    return Redactor(
+        load_policy(config / "protection.toml"), load_annotations(config / "catalog.toml"), role
+    )
 
 
 @pytest.mark.parametrize(
-    ("role", "caller", "title", "note"),
+    ("role", "clear", "masked"),
     [
-        ("department", "138****5678", "身份证110101********4514丢了", "请回电139****5678"),
-        ("agent", "138****5678", "身份证110101********4514丢了", "请回电139****5678"),
-        ("admin", "13812345678", "身份证110101199003074514丢了", "请回电13912345678"),
+        ("department", [], ["caller_number", "title", "note", "details"]),
+        ("agent", ["caller_number", "title", "note", "details"], []),
+        ("supervisor", ["caller_number", "title", "note", "details"], []),
+        ("admin", ["caller_number", "title", "note", "details"], []),
     ],
 )
-def test_redact_event(role: str, caller: str, title: str, note: str) -> None:
-    out = redact_event(EVENT, role)
-    assert (out["caller_number"], out["title"], out["note"]) == (caller, title, note)
-    assert out["rating"] == "满意" and EVENT["caller_number"] == "13812345678"
+def test_what_each_role_gets_of_an_event_under_the_shipped_policy(
+    role: str, clear: list[str], masked: list[str]
+) -> None:
+    assert exposure(redactor_for(role)) == (clear, masked)
+
+
+def test_a_feed_sending_personal_data_in_clear_must_list_it() -> None:
+    supervisor = FeedConfig("p", "http://127.0.0.1:9/x", "S", "supervisor")
+    with pytest.raises(FeedError, match="caller_number, title, note, details.*clear_fields"):
+        check_exposure(supervisor, redactor_for("supervisor"))
+    partial = FeedConfig("p", "http://127.0.0.1:9/x", "S", "supervisor", clear_fields=("title",))
+    with pytest.raises(FeedError, match="caller_number, note, details"):
+        check_exposure(partial, redactor_for("supervisor"))
+    listed = FeedConfig(
+        "p", "http://127.0.0.1:9/x", "S", "supervisor", clear_fields=tuple(EVENT_SOURCES)
+    )
+    check_exposure(listed, redactor_for("supervisor"))
+    department = FeedConfig("p", "http://127.0.0.1:9/x", "S", "department")
+    check_exposure(department, redactor_for("department"))
+    with pytest.raises(FeedError, match="脱敏角色 admin"):
+        check_exposure(department, redactor_for("admin"))
+
+
+def test_no_shipped_feed_sends_a_number_or_id_in_clear_unless_it_says_so() -> None:
+    """Each shipped feed, through its role's Redactor: a citizen's phone and ID numbers leave
+    in clear only in fields the feed lists in clear_fields (none of the shipped ones does)."""
+    phone, id_card = "13812345678", "110101199003074514"
+    event: dict[str, object] = {
+        "event_id": "f:1",
+        "seq": 1,
+        "caller_number": phone,
+        "title": f"身份证{id_card}丢了，回电{phone}",
+        "note": f"市民 {phone} 身份证 {id_card}",
+        "details": {"reason": f"{phone} {id_card}"},
+        "department": "water",
+    }
+    exports = load_exports(REPO / "config")
+    assert {f.name for f in exports.feeds} == {"haochaping", "province", "water"}
+    for feed in exports.feeds:
+        redactor = redactor_for(feed.role)
+        check_exposure(feed, redactor)
+        out = redact_with(event, redactor)
+        for name, value in out.items():
+            if name in feed.clear_fields:
+                continue
+            assert phone not in str(value) and id_card not in str(value), (feed.name, name)
+        assert feed.clear_fields == (), feed.name
+        assert out["caller_number"] == "138****5678" and out["department"] == "water"
 
 
 def test_the_shipped_config_loads() -> None:
@@ -207,6 +255,7 @@ role = "department"
         (GOOD + 'timeout = "10"\n', "feed[0].timeout", "must be a number"),
         (GOOD + "backoff = 5\nmax_backoff = 1\n", "feed[0].max_backoff", "at least backoff"),
         (GOOD + "retries = 3\n", "feed[0].retries", "unknown key"),
+        (GOOD + 'clear_fields = ["id_card"]\n', "feed[0].clear_fields[0]", "unknown event"),
         (GOOD + GOOD, "feed[1].name", "duplicate"),
         ("[exports]\nexported_by = ''\n", "exports.exported_by", "must not be empty"),
         ("[[feed]\n", "", "not valid TOML"),
@@ -218,6 +267,11 @@ def test_config_errors_name_file_and_key(tmp_path: Path, text: str, key: str, me
     matching = [e for e in caught.value.errors if e.key == key and message in e.message]
     assert matching, str(caught.value)
     assert all(e.file.endswith("exports.toml") for e in caught.value.errors)
+
+
+def test_clear_fields_are_read(tmp_path: Path) -> None:
+    listed = GOOD.replace('"department"', '"supervisor"') + 'clear_fields = ["title", "note"]\n'
+    assert load_exports(write(tmp_path, listed)).feed("hcp").clear_fields == ("title", "note")
 
 
 def test_a_missing_file_is_named(tmp_path: Path) -> None:
