@@ -113,16 +113,20 @@ def _write_to_bytes(write: Callable[[Path], None]) -> bytes:
 
 
 async def catalog(request: web.Request) -> web.Response:
-    """The data resource catalogue as JSON, or (`?format=xlsx`) a watermarked workbook."""
+    """The data resource catalogue as JSON or (`?format=xlsx`) a workbook, either stamped
+    with who exported it and when, and on record as an export."""
     who = require(request, *OFFICE, "department")
     db = _db(request)
     built = await asyncio.to_thread(
         build_catalog, db.engine, _config(request) / "catalog.toml", _config(request)
     )
-    if request.query.get("format") != "xlsx":
-        return web.Response(text=to_json(built), content_type="application/json")
-    mark = export_watermark(who.name, datetime.now(UTC))
-    body = await asyncio.to_thread(_write_to_bytes, lambda p: catalog_xlsx(built, p, mark))
+    at = datetime.now(UTC)
+    xlsx = request.query.get("format") == "xlsx"
+    if xlsx:
+        mark = export_watermark(who.name, at)
+        body = await asyncio.to_thread(_write_to_bytes, lambda p: catalog_xlsx(built, p, mark))
+    else:
+        text = to_json(built, who.name, at)
     await _in_thread(
         db,
         lambda s: audit.record_access(
@@ -131,10 +135,12 @@ async def catalog(request: web.Request) -> web.Response:
             who.role,
             "export",
             "catalog",
-            purpose="catalogue xlsx",
+            purpose="catalogue xlsx" if xlsx else "catalogue json",
             remote=request.remote or "",
         ),
     )
+    if not xlsx:
+        return web.Response(text=text, content_type="application/json")
     return _xlsx(body, "data-catalog.xlsx")
 
 
@@ -186,8 +192,9 @@ async def quality_start(request: web.Request) -> web.Response:
 
 
 async def quality_run(request: web.Request) -> web.Response:
-    """A run's report: scores, problems per rule, open issues (masked values); or
-    `?format=xlsx`, watermarked and on record as an export."""
+    """A run's report: scores, problems per rule, open issues (masked values), as JSON or
+    `?format=xlsx`; either stamped with who exported it and when, and on record as an
+    export."""
     who = require(request, *OFFICE)
     run_id = _path_int(request)
     db = _db(request)
@@ -196,12 +203,14 @@ async def quality_run(request: web.Request) -> web.Response:
         rep = await asyncio.to_thread(quality_report.report, db, run_id, limit)
     except quality_report.ReportError as exc:
         raise ApiError(404, exc.error_id, str(exc)) from exc
-    if request.query.get("format") != "xlsx":
-        return web.Response(text=quality_report.to_json(rep), content_type="application/json")
     at = datetime.now().astimezone()
-    body = await asyncio.to_thread(
-        _write_to_bytes, lambda p: quality_report.write_xlsx(rep, p, who.name, at)
-    )
+    xlsx = request.query.get("format") == "xlsx"
+    if xlsx:
+        body = await asyncio.to_thread(
+            _write_to_bytes, lambda p: quality_report.write_xlsx(rep, p, who.name, at)
+        )
+    else:
+        text = quality_report.to_json(rep, who.name, at)
     await _in_thread(
         db,
         lambda s: audit.record_access(
@@ -211,10 +220,12 @@ async def quality_run(request: web.Request) -> web.Response:
             "export",
             "quality_issues",
             str(run_id),
-            purpose="quality report xlsx",
+            purpose="quality report xlsx" if xlsx else "quality report json",
             remote=request.remote or "",
         ),
     )
+    if not xlsx:
+        return web.Response(text=text, content_type="application/json")
     return _xlsx(body, f"quality-run-{run_id}.xlsx")
 
 

@@ -467,8 +467,20 @@ def export_watermark(actor: str, at: datetime) -> str:
     return f"导出人 {actor}，时间 {at.strftime('%Y-%m-%d %H:%M:%S')}"
 
 
-def to_json(catalog: Catalog) -> str:
+def export_stamp(actor: str, at: datetime) -> dict[str, str]:
+    """Who exported a JSON document and when, and the watermark line the XLSX exports carry
+    (`export_watermark`): the first keys of every exported JSON document."""
+    return {
+        "exported_by": actor,
+        "exported_at": at.isoformat(timespec="seconds"),
+        "watermark": export_watermark(actor, at),
+    }
+
+
+def to_json(catalog: Catalog, exported_by: str, exported_at: datetime) -> str:
+    """The catalogue as JSON, stamped with who exported it and when (`export_stamp`)."""
     doc = {
+        **export_stamp(exported_by, exported_at),
         "dialect": catalog.dialect,
         "built_at": catalog.built_at,
         "datasets": [
@@ -694,6 +706,7 @@ __all__ = [
     "IndexInfo",
     "UnknownField",
     "build_catalog",
+    "export_stamp",
     "export_watermark",
     "field_grade",
     "field_kind",

@@ -150,7 +150,7 @@ def catalog_command(config: Config, url: str, actor: str, json_out: str, xlsx_ou
         database.close()
     print(to_text(catalog))
     if json_out:
-        Path(json_out).write_text(to_json(catalog), encoding="utf-8")
+        Path(json_out).write_text(to_json(catalog, actor, datetime.now(UTC)), encoding="utf-8")
         print(f"wrote {json_out}")
     if xlsx_out:
         write_xlsx(catalog, Path(xlsx_out), export_watermark(actor, datetime.now(UTC)))
@@ -172,8 +172,9 @@ def quality_command(config: Config, url: str, actor: str, args: argparse.Namespa
         return main_quality(config.source_dir, url, args.mode, actor)
     out = Path(args.out) if args.out else None
     done = main_report(url, args.run, args.format, out, actor)
-    if done == 0 and out is not None:
-        exported(url, actor, "quality_issues", f"quality report {args.run or 'latest'} to {out}")
+    if done == 0 and (out is not None or args.format == "json"):  # a JSON report printed
+        target = out or "stdout"  # leaves the store as much as one written to a file
+        exported(url, actor, "quality_issues", f"quality report {args.run or 'latest'} to {target}")
     return done
 
 

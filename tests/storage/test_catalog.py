@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import tomllib
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -177,10 +177,15 @@ def test_config_dataset_drift_is_refused(database: Database, tmp_path: Path) -> 
 
 def test_json_round_trips(database: Database) -> None:
     catalog = _catalog(database)
-    document = to_json(catalog)
+    at = datetime(2026, 11, 24, 9, 30, 5, tzinfo=UTC)
+    document = to_json(catalog, "数据办", at)
     assert "来电记录" in document  # UTF-8, not \\u escapes
     assert from_json(document) == catalog
     doc = json.loads(document)
+    # stamped like the XLSX export: who and when, and the watermark's own words
+    assert list(doc)[:3] == ["exported_by", "exported_at", "watermark"]
+    assert doc["exported_by"] == "数据办" and doc["exported_at"] == "2026-11-24T09:30:05+00:00"
+    assert doc["watermark"] == "导出人 数据办，时间 2026-11-24 09:30:05"
     tickets = next(d for d in doc["datasets"] if d["name"] == "tickets")
     assert tickets["grade"] == "core"
     assert {"name": "caller_number", "grade": "sensitive", "kind": "phone"}.items() <= next(

@@ -94,6 +94,10 @@ async def test_catalogue_json_and_a_watermarked_export_on_record(
     assert {"tickets", "ticket_history", "calls", "profiles", "ref_departments"} <= names
     tickets_set = next(d for d in body["datasets"] if d["name"] == "tickets")
     assert tickets_set["rows"] == 400
+    # the JSON is an export too: stamped with who and when, and on record
+    assert body["exported_by"] == "班长" and body["watermark"].startswith("导出人 班长，时间 ")
+    [row] = access(database, "export", "catalog")
+    assert (row.actor, row.role, row.purpose) == ("班长", "supervisor", "catalogue json")
     resp = await c.get(
         "/api/data/catalog?format=xlsx", headers={"Authorization": f"Bearer {t['auditor']}"}
     )
@@ -101,8 +105,8 @@ async def test_catalogue_json_and_a_watermarked_export_on_record(
     book = load_workbook(io.BytesIO(await resp.read()))
     first = book.worksheets[0]
     assert "审计员" in str(first["A1"].value)  # watermarked with who
-    [row] = access(database, "export", "catalog")
-    assert (row.actor, row.role) == ("审计员", "auditor")
+    _, row = access(database, "export", "catalog")
+    assert (row.actor, row.role, row.purpose) == ("审计员", "auditor", "catalogue xlsx")
 
 
 async def test_quality_run_report_and_a_correction(
@@ -119,10 +123,14 @@ async def test_quality_run_report_and_a_correction(
     assert status == 201 and run["records"] == 400 and run["problems"] > 0
     status, rep = await call(c, t["auditor"], "GET", f"/api/data/quality/runs/{run['run_id']}")
     assert status == 200 and set(rep["scores"]) >= {"规范性", "完整性", "可访问性"}
+    assert rep["exported_by"] == "审计员" and rep["watermark"].startswith("导出人 审计员，时间 ")
+    [row] = access(database, "export", "quality_issues")
+    assert (row.actor, row.role, row.record_id) == ("审计员", "auditor", str(run["run_id"]))
+    assert row.purpose == "quality report json"
     [phone] = [i for i in rep["issues"] if i["record_id"] == "5" and i["rule"] == "phone.format"]
     assert phone["run_id"] == run["run_id"] and phone["field"] == "caller_number"
     status, body = await call(c, t["supervisor"], "GET", "/api/data/quality/runs/999")
-    assert status == 404
+    assert status == 404 and len(access(database, "export", "quality_issues")) == 1
     status, done = await call(
         c,
         t["supervisor"],

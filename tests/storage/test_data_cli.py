@@ -4,6 +4,7 @@ exports on record in the data access log."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,13 @@ def test_the_data_office_commands(
     xlsx = tmp_path / "q.xlsx"
     run(capsys, database, "quality", "report", "--format", "xlsx", "--out", str(xlsx))
     assert "数据办" in str(load_workbook(xlsx).worksheets[0]["A1"].value)
+    report_json = tmp_path / "q.json"
+    run(capsys, database, "quality", "report", "--format", "json", "--out", str(report_json))
+    stamped = json.loads(report_json.read_text(encoding="utf-8"))
+    assert stamped["exported_by"] == "数据办" and stamped["records"] == 300
+    assert stamped["watermark"].startswith("导出人 数据办，时间 ")
+    printed = json.loads(run(capsys, database, "quality", "report", "--format", "json"))
+    assert printed["exported_by"] == "数据办"
     with database.session() as s:
         issue = s.scalars(
             select(QualityIssue).where(
@@ -60,13 +68,22 @@ def test_the_data_office_commands(
     catalog = tmp_path / "c.json"
     out = run(capsys, database, "catalog", "--json", str(catalog))
     assert "热线数据资源目录" in out and '"tickets"' in catalog.read_text(encoding="utf-8")
+    stamped = json.loads(catalog.read_text(encoding="utf-8"))
+    assert stamped["exported_by"] == "数据办"
+    assert stamped["watermark"].startswith("导出人 数据办，时间 ")
     out = run(capsys, database, "import", "grids", str(REPO / "tests/data/imports/grids_good.csv"))
     assert "imported" in out or "新增" in out
     assert "将" in run(capsys, database, "retention", "--dry-run")
     assert main(["data", "--db", database.url, "rotate-keys"]) == 0
     with database.session() as s:
-        exports = s.scalars(select(DataAccess.dataset).where(DataAccess.action == "export")).all()
-    assert sorted(exports) == ["catalog", "quality_issues"]
+        query = select(DataAccess.dataset, DataAccess.purpose).where(DataAccess.action == "export")
+        exports = s.execute(query.order_by(DataAccess.id)).all()
+    assert [(d, p.split(" to ")[-1]) for d, p in exports] == [
+        ("quality_issues", str(xlsx)),
+        ("quality_issues", str(report_json)),
+        ("quality_issues", "stdout"),
+        ("catalog", f"{catalog}"),
+    ]
 
 
 def test_bad_import_exits_1_and_names_row_column_rule(

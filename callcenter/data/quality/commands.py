@@ -67,7 +67,7 @@ def main_report(db_url: str, run_id: int | None, fmt: str, out: Path | None, act
         if fmt == "text":
             print(to_text(rep, TEXT_LIMIT), end="")
         elif fmt == "json":
-            text = to_json(rep)
+            text = to_json(rep, actor, datetime.now().astimezone())
             if out is None:
                 print(text)
             else:

@@ -16,7 +16,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from sqlalchemy import ColumnElement, func, or_, select
 
-from callcenter.data.catalog import export_watermark
+from callcenter.data.catalog import export_stamp, export_watermark
 from callcenter.data.quality.rules import DIMENSIONS
 from callcenter.storage.database import Database
 from callcenter.storage.schema import QualityIssue, QualityRun
@@ -153,8 +153,10 @@ def to_text(rep: QualityReport, max_issues: int = 50) -> str:
     return "\n".join(lines) + "\n"
 
 
-def to_json(rep: QualityReport) -> str:
-    return json.dumps(asdict(rep), ensure_ascii=False, indent=2)
+def to_json(rep: QualityReport, actor: str, at: datetime) -> str:
+    """The report as JSON, stamped first with who exported it and when (the XLSX watermark's
+    words)."""
+    return json.dumps({**export_stamp(actor, at), **asdict(rep)}, ensure_ascii=False, indent=2)
 
 
 def write_xlsx(rep: QualityReport, path: Path, actor: str, at: datetime) -> None:
