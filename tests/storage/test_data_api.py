@@ -124,9 +124,13 @@ async def test_quality_run_report_and_a_correction(
     status, rep = await call(c, t["auditor"], "GET", f"/api/data/quality/runs/{run['run_id']}")
     assert status == 200 and set(rep["scores"]) >= {"规范性", "完整性", "可访问性"}
     assert rep["exported_by"] == "审计员" and rep["watermark"].startswith("导出人 审计员，时间 ")
-    [row] = access(database, "export", "quality_issues")
-    assert (row.actor, row.role, row.record_id) == ("审计员", "auditor", str(run["run_id"]))
-    assert row.purpose == "quality report json"
+    [export] = access(database, "export", "quality_issues")
+    assert (export.actor, export.role, export.record_id) == (
+        "审计员",
+        "auditor",
+        str(run["run_id"]),
+    )
+    assert export.purpose == "quality report json"
     [phone] = [i for i in rep["issues"] if i["record_id"] == "5" and i["rule"] == "phone.format"]
     assert phone["run_id"] == run["run_id"] and phone["field"] == "caller_number"
     status, body = await call(c, t["supervisor"], "GET", "/api/data/quality/runs/999")
