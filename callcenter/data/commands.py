@@ -46,7 +46,9 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     correct.add_argument("--reason", required=True)
     correct.add_argument("--issue", type=int, default=None, help="the quality issue it fixes")
 
-    rotate = actions.add_parser("rotate-keys", help="re-encrypt personal data under the current key")
+    rotate = actions.add_parser(
+        "rotate-keys", help="re-encrypt personal data under the current key"
+    )
     rotate.add_argument(
         "--index", action="store_true", help="also rebuild the blind index under the index key"
     )
