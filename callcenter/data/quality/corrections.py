@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from callcenter.data.audit import record_access
 from callcenter.data.checks import check_id_card, check_phone, check_uscc
 from callcenter.data.crypto import FieldCipher, Undecryptable
 from callcenter.data.quality.rules import label, masked
@@ -85,10 +86,13 @@ def correct(
     role: str,
     at: datetime,
     issue_id: int | None = None,
+    remote: str = "",
 ) -> DataCorrection:
     """Correct one field of one ticket inside the caller's transaction; raises
     CorrectionError (nothing written) for another table, a field not on the whitelist, an
-    empty reason or a value that fails its check."""
+    empty reason or a value that fails its check. Correcting an ID-card number decrypts the
+    old one: that is a row of the data access log (who, purpose "correction", the ticket,
+    the field; `remote` the caller's address), in the same transaction."""
     if tbl != "tickets":
         raise CorrectionError(f"只能更正工单数据（tickets），不能更正 {tbl!r}")
     if field not in CORRECTABLE:
@@ -102,7 +106,13 @@ def correct(
     row = get_ticket(session, int(record_id), for_update=True)
     when = at.timestamp()
     if field == "id_card":
-        before = _shown_id_card(cipher, row.id_card) if row.id_card else ""
+        before = ""
+        if row.id_card:  # the old number is decrypted (to show it masked): a read on record
+            before = _shown_id_card(cipher, row.id_card)
+            record_access(
+                session, actor_id, role, "decrypt", "tickets", str(row.id), ("id_card",),
+                "correction", remote,
+            )  # fmt: skip
         row.id_card = cipher.encrypt(new_value.strip().upper())
         row.id_card_hash = cipher.blind_index(new_value)
         after = mask_id_card(new_value.strip().upper())
