@@ -28,6 +28,7 @@ class CallView:
     last_partial: dict[str, str] = field(default_factory=dict)
     segments: list[dict[str, Any]] = field(default_factory=list)
     closed_at: float | None = None
+    agents: set[str] = field(default_factory=set)  # every agent the call was connected to
 
 
 @dataclass
@@ -58,7 +59,10 @@ class LiveTranscription:
     async def run(self) -> None:
         async for e in self.subscription:
             if isinstance(e, domain.CallConnected) and self.server is not None:
-                self.calls[e.call_id] = CallView()
+                before = self.calls.get(e.call_id)
+                self.calls[e.call_id] = CallView(
+                    agents={*(before.agents if before else ()), e.agent_id}
+                )
                 for leg in LEGS:
                     stream_id = str(uuid.uuid4())
                     self.server.expect(stream_id, e.call_id, leg)
@@ -92,6 +96,11 @@ class LiveTranscription:
         self.bus.publish(
             domain.LiveTranscript(call_id, speaker, result.text, final, start, end, time.time())
         )
+
+    def agents(self, call_id: str) -> frozenset[str]:
+        """The agents this call was connected to (while its transcript is kept)."""
+        v = self.calls.get(call_id)
+        return frozenset(v.agents) if v is not None else frozenset()
 
     def view(self, call_id: str) -> dict[str, Any] | None:
         v = self.calls.get(call_id)

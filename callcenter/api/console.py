@@ -3,8 +3,10 @@ caller's history, listen / whisper / barge, the audit log, and the console's sta
 
 The feed sends the whole wallboard snapshot whenever a domain event changed something
 (at most every `FEED_INTERVAL` seconds, and at least every `FEED_HEARTBEAT`), and live
-transcript lines to whoever may see that call. Browsers cannot set headers on a websocket,
-so the token may come as `?access_token=`.
+transcript lines to whoever may see that call (its agents, supervisors). A transcript is
+personal free text: the first line of a call a console is sent is a row of the data access
+log (one per console and call), written before the line goes out. Browsers cannot set
+headers on a websocket, so the token may come as `?access_token=`.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from callcenter import domain
 from callcenter.api.auth import Principal, principal, require
 from callcenter.api.errors import ApiError, json_body
 from callcenter.bus import Subscription
+from callcenter.data import audit as access_log
 from callcenter.masking import mask_phone, mask_text
 from callcenter.runtime import Runtime
 from callcenter.storage.database import Database
@@ -50,6 +53,8 @@ class LiveFeed:
         self.seq = 0
         self._changed = asyncio.Condition()
         self._clients: set[tuple[web.WebSocketResponse, Principal]] = set()
+        # per console: where its reads go on record, its address, the calls already on record
+        self._readers: dict[web.WebSocketResponse, tuple[Database | None, str, set[str]]] = {}
 
     async def run(self, subscription: Subscription) -> None:
         async for e in subscription:
@@ -72,9 +77,45 @@ class LiveFeed:
             "final": e.final,
         }
         for ws, who in list(self._clients):
-            if who.can("supervisor") or who.name in agents:
+            if (who.can("supervisor") or who.name in agents) and await self._on_record(
+                ws, who, e.call_id
+            ):
                 with contextlib.suppress(ConnectionError, RuntimeError):
                     await ws.send_json(message)
+
+    async def _on_record(self, ws: web.WebSocketResponse, who: Principal, call_id: str) -> bool:
+        """Whether this console's read of the call's transcript is on record (written now for
+        its first line); False (the line is not sent) when it cannot be written."""
+        reader = self._readers.get(ws)
+        if reader is None:
+            return False
+        database, remote, calls = reader
+        if call_id in calls:
+            return True
+        if database is None:
+            return False
+        try:
+            await asyncio.to_thread(
+                database.transaction,
+                lambda s: access_log.record_access(
+                    s,
+                    who.name,
+                    who.role,
+                    "read",
+                    "transcript_segments",
+                    call_id,
+                    ("text",),
+                    "live transcript (console)",
+                    remote,
+                ),
+            )
+        except Exception:  # noqa: BLE001 - no record, no transcript; the feed goes on
+            log.exception(
+                "live transcript of %s not sent to %s: no access log row", call_id, who.name
+            )
+            return False
+        calls.add(call_id)
+        return True
 
     def _moved(self, seen: int) -> Callable[[], bool]:
         return lambda: self.seq != seen
@@ -91,6 +132,7 @@ class LiveFeed:
         ws = web.WebSocketResponse(heartbeat=20.0)
         await ws.prepare(request)
         client = (ws, who)
+        self._readers[ws] = (request.app.get(AUDIT_DB), request.remote or "", set())
         self._clients.add(client)
         reader = asyncio.create_task(_drain(ws))
         try:
@@ -112,6 +154,7 @@ class LiveFeed:
             pass
         finally:
             self._clients.discard(client)
+            self._readers.pop(ws, None)
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reader

@@ -32,6 +32,7 @@ from callcenter.api import (
 from callcenter.api.auth import auth_middleware, principal, require
 from callcenter.api.console import LiveFeed
 from callcenter.api.errors import ApiError, errors_middleware, json_body
+from callcenter.data import audit
 from callcenter.data.crypto import FieldCipher
 from callcenter.live import LiveTranscription
 from callcenter.masking import mask_phone
@@ -311,17 +312,51 @@ async def caller_priority(request: web.Request) -> web.Response:
 
 
 async def live_transcript(request: web.Request) -> web.Response:
-    """What was recognized so far on a call (partials and final segments per speaker)."""
+    """What was recognized so far on a call (partials and final segments per speaker).
+
+    An agent reads only a call they are or were connected to; supervisors (and admins) any
+    call. A transcript is personal free text: each read is a row of the data access log,
+    written before the transcript is sent (no log, no transcript)."""
     who = principal(request)
     if not who.can("agent", "supervisor"):
         raise ApiError(403, "api.forbidden", "agents and supervisors only")
     live = request.app.get(LIVE)
     if live is None:
         raise ApiError(404, "live.disabled", "live transcription is not configured ([asr])")
-    view = live.view(request.match_info["call_id"])
+    call_id = request.match_info["call_id"]
+    view = live.view(call_id)
     if view is None:
         raise ApiError(404, "live.unknown_call", "no live transcript for this call")
-    return web.json_response(view)
+    if not who.can("supervisor") and who.name not in _call_agents(request, call_id):
+        raise ApiError(403, "api.forbidden", "agents read only the transcripts of their own calls")
+    database = request.app.get(console.AUDIT_DB)
+    if database is None:
+        raise ApiError(503, "data.no_access_log", "no database for the data access log")
+    await asyncio.to_thread(
+        database.transaction,
+        lambda s: audit.record_access(
+            s,
+            who.name,
+            who.role,
+            "read",
+            "transcript_segments",
+            call_id,
+            ("text",),
+            "live transcript",
+            request.remote or "",
+        ),
+    )
+    return web.json_response(view, headers={"Cache-Control": "no-store"})
+
+
+def _call_agents(request: web.Request, call_id: str) -> frozenset[str]:
+    """The agents on the call now (the engine's view) or earlier (the live transcription's)."""
+    agents = set(request.app[LIVE].agents(call_id))
+    runtime = request.app.get(RUNTIME)
+    caller = runtime.acd.caller(call_id) if runtime is not None else None
+    if caller is not None:
+        agents.update(caller.agent_ids)
+    return frozenset(agents)
 
 
 EMERGENCY_MODES = ("blind", "conference")
