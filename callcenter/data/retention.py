@@ -6,13 +6,22 @@ database): `delete` removes old rows, `anonymise` replaces the fields that ident
 Anonymised means the person cannot be identified any more, so a field is either
 
   * `blank`: set to '' (phone numbers, names, addresses, ID-card ciphertext and its blind
-    index; a masked phone such as 138****5678 would still narrow a person down), or
+    index; a masked phone such as 138****5678 would still narrow a person down),
   * `mask`: free text kept for statistics and case studies, with every mobile and ID-card
-    number in it masked by `callcenter.masking.mask_text`.
+    number in it masked by `callcenter.masking.mask_text`, or
+  * `clear`: set to '{}', the empty JSON object, for a JSON column its readers parse.
 
-A row counts as anonymised once its blank fields are '' and its masked fields hold no run of
-11 digits, so a second pass neither touches nor counts it again. Audit logs are never deleted
-or anonymised, and recordings have their own purge (`callcenter recordings purge`).
+A row counts as anonymised once its blank fields are '', its cleared fields '{}' and its
+masked fields hold no run of 11 digits, so a second pass neither touches nor counts it again.
+Audit logs are never deleted or anonymised, and recordings have their own purge
+(`callcenter recordings purge`).
+
+A rule's rows are aged by a time column of their own, by one of a linked row (`age_field =
+"<table>.<column>"`, the link a column holding that row's primary key), or by another rule:
+a rule that `follows` the rule of another data set takes its rows when their linked row is
+due under that rule (same days, age and conditions). So a ticket's history, comments,
+attachments' names, 回访 number, quality issues and corrections are anonymised together with
+the ticket, only once the ticket itself is finished and past its period.
 
 Each rule runs in batches (`[retention] batch` rows per statement) and commits after each
 batch, so a big table is never locked for the whole pass and a stopped pass is finished by
@@ -29,7 +38,7 @@ import re
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -43,6 +52,7 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
+    cast,
     delete,
     func,
     insert,
@@ -51,6 +61,9 @@ from sqlalchemy import (
     update,
 )
 
+from callcenter.data.feed_source import STAGE_OF_ACTION
+from callcenter.data.fusion.match import ENTERPRISE, PERSON
+from callcenter.data.quality.corrections import CORRECTABLE
 from callcenter.masking import mask_text
 from callcenter.storage.database import Database
 from callcenter.storage.schema import Base, DataAccess, RetentionRun
@@ -60,8 +73,9 @@ from callcenter.tomlreader import ConfigError, ConfigErrors, TableReader, read_t
 FILE = "retention.toml"
 DAY = 86400.0
 ACTIONS = ("delete", "anonymise")
-METHODS = ("blank", "mask")
-RULE_KEYS = ("dataset", "days", "action", "age_field", "fields", "where")
+METHODS = ("blank", "mask", "clear")
+RULE_KEYS = ("dataset", "days", "action", "age_field", "fields", "where", "link", "follows")
+EMPTY_JSON = "{}"
 MAX_BATCH = 100_000
 DEFAULT_BATCH = 5000
 
@@ -80,6 +94,13 @@ KEPT = {
 # Columns whose values a `where` condition must come from.
 VOCABULARIES: dict[tuple[str, str], tuple[str, ...]] = {
     ("tickets", "status"): tuple(s.value for s in Status),
+    ("ticket_history", "action"): (*STAGE_OF_ACTION, "correct"),
+    ("callbacks", "state"): ("waiting", "scheduled", "dialing", "completed", "unreached"),
+    ("surveys", "state"): ("scheduled", "calling", "rated", "manual", "cancelled"),
+    ("profiles", "kind"): (PERSON, ENTERPRISE),
+    ("data_corrections", "tbl"): ("tickets",),
+    ("data_corrections", "field"): tuple(sorted(CORRECTABLE)),
+    ("quality_issues", "tbl"): ("tickets",),
 }
 
 RUNS = Base.metadata.tables[RetentionRun.__tablename__]
@@ -105,11 +126,13 @@ class Rule:
     age_field: str  # a column of the data set, or "<table>.<column>" of a linked table
     fields: tuple[tuple[str, str], ...] = ()  # (column, method) for anonymise
     where: tuple[Condition, ...] = ()
+    link: str = ""  # the column holding the linked (or followed) row's primary key
+    follows: Rule | None = None  # rows are due when their linked row is due under this rule
 
     @property
     def linked(self) -> tuple[str, str] | None:
         """(table, epoch column) when the age comes from a linked table's row."""
-        if "." not in self.age_field:
+        if self.follows is not None or "." not in self.age_field:
             return None
         table, column = self.age_field.split(".", 1)
         return table, column
@@ -130,11 +153,13 @@ class RuleReport:
     fields: tuple[str, ...] = ()
     rows: int = 0
     seconds: float = 0.0
+    follows: str = ""  # the data set whose rule aged these rows ("" for their own age)
 
     def as_json(self) -> dict[str, Any]:
         return {
             "dataset": self.dataset,
             "action": self.action,
+            "follows": self.follows,
             "days": self.days,
             "cutoff": self.cutoff,
             "cutoff_utc": datetime.fromtimestamp(self.cutoff, UTC).isoformat(),
@@ -168,13 +193,16 @@ def cutoff(rule: Rule, now: float) -> float:
 
 def replacement(method: str, value: str | None) -> str | None:
     """The anonymised value of one field: '' for `blank`, the text with every mobile and
-    ID-card number masked for `mask`. NULL stays NULL (there is nothing to identify)."""
+    ID-card number masked for `mask`, '{}' for `clear`. NULL stays NULL (there is nothing to
+    identify)."""
     if value is None:
         return None
     if method == "blank":
         return ""
     if method == "mask":
         return mask_text(value)
+    if method == "clear":
+        return EMPTY_JSON
     raise ValueError(f"unknown anonymisation method {method!r}")
 
 
@@ -223,29 +251,41 @@ def parse_retention(data: Mapping[str, Any], file: str) -> RetentionConfig:
         DEFAULT_BATCH,
         check=lambda v: None if 1 <= v <= MAX_BATCH else f"must be from 1 to {MAX_BATCH}",
     )
-    rules: list[Rule] = []
+    parsed: list[tuple[str, Rule]] = []
     for i, table in enumerate(r.tables(top.get("rule"), "rule")):
-        rule = _rule(r, table, f"rule[{i}]")
+        key = f"rule[{i}]"
+        rule = _rule(r, table, key)
         if rule is not None:
-            rules.append(rule)
+            parsed.append((key, rule))
+    rules = _resolve_follows(r, parsed)
     if r.errors:
         raise ConfigErrors(r.errors)
     return RetentionConfig(tuple(rules), batch)
 
 
 def _rule(r: TableReader, table: dict[str, Any], key: str) -> Rule | None:
+    """One rule as written; a rule that follows another gets it in `_resolve_follows` (its
+    `follows` is a placeholder naming the data set until then)."""
     r.table(table, key, RULE_KEYS)
     errors = len(r.errors)
     dataset: str = r.get(table, key, "dataset", str, "", required=True, check=_dataset)
-    days: int = r.get(
-        table,
-        key,
-        "days",
-        int,
-        0,
-        required=True,
-        check=lambda v: None if v >= 1 else "must be a whole number of days, at least 1",
-    )
+    follows: str = r.get(table, key, "follows", str, "", check=_dataset)
+    if follows or "follows" in table:
+        for name in ("days", "age_field"):
+            if name in table:
+                r.error(f"{key}.{name}", "is taken from the rule it follows; leave it out")
+        days, age_field = 0, ""
+    else:
+        days = r.get(
+            table,
+            key,
+            "days",
+            int,
+            0,
+            required=True,
+            check=lambda v: None if v >= 1 else "must be a whole number of days, at least 1",
+        )
+        age_field = r.get(table, key, "age_field", str, "", required=True)
     action: str = r.get(
         table,
         key,
@@ -255,19 +295,65 @@ def _rule(r: TableReader, table: dict[str, Any], key: str) -> Rule | None:
         required=True,
         check=lambda v: None if v in ACTIONS else f"must be one of {', '.join(ACTIONS)}",
     )
-    age_field: str = r.get(table, key, "age_field", str, "", required=True)
+    link: str = r.get(table, key, "link", str, "")
     if not dataset or len(r.errors) > errors:
         return None
     target = Base.metadata.tables[dataset]
-    if age_field:
+    if follows:
+        if follows == dataset:
+            r.error(f"{key}.follows", "a rule cannot follow its own data set")
+        else:
+            link = _link(r, target, Base.metadata.tables[follows], link, key, required=True)
+    elif age_field:
         problem = _age_field(target, age_field)
         if problem:
             r.error(f"{key}.age_field", problem)
+        elif "." in age_field:
+            linked = Base.metadata.tables[age_field.split(".", 1)[0]]
+            link = _link(r, target, linked, link, key, required=False)
+        elif link:
+            r.error(f"{key}.link", "only a rule aged by a linked table or following one has it")
     fields = _fields(r, target, table.get("fields"), f"{key}.fields", action)
     where = _where(r, target, table.get("where"), f"{key}.where")
     if len(r.errors) > errors:
         return None
-    return Rule(dataset, days, action, age_field, fields, where)
+    placeholder = Rule(follows, 0, "", "") if follows else None
+    return Rule(dataset, days, action, age_field, fields, where, link, placeholder)
+
+
+def _resolve_follows(r: TableReader, parsed: list[tuple[str, Rule]]) -> list[Rule]:
+    """Each following rule with the rule it follows: the one rule of that data set in the
+    file, itself aged on its own (a chain would hide how old the rows really are)."""
+    own: dict[str, list[Rule]] = {}
+    for _, rule in parsed:
+        if rule.follows is None:
+            own.setdefault(rule.dataset, []).append(rule)
+    rules: list[Rule] = []
+    for key, rule in parsed:
+        if rule.follows is None:
+            rules.append(rule)
+            continue
+        name = rule.follows.dataset
+        candidates = own.get(name, [])
+        if len(candidates) == 1 and candidates[0].action == "delete":
+            r.error(
+                f"{key}.follows",
+                f"the rule of {name} deletes its rows, and a row no longer there is not due: "
+                "give this data set an age of its own",
+            )
+        elif len(candidates) == 1:
+            leader = candidates[0]
+            rules.append(replace(rule, days=leader.days, follows=leader))
+        elif candidates:
+            r.error(
+                f"{key}.follows",
+                f"{name} has {len(candidates)} rules: follow one data set with a single rule",
+            )
+        elif any(other.dataset == name for _, other in parsed):
+            r.error(f"{key}.follows", f"the rule of {name} follows another rule itself")
+        else:
+            r.error(f"{key}.follows", f"no rule of {name} in this file to follow")
+    return rules
 
 
 def _dataset(value: str) -> str | None:
@@ -291,13 +377,40 @@ def _age_field(target: Table, age_field: str) -> str | None:
     linked = Base.metadata.tables.get(name)
     if linked is None or linked is target:
         return f"unknown linked table {name!r} (write <table>.<column> of another table)"
-    keys = list(linked.primary_key.columns)
-    if len(keys) != 1 or keys[0].name not in target.columns:
-        return f"{target.name} has no column naming a {name} row (its primary key)"
+    if len(linked.primary_key.columns) != 1:
+        return f"{name} has no single-column primary key for {target.name} to name its rows by"
     column = linked.columns.get(column_name)
     if column is None:
         return f"unknown column {column_name!r} of {name}"
     return None if is_epoch_column(column) else f"{age_field!r} is not an epoch time column"
+
+
+def _link(r: TableReader, target: Table, linked: Table, link: str, key: str, required: bool) -> str:
+    """The column of `target` holding a `linked` row's primary key: `link` when given, else
+    (unless required) the column of the same name as that key, when it is not target's own
+    key (two serial `id`s name different rows)."""
+    primary = _key(linked)
+    if not link:
+        own = {c.name for c in target.primary_key.columns}
+        if not required and primary.name in target.columns and primary.name not in own:
+            return primary.name
+        where = f"{key}.link" if required else f"{key}.age_field"
+        why = (
+            "is required" if required else f"{target.name} has no column naming a {linked.name} row"
+        )
+        r.error(
+            where,
+            f"{why}: set link to the column of {target.name} holding {linked.name}.{primary.name}",
+        )
+        return ""
+    column = target.columns.get(link)
+    if column is None:
+        r.error(f"{key}.link", f"unknown column {link!r} of {target.name}")
+        return ""
+    if isinstance(primary.type, String) and not isinstance(column.type, String):
+        r.error(f"{key}.link", f"{link!r} is a number, {linked.name}.{primary.name} is text")
+        return ""
+    return link
 
 
 def _fields(
@@ -379,17 +492,33 @@ def _key(table: Table) -> Column[Any]:
     return next(iter(table.primary_key.columns))
 
 
+def _refers(
+    link: Column[Any], key: Column[Any], chosen: ColumnElement[bool]
+) -> ColumnElement[bool]:
+    """Rows whose `link` column names a row of `key`'s table that `chosen` picks (a text
+    link, such as a correction's record_id, compares with the key as text)."""
+    picked = (
+        cast(key, String)
+        if not isinstance(key.type, String) and isinstance(link.type, String)
+        else key
+    )
+    return link.in_(select(picked).where(chosen))
+
+
 def _due(rule: Rule, limit: float) -> ColumnElement[bool]:
-    """Rows past the rule's age that its `where` allows."""
+    """Rows past the rule's age that its `where` allows; for a rule that follows another, the
+    rows whose linked row is due under that rule."""
     table = _table(rule)
     linked = rule.linked
-    if linked is None:
-        clauses: list[ColumnElement[bool]] = [table.c[rule.age_field] < limit]
+    clauses: list[ColumnElement[bool]]
+    if rule.follows is not None:
+        leader = _table(rule.follows)
+        clauses = [_refers(table.c[rule.link], _key(leader), _due(rule.follows, limit))]
+    elif linked is None:
+        clauses = [table.c[rule.age_field] < limit]
     else:
         other = Base.metadata.tables[linked[0]]
-        key = _key(other)
-        old = select(key).where(other.c[linked[1]] < limit)
-        clauses = [table.c[key.name].in_(old)]
+        clauses = [_refers(table.c[rule.link], _key(other), other.c[linked[1]] < limit)]
     for cond in rule.where:
         column = table.c[cond.column]
         clauses.append(column.not_in(cond.values) if cond.negate else column.in_(cond.values))
@@ -397,14 +526,17 @@ def _due(rule: Rule, limit: float) -> ColumnElement[bool]:
 
 
 def _pending(rule: Rule, dialect: str) -> ColumnElement[bool]:
-    """Rows not anonymised yet: a blank field is not '', or a masked one holds 11 digits in a
-    row (every unmasked mobile or ID-card number does; their masked forms do not)."""
+    """Rows not anonymised yet: a blank field is not '', a cleared one not '{}', or a masked
+    one holds 11 digits in a row (every unmasked mobile or ID-card number does; their masked
+    forms do not)."""
     table = _table(rule)
     clauses: list[ColumnElement[bool]] = []
     for name, method in rule.fields:
         column = table.c[name]
         if method == "blank":
             clauses.append(column != "")
+        elif method == "clear":
+            clauses.append(column != EMPTY_JSON)
         elif dialect == "sqlite":
             clauses.append(column.op("GLOB", is_comparison=True)("*" + "[0-9]" * 11 + "*"))
         else:
@@ -441,6 +573,7 @@ class RetentionRunner:
                 rule.days,
                 cutoff(rule, now),
                 tuple(f for f, _ in rule.fields),
+                follows="" if rule.follows is None else rule.follows.dataset,
             )
             if rule.action == "delete":
                 report.rows = self._delete(rule, report.cutoff, run_id, actor, now, dry_run)
@@ -519,6 +652,8 @@ class RetentionRunner:
 def _log_purge(conn: Connection, rule: Rule, run_id: int, actor: str, now: float) -> None:
     """The access-log row of a rule that changed data (written with its first change)."""
     purpose = f"retention run {run_id}: {rule.action} rows older than {rule.days} days"
+    if rule.follows is not None:
+        purpose += f" with their {rule.follows.dataset} row (linked by {rule.link})"
     conn.execute(
         insert(ACCESS_LOG).values(
             at=now,
@@ -550,7 +685,12 @@ def summary_lines(result: RetentionResult) -> list[str]:
     for r in result.reports:
         day = datetime.fromtimestamp(r.cutoff, UTC).date().isoformat()
         verb = VERBS[(r.action, result.dry_run)]
-        lines.append(f"{r.dataset}：{verb} {r.rows} 行（{day} 之前，保存 {r.days} 天）")
+        line = f"{r.dataset}：{verb} {r.rows} 行（{day} 之前，保存 {r.days} 天"
+        if r.follows:
+            line += f"，随 {r.follows}"
+        if r.fields:
+            line += f"；字段 {', '.join(r.fields)}"
+        lines.append(line + "）")
     head = "试运行，未改动数据" if result.dry_run else "已执行"
     lines.append(f"数据保存期限清理第 {result.run_id} 次：{head}")
     return lines

@@ -310,6 +310,7 @@ def test_a_pass_deletes_and_anonymises_what_is_due(database: Database, config_di
     assert set(first) == {
         "dataset",
         "action",
+        "follows",
         "days",
         "cutoff",
         "cutoff_utc",
@@ -319,7 +320,7 @@ def test_a_pass_deletes_and_anonymises_what_is_due(database: Database, config_di
     }
     assert first["cutoff"] == NOW - 10 * DAY and first["action"] == "delete"
     assert first["cutoff_utc"].startswith("2033-05-08")
-    assert first["seconds"] >= 0
+    assert first["seconds"] >= 0 and first["follows"] == ""
     assert report["rules"][2]["fields"][-1] == "content"
 
     again = RetentionRunner(database, config).run(NOW, "tester", False)
@@ -356,3 +357,485 @@ def test_the_shipped_rules_run(database: Database) -> None:
     assert got["calls"] == 3
     assert got["tickets"] == 5  # finished 1, 2, 4, 6, 7 (search_text is blanked too)
     assert got["change_log"] > 0
+
+
+# --- the records of a ticket follow it; callbacks, profiles, inspection evidence -------------
+
+FOLLOWERS = """
+[[rule]]
+dataset = "ticket_history"
+follows = "tickets"
+link = "ticket_id"
+action = "anonymise"
+fields = { note = "mask" }
+
+[[rule]]
+dataset = "ticket_history"
+follows = "tickets"
+link = "ticket_id"
+action = "anonymise"
+where = { action_in = ["correct"] }
+fields = { details = "clear" }
+
+[[rule]]
+dataset = "ticket_comments"
+follows = "tickets"
+link = "ticket_id"
+action = "anonymise"
+fields = { text = "mask" }
+
+[[rule]]
+dataset = "ticket_attachments"
+follows = "tickets"
+link = "ticket_id"
+action = "anonymise"
+fields = { name = "mask" }
+
+[[rule]]
+dataset = "surveys"
+follows = "tickets"
+link = "ticket_id"
+action = "anonymise"
+where = { state_not_in = ["scheduled", "calling"] }
+fields = { number = "blank" }
+
+[[rule]]
+dataset = "data_corrections"
+follows = "tickets"
+link = "record_id"
+action = "anonymise"
+where = { tbl_in = ["tickets"], field_in = ["caller_number", "caller_name", "address", "id_card"] }
+fields = { before = "blank", after = "blank", reason = "mask" }
+
+[[rule]]
+dataset = "quality_issues"
+follows = "tickets"
+link = "record_id"
+action = "anonymise"
+where = { tbl_in = ["tickets"] }
+fields = { value = "blank" }
+
+[[rule]]
+dataset = "callbacks"
+days = 10
+action = "anonymise"
+age_field = "requested_at"
+where = { state_in = ["completed", "unreached"] }
+fields = { number = "blank" }
+
+[[rule]]
+dataset = "profiles"
+days = 10
+action = "anonymise"
+age_field = "last_seen"
+where = { kind_in = ["person"] }
+fields = { name = "blank", phone = "blank", id_card_hash = "blank" }
+
+[[rule]]
+dataset = "inspection_findings"
+days = 10
+action = "anonymise"
+age_field = "inspection_scores.scored_at"
+link = "score_id"
+fields = { evidence = "blank" }
+"""
+
+# (data set, rows) per rule of CONFIG + FOLLOWERS, in file order. Tickets 1, 2, 6 and 7 are
+# due (finished 20 days ago); 3 is open again, 4 finished 5 days ago, 5 never finished.
+EXPECTED_ALL = [
+    ("queue_events", 5),
+    ("calls", 2),
+    ("tickets", 3),
+    ("transcript_segments", 3),
+    ("ticket_history", 2),  # the notes of 1 and 11 hold a number
+    ("ticket_history", 1),  # the correction 2 of ticket 1
+    ("ticket_comments", 1),  # 1 (2 holds no number)
+    ("ticket_attachments", 1),  # 1
+    ("surveys", 1),  # 1 (2 is still to be dialled, 4 is ticket 7's and has no number)
+    ("data_corrections", 1),  # 1 (2 corrected a time, 5 is not a ticket's)
+    ("quality_issues", 1),  # 1 (3 is blank already)
+    ("callbacks", 2),  # old-done and old-unreached
+    ("profiles", 1),  # 1 (2 is an enterprise, 3 seen recently)
+    ("inspection_findings", 1),  # 2 (of the old score 1)
+]
+FOLLOWED = (
+    "ticket_history",
+    "ticket_comments",
+    "ticket_attachments",
+    "surveys",
+    "data_corrections",
+    "quality_issues",
+    "callbacks",
+    "profiles",
+    "inspection_scores",
+    "inspection_findings",
+)
+ADDRESS_CHANGE = json.dumps(
+    {"field": "address", "before": "幸福小区3栋502", "after": "幸福小区3栋503"}, ensure_ascii=False
+)
+
+
+def history(id: int, ticket_id: int, action: str, note: str, details: str = "{}") -> dict[str, Any]:
+    return {
+        "id": id,
+        "ticket_id": ticket_id,
+        "seq": id,
+        "action": action,
+        "actor": "1001",
+        "role": "agent",
+        "at": OLD - 25 * DAY,
+        "from_status": "handling",
+        "to_status": "handling",
+        "note": note,
+        "details": details,
+    }
+
+
+def seed_followers(db: Database) -> None:
+    """Records of the tickets of `seed`, and of calls, callbacks, profiles, inspections."""
+    said = f"我的电话是{MOBILE}"
+    with db.engine.begin() as conn:
+        conn.execute(
+            insert(table("ticket_history")),
+            [
+                history(1, 1, "close", f"已电话联系{MOBILE}，办结"),
+                history(2, 1, "correct", "更正诉求地址（address）：市民来电", ADDRESS_CHANGE),
+                history(3, 3, "correct", f"回电{MOBILE}", ADDRESS_CHANGE),  # open ticket
+                history(4, 4, "reply", f"回电{MOBILE}"),  # finished too recently
+                history(5, 2, "dispatch", "派单", json.dumps({"department": "water"})),
+                history(11, 2, "reply", f"已答复，回电{MOBILE}"),
+                history(12, 99, "reply", f"回电{MOBILE}"),  # its ticket is not in tickets
+            ],
+        )
+        conn.execute(
+            insert(table("ticket_comments")),
+            [
+                {"id": i, "ticket_id": t, "at": OLD, "actor": "1001", "role": "agent", "text": x}
+                for i, t, x in (
+                    (1, 1, f"市民留了电话{MOBILE}"),
+                    (2, 2, "自动回访3次未获评价，转人工回访。"),
+                    (3, 3, f"市民留了电话{MOBILE}"),
+                    (4, 4, f"市民留了电话{MOBILE}"),
+                )
+            ],
+        )
+        conn.execute(
+            insert(table("ticket_attachments")),
+            [
+                {
+                    "id": i,
+                    "ticket_id": t,
+                    "at": OLD,
+                    "actor": "1001",
+                    "name": f"身份证{ID_CARD}.jpg",
+                    "content_type": "image/jpeg",
+                    "size": 1000,
+                    "sha256": "a" * 64,
+                    "path": f"{i}.jpg",
+                }
+                for i, t in ((1, 2), (2, 5))
+            ],
+        )
+        conn.execute(
+            insert(table("surveys")),
+            [
+                {
+                    "id": i,
+                    "ticket_id": t,
+                    "number": number,
+                    "state": state,
+                    "attempts": 1,
+                    "due_at": OLD,
+                    "rating": "satisfied" if state == "rated" else "",
+                    "created_at": OLD,
+                    "updated_at": OLD,
+                }
+                for i, t, number, state in (
+                    (1, 1, MOBILE, "rated"),
+                    (2, 2, MOBILE, "scheduled"),
+                    (3, 4, MOBILE, "rated"),
+                    (4, 7, "", "manual"),
+                )
+            ],
+        )
+        conn.execute(
+            insert(table("data_corrections")),
+            [
+                {
+                    "id": i,
+                    "tbl": tbl,
+                    "record_id": record,
+                    "field": field,
+                    "before": before,
+                    "after": after,
+                    "reason": f"市民{MOBILE}来电更正",
+                    "issue_id": None,
+                    "actor": "office",
+                    "role": "office",
+                    "at": OLD,
+                }
+                for i, tbl, record, field, before, after in (
+                    (1, "tickets", "1", "address", "幸福小区3栋502", "幸福小区3栋503"),
+                    (2, "tickets", "1", "closed_at", "2033-05-01", "2033-05-02"),
+                    (3, "tickets", "3", "caller_name", "张*", "李*"),
+                    (4, "tickets", "4", "address", "幸福小区3栋502", "幸福小区3栋503"),
+                    (5, "calls", "1", "caller_name", "张*", "李*"),  # not a ticket's
+                )
+            ],
+        )
+        conn.execute(
+            insert(table("quality_issues")),
+            [
+                {
+                    "id": i,
+                    "run_id": 1,
+                    "tbl": "tickets",
+                    "record_id": record,
+                    "field": "address",
+                    "rule": "address_format",
+                    "dimension": "validity",
+                    "message": "诉求地址不规范",
+                    "value": value,
+                    "open": 0,
+                    "closed_run_id": 2,
+                }
+                for i, record, value in (
+                    (1, "2", "幸福小区3栋502"),
+                    (2, "4", "幸福小区"),
+                    (3, "6", ""),
+                )
+            ],
+        )
+        conn.execute(
+            insert(table("callbacks")),
+            [
+                {
+                    "call_id": call_id,
+                    "node": "n1",
+                    "number": MOBILE,
+                    "skill": "general",
+                    "priority": 0,
+                    "arrived_at": at,
+                    "requested_at": at,
+                    "state": state,
+                    "attempts": 1,
+                    "due_at": 0.0,
+                    "agent_id": "",
+                    "updated_at": at,
+                }
+                for call_id, at, state in (
+                    ("cb-old-done", OLD, "completed"),
+                    ("cb-old-unreached", OLD - DAY, "unreached"),
+                    ("cb-old-waiting", OLD, "waiting"),  # queued again after a restart
+                    ("cb-new", NEW, "completed"),
+                )
+            ],
+        )
+        conn.execute(
+            insert(table("profiles")),
+            [
+                {
+                    "id": i,
+                    "kind": kind,
+                    "name": name,
+                    "phone": MOBILE,
+                    "id_card_hash": "f" * 64 if kind == "person" else "",
+                    "enterprise_code": "" if kind == "person" else "91110000100000000X",
+                    "records": 3,
+                    "first_seen": OLD - 100 * DAY,
+                    "last_seen": last,
+                    "run_at": NOW,
+                }
+                for i, kind, name, last in (
+                    (1, "person", "张三", OLD),
+                    (2, "enterprise", "某某物业公司", OLD),
+                    (3, "person", "李四", NEW),
+                )
+            ],
+        )
+        conn.execute(
+            insert(table("inspection_scores")),
+            [
+                {
+                    "id": i,
+                    "call_id": call_id,
+                    "agent_id": "1001",
+                    "rules_version": "v1",
+                    "score": 90.0,
+                    "max_score": 100.0,
+                    "final_score": 90.0,
+                    "state": "scored",
+                    "scored_at": at,
+                    "updated_at": at,
+                }
+                for i, call_id, at in ((1, "c-old-1", OLD), (2, "c-new", NEW))
+            ],
+        )
+        conn.execute(
+            insert(table("inspection_findings")),
+            [
+                {
+                    "id": i,
+                    "score_id": score,
+                    "rule": "greeting",
+                    "passed": 1,
+                    "points": 0.0,
+                    "speaker": "caller",
+                    "start": 0.0,
+                    "end": 1.0,
+                    "evidence": evidence,
+                }
+                # finding 1 is of the new score: by its own id it would name the old score 1
+                for i, score, evidence in ((1, 2, said), (2, 1, said), (3, 1, ""))
+            ],
+        )
+
+
+@pytest.fixture
+def all_config_dir(tmp_path: Path) -> Path:
+    directory = tmp_path / "all-config"
+    directory.mkdir()
+    (directory / "retention.toml").write_text(CONFIG + FOLLOWERS, encoding="utf-8")
+    return directory
+
+
+def every_row(db: Database) -> dict[str, list[tuple[Any, ...]]]:
+    with db.engine.connect() as conn:
+        return {
+            name: [
+                tuple(r)
+                for r in conn.execute(select(table(name)).order_by(*table(name).primary_key))
+            ]
+            for name in (*WATCHED, *FOLLOWED)
+        }
+
+
+def test_followers_dry_run_counts_and_changes_nothing(
+    database: Database, all_config_dir: Path
+) -> None:
+    seed(database)
+    seed_followers(database)
+    before = every_row(database)
+    result = RetentionRunner(database, load_retention(all_config_dir)).run(NOW, "tester", True)
+    assert [(r.dataset, r.rows) for r in result.reports] == EXPECTED_ALL
+    assert every_row(database) == before
+    [run] = runs(database)
+    report = json.loads(run["report"])
+    assert [(r["dataset"], r["rows"]) for r in report["rules"]] == EXPECTED_ALL
+
+
+def test_records_of_a_ticket_follow_it_and_the_rest_age_on_their_own(
+    database: Database, all_config_dir: Path
+) -> None:
+    seed(database)
+    seed_followers(database)
+    config = load_retention(all_config_dir)
+    result = RetentionRunner(database, config).run(NOW, "tester", False)
+    assert [(r.dataset, r.rows) for r in result.reports] == EXPECTED_ALL
+
+    steps = rows(database, "ticket_history")
+    assert steps[1]["note"] == "已电话联系138****5678，办结"
+    assert steps[11]["note"] == "已答复，回电138****5678"
+    assert steps[2]["details"] == "{}" and steps[2]["note"] == "更正诉求地址（address）：市民来电"
+    assert steps[2]["action"] == "correct" and steps[2]["actor"] == "1001"  # the record stays
+    assert steps[3]["note"] == f"回电{MOBILE}" and steps[3]["details"] == ADDRESS_CHANGE
+    assert steps[4]["note"] == f"回电{MOBILE}"
+    assert json.loads(steps[5]["details"]) == {"department": "water"}
+    assert steps[12]["note"] == f"回电{MOBILE}"
+
+    comments = rows(database, "ticket_comments")
+    assert {k: c["text"] for k, c in comments.items()} == {
+        1: "市民留了电话138****5678",
+        2: "自动回访3次未获评价，转人工回访。",
+        3: f"市民留了电话{MOBILE}",
+        4: f"市民留了电话{MOBILE}",
+    }
+    attachments = rows(database, "ticket_attachments")
+    assert attachments[1]["name"] == "身份证110105********002X.jpg"
+    assert attachments[2]["name"] == f"身份证{ID_CARD}.jpg"
+
+    surveys = rows(database, "surveys")
+    assert {k: s["number"] for k, s in surveys.items()} == {1: "", 2: MOBILE, 3: MOBILE, 4: ""}
+    assert surveys[1]["rating"] == "satisfied" and surveys[1]["state"] == "rated"
+
+    corrections = rows(database, "data_corrections")
+    assert (corrections[1]["before"], corrections[1]["after"]) == ("", "")
+    assert corrections[1]["reason"] == "市民138****5678来电更正"
+    assert corrections[1]["field"] == "address" and corrections[1]["actor"] == "office"
+    for kept in (2, 3, 4, 5):
+        assert corrections[kept]["before"] != "" and MOBILE in corrections[kept]["reason"]
+
+    issues = rows(database, "quality_issues")
+    assert {k: i["value"] for k, i in issues.items()} == {1: "", 2: "幸福小区", 3: ""}
+
+    callbacks = rows(database, "callbacks")
+    assert {k: c["number"] for k, c in callbacks.items()} == {
+        "cb-old-done": "",
+        "cb-old-unreached": "",
+        "cb-old-waiting": MOBILE,
+        "cb-new": MOBILE,
+    }
+    profiles = rows(database, "profiles")
+    assert (profiles[1]["name"], profiles[1]["phone"], profiles[1]["id_card_hash"]) == ("", "", "")
+    assert profiles[1]["records"] == 3 and profiles[1]["kind"] == "person"
+    assert profiles[2]["name"] == "某某物业公司" and profiles[3]["name"] == "李四"
+
+    findings = rows(database, "inspection_findings")
+    assert {k: f["evidence"] for k, f in findings.items()} == {
+        1: f"我的电话是{MOBILE}",
+        2: "",
+        3: "",
+    }
+    assert findings[2]["rule"] == "greeting" and findings[2]["passed"] == 1
+
+    access = table("data_access_log")
+    with database.engine.connect() as conn:
+        logged = [dict(r) for r in conn.execute(select(access).order_by(access.c.id)).mappings()]
+    assert [a["dataset"] for a in logged] == [d for d, _ in EXPECTED_ALL]
+    assert {a["action"] for a in logged} == {"purge"}
+    by_purpose = {(a["dataset"], a["fields"]): a["purpose"] for a in logged}
+    assert by_purpose[("surveys", "number")].endswith(
+        "anonymise rows older than 10 days with their tickets row (linked by ticket_id)"
+    )
+    assert "with their" not in by_purpose[("callbacks", "number")]
+
+    report = json.loads(runs(database)[0]["report"])
+    follows = {(r["dataset"], tuple(r["fields"])): r["follows"] for r in report["rules"]}
+    assert follows[("ticket_history", ("details",))] == "tickets"
+    assert follows[("data_corrections", ("before", "after", "reason"))] == "tickets"
+    assert follows[("inspection_findings", ("evidence",))] == ""
+    assert {r["days"] for r in report["rules"]} == {10}
+
+    again = RetentionRunner(database, config).run(NOW, "tester", False)
+    assert all(r.rows == 0 for r in again.reports)
+    assert len(rows(database, "data_access_log")) == len(EXPECTED_ALL)
+
+
+def test_followers_in_the_console_report(
+    database: Database, all_config_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed(database)
+    seed_followers(database)
+    assert main_retention(all_config_dir, database.url, True, "cli", NOW) == 0
+    out = capsys.readouterr().out
+    assert (
+        "ticket_history：将匿名化 2 行（2033-05-08 之前，保存 10 天，随 tickets；字段 note）" in out
+    )
+    assert "callbacks：将匿名化 2 行（2033-05-08 之前，保存 10 天；字段 number）" in out
+
+
+def test_the_shipped_rules_reach_every_record_of_a_finished_ticket(database: Database) -> None:
+    seed(database)
+    seed_followers(database)
+    config = load_retention(Path(__file__).resolve().parents[2] / "config")
+    result = RetentionRunner(database, config).run(NOW + 10 * 365 * DAY, "tester", False)
+    got: dict[str, int] = {}
+    for r in result.reports:
+        got[r.dataset] = got.get(r.dataset, 0) + r.rows
+    # every ticket but the open 3 and 5 is finished and 10 years old now
+    assert got["ticket_history"] == 4  # notes of 1, 4, 11; the correction 2 of ticket 1
+    assert got["ticket_comments"] == 2 and got["ticket_attachments"] == 1
+    assert got["surveys"] == 2 and got["data_corrections"] == 2 and got["quality_issues"] == 2
+    assert got["callbacks"] == 3 and got["profiles"] == 2 and got["inspection_findings"] == 2
+    assert rows(database, "ticket_history")[3]["note"] == f"回电{MOBILE}"  # ticket 3 is open
+    assert rows(database, "surveys")[2]["number"] == MOBILE  # still to be dialled

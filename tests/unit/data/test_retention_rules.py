@@ -50,6 +50,8 @@ def test_cutoff(days: int, expected: float) -> None:
         ("mask", "通话 17312345678901234567 已转接", "通话 17312345678901234567 已转接"),
         ("mask", "回拨 138****5678", "回拨 138****5678"),  # masked already
         ("mask", None, None),
+        ("clear", '{"field": "address", "before": "幸福小区3栋502"}', "{}"),
+        ("clear", "{}", "{}"),
     ],
 )
 def test_replacement(method: str, value: str | None, expected: str | None) -> None:
@@ -129,6 +131,15 @@ def test_the_shipped_config_loads() -> None:
         "calls",
         "tickets",
         "transcript_segments",
+        "ticket_history",
+        "ticket_comments",
+        "ticket_attachments",
+        "surveys",
+        "data_corrections",
+        "quality_issues",
+        "callbacks",
+        "profiles",
+        "inspection_findings",
     }
     assert by_table["queue_events"].days == by_table["change_log"].days == 400
     assert by_table["calls"].fields == (("caller_number", "blank"),)
@@ -138,6 +149,16 @@ def test_the_shipped_config_loads() -> None:
     assert ("content", "mask") in tickets.fields
     assert ("id_card", "blank") in tickets.fields
     assert by_table["transcript_segments"].linked == ("calls", "joined_at")
+    assert by_table["transcript_segments"].link == "call_id"
+    for name in ("ticket_comments", "surveys", "data_corrections", "quality_issues"):
+        follower = by_table[name]
+        assert follower.follows == tickets and follower.days == tickets.days == 1827
+        assert follower.linked is None
+    assert by_table["surveys"].fields == (("number", "blank"),)
+    assert by_table["callbacks"].fields == (("number", "blank"),)
+    assert by_table["callbacks"].days == by_table["calls"].days
+    assert by_table["inspection_findings"].link == "score_id"
+    assert [r.dataset for r in config.rules].count("ticket_history") == 2
 
 
 GOOD = """
@@ -149,6 +170,19 @@ age_field = "closed_at"
 fields = { caller_number = "blank", content = "mask" }
 where = { status_in = ["closed"] }
 """
+
+
+def follower(**values: str) -> str:
+    """GOOD, then an anonymise rule of ticket_history following it, some keys replaced."""
+    keys = {
+        "dataset": '"ticket_history"',
+        "follows": '"tickets"',
+        "link": '"ticket_id"',
+        "action": '"anonymise"',
+        "fields": '{ note = "mask" }',
+    }
+    keys.update(values)
+    return GOOD + "\n[[rule]]\n" + "".join(f"{k} = {v}\n" for k, v in keys.items() if v)
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -223,6 +257,63 @@ def rule(**values: str) -> str:
             "unknown value 'done'",
         ),
         (rule(keep="true"), "rule[0].keep", "unknown key"),
+        (
+            rule(action='"anonymise"', fields='{ data = "clear" }', where='{ event_in = ["x"] }')
+            + rule(action='"anonymise"', fields='{ data = "wipe" }'),
+            "rule[1].fields.data",
+            "must be one of blank, mask, clear",
+        ),
+        # a table's own serial id never names another table's row
+        (
+            rule(dataset='"quality_issues"', age_field='"quality_runs.started_at"'),
+            "rule[0].age_field",
+            "quality_issues has no column naming a quality_runs row: set link",
+        ),
+        (
+            rule(dataset='"quality_issues"', age_field='"quality_runs.started_at"')
+            + 'link = "nonesuch"\n',
+            "rule[0].link",
+            "unknown column 'nonesuch' of quality_issues",
+        ),
+        (rule(link='"call_id"'), "rule[0].link", "only a rule aged by a linked table"),
+        (
+            rule(dataset='"ticket_history"', age_field='"calls.joined_at"', link='"ticket_id"'),
+            "rule[0].link",
+            "'ticket_id' is a number, calls.call_id is text",
+        ),
+        (follower(days="30"), "rule[1].days", "is taken from the rule it follows"),
+        (follower(age_field='"at"'), "rule[1].age_field", "is taken from the rule it follows"),
+        (follower(link=""), "rule[1].link", "is required: set link to the column"),
+        (follower(follows='"nonesuch"'), "rule[1].follows", "unknown data set"),
+        (follower(follows='"audit_log"'), "rule[1].follows", "audit logs are kept"),
+        (follower(follows='"ticket_history"'), "rule[1].follows", "cannot follow its own"),
+        (
+            follower(follows='"calls"', link='"actor"'),
+            "rule[1].follows",
+            "no rule of calls in this file",
+        ),
+        (GOOD + GOOD + follower()[len(GOOD) :], "rule[2].follows", "tickets has 2 rules"),
+        (
+            follower()
+            + follower(
+                dataset='"ticket_comments"', follows='"ticket_history"', fields='{ text = "mask" }'
+            )[len(GOOD) :],
+            "rule[2].follows",
+            "the rule of ticket_history follows another rule itself",
+        ),
+        (
+            rule()
+            + follower(
+                dataset='"ticket_comments"', follows='"queue_events"', fields='{ text = "mask" }'
+            )[len(GOOD) :],
+            "rule[1].follows",
+            "the rule of queue_events deletes its rows",
+        ),
+        (
+            follower(where='{ action_in = ["close", "shut"] }'),
+            "rule[1].where.action_in[1]",
+            "unknown value 'shut'",
+        ),
         ("[retention]\nbatch = 0\n", "retention.batch", "from 1 to"),
         ("[retention]\nparallel = 2\n", "retention.parallel", "unknown key"),
         ("rule = 3\n", "rule", "array of tables"),
@@ -256,6 +347,29 @@ def test_a_good_rule_loads(tmp_path: Path) -> None:
             (Condition("status", ("closed",)),),
         ),
     )
+
+
+def test_a_following_rule_loads(tmp_path: Path) -> None:
+    config = load_retention(write(tmp_path, follower(where='{ action_in = ["correct"] }')))
+    tickets, history = config.rules
+    assert history == Rule(
+        "ticket_history",
+        30,
+        "anonymise",
+        "",
+        (("note", "mask"),),
+        (Condition("action", ("correct",)),),
+        "ticket_id",
+        tickets,
+    )
+    assert cutoff(history, NOW) == cutoff(tickets, NOW) == NOW - 30 * DAY
+
+
+def test_a_rule_may_follow_one_written_after_it(tmp_path: Path) -> None:
+    text = follower()
+    follow, good = text[len(GOOD) :], GOOD
+    history, tickets = load_retention(write(tmp_path, follow + good)).rules
+    assert history.follows == tickets and history.days == 30
 
 
 def test_a_missing_file_is_named(tmp_path: Path) -> None:
