@@ -2,12 +2,22 @@
 confirm, comment, attach; intake from web, app, mini-program and public-account forms.
 
 Roles: agents and supervisors see every ticket; a department sees only the tickets
-dispatched to it, with citizens' phone and ID numbers masked.
+dispatched to it.
+
+Every field that leaves here (tickets, their history entries and comments, in lists and
+detail views alike) goes through the catalogue-driven `Redactor` of the caller's role
+(GB/T 44192 8): the grade of each column in config/catalog.toml and the role's action for
+that grade in config/protection.toml say whether it is shown in clear, masked by its kind
+(free text and the JSON columns: the phone and ID-card numbers inside masked) or left out
+(`hide`: the key is absent). Each read that shows sensitive fields in clear is one row of the
+data access log, in the same transaction, naming those fields (`ticket_history.note` and the
+like for the history and comments).
 
 A citizen's ID-card number is stored encrypted (the app's `CIPHER`). A ticket's detail view
-shows it masked, and each such decryption is written to the data access log (action `read`)
-in the same transaction; only an auditor (or admin) stating a purpose gets the full number,
-from `GET /api/tickets/{id}/id_card?purpose=...`, logged as `decrypt`.
+shows it masked (or not at all, when the role's action for its grade is `hide`), and each
+such decryption is written to the data access log (action `read`) in the same transaction;
+only an auditor (or admin) stating a purpose gets the full number, from
+`GET /api/tickets/{id}/id_card?purpose=...`, logged as `decrypt`.
 """
 
 from __future__ import annotations
@@ -29,16 +39,10 @@ from sqlalchemy.orm import Session
 from callcenter.api.auth import Principal, require
 from callcenter.api.errors import ApiError, json_body
 from callcenter.data import audit
+from callcenter.data.catalog import load_annotations
 from callcenter.data.crypto import FieldCipher, Undecryptable
-from callcenter.data.grades import Grade
-from callcenter.data.protection import (
-    Action,
-    MaskingPolicy,
-    load_policy,
-    mask_address,
-    mask_name,
-)
-from callcenter.masking import mask_id_card, mask_phone, mask_text
+from callcenter.data.protection import Action, MaskingPolicy, Redactor, load_policy
+from callcenter.masking import mask_id_card
 from callcenter.outbound.settings import OutboundSettings
 from callcenter.storage import surveys
 from callcenter.storage import tickets as store
@@ -58,23 +62,127 @@ CIPHER: web.AppKey[FieldCipher] = web.AppKey("field_cipher", FieldCipher)
 CONFIG_DIR: web.AppKey[Path] = web.AppKey("data_config_dir", Path)
 SHIPPED_CONFIG = Path(__file__).resolve().parents[2] / "config"
 
-# What a detail view shows of the citizen, and what a list shows: in clear, each is a
-# sensitive read on record (GB/T 44192 8); masked, it is not.
-PERSONAL_DETAIL = ("caller_number", "caller_name", "address", "title", "content")
-PERSONAL_LIST = ("caller_number", "title")
+# The columns of `tickets` a list shows, and what a detail view adds; `proposal` and `state`
+# (and `ticket_history.details`) hold JSON, masked string by string.
+LIST_COLUMNS = (
+    "id",
+    "number",
+    "channel",
+    "status",
+    "request_type",
+    "topic",
+    "department",
+    "caller_number",
+    "title",
+    "did",
+    "hotline",
+    "created_at",
+    "deadline",
+    "version",
+    "repeats",
+    "confirmed",
+)
+DETAIL_COLUMNS = (
+    "caller_name",
+    "address",
+    "content",
+    "call_id",
+    "agent_id",
+    "skill",
+    "region",
+    "ivr_path",
+    "proposal",
+    "state",
+    "closed_at",
+    "enterprise_code",
+    "enterprise_name",
+    "grid",
+    "received_at",
+)
+JSON_COLUMNS = frozenset(
+    {("tickets", "proposal"), ("tickets", "state"), ("ticket_history", "details")}
+)
+# A history entry's JSON keys and the columns of ticket_history they come from.
+HISTORY_KEYS = (
+    ("seq", "seq"),
+    ("action", "action"),
+    ("actor", "actor"),
+    ("role", "role"),
+    ("at", "at"),
+    ("from", "from_status"),
+    ("to", "to_status"),
+    ("note", "note"),
+    ("details", "details"),
+)
+COMMENT_COLUMNS = ("at", "actor", "role", "text")
 
 
-def masks_personal(request: web.Request, who: Principal) -> bool:
-    """Whether the caller's role sees citizens' sensitive data masked: the masking policy of
-    protection.toml for the grade of the ticket's personal fields (the catalogue's
-    `sensitive`)."""
-    path = request.app.get(CONFIG_DIR, SHIPPED_CONFIG) / "protection.toml"
-    return _policy(path, path.stat().st_mtime).action(who.role, Grade.SENSITIVE) != Action.CLEAR
+def redactor_for(request: web.Request, who: Principal) -> Redactor:
+    """What the caller's role sees of each catalogued field: the masking policy of
+    protection.toml and the grades and kinds of catalog.toml (both read again when changed)."""
+    config = request.app.get(CONFIG_DIR, SHIPPED_CONFIG)
+    path = config / "protection.toml"
+    policy = _policy(path, path.stat().st_mtime)
+    return Redactor(policy, load_annotations(config / "catalog.toml"), who.role)
+
+
+def masks_personal(request: web.Request, who: Principal) -> Redactor:
+    """The former name of `redactor_for` (callcenter/api/sms.py passes it to `view`)."""
+    return redactor_for(request, who)
 
 
 @functools.lru_cache(maxsize=4)
 def _policy(path: Path, mtime: float) -> MaskingPolicy:
     return load_policy(path)
+
+
+def _masked_json(redact: Redactor, table: str, column: str, value: object) -> object:
+    """A JSON value masked by its column's kind, leaf by leaf: strings (and numbers that
+    masking would change, such as a phone number stored as a number) masked, the structure
+    and every other value kept, so a client reads the same keys."""
+    if isinstance(value, dict):
+        return {k: _masked_json(redact, table, column, v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_masked_json(redact, table, column, v) for v in value]
+    if isinstance(value, str):
+        return redact.value(table, column, value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        masked = redact.value(table, column, str(value))
+        return value if masked == str(value) else masked
+    return value
+
+
+def shown(redact: Redactor, table: str, values: dict[str, object]) -> dict[str, object]:
+    """The fields as the role sees them (`Redactor.row`, with JSON columns masked inside):
+    a hidden field is left out."""
+    out: dict[str, object] = {}
+    for column, value in values.items():
+        action = redact.action(table, column)
+        if action is Action.HIDE:
+            continue
+        if action is Action.CLEAR:
+            out[column] = value
+        elif (table, column) in JSON_COLUMNS:
+            out[column] = _masked_json(redact, table, column, value)
+        else:
+            out[column] = redact.value(table, column, value)
+    return out
+
+
+def read_in_clear(redact: Redactor, table: str, values: dict[str, object]) -> list[str]:
+    """The sensitive (or core) fields among these, with a value, that the role is shown in
+    clear: what the data access log lists (a masked or hidden field reveals nothing)."""
+    filled = [column for column, value in values.items() if value not in (None, "", {}, [])]
+    return [c for c in redact.fields_read(table, filled) if redact.action(table, c) is Action.CLEAR]
+
+
+def _stored(row: Any, column: str, table: str) -> object:
+    value = getattr(row, column)
+    if (table, column) in JSON_COLUMNS:
+        return json.loads(value) if value else {}
+    if column == "confirmed":
+        return bool(value)
+    return value
 
 
 ACTIONS: dict[str, type[Any]] = {
@@ -150,91 +258,98 @@ def due_status(row: Ticket, settings: TicketSettings | None, now: datetime) -> s
 
 def view(
     row: Ticket,
-    masked: bool,
+    redact: Redactor,
     detail: bool = False,
     settings: TicketSettings | None = None,
     identity: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The ticket as JSON, its citizen's data masked or not (`masks_personal`); `detail` adds
-    the content and the rest, `identity` the masked ID-card number (see `shown_id_card`:
-    never the full number here)."""
-    body: dict[str, Any] = {
-        "id": row.id,
-        "number": row.number,
-        "channel": row.channel,
-        "status": row.status,
-        "request_type": row.request_type,
-        "topic": row.topic,
-        "department": row.department,
-        "title": mask_text(row.title) if masked else row.title,
-        "caller_number": mask_phone(row.caller_number) if masked else row.caller_number,
-        "did": row.did,
-        "hotline": row.hotline,
-        "created_at": row.created_at,
-        "deadline": row.deadline,
-        "due_status": due_status(row, settings, _now()),
-        "version": row.version,
-        "repeats": row.repeats,
-        "confirmed": bool(row.confirmed),
-    }
+    """The ticket as JSON, as the role of `redact` sees it (hidden fields left out); `detail`
+    adds the content and the rest, `identity` the masked ID-card number (see
+    `id_card_shown`: never the full number here)."""
+    columns = LIST_COLUMNS + DETAIL_COLUMNS if detail else LIST_COLUMNS
+    body: dict[str, Any] = shown(
+        redact, "tickets", {c: _stored(row, c, "tickets") for c in columns}
+    )
+    body["due_status"] = due_status(row, settings, _now())
     if detail:
-        body.update(
-            {
-                "content": mask_text(row.content) if masked else row.content,
-                "caller_name": mask_name(row.caller_name) if masked else row.caller_name,
-                "address": mask_address(row.address) if masked else row.address,
-                "call_id": row.call_id,
-                "agent_id": row.agent_id,
-                "skill": row.skill,
-                "region": row.region,
-                "ivr_path": row.ivr_path,
-                "proposal": json.loads(row.proposal),
-                "state": json.loads(row.state),
-                "closed_at": row.closed_at,
-                "enterprise_code": row.enterprise_code,
-                "enterprise_name": row.enterprise_name,
-                "grid": row.grid,
-                "received_at": row.received_at,
-            }
-        )
         body.update(identity or {"id_card": "", "id_card_status": "none"})
     return body
 
 
-def shown_id_card(s: Session, row: Ticket, who: Principal, request: web.Request) -> dict[str, str]:
+def _hides_id_card(redact: Redactor) -> bool:
+    """Whether the role's action for the grade of the ID-card number is `hide` (the column
+    itself, ciphertext, is never shown: only its masked plaintext ever is)."""
+    grade = redact.annotations.field("tickets", "id_card").grade
+    return redact.policy.action(redact.role, grade) is Action.HIDE
+
+
+def id_card_shown(row: Ticket, redact: Redactor, cipher: FieldCipher | None) -> dict[str, str]:
     """The ticket's ID-card number masked for display, with `id_card_status` none, ok,
-    no_key (no cipher configured) or undecryptable. The detail view is a sensitive read when
-    it decrypts the number or shows the citizen's data in clear: one access-log row, in the
-    caller's transaction, lists what was read."""
-    masked = masks_personal(request, who)
-    fields = [] if masked else [f for f in PERSONAL_DETAIL if getattr(row, f)]
-    identity = {"id_card": "", "id_card_status": "none"}
-    if row.id_card:
-        cipher = request.app.get(CIPHER)
-        if cipher is None:
-            identity["id_card_status"] = "no_key"
-        else:
-            try:
-                identity = {
-                    "id_card": mask_id_card(cipher.decrypt(row.id_card)),
-                    "id_card_status": "ok",
-                }
-                fields.insert(0, "id_card")
-            except Undecryptable:
-                identity["id_card_status"] = "undecryptable"
-    if fields:
+    no_key (no cipher configured) or undecryptable; only `id_card_status: hidden` (nothing
+    decrypted) for a role whose policy hides the number's grade."""
+    if _hides_id_card(redact):
+        return {"id_card_status": "hidden"}
+    if not row.id_card:
+        return {"id_card": "", "id_card_status": "none"}
+    if cipher is None:
+        return {"id_card": "", "id_card_status": "no_key"}
+    try:
+        return {"id_card": mask_id_card(cipher.decrypt(row.id_card)), "id_card_status": "ok"}
+    except Undecryptable:
+        return {"id_card": "", "id_card_status": "undecryptable"}
+
+
+def _detail(
+    row: Ticket, redact: Redactor, request: web.Request, settings: TicketSettings | None = None
+) -> tuple[dict[str, Any], list[str]]:
+    """The detail view, and what it read: `id_card` when the number was decrypted, then the
+    sensitive columns shown in clear."""
+    identity = id_card_shown(row, redact, request.app.get(CIPHER))
+    out = view(row, redact, detail=True, settings=settings, identity=identity)
+    read = ["id_card"] if identity["id_card_status"] == "ok" else []
+    values = {c: _stored(row, c, "tickets") for c in LIST_COLUMNS + DETAIL_COLUMNS}
+    return out, read + read_in_clear(redact, "tickets", values)
+
+
+def _history(s: Session, tid: int, redact: Redactor) -> tuple[list[dict[str, object]], list[str]]:
+    """The ticket's history entries as the role sees them, and the fields read in clear
+    (`ticket_history.note`, ...)."""
+    entries: list[dict[str, object]] = []
+    read: dict[str, None] = {}
+    for h in store.history(s, tid):
+        values = {column: _stored(h, column, "ticket_history") for _, column in HISTORY_KEYS}
+        seen = shown(redact, "ticket_history", values)
+        entries.append({key: seen[column] for key, column in HISTORY_KEYS if column in seen})
+        read.update(dict.fromkeys(read_in_clear(redact, "ticket_history", values)))
+    return entries, [f"ticket_history.{c}" for c in read]
+
+
+def _comments(s: Session, tid: int, redact: Redactor) -> tuple[list[dict[str, object]], list[str]]:
+    """The ticket's comments as the role sees them, and the fields read in clear."""
+    entries: list[dict[str, object]] = []
+    read: dict[str, None] = {}
+    for c in store.comments(s, tid):
+        values = {column: _stored(c, column, "ticket_comments") for column in COMMENT_COLUMNS}
+        entries.append(shown(redact, "ticket_comments", values))
+        read.update(dict.fromkeys(read_in_clear(redact, "ticket_comments", values)))
+    return entries, [f"ticket_comments.{c}" for c in read]
+
+
+def _log_view(s: Session, who: Principal, request: web.Request, tid: int, read: list[str]) -> None:
+    """One access-log row for a detail view that decrypted the ID number or showed sensitive
+    fields in clear; nothing when it did neither."""
+    if read:
         audit.record_access(
             s,
             who.name,
             who.role,
             "read",
             "tickets",
-            str(row.id),
-            fields,
-            "ticket view (ID number masked)" if "id_card" in fields else "ticket view",
+            str(tid),
+            read,
+            "ticket view (ID number masked)" if "id_card" in read else "ticket view",
             request.remote or "",
         )
-    return identity
 
 
 def _visible(row: Ticket, who: Principal) -> None:
@@ -274,19 +389,26 @@ async def _create(request: web.Request, channel: str, body: dict[str, object]) -
     settings = request.app[SETTINGS]
     cipher = request.app.get(CIPHER)
     entered = data.id_card.strip().upper()
+    redact = redactor_for(request, who)
 
-    def work(s: Session) -> tuple[store.Created, dict[str, str] | None]:
+    def work(s: Session) -> tuple[store.Created, dict[str, Any]]:
         made = store.create(s, settings, data, actor_of(who), _now(), cipher=cipher)
         if made.linked:  # an earlier ticket: what it holds is read back (and logged)
-            return made, shown_id_card(s, made.ticket, who, request)
+            out, read = _detail(made.ticket, redact, request)
+            _log_view(s, who, request, made.ticket.id, read)
+            return made, out
         # a new ticket shows what the agent just sent, masked: nothing is decrypted
-        return made, {"id_card": mask_id_card(entered), "id_card_status": "ok"} if entered else None
+        identity: dict[str, str] | None = None
+        if _hides_id_card(redact):
+            identity = {"id_card_status": "hidden"}
+        elif entered:
+            identity = {"id_card": mask_id_card(entered), "id_card_status": "ok"}
+        return made, view(made.ticket, redact, detail=True, identity=identity)
 
     try:
-        made, identity = await _run(request, work)
+        made, out = await _run(request, work)
     except store.NoDataKey as exc:
         raise ApiError(503, exc.error_id, str(exc)) from exc
-    out = view(made.ticket, masks_personal(request, who), detail=True, identity=identity)
     out["linked"] = made.linked
     if made.linked:
         out["similarity"] = round(made.similarity, 3)
@@ -335,11 +457,17 @@ async def listing(request: web.Request) -> web.Response:
     )
     if who.role == "department" and not who.department:
         raise ApiError(403, "api.forbidden", "this department token names no department")
-    masked = masks_personal(request, who)
+    redact = redactor_for(request, who)
+    # numbers and titles in clear: a sensitive read, on record
+    read = [
+        c
+        for c in redact.fields_read("tickets", LIST_COLUMNS)
+        if redact.action("tickets", c) is Action.CLEAR
+    ]
 
     def work(s: Session) -> tuple[int, list[Ticket]]:
         total, rows = store.search(s, filters, page, per_page)
-        if rows and not masked:  # numbers and titles in clear: a sensitive read, on record
+        if rows and read:
             audit.record_access(
                 s,
                 who.name,
@@ -347,7 +475,7 @@ async def listing(request: web.Request) -> web.Response:
                 "read",
                 "tickets",
                 "",
-                PERSONAL_LIST,
+                read,
                 "ticket list: " + ",".join(str(r.id) for r in rows),
                 request.remote or "",
             )
@@ -360,7 +488,7 @@ async def listing(request: web.Request) -> web.Response:
             "total_capped": total > store.COUNT_CAP,
             "page": page,
             "per_page": per_page,
-            "tickets": [view(r, masked, settings=request.app[SETTINGS]) for r in rows],
+            "tickets": [view(r, redact, settings=request.app[SETTINGS]) for r in rows],
         }
     )
 
@@ -368,46 +496,22 @@ async def listing(request: web.Request) -> web.Response:
 async def read(request: web.Request) -> web.Response:
     who = require(request, "agent", "supervisor", "department")
     tid = _ticket_id(request)
+    redact = redactor_for(request, who)
 
-    def work(s: Any) -> dict[str, Any]:
+    def work(s: Session) -> dict[str, Any]:
         row = store.get(s, tid)
         _visible(row, who)
-        identity = shown_id_card(s, row, who, request)
-        out = view(
-            row,
-            masks_personal(request, who),
-            detail=True,
-            settings=request.app[SETTINGS],
-            identity=identity,
-        )
-        out["history"] = [
-            {
-                "seq": h.seq,
-                "action": h.action,
-                "actor": h.actor,
-                "role": h.role,
-                "at": h.at,
-                "from": h.from_status,
-                "to": h.to_status,
-                "note": h.note,
-                "details": json.loads(h.details),
-            }
-            for h in store.history(s, tid)
-        ]
-        out["comments"] = [
-            {"at": c.at, "actor": c.actor, "role": c.role, "text": c.text}
-            for c in store.comments(s, tid)
-        ]
+        out, read = _detail(row, redact, request, request.app[SETTINGS])
+        out["history"], history_read = _history(s, tid, redact)
+        out["comments"], comments_read = _comments(s, tid, redact)
+        _log_view(s, who, request, tid, read + history_read + comments_read)
         out["allowed_actions"] = list(allowed_actions(store.state_of(row), Role(who.role)))
         out["emergency"] = [
-            {
-                "line": x.line,
-                "mode": x.mode,
-                "actor": x.actor,
-                "target": x.target,
-                "status": x.status,
-                "at": x.at,
-            }
+            shown(
+                redact,
+                "emergency_links",
+                {c: getattr(x, c) for c in ("line", "mode", "actor", "target", "status", "at")},
+            )
             for x in (
                 s.scalars(
                     select(EmergencyLink)
@@ -457,15 +561,25 @@ async def _transition(request: web.Request, action: act.Action, version: object)
         raise ApiError(400, "api.invalid", "'expected_version' must be an integer")
     tid = _ticket_id(request)
     settings = request.app[SETTINGS]
+    redact = redactor_for(request, who)
 
-    def work(s: Any) -> dict[str, Any]:
+    def work(s: Session) -> dict[str, Any]:
         _visible(store.get(s, tid), who)
         row, entry = store.transition(s, settings, tid, action, actor_of(who), _now(), version)
         if entry.to_status is Status.CLOSED and OUTBOUND in request.app:
             surveys.schedule(s, row, request.app[OUTBOUND], time.time())  # 办结 -> 回访
-        identity = shown_id_card(s, row, who, request)
-        out = view(row, masks_personal(request, who), detail=True, identity=identity)
-        out["history_entry"] = {"seq": entry.seq, "action": entry.action, "to": entry.to_status}
+        out, read = _detail(row, redact, request)
+        _log_view(s, who, request, tid, read)
+        seen = shown(
+            redact,
+            "ticket_history",
+            {"seq": entry.seq, "action": entry.action, "to_status": entry.to_status},
+        )
+        out["history_entry"] = {
+            key: seen[column]
+            for key, column in (("seq", "seq"), ("action", "action"), ("to", "to_status"))
+            if column in seen
+        }
         return out
 
     return web.json_response(await _run(request, work))
@@ -500,11 +614,13 @@ async def confirm(request: web.Request) -> web.Response:
     request_type = _text(body, "request_type", limit=16)
     topic = _text(body, "topic", limit=64)
     department = _text(body, "department", limit=64)
+    redact = redactor_for(request, who)
 
     def work(s: Session) -> dict[str, Any]:
         row = store.confirm(s, tid, actor_of(who), request_type, topic, department)
-        identity = shown_id_card(s, row, who, request)
-        return view(row, masks_personal(request, who), detail=True, identity=identity)
+        out, read = _detail(row, redact, request)
+        _log_view(s, who, request, tid, read)
+        return out
 
     return web.json_response(await _run(request, work))
 

@@ -193,9 +193,12 @@ async def test_the_view_masks_the_number_and_logs_each_decryption(
         ("1001", "agent", "read"),  # the transition's answer shows the ticket too
         ("水务局", "department", "read"),
     ]
-    in_clear = "id_card,caller_number,title,content"  # agents and supervisors: policy "clear"
+    # agents and supervisors: policy "clear" for every sensitive field shown (the detail view
+    # has the history too, a transition's answer only the ticket)
+    in_clear = "id_card,caller_number,title,content,proposal,state"
+    history = "ticket_history.note,ticket_history.details"
     assert [(r.dataset, r.record_id, r.fields) for r in rows] == [
-        ("tickets", str(tid), in_clear),
+        ("tickets", str(tid), f"{in_clear},{history}"),
         ("tickets", str(tid), in_clear),
         ("tickets", str(tid), "id_card"),  # a department sees it masked: only the ID decrypted
     ]
@@ -273,7 +276,10 @@ async def test_a_number_under_an_unknown_key_is_reported_not_shown(
         assert (status, err["error_id"]) == (422, "data.undecryptable")
     # nothing was decrypted: the one read on record is the supervisor's view in clear
     assert [(r.actor, r.fields) for r in access_rows(database)] == [
-        ("班长", "caller_number,title,content")
+        (
+            "班长",
+            "caller_number,title,content,proposal,state,ticket_history.note,ticket_history.details",
+        )
     ]
     with database.session() as s:
         assert store.get(s, made.ticket.id).id_card == made.ticket.id_card

@@ -12,6 +12,8 @@ let shownContent = "";
 let callbacksSeen = "";
 
 const $ = (id) => document.getElementById(id);
+const HIDDEN = "（按数据保护策略不予显示）";
+const CONTENT_PLACEHOLDER = "诉求内容（通话转写自动填入）";
 
 async function action(name, body = {}) {
   try {
@@ -95,14 +97,18 @@ async function showTicket(id) {
   shownTicket = id;
   $("ticket").hidden = false;
   $("ticket-number").textContent = t.number;
-  $("t-caller").value = maskPhone(t.caller_number);
-  $("t-hotline").value = t.hotline;
-  $("t-title").value = t.title;
-  $("t-content").value = t.content;
-  shownContent = t.content.trim();
-  $("t-type").value = t.proposal.request_type || t.request_type || "咨询";
-  $("t-topic").value = t.proposal.topic || t.topic || "";
-  $("t-department").value = t.proposal.department || "";
+  // a field the data protection policy hides from this role is absent from the answer
+  const proposal = t.proposal || {};
+  $("t-caller").value = "caller_number" in t ? maskPhone(t.caller_number) : HIDDEN;
+  $("t-hotline").value = t.hotline || "";
+  $("t-title").value = t.title || "";
+  $("t-title").placeholder = "title" in t ? "" : HIDDEN;
+  $("t-content").value = t.content || "";
+  $("t-content").placeholder = "content" in t ? CONTENT_PLACEHOLDER : HIDDEN;
+  shownContent = (t.content || "").trim();
+  $("t-type").value = proposal.request_type || t.request_type || "咨询";
+  $("t-topic").value = proposal.topic || t.topic || "";
+  $("t-department").value = proposal.department || "";
 }
 
 async function submitTicket() {
