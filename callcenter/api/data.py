@@ -31,7 +31,7 @@ from callcenter.data.catalog import build_catalog, export_watermark, load_annota
 from callcenter.data.catalog import write_xlsx as catalog_xlsx
 from callcenter.data.fusion import browse, topics
 from callcenter.data.imports import ImportRequestError, import_file
-from callcenter.data.protection import Redactor, load_policy
+from callcenter.data.protection import Action, Redactor, load_policy
 from callcenter.data.quality import report as quality_report
 from callcenter.data.quality.config import load_quality
 from callcenter.data.quality.corrections import CorrectionError, correct
@@ -451,6 +451,13 @@ async def term(request: web.Request) -> web.Response:
         page = topics.term_tickets(s, name, word, limit, offset)
         rows: list[dict[str, object]] = page["tickets"]  # type: ignore[assignment]
         page["tickets"] = [redact.row("tickets", t) for t in rows]
+        # titles are personal text: shown in clear, the read is on record (as analytics does)
+        shown = [str(t["id"]) for t in rows if t.get("title")]
+        if shown and redact.action("tickets", "title") is Action.CLEAR:
+            audit.record_access(
+                s, who.name, who.role, "read", "tickets", "", ["title"],
+                f"topic {name}/{word}: tickets {' '.join(shown)}", request.remote or "",
+            )  # fmt: skip
         return page
 
     try:
