@@ -130,6 +130,12 @@ def integration_report(
                 {"channel": c, "label": CHANNEL_LABELS.get(c, c), "tickets": channels.get(c, 0)}
                 for c in CHANNELS
             ],
+            # codes outside the dictionary (governance's code.channel finds each ticket)
+            "unknown": [
+                {"channel": c, "tickets": n}
+                for c, n in sorted(channels.items())
+                if c not in CHANNELS
+            ],
         },
         "kpis": [
             {

@@ -60,7 +60,7 @@ ENTERPRISE_COLUMNS = ("code", "name", "legal_person", "address", "status")
 RULES = (
     "phone.format", "id_card.check", "uscc.check", "code.dictionary", "required.missing",
     "department.unknown", "duplicate.entry", "date.order", "evaluation.without_callback",
-    "timeliness.late_entry", "access.undecryptable",
+    "timeliness.late_entry", "access.undecryptable", "code.channel", "date.range",
 )  # fmt: skip
 ID_RULES = frozenset({"id_card.check", "access.undecryptable"})
 ENTERPRISE_SHARE = 0.05
@@ -70,6 +70,7 @@ TYPO_SHARE = 0.05  # of a citizen's repeat tickets
 TYPE_MIX = (("咨询", 0.3), ("求助", 0.2), ("投诉", 0.3), ("举报", 0.08), ("意见建议", 0.12))
 BAD_TYPES = ("咨讯", "投拆", "其它", "表扬", "求 助", "JB", "99")
 BAD_DEPARTMENTS = ("water_old", "城管局", "dept_999", "wter", "市水务局", "unknown")
+BAD_CHANNELS = ("电话", "Phone", "12345", "网站", "weixin", "")
 NODE = "syn"
 DAY = 86400.0
 
@@ -767,6 +768,7 @@ class Year:
             "request_type": d.request_type,
             "department": out.department,
             "content": d.content,
+            "channel": d.channel,
             "closed_at": out.closed_at,
             "state": out.state,
             "created_at": created,
@@ -783,13 +785,13 @@ class Year:
             batch.defects.append(
                 {"tbl": "tickets", "record_id": str(ticket_id), "rule": applied,
                  "field": DEFECT_FIELDS[applied] if applied != "required.missing"
-                 else ("content" if row["content"] == "" else "department")}
+                 else _missing_field(row)}
             )  # fmt: skip
         state = row["state"]
         assert isinstance(state, dict)
         batch.tickets.append(
-            (ticket_id, f"{local_day}{ticket_id:06d}", d.channel, call_id, row["caller_number"],
-             d.caller_name, did, hotline, number.region, number.skill, agent,
+            (ticket_id, f"{local_day}{ticket_id:06d}", row["channel"], call_id,
+             row["caller_number"], d.caller_name, did, hotline, number.region, number.skill, agent,
              "1" if number.entry == "menu" else "", row["request_type"], d.topic.id,
              row["department"], d.title, row["content"], d.address, out.status, out.version,
              state_json(state), _proposal(dept0), 1, created, out.updated_at, due,
@@ -836,6 +838,8 @@ class Year:
             row["enterprise_code"] = bad_uscc(rng, str(row["enterprise_code"]))
         elif rule == "code.dictionary":
             row["request_type"] = rng.choice(BAD_TYPES)
+        elif rule == "required.missing" and out.state.get("reply") and rng.random() < 0.3:
+            row["state"] = {**out.state, "reply": ""}  # replied, the reply text lost
         elif rule == "required.missing":
             recent = self._recent.get(d.caller_number, ())
             if out.department is not None and (rng.random() < 0.5 or any(
@@ -849,6 +853,13 @@ class Year:
                 row["content"] = ""
         elif rule == "department.unknown":
             row["department"] = rng.choice(BAD_DEPARTMENTS)
+        elif rule == "code.channel":
+            row["channel"] = rng.choice(BAD_CHANNELS)
+        elif rule == "date.range":  # the year typed wrong: at least two years ahead
+            years = rng.randint(2, 40)
+            typed = d.received + years * 365 * DAY
+            assert typed > out.updated_at + DAY  # the rule's `ahead` is a day
+            row["received_at"] = typed
         elif rule == "timeliness.late_entry":
             pass  # created_at was set more than a day after received_at
         elif rule in ("date.order", "evaluation.without_callback"):
@@ -943,7 +954,18 @@ DEFECT_FIELDS = {
     "evaluation.without_callback": "state",
     "timeliness.late_entry": "created_at",
     "access.undecryptable": "id_card",
+    "code.channel": "channel",
+    "date.range": "received_at",
 }
+
+
+def _missing_field(row: dict[str, object]) -> str:
+    """The field a planted required.missing defect emptied."""
+    if row["content"] == "":
+        return "content"
+    if row["department"] is None:
+        return "department"
+    return "state.reply"
 
 
 def hash_index(text: str, size: int) -> int:

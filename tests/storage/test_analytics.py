@@ -457,9 +457,8 @@ def test_integration_report(year: Database) -> None:
         n.did: per_did.get(n.did, 0) for n in numbers
     }
     assert report["numbers"]["calls_via_merged"] == len(in_window) - per_did.get("12345", 0)
-    assert {c["channel"]: c["tickets"] for c in report["channels"]["list"] if c["tickets"]} == dict(
-        channels
-    )
+    listed = report["channels"]["list"] + report["channels"]["unknown"]
+    assert {c["channel"]: c["tickets"] for c in listed if c["tickets"]} == dict(channels)
     kpis = {k["kpi"]: k for k in report["kpis"]}
     for window, side in ((before, "before"), (after, "after")):
         offered = [c for c in calls if window.start <= c.joined_at < window.end]

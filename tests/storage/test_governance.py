@@ -70,6 +70,10 @@ CONTENTS = [
     "小区电梯故障",
     "社保卡补办流程",
     "出租车拒载投诉",
+    "路灯夜间不亮",
+    "小区门口积水",
+    "噪音扰民严重",
+    "共享单车乱停放",
 ]
 
 
@@ -163,6 +167,9 @@ def plant(db: Database, settings: TicketSettings, cipher: FieldCipher) -> dict[s
                 "evaluation",
                 "late",
                 "access",
+                "channel",
+                "received",
+                "reply",
             ]
         )
     }
@@ -195,6 +202,12 @@ def plant(db: Database, settings: TicketSettings, cipher: FieldCipher) -> dict[s
     set_columns(db, t["evaluation"], state=json.dumps({"rating": "满意", "callback": None}))
     set_columns(db, t["late"], received_at=T0.timestamp() - 86401)
     set_columns(db, t["access"], id_card=ephemeral_cipher().encrypt(GOOD_ID))
+    set_columns(db, t["channel"], channel="电话")
+    set_columns(db, t["received"], received_at=T0.timestamp() + 36 * 365 * 86400)  # 2062
+    act(db, settings, t["reply"], LIFECYCLE[:5])  # replied, reviewed and closed
+    with db.engine.begin() as conn:  # then the reply text lost
+        state = json.loads(conn.scalar(text(f"SELECT state FROM tickets WHERE id = {t['reply']}")))
+    set_columns(db, t["reply"], state=json.dumps({**state, "reply": ""}))
     return t
 
 
@@ -212,6 +225,9 @@ def planted(t: dict[str, int]) -> set[tuple[str, str, str]]:
         (str(t["evaluation"]), "evaluation.without_callback", "state"),
         (str(t["late"]), "timeliness.late_entry", "created_at"),
         (str(t["access"]), "access.undecryptable", "id_card"),
+        (str(t["channel"]), "code.channel", "channel"),
+        (str(t["received"]), "date.range", "received_at"),
+        (str(t["reply"]), "required.missing", "state.reply"),
     }
 
 
@@ -240,11 +256,11 @@ def test_full_run_correction_incremental_rerun(
 
     full = run(database, rules, cipher, "full", "审计员", later())
     assert keys(issues(database)) == sorted(planted(t))  # each exactly once, nothing else
-    assert (full.records, full.problems, full.opened, full.closed) == (total, 12, 12, 0)
-    bad = {"规范性": 4, "完整性": 2, "准确性": 2, "一致性": 2, "时效性": 1, "可访问性": 1}
+    assert (full.records, full.problems, full.opened, full.closed) == (total, 15, 15, 0)
+    bad = {"规范性": 6, "完整性": 3, "准确性": 2, "一致性": 2, "时效性": 1, "可访问性": 1}
     assert full.scores == scores_for(bad, total)
-    assert full.per_rule["required.missing"] == 2 and full.per_rule["phone.format"] == 1
-    assert full.rules == 11
+    assert full.per_rule["required.missing"] == 3 and full.per_rule["phone.format"] == 1
+    assert full.rules == 13
     with database.session() as s:
         stored = s.get(QualityRun, full.run_id)
         assert stored is not None and stored.finished_at is not None
@@ -298,20 +314,20 @@ def test_full_run_correction_incremental_rerun(
     assert [(i.record_id, i.rule, i.closed_run_id) for i in closed] == [
         (str(t["phone"]), "phone.format", incremental.run_id)
     ]
-    assert incremental.scores == scores_for({**bad, "规范性": 3}, total)
+    assert incremental.scores == scores_for({**bad, "规范性": 5}, total)
 
     # nothing changed since: an incremental run checks nothing; a full re-run adds nothing
     idle = run(database, rules, cipher, "incremental", "审计员", later())
     assert (idle.records, idle.opened, idle.closed) == (0, 0, 0)
     rerun = run(database, rules, cipher, "full", "审计员", later())
-    assert (rerun.problems, rerun.opened, rerun.closed) == (11, 0, 0)
-    assert len(issues(database, open_only=False)) == 12
+    assert (rerun.problems, rerun.opened, rerun.closed) == (14, 0, 0)
+    assert len(issues(database, open_only=False)) == 15
 
     # report: every problem traceable to record, field, rule and run
     rep = report(database, rerun.run_id)
-    assert len(rep.issues) == 11 and rep.scores == rerun.scores
+    assert len(rep.issues) == 14 and rep.scores == rerun.scores
     assert all(i.run_id == full.run_id for i in rep.issues)
-    assert len(report(database, full.run_id).issues) == 12  # history: as it was then
+    assert len(report(database, full.run_id).issues) == 15  # history: as it was then
     assert "可访问性" in to_text(rep)
     path = tmp_path / "quality.xlsx"
     write_xlsx(rep, path, "审计员", datetime(2026, 11, 25, 9, 0))
@@ -322,7 +338,7 @@ def test_full_run_correction_incremental_rerun(
     overview = {r[0]: r[1] for r in wb[OVERVIEW_SHEET].iter_rows(min_row=3, values_only=True)}
     assert overview["可访问性"] == rep.scores["可访问性"] and overview["检查记录数"] == total
     lines = list(wb[ISSUES_SHEET].iter_rows(min_row=3, values_only=True))
-    assert len(lines) == 11
+    assert len(lines) == 14
     assert (str(t["late"]), "created_at", "timeliness.late_entry", "时效性") in [
         r[:4] for r in lines
     ]
@@ -344,7 +360,7 @@ def test_full_run_correction_incremental_rerun(
     ]
     truth.write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in lines_truth) + "\n")
     recall, precision, per_rule = evaluate(database, rerun.run_id, truth)
-    assert (recall, precision) == (11 / 12, 1.0)
+    assert (recall, precision) == (14 / 15, 1.0)
     assert per_rule["uscc.check"].planted == 2 and per_rule["uscc.check"].matched == 1
     assert per_rule["required.missing"].recall == 1.0
 
@@ -357,7 +373,7 @@ def test_incremental_finds_a_new_duplicate_and_an_id_card_correction(
     run(database, rules, cipher, "full", "审计员", later())
     # a new ticket of clean_done's caller repeating its request 2 hours later (entered
     # differently, then edited by SQL: the store would have linked it)
-    extra = new_ticket(database, settings, 15)
+    extra = new_ticket(database, settings, 18)
     set_columns(
         database,
         extra,

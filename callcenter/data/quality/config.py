@@ -2,7 +2,8 @@
 file and the dotted key (e.g. `rule[3].window`); one load reports all of them.
 
 A `dictionary` rule takes its codes from `values`, or from `source = "tickets.request_types"`
-(the request types of config/tickets.toml, one `[[deadline]]` per type).
+(the request types of config/tickets.toml, one `[[deadline]]` per type) or
+`source = "tickets.channels"` (the intake channels the ticket store accepts).
 """
 
 from __future__ import annotations
@@ -10,19 +11,22 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from callcenter.data.quality.rules import DIMENSIONS, KINDS, SEVERITIES, Rule
+from callcenter.data.quality.rules import DIMENSIONS, JSON_COLUMNS, KINDS, SEVERITIES, Rule
 from callcenter.data.quality.schedule import Schedule, parse_duration, parse_hhmm
 from callcenter.storage.schema import Base, Ticket
+from callcenter.storage.tickets import CHANNELS
 from callcenter.tickets.model import Status
 from callcenter.tomlreader import ConfigErrors, TableReader
 
 FILE = "quality.toml"
 TABLE = "tickets"
-SOURCES = ("tickets.request_types",)
+SOURCES = ("tickets.request_types", "tickets.channels")
+CHINA = timezone(timedelta(hours=8))
 COLUMNS = frozenset(c.name for c in Ticket.__table__.columns)
 
 _COMMON = ("id", "dimension", "kind", "field", "severity", "enabled", "description")
@@ -38,6 +42,7 @@ _PARAMS: dict[str, tuple[str, ...]] = {
     "lag": ("since", "max"),
     "json_requires": ("key", "requires"),
     "decryptable": (),
+    "date": ("earliest", "not_after", "ahead"),
 }
 
 
@@ -149,6 +154,23 @@ def _positive(value: Any) -> str | None:
     return None if value > 0 else "must be more than zero"
 
 
+def _not_negative(value: Any) -> str | None:
+    return None if value >= 0 else "must be zero or more"
+
+
+def _iso_date(value: Any) -> str | None:
+    try:
+        date.fromisoformat(value)
+    except (TypeError, ValueError):
+        return "must be a date YYYY-MM-DD"
+    return None
+
+
+def _epoch(value: str) -> float:
+    """Local midnight (UTC+8, the hotline's zone) of an ISO date, as epoch seconds."""
+    return datetime.combine(date.fromisoformat(value), time(), CHINA).timestamp()
+
+
 def _strings(r: TableReader, t: Mapping[str, Any], key: str, name: str) -> list[str]:
     value = r.get(t, key, name, list, [])
     if not all(isinstance(v, str) and v for v in value):
@@ -180,6 +202,8 @@ def _rule(
         source = r.get(t, key, "source", str, "", check=_one_of(SOURCES))
         if bool(values) == bool(source):
             r.error(key, "a dictionary rule needs exactly one of values or source")
+        elif source == "tickets.channels":
+            values = list(CHANNELS)
         elif source:
             try:
                 values = sorted(request_types())
@@ -191,8 +215,12 @@ def _rule(
     elif kind == "required":
         fields = _strings(r, t, key, "fields") or ([column] if column else [])
         for j, name in enumerate(fields):
-            if name not in COLUMNS:
-                r.error(f"{key}.fields[{j}]", f"no column {name!r} in table {TABLE}")
+            column_name, dot, json_key = name.partition(".")
+            if column_name not in COLUMNS:
+                r.error(f"{key}.fields[{j}]", f"no column {column_name!r} in table {TABLE}")
+            elif dot and (column_name not in JSON_COLUMNS or not json_key):
+                json_columns = ", ".join(sorted(JSON_COLUMNS))
+                r.error(f"{key}.fields[{j}]", f"only a JSON column ({json_columns}) takes a .key")
         if not fields:
             r.error(f"{key}.fields", "is required: the fields that must be filled")
         statuses = _strings(r, t, key, "statuses")
@@ -228,6 +256,11 @@ def _rule(
                 r.error(f"{key}.keys", "is required: the fields that identify the same party")
             params["keys"] = tuple(keys)
             params["seconds"] = r.get(t, key, "window", float, 0.0, required=True, check=_positive)
+    elif kind == "date":
+        earliest = r.get(t, key, "earliest", str, "2000-01-01", check=_iso_date)
+        params["earliest"] = _epoch(earliest) if earliest and not _iso_date(earliest) else 0.0
+        params["other"] = r.get(t, key, "not_after", str, "", check=_column) or ""
+        params["seconds"] = r.get(t, key, "ahead", float, 0.0, check=_not_negative)
     elif kind == "json_requires":
         params["key"] = r.get(t, key, "key", str, "", required=True)
         params["requires"] = r.get(t, key, "requires", str, "", required=True)

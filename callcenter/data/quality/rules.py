@@ -31,6 +31,7 @@ KINDS = (
     "lag",
     "json_requires",
     "decryptable",
+    "date",
 )
 SEVERITIES = ("error", "warning", "info")
 
@@ -57,6 +58,7 @@ FIELD_LABELS = {
     "topic": "主题",
 }
 STATE_LABELS = {"rating": "评价", "callback": "回访结果", "reply": "答复"}
+JSON_COLUMNS = frozenset({"state"})  # a rule may name one of their keys: "state.reply"
 _TEXT_FIELDS = frozenset({"content", "title", "address", "caller_name", "enterprise_name"})
 _TIME_FIELDS = frozenset({"created_at", "closed_at", "received_at", "updated_at", "deadline"})
 
@@ -83,10 +85,25 @@ class Rule:
     seconds: float = 0.0  # duplicate: window; lag: max
     key: str = ""  # json_requires: the key present ...
     requires: str = ""  # ... implies this key present
+    earliest: float = 0.0  # date: no time before this (epoch)
 
     @property
     def checked_fields(self) -> tuple[str, ...]:
         return self.fields if self.kind == "required" else (self.field,)
+
+
+def column_of(name: str) -> str:
+    """The column a field name reads: "state.reply" reads the JSON column "state"."""
+    return name.partition(".")[0]
+
+
+def value_of(row: Row, name: str) -> object:
+    """A column's value, or with "column.key" that key of the (parsed) JSON column."""
+    column, dot, key = name.partition(".")
+    value = row.get(column)
+    if not dot:
+        return value
+    return value.get(key) if isinstance(value, Mapping) else None
 
 
 @dataclass(frozen=True)
@@ -122,6 +139,9 @@ class Context:
 
 
 def label(name: str) -> str:
+    column, dot, key = name.partition(".")
+    if dot:
+        return STATE_LABELS.get(key, key) if column == "state" else name
     return FIELD_LABELS.get(name, name)
 
 
@@ -223,7 +243,7 @@ def _required(rule: Rule, row: Row, ctx: Context) -> list[Problem]:
     return [
         _problem(rule, f"{label(name)}缺失", "", name)
         for name in rule.fields
-        if _empty(row.get(name))
+        if _empty(value_of(row, name))
     ]
 
 
@@ -253,6 +273,28 @@ def _lag(rule: Rule, row: Row, ctx: Context) -> list[Problem]:
         f"（上限 {rule.seconds / 3600:g} 小时）"
     )
     return [_problem(rule, message, masked(rule.field, later))]
+
+
+def _date(rule: Rule, row: Row, ctx: Context) -> list[Problem]:
+    """A time a person could have entered: a finite instant, not before `earliest`, not later
+    than the row's `not_after` time by more than `ahead` seconds (a year typed wrong)."""
+    value = row.get(rule.field)
+    if value is None:
+        return NONE  # unset is the required kind's business
+    when = _number(value)
+    if when is None or when != when or when in (float("inf"), float("-inf")):
+        return [_problem(rule, f"{label(rule.field)}不是有效的时间", _str(value)[:40])]
+    if when < rule.earliest:
+        floor = datetime.fromtimestamp(rule.earliest, UTC).strftime("%Y-%m-%d")
+        return [_problem(rule, f"{label(rule.field)}早于 {floor}", masked(rule.field, when))]
+    bound = _number(row.get(rule.other)) if rule.other else None
+    if bound is not None and when > bound + rule.seconds:
+        message = (
+            f"{label(rule.field)}晚于{label(rule.other)} {(when - bound) / 86400:.0f} 天"
+            f"（最多 {rule.seconds / 3600:g} 小时）"
+        )
+        return [_problem(rule, message, masked(rule.field, when))]
+    return NONE
 
 
 def _present(value: object) -> bool:
@@ -351,6 +393,7 @@ CHECKS: dict[str, Check] = {
     "lag": _lag,
     "json_requires": _json_requires,
     "decryptable": _decryptable,
+    "date": _date,
 }
 assert set(CHECKS) == set(KINDS)
 

@@ -28,6 +28,7 @@ from callcenter.data.quality.rules import (
     Context,
     Problem,
     Rule,
+    column_of,
     scan_duplicates,
 )
 from callcenter.storage.database import Database
@@ -215,10 +216,12 @@ class _Work:
         self.row_rules = [r for r in rules if r.kind != "duplicate"]
         self.dup_rules = [r for r in rules if r.kind == "duplicate"]
         self.rule_ids = sorted({r.id for r in rules})
-        self.json_fields = sorted({r.field for r in rules if r.kind == "json_requires"})
+        json_fields = {r.field for r in rules if r.kind == "json_requires"}
+        json_fields.update(column_of(n) for r in rules for n in r.checked_fields if "." in n)
+        self.json_fields = sorted(json_fields)
         names = {"id", "status"}
         for r in rules:
-            names.update(r.checked_fields)
+            names.update(column_of(n) for n in r.checked_fields)
             names.update(n for n in (r.other,) if n)
         self.columns = [_TICKETS.c[n] for n in sorted(names)]
         self.ctx = Context(refs=self._refs(rules), decrypt=decryptor(cipher), today=today)

@@ -34,6 +34,7 @@ GOOD_ID = "11010519491231002X"
 BAD_ID = "110105194912310021"  # wrong check digit
 GOOD_USCC = "91350100M000100Y43"
 TODAY = date(2026, 11, 24)
+JAN_2026 = 1_767_196_800.0  # 2026-01-01 00:00 Beijing time
 CTX = Context(
     refs={("ref_departments", "code"): frozenset({"water", "gas"})},
     decrypt=decryptor(CIPHER),
@@ -137,6 +138,52 @@ def ids(problems: Iterable[Any]) -> list[tuple[str, str]]:
         ("access.undecryptable:id_card", {"id_card": OTHER.encrypt(GOOD_ID)}, ["id_card"]),
         ("access.undecryptable:id_card", {"id_card": CIPHER.current + ":garbage"}, ["id_card"]),
         ("access.undecryptable:id_card", {"id_card": "no-colon"}, ["id_card"]),
+        # dictionary of the store's channels
+        ("code.channel:channel", {"channel": "phone"}, []),
+        ("code.channel:channel", {"channel": "miniprogram"}, []),
+        ("code.channel:channel", {"channel": "电话"}, ["channel"]),
+        ("code.channel:channel", {"channel": ""}, ["channel"]),
+        # required per stage, a key of the state JSON
+        ("required.missing:state.reply", {"state": {"reply": ""}, "status": "handling"}, []),
+        ("required.missing:state.reply", {"state": {"reply": "已处理"}, "status": "replied"}, []),
+        (
+            "required.missing:state.reply",
+            {"state": {"reply": " "}, "status": "evaluated"},
+            ["state.reply"],
+        ),
+        ("required.missing:state.reply", {"state": {}, "status": "closed"}, ["state.reply"]),
+        ("required.missing:state.reply", {"state": None, "status": "reviewed"}, ["state.reply"]),
+        ("required.missing:closed_at", {"closed_at": None, "status": "replied"}, []),
+        ("required.missing:closed_at", {"closed_at": 5.0, "status": "closed"}, []),
+        ("required.missing:closed_at", {"closed_at": None, "status": "revisited"}, ["closed_at"]),
+        # date: a valid instant, from 2000 on, at most a day after the last update
+        ("date.range:received_at", {"received_at": JAN_2026, "updated_at": JAN_2026}, []),
+        ("date.range:received_at", {"received_at": None, "updated_at": JAN_2026}, []),
+        (
+            "date.range:received_at",
+            {"received_at": JAN_2026 + 86400, "updated_at": JAN_2026},
+            [],
+        ),
+        (
+            "date.range:received_at",
+            {"received_at": JAN_2026 + 86401, "updated_at": JAN_2026},
+            ["received_at"],
+        ),
+        (
+            "date.range:received_at",
+            {"received_at": JAN_2026 + 36 * 365 * 86400.0, "updated_at": JAN_2026},
+            ["received_at"],
+        ),
+        ("date.range:received_at", {"received_at": 946_656_000.0, "updated_at": None}, []),
+        (
+            "date.range:received_at",
+            {"received_at": 946_655_999.0, "updated_at": None},
+            ["received_at"],
+        ),
+        ("date.range:received_at", {"received_at": 0.0, "updated_at": JAN_2026}, ["received_at"]),
+        ("date.range:received_at", {"received_at": float("nan")}, ["received_at"]),
+        ("date.range:received_at", {"received_at": float("inf")}, ["received_at"]),
+        ("date.range:received_at", {"received_at": "2026-01-01"}, ["received_at"]),
     ],
 )
 def test_each_kind(key: str, row: dict[str, object], expected: list[str]) -> None:
@@ -222,6 +269,8 @@ def test_the_shipped_config_has_every_rule_id_of_the_vocabulary() -> None:
         "evaluation.without_callback",
         "timeliness.late_entry",
         "access.undecryptable",
+        "code.channel",
+        "date.range",
     }
     assert config.schedule.incremental_every == 900.0
 
@@ -377,6 +426,59 @@ def test_a_new_rule_of_an_existing_kind_needs_no_code() -> None:
             },
             "rule[0].enabled",
             "true or false",
+        ),
+        (
+            {"id": "x", "dimension": "完整性", "kind": "required", "fields": ["content.reply"]},
+            "rule[0].fields[0]",
+            "only a JSON column",
+        ),
+        (
+            {"id": "x", "dimension": "完整性", "kind": "required", "fields": ["state."]},
+            "rule[0].fields[0]",
+            "only a JSON column",
+        ),
+        (
+            {"id": "x", "dimension": "完整性", "kind": "required", "fields": ["nope.reply"]},
+            "rule[0].fields[0]",
+            "no column 'nope'",
+        ),
+        (
+            {
+                "id": "x",
+                "dimension": "规范性",
+                "kind": "date",
+                "field": "received_at",
+                "earliest": "2000-13-01",
+            },
+            "rule[0].earliest",
+            "YYYY-MM-DD",
+        ),
+        (
+            {
+                "id": "x",
+                "dimension": "规范性",
+                "kind": "date",
+                "field": "received_at",
+                "not_after": "updated",
+            },
+            "rule[0].not_after",
+            "no column",
+        ),
+        (
+            {"id": "x", "dimension": "规范性", "kind": "date", "field": "received_at", "ahead": -1},
+            "rule[0].ahead",
+            "zero or more",
+        ),
+        (
+            {
+                "id": "x",
+                "dimension": "规范性",
+                "kind": "dictionary",
+                "field": "channel",
+                "source": "tickets.channel",
+            },
+            "rule[0].source",
+            "unknown",
         ),
     ],
 )

@@ -17,6 +17,7 @@ import pytest
 from callcenter.config import load_config
 from callcenter.data.checks import check_id_card, check_phone, check_uscc
 from callcenter.data.crypto import FieldCipher, ephemeral_cipher
+from callcenter.storage.tickets import CHANNELS
 from callcenter.synthetic import vocab
 from callcenter.synthetic.command import holiday_names
 from callcenter.synthetic.people import typo
@@ -170,8 +171,18 @@ def _detect(g: Generated, settings: TicketSettings) -> dict[str, set[str]]:
             found["uscc.check"].add(tid)
         if t["request_type"] not in types:
             found["code.dictionary"].add(tid)
-        if not t["content"] or (not t["department"] and t["status"] != "accepted"):
+        replied = t["status"] in ("replied", "reviewed", "closed", "revisited", "evaluated")
+        if (
+            not t["content"]
+            or (not t["department"] and t["status"] != "accepted")
+            or (replied and not state.get("reply"))
+            or (t["status"] in ("closed", "revisited", "evaluated") and t["closed_at"] is None)
+        ):
             found["required.missing"].add(tid)
+        if t["channel"] not in CHANNELS:
+            found["code.channel"].add(tid)
+        if t["received_at"] > t["updated_at"] + 86400 or t["received_at"] < 946656000:
+            found["date.range"].add(tid)
         if t["department"] and t["department"] not in departments:
             found["department.unknown"].add(tid)
         if t["closed_at"] is not None and t["closed_at"] < t["created_at"]:
@@ -200,6 +211,8 @@ def test_defect_fields_name_the_column(year: Generated) -> None:
         if d["rule"] == "required.missing":
             row = by_id[d["record_id"]]
             assert (d["field"] == "content") == (row["content"] == "")
+            if d["field"] == "state.reply":
+                assert json.loads(row["state"])["reply"] == ""
         else:
             assert d["field"] in TICKET_COLUMNS
 
