@@ -525,6 +525,15 @@ def _due(rule: Rule, limit: float) -> ColumnElement[bool]:
     return and_(*clauses)
 
 
+def retired(config: RetentionConfig, dataset: str, now: float) -> ColumnElement[bool] | None:
+    """Rows of `dataset` past a rule of their own (anonymised or deleted by retention, or due
+    to be at its next pass), as a condition on the table; None when no rule ages it. Their
+    identity was removed on purpose, so governance leaves them out of its scope: an emptied
+    number is not an entry mistake."""
+    due = [_due(rule, cutoff(rule, now)) for rule in config.rules if rule.dataset == dataset]
+    return or_(*due) if due else None
+
+
 def _pending(rule: Rule, dialect: str) -> ColumnElement[bool]:
     """Rows not anonymised yet: a blank field is not '', a cleared one not '{}', or a masked
     one holds 11 digits in a row (every unmasked mobile or ID-card number does; their masked

@@ -22,6 +22,7 @@ from callcenter.data.quality.evaluation import evaluate
 from callcenter.data.quality.report import ISSUES_SHEET, OVERVIEW_SHEET, report, to_text, write_xlsx
 from callcenter.data.quality.rules import DIMENSIONS, Rule
 from callcenter.data.quality.runner import run
+from callcenter.data.retention import load_retention, retired
 from callcenter.storage import tickets as store
 from callcenter.storage.database import Database
 from callcenter.storage.schema import (
@@ -445,3 +446,35 @@ def test_refused_corrections_change_nothing(
     with database.session() as s:
         assert s.scalars(select(DataCorrection)).all() == []
         assert [h.action for h in store.history(s, ticket)] == ["accept"]
+
+
+def test_tickets_past_their_retention_are_out_of_scope(
+    database: Database, settings: TicketSettings, rules: tuple[Rule, ...]
+) -> None:
+    """Retention blanks a finished ticket's number after five years: governance does not
+    report the emptied number, and an issue the ticket had before closes; a young ticket with
+    the same blank number is still reported."""
+    cipher = ephemeral_cipher()
+    database.upgrade()
+    database.transaction(lambda s: s.add(RefDepartment(code="water", name="水务局")))
+    old, young = new_ticket(database, settings, 0), new_ticket(database, settings, 1)
+    for ticket_id in (old, young):
+        act(database, settings, ticket_id, LIFECYCLE)
+    set_columns(database, old, caller_number="1381234567")  # an entry mistake, found first
+    first = run(database, rules, cipher, "full", "审计员", later())
+    assert first.per_rule["phone.format"] == 1
+    retention = load_retention(REPO / "config")
+    six_years_ago = later().timestamp() - 6 * 365 * 86400
+    set_columns(database, old, closed_at=six_years_ago, caller_number="", caller_name="")
+    set_columns(database, young, caller_number="")
+    for mode in ("incremental", "full"):
+        now = later()
+        scope = retired(retention, "tickets", now.timestamp())
+        result = run(database, rules, cipher, mode, "审计员", now, scope)
+        assert [(i.record_id, i.rule) for i in issues(database)] == [
+            (str(young), "phone.format")
+        ], mode
+        assert result.records == 1, mode  # the young ticket (the old one is out of scope)
+    with database.session() as s:
+        closed = s.scalars(select(QualityIssue).where(QualityIssue.open == 0)).all()
+        assert [(i.record_id, i.rule) for i in closed] == [(str(old), "phone.format")]

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from callcenter.data.crypto import KeyConfigError, load_cipher
-from callcenter.data.quality.config import load_quality
+from callcenter.data.quality.config import TABLE, load_quality
 from callcenter.data.quality.corrections import CorrectionError, correct
 from callcenter.data.quality.report import (
     ReportError,
@@ -20,6 +20,7 @@ from callcenter.data.quality.report import (
     write_xlsx,
 )
 from callcenter.data.quality.runner import MODES, QualityRunError, run
+from callcenter.data.retention import load_retention, retired
 from callcenter.storage.database import Database
 from callcenter.storage.tickets import TicketNotFound
 from callcenter.tomlreader import ConfigError
@@ -37,6 +38,7 @@ def main_quality(config_dir: Path, db_url: str, mode: str, actor: str) -> int:
     else full); prints the report."""
     try:
         config = load_quality(config_dir)
+        retention = load_retention(config_dir)
         cipher = load_cipher()
     except (ConfigError, KeyConfigError) as exc:
         return _fail(f"数据质量检查无法开始：{exc}")
@@ -46,7 +48,9 @@ def main_quality(config_dir: Path, db_url: str, mode: str, actor: str) -> int:
             mode = "incremental" if latest_run(db) is not None else "full"
         if mode not in MODES:
             return _fail(f"检查方式应为 full、incremental 或 auto，而不是 {mode!r}")
-        result = run(db, config.rules, cipher, mode, actor, datetime.now(UTC))
+        now = datetime.now(UTC)
+        out_of_scope = retired(retention, TABLE, now.timestamp())
+        result = run(db, config.rules, cipher, mode, actor, now, out_of_scope)
         print(to_text(report(db, result.run_id, limit=TEXT_LIMIT), TEXT_LIMIT), end="")
         return 0
     except QualityRunError as exc:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Connection, func, insert, select, tuple_, update
+from sqlalchemy import ColumnElement, Connection, func, insert, not_, select, true, tuple_, update
 
 from callcenter.data.crypto import FieldCipher, Undecryptable
 from callcenter.data.quality.config import TABLE
@@ -93,9 +93,12 @@ def run(
     mode: str,
     actor: str,
     now: datetime,
+    retired: ColumnElement[bool] | None = None,
 ) -> RunResult:
     """One run; `now` is when it starts (its changes cutoff and the date ID cards are
-    checked against)."""
+    checked against). `retired` picks the tickets out of scope: past their retention period,
+    their identity removed on purpose (`callcenter.data.retention.retired`); they are not
+    checked or counted, and their open issues close."""
     if mode not in MODES:
         raise QualityRunError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
     enabled = [r for r in rules if r.enabled]
@@ -118,14 +121,17 @@ def run(
     from_seq = int(previous or 0) if mode == "incremental" else 0
     with db.engine.begin() as conn:
         upto_seq = _upto_seq(conn, started)
-        work = _Work(conn, enabled, cipher, run_id, now.date())
+        work = _Work(conn, enabled, cipher, run_id, now.date(), retired)
         if mode == "full":
             records = work.full()
             total = records
         else:
             changed = _changed(conn, from_seq, upto_seq)
             records = work.incremental(changed)
-            total = int(conn.scalar(select(func.count()).select_from(_TICKETS)) or 0)
+            in_scope = select(func.count()).select_from(_TICKETS)
+            if retired is not None:
+                in_scope = in_scope.where(not_(retired))
+            total = int(conn.scalar(in_scope) or 0)
         scores = _scores(conn, total)
         per_rule = {r.id: 0 for r in enabled} | dict(work.per_rule)
         problems = sum(work.per_rule.values())
@@ -210,8 +216,10 @@ class _Work:
         cipher: FieldCipher | None,
         run_id: int,
         today: date,
+        retired: ColumnElement[bool] | None = None,
     ) -> None:
         self.conn = conn
+        self.scope = not_(retired) if retired is not None else true()
         self.run_id = run_id
         self.row_rules = [r for r in rules if r.kind != "duplicate"]
         self.dup_rules = [r for r in rules if r.kind == "duplicate"]
@@ -246,7 +254,12 @@ class _Work:
         still_open = self._open_issues(None)
         records, last = 0, 0
         while True:
-            query = select(*self.columns).where(Ticket.id > last).order_by(Ticket.id).limit(CHUNK)
+            query = (
+                select(*self.columns)
+                .where(Ticket.id > last, self.scope)
+                .order_by(Ticket.id)
+                .limit(CHUNK)
+            )
             rows = self.conn.execute(query).all()
             if not rows:
                 break
@@ -262,7 +275,9 @@ class _Work:
         records = 0
         for ids in _chunks(changed):
             still_open = self._open_issues(ids)
-            rows = self.conn.execute(select(*self.columns).where(Ticket.id.in_(ids))).all()
+            rows = self.conn.execute(
+                select(*self.columns).where(Ticket.id.in_(ids), self.scope)
+            ).all()
             records += len(rows)
             self._check(rows, duplicates, still_open)
             # issues of a checked record that was not found again (or no longer exists)
