@@ -106,7 +106,15 @@ VOCABULARIES: dict[tuple[str, str], tuple[str, ...]] = {
 RUNS = Base.metadata.tables[RetentionRun.__tablename__]
 ACCESS_LOG = Base.metadata.tables[DataAccess.__tablename__]
 _WHERE_KEY = re.compile(r"^([a-z_][a-z0-9_]*?)_(not_in|in)$")
-_DIGITS = "[0-9]{11}"  # what an unmasked mobile or ID-card number always contains
+# What every number mask_text masks contains while unmasked, and its masked form does not: a
+# run of 7 digits (a mobile, an ID number, a landline's local number) or two groups of 4
+# (a mobile or landline written 138 1234 5678, 010-6234-5678). A superset: each row it picks
+# is masked in Python and left alone (not counted) when masking changes nothing.
+_DIGITS = "[0-9]{7}|[0-9]{4}[ -][0-9]{4}"
+_GLOBS = tuple(
+    "*" + pattern + "*"
+    for pattern in ("[0-9]" * 7, "[0-9]" * 4 + " " + "[0-9]" * 4, "[0-9]" * 4 + "-" + "[0-9]" * 4)
+)
 
 
 @dataclass(frozen=True)
@@ -536,8 +544,7 @@ def retired(config: RetentionConfig, dataset: str, now: float) -> ColumnElement[
 
 def _pending(rule: Rule, dialect: str) -> ColumnElement[bool]:
     """Rows not anonymised yet: a blank field is not '', a cleared one not '{}', or a masked
-    one holds 11 digits in a row (every unmasked mobile or ID-card number does; their masked
-    forms do not)."""
+    one may still hold a number (`_DIGITS`)."""
     table = _table(rule)
     clauses: list[ColumnElement[bool]] = []
     for name, method in rule.fields:
@@ -547,7 +554,7 @@ def _pending(rule: Rule, dialect: str) -> ColumnElement[bool]:
         elif method == "clear":
             clauses.append(column != EMPTY_JSON)
         elif dialect == "sqlite":
-            clauses.append(column.op("GLOB", is_comparison=True)("*" + "[0-9]" * 11 + "*"))
+            clauses.extend(column.op("GLOB", is_comparison=True)(g) for g in _GLOBS)
         else:
             clauses.append(column.regexp_match(_DIGITS))
     return or_(*clauses)

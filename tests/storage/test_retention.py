@@ -839,3 +839,44 @@ def test_the_shipped_rules_reach_every_record_of_a_finished_ticket(database: Dat
     assert got["callbacks"] == 3 and got["profiles"] == 2 and got["inspection_findings"] == 2
     assert rows(database, "ticket_history")[3]["note"] == f"回电{MOBILE}"  # ticket 3 is open
     assert rows(database, "surveys")[2]["number"] == MOBILE  # still to be dialled
+
+
+def test_masked_text_with_landlines_and_grouped_numbers_is_found_and_masked(
+    database: Database, config_dir: Path
+) -> None:
+    """A number written as a landline or in groups (no 11-digit run) is still picked and
+    masked; once masked, a second pass finds nothing to do."""
+    database.upgrade()
+    bare = {
+        "caller_number": "",
+        "caller_name": "",
+        "address": "",
+        "id_card": "",
+        "id_card_hash": "",
+    }
+    texts = {
+        1: "请回电 010-6234 5678",
+        2: "手机 138 1234 5678",
+        3: "固话0571-8765432，旧身份证110105491231002",
+        4: "工单2026年11月26日已回复",  # nothing to mask
+    }
+    with database.engine.begin() as conn:
+        conn.execute(
+            insert(table("tickets")),
+            [
+                ticket(k, "closed", OLD, text, **bare) | {"title": "网上留言"}
+                for k, text in texts.items()
+            ],
+        )
+    config = load_retention(config_dir)
+    result = RetentionRunner(database, config).run(NOW, "tester", False)
+    assert {r.dataset: r.rows for r in result.reports}["tickets"] == 3
+    content = {k: t["content"] for k, t in rows(database, "tickets").items()}
+    assert content == {
+        1: "请回电 010-**** 5678",
+        2: "手机 138 **** 5678",
+        3: "固话0571-***5432，旧身份证110105*****1002",
+        4: "工单2026年11月26日已回复",
+    }
+    again = RetentionRunner(database, config).run(NOW, "tester", False)
+    assert {r.dataset: r.rows for r in again.reports}["tickets"] == 0
