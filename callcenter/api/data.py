@@ -262,6 +262,7 @@ async def correction(request: web.Request) -> web.Response:
             who.role,
             datetime.now(UTC),
             issue_id,
+            remote=request.remote or "",
         )
         return {
             "id": made.id,
@@ -448,7 +449,8 @@ async def term(request: web.Request) -> web.Response:
     redact = _redactor(request, who)
 
     def work(s: Session) -> dict[str, object]:
-        page = topics.term_tickets(s, name, word, limit, offset)
+        own = (who.department or "") if who.role == "department" else None
+        page = topics.term_tickets(s, name, word, limit, offset, own)
         rows: list[dict[str, object]] = page["tickets"]  # type: ignore[assignment]
         page["tickets"] = [redact.row("tickets", t) for t in rows]
         # titles are personal text: shown in clear, the read is on record (as analytics does)

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from callcenter.api.auth import Principal
 from callcenter.api.errors import ApiError
-from callcenter.api.tickets import SETTINGS, TICKET_DB, masks_personal, view
+from callcenter.api.tickets import SETTINGS, TICKET_DB, redactor_for, view
 from callcenter.storage import tickets as store
 from callcenter.storage.schema import TicketComment
 from callcenter.tickets.model import Actor, Role
@@ -87,6 +87,6 @@ async def sms(request: web.Request) -> web.Response:
 
     ticket_id, linked, duplicate = await asyncio.to_thread(db.transaction, work)
     row = await asyncio.to_thread(db.transaction, lambda s: store.get(s, ticket_id))
-    out = view(row, masks_personal(request, Principal("sms-gateway", "agent")))
+    out = view(row, redactor_for(request, Principal("sms-gateway", "agent")))
     out.update({"linked": linked, "duplicate": duplicate})
     return web.json_response(out, status=200 if (linked or duplicate) else 201)

@@ -126,11 +126,6 @@ def redactor_for(request: web.Request, who: Principal) -> Redactor:
     return Redactor(policy, load_annotations(config / "catalog.toml"), who.role)
 
 
-def masks_personal(request: web.Request, who: Principal) -> Redactor:
-    """The former name of `redactor_for` (callcenter/api/sms.py passes it to `view`)."""
-    return redactor_for(request, who)
-
-
 @functools.lru_cache(maxsize=4)
 def _policy(path: Path, mtime: float) -> MaskingPolicy:
     return load_policy(path)

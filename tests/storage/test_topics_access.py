@@ -88,7 +88,9 @@ async def test_term_titles_masked_by_role_and_clear_reads_on_record(
             .limit(1)
         ).one()
     with database.engine.begin() as conn:
-        conn.execute(update(Ticket).where(Ticket.id == ticket_id).values(title=TITLE))
+        conn.execute(
+            update(Ticket).where(Ticket.id == ticket_id).values(title=TITLE, department="water")
+        )
     path = f"/api/data/topics/category/{term}?limit=200"
 
     seen = await page(c, t["supervisor"], path)  # the center's policy: titles in clear
@@ -99,9 +101,13 @@ async def test_term_titles_masked_by_role_and_clear_reads_on_record(
     assert read.fields == "title"
     assert read.purpose == f"topic category/{term}: tickets " + " ".join(map(str, titles))
 
+    departments = {row["id"]: row["department"] for row in seen["tickets"]}
+    assert set(departments.values()) != {"water"}  # the term holds other departments' too
     seen = await page(c, t["department"], path)  # departments: titles masked, nothing read
     masked = {row["id"]: row["title"] for row in seen["tickets"]}
     assert masked[ticket_id] == "反映小区停水，联系电话139****5678"
+    own = [k for k, d in departments.items() if d == "water"]  # only their own tickets
+    assert sorted(masked) == sorted(own) and seen["total"] == len(own)
     assert len(reads(database)) == 1
 
     seen = await page(c, t["auditor"], path)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import ColumnElement, Connection, func, select
 from sqlalchemy.orm import Session
 
 from callcenter.storage.schema import RefDepartment, Ticket, TicketTopic
@@ -132,15 +132,34 @@ def library_terms(session: Session, library: str) -> list[dict[str, object]]:
 
 
 def term_tickets(
-    session: Session, library: str, term: str, limit: int = 50, offset: int = 0
+    session: Session,
+    library: str,
+    term: str,
+    limit: int = 50,
+    offset: int = 0,
+    department: str | None = None,
 ) -> dict[str, object]:
     """The tickets filed under one term, newest first, a page at a time:
     {"library", "term", "total", "tickets": [{id, number, status, request_type, topic,
-    department, title, created_at}]}. `title` is personal text (grade sensitive): the caller
-    masks it by role."""
+    department, title, created_at}]}; with `department`, only that department's tickets (a
+    department sees its own, as in the tickets API). `title` is personal text (grade
+    sensitive): the caller masks it by role."""
     _check_library(library)
-    where = (TicketTopic.library == library, TicketTopic.term == term)
-    total = session.scalar(select(func.count()).select_from(TicketTopic).where(*where)) or 0
+    where: tuple[ColumnElement[bool], ...] = (
+        TicketTopic.library == library,
+        TicketTopic.term == term,
+    )
+    if department is not None:
+        where += (Ticket.department == department,)
+    total = (
+        session.scalar(
+            select(func.count())
+            .select_from(TicketTopic)
+            .join(Ticket, TicketTopic.ticket_id == Ticket.id)
+            .where(*where)
+        )
+        or 0
+    )
     rows = session.execute(
         select(
             Ticket.id,
