@@ -265,8 +265,9 @@ SPEC: dict[str, Any] = {
         "/api/calls/{call_id}/live-transcript": {
             "get": {
                 **operation(
-                    "Live transcript so far: partials and final segments per speaker",
-                    roles="agent, supervisor",
+                    "Live transcript so far: partials and final segments per speaker; every "
+                    "read is on record in the data access log (503 without the database)",
+                    roles="agent (a call they are or were on), supervisor",
                 ),
                 "parameters": [CALL],
             }
