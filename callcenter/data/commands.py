@@ -90,8 +90,12 @@ def run(config: Config, args: argparse.Namespace) -> int:
         return main_feed(config.source_dir, url, args.name, args.once)
     if args.data_command == "retention":
         from callcenter.data.retention import main_retention
+        from callcenter.dialplan import REPO
 
-        return main_retention(config.source_dir, url, args.dry_run, actor_of(args), None)
+        attachments = REPO / "var" / "attachments"  # where the service keeps them
+        return main_retention(
+            config.source_dir, url, args.dry_run, actor_of(args), None, attachments
+        )
     if args.data_command in ("quality", "correct"):
         return quality_command(config, url, actor_of(args), args)
     if args.data_command == "rotate-keys":

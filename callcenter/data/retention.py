@@ -103,6 +103,11 @@ VOCABULARIES: dict[tuple[str, str], tuple[str, ...]] = {
     ("quality_issues", "tbl"): ("tickets",),
 }
 
+# Columns naming a file on disk, relative to a root the runner is given: when anonymising
+# blanks such a column, the file goes too, once no row names it any longer (attachments are
+# stored by content hash, so two tickets may share one).
+FILE_COLUMNS = {"ticket_attachments": "path"}
+
 RUNS = Base.metadata.tables[RetentionRun.__tablename__]
 ACCESS_LOG = Base.metadata.tables[DataAccess.__tablename__]
 _WHERE_KEY = re.compile(r"^([a-z_][a-z0-9_]*?)_(not_in|in)$")
@@ -162,9 +167,11 @@ class RuleReport:
     rows: int = 0
     seconds: float = 0.0
     follows: str = ""  # the data set whose rule aged these rows ("" for their own age)
+    files: int = 0  # files removed from disk (FILE_COLUMNS) once no row names them
 
     def as_json(self) -> dict[str, Any]:
         return {
+            "files": self.files,
             "dataset": self.dataset,
             "action": self.action,
             "follows": self.follows,
@@ -563,9 +570,12 @@ def _pending(rule: Rule, dialect: str) -> ColumnElement[bool]:
 class RetentionRunner:
     """Applies the rules to a database: `run` does one pass and records it."""
 
-    def __init__(self, db: Database, config: RetentionConfig) -> None:
+    def __init__(
+        self, db: Database, config: RetentionConfig, files: Mapping[str, Path] | None = None
+    ) -> None:
         self.db = db
         self.config = config
+        self.files = dict(files or {})  # data set -> the root its FILE_COLUMNS are under
 
     def run(self, now: float, actor: str, dry_run: bool) -> RetentionResult:
         with self.db.engine.begin() as conn:
@@ -594,7 +604,9 @@ class RetentionRunner:
             if rule.action == "delete":
                 report.rows = self._delete(rule, report.cutoff, run_id, actor, now, dry_run)
             else:
-                report.rows = self._anonymise(rule, report.cutoff, run_id, actor, now, dry_run)
+                report.rows, report.files = self._anonymise(
+                    rule, report.cutoff, run_id, actor, now, dry_run
+                )
             report.seconds = time.monotonic() - started
             result.reports.append(report)
         with self.db.engine.begin() as conn:
@@ -630,10 +642,15 @@ class RetentionRunner:
 
     def _anonymise(
         self, rule: Rule, limit: float, run_id: int, actor: str, now: float, dry_run: bool
-    ) -> int:
+    ) -> tuple[int, int]:
+        """(rows anonymised, files removed)."""
         table = _table(rule)
         key = _key(table)
         names = [name for name, _ in rule.fields]
+        file_column = FILE_COLUMNS.get(rule.dataset, "")
+        if dict(rule.fields).get(file_column) != "blank":
+            file_column = ""
+        files = 0
         wanted = and_(_due(rule, limit), _pending(rule, self.db.engine.dialect.name))
         change = (
             update(table)
@@ -659,10 +676,49 @@ class RetentionRunner:
                     conn.execute(change, params)
                     if not total:
                         _log_purge(conn, rule, run_id, actor, now)
+            if file_column and params:
+                files += self._remove_files(rule, file_column, rows, names, params, dry_run)
             total += len(params)
             if len(rows) < batch:
-                return total
+                return total, files
             last = rows[-1][0]
+
+    def _remove_files(
+        self,
+        rule: Rule,
+        column_name: str,
+        rows: Sequence[Any],
+        names: list[str],
+        params: list[dict[str, Any]],
+        dry_run: bool,
+    ) -> int:
+        """Remove the files the anonymised rows named, unless another row still names one;
+        the number removed (a dry run: that would be, counting only this batch's rows)."""
+        root = self.files.get(rule.dataset)
+        if root is None:
+            return 0
+        table = _table(rule)
+        key, column = _key(table), table.c[column_name]
+        at = names.index(column_name) + 1
+        changed = {p["_key"] for p in params}
+        named = {str(r[at]) for r in rows if r[0] in changed and r[at]}
+        if not named:
+            return 0
+        with self.db.engine.connect() as conn:
+            kept = set(
+                conn.scalars(
+                    select(column).where(column.in_(sorted(named)), key.not_in(sorted(changed)))
+                )
+            )
+        removed = 0
+        for rel in sorted(named - kept):
+            path = (root / rel).resolve()
+            if not path.is_relative_to(root.resolve()) or not path.is_file():
+                continue  # never outside the root; gone already
+            if not dry_run:
+                path.unlink()
+            removed += 1
+        return removed
 
 
 def _log_purge(conn: Connection, rule: Rule, run_id: int, actor: str, now: float) -> None:
@@ -706,6 +762,8 @@ def summary_lines(result: RetentionResult) -> list[str]:
             line += f"，随 {r.follows}"
         if r.fields:
             line += f"；字段 {', '.join(r.fields)}"
+        if r.files:
+            line += f"；{'将' if result.dry_run else '已'}删除文件 {r.files} 个"
         lines.append(line + "）")
     head = "试运行，未改动数据" if result.dry_run else "已执行"
     lines.append(f"数据保存期限清理第 {result.run_id} 次：{head}")
@@ -713,7 +771,12 @@ def summary_lines(result: RetentionResult) -> list[str]:
 
 
 def main_retention(
-    config_dir: Path, db_url: str, dry_run: bool, actor: str, now: float | None
+    config_dir: Path,
+    db_url: str,
+    dry_run: bool,
+    actor: str,
+    now: float | None,
+    attachments: Path | None = None,
 ) -> int:
     """`callcenter data retention [--dry-run]`: one retention pass over the rules of
     config/retention.toml. Returns 0 when done, 2 when the config is wrong (stderr says
@@ -726,7 +789,8 @@ def main_retention(
     db = Database(db_url)
     try:
         db.upgrade()
-        result = RetentionRunner(db, config).run(
+        files = {"ticket_attachments": attachments} if attachments is not None else {}
+        result = RetentionRunner(db, config, files).run(
             time.time() if now is None else now, actor, dry_run
         )
     finally:

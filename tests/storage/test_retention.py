@@ -316,6 +316,7 @@ def test_a_pass_deletes_and_anonymises_what_is_due(database: Database, config_di
         "cutoff_utc",
         "fields",
         "rows",
+        "files",
         "seconds",
     }
     assert first["cutoff"] == NOW - 10 * DAY and first["action"] == "delete"
@@ -880,3 +881,69 @@ def test_masked_text_with_landlines_and_grouped_numbers_is_found_and_masked(
     }
     again = RetentionRunner(database, config).run(NOW, "tester", False)
     assert {r.dataset: r.rows for r in again.reports}["tickets"] == 0
+
+
+ATTACHMENT_FILES = """
+[[rule]]
+dataset = "ticket_attachments"
+follows = "tickets"
+link = "ticket_id"
+action = "anonymise"
+fields = { name = "mask", path = "blank" }
+"""
+
+
+def test_attachment_files_go_with_the_ticket_unless_another_ticket_shares_them(
+    database: Database, config_dir: Path, tmp_path: Path
+) -> None:
+    """Tickets 1 and 2 are due, 4 is not. Ticket 1's photo is removed from disk; the file
+    ticket 2 shares with ticket 4 (stored by content hash) stays for ticket 4; a path outside
+    the root is never touched. A dry run counts and removes nothing."""
+    seed(database)
+    root = tmp_path / "attachments"
+    outside = tmp_path / "outside.jpg"
+    for rel in ("ab/own.jpg", "cd/shared.jpg"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(b"jpeg")
+    outside.write_bytes(b"jpeg")
+    with database.engine.begin() as conn:
+        conn.execute(
+            insert(table("ticket_attachments")),
+            [
+                {
+                    "id": i,
+                    "ticket_id": t,
+                    "at": OLD,
+                    "actor": "1001",
+                    "name": "照片.jpg",
+                    "content_type": "image/jpeg",
+                    "size": 4,
+                    "sha256": "a" * 64,
+                    "path": path,
+                }
+                for i, t, path in (
+                    (1, 1, "ab/own.jpg"),
+                    (2, 2, "cd/shared.jpg"),
+                    (3, 4, "cd/shared.jpg"),
+                    (4, 2, "../outside.jpg"),
+                )
+            ],
+        )
+    (config_dir / "retention.toml").write_text(CONFIG + ATTACHMENT_FILES, encoding="utf-8")
+    runner = RetentionRunner(database, load_retention(config_dir), {"ticket_attachments": root})
+    dry = runner.run(NOW, "tester", True)
+    assert [(r.rows, r.files) for r in dry.reports if r.dataset == "ticket_attachments"] == [(3, 1)]
+    assert (root / "ab/own.jpg").exists()
+    done = runner.run(NOW, "tester", False)
+    assert [(r.rows, r.files) for r in done.reports if r.dataset == "ticket_attachments"] == [
+        (3, 1)
+    ]
+    assert json.loads(runs(database)[-1]["report"])["rules"][-1]["files"] == 1
+    assert not (root / "ab/own.jpg").exists()
+    assert (root / "cd/shared.jpg").exists() and outside.exists()
+    paths = {k: a["path"] for k, a in rows(database, "ticket_attachments").items()}
+    assert paths == {1: "", 2: "", 3: "cd/shared.jpg", 4: ""}
+    again = runner.run(NOW, "tester", False)
+    assert [(r.rows, r.files) for r in again.reports if r.dataset == "ticket_attachments"] == [
+        (0, 0)
+    ]
