@@ -254,10 +254,11 @@ class AlertEngine:
         what = "来电量" if kind == "call_surge" else "诉求量"
         where = self.names.district(district) if district else "全市"
         subject = self.names.topic(topic) if topic else ""
+        minutes = check.minutes or self.settings.surge.window_minutes  # the window that fired
         return Finding(
             kind,
             active.key,
-            f"{where}{subject}{what}激增：近{self.settings.surge.window_minutes}分钟"
+            f"{where}{subject}{what}激增：近{minutes}分钟"
             f"{check.count}件（常态{check.expected:.1f}件）",
             surge_level(check.count, check.expected),
             round(check.count / max(check.expected, 1e-9), 2),
@@ -269,7 +270,7 @@ class AlertEngine:
                 "count": check.count,
                 "expected": round(check.expected, 3),
                 "p_value": check.p,
-                "window_minutes": self.settings.surge.window_minutes,
+                "window_minutes": minutes,
                 "series": [[t, n] for t, n in detector.series(check.cell, at)],
                 "ticket_ids": list(active.ids),
             },

@@ -21,11 +21,13 @@ class SurgeRule:
     weeks: int = 4
     min_weeks: int = 1
     window_minutes: int = 60
+    long_window_minutes: int = 120  # 0: the short window only
     min_count: int = 5
     min_ratio: float = 2.0
-    p_value: float = 1e-5
+    p_value: float = 1e-6
     floor_per_hour: float = 0.05
     cooldown_hours: float = 12.0
+    lift_z: float = 3.0  # 0: wider cells' rises do not lift a cell's expected count
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,10 @@ def _positive(value: Any) -> str | None:
     return None if value > 0 else "must be greater than 0"
 
 
+def _not_negative(value: Any) -> str | None:
+    return None if value >= 0 else "must be 0 or greater"
+
+
 def _unit(value: Any) -> str | None:
     return None if 0 < value <= 1 else "must be greater than 0 and at most 1"
 
@@ -117,11 +123,13 @@ def load_alerts(config_dir: str | Path) -> AlertSettings:
                 "weeks": p,
                 "min_weeks": p,
                 "window_minutes": p,
+                "long_window_minutes": _not_negative,
                 "min_count": p,
                 "min_ratio": p,
                 "p_value": _unit,
                 "floor_per_hour": p,
                 "cooldown_hours": p,
+                "lift_z": _not_negative,
             },
         ),
         "cluster": (
@@ -166,6 +174,9 @@ def load_alerts(config_dir: str | Path) -> AlertSettings:
     for name, (default, checks) in sections.items():
         table = r.table(top.get(name), name, tuple(checks))
         built[name] = type(default)(**_read(r, table, name, default, checks))
+    surge = built["surge"]
+    if 0 < surge.long_window_minutes <= surge.window_minutes:
+        r.error("surge.long_window_minutes", "must be 0 (none) or longer than window_minutes")
     if r.errors:
         raise ConfigErrors(r.errors)
     return AlertSettings(**built)

@@ -29,6 +29,9 @@ def test_the_shipped_config_loads() -> None:
     [
         ("[surge]\nweeks = 0\n", "surge.weeks"),
         ("[surge]\np_value = 2.0\n", "surge.p_value"),
+        ("[surge]\nlong_window_minutes = 60\n", "surge.long_window_minutes"),
+        ("[surge]\nwindow_minutes = 30\nlong_window_minutes = -1\n", "surge.long_window_minutes"),
+        ("[surge]\nlift_z = -1.0\n", "surge.lift_z"),
         ('[cluster]\nscope = "city"\n', "cluster.scope"),
         ("[repeat]\ncaller_count = 1\n", "repeat.caller_count"),
         ('[lexicon]\ngroup = [""]\n', "lexicon.group"),

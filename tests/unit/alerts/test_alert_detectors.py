@@ -220,8 +220,9 @@ def test_a_day_type_not_yet_seen_takes_the_level_of_its_kind_of_day() -> None:
 @pytest.mark.parametrize(("swing", "surges"), [(0, True), (3, False)])
 def test_day_to_day_swings_in_the_history_widen_the_tail(swing: int, surges: bool) -> None:
     """4 an hour on average; days alternate 4 - swing and 4 + swing an hour. 16 in an hour
-    is a surge against a steady history, not against one whose days swing that much."""
-    detector = SurgeDetector(SurgeRule(), lambda at: 0.0)
+    is a surge against a steady history (P about 6e-6), not against one whose days swing that
+    much."""
+    detector = SurgeDetector(SurgeRule(p_value=1e-5), lambda at: 0.0)
     tid = 0
     for day in range(28):
         per_hour = 4 + (swing if day % 2 else -swing)
@@ -237,6 +238,81 @@ def test_day_to_day_swings_in_the_history_widen_the_tail(swing: int, surges: boo
     assert check is not None and check.count == 16
     assert (check.dispersion > 0.2) is bool(swing)
     assert check.surge is surges
+
+
+def test_the_expected_count_sums_the_hours_a_window_covers() -> None:
+    """The usual rate is 4 an hour from 8:00 to 18:00 and 0 at night: a window is the sum of
+    the hourly rates, each by the part of the hour it covers."""
+    detector = SurgeDetector(SurgeRule(), lambda at: 0.0)
+    _steady(detector, 4)
+    day = MONDAY + 28 * 86400
+    assert detector.expected(("", ""), day + 8.5 * H) == pytest.approx(2.0, rel=0.01)
+    assert detector.expected(("", ""), day + 8.5 * H, 120) == pytest.approx(2.0, rel=0.01)
+    assert detector.expected(("", ""), day + 9.5 * H, 120) == pytest.approx(6.0, rel=0.01)
+    assert detector.expected(("110105", "water"), day + 9.5 * H, 120) == pytest.approx(
+        1.5, rel=0.01
+    )
+    assert detector.expected(("110105", "water"), day + 3 * H, 120) == pytest.approx(0.1)  # floor
+
+
+@pytest.mark.parametrize(("long_window", "surges"), [(0, False), (120, True)])
+def test_a_rise_spread_over_two_hours_needs_the_long_window(long_window: int, surges: bool) -> None:
+    """One an hour as a rule; 11 more in two hours (8:05 to 9:45). At 9:45, 7 in the last
+    hour (P about 8e-5 against 1) and 13 in the last two (about 2e-7 against 1.75)."""
+    detector = SurgeDetector(SurgeRule(long_window_minutes=long_window), lambda at: 0.0)
+    tid = _steady(detector, 4)
+    day = MONDAY + 28 * 86400
+    arrivals = [(day + h * H + k * 600, k) for h in (8, 9) for k in range(4)]
+    arrivals += [(day + 8 * H + 300 + i * 600, -1) for i in range(11)]
+    for at, k in sorted(arrivals):
+        tid += 1
+        if k < 0:
+            detector.add(at, tid, "110105", "water")
+        else:
+            detector.add(at, tid, "110105" if k % 2 else "110106", "water" if k < 2 else "power")
+    cell = ("110105", "water")
+    check = detector.check(cell, day + 9.75 * H)  # the moment of the latest arrival
+    assert check is not None and check.surge is surges
+    if surges:
+        assert (check.minutes, check.count) == (120, 13)
+        assert check.expected == pytest.approx(1.75, rel=0.01)
+        assert len(detector.window(cell)) == 13
+    else:
+        assert (check.minutes, check.count) == (60, 7)
+
+
+DISTRICTS = ("110101", "110102", "110105", "110106")
+
+
+@pytest.mark.parametrize(("rising", "district_surges"), [(1, True), (4, False)])
+def test_a_rise_of_the_whole_topic_is_not_each_district_s_surge(
+    rising: int, district_surges: bool
+) -> None:
+    """Four districts, 2 water and 2 power requests an hour each, 8:00 to 18:00. Then water
+    goes up fivefold from 8:00 in one district (its surge) or in all four (the whole topic
+    rises, as heating does when the heating season starts): there each district is tested
+    against the rest of the topic's level today (lifted), and the topic cell reports it."""
+    arrivals: list[tuple[float, str, str]] = []
+    for day in range(29):
+        for hour in range(8, 18 if day < 28 else 10):
+            for d, district in enumerate(DISTRICTS):
+                water = 10 if day == 28 and d < rising else 2
+                for topic, n in (("water", water), ("power", 2)):
+                    for k in range(n):
+                        at = MONDAY + day * 86400 + hour * H + (k + 0.1 * d) * 3600 / n
+                        arrivals.append((at, district, topic))
+    detector = SurgeDetector(SurgeRule(), lambda at: 0.0)
+    for tid, (at, district, topic) in enumerate(sorted(arrivals)):
+        detector.add(at, tid, district, topic)
+    at = max(arrivals)[0]
+    check = detector.check(("110101", "water"), at)  # at the latest arrival
+    assert check is not None and check.surge is district_surges
+    lifted = detector.expected(("110101", "water"), at, 120, lift=True)
+    plain = detector.expected(("110101", "water"), at, 120)
+    assert lifted is not None and plain is not None
+    assert (lifted > 2 * plain) is not district_surges
+    city_wide = detector.check(("", "water"), at)
+    assert city_wide is not None and city_wide.surge is not district_surges
 
 
 def test_no_surge_check_without_history() -> None:

@@ -1,5 +1,6 @@
 """The engine on hand-made tickets: one finding per event key, levels, the repeated caller's
-masked title, the call-volume surge and a district surge not repeated city-wide."""
+masked title, the call-volume surge, a district surge not repeated city-wide and a surge that
+only the long window finds."""
 
 from __future__ import annotations
 
@@ -89,3 +90,23 @@ def test_a_district_surge_is_not_repeated_city_wide() -> None:
     assert {(f.district, f.topic) for f in found} == {("110108", "water")}
     assert len({f.key for f in found}) == 1
     assert found[-1].onset_at == now and found[-1].level == "red"
+
+
+def test_a_surge_found_in_the_long_window_says_so() -> None:
+    """One water request an hour in 110105 as a rule, then 11 more from 8:05 to 9:45: never
+    enough in one hour, enough in two; the title and evidence name the two-hour window."""
+    engine = AlertEngine(AlertSettings(), UTC)
+    usual = [("110105", "water"), ("110106", "water"), ("110105", "power"), ("110106", "power")]
+    arrivals: list[tuple[float, str, str]] = []
+    for day in range(15):
+        for hour in range(8, 18 if day < 14 else 10):
+            for k, (district, topic) in enumerate(usual):
+                arrivals.append((MONDAY + day * 86400 + hour * H + k * 900, district, topic))
+    now = MONDAY + 14 * 86400
+    arrivals += [(now + 8 * H + 300 + i * 600, "110105", "water") for i in range(11)]
+    found: list[Finding] = []
+    for n, (at, district, topic) in enumerate(sorted(arrivals)):
+        t = TicketFacts(n, at, f"138{n:08d}", f"{district}001001", topic, "停水", f"停水{n}")
+        found.extend(f for f in engine.observe(t) if f.kind == "surge")
+    assert found and {(f.district, f.topic) for f in found} == {("110105", "water")}
+    assert "近120分钟" in found[0].title and found[0].evidence["window_minutes"] == 120
