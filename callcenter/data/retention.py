@@ -63,6 +63,7 @@ from sqlalchemy import (
 
 from callcenter.data.feed_source import STAGE_OF_ACTION
 from callcenter.data.fusion.match import ENTERPRISE, PERSON
+from callcenter.data.protection import mask_name
 from callcenter.data.quality.corrections import CORRECTABLE
 from callcenter.masking import mask_text
 from callcenter.storage.database import Database
@@ -102,6 +103,10 @@ VOCABULARIES: dict[tuple[str, str], tuple[str, ...]] = {
     ("data_corrections", "field"): tuple(sorted(CORRECTABLE)),
     ("quality_issues", "tbl"): ("tickets",),
 }
+
+# Columns holding a person's name: when a rule blanks one, the name is also masked in the
+# same row's masked text.
+NAME_COLUMNS = ("caller_name", "name")
 
 # Columns naming a file on disk, relative to a root the runner is given: when anonymising
 # blanks such a column, the file goes too, once no row names it any longer (attachments are
@@ -225,10 +230,21 @@ def anonymised(
     fields: Sequence[tuple[str, str]], row: Mapping[str, str | None]
 ) -> dict[str, str | None]:
     """The fields of `row` that anonymisation changes, with their new values ({} when the row
-    is anonymised already)."""
+    is anonymised already). A person's name blanked in the same row (`NAME_COLUMNS`) is also
+    masked wherever it appears in the row's masked text (张三反映 -> 张*反映): no pattern finds
+    names in free text, but this row says which name to look for."""
+    methods = dict(fields)
+    names = [
+        str(row[c]).strip()
+        for c in NAME_COLUMNS
+        if methods.get(c) == "blank" and row.get(c) and len(str(row[c]).strip()) >= 2
+    ]
     changes: dict[str, str | None] = {}
     for name, method in fields:
         new = replacement(method, row[name])
+        if method == "mask" and new:
+            for person in names:
+                new = new.replace(person, mask_name(person))
         if new != row[name]:
             changes[name] = new
     return changes
@@ -669,8 +685,8 @@ class RetentionRunner:
                 params: list[dict[str, Any]] = []
                 for row in rows:
                     values = dict(zip(names, row[1:], strict=True))
-                    if anonymised(rule.fields, values):
-                        new = {f"_new_{n}": replacement(m, values[n]) for n, m in rule.fields}
+                    if changes := anonymised(rule.fields, values):
+                        new = {f"_new_{n}": changes.get(n, values[n]) for n in names}
                         params.append({"_key": row[0], **new})
                 if params and not dry_run:
                     conn.execute(change, params)

@@ -947,3 +947,28 @@ def test_attachment_files_go_with_the_ticket_unless_another_ticket_shares_them(
     assert [(r.rows, r.files) for r in again.reports if r.dataset == "ticket_attachments"] == [
         (0, 0)
     ]
+
+
+def test_the_name_blanked_is_masked_in_the_same_row_s_text(
+    database: Database, config_dir: Path
+) -> None:
+    """No pattern finds a name in free text, but the row names its caller: 张三 in the title
+    and content of the ticket whose caller_name is blanked becomes 张*; another name stays."""
+    database.upgrade()
+    with database.engine.begin() as conn:
+        conn.execute(
+            insert(table("tickets")),
+            [
+                ticket(1, "closed", OLD, "张三反映：邻居李四家漏水", title="张三反映漏水"),
+                ticket(2, "closed", OLD, "张三反映", caller_name="王"),  # too short to look for
+            ],
+        )
+    RetentionRunner(database, load_retention(config_dir)).run(NOW, "tester", False)
+    got = {
+        k: (t["title"], t["content"], t["caller_name"])
+        for k, t in rows(database, "tickets").items()
+    }
+    assert got == {
+        1: ("张*反映漏水", "张*反映：邻居李四家漏水", ""),
+        2: ("来电 138****5678 反映垃圾", "张三反映", ""),
+    }
