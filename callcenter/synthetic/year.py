@@ -70,6 +70,7 @@ TYPO_SHARE = 0.05  # of a citizen's repeat tickets
 TYPE_MIX = (("咨询", 0.3), ("求助", 0.2), ("投诉", 0.3), ("举报", 0.08), ("意见建议", 0.12))
 BAD_TYPES = ("咨讯", "投拆", "其它", "表扬", "求 助", "JB", "99")
 BAD_DEPARTMENTS = ("water_old", "城管局", "dept_999", "wter", "市水务局", "unknown")
+REPLIED = frozenset({"replied", "reviewed", "closed", "revisited", "evaluated"})
 BAD_CHANNELS = ("电话", "Phone", "12345", "网站", "weixin", "")
 NODE = "syn"
 DAY = 86400.0
@@ -838,8 +839,13 @@ class Year:
             row["enterprise_code"] = bad_uscc(rng, str(row["enterprise_code"]))
         elif rule == "code.dictionary":
             row["request_type"] = rng.choice(BAD_TYPES)
-        elif rule == "required.missing" and out.state.get("reply") and rng.random() < 0.3:
-            row["state"] = {**out.state, "reply": ""}  # replied, the reply text lost
+        elif (
+            rule == "required.missing"
+            and out.status in REPLIED
+            and out.state.get("reply")
+            and rng.random() < 0.3
+        ):  # replied, the reply text lost (a reopened ticket is not past its reply)
+            row["state"] = {**out.state, "reply": ""}
         elif rule == "required.missing":
             recent = self._recent.get(d.caller_number, ())
             if out.department is not None and (rng.random() < 0.5 or any(
