@@ -18,6 +18,7 @@ yet; the profiles take the new hashes at the next fusion (daily, or `callcenter 
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -63,6 +64,21 @@ def _current_prefix(cipher: FieldCipher) -> str:
     return f"{cipher.current}:%"  # key ids are hex: no LIKE wildcards in them
 
 
+def _swap(
+    session: Session, ticket_id: int, read: Mapping[str, str], new: Mapping[str, str]
+) -> bool:
+    """Compare-and-set: write `new` to the ticket only if its columns still hold what was
+    `read` (a concurrent change is never overwritten). Whether it was written."""
+    columns = Ticket.__table__.c
+    done: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+        update(Ticket)
+        .where(Ticket.id == ticket_id, *(columns[k] == v for k, v in read.items()))
+        .values(**new)
+        .execution_options(synchronize_session=False)
+    )
+    return done.rowcount == 1
+
+
 def _batch(
     session: Session, cipher: FieldCipher, after: int, size: int, report: RotationReport
 ) -> int | None:
@@ -88,13 +104,7 @@ def _batch(
             if len(report.undecryptable_ids) < SAMPLE_IDS:
                 report.undecryptable_ids.append(ticket_id)
             continue
-        done: CursorResult[Any] = session.execute(  # type: ignore[assignment]
-            update(Ticket)
-            .where(Ticket.id == ticket_id, Ticket.id_card == stored)
-            .values(id_card=fresh)
-            .execution_options(synchronize_session=False)
-        )
-        if done.rowcount == 1:
+        if _swap(session, ticket_id, {"id_card": stored}, {"id_card": fresh}):
             report.rotated += 1
         else:
             report.changed_meanwhile += 1
@@ -142,13 +152,8 @@ def _reindex_batch(
         if fresh == old:
             report.already_current += 1
             continue
-        done: CursorResult[Any] = session.execute(  # type: ignore[assignment]
-            update(Ticket)
-            .where(Ticket.id == ticket_id, Ticket.id_card == stored, Ticket.id_card_hash == old)
-            .values(id_card_hash=fresh)
-            .execution_options(synchronize_session=False)
-        )
-        if done.rowcount == 1:
+        read = {"id_card": stored, "id_card_hash": old}
+        if _swap(session, ticket_id, read, {"id_card_hash": fresh}):
             report.reindexed += 1
         else:
             report.changed_meanwhile += 1
