@@ -25,7 +25,7 @@ from callcenter.api.errors import errors_middleware
 from callcenter.data.crypto import FILE_ENV, load_cipher, write_key_file
 from callcenter.data.fusion.build import rebuild
 from callcenter.storage.database import Database
-from callcenter.storage.schema import DataAccess, Ticket
+from callcenter.storage.schema import DataAccess, Ticket, TicketTopic
 from callcenter.synthetic.command import main_synth
 from callcenter.tickets.settings import load_ticket_settings
 
@@ -47,12 +47,13 @@ async def client(
     rebuild(database.engine, load_ticket_settings(CONFIG))
     path = tmp_path / "tokens.toml"
     tokens = {
-        role: add_token(path, name, role)
-        for role, name in (
-            ("agent", "1001"),
-            ("supervisor", "班长"),
-            ("auditor", "审计员"),
-            ("admin", "数据办"),
+        role: add_token(path, name, role, department)
+        for role, name, department in (
+            ("agent", "1001", ""),
+            ("supervisor", "班长", ""),
+            ("auditor", "审计员", ""),
+            ("admin", "数据办", ""),
+            ("department", "水务局", "water"),
         )
     }
     monkeypatch.setenv("CALLCENTER_TOKENS_FILE", str(path))
@@ -241,3 +242,63 @@ async def test_topics_retention_feeds(client: tuple[Client, dict[str, str]]) -> 
         assert status == 200
         status, _ = await call(c, t["agent"], "GET", path)
         assert status == 403
+
+
+TITLE = "反映小区停水，联系电话13912345678"
+
+
+async def _page(c: Client, token: str, path: str) -> dict[str, Any]:
+    status, body = await call(c, token, "GET", path)
+    assert status == 200, body
+    return dict(body)
+
+
+def _title_reads(database: Database) -> list[DataAccess]:
+    with database.session() as s:
+        query = select(DataAccess).where(DataAccess.dataset == "tickets")
+        return list(s.scalars(query.order_by(DataAccess.id)))
+
+
+async def test_term_titles_masked_by_role_and_clear_reads_on_record(
+    client: tuple[Client, dict[str, str]], database: Database
+) -> None:
+    c, t = client
+    with database.session() as s:
+        term, ticket_id = s.execute(
+            select(TicketTopic.term, TicketTopic.ticket_id)
+            .where(TicketTopic.library == "category")
+            .order_by(TicketTopic.ticket_id)
+            .limit(1)
+        ).one()
+    with database.engine.begin() as conn:
+        conn.execute(
+            update(Ticket).where(Ticket.id == ticket_id).values(title=TITLE, department="water")
+        )
+    path = f"/api/data/topics/category/{term}?limit=200"
+
+    seen = await _page(c, t["supervisor"], path)  # the center's policy: titles in clear
+    titles = {row["id"]: row["title"] for row in seen["tickets"]}
+    assert titles[ticket_id] == TITLE and len(titles) == seen["total"]
+    [read] = _title_reads(database)
+    assert (read.actor, read.role, read.action) == ("班长", "supervisor", "read")
+    assert read.fields == "title"
+    assert read.purpose == f"topic category/{term}: tickets " + " ".join(map(str, titles))
+
+    departments = {row["id"]: row["department"] for row in seen["tickets"]}
+    assert set(departments.values()) != {"water"}  # the term holds other departments' too
+    seen = await _page(c, t["department"], path)  # departments: titles masked, nothing read
+    masked = {row["id"]: row["title"] for row in seen["tickets"]}
+    assert masked[ticket_id] == "反映小区停水，联系电话139****5678"
+    own = [k for k, d in departments.items() if d == "water"]  # only their own tickets
+    assert sorted(masked) == sorted(own) and seen["total"] == len(own)
+    assert len(_title_reads(database)) == 1
+
+    seen = await _page(c, t["auditor"], path)
+    assert TITLE in {row["title"] for row in seen["tickets"]}
+    assert [(r.actor, r.role) for r in _title_reads(database)] == [
+        ("班长", "supervisor"),
+        ("审计员", "auditor"),
+    ]
+
+    empty = await _page(c, t["supervisor"], path + "&offset=100000")  # no titles, no read
+    assert empty["tickets"] == [] and len(_title_reads(database)) == 2
