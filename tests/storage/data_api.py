@@ -1,5 +1,6 @@
 """A tickets + data-audit + recordings API app for the data-protection tests, with a token
-for every role (the auditor included) and, unless told otherwise, a field cipher."""
+for every role (the auditor included) and, unless told otherwise, a field cipher and the
+shipped config."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ async def data_client(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     cipher: FieldCipher | None,
+    config: Path | None = None,
 ) -> AsyncIterator[tuple[Client, dict[str, str]]]:
     database.upgrade()
     path = tmp_path / "tokens.toml"
@@ -48,6 +50,8 @@ async def data_client(
     app[api.ATTACHMENTS] = tmp_path / "attachments"
     if cipher is not None:
         app[api.CIPHER] = cipher
+    if config is not None:  # the masking policy and catalogue (default: the shipped ones)
+        app[api.CONFIG_DIR] = config
     app[recordings.DATABASE] = database
     app[recordings.RECORDINGS_ROOT] = tmp_path / "rec"
     app.add_routes(api.routes())

@@ -8,25 +8,19 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from sqlalchemy import select, update
 
-from callcenter.api import tickets as api
-from callcenter.api.auth import add_token, auth_middleware
-from callcenter.api.errors import errors_middleware
 from callcenter.data.crypto import ephemeral_cipher
 from callcenter.storage.database import Database
 from callcenter.storage.schema import DataAccess, Ticket, TicketHistory
-from callcenter.tickets.settings import load_ticket_settings
+from tests.storage.data_api import data_client
 
-REPO = Path(__file__).resolve().parents[2]
 Client = TestClient[Any, Any]
 
 PHONE, MASKED_PHONE = "13812345678", "138****5678"
@@ -34,30 +28,6 @@ ID, MASKED_ID = "11010519491231002X", "110105********002X"
 SAID = f"电话{PHONE}，身份证{ID}"  # what a citizen said, as staff write it down
 # every trace of the two numbers in clear (the masked forms keep neither)
 TRACES = (PHONE, ID, ID[-8:], PHONE[3:7] + PHONE[-4:])
-
-
-@asynccontextmanager
-async def client(
-    database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, config: Path
-) -> AsyncIterator[tuple[Client, dict[str, str]]]:
-    database.upgrade()
-    path = tmp_path / "tokens.toml"
-    tokens = {
-        "agent": add_token(path, "1001", "agent"),
-        "supervisor": add_token(path, "班长", "supervisor"),
-        "water": add_token(path, "水务局", "department", "water"),
-    }
-    monkeypatch.setenv("CALLCENTER_TOKENS_FILE", str(path))
-    monkeypatch.delenv("CALLCENTER_API_TOKEN", raising=False)
-    app = web.Application(middlewares=[errors_middleware, auth_middleware])
-    app[api.TICKET_DB] = database
-    app[api.SETTINGS] = load_ticket_settings(REPO / "config")
-    app[api.ATTACHMENTS] = tmp_path / "attachments"
-    app[api.CIPHER] = ephemeral_cipher()
-    app[api.CONFIG_DIR] = config
-    app.add_routes(api.routes())
-    async with TestClient(TestServer(app)) as c:
-        yield c, tokens
 
 
 async def call(c: Client, token: str, method: str, path: str, body: Any = None) -> Any:
@@ -195,7 +165,7 @@ async def test_each_field_masked_or_clear_by_role_and_grade(
     detail_read: str,
     list_read: str | None,
 ) -> None:
-    async with client(database, tmp_path, monkeypatch, REPO / "config") as (c, t):
+    async with data_client(database, tmp_path, monkeypatch, ephemeral_cipher()) as (c, t):
         tid = await scenario(c, t, database)
         before = last_log_id(database)
         seen = await call(c, t[role], "GET", f"/api/tickets/{tid}")
@@ -249,7 +219,10 @@ async def test_a_hidden_grade_leaves_the_fields_out_and_reads_nothing(
         keyed_config,
         {"department": {"sensitive": "hide", "core": "hide"}, "supervisor": {"sensitive": "mask"}},
     )
-    async with client(database, tmp_path, monkeypatch, keyed_config) as (c, t):
+    async with data_client(database, tmp_path, monkeypatch, ephemeral_cipher(), keyed_config) as (
+        c,
+        t,
+    ):
         tid = await scenario(c, t, database)
         before = last_log_id(database)
         seen = await call(c, t["water"], "GET", f"/api/tickets/{tid}")
