@@ -44,6 +44,19 @@ FEED_HEARTBEAT = 5.0
 SPY_MODES = ("listen", "whisper", "barge")
 
 
+async def transcript_read(
+    database: Database, who: Principal, call_id: str, purpose: str, remote: str
+) -> None:
+    """Put one read of a call's live transcript on record (the data access log)."""
+    await asyncio.to_thread(
+        database.transaction,
+        lambda s: access_log.record_access(
+            s, who.name, who.role, "read", "transcript_segments", call_id, ("text",), purpose,
+            remote,
+        ),
+    )  # fmt: skip
+
+
 class LiveFeed:
     """Applies domain events to the wallboard and wakes every connected console."""
 
@@ -95,20 +108,7 @@ class LiveFeed:
         if database is None:
             return False
         try:
-            await asyncio.to_thread(
-                database.transaction,
-                lambda s: access_log.record_access(
-                    s,
-                    who.name,
-                    who.role,
-                    "read",
-                    "transcript_segments",
-                    call_id,
-                    ("text",),
-                    "live transcript (console)",
-                    remote,
-                ),
-            )
+            await transcript_read(database, who, call_id, "live transcript (console)", remote)
         except Exception:  # noqa: BLE001 - no record, no transcript; the feed goes on
             log.exception(
                 "live transcript of %s not sent to %s: no access log row", call_id, who.name

@@ -32,7 +32,6 @@ from callcenter.api import (
 from callcenter.api.auth import auth_middleware, principal, require
 from callcenter.api.console import LiveFeed
 from callcenter.api.errors import ApiError, errors_middleware, json_body
-from callcenter.data import audit
 from callcenter.data.crypto import FieldCipher
 from callcenter.live import LiveTranscription
 from callcenter.masking import mask_phone
@@ -332,20 +331,7 @@ async def live_transcript(request: web.Request) -> web.Response:
     database = request.app.get(console.AUDIT_DB)
     if database is None:
         raise ApiError(503, "data.no_access_log", "no database for the data access log")
-    await asyncio.to_thread(
-        database.transaction,
-        lambda s: audit.record_access(
-            s,
-            who.name,
-            who.role,
-            "read",
-            "transcript_segments",
-            call_id,
-            ("text",),
-            "live transcript",
-            request.remote or "",
-        ),
-    )
+    await console.transcript_read(database, who, call_id, "live transcript", request.remote or "")
     return web.json_response(view, headers={"Cache-Control": "no-store"})
 
 
