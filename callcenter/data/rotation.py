@@ -18,7 +18,7 @@ yet; the profiles take the new hashes at the next fusion (daily, or `callcenter 
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -112,6 +112,22 @@ def _batch(
     return last
 
 
+def _in_batches(db: Database, step: Callable[..., int | None]) -> None:
+    """Run `step(session, after=<last id>)` one transaction at a time until it returns None."""
+    after: int | None = 0
+    while after is not None:
+        after = db.transaction(partial(step, after=after))
+
+
+def _decrypts_on_record(db: Database, fields: tuple[str, ...], purpose: str) -> None:
+    """The pass's decrypts as one row of the data access log."""
+    db.transaction(
+        lambda s: record_access(
+            s, "key-rotation", "system", "decrypt", "tickets", fields=fields, purpose=purpose
+        )
+    )
+
+
 @dataclass
 class ReindexReport:
     reindexed: int = 0
@@ -168,21 +184,11 @@ def reindex(db: Database, cipher: FieldCipher, batch: int = 1000) -> ReindexRepo
     if batch < 1:
         raise ValueError("batch must be at least 1")
     report = ReindexReport()
-    after: int | None = 0
-    while after is not None:
-        after = db.transaction(
-            partial(_reindex_batch, cipher=cipher, after=after, size=batch, report=report)
-        )
-    db.transaction(
-        lambda s: record_access(
-            s,
-            "key-rotation",
-            "system",
-            "decrypt",
-            "tickets",
-            fields=("id_card", "id_card_hash"),
-            purpose=f"blind index rebuilt under a new index key: {report.reindexed} rows",
-        )
+    _in_batches(db, partial(_reindex_batch, cipher=cipher, size=batch, report=report))
+    _decrypts_on_record(
+        db,
+        ("id_card", "id_card_hash"),
+        f"blind index rebuilt under a new index key: {report.reindexed} rows",
     )
     return report
 
@@ -201,22 +207,10 @@ def rotate_keys(db: Database, cipher: FieldCipher, batch: int = 1000) -> Rotatio
             )
             or 0
         )
-    after: int | None = 0
-    while after is not None:
-        after = db.transaction(
-            partial(_batch, cipher=cipher, after=after, size=batch, report=report)
-        )
+    _in_batches(db, partial(_batch, cipher=cipher, size=batch, report=report))
     if report.rotated:
-        db.transaction(
-            lambda s: record_access(
-                s,
-                "key-rotation",
-                "system",
-                "decrypt",
-                "tickets",
-                fields=("id_card",),
-                purpose=f"key rotation to {cipher.current}: {report.rotated} re-encrypted",
-            )
+        _decrypts_on_record(
+            db, ("id_card",), f"key rotation to {cipher.current}: {report.rotated} re-encrypted"
         )
     return report
 
