@@ -37,14 +37,26 @@ from callcenter.simulation import Softphone, write_tone
 # Below the kernel's ephemeral range (32768-60999): a client polling a port nobody listens on
 # yet can otherwise be given that very port as its own and connect to itself, and the engine
 # then cannot bind it.
-SIP_PORT = 25060
-AMI_PORT = 25038
-PROXY_PORT = 25039
-HTTP_PORT = 25080
-LIVE_PORT = 25090
-EMERGENCY_PORT = 25099
-CARRIER_PORT = 25098  # the carrier trunk's far end: where calls to citizens arrive
-RTP = (26000, 26999)
+# CALLCENTER_IT_SLOT=1, 2 or 3 moves every port down (by 10,000, 5,000 or 15,000) and names the
+# Asterisk instance apart, so sandbox sessions can run side by side on one machine (developers
+# working in parallel); CI runs one session, slot 0, the only one the staffing test (whose RTP
+# ports run on past 30000) may use.
+_OFFSETS = {0: 0, 1: -10_000, 2: -5_000, 3: -15_000}
+SLOT = int(os.environ.get("CALLCENTER_IT_SLOT", "0") or "0")
+if SLOT not in _OFFSETS:
+    raise RuntimeError(f"CALLCENTER_IT_SLOT must be one of {sorted(_OFFSETS)}, not {SLOT}")
+OFFSET = _OFFSETS[SLOT]
+INSTANCE_NAME = "it" if SLOT == 0 else f"it{SLOT}"
+SIP_PORT = 25060 + OFFSET
+AMI_PORT = 25038 + OFFSET
+PROXY_PORT = 25039 + OFFSET
+HTTP_PORT = 25080 + OFFSET
+LIVE_PORT = 25090 + OFFSET
+EMERGENCY_PORT = 25099 + OFFSET
+CARRIER_PORT = 25098 + OFFSET  # the carrier trunk's far end: where calls to citizens arrive
+RTP = (26000 + OFFSET, 26999 + OFFSET)
+AGENT_RTP = 27000 + OFFSET  # agents' softphones (27000-27999)
+CALLER_RTP = 28000 + OFFSET  # callers (28000-28999), then single test phones (29000-29999)
 
 CENTER = f"""
 [center]
@@ -57,8 +69,8 @@ fallback_after = 8
 heartbeat_interval = 0.5
 
 [storage]
-url = "sqlite:///var/it.db"
-queue_log = "var/it_queue_log"
+url = "sqlite:///var/{INSTANCE_NAME}.db"
+queue_log = "var/{INSTANCE_NAME}_queue_log"
 
 [[pbx.nodes]]
 name = "it"
@@ -403,7 +415,7 @@ class Center:
         self.config = load_config(self.config_dir)
         ensure_root()
         self.instance = Instance(
-            name="it",
+            name=INSTANCE_NAME,
             sip_port=SIP_PORT,
             ami_port=AMI_PORT,
             rtp_start=RTP[0],
@@ -440,7 +452,7 @@ class Center:
                 accounts=agents[i : i + 2],
                 play=str(self.agent_tone),
                 record_dir=str(self.recordings),
-                rtp_port=27000 + 200 * i,
+                rtp_port=AGENT_RTP + 200 * i,
                 answer_delay=0.3,
             )
             for user, _ in agents[i : i + 2]:
@@ -460,7 +472,7 @@ class Center:
             accounts=[(number, "")],
             play=str(self.caller_tone),
             record_dir=str(self.recordings),
-            rtp_port=28000 + 20 * index,
+            rtp_port=CALLER_RTP + 20 * index,
         )
         phone.wait_for(lambda e: e.get("event") == "ready")
         self._callers.append(phone)
@@ -479,7 +491,7 @@ class Center:
             accounts=[(n, "") for n in numbers],
             play=str(self.caller_tone),
             record_dir=str(self.recordings),
-            rtp_port=29400,
+            rtp_port=CALLER_RTP + 1400,
         )
         phone.wait_for(lambda e: e.get("event") == "ready")
         self._callers.append(phone)

@@ -19,6 +19,7 @@ from callcenter.dialplan import REPO
 from callcenter.masking import mask_phone
 from callcenter.simulation import Softphone
 from tests.integration.harness import (
+    CALLER_RTP,
     EMERGENCY_PORT,
     HTTP_PORT,
     SIP_PORT,
@@ -148,7 +149,7 @@ def test_supervisor_listens_in_from_a_sip_phone(cc: Center, page: Page, tmp_path
         port=SIP_PORT + 250,
         accounts=[(supervisor.extension, cc.instance.agent_password(supervisor.extension))],
         record_dir=str(tmp_path),
-        rtp_port=29600,
+        rtp_port=CALLER_RTP + 1600,
     )
     try:
         phone.wait_registered()
@@ -184,7 +185,7 @@ def test_44190_6_3_1_agent_transfers_the_caller_to_110_with_one_button(
         port=EMERGENCY_PORT,
         accounts=[("110", "")],
         record_dir=str(tmp_path),
-        rtp_port=29000,
+        rtp_port=CALLER_RTP + 1000,
     )
     try:
         operator.wait_for(lambda e: e.get("event") == "ready")

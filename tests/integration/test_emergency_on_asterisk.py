@@ -12,6 +12,7 @@ import pytest
 
 from callcenter.simulation import Softphone, write_tone
 from tests.integration.harness import (
+    CALLER_RTP,
     EMERGENCY_PORT,
     SIP_PORT,
     Center,
@@ -33,7 +34,7 @@ def line110(cc: Center) -> Iterator[Softphone]:
         accounts=[("110", "")],
         play=str(write_tone(cc.workdir / "operator550.wav", OPERATOR)),
         record_dir=str(cc.recordings),
-        rtp_port=29000,
+        rtp_port=CALLER_RTP + 1000,
         answer_delay=0.2,
     )
     phone.wait_for(lambda e: e.get("event") == "ready")

@@ -41,7 +41,7 @@ import pytest
 
 from callcenter.simulation import Softphone
 from callcenter.staffing.erlang import erlang_c
-from tests.integration.harness import SIP_PORT, Center
+from tests.integration.harness import OFFSET, SIP_PORT, Center
 
 pytestmark = pytest.mark.pbx
 
@@ -52,7 +52,7 @@ MEAN_TALK = 5.0  # seconds, exponential
 WITHIN = 5.0  # service level threshold, seconds
 PER_PHONE = 4  # the softphone allows 4 calls at a time: each of its accounts calls once
 FIRST_PORT = SIP_PORT + 440  # 25500: clear of the harness's agents and callers
-FIRST_RTP = 30000  # clear of Asterisk (26000-26999), agents (27000+), callers (28000-29499)
+FIRST_RTP = 30000 + OFFSET  # clear of Asterisk (26000-26999), agents (27000+), callers (28000-29499)
 
 
 @dataclass
