@@ -2,8 +2,9 @@
 which record's protected fields, why, and from where.
 
 `data_access_log` is append-only: triggers of migration 0007 refuse UPDATE and DELETE on
-SQLite and PostgreSQL alike. Callers write the row in the SAME transaction as the access it
-records, so an access that commits always has its row and a failed one leaves none.
+SQLite and PostgreSQL alike, and 0012 refuses TRUNCATE on PostgreSQL. Callers write the row
+in the SAME transaction as the access it records, so an access that commits always has its row
+and a failed one leaves none.
 
 `parse_query` turns HTTP query parameters into an `AccessQuery` (pure; `AuditQueryError` with
 a stable error id names the bad parameter); `query_access` runs it, newest first.

@@ -1,6 +1,7 @@
 """The data access log on SQLite and PostgreSQL: rows written in the caller's transaction,
-UPDATE and DELETE refused by the database's own triggers, filters and paging, the HTTP view
-(roles, filters, JSON errors), and recording access written there alongside recording_access."""
+UPDATE, DELETE and TRUNCATE refused by the database's own triggers, filters and paging, the
+HTTP view (roles, filters, JSON errors), and recording access written there alongside
+recording_access."""
 
 from __future__ import annotations
 
@@ -78,6 +79,24 @@ def test_rows_are_written_and_the_database_refuses_update_and_delete(
     row = rows[0]
     assert (row["actor"], row["action"], row["record_id"]) == ("审计员", "decrypt", "42")
     assert (row["fields"], row["purpose"], row["remote"]) == (["id_card"], "核查", "10.0.0.5")
+
+
+def test_the_database_refuses_to_empty_the_log_in_one_statement(database: Database) -> None:
+    """TRUNCATE on PostgreSQL (row triggers never see it: migration 0012's statement trigger
+    does); SQLite has no TRUNCATE, its one-statement emptying is the unqualified DELETE."""
+    database.upgrade()
+    database.transaction(
+        lambda s: audit.record_access(
+            s, "审计员", "auditor", "decrypt", "tickets", "42", ("id_card",)
+        )
+    )
+    if database.engine.dialect.name == "postgresql":
+        statement = "TRUNCATE data_access_log"
+    else:
+        statement = "DELETE FROM data_access_log"
+    with pytest.raises(DBAPIError, match="append-only"), database.engine.begin() as conn:
+        conn.execute(text(statement))
+    assert len(database.transaction(lambda s: audit.query_access(s))) == 1
 
 
 def test_a_rolled_back_access_leaves_no_row(database: Database) -> None:
