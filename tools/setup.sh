@@ -13,6 +13,7 @@ command -v espeak-ng >/dev/null || need_apt+=(espeak-ng)  # synthesized speech f
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)  # the console's browser tests (Playwright)
 dpkg -s fonts-noto-cjk >/dev/null 2>&1 || need_apt+=(fonts-noto-cjk)  # Chinese in screenshots
 command -v pdftoppm >/dev/null || need_apt+=(poppler-utils)  # report PDFs rendered to PNG in tests
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)  # the tests' private server
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "callcenter: need root to install ${need_apt[*]} (apt-get)" >&2; exit 1
