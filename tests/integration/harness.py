@@ -65,7 +65,7 @@ timezone = "Asia/Shanghai"
 default_did = "12345"
 
 [engine]
-fallback_after = 8
+fallback_after = 20
 heartbeat_interval = 0.5
 
 [storage]

@@ -179,7 +179,7 @@ def test_agent_phone_transfers_to_110_with_the_engine_stopped(
                 return user
         return None
 
-    agent: str = wait_until(answered, 40, "an agent to answer via the fallback route")
+    agent: str = wait_until(answered, 90, "an agent to answer via the fallback route")
     time.sleep(1)
     cc.phones[agent].transfer(agent, "110")
     _operator_call(line110, answered_before)

@@ -264,8 +264,12 @@ def test_engine_killed_and_restarted_every_waiting_caller_served_in_order(cc: Ce
         ids.append(joined_call_id(cc, "12345", before | set(ids)))
         callers.append((phone, number))
     cc.engine.kill()
-    cc.engine.start()
-    queue = cc.engine.queue()
+    cc.engine.start()  # back within fallback_after (20 s): the callers stay in the engine's hold
+    queue = wait_until(
+        lambda: len(cc.engine.queue()) == len(ids) and cc.engine.queue(),
+        30,
+        "the restarted engine to restore the waiting callers",
+    )
     assert [c["call_id"] for c in queue] == ids  # every caller restored, order kept
     assert cc.engine.agents()["1001"]["status"] == "on_break"  # statuses restored too
     cc.engine.post("/api/agents/1001/resume")
@@ -313,7 +317,7 @@ def test_fallback_route_takes_the_caller_when_the_engine_is_down(cc: Center) -> 
             for user, phone in cc.phones.items()
             if phone.seen(partial(_confirmed, user)) and _confirmed_after_fallback(cc, user)
         ],
-        40,
+        90,
         "an agent to get the caller through the fallback route",
     )
     assert answered
