@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     Column,
     ColumnElement,
     Connection,
@@ -54,6 +55,7 @@ from sqlalchemy import (
     bindparam,
     cast,
     delete,
+    false,
     func,
     insert,
     or_,
@@ -560,9 +562,13 @@ def retired(config: RetentionConfig, dataset: str, now: float) -> ColumnElement[
     """Rows of `dataset` past a rule of their own (anonymised or deleted by retention, or due
     to be at its next pass), as a condition on the table; None when no rule ages it. Their
     identity was removed on purpose, so governance leaves them out of its scope: an emptied
-    number is not an entry mistake."""
+    number is not an entry mistake. Never NULL: a row whose age column is NULL (a closed
+    ticket that lost its closing time) cannot be aged, so it is not retired, and governance
+    checks it (under SQL's three-valued logic NOT NULL would have left it out of both)."""
     due = [_due(rule, cutoff(rule, now)) for rule in config.rules if rule.dataset == dataset]
-    return or_(*due) if due else None
+    if not due:
+        return None
+    return func.coalesce(or_(*due), false(), type_=Boolean)
 
 
 def _pending(rule: Rule, dialect: str) -> ColumnElement[bool]:

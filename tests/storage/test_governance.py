@@ -478,3 +478,29 @@ def test_tickets_past_their_retention_are_out_of_scope(
     with database.session() as s:
         closed = s.scalars(select(QualityIssue).where(QualityIssue.open == 0)).all()
         assert [(i.record_id, i.rule) for i in closed] == [(str(old), "phone.format")]
+
+
+def test_a_closed_ticket_without_a_closing_time_is_in_scope(
+    database: Database, settings: TicketSettings, rules: tuple[Rule, ...]
+) -> None:
+    """The retention scope ages a finished ticket by closed_at; one whose closing time was
+    lost is not past retention (it cannot be aged), so governance checks it and reports the
+    missing time instead of passing over it (the condition was NULL, not false)."""
+    cipher = ephemeral_cipher()
+    database.upgrade()
+    database.transaction(lambda s: s.add(RefDepartment(code="water", name="水务局")))
+    lost = new_ticket(database, settings, 0)
+    act(database, settings, lost, LIFECYCLE)
+    set_columns(database, lost, closed_at=None)
+    retention = load_retention(REPO / "config")
+    for mode in ("full", "incremental"):
+        now = later()
+        scope = retired(retention, "tickets", now.timestamp())
+        assert scope is not None
+        with database.engine.connect() as conn:  # the condition itself: false, not NULL
+            assert conn.scalar(select(scope).select_from(Ticket)) in (False, 0), mode
+        result = run(database, rules, cipher, mode, "审计员", now, scope)
+        assert [(i.record_id, i.rule, i.field) for i in issues(database)] == [
+            (str(lost), "required.missing", "closed_at")
+        ], mode
+    assert result.records == 0  # nothing changed since the full run
