@@ -406,7 +406,12 @@ SPEC: dict[str, Any] = {
         },
         "/api/tickets/{id}/attachments": {
             "post": {
-                **operation("Attach a file (raw body, ?name=)", ok=201),
+                **operation(
+                    "Attach a file (raw body, ?name=): stored whole up to tickets.toml "
+                    "[attachments] max_bytes and the user's quota_bytes_per_user, else 413 "
+                    "and nothing stored",
+                    ok=201,
+                ),
                 "parameters": [
                     ID,
                     {"name": "name", "in": "query", "required": True, "schema": {"type": "string"}},

@@ -26,6 +26,8 @@ import asyncio
 import functools
 import hashlib
 import json
+import os
+import tempfile
 import time
 from dataclasses import fields
 from datetime import UTC, datetime
@@ -33,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from callcenter.api.auth import Principal, require
@@ -198,7 +200,6 @@ ACTIONS: dict[str, type[Any]] = {
     )
 }
 ENUMS: dict[str, type[Any]] = {"outcome": CallbackOutcome, "rating": Rating}
-MAX_ATTACHMENT = 20 * 1024 * 1024
 
 
 def routes() -> list[web.RouteDef]:
@@ -674,40 +675,107 @@ async def comment(request: web.Request) -> web.Response:
 
 
 async def attach(request: web.Request) -> web.Response:
-    """Raw body upload: `?name=photo.jpg`, Content-Type kept; stored by content hash."""
+    """Raw body upload: `?name=photo.jpg`, Content-Type kept; stored whole by content hash.
+
+    The body is streamed to a temporary file under the attachments root while it is hashed,
+    and only moved into place (and its row written) once all of it arrived within
+    `[attachments] max_bytes` of tickets.toml and the user's `quota_bytes_per_user`: a
+    refused upload (no right, unknown ticket, too big, over quota) leaves no file and no row."""
     who = require(request, "agent", "supervisor", "department")
     tid = _ticket_id(request)
     name = request.query.get("name", "").strip()
     if not name or "/" in name or len(name) > 200:
         raise ApiError(400, "api.invalid", "'name' (a file name) is required")
-    data = await request.content.read(MAX_ATTACHMENT + 1)
-    if not data or len(data) > MAX_ATTACHMENT:
-        raise ApiError(400, "api.invalid", f"attachment must be 1 byte to {MAX_ATTACHMENT} bytes")
-    digest = hashlib.sha256(data).hexdigest()
-    rel = f"{digest[:2]}/{digest}"
-    path = request.app[ATTACHMENTS] / rel
+    limits = request.app[SETTINGS].attachments
+    declared = request.content_length
+    if declared is not None and declared > limits.max_bytes:
+        raise _too_large(limits.max_bytes)
 
-    def save() -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not path.exists():
-            path.write_bytes(data)
-
-    def work(s: Any) -> int:
+    def room(s: Session) -> int:
+        """What the user may still store, once the ticket is checked."""
         _visible(store.get(s, tid), who)
-        row = TicketAttachment(
-            ticket_id=tid,
-            at=time.time(),
-            actor=who.name,
-            name=name,
-            content_type=request.content_type,
-            size=len(data),
-            sha256=digest,
-            path=rel,
-        )
-        s.add(row)
-        s.flush()
-        return row.id
+        return limits.quota_bytes_per_user - _stored_by(s, who.name)
 
-    await asyncio.to_thread(save)
-    attachment_id = await _run(request, work)
-    return web.json_response({"id": attachment_id, "sha256": digest, "size": len(data)}, status=201)
+    left = await _run(request, room)
+    if declared is not None and declared > left:
+        raise _over_quota(limits.quota_bytes_per_user)
+    root = request.app[ATTACHMENTS]
+    temp, size, digest = await _receive(request, root, limits.max_bytes)
+    try:
+        if size == 0:
+            raise ApiError(400, "api.invalid", "an attachment needs at least 1 byte")
+        rel = f"{digest[:2]}/{digest}"
+
+        def work(s: Session) -> int:
+            _visible(store.get(s, tid), who)
+            if _stored_by(s, who.name) + size > limits.quota_bytes_per_user:
+                raise _over_quota(limits.quota_bytes_per_user)
+            row = TicketAttachment(
+                ticket_id=tid,
+                at=time.time(),
+                actor=who.name,
+                name=name,
+                content_type=request.content_type,
+                size=size,
+                sha256=digest,
+                path=rel,
+            )
+            s.add(row)
+            s.flush()
+            target = root / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if not target.exists():  # the same content stored before: one file for both
+                temp.replace(target)
+            return row.id
+
+        attachment_id = await _run(request, work)
+    finally:
+        temp.unlink(missing_ok=True)
+    return web.json_response({"id": attachment_id, "sha256": digest, "size": size}, status=201)
+
+
+def _stored_by(s: Session, actor: str) -> int:
+    """The bytes of attachments an API user has stored (their quota's use)."""
+    used = s.scalar(
+        select(func.coalesce(func.sum(TicketAttachment.size), 0)).where(
+            TicketAttachment.actor == actor
+        )
+    )
+    return int(used or 0)
+
+
+def _too_large(limit: int) -> ApiError:
+    return ApiError(
+        413, "attachment.too_large", f"an attachment may be at most {limit} bytes; none stored"
+    )
+
+
+def _over_quota(quota: int) -> ApiError:
+    return ApiError(
+        413,
+        "attachment.quota_exceeded",
+        f"this upload would pass your attachment quota of {quota} bytes; none stored",
+    )
+
+
+async def _receive(request: web.Request, root: Path, limit: int) -> tuple[Path, int, str]:
+    """The request body streamed into a temporary file under `root/.incoming` while hashed:
+    (file, size, SHA-256). More than `limit` bytes: the file is removed and 413 raised."""
+    incoming = root / ".incoming"
+    await asyncio.to_thread(incoming.mkdir, parents=True, exist_ok=True)
+    fd, name = await asyncio.to_thread(tempfile.mkstemp, dir=incoming)
+    temp = Path(name)
+    hasher = hashlib.sha256()
+    size = 0
+    try:
+        with os.fdopen(fd, "wb") as out:
+            async for chunk in request.content.iter_chunked(256 * 1024):
+                size += len(chunk)
+                if size > limit:
+                    raise _too_large(limit)
+                hasher.update(chunk)
+                await asyncio.to_thread(out.write, chunk)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return temp, size, hasher.hexdigest()

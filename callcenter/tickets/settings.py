@@ -26,6 +26,19 @@ HHMM = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
 ID = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class AttachmentLimits:
+    """`[attachments]` of tickets.toml: the largest file stored (`max_bytes`; a larger upload
+    is refused whole with 413) and what one API user may store in all (`quota_bytes_per_user`,
+    the sum of the sizes of their attachment rows)."""
+
+    max_bytes: int = 20 * MIB
+    quota_bytes_per_user: int = 2048 * MIB
+
+
 @dataclass(frozen=True)
 class TicketSettings:
     calendar: WorkingCalendar
@@ -33,6 +46,7 @@ class TicketSettings:
     repeat: RepeatPolicy
     lifecycle: LifecyclePolicy
     knowledge: KnowledgeBase
+    attachments: AttachmentLimits = AttachmentLimits()
 
 
 class _Reader(TableReader):
@@ -79,7 +93,7 @@ def load_ticket_settings(directory: str | Path) -> TicketSettings:
     knowledge = _knowledge(r, data["knowledge.toml"], departments, fallback)
     r.file = f"{src.name}/tickets.toml"
     t = data["tickets.toml"]
-    r.table(t, "", ("calendar", "deadline", "warning", "repeat", "lifecycle"))
+    r.table(t, "", ("calendar", "deadline", "warning", "repeat", "lifecycle", "attachments"))
     calendar = _calendar(r, r.table(t.get("calendar"), "calendar", _CALENDAR_KEYS))
     deadlines = _deadlines(r, t)
     rp = r.table(t.get("repeat"), "repeat", ("window_days", "threshold"))
@@ -92,9 +106,34 @@ def load_ticket_settings(directory: str | Path) -> TicketSettings:
     lifecycle = LifecyclePolicy(
         reopen_on_unsatisfied=r.get(lc, "lifecycle", "reopen_on_unsatisfied", bool, False)
     )
+    attachments = _attachments(
+        r, r.table(t.get("attachments"), "attachments", ("max_bytes", "quota_bytes_per_user"))
+    )
     if r.errors:
         raise ConfigErrors(r.errors)
-    return TicketSettings(calendar, deadlines, repeat, lifecycle, knowledge)
+    return TicketSettings(calendar, deadlines, repeat, lifecycle, knowledge, attachments)
+
+
+def _attachments(r: _Reader, a: dict[str, Any]) -> AttachmentLimits:
+    def positive(v: int) -> str | None:
+        return None if v >= 1 else "must be at least 1 byte"
+
+    limits = AttachmentLimits(
+        max_bytes=r.get(
+            a, "attachments", "max_bytes", int, AttachmentLimits.max_bytes, check=positive
+        ),
+        quota_bytes_per_user=r.get(
+            a,
+            "attachments",
+            "quota_bytes_per_user",
+            int,
+            AttachmentLimits.quota_bytes_per_user,
+            check=positive,
+        ),
+    )
+    if limits.quota_bytes_per_user < limits.max_bytes:
+        r.error("attachments.quota_bytes_per_user", "must be at least attachments.max_bytes")
+    return limits
 
 
 _CALENDAR_KEYS = ("timezone", "working_hours", "weekend", "makeup_workdays", "holiday")
