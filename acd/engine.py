@@ -143,6 +143,7 @@ class Acd:
         self._dirty_callers: set[CallId] = set()
         self._dirty_agents: set[AgentId] = set()
         self._touched: set[AgentId] = set()
+        self._held = False  # restoring: no offers until released
         self._handlers: dict[type, Callable[[Any, float, list[cmd.Command]], None]] = {}
         for spec in agents:
             self._agents[spec.id] = _Agent(spec)
@@ -156,7 +157,7 @@ class Acd:
         if handler is None:
             handler = self._handlers[kind] = getattr(self, "_on_" + kind.__name__)
         handler(event, now, out)
-        if self._dirty_callers or self._dirty_agents:
+        if (self._dirty_callers or self._dirty_agents) and not self._held:
             self._dispatch(now, out)
         if self._touched:
             self._notice_agents(out)
@@ -450,6 +451,20 @@ class Acd:
             self._end_wrapup(a, now)
 
     # --- timers ----------------------------------------------------------------------------
+
+    def _on_RoutingHeld(self, e: ev.RoutingHeld, now: float, out: list[cmd.Command]) -> None:
+        self._held = True
+
+    def _on_RoutingReleased(
+        self, e: ev.RoutingReleased, now: float, out: list[cmd.Command]
+    ) -> None:
+        if not self._held:
+            return
+        self._held = False
+        # every waiting caller, not only those restored: the dispatch takes them best first
+        for c in self._callers.values():
+            if c.state is CallerState.WAITING:
+                self._dirty_callers.add(c.call_id)
 
     def _on_TimerFired(self, e: ev.TimerFired, now: float, out: list[cmd.Command]) -> None:
         kind, subject, gen = e.key

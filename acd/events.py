@@ -122,6 +122,18 @@ class AgentReady:
 
 
 @dataclass(frozen=True)
+class RoutingHeld:
+    """Make no offer until `RoutingReleased`: the runtime is restoring the queue from the PBX
+    (after a start, an engine restart or a reconnect), and the first offers must go to the
+    best callers of the whole restored queue, not to whoever was restored first."""
+
+
+@dataclass(frozen=True)
+class RoutingReleased:
+    """The queue is whole again: route every waiting caller, best first."""
+
+
+@dataclass(frozen=True)
 class TimerFired:
     key: TimerKey
 
@@ -142,5 +154,7 @@ Event = (
     | AgentPaused
     | AgentResumed
     | AgentReady
+    | RoutingHeld
+    | RoutingReleased
     | TimerFired
 )

@@ -50,6 +50,9 @@ class CenterConfig:
 class EngineConfig:
     fallback_after: float = 20.0
     heartbeat_interval: float = 1.0
+    # after a start or a reconnect, the longest routing waits for the queue to be restored
+    # from every PBX node (a node that does not answer within it is routed without)
+    restore_wait: float = 10.0
     fallback: str = "queue"
     agent_dial: str = "PJSIP/{extension}"
 
@@ -309,11 +312,12 @@ def load_config(directory: str | Path) -> Config:
     e = r.table(
         center_file.get("engine"),
         "engine",
-        ("fallback_after", "heartbeat_interval", "fallback", "agent_dial"),
+        ("fallback_after", "heartbeat_interval", "restore_wait", "fallback", "agent_dial"),
     )
     engine = EngineConfig(
         fallback_after=r.get(e, "engine", "fallback_after", float, 20.0, check=_positive),
         heartbeat_interval=r.get(e, "engine", "heartbeat_interval", float, 1.0, check=_positive),
+        restore_wait=r.get(e, "engine", "restore_wait", float, 10.0, check=_positive),
         fallback=r.get(e, "engine", "fallback", str, "queue", check=_one_of(("queue",))),
         agent_dial=r.get(
             e,

@@ -89,12 +89,14 @@ class Runtime:
             config.outbound, self.acd, bus, self.timers, self.drivers, self._apply, self._send
         )
         self._pending_callbacks: list[PendingCallback] | None = list(pending_callbacks)
+        self._restoring: set[str] = set()  # nodes whose snapshot routing waits for
 
     # --- life --------------------------------------------------------------------------------
 
     async def run(self) -> None:
         """Run until `stop()`; every task started here is owned and awaited."""
         loop = asyncio.get_running_loop()
+        self._hold(set(self.drivers), self.clock())  # no offer before the queue is restored
         for node, driver in self.drivers.items():
             self._tasks.append(loop.create_task(self._pump(driver), name=f"pump-{node}"))
             self._tasks.append(loop.create_task(self._sender(node), name=f"sender-{node}"))
@@ -189,6 +191,8 @@ class Runtime:
             for key in self.timers.pop_due(now):
                 if key[0] == "announce":
                     self._announce(key, now)
+                elif key == _RESTORE_DEADLINE:
+                    self._restore_deadline(now)
                 elif key[0] in CALLBACK_TIMERS:
                     self.callbacks.on_timer(key, now)
                 else:
@@ -263,6 +267,7 @@ class Runtime:
         elif isinstance(e, pbx.LinkUp):
             await self._link_up(e.node, now)
         elif isinstance(e, pbx.LinkDown):
+            self._hold({e.node}, now)
             self.link_up[e.node] = False
             log.warning("PBX node %s: link down (%s)", e.node, e.message)
             self.bus.publish(domain.PbxConnection(e.node, False, now))
@@ -346,6 +351,13 @@ class Runtime:
         self.link_up[node] = True
         self.reconnects[node] += 1
         self.bus.publish(domain.PbxConnection(node, True, now))
+        self._hold({node}, now)
+        try:
+            await self._restore(node, was_up_before)
+        finally:
+            self._restored(node, self.clock())
+
+    async def _restore(self, node: str, was_up_before: bool) -> None:
         try:
             found = await self.drivers[node].snapshot()
         except Exception:
@@ -390,6 +402,35 @@ class Runtime:
             requeued = self.callbacks.restore(pending, self.clock())
             if requeued:
                 log.info("%d pending callbacks queued again", requeued)
+
+    # --- the restore barrier: no offer until every node's queue is back -------------------
+
+    def _hold(self, nodes: set[str], now: float) -> None:
+        """Hold routing until these nodes' snapshots are applied, at most `restore_wait`."""
+        if not self._restoring:
+            self._apply(ev.RoutingHeld(), now)
+            self.timers.set(_RESTORE_DEADLINE, now + self.config.engine.restore_wait)
+        self._restoring |= nodes
+
+    def _restored(self, node: str, now: float) -> None:
+        if node not in self._restoring:
+            return
+        self._restoring.discard(node)
+        if not self._restoring:
+            self.timers.cancel(_RESTORE_DEADLINE)
+            self._apply(ev.RoutingReleased(), now)
+
+    def _restore_deadline(self, now: float) -> None:
+        """A node did not come back in time: route what we know rather than stall; the
+        node's callers join the queue (in their own order) when its link comes up."""
+        if self._restoring:
+            log.warning(
+                "PBX nodes %s not restored within %.0f s: routing without them",
+                ", ".join(sorted(self._restoring)),
+                self.config.engine.restore_wait,
+            )
+            self._restoring.clear()
+            self._apply(ev.RoutingReleased(), now)
 
     def _callback_lost(self, node: str, call_id: str, now: float) -> None:
         """A callback's call vanished while the link was down: end what was in progress."""
@@ -485,6 +526,7 @@ class Runtime:
 
 
 _NOTHING: Any = object()
+_RESTORE_DEADLINE: ev.TimerKey = ("restore", "", 0)
 
 
 def _repeat_window(config: Config) -> float:

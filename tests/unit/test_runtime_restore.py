@@ -1,0 +1,126 @@
+"""Restoring the queue after a start, an engine restart or a reconnect is a barrier: no agent
+is offered a call until the snapshot of every node that came up is applied, so the first
+offers go to the best callers of the whole queue; a node that does not come back within
+`engine.restore_wait` stalls routing no longer than that."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+
+from acd import events as ev
+from callcenter import domain
+from callcenter.bus import Bus
+from callcenter.config import Config, load_config
+from callcenter.pbx import base as pbx
+from callcenter.runtime import Runtime
+from tests.unit.fakes import SHIPPED_CONFIG, FakeDriver, caller, eventually, running_runtime, settle
+
+
+def restored(call_id: str, priority: int, arrived: float, node: str = "a") -> pbx.CallerEntered:
+    c = caller(call_id, did="12345", skill="general", priority=priority, node=node)
+    return dataclasses.replace(c, restored=True, arrived_at=arrived)
+
+
+def first_offered(drivers: list[FakeDriver]) -> list[str]:
+    return [call_id for d in drivers for call_id, _, _ in d.offers]
+
+
+class SilentDriver(FakeDriver):
+    """A node whose link comes up only when the test says so."""
+
+    async def connect(self) -> None:
+        self.connects += 1
+
+
+def with_restore_wait(seconds: float) -> Config:
+    cfg = load_config(SHIPPED_CONFIG)
+    return dataclasses.replace(cfg, engine=dataclasses.replace(cfg.engine, restore_wait=seconds))
+
+
+# two free general agents (1001, 1002); 1003 and 1004 on a break
+STATUSES = {"1003": ("on_break", "meeting"), "1004": ("on_break", "meeting")}
+
+
+async def test_after_a_restart_the_first_offers_go_to_the_highest_priority_callers() -> None:
+    now = time.time()
+    driver = FakeDriver("a")
+    # the snapshot lists callers oldest first: three ordinary ones, then two priority 5
+    driver.snapshot_result = [
+        restored("old1", 0, now - 50),
+        restored("old2", 0, now - 40),
+        restored("old3", 0, now - 30),
+        restored("vip1", 5, now - 20),
+        restored("vip2", 5, now - 10),
+    ]
+    runtime = Runtime(load_config(SHIPPED_CONFIG), {"a": driver}, Bus(), agent_statuses=STATUSES)
+    engine = asyncio.create_task(runtime.run())
+    try:
+        await eventually(lambda: len(driver.offers) == 2)
+        await settle()
+        assert first_offered([driver]) == ["vip1", "vip2"]
+        assert [v.call_id for v in runtime.acd.queued() if v.state == "waiting"] == [
+            "old1",
+            "old2",
+            "old3",
+        ]
+    finally:
+        runtime.stop()
+        await asyncio.wait_for(engine, 2.0)
+
+
+async def test_no_offer_until_every_node_that_comes_up_is_restored() -> None:
+    now = time.time()
+    a, b = FakeDriver("a"), SilentDriver("b")
+    a.snapshot_result = [restored("old1", 0, now - 50), restored("old2", 0, now - 40)]
+    b.snapshot_result = [restored("vip1", 5, now - 20, "b"), restored("vip2", 5, now - 10, "b")]
+    runtime = Runtime(with_restore_wait(30), {"a": a, "b": b}, Bus(), agent_statuses=STATUSES)
+    engine = asyncio.create_task(runtime.run())
+    try:
+        await eventually(lambda: a.snapshots == 1 and len(runtime.acd.queued()) == 2)
+        await settle()
+        assert first_offered([a, b]) == []  # node b is not restored yet: nobody is offered
+        b.emit(pbx.LinkUp("b"))
+        await eventually(lambda: len(first_offered([a, b])) == 2)
+        assert first_offered([a, b]) == ["vip1", "vip2"]
+    finally:
+        runtime.stop()
+        await asyncio.wait_for(engine, 2.0)
+
+
+async def test_a_node_that_does_not_come_back_stalls_routing_only_restore_wait() -> None:
+    a, b = FakeDriver("a"), SilentDriver("b")
+    runtime = Runtime(with_restore_wait(0.3), {"a": a, "b": b}, Bus(), agent_statuses=STATUSES)
+    engine = asyncio.create_task(runtime.run())
+    try:
+        await eventually(lambda: a.snapshots == 1)
+        a.emit(caller("c1", did="12345"))
+        # node b never answers: after restore_wait the callers of node a are routed anyway
+        await eventually(lambda: first_offered([a]) == ["c1"], timeout=3.0)
+    finally:
+        runtime.stop()
+        await asyncio.wait_for(engine, 2.0)
+
+
+async def test_after_a_reconnect_callers_joined_meanwhile_rank_before_the_offer() -> None:
+    async with running_runtime(agent_statuses=STATUSES) as h:
+        await h.runtime.request(ev.AgentPaused("1001", "meeting"))
+        await h.runtime.request(ev.AgentPaused("1002", "meeting"))
+        old = caller("old", did="12345")
+        h.driver.emit(old)
+        await eventually(lambda: len(h.runtime.acd.queued()) == 1)
+        h.driver.emit(pbx.LinkDown("a", "connection reset"))
+        await eventually(lambda: h.runtime.link_up["a"] is False)
+        # an agent comes back while the link is down: the queue is not whole, no offer yet
+        await h.runtime.request(ev.AgentResumed("1001"))
+        await settle()
+        assert h.driver.offers == []
+        h.driver.snapshot_result = [
+            dataclasses.replace(old, restored=True),
+            restored("vip", 5, time.time()),  # joined while the link was down
+        ]
+        h.driver.emit(pbx.LinkUp("a"))
+        await eventually(lambda: len(h.driver.offers) == 1)
+        assert first_offered([h.driver]) == ["vip"]
+        assert [e.call_id for e in h.of(domain.OfferMade)] == ["vip"]
