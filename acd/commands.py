@@ -64,10 +64,24 @@ class CallerQueued:
 
 @dataclass(frozen=True)
 class OfferRejected:
+    """An offer to this agent ended unanswered: `reason` is the outcome (no_answer, refused,
+    failed, unreachable), `cause` the PBX's code (SIP response) when known."""
+
     call_id: CallId
     agent_id: AgentId
     reason: str
     ring_seconds: float
+    cause: int = 0
+
+
+@dataclass(frozen=True)
+class AutoPauseAlert:
+    """More than the configured share of logged-in agents is auto-paused (`active`), or no
+    longer: a supervisor should look before the floor empties."""
+
+    active: bool
+    auto_paused: int
+    logged_in: int
 
 
 @dataclass(frozen=True)
@@ -103,6 +117,12 @@ class AgentStateChanged:
 
 Action = Offer | CancelOffer | Overflow | SetTimer | CancelTimer
 Notice = (
-    CallerQueued | OfferRejected | CallConnected | CallerLeft | CallFinished | AgentStateChanged
+    CallerQueued
+    | OfferRejected
+    | CallConnected
+    | CallerLeft
+    | CallFinished
+    | AgentStateChanged
+    | AutoPauseAlert
 )
 Command = Action | Notice

@@ -21,7 +21,15 @@ from acd import commands as cmd
 from acd import events as ev
 from acd.errors import UnknownAgent, UnknownCaller
 from acd.model import MAX_PROFICIENCY, AgentId, AgentSpec, CallId, QueuePolicy, SkillId
-from acd.states import AUTO_PAUSE_REASON, AgentState, AgentStatus, CallerState, LeaveReason
+from acd.states import (
+    AUTO_PAUSE_REASON,
+    OUTCOME_OF,
+    AgentState,
+    AgentStatus,
+    CallerState,
+    LeaveReason,
+    OfferOutcome,
+)
 from acd.states import Strategy as St
 from acd.strategies import KEYS, AgentStats, StrategyKey
 
@@ -49,7 +57,9 @@ class _Agent:
     last_offer_seq: int = 0
     no_answer_count: int = 0
     backing_off: bool = False
+    reachable: bool = True  # until the PBX says otherwise
     gen: int = 0  # generation of the agent's wrap-up / back-off timers
+    pause_gen: int = 0  # generation of the auto-pause expiry timer
     indexed: IdleEntry | None = None
     noticed: tuple[str, str, str] = ("", "", "")
 
@@ -69,6 +79,7 @@ class _Agent:
             and self.offered is None
             and not self.in_wrapup
             and not self.backing_off
+            and self.reachable
             and len(self.calls) < self.spec.max_concurrent
         )
 
@@ -123,6 +134,7 @@ class AgentView:
     talk_seconds: float
     no_answer_count: int
     backing_off: bool
+    reachable: bool = True
 
 
 class Acd:
@@ -145,6 +157,9 @@ class Acd:
         self._touched: set[AgentId] = set()
         self._held = False  # restoring: no offers until released
         self._handlers: dict[type, Callable[[Any, float, list[cmd.Command]], None]] = {}
+        self._present: set[AgentId] = set()  # logged in (available or on break)
+        self._auto_paused: set[AgentId] = set()
+        self._alerting = False
         for spec in agents:
             self._agents[spec.id] = _Agent(spec)
 
@@ -191,7 +206,12 @@ class Acd:
             talk_seconds=a.talk_seconds,
             no_answer_count=a.no_answer_count,
             backing_off=a.backing_off,
+            reachable=a.reachable,
         )
+
+    def auto_pause_alert(self) -> tuple[bool, int, int]:
+        """(alerting, agents auto-paused, agents logged in)."""
+        return self._alerting, len(self._auto_paused), len(self._present)
 
     def position(self, call_id: CallId) -> int:
         c = self._callers.get(call_id)
@@ -355,7 +375,22 @@ class Acd:
             return
         if a.spec.id not in c.offered_to:
             return
-        self._offer_failed(c, a, e.reason, now, out)
+        self._offer_failed(c, a, e.reason, now, out, e.cause)
+
+    def _on_AgentReachability(
+        self, e: ev.AgentReachability, now: float, out: list[cmd.Command]
+    ) -> None:
+        a = self._agent(e.agent_id)
+        if a.reachable == e.reachable:
+            return
+        a.reachable = e.reachable
+        if not e.reachable and a.offered is not None:
+            # ringing a phone that is gone: the caller moves on now, not at the offer timeout
+            c = self._callers.get(a.offered)
+            if c is not None and c.state is CallerState.OFFERED and a.spec.id in c.offered_to:
+                out.append(cmd.CancelOffer(c.call_id, (a.spec.id,)))
+                self._offer_failed(c, a, OfferOutcome.UNREACHABLE.value, now, out)
+        self._refresh(a)
 
     def _on_CallEnded(self, e: ev.CallEnded, now: float, out: list[cmd.Command]) -> None:
         c = self._callers.get(e.call_id)
@@ -479,6 +514,20 @@ class Acd:
             a = self._agents.get(subject)
             if a is not None and a.in_wrapup and a.gen == gen:
                 self._end_wrapup(a, now)
+        elif kind == "autopause":
+            a = self._agents.get(subject)
+            if (
+                a is not None
+                and a.pause_gen == gen
+                and a.status is AgentStatus.ON_BREAK
+                and a.reason == AUTO_PAUSE_REASON
+            ):
+                a.status = AgentStatus.AVAILABLE
+                a.reason = ""
+                a.no_answer_count = 0
+                self._clear_backoff(a)
+                a.idle_since = now
+                self._refresh(a)
         elif kind == "backoff":
             a = self._agents.get(subject)
             if a is not None and a.backing_off and a.gen == gen:
@@ -575,27 +624,46 @@ class Acd:
     # --- helpers ---------------------------------------------------------------------------
 
     def _offer_failed(
-        self, c: _Caller, a: _Agent, reason: str, now: float, out: list[cmd.Command]
+        self,
+        c: _Caller,
+        a: _Agent,
+        reason: str,
+        now: float,
+        out: list[cmd.Command],
+        cause: int = 0,
     ) -> None:
         c.offered_to = tuple(x for x in c.offered_to if x != a.spec.id)
         a.offered = None
         if reason not in _BLAMELESS:
-            out.append(cmd.OfferRejected(c.call_id, a.spec.id, reason, now - c.offered_at))
-            a.no_answer_count += 1
+            outcome = OUTCOME_OF.get(reason, OfferOutcome.FAILED)
+            ring = now - c.offered_at
+            out.append(cmd.OfferRejected(c.call_id, a.spec.id, outcome.value, ring, cause))
             a.gen += 1
-            if self.policy.max_no_answer and a.no_answer_count >= self.policy.max_no_answer:
-                a.status = AgentStatus.ON_BREAK
-                a.reason = AUTO_PAUSE_REASON
-            elif self.policy.no_answer_backoff > 0:
+            if outcome is OfferOutcome.NO_ANSWER:
+                a.no_answer_count += 1
+                backoff = self.policy.no_answer_backoff
+                if self.policy.max_no_answer and a.no_answer_count >= self.policy.max_no_answer:
+                    self._auto_pause(a, now, out)
+                    backoff = 0.0
+            else:
+                # the phone said no at once: not a miss, but do not ring it again at once
+                backoff = self.policy.refusal_backoff
+            if backoff > 0:
                 a.backing_off = True
-                out.append(
-                    cmd.SetTimer(("backoff", a.spec.id, a.gen), now + self.policy.no_answer_backoff)
-                )
+                out.append(cmd.SetTimer(("backoff", a.spec.id, a.gen), now + backoff))
         self._refresh(a)
         if not c.offered_to:
             out.append(cmd.CancelTimer(("offer", c.call_id, c.offer_gen)))
             c.state = CallerState.WAITING
             self._enqueue(c)
+
+    def _auto_pause(self, a: _Agent, now: float, out: list[cmd.Command]) -> None:
+        a.status = AgentStatus.ON_BREAK
+        a.reason = AUTO_PAUSE_REASON
+        a.pause_gen += 1
+        if self.policy.auto_pause_expires is not None:
+            at = now + self.policy.auto_pause_expires
+            out.append(cmd.SetTimer(("autopause", a.spec.id, a.pause_gen), at))
 
     def _release(self, agent_ids: Iterable[AgentId], call_id: CallId, now: float) -> None:
         for agent_id in agent_ids:
@@ -752,7 +820,22 @@ class Acd:
             if now_seen != a.noticed:
                 a.noticed = now_seen
                 out.append(cmd.AgentStateChanged(agent_id, *now_seen))
+            if a.status is AgentStatus.LOGGED_OUT:
+                self._present.discard(agent_id)
+            else:
+                self._present.add(agent_id)
+            if a.status is AgentStatus.ON_BREAK and a.reason == AUTO_PAUSE_REASON:
+                self._auto_paused.add(agent_id)
+            else:
+                self._auto_paused.discard(agent_id)
         self._touched.clear()
+        share = self.policy.auto_pause_share_alert
+        if share is not None:
+            paused, present = len(self._auto_paused), len(self._present)
+            alerting = paused > 0 and paused > share * present
+            if alerting != self._alerting:
+                self._alerting = alerting
+                out.append(cmd.AutoPauseAlert(alerting, paused, present))
 
     def _agent(self, agent_id: AgentId) -> _Agent:
         a = self._agents.get(agent_id)

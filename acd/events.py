@@ -58,11 +58,23 @@ class OfferAnswered:
 
 @dataclass(frozen=True)
 class OfferFailed:
-    """The agent's phone did not take the call: no_answer, busy, unavailable or error."""
+    """The agent's phone did not take the call. `reason` is one of `acd.states.OfferOutcome`
+    (no_answer, refused, failed, unreachable) or cancelled / caller_gone (nobody's fault);
+    `cause` is the PBX's code for it when it gave one (the SIP response, e.g. 486, 603)."""
 
     call_id: CallId
     agent_id: AgentId
     reason: str = "no_answer"
+    cause: int = 0
+
+
+@dataclass(frozen=True)
+class AgentReachability:
+    """A fact about the agent's phone: reachable (registered and answering qualify) or not.
+    An unreachable agent is offered no calls; an offer ringing it ends at once."""
+
+    agent_id: AgentId
+    reachable: bool
 
 
 @dataclass(frozen=True)
@@ -146,6 +158,7 @@ Event = (
     | CallerPriorityChanged
     | OfferAnswered
     | OfferFailed
+    | AgentReachability
     | CallEnded
     | CallRestored
     | AgentConfigured

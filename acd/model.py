@@ -49,3 +49,10 @@ class QueuePolicy:
     min_proficiency: int = MIN_PROFICIENCY
     leave_when_no_agents: bool = False
     random_seed: int = 0
+    # An agent whose phone refused or failed an offer is skipped this long (not counted as a
+    # miss): the next caller does not ring the same broken phone at once.
+    refusal_backoff: float = 5.0
+    # Seconds after which an auto-pause ends by itself (None: a person resumes the agent).
+    auto_pause_expires: float | None = None
+    # Alert when more than this share of logged-in agents is auto-paused (None: never).
+    auto_pause_share_alert: float | None = None

@@ -49,5 +49,26 @@ class Strategy(StrEnum):
     RING_ALL = "ring_all"
 
 
+class OfferOutcome(StrEnum):
+    """How an offer ended without an answer. Only a no-answer counts towards auto-pause."""
+
+    NO_ANSWER = "no_answer"  # it rang the whole offer timeout
+    REFUSED = "refused"  # the phone said no (486 busy, 488 not acceptable, 603 decline, 480)
+    FAILED = "failed"  # it failed at once (408, 503, an error)
+    UNREACHABLE = "unreachable"  # no reachable contact (unregistered, qualify failed)
+
+
+# Older reason words (and the driver's dial statuses) and the outcome each one is.
+OUTCOME_OF = {
+    "no_answer": OfferOutcome.NO_ANSWER,
+    "refused": OfferOutcome.REFUSED,
+    "busy": OfferOutcome.REFUSED,
+    "failed": OfferOutcome.FAILED,
+    "error": OfferOutcome.FAILED,
+    "unavailable": OfferOutcome.UNREACHABLE,
+    "unreachable": OfferOutcome.UNREACHABLE,
+}
+
+
 # The break reason the engine uses when it pauses an agent after too many unanswered offers.
 AUTO_PAUSE_REASON = "no_answer"

@@ -164,22 +164,29 @@ def test_answer_resets_the_no_answer_count() -> None:
 
 
 @pytest.mark.parametrize(
-    ("reason", "penalised"),
+    ("reason", "recorded", "counted"),
     [
-        ("no_answer", True),
-        ("busy", True),
-        ("unavailable", True),
-        ("error", True),
-        ("cancelled", False),
-        ("caller_gone", False),
+        ("no_answer", "no_answer", True),
+        ("busy", "refused", False),
+        ("refused", "refused", False),
+        ("unavailable", "unreachable", False),
+        ("unreachable", "unreachable", False),
+        ("error", "failed", False),
+        ("failed", "failed", False),
+        ("cancelled", None, False),
+        ("caller_gone", None, False),
     ],
 )
-def test_offer_failure_reasons_that_penalise_the_agent(reason: str, penalised: bool) -> None:
+def test_offer_failure_reasons_recorded_and_counted(
+    reason: str, recorded: str | None, counted: bool
+) -> None:
+    """Only a true no-answer counts towards auto-pause; a refusal or a failure is recorded as
+    what it was."""
     t = center(GENERAL, no_answer_backoff=5)
     t.at(1, CallerArrived("c", "general"))
     out = t.at(2, OfferFailed("c", "g5", reason))
-    assert bool(of(cmd.OfferRejected, out)) is penalised
-    assert (t.acd.agent("g5").no_answer_count == 1) is penalised
+    assert [r.reason for r in of(cmd.OfferRejected, out)] == ([recorded] if recorded else [])
+    assert (t.acd.agent("g5").no_answer_count == 1) is counted
 
 
 def test_stale_timers_are_ignored() -> None:
