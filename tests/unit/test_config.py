@@ -69,6 +69,7 @@ def test_shipped_queue_policy() -> None:
     assert q.overflow_target == ""
     assert q.leave_when_no_agents is False
     assert q.widening == (WideningRule(after=30.0, add_skills=("general",)),)
+    assert (q.refusal_backoff, q.auto_pause_expires, q.auto_pause_share_alert) == (5.0, None, 0.5)
 
 
 def test_shipped_nodes_rules_and_emergency() -> None:
@@ -137,6 +138,12 @@ BROKEN = [
     ("queue.toml", 'rule = "repeat_caller"', 'rule = "vip"', "queue.priority[0].rule", "one of"),
     ("queue.toml", "random_seed = 12345", "random_seed = 1\nspeed = 2", "queue.speed",
      "unknown key"),
+    ("queue.toml", "auto_pause_share_alert = 0.5", "auto_pause_share_alert = 50",
+     "queue.auto_pause_share_alert", "share from 0 to 1"),
+    ("queue.toml", "auto_pause_expires = 0", "auto_pause_expires = -60",
+     "queue.auto_pause_expires", "zero or more"),
+    ("queue.toml", "refusal_backoff = 5", 'refusal_backoff = "5s"',
+     "queue.refusal_backoff", "must be"),
     ("center.toml", 'timezone = "Asia/Shanghai"', 'timezone = "Asia/Shanghai"\ncolour = "red"',
      "center.colour", "unknown key"),
     ("center.toml", 'default_did = "12345"', 'default_did = "10000"',
