@@ -73,7 +73,7 @@ class CallRecorder:
             await self._write(batch)
 
     async def _write(self, batch: Sequence[domain.DomainEvent]) -> None:
-        status_lines = await until_done(
+        lines = await until_done(
             lambda: self.database.transaction(lambda s: apply(s, batch)),
             f"storing {len(batch)} events",
             first=0.2,
@@ -81,18 +81,20 @@ class CallRecorder:
         )
         self.written += len(batch)
         if self.queue_log is not None:
-            for event in batch:
-                for line in queue_log_lines(event):
-                    self.queue_log.write(line)
-            for line in status_lines:
+            for line in lines:
                 self.queue_log.write(line)
             self.queue_log.flush()
 
 
 def apply(session: Session, batch: Sequence[domain.DomainEvent]) -> list[str]:
-    """Write a batch; returns the queue_log lines of agent status changes."""
-    status_lines: list[str] = []
+    """Write a batch; returns its queue_log lines, in order. A caller announced again (found
+    by a snapshot after a restart or a reconnect) already has its record: it gets no second
+    ENTERQUEUE, in the table or the file."""
+    lines: list[str] = []
     for e in batch:
+        again = isinstance(e, domain.CallerJoined) and _known(session, e.call_id)
+        if not again:
+            lines += queue_log_lines(e)
         if isinstance(e, domain.CallerJoined):
             row = session.get(CallRecord, e.call_id)
             if row is None:
@@ -178,7 +180,7 @@ def apply(session: Session, batch: Sequence[domain.DomainEvent]) -> list[str]:
             status.status, status.reason, status.updated_at = e.status, e.reason, e.at
             for name in _status_events(previous, e.status):
                 _event(session, e.at, "NONE", e.agent_id, name, reason=e.reason)
-                status_lines.append(format_line(e.at, "NONE", e.agent_id, name, e.reason))
+                lines.append(format_line(e.at, "NONE", e.agent_id, name, e.reason))
         elif isinstance(e, domain.EmergencyLinked):
             session.add(
                 EmergencyLink(
@@ -200,7 +202,7 @@ def apply(session: Session, batch: Sequence[domain.DomainEvent]) -> list[str]:
         ):
             _callback(session, e)
         session.flush()
-    return status_lines
+    return lines
 
 
 def _callback(
@@ -249,6 +251,10 @@ def _callback(
         row.state, row.attempts, row.due_at = "scheduled", e.attempts, e.due_at
     else:
         row.state, row.attempts = e.outcome, e.attempts
+
+
+def _known(session: Session, call_id: str) -> bool:
+    return session.get(CallRecord, call_id) is not None
 
 
 def _status_events(before: str, after: str) -> list[str]:
