@@ -276,10 +276,20 @@ def _labels(db: Database, topics: Mapping[str, str]) -> dict[str, dict[str, str]
     }
 
 
+OUTSIDE = "（非代码值）"
+
+
 def _label(labels: dict[str, dict[str, str]], dim: str, value: str) -> str:
+    """How a stored value is shown: its dictionary label; a value outside a dimension's
+    dictionary (a raw channel "电话" beside the code "phone", an unknown department code) is
+    marked, so it never reads like the valid row it resembles. Such records still count in
+    the volumes (the request did arrive), in a row of their own."""
     if value.strip() == "":
         return "（未填）"
-    return labels.get(dim, {}).get(value, value).strip()
+    known = labels.get(dim, {})
+    if known and value not in known:
+        return value.strip() + OUTSIDE
+    return known.get(value, value).strip()
 
 
 def build_report(

@@ -61,12 +61,26 @@ def draw_series(ax: Axes, report: Report) -> None:
         label.set_horizontalalignment("right")
 
 
+def short_labels(labels: list[str], width: int = 14) -> list[str]:
+    """Labels cut to `width` characters ("…" marks a cut), except where two cut labels would
+    read the same: those stay whole."""
+    cut = [t if len(t) <= width else t[: width - 1] + "…" for t in labels]
+    repeated = {t for t in cut if cut.count(t) > 1}
+    return [whole if c in repeated else c for whole, c in zip(labels, cut, strict=True)]
+
+
 def draw_breakdown(ax: Axes, report: Report, dim: str) -> None:
+    """One bar per row at its own position (the largest on top), labelled by tick: bars
+    placed by label text would merge two rows showing the same words (matplotlib's
+    categorical axis keeps one slot per distinct string) and the value texts, placed by
+    index, would then sit beside the wrong bars."""
     rows = report.breakdowns[dim][:TOP]
-    labels = [r.label[:14] for r in rows][::-1]
+    labels = short_labels([r.label for r in rows])[::-1]
     values = [r.received for r in rows][::-1]
-    ax.barh(labels, values, color=COLOR)
-    for i, v in enumerate(values):
+    positions = list(range(len(rows)))
+    ax.barh(positions, values, color=COLOR)
+    ax.set_yticks(positions, labels)
+    for i, v in zip(positions, values, strict=True):
         ax.text(v, i, f" {v}", va="center", fontsize=8)
     ax.set_title(f"按{DIMENSIONS[dim]}的受理量（前{TOP}）")
     ax.set_xlabel("工单数")
