@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -102,6 +102,11 @@ def entry(
     )
 
 
+def access_values(e: AccessEntry, at: float) -> dict[str, object]:
+    """A checked entry as the column values of its row (for a Core insert)."""
+    return {"at": at, **asdict(e)}
+
+
 def record_access(
     session: Session,
     actor: str,
@@ -115,19 +120,7 @@ def record_access(
 ) -> None:
     """Add one row to the access log in the caller's transaction."""
     e = entry(actor, role, action, dataset, record_id, fields, purpose, remote)
-    session.add(
-        DataAccess(
-            at=time.time(),
-            actor=e.actor,
-            role=e.role,
-            action=e.action,
-            dataset=e.dataset,
-            record_id=e.record_id,
-            fields=e.fields,
-            purpose=e.purpose,
-            remote=e.remote,
-        )
-    )
+    session.add(DataAccess(**access_values(e, time.time())))
 
 
 def record_recording(

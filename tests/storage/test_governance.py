@@ -26,6 +26,7 @@ from callcenter.data.retention import load_retention, retired
 from callcenter.storage import tickets as store
 from callcenter.storage.database import Database
 from callcenter.storage.schema import (
+    DataAccess,
     DataCorrection,
     QualityIssue,
     QualityRun,
@@ -504,3 +505,44 @@ def test_a_closed_ticket_without_a_closing_time_is_in_scope(
             (str(lost), "required.missing", "closed_at")
         ], mode
     assert result.records == 0  # nothing changed since the full run
+
+
+def test_a_run_that_decrypts_puts_its_decrypts_on_record(
+    database: Database, settings: TicketSettings, rules: tuple[Rule, ...]
+) -> None:
+    """One access-log row per run that decrypted ID numbers (who ran it, how many, why), in
+    the run's own transaction; a run that decrypted nothing writes none."""
+    cipher = ephemeral_cipher()
+    t = plant(database, settings, cipher)  # three tickets hold an ID number, one undecryptable
+    full = run(database, rules, cipher, "full", "审计员", later())
+    idle = run(database, rules, cipher, "incremental", "审计员", later())
+    assert idle.records == 0
+    with database.session() as s:
+        rows = s.scalars(select(DataAccess)).all()
+    assert [(r.actor, r.role, r.action, r.dataset, r.fields) for r in rows] == [
+        ("审计员", "system", "decrypt", "tickets", "id_card")
+    ]
+    assert rows[0].record_id == f"quality_run:{full.run_id}"
+    assert "3 decrypt attempts (1 undecryptable)" in rows[0].purpose
+    assert "full" in rows[0].purpose
+    # a correction of one ID number: the incremental run decrypts that one
+    database.transaction(
+        lambda s: correct(
+            s,
+            cipher,
+            "tickets",
+            str(t["id_card"]),
+            "id_card",
+            GOOD_ID,
+            "核对证件",
+            "班长",
+            "supervisor",
+            T0 + timedelta(days=1),
+        )  # fmt: skip
+    )
+    inc = run(database, rules, cipher, "incremental", "审计员", later())
+    with database.session() as s:
+        runs = select(DataAccess.purpose).where(DataAccess.record_id.like("quality_run:%"))
+        purposes = s.scalars(runs.order_by(DataAccess.id)).all()
+    assert len(purposes) == 2  # (the correction wrote its own row for its own decrypt)
+    assert "1 decrypt attempts (0 undecryptable)" in purposes[1] and str(inc.run_id) in purposes[1]

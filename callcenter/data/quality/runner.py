@@ -20,6 +20,7 @@ from datetime import date, datetime
 
 from sqlalchemy import ColumnElement, Connection, func, insert, not_, select, true, tuple_, update
 
+from callcenter.data.audit import access_values, entry
 from callcenter.data.crypto import FieldCipher, Undecryptable
 from callcenter.data.quality.config import TABLE
 from callcenter.data.quality.rules import (
@@ -32,7 +33,14 @@ from callcenter.data.quality.rules import (
     scan_duplicates,
 )
 from callcenter.storage.database import Database
-from callcenter.storage.schema import Base, ChangeLog, QualityIssue, QualityRun, Ticket
+from callcenter.storage.schema import (
+    Base,
+    ChangeLog,
+    DataAccess,
+    QualityIssue,
+    QualityRun,
+    Ticket,
+)
 
 CHUNK = 5000
 MODES = ("full", "incremental")
@@ -66,24 +74,51 @@ class RunResult:
     rules: int  # distinct rule ids checked
 
 
-def decryptor(cipher: FieldCipher | None) -> Callable[[str], str | None]:
+class Decryptor:
     """stored -> plaintext, or None when it cannot be decrypted; remembers the last value, so
-    two rules reading one row's ID card decrypt it once."""
-    last: list[str | None] = [None, None]
+    two rules reading one row's ID card decrypt it once. Counts its decrypt attempts (and the
+    failed ones) for the run's access-log row."""
 
-    def decrypt(stored: str) -> str | None:
-        if stored == last[0]:
-            return last[1]
+    def __init__(self, cipher: FieldCipher | None) -> None:
+        self.cipher = cipher
+        self.attempts = 0
+        self.failed = 0
+        self._last: tuple[str, str | None] | None = None
+
+    def __call__(self, stored: str) -> str | None:
+        if self._last is not None and self._last[0] == stored:
+            return self._last[1]
         plain: str | None = None
-        if cipher is not None:
+        if self.cipher is not None:
+            self.attempts += 1
             try:
-                plain = cipher.decrypt(stored)
+                plain = self.cipher.decrypt(stored)
             except Undecryptable:
-                plain = None
-        last[0], last[1] = stored, plain
+                self.failed += 1
+        self._last = (stored, plain)
         return plain
 
-    return decrypt
+
+def decryptor(cipher: FieldCipher | None) -> Callable[[str], str | None]:
+    return Decryptor(cipher)
+
+
+def _decrypts_on_record(
+    conn: Connection, decrypt: Decryptor, actor: str, run_id: int, mode: str, at: float
+) -> None:
+    """The run's decrypts as one access-log row, in the run's transaction (none when it
+    decrypted nothing): who started it, how many ID numbers, why."""
+    if decrypt.attempts == 0:
+        return
+    purpose = (
+        f"data quality run {run_id} ({mode}): {decrypt.attempts} decrypt attempts "
+        f"({decrypt.failed} undecryptable) to check ID numbers (GB 11643)"
+    )
+    row = entry(
+        actor or "governance", "system", "decrypt", TABLE, f"quality_run:{run_id}",
+        ("id_card",), purpose,
+    )  # fmt: skip
+    conn.execute(insert(DataAccess).values(**access_values(row, at)))
 
 
 def run(
@@ -148,6 +183,7 @@ def run(
                 finished_at=started + (time.monotonic() - clock),
             )
         )
+        _decrypts_on_record(conn, work.decrypt, actor, run_id, mode, time.time())
     return RunResult(
         run_id,
         mode,
@@ -232,7 +268,8 @@ class _Work:
             names.update(column_of(n) for n in r.checked_fields)
             names.update(n for n in (r.other,) if n)
         self.columns = [_TICKETS.c[n] for n in sorted(names)]
-        self.ctx = Context(refs=self._refs(rules), decrypt=decryptor(cipher), today=today)
+        self.decrypt = Decryptor(cipher)
+        self.ctx = Context(refs=self._refs(rules), decrypt=self.decrypt, today=today)
         self.per_rule: Counter[str] = Counter()
         self.pending: list[dict[str, object]] = []
         self.opened = 0
