@@ -19,6 +19,7 @@ from callcenter.alerts import store
 from callcenter.api.auth import Principal, require
 from callcenter.api.errors import ApiError, json_body
 from callcenter.api.openapi_ops import ANY_OBJECT, operation
+from callcenter.api.params import path_id
 from callcenter.api.tickets import CONFIG_DIR, SETTINGS, TICKET_DB
 from callcenter.data import audit
 from callcenter.data.catalog import load_annotations
@@ -102,10 +103,7 @@ async def _run(request: web.Request, work: Callable[[Session], T]) -> T:
 
 
 def _id(request: web.Request) -> int:
-    try:
-        return int(request.match_info["id"])
-    except ValueError:
-        raise ApiError(400, "api.bad_parameter", "id must be an integer") from None
+    return path_id(request)
 
 
 def _redactor(request: web.Request, who: Principal) -> Redactor:

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from callcenter.api.auth import Principal, require
 from callcenter.api.errors import ApiError, json_body
+from callcenter.api.params import path_id
 from callcenter.api.params import query_int as _int
 from callcenter.api.tickets import CIPHER, CONFIG_DIR, TICKET_DB
 from callcenter.data import audit
@@ -85,10 +86,7 @@ async def _in_thread(db: Database, work: Callable[[Session], T]) -> T:
 
 
 def _path_int(request: web.Request, name: str = "id") -> int:
-    try:
-        return int(request.match_info[name])
-    except ValueError:
-        raise ApiError(400, "api.bad_parameter", f"{name} must be an integer") from None
+    return path_id(request, name)
 
 
 def _xlsx(body: bytes, name: str) -> web.Response:

@@ -45,9 +45,33 @@ def error_response(status: int, error_id: str, message: str) -> web.Response:
     return web.json_response({"error_id": error_id, "message": message}, status=status)
 
 
+def bad_text(text: str) -> bool:
+    """Text no column can store: a NUL character (PostgreSQL refuses it) or a lone surrogate
+    (no UTF-8 encoding exists for it)."""
+    if "\x00" in text:
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _check_url(request: web.Request) -> None:
+    """Path and query parameters are text a column can hold, or the request is a 400."""
+    for name, value in (*request.match_info.items(), *request.query.items()):
+        if bad_text(name) or bad_text(value):
+            raise ApiError(
+                400,
+                "api.bad_parameter",
+                f"parameter {name!r} holds a NUL character or a lone surrogate",
+            )
+
+
 @web.middleware
 async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
+        _check_url(request)
         return await handler(request)
     except ApiError as exc:
         return error_response(exc.status, exc.error_id, exc.message)
@@ -76,4 +100,18 @@ async def json_body(request: web.Request) -> dict[str, object]:
         raise ApiError(400, "api.bad_json", f"request body is not JSON: {exc}") from exc
     if not isinstance(body, dict):
         raise ApiError(400, "api.bad_json", "request body must be a JSON object")
+    if _holds_bad_text(body):
+        raise ApiError(
+            400, "api.bad_json", "a string in the body holds a NUL character or a lone surrogate"
+        )
     return body
+
+
+def _holds_bad_text(value: object) -> bool:
+    if isinstance(value, str):
+        return bad_text(value)
+    if isinstance(value, dict):
+        return any(bad_text(k) or _holds_bad_text(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_bad_text(v) for v in value)
+    return False

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from callcenter.api.auth import Principal, require
 from callcenter.api.errors import ApiError, json_body
 from callcenter.api.openapi_ops import operation, query_params
+from callcenter.api.params import path_id
 from callcenter.api.params import query_int as _int
 from callcenter.api.tickets import CONFIG_DIR, TICKET_DB
 from callcenter.data import audit
@@ -164,7 +165,7 @@ def _shown(
 
 
 def _score_id(request: web.Request) -> int:
-    return int(request.match_info["id"])
+    return path_id(request)
 
 
 async def detail(request: web.Request) -> web.Response:

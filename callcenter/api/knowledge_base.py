@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from callcenter.api.auth import Principal, require
 from callcenter.api.errors import ApiError, json_body
 from callcenter.api.openapi_ops import ANY_OBJECT, operation, query_params
+from callcenter.api.params import path_id
 from callcenter.api.params import query_int as _int
 from callcenter.api.tickets import TICKET_DB
 from callcenter.knowledge_base import store
@@ -168,7 +169,7 @@ async def entry(request: web.Request) -> web.Response:
     """One entry: editors get its latest version as `current` and every version; other
     readers get the published version (404 when it is not in force)."""
     who = require(request, *READERS)
-    entry_id = int(request.match_info["id"])
+    entry_id = path_id(request)
     now = time.time()
 
     def work(s: Session) -> dict[str, Any]:
@@ -310,7 +311,7 @@ async def edit(request: web.Request) -> web.Response:
     """A new version; fields left out keep their current value. `version` (optional) is the
     version the editor started from: a later one in between answers 409."""
     who = require(request, *EDITORS)
-    entry_id = int(request.match_info["id"])
+    entry_id = path_id(request)
     body = await json_body(request)
     expected, note = _expected(body), _str(body, "note")
     now = time.time()
@@ -326,7 +327,7 @@ async def edit(request: web.Request) -> web.Response:
 async def step(request: web.Request) -> web.Response:
     """Submit for review, approve, reject (a note is required) or retire: `note`, `version`."""
     who = require(request, *EDITORS)
-    entry_id = int(request.match_info["id"])
+    entry_id = path_id(request)
     action = STEPS[request.path.rstrip("/").rsplit("/", 1)[-1]]
     body = await json_body(request)
     expected, note = _expected(body), _str(body, "note")

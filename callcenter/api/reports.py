@@ -17,6 +17,7 @@ from aiohttp import web
 from callcenter.api.auth import Principal, require
 from callcenter.api.errors import ApiError, json_body
 from callcenter.api.openapi_ops import operation, query_params
+from callcenter.api.params import path_id
 from callcenter.api.tickets import CONFIG_DIR, TICKET_DB
 from callcenter.data import audit
 from callcenter.reports.build import (
@@ -184,10 +185,7 @@ async def _load(request: web.Request, run_id: int) -> ReportRun:
 
 
 def _run_id(request: web.Request) -> int:
-    try:
-        return int(request.match_info["id"])
-    except ValueError:
-        raise ApiError(400, "api.bad_parameter", "id must be an integer") from None
+    return path_id(request)
 
 
 def _visible(who: Principal, row: ReportRun) -> None:

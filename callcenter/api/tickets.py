@@ -26,6 +26,7 @@ import asyncio
 import functools
 import hashlib
 import json
+import math
 import os
 import tempfile
 import time
@@ -40,6 +41,7 @@ from sqlalchemy.orm import Session
 
 from callcenter.api.auth import Principal, require
 from callcenter.api.errors import ApiError, json_body
+from callcenter.api.params import MAX_ID, query_int
 from callcenter.data import audit
 from callcenter.data.catalog import load_annotations
 from callcenter.data.crypto import FieldCipher, Undecryptable
@@ -200,6 +202,7 @@ ACTIONS: dict[str, type[Any]] = {
     )
 }
 ENUMS: dict[str, type[Any]] = {"outcome": CallbackOutcome, "rating": Rating}
+MAX_PAGE = 100_000  # 20 million rows at the largest page size: no list goes further
 
 
 def routes() -> list[web.RouteDef]:
@@ -226,10 +229,14 @@ def _now() -> datetime:
 
 
 def _ticket_id(request: web.Request) -> int:
+    """The ticket id of the path; a number no integer column holds is no ticket (404)."""
     try:
-        return int(request.match_info["id"])
+        tid = int(request.match_info["id"])
     except ValueError as exc:
         raise ApiError(404, "ticket.not_found", "ticket ids are numbers") from exc
+    if not 1 <= tid <= MAX_ID:
+        raise ApiError(404, "ticket.not_found", f"ticket ids are 1 to {MAX_ID}")
+    return tid
 
 
 def _text(body: dict[str, object], key: str, required: bool = False, limit: int = 4000) -> str:
@@ -431,13 +438,15 @@ async def intake(request: web.Request) -> web.Response:
 async def listing(request: web.Request) -> web.Response:
     who = require(request, "agent", "supervisor", "department")
     q = request.query
+    page = query_int(request, "page", 1, 1, MAX_PAGE, "api.invalid")
+    per_page = query_int(request, "per_page", 20, 1, 200, "api.invalid")
     try:
-        page = max(1, int(q.get("page", "1")))
-        per_page = min(200, max(1, int(q.get("per_page", "20"))))
         created_from = float(q["from"]) if "from" in q else None
         created_to = float(q["to"]) if "to" in q else None
     except ValueError as exc:
-        raise ApiError(400, "api.invalid", "page, per_page, from, to must be numbers") from exc
+        raise ApiError(400, "api.invalid", "from and to must be numbers") from exc
+    if not all(math.isfinite(t) for t in (created_from or 0.0, created_to or 0.0)):
+        raise ApiError(400, "api.invalid", "from and to must be finite numbers")
     filters = store.Filters(
         status=q.get("status", ""),
         department=who.department if who.role == "department" else q.get("department", ""),

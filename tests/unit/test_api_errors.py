@@ -44,6 +44,11 @@ ERRORS = [
     ("POST", "/api/agents/1001/pause", {"data": "{not json"}, 400, "api.bad_json"),
     ("POST", "/api/agents/1001/pause", {"data": b"\xff\xfe"}, 400, "api.bad_json"),
     ("POST", "/api/agents/1001/pause", {"json": [1, 2]}, 400, "api.bad_json"),
+    # a lone surrogate or a NUL: no column stores it (PostgreSQL refuses both)
+    ("POST", "/api/agents/1001/pause", {"data": b'{"reason": "\\ud800"}'}, 400, "api.bad_json"),
+    ("POST", "/api/agents/1001/pause", {"data": b'{"reason": "a\\u0000"}'}, 400, "api.bad_json"),
+    ("POST", "/api/agents/1001/pause", {"data": b'{"\\udfff": 1}'}, 400, "api.bad_json"),
+    ("POST", "/api/agents/10%0001/pause", {"json": {}}, 400, "api.bad_parameter"),
     ("POST", "/api/agents/1001/pause", {"json": {"reason": 5}}, 400, "api.invalid"),
     ("POST", "/api/agents/1001/login", {"json": {"ready": "yes"}}, 400, "api.invalid"),
     ("POST", "/api/agents/1001/dance", {"json": {}}, 404, "api.unknown_action"),
