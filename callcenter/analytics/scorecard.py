@@ -5,7 +5,14 @@ can recompute the score from the tickets.
 
 Cohort: the tickets received (created) in the period and dispatched to the department now
 (`tickets.department`). Judged "as of" a moment (now, by default): a ticket still within its
-limits is not judged yet on that criterion."""
+limits is not judged yet on that criterion.
+
+Governance-invalid tickets earn no credit: a ticket with an open data-quality issue of a rule
+whose severity config/scorecard.toml `[governance] exclude` names (default: error; the rules
+and their severities are config/quality.toml's) is counted (`tickets`, `invalid`) but judged on
+no criterion, so it neither lifts nor lowers a rate. A department whose every ticket is invalid
+(an unknown department code: `department.unknown`) has no score and ranks after every scored
+one. Without a governance run there are no issues, and every ticket counts."""
 
 from __future__ import annotations
 
@@ -13,20 +20,35 @@ import json
 import sys
 import time
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    and_,
+    case,
+    cast,
+    exists,
+    false,
+    func,
+    not_,
+    or_,
+    select,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.expression import Subquery
 
 from callcenter.analytics.sql import Period, flag, in_period, state_int, state_text, tune
+from callcenter.data.quality.config import FILE as QUALITY_FILE
+from callcenter.data.quality.config import load_quality
+from callcenter.data.quality.rules import SEVERITIES
 from callcenter.reports import kpi
 from callcenter.storage.database import Database
-from callcenter.storage.schema import Ticket, TicketHistory
+from callcenter.storage.schema import QualityIssue, Ticket, TicketHistory
 from callcenter.tickets.model import CallbackOutcome, Rating
 from callcenter.tickets.settings import load_ticket_settings
 from callcenter.tomlreader import ConfigError, ConfigErrors, TableReader
@@ -38,12 +60,19 @@ CRITERIA: dict[str, str] = {
     "satisfaction": "满意率",
 }
 FILE = "scorecard.toml"
+SATISFIED = Rating.SATISFIED.value
+BASICALLY = Rating.BASICALLY_SATISFIED.value
 
 
 @dataclass(frozen=True)
 class ScorecardConfig:
     weights: Mapping[str, float]
     accept_within_hours: float = 24.0
+    # quality rule ids whose open issue makes a ticket earn no credit (see the module doc)
+    invalid_rules: frozenset[str] = frozenset()
+
+
+EXCLUDE = ("error",)  # the severities excluded by default
 
 
 DEFAULT = ScorecardConfig({"response": 0.2, "on_time": 0.3, "resolution": 0.2, "satisfaction": 0.3})
@@ -61,7 +90,7 @@ def load_scorecard(config_dir: Path) -> ScorecardConfig:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigErrors([ConfigError(str(path), "", f"cannot read: {exc}")]) from exc
-    r.table(data, "", ("weights", "response"))
+    r.table(data, "", ("weights", "response", "governance"))
     w = r.table(data.get("weights"), "weights", tuple(CRITERIA))
     weights: dict[str, float] = {}
     for name in CRITERIA:
@@ -71,9 +100,28 @@ def load_scorecard(config_dir: Path) -> ScorecardConfig:
         r.error("weights", "at least one weight must be above 0")
     resp = r.table(data.get("response"), "response", ("accept_within_hours",))
     hours = r.get(resp, "response", "accept_within_hours", float, 24.0, check=_positive)
+    gov = r.table(data.get("governance"), "governance", ("exclude",))
+    exclude = r.get(gov, "governance", "exclude", list, list(EXCLUDE), check=_severities)
     if r.errors:
         raise ConfigErrors(r.errors)
-    return ScorecardConfig(weights, float(hours))
+    return ScorecardConfig(weights, float(hours), invalid_rules(config_dir, exclude))
+
+
+def _severities(value: list[Any]) -> str | None:
+    if not all(isinstance(v, str) and v in SEVERITIES for v in value):
+        return f"must list severities among {', '.join(SEVERITIES)}"
+    return None
+
+
+def invalid_rules(config_dir: Path, severities: Iterable[str]) -> frozenset[str]:
+    """The ids of config/quality.toml's enabled rules of these severities (none without the
+    file: no governance, nothing excluded)."""
+    if not (config_dir / QUALITY_FILE).exists():
+        return frozenset()
+    wanted = set(severities)
+    return frozenset(
+        rule.id for rule in load_quality(config_dir).enabled if rule.severity in wanted
+    )
 
 
 def _non_negative(value: float) -> str | None:
@@ -123,6 +171,7 @@ def ticket_inputs(
     signed_ok = and_(s.c.signed.is_not(None), s.c.signed >= s.c.dispatched)
     callback = state_text(conn, "callback")
     rating = state_text(conn, "rating")
+    invalid = invalid_ticket(config.invalid_rules)
     reached = callback == CallbackOutcome.REACHED.value
     closed = Ticket.closed_at.is_not(None)
     criteria: dict[str, tuple[ColumnElement[bool], ColumnElement[bool]]] = {
@@ -145,8 +194,10 @@ def ticket_inputs(
     }
     flags: list[ColumnElement[Any]] = []
     for name, (applicable, met) in criteria.items():
-        flags.append(flag(applicable).label(f"{name}_judged"))
-        flags.append(flag(and_(applicable, met)).label(f"{name}_met"))
+        judged = and_(not_(invalid), applicable)
+        flags.append(flag(judged).label(f"{name}_judged"))
+        flags.append(flag(and_(judged, met)).label(f"{name}_met"))
+    flags.append(flag(invalid).label("invalid"))
     query = (
         select(
             Ticket.id.label("ticket_id"),
@@ -168,6 +219,18 @@ def ticket_inputs(
     if department is not None:
         query = query.where(Ticket.department == department)
     return query.subquery("inputs")
+
+
+def invalid_ticket(rules: frozenset[str]) -> ColumnElement[bool]:
+    """The ticket has an open governance issue of one of these rules."""
+    if not rules:
+        return false()
+    return exists().where(
+        QualityIssue.tbl == "tickets",
+        QualityIssue.record_id == cast(Ticket.id, String),
+        QualityIssue.open == 1,
+        QualityIssue.rule.in_(sorted(rules)),
+    )
 
 
 def rates_of(counts: Mapping[str, int]) -> dict[str, float | None]:
@@ -200,21 +263,23 @@ def scorecards(
         base.c.department,
         func.count(),
         *sums,
-        func.sum(flag(base.c.rating == Rating.SATISFIED.value)),
-        func.sum(flag(base.c.rating == Rating.BASICALLY_SATISFIED.value)),
+        func.sum(flag(and_(base.c.satisfaction_judged == 1, base.c.rating == SATISFIED))),
+        func.sum(flag(and_(base.c.satisfaction_judged == 1, base.c.rating == BASICALLY))),
+        func.sum(base.c.invalid),
     ).group_by(base.c.department)
     out: list[dict[str, Any]] = []
     for row in conn.execute(query):
         counts = {
             n: int(v or 0) for n, v in zip(COUNT_NAMES, row[2 : 2 + len(COUNT_NAMES)], strict=True)
         }
-        counts["satisfied"] = int(row[-2] or 0)
-        counts["basically_satisfied"] = int(row[-1] or 0)
+        counts["satisfied"] = int(row[-3] or 0)
+        counts["basically_satisfied"] = int(row[-2] or 0)
         rates = rates_of(counts)
         out.append(
             {
                 "department": str(row[0]),
                 "tickets": int(row[1]),
+                "invalid": int(row[-1] or 0),  # counted, judged on nothing
                 "counts": counts,
                 "rates": rates,
                 "score": weighted_score(rates, config.weights),
@@ -253,6 +318,7 @@ def department_tickets(
         item["criteria"] = {
             c: (bool(r[f"{c}_met"]) if r[f"{c}_judged"] else None) for c in CRITERIA
         }
+        item["invalid"] = bool(r["invalid"])
         found.append(item)
     return total, found
 

@@ -10,7 +10,7 @@ import shutil
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +29,19 @@ from callcenter.api.auth import add_token, auth_middleware
 from callcenter.api.errors import errors_middleware
 from callcenter.config import load_config
 from callcenter.data.catalog import load_annotations
-from callcenter.data.crypto import FILE_ENV, write_key_file
+from callcenter.data.crypto import FILE_ENV, load_cipher, write_key_file
 from callcenter.data.protection import Action, Redactor, load_policy
+from callcenter.data.quality.config import load_quality
+from callcenter.data.quality.runner import run
 from callcenter.storage.database import Database
-from callcenter.storage.schema import CallRecord, DataAccess, RefGrid, Ticket, TicketHistory
+from callcenter.storage.schema import (
+    CallRecord,
+    DataAccess,
+    QualityIssue,
+    RefGrid,
+    Ticket,
+    TicketHistory,
+)
 from callcenter.synthetic.command import main_synth
 from callcenter.tickets.settings import load_ticket_settings
 
@@ -169,12 +178,19 @@ def py_criteria(r: Row, as_of: float, hours: float) -> dict[str, bool | None]:
 
 
 def py_scores(
-    rows: dict[int, Row], p: Period, as_of: float, config: scorecard.ScorecardConfig
+    rows: dict[int, Row],
+    p: Period,
+    as_of: float,
+    config: scorecard.ScorecardConfig,
+    invalid: frozenset[int] = frozenset(),
 ) -> dict[str, tuple[dict[str, float | None], float | None]]:
     per: dict[str, list[dict[str, bool | None]]] = defaultdict(list)
     for r in rows.values():
         if in_(r.created_at, p) and r.department is not None:
-            per[r.department].append(py_criteria(r, as_of, config.accept_within_hours))
+            if r.id in invalid:  # counted, judged on nothing
+                per[r.department].append(dict.fromkeys(scorecard.CRITERIA))
+            else:
+                per[r.department].append(py_criteria(r, as_of, config.accept_within_hours))
     out = {}
     for dept, items in per.items():
         rates: dict[str, float | None] = {}
@@ -513,3 +529,53 @@ def test_due_class_agrees_with_the_calendar(database: Database) -> None:
             got = s.scalar(select(due_class(policy, now)).where(Ticket.id == n + 1))
             times = (datetime.fromtimestamp(x, UTC) for x in (created, deadline, now))
             assert got == warning(policy, *times).value, DUE_CASES[n]
+
+
+def test_scorecards_give_governance_invalid_tickets_no_credit(
+    database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a governance run, a ticket with an open error-severity issue counts but is judged
+    on nothing; an unknown department code (every ticket of it invalid) has no score and ranks
+    after every scored department (it used to lead, at 100 points)."""
+    keys = tmp_path / "keys.toml"
+    write_key_file(keys)
+    monkeypatch.setenv(FILE_ENV, str(keys))
+    assert main_synth(database.url, 1000, 11, date(2026, 1, 1), tmp_path / "t", CONFIG, 0.1) == 0
+    config = scorecard.load_scorecard(CONFIG)
+    assert "department.unknown" in config.invalid_rules
+    assert "duplicate.entry" not in config.invalid_rules  # a warning: still credited
+    quality = load_quality(CONFIG)
+    run(database, quality.rules, load_cipher(), "full", "审计员", datetime.now(UTC))
+    with database.session() as s:
+        open_issues = s.execute(
+            select(QualityIssue.record_id, QualityIssue.rule).where(QualityIssue.open == 1)
+        ).all()
+    invalid = frozenset(int(rec) for rec, rule in open_issues if rule in config.invalid_rules)
+    unknown = {rec for rec, rule in open_issues if rule == "department.unknown"}
+    rows = rows_of(database)
+    bad_codes = {rows[int(rec)].department for rec in unknown}
+    assert len(bad_codes) >= 2 and len(invalid) > len(unknown)
+    expected = py_scores(rows, YEAR, AS_OF, config, invalid)
+    with database.engine.connect() as conn:
+        cards = scorecard.scorecards(conn, YEAR, config, AS_OF)
+    by_dept = {c["department"]: c for c in cards}
+    assert set(by_dept) == set(expected)
+    for dept, (rates, score) in expected.items():
+        assert by_dept[dept]["rates"] == pytest.approx(rates), dept
+        assert by_dept[dept]["score"] == pytest.approx(score), dept
+        assert by_dept[dept]["invalid"] == sum(
+            1 for r in rows.values() if r.department == dept and r.id in invalid and in_(
+                r.created_at, YEAR
+            )
+        )  # fmt: skip
+    for code in bad_codes:
+        assert by_dept[code]["score"] is None and by_dept[code]["invalid"] > 0, code
+    scored = [c["score"] is not None for c in cards]
+    assert scored == sorted(scored, reverse=True)  # every scored department first
+    assert {c["department"] for c in cards if c["score"] is None} >= bad_codes
+    with database.engine.connect() as conn:
+        code = sorted(bad_codes, key=str)[0]
+        assert code is not None
+        total, items = scorecard.department_tickets(conn, YEAR, config, AS_OF, code, 1, 1000)
+    assert total == len(items) == by_dept[code]["tickets"]
+    assert all(i["invalid"] and set(i["criteria"].values()) == {None} for i in items)

@@ -42,6 +42,29 @@ def test_shipped_scorecard_config_loads() -> None:
     config = load_scorecard(REPO / "config")
     assert config.weights == W4
     assert config.accept_within_hours == 24.0
+    # error-severity governance rules void a ticket's credit; warnings do not
+    assert {"department.unknown", "date.order", "code.channel"} <= config.invalid_rules
+    assert not {"duplicate.entry", "timeliness.late_entry"} & config.invalid_rules
+
+
+@pytest.mark.parametrize(
+    ("exclude", "expected"),
+    [
+        ('["warning"]', {"duplicate.entry", "timeliness.late_entry"}),
+        ("[]", set()),
+    ],
+)
+def test_governance_exclude_picks_rules_by_severity(
+    tmp_path: Path, exclude: str, expected: set[str]
+) -> None:
+    (tmp_path / "quality.toml").write_text(
+        (REPO / "config" / "quality.toml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    (tmp_path / "tickets.toml").write_text(
+        (REPO / "config" / "tickets.toml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    (tmp_path / "scorecard.toml").write_text(f"[governance]\nexclude = {exclude}\n")
+    assert load_scorecard(tmp_path).invalid_rules == expected
 
 
 def test_missing_file_gives_defaults(tmp_path: Path) -> None:
@@ -54,6 +77,9 @@ def test_missing_file_gives_defaults(tmp_path: Path) -> None:
         ("[weights]\nresponse = -1\n", "weights.response", "0 or more"),
         ("[weights]\nspeed = 1\n", "weights.speed", "unknown key"),
         ("[weights]\non_time = 'a'\n", "weights.on_time", "a number"),
+        ("[governance]\nexclude = ['fatal']\n", "governance.exclude", "severities"),
+        ("[governance]\nexclude = 'error'\n", "governance.exclude", "an array"),
+        ("[governance]\nskip = 1\n", "governance.skip", "unknown key"),
         (
             "[weights]\nresponse = 0\non_time = 0\nresolution = 0\nsatisfaction = 0\n",
             "weights",
