@@ -29,8 +29,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    serve = sub.add_parser("serve", help="run the engine")
+    serve = sub.add_parser(
+        "serve",
+        help="run the engine",
+        description="Run the engine and its HTTP API (bound to 127.0.0.1). The API needs "
+        "tokens: CALLCENTER_TOKENS_FILE (see `callcenter token add`) or CALLCENTER_API_TOKEN. "
+        "Without any, serve refuses to start unless --open-loopback is given; a tokens file "
+        "it cannot read stops it at start, with one line naming the file.",
+    )
     serve.add_argument("--sandbox", action="store_true", help="use (and start) the sandbox PBX")
+    serve.add_argument(
+        "--open-loopback",
+        action="store_true",
+        help="with no API token configured, let every loopback client in as admin: for the "
+        "demo and the sandbox only (behind a reverse proxy on this host, everyone would be "
+        "admin)",
+    )
     serve.add_argument("--http-port", type=int, default=8345)
     serve.add_argument("--db", default="", help="SQLAlchemy URL (default: config storage.url)")
 
@@ -109,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "pbx":
             return pbx_command(config, args.action, args.node, args.args)
         if args.command == "serve":
-            return serve_command(config, args.sandbox, args.http_port, args.db)
+            return serve_command(config, args.sandbox, args.http_port, args.db, args.open_loopback)
         if args.command == "demo":
             from callcenter.demo import run_demo
 
@@ -275,7 +289,26 @@ def pbx_command(config: Config, action: str, node_name: str, rest: list[str]) ->
     return 0
 
 
-def serve_command(config: Config, sandbox: bool, http_port: int, db: str) -> int:
+def api_access_problem(open_loopback: bool) -> str:
+    """Why the API could not let anyone in safely ("" when it can): a tokens file it cannot
+    read, or no token at all without --open-loopback."""
+    from callcenter.api.auth import ADMIN_TOKEN_ENV, TOKENS_FILE_ENV, configured_tokens
+
+    try:
+        admin, entries = configured_tokens()
+    except ValueError as exc:
+        return str(exc)
+    if admin or entries or open_loopback:
+        return ""
+    return (
+        f"no API tokens: set {TOKENS_FILE_ENV} (callcenter token add) or {ADMIN_TOKEN_ENV}, "
+        "or pass --open-loopback to let loopback clients in as admin (demo and sandbox only)"
+    )
+
+
+def serve_command(
+    config: Config, sandbox: bool, http_port: int, db: str, open_loopback: bool = False
+) -> int:
     from callcenter.data.crypto import KeyConfigError, load_cipher, sandbox_cipher
     from callcenter.service import Service, ServiceOptions
 
@@ -284,13 +317,22 @@ def serve_command(config: Config, sandbox: bool, http_port: int, db: str) -> int
     except KeyConfigError as exc:
         print(f"callcenter: {exc}", file=sys.stderr)
         return 2
+    problem = api_access_problem(open_loopback)  # then who may use the API
+    if problem:
+        print(f"callcenter: {problem}", file=sys.stderr)
+        return 2
     secrets: dict[str, str] = {}
     if sandbox:
         for node in config.nodes:
             instance = pbx_up(config, node.name)
             secrets[node.name] = instance.secrets()["ami"]
     options = ServiceOptions(
-        db_url=db, http_port=http_port, secrets=secrets, workdir=REPO, cipher=cipher
+        db_url=db,
+        http_port=http_port,
+        secrets=secrets,
+        workdir=REPO,
+        cipher=cipher,
+        open_loopback=open_loopback,
     )
     service = Service(config, options)
 

@@ -76,6 +76,7 @@ def run_demo(
         workdir=REPO,
         http_port=DEMO_HTTP_PORT,
         cipher=sandbox_cipher(REPO),
+        open_loopback=True,  # the demo's console and API, for whoever sits at this machine
     )
     service = Service(config, options)
     try:

@@ -59,6 +59,7 @@ class ServiceOptions:
     secrets: dict[str, str] = field(default_factory=dict)  # node -> AMI secret (else env)
     workdir: Path = field(default_factory=Path.cwd)
     cipher: FieldCipher | None = None  # else the keys of the environment (load_cipher)
+    open_loopback: bool = False  # no token configured: loopback clients are the local admin
 
 
 def storage_url(config: Config, options: ServiceOptions) -> str:
@@ -287,6 +288,7 @@ class Service:
                 self.metrics,
                 self.feed,
                 self.cipher,
+                open_loopback=self.options.open_loopback,
             )
             runner = web.AppRunner(app)
             await runner.setup()

@@ -211,7 +211,7 @@ class EngineProcess:
         log = (WORK / "engine.log").open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "callcenter.cli", "--config", str(self.config_dir)]
-            + ["serve", "--http-port", str(HTTP)],
+            + ["serve", "--open-loopback", "--http-port", str(HTTP)],
             cwd=REPO,
             env=env,
             stdout=log,

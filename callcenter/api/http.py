@@ -29,7 +29,7 @@ from callcenter.api import (
     staffing,
     tickets,
 )
-from callcenter.api.auth import auth_middleware, principal, require
+from callcenter.api.auth import OPEN_LOOPBACK, auth_middleware, principal, require
 from callcenter.api.console import LiveFeed
 from callcenter.api.errors import ApiError, errors_middleware, json_body
 from callcenter.data.crypto import FieldCipher
@@ -66,8 +66,12 @@ def build_app(
     metrics: Metrics | None = None,
     feed: LiveFeed | None = None,
     cipher: FieldCipher | None = None,
+    open_loopback: bool = False,
 ) -> web.Application:
+    """The API; `open_loopback` lets loopback clients in as the local admin while no token is
+    configured (the demo and the sandbox only: `serve --open-loopback`)."""
     app = web.Application(middlewares=[errors_middleware, auth_middleware])
+    app[OPEN_LOOPBACK] = open_loopback
     app[RUNTIME] = runtime
     app[STATS] = stats
     if live is not None:

@@ -319,6 +319,7 @@ class Engine:
                 "--config",
                 str(self.config_dir),
                 "serve",
+                "--open-loopback",
                 "--http-port",
                 str(HTTP_PORT),
                 "--db",

@@ -64,16 +64,57 @@ def test_admin_token_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize(
     ("remote", "allowed"), [("127.0.0.1", True), ("::1", True), ("10.0.0.5", False), (None, False)]
 )
-def test_without_tokens_only_loopback_gets_in(
+def test_without_tokens_only_loopback_gets_in_when_opened(
     monkeypatch: pytest.MonkeyPatch, remote: str | None, allowed: bool
 ) -> None:
     monkeypatch.delenv("CALLCENTER_TOKENS_FILE", raising=False)
     monkeypatch.delenv("CALLCENTER_API_TOKEN", raising=False)
     if allowed:
-        assert identify("", remote) == Principal("local", "admin")
+        assert identify("", remote, open_loopback=True) == Principal("local", "admin")
     else:
         with pytest.raises(ApiError):
-            identify("", remote)
+            identify("", remote, open_loopback=True)
+    with pytest.raises(ApiError) as err:  # not opened: nobody, loopback or not
+        identify("", remote)
+    assert (err.value.status, err.value.error_id) == (401, "api.unauthorized")
+
+
+def test_a_quote_in_a_name_keeps_the_tokens_file_readable(tmp_path: Path) -> None:
+    path = tmp_path / "t.toml"
+    add_token(path, 'O"Brien \\ 王', "agent", 'wa"ter')
+    add_token(path, "1002", "agent")
+    entries = load_tokens(path)
+    assert [(e.name, e.department) for e in entries] == [('O"Brien \\ 王', 'wa"ter'), ("1002", "")]
+
+
+@pytest.mark.parametrize(
+    "text", ['token = "abc"\n', "token = [1]\n", '[[token]]\nname = 5\nrole = "agent"\n']
+)
+def test_a_tokens_file_of_the_wrong_shape_is_refused_naming_it(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "t.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ValueError, match=f"^{path}: "):
+        load_tokens(path)
+
+
+def test_a_tokens_file_that_turns_corrupt_keeps_the_tokens_read_before(
+    tokens: dict[str, str], tmp_path: Path
+) -> None:
+    assert identify(f"Bearer {tokens['agent']}", "10.1.2.3").name == "1001"
+    path = tmp_path / "tokens.toml"
+    path.write_text(path.read_text(encoding="utf-8") + "\n[[token]\nname = \n", encoding="utf-8")
+    assert identify(f"Bearer {tokens['agent']}", "10.1.2.3").name == "1001"
+
+
+def test_a_tokens_file_never_read_is_a_503_not_a_500(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "broken.toml"
+    path.write_text("[[token]\n", encoding="utf-8")
+    monkeypatch.setenv("CALLCENTER_TOKENS_FILE", str(path))
+    with pytest.raises(ApiError) as err:
+        identify("Bearer x", "10.1.2.3")
+    assert (err.value.status, err.value.error_id) == (503, "api.tokens_unreadable")
 
 
 @pytest.mark.parametrize(

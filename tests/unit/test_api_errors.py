@@ -24,7 +24,8 @@ async def harness() -> AsyncIterator[Harness]:
 
 @pytest.fixture
 async def client(harness: Harness) -> AsyncIterator[Client]:
-    async with TestClient(TestServer(build_app(harness.runtime, harness.stats))) as c:
+    app = build_app(harness.runtime, harness.stats, open_loopback=True)
+    async with TestClient(TestServer(app)) as c:
         yield c
 
 
@@ -104,6 +105,17 @@ async def test_token_guards_actions_before_they_run(
     status, body = await call(client, "POST", "/api/agents/1001/pause", json={})
     assert (status, body["error_id"]) == (401, "api.unauthorized")
     assert harness.runtime.acd.agent("1001").status == "available"
+
+
+async def test_without_tokens_an_app_not_opened_lets_no_one_in(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CALLCENTER_API_TOKEN", raising=False)
+    monkeypatch.delenv("CALLCENTER_TOKENS_FILE", raising=False)
+    async with TestClient(TestServer(build_app(harness.runtime, harness.stats))) as c:
+        status, body = await call(c, "GET", "/api/agents")  # from 127.0.0.1
+        assert (status, body["error_id"]) == (401, "api.unauthorized")
+        assert (await call(c, "GET", "/health"))[0] == 200
 
 
 async def test_health_needs_no_token(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
