@@ -6,6 +6,7 @@ and what is allowed; a load reports all mistakes at once.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -165,7 +166,7 @@ class PriorityRule:
 class Trunk:
     name: str
     direction: str
-    match: str = ""
+    match: str = ""  # the carrier's source addresses, comma-separated as PJSIP `match` takes them
 
 
 @dataclass(frozen=True)
@@ -241,6 +242,44 @@ def _port(v: int) -> str | None:
 
 def _digits(v: str) -> str | None:
     return None if DIGITS.match(v) else f"must be digits only, got {v!r}"
+
+
+def _trunk_match(value: Any) -> str | None:
+    """A trunk's `match`: one address or a list of them, each an IP address, a network
+    (address/prefix) or an address with its port (192.0.2.1:5060, [2001:db8::1]:5060)."""
+    entries = value if isinstance(value, list) else [value]
+    if not entries:
+        return "must name at least one source address"
+    for entry in entries:
+        if not isinstance(entry, str) or not _is_source_address(entry.strip()):
+            return f"{entry!r} is not an IP address, a network (address/prefix) or an address:port"
+    return None
+
+
+def _joined_match(value: str | list[str]) -> str:
+    entries = value if isinstance(value, list) else [value]
+    return ", ".join(e.strip() for e in entries if e.strip())
+
+
+def _is_source_address(text: str) -> bool:
+    host, port = text, ""
+    if text.startswith("["):  # [IPv6]:port
+        host, _, rest = text[1:].partition("]")
+        if rest and not rest.startswith(":"):
+            return False
+        port = rest[1:]
+    elif text.count(":") == 1:  # IPv4:port
+        host, port = text.split(":")
+    if port and not (port.isdigit() and 0 < int(port) < 65536):
+        return False
+    try:
+        if "/" in host:
+            ipaddress.ip_network(host, strict=False)
+            return not port  # a network has no port
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _one_of(choices: tuple[str, ...]) -> Check:
@@ -609,9 +648,15 @@ def load_config(directory: str | Path) -> Config:
                 direction=r.get(
                     t, key, "direction", str, "inbound", check=_one_of(("inbound", "outbound"))
                 ),
-                match=r.get(t, key, "match", str, ""),
+                match=_joined_match(r.get(t, key, "match", (str, list), "", check=_trunk_match)),
             )
         )
+        if trunks[-1].direction == "inbound" and "match" not in t:
+            r.error(
+                f"{key}.match",
+                "is required for an inbound trunk: the carrier's source addresses "
+                '(e.g. "203.0.113.5", "203.0.113.0/28" or "203.0.113.5:5060")',
+            )
     emergency: list[EmergencyLine] = []
     for i, t in enumerate(r.tables(trunks_file.get("emergency"), "emergency")):
         key = f"emergency[{i}]"

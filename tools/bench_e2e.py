@@ -333,6 +333,15 @@ async def bench(args: argparse.Namespace) -> int:
     (config_dir / "center.toml").write_text(CENTER)
     (config_dir / "queue.toml").write_text(QUEUE)
     (config_dir / "agents.toml").write_text(agents_toml(args.agents))
+    # sipp's callers are the carrier trunk here (every port of 127.0.0.1: the agents are Local
+    # channels, no phone sends from it), so the app_queue DID in [cc-inbound] is theirs
+    trunks = config_dir / "trunks.toml"
+    shipped = trunks.read_text(encoding="utf-8")
+    if 'match = "127.0.0.1:15098"' not in shipped:
+        raise SystemExit(f"{trunks}: the carrier trunk's match is not the shipped one")
+    trunks.write_text(
+        shipped.replace('match = "127.0.0.1:15098"', 'match = "127.0.0.1"'), encoding="utf-8"
+    )
     config = load_config(config_dir)
     members = tuple(f"Local/{a.extension}@bench-agent/n" for a in config.agents)
     instance = Instance(

@@ -42,6 +42,7 @@ MODULES = [
     "res_pjsip_authenticator_digest.so",
     "res_pjsip_endpoint_identifier_ip.so",
     "res_pjsip_endpoint_identifier_user.so",
+    "res_pjsip_endpoint_identifier_anonymous.so",
     "res_pjsip_registrar.so",
     "res_pjsip_sdp_rtp.so",
     "res_pjsip_caller_id.so",

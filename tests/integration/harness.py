@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -398,6 +399,15 @@ class Center:
         self.workdir = workdir
         self.config_dir = workdir / "config"
         shutil.copytree(REPO / "config", self.config_dir)
+        # the carrier trunk is this session's carrier side (CARRIER_PORT), not the demo's
+        trunks = self.config_dir / "trunks.toml"
+        text, found = re.subn(
+            r'(?m)^match = "127\.0\.0\.1:\d+"$',
+            f'match = "127.0.0.1:{CARRIER_PORT}"',
+            trunks.read_text(encoding="utf-8"),
+        )
+        assert found == 1, f"{trunks}: expected one carrier match on 127.0.0.1:port"
+        trunks.write_text(text, encoding="utf-8")
         quality = self.config_dir / "quality.toml"  # no background governance under test
         quality.write_text(
             quality.read_text(encoding="utf-8").replace("enabled = true", "enabled = false", 1),
@@ -462,7 +472,9 @@ class Center:
             phone.wait_registered()
 
     def caller(self, number: str) -> Softphone:
-        """A citizen's phone (a pjsua2 process arriving over the carrier trunk)."""
+        """A citizen's phone calling in from its own port, not the carrier trunk's: the PBX
+        takes it as an unidentified (anonymous) caller, which reaches the hotline numbers only
+        (citizens() is the carrier trunk's side)."""
         # every caller its own SIP port and RTP ports (28000-28999: 50 callers a session)
         index = self._caller_count
         self._caller_count += 1

@@ -162,6 +162,16 @@ BROKEN = [
      "emergency[0].targets", "non-empty"),
     ("trunks.toml", 'direction = "inbound"', 'direction = "both"', "trunk[0].direction",
      "one of"),
+    ("trunks.toml", 'match = "127.0.0.1:15098"', 'match = "carrier.example"', "trunk[0].match",
+     "not an IP address, a network (address/prefix) or an address:port"),
+    ("trunks.toml", 'match = "127.0.0.1:15098"', 'match = "127.0.0.1:0"', "trunk[0].match",
+     "not an IP address"),
+    ("trunks.toml", 'match = "127.0.0.1:15098"', 'match = ["203.0.113.0/28:5060"]',
+     "trunk[0].match", "not an IP address"),
+    ("trunks.toml", 'match = "127.0.0.1:15098"', "match = []", "trunk[0].match",
+     "at least one source address"),
+    ("trunks.toml", 'match = "127.0.0.1:15098"', "", "trunk[0].match",
+     "is required for an inbound trunk"),
     ("outbound.toml", 'dial = "PJSIP/{number}@carrier-out"', 'dial = "PJSIP/13800000000"',
      "outbound.dial", "{number}"),
     ("outbound.toml", 'calling_hours = ["08:00-21:00"]', 'calling_hours = ["21:00-08:00"]',
@@ -192,6 +202,18 @@ def test_broken_config_names_file_and_key(
     assert words in matching[0].message
     assert f"config/{name}: {key}: " in str(errors)
     assert errors.error_id == "config.invalid"
+
+
+def test_trunk_match_takes_a_list_of_addresses(tmp_path: Path) -> None:
+    directory = copy_config(tmp_path)
+    edit(
+        directory,
+        "trunks.toml",
+        'match = "127.0.0.1:15098"',
+        'match = ["203.0.113.5", "198.51.100.0/24", "192.0.2.7:5060", "[2001:db8::1]:5060"]',
+    )
+    (trunk,) = load_config(directory).trunks
+    assert trunk.match == "203.0.113.5, 198.51.100.0/24, 192.0.2.7:5060, [2001:db8::1]:5060"
 
 
 def test_toml_syntax_error_names_the_file(tmp_path: Path) -> None:

@@ -95,6 +95,39 @@ def test_every_agent_has_an_endpoint_with_auth(tmp_path: Path, config: Config) -
         assert "type = aor" in section(pjsip, ext, 1)
 
 
+def test_requests_are_identified_by_address_first(tmp_path: Path, config: Config) -> None:
+    """Trunks are known by their carrier's address only; a From user naming a trunk from
+    anywhere else is not that trunk; the rest is the anonymous endpoint."""
+    pjsip = render_to(tmp_path, config, RenderParams())["pjsip.conf"]
+    assert "endpoint_identifier_order = ip,username,anonymous" in section(pjsip, "global")
+    carrier = section(pjsip, "carrier")
+    assert "identify_by = ip\n" in carrier and "context = cc-inbound" in carrier
+    assert "allow_transfer = no" in carrier
+    identify = section(pjsip, "carrier-identify")
+    assert "endpoint = carrier" in identify and "match = 127.0.0.1:15098" in identify
+    for outbound in ("emergency", "carrier-out"):
+        endpoint = section(pjsip, outbound)
+        assert "identify_by = ip\n" in endpoint and "context = cc-refused" in endpoint
+        assert f"endpoint = {outbound}\n" not in pjsip  # no identify section: never inbound
+    assert "identify_by = username" in section(pjsip, "agent-endpoint")
+    anonymous = section(pjsip, "anonymous")
+    assert "context = cc-public" in anonymous and "allow_transfer = no" in anonymous
+    assert "aors" not in anonymous and "auth" not in anonymous
+
+
+def test_unidentified_callers_reach_the_hotline_numbers_only(
+    tmp_path: Path, config: Config
+) -> None:
+    extensions = render_to(tmp_path, config, RenderParams())["extensions.conf"]
+    public = section(extensions, "cc-public")
+    lines = [x for x in public.splitlines() if x.startswith("exten")]
+    assert lines == [f"exten => {n.did},1,Goto(cc-entry,{n.did},1)" for n in config.numbers]
+    refused = section(extensions, "cc-refused")
+    assert [x for x in refused.splitlines() if x.startswith("exten")] == [
+        "exten => _X.,1,Hangup(21)"
+    ]
+
+
 def test_fallback_queue_has_every_agent(tmp_path: Path, config: Config) -> None:
     queues = render_to(tmp_path, config, RenderParams())["queues.conf"]
     members = re.findall(r"^member => (\S+),0,", section(queues, "cc-fallback"), flags=re.M)
