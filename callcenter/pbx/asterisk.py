@@ -26,6 +26,7 @@ from panoramisk.message import Message
 
 from callcenter.pbx.base import (
     AgentAnswered,
+    AgentContact,
     AgentLegEnded,
     AgentNotAnswered,
     CallbackDialed,
@@ -68,6 +69,32 @@ DIAL_STATUS_REASON = {
 }
 
 
+# The SIP response that ended an agent's leg (Hangup's TechCause) and what it means for the
+# offer. Asterisk's DialStatus alone says NOANSWER for 480, 488 and 603 alike.
+REFUSED_SIP = frozenset({403, 480, 486, 488, 600, 603, 606})
+UNREACHABLE_SIP = frozenset({404, 410, 604})
+# Without a SIP response: what the dial status means for an agent's leg.
+AGENT_DIAL_STATUS = {
+    "NOANSWER": "no_answer",
+    "BUSY": "refused",
+    "CHANUNAVAIL": "unreachable",
+    "CONGESTION": "failed",
+}
+# ContactStatus (and PJSIPShowContacts' Status) values of a contact that cannot be dialled.
+_DEAD_CONTACT = frozenset({"Unreachable", "Removed"})
+
+
+def agent_leg_outcome(dial_status: str, sip: int) -> str:
+    """An agent's leg ended unanswered: no_answer, refused, failed or unreachable."""
+    if sip in REFUSED_SIP:
+        return "refused"
+    if sip in UNREACHABLE_SIP:
+        return "unreachable"
+    if 400 <= sip < 700:
+        return "failed"  # 408 timeout, 5xx, other 4xx/6xx: it failed at once
+    return AGENT_DIAL_STATUS.get(dial_status, "failed")
+
+
 @dataclass
 class _Call:
     call_id: str
@@ -77,6 +104,7 @@ class _Call:
     cancelled: set[str] = field(default_factory=set)
     agent_id: str = ""
     recording: str = ""  # relative path of the call's recording (no suffix)
+    dialling: set[str] = field(default_factory=set)  # offered agents with no leg yet
 
 
 @dataclass
@@ -111,6 +139,10 @@ class AsteriskDriver:
         self._events: asyncio.Queue[PbxEvent] = asyncio.Queue()
         self._calls: dict[str, _Call] = {}
         self._legs: dict[str, tuple[str, str]] = {}  # agent channel -> (call id, agent id)
+        # agent channels that ended unanswered, reported at their Hangup (which has the cause)
+        self._unanswered: dict[str, tuple[str, str, str]] = {}
+        self._contacts: dict[str, dict[str, str]] = {}  # agent id -> contact URI -> status
+        self._reachable: dict[str, bool] = {}  # agent id -> as last reported
         self._callbacks: dict[str, _Callback] = {}  # call id -> the callback being made
         self._callback_uids: dict[str, str] = {}  # uniqueid of its ;1 half -> call id
         self._up = False
@@ -134,6 +166,7 @@ class AsteriskDriver:
             ("DialBegin", self._on_dial_begin),
             ("DialEnd", self._on_dial_end),
             ("Hangup", self._on_hangup),
+            ("ContactStatus", self._on_contact_status),
         ):
             self._manager.register_event(name, handler)
 
@@ -202,6 +235,13 @@ class AsteriskDriver:
             call = self._calls.get(call_id)
             if call is None:
                 return
+            if call.where == "offer" and call.dialling:
+                # Dial came back without ringing them: no contact to dial (not registered,
+                # or qualify found it unreachable). The caller moves on now.
+                for agent_id in sorted(call.dialling):
+                    reason = "cancelled" if agent_id in call.cancelled else "unreachable"
+                    self._events.put_nowait(AgentNotAnswered(self.node, call_id, agent_id, reason))
+            call.dialling.clear()
             call.where = "hold"
             call.cancelled.clear()
             if call.pending is not None:
@@ -284,6 +324,7 @@ class AsteriskDriver:
         if agent_id is None or not dest:
             return
         self._legs[dest] = (call.call_id, agent_id)
+        call.dialling.discard(agent_id)
         if agent_id in call.cancelled:
             self._spawn(self._hangup_channel(dest))
 
@@ -303,10 +344,11 @@ class AsteriskDriver:
             self._events.put_nowait(AgentAnswered(self.node, call_id, agent_id))
             return
         del self._legs[dest]
-        reason = DIAL_STATUS_REASON.get(status, "error")
         if call is not None and agent_id in call.cancelled:
-            reason = "cancelled"
-        self._events.put_nowait(AgentNotAnswered(self.node, call_id, agent_id, reason))
+            self._events.put_nowait(AgentNotAnswered(self.node, call_id, agent_id, "cancelled"))
+            return
+        # reported when the leg hangs up: its Hangup carries the SIP response (TechCause)
+        self._unanswered[dest] = (call_id, agent_id, status)
 
     def _on_hangup(self, manager: Manager, m: Message) -> None:
         channel = m.get("Channel", "")
@@ -322,6 +364,13 @@ class AsteriskDriver:
                 self._events.put_nowait(
                     AgentNotAnswered(self.node, cb.call_id, cb.agent_id, reason)
                 )
+            return
+        ended = self._unanswered.pop(channel, None)
+        if ended is not None:
+            call_id, agent_id, status = ended
+            sip = _int(m.get("TechCause", "0"))
+            reason = agent_leg_outcome(status, sip)
+            self._events.put_nowait(AgentNotAnswered(self.node, call_id, agent_id, reason, sip))
             return
         leg = self._legs.pop(channel, None)
         if leg is not None:
@@ -352,6 +401,7 @@ class AsteriskDriver:
 
     async def _send_offer(self, call: _Call, agent_ids: tuple[str, ...], timeout: float) -> None:
         call.where = "offer"
+        call.dialling = set(agent_ids)
         targets = "&".join(self._dials[a] for a in agent_ids if a in self._dials)
         for name, value in (("CC_TARGETS", targets), ("CC_RING_TIMEOUT", str(int(timeout + 0.5)))):
             await self._action(
@@ -688,6 +738,57 @@ class AsteriskDriver:
         self._callbacks = callbacks
         self._callback_uids = {cb.uid: cb.call_id for cb in callbacks.values()}
         found.sort(key=lambda e: e.arrived_at if isinstance(e, CallerEntered) else 0.0)
+        return found
+
+    # --- agents' phones --------------------------------------------------------------------------
+
+    def _on_contact_status(self, manager: Manager, m: Message) -> None:
+        agent_id = self._by_dialstring.get(m.get("AOR", ""))
+        if agent_id is None:
+            return
+        uri, status = m.get("URI", ""), m.get("ContactStatus", "")
+        contacts = self._contacts.setdefault(agent_id, {})
+        if status == "Removed":
+            contacts.pop(uri, None)
+        else:
+            contacts[uri] = status
+        self._report_contact(agent_id)
+
+    def _report_contact(self, agent_id: str, force: bool = False) -> AgentContact | None:
+        statuses = self._contacts.get(agent_id, {}).values()
+        live = [s for s in statuses if s not in _DEAD_CONTACT]
+        reachable = bool(live)
+        if reachable:
+            status = "reachable" if "Reachable" in live else "registered"
+        else:
+            status = "unreachable" if statuses else "unregistered"
+        if not force and self._reachable.get(agent_id) == reachable:
+            return None
+        self._reachable[agent_id] = reachable
+        event = AgentContact(self.node, agent_id, reachable, status)
+        if not force:
+            self._events.put_nowait(event)
+        return event
+
+    async def agent_contacts(self) -> list[PbxEvent]:
+        """Every agent's phone as Asterisk has it now (PJSIPShowContacts): an agent with no
+        contact is unregistered; one whose every contact fails qualify is unreachable."""
+        reply = await self._manager.send_action({"Action": "PJSIPShowContacts"})
+        messages = reply if isinstance(reply, list) else [reply]
+        contacts: dict[str, dict[str, str]] = {}
+        for m in messages:
+            if m.get("Event") != "ContactList":
+                continue
+            # ObjectName is "<aor>;@<hash>": the contact of that AOR
+            agent_id = self._by_dialstring.get(m.get("ObjectName", "").split(";@", 1)[0])
+            if agent_id is not None:
+                contacts.setdefault(agent_id, {})[m.get("Uri", "")] = m.get("Status", "")
+        self._contacts = contacts
+        found: list[PbxEvent] = []
+        for agent_id in sorted(self._dials):
+            event = self._report_contact(agent_id, force=True)
+            if event is not None:
+                found.append(event)
         return found
 
     def _agent_of_channel(self, channel: str) -> str:

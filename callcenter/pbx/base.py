@@ -108,10 +108,27 @@ class AgentAnswered:
 
 @dataclass(frozen=True)
 class AgentNotAnswered:
+    """The agent's phone did not take the call. `reason`: no_answer (rang on), refused (the
+    phone said no: busy, decline, not acceptable, temporarily unavailable), failed (at once:
+    timeout, server error), unreachable (no reachable contact), cancelled (we stopped it);
+    callbacks also use busy, unavailable and error. `cause`: the SIP response when known."""
+
     node: str
     call_id: str
     agent_id: str
-    reason: str  # no_answer, busy, unavailable, error, cancelled
+    reason: str
+    cause: int = 0
+
+
+@dataclass(frozen=True)
+class AgentContact:
+    """Whether an agent's phone can be reached on this node: `status` is registered,
+    reachable, unreachable (it stopped answering qualify) or unregistered (no contact)."""
+
+    node: str
+    agent_id: str
+    reachable: bool
+    status: str
 
 
 @dataclass(frozen=True)
@@ -164,6 +181,7 @@ PbxEvent = (
     | CallInProgress
     | AgentAnswered
     | AgentNotAnswered
+    | AgentContact
     | AgentLegEnded
     | CallerGone
     | CallerFellBack
@@ -204,6 +222,10 @@ class PbxDriver(Protocol):
 
     async def snapshot(self) -> list[PbxEvent]:
         """Rebuild state after a (re)connect: waiting callers and calls in progress."""
+        ...
+
+    async def agent_contacts(self) -> list[PbxEvent]:
+        """Ask the PBX which agents' phones are reachable now (an AgentContact per agent)."""
         ...
 
     async def offer(self, call_id: str, agent_ids: tuple[str, ...], timeout: float) -> None:

@@ -31,6 +31,7 @@ class FakeDriver:
         self.node = node
         self._events: asyncio.Queue[pbx.PbxEvent | None] = asyncio.Queue()
         self.snapshot_result: list[pbx.PbxEvent] = []
+        self.contacts_result: list[pbx.PbxEvent] = []  # what agent_contacts() answers
         self.offers: list[tuple[str, tuple[str, ...], float]] = []
         self.cancelled: list[tuple[str, tuple[str, ...]]] = []
         self.overflows: list[tuple[str, str, str]] = []
@@ -64,6 +65,9 @@ class FakeDriver:
     async def snapshot(self) -> list[pbx.PbxEvent]:
         self.snapshots += 1
         return list(self.snapshot_result)
+
+    async def agent_contacts(self) -> list[pbx.PbxEvent]:
+        return list(self.contacts_result)
 
     async def offer(self, call_id: str, agent_ids: tuple[str, ...], timeout: float) -> None:
         self.offers.append((call_id, agent_ids, timeout))
