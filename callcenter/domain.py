@@ -35,8 +35,20 @@ class OfferMade:
 class OfferRejected:
     call_id: str
     agent_id: str
-    reason: str  # "no_answer", "busy", "unavailable", "error"
+    reason: str  # "no_answer", "refused", "failed", "unreachable"
     ring_seconds: float
+    at: float
+    cause: int = 0  # the PBX's code for it (the SIP response, e.g. 486, 488, 603), 0 unknown
+
+
+@dataclass(frozen=True)
+class AutoPauseAlert:
+    """More than the configured share of logged-in agents is auto-paused (`active`), or no
+    longer: the supervisor should look before the floor empties."""
+
+    active: bool
+    auto_paused: int
+    logged_in: int
     at: float
 
 
@@ -202,6 +214,7 @@ DomainEvent = (
     CallerJoined
     | OfferMade
     | OfferRejected
+    | AutoPauseAlert
     | CallConnected
     | CallerLeft
     | CallFinished

@@ -68,7 +68,7 @@ class Metrics:
         self.offers = PCounter("callcenter_offers", "Offers made to agents (rings)", registry=r)
         self.rejected = PCounter(
             "callcenter_offers_not_answered",
-            "Offers an agent did not answer",
+            "Offers an agent did not take, by outcome (no_answer, refused, failed, unreachable)",
             ["reason"],
             registry=r,
         )
@@ -131,6 +131,21 @@ class Metrics:
         )
         self.pbx_up = Gauge(
             "callcenter_pbx_up", "PBX link up (1) or down (0)", ["node"], registry=r
+        )
+        self.auto_paused = Gauge(
+            "callcenter_agents_auto_paused",
+            "Logged-in agents paused by the engine after unanswered offers",
+            registry=r,
+        )
+        self.auto_pause_alert = Gauge(
+            "callcenter_auto_pause_alert",
+            "1 while more than queue.auto_pause_share_alert of logged-in agents is auto-paused",
+            registry=r,
+        )
+        self.unreachable = Gauge(
+            "callcenter_agents_unreachable",
+            "Logged-in agents whose phone cannot be reached (unregistered or failing qualify)",
+            registry=r,
         )
         self.service_level = Gauge(
             "callcenter_service_level",
@@ -235,6 +250,12 @@ class Metrics:
         )
         for (status, state), n in agents.items():
             self.agents.labels(status, state).set(n)
+        alerting, paused, _ = runtime.acd.auto_pause_alert()
+        self.auto_paused.set(paused)
+        self.auto_pause_alert.set(1 if alerting else 0)
+        self.unreachable.set(
+            sum(1 for a in runtime.acd.agents() if a.status != "logged_out" and not a.reachable)
+        )
         for node, up in runtime.link_up.items():
             self.pbx_up.labels(node).set(1 if up else 0)
         for skill, s in self._skill_waits.items():

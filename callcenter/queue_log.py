@@ -36,9 +36,13 @@ def queue_log_lines(e: domain.DomainEvent) -> list[str]:
             format_line(e.at, e.call_id, "NONE", "ENTERQUEUE", "", mask_phone(e.caller_number), 1)
         ]
     if isinstance(e, domain.OfferRejected):
-        return [
-            format_line(e.at, e.call_id, e.agent_id, "RINGNOANSWER", int(e.ring_seconds * 1000))
-        ]
+        ring_ms = int(e.ring_seconds * 1000)
+        if e.reason == "no_answer":
+            return [format_line(e.at, e.call_id, e.agent_id, "RINGNOANSWER", ring_ms)]
+        # not app_queue's words: the phone refused (486/488/603/480) or the offer failed at
+        # once, with the SIP response; report tools that count RINGNOANSWER do not count these
+        event = "RINGREFUSED" if e.reason == "refused" else "RINGFAILED"
+        return [format_line(e.at, e.call_id, e.agent_id, event, ring_ms, e.cause, e.reason)]
     if isinstance(e, domain.CallConnected):
         ring = round(e.ring_seconds)  # app_queue's ringtime: whole seconds
         return [format_line(e.at, e.call_id, e.agent_id, "CONNECT", int(e.waited), e.call_id, ring)]

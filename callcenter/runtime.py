@@ -89,6 +89,7 @@ class Runtime:
             config.outbound, self.acd, bus, self.timers, self.drivers, self._apply, self._send
         )
         self._pending_callbacks: list[PendingCallback] | None = list(pending_callbacks)
+        self.contacts: dict[str, dict[str, bool]] = {}  # agent -> node -> phone reachable
         self._restoring: set[str] = set()  # nodes whose snapshot routing waits for
 
     # --- life --------------------------------------------------------------------------------
@@ -232,7 +233,14 @@ class Runtime:
         elif isinstance(e, pbx.AgentAnswered):
             self._apply(ev.OfferAnswered(e.call_id, e.agent_id), now)
         elif isinstance(e, pbx.AgentNotAnswered):
-            self._apply(ev.OfferFailed(e.call_id, e.agent_id, e.reason), now)
+            if e.reason != "cancelled":
+                cause = f" (SIP {e.cause})" if e.cause else ""
+                log.info(
+                    "agent %s did not take call %s: %s%s", e.agent_id, e.call_id, e.reason, cause
+                )
+            self._apply(ev.OfferFailed(e.call_id, e.agent_id, e.reason, e.cause), now)
+        elif isinstance(e, pbx.AgentContact):
+            self._agent_contact(e, now)
         elif isinstance(e, pbx.AgentLegEnded):
             self._apply(ev.CallEnded(e.call_id), now)
         elif isinstance(e, pbx.CallerGone):
@@ -271,6 +279,20 @@ class Runtime:
             self.link_up[e.node] = False
             log.warning("PBX node %s: link down (%s)", e.node, e.message)
             self.bus.publish(domain.PbxConnection(e.node, False, now))
+
+    def _agent_contact(self, e: pbx.AgentContact, now: float) -> None:
+        """An agent is reachable while its phone is reachable on some node."""
+        nodes = self.contacts.setdefault(e.agent_id, {})
+        was = any(nodes.values()) if nodes else None
+        nodes[e.node] = e.reachable
+        reachable = any(nodes.values())
+        if was is not reachable:
+            level = logging.INFO if reachable else logging.WARNING
+            log.log(level, "agent %s phone %s on node %s", e.agent_id, e.status, e.node)
+        try:
+            self._apply(ev.AgentReachability(e.agent_id, reachable), now)
+        except AcdError as exc:
+            log.warning("agent contact of %s: %s", e.agent_id, exc)
 
     def _caller_entered(self, e: pbx.CallerEntered, now: float) -> None:
         known = self.config.is_known_did(e.did)
@@ -358,6 +380,12 @@ class Runtime:
             self._restored(node, self.clock())
 
     async def _restore(self, node: str, was_up_before: bool) -> None:
+        try:
+            # whose phones can be reached, before any caller is offered
+            for contact in await self.drivers[node].agent_contacts():
+                await self._on_pbx(contact, self.clock())
+        except Exception:
+            log.exception("reading the agents' contacts of node %s failed", node)
         try:
             found = await self.drivers[node].snapshot()
         except Exception:
@@ -483,8 +511,12 @@ class Runtime:
             return
         if isinstance(c, cmd.OfferRejected):
             self.bus.publish(
-                domain.OfferRejected(c.call_id, c.agent_id, c.reason, c.ring_seconds, now)
+                domain.OfferRejected(c.call_id, c.agent_id, c.reason, c.ring_seconds, now, c.cause)
             )
+        elif isinstance(c, cmd.AutoPauseAlert):
+            if c.active:
+                log.warning("%d of %d logged-in agents are auto-paused", c.auto_paused, c.logged_in)
+            self.bus.publish(domain.AutoPauseAlert(c.active, c.auto_paused, c.logged_in, now))
         elif isinstance(c, cmd.CallConnected):
             self.bus.publish(
                 domain.CallConnected(c.call_id, c.agent_id, c.waited, now, c.ring_seconds)

@@ -113,6 +113,8 @@ class Wallboard:
         elif isinstance(e, domain.CallClosed):
             self.skill_of.pop(e.call_id, None)
             return
+        elif isinstance(e, domain.AutoPauseAlert):
+            pass  # shown from the engine's state: the feed sends the new snapshot
         else:
             return
         self.version += 1
@@ -151,9 +153,11 @@ class Wallboard:
                 "calls": list(a.calls),
                 "calls_taken": a.calls_taken,
                 "skills": dict(a.skills),
+                "reachable": a.reachable,
             }
             for a in runtime.acd.agents()
         ]
+        alerting, paused, logged_in = runtime.acd.auto_pause_alert()
         return {
             "now": now,
             "day": self.day,
@@ -164,6 +168,7 @@ class Wallboard:
             "series": self.series,
             "slot_seconds": SLOT_SECONDS,
             "pbx": dict(runtime.link_up),
+            "auto_pause": {"alert": alerting, "paused": paused, "logged_in": logged_in},
             "skill_names": {sk.id: sk.name for sk in runtime.config.skills},
             "supervisors": [
                 {"id": x.id, "name": x.name, "extension": x.extension}

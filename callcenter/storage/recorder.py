@@ -115,14 +115,19 @@ def apply(session: Session, batch: Sequence[domain.DomainEvent]) -> list[str]:
             else:  # re-announced after an engine restart: keep the first record
                 row.priority = e.priority
         elif isinstance(e, domain.OfferRejected):
+            # a refusal or a failure is not a no-answer: its own event, with the SIP response
+            name = {"no_answer": "RINGNOANSWER", "refused": "RINGREFUSED"}.get(
+                e.reason, "RINGFAILED"
+            )
             _event(
                 session,
                 e.at,
                 e.call_id,
                 e.agent_id,
-                "RINGNOANSWER",
+                name,
                 ring_ms=int(e.ring_seconds * 1000),
                 reason=e.reason,
+                cause=e.cause,
             )
         elif isinstance(e, domain.CallConnected):
             row = session.get(CallRecord, e.call_id)

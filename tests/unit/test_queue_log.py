@@ -47,6 +47,18 @@ EVENTS: list[tuple[domain.DomainEvent, list[str]]] = [
         domain.OfferRejected("c1", "1001", "no_answer", 15.25, AT),
         ["1700000000|c1|12345|PJSIP/1001|RINGNOANSWER|15250"],
     ),
+    (  # a refusal is not a no-answer: its own word, with the SIP response
+        domain.OfferRejected("c1", "1001", "refused", 0.04, AT, 488),
+        ["1700000000|c1|12345|PJSIP/1001|RINGREFUSED|40|488|refused"],
+    ),
+    (
+        domain.OfferRejected("c1", "1001", "failed", 0.5, AT, 503),
+        ["1700000000|c1|12345|PJSIP/1001|RINGFAILED|500|503|failed"],
+    ),
+    (
+        domain.OfferRejected("c1", "1001", "unreachable", 0.0, AT),
+        ["1700000000|c1|12345|PJSIP/1001|RINGFAILED|0|0|unreachable"],
+    ),
     (
         domain.CallConnected("c1", "1001", 7.9, AT),
         ["1700000000|c1|12345|PJSIP/1001|CONNECT|7|c1|0"],

@@ -51,7 +51,10 @@ function render() {
     cell(tr, a.agent_id);
     cell(tr, a.name);
     const cls = a.status === "available" ? "online" : a.status === "on_break" ? "away" : "off";
-    cell(tr, STATUS[a.status] + (a.reason ? `（${a.reason}）` : ""), cls);
+    const notes = [a.reason === "no_answer" ? "未接听自动暂停" : a.reason];
+    if (a.status !== "logged_out" && a.reachable === false) notes.push("话机不可达");
+    const note = notes.filter(Boolean).join("，");
+    cell(tr, STATUS[a.status] + (note ? `（${note}）` : ""), cls);
     cell(tr, a.status === "logged_out" ? "—" : STATE[a.state] || a.state, "state");
     cell(tr, a.since ? seconds(now - a.since) : "—");
     cell(tr, a.calls_taken);
@@ -79,6 +82,12 @@ function render() {
     skills.appendChild(tr);
   }
   drawChart(last.series);
+  const ap = last.auto_pause || { alert: false };
+  const pause = document.getElementById("auto-pause");
+  pause.hidden = !ap.alert;
+  pause.textContent = ap.alert
+    ? `警告：${ap.logged_in} 名在线坐席中有 ${ap.paused} 名因未接听被自动暂停，请检查话机并恢复坐席`
+    : "";
   const link = document.getElementById("link");
   const down = Object.entries(last.pbx).filter(([, up]) => !up).map(([n]) => n);
   if (down.length) link.textContent = "● 交换机断开：" + down.join("、");
