@@ -26,11 +26,13 @@ from callcenter.data.retention import load_retention, retired
 from callcenter.storage import tickets as store
 from callcenter.storage.database import Database
 from callcenter.storage.schema import (
+    CallRecord,
     DataAccess,
     DataCorrection,
     QualityIssue,
     QualityRun,
     RefDepartment,
+    RefGrid,
     Ticket,
     TicketHistory,
 )
@@ -76,6 +78,12 @@ CONTENTS = [
     "小区门口积水",
     "噪音扰民严重",
     "共享单车乱停放",
+    "养老金发放咨询",
+    "道路坑洼不平",
+    "夜市油烟扰民",
+    "小区物业不作为",
+    "施工围挡占道",
+    "地铁站口无障碍坡道损坏",
 ]
 
 
@@ -147,7 +155,11 @@ def plant(db: Database, settings: TicketSettings, cipher: FieldCipher) -> dict[s
     db.upgrade()
     db.transaction(
         lambda s: s.add_all(
-            [RefDepartment(code="water", name="水务局"), RefDepartment(code="gas", name="燃气公司")]
+            [
+                RefDepartment(code="water", name="水务局"),
+                RefDepartment(code="gas", name="燃气公司"),
+                RefGrid(code="110105001001", name="第1网格", street="建外街道", district="朝阳区"),
+            ]
         )
     )
     t = {
@@ -172,6 +184,12 @@ def plant(db: Database, settings: TicketSettings, cipher: FieldCipher) -> dict[s
                 "channel",
                 "received",
                 "reply",
+                "status",
+                "rating",
+                "grid",
+                "stage",
+                "call",
+                "future",
             ]
         )
     }
@@ -210,7 +228,32 @@ def plant(db: Database, settings: TicketSettings, cipher: FieldCipher) -> dict[s
     with db.engine.begin() as conn:  # then the reply text lost
         state = json.loads(conn.scalar(text(f"SELECT state FROM tickets WHERE id = {t['reply']}")))
     set_columns(db, t["reply"], state=json.dumps({**state, "reply": ""}))
+    set_columns(db, t["status"], status="已办结")  # a label typed for the code
+    act(db, settings, t["rating"], LIFECYCLE)  # rated 满意, then the rating typed free
+    with db.engine.begin() as conn:
+        state = json.loads(conn.scalar(text(f"SELECT state FROM tickets WHERE id = {t['rating']}")))
+    set_columns(db, t["rating"], state=json.dumps({**state, "rating": "很满意"}))
+    set_columns(db, t["grid"], grid="110105999999")
+    set_columns(db, t["stage"], received_at=T0.timestamp() + 600)  # accepted before it arrived
+    db.transaction(lambda s: s.add(call_record("C-1", T0.timestamp() + 60)))
+    set_columns(db, t["call"], call_id="C-1")  # entered a minute before its call came in
+    act(db, settings, t["future"], LIFECYCLE[:5])
+    set_columns(db, t["future"], closed_at=later().timestamp() + 2 * 365 * 86400)
     return t
+
+
+def call_record(call_id: str, joined_at: float) -> CallRecord:
+    return CallRecord(
+        call_id=call_id,
+        node="n1",
+        did="12345",
+        hotline="12345热线",
+        region="市本级",
+        caller_number="13812340000",
+        skill="general",
+        priority=0,
+        joined_at=joined_at,
+    )
 
 
 def planted(t: dict[str, int]) -> set[tuple[str, str, str]]:
@@ -230,6 +273,12 @@ def planted(t: dict[str, int]) -> set[tuple[str, str, str]]:
         (str(t["channel"]), "code.channel", "channel"),
         (str(t["received"]), "date.range", "received_at"),
         (str(t["reply"]), "required.missing", "state.reply"),
+        (str(t["status"]), "code.status", "status"),
+        (str(t["rating"]), "code.rating", "state.rating"),
+        (str(t["grid"]), "grid.unknown", "grid"),
+        (str(t["stage"]), "stage.before_received", "first_stage_at"),
+        (str(t["call"]), "entry.before_call", "created_at"),
+        (str(t["future"]), "date.future", "closed_at"),
     }
 
 
@@ -258,11 +307,11 @@ def test_full_run_correction_incremental_rerun(
 
     full = run(database, rules, cipher, "full", "审计员", later())
     assert keys(issues(database)) == sorted(planted(t))  # each exactly once, nothing else
-    assert (full.records, full.problems, full.opened, full.closed) == (total, 15, 15, 0)
-    bad = {"规范性": 6, "完整性": 3, "准确性": 2, "一致性": 2, "时效性": 1, "可访问性": 1}
+    assert (full.records, full.problems, full.opened, full.closed) == (total, 21, 21, 0)
+    bad = {"规范性": 9, "完整性": 3, "准确性": 3, "一致性": 4, "时效性": 1, "可访问性": 1}
     assert full.scores == scores_for(bad, total)
     assert full.per_rule["required.missing"] == 3 and full.per_rule["phone.format"] == 1
-    assert full.rules == 13
+    assert full.rules == 19
     with database.session() as s:
         stored = s.get(QualityRun, full.run_id)
         assert stored is not None and stored.finished_at is not None
@@ -316,20 +365,20 @@ def test_full_run_correction_incremental_rerun(
     assert [(i.record_id, i.rule, i.closed_run_id) for i in closed] == [
         (str(t["phone"]), "phone.format", incremental.run_id)
     ]
-    assert incremental.scores == scores_for({**bad, "规范性": 5}, total)
+    assert incremental.scores == scores_for({**bad, "规范性": 8}, total)
 
     # nothing changed since: an incremental run checks nothing; a full re-run adds nothing
     idle = run(database, rules, cipher, "incremental", "审计员", later())
     assert (idle.records, idle.opened, idle.closed) == (0, 0, 0)
     rerun = run(database, rules, cipher, "full", "审计员", later())
-    assert (rerun.problems, rerun.opened, rerun.closed) == (14, 0, 0)
-    assert len(issues(database, open_only=False)) == 15
+    assert (rerun.problems, rerun.opened, rerun.closed) == (20, 0, 0)
+    assert len(issues(database, open_only=False)) == 21
 
     # report: every problem traceable to record, field, rule and run
     rep = report(database, rerun.run_id)
-    assert len(rep.issues) == 14 and rep.scores == rerun.scores
+    assert len(rep.issues) == 20 and rep.scores == rerun.scores
     assert all(i.run_id == full.run_id for i in rep.issues)
-    assert len(report(database, full.run_id).issues) == 15  # history: as it was then
+    assert len(report(database, full.run_id).issues) == 21  # history: as it was then
     assert "可访问性" in to_text(rep)
     path = tmp_path / "quality.xlsx"
     write_xlsx(rep, path, "审计员", datetime(2026, 11, 25, 9, 0))
@@ -340,7 +389,7 @@ def test_full_run_correction_incremental_rerun(
     overview = {r[0]: r[1] for r in wb[OVERVIEW_SHEET].iter_rows(min_row=3, values_only=True)}
     assert overview["可访问性"] == rep.scores["可访问性"] and overview["检查记录数"] == total
     lines = list(wb[ISSUES_SHEET].iter_rows(min_row=3, values_only=True))
-    assert len(lines) == 14
+    assert len(lines) == 20
     assert (str(t["late"]), "created_at", "timeliness.late_entry", "时效性") in [
         r[:4] for r in lines
     ]
@@ -362,7 +411,7 @@ def test_full_run_correction_incremental_rerun(
     ]
     truth.write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in lines_truth) + "\n")
     recall, precision, per_rule = evaluate(database, rerun.run_id, truth)
-    assert (recall, precision) == (14 / 15, 1.0)
+    assert (recall, precision) == (20 / 21, 1.0)
     assert per_rule["uscc.check"].planted == 2 and per_rule["uscc.check"].matched == 1
     assert per_rule["required.missing"].recall == 1.0
 

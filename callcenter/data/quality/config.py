@@ -2,8 +2,14 @@
 file and the dotted key (e.g. `rule[3].window`); one load reports all of them.
 
 A `dictionary` rule takes its codes from `values`, or from `source = "tickets.request_types"`
-(the request types of config/tickets.toml, one `[[deadline]]` per type) or
-`source = "tickets.channels"` (the intake channels the ticket store accepts).
+(the request types of config/tickets.toml, one `[[deadline]]` per type),
+`source = "tickets.channels"` (the intake channels the ticket store accepts),
+`"tickets.statuses"` (the lifecycle's statuses) or `"tickets.ratings"` (the citizen's ratings).
+
+An `order` rule may compare the times the runner derives per ticket (`first_stage_at`,
+`call_arrived_at`, see rules.DERIVED); a `date` rule's `not_after = "now"` is the run's time.
+`unless` names rule ids (declared in the file) that, when they find a problem in a row, make
+this rule skip that row.
 """
 
 from __future__ import annotations
@@ -16,20 +22,28 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from callcenter.data.quality.rules import DIMENSIONS, JSON_COLUMNS, KINDS, SEVERITIES, Rule
+from callcenter.data.quality.rules import (
+    DERIVED,
+    DIMENSIONS,
+    JSON_COLUMNS,
+    KINDS,
+    NOW,
+    SEVERITIES,
+    Rule,
+)
 from callcenter.data.quality.schedule import Schedule, parse_duration, parse_hhmm
 from callcenter.storage.schema import Base, Ticket
 from callcenter.storage.tickets import CHANNELS
-from callcenter.tickets.model import Status
+from callcenter.tickets.model import Rating, Status
 from callcenter.tomlreader import ConfigErrors, TableReader
 
 FILE = "quality.toml"
 TABLE = "tickets"
-SOURCES = ("tickets.request_types", "tickets.channels")
+SOURCES = ("tickets.request_types", "tickets.channels", "tickets.statuses", "tickets.ratings")
 CHINA = timezone(timedelta(hours=8))
 COLUMNS = frozenset(c.name for c in Ticket.__table__.columns)
 
-_COMMON = ("id", "dimension", "kind", "field", "severity", "enabled", "description")
+_COMMON = ("id", "dimension", "kind", "field", "severity", "enabled", "description", "unless")
 _PARAMS: dict[str, tuple[str, ...]] = {
     "phone": ("allow_empty",),
     "id_card": (),
@@ -103,6 +117,13 @@ def parse_quality(
             r.error(f"rule[{i}].id", f"{rule.id!r} on the same field(s) as {seen[ident]}")
         seen[ident] = f"rule[{i}]"
         rules.append(rule)
+    ids = {rule.id for rule in rules}
+    declared = data.get("rule")
+    for i, table in enumerate(declared if isinstance(declared, list) else []):
+        unless = table.get("unless", []) if isinstance(table, dict) else []
+        for j, name in enumerate(unless if isinstance(unless, list) else []):
+            if name not in ids:
+                r.error(f"rule[{i}].unless[{j}]", f"no rule with id {name!r} in this file")
     if "rule" not in data:
         r.error("rule", "is required: at least one [[rule]]")
     if r.errors:
@@ -150,6 +171,28 @@ def _column(value: Any) -> str | None:
     return None if value in COLUMNS else f"no column {value!r} in table {TABLE}"
 
 
+def _time(value: Any) -> str | None:
+    """A column, or a time the runner derives per ticket."""
+    if value in COLUMNS or value in DERIVED:
+        return None
+    derived = ", ".join(sorted(DERIVED))
+    return f"no column {value!r} in table {TABLE} (nor a derived time: {derived})"
+
+
+def _field(value: Any) -> str | None:
+    """A column, a derived time, or a key of a JSON column ("state.rating")."""
+    column, dot, key = str(value).partition(".")
+    if dot:
+        if column in JSON_COLUMNS and key:
+            return None
+        return f"only a JSON column ({', '.join(sorted(JSON_COLUMNS))}) takes a .key"
+    return _time(value)
+
+
+def _column_or_now(value: Any) -> str | None:
+    return None if value == NOW else _column(value)
+
+
 def _positive(value: Any) -> str | None:
     return None if value > 0 else "must be more than zero"
 
@@ -187,13 +230,16 @@ def _rule(
     r.table(t, key, _COMMON + (_PARAMS[kind] if kind else every_param))
     ident = r.get(t, key, "id", str, required=True, check=lambda v: None if v else "is empty")
     dimension = r.get(t, key, "dimension", str, required=True, check=_one_of(DIMENSIONS))
-    column = r.get(t, key, "field", str, required=kind != "required", check=_column)
+    check = {"order": _time, "dictionary": _field}.get(kind or "", _column)
+    column = r.get(t, key, "field", str, required=kind != "required", check=check)
     severity = r.get(t, key, "severity", str, "error", check=_one_of(SEVERITIES))
     enabled = r.get(t, key, "enabled", bool, True)
     description = r.get(t, key, "description", str, "")
+    unless = _strings(r, t, key, "unless")
     if kind is None or ident is None or dimension is None:
         return None
     rule = Rule(ident, dimension, kind, column or "", severity, enabled, description)
+    rule = replace(rule, unless=frozenset(unless))
     params: dict[str, Any] = {}
     if kind in ("phone", "dictionary"):
         params["allow_empty"] = r.get(t, key, "allow_empty", bool, False)
@@ -204,6 +250,10 @@ def _rule(
             r.error(key, "a dictionary rule needs exactly one of values or source")
         elif source == "tickets.channels":
             values = list(CHANNELS)
+        elif source == "tickets.statuses":
+            values = [status.value for status in Status]
+        elif source == "tickets.ratings":
+            values = [rating.value for rating in Rating]
         elif source:
             try:
                 values = sorted(request_types())
@@ -243,7 +293,8 @@ def _rule(
     elif kind in ("order", "lag", "duplicate"):
         name = {"order": "not_before", "lag": "since", "duplicate": "time"}[kind]
         default = "created_at" if kind == "duplicate" else None
-        other = r.get(t, key, name, str, default, required=kind != "duplicate", check=_column)
+        check = _time if kind == "order" else _column
+        other = r.get(t, key, name, str, default, required=kind != "duplicate", check=check)
         params["other"] = other or ""
         if kind == "lag":
             params["seconds"] = r.get(t, key, "max", float, 0.0, required=True, check=_positive)
@@ -259,7 +310,8 @@ def _rule(
     elif kind == "date":
         earliest = r.get(t, key, "earliest", str, "2000-01-01", check=_iso_date)
         params["earliest"] = _epoch(earliest) if earliest and not _iso_date(earliest) else 0.0
-        params["other"] = r.get(t, key, "not_after", str, "", check=_column) or ""
+        not_after = r.get(t, key, "not_after", str, "", check=_column_or_now)
+        params["other"] = not_after or ""
         params["seconds"] = r.get(t, key, "ahead", float, 0.0, check=_not_negative)
     elif kind == "json_requires":
         params["key"] = r.get(t, key, "key", str, "", required=True)

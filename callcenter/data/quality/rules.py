@@ -56,11 +56,21 @@ FIELD_LABELS = {
     "status": "状态",
     "channel": "渠道",
     "topic": "主题",
+    "first_stage_at": "最早办理环节时间",
+    "call_arrived_at": "来电到达时间",
+    "now": "检查时间",
 }
 STATE_LABELS = {"rating": "评价", "callback": "回访结果", "reply": "答复"}
 JSON_COLUMNS = frozenset({"state"})  # a rule may name one of their keys: "state.reply"
+# Times a rule may read besides the ticket's columns, which the runner derives per ticket:
+# the earliest time in its history (any stage: acceptance, dispatch, reply, closing ...) and
+# the time its call reached the hotline (calls.joined_at of its call_id; none without a call).
+DERIVED = frozenset({"first_stage_at", "call_arrived_at"})
+NOW = "now"  # a date rule's not_after: the run's own time (Context.now)
 _TEXT_FIELDS = frozenset({"content", "title", "address", "caller_name", "enterprise_name"})
-_TIME_FIELDS = frozenset({"created_at", "closed_at", "received_at", "updated_at", "deadline"})
+_TIME_FIELDS = frozenset(
+    {"created_at", "closed_at", "received_at", "updated_at", "deadline", *DERIVED}
+)
 
 
 @dataclass(frozen=True)
@@ -86,6 +96,10 @@ class Rule:
     key: str = ""  # json_requires: the key present ...
     requires: str = ""  # ... implies this key present
     earliest: float = 0.0  # date: no time before this (epoch)
+    # rule ids: this rule is not checked on a row where one of them found a problem (the
+    # other problem explains this one, e.g. a received time typed years ahead makes every
+    # stage look earlier than the receipt)
+    unless: frozenset[str] = frozenset()
 
     @property
     def checked_fields(self) -> tuple[str, ...]:
@@ -127,12 +141,15 @@ def _no_decrypt(stored: str) -> str | None:
 class Context:
     """What rules may consult besides the row: `refs[(table, column)]` the codes of a
     reference table; `decrypt(stored)` the plaintext or None when it cannot be decrypted;
-    `earlier(rule, row)` the tickets entered before this one with the same key fields."""
+    `earlier(rule, row)` the tickets entered before this one with the same key fields;
+    `now` the run's time (epoch) a date rule with not_after = "now" compares with (by default
+    none: no time is in the future)."""
 
     refs: Mapping[tuple[str, str], frozenset[str]] = field(default_factory=dict)
     decrypt: Callable[[str], str | None] = _no_decrypt
     today: date = field(default_factory=date.today)
     earlier: Callable[[Rule, Row], Iterable[Row]] = _no_earlier
+    now: float = float("inf")
 
 
 # --- values as people see them --------------------------------------------------------------
@@ -230,7 +247,7 @@ def _uscc(rule: Rule, row: Row, ctx: Context) -> list[Problem]:
 
 
 def _dictionary(rule: Rule, row: Row, ctx: Context) -> list[Problem]:
-    value = _str(row.get(rule.field))
+    value = _str(value_of(row, rule.field))
     if (not value.strip() and rule.allow_empty) or value in rule.values:
         return NONE
     shown = value or "（空）"
@@ -287,14 +304,23 @@ def _date(rule: Rule, row: Row, ctx: Context) -> list[Problem]:
     if when < rule.earliest:
         floor = datetime.fromtimestamp(rule.earliest, UTC).strftime("%Y-%m-%d")
         return [_problem(rule, f"{label(rule.field)}早于 {floor}", masked(rule.field, when))]
-    bound = _number(row.get(rule.other)) if rule.other else None
+    if rule.other == NOW:
+        bound: float | None = ctx.now
+    else:
+        bound = _number(row.get(rule.other)) if rule.other else None
     if bound is not None and when > bound + rule.seconds:
         message = (
             f"{label(rule.field)}晚于{label(rule.other)} {(when - bound) / 86400:.0f} 天"
-            f"（最多 {rule.seconds / 3600:g} 小时）"
+            f"（最多 {_span(rule.seconds)}）"
         )
         return [_problem(rule, message, masked(rule.field, when))]
     return NONE
+
+
+def _span(seconds: float) -> str:
+    if seconds and seconds < 3600:
+        return f"{seconds / 60:g} 分钟"
+    return f"{seconds / 3600:g} 小时"
 
 
 def _present(value: object) -> bool:
@@ -405,5 +431,20 @@ def check(rule: Rule, row: Row, ctx: Context) -> list[Problem]:
     return list(CHECKS[rule.kind](rule, row, ctx))  # a copy: NONE is shared
 
 
+def in_order(rules: Iterable[Rule]) -> list[Rule]:
+    """The rules in the order a row is checked: those with `unless` after the rest, so the
+    problems they defer to are known when they run."""
+    return sorted(rules, key=lambda r: bool(r.unless))
+
+
+def deferred(rule: Rule, problems: Iterable[Problem]) -> bool:
+    """Whether the rule is not checked because a rule it names in `unless` found a problem."""
+    return bool(rule.unless) and any(p.rule in rule.unless for p in problems)
+
+
 def check_all(rules: Iterable[Rule], row: Row, ctx: Context) -> list[Problem]:
-    return [p for rule in rules for p in check(rule, row, ctx)]
+    problems: list[Problem] = []
+    for rule in in_order(rules):
+        if not deferred(rule, problems):
+            problems.extend(check(rule, row, ctx))
+    return problems

@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, func, insert, not_, select, true, tuple_, update
 
@@ -26,20 +27,25 @@ from callcenter.data.quality.config import TABLE
 from callcenter.data.quality.rules import (
     CHECKS,
     DIMENSIONS,
+    NOW,
     Context,
     Problem,
     Rule,
     column_of,
+    deferred,
+    in_order,
     scan_duplicates,
 )
 from callcenter.storage.database import Database
 from callcenter.storage.schema import (
     Base,
+    CallRecord,
     ChangeLog,
     DataAccess,
     QualityIssue,
     QualityRun,
     Ticket,
+    TicketHistory,
 )
 
 CHUNK = 5000
@@ -156,7 +162,7 @@ def run(
     from_seq = int(previous or 0) if mode == "incremental" else 0
     with db.engine.begin() as conn:
         upto_seq = _upto_seq(conn, started)
-        work = _Work(conn, enabled, cipher, run_id, now.date(), retired)
+        work = _Work(conn, enabled, cipher, run_id, now.date(), retired, started)
         if mode == "full":
             records = work.full()
             total = records
@@ -253,11 +259,12 @@ class _Work:
         run_id: int,
         today: date,
         retired: ColumnElement[bool] | None = None,
+        now: float = float("inf"),
     ) -> None:
         self.conn = conn
         self.scope = not_(retired) if retired is not None else true()
         self.run_id = run_id
-        self.row_rules = [r for r in rules if r.kind != "duplicate"]
+        self.row_rules = in_order(r for r in rules if r.kind != "duplicate")
         self.dup_rules = [r for r in rules if r.kind == "duplicate"]
         self.rule_ids = sorted({r.id for r in rules})
         json_fields = {r.field for r in rules if r.kind == "json_requires"}
@@ -266,10 +273,10 @@ class _Work:
         names = {"id", "status"}
         for r in rules:
             names.update(column_of(n) for n in r.checked_fields)
-            names.update(n for n in (r.other,) if n)
-        self.columns = [_TICKETS.c[n] for n in sorted(names)]
+            names.update(n for n in (r.other,) if n and n != NOW)
+        self.columns = [_column(n) for n in sorted(names)]
         self.decrypt = Decryptor(cipher)
-        self.ctx = Context(refs=self._refs(rules), decrypt=self.decrypt, today=today)
+        self.ctx = Context(refs=self._refs(rules), decrypt=self.decrypt, today=today, now=now)
         self.per_rule: Counter[str] = Counter()
         self.pending: list[dict[str, object]] = []
         self.opened = 0
@@ -340,6 +347,8 @@ class _Work:
             ticket_id = int(str(row["id"]))
             problems: list[Problem] = []
             for kind, rule in checks:
+                if rule.unless and deferred(rule, problems):
+                    continue
                 found = kind(rule, row, ctx)
                 if found:
                     problems.extend(found)
@@ -433,6 +442,19 @@ class _Work:
         ordered = sorted(values, key=repr)
         for i in range(0, len(ordered), CHUNK):
             yield ordered[i : i + CHUNK]
+
+
+def _column(name: str) -> ColumnElement[Any]:
+    """A ticket column, or a time derived per ticket (rules.DERIVED) as a correlated scalar
+    subquery: both read one index entry per ticket (ticket_history by ticket_id and seq,
+    calls by call_id)."""
+    if name == "first_stage_at":
+        first = select(func.min(TicketHistory.at)).where(TicketHistory.ticket_id == Ticket.id)
+        return first.scalar_subquery().label(name)
+    if name == "call_arrived_at":
+        call = select(CallRecord.joined_at).where(CallRecord.call_id == Ticket.call_id)
+        return call.scalar_subquery().label(name)
+    return _TICKETS.c[name]
 
 
 def _parse_json(value: object) -> object:

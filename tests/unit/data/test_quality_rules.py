@@ -18,6 +18,7 @@ from callcenter.data.quality.rules import (
     Row,
     Rule,
     check,
+    check_all,
     masked,
     normalise_space,
     scan_duplicates,
@@ -35,10 +36,15 @@ BAD_ID = "110105194912310021"  # wrong check digit
 GOOD_USCC = "91350100M000100Y43"
 TODAY = date(2026, 11, 24)
 JAN_2026 = 1_767_196_800.0  # 2026-01-01 00:00 Beijing time
+NOW = JAN_2026 + 330 * 86400.0  # the run's time
 CTX = Context(
-    refs={("ref_departments", "code"): frozenset({"water", "gas"})},
+    refs={
+        ("ref_departments", "code"): frozenset({"water", "gas"}),
+        ("ref_grids", "code"): frozenset({"110105001001"}),
+    },
     decrypt=decryptor(CIPHER),
     today=TODAY,
+    now=NOW,
 )
 
 
@@ -184,6 +190,53 @@ def ids(problems: Iterable[Any]) -> list[tuple[str, str]]:
         ("date.range:received_at", {"received_at": float("nan")}, ["received_at"]),
         ("date.range:received_at", {"received_at": float("inf")}, ["received_at"]),
         ("date.range:received_at", {"received_at": "2026-01-01"}, ["received_at"]),
+        # status and rating within their dictionaries
+        ("code.status:status", {"status": "closed"}, []),
+        ("code.status:status", {"status": "已办结"}, ["status"]),
+        ("code.status:status", {"status": ""}, ["status"]),
+        ("code.status:status", {"status": "Closed"}, ["status"]),
+        ("code.rating:state.rating", {"state": {"rating": "满意"}}, []),
+        ("code.rating:state.rating", {"state": {"rating": "基本满意"}}, []),
+        ("code.rating:state.rating", {"state": {"rating": None}}, []),  # not rated yet
+        ("code.rating:state.rating", {"state": {}}, []),
+        ("code.rating:state.rating", {"state": {"rating": "很满意"}}, ["state.rating"]),
+        ("code.rating:state.rating", {"state": {"rating": "5"}}, ["state.rating"]),
+        # grid within the imported grid table (empty: not this rule's business)
+        ("grid.unknown:grid", {"grid": "110105001001"}, []),
+        ("grid.unknown:grid", {"grid": ""}, []),
+        ("grid.unknown:grid", {"grid": "110105999999"}, ["grid"]),
+        # no stage before the request was received
+        (
+            "stage.before_received:first_stage_at",
+            {"first_stage_at": JAN_2026, "received_at": JAN_2026},
+            [],
+        ),
+        (
+            "stage.before_received:first_stage_at",
+            {"first_stage_at": JAN_2026, "received_at": None},
+            [],
+        ),
+        (
+            "stage.before_received:first_stage_at",
+            {"first_stage_at": JAN_2026 - 1, "received_at": JAN_2026},
+            ["first_stage_at"],
+        ),
+        # no entry before its call arrived (no call: nothing to compare)
+        ("entry.before_call:created_at", {"created_at": JAN_2026, "call_arrived_at": JAN_2026}, []),
+        ("entry.before_call:created_at", {"created_at": JAN_2026, "call_arrived_at": None}, []),
+        (
+            "entry.before_call:created_at",
+            {"created_at": JAN_2026 - 60, "call_arrived_at": JAN_2026},
+            ["created_at"],
+        ),
+        # no time later than the run's (NOW) beyond ten minutes of clock skew
+        ("date.future:created_at", {"created_at": NOW + 600}, []),
+        ("date.future:created_at", {"created_at": NOW + 601}, ["created_at"]),
+        ("date.future:closed_at", {"closed_at": None}, []),
+        ("date.future:closed_at", {"closed_at": NOW - 86400}, []),
+        ("date.future:closed_at", {"closed_at": NOW + 2 * 365 * 86400.0}, ["closed_at"]),
+        ("date.future:updated_at", {"updated_at": NOW + 3600}, ["updated_at"]),
+        ("date.future:updated_at", {"updated_at": 0.0}, []),  # earliest is 1970
     ],
 )
 def test_each_kind(key: str, row: dict[str, object], expected: list[str]) -> None:
@@ -271,8 +324,26 @@ def test_the_shipped_config_has_every_rule_id_of_the_vocabulary() -> None:
         "access.undecryptable",
         "code.channel",
         "date.range",
+        "code.status",
+        "code.rating",
+        "date.future",
+        "grid.unknown",
+        "stage.before_received",
+        "entry.before_call",
     }
     assert config.schedule.incremental_every == 900.0
+
+
+def test_a_rule_defers_to_the_rules_it_names_in_unless() -> None:
+    """A received time typed years ahead makes every stage look earlier than the receipt:
+    date.range reports the received time, stage.before_received stays silent on that row."""
+    typed = {"received_at": JAN_2026 + 3 * 365 * 86400.0, "updated_at": JAN_2026}
+    row = {**typed, "first_stage_at": JAN_2026}
+    rules = [rule("stage.before_received:first_stage_at"), rule("date.range:received_at")]
+    assert ids(check_all(rules, row, CTX)) == [("date.range", "received_at")]
+    assert ids(check(rules[0], row, CTX)) == [("stage.before_received", "first_stage_at")]
+    early = {"received_at": JAN_2026, "updated_at": JAN_2026, "first_stage_at": JAN_2026 - 60}
+    assert ids(check_all(rules, early, CTX)) == [("stage.before_received", "first_stage_at")]
 
 
 def test_a_new_rule_of_an_existing_kind_needs_no_code() -> None:
@@ -479,6 +550,66 @@ def test_a_new_rule_of_an_existing_kind_needs_no_code() -> None:
             },
             "rule[0].source",
             "unknown",
+        ),
+        (
+            {
+                "id": "x",
+                "dimension": "一致性",
+                "kind": "order",
+                "field": "first_stage_at",
+                "not_before": "call_at",
+            },
+            "rule[0].not_before",
+            "derived time",
+        ),
+        (
+            {"id": "x", "dimension": "规范性", "kind": "phone", "field": "first_stage_at"},
+            "rule[0].field",
+            "no column",
+        ),
+        (
+            {
+                "id": "x",
+                "dimension": "规范性",
+                "kind": "dictionary",
+                "field": "status.code",
+                "values": ["a"],
+            },
+            "rule[0].field",
+            "JSON column",
+        ),
+        (
+            {
+                "id": "x",
+                "dimension": "规范性",
+                "kind": "date",
+                "field": "closed_at",
+                "not_after": "tomorrow",
+            },
+            "rule[0].not_after",
+            "no column",
+        ),
+        (
+            {
+                "id": "x",
+                "dimension": "规范性",
+                "kind": "phone",
+                "field": "caller_number",
+                "unless": ["date.rnage"],
+            },
+            "rule[0].unless[0]",
+            "no rule with id 'date.rnage'",
+        ),
+        (
+            {
+                "id": "x",
+                "dimension": "规范性",
+                "kind": "phone",
+                "field": "caller_number",
+                "unless": "date.range",
+            },
+            "rule[0].unless",
+            "array",
         ),
     ],
 )
