@@ -210,6 +210,28 @@ class SurveyEvent:
     at: float
 
 
+@dataclass(frozen=True)
+class CallReconciled:
+    """What the PBX kept of a call that ended while the engine was down or cut off, or that
+    the fallback route served: the recorder fills what the call's record is missing (a
+    missing record is created), and only that, so reconciling twice changes nothing."""
+
+    call_id: str
+    node: str
+    did: str
+    hotline: str
+    region: str
+    caller_number: str
+    skill: str
+    priority: int
+    joined_at: float
+    ended_at: float
+    route: str  # "engine" or "fallback"
+    agent_id: str  # "" = nobody answered
+    connected_at: float  # 0 = never
+    fellback_at: float  # 0 = never went to the fallback route
+
+
 DomainEvent = (
     CallerJoined
     | OfferMade
@@ -230,4 +252,5 @@ DomainEvent = (
     | CallbackScheduled
     | CallbackClosed
     | SurveyEvent
+    | CallReconciled
 )

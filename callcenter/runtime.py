@@ -52,7 +52,15 @@ class _Request:
     future: asyncio.Future[list[cmd.Command]]
 
 
-_Item = pbx.PbxEvent | _Request | None
+@dataclass(frozen=True)
+class _Finished:
+    """Finished calls read from a node in the background, for the owner to reconcile."""
+
+    node: str
+    calls: tuple[pbx.FinishedCall, ...]
+
+
+_Item = pbx.PbxEvent | _Request | _Finished | None
 
 
 class Runtime:
@@ -91,6 +99,7 @@ class Runtime:
         self._pending_callbacks: list[PendingCallback] | None = list(pending_callbacks)
         self.contacts: dict[str, dict[str, bool]] = {}  # agent -> node -> phone reachable
         self._restoring: set[str] = set()  # nodes whose snapshot routing waits for
+        self._reconciled: set[str] = set()  # finished calls this process has reconciled
 
     # --- life --------------------------------------------------------------------------------
 
@@ -103,6 +112,7 @@ class Runtime:
             self._tasks.append(loop.create_task(self._sender(node), name=f"sender-{node}"))
             await driver.connect()
         self._tasks.append(loop.create_task(self._heartbeat(), name="heartbeat"))
+        self._tasks.append(loop.create_task(self._reconciler(), name="reconciler"))
         self._restore_agents()
         self.started.set()
         try:
@@ -207,6 +217,11 @@ class Runtime:
                     item.future.set_result(self._apply(item.event, now))
                 except AcdError as exc:
                     item.future.set_exception(exc)
+                continue
+            if isinstance(item, _Finished):
+                # only calls over a minute old: a call that just ended may still have its own
+                # events on the way, and they say it better
+                self._reconcile(item.node, item.calls, now, before=now - _SETTLED)
                 continue
             try:
                 await self._on_pbx(item, now)
@@ -391,20 +406,21 @@ class Runtime:
         except Exception:
             log.exception("snapshot of node %s failed", node)
             return
+        finished = await self._finished_calls(node)
         now = self.clock()
         seen: set[str] = set()
         for e in found:
             seen.add(e.call_id if isinstance(e, pbx.CallerEntered | pbx.CallInProgress) else "")
             await self._on_pbx(e, now)
         if was_up_before:
+            ended = {c.call_id: c for c in finished}
             for call_id, meta in list(self.calls.items()):
                 if meta.node == node and call_id not in seen and call_id in self.callbacks:
                     self._callback_lost(node, call_id, now)
                 elif meta.node == node and call_id not in seen:
-                    # gone while the link was down: hung up, or finished talking
-                    self._apply(ev.CallerHungUp(call_id), now)
-                    self.calls.pop(call_id, None)
-                    self.bus.publish(domain.CallClosed(call_id, node, now))
+                    # gone while the link was down: hung up, finished talking or fell back
+                    self._gone(node, call_id, ended.get(call_id), now)
+        self._reconcile(node, finished, now, before=now)
         # offers in flight when the link dropped never reached the PBX: offer again
         for view in self.acd.queued():
             held = self.calls.get(view.call_id)
@@ -430,6 +446,80 @@ class Runtime:
             requeued = self.callbacks.restore(pending, self.clock())
             if requeued:
                 log.info("%d pending callbacks queued again", requeued)
+
+    # --- reconciliation: what the PBX kept of calls that ended while we could not see --------
+
+    async def _finished_calls(self, node: str) -> tuple[pbx.FinishedCall, ...]:
+        try:
+            return tuple(await self.drivers[node].finished_calls())
+        except Exception:
+            log.exception("reading the finished calls of node %s failed", node)
+            return ()
+
+    def _gone(self, node: str, call_id: str, done: pbx.FinishedCall | None, now: float) -> None:
+        """A call we knew ended while the link was down: close it in the ACD at the time the
+        PBX says it ended (or left for the fallback route), not at the time we found out."""
+        view = self.acd.caller(call_id)
+        if done is not None and done.fellback_at and view is not None:
+            if view.state != "connected":
+                self._apply(ev.CallerWithdrawn(call_id, "fallback"), min(done.fellback_at, now))
+        else:
+            at = min(done.ended_at, now) if done is not None and done.ended_at else now
+            self._apply(ev.CallerHungUp(call_id), at)
+        self.calls.pop(call_id, None)
+        self.bus.publish(domain.CallClosed(call_id, node, now))
+
+    def _reconcile(
+        self, node: str, finished: Iterable[pbx.FinishedCall], now: float, before: float
+    ) -> None:
+        """Complete the records of calls that ended before `before` (the recorder fills only
+        what is missing: twice changes nothing); let the PBX forget those over an hour old."""
+        old: list[str] = []
+        for c in finished:
+            if c.ended_at < now - _KEEP_FINISHED:
+                old.append(c.call_id)
+                self._reconciled.discard(c.call_id)
+            if c.ended_at > before or c.call_id in self.calls or c.call_id in self._reconciled:
+                continue
+            if c.route not in ("engine", "fallback"):
+                continue  # callbacks keep their own records; other routes are not queued
+            number = self.config.number_for(c.did)
+            self._reconciled.add(c.call_id)
+            self.bus.publish(
+                domain.CallReconciled(
+                    call_id=c.call_id,
+                    node=c.node,
+                    did=c.did,
+                    hotline=number.label,
+                    region=number.region,
+                    caller_number=c.caller_number,
+                    skill=c.skill or number.skill,
+                    priority=c.priority,
+                    joined_at=c.arrived_at,
+                    ended_at=c.ended_at,
+                    route=c.route,
+                    agent_id=c.agent_id,
+                    connected_at=c.connected_at,
+                    fellback_at=c.fellback_at,
+                )
+            )
+        if old:
+            driver = self.drivers[node]
+            self._send(node, partial(driver.forget_finished, old))
+
+    async def _reconciler(self) -> None:
+        """Every few minutes, read each linked node's finished calls off the owner task (a
+        caller the fallback route served while the engine was linked is completed too)."""
+        while True:
+            await asyncio.sleep(_RECONCILE_EVERY)
+            for node, driver in self.drivers.items():
+                if self.link_up.get(node):
+                    try:
+                        calls = tuple(await driver.finished_calls())
+                    except Exception:
+                        log.exception("reading the finished calls of node %s failed", node)
+                        continue
+                    self._inbox.put_nowait(_Finished(node, calls))
 
     # --- the restore barrier: no offer until every node's queue is back -------------------
 
@@ -559,6 +649,9 @@ class Runtime:
 
 _NOTHING: Any = object()
 _RESTORE_DEADLINE: ev.TimerKey = ("restore", "", 0)
+_RECONCILE_EVERY = 300.0  # seconds between background reconciliations
+_SETTLED = 60.0  # a finished call is reconciled in the background once this old
+_KEEP_FINISHED = 3600.0  # the PBX keeps a finished call's record this long (once linked)
 
 
 def _repeat_window(config: Config) -> float:

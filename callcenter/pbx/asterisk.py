@@ -37,6 +37,7 @@ from callcenter.pbx.base import (
     CallInProgress,
     CommandFailed,
     EmergencyStatus,
+    FinishedCall,
     LinkDown,
     LinkUp,
     OutboundCall,
@@ -59,6 +60,9 @@ SNAPSHOT_VARIABLES = (
     "CC_CONNECTED",
     "CC_CALL_ID",
 )
+
+# AstDB family where the dialplan's hangup handler (cc-done) keeps every ended call
+FINISHED_FAMILY = "cc-done"
 
 DIAL_STATUS_REASON = {
     "NOANSWER": "no_answer",
@@ -795,6 +799,62 @@ class AsteriskDriver:
         # "PJSIP/1001-0000002a" -> "1001"
         resource = channel.split("/", 1)[-1].rsplit("-", 1)[0]
         return self._by_dialstring.get(resource, "")
+
+    async def finished_calls(self) -> list[FinishedCall]:
+        """Ended calls as the dialplan's hangup handler (cc-done) kept them in AstDB."""
+        reply = await asyncio.wait_for(
+            self._manager.send_action({"Action": "DBGetTree", "Family": FINISHED_FAMILY}), 10
+        )
+        messages = reply if isinstance(reply, list) else [reply]
+        found: list[FinishedCall] = []
+        for m in messages:
+            if m.get("Event") != "DBGetTreeResponse":
+                continue
+            call = self._finished(str(m.get("Key", "")).rsplit("/", 1)[-1], str(m.get("Val", "")))
+            if call is None:
+                log.warning("node %s: unreadable %s entry %s", self.node, FINISHED_FAMILY, m)
+            else:
+                found.append(call)
+        return sorted(found, key=lambda c: c.ended_at)
+
+    def _finished(self, call_id: str, value: str) -> FinishedCall | None:
+        fields = value.split("|")
+        if len(fields) != 13 or fields[0] != "v1" or not call_id:
+            return None
+        _, arrived, ended, where, did, skill, priority, number = fields[:8]
+        agent, connected, fellback, answered_by, answered_at = fields[8:]
+        if where.startswith("callback"):
+            route = "callback"
+        elif fellback or where == "fallback":
+            route = "fallback"
+        elif where in ("hold", "offer"):
+            route = "engine"
+        else:
+            route = "other"
+        if answered_by and answered_at:  # the dialplan saw the answer itself (cc-answered)
+            agent, connected = self._agent_of_channel(answered_by), answered_at
+        elif route == "fallback" or not (agent and connected):
+            agent, connected = "", ""
+        if not agent:
+            connected = ""
+        return FinishedCall(
+            node=self.node,
+            call_id=call_id,
+            did=did,
+            skill=skill,
+            priority=_int(priority),
+            caller_number=number,
+            arrived_at=_float(arrived),
+            ended_at=_float(ended),
+            route=route,
+            agent_id=agent,
+            connected_at=_float(connected) if connected else 0.0,
+            fellback_at=_float(fellback) if fellback else 0.0,
+        )
+
+    async def forget_finished(self, call_ids: list[str]) -> None:
+        for call_id in call_ids:
+            await self._action({"Action": "DBDel", "Family": FINISHED_FAMILY, "Key": call_id})
 
     # --- plumbing ------------------------------------------------------------------------------
 

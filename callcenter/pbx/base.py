@@ -198,6 +198,26 @@ PbxEvent = (
 
 
 @dataclass(frozen=True)
+class FinishedCall:
+    """A hotline call that has ended, as the PBX itself kept it: read back after a start or a
+    reconnect, so calls that ended while the engine was down or cut off, and callers the
+    fallback route served, get complete records. Times are epoch seconds, 0 = never."""
+
+    node: str
+    call_id: str
+    did: str
+    skill: str
+    priority: int
+    caller_number: str
+    arrived_at: float
+    ended_at: float
+    route: str  # "engine" (the engine's queue), "fallback" (the PBX's own), "callback", "other"
+    agent_id: str = ""  # the agent who answered ("" = nobody)
+    connected_at: float = 0.0
+    fellback_at: float = 0.0  # when it left the engine's queue for the fallback route
+
+
+@dataclass(frozen=True)
 class OutboundCall:
     """One outbound attempt: `ref` is the call id (callback) or survey id, `dial` the full
     dial string of the citizen's number, `caller_id` what the citizen sees."""
@@ -227,6 +247,13 @@ class PbxDriver(Protocol):
     async def agent_contacts(self) -> list[PbxEvent]:
         """Ask the PBX which agents' phones are reachable now (an AgentContact per agent)."""
         ...
+
+    async def finished_calls(self) -> list[FinishedCall]:
+        """The ended hotline calls the PBX still keeps (at most a day or so of them)."""
+        ...
+
+    async def forget_finished(self, call_ids: list[str]) -> None:
+        """Let the PBX drop these finished calls' records (they are reconciled)."""
 
     async def offer(self, call_id: str, agent_ids: tuple[str, ...], timeout: float) -> None:
         """Ring these agents for the caller; the first to answer is bridged to it."""

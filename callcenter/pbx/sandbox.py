@@ -87,6 +87,7 @@ MODULES = [
     "func_strings.so",
     "func_logic.so",
     "func_global.so",
+    "func_db.so",  # cc-done keeps ended calls in AstDB for the engine's reconciliation
     "func_cut.so",
     "func_callerid.so",
     "func_timeout.so",

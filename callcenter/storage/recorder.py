@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 
 from callcenter import domain
 from callcenter.bus import Subscription
-from callcenter.queue_log import QueueLogWriter, format_line, queue_log_lines
+from callcenter.masking import mask_phone
+from callcenter.queue_log import QUEUE_NAME, QueueLogWriter, format_line, queue_log_lines
 from callcenter.retry import until_done
 from callcenter.storage.database import Database
 from callcenter.storage.schema import (
@@ -29,6 +30,8 @@ from callcenter.storage.schema import (
 )
 
 log = logging.getLogger(__name__)
+
+FALLBACK_QUEUE = "cc-fallback"  # app_queue's queue of the dialplan's fallback route
 
 LEAVE_EVENT = {
     "abandoned": "ABANDON",
@@ -198,6 +201,8 @@ def apply(session: Session, batch: Sequence[domain.DomainEvent]) -> list[str]:
                     at=e.at,
                 )
             )
+        elif isinstance(e, domain.CallReconciled):
+            lines += _reconcile(session, e)
         elif isinstance(
             e,
             domain.CallbackRequested
@@ -256,6 +261,81 @@ def _callback(
         row.state, row.attempts, row.due_at = "scheduled", e.attempts, e.due_at
     else:
         row.state, row.attempts = e.outcome, e.attempts
+
+
+def _reconcile(session: Session, e: domain.CallReconciled) -> list[str]:
+    """Fill what the call's record is missing from what the PBX kept, with the queue events
+    of what was missing (a fallback caller's answer in the fallback queue, as app_queue
+    logs it); a complete record is left as it is. Returns the queue_log lines."""
+    lines: list[str] = []
+
+    def event(
+        at: float, agent: str, name: str, log_data: tuple[object, ...], **data: object
+    ) -> None:
+        queue = FALLBACK_QUEUE if data.get("queue") == FALLBACK_QUEUE else QUEUE_NAME
+        _event(session, at, e.call_id, agent, name, **data)
+        lines.append(format_line(at, e.call_id, agent, name, *log_data, queue=queue))
+
+    row = session.get(CallRecord, e.call_id)
+    if row is None:
+        row = CallRecord(
+            call_id=e.call_id,
+            node=e.node,
+            did=e.did,
+            hotline=e.hotline,
+            region=e.region,
+            caller_number=e.caller_number,
+            skill=e.skill,
+            priority=e.priority,
+            joined_at=e.joined_at,
+        )
+        session.add(row)
+        number = mask_phone(e.caller_number)
+        event(e.joined_at, "NONE", "ENTERQUEUE", ("", number, 1), did=e.did)
+    answered = bool(e.agent_id and e.connected_at)
+    fallback = {"queue": FALLBACK_QUEUE} if e.route == "fallback" else {}
+    if row.left_at is None:
+        if e.route == "fallback":
+            row.left_at, row.leave_reason = e.fellback_at, "fallback"
+            row.waited = e.fellback_at - row.joined_at
+            wait = round(row.waited, 3)
+            log_data: tuple[object, ...] = (0, 1, int(wait))
+            event(
+                row.left_at, "NONE", "EXITWITHTIMEOUT", log_data, waittime=wait, reason="fallback"
+            )
+        elif answered:
+            row.left_at, row.leave_reason = e.connected_at, "answered"
+            row.waited = e.connected_at - row.joined_at
+        else:
+            row.left_at, row.leave_reason = e.ended_at, "abandoned"
+            row.waited = e.ended_at - row.joined_at
+            wait = round(row.waited, 3)
+            event(
+                e.ended_at, "NONE", "ABANDON", (0, 1, int(wait)), waittime=wait, reason="abandoned"
+            )
+    if answered and row.agent_id is None:
+        row.agent_id, row.connected_at = e.agent_id, e.connected_at
+        if e.route == "fallback":
+            row.waited = e.connected_at - row.joined_at  # the citizen's wait, both routes
+            number = mask_phone(e.caller_number)
+            event(e.fellback_at, "NONE", "ENTERQUEUE", ("", number, 1), did=e.did, **fallback)
+        hold = e.connected_at - (e.fellback_at or row.joined_at)
+        log_data = (int(hold), e.call_id, 0)
+        event(e.connected_at, e.agent_id, "CONNECT", log_data, holdtime=round(hold, 3), **fallback)
+    if answered and row.ended_at is None and row.connected_at is not None:
+        row.ended_at = e.ended_at
+        row.talk_seconds = max(0.0, e.ended_at - row.connected_at)
+        talk = round(row.talk_seconds, 3)
+        log_data = (0, int(talk), 1)
+        event(
+            e.ended_at,
+            row.agent_id or e.agent_id,
+            "COMPLETEAGENT",
+            log_data,
+            calltime=talk,
+            **fallback,
+        )
+    return lines
 
 
 def _known(session: Session, call_id: str) -> bool:

@@ -437,6 +437,8 @@ class Center:
         )
         self.instance.stop()  # a fresh Asterisk (and queue_log) for every test module
         (self.instance.dir / "log" / "queue_log").unlink(missing_ok=True)
+        # and no finished calls a previous session left in AstDB for the engine to reconcile
+        (self.instance.dir / "db" / "astdb.sqlite3").unlink(missing_ok=True)
         self.instance.render(self.config)
         self.instance.start()
         self.instance.reload()

@@ -32,6 +32,8 @@ class FakeDriver:
         self._events: asyncio.Queue[pbx.PbxEvent | None] = asyncio.Queue()
         self.snapshot_result: list[pbx.PbxEvent] = []
         self.contacts_result: list[pbx.PbxEvent] = []  # what agent_contacts() answers
+        self.finished: list[pbx.FinishedCall] = []  # what finished_calls() returns
+        self.forgotten: list[str] = []
         self.offers: list[tuple[str, tuple[str, ...], float]] = []
         self.cancelled: list[tuple[str, tuple[str, ...]]] = []
         self.overflows: list[tuple[str, str, str]] = []
@@ -68,6 +70,12 @@ class FakeDriver:
 
     async def agent_contacts(self) -> list[pbx.PbxEvent]:
         return list(self.contacts_result)
+
+    async def finished_calls(self) -> list[pbx.FinishedCall]:
+        return list(self.finished)
+
+    async def forget_finished(self, call_ids: list[str]) -> None:
+        self.forgotten += call_ids
 
     async def offer(self, call_id: str, agent_ids: tuple[str, ...], timeout: float) -> None:
         self.offers.append((call_id, agent_ids, timeout))

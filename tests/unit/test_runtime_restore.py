@@ -9,6 +9,8 @@ import asyncio
 import dataclasses
 import time
 
+import pytest
+
 from acd import events as ev
 from callcenter import domain
 from callcenter.bus import Bus
@@ -124,3 +126,86 @@ async def test_after_a_reconnect_callers_joined_meanwhile_rank_before_the_offer(
         await eventually(lambda: len(h.driver.offers) == 1)
         assert first_offered([h.driver]) == ["vip"]
         assert [e.call_id for e in h.of(domain.OfferMade)] == ["vip"]
+
+
+def finished(call_id: str, route: str, ended_at: float, **kw: object) -> pbx.FinishedCall:
+    fields: dict[str, object] = {
+        "node": "a",
+        "call_id": call_id,
+        "did": "12345",
+        "skill": "general",
+        "priority": 0,
+        "caller_number": "13812345678",
+        "arrived_at": ended_at - 100,
+        "ended_at": ended_at,
+        "route": route,
+    }
+    fields.update(kw)
+    return pbx.FinishedCall(**fields)  # type: ignore[arg-type]
+
+
+async def test_at_start_calls_the_pbx_finished_meanwhile_are_reconciled() -> None:
+    now = time.time()
+    driver = FakeDriver("a")
+    driver.finished = [
+        finished("down", "engine", now - 30, agent_id="1001", connected_at=now - 90),
+        finished(
+            "fb", "fallback", now - 20, fellback_at=now - 80, agent_id="1002", connected_at=now - 70
+        ),
+        finished("cb", "callback", now - 10),  # callbacks keep their own records
+        finished("old", "engine", now - 7200),  # reconciled, and over an hour old: forgotten
+    ]
+    bus = Bus()
+    seen = bus.subscribe("test")
+    runtime = Runtime(load_config(SHIPPED_CONFIG), {"a": driver}, bus)
+    engine = asyncio.create_task(runtime.run())
+    try:
+        await eventually(lambda: driver.forgotten == ["old"])
+    finally:
+        runtime.stop()
+        await asyncio.wait_for(engine, 2.0)
+    bus.close()
+    done = [e async for e in seen if isinstance(e, domain.CallReconciled)]
+    assert [(e.call_id, e.route, e.agent_id) for e in done] == [
+        ("down", "engine", "1001"),
+        ("fb", "fallback", "1002"),
+        ("old", "engine", ""),
+    ]
+    fb = done[1]
+    assert (fb.hotline, fb.joined_at, fb.fellback_at, fb.ended_at) == (
+        "12345政务服务便民热线",
+        now - 120,
+        now - 80,
+        now - 20,
+    )
+
+
+async def test_after_a_cut_a_known_call_ends_when_the_pbx_says_and_a_fallback_is_no_abandon() -> (
+    None
+):
+    async with running_runtime() as h:
+        h.driver.emit(caller("talk", did="12345"))
+        await eventually(lambda: len(h.driver.offers) == 1)
+        h.driver.emit(pbx.AgentAnswered("a", "talk", "1001"))
+        await eventually(lambda: h.runtime.acd.agent("1001").state == "on_call")
+        connected = h.of(domain.CallConnected)[0].at
+        h.driver.emit(caller("wait", did="12345", skill="dialect"))  # nobody has it: waits
+        await eventually(lambda: len(h.runtime.acd.queued()) == 1)
+        h.driver.emit(pbx.LinkDown("a", "connection reset"))
+        await eventually(lambda: h.runtime.link_up["a"] is False)
+        ended = time.time()  # before the link is up again
+        fellback = ended - 0.1
+        h.driver.finished = [
+            finished("talk", "engine", ended, agent_id="1001", connected_at=connected),
+            finished("wait", "fallback", fellback + 0.05, fellback_at=fellback),
+        ]
+        h.driver.snapshot_result = []
+        h.driver.emit(pbx.LinkUp("a"))
+        await eventually(
+            lambda: len(h.of(domain.CallerLeft)) == 2 and bool(h.of(domain.CallFinished))
+        )
+        done = h.of(domain.CallFinished)[0]
+        assert (done.call_id, done.at) == ("talk", ended)
+        assert done.talk_seconds == pytest.approx(ended - connected)
+        left = {e.call_id: (e.reason, e.at) for e in h.of(domain.CallerLeft)}
+        assert left["wait"] == ("fallback", fellback)
