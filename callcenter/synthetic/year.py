@@ -61,6 +61,8 @@ RULES = (
     "phone.format", "id_card.check", "uscc.check", "code.dictionary", "required.missing",
     "department.unknown", "duplicate.entry", "date.order", "evaluation.without_callback",
     "timeliness.late_entry", "access.undecryptable", "code.channel", "date.range",
+    "code.status", "code.rating", "date.future", "grid.unknown", "stage.before_received",
+    "entry.before_call",
 )  # fmt: skip
 ID_RULES = frozenset({"id_card.check", "access.undecryptable"})
 ENTERPRISE_SHARE = 0.05
@@ -72,6 +74,13 @@ BAD_TYPES = ("咨讯", "投拆", "其它", "表扬", "求 助", "JB", "99")
 BAD_DEPARTMENTS = ("water_old", "城管局", "dept_999", "wter", "市水务局", "unknown")
 REPLIED = frozenset({"replied", "reviewed", "closed", "revisited", "evaluated"})
 BAD_CHANNELS = ("电话", "Phone", "12345", "网站", "weixin", "")
+BAD_STATUSES = ("已办结", "done", "Closed", "处理中", "close", "finished")
+BAD_RATINGS = ("很满意", "5", "satisfied", "一般", "非常满意", "满意度高")
+# rules that need a ticket of some kind (closed, rated, phoned in): owed until one comes
+CONDITIONAL = frozenset(
+    {"date.order", "evaluation.without_callback", "code.rating", "date.future", "entry.before_call"}
+)
+FUTURE_YEARS = (2, 5)  # date.future: a closing time typed this many years ahead
 NODE = "syn"
 DAY = 86400.0
 
@@ -774,6 +783,8 @@ class Year:
             "state": out.state,
             "created_at": created,
             "received_at": d.received,
+            "status": out.status,
+            "grid": d.grid.code,
             "id_card": id_card,
             "id_card_hash": id_hash,
             "enterprise_code": enterprise.code if enterprise else "",
@@ -794,11 +805,11 @@ class Year:
             (ticket_id, f"{local_day}{ticket_id:06d}", row["channel"], call_id,
              row["caller_number"], d.caller_name, did, hotline, number.region, number.skill, agent,
              "1" if number.entry == "menu" else "", row["request_type"], d.topic.id,
-             row["department"], d.title, row["content"], d.address, out.status, out.version,
-             state_json(state), _proposal(dept0), 1, created, out.updated_at, due,
+             row["department"], d.title, row["content"], d.address, row["status"], out.version,
+             state_json(state), _proposal(dept0), 1, row["created_at"], out.updated_at, due,
              row["closed_at"], None, 0, d.search_text if row["content"] else
              search_text([d.title, d.address]), row["id_card"], row["id_card_hash"],
-             row["enterprise_code"], enterprise.name if enterprise else "", d.grid.code,
+             row["enterprise_code"], enterprise.name if enterprise else "", row["grid"],
              row["received_at"])
         )  # fmt: skip
         self._history(batch, ticket_id, created, d.channel, dept0, agent, out)
@@ -868,8 +879,15 @@ class Year:
             row["received_at"] = typed
         elif rule == "timeliness.late_entry":
             pass  # created_at was set more than a day after received_at
-        elif rule in ("date.order", "evaluation.without_callback"):
-            return self._late_rule(rule, row, out) or self._owe(rule)
+        elif rule == "code.status":
+            row["status"] = rng.choice(BAD_STATUSES)
+        elif rule == "grid.unknown":
+            row["grid"] = bad_grid(rng, d.grid.code)
+        elif rule == "stage.before_received":  # received typed after some stage of its own
+            stages = [float(str(row["created_at"]))] + [act.at for act in out.acts]
+            row["received_at"] = rng.choice(stages) + rng.uniform(60, 3600)
+        elif rule in CONDITIONAL:
+            return self._late_rule(rule, row, out, d) or self._owe(rule)
         elif rule == "duplicate.entry":
             pass  # the twin itself is the defect
         return rule
@@ -878,8 +896,19 @@ class Year:
         self._owed.append(rule)
         return ""
 
-    def _late_rule(self, rule: str, row: dict[str, object], out: Outcome) -> str:
-        """Rules that need a finished ticket: '' when this one is not."""
+    def _late_rule(self, rule: str, row: dict[str, object], out: Outcome, d: Draft) -> str:
+        """Rules that need a ticket of some kind (closed, rated, phoned in): '' when this one
+        is not."""
+        rng = self.rng
+        if rule == "code.rating" and out.state.get("rating"):
+            row["state"] = {**out.state, "rating": rng.choice(BAD_RATINGS)}
+            return rule
+        if rule == "date.future" and out.closed_at is not None:  # the year typed wrong
+            row["closed_at"] = out.closed_at + rng.randint(*FUTURE_YEARS) * 365 * DAY
+            return rule
+        if rule == "entry.before_call" and d.channel == "phone":  # entered before it rang
+            row["created_at"] = d.received - rng.uniform(60, 3600)
+            return rule
         if rule == "date.order" and out.closed_at is not None:
             created = row["created_at"]
             assert isinstance(created, float)
@@ -894,9 +923,7 @@ class Year:
 
     def _pay_owed(self, row: dict[str, object], d: Draft, out: Outcome) -> str:
         for rule in self._owed:
-            if rule in ("date.order", "evaluation.without_callback") and self._late_rule(
-                rule, row, out
-            ):
+            if rule in CONDITIONAL and self._late_rule(rule, row, out, d):
                 self._owed.remove(rule)
                 return rule
             if rule == "required.missing" and out.department is not None:
@@ -962,6 +989,12 @@ DEFECT_FIELDS = {
     "access.undecryptable": "id_card",
     "code.channel": "channel",
     "date.range": "received_at",
+    "code.status": "status",
+    "code.rating": "state.rating",
+    "date.future": "closed_at",
+    "grid.unknown": "grid",
+    "stage.before_received": "first_stage_at",  # the earliest time in the ticket's history
+    "entry.before_call": "created_at",
 }
 
 
@@ -1036,6 +1069,17 @@ def bad_id_card(rng: random.Random, plain: str) -> str:
         value = first17 + id_card_check_digit(first17)
     assert check_id_card(value) is not None
     return value
+
+
+def bad_grid(rng: random.Random, code: str) -> str:
+    """A grid code no grid has: street 000 (streets count from 001), a digit lost or one too
+    many."""
+    way = rng.randrange(3)
+    if way == 0:
+        return code[:6] + "000" + code[9:]
+    if way == 1:
+        return code[:-1]
+    return code + str(rng.randint(0, 9))
 
 
 def bad_uscc(rng: random.Random, code: str) -> str:

@@ -545,7 +545,8 @@ def test_scorecards_give_governance_invalid_tickets_no_credit(
     assert "department.unknown" in config.invalid_rules
     assert "duplicate.entry" not in config.invalid_rules  # a warning: still credited
     quality = load_quality(CONFIG)
-    run(database, quality.rules, load_cipher(), "full", "审计员", datetime.now(UTC))
+    after_the_year = datetime(2027, 1, 31, tzinfo=UTC)  # date.future: as of after the year
+    run(database, quality.rules, load_cipher(), "full", "审计员", after_the_year)
     with database.session() as s:
         open_issues = s.execute(
             select(QualityIssue.record_id, QualityIssue.rule).where(QualityIssue.open == 1)

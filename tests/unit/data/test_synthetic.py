@@ -152,10 +152,29 @@ def _duplicates(tickets: list[dict[str, Any]]) -> set[str]:
     return found
 
 
+DISPATCHED = ("dispatched", "handling", "replied", "reviewed", "closed", "revisited", "evaluated")
+STATUSES = ("accepted", *DISPATCHED)
+RATINGS = ("满意", "基本满意", "不满意")
+SKEW = 600.0  # date.future's allowance
+
+
+def detection_time(g: Generated) -> float:
+    """When governance checks the year: a month after it ends."""
+    return g.year.horizon + 30 * 86400
+
+
 def _detect(g: Generated, settings: TicketSettings) -> dict[str, set[str]]:
     """Every rule of defects.md applied to every ticket: what governance should find."""
-    departments = {str(r[0]) for r in g.year.reference().departments}
+    reference = g.year.reference()
+    departments = {str(r[0]) for r in reference.departments}
+    grids = {str(r[0]) for r in reference.grids}
     types = request_types(settings)
+    first_stage: dict[int, float] = {}
+    for h in g.history:
+        at = first_stage.get(h["ticket_id"])
+        first_stage[h["ticket_id"]] = h["at"] if at is None else min(at, h["at"])
+    arrived = {str(c[0]): float(c[8]) for _, _, calls, _ in g.raw for c in calls}
+    now = detection_time(g)
     found: dict[str, set[str]] = {rule: set() for rule in RULES}
     for t in g.tickets:
         tid = str(t["id"])
@@ -174,7 +193,7 @@ def _detect(g: Generated, settings: TicketSettings) -> dict[str, set[str]]:
         replied = t["status"] in ("replied", "reviewed", "closed", "revisited", "evaluated")
         if (
             not t["content"]
-            or (not t["department"] and t["status"] != "accepted")
+            or (not t["department"] and t["status"] in DISPATCHED)
             or (replied and not state.get("reply"))
             or (t["status"] in ("closed", "revisited", "evaluated") and t["closed_at"] is None)
         ):
@@ -191,6 +210,19 @@ def _detect(g: Generated, settings: TicketSettings) -> dict[str, set[str]]:
             found["evaluation.without_callback"].add(tid)
         if t["created_at"] - t["received_at"] > 86400:
             found["timeliness.late_entry"].add(tid)
+        if t["status"] not in STATUSES:
+            found["code.status"].add(tid)
+        if state.get("rating") and state["rating"] not in RATINGS:
+            found["code.rating"].add(tid)
+        if t["grid"] and t["grid"] not in grids:
+            found["grid.unknown"].add(tid)
+        if any(t[c] is not None and t[c] > now + SKEW for c in ("created_at", "updated_at",
+                                                                "closed_at")):  # fmt: skip
+            found["date.future"].add(tid)
+        if first_stage[t["id"]] < t["received_at"] and tid not in found["date.range"]:
+            found["stage.before_received"].add(tid)  # (a received time typed ahead explains it)
+        if t["call_id"] and t["created_at"] < arrived[t["call_id"]]:
+            found["entry.before_call"].add(tid)
     found["duplicate.entry"] = _duplicates(g.tickets)
     return found
 
@@ -214,7 +246,7 @@ def test_defect_fields_name_the_column(year: Generated) -> None:
             if d["field"] == "state.reply":
                 assert json.loads(row["state"])["reply"] == ""
         else:
-            assert d["field"] in TICKET_COLUMNS
+            assert d["field"] in (*TICKET_COLUMNS, "state.rating", "first_stage_at")
 
 
 @pytest.mark.parametrize("seed", range(20))
@@ -321,11 +353,13 @@ def test_histories_replay_through_the_lifecycle(year: Generated, settings: Ticke
     for h in year.history:
         by_ticket[h["ticket_id"]].append(h)
     defective = {int(d["record_id"]) for d in year.defects}
+    typed = {int(d["record_id"]) for d in year.defects if d["rule"] == "entry.before_call"}
     seen: set[str] = set()
     for t in year.tickets:
         rows = by_ticket[t["id"]]
         assert [r["seq"] for r in rows] == list(range(len(rows)))
-        assert rows[0]["action"] == "accept" and rows[0]["at"] == t["created_at"]
+        assert rows[0]["action"] == "accept"
+        assert (rows[0]["at"] == t["created_at"]) == (t["id"] not in typed)
         state = new_ticket(str(t["id"]), datetime.fromtimestamp(t["created_at"], UTC))
         for r in rows[1:]:
             actor = Actor(r["actor"], Role(r["role"]), state.department)
@@ -416,4 +450,5 @@ def test_reference_data(year: Generated, settings: TicketSettings) -> None:
     assert ("2026-01-04", "workday", "调休上班") in ref.holidays
     assert all(check_uscc(str(r[0])) is None for r in ref.enterprises)
     grids = {r[0] for r in ref.grids}
-    assert all(t["grid"] in grids for t in year.tickets)
+    unknown = {int(d["record_id"]) for d in year.defects if d["rule"] == "grid.unknown"}
+    assert all((t["grid"] in grids) == (t["id"] not in unknown) for t in year.tickets)
