@@ -136,8 +136,11 @@ class Softphone:
             if password:
                 self.wait_for(partial(_registered, user), timeout)
 
-    def answer_mode(self, user: str, mode: str, delay: float | None = None) -> None:
-        command: dict[str, Any] = {"cmd": "answer_mode", "user": user, "mode": mode}
+    def answer_mode(
+        self, user: str, mode: str, delay: float | None = None, code: int = 486
+    ) -> None:
+        """answer, ignore (ring on) or reject with the SIP response `code`."""
+        command: dict[str, Any] = {"cmd": "answer_mode", "user": user, "mode": mode, "code": code}
         if delay is not None:
             command["delay"] = delay
         self.send(**command)

@@ -9,7 +9,8 @@ pjsua2-python allows only 4 calls per process, so a test or the demo runs a few 
 
 Commands: {"cmd": "transfer", "user": "1001", "to": "110"}  (blind, SIP REFER)
           {"cmd": "dtmf", "user": "13800000000", "digits": "21"}  (RFC 4733)
-          {"cmd": "answer_mode", "user": "1001", "mode": "answer|ignore|reject", "delay": 0.2}
+          {"cmd": "answer_mode", "user": "1001", "mode": "answer|ignore|reject", "delay": 0.2,
+           "code": 486}  (code: the SIP response of reject)
           {"cmd": "call", "user": "1001", "to": "12345", "play": "file.wav"}
           {"cmd": "hangup", "user": "1001"}   {"cmd": "quit"}
 Events:   {"event": "registered", "user": ..., "code": 200}
@@ -44,6 +45,7 @@ def emit(**fields: Any) -> None:
 @dataclass
 class Behaviour:
     mode: str = "answer"  # answer | ignore | reject
+    code: int = 486  # the SIP response of "reject" (e.g. 486, 488, 603, 480)
     delay: float = 0.2
     play: str = ""
     talk: tuple[float, float] | None = None  # hang up answered calls after this many seconds
@@ -141,7 +143,7 @@ class Account(pj.Account):  # type: ignore[misc]
         emit(event="incoming", user=self.user, call=call.number, remote=info.remoteUri)
         op = pj.CallOpParam()
         if self.behaviour.mode == "reject":
-            op.statusCode = 486
+            op.statusCode = self.behaviour.code
             call.hangup(op)
             return
         op.statusCode = 180
@@ -262,6 +264,7 @@ def handle(command: dict[str, Any], accounts: dict[str, Account], state: State) 
     if kind == "answer_mode":
         account.behaviour.mode = command.get("mode", "answer")
         account.behaviour.delay = float(command.get("delay", account.behaviour.delay))
+        account.behaviour.code = int(command.get("code", 486))
         if "talk" in command:
             low, high = command["talk"] or (0, 0)
             account.behaviour.talk = (float(low), float(high)) if command["talk"] else None
