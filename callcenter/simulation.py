@@ -167,10 +167,39 @@ class Softphone:
         if self.proc.poll() is None:
             try:
                 self.send(cmd="quit")
-                self.proc.wait(timeout=5)
+                self.proc.wait(timeout=15)  # it ends its calls first (up to 5 s)
             except (OSError, subprocess.TimeoutExpired):
                 self.proc.kill()
                 self.proc.wait()
+
+
+def agent_phones(
+    registrar: str,
+    agents: Iterable[tuple[str, str]],
+    port: int,
+    rtp_port: int,
+    rtp_stride: int = 200,
+    **options: Any,
+) -> dict[str, Softphone]:
+    """Registered softphone processes for (extension, password) agents, two agents a process
+    (pjsua2's 4 calls a process): the pair from agent i on listens on SIP port `port + i`, its
+    RTP ports from `rtp_port + rtp_stride * i` (40 an agent). `options` go to Softphone.
+    Returns extension -> its process."""
+    accounts = list(agents)
+    phones: dict[str, Softphone] = {}
+    for i in range(0, len(accounts), 2):
+        phone = Softphone(
+            registrar,
+            port=port + i,
+            accounts=accounts[i : i + 2],
+            rtp_port=rtp_port + rtp_stride * i,
+            **options,
+        )
+        for user, _ in accounts[i : i + 2]:
+            phones[user] = phone
+    for phone in set(phones.values()):
+        phone.wait_registered()
+    return phones
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import json
 import os
 import random
@@ -59,12 +60,34 @@ class Pending:
 
 @dataclass
 class State:
+    """Every reference to a Call object lives here (or in a callback's or command's frame),
+    so a call's object can be dropped the moment the call ends; see State.forget."""
+
     record_dir: str
     calls: dict[int, Call] = field(default_factory=dict)
     answers: list[Pending] = field(default_factory=list)
     hangups: list[Pending] = field(default_factory=list)
-    releases: list[Call] = field(default_factory=list)
+    releases: list[pj.AudioMedia] = field(default_factory=list)  # players and recorders
     seq: int = 0
+
+    def forget(self, call: Call) -> None:
+        """Drop every reference to an ended call (called from its DISCONNECTED callback).
+
+        pjsua reuses call ids (4 of them here). A pjsua2 Call object that outlives its call
+        still holds the old id, and its destructor clears that id's user data and hangs up
+        whatever call has the id by then: the next caller's call lost its callbacks (never
+        answered, its player and recorder never freed) or got a 603. Freed in the callback,
+        the object dies while the id is still its own. Its player and recorder are kept
+        for the main loop (destroying a recorder inside a callback leaves the WAV header
+        empty)."""
+        self.calls.pop(call.number, None)
+        self.answers = [p for p in self.answers if p.call is not call]
+        self.hangups = [p for p in self.hangups if p.call is not call]
+        for media in (call.player, call.recorder):
+            if media is not None:
+                self.releases.append(media)
+        call.player = None
+        call.recorder = None
 
 
 class Call(pj.Call):  # type: ignore[misc]
@@ -100,10 +123,17 @@ class Call(pj.Call):  # type: ignore[misc]
                 recording=self.recording,
                 seconds=round(seconds, 3),
             )
-            # release media outside the callback, or the WAV header stays empty
-            self.state.releases.append(self)
+            self.state.forget(self)
 
     def onCallMediaState(self, prm: Any) -> None:
+        # An exception leaving a callback is printed and kept (sys.last_traceback), and with
+        # it this Call object, past its call: report it instead.
+        try:
+            self._connect_media()
+        except pj.Error as exc:
+            emit(event="error", user=self.account.user, call=self.number, message=exc.info())
+
+    def _connect_media(self) -> None:
         info = self.getInfo()
         for i, media in enumerate(info.media):
             if media.type != pj.PJMEDIA_TYPE_AUDIO or media.status != pj.PJSUA_CALL_MEDIA_ACTIVE:
@@ -112,16 +142,18 @@ class Call(pj.Call):  # type: ignore[misc]
             # (Re)connect on every active media state: a re-INVITE (e.g. a connected-line
             # update after a transfer) gives the call a new audio port.
             if self.play and self.player is None:
-                self.player = pj.AudioMediaPlayer()
-                self.player.createPlayer(self.play, 0)
+                player = pj.AudioMediaPlayer()
+                player.createPlayer(self.play, 0)
+                self.player = player
             if self.player is not None:
                 self.player.startTransmit(audio)
             if self.state.record_dir and self.recorder is None:
                 self.recording = os.path.join(
                     self.state.record_dir, f"{self.account.user}-{os.getpid()}-{self.number}.wav"
                 )
-                self.recorder = pj.AudioMediaRecorder()
-                self.recorder.createRecorder(self.recording)
+                recorder = pj.AudioMediaRecorder()
+                recorder.createRecorder(self.recording)
+                self.recorder = recorder
             if self.recorder is not None:
                 audio.startTransmit(self.recorder)
 
@@ -185,6 +217,8 @@ def main() -> int:
     ep.audDevManager().setNullDev()
 
     state = State(record_dir=args.record_dir)
+    if args.record_dir:
+        os.makedirs(args.record_dir, exist_ok=True)
     random.seed(args.seed or os.getpid())
     talk = tuple(float(x) for x in args.talk.split(":")) if args.talk else None
     accounts: dict[str, Account] = {}
@@ -217,22 +251,7 @@ def main() -> int:
     running = True
     while running:
         ep.libHandleEvents(10)
-        now = time.monotonic()
-        for pending in [p for p in state.answers if p.due <= now]:
-            state.answers.remove(pending)
-            op = pj.CallOpParam()
-            op.statusCode = 200
-            with contextlib.suppress(pj.Error):  # the caller went away while "picking up"
-                pending.call.answer(op)
-        for pending in [p for p in state.hangups if p.due <= now]:
-            state.hangups.remove(pending)
-            with contextlib.suppress(pj.Error):  # already gone
-                pending.call.hangup(pj.CallOpParam())
-        for call in state.releases:
-            call.player = None
-            call.recorder = None
-            state.calls.pop(call.number, None)
-        state.releases.clear()
+        tick(state)
         readable, _, _ = select.select([sys.stdin], [], [], 0)
         if not readable:
             continue
@@ -244,13 +263,53 @@ def main() -> int:
             line, buffer = buffer.split("\n", 1)
             if line.strip():
                 running = handle(json.loads(line), accounts, state)
-    for call in list(state.calls.values()):
+    shut_down(ep, state, accounts)
+    return 0
+
+
+def tick(state: State) -> None:
+    """Due answers and hang-ups, then free ended calls' media. A function, so that no Call
+    object stays referenced from a loop variable of main() after its call ended."""
+    now = time.monotonic()
+    for pending in [p for p in state.answers if p.due <= now]:
+        state.answers.remove(pending)
+        op = pj.CallOpParam()
+        op.statusCode = 200
+        with contextlib.suppress(pj.Error):  # the caller went away while "picking up"
+            pending.call.answer(op)
+    for pending in [p for p in state.hangups if p.due <= now]:
+        state.hangups.remove(pending)
+        with contextlib.suppress(pj.Error):  # already gone
+            pending.call.hangup(pj.CallOpParam())
+    state.releases.clear()
+
+
+def shut_down(ep: pj.Endpoint, state: State, accounts: dict[str, Account]) -> None:
+    """End the calls, then destroy every pjsua2 object before the library: a Call,
+    Account or player destroyed after libDestroy() aborts the process (an assertion in
+    pjsua_call_set_user_data)."""
+    for number in list(state.calls):  # (no loop variable holding a Call past its end)
+        with contextlib.suppress(pj.Error, KeyError):  # KeyError: it ended meanwhile
+            state.calls[number].hangup(pj.CallOpParam())
+    deadline = time.monotonic() + 5.0
+    while state.calls and time.monotonic() < deadline:
+        ep.libHandleEvents(10)
+    while state.calls:  # never ended: drop it while the library lives
+        state.forget(next(iter(state.calls.values())))
+    state.answers.clear()
+    state.hangups.clear()
+    state.releases.clear()
+    for account in accounts.values():
         with contextlib.suppress(pj.Error):
-            call.hangup(pj.CallOpParam())
-    for _ in range(20):
+            account.shutdown()
+    accounts.clear()
+    for kept in ("last_type", "last_value", "last_traceback"):  # a callback's printed error
+        if hasattr(sys, kept):  # holds its frames, and a Call with them
+            delattr(sys, kept)
+    gc.collect()
+    for _ in range(20):  # let the un-REGISTERs and BYEs go out
         ep.libHandleEvents(10)
     ep.libDestroy()
-    return 0
 
 
 def handle(command: dict[str, Any], accounts: dict[str, Account], state: State) -> bool:
