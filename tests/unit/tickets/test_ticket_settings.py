@@ -34,6 +34,7 @@ def test_shipped_config_loads() -> None:
     assert 0 < s.repeat.threshold <= 1 and s.repeat.window_days == 30
     assert len(s.knowledge.topics) >= 25 and s.knowledge.fallback_department == "center"
     assert "的" in s.repeat.stop_words
+    assert (s.attachments.max_bytes, s.attachments.quota_bytes_per_user) == (20 * 2**20, 2**31)
 
 
 BROKEN = [
@@ -108,6 +109,27 @@ BROKEN = [
     ),
     ("tickets.toml", "[repeat]", "[repeat]\nwindow = 3", "tickets.toml", "repeat.window"),
     ("tickets.toml", "[repeat]", "[[repeat", "tickets.toml", ""),
+    (
+        "tickets.toml",
+        "max_bytes = 20971520",
+        "max_bytes = 0",
+        "tickets.toml",
+        "attachments.max_bytes",
+    ),
+    (
+        "tickets.toml",
+        "quota_bytes_per_user = 2147483648",
+        "quota_bytes_per_user = 1024",
+        "tickets.toml",
+        "attachments.quota_bytes_per_user",
+    ),
+    (
+        "tickets.toml",
+        "max_bytes = 20971520",
+        'max_bytes = "20M"',
+        "tickets.toml",
+        "attachments.max_bytes",
+    ),
     (
         "departments.toml",
         'fallback = "center"',
