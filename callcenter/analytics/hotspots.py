@@ -1,7 +1,12 @@
 """Hot spots for co-governance (GB/T 44192 7.2.3): topics and places (district, street from
 ref_grids) ranked by the tickets received in a period, with the change against the previous
 period of the same length, series per day or week for charts, and the tickets behind each
-point. A department's view is scoped to its own tickets (`department`)."""
+point. A department's view is scoped to its own tickets (`department`).
+
+A ticket whose grid code is not in the imported grid table (governance's grid.unknown, or no
+grid at all) has no place: the place rankings leave it out rather than rank an empty place;
+it still counts in the period's total, so the shares of the ranked places add up to less
+than 1 by the share of such tickets."""
 
 from __future__ import annotations
 
@@ -53,6 +58,8 @@ def ranking(
     current_n = func.sum(flag(Ticket.created_at >= period.start))
     counted: AnySelect = select(key, current_n, func.sum(flag(Ticket.created_at < period.start)))
     query = _scoped(counted, dimension, scope)
+    if dimension != "topic":
+        query = query.where(RefGrid.code.is_not(None))  # a known place only
     query = (
         query.where(Ticket.created_at >= previous.start, Ticket.created_at < period.end)
         .group_by(key)

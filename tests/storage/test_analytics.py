@@ -218,6 +218,8 @@ def py_ranking(rows: dict[int, Row], grids: dict[str, tuple[str, str]], p: Perio
     for r in rows.values():
         if department is not None and r.department != department:
             continue
+        if dim != "topic" and r.grid not in grids:
+            continue  # no known place: not ranked
         if in_(r.created_at, p):
             now[key(r)] += 1
         elif in_(r.created_at, p.previous):
@@ -531,7 +533,7 @@ def test_due_class_agrees_with_the_calendar(database: Database) -> None:
             assert got == warning(policy, *times).value, DUE_CASES[n]
 
 
-def test_scorecards_give_governance_invalid_tickets_no_credit(
+def test_governance_invalid_records_earn_no_credit_or_rank(
     database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """After a governance run, a ticket with an open error-severity issue counts but is judged
@@ -580,3 +582,12 @@ def test_scorecards_give_governance_invalid_tickets_no_credit(
         total, items = scorecard.department_tickets(conn, YEAR, config, AS_OF, code, 1, 1000)
     assert total == len(items) == by_dept[code]["tickets"]
     assert all(i["invalid"] and set(i["criteria"].values()) == {None} for i in items)
+    # a grid code outside the grid table ranks no place (it used to rank as the place "")
+    grids = grids_of(database)
+    assert sum(1 for r in rows.values() if r.grid not in grids) >= 3
+    with database.engine.connect() as conn:
+        for dim in ("district", "street"):
+            ranked = hotspots.ranking(conn, dim, YEAR, limit=1000)
+            got = [(r["key"], r["tickets"], r["previous"]) for r in ranked]
+            assert got == py_ranking(rows, grids, YEAR, dim), dim
+            assert all(r["key"] not in ("", "/") for r in ranked), dim
