@@ -7,6 +7,11 @@ from one sorted pass per duplicate rule (per caller, in time order), not per-row
 issues are inserted in batches. A problem already open for the same (record, rule, field)
 is kept, not duplicated; an open issue whose record a run finds clean is closed with the run's
 id (never deleted).
+
+Two times a rule may read are derived per ticket in the same select, by correlated scalar
+subqueries: `first_stage_at` (the earliest ticket_history time, by the ticket_id index) and
+`call_arrived_at` (its call's joined_at, by the calls primary key). A run's decrypts go on
+record: one data_access_log row per run that decrypted, in the run's own transaction.
 """
 
 from __future__ import annotations
