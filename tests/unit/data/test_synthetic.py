@@ -173,7 +173,7 @@ def _detect(g: Generated, settings: TicketSettings) -> dict[str, set[str]]:
     for h in g.history:
         at = first_stage.get(h["ticket_id"])
         first_stage[h["ticket_id"]] = h["at"] if at is None else min(at, h["at"])
-    arrived = {str(c[0]): float(c[8]) for _, _, calls, _ in g.raw for c in calls}
+    arrived = {str(c[0]): float(str(c[8])) for _, _, calls, _ in g.raw for c in calls}
     now = detection_time(g)
     found: dict[str, set[str]] = {rule: set() for rule in RULES}
     for t in g.tickets:
