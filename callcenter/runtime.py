@@ -91,6 +91,8 @@ class Runtime:
             self._recent.setdefault(number, deque()).append(at)
         self._initial_statuses = dict(agent_statuses or {})
         self.link_up: dict[str, bool] = {node: False for node in self.drivers}
+        # why a node's link is down, as its driver said (e.g. the PBX refused the login)
+        self.link_down_reason: dict[str, str] = {}
         self.reconnects: dict[str, int] = {node: 0 for node in self.drivers}
         self.started = asyncio.Event()
         self.callbacks = CallbackDesk(
@@ -292,6 +294,7 @@ class Runtime:
         elif isinstance(e, pbx.LinkDown):
             self._hold({e.node}, now)
             self.link_up[e.node] = False
+            self.link_down_reason[e.node] = e.message
             log.warning("PBX node %s: link down (%s)", e.node, e.message)
             self.bus.publish(domain.PbxConnection(e.node, False, now))
 
@@ -386,6 +389,7 @@ class Runtime:
             m.node == node for m in self.calls.values()
         )
         self.link_up[node] = True
+        self.link_down_reason.pop(node, None)
         self.reconnects[node] += 1
         self.bus.publish(domain.PbxConnection(node, True, now))
         self._hold({node}, now)

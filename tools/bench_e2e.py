@@ -103,6 +103,7 @@ exten => {APP_QUEUE_DID},1,Goto(bench-queue,s,1)
 
 [bench-queue]
 exten => s,1,Answer()
+ same => n,UserEvent(BenchJoin)
  same => n,Queue(bench,,,,3600)
  same => n,Hangup()
 
@@ -163,9 +164,9 @@ class Observer:
         kind = m.get("Event", "")
         call = m.get("Linkedid", "")
         at = _stamp(m)
-        joined = kind == "QueueCallerJoin" or (
-            kind == "UserEvent" and m.get("UserEvent") == "CCJoin"
-        )
+        # the engine's CCJoin, or BenchJoin just before Queue() on the app_queue baseline (the
+        # engine's manager user does not read the agent class, where QueueCallerJoin is)
+        joined = kind == "UserEvent" and m.get("UserEvent") in ("CCJoin", "BenchJoin")
         if joined:
             o.joined.setdefault(call, at)
         elif kind == "DialBegin" and call in o.joined:

@@ -148,7 +148,15 @@ async def ready(request: web.Request) -> web.Response:
         except Exception:  # noqa: BLE001 - any failure means not ready
             checks["database"] = False
     ok = all(checks.values())
-    return web.json_response({"ok": ok, "checks": checks}, status=200 if ok else 503)
+    body: dict[str, Any] = {"ok": ok, "checks": checks}
+    reasons = {
+        f"pbx:{node}": runtime.link_down_reason.get(node) or "no AMI link yet"
+        for node, up in runtime.link_up.items()
+        if not up
+    }
+    if reasons:
+        body["reasons"] = reasons
+    return web.json_response(body, status=200 if ok else 503)
 
 
 async def prometheus(request: web.Request) -> web.Response:

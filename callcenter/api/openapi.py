@@ -231,7 +231,13 @@ SPEC: dict[str, Any] = {
         "/health": {"get": {**operation("PBX links up"), "security": []}},
         "/health/live": {"get": {**operation("Liveness: the process answers"), "security": []}},
         "/health/ready": {
-            "get": {**operation("Readiness: engine, every PBX link, the database"), "security": []}
+            "get": {
+                **operation(
+                    "Readiness: engine, every PBX link, the database; `reasons` says why a "
+                    "PBX link is down (e.g. AMI authentication failed)"
+                ),
+                "security": [],
+            }
         },
         "/metrics": {
             "get": {**operation("Prometheus exposition (aggregates, no numbers)"), "security": []}

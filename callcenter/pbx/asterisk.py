@@ -49,6 +49,55 @@ from callcenter.pbx.base import (
 
 log = logging.getLogger(__name__)
 
+# A refused AMI login (wrong secret or user, or an address manager.conf does not permit) is
+# a configuration error, not a dropped link: it is retried after 5 s, then 10, 20 ... and at
+# most every 5 minutes, so a secret changed on the PBX first is picked up without a restart,
+# and the engine never hammers the AMI port (or trips fail2ban on the PBX).
+LOGIN_RETRY_FIRST = 5.0
+LOGIN_RETRY_MAX = 300.0
+
+
+class _Manager(Manager):  # type: ignore[misc]
+    """panoramisk's Manager, told when Asterisk refuses the login, and holding every
+    (re)connect until `not_before` (loop time): panoramisk itself retries every
+    reconnect_timeout seconds, refused login or not."""
+
+    def __init__(self, on_refused: Any, **config: Any) -> None:
+        super().__init__(**config)
+        self.on_refused = on_refused
+        self.not_before = 0.0
+        self.stopped = False  # closed for good: no reconnect
+        self._pending: asyncio.TimerHandle | None = None
+
+    def connect(self, *args: Any, **kwargs: Any) -> Any:
+        if self.stopped:
+            return None
+        wait = self.not_before - self.loop.time()
+        if wait > 0:
+            if self._pending is None or self._pending.cancelled():
+                self._pending = self.loop.call_later(wait, self._connect_later)
+            return None
+        return super().connect(*args, **kwargs)
+
+    def _connect_later(self) -> None:
+        self._pending = None
+        self.connect()
+
+    def stop(self) -> None:
+        self.stopped = True
+        if self._pending is not None:
+            self._pending.cancel()
+            self._pending = None
+        self.close()
+
+    def login(self, future: asyncio.Future[Any]) -> bool:
+        ok = bool(super().login(future))
+        if not ok:
+            reply = future.result()
+            self.on_refused(str(reply.get("Message", "") or "no reason given"))
+        return ok
+
+
 SNAPSHOT_VARIABLES = (
     "CC_REC_REL",
     "CC_DID",
@@ -152,7 +201,10 @@ class AsteriskDriver:
         self._up = False
         self._closing = False
         self._tasks: set[asyncio.Task[None]] = set()
-        self._manager = Manager(
+        self._where = f"user {username!r} at {host}:{port}"
+        self.refused_logins = 0  # refused in a row (0 once a login succeeds)
+        self._manager = _Manager(
+            self._on_login_refused,
             host=host,
             port=port,
             username=username,
@@ -185,8 +237,34 @@ class AsteriskDriver:
         return self._up
 
     def _on_login(self, manager: Manager) -> None:
+        if self.refused_logins:
+            log.warning(
+                "PBX node %s: AMI login accepted after %d refused", self.node, self.refused_logins
+            )
+        self.refused_logins = 0
         self._up = True
         self._events.put_nowait(LinkUp(self.node))
+
+    def _on_login_refused(self, message: str) -> None:
+        """Asterisk refused the login: say so once per attempt, and wait before the next."""
+        self.refused_logins += 1
+        delay = min(LOGIN_RETRY_MAX, LOGIN_RETRY_FIRST * 2 ** (self.refused_logins - 1))
+        self._manager.not_before = self._manager.loop.time() + delay
+        problem = (
+            f"AMI authentication failed: Asterisk refused the login of {self._where} "
+            f"({message}); check the node's secret and manager.conf"
+        )
+        log.error(
+            "PBX node %s: %s; attempt %d, next in %.0f s",
+            self.node,
+            problem,
+            self.refused_logins,
+            delay,
+        )
+        if self.refused_logins == 1:
+            self._events.put_nowait(LinkDown(self.node, problem))
+        self._manager.close()  # Asterisk closes it too; no ping on an unauthenticated link
+        self._manager.connect()  # held until not_before
 
     def _on_disconnect(self, manager: Manager, exc: Any) -> None:
         if self._up:
@@ -195,10 +273,8 @@ class AsteriskDriver:
 
     async def close(self) -> None:
         self._closing = True
-        self._manager.close()
-        # panoramisk schedules a reconnect on connection loss; stop it from firing
-        self._manager.reconnect_timeout = 3600
-        self._manager.connect = lambda *a, **k: None
+        # panoramisk schedules a reconnect on connection loss; stop() keeps it from firing
+        self._manager.stop()
 
     async def events(self) -> AsyncIterator[PbxEvent]:
         while True:

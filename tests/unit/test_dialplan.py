@@ -10,6 +10,7 @@ import pytest
 from callcenter.config import Config, load_config
 from callcenter.dialplan import (
     DEPLOYMENT_FILES,
+    REPO,
     QueueSpec,
     RenderParams,
     check_extensions,
@@ -158,6 +159,22 @@ def test_manager_secret_when_passed(tmp_path: Path, config: Config) -> None:
     params = RenderParams(ami_user="engine", ami_secret="passed-secret")
     manager = render_to(tmp_path, config, params)["manager.conf"]
     assert "secret = passed-secret" in section(manager, "engine")
+
+
+def test_manager_user_gets_only_the_classes_the_driver_uses(tmp_path: Path, config: Config) -> None:
+    """No `command` (CLI over AMI) and nothing unused; each class says what needs it, and
+    every AMI action the driver sends is named there."""
+    user = section(render_to(tmp_path, config, RenderParams())["manager.conf"], "callcenter")
+    read = re.findall(r"^read = (.*)$", user, flags=re.M)
+    write = re.findall(r"^write = (.*)$", user, flags=re.M)
+    assert read == ["call,user,system"] and write == ["call,originate,system"]
+    for name in ("call", "user", "system", "originate"):
+        assert re.search(rf"^;\s+{name}\s+\S", user, flags=re.M), name
+    driver = (REPO / "callcenter" / "pbx" / "asterisk.py").read_text(encoding="utf-8")
+    actions = set(re.findall(r'"Action": "(\w+)"', driver))
+    assert {"Setvar", "Redirect", "Originate", "Hangup", "Status"} <= actions
+    documented = set(re.findall(r"\w+", " ".join(re.findall(r"^;.*$", user, flags=re.M))))
+    assert actions <= documented, actions - documented
 
 
 @pytest.mark.parametrize(
