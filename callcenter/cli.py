@@ -21,6 +21,7 @@ from callcenter.dialplan import REPO, RenderParams, check_extensions, render
 from callcenter.pbx.sandbox import Instance, SandboxError, ensure_root, root_dir, root_ready
 
 DEFAULT_CONFIG = REPO / "config"
+ENGINE_COMMANDS = ("serve", "demo", "pbx", "config")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -96,8 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     install_log_masking()  # no phone or ID number reaches a log line
     if not args.verbose:
         logging.getLogger("alembic").setLevel(logging.WARNING)
-    try:
-        config = load_config(args.config)
+    try:  # the engine's commands need a PBX node; data and report commands do without
+        config = load_config(args.config, need_pbx=args.command in ENGINE_COMMANDS)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2

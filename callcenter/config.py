@@ -34,7 +34,8 @@ KNOWN_FILES = (
     "trunks.toml",
     "outbound.toml",
 )
-REQUIRED_FILES = ("numbers.toml", "skills.toml", "agents.toml")
+REQUIRED_FILES = ("center.toml", "numbers.toml", "skills.toml", "agents.toml")
+NO_PBX = "at least one [[pbx.nodes]] is required to run the engine (the PBX whose calls it takes)"
 EMERGENCY_LINES = ("110", "119", "120", "122")
 PRIORITY_RULES = ("repeat_caller", "caller_list", "did")
 DIGITS = re.compile(r"^[0-9]+$")
@@ -295,7 +296,10 @@ def _host_port(value: str) -> str | None:
     return None
 
 
-def load_config(directory: str | Path) -> Config:
+def load_config(directory: str | Path, need_pbx: bool = False) -> Config:
+    """The center's config from a folder; every mistake names its file and key (ConfigErrors).
+    center.toml is required; `need_pbx` (the engine: serve, demo, pbx, config check) also
+    requires a `[[pbx.nodes]]` in it, which data and report commands do without."""
     src = Path(directory)
     r = TableReader()
     if not src.is_dir():
@@ -436,6 +440,9 @@ def load_config(directory: str | Path) -> Config:
         if node.rtp_start >= node.rtp_end:
             r.error(f"{key}.rtp_start", "must be lower than rtp_end")
         nodes.append(node)
+    if need_pbx and not nodes and (src / "center.toml").exists():
+        r.file = f"{src.name}/center.toml"
+        r.error("pbx.nodes", NO_PBX)
 
     numbers_file = at("numbers.toml")
     r.table(numbers_file, "", ("number",))

@@ -24,7 +24,7 @@ from callcenter.asr.transcriber import Transcriber
 from callcenter.asr.worker import TranscriptionPool
 from callcenter.bus import Bus
 from callcenter.call_tickets import CallTicketMaker
-from callcenter.config import Config, recordings_root
+from callcenter.config import NO_PBX, Config, recordings_root
 from callcenter.data.crypto import FieldCipher, load_cipher
 from callcenter.data.jobs import DataJobs
 from callcenter.inspection.config import load_inspection
@@ -85,6 +85,8 @@ def build_drivers(config: Config, options: ServiceOptions) -> dict[str, PbxDrive
 
 class Service:
     def __init__(self, config: Config, options: ServiceOptions) -> None:
+        if not config.nodes:  # an engine without a PBX would run and take no call
+            raise ConfigError(f"{config.source_dir.name}/center.toml", "pbx.nodes", NO_PBX)
         self.config = config
         self.options = options
         self.bus = Bus()
