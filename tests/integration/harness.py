@@ -33,7 +33,7 @@ from callcenter.config import load_config
 from callcenter.data.crypto import write_key_file
 from callcenter.dialplan import REPO
 from callcenter.pbx.sandbox import Instance, ensure_root
-from callcenter.simulation import Softphone, write_tone
+from callcenter.simulation import Softphone, agent_phones, write_tone
 
 # Below the kernel's ephemeral range (32768-60999): a client polling a port nobody listens on
 # yet can otherwise be given that very port as its own and connect to itself, and the engine
@@ -455,27 +455,18 @@ class Center:
         self.engine = Engine(
             self.config_dir, self.db_url, self.instance.secrets()["ami"], workdir / "engine.log"
         )
-        self.phones: dict[str, Softphone] = {}
         self._callers: list[Softphone] = []
         self._citizens: Softphone | None = None
         self._caller_count = 0
-        agents = [
-            (a.extension, self.instance.agent_password(a.extension)) for a in self.config.agents
-        ]
-        for i in range(0, len(agents), 2):
-            phone = Softphone(
-                f"127.0.0.1:{SIP_PORT}",
-                port=SIP_PORT + 100 + i,
-                accounts=agents[i : i + 2],
-                play=str(self.agent_tone),
-                record_dir=str(self.recordings),
-                rtp_port=AGENT_RTP + 200 * i,
-                answer_delay=0.3,
-            )
-            for user, _ in agents[i : i + 2]:
-                self.phones[user] = phone
-        for phone in set(self.phones.values()):
-            phone.wait_registered()
+        self.phones = agent_phones(
+            f"127.0.0.1:{SIP_PORT}",
+            [(a.extension, self.instance.agent_password(a.extension)) for a in self.config.agents],
+            port=SIP_PORT + 100,
+            rtp_port=AGENT_RTP,
+            play=str(self.agent_tone),
+            record_dir=str(self.recordings),
+            answer_delay=0.3,
+        )
 
     def caller(self, number: str) -> Softphone:
         """A citizen's phone calling in from its own port, not the carrier trunk's: the PBX
