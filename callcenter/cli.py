@@ -206,7 +206,11 @@ def config_check(config: Config) -> int:
 
 
 def dialplan_command(config: Config, action: str, out: str) -> int:
-    params = RenderParams(ami_secret="${CALLCENTER_AMI_SECRET}")
+    # secrets stay placeholders for the deployment to fill in from its environment
+    params = RenderParams(
+        ami_secret="${CALLCENTER_AMI_SECRET}",
+        trunk_secrets={t.name: "${" + t.secret_env + "}" for t in config.trunks if t.auth_user},
+    )
     if config.nodes:
         params = replace(params, recordings_dir=config.nodes[0].recordings_dir)
     files = render(config, params)

@@ -168,6 +168,21 @@ class Trunk:
     name: str
     direction: str
     match: str = ""  # the carrier's source addresses, comma-separated as PJSIP `match` takes them
+    # Optional digest authentication on top of the address: the carrier answers a challenge
+    # with this user name and the password in environment variable `secret_env`.
+    auth_user: str = ""
+    secret_env: str = ""
+
+    def secret(self) -> str:
+        value = os.environ.get(self.secret_env, "")
+        if not value:
+            raise ConfigError(
+                "trunks.toml",
+                "trunk.secret_env",
+                f"environment variable {self.secret_env} "
+                f"(password of trunk {self.name}) is not set",
+            )
+        return value
 
 
 @dataclass(frozen=True)
@@ -255,6 +270,16 @@ def _trunk_match(value: Any) -> str | None:
         if not isinstance(entry, str) or not _is_source_address(entry.strip()):
             return f"{entry!r} is not an IP address, a network (address/prefix) or an address:port"
     return None
+
+
+def _sip_user(value: str) -> str | None:
+    ok = re.fullmatch(r"[A-Za-z0-9_.+-]{1,64}", value)
+    return None if ok else "must be a SIP user name (letters, digits, _ . + -)"
+
+
+def _env_name(value: str) -> str | None:
+    ok = re.fullmatch(r"[A-Z_][A-Z0-9_]*", value)
+    return None if ok else "must be an environment variable name (A-Z, 0-9, _)"
 
 
 def _joined_match(value: str | list[str]) -> str:
@@ -648,7 +673,7 @@ def load_config(directory: str | Path, need_pbx: bool = False) -> Config:
     trunks: list[Trunk] = []
     for i, t in enumerate(r.tables(trunks_file.get("trunk"), "trunk")):
         key = f"trunk[{i}]"
-        r.table(t, key, ("name", "direction", "match"))
+        r.table(t, key, ("name", "direction", "match", "auth_user", "secret_env"))
         trunks.append(
             Trunk(
                 name=r.get(t, key, "name", str, f"trunk{i}", required=True),
@@ -656,8 +681,13 @@ def load_config(directory: str | Path, need_pbx: bool = False) -> Config:
                     t, key, "direction", str, "inbound", check=_one_of(("inbound", "outbound"))
                 ),
                 match=_joined_match(r.get(t, key, "match", (str, list), "", check=_trunk_match)),
+                auth_user=r.get(t, key, "auth_user", str, "", check=_sip_user),
+                secret_env=r.get(t, key, "secret_env", str, "", check=_env_name),
             )
         )
+        for present, missing in (("auth_user", "secret_env"), ("secret_env", "auth_user")):
+            if present in t and missing not in t:
+                r.error(f"{key}.{missing}", f"is required with {present} (digest auth needs both)")
         if trunks[-1].direction == "inbound" and "match" not in t:
             r.error(
                 f"{key}.match",

@@ -51,6 +51,8 @@ class RenderParams:
     emergency_port: int = 5099
     carrier_port: int = 5098  # where the carrier trunk takes outbound calls to citizens
     agent_passwords: Mapping[str, str] = field(default_factory=dict)
+    # trunk name -> password, for the trunks with auth_user (trunks.toml)
+    trunk_secrets: Mapping[str, str] = field(default_factory=dict)
     extra_queues: tuple[QueueSpec, ...] = ()
     recordings_dir: str = "/var/spool/asterisk/callcenter"
     prompts_dir: str = "/var/lib/asterisk/sounds/callcenter"
@@ -75,6 +77,12 @@ def agent_dial(config: Config, extension: str) -> str:
 
 def context(config: Config, params: RenderParams) -> dict[str, Any]:
     default = config.number_for(config.center.default_did)
+    for i, trunk in enumerate(config.trunks):
+        if trunk.auth_user and not params.trunk_secrets.get(trunk.name):
+            raise RenderError(
+                f"trunks.toml: trunk[{i}].secret_env: no password for trunk {trunk.name} "
+                f"(environment variable {trunk.secret_env})"
+            )
     ivr_entries: dict[str, str] = {}
     flows: set[str] = set()
     if config.ivr is not None:
@@ -119,6 +127,7 @@ def context(config: Config, params: RenderParams) -> dict[str, Any]:
         "ami_secret": params.ami_secret,
         "emergency_port": params.emergency_port,
         "carrier_port": params.carrier_port,
+        "trunk_secrets": params.trunk_secrets,
         "extra_queues": params.extra_queues,
         "recordings_dir": params.recordings_dir,
         "prompts_dir": params.prompts_dir,

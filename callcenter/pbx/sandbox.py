@@ -215,6 +215,7 @@ class Instance:
             emergency_port=self.emergency_port,
             carrier_port=self.carrier_port,
             agent_passwords=passwords,
+            trunk_secrets={t.name: t.secret() for t in config.trunks if t.auth_user},
             extra_queues=self.extra_queues,
             recordings_dir=self.recordings_dir,
             prompts_dir=f"{self.inner}/prompts",

@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -55,6 +56,10 @@ HTTP_PORT = 25080 + OFFSET
 LIVE_PORT = 25090 + OFFSET
 EMERGENCY_PORT = 25099 + OFFSET
 CARRIER_PORT = 25098 + OFFSET  # the carrier trunk's far end: where calls to citizens arrive
+# A second inbound trunk that must also answer a digest challenge (trunks.toml auth_user),
+# sending from this port; its password is made up per session, in TRUNK_SECRET_ENV.
+SECURE_TRUNK_PORT = SIP_PORT + 262
+TRUNK_SECRET_ENV = "CALLCENTER_IT_TRUNK_SECRET"
 RTP = (26000 + OFFSET, 26999 + OFFSET)
 AGENT_RTP = 27000 + OFFSET  # agents' softphones (27000-27999)
 CALLER_RTP = 28000 + OFFSET  # callers (28000-28999), then single test phones (29000-29999)
@@ -411,6 +416,12 @@ class Center:
             trunks.read_text(encoding="utf-8"),
         )
         assert found == 1, f"{trunks}: expected one carrier match on 127.0.0.1:port"
+        os.environ.setdefault(TRUNK_SECRET_ENV, secrets.token_urlsafe(16))
+        text += (
+            '\n[[trunk]]\nname = "carrier-secure"\ndirection = "inbound"\n'
+            f'match = "127.0.0.1:{SECURE_TRUNK_PORT}"\nauth_user = "hotline"\n'
+            f'secret_env = "{TRUNK_SECRET_ENV}"\n'
+        )
         trunks.write_text(text, encoding="utf-8")
         quality = self.config_dir / "quality.toml"  # no background governance under test
         quality.write_text(

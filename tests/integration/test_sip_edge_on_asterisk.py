@@ -6,6 +6,7 @@ carrier trunk is still the carrier trunk from its own address."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -13,22 +14,38 @@ import subprocess
 import pytest
 
 from callcenter.dialplan import REPO
-from tests.integration.harness import CALLER_RTP, SIP_PORT, Center, wait_until
+from tests.integration.harness import (
+    CALLER_RTP,
+    SECURE_TRUNK_PORT,
+    SIP_PORT,
+    TRUNK_SECRET_ENV,
+    Center,
+    wait_until,
+)
 
 pytestmark = pytest.mark.pbx
 
 PROBE_SCENARIO = REPO / "tools" / "sipp" / "probe.xml"
+PROBE_AUTH_SCENARIO = REPO / "tools" / "sipp" / "probe_auth.xml"
 PROBE_PORT = SIP_PORT + 260  # nobody else's: agents are +100.., callers +300..
 PROBE_RTP = CALLER_RTP + 1600
 ELSEWHERE = "127.0.0.2"  # a loopback address that is not the carrier trunk's
 
 
-def probe(cc: Center, to: str, from_user: str, host: str = ELSEWHERE) -> int:
-    """Send one INVITE with sipp from `host` and return the final SIP status it got."""
+def probe(
+    cc: Center,
+    to: str,
+    from_user: str,
+    host: str = ELSEWHERE,
+    port: int = PROBE_PORT,
+    credentials: tuple[str, str] | None = None,
+) -> int:
+    """Send one INVITE with sipp from `host`:`port` (answering the digest challenge with
+    `credentials` when given) and return the final SIP status of the last INVITE."""
     instance = cc.instance
     work = instance.dir / "probe"
     work.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(PROBE_SCENARIO, work / "probe.xml")
+    shutil.copyfile(PROBE_AUTH_SCENARIO if credentials else PROBE_SCENARIO, work / "probe.xml")
     (work / "calls.csv").write_text(f"SEQUENTIAL\n{to};{from_user};\n")
     trace = work / "messages.log"
     trace.unlink(missing_ok=True)
@@ -46,7 +63,7 @@ def probe(cc: Center, to: str, from_user: str, host: str = ELSEWHERE) -> int:
             "-i",
             host,
             "-p",
-            str(PROBE_PORT),
+            str(port),
             "-mp",
             str(PROBE_RTP),
             "-m",
@@ -60,15 +77,21 @@ def probe(cc: Center, to: str, from_user: str, host: str = ELSEWHERE) -> int:
             "-timeout",
             "60s",
             "-timeout_error",
+            *(["-au", credentials[0], "-ap", credentials[1]] if credentials else []),
         ],
         capture_output=True,
         text=True,
         timeout=120,
     )
     text = trace.read_text(errors="replace") if trace.exists() else ""
-    finals = [int(c) for c in re.findall(r"(?m)^SIP/2\.0 (\d{3})", text) if int(c) >= 200]
+    finals: dict[int, int] = {}  # INVITE CSeq -> its final status
+    for message in text.split("message received")[1:]:
+        status = re.search(r"(?m)^\s*SIP/2\.0 (\d{3})", message)
+        cseq = re.search(r"(?mi)^\s*CSeq:\s*(\d+) INVITE", message)
+        if status and cseq and int(status.group(1)) >= 200:
+            finals.setdefault(int(cseq.group(1)), int(status.group(1)))
     assert finals, f"sipp got no final answer ({proc.returncode}): {proc.stdout[-1500:]}"
-    return finals[0]
+    return finals[max(finals)]
 
 
 def calls_processed(cc: Center) -> int:
@@ -137,3 +160,19 @@ def test_the_carrier_trunk_is_known_by_its_address(cc: Center) -> None:
     phone.wait_for(lambda e: e.get("event") == "confirmed", 30)
     phone.hangup("13800000053")
     phone.wait_for(lambda e: e.get("event") == "disconnected", 30)
+
+
+def test_a_trunk_with_a_password_must_answer_the_challenge(cc: Center) -> None:
+    """trunks.toml auth_user: from the trunk's own address, no password or a wrong one
+    dials nothing; the right one is answered."""
+
+    def secure(to: str, user: str, credentials: tuple[str, str] | None = None) -> int:
+        return probe(cc, to, user, "127.0.0.1", SECURE_TRUNK_PORT, credentials)
+
+    before = calls_processed(cc)
+    assert secure("12345", "13800000054") == 401
+    assert secure("110", "carrier-secure") == 401
+    assert secure("110", "13800000054", ("hotline", "not-the-password")) in (401, 403)
+    assert calls_processed(cc) == before, "an unauthenticated INVITE made a call"
+    assert secure("12345", "13800000054", ("hotline", os.environ[TRUNK_SECRET_ENV])) == 200
+    assert calls_processed(cc) > before

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from callcenter.dialplan import (
     DEPLOYMENT_FILES,
     REPO,
     QueueSpec,
+    RenderError,
     RenderParams,
     check_extensions,
     render,
@@ -114,6 +116,28 @@ def test_requests_are_identified_by_address_first(tmp_path: Path, config: Config
     anonymous = section(pjsip, "anonymous")
     assert "context = cc-public" in anonymous and "allow_transfer = no" in anonymous
     assert "aors" not in anonymous and "auth" not in anonymous
+
+
+def test_a_trunk_may_also_require_digest_auth(tmp_path: Path) -> None:
+    directory = tmp_path / "config"
+    shutil.copytree(SHIPPED_CONFIG, directory)
+    trunks = directory / "trunks.toml"
+    trunks.write_text(
+        trunks.read_text(encoding="utf-8").replace(
+            'match = "127.0.0.1:15098"',
+            'match = "127.0.0.1:15098"\nauth_user = "hotline"\nsecret_env = "CC_TRUNK_PW"',
+        ),
+        encoding="utf-8",
+    )
+    config = load_config(directory)
+    with pytest.raises(RenderError, match=r"trunks.toml: trunk\[0\].secret_env: .*CC_TRUNK_PW"):
+        render(config, RenderParams())
+    (tmp_path / "out").mkdir()
+    params = RenderParams(trunk_secrets={"carrier": "s3cret-from-env"})
+    pjsip = render_to(tmp_path / "out", config, params)["pjsip.conf"]
+    assert "auth = carrier-auth" in section(pjsip, "carrier")
+    auth = section(pjsip, "carrier-auth")
+    assert "username = hotline" in auth and "password = s3cret-from-env" in auth
 
 
 def test_unidentified_callers_reach_the_hotline_numbers_only(
