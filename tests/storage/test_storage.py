@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 from sqlalchemy import select
@@ -82,6 +83,37 @@ async def test_answered_call_lifecycle_is_recorded(database: Database, tmp_path:
     assert lines[2] == "117|c1|12345|PJSIP/1002|CONNECT|17|c1|0"
     assert lines[3] == "177|c1|12345|PJSIP/1002|COMPLETEAGENT|0|60|1"
     assert "13812345678" not in (tmp_path / "queue_log").read_text()
+
+
+async def test_refusals_and_failures_are_recorded_apart_from_no_answers(
+    database: Database, tmp_path: Path
+) -> None:
+    """A phone that refused (488) or an offer that failed at once is not a no-answer: its
+    own queue event with the outcome and the SIP response, in the table and the queue_log."""
+    await record(
+        database,
+        [
+            joined("c9", 100.0),
+            domain.OfferRejected("c9", "1001", "refused", 0.04, 100.2, 488),
+            domain.OfferRejected("c9", "1002", "unreachable", 6.1, 106.3),
+            domain.OfferRejected("c9", "1004", "no_answer", 15.0, 121.3),
+        ],
+        tmp_path / "queue_log",
+    )
+    with database.session() as s:
+        rows = s.scalars(select(QueueEvent).order_by(QueueEvent.id)).all()
+        events = [(e.event, e.agent_id, json.loads(e.data)) for e in rows]
+    assert events[1:] == [
+        ("RINGREFUSED", "1001", {"ring_ms": 40, "reason": "refused", "cause": 488}),
+        ("RINGFAILED", "1002", {"ring_ms": 6100, "reason": "unreachable", "cause": 0}),
+        ("RINGNOANSWER", "1004", {"ring_ms": 15000, "reason": "no_answer", "cause": 0}),
+    ]
+    lines = (tmp_path / "queue_log").read_text().splitlines()
+    assert lines[1:] == [
+        "100|c9|12345|PJSIP/1001|RINGREFUSED|40|488|refused",
+        "106|c9|12345|PJSIP/1002|RINGFAILED|6100|0|unreachable",
+        "121|c9|12345|PJSIP/1004|RINGNOANSWER|15000",
+    ]
 
 
 async def test_abandoned_call_is_recorded(database: Database) -> None:
