@@ -245,6 +245,7 @@ async def agents(request: web.Request) -> web.Response:
             "calls": list(a.calls),
             "calls_taken": a.calls_taken,
             "no_answer_count": a.no_answer_count,
+            "reachable": a.reachable,  # the agent's phone, as the PBX reports it
         }
         for a in runtime.acd.agents()
     ]

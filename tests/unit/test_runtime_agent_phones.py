@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import dataclasses
 
+from aiohttp.test_utils import TestClient, TestServer
+
 from callcenter import domain
+from callcenter.api.http import build_app
 from callcenter.config import load_config
 from callcenter.metrics import Metrics
 from callcenter.pbx import base as pbx
@@ -68,3 +71,18 @@ async def test_auto_pause_alert_on_the_bus_in_metrics_and_on_the_wallboard() -> 
         assert "callcenter_agents_auto_paused 3.0" in text
         board = wallboard.snapshot(h.runtime, 0.0)
         assert board["auto_pause"] == {"alert": True, "paused": 3, "logged_in": 4}
+
+
+async def test_the_agents_api_says_whose_phone_is_unreachable() -> None:
+    async with running_runtime() as h:
+        h.driver.emit(pbx.AgentContact("a", "1003", False, "unregistered"))
+        await eventually(lambda: not h.runtime.acd.agent("1003").reachable)
+        app = build_app(h.runtime, h.stats, open_loopback=True)
+        async with TestClient(TestServer(app)) as client, client.get("/api/agents") as r:
+            body = await r.json()
+        assert {a["agent_id"]: a["reachable"] for a in body["agents"]} == {
+            "1001": True,
+            "1002": True,
+            "1003": False,
+            "1004": True,
+        }
