@@ -188,10 +188,16 @@ def recordings_command(config: Config, action: str, dry_run: bool, db_url: str) 
 
 
 def token_command(name: str, role: str, department: str) -> int:
-    from callcenter.api.auth import add_token
+    from callcenter.api.auth import add_token, load_tokens
 
     path = Path(os.environ.get("CALLCENTER_TOKENS_FILE", "var/tokens.toml"))
-    token = add_token(path, name, role, department)
+    try:  # a file serve could not read gets no new token (which would not work either)
+        if path.exists():
+            load_tokens(path)
+        token = add_token(path, name, role, department)
+    except ValueError as exc:
+        print(f"callcenter: {exc}", file=sys.stderr)
+        return 2
     print(f"token for {name} ({role}) added to {path}; shown once:\n{token}")
     return 0
 

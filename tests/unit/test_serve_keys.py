@@ -94,3 +94,22 @@ def test_serve_with_an_unreadable_tokens_file_stops_with_one_line_naming_it(
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith(f"callcenter: {tokens}: ") and says in lines[0]
     assert not (tmp_path / "cc.db").exists()
+
+
+def test_token_add_refuses_a_tokens_file_it_cannot_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from callcenter.cli import main
+
+    tokens = tmp_path / "tokens.toml"
+    tokens.write_text("[[token]\n", encoding="utf-8")
+    monkeypatch.setenv("CALLCENTER_TOKENS_FILE", str(tokens))
+    assert main(["token", "add", "1001", "--role", "agent"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"callcenter: {tokens}: cannot read tokens")
+    assert tokens.read_text(encoding="utf-8") == "[[token]\n"  # nothing appended
+    good = tmp_path / "good.toml"
+    monkeypatch.setenv("CALLCENTER_TOKENS_FILE", str(good))
+    assert main(["token", "add", 'O"Neil', "--role", "agent"]) == 0
+    assert main(["token", "add", "1002", "--role", "agent"]) == 0
+    assert capsys.readouterr().out.count("shown once") == 2
