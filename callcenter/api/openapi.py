@@ -8,8 +8,15 @@ from typing import Any
 from aiohttp import web
 
 from callcenter.api.openapi_ops import ANY_OBJECT, operation, query_params
+from callcenter.api.params import MAX_ID
+from callcenter.api.tickets import MAX_PAGE
 
-ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
+ID = {
+    "name": "id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+}
 CALL = {"name": "call_id", "in": "path", "required": True, "schema": {"type": "string"}}
 AGENT = {"name": "agent_id", "in": "path", "required": True, "schema": {"type": "string"}}
 
@@ -376,9 +383,15 @@ SPEC: dict[str, Any] = {
                         ("from", "number"),
                         ("to", "number"),
                         ("q", "string"),
-                        ("page", "integer"),
-                        ("per_page", "integer"),
                     )
+                ]
+                + [
+                    {
+                        "name": name,
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": top},
+                    }
+                    for name, top in (("page", MAX_PAGE), ("per_page", 200))
                 ],
             },
         },
