@@ -150,6 +150,7 @@ BROKEN = [
      "center.default_did", "'10000' is not in numbers.toml"),
     ("center.toml", "heartbeat_interval = 1.0", "heartbeat_interval = 30.0",
      "engine.heartbeat_interval", "shorter than engine.fallback_after"),
+    ("center.toml", "restore_wait = 10", "restore_wait = 0", "engine.restore_wait", "more than"),
     ("center.toml", "ami_port = 15038", "ami_port = 70000", "pbx.nodes[0].ami_port", "port"),
     ("center.toml", "ami_port = 15038", "ami_port = true", "pbx.nodes[0].ami_port", "boolean"),
     ("center.toml", "rtp_start = 20000", "rtp_start = 21000",
