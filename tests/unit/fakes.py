@@ -34,6 +34,7 @@ class FakeDriver:
         self.contacts_result: list[pbx.PbxEvent] = []  # what agent_contacts() answers
         self.finished: list[pbx.FinishedCall] = []  # what finished_calls() returns
         self.forgotten: list[str] = []
+        self.finished_reads = 0
         self.offers: list[tuple[str, tuple[str, ...], float]] = []
         self.cancelled: list[tuple[str, tuple[str, ...]]] = []
         self.overflows: list[tuple[str, str, str]] = []
@@ -72,6 +73,7 @@ class FakeDriver:
         return list(self.contacts_result)
 
     async def finished_calls(self) -> list[pbx.FinishedCall]:
+        self.finished_reads += 1
         return list(self.finished)
 
     async def forget_finished(self, call_ids: list[str]) -> None:

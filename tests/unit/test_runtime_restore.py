@@ -209,3 +209,22 @@ async def test_after_a_cut_a_known_call_ends_when_the_pbx_says_and_a_fallback_is
         assert done.talk_seconds == pytest.approx(ended - connected)
         left = {e.call_id: (e.reason, e.at) for e in h.of(domain.CallerLeft)}
         assert left["wait"] == ("fallback", fellback)
+
+
+async def test_while_linked_finished_calls_are_reconciled_once_when_settled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("callcenter.runtime._RECONCILE_EVERY", 0.05)
+    async with running_runtime() as h:
+        now = time.time()
+        h.driver.finished = [
+            # served by the fallback route two minutes ago (e.g. the heartbeat went stale)
+            finished("fb", "fallback", now - 120, fellback_at=now - 200, agent_id="1003",
+                     connected_at=now - 180),
+            # ended a moment ago: its own events may still be on the way, so not yet
+            finished("fresh", "engine", now - 1, agent_id="1001", connected_at=now - 30),
+        ]  # fmt: skip
+        reads = h.driver.finished_reads
+        await eventually(lambda: h.driver.finished_reads >= reads + 3)
+        await settle()
+        assert [e.call_id for e in h.of(domain.CallReconciled)] == ["fb"]
