@@ -266,10 +266,13 @@ def test_44190_6_2_3_survey_call_rated_by_dtmf_lands_on_the_ticket(
     assert prompt_heard(heard, cc.instance.dir / "prompts" / "survey_thanks.wav") > 0.9
 
     def rated() -> dict[str, Any] | None:
+        # the survey, the ticket's status and its history are one transaction, but on SQLite
+        # the detail view's reads are separate statements: wait until all of it shows
         t: dict[str, Any] = cc.engine.get(f"/api/tickets/{tid}")
-        return t if t.get("survey", {}).get("state") == "rated" else None
+        done = t.get("survey", {}).get("state") == "rated" and t.get("status") == status
+        return t if done else None
 
-    ticket = wait_until(rated, 30, "the survey's rating")
+    ticket = wait_until(rated, 30, f"the survey's rating and the ticket {status}")
     assert ticket["status"] == status
     assert ticket["survey"]["rating"] == rating
     assert [c["outcome"] for c in ticket["survey"]["calls"]] == [f"rated:{digit}"]
@@ -285,9 +288,11 @@ def test_unreachable_survey_is_retried_then_handed_to_a_person(cc: Center) -> No
 
     def manual() -> dict[str, Any] | None:
         t: dict[str, Any] = cc.engine.get(f"/api/tickets/{tid}")
-        return t if t.get("survey", {}).get("state") == "manual" else None
+        handed = t.get("survey", {}).get("state") == "manual"
+        noted = any("转人工回访" in c["text"] for c in t.get("comments", []))
+        return t if handed and noted else None  # as above: one write, separate reads
 
-    ticket = wait_until(manual, 60, "the survey handed to a person")
+    ticket = wait_until(manual, 60, "the survey handed to a person, with its comment")
     assert [c["outcome"] for c in ticket["survey"]["calls"]] == ["no_answer", "no_answer"]
     assert ticket["status"] == "closed"
     assert any("转人工回访" in c["text"] for c in ticket["comments"])
