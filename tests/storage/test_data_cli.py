@@ -74,7 +74,19 @@ def test_the_data_office_commands(
     out = run(capsys, database, "import", "grids", str(REPO / "tests/data/imports/grids_good.csv"))
     assert "imported" in out or "新增" in out
     assert "将" in run(capsys, database, "retention", "--dry-run")
-    assert main(["data", "--db", database.url, "rotate-keys"]) == 0
+    # rotation leaves the synthetic year's planted undecryptable ID numbers alone, names them
+    # and exits 1; with none planted it exits 0
+    planted = sorted(
+        int(d["record_id"])
+        for line in (tmp_path / "t" / "defects.jsonl").read_text("utf-8").splitlines()
+        if (d := json.loads(line))["rule"] == "access.undecryptable"
+    )
+    code = main(["data", "--db", database.url, "rotate-keys"])
+    rotated = capsys.readouterr().out
+    assert code == (1 if planted else 0), rotated
+    assert f"无法解密（未改动）：{len(planted)} 条" in rotated
+    if planted:
+        assert f"无法解密的工单：{'、'.join(map(str, planted))}" in rotated
     with database.session() as s:
         query = select(DataAccess.dataset, DataAccess.purpose).where(DataAccess.action == "export")
         exports = s.execute(query.order_by(DataAccess.id)).all()
