@@ -73,6 +73,7 @@ class Runtime:
         agent_statuses: Mapping[str, tuple[str, str]] | None = None,
         recent_callers: Iterable[tuple[str, float]] = (),
         pending_callbacks: Iterable[PendingCallback] = (),
+        caller_key: Callable[[str], str] | None = None,
     ) -> None:
         self.config = config
         self.drivers = dict(drivers)
@@ -86,9 +87,12 @@ class Runtime:
             node: asyncio.Queue() for node in self.drivers
         }
         self._tasks: list[asyncio.Task[None]] = []
+        # repeat callers by key: the number's blind index when numbers are stored encrypted
+        # (`recent_callers` then gives the stored index), else the number itself
+        self._caller_key: Callable[[str], str] = caller_key or (lambda number: number)
         self._recent: dict[str, deque[float]] = {}
-        for number, at in recent_callers:
-            self._recent.setdefault(number, deque()).append(at)
+        for key, at in recent_callers:
+            self._recent.setdefault(key, deque()).append(at)
         self._initial_statuses = dict(agent_statuses or {})
         self.link_up: dict[str, bool] = {node: False for node in self.drivers}
         # why a node's link is down, as its driver said (e.g. the PBX refused the login)
@@ -325,7 +329,7 @@ class Runtime:
         skill = e.skill or number.skill
         priority = e.priority
         if not e.restored:
-            history = self._recent.setdefault(e.caller_number, deque())
+            history = self._recent.setdefault(self._caller_key(e.caller_number), deque())
             window = now - _repeat_window(self.config)
             while history and history[0] < window:
                 history.popleft()

@@ -206,12 +206,14 @@ class Service:
     async def run(
         self, on_ready: Callable[[Runtime], Coroutine[Any, Any, None]] | None = None
     ) -> None:
-        await asyncio.to_thread(self.database.upgrade)
+        await asyncio.to_thread(self.database.upgrade, self.cipher)
         statuses = await asyncio.to_thread(self.database.load_agent_statuses)
         since = time.time() - 24 * 3600
         recent = await asyncio.to_thread(self.database.recent_callers, since)
-        callbacks = await asyncio.to_thread(self.database.pending_callbacks)
-        recorder = CallRecorder(self.database, self.bus.subscribe("storage"), self.queue_log)
+        callbacks = await asyncio.to_thread(self.database.pending_callbacks, self.cipher)
+        recorder = CallRecorder(
+            self.database, self.bus.subscribe("storage"), self.queue_log, cipher=self.cipher
+        )
         self.indexer = RecordingIndexer(
             self.database,
             recordings_root(self.config, self.options.workdir),
@@ -234,6 +236,7 @@ class Service:
             agent_statuses=statuses,
             recent_callers=recent,
             pending_callbacks=callbacks,
+            caller_key=self.cipher.phone_index,
         )
         self.runtime = runtime
         loop = asyncio.get_running_loop()

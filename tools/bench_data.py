@@ -225,7 +225,8 @@ def main() -> None:
         assert inc.records == changed.rowcount, (inc.records, changed.rowcount)
         step("governance: incremental (1 % changed)", inc.records, seconds)
 
-        stats, seconds = timed(lambda: rebuild(db.engine, load_ticket_settings(config)))
+        settings = load_ticket_settings(config)
+        stats, seconds = timed(lambda: rebuild(db.engine, settings, cipher=cipher))
         records = stats.tickets + stats.calls + stats.callbacks + stats.surveys
         step("fusion: every ticket, call, survey", records, seconds)
         quality = fusion_quality(db, truth)

@@ -355,8 +355,9 @@ async def profiles(request: web.Request) -> web.Response:
     who = require(request, *OFFICE)
     q = request.query
     id_hash = ""
+    cipher = request.app.get(CIPHER)
+    phone_index = cipher.phone_index(q["phone"]) if cipher is not None and q.get("phone") else ""
     if q.get("id_card"):
-        cipher = request.app.get(CIPHER)
         if cipher is None:
             raise ApiError(503, "data.no_key", "no data encryption key is configured")
         id_hash = cipher.blind_index(q["id_card"])
@@ -366,7 +367,12 @@ async def profiles(request: web.Request) -> web.Response:
 
     def work(s: Session) -> list[dict[str, object]]:
         found = browse.find_profiles(
-            s, q.get("phone"), id_hash or None, q.get("enterprise_code"), q.get("name")
+            s,
+            q.get("phone"),
+            id_hash or None,
+            q.get("enterprise_code"),
+            q.get("name"),
+            phone_index=phone_index or None,
         )
         shown = redact.fields_read("profiles", ["name", "phone", "enterprise_code"])
         if found and shown:
@@ -393,9 +399,10 @@ async def profile(request: web.Request) -> web.Response:
     limit = _int(request, "limit", 50, 1, 200)
     offset = _int(request, "offset", 0)
     redact = _redactor(request, who)
+    cipher = request.app.get(CIPHER)
 
     def work(s: Session) -> dict[str, object] | None:
-        found = browse.profile_history(s, profile_id, limit, offset)
+        found = browse.profile_history(s, profile_id, limit, offset, cipher)
         if found is None:
             return None
         records: list[dict[str, Any]] = found["records"]  # type: ignore[assignment]

@@ -32,7 +32,7 @@ from callcenter.api import (
 from callcenter.api.auth import OPEN_LOOPBACK, auth_middleware, principal, require
 from callcenter.api.console import LiveFeed
 from callcenter.api.errors import ApiError, errors_middleware, json_body
-from callcenter.data.crypto import FieldCipher
+from callcenter.data.crypto import FieldCipher, Undecryptable
 from callcenter.live import LiveTranscription
 from callcenter.masking import mask_phone
 from callcenter.metrics import Metrics
@@ -190,12 +190,25 @@ async def queue(request: web.Request) -> web.Response:
     return web.json_response({"callers": rows})
 
 
+def masked_number(cipher: FieldCipher | None, stored: str) -> str:
+    """A stored (encrypted) phone number masked for display; '' when there is no key to
+    decrypt it or no key configured can (shown masked: no access log row, as for ID
+    numbers)."""
+    if cipher is None or not stored:
+        return ""
+    try:
+        return mask_phone(cipher.decrypt(stored))
+    except Undecryptable:
+        return ""
+
+
 async def callbacks_listing(request: web.Request) -> web.Response:
     """Queued callbacks with every attempt; `state` filters (waiting, scheduled, dialing,
     completed, unreached)."""
     require(request, "agent", "supervisor")
     state = request.query.get("state", "")
     database = request.app[CALLBACK_DB]
+    cipher = request.app.get(tickets.CIPHER)
 
     def work(s: Session) -> list[dict[str, Any]]:
         query = select(CallbackRecord).order_by(CallbackRecord.arrived_at).limit(500)
@@ -215,7 +228,7 @@ async def callbacks_listing(request: web.Request) -> web.Response:
         return [
             {
                 "call_id": r.call_id,
-                "number": mask_phone(r.number),
+                "number": masked_number(cipher, r.number),
                 "skill": r.skill,
                 "state": r.state,
                 "attempts": r.attempts,

@@ -1,5 +1,6 @@
-"""Field-level encryption at rest (GB/T 44192 8) for ID-card numbers and other core personal
-data, with `cryptography`'s Fernet (AES-128-CBC + HMAC-SHA256) and a keyed blind index.
+"""Field-level encryption at rest (GB/T 44192 8) for ID-card numbers, citizens' phone numbers
+and other core personal data, with `cryptography`'s Fernet (AES-128-CBC + HMAC-SHA256) and a
+keyed blind index.
 
 Keys come from the environment or a key file, never from the code or the database:
 
@@ -24,6 +25,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
+
+from callcenter.data.checks import normalize_phone
 
 KEYS_ENV = "CALLCENTER_DATA_KEYS"
 INDEX_ENV = "CALLCENTER_DATA_INDEX_KEY"
@@ -110,6 +113,19 @@ class FieldCipher:
         if not normalised:
             return ""
         return hmac.new(self._index_key, normalised.encode("utf-8"), hashlib.sha256).hexdigest()
+
+    def phone_index(self, number: str) -> str:
+        """The blind index of a phone number as dialled in China (spaces, brackets, +86 and
+        0086 do not count): the same number matches however it was written."""
+        return self.blind_index(normalize_phone(number))
+
+    def seal_phone(self, number: str) -> tuple[str, str]:
+        """(ciphertext, blind index) of a phone number as received; ('', '') for none. The
+        ciphertext keeps the number exactly as it came (it is dialled back as it came)."""
+        plain = number.strip()
+        if not plain:
+            return "", ""
+        return self.encrypt(plain), self.phone_index(plain)
 
 
 def load_cipher(environ: Mapping[str, str] | None = None) -> FieldCipher:

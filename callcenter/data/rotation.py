@@ -1,4 +1,5 @@
-"""Key rotation of the encrypted ID-card numbers on tickets (GB/T 44192 8).
+"""Key rotation of the encrypted ID-card numbers on tickets and of the encrypted phone numbers
+of calls and callbacks (GB/T 44192 8).
 
 Put the new key first and keep the old ones after it (`CALLCENTER_DATA_KEYS=new,old`), run
 `rotate_keys`, then drop the old keys once the report shows nothing left under them.
@@ -29,9 +30,35 @@ from sqlalchemy.orm import Session
 from callcenter.data.audit import record_access
 from callcenter.data.crypto import FieldCipher, KeyConfigError, Undecryptable, load_cipher
 from callcenter.storage.database import Database
-from callcenter.storage.schema import Ticket
+from callcenter.storage.schema import Base, CallbackRecord, CallRecord, Ticket
 
 SAMPLE_IDS = 100  # undecryptable ticket ids listed in the report (all are counted)
+
+
+@dataclass(frozen=True)
+class Target:
+    """An encrypted column, its blind index and how the index is computed."""
+
+    model: type[Base]
+    key: str  # the primary key column (streamed in its order)
+    column: str
+    hashed: str
+    start: int | str  # below every key
+    phone: bool  # the index of a phone number (FieldCipher.phone_index), else blind_index
+
+    @property
+    def table(self) -> str:
+        return str(self.model.__table__.name)  # type: ignore[attr-defined]
+
+    def index(self, cipher: FieldCipher, plain: str) -> str:
+        return cipher.phone_index(plain) if self.phone else cipher.blind_index(plain)
+
+
+TARGETS = (
+    Target(Ticket, "id", "id_card", "id_card_hash", 0, False),
+    Target(CallRecord, "call_id", "caller_number", "caller_number_hash", "", True),
+    Target(CallbackRecord, "call_id", "number", "number_hash", "", True),
+)
 
 
 @dataclass
@@ -42,6 +69,7 @@ class RotationReport:
     undecryptable: int = 0
     changed_meanwhile: int = 0  # rewritten by someone else between read and write: skipped
     undecryptable_ids: list[int] = field(default_factory=list)  # the first SAMPLE_IDS
+    by_table: dict[str, int] = field(default_factory=dict)  # rotated, per table
 
     def lines(self) -> list[str]:
         """The report in Chinese, for the operator."""
@@ -65,14 +93,18 @@ def _current_prefix(cipher: FieldCipher) -> str:
 
 
 def _swap(
-    session: Session, ticket_id: int, read: Mapping[str, str], new: Mapping[str, str]
+    session: Session,
+    target: Target,
+    key: int | str,
+    read: Mapping[str, str],
+    new: Mapping[str, str],
 ) -> bool:
-    """Compare-and-set: write `new` to the ticket only if its columns still hold what was
+    """Compare-and-set: write `new` to the row only if its columns still hold what was
     `read` (a concurrent change is never overwritten). Whether it was written."""
-    columns = Ticket.__table__.c
+    columns = target.model.__table__.c
     done: CursorResult[Any] = session.execute(  # type: ignore[assignment]
-        update(Ticket)
-        .where(Ticket.id == ticket_id, *(columns[k] == v for k, v in read.items()))
+        update(target.model)
+        .where(columns[target.key] == key, *(columns[k] == v for k, v in read.items()))
         .values(**new)
         .execution_options(synchronize_session=False)
     )
@@ -80,50 +112,57 @@ def _swap(
 
 
 def _batch(
-    session: Session, cipher: FieldCipher, after: int, size: int, report: RotationReport
-) -> int | None:
-    """Rotate the next `size` rows not under the current key after ticket id `after`; the
-    last id seen, or None when there are no more."""
+    session: Session,
+    cipher: FieldCipher,
+    after: int | str,
+    size: int,
+    report: RotationReport,
+    target: Target = TARGETS[0],
+) -> int | str | None:
+    """Rotate the next `size` rows not under the current key after key `after`; the last key
+    seen, or None when there are no more."""
+    c = target.model.__table__.c
     rows = session.execute(
-        select(Ticket.id, Ticket.id_card)
+        select(c[target.key], c[target.column])
         .where(
-            Ticket.id > after,
-            Ticket.id_card != "",
-            Ticket.id_card.not_like(_current_prefix(cipher)),
+            c[target.key] > after,
+            c[target.column] != "",
+            c[target.column].not_like(_current_prefix(cipher)),
         )
-        .order_by(Ticket.id)
+        .order_by(c[target.key])
         .limit(size)
     ).all()
     if not rows:
         return None
-    for ticket_id, stored in rows:
+    for key, stored in rows:
         try:
             fresh = cipher.rotate(stored)
         except Undecryptable:
             report.undecryptable += 1
-            if len(report.undecryptable_ids) < SAMPLE_IDS:
-                report.undecryptable_ids.append(ticket_id)
+            if target.model is Ticket and len(report.undecryptable_ids) < SAMPLE_IDS:
+                report.undecryptable_ids.append(key)
             continue
-        if _swap(session, ticket_id, {"id_card": stored}, {"id_card": fresh}):
+        if _swap(session, target, key, {target.column: stored}, {target.column: fresh}):
             report.rotated += 1
+            report.by_table[target.table] = report.by_table.get(target.table, 0) + 1
         else:
             report.changed_meanwhile += 1
-    last: int = rows[-1][0]
+    last: int | str = rows[-1][0]
     return last
 
 
-def _in_batches(db: Database, step: Callable[..., int | None]) -> None:
-    """Run `step(session, after=<last id>)` one transaction at a time until it returns None."""
-    after: int | None = 0
+def _in_batches(db: Database, step: Callable[..., int | str | None], start: int | str) -> None:
+    """Run `step(session, after=<last key>)` one transaction at a time until it returns None."""
+    after: int | str | None = start
     while after is not None:
         after = db.transaction(partial(step, after=after))
 
 
-def _decrypts_on_record(db: Database, fields: tuple[str, ...], purpose: str) -> None:
+def _decrypts_on_record(db: Database, dataset: str, fields: tuple[str, ...], purpose: str) -> None:
     """The pass's decrypts as one row of the data access log."""
     db.transaction(
         lambda s: record_access(
-            s, "key-rotation", "system", "decrypt", "tickets", fields=fields, purpose=purpose
+            s, "key-rotation", "system", "decrypt", dataset, fields=fields, purpose=purpose
         )
     )
 
@@ -147,71 +186,93 @@ class ReindexReport:
 
 
 def _reindex_batch(
-    session: Session, cipher: FieldCipher, after: int, size: int, report: ReindexReport
-) -> int | None:
-    """Recompute the blind index of the next `size` rows with an ID number after ticket id
-    `after`; the last id seen, or None when there are no more."""
+    session: Session,
+    cipher: FieldCipher,
+    after: int | str,
+    size: int,
+    report: ReindexReport,
+    target: Target = TARGETS[0],
+) -> int | str | None:
+    """Recompute the blind index of the next `size` rows with a value after key `after`;
+    the last key seen, or None when there are no more."""
+    c = target.model.__table__.c
     rows = session.execute(
-        select(Ticket.id, Ticket.id_card, Ticket.id_card_hash)
-        .where(Ticket.id > after, Ticket.id_card != "")
-        .order_by(Ticket.id)
+        select(c[target.key], c[target.column], c[target.hashed])
+        .where(c[target.key] > after, c[target.column] != "")
+        .order_by(c[target.key])
         .limit(size)
     ).all()
     if not rows:
         return None
-    for ticket_id, stored, old in rows:
+    for key, stored, old in rows:
         try:
-            fresh = cipher.blind_index(cipher.decrypt(stored))
+            fresh = target.index(cipher, cipher.decrypt(stored))
         except Undecryptable:
             report.undecryptable += 1
             continue
         if fresh == old:
             report.already_current += 1
             continue
-        read = {"id_card": stored, "id_card_hash": old}
-        if _swap(session, ticket_id, read, {"id_card_hash": fresh}):
+        read = {target.column: stored, target.hashed: old}
+        if _swap(session, target, key, read, {target.hashed: fresh}):
             report.reindexed += 1
         else:
             report.changed_meanwhile += 1
-    last: int = rows[-1][0]
+    last: int | str = rows[-1][0]
     return last
 
 
 def reindex(db: Database, cipher: FieldCipher, batch: int = 1000) -> ReindexReport:
     """Recompute every ticket's ID-number blind index under the cipher's index key, in
-    batches of one transaction each (compare-and-set, as `rotate_keys`); the decrypts are on
-    record in the data access log."""
+    batches of one transaction each (compare-and-set, as `rotate_keys`), and the phone
+    numbers of calls and callbacks; the decrypts are on record in the data access log, one
+    row per table that held any."""
     if batch < 1:
         raise ValueError("batch must be at least 1")
     report = ReindexReport()
-    _in_batches(db, partial(_reindex_batch, cipher=cipher, size=batch, report=report))
-    _decrypts_on_record(
-        db,
-        ("id_card", "id_card_hash"),
-        f"blind index rebuilt under a new index key: {report.reindexed} rows",
-    )
+    for target in TARGETS:
+        before = report.reindexed
+        seen = report.reindexed + report.already_current + report.undecryptable
+        step = partial(_reindex_batch, cipher=cipher, target=target, size=batch, report=report)
+        _in_batches(db, step, target.start)
+        if report.reindexed + report.already_current + report.undecryptable == seen:
+            continue  # nothing to decrypt in this table: nothing on record
+        _decrypts_on_record(
+            db,
+            target.table,
+            (target.column, target.hashed),
+            f"blind index rebuilt under a new index key: {report.reindexed - before} rows",
+        )
     return report
 
 
 def rotate_keys(db: Database, cipher: FieldCipher, batch: int = 1000) -> RotationReport:
-    """Re-encrypt every ticket id_card that is not under the cipher's current key."""
+    """Re-encrypt every ticket id_card, call caller_number and callback number that is not
+    under the cipher's current key; one access log row per table that had any."""
     if batch < 1:
         raise ValueError("batch must be at least 1")
     report = RotationReport(cipher.current)
-    with db.session() as s:
-        report.already_current = int(
-            s.scalar(
-                select(func.count())
-                .select_from(Ticket)
-                .where(Ticket.id_card.like(_current_prefix(cipher)))
+    for target in TARGETS:
+        column = target.model.__table__.c[target.column]
+        with db.session() as s:
+            report.already_current += int(
+                s.scalar(
+                    select(func.count())
+                    .select_from(target.model)
+                    .where(column.like(_current_prefix(cipher)))
+                )
+                or 0
             )
-            or 0
-        )
-    _in_batches(db, partial(_batch, cipher=cipher, size=batch, report=report))
-    if report.rotated:
-        _decrypts_on_record(
-            db, ("id_card",), f"key rotation to {cipher.current}: {report.rotated} re-encrypted"
-        )
+        step = partial(_batch, cipher=cipher, target=target, size=batch, report=report)
+        _in_batches(db, step, target.start)
+        rotated = report.by_table.get(target.table, 0)
+        if rotated:
+            _decrypts_on_record(
+                db,
+                target.table,
+                (target.column,),
+                f"key rotation to {cipher.current}: {rotated} re-encrypted",
+            )
     return report
 
 

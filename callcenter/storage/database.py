@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -13,7 +14,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from callcenter.callbacks import PendingCallback
+from callcenter.data.audit import record_access
+from callcenter.data.crypto import FieldCipher, Undecryptable
 from callcenter.storage.schema import AgentStatusRecord, CallbackRecord, CallRecord
+
+log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -45,9 +50,12 @@ class Database:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
-    def upgrade(self) -> None:
-        """Apply every migration (idempotent)."""
+    def upgrade(self, cipher: FieldCipher | None = None) -> None:
+        """Apply every migration (idempotent). `cipher` encrypts what a migration must
+        encrypt (else the keys of the environment, when there is something to encrypt)."""
         cfg = AlembicConfig()
+        if cipher is not None:
+            cfg.attributes["cipher"] = cipher
         cfg.set_main_option("script_location", str(MIGRATIONS))
         cfg.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
         with self.engine.begin() as connection:
@@ -71,44 +79,70 @@ class Database:
             rows = s.scalars(select(AgentStatusRecord)).all()
             return {r.agent_id: (r.status, r.reason) for r in rows}
 
-    def recent_call_count(self, caller_number: str, since: float) -> int:
+    def recent_call_count(self, cipher: FieldCipher, caller_number: str, since: float) -> int:
+        """Calls from this number since then, found by its blind index."""
         with self.session() as s:
             query = select(func.count()).where(
-                CallRecord.caller_number == caller_number, CallRecord.joined_at >= since
+                CallRecord.caller_number_hash == cipher.phone_index(caller_number),
+                CallRecord.joined_at >= since,
             )
             return int(s.scalar(query) or 0)
 
     def recent_callers(self, since: float) -> list[tuple[str, float]]:
-        """(caller number, joined at) of every call since then: seeds the repeat-caller rule."""
+        """(blind index of the caller's number, joined at) of every call since then: seeds
+        the repeat-caller rule, which keys callers by the same index (nothing decrypted)."""
         with self.session() as s:
             query = (
-                select(CallRecord.caller_number, CallRecord.joined_at)
-                .where(CallRecord.joined_at >= since)
+                select(CallRecord.caller_number_hash, CallRecord.joined_at)
+                .where(CallRecord.joined_at >= since, CallRecord.caller_number_hash != "")
                 .order_by(CallRecord.joined_at)
             )
-            return [(number, at) for number, at in s.execute(query)]
+            return [(index, at) for index, at in s.execute(query)]
 
-    def pending_callbacks(self) -> list[PendingCallback]:
-        """Callbacks not yet completed or given up, in queue order (a restart queues them)."""
+    def pending_callbacks(self, cipher: FieldCipher) -> list[PendingCallback]:
+        """Callbacks not yet completed or given up, in queue order (a restart queues them),
+        with their numbers decrypted to dial them: one data access log row (role system)
+        says how many were decrypted. A number no key can decrypt is logged and that
+        callback left in the table for a person (it cannot be dialled)."""
         with self.session() as s:
             rows = s.scalars(
                 select(CallbackRecord)
                 .where(CallbackRecord.state.in_(("waiting", "scheduled", "dialing")))
                 .order_by(CallbackRecord.arrived_at)
             ).all()
-            return [
-                PendingCallback(
-                    r.call_id,
-                    r.node,
-                    r.number,
-                    r.skill,
-                    r.priority,
-                    r.arrived_at,
-                    r.attempts,
-                    r.due_at if r.state == "scheduled" else 0.0,
+        numbers: dict[str, str] = {}
+        for r in rows:
+            try:
+                numbers[r.call_id] = cipher.decrypt(r.number)
+            except Undecryptable as exc:
+                log.error("callback %s: its number cannot be decrypted: %s", r.call_id, exc)
+        if rows:
+            self.transaction(
+                lambda s: record_access(
+                    s,
+                    "engine",
+                    "system",
+                    "decrypt",
+                    "callbacks",
+                    fields=("number",),
+                    purpose=f"dial the queued callbacks after a start: {len(numbers)} numbers"
+                    f", {len(rows) - len(numbers)} undecryptable",
                 )
-                for r in rows
-            ]
+            )
+        return [
+            PendingCallback(
+                r.call_id,
+                r.node,
+                numbers[r.call_id],
+                r.skill,
+                r.priority,
+                r.arrived_at,
+                r.attempts,
+                r.due_at if r.state == "scheduled" else 0.0,
+            )
+            for r in rows
+            if r.call_id in numbers
+        ]
 
     def call(self, call_id: str) -> CallRecord | None:
         with self.session() as s:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from callcenter import domain
 from callcenter.bus import Subscription
+from callcenter.data.crypto import FieldCipher
 from callcenter.masking import mask_phone
 from callcenter.queue_log import QUEUE_NAME, QueueLogWriter, format_line, queue_log_lines
 from callcenter.retry import until_done
@@ -50,8 +51,11 @@ class CallRecorder:
         subscription: Subscription,
         queue_log: QueueLogWriter | None = None,
         max_batch: int = 500,
+        *,
+        cipher: FieldCipher,
     ) -> None:
         self.database = database
+        self.cipher = cipher
         self.subscription = subscription
         self.queue_log = queue_log
         self.max_batch = max_batch
@@ -77,7 +81,7 @@ class CallRecorder:
 
     async def _write(self, batch: Sequence[domain.DomainEvent]) -> None:
         lines = await until_done(
-            lambda: self.database.transaction(lambda s: apply(s, batch)),
+            lambda: self.database.transaction(lambda s: apply(s, batch, self.cipher)),
             f"storing {len(batch)} events",
             first=0.2,
             cap=10.0,
@@ -89,10 +93,11 @@ class CallRecorder:
             self.queue_log.flush()
 
 
-def apply(session: Session, batch: Sequence[domain.DomainEvent]) -> list[str]:
+def apply(session: Session, batch: Sequence[domain.DomainEvent], cipher: FieldCipher) -> list[str]:
     """Write a batch; returns its queue_log lines, in order. A caller announced again (found
     by a snapshot after a restart or a reconnect) already has its record: it gets no second
-    ENTERQUEUE, in the table or the file."""
+    ENTERQUEUE, in the table or the file. Citizens' numbers are stored as ciphertext with
+    their blind index (`cipher`)."""
     lines: list[str] = []
     for e in batch:
         again = isinstance(e, domain.CallerJoined) and _known(session, e.call_id)
@@ -101,6 +106,7 @@ def apply(session: Session, batch: Sequence[domain.DomainEvent]) -> list[str]:
         if isinstance(e, domain.CallerJoined):
             row = session.get(CallRecord, e.call_id)
             if row is None:
+                number, index = cipher.seal_phone(e.caller_number)
                 session.add(
                     CallRecord(
                         call_id=e.call_id,
@@ -108,7 +114,8 @@ def apply(session: Session, batch: Sequence[domain.DomainEvent]) -> list[str]:
                         did=e.did,
                         hotline=e.hotline,
                         region=e.region,
-                        caller_number=e.caller_number,
+                        caller_number=number,
+                        caller_number_hash=index,
                         skill=e.skill,
                         priority=e.priority,
                         joined_at=e.at,
@@ -202,7 +209,7 @@ def apply(session: Session, batch: Sequence[domain.DomainEvent]) -> list[str]:
                 )
             )
         elif isinstance(e, domain.CallReconciled):
-            lines += _reconcile(session, e)
+            lines += _reconcile(session, e, cipher)
         elif isinstance(
             e,
             domain.CallbackRequested
@@ -210,7 +217,7 @@ def apply(session: Session, batch: Sequence[domain.DomainEvent]) -> list[str]:
             | domain.CallbackScheduled
             | domain.CallbackClosed,
         ):
-            _callback(session, e)
+            _callback(session, e, cipher)
         session.flush()
     return lines
 
@@ -221,14 +228,17 @@ def _callback(
     | domain.CallbackAttempt
     | domain.CallbackScheduled
     | domain.CallbackClosed,
+    cipher: FieldCipher,
 ) -> None:
     if isinstance(e, domain.CallbackRequested):
         if session.get(CallbackRecord, e.call_id) is None:
+            number, index = cipher.seal_phone(e.number)
             session.add(
                 CallbackRecord(
                     call_id=e.call_id,
                     node=e.node,
-                    number=e.number,
+                    number=number,
+                    number_hash=index,
                     skill=e.skill,
                     priority=e.priority,
                     arrived_at=e.arrived_at,
@@ -263,7 +273,7 @@ def _callback(
         row.state, row.attempts = e.outcome, e.attempts
 
 
-def _reconcile(session: Session, e: domain.CallReconciled) -> list[str]:
+def _reconcile(session: Session, e: domain.CallReconciled, cipher: FieldCipher) -> list[str]:
     """Fill what the call's record is missing from what the PBX kept, with the queue events
     of what was missing (a fallback caller's answer in the fallback queue, as app_queue
     logs it); a complete record is left as it is. Returns the queue_log lines."""
@@ -278,13 +288,15 @@ def _reconcile(session: Session, e: domain.CallReconciled) -> list[str]:
 
     row = session.get(CallRecord, e.call_id)
     if row is None:
+        stored, index = cipher.seal_phone(e.caller_number)
         row = CallRecord(
             call_id=e.call_id,
             node=e.node,
             did=e.did,
             hotline=e.hotline,
             region=e.region,
-            caller_number=e.caller_number,
+            caller_number=stored,
+            caller_number_hash=index,
             skill=e.skill,
             priority=e.priority,
             joined_at=e.joined_at,

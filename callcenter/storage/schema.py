@@ -18,7 +18,10 @@ class CallRecord(Base):
     did: Mapped[str] = mapped_column(String(32))
     hotline: Mapped[str] = mapped_column(String(128))
     region: Mapped[str] = mapped_column(String(64))
-    caller_number: Mapped[str] = mapped_column(String(32))
+    # GB/T 44192 8.2: the caller's number is ciphertext only (callcenter.data.crypto);
+    # caller_number_hash is its keyed blind index (repeat callers, look-ups by number).
+    caller_number: Mapped[str] = mapped_column(Text, default="")
+    caller_number_hash: Mapped[str] = mapped_column(String(64), default="")
     skill: Mapped[str] = mapped_column(String(64))
     priority: Mapped[int] = mapped_column(Integer)
     joined_at: Mapped[float] = mapped_column(Float)
@@ -33,7 +36,7 @@ class CallRecord(Base):
 
     __table_args__ = (
         Index("ix_calls_joined_at", "joined_at"),
-        Index("ix_calls_caller_number", "caller_number", "joined_at"),
+        Index("ix_calls_caller_hash", "caller_number_hash", "joined_at"),
         Index("ix_calls_agent_id", "agent_id"),
     )
 
@@ -281,7 +284,8 @@ class CallbackRecord(Base):
 
     call_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     node: Mapped[str] = mapped_column(String(32))
-    number: Mapped[str] = mapped_column(String(32))
+    number: Mapped[str] = mapped_column(Text, default="")  # ciphertext, as calls.caller_number
+    number_hash: Mapped[str] = mapped_column(String(64), default="", index=True)
     skill: Mapped[str] = mapped_column(String(64))
     priority: Mapped[int] = mapped_column(Integer)
     arrived_at: Mapped[float] = mapped_column(Float)  # first arrival: the place kept

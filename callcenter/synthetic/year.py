@@ -4,7 +4,8 @@
 enterprises, surges and clusters) from `random.Random(spec.seed)`; `batches()` then yields the
 tickets in the order they reached the hotline, day by day, with their history, calls and
 surveys, the true party behind each ticket and the defects injected into them. The same seed
-gives the same rows (ID-number ciphertexts excepted: Fernet tokens carry a random IV)."""
+gives the same rows (ciphertexts of ID and phone numbers excepted: Fernet tokens carry a
+random IV)."""
 
 from __future__ import annotations
 
@@ -44,7 +45,8 @@ HISTORY_COLUMNS = (
     "note", "details",
 )  # fmt: skip
 CALL_COLUMNS = (
-    "call_id", "node", "did", "hotline", "region", "caller_number", "skill", "priority",
+    "call_id", "node", "did", "hotline", "region", "caller_number", "caller_number_hash",
+    "skill", "priority",
     "joined_at", "left_at", "leave_reason", "waited", "position", "agent_id", "connected_at",
     "ended_at", "talk_seconds",
 )  # fmt: skip
@@ -667,8 +669,9 @@ class Year:
         connected = d.received + waited
         call_id = self._call_id()
         batch.calls.append(
-            (call_id, NODE, number.did, number.label, number.region, d.caller_number,
-             number.skill, number.priority, d.received, connected, "answered", round(waited, 3),
+            (call_id, NODE, number.did, number.label, number.region,
+             *self.cipher.seal_phone(d.caller_number), number.skill, number.priority,
+             d.received, connected, "answered", round(waited, 3),
              0, agent, connected, connected + talk, round(talk, 3))
         )  # fmt: skip
         if rng.random() < 0.08:  # someone else gave up waiting around the same time
@@ -697,8 +700,9 @@ class Year:
         number = self.main_number
         waited = rng.uniform(5, 240)
         batch.calls.append(
-            (self._call_id(), NODE, number.did, number.label, number.region, who.phones[0],
-             number.skill, number.priority, at, at + waited, "abandoned", round(waited, 3),
+            (self._call_id(), NODE, number.did, number.label, number.region,
+             *self.cipher.seal_phone(who.phones[0]), number.skill, number.priority, at,
+             at + waited, "abandoned", round(waited, 3),
              rng.randint(1, 30), None, None, at + waited, None)
         )  # fmt: skip
 
@@ -709,8 +713,9 @@ class Year:
         waited = rng.uniform(2, 60)
         talk = rng.uniform(30, 240)
         batch.calls.append(
-            (self._call_id(), NODE, number.did, number.label, number.region, who.phones[0],
-             number.skill, number.priority, at, at + waited, "answered", round(waited, 3), 0,
+            (self._call_id(), NODE, number.did, number.label, number.region,
+             *self.cipher.seal_phone(who.phones[0]), number.skill, number.priority, at,
+             at + waited, "answered", round(waited, 3), 0,
              rng.choice(self.agents), at + waited, at + waited + talk, round(talk, 3))
         )  # fmt: skip
 

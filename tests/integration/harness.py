@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy import create_engine, text
 
 from callcenter.config import load_config
-from callcenter.data.crypto import write_key_file
+from callcenter.data.crypto import FILE_ENV, FieldCipher, load_cipher, write_key_file
 from callcenter.dialplan import REPO
 from callcenter.pbx.sandbox import Instance, ensure_root
 from callcenter.simulation import Softphone, agent_phones, write_tone
@@ -306,6 +306,11 @@ class Engine:
     log_path: Path
     proc: subprocess.Popen[bytes] | None = None
     http_port: int = HTTP_PORT
+
+    def cipher(self) -> FieldCipher:
+        """The data keys the engine runs with (the key file `start` made): to find stored
+        rows by a number's blind index or decrypt it."""
+        return load_cipher({FILE_ENV: str(self.log_path.parent / "data-keys.toml")})
 
     def start(self, linked: bool = True) -> None:
         """Start `callcenter serve`; wait until it has logged in to AMI unless `linked` is

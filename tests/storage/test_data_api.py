@@ -45,7 +45,7 @@ async def client(
     write_key_file(keys)
     monkeypatch.setenv(FILE_ENV, str(keys))
     assert main_synth(database.url, 400, 7, date(2026, 1, 1), tmp_path / "truth", CONFIG, 0.05) == 0
-    rebuild(database.engine, load_ticket_settings(CONFIG))
+    rebuild(database.engine, load_ticket_settings(CONFIG), cipher=load_cipher())
     path = tmp_path / "tokens.toml"
     tokens = {
         role: add_token(path, name, role, department)

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import inspect, select, update
 from sqlalchemy.orm import Session
 
-from callcenter.data.crypto import ephemeral_cipher
+from callcenter.data.crypto import INDEX_ENV, KEYS_ENV, FieldCipher, generate_key
 from callcenter.data.fusion.browse import (
     PERSONAL_KEYS,
     find_profiles,
@@ -30,6 +30,7 @@ from callcenter.storage.schema import (
     Base,
     CallbackRecord,
     CallRecord,
+    DataAccess,
     Profile,
     ProfileLink,
     RefDepartment,
@@ -51,7 +52,8 @@ ZHAO = "13700000003"
 QIAN = "13600000004"
 STRANGER = "13500000005"
 USCC = "91350100M000100Y43"
-CIPHER = ephemeral_cipher()
+DATA_KEY, INDEX_KEY = generate_key(), generate_key()
+CIPHER = FieldCipher([DATA_KEY.encode()], INDEX_KEY.encode())
 WANG_ID = CIPHER.blind_index("11010519491231002X")
 
 # (key, phone, name, content, department)
@@ -120,7 +122,7 @@ def seed(database: Database, settings: TicketSettings) -> dict[str, int]:
                 CallbackRecord(
                     call_id="c1",
                     node="n1",
-                    number=FAMILY,
+                    **sealed(FAMILY),
                     skill="general",
                     priority=0,
                     arrived_at=at - 60,
@@ -131,7 +133,7 @@ def seed(database: Database, settings: TicketSettings) -> dict[str, int]:
                 CallbackRecord(
                     call_id="c9",  # its call was purged: the number places it
                     node="n1",
-                    number=ZHAO,
+                    **sealed(ZHAO),
                     skill="general",
                     priority=0,
                     arrived_at=at + 50_000,
@@ -155,6 +157,12 @@ def seed(database: Database, settings: TicketSettings) -> dict[str, int]:
     return ids
 
 
+def sealed(number: str) -> dict[str, str]:
+    """A callback's number as the recorder stores it: ciphertext and blind index."""
+    stored, index = CIPHER.seal_phone(number)
+    return {"number": stored, "number_hash": index}
+
+
 def call(call_id: str, number: str, at: float) -> CallRecord:
     return CallRecord(
         call_id=call_id,
@@ -162,7 +170,8 @@ def call(call_id: str, number: str, at: float) -> CallRecord:
         did="12345",
         hotline="12345",
         region="",
-        caller_number=number,
+        caller_number=CIPHER.encrypt(number),
+        caller_number_hash=CIPHER.phone_index(number),
         skill="general",
         priority=0,
         joined_at=at,
@@ -209,7 +218,7 @@ def snapshot(database: Database) -> tuple[list[tuple[object, ...]], ...]:
 
 def test_fusion_builds_profiles(database: Database, settings: TicketSettings) -> None:
     ids = seed(database, settings)
-    stats = rebuild(database.engine, settings, now=1_800_000_000.0)
+    stats = rebuild(database.engine, settings, now=1_800_000_000.0, cipher=CIPHER)
     assert (stats.tickets, stats.calls, stats.callbacks, stats.surveys) == (8, 4, 2, 1)
     # 张伟 (+张玮), 李娜, the family phone's unidentified profile, 王芳 (two phones), 赵强,
     # 钱明, the stranger's phone
@@ -227,7 +236,7 @@ def test_fusion_builds_profiles(database: Database, settings: TicketSettings) ->
 
     t = {key: str(value) for key, value in ids.items()}
     with database.session() as s:
-        family = find_profiles(s, phone=FAMILY)
+        family = find_profiles(s, phone=FAMILY, phone_index=CIPHER.phone_index(FAMILY))
         assert sorted(str(p["name"]) for p in family) == ["", "张伟", "李娜"]
         (zhang,) = [p for p in family if p["name"] == "张伟"]
         assert (zhang["kind"], zhang["phone"], zhang["records"]) == ("person", FAMILY, 4)
@@ -253,7 +262,12 @@ def test_fusion_builds_profiles(database: Database, settings: TicketSettings) ->
             ("call", "c2", "phone"),
             ("survey", str(s.scalar(select(Survey.id))), "ticket"),
         ]
-        assert [p["id"] for p in find_profiles(s, phone=WANG_OFFICE)] == [wang["id"]]
+        assert [
+            p["id"]
+            for p in find_profiles(
+                s, phone=WANG_OFFICE, phone_index=CIPHER.phone_index(WANG_OFFICE)
+            )
+        ] == [wang["id"]]
         assert find_profiles(s, name="王小芳") == []  # the profile carries its main name
 
         (firm,) = find_profiles(s, enterprise_code=USCC.lower())
@@ -272,17 +286,19 @@ def test_fusion_builds_profiles(database: Database, settings: TicketSettings) ->
             ("ticket", t["zhao"], "phone+name"),
             ("callback", "c9", "phone"),
         ]
-        (stranger,) = find_profiles(s, phone=STRANGER)
+        (stranger,) = find_profiles(s, phone=STRANGER, phone_index=CIPHER.phone_index(STRANGER))
         assert links_of(s, int(str(stranger["id"]))) == [("call", "c4", "phone")]
         assert find_profiles(s) == []
 
 
 def test_history_newest_first_with_raw_values(database: Database, settings: TicketSettings) -> None:
     ids = seed(database, settings)
-    rebuild(database.engine, settings)
+    rebuild(database.engine, settings, cipher=CIPHER)
     with database.session() as s:
-        (zhang,) = find_profiles(s, phone=FAMILY, name="张伟")
-        history = profile_history(s, int(str(zhang["id"])), limit=3)
+        (zhang,) = find_profiles(
+            s, phone=FAMILY, phone_index=CIPHER.phone_index(FAMILY), name="张伟"
+        )
+        history = profile_history(s, int(str(zhang["id"])), limit=3, cipher=CIPHER)
         assert history is not None
         assert (history["total"], history["limit"], history["offset"]) == (4, 3, 0)
         records = items(history)
@@ -296,7 +312,9 @@ def test_history_newest_first_with_raw_values(database: Database, settings: Tick
         assert newest["caller_number"] == FAMILY  # raw: the caller masks by role
         assert newest["status"] == "accepted" and str(newest["number"]).startswith("2026")
         assert set(PERSONAL_KEYS["tickets"]) <= set(newest)
-        (oldest,) = items(profile_history(s, int(str(zhang["id"])), limit=3, offset=3))
+        (oldest,) = items(
+            profile_history(s, int(str(zhang["id"])), limit=3, offset=3, cipher=CIPHER)
+        )
         assert oldest["record_type"] == "call" and oldest["via"] == "call"
         assert oldest["fields"]["leave_reason"] == "answered"
         assert oldest["fields"]["caller_number"] == FAMILY
@@ -305,7 +323,7 @@ def test_history_newest_first_with_raw_values(database: Database, settings: Tick
 
 def test_topic_libraries(database: Database, settings: TicketSettings) -> None:
     ids = seed(database, settings)
-    rebuild(database.engine, settings)
+    rebuild(database.engine, settings, cipher=CIPHER)
     with database.session() as s:
         # ref_departments first (water overridden, env_branch inherits from its parent),
         # then the fallback mapping; 未派单 before dispatch
@@ -345,9 +363,9 @@ def test_topic_libraries(database: Database, settings: TicketSettings) -> None:
 
 def test_rebuild_is_idempotent(database: Database, settings: TicketSettings) -> None:
     seed(database, settings)
-    first_stats = rebuild(database.engine, settings)
+    first_stats = rebuild(database.engine, settings, cipher=CIPHER)
     first = snapshot(database)
-    second_stats = rebuild(database.engine, settings)
+    second_stats = rebuild(database.engine, settings, cipher=CIPHER)
     assert snapshot(database) == first
     assert (first_stats.profiles, first_stats.links) == (second_stats.profiles, second_stats.links)
     assert len(first[0]) == 8 and len(first[2]) == 24
@@ -358,11 +376,28 @@ def test_rebuild_is_idempotent(database: Database, settings: TicketSettings) -> 
         assert expected and expected <= {i["name"] for i in found.get_indexes(table)}
 
 
-def test_main_fuse_prints_a_summary(database: Database, settings: TicketSettings) -> None:
+def test_main_fuse_prints_a_summary(
+    database: Database,
+    settings: TicketSettings,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """With the data keys of the environment (the callers' numbers of calls and callbacks are
+    encrypted); without them it stops (2) before changing anything."""
     seed(database, settings)
+    monkeypatch.delenv("CALLCENTER_DATA_KEY_FILE", raising=False)
+    monkeypatch.delenv(KEYS_ENV, raising=False)
+    assert main_fuse(REPO / "config", database.url) == 2
+    assert "密钥配置错误" in capsys.readouterr().err
+    monkeypatch.setenv(KEYS_ENV, DATA_KEY)
+    monkeypatch.setenv(INDEX_ENV, INDEX_KEY)
     out = io.StringIO()
     with redirect_stdout(out):
         assert main_fuse(REPO / "config", database.url) == 0
+    with database.session() as s:
+        (logged,) = s.scalars(select(DataAccess).where(DataAccess.actor == "fusion")).all()
+        assert (logged.role, logged.action, logged.dataset) == ("system", "decrypt", "calls")
+        assert "distinct numbers decrypted" in logged.purpose
     text = out.getvalue()
     assert "数据融合完成：工单 8" in text and "企业 1" in text
     assert main_fuse(REPO / "no-such-config", database.url) == 2

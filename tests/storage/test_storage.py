@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from callcenter import domain
 from callcenter.bus import Bus
+from callcenter.data.crypto import FieldCipher, ephemeral_cipher
 from callcenter.queue_log import QueueLogWriter
 from callcenter.storage.database import Database
 from callcenter.storage.recorder import CallRecorder
@@ -22,13 +23,19 @@ def joined(call_id: str, at: float, number: str = "13812345678") -> domain.Calle
     )
 
 
+CIPHER = ephemeral_cipher()
+
+
 async def record(
-    database: Database, events: list[domain.DomainEvent], log: Path | None = None
+    database: Database,
+    events: list[domain.DomainEvent],
+    log: Path | None = None,
+    cipher: FieldCipher = CIPHER,
 ) -> None:
     database.upgrade()
     bus = Bus()
     writer = QueueLogWriter(log) if log else None
-    recorder = CallRecorder(database, bus.subscribe("storage"), writer)
+    recorder = CallRecorder(database, bus.subscribe("storage"), writer, cipher=cipher)
     task = asyncio.create_task(recorder.run())
     for e in events:
         bus.publish(e)
@@ -158,14 +165,14 @@ async def test_recent_callers_feed_the_repeat_caller_rule(database: Database) ->
             joined("r3", 300.0, "13700000002"),
         ],
     )
-    assert database.recent_call_count("13900000001", 150.0) == 1
-    assert database.recent_call_count("13900000001", 0.0) == 2
-    assert database.recent_callers(250.0) == [("13700000002", 300.0)]
+    assert database.recent_call_count(CIPHER, "13900000001", 150.0) == 1
+    assert database.recent_call_count(CIPHER, "+86 139 0000 0001", 0.0) == 2
+    assert database.recent_callers(250.0) == [(CIPHER.phone_index("13700000002"), 300.0)]
 
 
 async def test_failed_write_is_retried_and_nothing_is_lost(database: Database) -> None:
     bus = Bus()
-    recorder = CallRecorder(database, bus.subscribe("storage"))
+    recorder = CallRecorder(database, bus.subscribe("storage"), cipher=CIPHER)
     task = asyncio.create_task(recorder.run())
     bus.publish(joined("late", 1.0))  # the tables do not exist yet: the write fails
     await asyncio.sleep(0.4)

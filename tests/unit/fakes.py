@@ -178,6 +178,7 @@ async def running_runtime(
     agent_statuses: Mapping[str, tuple[str, str]] | None = None,
     recent_callers: Iterable[tuple[str, float]] = (),
     pending_callbacks: Iterable[PendingCallback] = (),
+    caller_key: Callable[[str], str] | None = None,
 ) -> AsyncIterator[Harness]:
     """A real Runtime on the shipped config with one FakeDriver (node "a"), link up."""
     cfg = config if config is not None else load_config(SHIPPED_CONFIG)
@@ -191,6 +192,7 @@ async def running_runtime(
         agent_statuses=agent_statuses,
         recent_callers=recent_callers,
         pending_callbacks=pending_callbacks,
+        caller_key=caller_key,
     )
     harness = Harness(runtime, driver, bus, stats)
 

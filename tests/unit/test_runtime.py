@@ -7,6 +7,7 @@ import time
 import pytest
 
 from callcenter import domain
+from callcenter.data.crypto import ephemeral_cipher
 from callcenter.pbx import base as pbx
 from tests.unit.fakes import caller, eventually, running_runtime, settle
 
@@ -110,6 +111,18 @@ async def test_caller_priority_from_rules(did: str, calls_before: int, expected:
         await settle()
         # the effective priority is kept on the PBX only when it differs from the dialplan's
         assert h.driver.priorities == ([("c1", expected)] if expected else [])
+
+
+async def test_repeat_callers_are_keyed_by_the_blind_index() -> None:
+    """The stored calls give the blind index of their numbers (nothing decrypted): a new
+    call from the same number, written differently, is a repeat caller (+3)."""
+    cipher = ephemeral_cipher()
+    recent = [(cipher.phone_index("13900001111"), time.time() - 60)]
+    async with running_runtime(recent_callers=recent, caller_key=cipher.phone_index) as h:
+        h.driver.emit(caller("c1", number="+86 139 0000 1111", skill=NOBODY))
+        h.driver.emit(caller("c2", number="13700002222", skill=NOBODY))
+        await eventually(lambda: h.stats.joined == 2)
+        assert [e.priority for e in h.of(domain.CallerJoined)] == [3, 0]
 
 
 async def test_second_call_of_same_number_is_a_repeat_caller() -> None:

@@ -22,6 +22,7 @@ from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from callcenter.data.checks import normalize_phone
+from callcenter.data.crypto import FieldCipher, Undecryptable
 from callcenter.storage.schema import (
     CallbackRecord,
     CallRecord,
@@ -115,16 +116,20 @@ def find_profiles(
     enterprise_code: str | None = None,
     name: str | None = None,
     limit: int = 50,
+    phone_index: str | None = None,
 ) -> list[dict[str, object]]:
     """Profiles matching every given key, most recently seen first. `phone` finds the
     profiles holding any ticket or call from that number (not only their main phone);
     `id_hash` is the blind index of an ID number (`FieldCipher.blind_index`); `name` is
-    exact. No key at all: nothing (never the whole table)."""
+    exact. `phone_index` is the blind index of `phone` (`FieldCipher.phone_index`): calls
+    store their numbers encrypted and are found by it (without it, not at all). No key at
+    all: nothing (never the whole table)."""
     if not any((phone, id_hash, enterprise_code, name)):
         return []
     where: list[ColumnElement[bool]] = []
     if phone:
-        where.append(Profile.id.in_(_phone_profiles(session, normalize_phone(phone))))
+        found = _phone_profiles(session, normalize_phone(phone), phone_index or "")
+        where.append(Profile.id.in_(found))
     if id_hash:
         where.append(Profile.id_card_hash == id_hash.strip())
     if enterprise_code:
@@ -145,7 +150,7 @@ def find_profiles(
     return [_profile(p) for p in session.scalars(query)]
 
 
-def _phone_profiles(session: Session, number: str) -> set[int]:
+def _phone_profiles(session: Session, number: str, index: str) -> set[int]:
     """Profiles with the number as main phone or linked to a ticket or call from it."""
     found = set(session.scalars(select(Profile.id).where(Profile.phone == number)))
     tickets = [
@@ -154,10 +159,16 @@ def _phone_profiles(session: Session, number: str) -> set[int]:
             select(Ticket.id).where(Ticket.caller_number == number).limit(MAX_PAGE)
         )
     ]
-    calls = list(
-        session.scalars(
-            select(CallRecord.call_id).where(CallRecord.caller_number == number).limit(MAX_PAGE)
+    calls = (
+        list(
+            session.scalars(
+                select(CallRecord.call_id)
+                .where(CallRecord.caller_number_hash == index)
+                .limit(MAX_PAGE)
+            )
         )
+        if index
+        else []
     )
     for record_type, ids in (("ticket", tickets), ("call", calls)):
         if ids:
@@ -171,7 +182,22 @@ def _phone_profiles(session: Session, number: str) -> set[int]:
     return found
 
 
-def _details(session: Session, record_type: str, ids: list[str]) -> dict[str, dict[str, object]]:
+def _clear(cipher: FieldCipher | None, row: dict[str, object], key: str) -> dict[str, object]:
+    """The row with its encrypted number `key` decrypted ('' when no key can): the caller
+    shows it through the Redactor (masked, or in clear with an access log row)."""
+    stored = str(row.get(key) or "")
+    plain = ""
+    if stored and cipher is not None:
+        try:
+            plain = cipher.decrypt(stored)
+        except Undecryptable:
+            plain = ""
+    return {**row, key: plain}
+
+
+def _details(
+    session: Session, record_type: str, ids: list[str], cipher: FieldCipher | None
+) -> dict[str, dict[str, object]]:
     """The rows of these records, by record id."""
     if record_type == "ticket":
         numeric = [int(i) for i in ids if i.isdigit()]
@@ -179,10 +205,10 @@ def _details(session: Session, record_type: str, ids: list[str]) -> dict[str, di
         return {str(r.id): dict(r._mapping) for r in rows}
     if record_type == "call":
         rows = session.execute(select(*_CALL_FIELDS).where(CallRecord.call_id.in_(ids)))
-        return {r.call_id: dict(r._mapping) for r in rows}
+        return {r.call_id: _clear(cipher, dict(r._mapping), "caller_number") for r in rows}
     if record_type == "callback":
         rows = session.execute(select(*_CALLBACK_FIELDS).where(CallbackRecord.call_id.in_(ids)))
-        return {r.call_id: dict(r._mapping) for r in rows}
+        return {r.call_id: _clear(cipher, dict(r._mapping), "number") for r in rows}
     if record_type == "survey":
         numeric = [int(i) for i in ids if i.isdigit()]
         rows = session.execute(select(*_SURVEY_FIELDS).where(Survey.id.in_(numeric)))
@@ -191,12 +217,17 @@ def _details(session: Session, record_type: str, ids: list[str]) -> dict[str, di
 
 
 def profile_history(
-    session: Session, profile_id: int, limit: int = 50, offset: int = 0
+    session: Session,
+    profile_id: int,
+    limit: int = 50,
+    offset: int = 0,
+    cipher: FieldCipher | None = None,
 ) -> dict[str, object] | None:
     """The profile and a page of its records, newest first: {"profile", "total", "limit",
     "offset", "records": [item...]} (see the module doc for the item's shape); None when
     there is no such profile. A record deleted since the fusion run keeps its item with
-    empty `fields`."""
+    empty `fields`. The encrypted numbers of calls and callbacks are decrypted with `cipher`
+    ('' without one)."""
     row = session.get(Profile, profile_id)
     if row is None:
         return None
@@ -215,7 +246,7 @@ def profile_history(
     wanted: dict[str, list[str]] = {}
     for link in links:
         wanted.setdefault(link.record_type, []).append(link.record_id)
-    details = {kind: _details(session, kind, ids) for kind, ids in wanted.items()}
+    details = {kind: _details(session, kind, ids, cipher) for kind, ids in wanted.items()}
     records = [
         {
             "record_type": link.record_type,

@@ -22,8 +22,11 @@ from typing import Any, cast
 import psycopg
 from sqlalchemy import Connection, Engine, Table, delete, insert, select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 from sqlalchemy.schema import CreateIndex
 
+from callcenter.data.audit import record_access
+from callcenter.data.crypto import FieldCipher, KeyConfigError, Undecryptable, load_cipher
 from callcenter.data.fusion.match import ENTERPRISE, Cluster, Record, Ref, fuse
 from callcenter.data.fusion.topics import LIBRARIES, Vocabulary, vocabulary
 from callcenter.storage.database import Database
@@ -109,7 +112,38 @@ def _stream(conn: Connection, query: Any, chunk: int) -> Iterator[Sequence[Any]]
     yield from result.partitions()
 
 
-def _read(conn: Connection, vocab: Vocabulary, chunk: int) -> _Read:
+class _PhoneBook:
+    """Clear numbers of the encrypted ones (calls, callbacks): one decrypt per distinct
+    number (by its blind index), counted for the access log."""
+
+    def __init__(self, cipher: FieldCipher | None) -> None:
+        self.cipher = cipher
+        self.numbers: dict[str, str] = {}
+        self.decrypted = 0
+        self.undecryptable = 0
+
+    def clear(self, stored: str, index: str) -> str:
+        if not stored:
+            return ""
+        known = self.numbers.get(index)
+        if known is not None:
+            return known
+        if self.cipher is None:
+            raise KeyConfigError(
+                "the phone numbers of calls and callbacks are encrypted: fusion needs the "
+                "data keys (see callcenter.data.crypto)"
+            )
+        self.decrypted += 1
+        try:
+            plain = self.cipher.decrypt(stored)
+        except Undecryptable:
+            self.undecryptable += 1
+            return ""  # linked by its call or ticket only; never guessed
+        self.numbers[index] = plain
+        return plain
+
+
+def _read(conn: Connection, vocab: Vocabulary, chunk: int, book: _PhoneBook) -> _Read:
     out = _Read()
     by_call: dict[str, list[Ref]] = defaultdict(list)
     tickets = select(
@@ -142,16 +176,28 @@ def _read(conn: Connection, vocab: Vocabulary, chunk: int) -> _Read:
                     filed_under = out.topics[(library, term)] = []
                 filed_under.append(tid)
         out.counts["tickets"] += len(rows)
-    calls = select(CallRecord.call_id, CallRecord.caller_number, CallRecord.joined_at)
+    calls = select(
+        CallRecord.call_id,
+        CallRecord.caller_number,
+        CallRecord.caller_number_hash,
+        CallRecord.joined_at,
+    )
     for rows in _stream(conn, calls.order_by(CallRecord.call_id), chunk):
-        for call_id, phone, at in rows:
+        for call_id, stored, index, at in rows:
+            phone = book.clear(stored, index)
             out.records.append(
                 Record("call", call_id, phone, at=at, follows=tuple(by_call.get(call_id, ())))
             )
         out.counts["calls"] += len(rows)
-    callbacks = select(CallbackRecord.call_id, CallbackRecord.number, CallbackRecord.requested_at)
+    callbacks = select(
+        CallbackRecord.call_id,
+        CallbackRecord.number,
+        CallbackRecord.number_hash,
+        CallbackRecord.requested_at,
+    )
     for rows in _stream(conn, callbacks.order_by(CallbackRecord.call_id), chunk):
-        for call_id, number, at in rows:
+        for call_id, stored, index, at in rows:
+            number = book.clear(stored, index)
             out.records.append(
                 Record("callback", call_id, number, at=at, follows=(Ref("call", call_id),))
             )
@@ -276,23 +322,32 @@ def _write_generic(engine: Engine, tables: Sequence[Iterable[tuple[Any, ...]]]) 
 
 
 def rebuild(
-    engine: Engine, settings: TicketSettings, now: float | None = None, chunk: int = CHUNK
+    engine: Engine,
+    settings: TicketSettings,
+    now: float | None = None,
+    chunk: int = CHUNK,
+    cipher: FieldCipher | None = None,
 ) -> FuseStats:
-    """Replace every profile, profile link and topic filing from the store's records."""
+    """Replace every profile, profile link and topic filing from the store's records. The
+    encrypted numbers of calls and callbacks are decrypted with `cipher` (KeyConfigError
+    without one when there are any), once per distinct number, and the run's decrypts are
+    one row of the data access log (none when it decrypted nothing)."""
     collecting = gc.isenabled()
     gc.disable()  # millions of small objects and no cycles: the collector would only rescan
     try:
-        return _rebuild(engine, settings, now, chunk)
+        return _rebuild(engine, settings, now, chunk, _PhoneBook(cipher))
     finally:
         if collecting:
             gc.enable()
 
 
-def _rebuild(engine: Engine, settings: TicketSettings, now: float | None, chunk: int) -> FuseStats:
+def _rebuild(
+    engine: Engine, settings: TicketSettings, now: float | None, chunk: int, book: _PhoneBook
+) -> FuseStats:
     started = time.perf_counter()
     with engine.connect() as conn:
         vocab = vocabulary(conn, settings)
-        read = _read(conn, vocab, chunk)
+        read = _read(conn, vocab, chunk, book)
         read_done = time.perf_counter()
         fusion = fuse(read.records)
         read.records.clear()
@@ -310,6 +365,18 @@ def _rebuild(engine: Engine, settings: TicketSettings, now: float | None, chunk:
         _write_postgresql(engine, tables)
     else:
         _write_generic(engine, tables)
+    if book.decrypted:
+        with Session(engine) as s, s.begin():
+            record_access(
+                s,
+                "fusion",
+                "system",
+                "decrypt",
+                "calls",
+                fields=("caller_number", "callbacks.number"),
+                purpose=f"profile fusion by phone: {book.decrypted} distinct numbers decrypted,"
+                f" {book.undecryptable} undecryptable",
+            )
     done = time.perf_counter()
     profiles = Counter(c.kind for c in clusters)
     profiles["unidentified"] = sum(1 for c in clusters if not c.identified)
@@ -339,10 +406,15 @@ def main_fuse(config_dir: Path, db_url: str) -> int:
     except ConfigError as exc:
         print(f"工单配置有误：\n{exc}", file=sys.stderr)
         return 2
+    try:
+        cipher = load_cipher()
+    except KeyConfigError as exc:
+        print(f"密钥配置错误：{exc}", file=sys.stderr)
+        return 2
     db = Database(db_url)
     try:
-        db.upgrade()
-        stats = rebuild(db.engine, settings)
+        db.upgrade(cipher)
+        stats = rebuild(db.engine, settings, cipher=cipher)
     except (SQLAlchemyError, psycopg.Error) as exc:
         print(f"数据融合失败：{exc}", file=sys.stderr)
         return 1

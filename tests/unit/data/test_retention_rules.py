@@ -142,7 +142,8 @@ def test_the_shipped_config_loads() -> None:
         "inspection_findings",
     }
     assert by_table["queue_events"].days == by_table["change_log"].days == 400
-    assert by_table["calls"].fields == (("caller_number", "blank"),)
+    # the caller's number is ciphertext; its blind index would still link the calls
+    assert by_table["calls"].fields == (("caller_number", "blank"), ("caller_number_hash", "blank"))
     tickets = by_table["tickets"]
     assert tickets.action == "anonymise"
     assert tickets.where == (Condition("status", ("closed", "revisited", "evaluated")),)
@@ -155,7 +156,7 @@ def test_the_shipped_config_loads() -> None:
         assert follower.follows == tickets and follower.days == tickets.days == 1827
         assert follower.linked is None
     assert by_table["surveys"].fields == (("number", "blank"),)
-    assert by_table["callbacks"].fields == (("number", "blank"),)
+    assert by_table["callbacks"].fields == (("number", "blank"), ("number_hash", "blank"))
     assert by_table["callbacks"].days == by_table["calls"].days
     assert by_table["inspection_findings"].link == "score_id"
     assert [r.dataset for r in config.rules].count("ticket_history") == 2
