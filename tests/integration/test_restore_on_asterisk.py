@@ -27,8 +27,10 @@ LOW, HIGH = "12345", "12349"  # 12349 (敬老服务专线) joins with priority 5
 
 
 def new_call_id(cc: Center, number: str) -> str:
+    index = cc.engine.cipher().phone_index(number)  # numbers are stored encrypted
+
     def found() -> str | None:
-        rows = cc.rows("SELECT call_id FROM calls WHERE caller_number = :n", n=number)
+        rows = cc.rows("SELECT call_id FROM calls WHERE caller_number_hash = :h", h=index)
         return rows[0][0] if rows else None
 
     call_id: str = wait_until(found, 20, f"the caller {number} in the call records")
