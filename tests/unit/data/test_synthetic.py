@@ -22,6 +22,7 @@ from callcenter.synthetic import vocab
 from callcenter.synthetic.command import holiday_names
 from callcenter.synthetic.people import typo
 from callcenter.synthetic.year import (
+    CALL_COLUMNS,
     HISTORY_COLUMNS,
     RULES,
     TICKET_COLUMNS,
@@ -98,8 +99,14 @@ def year(settings: TicketSettings) -> Generated:
 
 def _without_ciphertext(g: Generated) -> Iterator[object]:
     at = TICKET_COLUMNS.index("id_card")  # then id_card_hash: both depend on the keys
+    phone = CALL_COLUMNS.index("caller_number")  # then caller_number_hash: the same
     for tickets, history, calls, surveys in g.raw:
-        yield [r[:at] + r[at + 2 :] for r in tickets], history, calls, surveys
+        yield (
+            [r[:at] + r[at + 2 :] for r in tickets],
+            history,
+            [c[:phone] + c[phone + 2 :] for c in calls],
+            surveys,
+        )
 
 
 def test_same_seed_same_year_other_seed_other_year(
@@ -173,7 +180,8 @@ def _detect(g: Generated, settings: TicketSettings) -> dict[str, set[str]]:
     for h in g.history:
         at = first_stage.get(h["ticket_id"])
         first_stage[h["ticket_id"]] = h["at"] if at is None else min(at, h["at"])
-    arrived = {str(c[0]): float(str(c[8])) for _, _, calls, _ in g.raw for c in calls}
+    joined = CALL_COLUMNS.index("joined_at")
+    arrived = {str(c[0]): float(str(c[joined])) for _, _, calls, _ in g.raw for c in calls}
     now = detection_time(g)
     found: dict[str, set[str]] = {rule: set() for rule in RULES}
     for t in g.tickets:
