@@ -455,7 +455,7 @@ class Center:
             emergency_port=EMERGENCY_PORT,
             carrier_port=CARRIER_PORT,
         )
-        self.instance.stop()  # a fresh Asterisk (and queue_log) for every test module
+        self.instance.stop()  # a fresh Asterisk (and queue_log) for every test session
         (self.instance.dir / "log" / "queue_log").unlink(missing_ok=True)
         # and no finished calls a previous session left in AstDB for the engine to reconcile
         (self.instance.dir / "db" / "astdb.sqlite3").unlink(missing_ok=True)
@@ -531,6 +531,21 @@ class Center:
                 return list(conn.execute(text(sql), params))
         finally:
             engine.dispose()
+
+    def fallback_answers(self) -> list[str]:
+        """The agents (ids) app_queue connected from cc-fallback so far, oldest first, from
+        Asterisk's own queue_log. The Asterisk, and so its queue_log, lives for the whole
+        session: a test compares with the count it saw before, never with "any line"."""
+        log = self.instance.dir / "log" / "queue_log"
+        if not log.exists():
+            return []
+        names = {a.name: a.id for a in self.config.agents}
+        found = []
+        for line in log.read_text().splitlines():
+            parts = line.split("|")
+            if len(parts) > 4 and parts[2] == "cc-fallback" and parts[4] == "CONNECT":
+                found.append(names.get(parts[3], parts[3]))
+        return found
 
     def call_row(self, call_id: str) -> Any:
         found = self.rows("SELECT * FROM calls WHERE call_id = :c", c=call_id)
