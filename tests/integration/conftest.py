@@ -36,6 +36,13 @@ def evidence(c: Center) -> str:
         parts.append("queue events (newest first):\n" + "\n".join(str(tuple(r)) for r in rows))
     with contextlib.suppress(Exception):
         parts.append("agents: " + json.dumps(c.engine.agents(), ensure_ascii=False)[:3000])
+    with contextlib.suppress(Exception):
+        errors = [
+            json.dumps(e, ensure_ascii=False)[:300]
+            for phone in set(c.phones.values())
+            for e in phone.seen(lambda e: e.get("event") == "error")
+        ]
+        parts.append("agent phones' errors (last 10):\n" + "\n".join(errors[-10:] or ["none"]))
     return "\n\n".join(parts)
 
 
