@@ -106,21 +106,7 @@ def apply(session: Session, batch: Sequence[domain.DomainEvent], cipher: FieldCi
         if isinstance(e, domain.CallerJoined):
             row = session.get(CallRecord, e.call_id)
             if row is None:
-                number, index = cipher.seal_phone(e.caller_number)
-                session.add(
-                    CallRecord(
-                        call_id=e.call_id,
-                        node=e.node,
-                        did=e.did,
-                        hotline=e.hotline,
-                        region=e.region,
-                        caller_number=number,
-                        caller_number_hash=index,
-                        skill=e.skill,
-                        priority=e.priority,
-                        joined_at=e.at,
-                    )
-                )
+                session.add(_call_row(e, e.at, cipher))
                 _event(session, e.at, e.call_id, "NONE", "ENTERQUEUE", did=e.did)
             else:  # re-announced after an engine restart: keep the first record
                 row.priority = e.priority
@@ -288,19 +274,7 @@ def _reconcile(session: Session, e: domain.CallReconciled, cipher: FieldCipher) 
 
     row = session.get(CallRecord, e.call_id)
     if row is None:
-        stored, index = cipher.seal_phone(e.caller_number)
-        row = CallRecord(
-            call_id=e.call_id,
-            node=e.node,
-            did=e.did,
-            hotline=e.hotline,
-            region=e.region,
-            caller_number=stored,
-            caller_number_hash=index,
-            skill=e.skill,
-            priority=e.priority,
-            joined_at=e.joined_at,
-        )
+        row = _call_row(e, e.joined_at, cipher)
         session.add(row)
         number = mask_phone(e.caller_number)
         event(e.joined_at, "NONE", "ENTERQUEUE", ("", number, 1), did=e.did)
@@ -348,6 +322,25 @@ def _reconcile(session: Session, e: domain.CallReconciled, cipher: FieldCipher) 
             **fallback,
         )
     return lines
+
+
+def _call_row(
+    e: domain.CallerJoined | domain.CallReconciled, joined_at: float, cipher: FieldCipher
+) -> CallRecord:
+    """A call's new record: the caller's number sealed (ciphertext and blind index)."""
+    stored, index = cipher.seal_phone(e.caller_number)
+    return CallRecord(
+        call_id=e.call_id,
+        node=e.node,
+        did=e.did,
+        hotline=e.hotline,
+        region=e.region,
+        caller_number=stored,
+        caller_number_hash=index,
+        skill=e.skill,
+        priority=e.priority,
+        joined_at=joined_at,
+    )
 
 
 def _known(session: Session, call_id: str) -> bool:
