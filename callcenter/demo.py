@@ -10,16 +10,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import logging
 import random
+import shutil
 import signal
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 from callcenter.cli import pbx_up
 from callcenter.config import Config
 from callcenter.data.crypto import sandbox_cipher
 from callcenter.dialplan import REPO
+from callcenter.pbx.sandbox import root_ready
 from callcenter.runtime import Runtime
 from callcenter.service import Service, ServiceOptions
 from callcenter.simulation import Sipp, Softphone, write_tone
@@ -42,15 +47,41 @@ def citizens(config: Config, count: int, seed: int = 12345) -> Iterator[tuple[st
         yield rng.choices(dids, weights)[0], rng.choice(pool)  # repeat callers happen
 
 
+def log_to_file(path: Path) -> None:
+    """The engine's and the background jobs' log lines go to `path`, not between the live
+    summary lines; only errors still reach the terminal."""
+    path.unlink(missing_ok=True)
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if isinstance(handler, logging.StreamHandler) and not isinstance(
+            handler, logging.FileHandler
+        ):
+            handler.setLevel(logging.ERROR)
+    to_file = logging.FileHandler(path, encoding="utf-8")
+    to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(to_file)
+
+
 def run_demo(
     config: Config, calls: int, rate: float, talk: tuple[float, float], keep_pbx: bool
 ) -> int:
-    print("[demo] starting the sandbox PBX (first run builds its root: about a minute)")
-    instance = pbx_up(config)
     workdir = REPO / "var" / "demo"
     workdir.mkdir(parents=True, exist_ok=True)
+    # this run's records, recordings and log only: the previous demo's are removed
     for old in ("demo.db", "queue_log"):
         (workdir / old).unlink(missing_ok=True)
+    recordings = workdir / "recordings"
+    shutil.rmtree(recordings, ignore_errors=True)
+    config = dataclasses.replace(
+        config, recordings=dataclasses.replace(config.recordings, root=str(recordings))
+    )
+    log_file = workdir / "demo.log"
+    log_to_file(log_file)
+    if root_ready():
+        print("[demo] starting the sandbox PBX")
+    else:
+        print("[demo] building the sandbox PBX root (once, about a minute), then starting it")
+    instance = pbx_up(config)
     tone = write_tone(workdir / "agent-voice.wav", 700.0, seconds=20)
     registrar = f"{instance.host}:{instance.sip_port}"
     phones: list[Softphone] = []
@@ -83,10 +114,9 @@ def run_demo(
         for phone in phones:
             phone.wait_registered()
         print(f"[demo] {len(agents)} agents registered; {calls} callers at {rate}/s")
-        print(
-            f"[demo] wallboard: http://127.0.0.1:{DEMO_HTTP_PORT}/console/  "
-            f"metrics: http://127.0.0.1:{DEMO_HTTP_PORT}/metrics"
-        )
+        base = f"http://127.0.0.1:{DEMO_HTTP_PORT}"
+        print(f"[demo] wallboard: {base}/console/  agent workspace: {base}/console/agent")
+        print(f"[demo] metrics: {base}/metrics  log: {log_file}")
         asyncio.run(_drive(service, sipp, config, calls, rate))
     finally:
         sipp.stop()
@@ -96,6 +126,7 @@ def run_demo(
             instance.stop()
     print(service.stats.report())
     print(f"[demo] call records: {workdir / 'demo.db'}; queue_log: {workdir / 'queue_log'}")
+    print(f"[demo] recordings: {recordings} (kept until the next demo); log: {log_file}")
     return 0
 
 

@@ -218,6 +218,7 @@ class Service:
             self.database,
             recordings_root(self.config, self.options.workdir),
             self.bus.subscribe("recordings"),
+            transcribe=bool(self.config.asr.model_dir),
         )
         self.call_tickets = CallTicketMaker(
             self.database, self.ticket_settings, self.bus.subscribe("tickets")

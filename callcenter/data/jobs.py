@@ -133,6 +133,8 @@ class DataJobs:
         return ["--db", self.db_url, "--actor", "scheduler"]
 
     async def _child(self, job: str, args: Sequence[str]) -> None:
+        if self.stopping.is_set():
+            return  # the service is stopping: the job runs after the next start
         command = [
             sys.executable,
             "-m",
@@ -149,13 +151,16 @@ class DataJobs:
         stop = asyncio.ensure_future(self.stopping.wait())
         await asyncio.wait({talk, stop}, return_when=asyncio.FIRST_COMPLETED)
         stop.cancel()
-        if not talk.done():  # the service is stopping: the job stops too (it resumes later)
+        stopped = not talk.done()
+        if stopped:  # the service is stopping: the job stops too (it resumes later)
             proc.kill()
         _, err = await talk
         code = proc.returncode if proc.returncode is not None else -1
         self.finished.append((job, code))
         seconds = time.monotonic() - started
-        if code == 0:
+        if stopped:
+            log.info("data job %s stopped with the service after %.1f s", job, seconds)
+        elif code == 0:
             log.info("data job %s (%s) done in %.1f s", job, " ".join(args), seconds)
         else:
             log.error(

@@ -3,8 +3,9 @@
 It follows the domain events: `RecordingStarted` says where the PBX records a call,
 `CallConnected` who took it, `CallClosed` that the caller's channel is gone. Then it waits
 (off the event loop) until each WAV's header is final, and writes the recording, its legs
-(mixed, caller, agent) and a pending transcription job in one transaction. `sweep()` indexes
-files found on disk that no event announced (engine down during the call, fallback route).
+(mixed, caller, agent) and, when a speech model is configured, a pending transcription job
+in one transaction. `sweep()` indexes files found on disk that no event announced (engine
+down during the call, fallback route).
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ class RecordingIndexer:
     root: Path
     subscription: Subscription
     on_indexed: Callable[[str], None] = lambda call_id: None
+    # False when no speech model is configured: no transcription job is queued for nobody
+    transcribe: bool = True
     settle_timeout: float = 30.0
     indexed: int = 0
     _pending: dict[str, _Pending] = field(default_factory=dict)
@@ -89,7 +92,9 @@ class RecordingIndexer:
             log.warning("call %s: no recording files under %s", call_id, self.root / p.path)
             return False
         finished = store.Finished(call_id, p.node, p.path, p.started_at, p.agent_id, p.did, legs)
-        return self.database.transaction(lambda s: store.index(s, finished, time.time()))
+        return self.database.transaction(
+            lambda s: store.index(s, finished, time.time(), self.transcribe)
+        )
 
     def _describe(self, path: str) -> tuple[tuple[store.LegFacts, ...], bool]:
         """The legs on disk, and whether every header is final."""
@@ -137,7 +142,8 @@ class RecordingIndexer:
                 continue  # still being written: a later sweep or the events will index it
             started = mixed.stat().st_mtime - max(leg.duration for leg in legs)
             finished = store.Finished(call_id, node, rel, started, None, None, legs)
-            if self.database.transaction(partial(store.index, rec=finished, now=time.time())):
+            index = partial(store.index, rec=finished, now=time.time(), transcribe=self.transcribe)
+            if self.database.transaction(index):
                 count += 1
                 self.on_indexed(call_id)
         return count

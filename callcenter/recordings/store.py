@@ -44,8 +44,9 @@ class Finished:
     legs: tuple[LegFacts, ...]
 
 
-def index(session: Session, rec: Finished, now: float) -> bool:
-    """Insert the recording, its legs and a pending transcription job; False if known."""
+def index(session: Session, rec: Finished, now: float, transcribe: bool = True) -> bool:
+    """Insert the recording, its legs and (when `transcribe`: a speech model is configured)
+    a pending transcription job; False if known."""
     if session.get(Recording, rec.call_id) is not None:
         return False
     call = session.get(CallRecord, rec.call_id)
@@ -75,7 +76,10 @@ def index(session: Session, rec: Finished, now: float) -> bool:
                 duration=leg.duration,
             )
         )
-    session.add(AsrJob(call_id=rec.call_id, created_at=now, state="pending", attempts=0, error=""))
+    if transcribe:
+        session.add(
+            AsrJob(call_id=rec.call_id, created_at=now, state="pending", attempts=0, error="")
+        )
     return True
 
 

@@ -60,3 +60,39 @@ async def test_off_when_the_schedule_says_so(database: Database, config_dir: Pat
     jobs = DataJobs(config_dir, database.url, database, asyncio.Event(), tick=0.1)
     await asyncio.wait_for(jobs.run(), 5)  # returns at once: nothing scheduled
     assert jobs.finished == []
+
+
+def _children_running(marker: str) -> int:
+    found = 0
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if marker.encode() in cmdline.read_bytes():
+                found += 1
+        except OSError:
+            continue  # the process ended while we looked
+    return found
+
+
+async def test_stopping_the_service_stops_the_running_job_quietly_and_starts_no_other(
+    database: Database, config_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    database.upgrade()
+    stopping = asyncio.Event()
+    jobs = DataJobs(config_dir, database.url, database, stopping, tick=0.2)
+    task = asyncio.create_task(jobs.run())
+    marker = f"--db\0{database.url}\0"
+    for _ in range(600):
+        if _children_running(marker):
+            break
+        await asyncio.sleep(0.05)
+    else:
+        pytest.fail("no data job child process started")
+    with caplog.at_level("INFO", logger="callcenter.data.jobs"):
+        stopping.set()
+        await asyncio.wait_for(task, 60)
+    # the job that was running stops with the service; none of the later ones starts
+    assert jobs.finished and all(code == 0 for _, code in jobs.finished[:-1]), jobs.finished
+    killed = [r for r in caplog.records if "stopped with the service" in r.getMessage()]
+    assert killed or jobs.finished[-1][1] == 0
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+    assert _children_running(marker) == 0

@@ -79,6 +79,19 @@ def test_events_index_a_recording_with_its_legs_and_a_job(
         assert (job.call_id, job.state) == ("1764050000.7", "pending")
 
 
+def test_no_transcription_job_is_queued_when_no_speech_model_is_configured(
+    database: Database, tmp_path: Path
+) -> None:
+    database.upgrade()
+    root = tmp_path / "rec"
+    legs(root, "2026/11/24/1764000000.3", 2.0)
+    indexer = RecordingIndexer(database, root, Bus().subscribe("x"), transcribe=False)
+    assert indexer.sweep("a") == 1
+    with database.session() as s:
+        assert [r.call_id for r in s.scalars(select(Recording))] == ["1764000000.3"]
+        assert s.scalars(select(AsrJob)).all() == []
+
+
 def test_sweep_indexes_finished_files_nobody_announced_and_leaves_open_ones(
     database: Database, tmp_path: Path
 ) -> None:
