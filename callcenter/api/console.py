@@ -21,13 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import WSMsgType, web
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from callcenter import domain
 from callcenter.api.auth import Principal, principal, require
 from callcenter.api.errors import ApiError, json_body
 from callcenter.bus import Subscription
+from callcenter.config import Config
 from callcenter.data import audit as access_log
 from callcenter.masking import mask_phone, mask_text
 from callcenter.runtime import Runtime
@@ -245,6 +246,8 @@ async def call_details(request: web.Request) -> web.Response:
             rows = s.scalars(
                 select(Ticket)
                 .where(Ticket.caller_number == meta.caller_number)
+                # earlier requests only: not the ticket this very call made
+                .where(or_(Ticket.call_id.is_(None), Ticket.call_id != call_id))
                 .order_by(Ticket.created_at.desc())
                 .limit(20)
             ).all()
@@ -278,8 +281,17 @@ async def call_details(request: web.Request) -> web.Response:
             "priority": view.priority,
             "arrived_at": view.arrived_at,
             "history": history,
+            "transcription": transcription_mode(feed.runtime.config),
         }
     )
+
+
+def transcription_mode(config: Config) -> str:
+    """What the workspace's transcript panel can expect: "live" (while the call is up),
+    "after" (once the call is over) or "off" (no speech model configured)."""
+    if not config.asr.model_dir:
+        return "off"
+    return "live" if config.asr.live_address else "after"
 
 
 async def spy(request: web.Request) -> web.Response:

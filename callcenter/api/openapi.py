@@ -395,6 +395,9 @@ SPEC: dict[str, Any] = {
                 ],
             },
         },
+        "/api/tickets/vocabulary": {
+            "get": operation("Request types, topics and departments with their display names")
+        },
         "/api/tickets/{id}": {
             "get": {
                 **operation("A ticket with history, comments, allowed actions"),

@@ -54,6 +54,7 @@ from callcenter.storage.database import Database
 from callcenter.storage.schema import EmergencyLink, Ticket, TicketAttachment
 from callcenter.tickets import actions as act
 from callcenter.tickets.calendar import warning
+from callcenter.tickets.knowledge import REQUEST_TYPES
 from callcenter.tickets.lifecycle import allowed_actions
 from callcenter.tickets.model import Actor, CallbackOutcome, Rating, Role, Status
 from callcenter.tickets.settings import TicketSettings
@@ -209,6 +210,7 @@ def routes() -> list[web.RouteDef]:
     return [
         web.post("/api/tickets", create),
         web.get("/api/tickets", listing),
+        web.get("/api/tickets/vocabulary", vocabulary),
         web.get("/api/tickets/{id}", read),
         web.post("/api/tickets/{id}/transition", transition),
         web.post("/api/tickets/{id}/assign", assign),
@@ -610,6 +612,21 @@ async def assign(request: web.Request) -> web.Response:
         act.Redispatch(department, note) if again else act.Dispatch(department, note)
     )
     return await _transition(request, action, body.get("expected_version"))
+
+
+async def vocabulary(request: web.Request) -> web.Response:
+    """The words a ticket form offers, each with its display name: request types, topics
+    and departments, as the knowledge base configures them."""
+    require(request, "agent", "supervisor", "department")
+    kb = request.app[SETTINGS].knowledge
+    return web.json_response(
+        {
+            "request_types": list(REQUEST_TYPES),
+            "default_type": kb.default_type,
+            "topics": [{"id": t.id, "name": t.name, "department": t.department} for t in kb.topics],
+            "departments": [{"id": d.id, "name": d.name} for d in kb.departments.values()],
+        }
+    )
 
 
 async def confirm(request: web.Request) -> web.Response:

@@ -39,11 +39,12 @@ from callcenter.simulation import Softphone, agent_phones, write_tone
 # Below the kernel's ephemeral range (32768-60999): a client polling a port nobody listens on
 # yet can otherwise be given that very port as its own and connect to itself, and the engine
 # then cannot bind it.
-# CALLCENTER_IT_SLOT=1, 2 or 3 moves every port down (by 10,000, 5,000 or 15,000) and names the
-# Asterisk instance apart, so sandbox sessions can run side by side on one machine (developers
-# working in parallel); CI runs one session, slot 0, the only one the staffing test (whose RTP
-# ports run on past 30000) may use.
-_OFFSETS = {0: 0, 1: -10_000, 2: -5_000, 3: -15_000}
+# CALLCENTER_IT_SLOT=1, 2, 3 or 4 moves every port down (by 10,000, 5,000, 15,000 or 20,000)
+# and names the Asterisk instance apart, so sandbox sessions can run side by side on one
+# machine (developers working in parallel); CI runs one session, slot 0, the only one the
+# staffing test (whose RTP ports run on past 30000) may use. Slot 3's HTTP port (10080) is one
+# Chromium refuses: the browser tests cannot run there.
+_OFFSETS = {0: 0, 1: -10_000, 2: -5_000, 3: -15_000, 4: -20_000}
 SLOT = int(os.environ.get("CALLCENTER_IT_SLOT", "0") or "0")
 if SLOT not in _OFFSETS:
     raise RuntimeError(f"CALLCENTER_IT_SLOT must be one of {sorted(_OFFSETS)}, not {SLOT}")

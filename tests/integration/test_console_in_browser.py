@@ -6,6 +6,7 @@ screenshot is saved under test-artifacts/screenshots/."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -128,18 +129,34 @@ def test_agent_signs_in_takes_a_call_and_submits_the_prefilled_ticket(
     expect(page.locator("#ticket")).to_be_visible(timeout=30_000)
     expect(page.locator("#t-caller")).to_have_value(mask_phone(number))
     expect(page.locator("#t-hotline")).to_have_value("12345政务服务便民热线")
-    page.select_option("#t-type", "投诉")
-    page.fill("#t-topic", "噪音扰民")
-    page.fill("#t-department", "center")
+    # the draft shows what the classifier proposed, by name: the request type, and the
+    # department's name (not its id)
+    draft = cc.rows(
+        "SELECT id, request_type, department, proposal FROM tickets WHERE call_id IS NOT NULL "
+        "ORDER BY id DESC LIMIT 1"
+    )[0]
+    proposal = json.loads(draft.proposal)
+    words = cc.engine.get("/api/tickets/vocabulary")
+    departments = {d["id"]: d["name"] for d in words["departments"]}
+    proposed_type = draft.request_type or proposal["request_type"][0][0]
+    proposed_department = draft.department or proposal["department"]
+    expect(page.locator("#t-type option:checked")).to_have_text(proposed_type)
+    expect(page.locator("#t-department option:checked")).to_have_text(
+        departments[proposed_department]
+    )
+    assert departments[proposed_department] != proposed_department
     shot(page, "agent-ticket-draft")
+    page.select_option("#t-type", "投诉")
+    page.select_option("#t-topic", label="社会生活噪音")
+    page.select_option("#t-department", label=departments["public_security"])
     page.click("#submit-ticket")
     expect(page.locator("#notice")).to_contain_text("已提交")
     rows = cc.rows(
-        "SELECT confirmed, request_type, topic, agent_id FROM tickets WHERE caller_number = :n "
-        "AND call_id IS NOT NULL",
-        n=number,
+        "SELECT confirmed, request_type, topic, agent_id, proposal FROM tickets WHERE id = :id",
+        id=draft.id,
     )
-    assert [tuple(r) for r in rows] == [(1, "投诉", "噪音扰民", "1001")]
+    assert [tuple(r)[:4] for r in rows] == [(1, "投诉", "living_noise", "1001")]
+    assert json.loads(rows[0].proposal)["department"] == "public_security"
 
 
 def test_supervisor_listens_in_from_a_sip_phone(cc: Center, page: Page, tmp_path: Path) -> None:

@@ -265,3 +265,20 @@ async def test_openapi_describes_every_route(tmp_path: Path, database: Database)
         }
     described = {(path, method) for path, ops in SPEC["paths"].items() for method in ops}
     assert routes == described
+
+
+async def test_vocabulary_gives_every_form_word_its_display_name(
+    client: tuple[TestClient[Any, Any], dict[str, str]],
+) -> None:
+    c, t = client
+    status, words = await call(c, t["agent"], "GET", "/api/tickets/vocabulary")
+    assert status == 200
+    assert words["request_types"] == ["咨询", "求助", "投诉", "举报", "意见建议"]
+    assert words["default_type"] in words["request_types"]
+    departments = {d["id"]: d["name"] for d in words["departments"]}
+    assert departments["center"] == "12345热线派单组" and departments["water"] == "市水务集团"
+    topics = {x["id"]: x for x in words["topics"]}
+    assert topics["living_noise"]["name"] == "社会生活噪音"
+    assert topics["living_noise"]["department"] in departments
+    status, _ = await call(c, "", "GET", "/api/tickets/vocabulary")
+    assert status == 401

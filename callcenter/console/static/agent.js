@@ -14,6 +14,40 @@ let callbacksSeen = "";
 const $ = (id) => document.getElementById(id);
 const HIDDEN = "（按数据保护策略不予显示）";
 const CONTENT_PLACEHOLDER = "诉求内容（通话转写自动填入）";
+const TRANSCRIPTION_NOTE = {
+  live: "",
+  after: "通话中不做实时转写：通话结束后转写，结果填入工单草稿。",
+  off: "未配置语音识别模型：本通话不转写，请在工单中手工填写诉求内容。",
+};
+let vocabulary = null; // request types, topics and departments with their names
+
+async function loadVocabulary() {
+  if (vocabulary) return vocabulary;
+  vocabulary = await api("/api/tickets/vocabulary");
+  return vocabulary;
+}
+
+// A select's options: [value, label] pairs; a value not in the list (an older ticket's) is
+// kept as its own option so nothing is silently changed on submit.
+function fillSelect(select, pairs, chosen) {
+  select.replaceChildren();
+  const known = new Set(pairs.map(([value]) => value));
+  if (chosen && !known.has(chosen)) pairs = [[chosen, chosen], ...pairs];
+  if (!chosen) pairs = [["", "（请选择）"], ...pairs];
+  for (const [value, label] of pairs) {
+    const option = document.createElement("option");
+    option.value = value;
+    option.textContent = label;
+    select.appendChild(option);
+  }
+  select.value = chosen || "";
+}
+
+// The classifier's best proposal: lists of [value, ...] best first (a plain value in old rows).
+function best(proposed) {
+  if (Array.isArray(proposed)) return proposed.length ? String(proposed[0][0]) : "";
+  return proposed ? String(proposed) : "";
+}
 
 async function action(name, body = {}) {
   try {
@@ -60,6 +94,14 @@ async function onCall(callId) {
   $("transcript").replaceChildren();
   try {
     const call = await api(`/api/calls/${callId}`);
+    const note = TRANSCRIPTION_NOTE[call.transcription] || "";
+    if (note) {
+      const p = document.createElement("p");
+      p.id = "transcript-note";
+      p.className = "note";
+      p.textContent = note;
+      $("transcript").appendChild(p);
+    }
     $("call-caller").textContent = call.caller || "未知";
     $("call-hotline").textContent = call.hotline || call.did;
     $("call-skill").textContent = call.skill_name;
@@ -106,9 +148,22 @@ async function showTicket(id) {
   $("t-content").value = t.content || "";
   $("t-content").placeholder = "content" in t ? CONTENT_PLACEHOLDER : HIDDEN;
   shownContent = (t.content || "").trim();
-  $("t-type").value = proposal.request_type || t.request_type || "咨询";
-  $("t-topic").value = proposal.topic || t.topic || "";
-  $("t-department").value = proposal.department || "";
+  const words = await loadVocabulary();
+  fillSelect(
+    $("t-type"),
+    words.request_types.map((x) => [x, x]),
+    t.request_type || best(proposal.request_type) || words.default_type,
+  );
+  fillSelect(
+    $("t-topic"),
+    words.topics.map((x) => [x.id, x.name]),
+    t.topic || best(proposal.topic),
+  );
+  fillSelect(
+    $("t-department"),
+    words.departments.map((x) => [x.id, x.name]),
+    t.department || proposal.department || best(proposal.departments),
+  );
 }
 
 async function submitTicket() {
