@@ -1,7 +1,8 @@
-"""The supervisor's wallboard: today's figures per skill and overall, a series over the day in
-15-minute slots, and how long each agent has been in its state. Fed by domain events (time
-comes with them); `snapshot` joins them with the runtime's live queue and agents. The day
-starts at local midnight in the center's time zone."""
+"""The supervisor's wallboard: today's figures per skill and overall, series over the day in
+15-minute slots (overall and per skill: calls, waits, service level), and how long each agent
+has been in its state. Fed by domain events (time comes with them); `snapshot` joins them with
+the runtime's live queue and agents. The day starts at local midnight in the center's time
+zone, and every time the consoles show is in that zone."""
 
 from __future__ import annotations
 
@@ -17,6 +18,13 @@ from callcenter.runtime import Runtime
 SLOT_SECONDS = 15 * 60
 SLOTS = 24 * 3600 // SLOT_SECONDS
 OVERALL = "*"
+EMPTY_SLOT: dict[str, float] = {
+    "joined": 0,
+    "answered": 0,
+    "abandoned": 0,
+    "within_15": 0,
+    "wait_total": 0.0,
+}
 
 
 @dataclass
@@ -54,7 +62,8 @@ class Wallboard:
     timezone: str = "Asia/Shanghai"
     day: str = ""
     figures: dict[str, Figures] = field(default_factory=dict)
-    series: list[dict[str, int]] = field(default_factory=list)
+    # per skill and overall ("*"): one slot per 15 minutes of today
+    slots: dict[str, list[dict[str, float]]] = field(default_factory=dict)
     agent_since: dict[str, float] = field(default_factory=dict)
     skill_of: dict[str, str] = field(default_factory=dict)
     version: int = 0  # bumps on every change: pushers send when it moved
@@ -65,10 +74,32 @@ class Wallboard:
         if day != self.day:  # a new day: today's figures start again
             self.day = day
             self.figures = {}
-            self.series = [
-                {"joined": 0, "answered": 0, "abandoned": 0, "within_15": 0} for _ in range(SLOTS)
-            ]
+            self.slots = {}
         return (local.hour * 3600 + local.minute * 60 + local.second) // SLOT_SECONDS
+
+    def roll(self, now: float) -> None:
+        """Start a new day's figures if `now` is past local midnight."""
+        self._slot(now)
+
+    @property
+    def series(self) -> list[dict[str, float]]:
+        """Today's overall slots."""
+        return self.series_of(OVERALL)
+
+    def series_of(self, skill: str) -> list[dict[str, float]]:
+        """Today's slots of one skill ("*": all): joined, answered, abandoned, answered within
+        15 s, and the answered callers' total wait (for the average wait per slot)."""
+        found = self.slots.get(skill)
+        if found is None:
+            return [dict(EMPTY_SLOT) for _ in range(SLOTS)]
+        return found
+
+    def _count(self, skill: str, slot: int, key: str, amount: float = 1) -> None:
+        for name in (skill, OVERALL):
+            series = self.slots.get(name)
+            if series is None:
+                series = self.slots[name] = [dict(EMPTY_SLOT) for _ in range(SLOTS)]
+            series[slot][key] += amount
 
     def _both(self, skill: str) -> tuple[Figures, Figures]:
         return (
@@ -86,10 +117,11 @@ class Wallboard:
             slot = self._slot(e.at)
             for f in self._both(e.skill):
                 f.joined += 1
-            self.series[slot]["joined"] += 1
+            self._count(e.skill, slot, "joined")
         elif isinstance(e, domain.CallerLeft):
             slot = self._slot(e.at)
-            for f in self._both(self.skill_of.get(e.call_id, "")):
+            skill = self.skill_of.get(e.call_id, "")
+            for f in self._both(skill):
                 if e.reason == "answered":
                     f.answered += 1
                     f.wait_total += e.waited
@@ -103,9 +135,11 @@ class Wallboard:
                 else:
                     f.other_left += 1
             if e.reason in ("answered", "abandoned"):
-                self.series[slot][e.reason] += 1
-                if e.reason == "answered" and e.waited <= 15.0:
-                    self.series[slot]["within_15"] += 1
+                self._count(skill, slot, e.reason)
+            if e.reason == "answered":
+                self._count(skill, slot, "wait_total", e.waited)
+                if e.waited <= 15.0:
+                    self._count(skill, slot, "within_15")
         elif isinstance(e, domain.CallFinished):
             self._slot(e.at)
             for f in self._both(self.skill_of.get(e.call_id, "")):
@@ -161,6 +195,7 @@ class Wallboard:
         return {
             "now": now,
             "day": self.day,
+            "timezone": self.timezone,
             "waiting": waiting,
             "agents": agents,
             "longest_wait": longest,

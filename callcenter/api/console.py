@@ -35,7 +35,7 @@ from callcenter.runtime import Runtime
 from callcenter.storage.database import Database
 from callcenter.storage.schema import AuditEntry, Ticket
 from callcenter.tickets.model import STATUS_LABELS, Status
-from callcenter.wallboard import Wallboard
+from callcenter.wallboard import SLOT_SECONDS, Wallboard
 
 log = logging.getLogger(__name__)
 
@@ -199,6 +199,7 @@ async def audit(
 def routes() -> list[web.AbstractRouteDef]:
     return [
         web.get("/api/live", live),
+        web.get("/api/wallboard/series", wallboard_series),
         web.get("/api/calls/{call_id}", call_details),
         web.post("/api/calls/{call_id}/spy", spy),
         web.get("/api/audit", audit_log),
@@ -224,6 +225,28 @@ async def department_page(request: web.Request) -> web.FileResponse:
 
 async def live(request: web.Request) -> web.WebSocketResponse:
     return await request.app[FEED].serve(request)
+
+
+async def wallboard_series(request: web.Request) -> web.Response:
+    """Today's 15-minute slots of one skill (`?skill=`; all skills when absent or "*"), for
+    the wallboard's charts."""
+    require(request, "supervisor")
+    feed = request.app[FEED]
+    skill = request.query.get("skill", "*") or "*"
+    known = {sk.id for sk in feed.runtime.config.skills}
+    if skill != "*" and skill not in known:
+        raise ApiError(404, "skill.unknown", f"no skill {skill!r} (known: {sorted(known)})")
+    board = feed.wallboard
+    board.roll(time.time())
+    return web.json_response(
+        {
+            "skill": skill,
+            "day": board.day,
+            "timezone": board.timezone,
+            "slot_seconds": SLOT_SECONDS,
+            "series": board.series_of(skill),
+        }
+    )
 
 
 async def call_details(request: web.Request) -> web.Response:

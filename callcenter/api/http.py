@@ -29,7 +29,7 @@ from callcenter.api import (
     staffing,
     tickets,
 )
-from callcenter.api.auth import OPEN_LOOPBACK, auth_middleware, principal, require
+from callcenter.api.auth import OPEN_LOOPBACK, ROLES, auth_middleware, principal, require
 from callcenter.api.console import LiveFeed
 from callcenter.api.errors import ApiError, errors_middleware, json_body
 from callcenter.data.crypto import FieldCipher, Undecryptable
@@ -110,6 +110,7 @@ def build_app(
             web.get("/health/live", alive),
             web.get("/health/ready", ready),
             web.get("/api/openapi.json", openapi.handler),
+            web.get("/api/center", center),
             web.get("/api/queue", queue),
             web.get("/api/agents", agents),
             web.get("/api/stats", summary),
@@ -163,6 +164,15 @@ async def prometheus(request: web.Request) -> web.Response:
     """Prometheus exposition (aggregates only: no phone numbers, open like /health)."""
     body = request.app[METRICS].exposition(request.app[RUNTIME])
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def center(request: web.Request) -> web.Response:
+    """The center's name and time zone: the consoles show every time in that zone."""
+    require(request, *ROLES)
+    config = request.app[RUNTIME].config.center
+    return web.json_response(
+        {"name": config.name, "timezone": config.timezone, "default_did": config.default_did}
+    )
 
 
 async def queue(request: web.Request) -> web.Response:

@@ -303,6 +303,17 @@ SPEC: dict[str, Any] = {
                 roles="agent, supervisor",
             )
         },
+        "/api/center": {"get": operation("The center's name and time zone", roles="any")},
+        "/api/wallboard/series": {
+            "get": {
+                **operation(
+                    "Today's 15-minute slots of one skill (?skill=, all when absent): calls, "
+                    "answered within 15 s, total wait of the answered",
+                    roles="supervisor",
+                ),
+                "parameters": [{"name": "skill", "in": "query", "schema": {"type": "string"}}],
+            }
+        },
         "/api/calls/{call_id}": {
             "get": {
                 **operation(

@@ -93,6 +93,77 @@ def test_wallboard_shows_a_waiting_caller_pushed_over_the_websocket(cc: Center, 
     assert seen[0]["caller"] == mask_phone("13800000091")
 
 
+def test_wallboard_bounds_a_long_queue_and_keeps_alerts_and_agents_in_view(
+    cc: Center, browser: Browser
+) -> None:
+    """A wall screen (1920x1080) with 16 callers waiting: the list shows the first twelve in
+    line (the highest priority first) and counts the rest; the agents and the alerts stay on
+    the screen; the charts have axes with units, per skill, in the center's time zone."""
+    _paused_except(cc)
+    numbers = [f"1390000{i:04d}" for i in range(1, 17)]
+    phones = [  # a softphone process carries up to four calls
+        Softphone(
+            f"127.0.0.1:{SIP_PORT}",
+            port=SIP_PORT + 270 + k,
+            accounts=[(n, "") for n in numbers[4 * k : 4 * k + 4]],
+            play=str(cc.caller_tone),
+            rtp_port=CALLER_RTP + 1700 + 50 * k,
+        )
+        for k in range(4)
+    ]
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1920, "height": 1080})
+    page = context.new_page()
+    try:
+        for k, phone in enumerate(phones):
+            phone.wait_for(lambda e: e.get("event") == "ready")
+            for n in numbers[4 * k : 4 * k + 4]:
+                phone.call(n, "12345")
+        wait_until(lambda: len(cc.engine.queue()) >= 16, 60, "16 callers in the engine's queue")
+        queued = sorted(cc.engine.queue(), key=lambda c: c["position"])
+        # the ten who came last become priority 9: they go ahead of the six who waited longest
+        for c in queued[6:]:
+            cc.engine.post(f"/api/calls/{c['call_id']}/priority", {"priority": 9})
+        oldest = queued[:3]
+        page.goto(CONSOLE + "/")
+        expect(page.locator("#link")).to_have_text("● 实时连接")
+        rows = page.locator("#queue tbody tr[data-call]")
+        expect(rows).to_have_count(12)
+        expect(page.locator("#queue-rest")).to_have_text("另有 4 位来电在排队（未逐条显示）")
+        expect(page.locator("#queue-note")).to_contain_text("共 16 位")
+        # first in line (priority 9) at the top; the three longest waits are listed too,
+        # though nine callers of higher priority are ahead of them
+        expect(rows.first.locator("td").nth(4)).to_have_text("9")
+        for i, c in enumerate(oldest):
+            row = rows.nth(9 + i)
+            expect(row).to_contain_text(c["caller"])
+            expect(row.locator("td").nth(4)).to_have_text("0")
+            expect(row.locator("td").first).to_have_text(str(11 + i))
+        # on a 1920x1080 screen the alerts, the queue and every agent are in view at once
+        expect(page.locator("#warnings-box")).to_be_in_viewport()
+        expect(page.locator("#agents tbody tr")).to_have_count(len(cc.config.agents))
+        for agent in cc.config.agents:
+            expect(page.locator(f'#agents tbody tr[data-agent="{agent.id}"]')).to_be_in_viewport()
+        expect(page.locator("#queue-rest")).to_be_in_viewport()
+        box = page.locator("#warnings-box").bounding_box()
+        queue_box = page.locator("#queue").bounding_box()
+        assert box is not None and queue_box is not None and box["y"] < queue_box["y"]
+        # charts: axes with units, today's slots in the center's time zone, per skill
+        expect(page.locator("#chart-zone")).to_contain_text(cc.config.center.timezone)
+        expect(page.locator("#chart-calls text.y-unit")).to_have_text("次")
+        expect(page.locator("#chart-wait text.y-unit")).to_have_text("秒")
+        expect(page.locator("#chart-sl text.y-tick").last).to_have_text("100")
+        expect(page.locator("#chart-calls text.x-tick").first).to_have_text("00:00")
+        expect(page.locator("#chart-calls rect").first).to_be_visible(timeout=20_000)
+        page.select_option("#chart-skill", label="综合受理")
+        expect(page.locator("#chart-calls rect").first).to_be_visible()
+        shot(page, "wallboard-long-queue")
+    finally:
+        context.close()
+        for phone in phones:
+            phone.close()
+    wait_until(lambda: not cc.engine.queue(), 60, "the callers to leave the queue")
+
+
 def test_agent_signs_in_takes_a_call_and_submits_the_prefilled_ticket(
     cc: Center, page: Page, tmp_path: Path
 ) -> None:

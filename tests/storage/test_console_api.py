@@ -129,3 +129,39 @@ async def test_listen_in_rings_the_supervisors_phone_and_is_audited(
         ("班长", "agent.pause", "1001"),
         ("班长", "spy.whisper", "c1"),
     ]
+
+
+async def test_wallboard_series_per_skill_and_the_center_time_zone(
+    console: tuple[TestClient[Any, Any], Harness, dict[str, str]],
+) -> None:
+    c, h, t = console
+    h.driver.emit(caller("s1", skill=NOBODY, number="13812345678"))
+    await eventually(lambda: h.runtime.acd.caller("s1") is not None)
+
+    async def series(skill: str, token: str) -> tuple[int, Any]:
+        resp = await c.get(f"/api/wallboard/series?skill={skill}", headers=auth(token))
+        return resp.status, await resp.json()
+
+    async def joined_today(skill: str) -> float:
+        status, body = await series(skill, t["supervisor"])
+        assert status == 200 and len(body["series"]) == 96 and body["slot_seconds"] == 900
+        return sum(s["joined"] for s in body["series"])
+
+    await eventually_async(lambda: joined_today("*"), 1)
+    assert await joined_today(NOBODY) == 1
+    other = next(sk.id for sk in h.runtime.config.skills if sk.id != NOBODY)
+    assert await joined_today(other) == 0
+    status, body = await series("nosuchskill", t["supervisor"])
+    assert (status, body["error_id"]) == (404, "skill.unknown")
+    status, _ = await series("*", t["1001"])
+    assert status == 403  # the charts are the supervisor's
+    resp = await c.get("/api/center", headers=auth(t["1001"]))
+    center = await resp.json()
+    assert resp.status == 200 and center["timezone"] == h.runtime.config.center.timezone
+
+
+async def eventually_async(read: Any, want: float, timeout: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while await read() != want:
+        assert asyncio.get_running_loop().time() < deadline, "the wallboard never counted it"
+        await asyncio.sleep(0.05)

@@ -43,7 +43,21 @@ def test_service_level_answer_and_abandon_rates_per_skill_and_overall() -> None:
     overall = w.figures[OVERALL].view()
     assert (overall["joined"], overall["answered"], overall["callbacks"]) == (5, 3, 1)
     nine = 9 * 4  # the 09:00-09:15 slot
-    assert w.series[nine] == {"joined": 5, "answered": 3, "abandoned": 1, "within_15": 1}
+    assert w.series[nine] == {
+        "joined": 5,
+        "answered": 3,
+        "abandoned": 1,
+        "within_15": 1,
+        "wait_total": 58.0,
+    }
+    assert w.series_of("labor")[nine] == {
+        "joined": 2,
+        "answered": 1,
+        "abandoned": 0,
+        "within_15": 0,
+        "wait_total": 30.0,
+    }
+    assert w.series_of("legal")[nine]["joined"] == 0  # a skill nobody called today
 
 
 def test_a_new_day_starts_from_zero() -> None:

@@ -1,6 +1,6 @@
 // The agent's workspace: status, the call in hand with the caller's history and the live
 // transcript, one-key emergency transfer, the ticket draft after the call, pending callbacks.
-import { api, cell, clock, connect, maskPhone, notify, seconds, setToken, STATUS, STATE } from "./common.js";
+import { api, cell, clock, connect, dateTime, loadZone, maskPhone, notify, seconds, setToken, setZone, STATUS, STATE } from "./common.js";
 
 let agentId = sessionStorage.getItem("cc-agent") || "";
 let me = null;
@@ -110,7 +110,7 @@ async function onCall(callId) {
     for (const t of call.history) {
       const tr = document.createElement("tr");
       cell(tr, t.number); cell(tr, t.request_type); cell(tr, t.title); cell(tr, t.status_label);
-      cell(tr, new Date(t.created_at * 1000).toLocaleString("zh-CN", { hour12: false }));
+      cell(tr, dateTime(t.created_at));
       body.appendChild(tr);
     }
     if (!call.history.length) {
@@ -206,6 +206,7 @@ function renderMe() {
   $("my-since").textContent = me.since ? seconds(Date.now() / 1000 + offset - me.since) : "";
 }
 
+loadZone();
 if (agentId) showSignedIn();
 connect((message) => {
   if (message.type === "transcript") {
@@ -218,6 +219,7 @@ connect((message) => {
   }
   if (message.type !== "snapshot" || !agentId) return;
   offset = message.now - Date.now() / 1000;
+  setZone(message.timezone);
   me = message.agents.find((a) => a.agent_id === agentId) || null;
   renderMe();
   const call = me && me.calls.length ? me.calls[0] : null;

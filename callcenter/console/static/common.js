@@ -57,8 +57,28 @@ export function percent(value) {
   return value === null || value === undefined ? "—" : (100 * value).toFixed(1) + "%";
 }
 
+// Every time a console shows is in the center's time zone (center.toml), not the browser's.
+let zone = "Asia/Shanghai";
+
+export function setZone(timezone) {
+  if (timezone) zone = timezone;
+}
+
+export async function loadZone() {
+  try { setZone((await api("/api/center")).timezone); } catch (e) { /* snapshots carry it too */ }
+}
+
 export function clock(epoch) {
-  return new Date(epoch * 1000).toLocaleTimeString("zh-CN", { hour12: false });
+  return new Date(epoch * 1000).toLocaleTimeString("zh-CN", { hour12: false, timeZone: zone });
+}
+
+export function dateTime(epoch) {
+  return new Date(epoch * 1000).toLocaleString("zh-CN", { hour12: false, timeZone: zone });
+}
+
+// YYYY-MM-DD of a date in the center's time zone.
+export function isoDate(date) {
+  return date.toLocaleDateString("sv-SE", { timeZone: zone });
 }
 
 export function cell(row, text, className = "") {

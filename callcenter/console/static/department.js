@@ -1,6 +1,6 @@
 // The department liaison's page: its own tickets only (the server scopes every call to the
 // token's department): deadlines, evaluations, dissatisfied revisits, hot spots, scorecard.
-import { api, button, cell, notify, percent, setToken, token } from "./common.js";
+import { api, button, cell, dateTime, isoDate, loadZone, notify, percent, setToken, token } from "./common.js";
 
 const STATUS_LABELS = {
   accepted: "受理", dispatched: "派单", handling: "办理", replied: "答复",
@@ -8,8 +8,8 @@ const STATUS_LABELS = {
 };
 const MET = { true: "✓ 达标", false: "✗ 未达标", null: "— 不计" };
 
-const day = (epoch) => (epoch ? new Date(epoch * 1000).toLocaleString("zh-CN", { hour12: false }) : "—");
-const isoDay = (d) => d.toLocaleDateString("sv-SE"); // YYYY-MM-DD in local time
+const day = (epoch) => (epoch ? dateTime(epoch) : "—"); // in the center's time zone
+const isoDay = isoDate; // YYYY-MM-DD in the center's time zone
 
 function rows(id, items, fill) {
   const body = document.querySelector(`#${id} tbody`);
@@ -98,7 +98,7 @@ async function hotTickets(dim, key, page) {
 async function inputs(page) {
   const perPage = 50;
   const now = new Date();
-  const first = isoDay(new Date(now.getFullYear(), now.getMonth(), 1));
+  const first = isoDay(now).slice(0, 8) + "01"; // the month's first day, in the center's zone
   const t = await api(`/api/scorecard/tickets?from=${first}&to=${isoDay(now)}&page=${page}&per_page=${perPage}`);
   rows("inputs", t.tickets, (tr, x) => {
     cell(tr, x.number);
@@ -120,10 +120,12 @@ async function refresh() {
 
 document.getElementById("token").value = token();
 document.getElementById("token").addEventListener("change", (e) => { setToken(e.target.value); refresh().catch(fail); });
-const today = new Date();
-document.getElementById("to").value = isoDay(today);
-document.getElementById("from").value = isoDay(new Date(today.getTime() - 29 * 86400000));
 document.getElementById("refresh").addEventListener("click", () => refresh().catch(fail));
 document.getElementById("hot-go").addEventListener("click", () => hotspots().catch(fail));
-refresh().catch(fail);
+loadZone().then(() => {
+  const today = new Date();
+  document.getElementById("to").value = isoDay(today);
+  document.getElementById("from").value = isoDay(new Date(today.getTime() - 29 * 86400000));
+  return refresh();
+}).catch(fail);
 setInterval(() => overview().catch(fail), 60000); // live: deadlines move

@@ -1,5 +1,11 @@
 // The supervisor's wallboard: everything comes pushed over the live feed; clocks tick locally.
-import { api, button, cell, connect, notify, percent, seconds, setToken, token, STATUS, STATE, CALL_STATE } from "./common.js";
+import { api, button, cell, connect, dateTime, loadZone, notify, percent, seconds, setToken, setZone, token, STATUS, STATE, CALL_STATE } from "./common.js";
+
+// A wall screen shows at most this many waiting callers: the QUEUE_LONGEST longest waits
+// whatever their priority, then those first in line (the highest priorities, then the longest
+// waits); the rest are counted.
+const QUEUE_ROWS = 12;
+const QUEUE_LONGEST = 3;
 
 let last = null;
 let offset = 0; // server clock minus ours
@@ -25,7 +31,19 @@ function render() {
 
   const queue = document.querySelector("#queue tbody");
   queue.replaceChildren();
+  // the longest waits always (even behind higher priorities), then the queue's order
+  const shown = new Set(
+    [...live].sort((a, b) => a.arrived_at - b.arrived_at).slice(0, QUEUE_LONGEST).map((w) => w.call_id),
+  );
   for (const w of last.waiting) {
+    if (shown.size >= QUEUE_ROWS) break;
+    shown.add(w.call_id);
+  }
+  const rest = last.waiting.length - shown.size;
+  document.getElementById("queue-note").textContent = last.waiting.length
+    ? `共 ${last.waiting.length} 位（含预约回拨 ${last.waiting.length - live.length} 位）`
+    : "";
+  for (const w of last.waiting.filter((x) => shown.has(x.call_id))) {
     const tr = document.createElement("tr");
     tr.dataset.call = w.call_id;
     cell(tr, w.position);
@@ -40,6 +58,13 @@ function render() {
     if (!w.callback) {
       button(actions, "提高优先级", () => changePriority(w.call_id, w.priority + 5));
     }
+    queue.appendChild(tr);
+  }
+  if (rest > 0) {
+    const tr = document.createElement("tr");
+    tr.className = "rest";
+    tr.id = "queue-rest";
+    cell(tr, `另有 ${rest} 位来电在排队（未逐条显示）`).colSpan = 8;
     queue.appendChild(tr);
   }
 
@@ -81,7 +106,6 @@ function render() {
     cell(tr, seconds(f.average_wait));
     skills.appendChild(tr);
   }
-  drawChart(last.series);
   const ap = last.auto_pause || { alert: false };
   const pause = document.getElementById("auto-pause");
   pause.hidden = !ap.alert;
@@ -93,20 +117,80 @@ function render() {
   if (down.length) link.textContent = "● 交换机断开：" + down.join("、");
 }
 
-function drawChart(series) {
-  const svg = document.getElementById("chart");
-  const peak = Math.max(1, ...series.map((s) => s.joined));
-  const width = 960 / series.length;
+// Today's charts for the chosen skill, read every 15 s (a slot is 15 minutes long): bars of
+// calls, a line of the average wait, a line of the 15-second service level, each with axes.
+const W = 640, H = 200, LEFT = 44, RIGHT = 8, TOP = 10, BOTTOM = 24;
+
+function niceMax(value) {
+  if (value <= 0) return 1;
+  const step = 10 ** Math.floor(Math.log10(value));
+  for (const m of [1, 2, 5, 10]) if (value <= m * step) return m * step;
+  return 10 * step;
+}
+
+function axes(parts, slots, top, unit) {
+  const plotH = H - TOP - BOTTOM, plotW = W - LEFT - RIGHT;
+  for (let k = 0; k <= 4; k++) {
+    const y = TOP + plotH - (plotH * k) / 4;
+    const value = (top * k) / 4;
+    parts.push(`<line class="grid" x1="${LEFT}" x2="${W - RIGHT}" y1="${y}" y2="${y}"></line>`);
+    const label = String(Number(value.toFixed(2)));
+    parts.push(`<text class="y-tick" x="${LEFT - 4}" y="${y + 3}" text-anchor="end">${label}</text>`);
+  }
+  parts.push(`<text class="y-unit" x="2" y="${TOP + 8}">${unit}</text>`);
+  parts.push(`<line class="axis" x1="${LEFT}" x2="${LEFT}" y1="${TOP}" y2="${TOP + plotH}"></line>`);
+  parts.push(`<line class="axis" x1="${LEFT}" x2="${W - RIGHT}" y1="${TOP + plotH}" y2="${TOP + plotH}"></line>`);
+  for (let hour = 0; hour <= 24; hour += 3) {
+    const x = LEFT + (plotW * hour * 4) / slots;
+    const anchor = hour === 24 ? "end" : hour === 0 ? "start" : "middle";
+    parts.push(`<text class="x-tick" x="${x}" y="${H - 8}" text-anchor="${anchor}">${String(hour).padStart(2, "0")}:00</text>`);
+  }
+  return { plotH, plotW };
+}
+
+function barChart(svg, series) {
   const parts = [];
+  const top = niceMax(Math.max(0, ...series.map((s) => s.joined)));
+  const { plotH, plotW } = axes(parts, series.length, top, "次");
+  const width = plotW / series.length;
   series.forEach((s, i) => {
-    const x = i * width;
+    const x = LEFT + i * width;
     for (const [key, color, shift] of [["joined", "#17406d", 0], ["answered", "#1e8449", 1 / 3], ["abandoned", "#c0392b", 2 / 3]]) {
-      const h = (140 * s[key]) / peak;
-      if (h > 0) parts.push(`<rect x="${x + shift * width}" y="${140 - h}" width="${width / 3}" height="${h}" fill="${color}"></rect>`);
+      const h = (plotH * s[key]) / top;
+      if (h > 0) parts.push(`<rect x="${x + shift * width}" y="${TOP + plotH - h}" width="${width / 3}" height="${h}" fill="${color}"><title>${key}: ${s[key]}</title></rect>`);
     }
-    if (i % 8 === 0) parts.push(`<text x="${x}" y="155">${String(i / 4).padStart(2, "0")}:00</text>`);
   });
   svg.innerHTML = parts.join("");
+}
+
+function lineChart(svg, values, unit, fixedTop, color) {
+  const parts = [];
+  const top = fixedTop || niceMax(Math.max(0, ...values.filter((v) => v !== null)));
+  const { plotH, plotW } = axes(parts, values.length, top, unit);
+  const width = plotW / values.length;
+  let path = "";
+  values.forEach((v, i) => {
+    if (v === null) { path += " "; return; }
+    const x = LEFT + (i + 0.5) * width, y = TOP + plotH - (plotH * Math.min(v, top)) / top;
+    path += (path.endsWith(" ") || !path ? "M" : "L") + `${x.toFixed(1)},${y.toFixed(1)}`;
+    parts.push(`<circle cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="2" fill="${color}"><title>${v.toFixed(1)} ${unit}</title></circle>`);
+  });
+  parts.push(`<path d="${path.trim()}" fill="none" stroke="${color}" stroke-width="1.5"></path>`);
+  svg.innerHTML = parts.join("");
+}
+
+async function loadCharts() {
+  const skill = document.getElementById("chart-skill").value || "*";
+  let data;
+  try {
+    data = await api(`/api/wallboard/series?skill=${encodeURIComponent(skill)}`);
+  } catch (e) { return; } // a role without the wallboard: no charts
+  setZone(data.timezone);
+  document.getElementById("chart-zone").textContent = `${data.day}，${data.timezone}`;
+  const series = data.series;
+  barChart(document.getElementById("chart-calls"), series);
+  lineChart(document.getElementById("chart-wait"), series.map((s) => (s.answered ? s.wait_total / s.answered : null)), "秒", 0, "#b9770e");
+  lineChart(document.getElementById("chart-sl"), series.map((s) => (s.answered ? (100 * s.within_15) / s.answered : null)), "%", 100, "#1e8449");
 }
 
 async function changePriority(callId, priority) {
@@ -142,12 +226,13 @@ async function loadWarnings() {
     found = (await api("/api/alerts?limit=50")).warnings.filter((w) => w.state !== "closed");
   } catch (e) { return; }  // a role without warnings: the table stays empty
   body.replaceChildren();
+  if (!found.length) cell(body.insertRow(), "暂无未处理的预警").colSpan = 7;
   for (const w of found) {
     const row = body.insertRow();
     cell(row, LEVEL[w.level] || w.level, `level-${w.level}`);
     cell(row, w.title);
     cell(row, String(w.tickets));
-    cell(row, new Date(w.detected_at * 1000).toLocaleString("zh-CN"));
+    cell(row, dateTime(w.detected_at));
     cell(row, WARNING_STATE[w.state] || w.state);
     const link = document.createElement("a");
     link.href = `/api/alerts/${w.id}`;
@@ -175,6 +260,11 @@ document.getElementById("token").addEventListener("change", (e) => { setToken(e.
 connect((message) => {
   if (message.type !== "snapshot") return;
   offset = message.now - Date.now() / 1000;
+  setZone(message.timezone);
+  const skills = document.getElementById("chart-skill");
+  if (skills.options.length === 1) {
+    for (const [id, name] of Object.entries(message.skill_names || {})) skills.add(new Option(name, id));
+  }
   const phones = document.getElementById("phone");
   if (!phones.options.length) {
     for (const p of message.supervisors || []) phones.add(new Option(`${p.name}（${p.extension}）`, p.extension));
@@ -187,5 +277,7 @@ connect((message) => {
   link.className = up ? "up" : "down";
 });
 setInterval(render, 1000);
-loadWarnings();
+document.getElementById("chart-skill").addEventListener("change", loadCharts);
+loadZone().then(() => { loadWarnings(); loadCharts(); });
 setInterval(loadWarnings, 30000);
+setInterval(loadCharts, 15000);
