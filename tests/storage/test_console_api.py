@@ -145,7 +145,7 @@ async def test_wallboard_series_per_skill_and_the_center_time_zone(
     async def joined_today(skill: str) -> float:
         status, body = await series(skill, t["supervisor"])
         assert status == 200 and len(body["series"]) == 96 and body["slot_seconds"] == 900
-        return sum(s["joined"] for s in body["series"])
+        return float(sum(s["joined"] for s in body["series"]))
 
     await eventually_async(lambda: joined_today("*"), 1)
     assert await joined_today(NOBODY) == 1
