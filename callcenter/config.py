@@ -172,6 +172,8 @@ class Trunk:
     # with this user name and the password in environment variable `secret_env`.
     auth_user: str = ""
     secret_env: str = ""
+    # An upstream proxy the operator trusts: its X-CC-Priority-Boost / X-CC-Skill headers count
+    trust_headers: bool = False
 
     def secret(self) -> str:
         value = os.environ.get(self.secret_env, "")
@@ -673,7 +675,7 @@ def load_config(directory: str | Path, need_pbx: bool = False) -> Config:
     trunks: list[Trunk] = []
     for i, t in enumerate(r.tables(trunks_file.get("trunk"), "trunk")):
         key = f"trunk[{i}]"
-        r.table(t, key, ("name", "direction", "match", "auth_user", "secret_env"))
+        r.table(t, key, ("name", "direction", "match", "auth_user", "secret_env", "trust_headers"))
         trunks.append(
             Trunk(
                 name=r.get(t, key, "name", str, f"trunk{i}", required=True),
@@ -683,11 +685,14 @@ def load_config(directory: str | Path, need_pbx: bool = False) -> Config:
                 match=_joined_match(r.get(t, key, "match", (str, list), "", check=_trunk_match)),
                 auth_user=r.get(t, key, "auth_user", str, "", check=_sip_user),
                 secret_env=r.get(t, key, "secret_env", str, "", check=_env_name),
+                trust_headers=r.get(t, key, "trust_headers", bool, False),
             )
         )
         for present, missing in (("auth_user", "secret_env"), ("secret_env", "auth_user")):
             if present in t and missing not in t:
                 r.error(f"{key}.{missing}", f"is required with {present} (digest auth needs both)")
+        if trunks[-1].trust_headers and trunks[-1].direction != "inbound":
+            r.error(f"{key}.trust_headers", "only an inbound trunk sends calls with headers")
         if trunks[-1].direction == "inbound" and "match" not in t:
             r.error(
                 f"{key}.match",

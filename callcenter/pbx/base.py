@@ -13,6 +13,17 @@ from typing import Protocol
 
 
 @dataclass(frozen=True)
+class CallRequest:
+    """Priority and skill a call asks for, as raw text from the PBX (validated above the
+    driver, callcenter/call_priority.py). `source` is "dialplan" (channel variables) or
+    "header:<trunk>" (SIP headers, passed on only from a trunk marked trust_headers)."""
+
+    source: str
+    priority_boost: str = ""
+    skill: str = ""
+
+
+@dataclass(frozen=True)
 class CallerEntered:
     """A caller is waiting in the hold context (new, or found by a snapshot)."""
 
@@ -26,6 +37,7 @@ class CallerEntered:
     caller_number: str
     restored: bool = False  # True when found by snapshot() rather than announced
     ivr_path: str = ""  # the menu path the caller took before joining
+    requests: tuple[CallRequest, ...] = ()  # what the dialplan or a trusted header asked for
 
 
 @dataclass(frozen=True)
