@@ -90,6 +90,16 @@ class AsrConfig:
 
 
 @dataclass(frozen=True)
+class PhoneSecrets:
+    """Where the SIP passwords of agents' and supervisors' phones are kept (center.toml
+    [phones]): a file (TOML, "extension" = "password", mode 0600) and/or environment
+    variables named <env_prefix><extension>. callcenter/phone_secrets.py reads them."""
+
+    secrets_file: str = ""
+    env_prefix: str = ""
+
+
+@dataclass(frozen=True)
 class PbxNode:
     name: str
     kind: str = "asterisk"
@@ -214,6 +224,7 @@ class Config:
     source_dir: Path
     outbound: OutboundSettings = OutboundSettings()
     supervisors: tuple[SupervisorEntry, ...] = ()
+    phone_secrets: PhoneSecrets = PhoneSecrets()
     _by_did: Mapping[str, NumberEntry] = field(default_factory=dict, repr=False)
 
     def is_known_did(self, did: str) -> bool:
@@ -372,7 +383,19 @@ def load_config(directory: str | Path, need_pbx: bool = False) -> Config:
         return None if v in skill_ids else f"unknown skill {v!r} (known: {', '.join(skill_ids)})"
 
     center_file = at("center.toml")
-    r.table(center_file, "", ("center", "engine", "storage", "recordings", "asr", "pbx"))
+    r.table(center_file, "", ("center", "engine", "storage", "recordings", "asr", "pbx", "phones"))
+    ph = r.table(center_file.get("phones"), "phones", ("secrets_file", "env_prefix"))
+    phone_secrets = PhoneSecrets(
+        secrets_file=r.get(ph, "phones", "secrets_file", str, ""),
+        env_prefix=r.get(
+            ph,
+            "phones",
+            "env_prefix",
+            str,
+            "",
+            check=lambda v: None if re.match(r"^[A-Z_][A-Z0-9_]*$", v) else "must be like CC_SIP_",
+        ),
+    )
     c = r.table(center_file.get("center"), "center", ("name", "timezone", "default_did"))
     center = CenterConfig(
         name=r.get(c, "center", "name", str, CenterConfig.name),
@@ -743,6 +766,7 @@ def load_config(directory: str | Path, need_pbx: bool = False) -> Config:
         source_dir=src,
         outbound=outbound,
         supervisors=tuple(supervisors),
+        phone_secrets=phone_secrets,
         _by_did=by_did,
     )
 

@@ -23,9 +23,9 @@ from acd.engine import Acd
 from acd.errors import AcdError
 from callcenter import domain
 from callcenter.bus import Bus
+from callcenter.call_priority import Decision, decide
 from callcenter.callbacks import TIMER_KINDS as CALLBACK_TIMERS
 from callcenter.callbacks import CallbackDesk, PendingCallback, dialable
-from callcenter.call_priority import Decision, decide
 from callcenter.config import Config, caller_priority
 from callcenter.masking import mask_phone
 from callcenter.pbx import base as pbx

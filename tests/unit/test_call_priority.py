@@ -126,7 +126,9 @@ def test_only_a_trust_headers_trunk_reads_the_headers(tmp_path: Path) -> None:
         + '\n[[trunk]]\nname = "proxy"\nmatch = "192.0.2.10"\ntrust_headers = true\n',
         encoding="utf-8",
     )
-    files = render(load_config(directory), RenderParams())
+    config = load_config(directory)
+    phones = {p.extension: "pw-long-enough" for p in (*config.agents, *config.supervisors)}
+    files = render(config, RenderParams(ami_secret="s3cret", agent_passwords=phones))
     pjsip = files["pjsip.conf"]
     assert pjsip.count("set_var = CC_HEADERS_FROM=") == 1
     proxy = pjsip.split("[proxy]\n", 1)[1].split("\n[", 1)[0]
