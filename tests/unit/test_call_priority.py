@@ -127,7 +127,8 @@ def test_only_a_trust_headers_trunk_reads_the_headers(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     config = load_config(directory)
-    phones = {p.extension: "pw-long-enough" for p in (*config.agents, *config.supervisors)}
+    extensions = [a.extension for a in config.agents] + [x.extension for x in config.supervisors]
+    phones = {ext: "pw-long-enough" for ext in extensions}
     files = render(config, RenderParams(ami_secret="s3cret", agent_passwords=phones))
     pjsip = files["pjsip.conf"]
     assert pjsip.count("set_var = CC_HEADERS_FROM=") == 1

@@ -30,7 +30,7 @@ def config() -> Config:
 def with_secrets(config: Config, params: RenderParams) -> RenderParams:
     """`params` with an AMI secret and every phone's password where it has none (a render
     without them is refused)."""
-    phones = [p.extension for p in (*config.agents, *config.supervisors)]
+    phones = [a.extension for a in config.agents] + [x.extension for x in config.supervisors]
     return replace(
         params,
         ami_secret=params.ami_secret or "test-ami-secret",

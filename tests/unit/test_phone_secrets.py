@@ -37,9 +37,7 @@ def test_generate_writes_a_private_file_with_a_password_for_every_phone(tmp_path
     assert path == tmp_path / "s" / "phones.toml"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     extensions = [ext for ext, _ in phones(config)]
-    assert added == extensions and len(extensions) == len(config.agents) + len(
-        config.supervisors
-    )
+    assert added == extensions and len(extensions) == len(config.agents) + len(config.supervisors)
     data = tomllib.loads(path.read_text(encoding="utf-8"))
     assert sorted(data) == sorted(extensions)
     assert len(set(data.values())) == len(extensions)
@@ -87,9 +85,7 @@ def test_passwords_from_the_environment(tmp_path: Path) -> None:
 
 def test_a_missing_password_names_the_phone_and_where_it_was_looked_for(tmp_path: Path) -> None:
     path = tmp_path / "phones.toml"
-    config = config_with(
-        tmp_path, f'[phones]\nsecrets_file = "{path}"\nenv_prefix = "CC_SIP_"\n'
-    )
+    config = config_with(tmp_path, f'[phones]\nsecrets_file = "{path}"\nenv_prefix = "CC_SIP_"\n')
     generate(config)
     text = path.read_text(encoding="utf-8")
     path.write_text(re.sub(r'(?m)^"1002" = .*\n', "", text), encoding="utf-8")
