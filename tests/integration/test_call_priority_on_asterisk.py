@@ -98,6 +98,7 @@ def test_trusted_header_and_dialplan_variable_go_ahead_untrusted_headers_do_not(
             sipp_calls(cc, "citizen", ELSEWHERE, CITIZEN_PORT, CALLER_RTP + 1700,
                        [("12345", citizen, "9", "market")])
         )  # fmt: skip
+        queued(cc, early, citizen)  # one after the other: arrival order is then known
         stack.enter_context(
             sipp_calls(cc, "plain", "127.0.0.1", PLAIN_PROXY_PORT, CALLER_RTP + 1720,
                        [("12345", plain, "9", "market")])
