@@ -348,6 +348,10 @@ class Runtime:
             )
             for problem in decision.problems:
                 log.warning("call %s: %s", e.call_id, problem)
+            if decision.skill != skill:
+                self._send(
+                    e.node, partial(self.drivers[e.node].set_skill, e.call_id, decision.skill)
+                )
             priority, skill = decision.priority, decision.skill
             if e.requests:
                 log.info(

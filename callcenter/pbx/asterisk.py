@@ -560,6 +560,18 @@ class AsteriskDriver:
                 }
             )
 
+    async def set_skill(self, call_id: str, skill: str) -> None:
+        call = self._calls.get(call_id)
+        if call is not None:
+            await self._action(
+                {
+                    "Action": "Setvar",
+                    "Channel": call.channel,
+                    "Variable": "__CC_SKILL",
+                    "Value": skill,
+                }
+            )
+
     def _agent_channel(self, call: _Call) -> str:
         return next(
             (

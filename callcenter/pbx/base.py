@@ -282,6 +282,10 @@ class PbxDriver(Protocol):
     async def set_priority(self, call_id: str, priority: int) -> None:
         """Keep the caller's effective priority on the PBX so a restarted engine restores it."""
 
+    async def set_skill(self, call_id: str, skill: str) -> None:
+        """Keep a skill the call asked for (dialplan or trusted header) on the PBX, so a
+        restarted engine restores it and the PBX's record of the call holds it."""
+
     async def stream_audio(self, call_id: str, leg: str, address: str, stream_id: str) -> None:
         """Stream one leg's voice ("caller" or "agent") of a connected call, listen-only, to
         an AudioSocket server at `address` (host:port) under the UUID `stream_id`."""

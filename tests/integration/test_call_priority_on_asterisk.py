@@ -7,6 +7,7 @@ site-local extension) raises the priority too."""
 from __future__ import annotations
 
 import contextlib
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -125,6 +126,22 @@ def test_trusted_header_and_dialplan_variable_go_ahead_untrusted_headers_do_not(
         assert "from number+dialplan, skill general from number" in log
         assert "header:proxy: priority boost 'lots' ignored" in log
         assert "header:proxy: unknown skill 'astrology' ignored" in log
+
+        def skills_on_proxy_channels() -> list[str] | None:
+            """CC_SKILL of the trusted proxy's two channels, as Asterisk holds them (a
+            restarted engine restores the caller from these)."""
+            channels = cc.instance.cli("core show channels concise")
+            found = []
+            for name in re.findall(r"^(PJSIP/proxy-[0-9a-f]+)!", channels, flags=re.M):
+                shown = cc.instance.cli(f"core show channel {name}")
+                skill = re.search(r"(?m)^\s*_*CC_SKILL=(\w+)", shown)
+                if skill:
+                    found.append(skill.group(1))
+            return sorted(found) if len(found) == 2 and "market" in found else None
+
+        assert wait_until(skills_on_proxy_channels, 60, "the skill kept on the channel") == [
+            "general", "market",
+        ]  # fmt: skip
         cc.instance.cli("channel request hangup all")
     phone.wait_for(lambda e: e.get("event") == "disconnected", 60)
     wait_until(lambda: not cc.engine.queue(), 90, "the queue to empty")

@@ -4,6 +4,7 @@ proxy's headers may change, and what is ignored."""
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from panoramisk.message import Message
 
 from callcenter import domain
 from callcenter.call_priority import BOOST_LIMIT, decide
-from callcenter.config import load_config
+from callcenter.config import Trunk, load_config
 from callcenter.dialplan import REPO, RenderParams, render
 from callcenter.pbx import base as pbx
 from callcenter.pbx.asterisk import AsteriskDriver
@@ -82,9 +83,8 @@ async def test_runtime_queues_a_boosted_caller_ahead_and_records_the_source() ->
         h.driver.emit(caller("early", number="13800000001", skill="dialect"))
         await eventually(lambda: h.stats.joined == 1)
         late = caller("late", number="13800000002", skill="dialect")
-        h.driver.emit(
-            pbx.CallerEntered(**{**late.__dict__, "requests": (pbx.CallRequest("dialplan", "5"),)})
-        )
+        asked = (pbx.CallRequest("dialplan", "5"),)
+        h.driver.emit(pbx.CallerEntered(**{**late.__dict__, "requests": asked}))
         await eventually(lambda: h.stats.joined == 2)
         assert [v.call_id for v in h.runtime.acd.queued()] == ["late", "early"]
         joined = {e.call_id: e for e in h.of(domain.CallerJoined)}
@@ -93,6 +93,25 @@ async def test_runtime_queues_a_boosted_caller_ahead_and_records_the_source() ->
         assert joined["early"].priority_source == "number"
         # kept on the channel, so a restarted engine restores the boosted priority
         assert ("late", joined["late"].priority) in h.driver.priorities
+        assert h.driver.skills == []  # the skill did not change
+
+
+async def test_runtime_routes_by_the_skill_the_call_asked_for_and_keeps_it_on_the_pbx() -> None:
+    """A caller of a skill nobody has, whose trusted header asks for the market specialists,
+    is offered to the market specialist; the skill is kept on the channel for a restart."""
+    async with running_runtime() as h:
+        c = caller("c1", skill="dialect")
+        asked = (pbx.CallRequest("header:proxy", "", "market"),)
+        h.runtime.config = replace(
+            h.runtime.config,
+            trunks=(*h.runtime.config.trunks, Trunk("proxy", "inbound", trust_headers=True)),
+        )
+        h.driver.emit(pbx.CallerEntered(**{**c.__dict__, "requests": asked}))
+        await eventually(lambda: len(h.driver.offers) == 1)
+        assert h.driver.offers[0][:2] == ("c1", ("1003",))  # market 5
+        (joined,) = h.of(domain.CallerJoined)
+        assert (joined.skill, joined.skill_source) == ("market", "header:proxy")
+        assert h.driver.skills == [("c1", "market")]
 
 
 async def test_runtime_ignores_an_untrusted_header_and_a_bad_value() -> None:
