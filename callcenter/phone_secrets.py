@@ -24,7 +24,7 @@ from callcenter.tomlreader import ConfigError
 
 FILE = "center.toml"
 MIN_LENGTH = 8
-# what pjsip.conf can hold as a value: no whitespace, no ';' (a comment) or '#', no quotes
+# what a PBX config file can hold as a value: no whitespace, no ';' (a comment) or '#', no quotes
 _USABLE = re.compile(r"^[!$%&()*+,\-./0-9:<=>?@A-Z\[\]^_`a-z{|}~]+$")
 
 
