@@ -14,11 +14,13 @@ from pathlib import Path
 from callcenter.api.auth import ROLES
 from callcenter.applications_cli import COMMANDS as APPLICATION_COMMANDS
 from callcenter.applications_cli import add_commands as add_application_commands
-from callcenter.config import Config, ConfigError, load_config, recordings_root
+from callcenter.config import NO_PBX, Config, ConfigError, load_config, recordings_root
 from callcenter.data.commands import add_commands as add_data_commands
 from callcenter.data.logmask import install as install_log_masking
-from callcenter.dialplan import REPO, RenderParams, check_extensions, render
+from callcenter.dialplan import REPO, RenderError, RenderParams, check_extensions, render
 from callcenter.pbx.sandbox import Instance, SandboxError, ensure_root, root_dir, root_ready
+from callcenter.phone_secrets import generate as generate_phone_secrets
+from callcenter.phone_secrets import phone_passwords, phones
 
 DEFAULT_CONFIG = REPO / "config"
 ENGINE_COMMANDS = ("serve", "demo", "pbx", "config")
@@ -63,6 +65,17 @@ def main(argv: list[str] | None = None) -> int:
     dialplan = sub.add_parser("dialplan", help="render or check the Asterisk dialplan")
     dialplan.add_argument("action", choices=["render", "check"])
     dialplan.add_argument("--out", default="", help="directory for rendered files")
+
+    agents_cmd = sub.add_parser(
+        "agents",
+        help="agents' phones: SIP passwords in the store center.toml [phones] names",
+        description="`agents secrets generate` writes a random SIP password for every agent "
+        "and supervisor phone that has none into center.toml [phones] secrets_file (created "
+        "with mode 0600); existing passwords are never replaced. `agents secrets check` "
+        "says whether every phone has one (file or environment), naming those that do not.",
+    )
+    agents_cmd.add_argument("what", choices=["secrets"])
+    agents_cmd.add_argument("action", choices=["generate", "check"])
 
     config_cmd = sub.add_parser("config", help="validate config")
     config_cmd.add_argument("action", choices=["check"])
@@ -121,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
             return token_command(args.name, args.role, args.department)
         if args.command == "dialplan":
             return dialplan_command(config, args.action, args.out)
+        if args.command == "agents":
+            return agents_secrets_command(config, args.action)
         if args.command == "pbx":
             return pbx_command(config, args.action, args.node, args.args)
         if args.command == "serve":
@@ -211,15 +226,41 @@ def config_check(config: Config) -> int:
     return 0
 
 
+def agents_secrets_command(config: Config, action: str) -> int:
+    if action == "generate":
+        path, added = generate_phone_secrets(config)
+        print(f"{path}: {len(added)} new SIP passwords ({', '.join(added) or 'none needed'})")
+        return 0
+    found = phone_passwords(config)
+    print(f"every phone has a SIP password ({len(found)} phones)")
+    return 0
+
+
 def dialplan_command(config: Config, action: str, out: str) -> int:
-    # secrets stay placeholders for the deployment to fill in from its environment
-    params = RenderParams(
-        ami_secret="${CALLCENTER_AMI_SECRET}",
-        trunk_secrets={t.name: "${" + t.secret_env + "}" for t in config.trunks if t.auth_user},
-    )
+    if action == "check":  # the dialplan only: no secret is needed, and none is written
+        stand_in = "not-written-check-only"
+        params = RenderParams(
+            ami_secret=stand_in,
+            agent_passwords={ext: stand_in for ext, _ in phones(config)},
+            trunk_secrets={t.name: stand_in for t in config.trunks if t.auth_user},
+        )
+    else:  # every secret from the store the operator controls; a missing one is an error
+        if not config.nodes:
+            raise ConfigError("center.toml", "pbx.nodes", NO_PBX)
+        node = config.nodes[0]
+        params = RenderParams(
+            ami_user=node.ami_user,
+            ami_secret=node.secret(),
+            agent_passwords=phone_passwords(config),
+            trunk_secrets={t.name: t.secret() for t in config.trunks if t.auth_user},
+        )
     if config.nodes:
         params = replace(params, recordings_dir=config.nodes[0].recordings_dir)
-    files = render(config, params)
+    try:
+        files = render(config, params)
+    except RenderError as exc:
+        print(f"callcenter: {exc}", file=sys.stderr)
+        return 1
     problems = check_extensions(files["extensions.conf"])
     if action == "check":
         for problem in problems:

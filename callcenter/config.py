@@ -90,6 +90,16 @@ class AsrConfig:
 
 
 @dataclass(frozen=True)
+class PhoneSecrets:
+    """Where the SIP passwords of agents' and supervisors' phones are kept (center.toml
+    [phones]): a file (TOML, "extension" = "password", mode 0600) and/or environment
+    variables named <env_prefix><extension>. callcenter/phone_secrets.py reads them."""
+
+    secrets_file: str = ""
+    env_prefix: str = ""
+
+
+@dataclass(frozen=True)
 class PbxNode:
     name: str
     kind: str = "asterisk"
@@ -172,6 +182,8 @@ class Trunk:
     # with this user name and the password in environment variable `secret_env`.
     auth_user: str = ""
     secret_env: str = ""
+    # An upstream proxy the operator trusts: its X-CC-Priority-Boost / X-CC-Skill headers count
+    trust_headers: bool = False
 
     def secret(self) -> str:
         value = os.environ.get(self.secret_env, "")
@@ -212,6 +224,7 @@ class Config:
     source_dir: Path
     outbound: OutboundSettings = OutboundSettings()
     supervisors: tuple[SupervisorEntry, ...] = ()
+    phone_secrets: PhoneSecrets = PhoneSecrets()
     _by_did: Mapping[str, NumberEntry] = field(default_factory=dict, repr=False)
 
     def is_known_did(self, did: str) -> bool:
@@ -370,7 +383,19 @@ def load_config(directory: str | Path, need_pbx: bool = False) -> Config:
         return None if v in skill_ids else f"unknown skill {v!r} (known: {', '.join(skill_ids)})"
 
     center_file = at("center.toml")
-    r.table(center_file, "", ("center", "engine", "storage", "recordings", "asr", "pbx"))
+    r.table(center_file, "", ("center", "engine", "storage", "recordings", "asr", "pbx", "phones"))
+    ph = r.table(center_file.get("phones"), "phones", ("secrets_file", "env_prefix"))
+    phone_secrets = PhoneSecrets(
+        secrets_file=r.get(ph, "phones", "secrets_file", str, ""),
+        env_prefix=r.get(
+            ph,
+            "phones",
+            "env_prefix",
+            str,
+            "",
+            check=lambda v: None if re.match(r"^[A-Z_][A-Z0-9_]*$", v) else "must be like CC_SIP_",
+        ),
+    )
     c = r.table(center_file.get("center"), "center", ("name", "timezone", "default_did"))
     center = CenterConfig(
         name=r.get(c, "center", "name", str, CenterConfig.name),
@@ -673,7 +698,7 @@ def load_config(directory: str | Path, need_pbx: bool = False) -> Config:
     trunks: list[Trunk] = []
     for i, t in enumerate(r.tables(trunks_file.get("trunk"), "trunk")):
         key = f"trunk[{i}]"
-        r.table(t, key, ("name", "direction", "match", "auth_user", "secret_env"))
+        r.table(t, key, ("name", "direction", "match", "auth_user", "secret_env", "trust_headers"))
         trunks.append(
             Trunk(
                 name=r.get(t, key, "name", str, f"trunk{i}", required=True),
@@ -683,11 +708,14 @@ def load_config(directory: str | Path, need_pbx: bool = False) -> Config:
                 match=_joined_match(r.get(t, key, "match", (str, list), "", check=_trunk_match)),
                 auth_user=r.get(t, key, "auth_user", str, "", check=_sip_user),
                 secret_env=r.get(t, key, "secret_env", str, "", check=_env_name),
+                trust_headers=r.get(t, key, "trust_headers", bool, False),
             )
         )
         for present, missing in (("auth_user", "secret_env"), ("secret_env", "auth_user")):
             if present in t and missing not in t:
                 r.error(f"{key}.{missing}", f"is required with {present} (digest auth needs both)")
+        if trunks[-1].trust_headers and trunks[-1].direction != "inbound":
+            r.error(f"{key}.trust_headers", "only an inbound trunk sends calls with headers")
         if trunks[-1].direction == "inbound" and "match" not in t:
             r.error(
                 f"{key}.match",
@@ -738,6 +766,7 @@ def load_config(directory: str | Path, need_pbx: bool = False) -> Config:
         source_dir=src,
         outbound=outbound,
         supervisors=tuple(supervisors),
+        phone_secrets=phone_secrets,
         _by_did=by_did,
     )
 

@@ -83,6 +83,23 @@ def context(config: Config, params: RenderParams) -> dict[str, Any]:
                 f"trunks.toml: trunk[{i}].secret_env: no password for trunk {trunk.name} "
                 f"(environment variable {trunk.secret_env})"
             )
+    # never a phone or the manager user without a secret (Asterisk would take an empty one)
+    if not params.ami_secret:
+        raise RenderError(
+            f"manager.conf: no AMI secret for user {params.ami_user} "
+            "(center.toml pbx.nodes.secret_env names the environment variable holding it)"
+        )
+    nobody = [
+        f"{kind} {p.id} (extension {p.extension})"
+        for kind, group in (("agent", config.agents), ("supervisor", config.supervisors))
+        for p in group
+        if not params.agent_passwords.get(p.extension)
+    ]
+    if nobody:
+        raise RenderError(
+            f"pjsip.conf: no SIP password for {', '.join(nobody)} "
+            "(center.toml [phones]: `callcenter agents secrets generate`)"
+        )
     ivr_entries: dict[str, str] = {}
     flows: set[str] = set()
     if config.ivr is not None:
@@ -96,7 +113,7 @@ def context(config: Config, params: RenderParams) -> dict[str, Any]:
             "name": a.name,
             "extension": a.extension,
             "dial": agent_dial(config, a.extension),
-            "password": params.agent_passwords.get(a.extension, ""),
+            "password": params.agent_passwords[a.extension],
         }
         for a in config.agents
     ]
@@ -106,7 +123,7 @@ def context(config: Config, params: RenderParams) -> dict[str, Any]:
             "name": x.name,
             "extension": x.extension,
             "dial": agent_dial(config, x.extension),
-            "password": params.agent_passwords.get(x.extension, ""),
+            "password": params.agent_passwords[x.extension],
         }
         for x in config.supervisors
     ]

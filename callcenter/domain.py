@@ -22,6 +22,11 @@ class CallerJoined:
     priority: int
     at: float
     ivr_path: str = ""  # the IVR menu path taken before joining ("" = direct)
+    # where the priority and skill came from ("" = not known, e.g. a restored caller):
+    # priority "number", "number+dialplan", "number+header:<trunk>"; skill "number",
+    # "dialplan" or "header:<trunk>" (callcenter/call_priority.py)
+    priority_source: str = ""
+    skill_source: str = ""
 
 
 @dataclass(frozen=True)

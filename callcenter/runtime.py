@@ -23,6 +23,7 @@ from acd.engine import Acd
 from acd.errors import AcdError
 from callcenter import domain
 from callcenter.bus import Bus
+from callcenter.call_priority import Decision, decide
 from callcenter.callbacks import TIMER_KINDS as CALLBACK_TIMERS
 from callcenter.callbacks import CallbackDesk, PendingCallback, dialable
 from callcenter.config import Config, caller_priority
@@ -328,6 +329,7 @@ class Runtime:
             )
         skill = e.skill or number.skill
         priority = e.priority
+        decision: Decision | None = None
         if not e.restored:
             history = self._recent.setdefault(self._caller_key(e.caller_number), deque())
             window = now - _repeat_window(self.config)
@@ -337,6 +339,29 @@ class Runtime:
                 number, e.caller_number, len(history), self.config.priority_rules, self.config.lists
             )
             history.append(now)
+            decision = decide(
+                priority,
+                skill,
+                e.requests,
+                {s.id for s in self.config.skills},
+                {t.name for t in self.config.trunks if t.trust_headers},
+            )
+            for problem in decision.problems:
+                log.warning("call %s: %s", e.call_id, problem)
+            if decision.skill != skill:
+                self._send(
+                    e.node, partial(self.drivers[e.node].set_skill, e.call_id, decision.skill)
+                )
+            priority, skill = decision.priority, decision.skill
+            if e.requests:
+                log.info(
+                    "call %s: priority %d from %s, skill %s from %s",
+                    e.call_id,
+                    priority,
+                    decision.priority_source,
+                    skill,
+                    decision.skill_source,
+                )
             if priority != e.priority:
                 self._send(e.node, partial(self.drivers[e.node].set_priority, e.call_id, priority))
         self.calls[e.call_id] = CallMeta(
@@ -355,6 +380,8 @@ class Runtime:
                 priority=priority,
                 at=arrived,
                 ivr_path=e.ivr_path,
+                priority_source=decision.priority_source if decision else "",
+                skill_source=decision.skill_source if decision else "",
             )
         )
         self._apply(ev.CallerArrived(e.call_id, skill, priority, arrived), now)

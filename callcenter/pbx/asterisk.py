@@ -35,6 +35,7 @@ from callcenter.pbx.base import (
     CallerFellBack,
     CallerGone,
     CallInProgress,
+    CallRequest,
     CommandFailed,
     EmergencyStatus,
     FinishedCall,
@@ -309,6 +310,7 @@ class AsteriskDriver:
                     arrived_at=_float(m.get("Arrived", "0")),
                     caller_number=m.get("Caller", ""),
                     ivr_path=m.get("IvrPath", ""),
+                    requests=_join_requests(m),
                 )
             )
         elif kind == "CCWait":
@@ -555,6 +557,18 @@ class AsteriskDriver:
                     "Channel": call.channel,
                     "Variable": "__CC_PRIORITY",
                     "Value": str(priority),
+                }
+            )
+
+    async def set_skill(self, call_id: str, skill: str) -> None:
+        call = self._calls.get(call_id)
+        if call is not None:
+            await self._action(
+                {
+                    "Action": "Setvar",
+                    "Channel": call.channel,
+                    "Variable": "__CC_SKILL",
+                    "Value": skill,
                 }
             )
 
@@ -976,6 +990,21 @@ def _variables(m: Message) -> dict[str, str]:
         name, _, value = str(item).partition("=")
         out[name] = value
     return out
+
+
+def _join_requests(m: Message) -> tuple[CallRequest, ...]:
+    """What CCJoin carries beyond the number's own skill and priority: the dialplan's
+    CC_PRIORITY_BOOST / CC_SKILL_OVERRIDE, and the X-CC-* headers the dialplan read only on
+    a channel of a trunk marked trust_headers (HeaderFrom: the trunk's name). Raw text."""
+    found: list[CallRequest] = []
+    boost, skill = _one(m.get("Boost", "")), _one(m.get("SkillOverride", ""))
+    if boost or skill:
+        found.append(CallRequest("dialplan", boost, skill))
+    trunk = _one(m.get("HeaderFrom", ""))
+    boost, skill = _one(m.get("HeaderBoost", "")), _one(m.get("HeaderSkill", ""))
+    if trunk and (boost or skill):
+        found.append(CallRequest(f"header:{trunk}", boost, skill))
+    return tuple(found)
 
 
 def _one(value: Any) -> str:

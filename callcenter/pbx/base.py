@@ -13,6 +13,17 @@ from typing import Protocol
 
 
 @dataclass(frozen=True)
+class CallRequest:
+    """Priority and skill a call asks for, as raw text from the PBX (validated above the
+    driver, callcenter/call_priority.py). `source` is "dialplan" (channel variables) or
+    "header:<trunk>" (SIP headers, passed on only from a trunk marked trust_headers)."""
+
+    source: str
+    priority_boost: str = ""
+    skill: str = ""
+
+
+@dataclass(frozen=True)
 class CallerEntered:
     """A caller is waiting in the hold context (new, or found by a snapshot)."""
 
@@ -26,6 +37,7 @@ class CallerEntered:
     caller_number: str
     restored: bool = False  # True when found by snapshot() rather than announced
     ivr_path: str = ""  # the menu path the caller took before joining
+    requests: tuple[CallRequest, ...] = ()  # what the dialplan or a trusted header asked for
 
 
 @dataclass(frozen=True)
@@ -269,6 +281,10 @@ class PbxDriver(Protocol):
 
     async def set_priority(self, call_id: str, priority: int) -> None:
         """Keep the caller's effective priority on the PBX so a restarted engine restores it."""
+
+    async def set_skill(self, call_id: str, skill: str) -> None:
+        """Keep a skill the call asked for (dialplan or trusted header) on the PBX, so a
+        restarted engine restores it and the PBX's record of the call holds it."""
 
     async def stream_audio(self, call_id: str, leg: str, address: str, stream_id: str) -> None:
         """Stream one leg's voice ("caller" or "agent") of a connected call, listen-only, to

@@ -46,6 +46,7 @@ MODULES = [
     "res_pjsip_registrar.so",
     "res_pjsip_sdp_rtp.so",
     "res_pjsip_caller_id.so",
+    "res_pjsip_header_funcs.so",  # PJSIP_HEADER: a trusted trunk's X-CC-* headers (cc-join)
     "res_pjsip_dtmf_info.so",
     "res_pjsip_refer.so",
     "res_pjsip_logger.so",

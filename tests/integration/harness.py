@@ -61,6 +61,17 @@ CARRIER_PORT = 25098 + OFFSET  # the carrier trunk's far end: where calls to cit
 # sending from this port; its password is made up per session, in TRUNK_SECRET_ENV.
 SECURE_TRUNK_PORT = SIP_PORT + 262
 TRUNK_SECRET_ENV = "CALLCENTER_IT_TRUNK_SECRET"
+# An upstream SIP proxy the operator trusts (trust_headers: its X-CC-* headers count), and
+# one it does not: each sends from its own port.
+TRUSTED_PROXY_PORT = SIP_PORT + 264
+PLAIN_PROXY_PORT = SIP_PORT + 265
+# Site-local dialplan (extensions_local.conf): a DID whose dialplan raises the priority.
+VIP_DID = "1234590"
+LOCAL_DIALPLAN = f"""
+[cc-inbound]
+exten => {VIP_DID},1,Set(CC_PRIORITY_BOOST=6)
+ same => n,Goto(cc-entry,12345,1)
+"""
 RTP = (26000 + OFFSET, 26999 + OFFSET)
 AGENT_RTP = 27000 + OFFSET  # agents' softphones (27000-27999)
 CALLER_RTP = 28000 + OFFSET  # callers (28000-28999), then single test phones (29000-29999)
@@ -346,7 +357,7 @@ class Engine:
             stderr=subprocess.STDOUT,
         )
         if linked:
-            wait_until(self.linked, 30, "the engine to log in to AMI")
+            wait_until(self.linked, 90, "the engine to log in to AMI")
 
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -428,6 +439,12 @@ class Center:
             f'match = "127.0.0.1:{SECURE_TRUNK_PORT}"\nauth_user = "hotline"\n'
             f'secret_env = "{TRUNK_SECRET_ENV}"\n'
         )
+        text += (
+            '\n[[trunk]]\nname = "proxy"\ndirection = "inbound"\n'
+            f'match = "127.0.0.1:{TRUSTED_PROXY_PORT}"\ntrust_headers = true\n'
+            '\n[[trunk]]\nname = "proxy-plain"\ndirection = "inbound"\n'
+            f'match = "127.0.0.1:{PLAIN_PROXY_PORT}"\n'
+        )
         trunks.write_text(text, encoding="utf-8")
         quality = self.config_dir / "quality.toml"  # no background governance under test
         quality.write_text(
@@ -455,6 +472,7 @@ class Center:
             recordings_host=self.recordings_root,
             emergency_port=EMERGENCY_PORT,
             carrier_port=CARRIER_PORT,
+            local_dialplan=LOCAL_DIALPLAN,
         )
         self.instance.stop()  # a fresh Asterisk (and queue_log) for every test session
         (self.instance.dir / "log" / "queue_log").unlink(missing_ok=True)

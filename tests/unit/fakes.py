@@ -40,6 +40,7 @@ class FakeDriver:
         self.overflows: list[tuple[str, str, str]] = []
         self.heartbeats: list[float] = []
         self.priorities: list[tuple[str, int]] = []
+        self.skills: list[tuple[str, str]] = []
         self.hangups: list[str] = []
         self.streams: list[tuple[str, str, str, str]] = []
         self.emergencies: list[tuple[str, str, str]] = []
@@ -93,6 +94,9 @@ class FakeDriver:
 
     async def set_priority(self, call_id: str, priority: int) -> None:
         self.priorities.append((call_id, priority))
+
+    async def set_skill(self, call_id: str, skill: str) -> None:
+        self.skills.append((call_id, skill))
 
     async def stream_audio(self, call_id: str, leg: str, address: str, stream_id: str) -> None:
         self.streams.append((call_id, leg, address, stream_id))

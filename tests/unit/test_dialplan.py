@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -26,9 +27,20 @@ def config() -> Config:
     return load_config(SHIPPED_CONFIG)
 
 
+def with_secrets(config: Config, params: RenderParams) -> RenderParams:
+    """`params` with an AMI secret and every phone's password where it has none (a render
+    without them is refused)."""
+    phones = [a.extension for a in config.agents] + [x.extension for x in config.supervisors]
+    return replace(
+        params,
+        ami_secret=params.ami_secret or "test-ami-secret",
+        agent_passwords={ext: f"pw-{ext}-0123" for ext in phones} | dict(params.agent_passwords),
+    )
+
+
 def render_to(directory: Path, config: Config, params: RenderParams) -> dict[str, str]:
     """Render into `directory` and read the files back, as a deployment would."""
-    for name, text in render(config, params).items():
+    for name, text in render(config, with_secrets(config, params)).items():
         (directory / name).write_text(text, encoding="utf-8")
     return {name: (directory / name).read_text(encoding="utf-8") for name in DEPLOYMENT_FILES}
 
@@ -168,15 +180,36 @@ def test_extra_queue_is_rendered(tmp_path: Path, config: Config) -> None:
     assert re.findall(r"^member => (\S+)$", body, flags=re.M) == ["PJSIP/1001", "PJSIP/1002"]
 
 
-def test_manager_has_no_secret_unless_passed(
-    tmp_path: Path, config: Config, monkeypatch: pytest.MonkeyPatch
+def test_an_empty_manager_secret_is_not_renderable(
+    config: Config, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The manager user never gets `secret =` empty; render does not read the environment
+    itself (the CLI passes the secret from the node's secret_env)."""
     monkeypatch.setenv("CALLCENTER_AMI_SECRET", "env-secret-xyz")
-    manager = render_to(tmp_path, config, RenderParams(ami_port=15038))["manager.conf"]
-    assert "env-secret-xyz" not in manager
-    assert re.search(r"^secret = $", manager, flags=re.M)
-    assert "port = 15038" in manager
-    assert "[callcenter]" in manager
+    params = RenderParams(ami_port=15038, agent_passwords={"x": "y"})
+    with pytest.raises(RenderError, match=r"manager.conf: no AMI secret for user callcenter"):
+        render(config, params)
+
+
+def test_a_phone_without_a_password_is_not_renderable(config: Config) -> None:
+    """Never `password =` empty: the error names every phone that has none."""
+    passwords = {a.extension: "pw-long-enough" for a in config.agents[1:]}
+    with pytest.raises(RenderError) as caught:
+        render(config, RenderParams(ami_secret="s3cret-manager", agent_passwords=passwords))
+    first = config.agents[0]
+    assert f"agent {first.id} (extension {first.extension})" in str(caught.value)
+    for x in config.supervisors:
+        assert f"supervisor {x.id} (extension {x.extension})" in str(caught.value)
+    assert f"agent {config.agents[1].id} " not in str(caught.value)
+
+
+def test_rendered_phones_and_manager_never_have_an_empty_secret(
+    tmp_path: Path, config: Config
+) -> None:
+    files = render_to(tmp_path, config, RenderParams(ami_port=15038))
+    assert not re.search(r"^(password|secret) =\s*$", files["pjsip.conf"], flags=re.M)
+    assert not re.search(r"^secret =\s*$", files["manager.conf"], flags=re.M)
+    assert "port = 15038" in files["manager.conf"] and "[callcenter]" in files["manager.conf"]
 
 
 def test_manager_secret_when_passed(tmp_path: Path, config: Config) -> None:
