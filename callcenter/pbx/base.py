@@ -104,6 +104,7 @@ class AgentAnswered:
     node: str
     call_id: str
     agent_id: str
+    agent_leg: str = ""  # the PBX's id of the agent's channel (its uniqueid), "" unknown
 
 
 @dataclass(frozen=True)
@@ -133,11 +134,13 @@ class AgentContact:
 
 @dataclass(frozen=True)
 class AgentLegEnded:
-    """The agent's side of a connected call hung up."""
+    """The agent's side of a connected call hung up. `by`: who hung up first, "caller" or
+    "agent" ("" when the PBX did not say)."""
 
     node: str
     call_id: str
     agent_id: str
+    by: str = ""
 
 
 @dataclass(frozen=True)
