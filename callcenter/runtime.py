@@ -270,6 +270,8 @@ class Runtime:
         elif isinstance(e, pbx.CallerGone):
             if e.call_id in self.callbacks:
                 return  # the caller hung up after taking the callback: its place is kept
+            if e.by:  # a connected call: the PBX knows who hung up first
+                self._apply(ev.CallEnded(e.call_id, e.by), now)
             self._apply(ev.CallerHungUp(e.call_id), now)
             self.calls.pop(e.call_id, None)
             self.bus.publish(domain.CallClosed(e.call_id, e.node, now))

@@ -159,6 +159,7 @@ class _Call:
     recording: str = ""  # relative path of the call's recording (no suffix)
     dialling: set[str] = field(default_factory=set)  # offered agents with no leg yet
     ended_by: str = ""  # who hung up first once connected: "caller" or "agent"
+    hanging_up: bool = False  # the caller asked to hang up (before any answer)
 
 
 @dataclass
@@ -431,6 +432,8 @@ class AsteriskDriver:
             return
         del self._legs[dest]
         self._leg_uids.pop(dest, None)
+        if call is not None and call.hanging_up:
+            return  # the caller hung up while it rang: its CallerGone ends the ring, no miss
         if call is not None and agent_id in call.cancelled:
             self._events.put_nowait(AgentNotAnswered(self.node, call_id, agent_id, "cancelled"))
             return
@@ -472,7 +475,7 @@ class AsteriskDriver:
         call = self._calls.get(call_id)
         if call is not None and call.channel == channel:
             del self._calls[call_id]
-            self._events.put_nowait(CallerGone(self.node, call_id))
+            self._events.put_nowait(CallerGone(self.node, call_id, call.ended_by))
 
     def _on_hangup_request(self, manager: Manager, m: Message) -> None:
         """A side of a connected call asked to hang up: the first one is who ended the call
@@ -485,8 +488,11 @@ class AsteriskDriver:
                 call.ended_by = call.ended_by or "agent"
             return
         call = self._calls.get(m.get("Linkedid", ""))
-        if call is not None and call.channel == channel and call.where == "connected":
-            call.ended_by = call.ended_by or "caller"
+        if call is not None and call.channel == channel:
+            if call.where == "connected":
+                call.ended_by = call.ended_by or "caller"
+            else:
+                call.hanging_up = True
 
     # --- commands ------------------------------------------------------------------------------
 

@@ -145,10 +145,13 @@ class AgentLegEnded:
 
 @dataclass(frozen=True)
 class CallerGone:
-    """The caller's channel hung up."""
+    """The caller's channel hung up. `by`: on a connected call, who hung up first ("caller"
+    or "agent"; "" when not connected or not known): the two channels' Hangup events come
+    in either order."""
 
     node: str
     call_id: str
+    by: str = ""
 
 
 @dataclass(frozen=True)
