@@ -74,16 +74,16 @@ def lines_of(path: Path) -> list[Line]:
     return [line.split("|") for line in path.read_text("utf-8").splitlines() if line]
 
 
-def call_lines(path: Path, skip: int, queue: str, until: str) -> list[Line]:
-    """The lines of the first call in `queue` after the first `skip` lines, once its line
-    `until` (or a completion or leaving) is written."""
+def call_lines(path: Path, skip: int, queue: str, until: str, index: int = 0) -> list[Line]:
+    """The lines of the call `index` (0: the first) in `queue` after the first `skip` lines,
+    once its line `until` is written."""
 
     def found() -> list[Line] | None:
         fresh = [x for x in lines_of(path)[skip:] if len(x) > 4 and x[2] == queue]
         calls = [x[1] for x in fresh if x[4] == "ENTERQUEUE"]
-        if not calls:
+        if len(calls) <= index:
             return None
-        mine = [x for x in fresh if x[1] == calls[0]]
+        mine = [x for x in fresh if x[1] == calls[index]]
         return mine if any(x[4] == until for x in mine) else None
 
     got: list[Line] = wait_until(found, 90, f"the {until} line in {path.name} ({queue})")
@@ -244,6 +244,41 @@ def test_caller_abandons_while_waiting(compare: Center) -> None:
         unpause_on_app_queue(cc, everyone)
     assert [x[4] for x in app] == ["ENTERQUEUE", "ABANDON"]
     assert_same(engine, app, "13900000103")
+
+
+def test_second_caller_joins_at_position_two_and_abandons_from_there(compare: Center) -> None:
+    cc = compare
+    everyone = [a.extension for a in cc.config.agents]
+    for a in cc.config.agents:
+        cc.engine.post(f"/api/agents/{a.id}/pause", {"reason": "qlog"})
+    pause_on_app_queue(cc, everyone)
+    found: list[tuple[list[Line], list[Line]]] = []
+    try:
+        numbers = ("13900000111", "13900000112")
+        for did, log, queue in (
+            ("12345", engine_log(cc), "12345"),
+            (COMPARE_DID, asterisk_log(cc), COMPARE_QUEUE),
+        ):
+            skip = len(lines_of(log))
+            first, second = cc.caller(numbers[0]), cc.caller(numbers[1])
+            first.call(numbers[0], did)
+            call_lines(log, skip, queue, "ENTERQUEUE", 0)
+            second.call(numbers[1], did)
+            call_lines(log, skip, queue, "ENTERQUEUE", 1)
+            second.hangup(numbers[1])
+            later = call_lines(log, skip, queue, "ABANDON", 1)
+            first.hangup(numbers[0])
+            earlier = call_lines(log, skip, queue, "ABANDON", 0)
+            found.append((earlier, later))
+            settle(cc, first, numbers[0])
+    finally:
+        unpause_on_app_queue(cc, everyone)
+    (engine_first, engine_second), (app_first, app_second) = found
+    # app_queue: the second caller joined at 2 and left from 2; the first then left from 1
+    assert [x[4:7] for x in app_second] == [["ENTERQUEUE", "", numbers[1]], ["ABANDON", "2", "2"]]
+    assert [x[4:7] for x in app_first] == [["ENTERQUEUE", "", numbers[0]], ["ABANDON", "1", "1"]]
+    assert_same(engine_second, app_second, numbers[1])
+    assert_same(engine_first, app_first, numbers[0])
 
 
 def test_caller_abandons_while_an_agent_rings(compare: Center) -> None:
