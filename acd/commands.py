@@ -75,6 +75,19 @@ class OfferRejected:
 
 
 @dataclass(frozen=True)
+class OfferCancelled:
+    """A ring ended unanswered through nobody's fault at the agent's phone: the caller left
+    (`reason` "abandoned", "timeout", ...), another agent of a ring-all answered
+    ("answered_elsewhere"), the caller took a callback ("callback"), or the engine withdrew
+    the offer ("cancelled", "caller_gone", or any other cause a rule names). Not a miss."""
+
+    call_id: CallId
+    agent_id: AgentId
+    reason: str
+    ring_seconds: float
+
+
+@dataclass(frozen=True)
 class AutoPauseAlert:
     """More than the configured share of logged-in agents is auto-paused (`active`), or no
     longer: a supervisor should look before the floor empties."""
@@ -98,6 +111,7 @@ class CallerLeft:
     reason: str
     waited: float
     position: int
+    original_position: int = 0  # 1-based position when the caller joined (0 unknown)
 
 
 @dataclass(frozen=True)
@@ -105,6 +119,9 @@ class CallFinished:
     call_id: CallId
     agent_id: AgentId
     talk_seconds: float
+    held: float = 0.0  # seconds from joining the queue to the answer
+    original_position: int = 0  # 1-based position when the caller joined (0 unknown)
+    ended_by: str = ""  # who hung up first: "caller", "agent", "" unknown
 
 
 @dataclass(frozen=True)
@@ -119,6 +136,7 @@ Action = Offer | CancelOffer | Overflow | SetTimer | CancelTimer
 Notice = (
     CallerQueued
     | OfferRejected
+    | OfferCancelled
     | CallConnected
     | CallerLeft
     | CallFinished

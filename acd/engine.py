@@ -101,6 +101,7 @@ class _Caller:
     agent_id: AgentId | None = None
     connected_at: float = 0.0
     callback: bool = False
+    joined_position: int = 0  # 1-based position in the queue when it joined
 
     @property
     def key(self) -> QueueKey:
@@ -217,6 +218,15 @@ class Acd:
         c = self._callers.get(call_id)
         return 0 if c is None else self._position(c)
 
+    def join_position(self, call_id: CallId, priority: int, arrived_at: float) -> int:
+        """The 1-based position a caller arriving now with this priority and arrival time
+        takes (its position when already queued)."""
+        c = self._callers.get(call_id)
+        if c is not None:
+            return self._position(c) or 1
+        key = (-priority, arrived_at, self._seq + 1, call_id)
+        return int(self._queue.bisect_left(key)) + 1
+
     def staffed(self, call_id: CallId) -> int:
         """Agents logged in and not on break who could take this caller now or later."""
         c = self._callers.get(call_id)
@@ -262,9 +272,11 @@ class Acd:
         self._callers[c.call_id] = c
         out.append(cmd.CallerQueued(c.call_id, c.skill, c.priority, arrived))
         if self.policy.leave_when_no_agents and not c.callback and not self._servable(c):
+            c.joined_position = 1
             self._leave(c, LeaveReason.NO_AGENTS, now, out, position=1)
             return
         self._queue.add(c.key)
+        c.joined_position = self._position(c)
         self._enqueue(c)
         # widening steps already due (a restored caller) apply at once
         while (
@@ -281,7 +293,7 @@ class Acd:
         if c is None:
             return
         if c.state is CallerState.CONNECTED:
-            self._finish(c, now, out)
+            self._finish(c, now, out, ended_by="caller")
             return
         self._leave(c, LeaveReason.ABANDONED, now, out)
 
@@ -311,6 +323,7 @@ class Acd:
             # the live caller is leaving: ringing agents for it now would connect nobody
             out.append(cmd.CancelTimer(("offer", c.call_id, c.offer_gen)))
             out.append(cmd.CancelOffer(c.call_id, c.offered_to))
+            self._rings_cancelled(c, c.offered_to, "callback", now, out)
             self._release(c.offered_to, c.call_id, now)
             c.offered_to = ()
             c.state = CallerState.WAITING
@@ -345,6 +358,7 @@ class Acd:
             self._release(others, c.call_id, now)
             if others:
                 out.append(cmd.CancelOffer(c.call_id, others))
+                self._rings_cancelled(c, others, "answered_elsewhere", now, out)
         else:
             self._dequeue(c)
         if a.offered is not None and a.offered != c.call_id:
@@ -395,7 +409,7 @@ class Acd:
     def _on_CallEnded(self, e: ev.CallEnded, now: float, out: list[cmd.Command]) -> None:
         c = self._callers.get(e.call_id)
         if c is not None and c.state is CallerState.CONNECTED:
-            self._finish(c, now, out)
+            self._finish(c, now, out, ended_by=e.by)
 
     def _on_CallRestored(self, e: ev.CallRestored, now: float, out: list[cmd.Command]) -> None:
         a = self._agent(e.agent_id)
@@ -634,7 +648,9 @@ class Acd:
     ) -> None:
         c.offered_to = tuple(x for x in c.offered_to if x != a.spec.id)
         a.offered = None
-        if reason not in _BLAMELESS:
+        if reason in _BLAMELESS:
+            out.append(cmd.OfferCancelled(c.call_id, a.spec.id, reason, now - c.offered_at))
+        else:
             outcome = OUTCOME_OF.get(reason, OfferOutcome.FAILED)
             ring = now - c.offered_at
             out.append(cmd.OfferRejected(c.call_id, a.spec.id, outcome.value, ring, cause))
@@ -687,6 +703,7 @@ class Acd:
         if c.state is CallerState.OFFERED:
             out.append(cmd.CancelTimer(("offer", c.call_id, c.offer_gen)))
             out.append(cmd.CancelOffer(c.call_id, c.offered_to))
+            self._rings_cancelled(c, c.offered_to, reason.value, now, out)
             self._release(c.offered_to, c.call_id, now)
         elif c.state is CallerState.WAITING:
             self._dequeue(c)
@@ -696,9 +713,24 @@ class Acd:
         del self._callers[c.call_id]
         if route and reason is not LeaveReason.ABANDONED:
             out.append(cmd.Overflow(c.call_id, self.policy.overflow_target, reason.value))
-        out.append(cmd.CallerLeft(c.call_id, reason.value, now - c.arrived_at, pos))
+        out.append(
+            cmd.CallerLeft(c.call_id, reason.value, now - c.arrived_at, pos, c.joined_position)
+        )
 
-    def _finish(self, c: _Caller, now: float, out: list[cmd.Command]) -> None:
+    def _rings_cancelled(
+        self,
+        c: _Caller,
+        agent_ids: Iterable[AgentId],
+        reason: str,
+        now: float,
+        out: list[cmd.Command],
+    ) -> None:
+        """Each of these agents' rings for this caller ends unanswered, through no fault of
+        the agent's phone (`reason`)."""
+        for agent_id in agent_ids:
+            out.append(cmd.OfferCancelled(c.call_id, agent_id, reason, now - c.offered_at))
+
+    def _finish(self, c: _Caller, now: float, out: list[cmd.Command], ended_by: str = "") -> None:
         del self._callers[c.call_id]
         if c.agent_id is None:
             return
@@ -712,7 +744,8 @@ class Acd:
         a.calls.discard(c.call_id)
         a.calls_taken += 1
         a.talk_seconds += talk
-        out.append(cmd.CallFinished(c.call_id, a.spec.id, talk))
+        held = max(0.0, c.connected_at - c.arrived_at)
+        out.append(cmd.CallFinished(c.call_id, a.spec.id, talk, held, c.joined_position, ended_by))
         if not a.calls:
             a.gen += 1
             if self.policy.wrapup > 0:

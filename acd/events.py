@@ -79,9 +79,11 @@ class AgentReachability:
 
 @dataclass(frozen=True)
 class CallEnded:
-    """A connected call is over (either side hung up)."""
+    """A connected call is over (either side hung up): `by` says who hung up first when the
+    PBX knows ("caller" or "agent"; "" unknown)."""
 
     call_id: CallId
+    by: str = ""
 
 
 @dataclass(frozen=True)

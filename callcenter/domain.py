@@ -27,6 +27,7 @@ class CallerJoined:
     # "dialplan" or "header:<trunk>" (callcenter/call_priority.py)
     priority_source: str = ""
     skill_source: str = ""
+    position: int = 1  # 1-based position in the queue at joining
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,19 @@ class OfferRejected:
 
 
 @dataclass(frozen=True)
+class OfferCancelled:
+    """A ring ended unanswered through no fault of the agent's phone: `reason` says why (the
+    caller left: "abandoned", "timeout", ...; "answered_elsewhere" in a ring-all; "callback";
+    the engine withdrew it: "cancelled", "caller_gone", or a rule's own word)."""
+
+    call_id: str
+    agent_id: str
+    reason: str
+    ring_seconds: float
+    at: float
+
+
+@dataclass(frozen=True)
 class AutoPauseAlert:
     """More than the configured share of logged-in agents is auto-paused (`active`), or no
     longer: the supervisor should look before the floor empties."""
@@ -64,6 +78,7 @@ class CallConnected:
     waited: float
     at: float
     ring_seconds: float = 0.0  # from the engine's offer to the agent's answer
+    agent_leg: str = ""  # the PBX's id of the agent's channel ("" unknown)
 
 
 @dataclass(frozen=True)
@@ -75,6 +90,7 @@ class CallerLeft:
     waited: float
     position: int  # 1-based position in the queue when leaving (0 when answered)
     at: float
+    original_position: int = 0  # 1-based position at joining (0 unknown)
 
 
 @dataclass(frozen=True)
@@ -83,6 +99,9 @@ class CallFinished:
     agent_id: str
     talk_seconds: float
     at: float
+    held: float = 0.0  # seconds from joining the queue to the answer
+    original_position: int = 0  # 1-based position at joining (0 unknown)
+    ended_by: str = ""  # who hung up first: "caller", "agent", "" unknown
 
 
 @dataclass(frozen=True)
@@ -241,6 +260,7 @@ DomainEvent = (
     CallerJoined
     | OfferMade
     | OfferRejected
+    | OfferCancelled
     | AutoPauseAlert
     | CallConnected
     | CallerLeft

@@ -107,6 +107,7 @@ class Runtime:
         self.contacts: dict[str, dict[str, bool]] = {}  # agent -> node -> phone reachable
         self._restoring: set[str] = set()  # nodes whose snapshot routing waits for
         self._reconciled: set[str] = set()  # finished calls this process has reconciled
+        self._agent_legs: dict[str, str] = {}  # call id -> the answering agent's channel id
 
     # --- life --------------------------------------------------------------------------------
 
@@ -253,7 +254,9 @@ class Runtime:
             except AcdError as exc:
                 log.warning("cannot restore call %s: %s", e.call_id, exc)
         elif isinstance(e, pbx.AgentAnswered):
+            self._agent_legs[e.call_id] = e.agent_leg
             self._apply(ev.OfferAnswered(e.call_id, e.agent_id), now)
+            self._agent_legs.pop(e.call_id, None)
         elif isinstance(e, pbx.AgentNotAnswered):
             if e.reason != "cancelled":
                 cause = f" (SIP {e.cause})" if e.cause else ""
@@ -264,10 +267,12 @@ class Runtime:
         elif isinstance(e, pbx.AgentContact):
             self._agent_contact(e, now)
         elif isinstance(e, pbx.AgentLegEnded):
-            self._apply(ev.CallEnded(e.call_id), now)
+            self._apply(ev.CallEnded(e.call_id, e.by), now)
         elif isinstance(e, pbx.CallerGone):
             if e.call_id in self.callbacks:
                 return  # the caller hung up after taking the callback: its place is kept
+            if e.by:  # a connected call: the PBX knows who hung up first
+                self._apply(ev.CallEnded(e.call_id, e.by), now)
             self._apply(ev.CallerHungUp(e.call_id), now)
             self.calls.pop(e.call_id, None)
             self.bus.publish(domain.CallClosed(e.call_id, e.node, now))
@@ -368,6 +373,7 @@ class Runtime:
             e.node, number.did, number.label, number.region, e.caller_number, skill
         )
         arrived = e.arrived_at or now
+        position = self.acd.join_position(e.call_id, priority, arrived)
         self.bus.publish(
             domain.CallerJoined(
                 call_id=e.call_id,
@@ -382,6 +388,7 @@ class Runtime:
                 ivr_path=e.ivr_path,
                 priority_source=decision.priority_source if decision else "",
                 skill_source=decision.skill_source if decision else "",
+                position=position,
             )
         )
         self._apply(ev.CallerArrived(e.call_id, skill, priority, arrived), now)
@@ -642,14 +649,33 @@ class Runtime:
             if c.active:
                 log.warning("%d of %d logged-in agents are auto-paused", c.auto_paused, c.logged_in)
             self.bus.publish(domain.AutoPauseAlert(c.active, c.auto_paused, c.logged_in, now))
-        elif isinstance(c, cmd.CallConnected):
+        elif isinstance(c, cmd.OfferCancelled):
             self.bus.publish(
-                domain.CallConnected(c.call_id, c.agent_id, c.waited, now, c.ring_seconds)
+                domain.OfferCancelled(c.call_id, c.agent_id, c.reason, c.ring_seconds, now)
+            )
+        elif isinstance(c, cmd.CallConnected):
+            leg = self._agent_legs.get(c.call_id, "")
+            self.bus.publish(
+                domain.CallConnected(c.call_id, c.agent_id, c.waited, now, c.ring_seconds, leg)
             )
         elif isinstance(c, cmd.CallerLeft):
-            self.bus.publish(domain.CallerLeft(c.call_id, c.reason, c.waited, c.position, now))
+            self.bus.publish(
+                domain.CallerLeft(
+                    c.call_id, c.reason, c.waited, c.position, now, c.original_position
+                )
+            )
         elif isinstance(c, cmd.CallFinished):
-            self.bus.publish(domain.CallFinished(c.call_id, c.agent_id, c.talk_seconds, now))
+            self.bus.publish(
+                domain.CallFinished(
+                    c.call_id,
+                    c.agent_id,
+                    c.talk_seconds,
+                    now,
+                    c.held,
+                    c.original_position,
+                    c.ended_by,
+                )
+            )
         elif isinstance(c, cmd.AgentStateChanged):
             self.bus.publish(domain.AgentStateChanged(c.agent_id, c.status, c.state, c.reason, now))
 

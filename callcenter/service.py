@@ -33,7 +33,7 @@ from callcenter.live import LiveTranscription
 from callcenter.metrics import Metrics
 from callcenter.pbx.asterisk import AsteriskDriver
 from callcenter.pbx.base import PbxDriver
-from callcenter.queue_log import QueueLogWriter
+from callcenter.queue_log import Member, QueueLogWriter, queue_start_line
 from callcenter.recordings.indexer import RecordingIndexer
 from callcenter.recordings.retention import purge
 from callcenter.runtime import Runtime
@@ -100,7 +100,7 @@ class Service:
         if not path.is_absolute():
             path = options.workdir / path
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.queue_log = QueueLogWriter(path)
+        self.queue_log = QueueLogWriter(path, queue_members(config))
         self.ticket_settings = load_ticket_settings(config.source_dir)
         self.asr_pool: TranscriptionPool | None = None
         self.live: LiveTranscription | None = None
@@ -207,6 +207,8 @@ class Service:
         self, on_ready: Callable[[Runtime], Coroutine[Any, Any, None]] | None = None
     ) -> None:
         await asyncio.to_thread(self.database.upgrade, self.cipher)
+        self.queue_log.write(queue_start_line(time.time()))  # as Asterisk's when it starts
+        self.queue_log.flush()
         statuses = await asyncio.to_thread(self.database.load_agent_statuses)
         since = time.time() - 24 * 3600
         recent = await asyncio.to_thread(self.database.recent_callers, since)
@@ -331,3 +333,13 @@ class Service:
             if runner is not None:
                 await runner.cleanup()
             self.database.close()
+
+
+def queue_members(config: Config) -> dict[str, Member]:
+    """Each agent as app_queue names the member in the rendered queues.conf: the dial string
+    as interface, the agent's name (else the dial string) as membername."""
+    members = {}
+    for a in config.agents:
+        dial = config.engine.agent_dial.format(extension=a.extension)
+        members[a.id] = Member(dial, a.name or dial)
+    return members

@@ -159,6 +159,8 @@ class _Call:
     agent_id: str = ""
     recording: str = ""  # relative path of the call's recording (no suffix)
     dialling: set[str] = field(default_factory=set)  # offered agents with no leg yet
+    ended_by: str = ""  # who hung up first once connected: "caller" or "agent"
+    hanging_up: bool = False  # the caller asked to hang up (before any answer)
 
 
 @dataclass
@@ -193,6 +195,7 @@ class AsteriskDriver:
         self._events: asyncio.Queue[PbxEvent] = asyncio.Queue()
         self._calls: dict[str, _Call] = {}
         self._legs: dict[str, tuple[str, str]] = {}  # agent channel -> (call id, agent id)
+        self._leg_uids: dict[str, str] = {}  # agent channel -> its uniqueid (DialBegin)
         # agent channels that ended unanswered, reported at their Hangup (which has the cause)
         self._unanswered: dict[str, tuple[str, str, str]] = {}
         self._contacts: dict[str, dict[str, str]] = {}  # agent id -> contact URI -> status
@@ -223,6 +226,8 @@ class AsteriskDriver:
             ("DialBegin", self._on_dial_begin),
             ("DialEnd", self._on_dial_end),
             ("Hangup", self._on_hangup),
+            ("HangupRequest", self._on_hangup_request),
+            ("SoftHangupRequest", self._on_hangup_request),
             ("ContactStatus", self._on_contact_status),
         ):
             self._manager.register_event(name, handler)
@@ -406,6 +411,7 @@ class AsteriskDriver:
         if agent_id is None or not dest:
             return
         self._legs[dest] = (call.call_id, agent_id)
+        self._leg_uids[dest] = m.get("DestUniqueid", "")
         call.dialling.discard(agent_id)
         if agent_id in call.cancelled:
             self._spawn(self._hangup_channel(dest))
@@ -423,9 +429,13 @@ class AsteriskDriver:
                 call.where = "connected"
                 call.agent_id = agent_id
                 self._spawn(self._mark_connected(call.channel, agent_id, time.time()))
-            self._events.put_nowait(AgentAnswered(self.node, call_id, agent_id))
+            uid = self._leg_uids.get(dest, "")
+            self._events.put_nowait(AgentAnswered(self.node, call_id, agent_id, uid))
             return
         del self._legs[dest]
+        self._leg_uids.pop(dest, None)
+        if call is not None and call.hanging_up:
+            return  # the caller hung up while it rang: its CallerGone ends the ring, no miss
         if call is not None and agent_id in call.cancelled:
             self._events.put_nowait(AgentNotAnswered(self.node, call_id, agent_id, "cancelled"))
             return
@@ -455,17 +465,36 @@ class AsteriskDriver:
             self._events.put_nowait(AgentNotAnswered(self.node, call_id, agent_id, reason, sip))
             return
         leg = self._legs.pop(channel, None)
+        self._leg_uids.pop(channel, None)
         if leg is not None:
             call_id, agent_id = leg
             call = self._calls.get(call_id)
             if call is not None and call.agent_id == agent_id:
-                self._events.put_nowait(AgentLegEnded(self.node, call_id, agent_id))
+                by = call.ended_by
+                self._events.put_nowait(AgentLegEnded(self.node, call_id, agent_id, by))
             return
         call_id = m.get("Linkedid", "")
         call = self._calls.get(call_id)
         if call is not None and call.channel == channel:
             del self._calls[call_id]
-            self._events.put_nowait(CallerGone(self.node, call_id))
+            self._events.put_nowait(CallerGone(self.node, call_id, call.ended_by))
+
+    def _on_hangup_request(self, manager: Manager, m: Message) -> None:
+        """A side of a connected call asked to hang up: the first one is who ended the call
+        (Hangup events come in teardown order, the agent's leg first either way)."""
+        channel = m.get("Channel", "")
+        leg = self._legs.get(channel)
+        if leg is not None:
+            call = self._calls.get(leg[0])
+            if call is not None and call.where == "connected" and call.agent_id == leg[1]:
+                call.ended_by = call.ended_by or "agent"
+            return
+        call = self._calls.get(m.get("Linkedid", ""))
+        if call is not None and call.channel == channel:
+            if call.where == "connected":
+                call.ended_by = call.ended_by or "caller"
+            else:
+                call.hanging_up = True
 
     # --- commands ------------------------------------------------------------------------------
 

@@ -116,6 +116,7 @@ class AgentAnswered:
     node: str
     call_id: str
     agent_id: str
+    agent_leg: str = ""  # the PBX's id of the agent's channel (its uniqueid), "" unknown
 
 
 @dataclass(frozen=True)
@@ -145,19 +146,24 @@ class AgentContact:
 
 @dataclass(frozen=True)
 class AgentLegEnded:
-    """The agent's side of a connected call hung up."""
+    """The agent's side of a connected call hung up. `by`: who hung up first, "caller" or
+    "agent" ("" when the PBX did not say)."""
 
     node: str
     call_id: str
     agent_id: str
+    by: str = ""
 
 
 @dataclass(frozen=True)
 class CallerGone:
-    """The caller's channel hung up."""
+    """The caller's channel hung up. `by`: on a connected call, who hung up first ("caller"
+    or "agent"; "" when not connected or not known): the two channels' Hangup events come
+    in either order."""
 
     node: str
     call_id: str
+    by: str = ""
 
 
 @dataclass(frozen=True)

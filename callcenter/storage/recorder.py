@@ -18,7 +18,17 @@ from callcenter import domain
 from callcenter.bus import Subscription
 from callcenter.data.crypto import FieldCipher
 from callcenter.masking import mask_phone
-from callcenter.queue_log import QUEUE_NAME, QueueLogWriter, format_line, queue_log_lines
+from callcenter.queue_log import (
+    LEAVE_EVENT,
+    QUEUE_NAME,
+    Members,
+    QueueLogWriter,
+    agent_status_lines,
+    format_line,
+    member,
+    queue_log_lines,
+    seconds,
+)
 from callcenter.retry import until_done
 from callcenter.storage.database import Database
 from callcenter.storage.schema import (
@@ -33,15 +43,6 @@ from callcenter.storage.schema import (
 log = logging.getLogger(__name__)
 
 FALLBACK_QUEUE = "cc-fallback"  # app_queue's queue of the dialplan's fallback route
-
-LEAVE_EVENT = {
-    "abandoned": "ABANDON",
-    "timeout": "EXITWITHTIMEOUT",
-    "overflow": "EXITWITHTIMEOUT",
-    "fallback": "EXITWITHTIMEOUT",
-    "no_agents": "EXITEMPTY",
-    "callback": "EXITWITHKEY",
-}
 
 
 class CallRecorder:
@@ -80,8 +81,9 @@ class CallRecorder:
             await self._write(batch)
 
     async def _write(self, batch: Sequence[domain.DomainEvent]) -> None:
+        members = self.queue_log.members if self.queue_log is not None else None
         lines = await until_done(
-            lambda: self.database.transaction(lambda s: apply(s, batch, self.cipher)),
+            lambda: self.database.transaction(lambda s: apply(s, batch, self.cipher, members)),
             f"storing {len(batch)} events",
             first=0.2,
             cap=10.0,
@@ -93,16 +95,21 @@ class CallRecorder:
             self.queue_log.flush()
 
 
-def apply(session: Session, batch: Sequence[domain.DomainEvent], cipher: FieldCipher) -> list[str]:
-    """Write a batch; returns its queue_log lines, in order. A caller announced again (found
-    by a snapshot after a restart or a reconnect) already has its record: it gets no second
-    ENTERQUEUE, in the table or the file. Citizens' numbers are stored as ciphertext with
-    their blind index (`cipher`)."""
+def apply(
+    session: Session,
+    batch: Sequence[domain.DomainEvent],
+    cipher: FieldCipher,
+    members: Members | None = None,
+) -> list[str]:
+    """Write a batch; returns its queue_log lines, in order (agents named as `members`
+    says). A caller announced again (found by a snapshot after a restart or a reconnect)
+    already has its record: it gets no second ENTERQUEUE, in the table or the file.
+    Citizens' numbers are stored as ciphertext with their blind index (`cipher`)."""
     lines: list[str] = []
     for e in batch:
         again = isinstance(e, domain.CallerJoined) and _known(session, e.call_id)
         if not again:
-            lines += queue_log_lines(e)
+            lines += queue_log_lines(e, members)
         if isinstance(e, domain.CallerJoined):
             row = session.get(CallRecord, e.call_id)
             if row is None:
@@ -125,6 +132,16 @@ def apply(session: Session, batch: Sequence[domain.DomainEvent], cipher: FieldCi
                 reason=e.reason,
                 cause=e.cause,
             )
+        elif isinstance(e, domain.OfferCancelled):
+            _event(
+                session,
+                e.at,
+                e.call_id,
+                e.agent_id,
+                "RINGCANCELED",
+                ring_ms=int(e.ring_seconds * 1000),
+                reason=e.reason,
+            )
         elif isinstance(e, domain.CallConnected):
             row = session.get(CallRecord, e.call_id)
             if row is not None:
@@ -138,6 +155,7 @@ def apply(session: Session, batch: Sequence[domain.DomainEvent], cipher: FieldCi
                 "CONNECT",
                 holdtime=round(e.waited, 3),
                 ring_ms=round(e.ring_seconds * 1000),
+                agent_leg=e.agent_leg,
             )
         elif isinstance(e, domain.CallerLeft):
             row = session.get(CallRecord, e.call_id)
@@ -154,6 +172,7 @@ def apply(session: Session, batch: Sequence[domain.DomainEvent], cipher: FieldCi
                     "NONE",
                     LEAVE_EVENT[e.reason],
                     position=e.position,
+                    origposition=e.original_position,
                     waittime=round(e.waited, 3),
                     reason=e.reason,
                 )
@@ -167,8 +186,10 @@ def apply(session: Session, batch: Sequence[domain.DomainEvent], cipher: FieldCi
                 e.at,
                 e.call_id,
                 e.agent_id,
-                "COMPLETEAGENT",
+                "COMPLETECALLER" if e.ended_by == "caller" else "COMPLETEAGENT",
+                holdtime=round(e.held, 3),
                 calltime=round(e.talk_seconds, 3),
+                origposition=e.original_position,
             )
         elif isinstance(e, domain.AgentStateChanged):
             status = session.get(AgentStatusRecord, e.agent_id)
@@ -181,7 +202,7 @@ def apply(session: Session, batch: Sequence[domain.DomainEvent], cipher: FieldCi
             status.status, status.reason, status.updated_at = e.status, e.reason, e.at
             for name in _status_events(previous, e.status):
                 _event(session, e.at, "NONE", e.agent_id, name, reason=e.reason)
-                lines.append(format_line(e.at, "NONE", e.agent_id, name, e.reason))
+            lines += agent_status_lines(e.at, e.agent_id, previous, e.status, e.reason, members)
         elif isinstance(e, domain.EmergencyLinked):
             session.add(
                 EmergencyLink(
@@ -195,7 +216,7 @@ def apply(session: Session, batch: Sequence[domain.DomainEvent], cipher: FieldCi
                 )
             )
         elif isinstance(e, domain.CallReconciled):
-            lines += _reconcile(session, e, cipher)
+            lines += _reconcile(session, e, cipher, members)
         elif isinstance(
             e,
             domain.CallbackRequested
@@ -259,7 +280,9 @@ def _callback(
         row.state, row.attempts = e.outcome, e.attempts
 
 
-def _reconcile(session: Session, e: domain.CallReconciled, cipher: FieldCipher) -> list[str]:
+def _reconcile(
+    session: Session, e: domain.CallReconciled, cipher: FieldCipher, members: Members | None
+) -> list[str]:
     """Fill what the call's record is missing from what the PBX kept, with the queue events
     of what was missing (a fallback caller's answer in the fallback queue, as app_queue
     logs it); a complete record is left as it is. Returns the queue_log lines."""
@@ -270,7 +293,8 @@ def _reconcile(session: Session, e: domain.CallReconciled, cipher: FieldCipher) 
     ) -> None:
         queue = FALLBACK_QUEUE if data.get("queue") == FALLBACK_QUEUE else QUEUE_NAME
         _event(session, at, e.call_id, agent, name, **data)
-        lines.append(format_line(at, e.call_id, agent, name, *log_data, queue=queue))
+        written = member(members, agent).name if agent != "NONE" else agent
+        lines.append(format_line(at, e.call_id, written, name, *log_data, queue=queue))
 
     row = session.get(CallRecord, e.call_id)
     if row is None:
@@ -285,7 +309,7 @@ def _reconcile(session: Session, e: domain.CallReconciled, cipher: FieldCipher) 
             row.left_at, row.leave_reason = e.fellback_at, "fallback"
             row.waited = e.fellback_at - row.joined_at
             wait = round(row.waited, 3)
-            log_data: tuple[object, ...] = (0, 1, int(wait))
+            log_data: tuple[object, ...] = (1, 1, seconds(row.joined_at, e.fellback_at))
             event(
                 row.left_at, "NONE", "EXITWITHTIMEOUT", log_data, waittime=wait, reason="fallback"
             )
@@ -296,9 +320,8 @@ def _reconcile(session: Session, e: domain.CallReconciled, cipher: FieldCipher) 
             row.left_at, row.leave_reason = e.ended_at, "abandoned"
             row.waited = e.ended_at - row.joined_at
             wait = round(row.waited, 3)
-            event(
-                e.ended_at, "NONE", "ABANDON", (0, 1, int(wait)), waittime=wait, reason="abandoned"
-            )
+            log_data = (1, 1, seconds(row.joined_at, e.ended_at))
+            event(e.ended_at, "NONE", "ABANDON", log_data, waittime=wait, reason="abandoned")
     if answered and row.agent_id is None:
         row.agent_id, row.connected_at = e.agent_id, e.connected_at
         if e.route == "fallback":
@@ -306,13 +329,15 @@ def _reconcile(session: Session, e: domain.CallReconciled, cipher: FieldCipher) 
             number = mask_phone(e.caller_number)
             event(e.fellback_at, "NONE", "ENTERQUEUE", ("", number, 1), did=e.did, **fallback)
         hold = e.connected_at - (e.fellback_at or row.joined_at)
-        log_data = (int(hold), e.call_id, 0)
+        # the agent channel's uniqueid is not kept by the PBX's record: left empty
+        log_data = (seconds(e.fellback_at or row.joined_at, e.connected_at), "", 0)
         event(e.connected_at, e.agent_id, "CONNECT", log_data, holdtime=round(hold, 3), **fallback)
     if answered and row.ended_at is None and row.connected_at is not None:
         row.ended_at = e.ended_at
         row.talk_seconds = max(0.0, e.ended_at - row.connected_at)
         talk = round(row.talk_seconds, 3)
-        log_data = (0, int(talk), 1)
+        start = e.fellback_at or row.joined_at
+        log_data = (seconds(start, row.connected_at), seconds(row.connected_at, e.ended_at), 1)
         event(
             e.ended_at,
             row.agent_id or e.agent_id,

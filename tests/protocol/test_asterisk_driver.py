@@ -3,7 +3,8 @@
 The recording holds two calls: a caller to 12345 offered to agent 1002, the offer cancelled
 by the engine and the caller hanging up while waiting; then a caller to 12333 answered by
 agent 1001, a Status snapshot while they talk, and the agent hanging up (here Asterisk
-reported the caller's channel gone first, which ends the call on its own).
+reported the caller's channel gone first, which ends the call on its own; the agent leg's
+HangupRequest, first of the two, says the agent hung up).
 """
 
 from __future__ import annotations
@@ -62,8 +63,11 @@ async def test_replayed_call_flows_translate_to_our_vocabulary() -> None:
     assert (second.did, second.skill) == ("12333", "labor")
     assert first.priority == 0  # the dialplan priority header must not leak in
     assert first.arrived_at > 1.7e9 and second.arrived_at > first.arrived_at
-    assert answered == pbx.AgentAnswered("it", second.call_id, "1001")
-    assert gone == pbx.CallerGone("it", second.call_id)
+    # the agent channel's uniqueid (DialBegin's DestUniqueid), for the queue_log's CONNECT
+    assert answered == pbx.AgentAnswered("it", second.call_id, "1001", "it-1795493834.3")
+    # the agent's leg asked to hang up first: COMPLETEAGENT, though the caller's Hangup came
+    # first
+    assert gone == pbx.CallerGone("it", second.call_id, "agent")
 
 
 async def test_a_ringing_agent_hung_up_by_cancel_offer_is_reported_cancelled() -> None:
@@ -159,3 +163,67 @@ async def test_replayed_callback_and_survey_translate_to_our_vocabulary() -> Non
         pbx.OutboundEnded("it", "1", "answered"),
     ]  # fmt: skip
     assert events[5].path.endswith(f"/{call_id}")  # type: ignore[union-attr]
+
+
+def ami(**fields: str) -> Message:
+    message = Message.from_line("\r\n".join(f"{k}: {v}" for k, v in fields.items()))
+    assert message is not None
+    return message
+
+
+CALLER = "PJSIP/carrier-00000007"
+LEG = "PJSIP/1001-00000008"
+
+
+def ringing_call(d: AsteriskDriver) -> None:
+    """A caller in cc-hold offered to 1001, whose phone rings (AMI as Asterisk 22 sends it)."""
+    for m in (
+        ami(Event="UserEvent", UserEvent="CCJoin", CallId="u.7", Channel=CALLER, Did="12345"),
+        ami(Event="UserEvent", UserEvent="CCWait", CallId="u.7", Channel=CALLER),
+        ami(
+            Event="DialBegin",
+            Channel=CALLER,
+            Linkedid="u.7",
+            DestChannel=LEG,
+            DestUniqueid="u.8",
+            DialString="1001",
+        ),
+    ):
+        d._manager.dispatch(m)
+    d._calls["u.7"].where = "offer"
+
+
+async def test_caller_hanging_up_while_it_rings_is_no_miss_of_the_agent() -> None:
+    d = driver()
+    ringing_call(d)
+    for m in (
+        ami(Event="HangupRequest", Channel=CALLER, Linkedid="u.7", Uniqueid="u.7"),
+        ami(Event="DialEnd", Channel=CALLER, Linkedid="u.7", DestChannel=LEG, DialStatus="CANCEL"),
+        ami(Event="Hangup", Channel=LEG, Linkedid="u.7", Uniqueid="u.8", Cause="0"),
+        ami(Event="Hangup", Channel=CALLER, Linkedid="u.7", Uniqueid="u.7", Cause="16"),
+    ):
+        d._manager.dispatch(m)
+    events = d.events_nowait()
+    assert not [e for e in events if isinstance(e, pbx.AgentNotAnswered)]
+    assert events[-1] == pbx.CallerGone("it", "u.7", "")
+
+
+async def test_who_hung_up_first_is_whose_hangup_request_came_first() -> None:
+    for first, by in ((LEG, "agent"), (CALLER, "caller")):
+        d = driver()
+        ringing_call(d)
+        d._manager.dispatch(
+            ami(
+                Event="DialEnd",
+                Channel=CALLER,
+                Linkedid="u.7",
+                DestChannel=LEG,
+                DialStatus="ANSWER",
+            )
+        )
+        for channel in (first, LEG if first == CALLER else CALLER):
+            d._manager.dispatch(ami(Event="HangupRequest", Channel=channel, Linkedid="u.7"))
+        d._manager.dispatch(ami(Event="Hangup", Channel=LEG, Linkedid="u.7", Uniqueid="u.8"))
+        events = d.events_nowait()
+        assert pbx.AgentAnswered("it", "u.7", "1001", "u.8") in events
+        assert events[-1] == pbx.AgentLegEnded("it", "u.7", "1001", by)

@@ -95,7 +95,7 @@ async def test_a_call_that_ended_while_the_engine_was_down_is_completed_once(
         ("CONNECT", "1001", 105.0),
         ("COMPLETEAGENT", "1001", 165.5),
     ]
-    assert log.read_text().splitlines()[-1] == "165|c1|12345|PJSIP/1001|COMPLETEAGENT|0|60|1"
+    assert log.read_text().splitlines()[-1] == "165|c1|12345|张敏|COMPLETEAGENT|5|60|1"
     assert sum("|COMPLETEAGENT|" in x for x in log.read_text().splitlines()) == 1
 
 
@@ -137,10 +137,10 @@ async def test_a_caller_the_fallback_route_served_gets_a_complete_record(
     ]
     assert log.read_text().splitlines() == [
         "100|f1|12345|NONE|ENTERQUEUE||138****5678|1",
-        "121|f1|12345|NONE|EXITWITHTIMEOUT|0|1|21",
+        "121|f1|12345|NONE|EXITWITHTIMEOUT|1|1|21",
         "121|f1|cc-fallback|NONE|ENTERQUEUE||138****5678|1",
-        "130|f1|cc-fallback|PJSIP/1002|CONNECT|9|f1|0",
-        "190|f1|cc-fallback|PJSIP/1002|COMPLETEAGENT|0|60|1",
+        "130|f1|cc-fallback|李强|CONNECT|9||0",
+        "190|f1|cc-fallback|李强|COMPLETEAGENT|9|60|1",
     ]
 
 

@@ -267,7 +267,7 @@ def test_caller_hanging_up_while_waiting_is_abandoned() -> None:
     t.at(1, AgentPaused("g5"))
     t.at(2, CallerArrived("a", "general"), CallerArrived("b", "general"))
     out = t.at(12, CallerHungUp("b"))
-    assert cmd.CallerLeft("b", "abandoned", 10, 2) in out
+    assert cmd.CallerLeft("b", "abandoned", 10, 2, 2) in out
     assert cmd.CancelTimer(("max_wait", "b", 0)) in out
     assert not of(cmd.Overflow, out)
     assert [v.call_id for v in t.acd.queued()] == ["a"]
@@ -289,7 +289,7 @@ def test_max_wait_without_overflow_target_leaves_by_timeout() -> None:
     assert cmd.SetTimer(("max_wait", "a", 0), 61) in out
     out = t.at(61, TimerFired(("max_wait", "a", 0)))
     assert cmd.Overflow("a", "", "timeout") in out
-    assert cmd.CallerLeft("a", "timeout", 60, 1) in out
+    assert cmd.CallerLeft("a", "timeout", 60, 1, 1) in out
 
 
 def test_max_wait_with_overflow_target_leaves_by_overflow() -> None:
@@ -302,7 +302,7 @@ def test_max_wait_with_overflow_target_leaves_by_overflow() -> None:
 def test_no_agents_caller_leaves_at_once_when_configured() -> None:
     t = center(LABOR, leave_when_no_agents=True)
     out = t.at(1, CallerArrived("a", "health"))
-    assert cmd.CallerLeft("a", "no_agents", 0, 1) in out
+    assert cmd.CallerLeft("a", "no_agents", 0, 1, 1) in out
     assert cmd.Overflow("a", "", "no_agents") in out
 
 
@@ -318,14 +318,14 @@ def test_waiting_callers_leave_when_the_last_capable_agent_logs_out() -> None:
     t.at(1, AgentPaused("l5"))
     t.at(2, CallerArrived("a", "labor"))
     out = t.at(3, AgentLoggedOut("l5"))
-    assert cmd.CallerLeft("a", "no_agents", 1, 1) in out
+    assert cmd.CallerLeft("a", "no_agents", 1, 1, 1) in out
 
 
 def test_caller_withdrawn_by_the_dialplan_fallback_is_recorded_without_routing() -> None:
     t = center()
     t.at(1, CallerArrived("a", "general"))
     out = t.at(21, CallerWithdrawn("a", "fallback"))
-    assert cmd.CallerLeft("a", "fallback", 20, 1) in out
+    assert cmd.CallerLeft("a", "fallback", 20, 1, 1) in out
     assert not of(cmd.Overflow, out)
 
 
@@ -344,7 +344,7 @@ def test_answered_call_reports_wait_and_position_zero() -> None:
     out = t.at(4, OfferAnswered("a", "g5"))
     assert cmd.CallerLeft("a", "answered", 3, 1) in out
     out = t.at(10, CallEnded("a"))
-    assert cmd.CallFinished("a", "g5", 6) in out
+    assert cmd.CallFinished("a", "g5", 6, 3, 1) in out
 
 
 def test_max_concurrent_agent_is_offered_until_at_capacity() -> None:
