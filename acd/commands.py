@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from acd.events import TimerKey
 from acd.model import AgentId, CallId, SkillId
+from acd.strategies import StrategyKey
 
 # --- actions -----------------------------------------------------------------------------
 
@@ -115,6 +116,58 @@ class AgentStateChanged:
     reason: str
 
 
+# --- decision facts (only when `Acd.explain` is on: the decision log) ----------------------
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An idle agent who could take the caller: matched on `skill` at `proficiency`, ranked by
+    the strategy's `key` (smallest first, within the highest proficiency)."""
+
+    agent_id: AgentId
+    skill: SkillId
+    proficiency: int
+    key: StrategyKey
+
+
+@dataclass(frozen=True)
+class OfferDecided:
+    """Why this offer went to `chosen`: the idle agents who could take the caller, best first
+    (at most `Acd.explain_top`), `considered` of them in all. Emitted just before its Offer."""
+
+    call_id: CallId
+    chosen: tuple[AgentId, ...]
+    strategy: str
+    candidates: tuple[Candidate, ...]
+    considered: int
+
+
+@dataclass(frozen=True)
+class NotCandidate:
+    """Why a logged-in agent could not be offered the caller now. `reason`: on_break (detail:
+    the break reason), ringing (detail: the other caller), on_call, wrap_up, backing_off,
+    unreachable, no_skill, proficiency (detail: "2<3"), held (routing held for a restore).
+    `timer` is the timer that ends the condition (wrap-up, back-off, auto-pause), if any."""
+
+    agent_id: AgentId
+    reason: str
+    detail: str = ""
+    timer: TimerKey | None = None
+
+
+@dataclass(frozen=True)
+class CallerNotOffered:
+    """A waiting caller was examined and no agent could be offered it: every logged-in agent
+    with one of its skills, then idle agents without one, and why (at most `Acd.explain_top`
+    each; `more` left out)."""
+
+    call_id: CallId
+    skills: tuple[SkillId, ...]
+    min_proficiency: int
+    agents: tuple[NotCandidate, ...]
+    more: int = 0
+
+
 Action = Offer | CancelOffer | Overflow | SetTimer | CancelTimer
 Notice = (
     CallerQueued
@@ -124,5 +177,7 @@ Notice = (
     | CallFinished
     | AgentStateChanged
     | AutoPauseAlert
+    | OfferDecided
+    | CallerNotOffered
 )
 Command = Action | Notice
