@@ -16,6 +16,7 @@ from acd.events import (
     AgentResumed,
     CallEnded,
     CallerArrived,
+    Event,
     OfferAnswered,
     OfferFailed,
     RoutingHeld,
@@ -247,20 +248,19 @@ def test_facts_do_not_change_routing() -> None:
         acd = Acd(QueuePolicy(wrapup=3.0), [AgentSpec(x, {"general": 5}) for x in "abc"])
         acd.explain = explain
         out: list[cmd.Command] = []
-        for now, e in enumerate(
-            [
-                AgentLoggedIn("a"),
-                AgentLoggedIn("b"),
-                CallerArrived("1", "general"),
-                CallerArrived("2", "general"),
-                CallerArrived("3", "general"),
-                OfferFailed("1", "a", "no_answer"),
-                OfferAnswered("2", "b"),
-                AgentLoggedIn("c"),
-                CallEnded("2"),
-                TimerFired(("wrapup", "b", 1)),
-            ]
-        ):
+        events: list[Event] = [
+            AgentLoggedIn("a"),
+            AgentLoggedIn("b"),
+            CallerArrived("1", "general"),
+            CallerArrived("2", "general"),
+            CallerArrived("3", "general"),
+            OfferFailed("1", "a", "no_answer"),
+            OfferAnswered("2", "b"),
+            AgentLoggedIn("c"),
+            CallEnded("2"),
+            TimerFired(("wrapup", "b", 1)),
+        ]
+        for now, e in enumerate(events):
             out += acd.handle(e, float(now))
         return [c for c in out if not isinstance(c, cmd.OfferDecided | cmd.CallerNotOffered)]
 
