@@ -157,9 +157,9 @@ class NotCandidate:
 
 @dataclass(frozen=True)
 class CallerNotOffered:
-    """A waiting caller was examined and no agent could be offered it: every logged-in agent
-    with one of its skills, then idle agents without one, and why (at most `Acd.explain_top`
-    each; `more` left out)."""
+    """A waiting caller was examined and no agent could be offered it: the logged-in agents
+    with one of its skills and why each cannot take it, those a supervisor may think free
+    first (at most `Acd.explain_top`; `more` left out)."""
 
     call_id: CallId
     skills: tuple[SkillId, ...]

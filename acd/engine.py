@@ -323,17 +323,15 @@ class Acd:
                 if why is not None:
                     found.append(why)
         found.sort(key=lambda w: (_REASON_RANK.get(w.reason, 0), w.agent_id))
-        # idle agents without any of the caller's skills: the ones a supervisor sees as free
-        idle: set[AgentId] = set()
-        for cells in self._idle.values():
-            for entries in cells.values():
-                idle.update(agent_id for _, agent_id in entries if agent_id not in seen)
-        unskilled = [cmd.NotCandidate(agent_id, "no_skill") for agent_id in sorted(idle)]
+        # agents without any of the caller's skills are not listed (finding the idle ones
+        # would scan every skill's index): the decision log's agent states tell them
         top = self.explain_top
-        listed = tuple(found[:top]) + tuple(unskilled[:top])
-        more = max(0, len(found) - top) + max(0, len(unskilled) - top)
         return cmd.CallerNotOffered(
-            c.call_id, tuple(sorted(c.skills)), c.min_proficiency, listed, more
+            c.call_id,
+            tuple(sorted(c.skills)),
+            c.min_proficiency,
+            tuple(found[:top]),
+            max(0, len(found) - top),
         )
 
     def _decided(self, c: _Caller, chosen: list[_Agent]) -> cmd.OfferDecided:

@@ -222,7 +222,9 @@ def explain_command(config: Config, call_id: str, db_url: str, as_json: bool) ->
         cipher = None
     database = Database(storage_url(config, ServiceOptions(db_url=db_url, workdir=REPO)))
     try:
-        story = explain(directory, ZoneInfo(config.center.timezone), call_id, database, cipher)
+        skills = {a.id: a.skills for a in config.agents}
+        zone = ZoneInfo(config.center.timezone)
+        story = explain(directory, zone, call_id, database, cipher, skills)
     finally:
         database.close()
     if story is None:

@@ -14,6 +14,7 @@ decisions on the same load; the run says so, and fails if they do not.
 
     python tools/bench_acd.py            # 100, 1,000, 10,000 agents
     python tools/bench_acd.py --quick    # small, for a smoke run
+    python tools/bench_acd.py --explain  # also the engine with its decision facts on
 """
 
 from __future__ import annotations
@@ -290,6 +291,29 @@ def run_size(agent_count: int, calls: int, seed: int = 7) -> tuple[Result, Resul
     return indexed, linear
 
 
+def explain_rows(sizes: list[tuple[int, int]]) -> Iterator[str]:
+    """The engine with and without its decision facts (the decision log's input), run in
+    turn on the same load: what explaining every decision costs the routing core."""
+    yield (
+        "| agents | calls | facts off decisions/s | off p50 / p99 µs "
+        "| facts on decisions/s | on p50 / p99 µs | on / off time | same decisions |"
+    )
+    yield "|---:|---:|---:|---:|---:|---:|---:|:---:|"
+    for agent_count, calls in sizes:
+        agents = make_agents(agent_count, random.Random(7))
+        off = simulate(Acd(policy(), agents), agents, calls, 7)
+        explaining = Acd(policy(), agents)
+        explaining.explain = True
+        on = simulate(explaining, agents, calls, 7)
+        same = off.offers_digest == on.offers_digest
+        yield (
+            f"| {agent_count:,} | {calls:,} | {off.rate():,.0f} "
+            f"| {off.quantile(0.5):.1f} / {off.quantile(0.99):.1f} | {on.rate():,.0f} "
+            f"| {on.quantile(0.5):.1f} / {on.quantile(0.99):.1f} "
+            f"| {on.seconds / off.seconds:.2f}x | {'yes' if same else 'NO'} |"
+        )
+
+
 def rows(sizes: list[tuple[int, int]]) -> Iterator[str]:
     yield (
         "| agents | calls | decisions | engine decisions/s | engine p50 / p99 µs "
@@ -316,13 +340,22 @@ def rows(sizes: list[tuple[int, int]]) -> Iterator[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
     parser.add_argument("--quick", action="store_true", help="small sizes, a few seconds")
+    parser.add_argument(
+        "--explain", action="store_true", help="the engine with decision facts off and on"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         sizes = [(100, 2_000), (1_000, 4_000)]
     else:
         sizes = [(100, 20_000), (1_000, 40_000), (10_000, 60_000)]
-    print(f"routing core vs linear scan, {SKILLS} skills, load 1.02x capacity, one run each")
     started = time.monotonic()
+    if args.explain:
+        print(f"decision facts off and on, {SKILLS} skills, load 1.02x capacity, one run each")
+        for line in explain_rows(sizes):
+            print(line, flush=True)
+        print(f"(python {sys.version.split()[0]}, {time.monotonic() - started:.0f} s)")
+        return 0
+    print(f"routing core vs linear scan, {SKILLS} skills, load 1.02x capacity, one run each")
     for line in rows(sizes):
         print(line, flush=True)
     print(f"(python {sys.version.split()[0]}, {time.monotonic() - started:.0f} s)")

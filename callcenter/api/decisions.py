@@ -11,22 +11,24 @@ from callcenter.api.auth import require
 from callcenter.api.console import AUDIT_DB
 from callcenter.api.errors import ApiError
 from callcenter.api.tickets import CIPHER
-from callcenter.decisions.log import DecisionLog
+from callcenter.decisions.recorder import DecisionRecorder
 from callcenter.decisions.service import explain
 
-LOG: web.AppKey[DecisionLog] = web.AppKey("decision_log", DecisionLog)
+DECISIONS: web.AppKey[DecisionRecorder] = web.AppKey("decisions", DecisionRecorder)
 
 
 async def explain_call(request: web.Request) -> web.Response:
     """The call's story in plain lines (seconds from its arrival) and, when it waited, why."""
     require(request, "supervisor")
     call_id = request.match_info["call_id"]
-    log = request.app.get(LOG)
+    recorder = request.app.get(DECISIONS)
+    log = recorder.log if recorder is not None else None
     directory = log.directory if log is not None else None
     zone = log.zone if log is not None else ZoneInfo("UTC")
+    skills = {a.id: a.skills for a in recorder.config.agents} if recorder is not None else {}
     database = request.app.get(AUDIT_DB)
     story = await asyncio.to_thread(
-        explain, directory, zone, call_id, database, request.app.get(CIPHER)
+        explain, directory, zone, call_id, database, request.app.get(CIPHER), skills
     )
     if story is None:
         where = "the calls table or the decision log" if log else "the calls table (log off)"

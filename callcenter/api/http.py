@@ -106,7 +106,7 @@ def build_app(
         app[console.FEED] = feed
         app.add_routes(console.routes())
     if runtime.decisions is not None:
-        app[decisions.LOG] = runtime.decisions.log
+        app[decisions.DECISIONS] = runtime.decisions
     app.add_routes(decisions.routes())
     app.add_routes(
         [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -60,6 +61,7 @@ def explain(
     call_id: str,
     database: Database | None = None,
     cipher: FieldCipher | None = None,
+    agent_skills: Mapping[str, Mapping[str, int]] | None = None,
 ) -> Story | None:
     """The call's story; None when neither the calls table nor the decision log (in
     `directory`; None: no log) knows it."""
@@ -71,4 +73,4 @@ def explain(
     own, context = ([], []) if directory is None else gather(directory, call_id, zone, around)
     if not own and facts is None:
         return None
-    return tell(call_id, own, context, facts)
+    return tell(call_id, own, context, facts, agent_skills)

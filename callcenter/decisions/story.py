@@ -5,7 +5,7 @@ free?" when it waited. Used by `callcenter explain CALL_ID` and GET /api/calls/{
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from callcenter.decisions.log import Record, log_files
 
 # Context records of other calls and of the whole center that may explain this call's wait.
-_CONTEXT_KINDS = ("offer", "held", "released", "dropped")
+_CONTEXT_KINDS = ("offer", "held", "released", "dropped", "agent")
 # Reasons an agent may look free on the wallboard while it cannot take the caller.
 _LOOKS_FREE = ("no_skill", "proficiency", "backing_off", "unreachable", "held")
 _LEAVE = {
@@ -129,7 +129,16 @@ def gather(
     if own:
         start = min(_f(r, "at") for r in own)
         end = max(_f(r, "at") for r in own)
-        context = [r for r in context if start - 600 <= _f(r, "at") <= end]
+        # each agent's last state before the call, then every change while it was queued
+        before: dict[str, Record] = {}
+        kept: list[Record] = []
+        for r in context:
+            at = _f(r, "at")
+            if r.get("kind") == "agent" and at < start:
+                before[str(r.get("agent"))] = r
+            elif start - 600 <= at <= end:
+                kept.append(r)
+        context = sorted([*before.values(), *kept], key=lambda r: _f(r, "at"))
     return own, context
 
 
@@ -147,9 +156,15 @@ def _agents(record: Record, key: str = "agents") -> list[str]:
 
 
 def tell(
-    call_id: str, own: list[Record], context: Iterable[Record], facts: CallFacts | None = None
+    call_id: str,
+    own: list[Record],
+    context: Iterable[Record],
+    facts: CallFacts | None = None,
+    agent_skills: Mapping[str, Mapping[str, int]] | None = None,
 ) -> Story:
-    """The story of one call; `own` non-empty or `facts` given (else there is nothing)."""
+    """The story of one call; `own` non-empty or `facts` given (else there is nothing).
+    `agent_skills` (agent -> skill -> proficiency, from the config) lets the answer name the
+    agents who were free but had none of the caller's skills."""
     arrival = next((r for r in own if r.get("kind") == "arrival"), None)
     if arrival is not None:
         origin = _f(arrival, "arrived", _f(arrival, "at"))
@@ -197,7 +212,7 @@ def tell(
         text = _line(r, origin)
         if text:
             story.lines.append((at - origin, text))
-    _answer(story, own, list(context), origin)
+    _answer(story, own, list(context), origin, agent_skills or {})
     return story
 
 
@@ -359,7 +374,39 @@ def _offer_line(r: Record, origin: float) -> str:
     return text
 
 
-def _answer(story: Story, own: list[Record], context: list[Record], origin: float) -> None:
+def _free_spans(context: list[Record], start: float, end: float) -> dict[str, list[float]]:
+    """Agent -> the moments (from `start`, before `end`) it became free: available and idle
+    (what the wallboard shows as free)."""
+    state: dict[str, bool] = {}
+    spans: dict[str, list[float]] = {}
+    for r in context:
+        if r.get("kind") != "agent":
+            continue
+        agent, at = str(r.get("agent")), _f(r, "at")
+        free = r.get("status") == "available" and r.get("state") == "idle"
+        if free and not state.get(agent) and at < end:
+            spans.setdefault(agent, []).append(max(at, start))
+        state[agent] = free
+    return spans
+
+
+def _caller_skills(own: list[Record]) -> set[str]:
+    skills: set[str] = set()
+    for r in own:
+        if r.get("kind") == "arrival":
+            skills.add(str(r.get("skill")))
+        elif r.get("kind") == "widen":
+            skills.update(_agents(r, "skills"))
+    return skills
+
+
+def _answer(
+    story: Story,
+    own: list[Record],
+    context: list[Record],
+    origin: float,
+    agent_skills: Mapping[str, Mapping[str, int]],
+) -> None:
     """Why the caller waited while an agent was (or looked) free."""
     done = next((r for r in own if r.get("kind") in ("connect", "leave")), None)
     end = _f(done, "at") if done is not None else max(_f(r, "at") for r in own)
@@ -418,6 +465,22 @@ def _answer(story: Story, own: list[Record], context: list[Record], origin: floa
                 f"{agent} was free, but routing was held while the queue was restored from "
                 "the PBX after a (re)connect."
             )
+    # agents free on the wallboard who have none of the caller's skills
+    wanted = _caller_skills(own)
+    unskilled = [
+        (agent, moments[0])
+        for agent, moments in sorted(_free_spans(context, origin, end).items())
+        if agent in agent_skills
+        and agent not in looked
+        and not any(agent_skills[agent].get(s, 0) for s in wanted)
+    ]
+    for agent, since in unskilled[:5]:
+        answer.append(
+            f"{agent} was free (from {_rel(since - origin)}) but has none of this caller's "
+            f"skills ({', '.join(sorted(wanted))})."
+        )
+    if len(unskilled) > 5:
+        answer.append(f"{len(unskilled) - 5} more agents were free without those skills.")
     # agents with the skill who were given to another caller meanwhile
     for r in context:
         if r.get("kind") != "offer" or not origin <= _f(r, "at") < end:

@@ -281,3 +281,30 @@ def test_an_agent_given_to_a_caller_ahead_is_the_answer() -> None:
     assert "+5.0s  routing held while the queue was restored from the PBX" in text
     assert "the decision log lost 7 records here" in text
     assert "Routing was held while the queue was restored from the PBX." in text
+
+
+async def test_agents_free_without_the_callers_skill_are_the_answer(tmp_path: Path) -> None:
+    """Only 1002 has labor and is on a break; 1001, 1003 and 1004 sit free: the caller
+    waits until it hangs up, and the answer names the free agents and what they lack."""
+    from callcenter.config import load_config
+    from tests.unit.fakes import SHIPPED_CONFIG
+
+    log = DecisionLog(tmp_path, keep_days=30, capacity=10_000, zone=ZONE)
+    log.start()
+    async with running_runtime(decisions=log) as h:
+        await h.runtime.request(ev.AgentPaused("1002", "meeting"))
+        h.driver.emit(caller("c5", did="12333"))
+        await eventually(lambda: h.runtime.acd.caller("c5") is not None)
+        h.driver.emit(pbx.CallerGone("a", "c5"))
+        await eventually(lambda: h.runtime.acd.caller("c5") is None)
+    log.close()
+    skills = {a.id: a.skills for a in load_config(SHIPPED_CONFIG).agents}
+    story = explain(tmp_path, ZONE, "c5", agent_skills=skills)
+    assert story is not None
+    text = story.text()
+    assert "could not be offered: 1002 on break (meeting)" in text
+    assert "left the queue after" in text and "the caller hung up" in text
+    for agent in ("1001", "1003", "1004"):
+        assert f"{agent} was free (from -" in text or f"{agent} was free (from +" in text
+        assert "but has none of this caller's skills (labor)." in text
+    assert "1002 was free" not in text
