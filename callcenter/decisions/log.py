@@ -1,19 +1,20 @@
 """The decision log's files: JSON lines written by a background thread, one file a day.
 
-The routing owner task only calls `put`, which never waits: a record goes into a bounded
-queue, or, when the queue is full (the disk stalls, the writer fell behind), it is dropped
-and counted. The writer thread turns records into lines, opens the day's file (by the
-center's local date), deletes files older than `keep_days`, and writes a `dropped` record
-with the count of the records lost since the last one, so a story read back knows it has a gap.
+The routing owner task only calls `put`/`put_all`, which never wait: an event's records go
+into a bounded queue, or, when the queue is full (the disk stalls, the writer fell behind),
+they are dropped and counted. The writer thread wakes a few times a second, turns records
+into lines, opens the day's file (by the center's local date), deletes files older than
+`keep_days`, and writes a `dropped` record with the count of the records lost since the last
+one, so a story read back knows it has a gap.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import queue
 import re
 import threading
+from collections import deque
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -23,6 +24,7 @@ from zoneinfo import ZoneInfo
 log = logging.getLogger(__name__)
 
 Record = dict[str, Any]
+WAKE_EVERY = 0.2  # seconds between the writer's rounds
 FILE_NAME = re.compile(r"^decisions-(\d{4}-\d{2}-\d{2})\.jsonl$")
 
 
@@ -65,7 +67,11 @@ class DecisionLog:
         self.top = top
         self.dropped = 0  # records lost to a full queue since start (only `put` adds)
         self.written = 0
-        self._queue: queue.Queue[Record | None] = queue.Queue(maxsize=capacity)
+        # each item is the records of one event; a deque's append and popleft are atomic, so
+        # the owner task takes no lock (the bound is checked by length)
+        self.capacity = capacity
+        self._queue: deque[list[Record]] = deque()
+        self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._file: TextIO | None = None
         self._day: date | None = None
@@ -75,15 +81,18 @@ class DecisionLog:
 
     def put(self, record: Record) -> bool:
         """Queue a record for the writer; False (and counted) when the queue is full."""
-        try:
-            self._queue.put_nowait(record)
-        except queue.Full:
-            self.dropped += 1
+        return self.put_all([record])
+
+    def put_all(self, records: list[Record]) -> bool:
+        """Queue the records of one event together; False (each counted) when full."""
+        if len(self._queue) >= self.capacity:
+            self.dropped += len(records)
             return False
+        self._queue.append(records)
         return True
 
     def backlog(self) -> int:
-        return self._queue.qsize()
+        return len(self._queue)
 
     # --- life ------------------------------------------------------------------------------
 
@@ -97,40 +106,27 @@ class DecisionLog:
         thread, self._thread = self._thread, None
         if thread is None:
             return
-        try:
-            if thread.is_alive():
-                self._queue.put(None, timeout=timeout)
-        except queue.Full:
-            log.warning("decision log: writer stalled; %d records not written", self.backlog())
+        self._stop.set()
         thread.join(timeout)
+        if thread.is_alive():
+            log.warning("decision log: writer stalled; %d events not written", self.backlog())
 
     # --- the writer thread -----------------------------------------------------------------
 
     def _run(self) -> None:
+        """Every `WAKE_EVERY` seconds take everything queued and write it: the writer wakes
+        a few times a second, not at every record, so it competes little with routing."""
         try:
             self._purge(datetime.now(self.zone).date())
             while True:
-                try:
-                    first: Record | None = self._queue.get(timeout=1.0)
-                except queue.Empty:
-                    self._report_drops()
-                    continue
-                batch = [first]
-                while first is not None and len(batch) < 1000:
-                    try:
-                        item = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    batch.append(item)
-                    if item is None:
-                        break
-                for record in batch:
-                    if record is not None:
+                stopping = self._stop.wait(WAKE_EVERY)
+                while self._queue:
+                    for record in self._queue.popleft():
                         self._write(record)
                 self._report_drops()
                 if self._file is not None:
                     self._file.flush()
-                if batch[-1] is None:
+                if stopping:
                     return
         except Exception:
             log.exception("decision log writer failed: no more decisions are written")
@@ -176,7 +172,7 @@ class DecisionLog:
         log.warning(
             "decision log: %d records dropped (queue of %d full; %d dropped since start)",
             lost,
-            self._queue.maxsize,
+            self.capacity,
             dropped,
         )
         now = datetime.now(self.zone).timestamp()

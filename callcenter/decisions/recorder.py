@@ -41,6 +41,8 @@ _CANCEL_CAUSE: dict[type, str] = {
     ev.OfferFailed: "offer_failed",
 }
 _TIMER_CAUSE = {"offer": "no_answer", "max_wait": "max_wait"}
+# Commands that say nothing the log keeps (their decision facts do).
+_SILENT = frozenset({cmd.SetTimer, cmd.CancelTimer, cmd.Offer, cmd.AutoPauseAlert})
 
 
 def cancel_cause(event: ev.Event) -> str:
@@ -96,12 +98,19 @@ class DecisionRecorder:
         self._widening = tuple(sorted(config.queue.widening, key=lambda r: r.after))
 
     def observe(self, event: ev.Event, commands: list[cmd.Command], now: float) -> None:
-        at = round(now, 3)
-        put = self.log.put
+        records: list[Record] = []
+        self._observe(event, commands, round(now, 3), records)
+        if records:
+            self.log.put_all(records)
+
+    def _observe(
+        self, event: ev.Event, commands: list[cmd.Command], at: float, records: list[Record]
+    ) -> None:
+        put = records.append
         if isinstance(event, ev.RoutingHeld | ev.RoutingReleased):
             put({"at": at, "kind": "held" if isinstance(event, ev.RoutingHeld) else "released"})
         elif isinstance(event, ev.TimerFired) and event.key[0] == "widen":
-            self._widened(event.key, at)
+            self._widened(event.key, at, records)
         elif isinstance(event, ev.CallerPriorityChanged):
             put({"at": at, "call": event.call_id, "kind": "priority", "priority": event.priority})
         elif isinstance(event, ev.AgentReachability):
@@ -122,13 +131,26 @@ class DecisionRecorder:
         if isinstance(event, ev.OfferFailed) and event.reason in ("cancelled", "caller_gone"):
             ended.add(event.call_id)
         for c in commands:
-            if isinstance(c, cmd.SetTimer | cmd.CancelTimer | cmd.Offer):
+            kind = type(c)
+            if kind in _SILENT:
                 continue
-            if isinstance(c, cmd.OfferDecided):
-                self._requeued(c.call_id, ended, at)
+            if kind is cmd.AgentStateChanged:
+                assert isinstance(c, cmd.AgentStateChanged)
+                put(
+                    {
+                        "at": at,
+                        "kind": "agent",
+                        "agent": c.agent_id,
+                        "status": c.status,
+                        "state": c.state,
+                        "reason": c.reason,
+                    }
+                )
+            elif isinstance(c, cmd.OfferDecided):
+                self._requeued(c.call_id, ended, at, records)
                 put(self._offer(c, at))
             elif isinstance(c, cmd.CallerNotOffered):
-                self._requeued(c.call_id, ended, at)
+                self._requeued(c.call_id, ended, at, records)
                 put(self._not_offered(c, at))
             elif isinstance(c, cmd.CallerQueued):
                 put(self._arrival(c, event, at))
@@ -190,17 +212,6 @@ class DecisionRecorder:
                         "talk": round(c.talk_seconds, 3),
                     }
                 )
-            elif isinstance(c, cmd.AgentStateChanged):
-                put(
-                    {
-                        "at": at,
-                        "kind": "agent",
-                        "agent": c.agent_id,
-                        "status": c.status,
-                        "state": c.state,
-                        "reason": c.reason,
-                    }
-                )
             elif isinstance(c, cmd.Overflow):
                 put(
                     {
@@ -212,7 +223,7 @@ class DecisionRecorder:
                     }
                 )
         for call_id in sorted(ended):
-            self._requeued(call_id, ended, at)
+            self._requeued(call_id, ended, at, records)
 
     # --- records ---------------------------------------------------------------------------
 
@@ -281,7 +292,7 @@ class DecisionRecorder:
             record["more"] = c.more
         return record
 
-    def _widened(self, key: ev.TimerKey, at: float) -> None:
+    def _widened(self, key: ev.TimerKey, at: float, records: list[Record]) -> None:
         _, call_id, step = key
         view = self.acd.caller(call_id)
         if view is None or view.state == "connected" or step >= len(self._widening):
@@ -296,13 +307,15 @@ class DecisionRecorder:
         }
         if rule.min_proficiency is not None:
             record["min_prof"] = rule.min_proficiency
-        self.log.put(record)
+        records.append(record)
 
-    def _requeued(self, call_id: str, ended: set[str], at: float) -> None:
+    def _requeued(self, call_id: str, ended: set[str], at: float, records: list[Record]) -> None:
         """A caller whose offer ended and who is still queued is back in the queue."""
         if call_id not in ended:
             return
         ended.discard(call_id)
         view = self.acd.caller(call_id)
         if view is not None and view.state != "connected":
-            self.log.put({"at": at, "call": call_id, "kind": "requeue", "position": view.position})
+            records.append(
+                {"at": at, "call": call_id, "kind": "requeue", "position": view.position}
+            )
