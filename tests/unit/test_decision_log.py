@@ -308,3 +308,57 @@ async def test_agents_free_without_the_callers_skill_are_the_answer(tmp_path: Pa
         assert f"{agent} was free (from -" in text or f"{agent} was free (from +" in text
         assert "but has none of this caller's skills (labor)." in text
     assert "1002 was free" not in text
+
+
+async def test_widening_and_a_cancel_with_its_cause_are_logged(tmp_path: Path) -> None:
+    """A caller for a skill nobody has widens to general after 0.3 s (every general agent on
+    a break, so it is examined again and not offered); then 1004 comes back and is rung, and
+    the caller hangs up while it rings: the cancel says why."""
+    from dataclasses import replace
+
+    from acd.model import WideningRule
+    from callcenter.config import load_config
+    from tests.unit.fakes import SHIPPED_CONFIG
+
+    shipped = load_config(SHIPPED_CONFIG)
+    widening = (WideningRule(after=0.3, add_skills=("general",)),)
+    config = replace(shipped, queue=replace(shipped.queue, widening=widening))
+    log = DecisionLog(tmp_path, keep_days=30, capacity=10_000, zone=ZONE)
+    log.start()
+    async with running_runtime(config, decisions=log) as h:
+        for agent in ("1001", "1002", "1003", "1004"):
+            await h.runtime.request(ev.AgentPaused(agent, "training"))
+        h.driver.emit(caller("c7", skill="dialect"))
+        await eventually(lambda: h.runtime.acd.caller("c7") is not None)
+
+        def widened() -> bool:
+            seen = h.runtime.acd.caller("c7")
+            return seen is not None and "general" in seen.skills
+
+        await eventually(widened, 60)
+        await h.runtime.request(ev.AgentResumed("1004"))
+        await eventually(lambda: len(h.driver.offers) == 1)
+        h.driver.emit(pbx.CallerGone("a", "c7"))
+        await eventually(lambda: h.runtime.acd.caller("c7") is None)
+    log.close()
+    own, _ = gather(tmp_path, "c7", ZONE)
+    kinds = [r["kind"] for r in own]
+    assert kinds == [
+        "arrival",
+        "not_offered",
+        "widen",
+        "not_offered",
+        "offer",
+        "cancel",
+        "leave",
+    ]
+    assert own[1]["skills"] == ["dialect"] and own[1]["agents"] == []
+    assert own[2]["skills"] == ["dialect", "general"] and own[2]["step"] == 1
+    assert [a["why"] for a in own[3]["agents"]] == ["on_break"] * 4
+    assert own[5]["cause"] == "caller_hung_up" and own[5]["agents"] == ["1004"]
+    assert own[6]["reason"] == "abandoned"
+    text = tell("c7", own, []).text()
+    assert "could not be offered: no agent with skill dialect logged in" in text
+    assert "widened (step 1): now skills dialect, general" in text
+    assert "ring to 1004 cancelled: the caller hung up" in text
+    assert "left the queue after" in text
