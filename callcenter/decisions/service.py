@@ -73,4 +73,4 @@ def explain(
     own, context = ([], []) if directory is None else gather(directory, call_id, zone, around)
     if not own and facts is None:
         return None
-    return tell(call_id, own, context, facts, agent_skills)
+    return tell(call_id, own, context, facts, agent_skills, zone)

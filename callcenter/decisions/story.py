@@ -161,6 +161,7 @@ def tell(
     context: Iterable[Record],
     facts: CallFacts | None = None,
     agent_skills: Mapping[str, Mapping[str, int]] | None = None,
+    zone: ZoneInfo | None = None,
 ) -> Story:
     """The story of one call; `own` non-empty or `facts` given (else there is nothing).
     `agent_skills` (agent -> skill -> proficiency, from the config) lets the answer name the
@@ -173,7 +174,7 @@ def tell(
     else:
         origin = min(_f(r, "at") for r in own)
     story = Story(call_id, origin)
-    story.header = _header(call_id, facts, origin)
+    story.header = _header(call_id, facts, zone)
     if not own:
         story.header.append("(the decision log has no record of this call)")
         return story
@@ -216,10 +217,11 @@ def tell(
     return story
 
 
-def _header(call_id: str, facts: CallFacts | None, origin: float) -> list[str]:
+def _header(call_id: str, facts: CallFacts | None, zone: ZoneInfo | None) -> list[str]:
     if facts is None:
         return [f"call {call_id} (no record in the calls table)"]
-    when = datetime.fromtimestamp(facts.joined_at).astimezone().isoformat(timespec="seconds")
+    joined = datetime.fromtimestamp(facts.joined_at, zone)  # the center's time (else local)
+    when = (joined if zone is not None else joined.astimezone()).isoformat(timespec="seconds")
     head = [
         f"call {call_id}: {facts.hotline} (number {facts.did}), caller {facts.caller or 'hidden'}"
         + (f", region {facts.region}" if facts.region else ""),
