@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from acd.events import TimerKey
 from acd.model import AgentId, CallId, SkillId
+from acd.strategies import StrategyKey
 
 # --- actions -----------------------------------------------------------------------------
 
@@ -132,6 +133,58 @@ class AgentStateChanged:
     reason: str
 
 
+# --- decision facts (only when `Acd.explain` is on: the decision log) ----------------------
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An idle agent who could take the caller: matched on `skill` at `proficiency`, ranked by
+    the strategy's `key` (smallest first, within the highest proficiency)."""
+
+    agent_id: AgentId
+    skill: SkillId
+    proficiency: int
+    key: StrategyKey
+
+
+@dataclass(frozen=True)
+class OfferDecided:
+    """Why this offer went to `chosen`: the idle agents who could take the caller, best first
+    (at most `Acd.explain_top`), `considered` of them in all. Emitted just before its Offer."""
+
+    call_id: CallId
+    chosen: tuple[AgentId, ...]
+    strategy: str
+    candidates: tuple[Candidate, ...]
+    considered: int
+
+
+@dataclass(frozen=True)
+class NotCandidate:
+    """Why a logged-in agent could not be offered the caller now. `reason`: on_break (detail:
+    the break reason), ringing (detail: the other caller), on_call, wrap_up, backing_off,
+    unreachable, no_skill, proficiency (detail: "2<3"), held (routing held for a restore).
+    `timer` is the timer that ends the condition (wrap-up, back-off, auto-pause), if any."""
+
+    agent_id: AgentId
+    reason: str
+    detail: str = ""
+    timer: TimerKey | None = None
+
+
+@dataclass(frozen=True)
+class CallerNotOffered:
+    """A waiting caller was examined and no agent could be offered it: the logged-in agents
+    with one of its skills and why each cannot take it, those a supervisor may think free
+    first (at most `Acd.explain_top`; `more` left out)."""
+
+    call_id: CallId
+    skills: tuple[SkillId, ...]
+    min_proficiency: int
+    agents: tuple[NotCandidate, ...]
+    more: int = 0
+
+
 Action = Offer | CancelOffer | Overflow | SetTimer | CancelTimer
 Notice = (
     CallerQueued
@@ -142,5 +195,7 @@ Notice = (
     | CallFinished
     | AgentStateChanged
     | AutoPauseAlert
+    | OfferDecided
+    | CallerNotOffered
 )
 Command = Action | Notice

@@ -39,6 +39,19 @@ IdleEntry = tuple[StrategyKey, AgentId]
 # Weight of the newest call in the average handle time behind expected-wait estimates.
 HANDLE_SMOOTHING = 0.2
 
+# The order a CallerNotOffered lists agents in: those a supervisor may think free come first.
+_REASON_RANK = {
+    "held": 0,
+    "unreachable": 1,
+    "backing_off": 2,
+    "proficiency": 3,
+    "wrap_up": 4,
+    "ringing": 5,
+    "on_call": 6,
+    "on_break": 7,
+    "no_skill": 8,
+}
+
 # Reasons an offer ended that say nothing about the agent (no back-off, no count).
 _BLAMELESS = frozenset({"cancelled", "caller_gone"})
 
@@ -139,6 +152,12 @@ class AgentView:
 
 
 class Acd:
+    # Decision facts for the decision log (OfferDecided, CallerNotOffered): off by default, so
+    # routing pays nothing for them; each fact lists at most `explain_top` agents.
+    explain: bool = False
+    explain_top: int = 5
+    _skill_agents: dict[SkillId, list[AgentId]] | None = None  # built when first explained
+
     def __init__(self, policy: QueuePolicy, agents: Iterable[AgentSpec] = ()) -> None:
         self.policy = policy
         self._key = KEYS[policy.strategy]
@@ -251,6 +270,110 @@ class Acd:
             return None
         handle = assumed_handle if self._handle_avg is None else self._handle_avg
         return self._position(c) * handle / staffed
+
+    # --- decision facts (for the decision log; routing never depends on them) ---------------
+
+    def why_not(self, agent_id: AgentId, call_id: CallId) -> cmd.NotCandidate | None:
+        """Why this agent cannot be offered this queued caller now (None: it could be)."""
+        c = self._callers.get(call_id)
+        if c is None:
+            raise UnknownCaller(call_id)
+        return self._why_not(self._agent(agent_id), c)
+
+    def not_offered(self, call_id: CallId) -> cmd.CallerNotOffered:
+        """Why no logged-in agent can be offered this queued caller now."""
+        c = self._callers.get(call_id)
+        if c is None:
+            raise UnknownCaller(call_id)
+        return self._not_offered(c)
+
+    def _why_not(self, a: _Agent, c: _Caller) -> cmd.NotCandidate | None:
+        aid = a.spec.id
+        best = max((a.spec.skills.get(s, 0) for s in c.skills), default=0)
+        if a.status is AgentStatus.LOGGED_OUT:
+            return cmd.NotCandidate(aid, "logged_out")
+        if best == 0:
+            return cmd.NotCandidate(aid, "no_skill")
+        if best < c.min_proficiency:
+            return cmd.NotCandidate(aid, "proficiency", f"{best}<{c.min_proficiency}")
+        if a.status is AgentStatus.ON_BREAK:
+            expires = a.reason == AUTO_PAUSE_REASON and self.policy.auto_pause_expires is not None
+            timer = ("autopause", aid, a.pause_gen) if expires else None
+            return cmd.NotCandidate(aid, "on_break", a.reason, timer)
+        if a.offered is not None and a.offered != c.call_id:
+            return cmd.NotCandidate(aid, "ringing", a.offered)
+        if len(a.calls) >= a.spec.max_concurrent:
+            return cmd.NotCandidate(aid, "on_call", ",".join(sorted(a.calls)))
+        if a.in_wrapup:
+            return cmd.NotCandidate(aid, "wrap_up", "", ("wrapup", aid, a.gen))
+        if a.backing_off:
+            return cmd.NotCandidate(aid, "backing_off", "", ("backoff", aid, a.gen))
+        if not a.reachable:
+            return cmd.NotCandidate(aid, "unreachable")
+        if self._held:
+            return cmd.NotCandidate(aid, "held")
+        return None
+
+    def _not_offered(self, c: _Caller) -> cmd.CallerNotOffered:
+        if self._skill_agents is None:
+            by_skill: dict[SkillId, list[AgentId]] = {}
+            for agent_id in sorted(self._agents):
+                for skill in self._agents[agent_id].spec.skills:
+                    by_skill.setdefault(skill, []).append(agent_id)
+            self._skill_agents = by_skill
+        seen: set[AgentId] = set()
+        found: list[cmd.NotCandidate] = []
+        for skill in sorted(c.skills):
+            for agent_id in self._skill_agents.get(skill, ()):
+                a = self._agents[agent_id]
+                if agent_id in seen or a.status is AgentStatus.LOGGED_OUT:
+                    continue
+                seen.add(agent_id)
+                why = self._why_not(a, c)
+                if why is not None:
+                    found.append(why)
+        found.sort(key=lambda w: (_REASON_RANK.get(w.reason, 0), w.agent_id))
+        # agents without any of the caller's skills are not listed (finding the idle ones
+        # would scan every skill's index): the decision log's agent states tell them
+        top = self.explain_top
+        return cmd.CallerNotOffered(
+            c.call_id,
+            tuple(sorted(c.skills)),
+            c.min_proficiency,
+            tuple(found[:top]),
+            max(0, len(found) - top),
+        )
+
+    def _decided(self, c: _Caller, chosen: list[_Agent]) -> cmd.OfferDecided:
+        """The idle agents who could take the caller, best first (before the offer takes
+        them out of the idle index)."""
+        top = self.explain_top
+        ranked: list[tuple[int, IdleEntry, SkillId]] = []
+        considered: set[AgentId] = set()
+        count = 0
+        for prof in range(MAX_PROFICIENCY, c.min_proficiency - 1, -1):
+            for skill in c.skills:
+                entries = self._idle.get(skill, {}).get(prof)
+                if not entries:
+                    continue
+                count += len(entries)
+                if len(c.skills) > 1:
+                    considered.update(agent_id for _, agent_id in entries)
+                ranked.extend((-prof, entry, skill) for entry in entries.islice(0, top))
+        ranked.sort()
+        listed: list[cmd.Candidate] = []
+        for neg_prof, (key, agent_id), skill in ranked:
+            if len(listed) == top:
+                break
+            if all(x.agent_id != agent_id for x in listed):
+                listed.append(cmd.Candidate(agent_id, skill, -neg_prof, key))
+        return cmd.OfferDecided(
+            c.call_id,
+            tuple(a.spec.id for a in chosen),
+            self.policy.strategy.value,
+            tuple(listed),
+            len(considered) if len(c.skills) > 1 else count,
+        )
 
     # --- caller events ---------------------------------------------------------------------
 
@@ -440,6 +563,7 @@ class Acd:
     def _on_AgentConfigured(
         self, e: ev.AgentConfigured, now: float, out: list[cmd.Command]
     ) -> None:
+        self._skill_agents = None
         a = self._agents.get(e.spec.id)
         if a is None:
             self._agents[e.spec.id] = _Agent(e.spec, idle_since=now)
@@ -578,6 +702,8 @@ class Acd:
                 agents = [] if best is None else [best]
             if agents:
                 self._offer(c, agents, now, out)
+            elif self.explain:
+                out.append(self._not_offered(c))
         agents_now = sorted(self._dirty_agents)
         self._dirty_agents.clear()
         for agent_id in agents_now:
@@ -621,6 +747,8 @@ class Acd:
         return None if best is None else self._callers[best[3]]
 
     def _offer(self, c: _Caller, agents: list[_Agent], now: float, out: list[cmd.Command]) -> None:
+        if self.explain:
+            out.append(self._decided(c, agents))
         self._dequeue(c)
         c.state = CallerState.OFFERED
         c.offered_to = tuple(a.spec.id for a in agents)

@@ -1,4 +1,4 @@
-"""`callcenter` command line: serve, demo, pbx, dialplan, config."""
+"""`callcenter` command line: serve, demo, pbx, dialplan, config, explain."""
 
 from __future__ import annotations
 
@@ -92,6 +92,17 @@ def main(argv: list[str] | None = None) -> int:
     rec.add_argument("--dry-run", action="store_true", help="purge: say what would go")
     rec.add_argument("--db", default="", help="SQLAlchemy URL (default: config storage.url)")
 
+    explain = sub.add_parser(
+        "explain",
+        help="tell a call's story: why it was offered to whom, or why it waited",
+        description="Print a call's story from the decision log (config/decisions.toml) and "
+        "the calls table (number masked), with times relative to its arrival, ending with "
+        "why it waited while an agent was free. Exit 1 when no record knows the call.",
+    )
+    explain.add_argument("call_id")
+    explain.add_argument("--db", default="", help="SQLAlchemy URL (default: config storage.url)")
+    explain.add_argument("--json", action="store_true", help="the story as JSON")
+
     token = sub.add_parser("token", help="API tokens (hashed in CALLCENTER_TOKENS_FILE)")
     token.add_argument("action", choices=["add"])
     token.add_argument("name")
@@ -130,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
             from callcenter.data.commands import run as data_command
 
             return data_command(config, args)
+        if args.command == "explain":
+            return explain_command(config, args.call_id, args.db, args.json)
         if args.command == "token":
             return token_command(args.name, args.role, args.department)
         if args.command == "dialplan":
@@ -199,6 +212,43 @@ def recordings_command(config: Config, action: str, dry_run: bool, db_url: str) 
     for p in gone:
         print(f"{verb} {p.call_id} ({p.bytes} bytes): {', '.join(p.files) or 'no files left'}")
     print(f"{verb} {len(gone)} recordings older than {days} days under {root}")
+    return 0
+
+
+def explain_command(config: Config, call_id: str, db_url: str, as_json: bool) -> int:
+    import json
+    from zoneinfo import ZoneInfo
+
+    from callcenter.data.crypto import KeyConfigError, load_cipher
+    from callcenter.decisions.service import explain
+    from callcenter.decisions.settings import load_decision_settings
+    from callcenter.service import ServiceOptions, storage_url
+    from callcenter.storage.database import Database
+
+    try:
+        settings = load_decision_settings(config.source_dir)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    directory = settings.path(REPO)
+    try:  # without the data key the story is told, the caller's number left out
+        cipher = load_cipher()
+    except KeyConfigError:
+        cipher = None
+    database = Database(storage_url(config, ServiceOptions(db_url=db_url, workdir=REPO)))
+    try:
+        skills = {a.id: a.skills for a in config.agents}
+        zone = ZoneInfo(config.center.timezone)
+        story = explain(directory, zone, call_id, database, cipher, skills)
+    finally:
+        database.close()
+    if story is None:
+        print(
+            f"callcenter: no call {call_id!r} in the calls table or the decision log ({directory})",
+            file=sys.stderr,
+        )
+        return 1
+    print(json.dumps(story.as_json(), ensure_ascii=False, indent=2) if as_json else story.text())
     return 0
 
 

@@ -147,6 +147,16 @@ class Metrics:
             "Logged-in agents whose phone cannot be reached (unregistered or failing qualify)",
             registry=r,
         )
+        self.decisions_dropped = Gauge(
+            "callcenter_decision_log_dropped",
+            "Decision log records dropped since start because the writer's queue was full",
+            registry=r,
+        )
+        self.decisions_backlog = Gauge(
+            "callcenter_decision_log_backlog",
+            "Decision log records waiting for the writer thread",
+            registry=r,
+        )
         self.service_level = Gauge(
             "callcenter_service_level",
             "Share of answered callers answered within the threshold (since start)",
@@ -258,6 +268,9 @@ class Metrics:
         )
         for node, up in runtime.link_up.items():
             self.pbx_up.labels(node).set(1 if up else 0)
+        if runtime.decisions is not None:
+            self.decisions_dropped.set(runtime.decisions.log.dropped)
+            self.decisions_backlog.set(runtime.decisions.log.backlog())
         for skill, s in self._skill_waits.items():
             for threshold in SERVICE_LEVELS:
                 share = s.within[threshold] / s.answered if s.answered else 0.0

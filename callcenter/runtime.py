@@ -27,6 +27,8 @@ from callcenter.call_priority import Decision, decide
 from callcenter.callbacks import TIMER_KINDS as CALLBACK_TIMERS
 from callcenter.callbacks import CallbackDesk, PendingCallback, dialable
 from callcenter.config import Config, caller_priority
+from callcenter.decisions.log import DecisionLog
+from callcenter.decisions.recorder import DecisionRecorder
 from callcenter.masking import mask_phone
 from callcenter.pbx import base as pbx
 from callcenter.timers import Timers
@@ -75,6 +77,7 @@ class Runtime:
         recent_callers: Iterable[tuple[str, float]] = (),
         pending_callbacks: Iterable[PendingCallback] = (),
         caller_key: Callable[[str], str] | None = None,
+        decisions: DecisionLog | None = None,
     ) -> None:
         self.config = config
         self.drivers = dict(drivers)
@@ -83,6 +86,11 @@ class Runtime:
         self.acd = Acd(config.queue, [a.spec() for a in config.agents])
         self.calls: dict[str, CallMeta] = {}
         self.timers = Timers()
+        # the decision log: the core explains each decision, the records go to a writer thread
+        self.decisions: DecisionRecorder | None = None
+        if decisions is not None:
+            self.decisions = DecisionRecorder(decisions, config, self.acd, self.timers, self.calls)
+            self.acd.explain, self.acd.explain_top = True, decisions.top
         self._inbox: asyncio.Queue[_Item] = asyncio.Queue()
         self._outbox: dict[str, asyncio.Queue[Callable[[], Awaitable[None]] | None]] = {
             node: asyncio.Queue() for node in self.drivers
@@ -240,6 +248,8 @@ class Runtime:
         commands = self.acd.handle(event, now)
         for c in commands:
             self._execute(c, now)
+        if self.decisions is not None:
+            self.decisions.observe(event, commands, now)
         return commands
 
     async def _on_pbx(self, e: pbx.PbxEvent, now: float) -> None:

@@ -27,6 +27,8 @@ from callcenter.call_tickets import CallTicketMaker
 from callcenter.config import NO_PBX, Config, recordings_root
 from callcenter.data.crypto import FieldCipher, load_cipher
 from callcenter.data.jobs import DataJobs
+from callcenter.decisions.log import DecisionLog
+from callcenter.decisions.settings import load_decision_settings
 from callcenter.inspection.config import load_inspection
 from callcenter.inspection.worker import run_inspection
 from callcenter.live import LiveTranscription
@@ -102,6 +104,16 @@ class Service:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.queue_log = QueueLogWriter(path, queue_members(config))
         self.ticket_settings = load_ticket_settings(config.source_dir)
+        decisions = load_decision_settings(config.source_dir)  # a bad file: ConfigError
+        self.decisions: DecisionLog | None = None
+        if decisions.enabled:
+            self.decisions = DecisionLog(
+                decisions.path(options.workdir),
+                decisions.keep_days,
+                decisions.queue_size,
+                ZoneInfo(config.center.timezone),
+                decisions.top,
+            )
         self.asr_pool: TranscriptionPool | None = None
         self.live: LiveTranscription | None = None
         self.runtime: Runtime | None = None
@@ -240,8 +252,11 @@ class Service:
             recent_callers=recent,
             pending_callbacks=callbacks,
             caller_key=self.cipher.phone_index,
+            decisions=self.decisions,
         )
         self.runtime = runtime
+        if self.decisions is not None:
+            self.decisions.start()
         loop = asyncio.get_running_loop()
         if self.live is not None:
             self.live.start_stream = runtime.stream_audio
@@ -332,6 +347,8 @@ class Service:
                     log.error("task %s failed", task.get_name(), exc_info=result)
             if runner is not None:
                 await runner.cleanup()
+            if self.decisions is not None:
+                await asyncio.to_thread(self.decisions.close)
             self.database.close()
 
 

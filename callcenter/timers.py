@@ -21,6 +21,10 @@ class Timers:
     def cancel(self, key: TimerKey) -> None:
         self._due.pop(key, None)
 
+    def due(self, key: TimerKey) -> float | None:
+        """When this timer fires (None: not set, fired or cancelled)."""
+        return self._due.get(key)
+
     def next_at(self) -> float | None:
         while self._heap:
             at, _, key = self._heap[0]

@@ -14,6 +14,7 @@ decisions on the same load; the run says so, and fails if they do not.
 
     python tools/bench_acd.py            # 100, 1,000, 10,000 agents
     python tools/bench_acd.py --quick    # small, for a smoke run
+    python tools/bench_acd.py --explain  # also the engine with its decision facts on
 """
 
 from __future__ import annotations
@@ -290,6 +291,66 @@ def run_size(agent_count: int, calls: int, seed: int = 7) -> tuple[Result, Resul
     return indexed, linear
 
 
+class _Logged:
+    """The core with its decision facts on, and the runtime's decision recorder turning each
+    event's commands into records for a real DecisionLog (writer thread, temp folder): the
+    whole cost the owner task pays for the decision log."""
+
+    def __init__(self, acd: Acd, folder: Path) -> None:
+        from zoneinfo import ZoneInfo
+
+        from callcenter.config import load_config
+        from callcenter.decisions.log import DecisionLog
+        from callcenter.decisions.recorder import DecisionRecorder
+        from callcenter.timers import Timers
+
+        acd.explain = True
+        self.acd = acd
+        self.log = DecisionLog(folder, 1, 20_000, ZoneInfo("Asia/Shanghai"))
+        config = load_config(Path(__file__).resolve().parent.parent / "config")
+        self.recorder = DecisionRecorder(self.log, config, acd, Timers(), {})
+        self.log.start()
+
+    def handle(self, event: ev.Event, now: float) -> list[cmd.Command]:
+        out = self.acd.handle(event, now)
+        self.recorder.observe(event, out, now)
+        return out
+
+
+def explain_rows(sizes: list[tuple[int, int]]) -> Iterator[str]:
+    """The engine with its decision facts off, on, and on with the decision recorder and log
+    writer, run in turn on the same load: what explaining every decision costs routing."""
+    import tempfile
+
+    yield (
+        "| agents | calls | facts off decisions/s | off p50 / p99 µs "
+        "| facts on decisions/s | on p50 / p99 µs | on / off time "
+        "| facts + log decisions/s | + log p50 / p99 µs | + log / off time | records dropped "
+        "| same decisions |"
+    )
+    yield "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|"
+    for agent_count, calls in sizes:
+        agents = make_agents(agent_count, random.Random(7))
+        off = simulate(Acd(policy(), agents), agents, calls, 7)
+        explaining = Acd(policy(), agents)
+        explaining.explain = True
+        on = simulate(explaining, agents, calls, 7)
+        with tempfile.TemporaryDirectory() as folder:
+            logged = _Logged(Acd(policy(), agents), Path(folder))
+            both = simulate(logged, agents, calls, 7)
+            logged.log.close()
+        same = off.offers_digest == on.offers_digest == both.offers_digest
+        yield (
+            f"| {agent_count:,} | {calls:,} | {off.rate():,.0f} "
+            f"| {off.quantile(0.5):.1f} / {off.quantile(0.99):.1f} | {on.rate():,.0f} "
+            f"| {on.quantile(0.5):.1f} / {on.quantile(0.99):.1f} "
+            f"| {on.seconds / off.seconds:.2f}x | {both.rate():,.0f} "
+            f"| {both.quantile(0.5):.1f} / {both.quantile(0.99):.1f} "
+            f"| {both.seconds / off.seconds:.2f}x | {logged.log.dropped:,} "
+            f"| {'yes' if same else 'NO'} |"
+        )
+
+
 def rows(sizes: list[tuple[int, int]]) -> Iterator[str]:
     yield (
         "| agents | calls | decisions | engine decisions/s | engine p50 / p99 µs "
@@ -316,13 +377,22 @@ def rows(sizes: list[tuple[int, int]]) -> Iterator[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
     parser.add_argument("--quick", action="store_true", help="small sizes, a few seconds")
+    parser.add_argument(
+        "--explain", action="store_true", help="the engine with decision facts off and on"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         sizes = [(100, 2_000), (1_000, 4_000)]
     else:
         sizes = [(100, 20_000), (1_000, 40_000), (10_000, 60_000)]
-    print(f"routing core vs linear scan, {SKILLS} skills, load 1.02x capacity, one run each")
     started = time.monotonic()
+    if args.explain:
+        print(f"decision facts off and on, {SKILLS} skills, load 1.02x capacity, one run each")
+        for line in explain_rows(sizes):
+            print(line, flush=True)
+        print(f"(python {sys.version.split()[0]}, {time.monotonic() - started:.0f} s)")
+        return 0
+    print(f"routing core vs linear scan, {SKILLS} skills, load 1.02x capacity, one run each")
     for line in rows(sizes):
         print(line, flush=True)
     print(f"(python {sys.version.split()[0]}, {time.monotonic() - started:.0f} s)")

@@ -20,6 +20,7 @@ from callcenter.api import (
     console,
     data,
     data_audit,
+    decisions,
     inspection,
     knowledge_base,
     openapi,
@@ -104,6 +105,9 @@ def build_app(
     if feed is not None:
         app[console.FEED] = feed
         app.add_routes(console.routes())
+    if runtime.decisions is not None:
+        app[decisions.DECISIONS] = runtime.decisions
+    app.add_routes(decisions.routes())
     app.add_routes(
         [
             web.get("/health", health),

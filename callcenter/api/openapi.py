@@ -285,6 +285,18 @@ SPEC: dict[str, Any] = {
                 "parameters": [CALL],
             }
         },
+        "/api/calls/{call_id}/explain": {
+            "get": {
+                **operation(
+                    "A call's story from the decision log and its record (number masked): "
+                    "arrival and priority sources, each offer with the candidates and why that "
+                    "agent, each time it could not be offered and why, cancels, requeues, "
+                    "widening, connect, leave; and why it waited while an agent was free",
+                    roles="supervisor",
+                ),
+                "parameters": [CALL],
+            }
+        },
         "/api/calls/{call_id}/emergency": {
             "post": {
                 **operation(

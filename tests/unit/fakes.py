@@ -15,6 +15,7 @@ from callcenter import domain
 from callcenter.bus import Bus, Subscription
 from callcenter.callbacks import PendingCallback
 from callcenter.config import Config, load_config
+from callcenter.decisions.log import DecisionLog
 from callcenter.pbx import base as pbx
 from callcenter.runtime import Runtime
 from callcenter.stats import LiveStats
@@ -183,6 +184,7 @@ async def running_runtime(
     recent_callers: Iterable[tuple[str, float]] = (),
     pending_callbacks: Iterable[PendingCallback] = (),
     caller_key: Callable[[str], str] | None = None,
+    decisions: DecisionLog | None = None,
 ) -> AsyncIterator[Harness]:
     """A real Runtime on the shipped config with one FakeDriver (node "a"), link up."""
     cfg = config if config is not None else load_config(SHIPPED_CONFIG)
@@ -197,6 +199,7 @@ async def running_runtime(
         recent_callers=recent_callers,
         pending_callbacks=pending_callbacks,
         caller_key=caller_key,
+        decisions=decisions,
     )
     harness = Harness(runtime, driver, bus, stats)
 
