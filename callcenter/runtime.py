@@ -47,6 +47,8 @@ class CallMeta:
     region: str
     caller_number: str
     skill: str
+    # where the priority came from, as the join decided it (callcenter/call_priority.py)
+    priority_source: str = ""
 
 
 @dataclass(frozen=True)
@@ -380,7 +382,13 @@ class Runtime:
             if priority != e.priority:
                 self._send(e.node, partial(self.drivers[e.node].set_priority, e.call_id, priority))
         self.calls[e.call_id] = CallMeta(
-            e.node, number.did, number.label, number.region, e.caller_number, skill
+            e.node,
+            number.did,
+            number.label,
+            number.region,
+            e.caller_number,
+            skill,
+            decision.priority_source if decision else "",
         )
         arrived = e.arrived_at or now
         position = self.acd.join_position(e.call_id, priority, arrived)

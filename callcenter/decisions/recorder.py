@@ -55,10 +55,11 @@ def cancel_cause(event: ev.Event) -> str:
 
 
 def priority_sources(
-    config: Config, did: str, caller_number: str, priority: int
+    config: Config, did: str, caller_number: str, priority: int, joined_from: str = ""
 ) -> list[tuple[str, int]]:
     """Where a caller's priority came from: the number's own, each rule that matched, and
-    what the call itself brought (the dialplan, a restore, a supervisor) as the rest."""
+    what the call itself brought (the dialplan, a trusted header, a restore, a supervisor) as
+    the rest; `joined_from` is the join's own account (e.g. "number+header:proxy")."""
     number = config.number_for(did)
     sources: list[tuple[str, int]] = [(f"number {number.did}", number.priority)]
     rest = priority - number.priority
@@ -77,7 +78,8 @@ def priority_sources(
             sources.append((name, boost))
             rest -= boost
     if rest:
-        sources.append(("set on the call", rest))
+        brought = joined_from.split("+", 1)[1] if "+" in joined_from else ""
+        sources.append((f"set on the call ({brought})" if brought else "set on the call", rest))
     return sources
 
 
@@ -241,7 +243,9 @@ class DecisionRecorder:
         if meta is not None:
             record["node"] = meta.node
             record["did"] = meta.did
-            sources = priority_sources(self.config, meta.did, meta.caller_number, c.priority)
+            sources = priority_sources(
+                self.config, meta.did, meta.caller_number, c.priority, meta.priority_source
+            )
             # the number's own priority always, then whatever added to it
             record["priority_from"] = [
                 [name, boost] for i, (name, boost) in enumerate(sources) if boost or i == 0

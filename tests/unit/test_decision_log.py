@@ -362,3 +362,16 @@ async def test_widening_and_a_cancel_with_its_cause_are_logged(tmp_path: Path) -
     assert "widened (step 1): now skills dialect, general" in text
     assert "ring to 1004 cancelled: the caller hung up" in text
     assert "left the queue after" in text
+
+
+def test_a_boost_the_call_brought_is_named_by_where_it_came_from() -> None:
+    from callcenter.config import load_config
+    from callcenter.decisions.recorder import priority_sources
+
+    config = load_config(Path(__file__).resolve().parents[2] / "config")
+    did = config.numbers[0].did
+    own = config.number_for(did).priority
+    plain = priority_sources(config, did, "13800000000", own + 7)
+    assert plain[-1] == ("set on the call", 7)
+    named = priority_sources(config, did, "13800000000", own + 7, "number+header:proxy")
+    assert named[-1] == ("set on the call (header:proxy)", 7)
