@@ -27,6 +27,7 @@ class CallInfo(Protocol):
     node: str
     did: str
     caller_number: str
+    priority_source: str
 
 
 # The event that ended an offer says why it was cancelled.
