@@ -211,6 +211,7 @@ class Service:
         since = time.time() - 24 * 3600
         recent = await asyncio.to_thread(self.database.recent_callers, since)
         callbacks = await asyncio.to_thread(self.database.pending_callbacks, self.cipher)
+        missed = await asyncio.to_thread(self.database.missed_callbacks_since, since)
         recorder = CallRecorder(
             self.database, self.bus.subscribe("storage"), self.queue_log, cipher=self.cipher
         )
@@ -237,6 +238,7 @@ class Service:
             recent_callers=recent,
             pending_callbacks=callbacks,
             caller_key=self.cipher.phone_index,
+            missed_since=missed,
         )
         self.runtime = runtime
         loop = asyncio.get_running_loop()
