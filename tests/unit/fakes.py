@@ -179,6 +179,7 @@ async def running_runtime(
     recent_callers: Iterable[tuple[str, float]] = (),
     pending_callbacks: Iterable[PendingCallback] = (),
     caller_key: Callable[[str], str] | None = None,
+    missed_since: Iterable[tuple[str, float]] = (),
 ) -> AsyncIterator[Harness]:
     """A real Runtime on the shipped config with one FakeDriver (node "a"), link up."""
     cfg = config if config is not None else load_config(SHIPPED_CONFIG)
@@ -193,6 +194,7 @@ async def running_runtime(
         recent_callers=recent_callers,
         pending_callbacks=pending_callbacks,
         caller_key=caller_key,
+        missed_since=missed_since,
     )
     harness = Harness(runtime, driver, bus, stats)
 
