@@ -91,7 +91,7 @@ class Service:
         self.options = options
         self.bus = Bus()
         self.stats = LiveStats()
-        self.metrics = Metrics()
+        self.metrics = Metrics(timezone=config.center.timezone)
         # GB/T 44192 8: no data key, no service (KeyConfigError: one line, nothing written)
         self.cipher = options.cipher or load_cipher()
         self.database = Database(storage_url(config, options))
