@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from pathlib import Path
 
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import generate_latest
 
 from callcenter import domain
+from callcenter.api.http import build_app
 from callcenter.bus import Bus
 from callcenter.metrics import Metrics
 from callcenter.reports.build import SHANGHAI, build_report
@@ -18,7 +22,9 @@ from callcenter.reports.query import MissedCounts, Period, missed_totals
 from callcenter.storage.database import Database
 from callcenter.storage.recorder import CallRecorder
 from callcenter.storage.schema import CallbackRecord
-from tests.storage.test_phone_encryption import CIPHER, raw_rows
+from callcenter.tickets.settings import load_ticket_settings
+from tests.storage.test_phone_encryption import CIPHER, REPO, TOKEN, raw_rows
+from tests.unit.fakes import running_runtime
 
 DAY = datetime(2026, 12, 1, tzinfo=SHANGHAI).timestamp()
 T = DAY + 9 * 3600  # 09:00 China time
@@ -127,3 +133,37 @@ async def test_daily_report_and_metrics_show_the_missed_callback_figures(
     assert "callcenter_missed_callback_rate 0.75" in text
     assert 'callcenter_missed_callback_time_seconds{quantile="0.9"} 600.0' in text
     assert 'callcenter_missed_callers_today{stage="called_back"} 3.0' in text
+
+
+async def test_callbacks_listing_filters_missed_tasks_and_refuses_an_unknown_kind(
+    database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await record(database, story())
+    monkeypatch.setenv("CALLCENTER_API_TOKEN", TOKEN)
+    monkeypatch.delenv("CALLCENTER_TOKENS_FILE", raising=False)
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    async with running_runtime() as harness:
+        app = build_app(
+            harness.runtime,
+            harness.stats,
+            database,
+            tmp_path / "recordings",
+            load_ticket_settings(REPO / "config"),
+            tmp_path / "attachments",
+            cipher=CIPHER,
+        )
+        async with TestClient(TestServer(app)) as c:
+            resp = await c.get("/api/callbacks?kind=missed", headers=headers)
+            assert resp.status == 200
+            rows = {r["call_id"]: r for r in (await resp.json())["callbacks"]}
+            bad = await c.get("/api/callbacks?kind=lost", headers=headers)
+            assert bad.status == 400
+            assert (await bad.json())["error_id"] == "api.invalid"
+    assert set(rows) == {f"missed-c{n}" for n in range(1, 7)}
+    first = rows["missed-c1"]
+    assert (first["number"], first["missed_call_id"], first["missed_reason"]) == (
+        "138****0001",
+        "c1",
+        "abandoned",
+    )
+    assert (first["state"], first["first_dialed_at"]) == ("completed", T + 60)
