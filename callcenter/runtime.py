@@ -647,7 +647,8 @@ class Runtime:
     def _missed(self, c: cmd.CallerLeft, now: float) -> None:
         """漏接回拨: a caller who left unanswered may become a callback task (callbacks.py)."""
         meta = self.calls.get(c.call_id)
-        if meta is None or not self.config.outbound.missed.enabled:
+        rules = self.config.outbound.missed
+        if meta is None or not rules.enabled or c.reason not in rules.reasons:
             return
         task_id = MISSED_PREFIX + c.call_id
         known = task_id in self.calls

@@ -13,7 +13,7 @@ from acd import events as ev
 from callcenter import domain
 from callcenter.callbacks import PendingCallback
 from callcenter.config import Config, load_config
-from callcenter.outbound.policy import RetryPolicy
+from callcenter.outbound.policy import CallingHours, RetryPolicy
 from callcenter.outbound.settings import (
     AnnounceSettings,
     CallbackSettings,
@@ -21,6 +21,7 @@ from callcenter.outbound.settings import (
     OutboundSettings,
 )
 from callcenter.pbx import base as pbx
+from ivr.model import TimeRange
 from tests.unit.fakes import SHIPPED_CONFIG, caller, eventually, running_runtime
 
 LABOR_AWAY = {"1002": ("on_break", "meeting")}  # 12333's only agent is away
@@ -219,3 +220,20 @@ async def test_pending_missed_call_task_from_storage_is_queued_again_below_live_
         h.driver.emit(pbx.CallerGone("a", "c3"))
         await eventually(lambda: any(e.call_id == "c3" for e in h.of(domain.MissedCall)))
         assert ("c3", "abandoned", "merged") in outcomes(h)
+
+
+async def test_missed_call_task_outside_calling_hours_waits_for_the_next_opening() -> None:
+    cfg = missed_config()
+    now = datetime.now(ZoneInfo("Asia/Shanghai"))
+    later = (now.hour + 2) % 24  # a one-hour range starting two hours from now
+    hours = CallingHours((TimeRange(later * 60, later * 60 + 60),), "Asia/Shanghai")
+    cfg = replace(cfg, outbound=replace(cfg.outbound, hours=hours))
+    async with running_runtime(cfg, agent_statuses=LABOR_AWAY) as h:
+        h.driver.emit(waited("c1", 20.0))
+        await eventually(lambda: len(h.runtime.acd.queued()) == 1)
+        h.driver.emit(pbx.CallerGone("a", "c1"))
+        await eventually(lambda: bool(h.of(domain.CallbackScheduled)))
+        [scheduled] = h.of(domain.CallbackScheduled)
+        assert scheduled.call_id == "missed-c1" and scheduled.due_at == hours.next_open(time.time())
+        await h.runtime.request(ev.AgentResumed("1002"))
+        assert h.runtime.acd.queued() == [] and h.driver.callbacks == []  # nobody is called now
