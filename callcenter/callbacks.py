@@ -15,7 +15,9 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
+from zoneinfo import ZoneInfo
 
 from acd import commands as cmd
 from acd import events as ev
@@ -31,6 +33,7 @@ log = logging.getLogger(__name__)
 
 DIALABLE = re.compile(r"^\+?[0-9]{3,20}$")
 TIMER_KINDS = frozenset({"cb-retry", "cb-close"})
+MISSED_PREFIX = "missed-"
 
 
 def dialable(number: str) -> bool:
@@ -50,6 +53,7 @@ class PendingCallback:
     arrived_at: float
     attempts: int
     due_at: float  # 0: due now
+    kind: str = "queued"  # or "missed" (漏接回拨)
 
 
 @dataclass
@@ -61,6 +65,7 @@ class Callback:
     priority: int
     arrived_at: float
     attempts: int = 0  # times the citizen was dialled
+    kind: str = "queued"  # or "missed"
     rings: int = 0  # reservations made (agents rung), for unique channel ids
     state: str = "waiting"  # waiting, ringing, calling, talking, scheduled
     agent_id: str = ""
@@ -82,6 +87,8 @@ class CallbackDesk:
         drivers: Mapping[str, pbx.PbxDriver],
         apply: Apply,
         send: Send,
+        key: Callable[[str], str] = lambda number: number,
+        missed_since: Iterable[tuple[str, float]] = (),
     ) -> None:
         self.settings = settings
         self.acd = acd
@@ -91,6 +98,15 @@ class CallbackDesk:
         self._apply = apply
         self._send = send
         self.callbacks: dict[str, Callback] = {}
+        self.merged: list[str] = []  # missed-call tasks closed for a queued callback (for the
+        # runtime to forget their metadata)
+        # 漏接回拨: a number's key (its blind index) -> the local day it last got a
+        # missed-call task (storage gives today's at start)
+        self._key = key
+        self._zone = ZoneInfo(settings.hours.timezone)
+        self._missed_on: dict[str, str] = {}
+        for number_key, at in missed_since:  # (key, made at) of recent tasks, oldest first
+            self._missed_on[number_key] = self._day(at)
 
     def __contains__(self, call_id: str) -> bool:
         return call_id in self.callbacks
@@ -105,6 +121,9 @@ class CallbackDesk:
         if not dialable(e.number):
             log.warning("call %s: callback asked from an undialable number", e.call_id)
             return False
+        merged = self._close_missed(self._key(e.number), "merged", now)
+        if merged is not None:
+            self.merged.append(merged)
         cb = Callback(e.call_id, e.node, e.number, skill, view.priority, view.arrived_at)
         self.callbacks[e.call_id] = cb
         self._apply(ev.CallbackAccepted(e.call_id), now)
@@ -127,6 +146,93 @@ class CallbackDesk:
         else:
             self._watch_hours(cb, now)
         return True
+
+    def missed(
+        self,
+        call_id: str,
+        node: str,
+        number: str,
+        skill: str,
+        reason: str,
+        waited: float,
+        now: float,
+    ) -> str:
+        """A caller left the queue for `reason` after `waited` s: make it a callback task if
+        it was missed (see the module's doc). Returns the outcome (domain.MissedCall)."""
+        rules = self.settings.missed
+        if not rules.qualifies(reason, waited):
+            if reason == "abandoned" and rules.enabled and reason in rules.reasons:
+                self._missed_outcome(call_id, reason, waited, "misdial", "", now)
+                return "misdial"
+            return ""
+        task_id = MISSED_PREFIX + call_id
+        if not dialable(number):
+            return self._missed_outcome(call_id, reason, waited, "undialable", "", now)
+        key = self._key(number)
+        day = self._day(now)
+        if self._pending_for(key) is not None:
+            return self._missed_outcome(call_id, reason, waited, "merged", "", now)
+        if self._missed_on.get(key) == day or task_id in self.callbacks:
+            return self._missed_outcome(call_id, reason, waited, "repeat", "", now)
+        self._missed_on[key] = day
+        cb = Callback(task_id, node, number, skill, rules.priority, now, kind="missed")
+        self.callbacks[task_id] = cb
+        self.bus.publish(
+            domain.CallbackRequested(
+                task_id, node, number, skill, rules.priority, now, now, "missed", call_id, reason
+            )
+        )
+        self._missed_outcome(call_id, reason, waited, "task", task_id, now)
+        log.info(
+            "call %s: missed (%s after %.0f s), callback task %s for %s",
+            call_id,
+            reason,
+            waited,
+            task_id,
+            mask_phone(number),
+        )
+        if self.settings.hours.is_open(now):
+            self._queue(cb, now)
+        else:
+            self._defer(cb, self.settings.hours.next_open(now), now, withdraw=False)
+        return "task"
+
+    def answered_again(self, number: str, now: float) -> str | None:
+        """The citizen called in again and an agent answered: its pending missed-call task is
+        closed "returned" (nobody calls it back). Returns the closed task's id."""
+        return self._close_missed(self._key(number), "returned", now)
+
+    def _close_missed(self, key: str, outcome: str, now: float) -> str | None:
+        """Close the number's missed-call task unless it is on the line now."""
+        cb = self._pending_for(key, kind="missed")
+        if cb is None or cb.state not in ("waiting", "scheduled"):
+            return None
+        view = self.acd.caller(cb.call_id)
+        if view is not None and view.state != "connected":
+            self._apply(ev.CallerWithdrawn(cb.call_id, "callback"), now)
+        del self.callbacks[cb.call_id]
+        cb.gen += 1
+        self.bus.publish(domain.CallbackClosed(cb.call_id, outcome, cb.attempts, now))
+        self.bus.publish(domain.CallClosed(cb.call_id, cb.node, now))
+        log.info("callback %s closed: %s", cb.call_id, outcome)
+        return cb.call_id
+
+    def _pending_for(self, key: str, kind: str = "") -> Callback | None:
+        for cb in self.callbacks.values():
+            if (not kind or cb.kind == kind) and self._key(cb.number) == key:
+                return cb
+        return None
+
+    def _missed_outcome(
+        self, call_id: str, reason: str, waited: float, outcome: str, task_id: str, now: float
+    ) -> str:
+        self.bus.publish(domain.MissedCall(call_id, reason, waited, outcome, task_id, now))
+        if outcome not in ("task", "misdial"):
+            log.info("call %s: missed (%s), no callback task: %s", call_id, reason, outcome)
+        return outcome
+
+    def _day(self, at: float) -> str:
+        return datetime.fromtimestamp(at, self._zone).strftime("%Y-%m-%d")
 
     # --- the ACD's commands ----------------------------------------------------------------
 
@@ -241,7 +347,14 @@ class CallbackDesk:
             if p.call_id in self.callbacks:
                 continue
             cb = Callback(
-                p.call_id, p.node, p.number, p.skill, p.priority, p.arrived_at, p.attempts
+                p.call_id,
+                p.node,
+                p.number,
+                p.skill,
+                p.priority,
+                p.arrived_at,
+                p.attempts,
+                kind=p.kind,
             )
             self.callbacks[p.call_id] = cb
             count += 1

@@ -180,7 +180,10 @@ class Announced:
 
 @dataclass(frozen=True)
 class CallbackRequested:
-    """The caller took the callback offer: it keeps its place (`arrived_at`) off the line."""
+    """The caller took the callback offer: it keeps its place (`arrived_at`) off the line.
+    Or (`kind` "missed", 漏接回拨) a caller left the queue unanswered and the center will call
+    it back: `call_id` is the task's own id, `missed_call_id` the call it missed, `reason`
+    why that caller left (abandoned, timeout, overflow, no_agents)."""
 
     call_id: str
     node: str
@@ -188,6 +191,24 @@ class CallbackRequested:
     skill: str
     priority: int
     arrived_at: float
+    at: float
+    kind: str = "queued"
+    missed_call_id: str = ""
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class MissedCall:
+    """A caller left the queue unanswered (漏接) and what became of it: "task" (a callback task
+    `task_id` was made), "merged" (a pending callback of the same number will call it),
+    "repeat" (its number already had a missed-call callback today), "misdial" (hung up
+    before [missed].min_wait), "undialable" (anonymous or not a number)."""
+
+    call_id: str
+    reason: str
+    waited: float
+    outcome: str
+    task_id: str
     at: float
 
 
@@ -216,7 +237,8 @@ class CallbackScheduled:
 @dataclass(frozen=True)
 class CallbackClosed:
     """The callback is over: "completed" (bridged to an agent) or "unreached" (attempts used
-    up: handed to a person)."""
+    up: handed to a person); a missed-call callback also "merged" (the citizen took a
+    queued callback meanwhile) or "returned" (the citizen called in again and was answered)."""
 
     call_id: str
     outcome: str
@@ -273,6 +295,7 @@ DomainEvent = (
     | EmergencyLinked
     | Announced
     | CallbackRequested
+    | MissedCall
     | CallbackAttempt
     | CallbackScheduled
     | CallbackClosed

@@ -6,7 +6,9 @@ Three sources, none of which blocks the event loop:
 - the runtime's state, read in the loop at scrape time: queue size and longest wait per skill,
   agents by status and state, PBX links, service level;
 - storage, read on a worker thread every `refresh` seconds: the ASR backlog and latency, tickets
-  by status and overdue, callbacks and surveys by state.
+  by status and overdue, callbacks and surveys by state, today's 漏接回拨 (missed callers,
+  callback rate, time to callback p50/p90: the same figures as the reports, so a restart
+  loses none).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from prometheus_client import CollectorRegistry, Gauge, Histogram, generate_latest
 from prometheus_client import Counter as PCounter
@@ -26,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from callcenter import domain
 from callcenter.bus import Subscription
+from callcenter.reports.query import MissedCounts, Period, missed_totals
 from callcenter.runtime import Runtime
 from callcenter.storage.database import Database
 from callcenter.storage.schema import AsrJob, CallbackRecord, Survey, Ticket
@@ -35,6 +40,7 @@ log = logging.getLogger(__name__)
 
 WAIT_BUCKETS = (1, 5, 10, 15, 20, 30, 60, 120, 300, 600, 1800)
 TALK_BUCKETS = (10, 30, 60, 120, 180, 300, 600, 1200, 3600)
+CALLBACK_BUCKETS = (60, 300, 600, 1800, 3600, 7200, 14400, 28800, 86400)
 ASR_BUCKETS = (1, 5, 10, 30, 60, 120, 300, 900, 3600)
 SERVICE_LEVELS = (15.0, 20.0)
 
@@ -55,11 +61,15 @@ class StoredCounts:
     overdue: int = 0
     callbacks: tuple[tuple[str, int], ...] = ()
     surveys: tuple[tuple[str, int], ...] = ()
+    missed_today: MissedCounts = MissedCounts()
 
 
 class Metrics:
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, clock: Callable[[], float] = time.time, timezone: str = "Asia/Shanghai"
+    ) -> None:
         self.clock = clock
+        self.zone = ZoneInfo(timezone)  # where "today" starts for the 漏接回拨 figures
         self.registry = CollectorRegistry()
         r = self.registry
         self.joined = PCounter(
@@ -112,6 +122,19 @@ class Metrics:
         )
         self.callback_attempts = PCounter(
             "callcenter_callback_attempts", "Stages of callback attempts", ["outcome"], registry=r
+        )
+        self.missed = PCounter(
+            "callcenter_missed_callers",
+            "Callers who left the queue unanswered (漏接), by reason and what became of them "
+            "(task, merged, repeat, misdial, undialable)",
+            ["reason", "outcome"],
+            registry=r,
+        )
+        self.time_to_callback = Histogram(
+            "callcenter_missed_callback_seconds",
+            "From a caller's miss to the first call back to it (漏接回拨)",
+            buckets=CALLBACK_BUCKETS,
+            registry=r,
         )
         self.survey_calls = PCounter(
             "callcenter_survey_calls", "Survey call results", ["result"], registry=r
@@ -186,6 +209,24 @@ class Metrics:
             "callcenter_callbacks_by_state", "Callbacks by state", ["state"], registry=r
         )
         self.survey_states = Gauge("callcenter_surveys", "Surveys by state", ["state"], registry=r)
+        self.missed_today = Gauge(
+            "callcenter_missed_callers_today",
+            "Missed callers of today to call back, called back (dialled), reached",
+            ["stage"],
+            registry=r,
+        )
+        self.missed_rate = Gauge(
+            "callcenter_missed_callback_rate",
+            "漏接回拨率 today: missed callers called back / missed callers",
+            registry=r,
+        )
+        self.missed_quantile = Gauge(
+            "callcenter_missed_callback_time_seconds",
+            "Time to callback of today's missed callers, by quantile (0.5, 0.9)",
+            ["quantile"],
+            registry=r,
+        )
+        self._missed_at: dict[str, float] = {}  # missed-call task -> when the caller left
         self._skill_of: dict[str, str] = {}
         self._skill_waits: dict[str, _SkillWaits] = {}
         self._asr_seen = 0.0
@@ -222,11 +263,19 @@ class Metrics:
         elif isinstance(e, domain.PbxConnection):
             self.reconnects.labels(e.node, "1" if e.up else "0").inc()
         elif isinstance(e, domain.CallbackRequested):
-            self.callbacks.labels("requested").inc()
+            self.callbacks.labels("requested" if e.kind == "queued" else "missed").inc()
+            if e.kind == "missed":
+                self._missed_at[e.call_id] = e.at
+        elif isinstance(e, domain.MissedCall):
+            self.missed.labels(e.reason, e.outcome).inc()
         elif isinstance(e, domain.CallbackClosed):
             self.callbacks.labels(e.outcome).inc()
+            self._missed_at.pop(e.call_id, None)
         elif isinstance(e, domain.CallbackAttempt):
             self.callback_attempts.labels(e.outcome).inc()
+            missed_at = self._missed_at.get(e.call_id)
+            if e.outcome == "agent" and e.attempt == 1 and missed_at is not None:
+                self.time_to_callback.observe(max(0.0, e.at - missed_at))
         elif isinstance(e, domain.SurveyEvent):
             self.survey_calls.labels(e.result).inc()
         elif isinstance(e, domain.EmergencyLinked):
@@ -293,6 +342,15 @@ class Metrics:
         self.survey_states.clear()
         for state, n in counts.surveys:
             self.survey_states.labels(state).set(n)
+        m = counts.missed_today
+        self.missed_today.labels("missed").set(m.missed)
+        self.missed_today.labels("called_back").set(m.called_back)
+        self.missed_today.labels("reached").set(m.reached)
+        self.missed_rate.set(m.called_back / m.missed if m.missed else 0.0)
+        self.missed_quantile.clear()
+        for quantile, value in (("0.5", m.p50), ("0.9", m.p90)):
+            if value is not None:
+                self.missed_quantile.labels(quantile).set(value)
 
     def read_storage(self, session: Session) -> StoredCounts:
         """One read of what storage knows (on a worker thread)."""
@@ -321,6 +379,9 @@ class Metrics:
             select(CallbackRecord.state, func.count()).group_by(CallbackRecord.state)
         )
         surveys = session.execute(select(Survey.state, func.count()).group_by(Survey.state))
+        local = datetime.fromtimestamp(now, self.zone)
+        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+        missed = missed_totals(session.connection(), Period(midnight, now + 1.0))
         return StoredCounts(
             asr_pending=int(asr.get("pending", 0)),
             asr_failed=int(asr.get("failed", 0)),
@@ -329,6 +390,7 @@ class Metrics:
             overdue=int(overdue or 0),
             callbacks=tuple((s, int(n)) for s, n in callbacks),
             surveys=tuple((s, int(n)) for s, n in surveys),
+            missed_today=missed,
         )
 
     async def refresh_storage(self, database: Database, every: float, stop: asyncio.Event) -> None:

@@ -24,8 +24,8 @@ from acd.errors import AcdError
 from callcenter import domain
 from callcenter.bus import Bus
 from callcenter.call_priority import Decision, decide
+from callcenter.callbacks import MISSED_PREFIX, CallbackDesk, PendingCallback, dialable
 from callcenter.callbacks import TIMER_KINDS as CALLBACK_TIMERS
-from callcenter.callbacks import CallbackDesk, PendingCallback, dialable
 from callcenter.config import Config, caller_priority
 from callcenter.decisions.log import DecisionLog
 from callcenter.decisions.recorder import DecisionRecorder
@@ -80,6 +80,7 @@ class Runtime:
         pending_callbacks: Iterable[PendingCallback] = (),
         caller_key: Callable[[str], str] | None = None,
         decisions: DecisionLog | None = None,
+        missed_since: Iterable[tuple[str, float]] = (),
     ) -> None:
         self.config = config
         self.drivers = dict(drivers)
@@ -110,8 +111,17 @@ class Runtime:
         self.link_down_reason: dict[str, str] = {}
         self.reconnects: dict[str, int] = {node: 0 for node in self.drivers}
         self.started = asyncio.Event()
+        # missed-call tasks made since then (number key, made at): one per number per day
         self.callbacks = CallbackDesk(
-            config.outbound, self.acd, bus, self.timers, self.drivers, self._apply, self._send
+            config.outbound,
+            self.acd,
+            bus,
+            self.timers,
+            self.drivers,
+            self._apply,
+            self._send,
+            key=self._caller_key,
+            missed_since=missed_since,
         )
         self._pending_callbacks: list[PendingCallback] | None = list(pending_callbacks)
         self.contacts: dict[str, dict[str, bool]] = {}  # agent -> node -> phone reachable
@@ -295,6 +305,8 @@ class Runtime:
         elif isinstance(e, pbx.CallbackRequested):
             meta = self.calls.get(e.call_id)
             self.callbacks.accepted(e, meta.skill if meta else "", now)
+            while self.callbacks.merged:  # missed-call tasks the queued callback replaced
+                self.calls.pop(self.callbacks.merged.pop(), None)
         elif isinstance(e, pbx.CallbackDialed):
             for call_id in self.callbacks.dialed(e, now):
                 self.calls.pop(call_id, None)
@@ -676,12 +688,18 @@ class Runtime:
             self.bus.publish(
                 domain.CallConnected(c.call_id, c.agent_id, c.waited, now, c.ring_seconds, leg)
             )
+            meta = self.calls.get(c.call_id)
+            if meta is not None and meta.caller_number:
+                returned = self.callbacks.answered_again(meta.caller_number, now)
+                if returned is not None:
+                    self.calls.pop(returned, None)
         elif isinstance(c, cmd.CallerLeft):
             self.bus.publish(
                 domain.CallerLeft(
                     c.call_id, c.reason, c.waited, c.position, now, c.original_position
                 )
             )
+            self._missed(c, now)
         elif isinstance(c, cmd.CallFinished):
             self.bus.publish(
                 domain.CallFinished(
@@ -696,6 +714,27 @@ class Runtime:
             )
         elif isinstance(c, cmd.AgentStateChanged):
             self.bus.publish(domain.AgentStateChanged(c.agent_id, c.status, c.state, c.reason, now))
+
+    def _missed(self, c: cmd.CallerLeft, now: float) -> None:
+        """漏接回拨: a caller who left unanswered may become a callback task (callbacks.py)."""
+        meta = self.calls.get(c.call_id)
+        rules = self.config.outbound.missed
+        if meta is None or not rules.enabled or c.reason not in rules.reasons:
+            return
+        task_id = MISSED_PREFIX + c.call_id
+        known = task_id in self.calls
+        # the task's metadata first: queueing it may offer it to an agent at once
+        self.calls.setdefault(
+            task_id,
+            CallMeta(
+                meta.node, meta.did, meta.hotline, meta.region, meta.caller_number, meta.skill
+            ),
+        )
+        outcome = self.callbacks.missed(
+            c.call_id, meta.node, meta.caller_number, meta.skill, c.reason, c.waited, now
+        )
+        if outcome != "task" and not known:
+            self.calls.pop(task_id, None)
 
     def _send(self, node: str, action: Callable[[], Awaitable[None]]) -> None:
         self._outbox[node].put_nowait(action)

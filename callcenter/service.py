@@ -93,7 +93,7 @@ class Service:
         self.options = options
         self.bus = Bus()
         self.stats = LiveStats()
-        self.metrics = Metrics()
+        self.metrics = Metrics(timezone=config.center.timezone)
         # GB/T 44192 8: no data key, no service (KeyConfigError: one line, nothing written)
         self.cipher = options.cipher or load_cipher()
         self.database = Database(storage_url(config, options))
@@ -225,6 +225,7 @@ class Service:
         since = time.time() - 24 * 3600
         recent = await asyncio.to_thread(self.database.recent_callers, since)
         callbacks = await asyncio.to_thread(self.database.pending_callbacks, self.cipher)
+        missed = await asyncio.to_thread(self.database.missed_callbacks_since, since)
         recorder = CallRecorder(
             self.database, self.bus.subscribe("storage"), self.queue_log, cipher=self.cipher
         )
@@ -253,6 +254,7 @@ class Service:
             pending_callbacks=callbacks,
             caller_key=self.cipher.phone_index,
             decisions=self.decisions,
+            missed_since=missed,
         )
         self.runtime = runtime
         if self.decisions is not None:

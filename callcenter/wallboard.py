@@ -1,8 +1,9 @@
 """The supervisor's wallboard: today's figures per skill and overall, series over the day in
-15-minute slots (overall and per skill: calls, waits, service level), and how long each agent
-has been in its state. Fed by domain events (time comes with them); `snapshot` joins them with
-the runtime's live queue and agents. The day starts at local midnight in the center's time
-zone, and every time the consoles show is in that zone."""
+15-minute slots (overall and per skill: calls, waits, service level), how long each agent has
+been in its state, and today's 漏接回拨 (missed callers, how many were called back, 回拨率,
+time to callback p50/p90). Fed by domain events (time comes with them); `snapshot` joins them
+with the runtime's live queue and agents. The day starts at local midnight in the center's
+time zone, and every time the consoles show is in that zone."""
 
 from __future__ import annotations
 
@@ -58,6 +59,38 @@ class Figures:
 
 
 @dataclass
+class MissedTask:
+    """A missed caller's callback task, as the wallboard follows it today."""
+
+    missed_at: float
+    dialed_at: float | None = None
+    reached: bool = False
+    counted: bool = True  # False: the citizen reached us itself (merged, returned)
+
+
+def nearest_rank(values: list[float], share: float) -> float | None:
+    """The nearest-rank percentile (as the reports compute it); None when empty."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    index = max(0, -(-int(share * 100) * len(ordered) // 100) - 1)
+    return ordered[index]
+
+
+def missed_view(tasks: dict[str, MissedTask]) -> dict[str, Any]:
+    counted = [t for t in tasks.values() if t.counted]
+    waits = [t.dialed_at - t.missed_at for t in counted if t.dialed_at is not None]
+    return {
+        "missed": len(counted),
+        "called_back": len(waits),
+        "reached": sum(1 for t in counted if t.reached),
+        "rate": len(waits) / len(counted) if counted else None,
+        "p50": nearest_rank(waits, 0.5),
+        "p90": nearest_rank(waits, 0.9),
+    }
+
+
+@dataclass
 class Wallboard:
     timezone: str = "Asia/Shanghai"
     day: str = ""
@@ -66,6 +99,7 @@ class Wallboard:
     slots: dict[str, list[dict[str, float]]] = field(default_factory=dict)
     agent_since: dict[str, float] = field(default_factory=dict)
     skill_of: dict[str, str] = field(default_factory=dict)
+    missed: dict[str, MissedTask] = field(default_factory=dict)  # today's missed-call tasks
     version: int = 0  # bumps on every change: pushers send when it moved
 
     def _slot(self, at: float) -> int:
@@ -75,6 +109,7 @@ class Wallboard:
             self.day = day
             self.figures = {}
             self.slots = {}
+            self.missed = {}
         return (local.hour * 3600 + local.minute * 60 + local.second) // SLOT_SECONDS
 
     def roll(self, now: float) -> None:
@@ -147,6 +182,24 @@ class Wallboard:
         elif isinstance(e, domain.CallClosed):
             self.skill_of.pop(e.call_id, None)
             return
+        elif isinstance(e, domain.CallbackRequested):
+            if e.kind != "missed":
+                return
+            self._slot(e.at)
+            self.missed[e.call_id] = MissedTask(e.at)
+        elif isinstance(e, domain.CallbackAttempt):
+            task = self.missed.get(e.call_id)
+            if task is None:
+                return
+            if e.outcome == "agent" and task.dialed_at is None:
+                task.dialed_at = e.at
+            elif e.outcome == "answered":
+                task.reached = True
+        elif isinstance(e, domain.CallbackClosed):
+            task = self.missed.get(e.call_id)
+            if task is None:
+                return
+            task.counted = e.outcome not in ("merged", "returned")
         elif isinstance(e, domain.AutoPauseAlert):
             pass  # shown from the engine's state: the feed sends the new snapshot
         else:
@@ -168,6 +221,8 @@ class Wallboard:
                     "position": view.position,
                     "state": view.state,
                     "callback": view.callback,
+                    "missed": view.call_id in runtime.callbacks.callbacks
+                    and runtime.callbacks.callbacks[view.call_id].kind == "missed",
                     "skill": view.skill,
                     "priority": view.priority,
                     "arrived_at": view.arrived_at,
@@ -200,6 +255,7 @@ class Wallboard:
             "agents": agents,
             "longest_wait": longest,
             "skills": {skill: f.view() for skill, f in sorted(self.figures.items())},
+            "missed_callbacks": missed_view(self.missed),
             "series": self.series,
             "slot_seconds": SLOT_SECONDS,
             "pbx": dict(runtime.link_up),

@@ -217,10 +217,13 @@ def masked_number(cipher: FieldCipher | None, stored: str) -> str:
 
 
 async def callbacks_listing(request: web.Request) -> web.Response:
-    """Queued callbacks with every attempt; `state` filters (waiting, scheduled, dialing,
-    completed, unreached)."""
+    """Queued and missed-call callbacks with every attempt; `state` filters (waiting,
+    scheduled, dialing, completed, unreached, merged, returned), `kind` (queued, missed)."""
     require(request, "agent", "supervisor")
     state = request.query.get("state", "")
+    kind = request.query.get("kind", "")
+    if kind not in ("", "queued", "missed"):
+        raise ApiError(400, "api.invalid", "'kind' must be queued or missed")
     database = request.app[CALLBACK_DB]
     cipher = request.app.get(tickets.CIPHER)
 
@@ -228,6 +231,8 @@ async def callbacks_listing(request: web.Request) -> web.Response:
         query = select(CallbackRecord).order_by(CallbackRecord.arrived_at).limit(500)
         if state:
             query = query.where(CallbackRecord.state == state)
+        if kind:
+            query = query.where(CallbackRecord.kind == kind)
         rows = s.scalars(query).all()
         attempts: dict[str, list[dict[str, Any]]] = {}
         ids = [r.call_id for r in rows]
@@ -250,6 +255,10 @@ async def callbacks_listing(request: web.Request) -> web.Response:
                 "requested_at": r.requested_at,
                 "due_at": r.due_at or None,
                 "agent_id": r.agent_id,
+                "kind": r.kind,
+                "missed_call_id": r.missed_call_id,
+                "missed_reason": r.missed_reason,
+                "first_dialed_at": r.first_dialed_at,
                 "history": attempts.get(r.call_id, []),
             }
             for r in rows

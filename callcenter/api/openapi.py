@@ -349,7 +349,8 @@ SPEC: dict[str, Any] = {
         "/api/callbacks": {
             "get": {
                 **operation(
-                    "Queued callbacks (keep your place) with every attempt; ?state= filters",
+                    "Queued callbacks (keep your place) and missed-call callbacks (漏接回拨) "
+                    "with every attempt; ?state= and ?kind=queued|missed filter",
                     roles="agent, supervisor",
                 ),
             }

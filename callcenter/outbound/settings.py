@@ -1,5 +1,6 @@
 """config/outbound.toml: calling citizens (dial string, calling hours), what waiting callers
-hear (position and expected wait), queued callbacks and satisfaction surveys (回访)."""
+hear (position and expected wait), queued callbacks, missed-call callbacks (漏接回拨) and
+satisfaction surveys (回访)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,31 @@ class CallbackSettings:
     retry: RetryPolicy = RetryPolicy(3, (300.0, 900.0))
 
 
+MISSED_REASONS = ("abandoned", "timeout", "overflow", "no_agents")
+
+
+@dataclass(frozen=True)
+class MissedSettings:
+    """漏接回拨: callers who left the queue unanswered become callback tasks."""
+
+    enabled: bool = True
+    # A caller who hung up after waiting less than this (s) misdialled: no callback. Callers
+    # who timed out, overflowed or found no agent are called back whatever their wait.
+    min_wait: float = 10.0
+    # Which leave reasons make a missed caller (a subset of MISSED_REASONS).
+    reasons: tuple[str, ...] = MISSED_REASONS
+    # Queue priority of a missed-call callback: below every live caller (whose priority is the
+    # number's own plus boosts, 0 and up in the shipped config), so an agent takes it only
+    # when no live caller it could serve is waiting.
+    priority: int = -100
+
+    def qualifies(self, reason: str, waited: float) -> bool:
+        """Whether a caller who left the queue for `reason` after `waited` s was missed."""
+        if not self.enabled or reason not in self.reasons:
+            return False
+        return reason != "abandoned" or waited >= self.min_wait
+
+
 @dataclass(frozen=True)
 class SurveySettings:
     enabled: bool = True
@@ -49,6 +75,7 @@ class OutboundSettings:
     announce: AnnounceSettings = AnnounceSettings()
     callback: CallbackSettings = CallbackSettings()
     survey: SurveySettings = SurveySettings()
+    missed: MissedSettings = MissedSettings()
 
 
 def _positive(v: float) -> str | None:
@@ -100,7 +127,7 @@ def _retry(r: TableReader, t: Mapping[str, Any], prefix: str, default: RetryPoli
 def parse_outbound(data: Mapping[str, Any], r: TableReader, timezone: str) -> OutboundSettings:
     """Read outbound.toml's tables (errors go to `r`, named by file and key)."""
     d = OutboundSettings()
-    r.table(data, "", ("outbound", "announce", "callback", "survey"))
+    r.table(data, "", ("outbound", "announce", "callback", "survey", "missed"))
     o = r.table(
         data.get("outbound"), "outbound", ("dial", "caller_id", "ring_timeout", "calling_hours")
     )
@@ -181,6 +208,32 @@ def parse_outbound(data: Mapping[str, Any], r: TableReader, timezone: str) -> Ou
             check=lambda v: None if 0 <= v <= 5 else "must be 0-5",
         ),
     )
+    m = r.table(data.get("missed"), "missed", ("enabled", "min_wait", "reasons", "priority"))
+    reasons = r.get(
+        m,
+        "missed",
+        "reasons",
+        list,
+        list(MISSED_REASONS),
+        check=lambda v: (
+            None
+            if v and all(x in MISSED_REASONS for x in v)
+            else f"must be a non-empty array of: {', '.join(MISSED_REASONS)}"
+        ),
+    )
+    missed = MissedSettings(
+        enabled=r.get(m, "missed", "enabled", bool, True),
+        min_wait=r.get(
+            m,
+            "missed",
+            "min_wait",
+            float,
+            10.0,
+            check=lambda v: None if v >= 0 else "must be zero or more",
+        ),
+        reasons=tuple(str(x) for x in reasons),
+        priority=r.get(m, "missed", "priority", int, -100),
+    )
     return OutboundSettings(
         dial=dial,
         caller_id=r.get(o, "outbound", "caller_id", str, d.caller_id),
@@ -189,4 +242,5 @@ def parse_outbound(data: Mapping[str, Any], r: TableReader, timezone: str) -> Ou
         announce=announce,
         callback=callback,
         survey=survey,
+        missed=missed,
     )

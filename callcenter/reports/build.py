@@ -20,12 +20,14 @@ from callcenter.reports.query import (
     STATUS_LABELS,
     CallCounts,
     FlowCounts,
+    MissedCounts,
     Period,
     Scope,
     TicketCounts,
     call_totals,
     flow_totals,
     intake_series,
+    missed_totals,
     ticket_breakdowns,
     ticket_totals,
 )
@@ -54,6 +56,10 @@ KPI_DEFS: dict[str, tuple[str, str]] = {
     "abandon_rate": ("呼损率", "rate"),
     "average_wait": ("平均等待时长", "seconds"),
     "average_talk": ("平均通话时长", "seconds"),
+    "missed_callers": ("漏接来电数", "count"),
+    "missed_callback_rate": ("漏接回拨率", "rate"),
+    "missed_callback_p50": ("回拨时长P50", "seconds"),
+    "missed_callback_p90": ("回拨时长P90", "seconds"),
     "closed": ("办结量", "count"),
     "on_time_completion_rate": ("按时办结率", "rate"),
     "callback_coverage": ("回访率", "rate"),
@@ -67,11 +73,16 @@ KPI_DEFS: dict[str, tuple[str, str]] = {
 
 
 def kpis_of(
-    calls: CallCounts | None, tickets: TicketCounts, flows: FlowCounts
+    calls: CallCounts | None,
+    tickets: TicketCounts,
+    flows: FlowCounts,
+    missed: MissedCounts | None = None,
 ) -> dict[str, float | None]:
-    """The KPI values from the period's counts (calls None: not in the caller's scope)."""
+    """The KPI values from the period's counts (calls or missed None: not in the caller's
+    scope)."""
     c = calls or CallCounts()
     known = calls is not None
+    m = missed or MissedCounts()
     return {
         "received": tickets.received,
         "offered_calls": c.offered if known else None,
@@ -81,6 +92,10 @@ def kpis_of(
         "abandon_rate": kpi.abandon_rate(c.abandoned, c.offered),
         "average_wait": kpi.average_wait(c.wait_seconds, c.answered),
         "average_talk": kpi.average_talk(c.talk_seconds, c.answered),
+        "missed_callers": m.missed if missed is not None else None,
+        "missed_callback_rate": kpi.missed_callback_rate(m.called_back, m.missed),
+        "missed_callback_p50": m.p50,
+        "missed_callback_p90": m.p90,
         "closed": tickets.closed,
         "on_time_completion_rate": kpi.on_time_completion_rate(
             tickets.closed_on_time, tickets.closed
@@ -328,8 +343,9 @@ def build_report(
         for i, (a, b) in enumerate(periods):
             p = _period(a, b)
             calls = call_totals(conn, p) if department is None else None
+            missed = missed_totals(conn, p) if department is None else None
             tickets = totals if i == 0 else ticket_totals(conn, p, scope)
-            values.append(kpis_of(calls, tickets, flow_totals(conn, p, scope)))
+            values.append(kpis_of(calls, tickets, flow_totals(conn, p, scope), missed))
         series = intake_series(conn, current, bucket, offset, scope)
     labels = _labels(db, topics or {})
     lines: list[KpiLine] = []

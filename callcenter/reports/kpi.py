@@ -65,6 +65,12 @@ def callback_coverage(revisited: int, closed: int) -> float | None:
     return ratio(revisited, closed)
 
 
+def missed_callback_rate(called_back: int, missed: int) -> float | None:
+    """漏接回拨率 = missed callers the center called back (dialled at least once) / missed
+    callers (one per number per day; not those who reached the center again themselves)."""
+    return ratio(called_back, missed)
+
+
 def return_rate(returned_tickets: int, dispatched: int) -> float | None:
     """退单率 = tickets given back by a department at least once (退单) / tickets dispatched."""
     return ratio(returned_tickets, dispatched)

@@ -3,6 +3,7 @@ over tickets in Python, so a month of a million-ticket year takes seconds on Pos
 
 Cohorts (which timestamp puts a record in the period [start, end), epoch seconds):
 - calls: `calls.joined_at` (reached the queue);
+- missed callers (漏接回拨): `callbacks.requested_at` of the missed-call tasks (left the queue);
 - intake, returns, re-dispatches: `tickets.created_at` (受理);
 - closure, on-time completion, revisits, resolution, ratings: `tickets.closed_at` (办结), i.e.
   the outcome of the tickets closed in the period.
@@ -33,7 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection
 
-from callcenter.storage.schema import CallRecord, RefGrid, Ticket, TicketHistory
+from callcenter.storage.schema import CallbackRecord, CallRecord, RefGrid, Ticket, TicketHistory
 from callcenter.tickets.model import OPEN_STATUSES, CallbackOutcome, Rating, Status
 
 ANSWER_THRESHOLD = 15.0  # seconds: "answered within 15 s"
@@ -65,6 +66,19 @@ class CallCounts:
     abandoned: int = 0
     wait_seconds: float = 0.0  # of answered calls
     talk_seconds: float = 0.0  # of answered calls
+
+
+@dataclass(frozen=True)
+class MissedCounts:
+    """漏接回拨 of the missed callers of a period: one task per number per day. Tasks closed
+    because the citizen took a queued callback ("merged") or called in again and was answered
+    ("returned") are not counted: the citizen reached the center without our call."""
+
+    missed: int = 0  # missed callers to call back
+    called_back: int = 0  # of those, the citizen was dialled at least once
+    reached: int = 0  # of those, the citizen answered and talked to an agent
+    p50: float | None = None  # time to callback (miss -> first dial), seconds
+    p90: float | None = None
 
 
 @dataclass(frozen=True)
@@ -266,6 +280,38 @@ def call_totals(conn: Connection, period: Period) -> CallCounts:
         wait_seconds=float(row[4] or 0.0),
         talk_seconds=float(row[5] or 0.0),
     )
+
+
+def missed_totals(conn: Connection, period: Period) -> MissedCounts:
+    """Missed callers, called back and reached, and the time to callback's p50 and p90
+    (nearest rank, read with ORDER BY ... OFFSET on both dialects)."""
+    b = CallbackRecord
+    counted = and_(
+        b.kind == "missed", _in(b.requested_at, period), b.state.not_in(("merged", "returned"))
+    )
+    row = conn.execute(
+        select(
+            func.count(),
+            func.count(b.first_dialed_at),
+            func.sum(_flag(b.state == "completed")),
+        ).where(counted)
+    ).one()
+    called = int(row[1] or 0)
+
+    def rank(share: float) -> float | None:
+        if not called:
+            return None
+        index = max(0, -(-int(share * 100) * called // 100) - 1)  # ceil(share * n) - 1
+        value = conn.execute(
+            select(b.first_dialed_at - b.requested_at)
+            .where(counted, b.first_dialed_at.is_not(None))
+            .order_by(b.first_dialed_at - b.requested_at)
+            .offset(index)
+            .limit(1)
+        ).scalar()
+        return None if value is None else max(0.0, float(value))
+
+    return MissedCounts(int(row[0] or 0), called, int(row[2] or 0), rank(0.5), rank(0.9))
 
 
 def flow_totals(conn: Connection, period: Period, scope: Scope = Scope()) -> FlowCounts:

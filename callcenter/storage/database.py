@@ -99,6 +99,17 @@ class Database:
             )
             return [(index, at) for index, at in s.execute(query)]
 
+    def missed_callbacks_since(self, since: float) -> list[tuple[str, float]]:
+        """(blind index of the number, made at) of every missed-call callback task made since
+        then, oldest first: a restarted engine makes at most one per number per day."""
+        with self.session() as s:
+            query = (
+                select(CallbackRecord.number_hash, CallbackRecord.requested_at)
+                .where(CallbackRecord.kind == "missed", CallbackRecord.requested_at >= since)
+                .order_by(CallbackRecord.requested_at)
+            )
+            return [(index, at) for index, at in s.execute(query)]
+
     def pending_callbacks(self, cipher: FieldCipher) -> list[PendingCallback]:
         """Callbacks not yet completed or given up, in queue order (a restart queues them),
         with their numbers decrypted to dial them: one data access log row (role system)
@@ -139,6 +150,7 @@ class Database:
                 r.arrived_at,
                 r.attempts,
                 r.due_at if r.state == "scheduled" else 0.0,
+                r.kind,
             )
             for r in rows
             if r.call_id in numbers

@@ -255,6 +255,9 @@ def _callback(
                     due_at=0.0,
                     agent_id="",
                     updated_at=e.at,
+                    kind=e.kind,
+                    missed_call_id=e.missed_call_id,
+                    missed_reason=e.reason,
                 )
             )
         return
@@ -274,6 +277,8 @@ def _callback(
             )
         )
         row.state, row.attempts, row.agent_id = "dialing", e.attempt, e.agent_id
+        if e.outcome == "agent" and row.first_dialed_at is None:
+            row.first_dialed_at = e.at
     elif isinstance(e, domain.CallbackScheduled):
         row.state, row.attempts, row.due_at = "scheduled", e.attempts, e.due_at
     else:

@@ -278,9 +278,12 @@ class EmergencyLink(Base):
 
 class CallbackRecord(Base):
     """A queued callback (keep your place): from the caller's key press until it is
-    completed (bridged to an agent) or unreached (handed to a person)."""
+    completed (bridged to an agent) or unreached (handed to a person). Or (`kind` "missed",
+    漏接回拨) the callback task of a caller who left the queue unanswered: `missed_call_id` is
+    that call, `requested_at` when it left; it may also close "merged" or "returned"."""
 
     __tablename__ = "callbacks"
+    __table_args__ = (Index("ix_callbacks_kind_requested", "kind", "requested_at"),)
 
     call_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     node: Mapped[str] = mapped_column(String(32))
@@ -296,6 +299,11 @@ class CallbackRecord(Base):
     due_at: Mapped[float] = mapped_column(Float, default=0.0)
     agent_id: Mapped[str] = mapped_column(String(32), default="")
     updated_at: Mapped[float] = mapped_column(Float)
+    kind: Mapped[str] = mapped_column(String(8), default="queued", server_default="queued")
+    missed_call_id: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    missed_reason: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    # when the citizen was first dialled (time to callback = first_dialed_at - requested_at)
+    first_dialed_at: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class CallbackAttemptRecord(Base):

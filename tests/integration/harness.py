@@ -154,6 +154,12 @@ max_concurrent = 2
 per_minute = 30
 input_timeout = 5
 input_retries = 1
+
+# 漏接回拨 off for the session: callers other tests let go would otherwise be called back
+# later and take agents from those tests (test_missed_callbacks_on_asterisk turns it on)
+[missed]
+enabled = false
+min_wait = 3
 """
 
 

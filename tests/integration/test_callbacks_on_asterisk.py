@@ -142,7 +142,7 @@ def test_44190_callback_keeps_the_place_and_calls_back_in_order(cc: Center) -> N
     # the queue still holds both, as callbacks, in their first order
     queue = cc.engine.queue()
     assert [(c["call_id"], c["callback"]) for c in queue] == [(a, True), (b, True)]
-    assert {c["state"] for c in _callbacks(cc).values()} == {"waiting"}
+    assert {c["state"] for c in _callbacks(cc).values() if c["call_id"] in (a, b)} == {"waiting"}
     rows = {r.call_id: r.leave_reason for r in cc.rows("SELECT * FROM calls")}
     assert rows[a] == rows[b] == "callback"
     # what they heard: the first is next in line, the second has one ahead; both got the

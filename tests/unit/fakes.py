@@ -185,6 +185,7 @@ async def running_runtime(
     pending_callbacks: Iterable[PendingCallback] = (),
     caller_key: Callable[[str], str] | None = None,
     decisions: DecisionLog | None = None,
+    missed_since: Iterable[tuple[str, float]] = (),
 ) -> AsyncIterator[Harness]:
     """A real Runtime on the shipped config with one FakeDriver (node "a"), link up."""
     cfg = config if config is not None else load_config(SHIPPED_CONFIG)
@@ -200,6 +201,7 @@ async def running_runtime(
         pending_callbacks=pending_callbacks,
         caller_key=caller_key,
         decisions=decisions,
+        missed_since=missed_since,
     )
     harness = Harness(runtime, driver, bus, stats)
 

@@ -193,6 +193,12 @@ BROKEN = [
     ("outbound.toml", "per_minute = 6", "per_minute = 6\nburst = 3", "survey.burst", "unknown key"),
     ("outbound.toml", "waiting caller.\nenabled = true", "waiting caller.\nenabled = false",
      "callback.enabled", "enable [announce]"),
+    ("outbound.toml", "min_wait = 10", "min_wait = -1", "missed.min_wait", "zero or more"),
+    ("outbound.toml", 'reasons = ["abandoned"', 'reasons = ["hangup"', "missed.reasons",
+     "abandoned, timeout, overflow, no_agents"),
+    ("outbound.toml", "priority = -100", 'priority = "low"', "missed.priority", "got str"),
+    ("outbound.toml", "priority = -100", "priority = -100\nlimit = 3", "missed.limit",
+     "unknown key"),
 ]  # fmt: skip
 
 

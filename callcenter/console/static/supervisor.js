@@ -28,6 +28,11 @@ function render() {
   document.getElementById("k-abandon").textContent = percent(overall.abandon_rate);
   document.getElementById("k-avg").textContent = seconds(overall.average_wait);
   document.getElementById("k-handled").textContent = overall.handled || 0;
+  const missed = last.missed_callbacks || {};
+  document.getElementById("k-missed").textContent = missed.missed || 0;
+  document.getElementById("k-missed-rate").textContent = percent(missed.rate);
+  document.getElementById("k-missed-time").textContent =
+    missed.p50 === null || missed.p50 === undefined ? "—" : `${seconds(missed.p50)} / ${seconds(missed.p90)}`;
 
   const queue = document.querySelector("#queue tbody");
   queue.replaceChildren();
@@ -41,7 +46,7 @@ function render() {
   }
   const rest = last.waiting.length - shown.size;
   document.getElementById("queue-note").textContent = last.waiting.length
-    ? `共 ${last.waiting.length} 位（含预约回拨 ${last.waiting.length - live.length} 位）`
+    ? `共 ${last.waiting.length} 位（含回拨任务 ${last.waiting.length - live.length} 位）`
     : "";
   for (const w of last.waiting.filter((x) => shown.has(x.call_id))) {
     const tr = document.createElement("tr");
@@ -53,7 +58,7 @@ function render() {
     cell(tr, w.priority);
     const wait = now - w.arrived_at;
     cell(tr, seconds(wait), wait > 15 && !w.callback ? "long wait" : "wait");
-    cell(tr, w.callback ? "预约回拨" : CALL_STATE[w.state] || w.state);
+    cell(tr, w.missed ? "漏接回拨" : w.callback ? "预约回拨" : CALL_STATE[w.state] || w.state);
     const actions = cell(tr, "");
     if (!w.callback) {
       button(actions, "提高优先级", () => changePriority(w.call_id, w.priority + 5));
