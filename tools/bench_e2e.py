@@ -40,6 +40,7 @@ from panoramisk import Manager  # noqa: E402
 from panoramisk.message import Message  # noqa: E402
 
 from callcenter.config import load_config  # noqa: E402
+from callcenter.data.crypto import FILE_ENV, write_key_file  # noqa: E402
 from callcenter.dialplan import REPO, QueueSpec  # noqa: E402
 from callcenter.pbx.sandbox import Instance, ensure_root  # noqa: E402
 from callcenter.simulation import Sipp  # noqa: E402
@@ -208,7 +209,12 @@ class EngineProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        # the engine stores callers' numbers encrypted: a throwaway key file for the run
+        keys = WORK / "data-keys.toml"
+        if not keys.exists():
+            write_key_file(keys)
         env = dict(os.environ, CALLCENTER_AMI_SECRET=self.secret)
+        env[FILE_ENV] = str(keys)
         log = (WORK / "engine.log").open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "callcenter.cli", "--config", str(self.config_dir)]

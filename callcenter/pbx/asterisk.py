@@ -189,6 +189,14 @@ class AsteriskDriver:
         self._dials = dict(agent_dials)
         # DialBegin's DialString is the part after the technology: "1001" for PJSIP/1001
         self._by_dialstring = {d.split("/", 1)[1]: a for a, d in agent_dials.items()}
+        # Agents dialled straight at a PJSIP AOR ("PJSIP/1001") have contacts whose state
+        # Asterisk reports; any other dial string (a Local channel, "PJSIP/1001@proxy") has
+        # none here, so its reachability is not this node's to judge.
+        self._by_aor = {
+            d[len("PJSIP/") :]: a
+            for a, d in agent_dials.items()
+            if d.startswith("PJSIP/") and not any(c in d[len("PJSIP/") :] for c in "/@")
+        }
         self._events: asyncio.Queue[PbxEvent] = asyncio.Queue()
         self._calls: dict[str, _Call] = {}
         self._legs: dict[str, tuple[str, str]] = {}  # agent channel -> (call id, agent id)
@@ -823,7 +831,7 @@ class AsteriskDriver:
     # --- agents' phones --------------------------------------------------------------------------
 
     def _on_contact_status(self, manager: Manager, m: Message) -> None:
-        agent_id = self._by_dialstring.get(m.get("AOR", ""))
+        agent_id = self._by_aor.get(m.get("AOR", ""))
         if agent_id is None:
             return
         uri, status = m.get("URI", ""), m.get("ContactStatus", "")
@@ -852,7 +860,8 @@ class AsteriskDriver:
 
     async def agent_contacts(self) -> list[PbxEvent]:
         """Every agent's phone as Asterisk has it now (PJSIPShowContacts): an agent with no
-        contact is unregistered; one whose every contact fails qualify is unreachable."""
+        contact is unregistered; one whose every contact fails qualify is unreachable. Only
+        agents dialled at a PJSIP AOR are reported (others have no contact to judge by)."""
         reply = await self._manager.send_action({"Action": "PJSIPShowContacts"})
         messages = reply if isinstance(reply, list) else [reply]
         contacts: dict[str, dict[str, str]] = {}
@@ -860,12 +869,12 @@ class AsteriskDriver:
             if m.get("Event") != "ContactList":
                 continue
             # ObjectName is "<aor>;@<hash>": the contact of that AOR
-            agent_id = self._by_dialstring.get(m.get("ObjectName", "").split(";@", 1)[0])
+            agent_id = self._by_aor.get(m.get("ObjectName", "").split(";@", 1)[0])
             if agent_id is not None:
                 contacts.setdefault(agent_id, {})[m.get("Uri", "")] = m.get("Status", "")
         self._contacts = contacts
         found: list[PbxEvent] = []
-        for agent_id in sorted(self._dials):
+        for agent_id in sorted(self._by_aor.values()):
             event = self._report_contact(agent_id, force=True)
             if event is not None:
                 found.append(event)
