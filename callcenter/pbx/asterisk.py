@@ -491,18 +491,20 @@ class AsteriskDriver:
         call.where = "offer"
         call.dialling = set(agent_ids)
         targets = "&".join(self._dials[a] for a in agent_ids if a in self._dials)
-        for name, value in (("CC_TARGETS", targets), ("CC_RING_TIMEOUT", str(int(timeout + 0.5)))):
-            await self._action(
-                {"Action": "Setvar", "Channel": call.channel, "Variable": name, "Value": value}
-            )
-        ok = await self._action(
-            {
-                "Action": "Redirect",
-                "Channel": call.channel,
-                "Context": "cc-offer",
-                "Exten": "s",
-                "Priority": "1",
-            }
+        # The variables and the Redirect go out back to back, in one round trip: Asterisk runs
+        # a session's actions in order, so cc-offer's Dial sees both variables set.
+        *_, ok = await self._actions(
+            [
+                _setvar_action(call.channel, "CC_TARGETS", targets),
+                _setvar_action(call.channel, "CC_RING_TIMEOUT", str(int(timeout + 0.5))),
+                {
+                    "Action": "Redirect",
+                    "Channel": call.channel,
+                    "Context": "cc-offer",
+                    "Exten": "s",
+                    "Priority": "1",
+                },
+            ]
         )
         if not ok:
             call.where = "hold"
@@ -510,10 +512,12 @@ class AsteriskDriver:
 
     async def _mark_connected(self, channel: str, agent_id: str, at: float) -> None:
         """Keep who answered, and when, on the caller's channel: snapshot() reads them."""
-        for name, value in (("CC_AGENT", agent_id), ("CC_CONNECTED", f"{at:.3f}")):
-            await self._action(
-                {"Action": "Setvar", "Channel": channel, "Variable": name, "Value": value}
-            )
+        await self._actions(
+            [
+                _setvar_action(channel, "CC_AGENT", agent_id),
+                _setvar_action(channel, "CC_CONNECTED", f"{at:.3f}"),
+            ]
+        )
 
     async def cancel_offer(self, call_id: str, agent_ids: tuple[str, ...]) -> None:
         cb = self._callbacks.get(call_id)
@@ -958,12 +962,26 @@ class AsteriskDriver:
         await self._action({"Action": "Hangup", "Channel": channel})
 
     async def _action(self, action: dict[str, str | list[str]]) -> bool:
+        return (await self._actions([action]))[0]
+
+    async def _actions(self, actions: list[dict[str, str | list[str]]]) -> list[bool]:
+        """Send actions back to back, then read their replies: one round trip for all, not
+        one each. Asterisk runs a session's actions in order, so each sees the effect of those
+        before it. Returns whether Asterisk accepted each."""
         if not self._up:
-            return False
+            return [False] * len(actions)
+        # Originate: take the "queued" response, not the later OriginateResponse event
+        replies = [
+            self._manager.send_action(
+                a, **({"as_list": False} if a.get("Action") == "Originate" else {})
+            )
+            for a in actions
+        ]  # panoramisk writes each to the socket now
+        return [await self._accepted(a, r) for a, r in zip(actions, replies, strict=True)]
+
+    async def _accepted(self, action: dict[str, str | list[str]], pending: Any) -> bool:
         try:
-            # Originate: take the "queued" response, not the later OriginateResponse event
-            extra = {"as_list": False} if action.get("Action") == "Originate" else {}
-            reply = await asyncio.wait_for(self._manager.send_action(action, **extra), timeout=5)
+            reply = await asyncio.wait_for(pending, timeout=5)
         except (TimeoutError, OSError) as exc:
             log.warning("AMI %s failed: %s", action.get("Action"), exc)
             return False
@@ -975,6 +993,10 @@ class AsteriskDriver:
 
     def _fail(self, call_id: str, command: str, agent_ids: tuple[str, ...], message: str) -> None:
         self._events.put_nowait(CommandFailed(self.node, call_id, command, agent_ids, message))
+
+
+def _setvar_action(channel: str, name: str, value: str) -> dict[str, str | list[str]]:
+    return {"Action": "Setvar", "Channel": channel, "Variable": name, "Value": value}
 
 
 def _variables(m: Message) -> dict[str, str]:

@@ -123,10 +123,10 @@ async def test_an_offer_asterisk_could_not_dial_ends_unreachable_at_ccwait() -> 
     then, not at the offer timeout."""
     d = driver()
 
-    async def accepted(action: dict[str, str | list[str]]) -> bool:
-        return True
+    async def accepted(actions: list[dict[str, str | list[str]]]) -> list[bool]:
+        return [True] * len(actions)
 
-    d._action = accepted  # type: ignore[method-assign]  # no PBX: Setvar and Redirect accepted
+    d._actions = accepted  # type: ignore[method-assign]  # no PBX: Setvar and Redirect accepted
     messages = recorded()
     join = next(m for m in messages if m.get("UserEvent") == "CCJoin")
     call_id = join["CallId"]
