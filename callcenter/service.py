@@ -49,6 +49,10 @@ from callcenter.wallboard import Wallboard
 
 log = logging.getLogger(__name__)
 
+# The recorder writes a batch this long after its first event: the call's routing (offer,
+# Redirect, Dial) goes first, and a join with its offer is one transaction, not two.
+RECORD_LINGER = 0.05
+
 
 @dataclass
 class ServiceOptions:
@@ -212,7 +216,11 @@ class Service:
         recent = await asyncio.to_thread(self.database.recent_callers, since)
         callbacks = await asyncio.to_thread(self.database.pending_callbacks, self.cipher)
         recorder = CallRecorder(
-            self.database, self.bus.subscribe("storage"), self.queue_log, cipher=self.cipher
+            self.database,
+            self.bus.subscribe("storage"),
+            self.queue_log,
+            cipher=self.cipher,
+            linger=RECORD_LINGER,
         )
         self.indexer = RecordingIndexer(
             self.database,
