@@ -224,7 +224,7 @@ class EngineProcess:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # a loaded machine: imports and migrations are slow
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise SystemExit(f"the engine exited; see {WORK / 'engine.log'}")
@@ -235,7 +235,7 @@ class EngineProcess:
             except (OSError, urllib.error.URLError, ValueError):
                 pass
             time.sleep(0.1)
-        raise SystemExit("the engine did not link to the PBX within 30 s")
+        raise SystemExit("the engine did not link to the PBX within 120 s")
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
