@@ -345,7 +345,8 @@ class Engine:
             stderr=subprocess.STDOUT,
         )
         if linked:
-            wait_until(self.linked, 30, "the engine to log in to AMI")
+            # imports and migrations alone took 27 s on the shared 2-core machine at load 20
+            wait_until(self.linked, 90, "the engine to log in to AMI")
 
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
