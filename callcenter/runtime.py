@@ -223,7 +223,10 @@ class Runtime:
             next_at = self.timers.next_at()
             timeout = None if next_at is None else max(0.0, next_at - self.clock())
             try:
-                item = await asyncio.wait_for(self._inbox.get(), timeout)
+                # asyncio.timeout, not wait_for: wait_for runs the get() in a task of its own,
+                # two more loop passes between an event's arrival and its handling
+                async with asyncio.timeout(timeout):
+                    item = await self._inbox.get()
             except TimeoutError:
                 item = _NOTHING
             now = self.clock()

@@ -51,6 +51,10 @@ from callcenter.wallboard import Wallboard
 
 log = logging.getLogger(__name__)
 
+# The recorder writes a batch this long after its first event: the call's routing (offer,
+# Redirect, Dial) goes first, and a join with its offer is one transaction, not two.
+RECORD_LINGER = 0.05
+
 
 @dataclass
 class ServiceOptions:
@@ -227,7 +231,11 @@ class Service:
         callbacks = await asyncio.to_thread(self.database.pending_callbacks, self.cipher)
         missed = await asyncio.to_thread(self.database.missed_callbacks_since, since)
         recorder = CallRecorder(
-            self.database, self.bus.subscribe("storage"), self.queue_log, cipher=self.cipher
+            self.database,
+            self.bus.subscribe("storage"),
+            self.queue_log,
+            cipher=self.cipher,
+            linger=RECORD_LINGER,
         )
         self.indexer = RecordingIndexer(
             self.database,

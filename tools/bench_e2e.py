@@ -40,6 +40,7 @@ from panoramisk import Manager  # noqa: E402
 from panoramisk.message import Message  # noqa: E402
 
 from callcenter.config import load_config  # noqa: E402
+from callcenter.data.crypto import FILE_ENV, write_key_file  # noqa: E402
 from callcenter.dialplan import REPO, QueueSpec  # noqa: E402
 from callcenter.pbx.sandbox import Instance, ensure_root  # noqa: E402
 from callcenter.simulation import Sipp  # noqa: E402
@@ -208,7 +209,12 @@ class EngineProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        # the engine stores callers' numbers encrypted: a throwaway key file for the run
+        keys = WORK / "data-keys.toml"
+        if not keys.exists():
+            write_key_file(keys)
         env = dict(os.environ, CALLCENTER_AMI_SECRET=self.secret)
+        env[FILE_ENV] = str(keys)
         log = (WORK / "engine.log").open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "callcenter.cli", "--config", str(self.config_dir)]
@@ -218,7 +224,7 @@ class EngineProcess:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # a loaded machine: imports and migrations are slow
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise SystemExit(f"the engine exited; see {WORK / 'engine.log'}")
@@ -229,7 +235,7 @@ class EngineProcess:
             except (OSError, urllib.error.URLError, ValueError):
                 pass
             time.sleep(0.1)
-        raise SystemExit("the engine did not link to the PBX within 30 s")
+        raise SystemExit("the engine did not link to the PBX within 120 s")
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

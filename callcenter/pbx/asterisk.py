@@ -192,6 +192,14 @@ class AsteriskDriver:
         self._dials = dict(agent_dials)
         # DialBegin's DialString is the part after the technology: "1001" for PJSIP/1001
         self._by_dialstring = {d.split("/", 1)[1]: a for a, d in agent_dials.items()}
+        # Agents dialled straight at a PJSIP AOR ("PJSIP/1001") have contacts whose state
+        # Asterisk reports; any other dial string (a Local channel, "PJSIP/1001@proxy") has
+        # none here, so its reachability is not this node's to judge.
+        self._by_aor = {
+            d[len("PJSIP/") :]: a
+            for a, d in agent_dials.items()
+            if d.startswith("PJSIP/") and not any(c in d[len("PJSIP/") :] for c in "/@")
+        }
         self._events: asyncio.Queue[PbxEvent] = asyncio.Queue()
         self._calls: dict[str, _Call] = {}
         self._legs: dict[str, tuple[str, str]] = {}  # agent channel -> (call id, agent id)
@@ -514,18 +522,20 @@ class AsteriskDriver:
         call.where = "offer"
         call.dialling = set(agent_ids)
         targets = "&".join(self._dials[a] for a in agent_ids if a in self._dials)
-        for name, value in (("CC_TARGETS", targets), ("CC_RING_TIMEOUT", str(int(timeout + 0.5)))):
-            await self._action(
-                {"Action": "Setvar", "Channel": call.channel, "Variable": name, "Value": value}
-            )
-        ok = await self._action(
-            {
-                "Action": "Redirect",
-                "Channel": call.channel,
-                "Context": "cc-offer",
-                "Exten": "s",
-                "Priority": "1",
-            }
+        # The variables and the Redirect go out back to back, in one round trip: Asterisk runs
+        # a session's actions in order, so cc-offer's Dial sees both variables set.
+        *_, ok = await self._actions(
+            [
+                _setvar_action(call.channel, "CC_TARGETS", targets),
+                _setvar_action(call.channel, "CC_RING_TIMEOUT", str(int(timeout + 0.5))),
+                {
+                    "Action": "Redirect",
+                    "Channel": call.channel,
+                    "Context": "cc-offer",
+                    "Exten": "s",
+                    "Priority": "1",
+                },
+            ]
         )
         if not ok:
             call.where = "hold"
@@ -533,10 +543,12 @@ class AsteriskDriver:
 
     async def _mark_connected(self, channel: str, agent_id: str, at: float) -> None:
         """Keep who answered, and when, on the caller's channel: snapshot() reads them."""
-        for name, value in (("CC_AGENT", agent_id), ("CC_CONNECTED", f"{at:.3f}")):
-            await self._action(
-                {"Action": "Setvar", "Channel": channel, "Variable": name, "Value": value}
-            )
+        await self._actions(
+            [
+                _setvar_action(channel, "CC_AGENT", agent_id),
+                _setvar_action(channel, "CC_CONNECTED", f"{at:.3f}"),
+            ]
+        )
 
     async def cancel_offer(self, call_id: str, agent_ids: tuple[str, ...]) -> None:
         cb = self._callbacks.get(call_id)
@@ -866,7 +878,7 @@ class AsteriskDriver:
     # --- agents' phones --------------------------------------------------------------------------
 
     def _on_contact_status(self, manager: Manager, m: Message) -> None:
-        agent_id = self._by_dialstring.get(m.get("AOR", ""))
+        agent_id = self._by_aor.get(m.get("AOR", ""))
         if agent_id is None:
             return
         uri, status = m.get("URI", ""), m.get("ContactStatus", "")
@@ -895,7 +907,8 @@ class AsteriskDriver:
 
     async def agent_contacts(self) -> list[PbxEvent]:
         """Every agent's phone as Asterisk has it now (PJSIPShowContacts): an agent with no
-        contact is unregistered; one whose every contact fails qualify is unreachable."""
+        contact is unregistered; one whose every contact fails qualify is unreachable. Only
+        agents dialled at a PJSIP AOR are reported (others have no contact to judge by)."""
         reply = await self._manager.send_action({"Action": "PJSIPShowContacts"})
         messages = reply if isinstance(reply, list) else [reply]
         contacts: dict[str, dict[str, str]] = {}
@@ -903,12 +916,12 @@ class AsteriskDriver:
             if m.get("Event") != "ContactList":
                 continue
             # ObjectName is "<aor>;@<hash>": the contact of that AOR
-            agent_id = self._by_dialstring.get(m.get("ObjectName", "").split(";@", 1)[0])
+            agent_id = self._by_aor.get(m.get("ObjectName", "").split(";@", 1)[0])
             if agent_id is not None:
                 contacts.setdefault(agent_id, {})[m.get("Uri", "")] = m.get("Status", "")
         self._contacts = contacts
         found: list[PbxEvent] = []
-        for agent_id in sorted(self._dials):
+        for agent_id in sorted(self._by_aor.values()):
             event = self._report_contact(agent_id, force=True)
             if event is not None:
                 found.append(event)
@@ -992,12 +1005,26 @@ class AsteriskDriver:
         await self._action({"Action": "Hangup", "Channel": channel})
 
     async def _action(self, action: dict[str, str | list[str]]) -> bool:
+        return (await self._actions([action]))[0]
+
+    async def _actions(self, actions: list[dict[str, str | list[str]]]) -> list[bool]:
+        """Send actions back to back, then read their replies: one round trip for all, not
+        one each. Asterisk runs a session's actions in order, so each sees the effect of those
+        before it. Returns whether Asterisk accepted each."""
         if not self._up:
-            return False
+            return [False] * len(actions)
+        # Originate: take the "queued" response, not the later OriginateResponse event
+        replies = [
+            self._manager.send_action(
+                a, **({"as_list": False} if a.get("Action") == "Originate" else {})
+            )
+            for a in actions
+        ]  # panoramisk writes each to the socket now
+        return [await self._accepted(a, r) for a, r in zip(actions, replies, strict=True)]
+
+    async def _accepted(self, action: dict[str, str | list[str]], pending: Any) -> bool:
         try:
-            # Originate: take the "queued" response, not the later OriginateResponse event
-            extra = {"as_list": False} if action.get("Action") == "Originate" else {}
-            reply = await asyncio.wait_for(self._manager.send_action(action, **extra), timeout=5)
+            reply = await asyncio.wait_for(pending, timeout=5)
         except (TimeoutError, OSError) as exc:
             log.warning("AMI %s failed: %s", action.get("Action"), exc)
             return False
@@ -1009,6 +1036,10 @@ class AsteriskDriver:
 
     def _fail(self, call_id: str, command: str, agent_ids: tuple[str, ...], message: str) -> None:
         self._events.put_nowait(CommandFailed(self.node, call_id, command, agent_ids, message))
+
+
+def _setvar_action(channel: str, name: str, value: str) -> dict[str, str | list[str]]:
+    return {"Action": "Setvar", "Channel": channel, "Variable": name, "Value": value}
 
 
 def _variables(m: Message) -> dict[str, str]:

@@ -54,13 +54,19 @@ class CallRecorder:
         max_batch: int = 500,
         *,
         cipher: FieldCipher,
+        linger: float = 0.0,
     ) -> None:
+        """`linger`: seconds to wait after an event before writing, so the events that follow
+        it (a join is followed by its offer within milliseconds) go in the same transaction,
+        and the write's thread does not compete with the owner task while it routes the call."""
         self.database = database
         self.cipher = cipher
         self.subscription = subscription
         self.queue_log = queue_log
         self.max_batch = max_batch
+        self.linger = linger
         self.written = 0
+        self.batches = 0
 
     async def run(self) -> None:
         closed = False
@@ -68,6 +74,8 @@ class CallRecorder:
             first = await self.subscription.get()
             if first is None:
                 return
+            if self.linger > 0:
+                await asyncio.sleep(self.linger)
             batch: list[domain.DomainEvent] = [first]
             while len(batch) < self.max_batch:
                 try:
@@ -89,6 +97,7 @@ class CallRecorder:
             cap=10.0,
         )
         self.written += len(batch)
+        self.batches += 1
         if self.queue_log is not None:
             for line in lines:
                 self.queue_log.write(line)

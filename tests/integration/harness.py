@@ -363,6 +363,7 @@ class Engine:
             stderr=subprocess.STDOUT,
         )
         if linked:
+            # imports and migrations alone took 27 s on the shared 2-core machine at load 20
             wait_until(self.linked, 90, "the engine to log in to AMI")
 
     def running(self) -> bool:

@@ -100,16 +100,33 @@ async def test_an_agent_with_no_contact_is_unregistered() -> None:
     assert await d.agent_contacts() == [pbx.AgentContact("it", "1009", False, "unregistered")]
 
 
+async def test_an_agent_dialled_through_a_local_channel_or_a_proxy_is_not_judged() -> None:
+    """A Local channel (or a proxy's address) has no contact on this node: the agent is not
+    reported unregistered (it would never be offered a call), only PJSIP AOR agents are."""
+    dials = {"1009": "PJSIP/1009", "2001": "Local/2001@bench-agent/n", "3001": "PJSIP/3001@kam"}
+    d = AsteriskDriver("it", "127.0.0.1", 1, "callcenter", "unused", dials)
+
+    async def send_action(action: dict[str, Any], **_: Any) -> list[Message]:
+        return contact_lists()[0]
+
+    d._manager.send_action = send_action
+    assert await d.agent_contacts() == [pbx.AgentContact("it", "1009", False, "unregistered")]
+    d._manager.dispatch(
+        Message({"Event": "ContactStatus", "AOR": "2001@bench-agent/n", "URI": "x"})
+    )
+    assert d.events_nowait() == []
+
+
 async def test_an_offer_asterisk_could_not_dial_ends_unreachable_at_ccwait() -> None:
     """Dial to an agent with no reachable contact rings nothing (no DialBegin; Asterisk
     fails the channel request at once) and the caller is back in cc-hold: the offer ends
     then, not at the offer timeout."""
     d = driver()
 
-    async def accepted(action: dict[str, str | list[str]]) -> bool:
-        return True
+    async def accepted(actions: list[dict[str, str | list[str]]]) -> list[bool]:
+        return [True] * len(actions)
 
-    d._action = accepted  # type: ignore[method-assign]  # no PBX: Setvar and Redirect accepted
+    d._actions = accepted  # type: ignore[method-assign]  # no PBX: Setvar and Redirect accepted
     messages = recorded()
     join = next(m for m in messages if m.get("UserEvent") == "CCJoin")
     call_id = join["CallId"]

@@ -9,6 +9,7 @@ HangupRequest, first of the two, says the agent hung up).
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +114,58 @@ async def test_offer_to_a_caller_not_yet_in_hold_waits_for_ccwait() -> None:
     call_id = join["CallId"]
     await d.offer(call_id, ("1001",), 5.0)
     assert d._calls[call_id].pending == (("1001",), 5.0)
+
+
+async def test_offer_sends_its_variables_and_the_redirect_in_one_round_trip() -> None:
+    """The two Setvars and the Redirect are written back to back, before any reply: Asterisk
+    runs them in order, so the join->ring path pays one AMI round trip, not three."""
+    d = driver()
+    d._up = True
+    written: list[dict[str, Any]] = []
+    replies: list[asyncio.Future[Message]] = []
+
+    def send_action(action: dict[str, Any], **_: Any) -> asyncio.Future[Message]:
+        written.append(action)
+        replies.append(asyncio.get_running_loop().create_future())
+        return replies[-1]
+
+    d._manager.send_action = send_action
+    for kind in ("CCJoin", "CCWait"):
+        d._manager.dispatch(next(m for m in recorded_messages() if m.get("UserEvent") == kind))
+    call_id = next(iter(d._calls))
+    assert [type(e) for e in d.events_nowait()] == [pbx.CallerEntered]
+    offer = asyncio.create_task(d.offer(call_id, ("1001", "1002"), 15.0))
+    await asyncio.sleep(0)
+    assert [(a["Action"], a.get("Variable"), a.get("Value")) for a in written] == [
+        ("Setvar", "CC_TARGETS", "PJSIP/1001&PJSIP/1002"),
+        ("Setvar", "CC_RING_TIMEOUT", "15"),
+        ("Redirect", None, None),
+    ]
+    assert written[-1]["Context"] == "cc-offer"
+    for reply in replies:
+        reply.set_result(Message({"Response": "Success"}))
+    await offer
+    assert d.events_nowait() == [] and d._calls[call_id].where == "offer"
+
+
+async def test_offer_whose_redirect_is_refused_fails_and_the_caller_stays_in_hold() -> None:
+    d = driver()
+    d._up = True
+
+    async def send_action(action: dict[str, Any], **_: Any) -> Message:
+        response = "Error" if action["Action"] == "Redirect" else "Success"
+        return Message({"Response": response})
+
+    d._manager.send_action = send_action
+    for kind in ("CCJoin", "CCWait"):
+        d._manager.dispatch(next(m for m in recorded_messages() if m.get("UserEvent") == kind))
+    call_id = next(iter(d._calls))
+    assert [type(e) for e in d.events_nowait()] == [pbx.CallerEntered]
+    await d.offer(call_id, ("1001",), 15.0)
+    assert d.events_nowait() == [
+        pbx.CommandFailed("it", call_id, "offer", ("1001",), "redirect refused")
+    ]
+    assert d._calls[call_id].where == "hold"
 
 
 async def test_offer_to_an_unknown_caller_fails_as_caller_gone() -> None:

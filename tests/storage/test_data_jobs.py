@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from callcenter.data.jobs import DataJobs
+from callcenter.data.jobs import JOB_NICENESS, DataJobs
 from callcenter.storage.database import Database
 from callcenter.storage.schema import Profile, QualityRun, RetentionRun
 from callcenter.synthetic.command import main_synth
@@ -39,6 +39,8 @@ async def test_a_full_run_then_retention_and_fusion_as_child_processes(
     stopping.set()
     await task
     assert jobs.finished[:4] == [("quality", 0), ("retention", 0), ("kb-expire", 0), ("fusion", 0)]
+    # batch work yields the CPU to the live engine: each child runs at nice 10 (or nicer)
+    assert len(jobs.niceness) >= 4 and all(n >= JOB_NICENESS for n in jobs.niceness)
     with database.session() as s:
         runs = list(s.scalars(select(QualityRun)))
         assert [(r.mode, r.actor) for r in runs][:1] == [("full", "scheduler")]

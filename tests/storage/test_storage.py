@@ -178,6 +178,26 @@ async def test_recent_callers_feed_the_repeat_caller_rule(database: Database) ->
     assert database.recent_callers(250.0) == [(CIPHER.phone_index("13700000002"), 300.0)]
 
 
+async def test_events_that_follow_within_the_linger_share_one_transaction(
+    database: Database,
+) -> None:
+    """The recorder waits `linger` after an event before writing: a call's join and the
+    offer that follows within milliseconds go in one transaction, written after the offer
+    went out instead of while the owner task routes the call."""
+    database.upgrade()
+    bus = Bus()
+    recorder = CallRecorder(database, bus.subscribe("storage"), cipher=CIPHER, linger=0.2)
+    task = asyncio.create_task(recorder.run())
+    bus.publish(joined("first", 1.0))
+    await asyncio.sleep(0.05)  # the recorder has the first event and lingers
+    assert recorder.written == 0
+    bus.publish(joined("second", 2.0))
+    bus.close()
+    await asyncio.wait_for(task, 30)
+    assert (recorder.batches, recorder.written) == (1, 2)
+    assert database.call("first") is not None and database.call("second") is not None
+
+
 async def test_failed_write_is_retried_and_nothing_is_lost(database: Database) -> None:
     bus = Bus()
     recorder = CallRecorder(database, bus.subscribe("storage"), cipher=CIPHER)

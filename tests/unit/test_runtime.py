@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -199,3 +200,18 @@ async def test_stop_closes_the_driver() -> None:
         assert driver.connects == 1
         assert driver.snapshots == 1
     assert driver.closed
+
+
+async def test_an_arriving_caller_is_offered_within_three_loop_passes() -> None:
+    """The join->ring path through the runtime: the pump hands the event to the owner, the
+    owner decides and queues the offer, the node's sender sends it; no helper task between
+    (the owner once waited on its inbox through wait_for, a task of its own: five passes)."""
+    async with running_runtime() as h:
+        # a timer pending (as there is while any offer rings): the owner waits with a deadline
+        h.runtime.timers.set(("test", "", 0), time.time() + 3600)
+        h.driver.emit(caller("c0", did="12345", skill=NOBODY))
+        await settle()
+        h.driver.emit(caller("c1", did="12345"))
+        for _ in range(3):
+            await asyncio.sleep(0)
+        assert h.driver.offers == [("c1", ("1001",), 15.0)]
