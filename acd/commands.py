@@ -75,6 +75,18 @@ class OfferRejected:
 
 
 @dataclass(frozen=True)
+class OfferCancelled:
+    """The engine stopped a ring that had not ended: the agent may no longer take it (paused,
+    on break, logged out) or the caller left (abandoned, timeout, callback...). `cause` says
+    which; nobody is charged a miss. app_queue writes RINGCANCELED for such a ring."""
+
+    call_id: CallId
+    agent_id: AgentId
+    cause: str
+    ring_seconds: float
+
+
+@dataclass(frozen=True)
 class AutoPauseAlert:
     """More than the configured share of logged-in agents is auto-paused (`active`), or no
     longer: a supervisor should look before the floor empties."""
@@ -119,6 +131,7 @@ Action = Offer | CancelOffer | Overflow | SetTimer | CancelTimer
 Notice = (
     CallerQueued
     | OfferRejected
+    | OfferCancelled
     | CallConnected
     | CallerLeft
     | CallFinished

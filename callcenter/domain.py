@@ -42,6 +42,19 @@ class OfferRejected:
 
 
 @dataclass(frozen=True)
+class OfferCancelled:
+    """The engine stopped a ring before it ended: `cause` is why (paused, logged_out: the agent
+    may no longer take it; abandoned, timeout, overflow, callback...: the caller left). Not the
+    agent's miss. queue_log writes it as app_queue's RINGCANCELED."""
+
+    call_id: str
+    agent_id: str
+    cause: str
+    ring_seconds: float
+    at: float
+
+
+@dataclass(frozen=True)
 class AutoPauseAlert:
     """More than the configured share of logged-in agents is auto-paused (`active`), or no
     longer: the supervisor should look before the floor empties."""
@@ -236,6 +249,7 @@ DomainEvent = (
     CallerJoined
     | OfferMade
     | OfferRejected
+    | OfferCancelled
     | AutoPauseAlert
     | CallConnected
     | CallerLeft

@@ -43,6 +43,10 @@ def queue_log_lines(e: domain.DomainEvent) -> list[str]:
         # once, with the SIP response; report tools that count RINGNOANSWER do not count these
         event = "RINGREFUSED" if e.reason == "refused" else "RINGFAILED"
         return [format_line(e.at, e.call_id, e.agent_id, event, ring_ms, e.cause, e.reason)]
+    if isinstance(e, domain.OfferCancelled):  # app_queue: RINGCANCELED|ring time in ms
+        return [
+            format_line(e.at, e.call_id, e.agent_id, "RINGCANCELED", int(e.ring_seconds * 1000))
+        ]
     if isinstance(e, domain.CallConnected):
         ring = round(e.ring_seconds)  # app_queue's ringtime: whole seconds
         return [format_line(e.at, e.call_id, e.agent_id, "CONNECT", int(e.waited), e.call_id, ring)]

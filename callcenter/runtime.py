@@ -611,6 +611,10 @@ class Runtime:
             self.bus.publish(
                 domain.OfferRejected(c.call_id, c.agent_id, c.reason, c.ring_seconds, now, c.cause)
             )
+        elif isinstance(c, cmd.OfferCancelled):
+            self.bus.publish(
+                domain.OfferCancelled(c.call_id, c.agent_id, c.cause, c.ring_seconds, now)
+            )
         elif isinstance(c, cmd.AutoPauseAlert):
             if c.active:
                 log.warning("%d of %d logged-in agents are auto-paused", c.auto_paused, c.logged_in)
