@@ -55,6 +55,7 @@ class _Rules:
     wrapup: float
     max_wait: float | None
     overflow_target: str
+    progressive_delay: float
     last_order: int = -1  # rrmemory: the configured order of the agent offered last
 
     @classmethod
@@ -67,6 +68,7 @@ class _Rules:
             wrapup=q.wrapup,
             max_wait=q.max_wait,
             overflow_target=q.overflow_target,
+            progressive_delay=q.ring_progressively_delay,
         )
 
 
@@ -130,6 +132,14 @@ class _Caller:
     agent_id: AgentId | None = None
     connected_at: float = 0.0
     callback: bool = False
+    # ring-progressively: when each agent added to a ringing offer joined it
+    joined: dict[AgentId, float] | None = None
+
+    def ring_seconds(self, agent_id: AgentId, now: float) -> float:
+        start = (
+            self.offered_at if self.joined is None else self.joined.get(agent_id, self.offered_at)
+        )
+        return now - start
 
     @property
     def key(self) -> QueueKey:
@@ -405,7 +415,7 @@ class Acd:
         a.no_answer_count = 0
         self._refresh(a)
         waited = now - c.arrived_at
-        ring = now - c.offered_at if c.offer_gen else 0.0  # offered at least once
+        ring = c.ring_seconds(a.spec.id, now) if c.offer_gen else 0.0  # offered at least once
         out.append(cmd.CallConnected(c.call_id, a.spec.id, waited, ring))
         out.append(cmd.CallerLeft(c.call_id, LeaveReason.ANSWERED.value, waited, position))
         self._cancel_caller_timers(c, out)
@@ -557,6 +567,14 @@ class Acd:
                 out.append(cmd.CancelOffer(c.call_id, agents))
                 for agent_id in agents:
                     self._offer_failed(c, self._agents[agent_id], "no_answer", now, out)
+        elif kind == "progress":
+            c = self._callers.get(subject)
+            if c is not None and c.state is CallerState.OFFERED and c.offer_gen == gen:
+                more = self._best_agent_for(c)
+                if more is not None:
+                    self._offer(c, [more], now, out)
+                else:  # nobody free now: try again at the next step
+                    self._next_progressive_step(c, now, out)
         elif kind == "wrapup":
             a = self._agents.get(subject)
             if a is not None and a.in_wrapup and a.gen == gen:
@@ -668,11 +686,23 @@ class Acd:
         return None if best is None else self._callers[best[3]]
 
     def _offer(self, c: _Caller, agents: list[_Agent], now: float, out: list[cmd.Command]) -> None:
-        self._dequeue(c)
-        c.state = CallerState.OFFERED
-        c.offered_to = tuple(a.spec.id for a in agents)
+        """Ring these agents for the caller. A caller already ringing (ring-progressively)
+        gets them added to its ring: the offer says the whole set, the offer timeout still
+        counts from the first ring."""
+        if c.state is CallerState.OFFERED:
+            out.append(cmd.CancelTimer(("offer", c.call_id, c.offer_gen)))
+            if c.joined is None:
+                c.joined = {}
+            for a in agents:
+                c.joined[a.spec.id] = now
+            c.offered_to += tuple(a.spec.id for a in agents)
+        else:
+            self._dequeue(c)
+            c.state = CallerState.OFFERED
+            c.offered_to = tuple(a.spec.id for a in agents)
+            c.offered_at = now
+            c.joined = None
         c.offer_gen += 1
-        c.offered_at = now
         for a in agents:
             self._offer_seq += 1
             a.offered = c.call_id
@@ -680,9 +710,16 @@ class Acd:
             self._refresh(a)
         if c.rules.strategy is St.RR_MEMORY:
             c.rules.last_order = agents[-1].order
-        timeout = c.rules.offer_timeout
-        out.append(cmd.Offer(c.call_id, c.offered_to, timeout, c.callback))
-        out.append(cmd.SetTimer(("offer", c.call_id, c.offer_gen), now + timeout))
+        deadline = c.offered_at + c.rules.offer_timeout
+        out.append(cmd.Offer(c.call_id, c.offered_to, deadline - now, c.callback))
+        out.append(cmd.SetTimer(("offer", c.call_id, c.offer_gen), deadline))
+        if c.rules.strategy is St.RING_PROGRESSIVELY and not c.callback:
+            self._next_progressive_step(c, now, out)
+
+    def _next_progressive_step(self, c: _Caller, now: float, out: list[cmd.Command]) -> None:
+        at = now + c.rules.progressive_delay
+        if at < c.offered_at + c.rules.offer_timeout:
+            out.append(cmd.SetTimer(("progress", c.call_id, c.offer_gen), at))
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -699,7 +736,7 @@ class Acd:
         a.offered = None
         if reason not in _BLAMELESS:
             outcome = OUTCOME_OF.get(reason, OfferOutcome.FAILED)
-            ring = now - c.offered_at
+            ring = c.ring_seconds(a.spec.id, now)
             out.append(cmd.OfferRejected(c.call_id, a.spec.id, outcome.value, ring, cause))
             a.gen += 1
             if outcome is OfferOutcome.NO_ANSWER:
@@ -740,8 +777,8 @@ class Acd:
         now: float,
         out: list[cmd.Command],
     ) -> None:
-        ring = now - c.offered_at
         for agent_id in agent_ids:
+            ring = c.ring_seconds(agent_id, now)
             out.append(cmd.OfferCancelled(c.call_id, agent_id, cause, ring))
 
     def _auto_pause(self, a: _Agent, now: float, out: list[cmd.Command]) -> None:

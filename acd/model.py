@@ -49,6 +49,8 @@ class NamedQueue:
     wrapup: float = 5.0
     max_wait: float | None = None
     overflow_target: str = ""
+    announce: bool = True  # position / expected-wait announcements (the runtime reads it)
+    ring_progressively_delay: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -72,5 +74,7 @@ class QueuePolicy:
     auto_pause_expires: float | None = None
     # Alert when more than this share of logged-in agents is auto-paused (None: never).
     auto_pause_share_alert: float | None = None
+    # ring_progressively: seconds between one agent joining the ring and the next
+    ring_progressively_delay: float = 5.0
     # Named queues with their own rules; skills in none of them follow this policy.
     queues: tuple[NamedQueue, ...] = ()

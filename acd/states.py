@@ -50,6 +50,9 @@ class Strategy(StrEnum):
     LINEAR = "linear"  # agent order as configured, always from the first
     RR_MEMORY = "rrmemory"  # configured order, starting after the agent offered last
     WEIGHTED_RANDOM = "wrandom"  # random, weighted by proficiency, across proficiency levels
+    # ring one agent (longest idle first), then add the next every `ring_progressively_delay`
+    # seconds while the earlier ones keep ringing, until the offer timeout
+    RING_PROGRESSIVELY = "ring_progressively"
 
 
 # The names app_queue (queues.conf `strategy`) and mod_callcenter (callcenter.conf.xml
@@ -69,6 +72,7 @@ STRATEGY_ALIASES: dict[str, Strategy] = {
     "sequentially-by-agent-order": Strategy.LINEAR,
     "agent-with-least-talk-time": Strategy.LEAST_TALK_TIME,
     "agent-with-fewest-calls": Strategy.FEWEST_CALLS,
+    "ring-progressively": Strategy.RING_PROGRESSIVELY,
 }
 
 

@@ -73,6 +73,7 @@ KEYS: dict[Strategy, Callable[[AgentStats, int], StrategyKey]] = {
     Strategy.LINEAR: linear,
     Strategy.RR_MEMORY: linear,
     Strategy.WEIGHTED_RANDOM: weighted_random,
+    Strategy.RING_PROGRESSIVELY: longest_idle,  # the order in which agents join the ring
 }
 
 # Strategies whose keys need a fresh random draw each time the agent becomes idle.

@@ -530,6 +530,15 @@ class AsteriskDriver:
             return
         call.pending = None
         call.where = "overflow"
+        if target:  # the caller's queue's own overflow target (cc-overflow goes there)
+            await self._action(
+                {
+                    "Action": "Setvar",
+                    "Channel": call.channel,
+                    "Variable": "CC_OVERFLOW",
+                    "Value": target,
+                }
+            )
         await self._action(
             {
                 "Action": "Redirect",

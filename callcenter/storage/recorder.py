@@ -125,6 +125,17 @@ def apply(session: Session, batch: Sequence[domain.DomainEvent], cipher: FieldCi
                 reason=e.reason,
                 cause=e.cause,
             )
+        elif isinstance(e, domain.OfferCancelled):
+            # the engine stopped the ring (agent paused / logged out, caller gone): no miss
+            _event(
+                session,
+                e.at,
+                e.call_id,
+                e.agent_id,
+                "RINGCANCELED",
+                ring_ms=int(e.ring_seconds * 1000),
+                cause=e.cause,
+            )
         elif isinstance(e, domain.CallConnected):
             row = session.get(CallRecord, e.call_id)
             if row is not None:

@@ -15,6 +15,7 @@ from acd.events import (
     CallEnded,
     CallerArrived,
     OfferAnswered,
+    TimerFired,
 )
 from acd.model import AgentSpec, QueuePolicy
 from acd.states import Strategy, strategy_named
@@ -133,3 +134,70 @@ def test_keys() -> None:
 )
 def test_app_queue_and_mod_callcenter_names(name: str, strategy: Strategy | None) -> None:
     assert strategy_named(name) is strategy
+
+
+# --- ring-progressively (mod_callcenter) ------------------------------------------------------
+
+
+def progressive(timeout: float = 15, delay: float = 5) -> Table:
+    agents = [AgentSpec(x, {"general": 3}) for x in ("a", "b", "c")]
+    policy = QueuePolicy(
+        strategy=Strategy.RING_PROGRESSIVELY,
+        offer_timeout=timeout,
+        ring_progressively_delay=delay,
+        wrapup=0,
+    )
+    t = Table(policy, agents)
+    for i, x in enumerate(("a", "b", "c")):
+        t.at(i, AgentLoggedIn(x))
+    return t
+
+
+def test_ring_progressively_adds_the_next_agent_every_delay_while_the_first_rings_on() -> None:
+    t = progressive()
+    out = t.at(10, CallerArrived("x", "general"))
+    assert of(cmd.Offer, out) == [cmd.Offer("x", ("a",), 15.0)]
+    assert cmd.SetTimer(("progress", "x", 1), 15.0) in out
+    out = t.at(15, TimerFired(("progress", "x", 1)))
+    assert of(cmd.Offer, out) == [cmd.Offer("x", ("a", "b"), 10.0)]  # same deadline: 25
+    assert of(cmd.CancelOffer, out) == []  # a rings on
+    assert cmd.SetTimer(("offer", "x", 2), 25.0) in out
+    out = t.at(20, TimerFired(("progress", "x", 2)))
+    assert of(cmd.Offer, out) == [cmd.Offer("x", ("a", "b", "c"), 5.0)]
+    assert not [c for c in out if isinstance(c, cmd.SetTimer) and c.key[0] == "progress"]
+    # c answers: the others stop ringing, with no miss; the ring time is c's own
+    out = t.at(22, OfferAnswered("x", "c"))
+    assert of(cmd.CancelOffer, out) == [cmd.CancelOffer("x", ("a", "b"))]
+    assert of(cmd.CallConnected, out)[0].ring_seconds == 2.0
+    assert [t.acd.agent(x).no_answer_count for x in ("a", "b")] == [0, 0]
+
+
+def test_ring_progressively_offer_timeout_counts_from_the_first_ring() -> None:
+    t = progressive()
+    t.at(10, CallerArrived("x", "general"))
+    t.at(15, TimerFired(("progress", "x", 1)))
+    out = t.at(25, TimerFired(("offer", "x", 2)))
+    rejected = of(cmd.OfferRejected, out)
+    assert [(r.agent_id, r.reason, r.ring_seconds) for r in rejected] == [
+        ("a", "no_answer", 15.0),
+        ("b", "no_answer", 10.0),
+    ]
+
+
+def test_ring_progressively_waits_for_a_free_agent_at_the_next_step() -> None:
+    t = progressive()
+    t.at(5, AgentPaused("b"), AgentPaused("c"))
+    t.at(10, CallerArrived("x", "general"))
+    out = t.at(15, TimerFired(("progress", "x", 1)))
+    assert of(cmd.Offer, out) == []
+    assert cmd.SetTimer(("progress", "x", 1), 20.0) in out
+    t.at(17, AgentResumed("b"))
+    out = t.at(20, TimerFired(("progress", "x", 1)))
+    assert of(cmd.Offer, out) == [cmd.Offer("x", ("a", "b"), 5.0)]
+
+
+def test_ring_progressively_a_stale_step_does_nothing() -> None:
+    t = progressive()
+    t.at(10, CallerArrived("x", "general"))
+    t.at(12, OfferAnswered("x", "a"))
+    assert t.at(15, TimerFired(("progress", "x", 1))) == []
