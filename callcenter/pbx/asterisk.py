@@ -158,6 +158,7 @@ class _Call:
     agent_id: str = ""
     recording: str = ""  # relative path of the call's recording (no suffix)
     dialling: set[str] = field(default_factory=set)  # offered agents with no leg yet
+    dropping: set[str] = field(default_factory=set)  # legs of a Dial replaced by a grown one
 
 
 @dataclass
@@ -424,6 +425,9 @@ class AsteriskDriver:
             self._events.put_nowait(AgentAnswered(self.node, call_id, agent_id))
             return
         del self._legs[dest]
+        if call is not None and dest in call.dropping:
+            call.dropping.discard(dest)  # the Dial was replaced by a grown one: it rings again
+            return
         if call is not None and agent_id in call.cancelled:
             self._events.put_nowait(AgentNotAnswered(self.node, call_id, agent_id, "cancelled"))
             return
@@ -474,10 +478,26 @@ class AsteriskDriver:
             return
         if call.where == "hold":
             await self._send_offer(call, agent_ids, timeout)
+        elif call.where == "offer" and self._grows(call, agent_ids):
+            # ring-progressively: a Dial cannot gain a target, so the caller is sent to Dial
+            # again with the grown set (the phones already ringing ring again at once)
+            call.dropping.update(
+                dest for dest, (call_id, _) in self._legs.items() if call_id == call.call_id
+            )
+            call.cancelled.difference_update(agent_ids)
+            await self._send_offer(call, agent_ids, timeout)
         elif call.where in ("join", "offer"):
             call.pending = (agent_ids, timeout)  # sent when the caller is back in cc-hold
         else:
             self._fail(call_id, "offer", agent_ids, f"caller is in {call.where}")
+
+    def _grows(self, call: _Call, agent_ids: tuple[str, ...]) -> bool:
+        """The offer adds agents to the Dial ringing now: every agent with a live leg (or
+        about to have one) is in it."""
+        live = {a for call_id, a in self._legs.values() if call_id == call.call_id}
+        if not live or call.pending is not None or call.agent_id:
+            return False
+        return (live | call.dialling) <= set(agent_ids) and len(agent_ids) > len(live)
 
     async def _send_offer(self, call: _Call, agent_ids: tuple[str, ...], timeout: float) -> None:
         call.where = "offer"

@@ -345,7 +345,7 @@ class Engine:
             stderr=subprocess.STDOUT,
         )
         if linked:
-            wait_until(self.linked, 30, "the engine to log in to AMI")
+            wait_until(self.linked, 90, "the engine to log in to AMI")
 
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None

@@ -29,7 +29,7 @@ OFFER_TIMEOUT = 60  # long: a caller reaching the second agent did not wait for 
 
 
 @contextlib.contextmanager
-def engine_with_queue(cc: Center, settings: dict[str, float], extra: str = "") -> Iterator[None]:
+def engine_with_queue(cc: Center, settings: dict[str, Any], extra: str = "") -> Iterator[None]:
     """The engine restarted with these [queue] settings and `extra` tables appended to
     queue.toml; the session's queue.toml after."""
     path = cc.config_dir / "queue.toml"
@@ -157,3 +157,41 @@ def test_a_named_queues_wrapup_holds_after_its_calls_only(cc: Center) -> None:
         assert cc.engine.agents()["1002"]["state"] == "wrap_up"
         cc.engine.post("/api/agents/1002/ready")
         wait_until(lambda: cc.engine.agents()["1002"]["state"] == "idle", 30, "1002 ready")
+
+
+def test_ring_progressively_rings_one_agent_then_adds_the_next(cc: Center) -> None:
+    """mod_callcenter's ring-progressively over real SIP: 1001 (general 5) rings alone; after
+    the delay 1002 (general 4) joins the ring and 1001 rings on (Dial again with both: a
+    Dial cannot gain a target); 1002 answers, 1001 is charged no miss."""
+    settings: dict[str, Any] = {
+        "strategy": '"ring_progressively"',
+        "offer_timeout": OFFER_TIMEOUT,
+        "ring_progressively_delay": 8,
+    }
+    with engine_with_queue(cc, settings):
+        phone = cc.phones["1001"]
+        assert cc.phones["1002"] is phone  # one softphone process: one ordered history
+        phone.answer_mode("1001", "ignore")
+        start = len(phone.history)
+        before = known_calls(cc)
+        number = "13900000064"
+        caller = cc.caller(number)
+        caller.call(number, "12345")
+        call_id = joined_call_id(cc, "12345", before)
+        assert connected(cc, call_id) == "1002"
+
+        rings = [
+            e["user"]
+            for e in phone.history[start:]
+            if e.get("event") == "incoming" and e.get("user") in ("1001", "1002")
+        ]
+        assert rings[0] == "1001"  # alone first
+        assert rings.count("1002") == 1  # joined once, answered
+        assert rings.count("1001") >= 2  # rang on with the grown set
+        assert not [e for e in ring_events(cc, call_id) if e[0] == "RINGNOANSWER"]
+        assert cc.engine.agents()["1001"]["no_answer_count"] == 0
+        connect = cc.rows(
+            "SELECT data FROM queue_events WHERE call_id = :c AND event = 'CONNECT'", c=call_id
+        )
+        assert len(connect) == 1
+        hang_up(cc, caller, number, call_id)

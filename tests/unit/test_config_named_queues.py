@@ -77,7 +77,7 @@ def test_app_queue_names_are_accepted(tmp_path: Path) -> None:
         ('skills = ["legal"]', "skills = []", "queue.queues[0].skills", "at least one skill"),
         (
             'strategy = "ring_all"',
-            'strategy = "ring_progressively"',
+            'strategy = "ring_progressive"',
             "queue.queues[1].strategy",
             "must be one of longest_idle",
         ),
