@@ -66,3 +66,37 @@ async def test_an_offer_to_other_agents_while_the_dial_ends_waits_for_hold() -> 
     await d.offer(call_id, ("1001",), 10.0)
     assert d._calls[call_id].pending == (("1001",), 10.0)
     assert not d._calls[call_id].dropping
+
+
+async def test_overflow_takes_the_callers_queue_target_to_the_dialplan() -> None:
+    """A named queue's overflow target rides on the caller's channel (CC_OVERFLOW), which
+    cc-overflow jumps to before [queue]'s own target."""
+    d = driver()
+    d._up = True
+    sent: list[dict[str, Any]] = []
+
+    async def send_action(action: dict[str, Any], **_: Any) -> list[Any]:
+        sent.append(action)
+        return [Ok()]
+
+    d._manager.send_action = send_action
+    join = next(m for m in recorded_messages() if m.get("UserEvent") == "CCJoin")
+    d._manager.dispatch(join)
+    await d.overflow(join["CallId"], "cc-legal,s,1", "overflow")
+    assert [(a["Action"], a.get("Variable"), a.get("Value")) for a in sent] == [
+        ("Setvar", "CC_OVERFLOW", "cc-legal,s,1"),
+        ("Redirect", None, None),
+    ]
+    assert sent[1]["Context"] == "cc-overflow"
+
+
+def test_cc_overflow_goes_to_the_queues_target_first() -> None:
+    from callcenter.config import load_config
+    from callcenter.dialplan import RenderParams, render
+    from tests.unit.fakes import SHIPPED_CONFIG
+
+    ext = render(load_config(SHIPPED_CONFIG), RenderParams())["extensions.conf"]
+    section = ext.split("[cc-overflow]", 1)[1].split("\n[", 1)[0]
+    lines = [x for x in section.splitlines() if x.startswith(("exten", " same"))]
+    assert lines[0] == 'exten => s,1,GotoIf($["${CC_OVERFLOW}" != ""]?${CC_OVERFLOW})'
+    assert lines[1] == " same => n,Goto(cc-timeout,s,1)"
