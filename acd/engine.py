@@ -1,7 +1,8 @@
 """The routing core: `Acd.handle(event, now) -> list[Command]` is the only way in.
 
 One unified queue ordered by priority, then arrival. Indexes keep decisions cheap:
-- idle agents per (skill, proficiency), each sorted by the strategy's key;
+- idle agents per (skill, proficiency), each sorted by the key of the strategy of the skill's
+  queue (a named queue's, or [queue]'s);
 - waiting callers per skill, sorted by (-priority, arrival, sequence);
 - every queued caller in one list for positions.
 Invariant after every event: no waiting caller could be offered to an idle agent.
@@ -20,7 +21,7 @@ from sortedcontainers import SortedList
 from acd import commands as cmd
 from acd import events as ev
 from acd.errors import UnknownAgent, UnknownCaller
-from acd.model import MAX_PROFICIENCY, AgentId, AgentSpec, CallId, QueuePolicy, SkillId
+from acd.model import MAX_PROFICIENCY, AgentId, AgentSpec, CallId, NamedQueue, QueuePolicy, SkillId
 from acd.states import (
     AUTO_PAUSE_REASON,
     OUTCOME_OF,
@@ -31,7 +32,7 @@ from acd.states import (
     OfferOutcome,
 )
 from acd.states import Strategy as St
-from acd.strategies import KEYS, AgentStats, StrategyKey
+from acd.strategies import ACROSS_PROFICIENCY, DRAWS, KEYS, AgentStats, StrategyKey
 
 QueueKey = tuple[int, float, int, CallId]
 IdleEntry = tuple[StrategyKey, AgentId]
@@ -53,12 +54,42 @@ _REASON_RANK = {
 }
 
 # Reasons an offer ended that say nothing about the agent (no back-off, no count).
-_BLAMELESS = frozenset({"cancelled", "caller_gone"})
+# (the offer withdrawn, the caller gone, or the agent paused or logged out while it rang)
+_BLAMELESS = frozenset({"cancelled", "caller_gone", "paused", "logged_out"})
+
+
+@dataclass
+class _Rules:
+    """The rules in force for the callers of some skills: a named queue's, or [queue]'s."""
+
+    name: str
+    strategy: St
+    key: Callable[[AgentStats, int], StrategyKey]
+    offer_timeout: float
+    wrapup: float
+    max_wait: float | None
+    overflow_target: str
+    progressive_delay: float
+    last_order: int = -1  # rrmemory: the configured order of the agent offered last
+
+    @classmethod
+    def of(cls, q: QueuePolicy | NamedQueue, name: str = "") -> _Rules:
+        return cls(
+            name=name,
+            strategy=q.strategy,
+            key=KEYS[q.strategy],
+            offer_timeout=q.offer_timeout,
+            wrapup=q.wrapup,
+            max_wait=q.max_wait,
+            overflow_target=q.overflow_target,
+            progressive_delay=q.ring_progressively_delay,
+        )
 
 
 @dataclass
 class _Agent:
     spec: AgentSpec
+    order: int = 0  # place in the configured agent list
     status: AgentStatus = AgentStatus.LOGGED_OUT
     reason: str = ""
     in_wrapup: bool = False
@@ -73,7 +104,7 @@ class _Agent:
     reachable: bool = True  # until the PBX says otherwise
     gen: int = 0  # generation of the agent's wrap-up / back-off timers
     pause_gen: int = 0  # generation of the auto-pause expiry timer
-    indexed: IdleEntry | None = None
+    indexed: list[tuple[SortedList, IdleEntry]] | None = None
     noticed: tuple[str, str, str] = ("", "", "")
 
     @property
@@ -106,6 +137,7 @@ class _Caller:
     seq: int
     skills: set[SkillId]
     min_proficiency: int
+    rules: _Rules
     state: CallerState = CallerState.WAITING
     widen_step: int = 0
     offered_to: tuple[AgentId, ...] = ()
@@ -115,6 +147,14 @@ class _Caller:
     connected_at: float = 0.0
     callback: bool = False
     joined_position: int = 0  # 1-based position in the queue when it joined
+    # ring-progressively: when each agent added to a ringing offer joined it
+    joined: dict[AgentId, float] | None = None
+
+    def ring_seconds(self, agent_id: AgentId, now: float) -> float:
+        start = (
+            self.offered_at if self.joined is None else self.joined.get(agent_id, self.offered_at)
+        )
+        return now - start
 
     @property
     def key(self) -> QueueKey:
@@ -160,7 +200,18 @@ class Acd:
 
     def __init__(self, policy: QueuePolicy, agents: Iterable[AgentSpec] = ()) -> None:
         self.policy = policy
-        self._key = KEYS[policy.strategy]
+        self._default = _Rules.of(policy)
+        self._rules: dict[SkillId, _Rules] = {}
+        for q in policy.queues:
+            rules = _Rules.of(q, q.name)
+            for skill in q.skills:
+                self._rules[skill] = rules
+        every = [self._default, *self._rules.values()]
+        self._draws = any(r.strategy in DRAWS for r in every)
+        self._rotating = any(r.strategy is St.RR_MEMORY for r in every)
+        # one key for every (skill, proficiency) index of an agent: no named queue, and a
+        # strategy whose key does not look at the proficiency
+        self._uniform = not self._rules and policy.strategy not in ACROSS_PROFICIENCY
         self._rng = random.Random(policy.random_seed)
         self._widening = tuple(sorted(policy.widening, key=lambda r: r.after))
         self._agents: dict[AgentId, _Agent] = {}
@@ -181,7 +232,7 @@ class Acd:
         self._auto_paused: set[AgentId] = set()
         self._alerting = False
         for spec in agents:
-            self._agents[spec.id] = _Agent(spec)
+            self._agents[spec.id] = _Agent(spec, order=len(self._agents))
 
     # --- the way in ------------------------------------------------------------------------
 
@@ -370,7 +421,7 @@ class Acd:
         return cmd.OfferDecided(
             c.call_id,
             tuple(a.spec.id for a in chosen),
-            self.policy.strategy.value,
+            c.rules.strategy.value,  # the strategy of the caller's queue
             tuple(listed),
             len(considered) if len(c.skills) > 1 else count,
         )
@@ -390,6 +441,7 @@ class Acd:
             seq=self._seq,
             skills={e.skill},
             min_proficiency=self.policy.min_proficiency,
+            rules=self._rules.get(e.skill, self._default),
             callback=e.callback,
         )
         self._callers[c.call_id] = c
@@ -408,8 +460,8 @@ class Acd:
         ):
             self._apply_widening(c)
         self._schedule_widening(c, out)
-        if self.policy.max_wait and not c.callback:
-            out.append(cmd.SetTimer(("max_wait", c.call_id, 0), arrived + self.policy.max_wait))
+        if c.rules.max_wait and not c.callback:
+            out.append(cmd.SetTimer(("max_wait", c.call_id, 0), arrived + c.rules.max_wait))
 
     def _on_CallerHungUp(self, e: ev.CallerHungUp, now: float, out: list[cmd.Command]) -> None:
         c = self._callers.get(e.call_id)
@@ -440,7 +492,7 @@ class Acd:
         if c.callback:
             return
         c.callback = True
-        if self.policy.max_wait:
+        if c.rules.max_wait:
             out.append(cmd.CancelTimer(("max_wait", c.call_id, 0)))
         if c.state is CallerState.OFFERED:
             # the live caller is leaving: ringing agents for it now would connect nobody
@@ -500,7 +552,7 @@ class Acd:
         a.no_answer_count = 0
         self._refresh(a)
         waited = now - c.arrived_at
-        ring = now - c.offered_at if c.offer_gen else 0.0  # offered at least once
+        ring = c.ring_seconds(a.spec.id, now) if c.offer_gen else 0.0  # offered at least once
         out.append(cmd.CallConnected(c.call_id, a.spec.id, waited, ring))
         out.append(cmd.CallerLeft(c.call_id, LeaveReason.ANSWERED.value, waited, position))
         self._cancel_caller_timers(c, out)
@@ -547,6 +599,7 @@ class Acd:
             seq=self._seq,
             skills={e.skill},
             min_proficiency=self.policy.min_proficiency,
+            rules=self._rules.get(e.skill, self._default),
             state=CallerState.CONNECTED,
             agent_id=a.spec.id,
             connected_at=e.connected_at,
@@ -566,7 +619,7 @@ class Acd:
         self._skill_agents = None
         a = self._agents.get(e.spec.id)
         if a is None:
-            self._agents[e.spec.id] = _Agent(e.spec, idle_since=now)
+            self._agents[e.spec.id] = _Agent(e.spec, order=len(self._agents), idle_since=now)
             return
         self._unindex(a)
         if a.status is not AgentStatus.LOGGED_OUT:
@@ -583,6 +636,8 @@ class Acd:
             a.no_answer_count = 0
         a.status = AgentStatus.AVAILABLE if e.ready else AgentStatus.ON_BREAK
         a.reason = "" if e.ready else e.reason
+        if not e.ready:
+            self._stop_ring(a, "paused", now, out)
         self._refresh(a)
 
     def _on_AgentLoggedOut(self, e: ev.AgentLoggedOut, now: float, out: list[cmd.Command]) -> None:
@@ -592,6 +647,7 @@ class Acd:
         a.status = AgentStatus.LOGGED_OUT
         a.reason = ""
         self._logged_in.subtract(a.spec.skills.keys())
+        self._stop_ring(a, "logged_out", now, out)
         self._refresh(a)
         if self.policy.leave_when_no_agents:
             for key in list(self._queue):
@@ -605,6 +661,7 @@ class Acd:
             return
         a.status = AgentStatus.ON_BREAK
         a.reason = e.reason
+        self._stop_ring(a, "paused", now, out)
         self._refresh(a)
 
     def _on_AgentResumed(self, e: ev.AgentResumed, now: float, out: list[cmd.Command]) -> None:
@@ -648,6 +705,14 @@ class Acd:
                 out.append(cmd.CancelOffer(c.call_id, agents))
                 for agent_id in agents:
                     self._offer_failed(c, self._agents[agent_id], "no_answer", now, out)
+        elif kind == "progress":
+            c = self._callers.get(subject)
+            if c is not None and c.state is CallerState.OFFERED and c.offer_gen == gen:
+                more = self._best_agent_for(c)
+                if more is not None:
+                    self._offer(c, [more], now, out)
+                else:  # nobody free now: try again at the next step
+                    self._next_progressive_step(c, now, out)
         elif kind == "wrapup":
             a = self._agents.get(subject)
             if a is not None and a.in_wrapup and a.gen == gen:
@@ -679,9 +744,7 @@ class Acd:
         elif kind == "max_wait":
             c = self._callers.get(subject)
             if c is not None and c.state is not CallerState.CONNECTED and not c.callback:
-                reason = (
-                    LeaveReason.OVERFLOW if self.policy.overflow_target else LeaveReason.TIMEOUT
-                )
+                reason = LeaveReason.OVERFLOW if c.rules.overflow_target else LeaveReason.TIMEOUT
                 self._leave(c, reason, now, out)
 
     # --- dispatch --------------------------------------------------------------------------
@@ -695,7 +758,7 @@ class Acd:
         for c in callers:
             if c.state is not CallerState.WAITING:
                 continue
-            if self.policy.strategy is St.RING_ALL and not c.callback:
+            if c.rules.strategy is St.RING_ALL and not c.callback:
                 agents = self._all_agents_for(c)
             else:
                 best = self._best_agent_for(c)
@@ -715,17 +778,33 @@ class Acd:
                 self._offer(chosen, [a], now, out)
 
     def _best_agent_for(self, c: _Caller) -> _Agent | None:
+        across = c.rules.strategy in ACROSS_PROFICIENCY
+        best: IdleEntry | None = None
         for prof in range(MAX_PROFICIENCY, c.min_proficiency - 1, -1):
-            best: IdleEntry | None = None
             for skill in c.skills:
                 entries = self._idle.get(skill, {}).get(prof)
                 if entries:
-                    head: IdleEntry = entries[0]
+                    head: IdleEntry = (
+                        self._next_in_turn(skill, entries) if self._rotating else entries[0]
+                    )
                     if best is None or head < best:
                         best = head
-            if best is not None:
-                return self._agents[best[1]]
-        return None
+            if best is not None and not across:
+                break
+        return None if best is None else self._agents[best[1]]
+
+    def _next_in_turn(self, skill: SkillId, entries: SortedList) -> IdleEntry:
+        """Round robin with memory: the first agent after the one offered last, in configured
+        order, wrapping; ranked by how far after it comes."""
+        rules = self._rules.get(skill, self._default)
+        if rules.strategy is not St.RR_MEMORY:
+            return entries[0]  # type: ignore[no-any-return]
+        last = rules.last_order
+        i = entries.bisect_left(((last + 0.5,),))
+        entry: IdleEntry = entries[i] if i < len(entries) else entries[0]
+        order = entry[0][0]
+        ahead = order - last if order > last else order - last + len(self._agents)
+        return ((ahead,), entry[1])
 
     def _all_agents_for(self, c: _Caller) -> list[_Agent]:
         found: dict[AgentId, _Agent] = {}
@@ -747,21 +826,42 @@ class Acd:
         return None if best is None else self._callers[best[3]]
 
     def _offer(self, c: _Caller, agents: list[_Agent], now: float, out: list[cmd.Command]) -> None:
+        """Ring these agents for the caller. A caller already ringing (ring-progressively)
+        gets them added to its ring: the offer says the whole set, the offer timeout still
+        counts from the first ring."""
         if self.explain:
             out.append(self._decided(c, agents))
-        self._dequeue(c)
-        c.state = CallerState.OFFERED
-        c.offered_to = tuple(a.spec.id for a in agents)
+        if c.state is CallerState.OFFERED:
+            out.append(cmd.CancelTimer(("offer", c.call_id, c.offer_gen)))
+            if c.joined is None:
+                c.joined = {}
+            for a in agents:
+                c.joined[a.spec.id] = now
+            c.offered_to += tuple(a.spec.id for a in agents)
+        else:
+            self._dequeue(c)
+            c.state = CallerState.OFFERED
+            c.offered_to = tuple(a.spec.id for a in agents)
+            c.offered_at = now
+            c.joined = None
         c.offer_gen += 1
-        c.offered_at = now
         for a in agents:
             self._offer_seq += 1
             a.offered = c.call_id
             a.last_offer_seq = self._offer_seq
             self._refresh(a)
-        timeout = self.policy.offer_timeout
-        out.append(cmd.Offer(c.call_id, c.offered_to, timeout, c.callback))
-        out.append(cmd.SetTimer(("offer", c.call_id, c.offer_gen), now + timeout))
+        if c.rules.strategy is St.RR_MEMORY:
+            c.rules.last_order = agents[-1].order
+        deadline = c.offered_at + c.rules.offer_timeout
+        out.append(cmd.Offer(c.call_id, c.offered_to, deadline - now, c.callback))
+        out.append(cmd.SetTimer(("offer", c.call_id, c.offer_gen), deadline))
+        if c.rules.strategy is St.RING_PROGRESSIVELY and not c.callback:
+            self._next_progressive_step(c, now, out)
+
+    def _next_progressive_step(self, c: _Caller, now: float, out: list[cmd.Command]) -> None:
+        at = now + c.rules.progressive_delay
+        if at < c.offered_at + c.rules.offer_timeout:
+            out.append(cmd.SetTimer(("progress", c.call_id, c.offer_gen), at))
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -777,10 +877,11 @@ class Acd:
         c.offered_to = tuple(x for x in c.offered_to if x != a.spec.id)
         a.offered = None
         if reason in _BLAMELESS:
-            out.append(cmd.OfferCancelled(c.call_id, a.spec.id, reason, now - c.offered_at))
+            ring = c.ring_seconds(a.spec.id, now)
+            out.append(cmd.OfferCancelled(c.call_id, a.spec.id, reason, ring))
         else:
             outcome = OUTCOME_OF.get(reason, OfferOutcome.FAILED)
-            ring = now - c.offered_at
+            ring = c.ring_seconds(a.spec.id, now)
             out.append(cmd.OfferRejected(c.call_id, a.spec.id, outcome.value, ring, cause))
             a.gen += 1
             if outcome is OfferOutcome.NO_ANSWER:
@@ -800,6 +901,17 @@ class Acd:
             out.append(cmd.CancelTimer(("offer", c.call_id, c.offer_gen)))
             c.state = CallerState.WAITING
             self._enqueue(c)
+
+    def _stop_ring(self, a: _Agent, cause: str, now: float, out: list[cmd.Command]) -> None:
+        """The agent may no longer take the offer ringing its phone (paused, on break, logged
+        out): stop the ring now, charge no miss, and let the caller go to the next agent."""
+        if a.offered is None:
+            return
+        c = self._callers.get(a.offered)
+        if c is None or c.state is not CallerState.OFFERED or a.spec.id not in c.offered_to:
+            return
+        out.append(cmd.CancelOffer(c.call_id, (a.spec.id,)))
+        self._offer_failed(c, a, cause, now, out)  # a cancelled ring (cause), not a miss
 
     def _auto_pause(self, a: _Agent, now: float, out: list[cmd.Command]) -> None:
         a.status = AgentStatus.ON_BREAK
@@ -840,7 +952,7 @@ class Acd:
         self._cancel_caller_timers(c, out)
         del self._callers[c.call_id]
         if route and reason is not LeaveReason.ABANDONED:
-            out.append(cmd.Overflow(c.call_id, self.policy.overflow_target, reason.value))
+            out.append(cmd.Overflow(c.call_id, c.rules.overflow_target, reason.value))
         out.append(
             cmd.CallerLeft(c.call_id, reason.value, now - c.arrived_at, pos, c.joined_position)
         )
@@ -856,7 +968,9 @@ class Acd:
         """Each of these agents' rings for this caller ends unanswered, through no fault of
         the agent's phone (`reason`)."""
         for agent_id in agent_ids:
-            out.append(cmd.OfferCancelled(c.call_id, agent_id, reason, now - c.offered_at))
+            out.append(
+                cmd.OfferCancelled(c.call_id, agent_id, reason, c.ring_seconds(agent_id, now))
+            )
 
     def _finish(self, c: _Caller, now: float, out: list[cmd.Command], ended_by: str = "") -> None:
         del self._callers[c.call_id]
@@ -866,7 +980,8 @@ class Acd:
         if a is None:
             return
         talk = max(0.0, now - c.connected_at)
-        handle = talk + self.policy.wrapup
+        wrapup = c.rules.wrapup  # the rules of the call just finished
+        handle = talk + wrapup
         avg = self._handle_avg
         self._handle_avg = handle if avg is None else avg + HANDLE_SMOOTHING * (handle - avg)
         a.calls.discard(c.call_id)
@@ -876,9 +991,9 @@ class Acd:
         out.append(cmd.CallFinished(c.call_id, a.spec.id, talk, held, c.joined_position, ended_by))
         if not a.calls:
             a.gen += 1
-            if self.policy.wrapup > 0:
+            if wrapup > 0:
                 a.in_wrapup = True
-                out.append(cmd.SetTimer(("wrapup", a.spec.id, a.gen), now + self.policy.wrapup))
+                out.append(cmd.SetTimer(("wrapup", a.spec.id, a.gen), now + wrapup))
             else:
                 a.idle_since = now
         self._refresh(a)
@@ -915,7 +1030,7 @@ class Acd:
     def _cancel_caller_timers(self, c: _Caller, out: list[cmd.Command]) -> None:
         if c.widen_step < len(self._widening):
             out.append(cmd.CancelTimer(("widen", c.call_id, c.widen_step)))
-        if self.policy.max_wait and not c.callback:
+        if c.rules.max_wait and not c.callback:
             out.append(cmd.CancelTimer(("max_wait", c.call_id, 0)))
 
     def _servable(self, c: _Caller) -> bool:
@@ -959,19 +1074,24 @@ class Acd:
             calls_taken=a.calls_taken,
             talk_seconds=a.talk_seconds,
             last_offer_seq=a.last_offer_seq,
-            random_draw=self._rng.random() if self.policy.strategy is St.RANDOM else 0.0,
+            random_draw=self._rng.random() if self._draws else 0.0,
+            order=a.order,
         )
-        entry: IdleEntry = (self._key(stats), a.spec.id)
+        indexed: list[tuple[SortedList, IdleEntry]] = []
+        entry: IdleEntry = (self._default.key(stats, 0), a.spec.id) if self._uniform else ((), "")
         for skill, prof in a.spec.skills.items():
-            self._idle.setdefault(skill, {}).setdefault(prof, SortedList()).add(entry)
-        a.indexed = entry
+            if not self._uniform:
+                entry = (self._rules.get(skill, self._default).key(stats, prof), a.spec.id)
+            entries = self._idle.setdefault(skill, {}).setdefault(prof, SortedList())
+            entries.add(entry)
+            indexed.append((entries, entry))
+        a.indexed = indexed
 
     def _unindex(self, a: _Agent) -> None:
-        entry = a.indexed
-        if entry is None:
+        if a.indexed is None:
             return
-        for skill, prof in a.spec.skills.items():
-            self._idle[skill][prof].remove(entry)
+        for entries, entry in a.indexed:
+            entries.remove(entry)
         a.indexed = None
 
     def _notice_agents(self, out: list[cmd.Command]) -> None:

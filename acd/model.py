@@ -36,6 +36,24 @@ class WideningRule:
 
 
 @dataclass(frozen=True)
+class NamedQueue:
+    """A named queue's own rules (e.g. a 专席 with a longer wrap-up, an enterprise line that
+    rings all): they hold for callers whose skill is one of `skills`, and the idle agents of
+    those skills are ordered by its strategy. Ordering stays one unified queue (priority, then
+    arrival); keys left unset in queue.toml are taken from [queue] when the config loads."""
+
+    name: str
+    skills: tuple[SkillId, ...]
+    strategy: Strategy = Strategy.LONGEST_IDLE
+    offer_timeout: float = 15.0
+    wrapup: float = 5.0
+    max_wait: float | None = None
+    overflow_target: str = ""
+    announce: bool = True  # position / expected-wait announcements (the runtime reads it)
+    ring_progressively_delay: float = 5.0
+
+
+@dataclass(frozen=True)
 class QueuePolicy:
     strategy: Strategy = Strategy.LONGEST_IDLE
     offer_timeout: float = 15.0
@@ -56,3 +74,7 @@ class QueuePolicy:
     auto_pause_expires: float | None = None
     # Alert when more than this share of logged-in agents is auto-paused (None: never).
     auto_pause_share_alert: float | None = None
+    # ring_progressively: seconds between one agent joining the ring and the next
+    ring_progressively_delay: float = 5.0
+    # Named queues with their own rules; skills in none of them follow this policy.
+    queues: tuple[NamedQueue, ...] = ()

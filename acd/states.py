@@ -47,6 +47,41 @@ class Strategy(StrEnum):
     ROUND_ROBIN = "round_robin"
     RANDOM = "random"
     RING_ALL = "ring_all"
+    LINEAR = "linear"  # agent order as configured, always from the first
+    RR_MEMORY = "rrmemory"  # configured order, starting after the agent offered last
+    WEIGHTED_RANDOM = "wrandom"  # random, weighted by proficiency, across proficiency levels
+    # ring one agent (longest idle first), then add the next every `ring_progressively_delay`
+    # seconds while the earlier ones keep ringing, until the offer timeout
+    RING_PROGRESSIVELY = "ring_progressively"
+
+
+# The names app_queue (queues.conf `strategy`) and mod_callcenter (callcenter.conf.xml
+# `strategy`) users know, and the strategy each one is here.
+STRATEGY_ALIASES: dict[str, Strategy] = {
+    # app_queue
+    "ringall": Strategy.RING_ALL,
+    "leastrecent": Strategy.LONGEST_IDLE,
+    "fewestcalls": Strategy.FEWEST_CALLS,
+    "rrordered": Strategy.RR_MEMORY,
+    "wrandom": Strategy.WEIGHTED_RANDOM,
+    # mod_callcenter
+    "ring-all": Strategy.RING_ALL,
+    "longest-idle-agent": Strategy.LONGEST_IDLE,
+    "round-robin": Strategy.RR_MEMORY,
+    "top-down": Strategy.LINEAR,
+    "sequentially-by-agent-order": Strategy.LINEAR,
+    "agent-with-least-talk-time": Strategy.LEAST_TALK_TIME,
+    "agent-with-fewest-calls": Strategy.FEWEST_CALLS,
+    "ring-progressively": Strategy.RING_PROGRESSIVELY,
+}
+
+
+def strategy_named(name: str) -> Strategy | None:
+    """The strategy of a name in queue.toml: ours, or app_queue's / mod_callcenter's word."""
+    try:
+        return Strategy(name)
+    except ValueError:
+        return STRATEGY_ALIASES.get(name)
 
 
 class OfferOutcome(StrEnum):

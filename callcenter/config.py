@@ -11,12 +11,19 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from acd.model import MAX_PROFICIENCY, MIN_PROFICIENCY, AgentSpec, QueuePolicy, WideningRule
-from acd.states import Strategy
+from acd.model import (
+    MAX_PROFICIENCY,
+    MIN_PROFICIENCY,
+    AgentSpec,
+    NamedQueue,
+    QueuePolicy,
+    WideningRule,
+)
+from acd.states import STRATEGY_ALIASES, Strategy, strategy_named
 from callcenter.outbound.settings import OutboundSettings, parse_outbound
 from callcenter.tomlreader import Check, ConfigError, ConfigErrors, TableReader
 from ivr.loader import IvrConfigError, parse_menus
@@ -234,6 +241,10 @@ class Config:
         """The entry of a DID; an unknown DID gets the default entry (the caller logs it)."""
         return self._by_did.get(did) or self._by_did[self.center.default_did]
 
+    def named_queue(self, skill: str) -> NamedQueue | None:
+        """The named queue ([[queue.queues]]) whose rules hold for callers of this skill."""
+        return next((q for q in self.queue.queues if skill in q.skills), None)
+
 
 def caller_priority(
     number: NumberEntry,
@@ -319,6 +330,14 @@ def _is_source_address(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _strategy(v: str) -> str | None:
+    if strategy_named(v) is not None:
+        return None
+    ours = ", ".join(s.value for s in Strategy)
+    theirs = ", ".join(STRATEGY_ALIASES)
+    return f"must be one of {ours} (or app_queue / mod_callcenter: {theirs}), got {v!r}"
 
 
 def _one_of(choices: tuple[str, ...]) -> Check:
@@ -606,9 +625,10 @@ def load_config(directory: str | Path, need_pbx: bool = False) -> Config:
             "min_proficiency",
             "widening",
             "priority",
+            "queues",
+            "ring_progressively_delay",
         ),
     )
-    strategies = tuple(s.value for s in Strategy)
     widening: list[WideningRule] = []
     for i, t in enumerate(r.tables(q.get("widening"), "queue.widening")):
         key = f"queue.widening[{i}]"
@@ -632,10 +652,9 @@ def load_config(directory: str | Path, need_pbx: bool = False) -> Config:
             )
         )
     max_wait = r.get(q, "queue", "max_wait", float, 0.0, check=_non_negative)
+    strategy = strategy_named(r.get(q, "queue", "strategy", str, "longest_idle", check=_strategy))
     policy = QueuePolicy(
-        strategy=Strategy(
-            r.get(q, "queue", "strategy", str, "longest_idle", check=_one_of(strategies))
-        ),
+        strategy=strategy or Strategy.LONGEST_IDLE,
         offer_timeout=r.get(q, "queue", "offer_timeout", float, 15.0, check=_positive),
         wrapup=r.get(q, "queue", "wrapup", float, 5.0, check=_non_negative),
         max_no_answer=r.get(q, "queue", "max_no_answer", int, 3, check=_non_negative),
@@ -664,7 +683,11 @@ def load_config(directory: str | Path, need_pbx: bool = False) -> Config:
         ),
         leave_when_no_agents=r.get(q, "queue", "leave_when_no_agents", bool, False),
         random_seed=r.get(q, "queue", "random_seed", int, 0),
+        ring_progressively_delay=r.get(
+            q, "queue", "ring_progressively_delay", float, 5.0, check=_positive
+        ),
     )
+    policy = replace(policy, queues=_named_queues(q, policy, skill_ids, r))
     raw_lists = queue_file.get("lists")
     lists_table = r.table(
         raw_lists, "lists", tuple(raw_lists) if isinstance(raw_lists, dict) else ()
@@ -769,6 +792,81 @@ def load_config(directory: str | Path, need_pbx: bool = False) -> Config:
         phone_secrets=phone_secrets,
         _by_did=by_did,
     )
+
+
+NAMED_QUEUE_KEYS = (
+    "name",
+    "skills",
+    "strategy",
+    "offer_timeout",
+    "wrapup",
+    "max_wait",
+    "overflow_target",
+    "announce",
+    "ring_progressively_delay",
+)
+
+
+def _named_queues(
+    q: Mapping[str, Any], policy: QueuePolicy, skill_ids: tuple[str, ...], r: TableReader
+) -> tuple[NamedQueue, ...]:
+    """[[queue.queues]]: named queues with their own rules for some skills; unset keys are
+    [queue]'s. A skill belongs to one named queue at most."""
+    queues: list[NamedQueue] = []
+    owner: dict[str, str] = {}
+    for i, t in enumerate(r.tables(q.get("queues"), "queue.queues")):
+        key = f"queue.queues[{i}]"
+        r.table(t, key, NAMED_QUEUE_KEYS)
+        name = r.get(t, key, "name", str, f"queue{i}", required=True)
+        if any(x.name == name for x in queues):
+            r.error(f"{key}.name", f"duplicate queue name {name!r}")
+        skills = r.get(
+            t,
+            key,
+            "skills",
+            list,
+            [],
+            required=True,
+            check=lambda v: None if v else "must name at least one skill",
+        )
+        mine: list[str] = []
+        for j, skill in enumerate(skills):
+            where = f"{key}.skills[{j}]"
+            if not isinstance(skill, str) or skill not in skill_ids:
+                r.error(
+                    where,
+                    f"unknown skill {skill!r} (known: {', '.join(skill_ids)})",
+                )
+            elif skill in owner:
+                r.error(where, f"skill {skill!r} is already in queue {owner[skill]!r}")
+            else:
+                owner[skill] = name
+                mine.append(skill)
+        named = strategy_named(r.get(t, key, "strategy", str, "", check=_strategy))
+        max_wait = r.get(t, key, "max_wait", float, None, check=_non_negative)
+        queues.append(
+            NamedQueue(
+                name=name,
+                skills=tuple(mine),
+                strategy=named or policy.strategy,
+                offer_timeout=r.get(
+                    t, key, "offer_timeout", float, policy.offer_timeout, check=_positive
+                ),
+                wrapup=r.get(t, key, "wrapup", float, policy.wrapup, check=_non_negative),
+                max_wait=policy.max_wait if max_wait is None else (max_wait or None),
+                overflow_target=r.get(t, key, "overflow_target", str, policy.overflow_target),
+                announce=r.get(t, key, "announce", bool, True),
+                ring_progressively_delay=r.get(
+                    t,
+                    key,
+                    "ring_progressively_delay",
+                    float,
+                    policy.ring_progressively_delay,
+                    check=_positive,
+                ),
+            )
+        )
+    return tuple(queues)
 
 
 def _ivr(src: Path, skills: set[str], r: TableReader) -> IvrConfig | None:

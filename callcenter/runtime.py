@@ -426,7 +426,8 @@ class Runtime:
         )
         self._apply(ev.CallerArrived(e.call_id, skill, priority, arrived), now)
         announce = self.config.outbound.announce
-        if announce.enabled:
+        named = self.config.named_queue(skill)
+        if announce.enabled and (named is None or named.announce):
             self.timers.set(("announce", e.call_id, 1), max(now, arrived + announce.first_after))
 
     def _announce(self, key: ev.TimerKey, now: float) -> None:

@@ -161,6 +161,7 @@ class _Call:
     dialling: set[str] = field(default_factory=set)  # offered agents with no leg yet
     ended_by: str = ""  # who hung up first once connected: "caller" or "agent"
     hanging_up: bool = False  # the caller asked to hang up (before any answer)
+    dropping: set[str] = field(default_factory=set)  # legs of a Dial replaced by a grown one
 
 
 @dataclass
@@ -442,6 +443,9 @@ class AsteriskDriver:
             return
         del self._legs[dest]
         self._leg_uids.pop(dest, None)
+        if call is not None and dest in call.dropping:
+            call.dropping.discard(dest)  # the Dial was replaced by a grown one: it rings again
+            return
         if call is not None and call.hanging_up:
             return  # the caller hung up while it rang: its CallerGone ends the ring, no miss
         if call is not None and agent_id in call.cancelled:
@@ -513,10 +517,26 @@ class AsteriskDriver:
             return
         if call.where == "hold":
             await self._send_offer(call, agent_ids, timeout)
+        elif call.where == "offer" and self._grows(call, agent_ids):
+            # ring-progressively: a Dial cannot gain a target, so the caller is sent to Dial
+            # again with the grown set (the phones already ringing ring again at once)
+            call.dropping.update(
+                dest for dest, (call_id, _) in self._legs.items() if call_id == call.call_id
+            )
+            call.cancelled.difference_update(agent_ids)
+            await self._send_offer(call, agent_ids, timeout)
         elif call.where in ("join", "offer"):
             call.pending = (agent_ids, timeout)  # sent when the caller is back in cc-hold
         else:
             self._fail(call_id, "offer", agent_ids, f"caller is in {call.where}")
+
+    def _grows(self, call: _Call, agent_ids: tuple[str, ...]) -> bool:
+        """The offer adds agents to the Dial ringing now: every agent with a live leg (or
+        about to have one) is in it."""
+        live = {a for call_id, a in self._legs.values() if call_id == call.call_id}
+        if not live or call.pending is not None or call.agent_id:
+            return False
+        return (live | call.dialling) <= set(agent_ids) and len(agent_ids) > len(live)
 
     async def _send_offer(self, call: _Call, agent_ids: tuple[str, ...], timeout: float) -> None:
         call.where = "offer"
@@ -573,6 +593,15 @@ class AsteriskDriver:
             return
         call.pending = None
         call.where = "overflow"
+        if target:  # the caller's queue's own overflow target (cc-overflow goes there)
+            await self._action(
+                {
+                    "Action": "Setvar",
+                    "Channel": call.channel,
+                    "Variable": "CC_OVERFLOW",
+                    "Value": target,
+                }
+            )
         await self._action(
             {
                 "Action": "Redirect",

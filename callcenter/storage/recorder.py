@@ -142,6 +142,7 @@ def apply(
                 cause=e.cause,
             )
         elif isinstance(e, domain.OfferCancelled):
+            # the engine stopped the ring (agent paused / logged out, caller gone): no miss
             _event(
                 session,
                 e.at,

@@ -21,7 +21,7 @@ from acd.events import (
     OfferFailed,
     TimerFired,
 )
-from acd.model import AgentSpec, QueuePolicy, WideningRule
+from acd.model import AgentSpec, NamedQueue, QueuePolicy, WideningRule
 from acd.states import Strategy
 from tests.unit.acd.acdtable import Table, of
 
@@ -91,6 +91,7 @@ def test_ring_all_offers_one_offer_with_every_matching_agent() -> None:
 # --- the invariant -------------------------------------------------------------------------
 
 SKILLS = ("general", "labor", "market")
+MANY_AT_ONCE = (Strategy.RING_ALL, Strategy.RING_PROGRESSIVELY)  # one caller rings several
 
 
 def check_invariant(acd: Acd, commands: list[cmd.Command], eligible_before: set[str]) -> None:
@@ -101,7 +102,7 @@ def check_invariant(acd: Acd, commands: list[cmd.Command], eligible_before: set[
     offered: dict[str, str] = {}
     for a in agents.values():
         if a.offered is not None:
-            assert a.offered not in offered.values() or acd.policy.strategy is Strategy.RING_ALL
+            assert a.offered not in offered.values() or many_at_once(acd.policy)
             offered[a.agent_id] = a.offered
     idle = [a for a in agents.values() if a.status == "available" and a.state == "idle"]
     for view in acd.queued():
@@ -115,9 +116,36 @@ def check_invariant(acd: Acd, commands: list[cmd.Command], eligible_before: set[
                 assert a.backing_off, (view, a)
 
 
-@pytest.mark.parametrize("strategy", list(Strategy))
-def test_no_waiting_caller_could_be_offered_to_an_idle_agent(strategy: Strategy) -> None:
-    rng = random.Random(strategy.value)
+def many_at_once(policy: QueuePolicy) -> bool:
+    strategies = {policy.strategy, *(q.strategy for q in policy.queues)}
+    return bool(strategies & set(MANY_AT_ONCE))
+
+
+# named queues mixing strategies over the skills (per-skill index keys, rrmemory turns)
+MIXED = [
+    (
+        NamedQueue("l", ("labor",), Strategy.RR_MEMORY),
+        NamedQueue("m", ("market",), Strategy.WEIGHTED_RANDOM),
+    ),
+    (
+        NamedQueue("l", ("labor",), Strategy.RING_ALL, wrapup=0),
+        NamedQueue("m", ("market",), Strategy.LINEAR),
+    ),
+    (
+        NamedQueue("g", ("general",), Strategy.RING_PROGRESSIVELY, offer_timeout=8),
+        NamedQueue("l", ("labor",), Strategy.FEWEST_CALLS, wrapup=7),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("strategy", "queues"),
+    [(s, ()) for s in Strategy] + [(Strategy.LONGEST_IDLE, m) for m in MIXED],
+)
+def test_no_waiting_caller_could_be_offered_to_an_idle_agent(
+    strategy: Strategy, queues: tuple[NamedQueue, ...]
+) -> None:
+    rng = random.Random(strategy.value + str(len(queues) and queues[0].strategy))
     for run in range(40):
         agents = [
             AgentSpec(
@@ -132,6 +160,7 @@ def test_no_waiting_caller_could_be_offered_to_an_idle_agent(strategy: Strategy)
             no_answer_backoff=rng.choice((0, 5)),
             widening=(WideningRule(20, ("general",)),),
             random_seed=run,
+            queues=queues,
         )
         acd = Acd(policy, agents)
         timers: dict[tuple[str, str, int], float] = {}

@@ -1,0 +1,225 @@
+"""ACD behaviour a queue engineer expects from app_queue / mod_callcenter (issue 18), over real
+SIP and RTP on the sandbox Asterisk:
+
+- an agent put on break while its phone rings: the ring stops at once (the phone sees the
+  INVITE cancelled), the caller is offered to the next agent, who answers long before the
+  offer timeout; the agent is charged no miss, and the ring is a RINGCANCELED line;
+- several queue policies in one center: a named queue's wrap-up holds after its calls while
+  [queue]'s holds after the others.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from callcenter.dialplan import REPO
+from callcenter.simulation import Softphone
+from tests.integration.harness import Center, wait_until
+from tests.integration.test_engine_on_asterisk import connected, joined_call_id, known_calls
+
+pytestmark = pytest.mark.pbx
+
+OFFER_TIMEOUT = 60  # long: a caller reaching the second agent did not wait for it
+
+
+@contextlib.contextmanager
+def engine_with_queue(cc: Center, settings: dict[str, Any], extra: str = "") -> Iterator[None]:
+    """The engine restarted with these [queue] settings and `extra` tables appended to
+    queue.toml; the session's queue.toml after."""
+    path = cc.config_dir / "queue.toml"
+    original = path.read_text(encoding="utf-8")
+    lines = [x for x in original.splitlines() if x.split("=")[0].strip() not in settings]
+    at = lines.index("[queue]") + 1
+    lines[at:at] = [f"{k} = {v}" for k, v in settings.items()]
+    path.write_text("\n".join(lines) + "\n" + extra, encoding="utf-8")
+    cc.engine.stop()
+    cc.engine.start()
+    try:
+        yield
+    finally:
+        path.write_text(original, encoding="utf-8")
+        cc.engine.stop()
+        cc.engine.start()
+
+
+def ring_events(cc: Center, call_id: str) -> list[tuple[str, str, dict[str, Any]]]:
+    rows = cc.rows(
+        "SELECT event, agent_id, data FROM queue_events WHERE call_id = :c ORDER BY id", c=call_id
+    )
+    return [(r.event, r.agent_id, json.loads(r.data)) for r in rows if r.event.startswith("RING")]
+
+
+def phone_events(phone: Softphone, user: str, kind: str) -> int:
+    return len(phone.seen(lambda e: e.get("event") == kind and e.get("user") == user))
+
+
+def queue_log_lines(cc: Center, call_id: str) -> list[str]:
+    path = Path(cc.config.storage.queue_log)
+    text = (path if path.is_absolute() else REPO / path).read_text(encoding="utf-8")
+    return [x for x in text.splitlines() if f"|{call_id}|" in x]
+
+
+def hang_up(cc: Center, phone: Softphone, number: str, call_id: str) -> None:
+    phone.hangup(number)
+    wait_until(
+        lambda: (row := cc.call_row(call_id)) is not None and row.ended_at, 60, "the call ended"
+    )
+
+
+def test_an_agent_put_on_break_while_ringing_passes_the_caller_on_at_once(cc: Center) -> None:
+    with engine_with_queue(cc, {"offer_timeout": OFFER_TIMEOUT, "max_no_answer": 1}):
+        first = cc.phones["1001"]  # general 5: offered first
+        first.answer_mode("1001", "ignore")  # it rings on
+        rang = phone_events(first, "1001", "incoming")
+        ended = phone_events(first, "1001", "disconnected")
+        answered = phone_events(first, "1001", "confirmed")
+        before = known_calls(cc)
+        number = "13900000061"
+        caller = cc.caller(number)
+        caller.call(number, "12345")
+        call_id = joined_call_id(cc, "12345", before)
+        wait_until(lambda: phone_events(first, "1001", "incoming") > rang, 60, "1001 ringing")
+        assert cc.engine.agents()["1001"]["state"] == "offered"
+
+        # the supervisor forces a break from the console (the same API the console calls)
+        reply = cc.engine.post("/api/agents/1001/pause", {"reason": "班长强制小休"})
+        assert (reply["status"], reply["reason"]) == ("on_break", "班长强制小休")
+
+        # the ring stops over SIP (the INVITE is cancelled), and 1002 (general 4) answers
+        wait_until(
+            lambda: phone_events(first, "1001", "disconnected") > ended, 60, "1001's ring stopped"
+        )
+        assert phone_events(first, "1001", "confirmed") == answered  # it never answered
+        assert connected(cc, call_id) == "1002"
+
+        tried = ring_events(cc, call_id)
+        assert [(e[0], e[1], e[2]["cause"]) for e in tried] == [("RINGCANCELED", "1001", "paused")]
+        # the caller reached 1002 before the first ring's offer timeout could have ended it
+        row = cc.call_row(call_id)
+        cancelled_at = cc.rows(
+            "SELECT at FROM queue_events WHERE call_id = :c AND event = 'RINGCANCELED'",
+            c=call_id,
+        )[0][0]
+        rang_at = cancelled_at - tried[0][2]["ring_ms"] / 1000
+        assert row.connected_at < rang_at + OFFER_TIMEOUT
+
+        # no miss: no no-answer count, still on the supervisor's break (with
+        # max_no_answer = 1 a miss would have auto-paused it with reason no_answer)
+        agent = cc.engine.agents()["1001"]
+        assert agent["no_answer_count"] == 0
+        assert (agent["status"], agent["reason"]) == ("on_break", "班长强制小休")
+
+        # the engine's queue_log has app_queue's line for that ring
+        lines = queue_log_lines(cc, call_id)
+        canceled = [x.split("|") for x in lines if "|RINGCANCELED|" in x]
+        assert [(x[3], x[4]) for x in canceled] == [("PJSIP/1001", "RINGCANCELED")]
+        assert int(canceled[0][5]) == tried[0][2]["ring_ms"]
+        assert not [x for x in lines if "|RINGNOANSWER|" in x]
+        hang_up(cc, caller, number, call_id)
+
+
+LABOR_QUEUE = """
+[[queue.queues]]
+name = "labor"      # 人社专席: a long wrap-up
+skills = ["labor"]
+wrapup = 600
+"""
+
+
+def test_a_named_queues_wrapup_holds_after_its_calls_only(cc: Center) -> None:
+    """[queue] wrap-up is the session's 3 s; the labor queue's is 600 s. 1002 finishing a
+    labor call stays in wrap-up while 1001, finishing a general call after it, is idle again."""
+    with engine_with_queue(cc, {}, LABOR_QUEUE):
+        before = known_calls(cc)
+        labor = cc.caller("13900000062")
+        labor.call("13900000062", "12333")  # 人社 12333: skill labor
+        labor_id = joined_call_id(cc, "12333", before)
+        assert connected(cc, labor_id) == "1002"  # the labor seat
+        hang_up(cc, labor, "13900000062", labor_id)
+        wait_until(lambda: cc.engine.agents()["1002"]["state"] == "wrap_up", 60, "1002 wrap-up")
+
+        before = known_calls(cc)
+        general = cc.caller("13900000063")
+        general.call("13900000063", "12345")
+        general_id = joined_call_id(cc, "12345", before)
+        assert connected(cc, general_id) == "1001"
+        hang_up(cc, general, "13900000063", general_id)
+        # 1001's general call: [queue]'s short wrap-up ends, 1001 is idle again
+        wait_until(lambda: cc.engine.agents()["1001"]["state"] == "idle", 90, "1001 idle again")
+        # 1002, whose labor call ended first, is still in the labor queue's wrap-up
+        assert cc.engine.agents()["1002"]["state"] == "wrap_up"
+        cc.engine.post("/api/agents/1002/ready")
+        wait_until(lambda: cc.engine.agents()["1002"]["state"] == "idle", 30, "1002 ready")
+
+
+def test_ring_progressively_rings_one_agent_then_adds_the_next(cc: Center) -> None:
+    """mod_callcenter's ring-progressively over real SIP: 1001 (general 5) rings alone; after
+    the delay 1002 (general 4) joins the ring and 1001 rings on (Dial again with both: a
+    Dial cannot gain a target); 1002 answers, 1001 is charged no miss."""
+    settings: dict[str, Any] = {
+        "strategy": '"ring_progressively"',
+        "offer_timeout": OFFER_TIMEOUT,
+        "ring_progressively_delay": 8,
+    }
+    with engine_with_queue(cc, settings):
+        phone = cc.phones["1001"]
+        assert cc.phones["1002"] is phone  # one softphone process: one ordered history
+        phone.answer_mode("1001", "ignore")
+        start = len(phone.history)
+        before = known_calls(cc)
+        number = "13900000064"
+        caller = cc.caller(number)
+        caller.call(number, "12345")
+        call_id = joined_call_id(cc, "12345", before)
+        assert connected(cc, call_id) == "1002"
+
+        rings = [
+            e["user"]
+            for e in phone.history[start:]
+            if e.get("event") == "incoming" and e.get("user") in ("1001", "1002")
+        ]
+        assert rings[0] == "1001"  # alone first
+        assert rings.count("1002") == 1  # joined once, answered
+        assert rings.count("1001") >= 2  # rang on with the grown set
+        assert not [e for e in ring_events(cc, call_id) if e[0] == "RINGNOANSWER"]
+        assert cc.engine.agents()["1001"]["no_answer_count"] == 0
+        connect = cc.rows(
+            "SELECT data FROM queue_events WHERE call_id = :c AND event = 'CONNECT'", c=call_id
+        )
+        assert len(connect) == 1
+        hang_up(cc, caller, number, call_id)
+
+
+ENVIRONMENT_QUEUE = """
+[[queue.queues]]
+name = "environment"   # 12369: after 5 s with nobody free, on to the 12345 line
+skills = ["environment"]
+max_wait = 5
+overflow_target = "cc-entry,12345,1"
+"""
+
+
+def test_a_named_queues_overflow_target_takes_its_callers_there(cc: Center) -> None:
+    """The environment queue's own max wait and overflow target ([queue]'s are 600 s and the
+    timeout route): its caller, with the one environment seat on break, overflows to the
+    12345 entry and a general seat answers."""
+    with engine_with_queue(cc, {}, ENVIRONMENT_QUEUE):
+        cc.engine.post("/api/agents/1003/pause", {"reason": "meeting"})  # the environment seat
+        before = known_calls(cc)
+        number = "13900000065"
+        caller = cc.caller(number)
+        caller.call(number, "12369")
+        call_id = joined_call_id(cc, "12369", before)
+        assert connected(cc, call_id) == "1001"  # general 5, by the 12345 entry
+        left = cc.rows("SELECT event FROM queue_events WHERE call_id = :c ORDER BY id", c=call_id)
+        events = [r[0] for r in left]
+        assert "EXITWITHTIMEOUT" in events and events.index("EXITWITHTIMEOUT") < events.index(
+            "CONNECT"
+        ), events
+        hang_up(cc, caller, number, call_id)
