@@ -16,6 +16,7 @@ from sqlalchemy import inspect, select, update
 from sqlalchemy.orm import Session
 
 from callcenter.data.crypto import INDEX_ENV, KEYS_ENV, FieldCipher, generate_key
+from callcenter.data.crypto import ephemeral_cipher as _phone_keys
 from callcenter.data.fusion.browse import (
     PERSONAL_KEYS,
     find_profiles,
@@ -41,6 +42,8 @@ from callcenter.storage.schema import (
 )
 from callcenter.tickets.model import Actor, Role
 from callcenter.tickets.settings import TicketSettings, load_ticket_settings
+
+PHONE_KEYS = _phone_keys()  # citizens' numbers are stored encrypted
 
 REPO = Path(__file__).resolve().parents[2]
 AGENT = Actor("1001", Role.AGENT)
@@ -86,7 +89,9 @@ def seed(database: Database, settings: TicketSettings) -> dict[str, int]:
             call_id="c1" if n == 0 else None,
         )
         with database.session() as s, s.begin():
-            made = store.create(s, settings, intake, AGENT, T0 + timedelta(hours=n))
+            made = store.create(
+                s, settings, intake, AGENT, T0 + timedelta(hours=n), cipher=PHONE_KEYS
+            )
         assert not made.linked
         ids[key] = made.ticket.id
 

@@ -16,6 +16,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select, text
 
 from callcenter.data.crypto import FieldCipher, ephemeral_cipher
+from callcenter.data.crypto import ephemeral_cipher as _phone_keys
 from callcenter.data.quality.config import load_quality
 from callcenter.data.quality.corrections import CorrectionError, correct
 from callcenter.data.quality.evaluation import evaluate
@@ -48,6 +49,8 @@ from callcenter.tickets.actions import (
 )
 from callcenter.tickets.model import Actor, CallbackOutcome, Rating, Role
 from callcenter.tickets.settings import TicketSettings, load_ticket_settings
+
+PHONE_KEYS = _phone_keys()  # citizens' numbers are stored encrypted
 
 REPO = Path(__file__).resolve().parents[2]
 AGENT = Actor("1001", Role.AGENT)
@@ -111,7 +114,7 @@ def new_ticket(db: Database, settings: TicketSettings, i: int, **kw: object) -> 
         request_type="投诉",
         **kw,  # type: ignore[arg-type]
     )
-    made = db.transaction(lambda s: store.create(s, settings, intake, AGENT, T0))
+    made = db.transaction(lambda s: store.create(s, settings, intake, AGENT, T0, cipher=PHONE_KEYS))
     assert not made.linked
     return made.ticket.id
 
