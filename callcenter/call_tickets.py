@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from callcenter import domain
 from callcenter.bus import Subscription
+from callcenter.data.crypto import FieldCipher
 from callcenter.retry import until_done
 from callcenter.storage import tickets as store
 from callcenter.storage.database import Database
@@ -34,6 +35,7 @@ class CallTicketMaker:
     database: Database
     settings: TicketSettings
     subscription: Subscription
+    cipher: FieldCipher  # the caller's number is stored encrypted
     made: int = 0
     _joined: dict[str, domain.CallerJoined] = field(default_factory=dict)
     _agents: dict[str, str] = field(default_factory=dict)
@@ -76,7 +78,7 @@ class CallTicketMaker:
 def _once(session: Session, maker: CallTicketMaker, intake: store.Intake, when: datetime) -> None:
     exists = session.scalars(select(Ticket.id).where(Ticket.call_id == intake.call_id)).first()
     if exists is None:
-        store.create(session, maker.settings, intake, SYSTEM, when)
+        store.create(session, maker.settings, intake, SYSTEM, when, cipher=maker.cipher)
 
 
 def apply_transcript(

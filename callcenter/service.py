@@ -152,7 +152,7 @@ class Service:
         except ConfigError as exc:
             log.error("early warning off: %s", exc)
             return
-        alerts = AlertService(self.database, settings, self.ticket_settings, self.bus)
+        alerts = AlertService(self.database, settings, self.ticket_settings, self.bus, self.cipher)
         since = time.time()
         await asyncio.to_thread(alerts.warm, since)
         seen: dict[int, float] = {}
@@ -244,7 +244,7 @@ class Service:
             transcribe=bool(self.config.asr.model_dir),
         )
         self.call_tickets = CallTicketMaker(
-            self.database, self.ticket_settings, self.bus.subscribe("tickets")
+            self.database, self.ticket_settings, self.bus.subscribe("tickets"), self.cipher
         )
         transcriber = self._transcription()
         swept = await asyncio.to_thread(self.indexer.sweep)
@@ -291,6 +291,7 @@ class Service:
             self.ticket_settings,
             self.bus.subscribe("surveys"),
             runtime.survey_call,
+            self.cipher,
         )
         tasks.append(loop.create_task(self.surveys.run(), name="surveys"))
         self.data_jobs = DataJobs(

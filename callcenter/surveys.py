@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from callcenter import domain
 from callcenter.bus import Subscription
+from callcenter.data.crypto import FieldCipher
 from callcenter.masking import mask_phone
 from callcenter.outbound.settings import OutboundSettings
 from callcenter.pbx.base import OutboundCall
@@ -46,6 +47,7 @@ class SurveyDialer:
     tickets: TicketSettings
     subscription: Subscription
     place_call: PlaceCall
+    cipher: FieldCipher  # the numbers to call are stored encrypted
     clock: Callable[[], float] = time.time
     poll: float = 2.0
     active: dict[int, _Active] = field(default_factory=dict)
@@ -84,7 +86,8 @@ class SurveyDialer:
             return
         slots = min(pacing.max_concurrent - len(self.active), pacing.per_minute - len(self.started))
         placed = await self._db(
-            lambda s: store.place_due(s, self.settings, now, slots), "placing survey calls"
+            lambda s: store.place_due(s, self.settings, now, slots, self.cipher),
+            "placing survey calls",
         )
         for p in placed:
             call = OutboundCall(

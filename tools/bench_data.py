@@ -162,7 +162,9 @@ def feed_step(db: Database, events: int) -> tuple[int, float]:
             )
         )
     )
-    runner = FeedRunner(db, feed, b"bench-secret", feed_redactor(CONFIG, feed), "bench")
+    runner = FeedRunner(
+        db, feed, b"bench-secret", feed_redactor(CONFIG, feed), "bench", cipher=load_cipher()
+    )  # the caller's number is stored encrypted: decrypted, then masked for the role
     sent, seconds = timed(runner.run_once)
     server.shutdown()
     return sent, seconds

@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import create_engine, text  # noqa: E402
 
+from callcenter.data.crypto import ephemeral_cipher  # noqa: E402
 from callcenter.storage import tickets as store  # noqa: E402
 from callcenter.storage.database import Database  # noqa: E402
 from callcenter.tickets.model import Actor, Role  # noqa: E402
@@ -58,6 +59,7 @@ COLUMNS = [
     "channel",
     "call_id",
     "caller_number",
+    "caller_number_hash",
     "caller_name",
     "did",
     "hotline",
@@ -86,6 +88,7 @@ COLUMNS = [
 ]
 
 
+CIPHER = ephemeral_cipher()  # phone numbers are stored encrypted, with their blind index
 NULLABLE = {"call_id", "department", "deadline", "closed_at", "repeat_of"}
 
 
@@ -128,7 +131,7 @@ def copy_tickets(url: str, settings: TicketSettings, count: int, seed: int = 1) 
                     f"B{i:011d}",
                     "phone",
                     "",
-                    f"13{rng.randrange(10**9):09d}",
+                    *CIPHER.seal_phone(f"13{rng.randrange(10**9):09d}"),  # as stored
                     "",
                     "12345",
                     "12345",
@@ -190,7 +193,7 @@ def measure(
     def create(i: int) -> None:
         content = f"{rng.choice(PLACES)}{rng.choice(PROBLEMS)}"
         intake = store.Intake("web", content, caller_number=f"139{rng.randrange(10**8):08d}")
-        db.transaction(lambda s: store.create(s, settings, intake, AGENT, now))
+        db.transaction(lambda s: store.create(s, settings, intake, AGENT, now, cipher=CIPHER))
 
     def department_open(i: int) -> None:
         with db.session() as s:
@@ -204,7 +207,8 @@ def measure(
 
     def caller_history(i: int) -> None:
         with db.session() as s:
-            store.search(s, store.Filters(caller_number=f"13{rng.randrange(10**9):09d}"), 1, 20)
+            number = f"13{rng.randrange(10**9):09d}"
+            store.search(s, store.Filters(caller_number=number), 1, 20, CIPHER)
 
     def read_one(i: int) -> None:
         with db.session() as s:

@@ -24,7 +24,6 @@ from callcenter.alerts.lexicon import scan
 from callcenter.alerts.repeat import DAY, RepeatCallers
 from callcenter.alerts.settings import AlertSettings
 from callcenter.alerts.surge import Cell, Check, SurgeDetector, cells_of
-from callcenter.masking import mask_phone
 
 LEVELS = ("blue", "yellow", "orange", "red")
 KINDS = ("surge", "call_surge", "cluster", "sensitive", "group", "repeat_caller", "repeat_problem")
@@ -37,12 +36,13 @@ class TicketFacts:
 
     id: int
     at: float  # created_at: when it reached the center's system
-    caller: str
+    caller: str  # who called: any key equal for one number (storage: its blind index)
     grid: str  # DDDDDDSSSGGG: district, street, grid
     topic: str
     title: str
     content: str
     search_text: str = ""  # the ticket's segmented words, when the store has them
+    caller_shown: str = ""  # the number masked (138****5678) for a warning's title, if known
 
     @property
     def district(self) -> str:
@@ -330,7 +330,7 @@ class AlertEngine:
         return Finding(
             "repeat_caller",
             run.key,
-            f"同一来电人{mask_phone(t.caller)}{rule.caller_days:g}天内反映{len(seen)}次",
+            f"同一来电人{t.caller_shown}{rule.caller_days:g}天内反映{len(seen)}次",
             size_level(len(seen), rule.caller_count),
             float(len(seen)),
             t.district,

@@ -35,7 +35,7 @@ def tickets_in_order(db: Database, batch: int = 5000) -> Iterator[TicketFacts]:
     columns = (
         Ticket.id,
         Ticket.created_at,
-        Ticket.caller_number,
+        Ticket.caller_number_hash,
         Ticket.grid,
         Ticket.topic,
         Ticket.title,

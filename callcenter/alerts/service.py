@@ -19,6 +19,8 @@ from callcenter.alerts.evaluate import engine_for, names_of
 from callcenter.alerts.notify import WebhookError, body_of, deliver
 from callcenter.alerts.settings import AlertSettings
 from callcenter.bus import Bus, WarningRaised
+from callcenter.data.crypto import FieldCipher, clear_or_empty
+from callcenter.masking import mask_phone
 from callcenter.storage.database import Database
 from callcenter.storage.schema import Ticket
 from callcenter.tickets.settings import TicketSettings
@@ -27,7 +29,7 @@ log = logging.getLogger(__name__)
 COLUMNS = (
     Ticket.id,
     Ticket.created_at,
-    Ticket.caller_number,
+    Ticket.caller_number_hash,
     Ticket.grid,
     Ticket.topic,
     Ticket.title,
@@ -36,16 +38,32 @@ COLUMNS = (
 )
 
 
-def facts(session: Session, ticket_id: int) -> TicketFacts | None:
-    r = session.execute(select(*COLUMNS).where(Ticket.id == ticket_id)).first()
-    return None if r is None else TicketFacts(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7])
+def facts(
+    session: Session, ticket_id: int, cipher: FieldCipher | None = None
+) -> TicketFacts | None:
+    """The ticket as the detectors read it: the caller by the blind index of the number, and
+    the number masked for a warning's title (decrypted with `cipher` to mask it; none
+    without)."""
+    r = session.execute(
+        select(*COLUMNS, Ticket.caller_number).where(Ticket.id == ticket_id)
+    ).first()
+    if r is None:
+        return None
+    shown = mask_phone(clear_or_empty(cipher, r[8] or ""))
+    return TicketFacts(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], shown)
 
 
 class AlertService:
     def __init__(
-        self, db: Database, settings: AlertSettings, tickets: TicketSettings, bus: Bus | None
+        self,
+        db: Database,
+        settings: AlertSettings,
+        tickets: TicketSettings,
+        bus: Bus | None,
+        cipher: FieldCipher | None = None,
     ) -> None:
         self.db = db
+        self.cipher = cipher  # masks the caller's number in a repeat-caller warning's title
         self.settings = settings
         self.bus = bus
         self.engine: AlertEngine = engine_for(settings, tickets, names_of(db, tickets))
@@ -71,7 +89,7 @@ class AlertService:
         """Blocking: one ticket through the engine; the warnings it gives saved."""
         with self._lock:
             with self.db.session() as s:
-                found = facts(s, ticket_id)
+                found = facts(s, ticket_id, self.cipher)
             if found is None or found.at < self._last:  # unknown, or already seen in warm
                 return []
             self._last = found.at

@@ -20,9 +20,10 @@ from callcenter.api.auth import Principal, require
 from callcenter.api.errors import ApiError, json_body
 from callcenter.api.openapi_ops import ANY_OBJECT, operation
 from callcenter.api.params import path_id
-from callcenter.api.tickets import CONFIG_DIR, SETTINGS, TICKET_DB
+from callcenter.api.tickets import CIPHER, CONFIG_DIR, SETTINGS, TICKET_DB
 from callcenter.data import audit
 from callcenter.data.catalog import load_annotations
+from callcenter.data.crypto import clear_or_empty
 from callcenter.data.protection import Redactor, load_policy
 from callcenter.storage.schema import Ticket
 from callcenter.tickets.model import Actor, Role
@@ -140,6 +141,13 @@ async def detail(request: web.Request) -> web.Response:
     who = require(request, *VIEWERS)
     warning_id = _id(request)
     redactor = _redactor(request, who)
+    cipher = request.app.get(CIPHER)
+
+    def evidence(r: Any) -> dict[str, object]:
+        """A ticket behind the warning, its number decrypted for the redactor to mask."""
+        values: dict[str, object] = dict(zip(EVIDENCE_COLUMNS, r, strict=True))
+        values["caller_number"] = clear_or_empty(cipher, str(values["caller_number"] or ""))
+        return redactor.row("tickets", values)
 
     def work(s: Session) -> dict[str, Any]:
         row = store.get(s, warning_id)
@@ -148,9 +156,7 @@ async def detail(request: web.Request) -> web.Response:
         ids = store.ticket_ids(s, warning_id)
         columns = [getattr(Ticket, c) for c in EVIDENCE_COLUMNS]
         rows = s.execute(select(*columns).where(Ticket.id.in_(ids[:200])).order_by(Ticket.id))
-        found["tickets"] = [
-            redactor.row("tickets", dict(zip(EVIDENCE_COLUMNS, r, strict=True))) for r in rows
-        ]
+        found["tickets"] = [evidence(r) for r in rows]
         found["ticket_count"] = len(ids)
         read = redactor.fields_read("tickets", EVIDENCE_COLUMNS)
         if read and found["tickets"]:

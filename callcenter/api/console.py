@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from callcenter import domain
 from callcenter.api.auth import Principal, principal, require
 from callcenter.api.errors import ApiError, json_body
+from callcenter.api.tickets import CIPHER
 from callcenter.bus import Subscription
 from callcenter.config import Config
 from callcenter.data import audit as access_log
@@ -251,7 +252,8 @@ async def wallboard_series(request: web.Request) -> web.Response:
 
 async def call_details(request: web.Request) -> web.Response:
     """A call as the agent workspace shows it: where it came from and the caller's earlier
-    tickets (the number masked; the history is found on the server)."""
+    tickets (the number masked; the history is found on the server by the blind index of the
+    number, nothing decrypted; without the data keys there is no history)."""
     who = require(request, "agent", "supervisor")
     feed = request.app[FEED]
     call_id = request.match_info["call_id"]
@@ -262,13 +264,15 @@ async def call_details(request: web.Request) -> web.Response:
     if who.role == "agent" and who.name not in view.agent_ids:
         raise ApiError(403, "api.forbidden", "agents see only their own calls")
     database = request.app.get(AUDIT_DB)
+    cipher = request.app.get(CIPHER)
     history: list[dict[str, Any]] = []
-    if database is not None and meta.caller_number:
+    index = cipher.phone_index(meta.caller_number) if cipher is not None else ""
+    if database is not None and index:
 
         def earlier(s: Session) -> list[dict[str, Any]]:
             rows = s.scalars(
                 select(Ticket)
-                .where(Ticket.caller_number == meta.caller_number)
+                .where(Ticket.caller_number_hash == index)
                 # earlier requests only: not the ticket this very call made
                 .where(or_(Ticket.call_id.is_(None), Ticket.call_id != call_id))
                 .order_by(Ticket.created_at.desc())

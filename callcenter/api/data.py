@@ -356,6 +356,8 @@ async def profiles(request: web.Request) -> web.Response:
     q = request.query
     id_hash = ""
     cipher = request.app.get(CIPHER)
+    if (q.get("phone") or q.get("id_card")) and cipher is None:
+        raise ApiError(503, "data.no_key", "no data encryption key is configured")
     phone_index = cipher.phone_index(q["phone"]) if cipher is not None and q.get("phone") else ""
     if q.get("id_card"):
         if cipher is None:
@@ -373,6 +375,7 @@ async def profiles(request: web.Request) -> web.Response:
             q.get("enterprise_code"),
             q.get("name"),
             phone_index=phone_index or None,
+            cipher=cipher,
         )
         shown = redact.fields_read("profiles", ["name", "phone", "enterprise_code"])
         if found and shown:

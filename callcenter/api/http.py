@@ -81,13 +81,13 @@ def build_app(
         app[recordings.DATABASE] = database
         app[recordings.RECORDINGS_ROOT] = recordings_root
         app.add_routes(recordings.routes())
+    if cipher is not None:  # citizens' numbers are stored encrypted (tickets, console, data)
+        app[tickets.CIPHER] = cipher
     if database is not None and ticket_settings is not None and attachments is not None:
         app[tickets.TICKET_DB] = database
         app[tickets.SETTINGS] = ticket_settings
         app[tickets.ATTACHMENTS] = attachments
         app[tickets.OUTBOUND] = runtime.config.outbound
-        if cipher is not None:
-            app[tickets.CIPHER] = cipher
         app[CALLBACK_DB] = database
         app.add_routes([web.get("/api/callbacks", callbacks_listing)])
         app.add_routes(tickets.routes())

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from callcenter.api.auth import Principal
 from callcenter.api.errors import ApiError
-from callcenter.api.tickets import SETTINGS, TICKET_DB, redactor_for, view
+from callcenter.api.tickets import CIPHER, SETTINGS, TICKET_DB, redactor_for, view
 from callcenter.storage import tickets as store
 from callcenter.storage.schema import TicketComment
 from callcenter.tickets.model import Actor, Role
@@ -63,6 +63,7 @@ async def sms(request: web.Request) -> web.Response:
     marker = f"sms:{message_id}" if message_id else ""
     settings = request.app[SETTINGS]
     db = request.app[TICKET_DB]
+    cipher = request.app.get(CIPHER)
     intake = store.Intake(channel="sms", content=text, caller_number=sender.strip(), title="")
 
     def work(s: Session) -> tuple[int, bool, bool]:
@@ -72,7 +73,7 @@ async def sms(request: web.Request) -> web.Response:
             ).first()
             if seen is not None:
                 return seen, False, True
-        made = store.create(s, settings, intake, GATEWAY, datetime.now(UTC))
+        made = store.create(s, settings, intake, GATEWAY, datetime.now(UTC), cipher=cipher)
         if marker:
             s.add(
                 TicketComment(
@@ -85,8 +86,11 @@ async def sms(request: web.Request) -> web.Response:
             )
         return made.ticket.id, made.linked, False
 
-    ticket_id, linked, duplicate = await asyncio.to_thread(db.transaction, work)
+    try:
+        ticket_id, linked, duplicate = await asyncio.to_thread(db.transaction, work)
+    except store.NoDataKey as exc:
+        raise ApiError(503, exc.error_id, str(exc)) from exc
     row = await asyncio.to_thread(db.transaction, lambda s: store.get(s, ticket_id))
-    out = view(row, redactor_for(request, Principal("sms-gateway", "agent")))
+    out = view(row, redactor_for(request, Principal("sms-gateway", "agent")), cipher=cipher)
     out.update({"linked": linked, "duplicate": duplicate})
     return web.json_response(out, status=200 if (linked or duplicate) else 201)

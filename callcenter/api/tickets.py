@@ -44,7 +44,7 @@ from callcenter.api.errors import ApiError, json_body
 from callcenter.api.params import MAX_ID, query_int
 from callcenter.data import audit
 from callcenter.data.catalog import load_annotations
-from callcenter.data.crypto import FieldCipher, Undecryptable
+from callcenter.data.crypto import FieldCipher, Undecryptable, clear_or_empty
 from callcenter.data.protection import Action, MaskingPolicy, Redactor, load_policy
 from callcenter.masking import mask_id_card
 from callcenter.outbound.settings import OutboundSettings
@@ -261,20 +261,34 @@ def due_status(row: Ticket, settings: TicketSettings | None, now: datetime) -> s
     return warning(settings.deadlines, created, due, now).value
 
 
+def _values(
+    row: Ticket, columns: tuple[str, ...], cipher: FieldCipher | None, phone: str | None
+) -> dict[str, object]:
+    """The columns' values to show: the caller's number decrypted (`phone` when the caller
+    already has it in clear; '' when it cannot be decrypted), for the Redactor to mask or
+    show in clear."""
+    values = {c: _stored(row, c, "tickets") for c in columns}
+    if "caller_number" in values:
+        values["caller_number"] = (
+            phone if phone is not None else clear_or_empty(cipher, row.caller_number)
+        )
+    return values
+
+
 def view(
     row: Ticket,
     redact: Redactor,
     detail: bool = False,
     settings: TicketSettings | None = None,
     identity: dict[str, str] | None = None,
+    cipher: FieldCipher | None = None,
+    phone: str | None = None,
 ) -> dict[str, Any]:
     """The ticket as JSON, as the role of `redact` sees it (hidden fields left out); `detail`
     adds the content and the rest, `identity` the masked ID-card number (see
     `id_card_shown`: never the full number here)."""
     columns = LIST_COLUMNS + DETAIL_COLUMNS if detail else LIST_COLUMNS
-    body: dict[str, Any] = shown(
-        redact, "tickets", {c: _stored(row, c, "tickets") for c in columns}
-    )
+    body: dict[str, Any] = shown(redact, "tickets", _values(row, columns, cipher, phone))
     body["due_status"] = due_status(row, settings, _now())
     if detail:
         body.update(identity or {"id_card": "", "id_card_status": "none"})
@@ -309,10 +323,18 @@ def _detail(
 ) -> tuple[dict[str, Any], list[str]]:
     """The detail view, and what it read: `id_card` when the number was decrypted, then the
     sensitive columns shown in clear."""
-    identity = id_card_shown(row, redact, request.app.get(CIPHER))
-    out = view(row, redact, detail=True, settings=settings, identity=identity)
+    cipher = request.app.get(CIPHER)
+    identity = id_card_shown(row, redact, cipher)
+    values = _values(row, LIST_COLUMNS + DETAIL_COLUMNS, cipher, None)
+    out = view(
+        row,
+        redact,
+        detail=True,
+        settings=settings,
+        identity=identity,
+        phone=str(values["caller_number"]),
+    )
     read = ["id_card"] if identity["id_card_status"] == "ok" else []
-    values = {c: _stored(row, c, "tickets") for c in LIST_COLUMNS + DETAIL_COLUMNS}
     return out, read + read_in_clear(redact, "tickets", values)
 
 
@@ -408,7 +430,8 @@ async def _create(request: web.Request, channel: str, body: dict[str, object]) -
             identity = {"id_card_status": "hidden"}
         elif entered:
             identity = {"id_card": mask_id_card(entered), "id_card_status": "ok"}
-        return made, view(made.ticket, redact, detail=True, identity=identity)
+        phone = data.caller_number.strip()
+        return made, view(made.ticket, redact, detail=True, identity=identity, phone=phone)
 
     try:
         made, out = await _run(request, work)
@@ -465,6 +488,7 @@ async def listing(request: web.Request) -> web.Response:
     if who.role == "department" and not who.department:
         raise ApiError(403, "api.forbidden", "this department token names no department")
     redact = redactor_for(request, who)
+    cipher = request.app.get(CIPHER)
     # numbers and titles in clear: a sensitive read, on record
     read = [
         c
@@ -473,7 +497,7 @@ async def listing(request: web.Request) -> web.Response:
     ]
 
     def work(s: Session) -> tuple[int, list[Ticket]]:
-        total, rows = store.search(s, filters, page, per_page)
+        total, rows = store.search(s, filters, page, per_page, cipher)
         if rows and read:
             audit.record_access(
                 s,
@@ -488,14 +512,19 @@ async def listing(request: web.Request) -> web.Response:
             )
         return total, rows
 
-    total, rows = await _run(request, work)
+    try:
+        total, rows = await _run(request, work)
+    except store.NoDataKey as exc:
+        raise ApiError(503, exc.error_id, str(exc)) from exc
     return web.json_response(
         {
             "total": total,
             "total_capped": total > store.COUNT_CAP,
             "page": page,
             "per_page": per_page,
-            "tickets": [view(r, redact, settings=request.app[SETTINGS]) for r in rows],
+            "tickets": [
+                view(r, redact, settings=request.app[SETTINGS], cipher=cipher) for r in rows
+            ],
         }
     )
 
@@ -573,8 +602,8 @@ async def _transition(request: web.Request, action: act.Action, version: object)
     def work(s: Session) -> dict[str, Any]:
         _visible(store.get(s, tid), who)
         row, entry = store.transition(s, settings, tid, action, actor_of(who), _now(), version)
-        if entry.to_status is Status.CLOSED and OUTBOUND in request.app:
-            surveys.schedule(s, row, request.app[OUTBOUND], time.time())  # 办结 -> 回访
+        if entry.to_status is Status.CLOSED and OUTBOUND in request.app:  # 办结 -> 回访
+            surveys.schedule(s, row, request.app[OUTBOUND], time.time(), request.app.get(CIPHER))
         out, read = _detail(row, redact, request)
         _log_view(s, who, request, tid, read)
         seen = shown(

@@ -128,6 +128,18 @@ class FieldCipher:
         return self.encrypt(plain), self.phone_index(plain)
 
 
+def clear_or_empty(cipher: FieldCipher | None, stored: str) -> str:
+    """A stored value decrypted for display, '' when there is none, no cipher or no
+    configured key can decrypt it (never the ciphertext, never a guess). The caller masks
+    it, or records the read when it shows it in clear."""
+    if cipher is None or not stored:
+        return ""
+    try:
+        return cipher.decrypt(stored)
+    except Undecryptable:
+        return ""
+
+
 def load_cipher(environ: Mapping[str, str] | None = None) -> FieldCipher:
     """The cipher from the environment or the key file; KeyConfigError (one line) when the
     keys are missing or corrupt."""

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from callcenter.data.crypto import FieldCipher, clear_or_empty
 from callcenter.storage.schema import Ticket, TicketHistory
 
 Event = dict[str, object]
@@ -103,8 +104,16 @@ def iso_cst(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, CST).isoformat(timespec="milliseconds")
 
 
-def build_event(feed: str, history: TicketHistory, ticket: Ticket, department: str | None) -> Event:
-    """One feed event of one history row (before masking)."""
+def build_event(
+    feed: str,
+    history: TicketHistory,
+    ticket: Ticket,
+    department: str | None,
+    cipher: FieldCipher | None = None,
+) -> Event:
+    """One feed event of one history row (before masking): the caller's number decrypted
+    with `cipher` ('' without one or when no key can), for the feed's redactor to mask or
+    send in clear."""
     details: dict[str, str] = json.loads(history.details or "{}")
     return {
         "event_id": f"{feed}:{history.id}",
@@ -118,7 +127,7 @@ def build_event(feed: str, history: TicketHistory, ticket: Ticket, department: s
         "request_type": ticket.request_type,
         "topic": ticket.topic,
         "channel": ticket.channel,
-        "caller_number": ticket.caller_number,
+        "caller_number": clear_or_empty(cipher, ticket.caller_number),
         "title": ticket.title,
         "note": history.note,
         "rating": details.get("rating") if history.action == "evaluate" else None,
@@ -173,6 +182,7 @@ def scan(
     now: float,
     grace: float,
     chunk: int = 500,
+    cipher: FieldCipher | None = None,
 ) -> Scan:
     """The next batch of a feed's events after history id `after`: rows read in id order,
     cut at a gap still within its grace (see `safe_ids`), filtered by stage and department.
@@ -202,7 +212,7 @@ def scan(
             if department is not None and departments[h.id] != department:
                 position = h.id
                 continue
-            events.append(build_event(feed, h, t, departments[h.id]))
+            events.append(build_event(feed, h, t, departments[h.id], cipher))
             position = h.id
             if len(events) == batch:
                 return Scan(events, position, True)

@@ -52,6 +52,7 @@ from sqlalchemy.orm import Session
 
 from callcenter.data.audit import record_access
 from callcenter.data.catalog import load_annotations
+from callcenter.data.crypto import FieldCipher, KeyConfigError, load_cipher
 from callcenter.data.feed_source import STAGES, Event, iso_cst, scan
 from callcenter.data.grades import Grade
 from callcenter.data.protection import Action, Redactor, load_policy
@@ -281,6 +282,12 @@ EVENT_SOURCES: dict[str, tuple[str, str]] = {
 }
 
 
+def needs_keys(redactor: Redactor) -> bool:
+    """Whether the feed's role gets the caller's number (in clear or masked): it is stored
+    encrypted, so the feed decrypts it first."""
+    return redactor.action(*EVENT_SOURCES["caller_number"]) is not Action.HIDE
+
+
 def redact_with(event: Event, redactor: Redactor) -> Event:
     """The event as the feed's role may see it, by the catalogue and the masking policy."""
     out: Event = {}
@@ -420,8 +427,15 @@ class FeedRunner:
         redactor: Redactor,
         exported_by: str = "12345",
         stop: threading.Event | None = None,
+        cipher: FieldCipher | None = None,
     ) -> None:
         check_exposure(feed, redactor)
+        if cipher is None and needs_keys(redactor):
+            raise FeedError(
+                f"导出通道 {feed.name}：来电号码在库内加密，导出需要数据密钥"
+                "（见 callcenter.data.crypto）"
+            )
+        self.cipher = cipher  # decrypts the caller's number, which the redactor then masks
         self.db = db
         self.feed = feed
         self.redactor = redactor  # the catalogue's masking for the feed's role
@@ -497,6 +511,7 @@ class FeedRunner:
                 self.gaps,
                 at,
                 feed.gap_grace,
+                cipher=self.cipher,
             )
         if not found.events:
             if found.position > cursor:
@@ -612,7 +627,8 @@ def main_feed(config_dir: Path, db_url: str, name: str, once: bool) -> int:
         secret = feed_secret(feed)
         redactor = feed_redactor(config_dir, feed)
         check_exposure(feed, redactor)
-    except (ConfigError, FeedError) as exc:
+        cipher = load_cipher() if needs_keys(redactor) else None
+    except (ConfigError, FeedError, KeyConfigError) as exc:
         print(f"导出失败：{exc}", file=sys.stderr)
         return 2
     stop = threading.Event()
@@ -626,7 +642,7 @@ def main_feed(config_dir: Path, db_url: str, name: str, once: bool) -> int:
             previous[signum] = signal.signal(signum, stopping)
     db = Database(db_url)
     try:
-        runner = FeedRunner(db, feed, secret, redactor, exports.exported_by, stop)
+        runner = FeedRunner(db, feed, secret, redactor, exports.exported_by, stop, cipher)
         if once:
             sent = runner.run_once()
             print(f"导出通道 {feed.name}：本次送达 {sent} 条事件")

@@ -1,5 +1,5 @@
-"""Key rotation of the encrypted ID-card numbers on tickets and of the encrypted phone numbers
-of calls and callbacks (GB/T 44192 8).
+"""Key rotation of the encrypted ID-card numbers on tickets and of the encrypted citizens'
+phone numbers of tickets, calls, callbacks, surveys and profiles (GB/T 44192 8).
 
 Put the new key first and keep the old ones after it (`CALLCENTER_DATA_KEYS=new,old`), run
 `rotate_keys`, then drop the old keys once the report shows nothing left under them.
@@ -30,7 +30,14 @@ from sqlalchemy.orm import Session
 from callcenter.data.audit import record_access
 from callcenter.data.crypto import FieldCipher, KeyConfigError, Undecryptable, load_cipher
 from callcenter.storage.database import Database
-from callcenter.storage.schema import Base, CallbackRecord, CallRecord, Ticket
+from callcenter.storage.schema import (
+    Base,
+    CallbackRecord,
+    CallRecord,
+    Profile,
+    Survey,
+    Ticket,
+)
 
 SAMPLE_IDS = 100  # undecryptable ticket ids listed in the report (all are counted)
 
@@ -50,6 +57,10 @@ class Target:
     def table(self) -> str:
         return str(self.model.__table__.name)  # type: ignore[attr-defined]
 
+    @property
+    def name(self) -> str:
+        return f"{self.table}.{self.column}"
+
     def index(self, cipher: FieldCipher, plain: str) -> str:
         return cipher.phone_index(plain) if self.phone else cipher.blind_index(plain)
 
@@ -58,6 +69,9 @@ TARGETS = (
     Target(Ticket, "id", "id_card", "id_card_hash", 0, False),
     Target(CallRecord, "call_id", "caller_number", "caller_number_hash", "", True),
     Target(CallbackRecord, "call_id", "number", "number_hash", "", True),
+    Target(Ticket, "id", "caller_number", "caller_number_hash", 0, True),
+    Target(Survey, "id", "number", "number_hash", 0, True),
+    Target(Profile, "id", "phone", "phone_hash", 0, True),
 )
 
 
@@ -69,7 +83,7 @@ class RotationReport:
     undecryptable: int = 0
     changed_meanwhile: int = 0  # rewritten by someone else between read and write: skipped
     undecryptable_ids: list[int] = field(default_factory=list)  # the first SAMPLE_IDS
-    by_table: dict[str, int] = field(default_factory=dict)  # rotated, per table
+    by_column: dict[str, int] = field(default_factory=dict)  # rotated, per "table.column"
 
     def lines(self) -> list[str]:
         """The report in Chinese, for the operator."""
@@ -139,12 +153,12 @@ def _batch(
             fresh = cipher.rotate(stored)
         except Undecryptable:
             report.undecryptable += 1
-            if target.model is Ticket and len(report.undecryptable_ids) < SAMPLE_IDS:
+            if target is TARGETS[0] and len(report.undecryptable_ids) < SAMPLE_IDS:
                 report.undecryptable_ids.append(key)
             continue
         if _swap(session, target, key, {target.column: stored}, {target.column: fresh}):
             report.rotated += 1
-            report.by_table[target.table] = report.by_table.get(target.table, 0) + 1
+            report.by_column[target.name] = report.by_column.get(target.name, 0) + 1
         else:
             report.changed_meanwhile += 1
     last: int | str = rows[-1][0]
@@ -225,8 +239,8 @@ def _reindex_batch(
 def reindex(db: Database, cipher: FieldCipher, batch: int = 1000) -> ReindexReport:
     """Recompute every ticket's ID-number blind index under the cipher's index key, in
     batches of one transaction each (compare-and-set, as `rotate_keys`), and the phone
-    numbers of calls and callbacks; the decrypts are on record in the data access log, one
-    row per table that held any."""
+    numbers of tickets, calls, callbacks, surveys and profiles; the decrypts are on record in
+    the data access log, one row per column that held any."""
     if batch < 1:
         raise ValueError("batch must be at least 1")
     report = ReindexReport()
@@ -247,8 +261,9 @@ def reindex(db: Database, cipher: FieldCipher, batch: int = 1000) -> ReindexRepo
 
 
 def rotate_keys(db: Database, cipher: FieldCipher, batch: int = 1000) -> RotationReport:
-    """Re-encrypt every ticket id_card, call caller_number and callback number that is not
-    under the cipher's current key; one access log row per table that had any."""
+    """Re-encrypt every ticket id_card and every phone number (tickets, calls, callbacks,
+    surveys, profiles) that is not under the cipher's current key; one access log row per
+    column that had any."""
     if batch < 1:
         raise ValueError("batch must be at least 1")
     report = RotationReport(cipher.current)
@@ -265,7 +280,7 @@ def rotate_keys(db: Database, cipher: FieldCipher, batch: int = 1000) -> Rotatio
             )
         step = partial(_batch, cipher=cipher, target=target, size=batch, report=report)
         _in_batches(db, step, target.start)
-        rotated = report.by_table.get(target.table, 0)
+        rotated = report.by_column.get(target.name, 0)
         if rotated:
             _decrypts_on_record(
                 db,

@@ -168,7 +168,10 @@ class Ticket(Base):
     number: Mapped[str] = mapped_column(String(24), unique=True)
     channel: Mapped[str] = mapped_column(String(16))  # phone, web, app, miniprogram, wechat, sms
     call_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    caller_number: Mapped[str] = mapped_column(String(32))
+    # GB/T 44192 8.2: the citizen's number is ciphertext only (as calls.caller_number);
+    # caller_number_hash is its keyed blind index (repeat linking, search by number).
+    caller_number: Mapped[str] = mapped_column(Text)
+    caller_number_hash: Mapped[str] = mapped_column(String(64), default="")
     caller_name: Mapped[str] = mapped_column(String(64))
     did: Mapped[str] = mapped_column(String(32))
     hotline: Mapped[str] = mapped_column(String(128))
@@ -206,7 +209,7 @@ class Ticket(Base):
     __table_args__ = (
         Index("ix_tickets_status", "status", "created_at"),
         Index("ix_tickets_department", "department", "status", "created_at"),
-        Index("ix_tickets_caller", "caller_number", "created_at"),
+        Index("ix_tickets_caller_hash", "caller_number_hash", "created_at"),
         Index("ix_tickets_created_at", "created_at"),
         Index("ix_tickets_call_id", "call_id"),
         Index("ix_tickets_id_card_hash", "id_card_hash"),
@@ -326,7 +329,8 @@ class Survey(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     ticket_id: Mapped[int] = mapped_column(Integer, unique=True)
-    number: Mapped[str] = mapped_column(String(32))
+    number: Mapped[str] = mapped_column(Text)  # ciphertext, as tickets.caller_number
+    number_hash: Mapped[str] = mapped_column(String(64), default="")
     state: Mapped[str] = mapped_column(String(16), index=True)  # scheduled, calling, rated,
     # manual (handed to a person), cancelled
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -547,7 +551,8 @@ class Profile(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(12))  # person, enterprise
     name: Mapped[str] = mapped_column(String(128))
-    phone: Mapped[str] = mapped_column(String(32), default="")
+    phone: Mapped[str] = mapped_column(Text, default="")  # ciphertext of the number, normalised
+    phone_hash: Mapped[str] = mapped_column(String(64), default="")  # its blind index
     id_card_hash: Mapped[str] = mapped_column(String(64), default="")
     enterprise_code: Mapped[str] = mapped_column(String(18), default="")
     records: Mapped[int] = mapped_column(Integer, default=0)
@@ -556,7 +561,7 @@ class Profile(Base):
     run_at: Mapped[float] = mapped_column(Float)
 
     __table_args__ = (
-        Index("ix_profiles_phone", "phone"),
+        Index("ix_profiles_phone_hash", "phone_hash"),
         Index("ix_profiles_id_card_hash", "id_card_hash"),
         Index("ix_profiles_enterprise_code", "enterprise_code"),
     )

@@ -1,5 +1,9 @@
 """Satisfaction surveys (回访) in storage: scheduled when a ticket reaches 办结, one row per
-attempt, the rating written onto the ticket (回访 then 评价) in the same transaction."""
+attempt, the rating written onto the ticket (回访 then 评价) in the same transaction.
+
+The number to call is the ticket's, encrypted at rest (GB/T 44192 8.2): a survey keeps the
+ticket's ciphertext and blind index as they are, and the numbers are decrypted only to dial
+them (`place_due`), each batch one row of the data access log."""
 
 from __future__ import annotations
 
@@ -11,6 +15,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from callcenter.callbacks import dialable
+from callcenter.data.audit import record_access
+from callcenter.data.crypto import FieldCipher, Undecryptable
 from callcenter.outbound.settings import OutboundSettings
 from callcenter.storage import tickets as store
 from callcenter.storage.schema import Survey, SurveyAttempt, Ticket, TicketComment
@@ -31,20 +37,34 @@ class Placed:
     number: str
 
 
-def schedule(session: Session, ticket: Ticket, settings: OutboundSettings, now: float) -> None:
+def schedule(
+    session: Session,
+    ticket: Ticket,
+    settings: OutboundSettings,
+    now: float,
+    cipher: FieldCipher | None = None,
+) -> None:
     """A ticket reached 办结: its survey call is due after the configured delay, within
-    calling hours. Without a number to call it goes straight to a person (人工回访)."""
+    calling hours. Without a number to call (none, one that cannot be dialled, or one that
+    cannot be decrypted with `cipher` to check it) it goes straight to a person (人工回访).
+    The survey keeps the ticket's ciphertext and blind index."""
     survey = settings.survey
     if not survey.enabled:
         return
     if session.scalars(select(Survey.id).where(Survey.ticket_id == ticket.id)).first():
         return  # closed again after a reopen: the first survey stands
-    number = ticket.caller_number.strip()
+    number = ""
+    if ticket.caller_number and cipher is not None:
+        try:  # checked, not shown: a masked use, as a masked display (no access-log row)
+            number = cipher.decrypt(ticket.caller_number).strip()
+        except Undecryptable:
+            log.error("ticket %s: its number cannot be decrypted: survey by hand", ticket.id)
     state = "scheduled" if dialable(number) else "manual"
     session.add(
         Survey(
             ticket_id=ticket.id,
-            number=number,
+            number=ticket.caller_number,
+            number_hash=ticket.caller_number_hash,
             state=state,
             attempts=0,
             due_at=settings.hours.next_open(now + survey.delay),
@@ -65,9 +85,13 @@ def recover(session: Session, now: float) -> int:
     return len(rows)
 
 
-def place_due(session: Session, settings: OutboundSettings, now: float, limit: int) -> list[Placed]:
-    """Start up to `limit` due surveys (state calling, one more attempt); a survey due
-    outside calling hours moves to their next opening instead."""
+def place_due(
+    session: Session, settings: OutboundSettings, now: float, limit: int, cipher: FieldCipher
+) -> list[Placed]:
+    """Start up to `limit` due surveys (state calling, one more attempt), their numbers
+    decrypted to dial them (one data access log row per batch that decrypted any); a survey
+    due outside calling hours moves to their next opening instead, and one whose number no
+    key can decrypt goes to a person (manual)."""
     if limit <= 0:
         return []
     rows = session.scalars(
@@ -82,9 +106,29 @@ def place_due(session: Session, settings: OutboundSettings, now: float, limit: i
         if not settings.hours.is_open(now):
             row.due_at, row.updated_at = settings.hours.next_open(now), now
             continue
+        try:
+            number = cipher.decrypt(row.number)
+        except Undecryptable as exc:
+            log.error("survey %d: its number cannot be decrypted (%s): by hand", row.id, exc)
+            row.state, row.updated_at = "manual", now
+            _comment(session, row.ticket_id, "回访号码无法解密，转人工回访。", now)
+            continue
         row.state, row.attempts, row.updated_at = "calling", row.attempts + 1, now
         session.add(SurveyAttempt(survey_id=row.id, attempt=row.attempts, started_at=now))
-        placed.append(Placed(row.id, row.attempts, row.number))
+        placed.append(Placed(row.id, row.attempts, number))
+    if placed:
+        record_access(
+            session,
+            SURVEYOR.id,
+            "system",
+            "decrypt",
+            "surveys",
+            "",
+            ("number",),
+            f"dial satisfaction surveys: {len(placed)} numbers (surveys "
+            + ",".join(str(p.survey_id) for p in placed)
+            + ")",
+        )
     return placed
 
 

@@ -1,9 +1,10 @@
 """Tickets in the store: intake (with repeat linking), transitions through the pure lifecycle,
 history, comments, attachments, listing with filters and full-text search.
 
-A citizen's ID-card number is never written in plaintext: `create` stores only the
-ciphertext and the blind index of a `FieldCipher` (GB/T 44192 8.2), and refuses an ID number
-when no cipher is configured.
+A citizen's ID-card number and phone number are never written in plaintext: `create` stores
+only the ciphertext and the blind index of a `FieldCipher` (GB/T 44192 8.2), and refuses
+either when no cipher is configured. Repeat linking and search by number use the blind index
+(nothing decrypted).
 
 Every function takes a Session inside the caller's transaction: a refused transition raises
 before anything is written, so it changes nothing.
@@ -53,7 +54,8 @@ class StaleTicket(TicketError):
 
 
 class NoDataKey(TicketError):
-    """An ID-card number came in but no encryption key is configured: nothing is written."""
+    """An ID-card or phone number came in but no encryption key is configured: nothing is
+    written."""
 
     error_id = "data.no_key"
 
@@ -64,7 +66,7 @@ class Intake:
 
     channel: str
     content: str
-    caller_number: str = ""
+    caller_number: str = ""  # as received; only its ciphertext and blind index are stored
     caller_name: str = ""
     title: str = ""
     address: str = ""
@@ -190,6 +192,23 @@ def seal_id_card(cipher: FieldCipher | None, id_card: str) -> tuple[str, str]:
     return cipher.encrypt(value), cipher.blind_index(value)
 
 
+def seal_phone(cipher: FieldCipher | None, number: str) -> tuple[str, str]:
+    """(ciphertext, blind index) of a citizen's phone number as received ('' for none);
+    NoDataKey when there is a number and no cipher to protect it."""
+    if not number.strip():
+        return "", ""
+    if cipher is None:
+        raise NoDataKey("a phone number needs a data encryption key; none is configured")
+    return cipher.seal_phone(number)
+
+
+def phone_index(cipher: FieldCipher | None, number: str) -> str:
+    """The blind index a number is looked up by; NoDataKey without a cipher."""
+    if cipher is None:
+        raise NoDataKey("finding tickets by phone number needs the data keys; none are configured")
+    return cipher.phone_index(number)
+
+
 def create(
     session: Session,
     settings: TicketSettings,
@@ -201,16 +220,17 @@ def create(
 ) -> Created:
     """Take a request in: link it to the caller's open ticket when it repeats one (within
     the configured window and similarity), else create a ticket pre-filled with the
-    classifier's proposal and its deadline. An ID-card number is stored encrypted with
-    `cipher` (NoDataKey, nothing written, when there is none)."""
+    classifier's proposal and its deadline. The ID-card and phone numbers are stored
+    encrypted with `cipher` (NoDataKey, nothing written, when there is none)."""
     if intake.channel not in CHANNELS:
         raise InvalidAction(f"channel must be one of {', '.join(CHANNELS)}")
     if not intake.content.strip() and intake.call_id is None:
         raise MissingField("content is required")
     sealed, index = seal_id_card(cipher, intake.id_card)
+    number, number_index = seal_phone(cipher, intake.caller_number)
     now = _epoch(at)
-    if intake.caller_number:
-        linked = _link_repeat(session, settings, intake, actor, at)
+    if number_index:
+        linked = _link_repeat(session, settings, intake, number_index, actor, at)
         if linked is not None:
             if sealed and not linked.ticket.id_card:  # the repeat call brought it
                 linked.ticket.id_card, linked.ticket.id_card_hash = sealed, index
@@ -223,7 +243,8 @@ def create(
         number="",
         channel=intake.channel,
         call_id=intake.call_id,
-        caller_number=intake.caller_number,
+        caller_number=number,
+        caller_number_hash=number_index,
         caller_name=intake.caller_name,
         did=intake.did,
         hotline=intake.hotline,
@@ -290,22 +311,29 @@ def proposal_of(found: Classification, department: str) -> dict[str, Any]:
 
 
 def _link_repeat(
-    session: Session, settings: TicketSettings, intake: Intake, actor: Actor, at: datetime
+    session: Session,
+    settings: TicketSettings,
+    intake: Intake,
+    number_index: str,
+    actor: Actor,
+    at: datetime,
 ) -> Created | None:
+    """The caller's open tickets are found by the blind index of the number (equal however
+    the number was written, nothing decrypted)."""
     since = _epoch(at) - settings.repeat.window_days * 86400
     open_rows = session.scalars(
         select(Ticket).where(
-            Ticket.caller_number == intake.caller_number,
+            Ticket.caller_number_hash == number_index,
             Ticket.created_at >= since,
             Ticket.status.in_([s.value for s in Status if s.is_open]),
         )
     ).all()
     candidates = [
-        OpenTicket(str(r.id), r.caller_number, f"{r.title} {r.content}", _dt(r.created_at))
+        OpenTicket(str(r.id), r.caller_number_hash, f"{r.title} {r.content}", _dt(r.created_at))
         for r in open_rows
     ]
     match = find_repeat(
-        settings.repeat, intake.caller_number, f"{intake.title} {intake.content}", at, candidates
+        settings.repeat, number_index, f"{intake.title} {intake.content}", at, candidates
     )
     if match is None:
         return None
@@ -420,7 +448,7 @@ class Filters:
     department: str = ""
     request_type: str = ""
     channel: str = ""
-    caller_number: str = ""
+    caller_number: str = ""  # found by its blind index: `search` needs the cipher for it
     did: str = ""
     call_id: str = ""
     created_from: float | None = None
@@ -429,14 +457,15 @@ class Filters:
     q: str = ""  # full-text
 
 
-def _filtered(session: Session, f: Filters) -> Select[Any]:
+def _filtered(session: Session, f: Filters, cipher: FieldCipher | None = None) -> Select[Any]:
     query = select(Ticket)
+    if f.caller_number.strip():
+        query = query.where(Ticket.caller_number_hash == phone_index(cipher, f.caller_number))
     for column, value in (
         (Ticket.status, f.status),
         (Ticket.department, f.department),
         (Ticket.request_type, f.request_type),
         (Ticket.channel, f.channel),
-        (Ticket.caller_number, f.caller_number),
         (Ticket.did, f.did),
         (Ticket.call_id, f.call_id),
     ):
@@ -472,11 +501,16 @@ COUNT_CAP = 10_000
 
 
 def search(
-    session: Session, f: Filters, page: int = 1, per_page: int = 20
+    session: Session,
+    f: Filters,
+    page: int = 1,
+    per_page: int = 20,
+    cipher: FieldCipher | None = None,
 ) -> tuple[int, list[Ticket]]:
     """One page, newest first, and the number of matches counted up to COUNT_CAP (a list
-    shows "10000+" rather than scanning a million rows to count them)."""
-    query = _filtered(session, f)
+    shows "10000+" rather than scanning a million rows to count them). A filter by phone
+    number needs `cipher` (the blind index; NoDataKey without it)."""
+    query = _filtered(session, f, cipher)
     capped = query.with_only_columns(Ticket.id).limit(COUNT_CAP + 1).subquery()
     total = session.scalar(select(func.count()).select_from(capped)) or 0
     rows: list[Ticket] = list(

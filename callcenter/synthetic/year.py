@@ -34,7 +34,8 @@ from callcenter.tickets.settings import TicketSettings
 Row = tuple[object, ...]
 
 TICKET_COLUMNS = (
-    "id", "number", "channel", "call_id", "caller_number", "caller_name", "did", "hotline",
+    "id", "number", "channel", "call_id", "caller_number", "caller_number_hash", "caller_name",
+    "did", "hotline",
     "region", "skill", "agent_id", "ivr_path", "request_type", "topic", "department", "title",
     "content", "address", "status", "version", "state", "proposal", "confirmed", "created_at",
     "updated_at", "deadline", "closed_at", "repeat_of", "repeats", "search_text", "id_card",
@@ -51,8 +52,8 @@ CALL_COLUMNS = (
     "ended_at", "talk_seconds",
 )  # fmt: skip
 SURVEY_COLUMNS = (
-    "id", "ticket_id", "number", "state", "attempts", "due_at", "rating", "created_at",
-    "updated_at",
+    "id", "ticket_id", "number", "number_hash", "state", "attempts", "due_at", "rating",
+    "created_at", "updated_at",
 )  # fmt: skip
 DEPARTMENT_COLUMNS = ("code", "name", "parent", "function", "contact", "phone", "active")
 GRID_COLUMNS = ("code", "name", "street", "district")
@@ -806,9 +807,10 @@ class Year:
             )  # fmt: skip
         state = row["state"]
         assert isinstance(state, dict)
+        phone = self.cipher.seal_phone(str(row["caller_number"]))  # stored as the store does
         batch.tickets.append(
             (ticket_id, f"{local_day}{ticket_id:06d}", row["channel"], call_id,
-             row["caller_number"], d.caller_name, did, hotline, number.region, number.skill, agent,
+             *phone, d.caller_name, did, hotline, number.region, number.skill, agent,
              "1" if number.entry == "menu" else "", row["request_type"], d.topic.id,
              row["department"], d.title, row["content"], d.address, row["status"], out.version,
              state_json(state), _proposal(dept0), 1, row["created_at"], out.updated_at, due,
@@ -818,7 +820,7 @@ class Year:
              row["received_at"])
         )  # fmt: skip
         self._history(batch, ticket_id, created, d.channel, dept0, agent, out)
-        self._survey(batch, ticket_id, d.caller_number, out)
+        self._survey(batch, ticket_id, phone, out)
         batch.parties.append((ticket_id, d.party_kind, d.party.key))
         if d.event is not None:
             d.event.ticket_ids.append(ticket_id)
@@ -950,7 +952,8 @@ class Year:
                          after, act.note, _details(act.details)))  # fmt: skip
         self._next["history"] = n + 1 + len(out.acts)
 
-    def _survey(self, batch: Batch, ticket_id: int, number: str, out: Outcome) -> None:
+    def _survey(self, batch: Batch, ticket_id: int, phone: tuple[str, str], out: Outcome) -> None:
+        """The ticket's survey, with the ticket's sealed number (ciphertext, blind index)."""
         if out.closed_at is None:
             return
         close = out.closed_at
@@ -959,12 +962,12 @@ class Year:
         n = self._next["survey"]
         self._next["survey"] = n + 1
         if revisit is None:
-            row: Row = (n, ticket_id, number, "scheduled", 0, close + DAY, "", close, close)
+            row: Row = (n, ticket_id, *phone, "scheduled", 0, close + DAY, "", close, close)
         elif rating is not None:
-            row = (n, ticket_id, number, "rated", self.rng.randint(1, 2), revisit.at,
+            row = (n, ticket_id, *phone, "rated", self.rng.randint(1, 2), revisit.at,
                    rating.details["rating"], close, rating.at)  # fmt: skip
         else:
-            row = (n, ticket_id, number, "manual", 3, revisit.at, "", close, revisit.at)
+            row = (n, ticket_id, *phone, "manual", 3, revisit.at, "", close, revisit.at)
         batch.surveys.append(row)
 
     def counts_of(self) -> dict[str, int]:

@@ -149,7 +149,12 @@ def test_44192_7_1_3_call_transcribed_by_vosk_onto_the_ticket_it_created(
         "the ticket of the call",
     )
     assert (ticket.channel, ticket.agent_id, ticket.did) == ("phone", agent, "12345")
-    assert ticket.hotline.startswith("12345") and ticket.caller_number == "13800000021"
+    assert ticket.hotline.startswith("12345")
+    # the number is stored sealed, found by its blind index
+    cipher = cc.engine.cipher()
+    assert ticket.caller_number != "13800000021"
+    assert cipher.decrypt(ticket.caller_number) == "13800000021"
+    assert ticket.caller_number_hash == cipher.phone_index("13800000021")
     job = wait_until(
         lambda: (
             cc.rows("SELECT * FROM asr_jobs WHERE call_id = :c AND state != 'pending'", c=call_id)

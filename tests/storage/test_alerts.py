@@ -31,7 +31,7 @@ from callcenter.api import alerts as api
 from callcenter.api import tickets
 from callcenter.api.auth import add_token, auth_middleware
 from callcenter.api.errors import errors_middleware
-from callcenter.data.crypto import FILE_ENV, write_key_file
+from callcenter.data.crypto import FILE_ENV, load_cipher, write_key_file
 from callcenter.storage.database import Database
 from callcenter.storage.schema import DataAccess, ReportRun, Ticket, TicketHistory, WarningTicket
 from callcenter.storage.schema import Warning as WarningRow
@@ -117,6 +117,7 @@ async def client(
     app[tickets.TICKET_DB] = database
     app[tickets.CONFIG_DIR] = CONFIG
     app[tickets.SETTINGS] = load_ticket_settings(CONFIG)
+    app[tickets.CIPHER] = load_cipher()  # the synthetic year's keys: numbers are encrypted
     app.add_routes(api.routes())
     async with TestClient(TestServer(app)) as c:
         yield c, tokens

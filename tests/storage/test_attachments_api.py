@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from callcenter.api import tickets as api
 from callcenter.api.auth import add_token, auth_middleware
 from callcenter.api.errors import errors_middleware
+from callcenter.data.crypto import ephemeral_cipher
 from callcenter.storage.database import Database
 from callcenter.storage.schema import TicketAttachment
 from callcenter.tickets.settings import load_ticket_settings
@@ -64,6 +65,7 @@ def attachments_client(
         app[api.TICKET_DB] = database
         app[api.SETTINGS] = load_ticket_settings(config)
         app[api.ATTACHMENTS] = root
+        app[api.CIPHER] = ephemeral_cipher()  # citizens' numbers are stored encrypted
         app.add_routes(api.routes())
         async with TestClient(TestServer(app)) as c:
             yield c, tokens, root

@@ -80,11 +80,12 @@ def test_reflected_structure_and_grades(database: Database) -> None:
     by_name = {f.name: f for f in tickets.fields}
     assert by_name["id"].primary_key and not by_name["id"].nullable
     assert by_name["deadline"].nullable and not by_name["deadline"].primary_key
-    assert by_name["caller_number"].type.startswith("VARCHAR")
+    assert by_name["caller_number"].type == "TEXT"  # ciphertext (GB/T 44192 8.2)
+    assert by_name["caller_number_hash"].kind is Kind.SECRET
     assert by_name["caller_number"].kind is Kind.PHONE
     assert field_grade(catalog, "tickets", "id_card") is Grade.CORE
     indexes = {i.name: i for i in tickets.indexes}
-    assert indexes["ix_tickets_caller"].columns == ("caller_number", "created_at")
+    assert indexes["ix_tickets_caller_hash"].columns == ("caller_number_hash", "created_at")
     assert catalog.dataset("calls").grade is Grade.SENSITIVE
     assert catalog.dataset("ref_holidays").grade is Grade.INTERNAL
 
@@ -225,7 +226,8 @@ def test_xlsx_has_both_sheets_the_watermark_and_the_cells(
         if r[0] == "工单" and r[1] == "caller_number"
     ]
     assert len(found) == 1
-    assert found[0][3:7] == ("诉求人电话", "敏感个人信息", "否", None)
+    meaning = "诉求人电话（库内为密文，解密后按角色显示）"
+    assert found[0][3:7] == (meaning, "敏感个人信息", "否", None)
     assert fields.max_row == 2 + sum(len(d.fields) for d in catalog.datasets)
 
 

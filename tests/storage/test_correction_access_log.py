@@ -11,12 +11,15 @@ import pytest
 from sqlalchemy import select, update
 
 from callcenter.data.crypto import FieldCipher, ephemeral_cipher
+from callcenter.data.crypto import ephemeral_cipher as _phone_keys
 from callcenter.data.quality.corrections import CorrectionError, correct
 from callcenter.storage import tickets as store
 from callcenter.storage.database import Database
 from callcenter.storage.schema import DataAccess, DataCorrection, Ticket
 from callcenter.tickets.model import Actor, Role
 from callcenter.tickets.settings import load_ticket_settings
+
+PHONE_KEYS = _phone_keys()  # citizens' numbers are stored encrypted
 
 REPO = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
@@ -29,7 +32,9 @@ def ticket(database: Database, cipher: FieldCipher | None, number: str = "") -> 
     phone = "13812340001" if number else "13812340000"  # two callers: two tickets
     intake = store.Intake(channel="phone", content=f"核对证件{phone}", caller_number=phone)
     made = database.transaction(
-        lambda s: store.create(s, settings, intake, Actor("1001", Role.AGENT), T0)
+        lambda s: store.create(
+            s, settings, intake, Actor("1001", Role.AGENT), T0, cipher=PHONE_KEYS
+        )
     )
     if number and cipher is not None:
         with database.engine.begin() as conn:

@@ -120,7 +120,12 @@ async def test_quality_run_report_and_a_correction(
     status, body = await call(c, t["supervisor"], "POST", "/api/data/quality/runs", {"mode": "x"})
     assert (status, body["error_id"]) == (400, "data.quality.mode")
     with database.engine.begin() as conn:  # a number typed wrong on ticket 5
-        conn.execute(update(Ticket).where(Ticket.id == 5).values(caller_number="1381234567a"))
+        stored, index = load_cipher().seal_phone("1381234567a")  # stored encrypted, as always
+        conn.execute(
+            update(Ticket)
+            .where(Ticket.id == 5)
+            .values(caller_number=stored, caller_number_hash=index)
+        )
     status, run = await call(c, t["supervisor"], "POST", "/api/data/quality/runs", {"mode": "full"})
     assert status == 201 and run["records"] == 400 and run["problems"] > 0
     status, rep = await call(c, t["auditor"], "GET", f"/api/data/quality/runs/{run['run_id']}")
@@ -153,7 +158,8 @@ async def test_quality_run_report_and_a_correction(
     assert status == 201 and done["after"] == "139****5678" and done["actor"] == "班长"
     with database.session() as s:
         row = s.get(Ticket, int(phone["record_id"]))
-        assert row is not None and row.caller_number == "13912345678"
+        assert row is not None and load_cipher().decrypt(row.caller_number) == "13912345678"
+        assert row.caller_number_hash == load_cipher().phone_index("13912345678")
     status, body = await call(
         c,
         t["supervisor"],
@@ -195,12 +201,16 @@ async def test_profiles_masked_by_role_and_every_read_on_record(
 ) -> None:
     c, t = client
     with database.session() as s:
-        number = s.scalars(
-            select(Ticket.caller_number)
-            .group_by(Ticket.caller_number)
+        busiest = s.scalars(
+            select(Ticket.caller_number_hash)
+            .group_by(Ticket.caller_number_hash)
             .order_by(func.count().desc())
             .limit(1)
         ).one()
+        stored = s.scalars(
+            select(Ticket.caller_number).where(Ticket.caller_number_hash == busiest).limit(1)
+        ).one()
+        number = load_cipher().decrypt(stored)
     status, body = await call(c, t["supervisor"], "GET", "/api/data/profiles")
     assert (status, body["error_id"]) == (400, "data.profiles.key")
     status, body = await call(c, t["supervisor"], "GET", f"/api/data/profiles?phone={number}")

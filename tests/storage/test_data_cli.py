@@ -12,7 +12,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select, update
 
 from callcenter.cli import main
-from callcenter.data.crypto import FILE_ENV, write_key_file
+from callcenter.data.crypto import FILE_ENV, load_cipher, write_key_file
 from callcenter.storage.database import Database
 from callcenter.storage.schema import DataAccess, DataCorrection, Profile, QualityIssue, Ticket
 
@@ -38,7 +38,12 @@ def test_the_data_office_commands(
     out = run(capsys, database, "synth", "--tickets", "300", "--truth", str(tmp_path / "t"))
     assert "已生成 300 张工单" in out
     with database.engine.begin() as conn:  # a number typed wrong on ticket 7
-        conn.execute(update(Ticket).where(Ticket.id == 7).values(caller_number="1381234567a"))
+        stored, index = load_cipher().seal_phone("1381234567a")  # stored encrypted, as always
+        conn.execute(
+            update(Ticket)
+            .where(Ticket.id == 7)
+            .values(caller_number=stored, caller_number_hash=index)
+        )
     out = run(capsys, database, "quality", "run", "--mode", "full")
     assert "可访问性" in out and "检查记录 300 条" in out
     xlsx = tmp_path / "q.xlsx"

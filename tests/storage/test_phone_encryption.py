@@ -203,7 +203,7 @@ async def test_key_rotation_and_a_new_index_key_cover_phone_numbers(database: Da
     new = generate_key()
     rotated = FieldCipher([new.encode(), OLD.encode()], INDEX.encode())
     report = rotation.rotate_keys(database, rotated, batch=2)
-    assert report.by_table == {"calls": 3, "callbacks": 3}
+    assert report.by_column == {"calls.caller_number": 3, "callbacks.number": 3}
     only_new = FieldCipher([new.encode()], INDEX.encode())
     with database.session() as s:
         for i, number in enumerate(NUMBERS):

@@ -14,11 +14,14 @@ from sqlalchemy.orm import Session
 
 from callcenter.config import load_config
 from callcenter.data.crypto import ephemeral_cipher
+from callcenter.data.crypto import ephemeral_cipher as _phone_keys
 from callcenter.service import Service, ServiceOptions
 from callcenter.storage import tickets as ticket_store
 from callcenter.storage.database import Database
 from callcenter.storage.schema import Warning as WarningRow
 from callcenter.tickets.model import Actor, Role
+
+PHONE_KEYS = _phone_keys()  # citizens' numbers are stored encrypted
 
 REPO = Path(__file__).resolve().parents[2]
 TEXT = "幸福家园小区3号楼从昨天开始停水，到现在还没有来水，家里老人孩子用水困难，希望尽快恢复供水"
@@ -41,7 +44,9 @@ async def test_new_tickets_are_checked_for_warnings(database: Database, tmp_path
         )
 
         def take(s: Session, intake: ticket_store.Intake = intake) -> None:
-            ticket_store.create(s, service.ticket_settings, intake, agent, datetime.now(UTC))
+            ticket_store.create(
+                s, service.ticket_settings, intake, agent, datetime.now(UTC), cipher=PHONE_KEYS
+            )
 
         await asyncio.to_thread(service.database.transaction, take)
     deadline = time.monotonic() + 60

@@ -14,6 +14,7 @@ import pytest
 
 from callcenter import domain
 from callcenter.bus import Bus
+from callcenter.data.crypto import ephemeral_cipher
 from callcenter.outbound.policy import CallingHours, Pacing, RetryPolicy
 from callcenter.outbound.settings import OutboundSettings, SurveySettings
 from callcenter.pbx.base import OutboundCall
@@ -28,6 +29,7 @@ from callcenter.tickets.settings import TicketSettings, load_ticket_settings
 from ivr.model import TimeRange
 
 REPO = Path(__file__).resolve().parents[2]
+CIPHER = ephemeral_cipher()
 ADMIN = Actor("admin", Role.ADMIN)
 T0 = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)  # Tuesday 10:00 in Shanghai
 NOW = T0.timestamp() + 3600
@@ -43,7 +45,9 @@ def settings() -> TicketSettings:
 
 def closed_ticket(database: Database, settings: TicketSettings, number: str) -> int:
     intake = store.Intake(channel="phone", content="路灯不亮", caller_number=number)
-    made = database.transaction(lambda s: store.create(s, settings, intake, ADMIN, T0))
+    made = database.transaction(
+        lambda s: store.create(s, settings, intake, ADMIN, T0, cipher=CIPHER)
+    )
     tid = made.ticket.id
     steps: list[Action] = [Dispatch("power"), AcceptHandling(), Reply("已修复"), Approve(), Close()]
     for i, action in enumerate(steps, 1):
@@ -57,7 +61,7 @@ def closed_ticket(database: Database, settings: TicketSettings, number: str) -> 
                 at=T0 + timedelta(minutes=i),
             )
         )
-    database.transaction(lambda s: surveys.schedule(s, store.get(s, tid), OUTBOUND, NOW))
+    database.transaction(lambda s: surveys.schedule(s, store.get(s, tid), OUTBOUND, NOW, CIPHER))
     return tid
 
 
@@ -87,7 +91,7 @@ async def run_dialer(
         return True
 
     dialer = SurveyDialer(
-        database, outbound, settings, bus.subscribe("surveys"), place, clock, poll=0.01
+        database, outbound, settings, bus.subscribe("surveys"), place, CIPHER, clock, poll=0.01
     )
     task = asyncio.create_task(dialer.run())
     for _ in range(200):
@@ -179,7 +183,7 @@ async def test_a_call_in_progress_at_a_stop_is_due_again(
 ) -> None:
     database.upgrade()
     closed_ticket(database, settings, "13800000006")
-    placed = database.transaction(lambda s: surveys.place_due(s, OUTBOUND, NOW, 5))
+    placed = database.transaction(lambda s: surveys.place_due(s, OUTBOUND, NOW, 5, CIPHER))
     assert len(placed) == 1
     assert database.transaction(lambda s: surveys.recover(s, NOW + 5)) == 1
     with database.session() as s:
@@ -227,9 +231,9 @@ def test_a_call_that_could_not_be_placed_is_not_an_attempt(
 ) -> None:
     database.upgrade()
     tid = closed_ticket(database, settings, "13800000008")
-    placed = database.transaction(lambda s: surveys.place_due(s, OUTBOUND, NOW, 5))
+    placed = database.transaction(lambda s: surveys.place_due(s, OUTBOUND, NOW, 5, CIPHER))
     database.transaction(lambda s: surveys.unplaced(s, placed[0].survey_id, NOW))
-    again = database.transaction(lambda s: surveys.place_due(s, OUTBOUND, NOW + 31, 5))
+    again = database.transaction(lambda s: surveys.place_due(s, OUTBOUND, NOW + 31, 5, CIPHER))
     assert [(p.survey_id, p.attempt) for p in again] == [(placed[0].survey_id, 1)]
     with database.session() as s:
         found = surveys.of_ticket(s, tid)

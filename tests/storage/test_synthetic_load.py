@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from callcenter.config import load_config
 from callcenter.data.crypto import FILE_ENV, KEYS_ENV, ephemeral_cipher
+from callcenter.data.crypto import ephemeral_cipher as _phone_keys
 from callcenter.storage import tickets as store
 from callcenter.storage.database import Database
 from callcenter.storage.schema import (
@@ -39,6 +40,8 @@ from callcenter.synthetic.truth import (
 from callcenter.synthetic.year import Year, YearSpec
 from callcenter.tickets.model import Actor, Role
 from callcenter.tickets.settings import load_ticket_settings
+
+PHONE_KEYS = _phone_keys()  # citizens' numbers are stored encrypted
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"
 TICKETS = 2000
@@ -115,6 +118,7 @@ def test_a_small_year_loads_and_the_store_reads_it(database: Database, tmp_path:
             ),
             Actor("1001", Role.AGENT),
             datetime(2027, 1, 2, 9, tzinfo=UTC),
+            cipher=PHONE_KEYS,
         )
         s.flush()
         return made.ticket.id

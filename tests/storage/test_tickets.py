@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from callcenter.data.crypto import ephemeral_cipher as _phone_keys
 from callcenter.storage import tickets as store
 from callcenter.storage.database import Database
 from callcenter.tickets.actions import (
@@ -24,6 +25,8 @@ from callcenter.tickets.actions import (
 from callcenter.tickets.errors import IllegalTransition, NotAllowed
 from callcenter.tickets.model import Actor, Role
 from callcenter.tickets.settings import TicketSettings, load_ticket_settings
+
+PHONE_KEYS = _phone_keys()  # citizens' numbers are stored encrypted
 
 REPO = Path(__file__).resolve().parents[2]
 AGENT = Actor("1001", Role.AGENT)
@@ -50,6 +53,7 @@ def test_a_call_becomes_a_prefilled_ticket(database: Database, settings: TicketS
             intake("小区停水三天了，什么时候恢复供水", call_id="c1", did="12345", agent_id="1001"),
             AGENT,
             T0,
+            cipher=PHONE_KEYS,
         )
     )
     assert not made.linked
@@ -68,21 +72,33 @@ def test_same_caller_similar_request_is_linked_not_duplicated(
 ) -> None:
     database.upgrade()
     first = database.transaction(
-        lambda s: store.create(s, settings, intake("小区停水三天了没人管"), AGENT, T0)
+        lambda s: store.create(
+            s, settings, intake("小区停水三天了没人管"), AGENT, T0, cipher=PHONE_KEYS
+        )
     )
     again = database.transaction(
         lambda s: store.create(
-            s, settings, intake("停水三天了还没人管"), AGENT, T0 + timedelta(hours=5)
+            s,
+            settings,
+            intake("停水三天了还没人管"),
+            AGENT,
+            T0 + timedelta(hours=5),
+            cipher=PHONE_KEYS,
         )
     )
     other = database.transaction(
         lambda s: store.create(
-            s, settings, intake("楼下饭店油烟太大"), AGENT, T0 + timedelta(hours=6)
+            s,
+            settings,
+            intake("楼下饭店油烟太大"),
+            AGENT,
+            T0 + timedelta(hours=6),
+            cipher=PHONE_KEYS,
         )
     )
     stranger = database.transaction(
         lambda s: store.create(
-            s, settings, intake("小区停水三天了没人管", "13900000000"), AGENT, T0
+            s, settings, intake("小区停水三天了没人管", "13900000000"), AGENT, T0, cipher=PHONE_KEYS
         )
     )
     assert again.linked and again.ticket.id == first.ticket.id and again.similarity >= 0.45
@@ -97,7 +113,9 @@ def test_lifecycle_in_the_store_and_a_refused_step_changes_nothing(
 ) -> None:
     database.upgrade()
     made = database.transaction(
-        lambda s: store.create(s, settings, intake("自来水管爆了，路面全是水"), AGENT, T0)
+        lambda s: store.create(
+            s, settings, intake("自来水管爆了，路面全是水"), AGENT, T0, cipher=PHONE_KEYS
+        )
     )
     tid = made.ticket.id
     steps: list[tuple[Action, Actor]] = [
@@ -156,16 +174,23 @@ def test_full_text_search_filters_and_paging(database: Database, settings: Ticke
         at = T0 + timedelta(minutes=i)
         database.transaction(
             partial(
-                store.create, settings=settings, intake=intake(content, number), actor=AGENT, at=at
+                store.create,
+                settings=settings,
+                intake=intake(content, number),
+                actor=AGENT,
+                at=at,
+                cipher=PHONE_KEYS,
             )
         )
     database.transaction(lambda s: store.attach_transcript(s, "none", "无关"))
     with database.session() as s:
         total, rows = store.search(s, store.Filters(q="违章停车"))
-        assert total == 2 and {r.caller_number for r in rows} == {"13800000001", "13800000004"}
+        clear = PHONE_KEYS.decrypt  # numbers are stored encrypted
+        assert total == 2
+        assert {clear(r.caller_number) for r in rows} == {"13800000001", "13800000004"}
         total, rows = store.search(s, store.Filters(q="工资"))
-        assert [r.caller_number for r in rows] == ["13800000003"]
+        assert [clear(r.caller_number) for r in rows] == ["13800000003"]
         total, rows = store.search(s, store.Filters(), page=2, per_page=3)
-        assert total == 4 and len(rows) == 1 and rows[0].caller_number == "13800000001"
+        assert total == 4 and len(rows) == 1 and clear(rows[0].caller_number) == "13800000001"
         total, _ = store.search(s, store.Filters(status="closed"))
         assert total == 0

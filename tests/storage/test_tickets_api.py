@@ -19,6 +19,7 @@ from callcenter.api import tickets as api
 from callcenter.api.auth import add_token, auth_middleware
 from callcenter.api.errors import errors_middleware
 from callcenter.api.http import build_app
+from callcenter.data.crypto import ephemeral_cipher
 from callcenter.storage.database import Database
 from callcenter.storage.schema import Ticket
 from callcenter.tickets.settings import load_ticket_settings
@@ -44,6 +45,7 @@ async def client(
     app[api.TICKET_DB] = database
     app[api.SETTINGS] = load_ticket_settings(REPO / "config")
     app[api.ATTACHMENTS] = tmp_path / "attachments"
+    app[api.CIPHER] = ephemeral_cipher()  # citizens' numbers are stored encrypted
     app.add_routes(api.routes())
     app.add_routes(sms.routes())
     async with TestClient(TestServer(app)) as c:

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from callcenter.asr.transcriber import Segment, Transcript, Word
 from callcenter.asr.worker import BacklogRunner, Job
 from callcenter.bus import Bus
+from callcenter.data.crypto import ephemeral_cipher as _phone_keys
 from callcenter.recordings.indexer import RecordingIndexer
 from callcenter.storage import tickets as store
 from callcenter.storage.database import Database
@@ -24,6 +25,8 @@ from callcenter.tickets.model import Actor, Role
 from callcenter.tickets.settings import load_ticket_settings
 from callcenter.transcription import DatabaseJobs
 from tests.storage.test_recordings import legs
+
+PHONE_KEYS = _phone_keys()  # citizens' numbers are stored encrypted
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -65,7 +68,9 @@ def test_backlog_in_order_across_a_restart_onto_tickets(database: Database, tmp_
     RecordingIndexer(database, root, Bus().subscribe("x")).sweep("a")
     draft = store.Intake("phone", "", caller_number="13800000000", call_id="call.2")
     database.transaction(
-        lambda s: store.create(s, settings, draft, Actor("system", Role.AGENT), datetime.now(UTC))
+        lambda s: store.create(
+            s, settings, draft, Actor("system", Role.AGENT), datetime.now(UTC), cipher=PHONE_KEYS
+        )
     )
     (root / "2026/11/25/call.3-caller.wav").unlink()  # this job's caller leg has gone
     (root / "2026/11/25/call.3-agent.wav").unlink()

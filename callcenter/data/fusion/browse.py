@@ -4,13 +4,15 @@ Everything here returns plain dicts with RAW values, keyed by the columns of the
 come from, so that the caller masks them by role with
 `callcenter.data.protection.Redactor.row(table, mapping)`:
 
-- a profile is a row of `profiles` (table "profiles"); personal keys: `name`, `phone`,
-  `id_card_hash` (the blind index of the ID number: a secret, the redactor hides it);
+- a profile is a row of `profiles` (table "profiles"); personal keys: `name`, `phone`
+  (decrypted: '' without the keys), `id_card_hash` (the blind index of the ID number: a
+  secret, the redactor hides it);
 - each history item is {"record_type", "record_id", "via", "at", "table", "fields"}, and
   `fields` is a row of `item["table"]` ("tickets", "calls", "callbacks" or "surveys");
   personal keys: tickets `caller_number`, `caller_name`, `title`, `enterprise_code`
-  (a USCC, masked by kind); calls `caller_number`; callbacks `number`; surveys `number`.
-  The ID number itself (tickets.id_card) is never read here.
+  (a USCC, masked by kind); calls `caller_number`; callbacks `number`; surveys `number`
+  (every phone number decrypted, '' without the keys). The ID number itself
+  (tickets.id_card) is never read here.
 """
 
 from __future__ import annotations
@@ -21,8 +23,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from callcenter.data.checks import normalize_phone
-from callcenter.data.crypto import FieldCipher, Undecryptable
+from callcenter.data.crypto import FieldCipher, Undecryptable, clear_or_empty
 from callcenter.storage.schema import (
     CallbackRecord,
     CallRecord,
@@ -94,12 +95,12 @@ _SURVEY_FIELDS: tuple[InstrumentedAttribute[Any], ...] = (
 )
 
 
-def _profile(row: Profile) -> dict[str, object]:
+def _profile(row: Profile, cipher: FieldCipher | None) -> dict[str, object]:
     return {
         "id": row.id,
         "kind": row.kind,
         "name": row.name,
-        "phone": row.phone,
+        "phone": clear_or_empty(cipher, row.phone),
         "id_card_hash": row.id_card_hash,
         "enterprise_code": row.enterprise_code,
         "records": row.records,
@@ -117,18 +118,19 @@ def find_profiles(
     name: str | None = None,
     limit: int = 50,
     phone_index: str | None = None,
+    cipher: FieldCipher | None = None,
 ) -> list[dict[str, object]]:
     """Profiles matching every given key, most recently seen first. `phone` finds the
     profiles holding any ticket or call from that number (not only their main phone);
     `id_hash` is the blind index of an ID number (`FieldCipher.blind_index`); `name` is
-    exact. `phone_index` is the blind index of `phone` (`FieldCipher.phone_index`): calls
-    store their numbers encrypted and are found by it (without it, not at all). No key at
-    all: nothing (never the whole table)."""
+    exact. `phone_index` is the blind index of `phone` (`FieldCipher.phone_index`): phone
+    numbers are stored encrypted and found by it (without it, not at all). No key at all:
+    nothing (never the whole table). The profiles' phones are decrypted with `cipher`."""
     if not any((phone, id_hash, enterprise_code, name)):
         return []
     where: list[ColumnElement[bool]] = []
     if phone:
-        found = _phone_profiles(session, normalize_phone(phone), phone_index or "")
+        found = _phone_profiles(session, phone_index or "")
         where.append(Profile.id.in_(found))
     if id_hash:
         where.append(Profile.id_card_hash == id_hash.strip())
@@ -147,28 +149,25 @@ def find_profiles(
         .order_by(Profile.last_seen.desc(), Profile.id)
         .limit(max(1, min(limit, MAX_PAGE)))
     )
-    return [_profile(p) for p in session.scalars(query)]
+    return [_profile(p, cipher) for p in session.scalars(query)]
 
 
-def _phone_profiles(session: Session, number: str, index: str) -> set[int]:
-    """Profiles with the number as main phone or linked to a ticket or call from it."""
-    found = set(session.scalars(select(Profile.id).where(Profile.phone == number)))
+def _phone_profiles(session: Session, index: str) -> set[int]:
+    """Profiles with the number (its blind index) as main phone or linked to a ticket or
+    call from it."""
+    if not index:
+        return set()
+    found = set(session.scalars(select(Profile.id).where(Profile.phone_hash == index)))
     tickets = [
         str(t)
         for t in session.scalars(
-            select(Ticket.id).where(Ticket.caller_number == number).limit(MAX_PAGE)
+            select(Ticket.id).where(Ticket.caller_number_hash == index).limit(MAX_PAGE)
         )
     ]
-    calls = (
-        list(
-            session.scalars(
-                select(CallRecord.call_id)
-                .where(CallRecord.caller_number_hash == index)
-                .limit(MAX_PAGE)
-            )
+    calls = list(
+        session.scalars(
+            select(CallRecord.call_id).where(CallRecord.caller_number_hash == index).limit(MAX_PAGE)
         )
-        if index
-        else []
     )
     for record_type, ids in (("ticket", tickets), ("call", calls)):
         if ids:
@@ -202,7 +201,7 @@ def _details(
     if record_type == "ticket":
         numeric = [int(i) for i in ids if i.isdigit()]
         rows = session.execute(select(*_TICKET_FIELDS).where(Ticket.id.in_(numeric)))
-        return {str(r.id): dict(r._mapping) for r in rows}
+        return {str(r.id): _clear(cipher, dict(r._mapping), "caller_number") for r in rows}
     if record_type == "call":
         rows = session.execute(select(*_CALL_FIELDS).where(CallRecord.call_id.in_(ids)))
         return {r.call_id: _clear(cipher, dict(r._mapping), "caller_number") for r in rows}
@@ -212,7 +211,7 @@ def _details(
     if record_type == "survey":
         numeric = [int(i) for i in ids if i.isdigit()]
         rows = session.execute(select(*_SURVEY_FIELDS).where(Survey.id.in_(numeric)))
-        return {str(r.id): dict(r._mapping) for r in rows}
+        return {str(r.id): _clear(cipher, dict(r._mapping), "number") for r in rows}
     return {}
 
 
@@ -226,8 +225,8 @@ def profile_history(
     """The profile and a page of its records, newest first: {"profile", "total", "limit",
     "offset", "records": [item...]} (see the module doc for the item's shape); None when
     there is no such profile. A record deleted since the fusion run keeps its item with
-    empty `fields`. The encrypted numbers of calls and callbacks are decrypted with `cipher`
-    ('' without one)."""
+    empty `fields`. The encrypted phone numbers (the profile's, and those of tickets, calls,
+    callbacks and surveys) are decrypted with `cipher` ('' without one)."""
     row = session.get(Profile, profile_id)
     if row is None:
         return None
@@ -259,7 +258,7 @@ def profile_history(
         for link in links
     ]
     return {
-        "profile": _profile(row),
+        "profile": _profile(row, cipher),
         "total": int(total or 0),
         "limit": limit,
         "offset": offset,
@@ -267,14 +266,16 @@ def profile_history(
     }
 
 
-def record_profiles(session: Session, record_type: str, record_id: str) -> list[dict[str, object]]:
+def record_profiles(
+    session: Session, record_type: str, record_id: str, cipher: FieldCipher | None = None
+) -> list[dict[str, object]]:
     """The profiles a ticket, call, callback or survey belongs to (a ticket of an enterprise
-    belongs to the enterprise and to its caller)."""
+    belongs to the enterprise and to its caller); their phones decrypted with `cipher`."""
     ids = select(ProfileLink.profile_id).where(
         ProfileLink.record_type == record_type, ProfileLink.record_id == record_id
     )
     rows = session.scalars(select(Profile).where(Profile.id.in_(ids)).order_by(Profile.id))
-    return [_profile(p) for p in rows]
+    return [_profile(p, cipher) for p in rows]
 
 
 __all__ = [

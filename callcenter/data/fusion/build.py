@@ -50,6 +50,7 @@ PROFILE_COLUMNS = (
     "kind",
     "name",
     "phone",
+    "phone_hash",
     "id_card_hash",
     "enterprise_code",
     "records",
@@ -113,8 +114,8 @@ def _stream(conn: Connection, query: Any, chunk: int) -> Iterator[Sequence[Any]]
 
 
 class _PhoneBook:
-    """Clear numbers of the encrypted ones (calls, callbacks): one decrypt per distinct
-    number (by its blind index), counted for the access log."""
+    """Clear numbers of the encrypted ones (tickets, calls, callbacks, surveys): one decrypt
+    per distinct number (by its blind index), counted for the access log."""
 
     def __init__(self, cipher: FieldCipher | None) -> None:
         self.cipher = cipher
@@ -130,7 +131,7 @@ class _PhoneBook:
             return known
         if self.cipher is None:
             raise KeyConfigError(
-                "the phone numbers of calls and callbacks are encrypted: fusion needs the "
+                "citizens' phone numbers are stored encrypted: fusion needs the "
                 "data keys (see callcenter.data.crypto)"
             )
         self.decrypted += 1
@@ -149,6 +150,7 @@ def _read(conn: Connection, vocab: Vocabulary, chunk: int, book: _PhoneBook) -> 
     tickets = select(
         Ticket.id,
         Ticket.caller_number,
+        Ticket.caller_number_hash,
         Ticket.caller_name,
         Ticket.id_card_hash,
         Ticket.enterprise_code,
@@ -161,7 +163,8 @@ def _read(conn: Connection, vocab: Vocabulary, chunk: int, book: _PhoneBook) -> 
     ).order_by(Ticket.id)
     terms: dict[tuple[str | None, str, str], tuple[str, str, str]] = {}
     for rows in _stream(conn, tickets, chunk):
-        for tid, phone, name, id_hash, code, ent, call_id, at, dept, topic, kind in rows:
+        for tid, stored, index, name, id_hash, code, ent, call_id, at, dept, topic, kind in rows:
+            phone = book.clear(stored, index)
             ref = Ref("ticket", str(tid))
             out.records.append(Record("ticket", ref.record_id, phone, name, id_hash, code, at, ent))
             if call_id:
@@ -202,9 +205,12 @@ def _read(conn: Connection, vocab: Vocabulary, chunk: int, book: _PhoneBook) -> 
                 Record("callback", call_id, number, at=at, follows=(Ref("call", call_id),))
             )
         out.counts["callbacks"] += len(rows)
-    surveys = select(Survey.id, Survey.ticket_id, Survey.number, Survey.created_at)
+    surveys = select(
+        Survey.id, Survey.ticket_id, Survey.number, Survey.number_hash, Survey.created_at
+    )
     for rows in _stream(conn, surveys.order_by(Survey.id), chunk):
-        for sid, ticket_id, number, at in rows:
+        for sid, ticket_id, stored, index, at in rows:
+            number = book.clear(stored, index)
             follows = (Ref("ticket", str(ticket_id)),)
             out.records.append(Record("survey", str(sid), number, at=at, follows=follows))
         out.counts["surveys"] += len(rows)
@@ -228,15 +234,26 @@ def _registry_names(conn: Connection, codes: Iterable[str]) -> dict[str, str]:
 
 
 def profile_rows(
-    clusters: Sequence[Cluster], run_at: float, registry: dict[str, str]
+    clusters: Sequence[Cluster],
+    run_at: float,
+    registry: dict[str, str],
+    cipher: FieldCipher | None = None,
 ) -> Iterator[tuple[Any, ...]]:
+    """The profiles' rows; a profile's phone is stored encrypted with its blind index (a
+    number needs `cipher`: KeyConfigError without one)."""
     for number, c in enumerate(clusters, start=1):
         name = registry.get(c.enterprise_code, c.name) if c.kind == ENTERPRISE else c.name
+        phone, phone_hash = "", ""
+        if c.phone:
+            if cipher is None:
+                raise KeyConfigError("a profile's phone number is stored encrypted: no data keys")
+            phone, phone_hash = cipher.seal_phone(c.phone[:32])
         yield (
             number,
             c.kind,
             name[:128],
-            c.phone[:32],
+            phone,
+            phone_hash,
             c.id_hash[:64],
             c.enterprise_code[:18],
             len(c.members),
@@ -329,7 +346,8 @@ def rebuild(
     cipher: FieldCipher | None = None,
 ) -> FuseStats:
     """Replace every profile, profile link and topic filing from the store's records. The
-    encrypted numbers of calls and callbacks are decrypted with `cipher` (KeyConfigError
+    encrypted numbers of tickets, calls, callbacks and surveys are decrypted with `cipher`
+    (KeyConfigError
     without one when there are any), once per distinct number, and the run's decrypts are
     one row of the data access log (none when it decrypted nothing)."""
     collecting = gc.isenabled()
@@ -357,7 +375,7 @@ def _rebuild(
     run_at = time.time() if now is None else now
     clusters = fusion.clusters
     tables = (
-        profile_rows(clusters, run_at, registry),
+        profile_rows(clusters, run_at, registry, book.cipher),
         link_rows(clusters),
         topic_rows(read.topics),
     )
@@ -373,7 +391,12 @@ def _rebuild(
                 "system",
                 "decrypt",
                 "calls",
-                fields=("caller_number", "callbacks.number"),
+                fields=(
+                    "caller_number",
+                    "callbacks.number",
+                    "tickets.caller_number",
+                    "surveys.number",
+                ),
                 purpose=f"profile fusion by phone: {book.decrypted} distinct numbers decrypted,"
                 f" {book.undecryptable} undecryptable",
             )

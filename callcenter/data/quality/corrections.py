@@ -6,6 +6,7 @@ version moves on, and the change-log trigger makes the next incremental run rech
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select
@@ -15,7 +16,7 @@ from callcenter.data.audit import record_access
 from callcenter.data.checks import check_id_card, check_phone, check_uscc
 from callcenter.data.crypto import FieldCipher, Undecryptable
 from callcenter.data.quality.rules import label, masked
-from callcenter.masking import mask_id_card
+from callcenter.masking import mask_id_card, mask_phone
 from callcenter.storage.schema import DataCorrection, TicketHistory
 from callcenter.storage.tickets import get as get_ticket
 
@@ -67,9 +68,9 @@ def _validate(field: str, value: str) -> None:
         raise CorrectionError(f"{label(field)}更正值不合规：{reason}")
 
 
-def _shown_id_card(cipher: FieldCipher, stored: str) -> str:
+def _shown(cipher: FieldCipher, stored: str, mask: Callable[[str], str]) -> str:
     try:
-        return mask_id_card(cipher.decrypt(stored))
+        return mask(cipher.decrypt(stored))
     except Undecryptable:
         return "（无法解密）"
 
@@ -90,8 +91,9 @@ def correct(
 ) -> DataCorrection:
     """Correct one field of one ticket inside the caller's transaction; raises
     CorrectionError (nothing written) for another table, a field not on the whitelist, an
-    empty reason or a value that fails its check. Correcting an ID-card number decrypts the
-    old one: that is a row of the data access log (who, purpose "correction", the ticket,
+    empty reason or a value that fails its check. Correcting an ID-card or phone number
+    decrypts the old one (the new one is stored encrypted): that is a row of the data
+    access log (who, purpose "correction", the ticket,
     the field; `remote` the caller's address), in the same transaction."""
     if tbl != "tickets":
         raise CorrectionError(f"只能更正工单数据（tickets），不能更正 {tbl!r}")
@@ -108,7 +110,7 @@ def correct(
     if field == "id_card":
         before = ""
         if row.id_card:  # the old number is decrypted (to show it masked): a read on record
-            before = _shown_id_card(cipher, row.id_card)
+            before = _shown(cipher, row.id_card, mask_id_card)
             record_access(
                 session, actor_id, role, "decrypt", "tickets", str(row.id), ("id_card",),
                 "correction", remote,
@@ -116,6 +118,16 @@ def correct(
         row.id_card = cipher.encrypt(new_value.strip().upper())
         row.id_card_hash = cipher.blind_index(new_value)
         after = mask_id_card(new_value.strip().upper())
+    elif field == "caller_number":  # stored encrypted, with its blind index
+        before = ""
+        if row.caller_number:  # decrypted to show it masked: a read on record, as above
+            before = _shown(cipher, row.caller_number, mask_phone)
+            record_access(
+                session, actor_id, role, "decrypt", "tickets", str(row.id),
+                ("caller_number",), "correction", remote,
+            )  # fmt: skip
+        row.caller_number, row.caller_number_hash = cipher.seal_phone(new_value)
+        after = mask_phone(new_value.strip())
     elif field in TIME_FIELDS:
         old_time: float | None = getattr(row, field)
         new_time = parse_time(new_value) if new_value.strip() else None

@@ -118,16 +118,16 @@ def _decrypts_on_record(
     conn: Connection, decrypt: Decryptor, actor: str, run_id: int, mode: str, at: float
 ) -> None:
     """The run's decrypts as one access-log row, in the run's transaction (none when it
-    decrypted nothing): who started it, how many ID numbers, why."""
+    decrypted nothing): who started it, how many ID and phone numbers, why."""
     if decrypt.attempts == 0:
         return
     purpose = (
         f"data quality run {run_id} ({mode}): {decrypt.attempts} decrypt attempts "
-        f"({decrypt.failed} undecryptable) to check ID numbers (GB 11643)"
+        f"({decrypt.failed} undecryptable) to check ID numbers (GB 11643) and phone numbers"
     )
     row = entry(
         actor or "governance", "system", "decrypt", TABLE, f"quality_run:{run_id}",
-        ("id_card",), purpose,
+        ("id_card", "caller_number"), purpose,
     )  # fmt: skip
     conn.execute(insert(DataAccess).values(**access_values(row, at)))
 

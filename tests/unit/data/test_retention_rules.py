@@ -155,7 +155,9 @@ def test_the_shipped_config_loads() -> None:
         follower = by_table[name]
         assert follower.follows == tickets and follower.days == tickets.days == 1827
         assert follower.linked is None
-    assert by_table["surveys"].fields == (("number", "blank"),)
+    assert by_table["surveys"].fields == (("number", "blank"), ("number_hash", "blank"))
+    assert ("caller_number_hash", "blank") in tickets.fields  # the numbers are ciphertext too
+    assert ("phone_hash", "blank") in by_table["profiles"].fields
     assert by_table["callbacks"].fields == (("number", "blank"), ("number_hash", "blank"))
     assert by_table["callbacks"].days == by_table["calls"].days
     assert by_table["inspection_findings"].link == "score_id"

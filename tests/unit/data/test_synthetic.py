@@ -25,6 +25,7 @@ from callcenter.synthetic.year import (
     CALL_COLUMNS,
     HISTORY_COLUMNS,
     RULES,
+    SURVEY_COLUMNS,
     TICKET_COLUMNS,
     Row,
     Year,
@@ -73,6 +74,15 @@ def settings() -> TicketSettings:
     return load_ticket_settings(CONFIG)
 
 
+def _clear(cipher: FieldCipher, ticket: dict[str, Any]) -> dict[str, Any]:
+    """The ticket with its number decrypted (stored as the store does: ciphertext and blind
+    index), as the independent checks below read it; the stored values kept aside."""
+    stored = ticket["caller_number"]
+    ticket["sealed_number"] = stored
+    ticket["caller_number"] = cipher.decrypt(stored) if stored else ""
+    return ticket
+
+
 def generate(settings: TicketSettings, seed: int, tickets: int = TICKETS) -> Generated:
     cipher = ephemeral_cipher()
     year = Year(
@@ -85,7 +95,9 @@ def generate(settings: TicketSettings, seed: int, tickets: int = TICKETS) -> Gen
     g = Generated(year, cipher)
     for b in year.batches(1000):
         g.raw.append((b.tickets, b.history, b.calls, b.surveys))
-        g.tickets.extend(dict(zip(TICKET_COLUMNS, r, strict=True)) for r in b.tickets)
+        g.tickets.extend(
+            _clear(cipher, dict(zip(TICKET_COLUMNS, r, strict=True))) for r in b.tickets
+        )
         g.history.extend(dict(zip(HISTORY_COLUMNS, r, strict=True)) for r in b.history)
         g.parties.update((t, (k, key)) for t, k, key in b.parties)
         g.defects.extend(b.defects)
@@ -99,13 +111,15 @@ def year(settings: TicketSettings) -> Generated:
 
 def _without_ciphertext(g: Generated) -> Iterator[object]:
     at = TICKET_COLUMNS.index("id_card")  # then id_card_hash: both depend on the keys
+    number = TICKET_COLUMNS.index("caller_number")  # then caller_number_hash: the same
     phone = CALL_COLUMNS.index("caller_number")  # then caller_number_hash: the same
+    survey = SURVEY_COLUMNS.index("number")  # then number_hash: the same
     for tickets, history, calls, surveys in g.raw:
         yield (
-            [r[:at] + r[at + 2 :] for r in tickets],
+            [r[:number] + r[number + 2 : at] + r[at + 2 :] for r in tickets],
             history,
             [c[:phone] + c[phone + 2 :] for c in calls],
-            surveys,
+            [v[:survey] + v[survey + 2 :] for v in surveys],
         )
 
 
@@ -275,6 +289,7 @@ def test_natural_identity_values_conform(year: Generated) -> None:
         if str(t["id"]) in defective:
             continue
         assert check_phone(t["caller_number"]) is None
+        assert t["caller_number_hash"] == year.cipher.phone_index(t["caller_number"])
         if t["id_card"]:
             with_id += 1
             plain = year.cipher.decrypt(t["id_card"])

@@ -4,7 +4,7 @@ missed call's id and why it left, and when the citizen was first dialled (time t
 Existing rows are queued callbacks.
 
 Revision ID: 0015
-Revises: 0013 (0014 is another branch's number; whichever merges second rebases onto it)
+Revises: 0014
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0015"
-down_revision = "0013"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
