@@ -61,6 +61,8 @@ CARRIER_PORT = 25098 + OFFSET  # the carrier trunk's far end: where calls to cit
 # sending from this port; its password is made up per session, in TRUNK_SECRET_ENV.
 SECURE_TRUNK_PORT = SIP_PORT + 262
 TRUNK_SECRET_ENV = "CALLCENTER_IT_TRUNK_SECRET"
+# the browser phones' secure WebSocket (Asterisk's HTTP server: TLS here, plain on +1)
+WSS_PORT = 25043 + OFFSET
 RTP = (26000 + OFFSET, 26999 + OFFSET)
 AGENT_RTP = 27000 + OFFSET  # agents' softphones (27000-27999)
 CALLER_RTP = 28000 + OFFSET  # callers (28000-28999), then single test phones (29000-29999)
@@ -89,6 +91,22 @@ secret_env = "CALLCENTER_AMI_SECRET"
 sip_port = {SIP_PORT}
 rtp_start = {RTP[0]}
 rtp_end = {RTP[1]}
+
+[webrtc]
+ws_url = "wss://127.0.0.1:{WSS_PORT}/ws"
+cert_file = "/srv/cc/{INSTANCE_NAME}/keys/wss.crt"
+key_file = "/srv/cc/{INSTANCE_NAME}/keys/wss.key"
+"""
+
+# An agent whose phone is the agent workspace in a browser (WebRTC): no softphone process is
+# started for it and it is not logged in with the others (tests that use it do both).
+BROWSER_AGENT = """
+[[agent]]
+id = "1005"
+name = "刘洋"
+extension = "1005"
+skills = { general = 5 }
+phone = "browser"
 """
 
 QUEUE = """
@@ -323,6 +341,7 @@ class Engine:
             os.environ,
             CALLCENTER_AMI_SECRET=self.secret,
             CALLCENTER_DATA_KEY_FILE=str(keys),
+            CALLCENTER_SANDBOX_INSTANCE=INSTANCE_NAME,  # where the phones' passwords are
             PYTHONUNBUFFERED="1",
         )
         log = self.log_path.open("ab")
@@ -346,7 +365,7 @@ class Engine:
             stderr=subprocess.STDOUT,
         )
         if linked:
-            wait_until(self.linked, 30, "the engine to log in to AMI")
+            wait_until(self.linked, 90, "the engine to log in to AMI")
 
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -429,6 +448,8 @@ class Center:
             f'secret_env = "{TRUNK_SECRET_ENV}"\n'
         )
         trunks.write_text(text, encoding="utf-8")
+        agents = self.config_dir / "agents.toml"
+        agents.write_text(agents.read_text(encoding="utf-8") + BROWSER_AGENT, encoding="utf-8")
         quality = self.config_dir / "quality.toml"  # no background governance under test
         quality.write_text(
             quality.read_text(encoding="utf-8").replace("enabled = true", "enabled = false", 1),
@@ -455,6 +476,7 @@ class Center:
             recordings_host=self.recordings_root,
             emergency_port=EMERGENCY_PORT,
             carrier_port=CARRIER_PORT,
+            wss_port=WSS_PORT,
         )
         self.instance.stop()  # a fresh Asterisk (and queue_log) for every test session
         (self.instance.dir / "log" / "queue_log").unlink(missing_ok=True)
@@ -477,7 +499,11 @@ class Center:
         self._caller_count = 0
         self.phones = agent_phones(
             f"127.0.0.1:{SIP_PORT}",
-            [(a.extension, self.instance.agent_password(a.extension)) for a in self.config.agents],
+            [
+                (a.extension, self.instance.agent_password(a.extension))
+                for a in self.config.agents
+                if not a.browser_phone
+            ],
             port=SIP_PORT + 100,
             rtp_port=AGENT_RTP,
             play=str(self.agent_tone),
@@ -553,7 +579,10 @@ class Center:
         return found[0] if found else None
 
     def set_all_agents(self, action: str, **body: Any) -> None:
+        """Every agent with a softphone (a browser phone's agent is its test's business)."""
         for agent in self.config.agents:
+            if agent.browser_phone:
+                continue
             self.engine.post(f"/api/agents/{agent.id}/{action}", body)
 
     def close(self) -> None:
