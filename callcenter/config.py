@@ -394,9 +394,7 @@ def load_config(directory: str | Path, need_pbx: bool = False) -> Config:
         return None if v in skill_ids else f"unknown skill {v!r} (known: {', '.join(skill_ids)})"
 
     center_file = at("center.toml")
-    r.table(
-        center_file, "", ("center", "engine", "storage", "recordings", "asr", "pbx", "webrtc")
-    )
+    r.table(center_file, "", ("center", "engine", "storage", "recordings", "asr", "pbx", "webrtc"))
     c = r.table(center_file.get("center"), "center", ("name", "timezone", "default_did"))
     center = CenterConfig(
         name=r.get(c, "center", "name", str, CenterConfig.name),
@@ -797,7 +795,7 @@ def _webrtc(raw: Any, agents: list[AgentEntry], r: TableReader, file: str) -> We
             if not getattr(webrtc, name):
                 r.error(
                     f"webrtc.{name}",
-                    f"is required: agents {', '.join(browser)} have phone = \"browser\"",
+                    f'is required: agents {", ".join(browser)} have phone = "browser"',
                 )
     r.file = agents_file
     return webrtc

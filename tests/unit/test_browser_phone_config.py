@@ -61,7 +61,9 @@ def test_a_browser_agent_needs_the_webrtc_section_named_in_the_error(tmp_path: P
 
 def test_bad_phone_kind_and_bad_webrtc_values_are_config_errors(tmp_path: Path) -> None:
     bad_agent = BROWSER_AGENT.replace('"browser"', '"webphone"')
-    bad_webrtc = WEBRTC.replace("wss://", "ws://").replace('"/etc/asterisk/keys/pbx.key"', '"pbx.key"')
+    bad_webrtc = WEBRTC.replace("wss://", "ws://").replace(
+        '"/etc/asterisk/keys/pbx.key"', '"pbx.key"'
+    )
     text = errors(config_dir(tmp_path, agents=bad_agent, center=bad_webrtc))
     assert "agent[4].phone" in text and "softphone, browser" in text
     assert "webrtc.ws_url" in text and "secure WebSocket" in text
