@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import time
 from collections.abc import Iterator
@@ -159,9 +160,23 @@ def test_browser_agent_takes_a_call_each_side_hears_the_other_and_hangs_up(
             60,
             "the page to hear the caller's 440 Hz",
         )
-        # talk on until the call timer passes five seconds: the caller's recording then
-        # holds seconds of the agent's 700 Hz
-        expect(page.locator("#phone-timer")).to_have_text("00:06", timeout=60_000)
+        # hold (a re-INVITE the media server accepts) and back, mute and back, a DTMF key
+        page.click("#phone-hold")
+        expect(page.locator("#phone-state")).to_have_text("保持中", timeout=30_000)
+        expect(page.locator("#phone-hold")).to_have_text("取消保持")
+        page.click("#phone-hold")
+        expect(page.locator("#phone-state")).to_have_text("通话中", timeout=30_000)
+        page.click("#phone-mute")
+        expect(page.locator("#phone-mute")).to_have_text("取消静音")
+        page.click("#phone-mute")
+        expect(page.locator("#phone-mute")).to_have_text("静音")
+        page.click("#phone-keypad button:text-is('5')")
+        expect(page.locator("#notice")).not_to_contain_text("失败")
+        # talk on until the call timer passes twelve seconds: the caller's recording then
+        # holds seconds of the agent's 700 Hz after the hold
+        expect(page.locator("#phone-timer")).to_have_text(
+            re.compile(r"^00:(1[2-9]|[2-5][0-9])$"), timeout=60_000
+        )
         assert page.locator("#call").is_visible()  # the workspace shows the call in hand
         cpu = _browser_cpu_seconds(chromium) - cpu_before
         wall = time.monotonic() - wall_before
