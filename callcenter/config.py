@@ -96,6 +96,22 @@ class AsrConfig:
     live_streams: int = 8
 
 
+PHONE_KINDS = ("softphone", "browser")
+
+
+@dataclass(frozen=True)
+class WebrtcConfig:
+    """The browser phone (center.toml [webrtc]): where the agent workspace's SIP stack
+    connects (`ws_url`, secure WebSocket), and the media server's TLS listener that carries
+    it (`bind`, `cert_file`, `key_file`, written into the rendered http.conf). Required as
+    soon as one agent has `phone = "browser"`; the sandbox makes its own certificate."""
+
+    ws_url: str = ""
+    bind: str = "0.0.0.0:8089"
+    cert_file: str = ""
+    key_file: str = ""
+
+
 @dataclass(frozen=True)
 class PhoneSecrets:
     """Where the SIP passwords of agents' and supervisors' phones are kept (center.toml
@@ -156,6 +172,13 @@ class AgentEntry:
     skills: Mapping[str, int]
     max_concurrent: int = 1
     login_on_start: bool = False
+    # "softphone" (a SIP phone on the desk) or "browser" (the agent workspace's own phone,
+    # WebRTC over secure WebSocket); the ACD treats both alike
+    phone: str = "softphone"
+
+    @property
+    def browser_phone(self) -> bool:
+        return self.phone == "browser"
 
     def spec(self) -> AgentSpec:
         return AgentSpec(self.id, dict(self.skills), self.name, self.max_concurrent)
@@ -232,6 +255,7 @@ class Config:
     outbound: OutboundSettings = OutboundSettings()
     supervisors: tuple[SupervisorEntry, ...] = ()
     phone_secrets: PhoneSecrets = PhoneSecrets()
+    webrtc: WebrtcConfig = WebrtcConfig()
     _by_did: Mapping[str, NumberEntry] = field(default_factory=dict, repr=False)
 
     def is_known_did(self, did: str) -> bool:
@@ -402,7 +426,11 @@ def load_config(directory: str | Path, need_pbx: bool = False) -> Config:
         return None if v in skill_ids else f"unknown skill {v!r} (known: {', '.join(skill_ids)})"
 
     center_file = at("center.toml")
-    r.table(center_file, "", ("center", "engine", "storage", "recordings", "asr", "pbx", "phones"))
+    r.table(
+        center_file,
+        "",
+        ("center", "engine", "storage", "recordings", "asr", "pbx", "phones", "webrtc"),
+    )
     ph = r.table(center_file.get("phones"), "phones", ("secrets_file", "env_prefix"))
     phone_secrets = PhoneSecrets(
         secrets_file=r.get(ph, "phones", "secrets_file", str, ""),
@@ -589,8 +617,10 @@ def load_config(directory: str | Path, need_pbx: bool = False) -> Config:
                     check=lambda v: None if v >= 1 else "must be 1 or more",
                 ),
                 login_on_start=r.get(t, key, "login_on_start", bool, False),
+                phone=r.get(t, key, "phone", str, "softphone", check=_one_of(PHONE_KINDS)),
             )
         )
+    webrtc = _webrtc(center_file.get("webrtc"), agents, r, f"{src.name}/center.toml")
 
     supervisors: list[SupervisorEntry] = []
     for i, t in enumerate(r.tables(agents_file.get("supervisor"), "supervisor")):
@@ -790,6 +820,7 @@ def load_config(directory: str | Path, need_pbx: bool = False) -> Config:
         outbound=outbound,
         supervisors=tuple(supervisors),
         phone_secrets=phone_secrets,
+        webrtc=webrtc,
         _by_did=by_did,
     )
 
@@ -867,6 +898,38 @@ def _named_queues(
             )
         )
     return tuple(queues)
+
+
+def _webrtc(raw: Any, agents: list[AgentEntry], r: TableReader, file: str) -> WebrtcConfig:
+    """center.toml [webrtc]: checked always, required once an agent has a browser phone."""
+    agents_file = r.file
+    r.file = file
+    w = r.table(raw, "webrtc", tuple(WebrtcConfig.__dataclass_fields__))
+    browser = [a.id for a in agents if a.browser_phone]
+
+    def ws_url(v: str) -> str | None:
+        if re.fullmatch(r"wss://[^/\s:]+(:[0-9]{1,5})?/\S*", v):
+            return None
+        return "must be a secure WebSocket URL, e.g. wss://pbx.example.org:8089/ws"
+
+    def path(v: str) -> str | None:
+        return None if Path(v).is_absolute() else "must be an absolute path (on the media server)"
+
+    webrtc = WebrtcConfig(
+        ws_url=r.get(w, "webrtc", "ws_url", str, "", check=ws_url),
+        bind=r.get(w, "webrtc", "bind", str, WebrtcConfig.bind, check=_host_port),
+        cert_file=r.get(w, "webrtc", "cert_file", str, "", check=path),
+        key_file=r.get(w, "webrtc", "key_file", str, "", check=path),
+    )
+    if browser:
+        for name in ("ws_url", "cert_file", "key_file"):
+            if not getattr(webrtc, name):
+                r.error(
+                    f"webrtc.{name}",
+                    f'is required: agents {", ".join(browser)} have phone = "browser"',
+                )
+    r.file = agents_file
+    return webrtc
 
 
 def _ivr(src: Path, skills: set[str], r: TableReader) -> IvrConfig | None:

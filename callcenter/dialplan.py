@@ -56,6 +56,13 @@ class RenderParams:
     extra_queues: tuple[QueueSpec, ...] = ()
     recordings_dir: str = "/var/spool/asterisk/callcenter"
     prompts_dir: str = "/var/lib/asterisk/sounds/callcenter"
+    # The browser phones' secure WebSocket (http.conf's TLS listener): "" takes center.toml
+    # [webrtc] bind / cert_file / key_file; the sandbox passes its own. `http_port` is the
+    # plain HTTP listener Asterisk opens beside it (loopback only).
+    tls_bind: str = ""
+    tls_cert: str = ""
+    tls_key: str = ""
+    http_port: int = 8088
 
 
 class RenderError(Exception):
@@ -117,7 +124,11 @@ def context(config: Config, params: RenderParams) -> dict[str, Any]:
         }
         for a in config.agents
     ]
-    phones = agents + [
+    # browser phones (WebRTC) get their own endpoint block in pjsip.conf; desk phones the rest
+    browser = {a.extension for a in config.agents if a.browser_phone}
+    browser_phones = [a for a in agents if a["extension"] in browser]
+    agents_on_desk = [a for a in agents if a["extension"] not in browser]
+    phones = agents_on_desk + [
         {
             "id": x.id,
             "name": x.name,
@@ -132,6 +143,11 @@ def context(config: Config, params: RenderParams) -> dict[str, Any]:
         "default": default,
         "agents": agents,
         "phones": phones,
+        "browser_phones": browser_phones,
+        "tls_bind": params.tls_bind or config.webrtc.bind,
+        "tls_cert": params.tls_cert or config.webrtc.cert_file,
+        "tls_key": params.tls_key or config.webrtc.key_file,
+        "http_port": params.http_port,
         "trunks": [t for t in config.trunks if t.direction == "inbound"],
         "emergency": config.emergency,
         "fallback_after": config.engine.fallback_after,
@@ -159,8 +175,10 @@ def render(config: Config, params: RenderParams) -> dict[str, str]:
     """File name -> text of every deployment file."""
     env = environment(DIALPLAN_TEMPLATES)
     ctx = context(config, params)
+    # http.conf carries the browser phones' secure WebSocket: only where there are some
+    names = DEPLOYMENT_FILES + (("http.conf",) if ctx["browser_phones"] else ())
     try:
-        return {name: env.get_template(name + ".j2").render(ctx) for name in DEPLOYMENT_FILES}
+        return {name: env.get_template(name + ".j2").render(ctx) for name in names}
     except jinja2.TemplateError as exc:
         raise RenderError(f"dialplans/asterisk: {exc}") from exc
 

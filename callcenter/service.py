@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from callcenter.alerts.service import AlertService
 from callcenter.alerts.settings import load_alerts
-from callcenter.api.console import LiveFeed
+from callcenter.api.console import LiveFeed, check_vendor
 from callcenter.api.http import build_app
 from callcenter.asr.transcriber import Transcriber
 from callcenter.asr.worker import TranscriptionPool
@@ -305,6 +305,8 @@ class Service:
         tasks.append(loop.create_task(self._inspection(), name="inspection"))
         tasks.append(loop.create_task(self._alerts(), name="alerts"))
         self.feed = LiveFeed(Wallboard(self.config.center.timezone), runtime)
+        if any(a.browser_phone for a in self.config.agents):
+            check_vendor()
         tasks.append(loop.create_task(self.feed.run(self.bus.subscribe("console")), name="console"))
         asr_stop = asyncio.Event()
         if transcriber is not None:

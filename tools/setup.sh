@@ -13,6 +13,7 @@ command -v espeak-ng >/dev/null || need_apt+=(espeak-ng)  # synthesized speech f
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)  # the console's browser tests (Playwright)
 dpkg -s fonts-noto-cjk >/dev/null 2>&1 || need_apt+=(fonts-noto-cjk)  # Chinese in screenshots
 command -v pdftoppm >/dev/null || need_apt+=(poppler-utils)  # report PDFs rendered to PNG in tests
+command -v npm >/dev/null || need_apt+=(npm)  # SIP.js for the agent workspace's browser phone
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)  # the tests' private server
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
@@ -33,6 +34,16 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/python -m pip install -q -e '.[dev]' 2>&1 | grep -v "^WARNING: Location" || true
   .venv/bin/python -c "import callcenter, acd, ivr, pjsua2, panoramisk" 
   echo "$want" > "$stamp"
+fi
+
+# The browser phone's SIP stack: SIP.js from the npm registry at a pinned version, into the
+# git-ignored console-vendor/ (served as plain ES modules, no build step). Keep the version in
+# step with SIPJS_VERSION in callcenter/browser_phone.py.
+sipjs=0.21.2
+if [ "$(node -p "require('./console-vendor/node_modules/sip.js/package.json').version" 2>/dev/null)" != "$sipjs" ]; then
+  say "npm install sip.js@$sipjs (the agent workspace's browser phone)"
+  mkdir -p console-vendor
+  npm install --prefix console-vendor --no-audit --no-fund --save-exact "sip.js@$sipjs" >/dev/null
 fi
 
 .venv/bin/python -c "from callcenter.pbx.sandbox import ensure_root; ensure_root()"

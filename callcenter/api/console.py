@@ -28,6 +28,7 @@ from callcenter import domain
 from callcenter.api.auth import Principal, principal, require
 from callcenter.api.errors import ApiError, json_body
 from callcenter.api.tickets import CIPHER
+from callcenter.browser_phone import PhoneUnavailable, phone_account, sipjs_dir, sipjs_problem
 from callcenter.bus import Subscription
 from callcenter.config import Config
 from callcenter.data import audit as access_log
@@ -204,12 +205,60 @@ def routes() -> list[web.AbstractRouteDef]:
         web.get("/api/calls/{call_id}", call_details),
         web.post("/api/calls/{call_id}/spy", spy),
         web.get("/api/audit", audit_log),
+        web.get("/api/agents/{agent_id}/phone", agent_phone),
         web.get("/console", supervisor_page),
         web.get("/console/", supervisor_page),
         web.get("/console/agent", agent_page),
         web.get("/console/department", department_page),
         web.static("/console/static", STATIC / "static"),
+        web.get("/console/vendor/sip.js/{path:.+}", sipjs_file),
     ]
+
+
+def check_vendor() -> None:
+    """Say in the log, at start, when the browser phone's SIP stack is not installed."""
+    problem = sipjs_problem()
+    if problem:
+        log.error("the agent workspace's browser phone cannot work: %s", problem)
+
+
+async def sipjs_file(request: web.Request) -> web.StreamResponse:
+    """SIP.js's ES modules, as npm installed them (tools/setup.sh)."""
+    problem = sipjs_problem()
+    if problem:
+        log.error("browser phone: %s", problem)
+        raise ApiError(503, "phone.sipjs_missing", problem)
+    root = sipjs_dir().resolve()
+    path = (root / request.match_info["path"]).resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        raise ApiError(404, "phone.sipjs_file", f"no file {request.match_info['path']} in SIP.js")
+    return web.FileResponse(path, headers={"Content-Type": "text/javascript; charset=utf-8"})
+
+
+async def agent_phone(request: web.Request) -> web.Response:
+    """The signed-in agent's browser phone account (its SIP password included): only that
+    agent's own token may read it (or the local admin of an open-loopback sandbox); every read
+    is audited."""
+    who = principal(request)
+    agent_id = request.match_info["agent_id"]
+    own = who.role == "agent" and who.name == agent_id
+    if not (own or (who.name, who.role) == ("local", "admin")):
+        raise ApiError(403, "api.forbidden", "only the agent's own token may read its phone")
+    config = request.app[FEED].runtime.config
+    agent = next((a for a in config.agents if a.id == agent_id), None)
+    if agent is None:
+        raise ApiError(404, "agent.unknown", f"no agent {agent_id}")
+    if not agent.browser_phone:
+        raise ApiError(
+            409, "agent.no_browser_phone", f"agent {agent_id} has a desk phone (agents.toml phone)"
+        )
+    try:
+        account = phone_account(config, agent)
+    except PhoneUnavailable as exc:
+        log.error("browser phone of agent %s: %s", agent_id, exc)
+        raise ApiError(503, exc.error_id, str(exc)) from exc
+    await audit(request, "phone.credentials", agent_id, {"by": who.name})
+    return web.json_response(account, headers={"Cache-Control": "no-store"})
 
 
 async def supervisor_page(request: web.Request) -> web.FileResponse:

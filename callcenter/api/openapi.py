@@ -267,6 +267,16 @@ SPEC: dict[str, Any] = {
                 ],
             }
         },
+        "/api/agents/{agent_id}/phone": {
+            "get": {
+                **operation(
+                    "The agent's browser phone account (ws_url, sip_uri, password) for the "
+                    "workspace's WebRTC phone; audited",
+                    roles="agent (its own id only)",
+                ),
+                "parameters": [AGENT],
+            }
+        },
         "/api/calls/{call_id}/priority": {
             "post": {
                 **operation(

@@ -8,6 +8,7 @@ private mount namespace where /etc/resolv.conf is a loopback-only file.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -105,6 +106,12 @@ MODULES = [
     "res_speech.so",
     "res_agi.so",
     "indications.so",
+    # the agents' browser phones: SIP over secure WebSocket (the HTTP server's TLS listener)
+    # and DTLS-SRTP media
+    "res_crypto.so",
+    "res_http_websocket.so",
+    "res_pjsip_transport_websocket.so",
+    "res_srtp.so",
 ]
 
 
@@ -159,6 +166,10 @@ class Instance:
     # a production node would mount), so the engine finds the files under its own root.
     recordings_dir: str = "/var/spool/asterisk/callcenter"
     recordings_host: Path | None = None
+    # The browser phones' secure WebSocket (wss://host:wss_port/ws) with a certificate the
+    # instance makes itself; 0: no HTTP server at all (Asterisk's plain HTTP listener takes
+    # wss_port + 1, on loopback).
+    wss_port: int = 0
     root: Path = field(default_factory=root_dir)
 
     @property
@@ -221,6 +232,15 @@ class Instance:
             recordings_dir=self.recordings_dir,
             prompts_dir=f"{self.inner}/prompts",
         )
+        if self.wss_port:
+            cert, key = self.tls_certificate()
+            params = dataclasses.replace(
+                params,
+                tls_bind=f"{self.host}:{self.wss_port}",
+                tls_cert=cert,
+                tls_key=key,
+                http_port=self.wss_port + 1,
+            )
         build_prompts(prompt_texts(config.ivr), self.dir / "prompts", config.source_dir / "prompts")
         files = render(config, params)
         env = environment(SANDBOX_TEMPLATES)
@@ -234,6 +254,8 @@ class Instance:
         for template in sorted(p.name for p in SANDBOX_TEMPLATES.glob("*.j2")):
             files[template[:-3]] = env.get_template(template).render(ctx)
         files["extensions_local.conf"] = "; site-local dialplan\n" + self.local_dialplan
+        if not self.wss_port:
+            files["http.conf"] = "[general]\nenabled = no\n"
         for quiet in (
             "cel.conf",
             "features.conf",
@@ -257,6 +279,34 @@ class Instance:
         moh = self.dir / "moh" / "hold.wav"
         if not moh.exists():
             write_hold_music(moh)
+
+    @property
+    def ws_url(self) -> str:
+        """Where a browser phone connects (the instance's own certificate: a test browser
+        must accept it)."""
+        return f"wss://{self.host}:{self.wss_port}/ws"
+
+    def tls_certificate(self) -> tuple[str, str]:
+        """A self-signed certificate and key for the secure WebSocket, made once (openssl)
+        in the instance directory; returned as Asterisk sees them (inside the root)."""
+        keys = self.dir / "keys"
+        cert, key = keys / "wss.crt", keys / "wss.key"
+        if not (cert.exists() and key.exists()):
+            keys.mkdir(parents=True, exist_ok=True)
+            openssl = shutil.which("openssl")
+            if openssl is None:
+                raise SandboxError("openssl is not installed: the sandbox cannot make its WSS key")
+            proc = subprocess.run(
+                [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650",
+                 "-subj", f"/CN={self.host}", "-addext", f"subjectAltName=IP:{self.host}",
+                 "-keyout", str(key), "-out", str(cert)],
+                capture_output=True,
+                text=True,
+            )  # fmt: skip
+            if proc.returncode != 0:
+                raise SandboxError(f"openssl could not make the WSS certificate: {proc.stderr}")
+            key.chmod(0o600)
+        return f"{self.inner}/keys/wss.crt", f"{self.inner}/keys/wss.key"
 
     # --- process ---------------------------------------------------------------------------
 

@@ -72,6 +72,8 @@ LOCAL_DIALPLAN = f"""
 exten => {VIP_DID},1,Set(CC_PRIORITY_BOOST=6)
  same => n,Goto(cc-entry,12345,1)
 """
+# the browser phones' secure WebSocket (Asterisk's HTTP server: TLS here, plain on +1)
+WSS_PORT = 25043 + OFFSET
 RTP = (26000 + OFFSET, 26999 + OFFSET)
 AGENT_RTP = 27000 + OFFSET  # agents' softphones (27000-27999)
 CALLER_RTP = 28000 + OFFSET  # callers (28000-28999), then single test phones (29000-29999)
@@ -100,6 +102,22 @@ secret_env = "CALLCENTER_AMI_SECRET"
 sip_port = {SIP_PORT}
 rtp_start = {RTP[0]}
 rtp_end = {RTP[1]}
+
+[webrtc]
+ws_url = "wss://127.0.0.1:{WSS_PORT}/ws"
+cert_file = "/srv/cc/{INSTANCE_NAME}/keys/wss.crt"
+key_file = "/srv/cc/{INSTANCE_NAME}/keys/wss.key"
+"""
+
+# An agent whose phone is the agent workspace in a browser (WebRTC): no softphone process is
+# started for it and it is not logged in with the others (tests that use it do both).
+BROWSER_AGENT = """
+[[agent]]
+id = "1005"
+name = "刘洋"
+extension = "1005"
+skills = { general = 5 }
+phone = "browser"
 """
 
 QUEUE = """
@@ -340,6 +358,7 @@ class Engine:
             os.environ,
             CALLCENTER_AMI_SECRET=self.secret,
             CALLCENTER_DATA_KEY_FILE=str(keys),
+            CALLCENTER_SANDBOX_INSTANCE=INSTANCE_NAME,  # where the phones' passwords are
             PYTHONUNBUFFERED="1",
         )
         log = self.log_path.open("ab")
@@ -453,6 +472,8 @@ class Center:
             f'match = "127.0.0.1:{PLAIN_PROXY_PORT}"\n'
         )
         trunks.write_text(text, encoding="utf-8")
+        agents = self.config_dir / "agents.toml"
+        agents.write_text(agents.read_text(encoding="utf-8") + BROWSER_AGENT, encoding="utf-8")
         quality = self.config_dir / "quality.toml"  # no background governance under test
         quality.write_text(
             quality.read_text(encoding="utf-8").replace("enabled = true", "enabled = false", 1),
@@ -480,6 +501,7 @@ class Center:
             emergency_port=EMERGENCY_PORT,
             carrier_port=CARRIER_PORT,
             local_dialplan=LOCAL_DIALPLAN,
+            wss_port=WSS_PORT,
         )
         self.instance.stop()  # a fresh Asterisk (and queue_log) for every test session
         (self.instance.dir / "log" / "queue_log").unlink(missing_ok=True)
@@ -502,7 +524,11 @@ class Center:
         self._caller_count = 0
         self.phones = agent_phones(
             f"127.0.0.1:{SIP_PORT}",
-            [(a.extension, self.instance.agent_password(a.extension)) for a in self.config.agents],
+            [
+                (a.extension, self.instance.agent_password(a.extension))
+                for a in self.config.agents
+                if not a.browser_phone
+            ],
             port=SIP_PORT + 100,
             rtp_port=AGENT_RTP,
             play=str(self.agent_tone),
@@ -578,7 +604,10 @@ class Center:
         return found[0] if found else None
 
     def set_all_agents(self, action: str, **body: Any) -> None:
+        """Every agent with a softphone (a browser phone's agent is its test's business)."""
         for agent in self.config.agents:
+            if agent.browser_phone:
+                continue
             self.engine.post(f"/api/agents/{agent.id}/{action}", body)
 
     def close(self) -> None:

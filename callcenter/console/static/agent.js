@@ -1,5 +1,6 @@
 // The agent's workspace: status, the call in hand with the caller's history and the live
 // transcript, one-key emergency transfer, the ticket draft after the call, pending callbacks.
+import { startPhone } from "./phone.js";
 import { api, cell, clock, connect, dateTime, loadZone, maskPhone, notify, seconds, setToken, setZone, STATUS, STATE } from "./common.js";
 
 let agentId = sessionStorage.getItem("cc-agent") || "";
@@ -84,6 +85,7 @@ function showSignedIn() {
   $("status").hidden = false;
   $("me").textContent = `座席 ${agentId}`;
   loadCallbacks();
+  startPhone(agentId);
 }
 
 async function onCall(callId) {

@@ -1,0 +1,235 @@
+"""The agent's phone in the browser (WebRTC), for real: headless Debian Chromium opens the agent
+workspace, whose SIP.js phone registers over secure WebSocket to the sandbox Asterisk (a
+certificate the sandbox made), a pjsua2 caller dials 12345, the page rings, the agent answers
+and hangs up from the page. The fake microphone plays 700 Hz and the caller 440 Hz: the
+caller's recording and a WebAudio analyser in the page each hear the other's tone
+(DTLS-SRTP both ways). A browser agent that closes its tab is not offered the next call.
+Browser CPU per call is measured and printed (no timing assertions)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from callcenter.simulation import dominant_frequency
+from tests.integration.harness import HTTP_PORT, Center, closed_wav, wait_until
+
+pytestmark = pytest.mark.pbx
+
+CHROMIUM = Path("/usr/bin/chromium")
+AGENT = "1005"  # the harness's browser agent (phone = "browser", general 5)
+WORKSPACE = f"http://127.0.0.1:{HTTP_PORT}/console/agent"
+
+
+@pytest.fixture(scope="module")
+def browser(cc: Center) -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        raise AssertionError("Debian's chromium is not installed (make setup installs it)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=[
+                "--no-sandbox",
+                "--use-fake-ui-for-media-stream",
+                "--use-fake-device-for-media-stream",
+                f"--use-file-for-fake-audio-capture={cc.agent_tone}",
+                "--allow-loopback-in-peer-connection",
+                "--autoplay-policy=no-user-gesture-required",
+                "--ignore-certificate-errors",  # the sandbox's own certificate
+            ],
+        )
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def _agent(cc: Center) -> dict[str, object]:
+    return cc.engine.agents()[AGENT]
+
+
+def _only_browser_agent_ready(cc: Center) -> None:
+    cc.set_all_agents("pause", reason="会议")
+    cc.engine.post(f"/api/agents/{AGENT}/login")
+    cc.engine.post(f"/api/agents/{AGENT}/resume")
+
+
+def _sign_in(browser: Browser) -> Page:
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1600, "height": 1000})
+    page = context.new_page()
+    page.goto(WORKSPACE)
+    page.fill("#agent-id", AGENT)
+    page.click("#sign-in")
+    expect(page.locator("#phone-state")).to_have_text("已注册，等待来电", timeout=90_000)
+    return page
+
+
+def _browser_cpu_seconds(browser_pid: int) -> float:
+    """CPU seconds (user + system) of Chromium's whole process tree."""
+    tick = os.sysconf("SC_CLK_TCK")
+    children: dict[int, list[int]] = {}
+    stats: dict[int, float] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry))
+        stats[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+    total, todo = 0.0, [browser_pid]
+    while todo:
+        pid = todo.pop()
+        total += stats.get(pid, 0.0)
+        todo.extend(children.get(pid, []))
+    return total
+
+
+def _chromium_pid() -> int:
+    """The headless Chromium this module launched (the newest chromium process of ours)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                cmd = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            ours = any(b"--use-file-for-fake-audio-capture" in c for c in cmd)
+            child = any(c.startswith(b"--type=") for c in cmd)
+            if cmd and cmd[0].endswith(b"chromium") and ours and not child:
+                found.append(int(entry))
+    assert found, "the test's Chromium process was not found"
+    return max(found)
+
+
+def _renderers(browser_pid: int) -> list[int]:
+    """The renderer processes (tabs) of this module's Chromium."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmd = Path(f"/proc/{entry}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"--type=renderer" in cmd and ppid in (browser_pid, *_children(browser_pid)):
+            found.append(int(entry))
+    return found
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(x) for x in text.split()]
+
+
+def test_browser_agent_takes_a_call_each_side_hears_the_other_and_hangs_up(
+    cc: Center, browser: Browser
+) -> None:
+    page = _sign_in(browser)
+    try:
+        _only_browser_agent_ready(cc)
+        wait_until(lambda: _agent(cc)["reachable"], 60, "the browser phone reachable")
+        wait_until(lambda: _agent(cc)["state"] == "idle", 60, "the browser agent idle")
+        caller = cc.caller("13800000195")
+        caller.call("13800000195", "12345")
+        # it rings, visibly (and audibly: the page's ringer runs while it does)
+        expect(page.locator("#phone-ring")).to_be_visible(timeout=90_000)
+        expect(page.locator("#phone-state")).to_have_text("来电振铃")
+        expect(page.locator("#phone-answer")).to_be_enabled()
+        chromium = _chromium_pid()
+        cpu_before, wall_before = _browser_cpu_seconds(chromium), time.monotonic()
+        page.click("#phone-answer")
+        expect(page.locator("#phone-state")).to_have_text("通话中", timeout=60_000)
+        wait_until(lambda: _agent(cc)["state"] == "on_call", 60, "the engine to see the call")
+        # the agent hears the caller's 440 Hz (a WebAudio analyser on the remote stream)
+        wait_until(
+            lambda: abs(page.evaluate("window.ccPhone.heardFrequency()") - 440) < 15,
+            60,
+            "the page to hear the caller's 440 Hz",
+        )
+        # hold (a re-INVITE the media server accepts) and back, mute and back, a DTMF key
+        page.click("#phone-hold")
+        expect(page.locator("#phone-state")).to_have_text("保持中", timeout=30_000)
+        expect(page.locator("#phone-hold")).to_have_text("取消保持")
+        page.click("#phone-hold")
+        expect(page.locator("#phone-state")).to_have_text("通话中", timeout=30_000)
+        page.click("#phone-mute")
+        expect(page.locator("#phone-mute")).to_have_text("取消静音")
+        page.click("#phone-mute")
+        expect(page.locator("#phone-mute")).to_have_text("静音")
+        page.click("#phone-keypad button:text-is('5')")
+        expect(page.locator("#notice")).not_to_contain_text("失败")
+        # talk on until the call timer passes twelve seconds: the caller's recording then
+        # holds seconds of the agent's 700 Hz after the hold
+        expect(page.locator("#phone-timer")).to_have_text(
+            re.compile(r"^00:(1[2-9]|[2-5][0-9])$"), timeout=60_000
+        )
+        assert page.locator("#call").is_visible()  # the workspace shows the call in hand
+        cpu = _browser_cpu_seconds(chromium) - cpu_before
+        wall = time.monotonic() - wall_before
+        print(f"browser CPU during the call: {100 * cpu / wall:.1f} % of a core ({wall:.1f} s)")
+        page.click("#phone-hangup")
+        heard = caller.wait_for(lambda e: e.get("event") == "disconnected", 60)
+        expect(page.locator("#phone-state")).to_have_text("已注册，等待来电", timeout=30_000)
+        wait_until(lambda: _agent(cc)["state"] in ("wrap_up", "idle"), 60, "the call to end")
+        freq, level = dominant_frequency(closed_wav(heard["recording"], 60))
+        assert abs(freq - 700) < 15 and level > 200, (freq, level)
+    finally:
+        page.context.close()
+        cc.engine.post(f"/api/agents/{AGENT}/logout")
+
+
+@pytest.mark.parametrize("how", ["closed", "crashed"])
+def test_browser_agent_that_closed_its_tab_is_not_offered_calls(
+    cc: Center, browser: Browser, how: str
+) -> None:
+    """A closed tab unregisters as it goes (pagehide); a crashed one cannot, and its
+    contact fails qualify over the dead WebSocket: either way the agent is unreachable."""
+    page = _sign_in(browser)
+    _only_browser_agent_ready(cc)
+    try:
+        wait_until(lambda: _agent(cc)["reachable"], 60, "the browser phone reachable")
+        if how == "crashed":  # the renderer dies: no pagehide, no REGISTER with expires 0
+            tabs = _renderers(_chromium_pid())  # this test's own browser's tabs
+            assert tabs, "no renderer process of the test's Chromium found"
+            for pid in tabs:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(Exception):  # a crashed tab's context may not close cleanly
+            page.context.close()
+        wait_until(lambda: not _agent(cc)["reachable"], 90, "the closed tab's phone to go")
+        cc.engine.post("/api/agents/1002/resume")  # general 4: below the browser agent's 5
+        last = cc.rows("SELECT COALESCE(MAX(id), 0) AS n FROM queue_events")[0].n
+        caller = cc.caller("13800000196")
+        caller.call("13800000196", "12345")
+        connect = wait_until(
+            lambda: cc.rows(
+                "SELECT call_id, agent_id FROM queue_events WHERE id > :n AND event = 'CONNECT'",
+                n=last,
+            ),
+            90,
+            "the call connected to an agent",
+        )[0]
+        assert connect.agent_id == "1002"
+        offered = cc.rows(
+            "SELECT * FROM queue_events WHERE call_id = :c AND agent_id = :a",
+            c=connect.call_id,
+            a=AGENT,
+        )
+        assert not offered, offered
+        caller.hangup("13800000196")
+    finally:
+        cc.engine.post(f"/api/agents/{AGENT}/logout")
