@@ -87,7 +87,9 @@ def test_44190_6_1_2_2_answered_call_recorded_legs_apart_and_indexed(cc: Center)
     caller.call("13800000011", "12345")
     call_id = joined_call_id(cc, "12345", before)
     agent = connected(cc, call_id)
-    wait_until(lambda: _talked(cc, call_id), 10, "three seconds of talk")
+    # four seconds after the engine saw the answer: the recording (started by the bridge a
+    # moment later, later still on a loaded machine) holds well over 2.5 s
+    wait_until(lambda: _talked(cc, call_id, 4.0), 15, "four seconds of talk")
     caller.hangup("13800000011")
     rec = wait_until(
         lambda: (cc.rows("SELECT * FROM recordings WHERE call_id = :c", c=call_id) or [None])[0],

@@ -323,12 +323,18 @@ def test_pause_and_unpause_with_a_reason(compare: Center) -> None:
     pause_on_app_queue(cc, ["1003"], "lunch")
     unpause_on_app_queue(cc, ["1003"])
 
+    name = next(a.name for a in cc.config.agents if a.id == "1003")
+
     def member_lines(path: Path, skip: int, queue: str) -> list[Line] | None:
+        # 1003's lines from its PAUSE on: an earlier scenario's UNPAUSE lines (its agents
+        # made available again) may still be arriving when this test starts
         found = [
             x
             for x in lines_of(path)[skip:]
-            if len(x) > 4 and x[2] == queue and x[4] in ("PAUSE", "UNPAUSE")
+            if len(x) > 4 and x[2] == queue and x[3] == name and x[4] in ("PAUSE", "UNPAUSE")
         ]
+        while found and found[0][4] != "PAUSE":
+            found.pop(0)
         return found if len(found) >= 2 else None
 
     engine = wait_until(lambda: member_lines(engine_log(cc), skip_engine, "12345"), 30, "")
