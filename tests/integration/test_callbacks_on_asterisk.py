@@ -27,9 +27,7 @@ def _paused(cc: Center) -> None:
     cc.set_all_agents("pause", reason="meeting")
     wait_until(
         lambda: all(
-            a["status"] == "on_break"
-            for a in cc.engine.agents().values()
-            if a["agent_id"] in desk
+            a["status"] == "on_break" for a in cc.engine.agents().values() if a["agent_id"] in desk
         ),
         20,
         "all agents on a break",
