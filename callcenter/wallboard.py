@@ -256,8 +256,6 @@ class Wallboard:
             "longest_wait": longest,
             "skills": {skill: f.view() for skill, f in sorted(self.figures.items())},
             "missed_callbacks": missed_view(self.missed),
-            "series": self.series,
-            "slot_seconds": SLOT_SECONDS,
             "pbx": dict(runtime.link_up),
             "auto_pause": {"alert": alerting, "paused": paused, "logged_in": logged_in},
             "skill_names": {sk.id: sk.name for sk in runtime.config.skills},
