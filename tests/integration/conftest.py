@@ -81,3 +81,4 @@ def agents_ready(cc: Center) -> Iterator[None]:
         )
     wait_until(lambda: not cc.engine.queue(), 30, "an empty queue")
     yield
+    cc.release_callers()

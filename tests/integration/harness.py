@@ -521,7 +521,10 @@ class Center:
         )
         self._callers: list[Softphone] = []
         self._citizens: Softphone | None = None
-        self._caller_count = 0
+        # caller port slots (SIP port and 20 RTP ports each): a slot returns to the pool
+        # when its phone is released at the end of the test that made it
+        self._free_slots = list(range(50))
+        self._slot_of: dict[int, int] = {}
         self.phones = agent_phones(
             f"127.0.0.1:{SIP_PORT}",
             [
@@ -540,10 +543,9 @@ class Center:
         """A citizen's phone calling in from its own port, not the carrier trunk's: the PBX
         takes it as an unidentified (anonymous) caller, which reaches the hotline numbers only
         (citizens() is the carrier trunk's side)."""
-        # every caller its own SIP port and RTP ports (28000-28999: 50 callers a session)
-        index = self._caller_count
-        self._caller_count += 1
-        assert index < 50, "more callers than the harness has ports for"
+        # every caller its own SIP port and RTP ports (28000-28999: 50 callers at a time)
+        assert self._free_slots, "more callers at once than the harness has ports for"
+        index = self._free_slots.pop(0)
         phone = Softphone(
             f"127.0.0.1:{SIP_PORT}",
             port=SIP_PORT + 300 + index,
@@ -552,9 +554,20 @@ class Center:
             record_dir=str(self.recordings),
             rtp_port=CALLER_RTP + 20 * index,
         )
-        phone.wait_for(lambda e: e.get("event") == "ready")
+        self._slot_of[id(phone)] = index
         self._callers.append(phone)
+        phone.wait_for(lambda e: e.get("event") == "ready")
         return phone
+
+    def release_callers(self) -> None:
+        """Close the callers a test made (hanging up what they still hold) and give their
+        ports back: the session's sandbox outlives any number of tests."""
+        for phone in [p for p in self._callers if id(p) in self._slot_of]:
+            with contextlib.suppress(Exception):
+                phone.close()
+            self._callers.remove(phone)
+            self._free_slots.append(self._slot_of.pop(id(phone)))
+        self._free_slots.sort()
 
     def citizens(self, *numbers: str) -> Softphone:
         """The citizens' side of the carrier trunk: calls in from these numbers and answers
