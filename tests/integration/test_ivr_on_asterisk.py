@@ -5,7 +5,6 @@ from the config text. The path lands on the call's ticket."""
 from __future__ import annotations
 
 import time
-import wave
 
 import pytest
 
@@ -15,17 +14,32 @@ from tests.integration.harness import Center, wait_until
 pytestmark = pytest.mark.pbx
 
 
-def prompt_seconds(cc: Center, prompt_id: str) -> float:
-    with wave.open(str(cc.instance.dir / "prompts" / f"{prompt_id}.wav"), "rb") as w:
-        return w.getnframes() / w.getframerate()
-
-
 def _answered(cc: Center, number: str) -> tuple[Softphone, set[str]]:
     before = {r[0] for r in cc.rows("SELECT call_id FROM calls")}
     caller = cc.caller(number)
     caller.call(number, "12315")
     caller.wait_for(lambda e: e.get("event") == "confirmed", 20)
     return caller, before
+
+
+def _at_menu(cc: Center, number: str, tries: int = 0) -> None:
+    """Wait until the caller's channel is in a menu taking keys (Background or WaitExten) after
+    `tries` wrong or missing answers: a key sent before then is lost, and a fixed sleep is
+    too short on a loaded machine."""
+
+    def there() -> bool:
+        for line in cc.instance.cli("core show channels concise").splitlines():
+            fields = line.split("!")
+            if (
+                len(fields) > 7
+                and fields[7] == number
+                and fields[5].lower() in ("background", "waitexten")
+            ):
+                shown = cc.instance.cli(f"core show channel {fields[0]}", check=False)
+                return f"CC_IVR_TRIES={tries}" in shown
+        return False
+
+    wait_until(there, 60, f"the menu to take keys (after {tries} wrong answers)")
 
 
 def _joined(cc: Center, before: set[str]) -> tuple[str, str]:
@@ -61,7 +75,7 @@ def test_dtmf_choice_routes_to_the_market_queue_and_the_path_reaches_the_ticket(
     cc: Center,
 ) -> None:
     caller, before = _answered(cc, "13800000041")
-    time.sleep(prompt_seconds(cc, "market_welcome") + 1.0)  # the menu prompt is playing
+    _at_menu(cc, "13800000041")  # the menu prompt is playing
     caller.dtmf("13800000041", "2")  # 政策咨询
     call_id, skill = _joined(cc, before)
     assert skill == "market"
@@ -74,9 +88,9 @@ def test_dtmf_choice_routes_to_the_market_queue_and_the_path_reaches_the_ticket(
 
 def test_invalid_key_replays_the_menu_then_a_valid_one_routes(cc: Center) -> None:
     caller, before = _answered(cc, "13800000042")
-    time.sleep(prompt_seconds(cc, "market_welcome") + 1.0)
+    _at_menu(cc, "13800000042")
     caller.dtmf("13800000042", "7")  # not an option: "您的输入有误" and the menu again
-    time.sleep(prompt_seconds(cc, "invalid") + 1.0)
+    _at_menu(cc, "13800000042", tries=1)
     caller.dtmf("13800000042", "1")  # 投诉举报: priority +1
     call_id, skill = _joined(cc, before)
     assert skill == "market"
