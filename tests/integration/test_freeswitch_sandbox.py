@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import time
 import uuid
+import wave
 from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
@@ -31,7 +32,7 @@ from callcenter.pbx.freeswitch.esl import (
 )
 from callcenter.pbx.freeswitch.sandbox import Instance, ensure_root
 from callcenter.simulation import Event, Softphone, dominant_frequency, write_tone
-from tests.integration.harness import OFFSET, SLOT, closed_wav
+from tests.integration.harness import OFFSET, SLOT, closed_wav, tone_levels
 
 pytestmark = pytest.mark.pbx
 
@@ -96,6 +97,20 @@ class Recorder:
                 await asyncio.wait_for(self.changed.wait(), left)
 
 
+def _hold_music(recording: Path) -> tuple[float, float]:
+    """What the caller heard in its first second (0.2-1.2 s, before any agent): the level of
+    the strongest hold-music note relative to the strongest bin, and the RMS level."""
+    import numpy as np
+
+    notes = (392.0, 493.9, 587.3, 784.0)  # the sandbox's hold music (write_hold_music)
+    level = max(tone_levels(recording, notes, 0.2, 1.2))
+    with wave.open(str(recording), "rb") as w:
+        rate = w.getframerate()
+        samples = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float64)
+    piece = samples[int(0.2 * rate) : int(1.2 * rate)]
+    return level, float(np.sqrt(np.mean(piece**2))) if piece.size else 0.0
+
+
 def _hung_up(leg: str, event: EslEvent) -> bool:
     return event.name == "CHANNEL_HANGUP_COMPLETE" and event.uuid == leg
 
@@ -115,7 +130,7 @@ async def test_caller_parked_then_bridged_to_agent_with_audio_both_ways(
         play=str(write_tone(tmp_path / "agent.wav", 440)),
         record_dir=str(recordings),
         rtp_port=PHONE_RTP,
-        answer_delay=0.3,
+        answer_delay=1.5,  # the caller hears at least this much hold music before the agent
     )
     caller = Softphone(
         f"{fs.host}:{fs.sip_port}",
@@ -184,6 +199,8 @@ async def test_caller_parked_then_bridged_to_agent_with_audio_both_ways(
         )
         assert abs(freq_agent - 700) < 15 and level_agent > 500, (freq_agent, level_agent)
         assert abs(freq_caller - 440) < 15 and level_caller > 500, (freq_caller, level_caller)
+        hold = _hold_music(closed_wav(str(heard_by_caller["recording"])))
+        assert hold[0] > 0.5 and hold[1] > 200, hold  # a note of the hold music, not silence
         order = [e.name for e in seen.events if e.uuid in (caller_uuid, agent_uuid)]
         assert order.index("CHANNEL_PARK") < order.index("CHANNEL_BRIDGE")
         assert order.index("CHANNEL_BRIDGE") < order.index("CHANNEL_HANGUP_COMPLETE")

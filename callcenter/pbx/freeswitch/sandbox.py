@@ -244,7 +244,7 @@ class Instance:
             ("set", "hold_music=local_stream://moh"),
             ("answer", ""),
             # music on hold while parked: park reads its queued events, so a broadcast plays
-            ("sched_broadcast", "+0 local_stream://moh aleg"),
+            ("broadcast", "local_stream://moh aleg"),
             ("park", ""),
         ]
         dialplan = "".join(
