@@ -232,6 +232,16 @@ async def test_esl_refuses_a_wrong_password_naming_where(fs: Instance) -> None:
         await named.connect()
 
 
+async def test_esl_acl_turns_away_other_addresses(fs: Instance) -> None:
+    """The event socket's ACL allows the host's own address only: the right password from
+    another loopback address is refused before authentication."""
+    outsider = EslClient(fs.host, fs.esl_port, fs.esl_password, local_host="127.0.0.2")
+    with pytest.raises(EslAuthError, match="refused the connection"):
+        await outsider.connect()
+    async with EslClient(fs.host, fs.esl_port, fs.esl_password, local_host=fs.host) as insider:
+        assert "UP" in await insider.api("status")
+
+
 async def test_esl_client_survives_a_dropped_connection(fs: Instance) -> None:
     client = fs.esl(events=("CUSTOM cc::probe",))
     await client.connect()

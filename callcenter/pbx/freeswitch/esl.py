@@ -100,6 +100,7 @@ class EslClient:
         user: str = "",
         events: Iterable[str] = ("ALL",),
         timeout: float = 10.0,
+        local_host: str = "",
     ) -> None:
         if not password:
             raise EslError("an ESL password is required (never empty)")
@@ -114,6 +115,7 @@ class EslClient:
             wanted.insert(0, "BACKGROUND_JOB")
         self.subscription = tuple(wanted)
         self.timeout = timeout
+        self.local_host = local_host  # the address to connect from (default: the kernel's)
         self._conn: _Connection | None = None
         self._jobs: dict[str, asyncio.Future[str]] = {}
 
@@ -136,7 +138,12 @@ class EslClient:
         await self.close()
         try:
             reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(self.host, self.port), self.timeout
+                asyncio.open_connection(
+                    self.host,
+                    self.port,
+                    local_addr=(self.local_host, 0) if self.local_host else None,
+                ),
+                self.timeout,
             )
         except (OSError, TimeoutError) as exc:
             raise EslError(f"cannot connect to {self.where}: {exc or 'timed out'}") from exc
