@@ -47,4 +47,16 @@ if [ "$(node -p "require('./console-vendor/node_modules/sip.js/package.json').ve
 fi
 
 .venv/bin/python -c "from callcenter.pbx.sandbox import ensure_root; ensure_root()"
+
+# The sandbox FreeSWITCH: built once (about 5 min idle, 20 loaded) from the release tarballs
+# in CALLCENTER_FREESWITCH_SRC into a cached root; without them and without a cached root, one
+# line and on (the FreeSWITCH sandbox tests then fail saying so).
+fs_root=$(.venv/bin/python -c "from callcenter.pbx.freeswitch.sandbox import root_dir; print(root_dir())")
+if [ ! -f "$fs_root/.callcenter-freeswitch-ok" ]; then
+  if [ -z "${CALLCENTER_FREESWITCH_SRC:-}" ]; then
+    say "no sandbox FreeSWITCH: CALLCENTER_FREESWITCH_SRC not set (a folder with the freeswitch, sofia-sip and spandsp release tarballs)"
+  else
+    bash tools/sandbox/build_freeswitch.sh "$fs_root"
+  fi
+fi
 say "ready"

@@ -1,0 +1,1 @@
+"""FreeSWITCH: the sandbox instance (sandbox.py) and an asyncio event-socket client (esl.py)."""
