@@ -86,6 +86,8 @@ def summary(r: Result, label: str) -> list[str]:
         f"mean abs {r.mean_abs([e for e, _ in errors]):.3f} (all 48), "
         f"{r.mean_abs(busy):.3f} ({len(busy)} half hours with >= 500 calls); "
         f"abandonment mean abs error {r.mean_abs(abandon):.3f}",
+        f"[{label}] day abandoned {r.overall_abandon()[0]:.4f} replay vs "
+        f"{r.overall_abandon()[1]:.4f} Erlang A",
         f"[{label}] worst half hours: {worst}",
         f"[{label}] per skill and half hour ({len(cells)} cells with >= 30 calls): SL error mean "
         f"{sum(cells) / max(1, len(cells)):+.3f}, call-weighted mean abs {weighted:.3f}",

@@ -277,6 +277,15 @@ class Result:
     def mean_abs(self, values: Sequence[float]) -> float:
         return sum(abs(v) for v in values) / len(values) if values else 0.0
 
+    def overall_abandon(self) -> tuple[float, float]:
+        """(replay, Erlang A) abandoned share over the whole day, call-weighted."""
+        offered = sum(f.offered for f in self.slots)
+        if not offered:
+            return 0.0, 0.0
+        replay = sum(f.abandoned for f in self.slots) / offered
+        predicted = sum(f.erlang_a_abandon * f.offered for f in self.slots) / offered
+        return replay, predicted
+
     def overall_sl(self) -> tuple[float, float]:
         """(replay, Erlang A) service level over the whole day, call-weighted."""
         offered = sum(f.offered for f in self.slots)
