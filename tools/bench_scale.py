@@ -1,6 +1,8 @@
-"""A day at Beijing or province scale replayed through the routing core on a simulated clock:
-wall time, CPU, events/s, and per half hour the service level and abandonment the replay
-measured against Erlang A's (and Erlang C's) prediction for the same staffing.
+"""A day at Beijing or province scale replayed through the routing core, against Erlang.
+
+On a simulated clock: wall time, CPU, events/s, and per half hour the service level and
+abandonment the replay measured against Erlang A's (and Erlang C's) prediction for the same
+staffing.
 
 Beijing: about 58,700 calls, 750 agents, 200 skills. Province: 5,000 agents, 300 skills,
 20 calls/s in the busiest hour (about 774,000 calls). The arrival profile is the synthetic
@@ -12,7 +14,8 @@ should match) and multi-skill agents (one primary skill and two secondary ones: 
 pool, so the replay should beat the per-skill prediction). `--secondary N` replays only one.
 
     python tools/bench_scale.py --scale beijing
-    python tools/bench_scale.py --scale province --secondary 2 --seed 3
+    python tools/bench_scale.py --scale province --secondary 2 --seed 3 --summary-only
+    python tools/bench_scale.py --scale beijing --secondary 0 --handle lognormal
 """
 
 from __future__ import annotations
@@ -105,7 +108,9 @@ def main(argv: list[str] | None = None) -> int:
         help="secondary skills per agent (default: replay 0 and 2, both)",
     )
     parser.add_argument("--handle", choices=("exponential", "lognormal"), default="exponential")
-    parser.add_argument("--table", action="store_true", help="print every half hour")
+    parser.add_argument(
+        "--summary-only", action="store_true", help="leave out the table of the 48 half hours"
+    )
     args = parser.parse_args(argv)
     base = dataclasses.replace(SCALES[args.scale], seed=args.seed, handle=args.handle)
     runs = [0, 2] if args.secondary is None else [args.secondary]
@@ -123,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
 
         r = replay(s, progress=say)
         results.append(r)
-        if args.table:
+        if not args.summary_only:
             print(f"\n[{label}] per half hour")
             half_hours(r)
             print()

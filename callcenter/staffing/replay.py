@@ -297,6 +297,12 @@ class Result:
 
 
 class _Replay:
+    """The simulated clock: arrivals come in order from `calls`, everything else (hang-ups,
+    answers after the ring, call ends, the core's timers, roster changes) from one heap. The
+    core's commands are carried out as a PBX and a timer wheel would: an Offer rings the agent
+    who answers `ring` seconds later unless a CancelOffer came first; a cancelled timer does
+    not fire."""
+
     def __init__(
         self,
         s: Scenario,
