@@ -160,6 +160,16 @@ def test_browser_agent_takes_a_call_each_side_hears_the_other_and_hangs_up(
             60,
             "the page to hear the caller's 440 Hz",
         )
+        # the media runs over loopback on both ends: the media server offers 127.0.0.1 only
+        # and ICE selected a loopback pair (getStats)
+        media = page.evaluate("window.ccPhone.media()")
+        print(f"browser call media: {media}")
+        for side in ("remoteCandidates", "localCandidates"):  # what each end offered
+            assert media[side], media
+            assert all(a.startswith("127.") or a == "::1" for a in media[side]), media
+        pair = media["pair"]
+        assert pair and pair["state"] == "succeeded", media
+        assert pair["local"].startswith("127.") and pair["remote"].startswith("127."), media
         # hold (a re-INVITE the media server accepts) and back, mute and back, a DTMF key
         page.click("#phone-hold")
         expect(page.locator("#phone-state")).to_have_text("保持中", timeout=30_000)
@@ -170,8 +180,14 @@ def test_browser_agent_takes_a_call_each_side_hears_the_other_and_hangs_up(
         expect(page.locator("#phone-mute")).to_have_text("取消静音")
         page.click("#phone-mute")
         expect(page.locator("#phone-mute")).to_have_text("静音")
+        # a DTMF key: the caller's phone receives the digit (RFC 4733 through the bridge)
         page.click("#phone-keypad button:text-is('5')")
         expect(page.locator("#notice")).not_to_contain_text("失败")
+        got = caller.wait_for(lambda e: e.get("event") == "dtmf_received", 30)
+        assert got["digit"] == "5", got
+        page.click("#phone-keypad button:text-is('#')")
+        got = caller.wait_for(lambda e: e.get("event") == "dtmf_received" and e["digit"] != "5", 30)
+        assert got["digit"] == "#", got
         # talk on until the call timer passes twelve seconds: the caller's recording then
         # holds seconds of the agent's 700 Hz after the hold
         expect(page.locator("#phone-timer")).to_have_text(
