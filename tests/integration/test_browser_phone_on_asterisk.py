@@ -19,14 +19,24 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from callcenter.simulation import dominant_frequency
-from tests.integration.harness import HTTP_PORT, Center, closed_wav, wait_until
+from callcenter.simulation import Softphone, dominant_frequency, write_tone
+from tests.integration.harness import (
+    CALLER_RTP,
+    EMERGENCY_PORT,
+    HTTP_PORT,
+    SIP_PORT,
+    Center,
+    closed_wav,
+    tone_levels,
+    wait_until,
+)
 
 pytestmark = pytest.mark.pbx
 
 CHROMIUM = Path("/usr/bin/chromium")
 AGENT = "1005"  # the harness's browser agent (phone = "browser", general 5)
 WORKSPACE = f"http://127.0.0.1:{HTTP_PORT}/console/agent"
+CALLER_HZ, AGENT_HZ, OPERATOR_HZ = 440.0, 700.0, 550.0  # the tones each side plays
 
 
 @pytest.fixture(scope="module")
@@ -248,4 +258,69 @@ def test_browser_agent_that_closed_its_tab_is_not_offered_calls(
         assert not offered, offered
         caller.hangup("13800000196")
     finally:
+        cc.engine.post(f"/api/agents/{AGENT}/logout")
+
+
+def _rx_packets(cc: Center, channel_part: str) -> int:
+    """RTP packets Asterisk has received on the channel whose name holds `channel_part`
+    (`pjsip show channelstats`: the first count after the channel's name), 0 while none."""
+    for line in cc.instance.cli("pjsip show channelstats", check=False).splitlines():
+        fields = line.split()
+        if any(channel_part in f for f in fields):
+            counts = [int(f) for f in fields[2:] if f.isdigit()]
+            if counts:
+                return counts[0]
+    return 0
+
+
+def test_browser_agent_sends_the_caller_to_110_with_one_key(
+    cc: Center, browser: Browser, tmp_path: Path
+) -> None:
+    """The workspace's 110 key during a browser-phone call: the caller is blind-transferred
+    to the emergency line, the agent's browser phone drops off, the caller and the 110
+    operator hear each other."""
+    operator = Softphone(
+        f"127.0.0.1:{SIP_PORT}",
+        port=EMERGENCY_PORT,
+        accounts=[("110", "")],
+        play=str(write_tone(tmp_path / "operator550.wav", OPERATOR_HZ)),
+        record_dir=str(tmp_path),
+        rtp_port=CALLER_RTP + 1000,
+        answer_delay=0.2,
+    )
+    page = _sign_in(browser)
+    try:
+        operator.wait_for(lambda e: e.get("event") == "ready")
+        _only_browser_agent_ready(cc)
+        wait_until(lambda: _agent(cc)["reachable"], 60, "the browser phone reachable")
+        wait_until(lambda: _agent(cc)["state"] == "idle", 60, "the browser agent idle")
+        caller = cc.caller("13800000197")
+        caller.call("13800000197", "12345")
+        expect(page.locator("#phone-answer")).to_be_enabled(timeout=90_000)
+        page.click("#phone-answer")
+        expect(page.locator("#phone-state")).to_have_text("通话中", timeout=60_000)
+        wait_until(
+            lambda: abs(page.evaluate("window.ccPhone.heardFrequency()") - 440) < 15,
+            60,
+            "the page to hear the caller's 440 Hz",
+        )
+        expect(page.locator("#call")).to_be_visible(timeout=30_000)
+        page.click('button.emergency[data-line="110"]')  # blind: the agent drops off
+        expect(page.locator("#notice")).to_contain_text("正在转接 110")
+        operator.wait_for(lambda e: e.get("event") == "confirmed", 60)
+        expect(page.locator("#phone-state")).to_have_text("已注册，等待来电", timeout=30_000)
+        # the caller and the operator talk: wait for four seconds of the operator's RTP
+        wait_until(lambda: _rx_packets(cc, "emergency") > 200, 60, "the 110 line's audio")
+        caller.hangup("13800000197")
+        heard = operator.wait_for(lambda e: e.get("event") == "disconnected", 60)
+        mine = caller.wait_for(lambda e: e.get("event") == "disconnected", 60)
+        # the operator heard the caller (not the agent's 700 Hz), the caller the operator
+        caller_level, agent_level = tone_levels(
+            closed_wav(str(heard["recording"]), 60), (CALLER_HZ, AGENT_HZ), 0.5, 0
+        )
+        assert caller_level > 0.5 and agent_level < 0.2, (caller_level, agent_level)
+        assert tone_levels(closed_wav(str(mine["recording"]), 60), (OPERATOR_HZ,), -2.0, 0)[0] > 0.5
+    finally:
+        page.context.close()
+        operator.close()
         cc.engine.post(f"/api/agents/{AGENT}/logout")
