@@ -78,8 +78,8 @@ def sip_password(config: Config, extension: str) -> str:
 
 
 def phone_account(config: Config, agent: AgentEntry) -> dict[str, str | list[str]]:
-    """What the agent's browser phone signs in with (and the networks whose ICE candidates
-    it offers: center.toml [webrtc] candidate_networks, empty for all)."""
+    """What the agent's browser phone signs in with, and the networks whose ICE candidates it
+    offers (center.toml [webrtc] candidate_networks; empty: all)."""
     host = urlsplit(config.webrtc.ws_url).hostname or ""
     return {
         "agent_id": agent.id,

@@ -453,14 +453,16 @@ def host_addresses() -> list[str]:
 SPARE_ADDRESS = "198.18.0.1"
 
 
-def loopback_ice_candidates() -> IceCandidates:
+def loopback_ice_candidates(addresses: list[str] | None = None) -> IceCandidates:
     """The mapping that makes a sandbox's browser phones meet Asterisk on 127.0.0.1: the
     machine's first non-loopback IPv4 address advertised as 127.0.0.1, the others denied. A
     machine (or network namespace) with none has nothing Asterisk could map: the sandbox puts
     SPARE_ADDRESS on `lo` (a /32 reachable from this machine only) and maps that."""
-    addresses = host_addresses()
-    denied = tuple(f"{a}/128" if ":" in a else f"{a}/32" for a in addresses)
-    if not any(":" not in a for a in addresses):
+    addresses = host_addresses() if addresses is None else addresses
+    v4 = [a for a in addresses if ":" not in a]
+    mapped = v4[0] if v4 else SPARE_ADDRESS
+    denied = tuple(f"{a}/128" if ":" in a else f"{a}/32" for a in addresses if a != mapped)
+    if not v4:
         ip = shutil.which("ip") or "ip"
         proc = subprocess.run(
             [ip, "addr", "add", f"{SPARE_ADDRESS}/32", "dev", "lo"], capture_output=True, text=True
@@ -470,8 +472,7 @@ def loopback_ice_candidates() -> IceCandidates:
                 f"this machine has no non-loopback address and {SPARE_ADDRESS}/32 could not be "
                 f"added to lo for the browser phones' ICE: {proc.stderr.strip()}"
             )
-        return IceCandidates(mapped=SPARE_ADDRESS, denied=denied)
-    return IceCandidates(mapped=addresses[0], denied=denied[1:])
+    return IceCandidates(mapped=mapped, denied=denied)
 
 
 def _write_if_changed(path: Path, text: str) -> None:

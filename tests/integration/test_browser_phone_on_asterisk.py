@@ -36,6 +36,7 @@ pytestmark = pytest.mark.pbx
 CHROMIUM = Path("/usr/bin/chromium")
 AGENT = "1005"  # the harness's browser agent (phone = "browser", general 5)
 WORKSPACE = f"http://127.0.0.1:{HTTP_PORT}/console/agent"
+WEBRTC_MIME = {"opus": "opus", "alaw": "pcma", "ulaw": "pcmu"}  # Asterisk's names -> MIME
 CALLER_HZ, AGENT_HZ, OPERATOR_HZ = 440.0, 700.0, 550.0  # the tones each side plays
 
 
@@ -180,6 +181,18 @@ def test_browser_agent_takes_a_call_each_side_hears_the_other_and_hangs_up(
         pair = media["pair"]
         assert pair and pair["state"] == "succeeded", media
         assert pair["local"].startswith("127.") and pair["remote"].startswith("127."), media
+        # the codec both ways is the first of center.toml [webrtc] codecs (Opus unless
+        # configured otherwise; the caller's G.711 is transcoded)
+        first = f"audio/{WEBRTC_MIME[cc.config.webrtc.codecs[0]]}"
+        media = wait_until(
+            lambda: (
+                (m := page.evaluate("window.ccPhone.media()"))["codec"].lower() == first
+                and m["sendCodec"].lower() == first
+                and m
+            ),
+            30,
+            f"{first} both ways",
+        )
         # hold (a re-INVITE the media server accepts) and back, mute and back, a DTMF key
         page.click("#phone-hold")
         expect(page.locator("#phone-state")).to_have_text("保持中", timeout=30_000)
@@ -206,7 +219,10 @@ def test_browser_agent_takes_a_call_each_side_hears_the_other_and_hangs_up(
         assert page.locator("#call").is_visible()  # the workspace shows the call in hand
         cpu = _browser_cpu_seconds(chromium) - cpu_before
         wall = time.monotonic() - wall_before
-        print(f"browser CPU during the call: {100 * cpu / wall:.1f} % of a core ({wall:.1f} s)")
+        print(
+            f"browser CPU during the call ({media['codec']}): "
+            f"{100 * cpu / wall:.1f} % of a core ({wall:.1f} s)"
+        )
         page.click("#phone-hangup")
         heard = caller.wait_for(lambda e: e.get("event") == "disconnected", 60)
         expect(page.locator("#phone-state")).to_have_text("已注册，等待来电", timeout=30_000)

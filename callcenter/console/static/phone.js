@@ -74,8 +74,8 @@ function heardFrequency() {
 }
 
 // What the call's media runs over, for support and the browser test: the media server's ICE
-// candidates (from its SDP), the selected candidate pair (addresses on both ends), the
-// negotiated audio codec and the packets each way (RTCPeerConnection.getStats).
+// candidates (from its SDP), the selected candidate pair (addresses on both ends), the audio
+// codec heard (`codec`) and sent (`sendCodec`), the packets each way (getStats).
 async function media() {
   const handler = user && user.session && user.session.sessionDescriptionHandler;
   const pc = handler && handler.peerConnection;
@@ -87,7 +87,7 @@ async function media() {
   const localCandidates = candidates(sentSdp ? { sdp: sentSdp } : pc.localDescription);
   const stats = new Map();
   (await pc.getStats()).forEach((s) => stats.set(s.id, s));
-  const result = { remoteCandidates, localCandidates, pair: null, codec: "", sent: 0, received: 0 };
+  const result = { remoteCandidates, localCandidates, pair: null, codec: "", sendCodec: "", sent: 0, received: 0 };
   for (const s of stats.values()) {
     if (s.type === "transport" && s.selectedCandidatePairId) {
       const pair = stats.get(s.selectedCandidatePairId);
@@ -100,7 +100,11 @@ async function media() {
       const codec = stats.get(s.codecId);
       if (codec) result.codec = codec.mimeType;
     }
-    if (s.type === "outbound-rtp" && s.kind === "audio") result.sent = s.packetsSent;
+    if (s.type === "outbound-rtp" && s.kind === "audio") {
+      result.sent = s.packetsSent;
+      const codec = stats.get(s.codecId);
+      if (codec) result.sendCodec = codec.mimeType;
+    }
   }
   return result;
 }
@@ -152,8 +156,8 @@ function keepCandidates(networks, description) {
   return { type: description.type, sdp };
 }
 
-// SIP.js's own session description handlers, whose description (read once ICE gathering is
-// done, just before it is sent) offers only the candidates on `networks` (all when empty).
+// SIP.js's own session description handlers, whose descriptions (read once ICE gathering is
+// done, just before they are sent) offer only the candidates on `networks` (all when empty).
 function handlerFactory(SIP, networks) {
   const make = SIP.Web.defaultSessionDescriptionHandlerFactory();
   return (session, options) => {
