@@ -105,6 +105,12 @@ def _browser_cpu_seconds(browser_pid: int) -> float:
     return total
 
 
+def _process_cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) of one process, all its threads."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _chromium_pid() -> int:
     """The headless Chromium this module launched (the newest chromium process of ours)."""
     found = []
@@ -160,8 +166,10 @@ def test_browser_agent_takes_a_call_each_side_hears_the_other_and_hangs_up(
         expect(page.locator("#phone-ring")).to_be_visible(timeout=90_000)
         expect(page.locator("#phone-state")).to_have_text("来电振铃")
         expect(page.locator("#phone-answer")).to_be_enabled()
-        chromium = _chromium_pid()
+        chromium, asterisk = _chromium_pid(), cc.instance.pid()
+        assert asterisk is not None, "the sandbox Asterisk is not running"
         cpu_before, wall_before = _browser_cpu_seconds(chromium), time.monotonic()
+        pbx_before = _process_cpu_seconds(asterisk)
         page.click("#phone-answer")
         expect(page.locator("#phone-state")).to_have_text("通话中", timeout=60_000)
         wait_until(lambda: _agent(cc)["state"] == "on_call", 60, "the engine to see the call")
@@ -219,9 +227,10 @@ def test_browser_agent_takes_a_call_each_side_hears_the_other_and_hangs_up(
         assert page.locator("#call").is_visible()  # the workspace shows the call in hand
         cpu = _browser_cpu_seconds(chromium) - cpu_before
         wall = time.monotonic() - wall_before
+        pbx = _process_cpu_seconds(asterisk) - pbx_before
         print(
-            f"browser CPU during the call ({media['codec']}): "
-            f"{100 * cpu / wall:.1f} % of a core ({wall:.1f} s)"
+            f"CPU during the call ({media['codec']}): browser {100 * cpu / wall:.1f} %, "
+            f"Asterisk {100 * pbx / wall:.1f} % of a core ({wall:.1f} s)"
         )
         page.click("#phone-hangup")
         heard = caller.wait_for(lambda e: e.get("event") == "disconnected", 60)
