@@ -172,7 +172,8 @@ class Instance:
     recordings_host: Path | None = None
     # The browser phones' secure WebSocket (wss://host:wss_port/ws) with a certificate the
     # instance makes itself; 0: no HTTP server at all (Asterisk's plain HTTP listener takes
-    # wss_port + 1, on loopback).
+    # wss_port + 1, on loopback). The browsers are on this machine: ICE offers them 127.0.0.1
+    # only (loopback_ice_candidates, rendered into rtp.conf).
     wss_port: int = 0
     root: Path = field(default_factory=root_dir)
 
