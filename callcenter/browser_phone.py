@@ -77,8 +77,9 @@ def sip_password(config: Config, extension: str) -> str:
     return password
 
 
-def phone_account(config: Config, agent: AgentEntry) -> dict[str, str]:
-    """What the agent's browser phone signs in with."""
+def phone_account(config: Config, agent: AgentEntry) -> dict[str, str | list[str]]:
+    """What the agent's browser phone signs in with, and the networks whose ICE candidates it
+    offers (center.toml [webrtc] candidate_networks; empty: all)."""
     host = urlsplit(config.webrtc.ws_url).hostname or ""
     return {
         "agent_id": agent.id,
@@ -87,4 +88,5 @@ def phone_account(config: Config, agent: AgentEntry) -> dict[str, str]:
         "ws_url": config.webrtc.ws_url,
         "sip_uri": f"sip:{agent.extension}@{host}",
         "password": sip_password(config, agent.extension),
+        "candidate_networks": list(config.webrtc.candidate_networks),
     }

@@ -97,6 +97,8 @@ class AsrConfig:
 
 
 PHONE_KINDS = ("softphone", "browser")
+# what a browser phone may speak (Asterisk format names)
+WEBRTC_CODECS = ("opus", "alaw", "ulaw")
 
 
 @dataclass(frozen=True)
@@ -104,12 +106,18 @@ class WebrtcConfig:
     """The browser phone (center.toml [webrtc]): where the agent workspace's SIP stack
     connects (`ws_url`, secure WebSocket), and the media server's TLS listener that carries
     it (`bind`, `cert_file`, `key_file`, written into the rendered http.conf). Required as
-    soon as one agent has `phone = "browser"`; the sandbox makes its own certificate."""
+    soon as one agent has `phone = "browser"`; the sandbox makes its own certificate.
+    `codecs`: what the browser endpoints offer, in order (Opus needs Asterisk's
+    codec_opus_open_source and res_format_attr_opus modules; G.711 needs nothing).
+    `candidate_networks`: the networks (CIDR) whose ICE candidates the browser phone offers;
+    empty: all of the agent's addresses (e.g. ["10.20.0.0/16"] keeps a VPN's address out)."""
 
     ws_url: str = ""
     bind: str = "0.0.0.0:8089"
     cert_file: str = ""
     key_file: str = ""
+    codecs: tuple[str, ...] = ("opus", "alaw", "ulaw")
+    candidate_networks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -915,11 +923,28 @@ def _webrtc(raw: Any, agents: list[AgentEntry], r: TableReader, file: str) -> We
     def path(v: str) -> str | None:
         return None if Path(v).is_absolute() else "must be an absolute path (on the media server)"
 
+    def codecs(v: list[Any]) -> str | None:
+        if v and all(c in WEBRTC_CODECS for c in v) and len(set(v)) == len(v):
+            return None
+        return f'must list distinct codecs of {", ".join(WEBRTC_CODECS)}, e.g. ["opus", "alaw"]'
+
+    def networks(v: list[Any]) -> str | None:
+        for n in v:
+            try:
+                ipaddress.ip_network(n)
+            except (TypeError, ValueError):
+                return f'must list networks, e.g. ["10.20.0.0/16"]: {n!r} is not one'
+        return None
+
     webrtc = WebrtcConfig(
         ws_url=r.get(w, "webrtc", "ws_url", str, "", check=ws_url),
         bind=r.get(w, "webrtc", "bind", str, WebrtcConfig.bind, check=_host_port),
         cert_file=r.get(w, "webrtc", "cert_file", str, "", check=path),
         key_file=r.get(w, "webrtc", "key_file", str, "", check=path),
+        codecs=tuple(r.get(w, "webrtc", "codecs", list, list(WebrtcConfig.codecs), check=codecs)),
+        candidate_networks=tuple(
+            r.get(w, "webrtc", "candidate_networks", list, [], check=networks)
+        ),
     )
     if browser:
         for name in ("ws_url", "cert_file", "key_file"):

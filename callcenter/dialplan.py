@@ -148,6 +148,7 @@ def context(config: Config, params: RenderParams) -> dict[str, Any]:
         "tls_cert": params.tls_cert or config.webrtc.cert_file,
         "tls_key": params.tls_key or config.webrtc.key_file,
         "http_port": params.http_port,
+        "webrtc_codecs": config.webrtc.codecs,
         "trunks": [t for t in config.trunks if t.direction == "inbound"],
         "emergency": config.emergency,
         "fallback_after": config.engine.fallback_after,

@@ -17,6 +17,9 @@ Events:   {"event": "registered", "user": ..., "code": 200}
           {"event": "incoming", "user": ..., "from": ...}
           {"event": "confirmed", "user": ..., "call": n}
           {"event": "disconnected", "user": ..., "call": n, "recording": path, "seconds": s}
+          {"event": "dtmf", "user": ..., "digits": "21"}  (digits this phone sent)
+          {"event": "dtmf_received", "user": ..., "call": n, "digit": "5"}  (RFC 4733 from
+           the far end, one event per digit)
 """
 
 from __future__ import annotations
@@ -124,6 +127,10 @@ class Call(pj.Call):  # type: ignore[misc]
                 seconds=round(seconds, 3),
             )
             self.state.forget(self)
+
+    def onDtmfDigit(self, prm: Any) -> None:
+        # a digit the far end sent in the media stream (RFC 4733)
+        emit(event="dtmf_received", user=self.account.user, call=self.number, digit=prm.digit)
 
     def onCallMediaState(self, prm: Any) -> None:
         # An exception leaving a callback is printed and kept (sys.last_traceback), and with

@@ -9,6 +9,7 @@ private mount namespace where /etc/resolv.conf is a loopback-only file.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import json
 import math
 import os
@@ -112,6 +113,9 @@ MODULES = [
     "res_http_websocket.so",
     "res_pjsip_transport_websocket.so",
     "res_srtp.so",
+    # Opus for the browser phones (Debian's asterisk-modules), transcoded against G.711
+    "res_format_attr_opus.so",
+    "codec_opus_open_source.so",
 ]
 
 
@@ -168,7 +172,8 @@ class Instance:
     recordings_host: Path | None = None
     # The browser phones' secure WebSocket (wss://host:wss_port/ws) with a certificate the
     # instance makes itself; 0: no HTTP server at all (Asterisk's plain HTTP listener takes
-    # wss_port + 1, on loopback).
+    # wss_port + 1, on loopback). The browsers are on this machine: ICE offers them 127.0.0.1
+    # only (loopback_ice_candidates, rendered into rtp.conf).
     wss_port: int = 0
     root: Path = field(default_factory=root_dir)
 
@@ -250,6 +255,8 @@ class Instance:
             "modules": MODULES,
             "rtp_start": self.rtp_start,
             "rtp_end": self.rtp_end,
+            # browser phones: ICE offers loopback (see loopback_ice_candidates)
+            "ice": loopback_ice_candidates() if self.wss_port else None,
         }
         for template in sorted(p.name for p in SANDBOX_TEMPLATES.glob("*.j2")):
             files[template[:-3]] = env.get_template(template).render(ctx)
@@ -403,6 +410,70 @@ class Instance:
     def remove(self) -> None:
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class IceCandidates:
+    """rtp.conf's ICE host candidates for a sandbox whose browser phones are on loopback.
+
+    Asterisk gathers its ICE host candidates from the machine's interfaces and never offers a
+    127.x address, so a browser on the same machine would be sent to a non-loopback address.
+    The sandbox takes one of the machine's own addresses, `mapped`, and advertises it as
+    127.0.0.1 ([ice_host_candidates]); every other address, IPv6 ones too, is denied
+    (`denied`, rtp.conf ice_deny), so 127.0.0.1
+    is the only candidate a browser phone is offered. Production renders no rtp.conf: there
+    Asterisk offers the operator's addresses as they are."""
+
+    mapped: str
+    denied: tuple[str, ...] = ()
+
+
+def host_addresses() -> list[str]:
+    """The addresses (IPv4 first, then IPv6) of this machine's interfaces that are up,
+    loopback ones left out: what Asterisk's ICE gathering finds (`ip -o addr show up`)."""
+    ip = shutil.which("ip")
+    if ip is None:
+        raise SandboxError("iproute2 (`ip`) is not installed: the sandbox cannot list addresses")
+    proc = subprocess.run([ip, "-o", "addr", "show", "up"], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SandboxError(f"ip addr failed: {proc.stderr.strip()}")
+    v4: list[str] = []
+    v6: list[str] = []
+    for line in proc.stdout.splitlines():
+        fields = line.split()
+        for family, found in (("inet", v4), ("inet6", v6)):
+            if family in fields:
+                address = fields[fields.index(family) + 1].split("/")[0]
+                if not ipaddress.ip_address(address).is_loopback and address not in found:
+                    found.append(address)
+    return v4 + v6
+
+
+# An address from the benchmarking range (RFC 2544) that a machine without any non-loopback
+# address gives its loopback interface, so that Asterisk has a host candidate to map.
+SPARE_ADDRESS = "198.18.0.1"
+
+
+def loopback_ice_candidates(addresses: list[str] | None = None) -> IceCandidates:
+    """The mapping that makes a sandbox's browser phones meet Asterisk on 127.0.0.1: the
+    machine's first non-loopback IPv4 address advertised as 127.0.0.1, the others denied. A
+    machine (or network namespace) with none has nothing Asterisk could map: the sandbox puts
+    SPARE_ADDRESS on `lo` (a /32 reachable from this machine only) and maps that."""
+    addresses = host_addresses() if addresses is None else addresses
+    v4 = [a for a in addresses if ":" not in a]
+    mapped = v4[0] if v4 else SPARE_ADDRESS
+    denied = tuple(f"{a}/128" if ":" in a else f"{a}/32" for a in addresses if a != mapped)
+    if not v4:
+        ip = shutil.which("ip") or "ip"
+        proc = subprocess.run(
+            [ip, "addr", "add", f"{SPARE_ADDRESS}/32", "dev", "lo"], capture_output=True, text=True
+        )
+        if proc.returncode != 0 and "File exists" not in proc.stderr:
+            raise SandboxError(
+                f"this machine has no non-loopback address and {SPARE_ADDRESS}/32 could not be "
+                f"added to lo for the browser phones' ICE: {proc.stderr.strip()}"
+            )
+    return IceCandidates(mapped=mapped, denied=denied)
 
 
 def _write_if_changed(path: Path, text: str) -> None:

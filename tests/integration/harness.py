@@ -107,6 +107,8 @@ rtp_end = {RTP[1]}
 ws_url = "wss://127.0.0.1:{WSS_PORT}/ws"
 cert_file = "/srv/cc/{INSTANCE_NAME}/keys/wss.crt"
 key_file = "/srv/cc/{INSTANCE_NAME}/keys/wss.key"
+# the browser and the sandbox share this machine: only loopback candidates are offered
+candidate_networks = ["127.0.0.0/8", "::1/128"]
 """
 
 # An agent whose phone is the agent workspace in a browser (WebRTC): no softphone process is

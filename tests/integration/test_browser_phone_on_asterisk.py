@@ -19,14 +19,25 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from callcenter.simulation import dominant_frequency
-from tests.integration.harness import HTTP_PORT, Center, closed_wav, wait_until
+from callcenter.simulation import Softphone, dominant_frequency, write_tone
+from tests.integration.harness import (
+    CALLER_RTP,
+    EMERGENCY_PORT,
+    HTTP_PORT,
+    SIP_PORT,
+    Center,
+    closed_wav,
+    tone_levels,
+    wait_until,
+)
 
 pytestmark = pytest.mark.pbx
 
 CHROMIUM = Path("/usr/bin/chromium")
 AGENT = "1005"  # the harness's browser agent (phone = "browser", general 5)
 WORKSPACE = f"http://127.0.0.1:{HTTP_PORT}/console/agent"
+WEBRTC_MIME = {"opus": "opus", "alaw": "pcma", "ulaw": "pcmu"}  # Asterisk's names -> MIME
+CALLER_HZ, AGENT_HZ, OPERATOR_HZ = 440.0, 700.0, 550.0  # the tones each side plays
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +105,12 @@ def _browser_cpu_seconds(browser_pid: int) -> float:
     return total
 
 
+def _process_cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) of one process, all its threads."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _chromium_pid() -> int:
     """The headless Chromium this module launched (the newest chromium process of ours)."""
     found = []
@@ -149,8 +166,10 @@ def test_browser_agent_takes_a_call_each_side_hears_the_other_and_hangs_up(
         expect(page.locator("#phone-ring")).to_be_visible(timeout=90_000)
         expect(page.locator("#phone-state")).to_have_text("来电振铃")
         expect(page.locator("#phone-answer")).to_be_enabled()
-        chromium = _chromium_pid()
+        chromium, asterisk = _chromium_pid(), cc.instance.pid()
+        assert asterisk is not None, "the sandbox Asterisk is not running"
         cpu_before, wall_before = _browser_cpu_seconds(chromium), time.monotonic()
+        pbx_before = _process_cpu_seconds(asterisk)
         page.click("#phone-answer")
         expect(page.locator("#phone-state")).to_have_text("通话中", timeout=60_000)
         wait_until(lambda: _agent(cc)["state"] == "on_call", 60, "the engine to see the call")
@@ -159,6 +178,28 @@ def test_browser_agent_takes_a_call_each_side_hears_the_other_and_hangs_up(
             lambda: abs(page.evaluate("window.ccPhone.heardFrequency()") - 440) < 15,
             60,
             "the page to hear the caller's 440 Hz",
+        )
+        # the media runs over loopback on both ends: the media server offers 127.0.0.1 only
+        # and ICE selected a loopback pair (getStats)
+        media = page.evaluate("window.ccPhone.media()")
+        print(f"browser call media: {media}")
+        for side in ("remoteCandidates", "localCandidates"):  # what each end offered
+            assert media[side], media
+            assert all(a.startswith("127.") or a == "::1" for a in media[side]), media
+        pair = media["pair"]
+        assert pair and pair["state"] == "succeeded", media
+        assert pair["local"].startswith("127.") and pair["remote"].startswith("127."), media
+        # the codec both ways is the first of center.toml [webrtc] codecs (Opus unless
+        # configured otherwise; the caller's G.711 is transcoded)
+        first = f"audio/{WEBRTC_MIME[cc.config.webrtc.codecs[0]]}"
+        media = wait_until(
+            lambda: (
+                (m := page.evaluate("window.ccPhone.media()"))["codec"].lower() == first
+                and m["sendCodec"].lower() == first
+                and m
+            ),
+            30,
+            f"{first} both ways",
         )
         # hold (a re-INVITE the media server accepts) and back, mute and back, a DTMF key
         page.click("#phone-hold")
@@ -170,8 +211,14 @@ def test_browser_agent_takes_a_call_each_side_hears_the_other_and_hangs_up(
         expect(page.locator("#phone-mute")).to_have_text("取消静音")
         page.click("#phone-mute")
         expect(page.locator("#phone-mute")).to_have_text("静音")
+        # a DTMF key: the caller's phone receives the digit (RFC 4733 through the bridge)
         page.click("#phone-keypad button:text-is('5')")
         expect(page.locator("#notice")).not_to_contain_text("失败")
+        got = caller.wait_for(lambda e: e.get("event") == "dtmf_received", 30)
+        assert got["digit"] == "5", got
+        page.click("#phone-keypad button:text-is('#')")
+        got = caller.wait_for(lambda e: e.get("event") == "dtmf_received" and e["digit"] != "5", 30)
+        assert got["digit"] == "#", got
         # talk on until the call timer passes twelve seconds: the caller's recording then
         # holds seconds of the agent's 700 Hz after the hold
         expect(page.locator("#phone-timer")).to_have_text(
@@ -180,7 +227,11 @@ def test_browser_agent_takes_a_call_each_side_hears_the_other_and_hangs_up(
         assert page.locator("#call").is_visible()  # the workspace shows the call in hand
         cpu = _browser_cpu_seconds(chromium) - cpu_before
         wall = time.monotonic() - wall_before
-        print(f"browser CPU during the call: {100 * cpu / wall:.1f} % of a core ({wall:.1f} s)")
+        pbx = _process_cpu_seconds(asterisk) - pbx_before
+        print(
+            f"CPU during the call ({media['codec']}): browser {100 * cpu / wall:.1f} %, "
+            f"Asterisk {100 * pbx / wall:.1f} % of a core ({wall:.1f} s)"
+        )
         page.click("#phone-hangup")
         heard = caller.wait_for(lambda e: e.get("event") == "disconnected", 60)
         expect(page.locator("#phone-state")).to_have_text("已注册，等待来电", timeout=30_000)
@@ -232,4 +283,69 @@ def test_browser_agent_that_closed_its_tab_is_not_offered_calls(
         assert not offered, offered
         caller.hangup("13800000196")
     finally:
+        cc.engine.post(f"/api/agents/{AGENT}/logout")
+
+
+def _rx_packets(cc: Center, channel_part: str) -> int:
+    """RTP packets Asterisk has received on the channel whose name holds `channel_part`
+    (`pjsip show channelstats`: the first count after the channel's name), 0 while none."""
+    for line in cc.instance.cli("pjsip show channelstats", check=False).splitlines():
+        fields = line.split()
+        if any(channel_part in f for f in fields):
+            counts = [int(f) for f in fields[2:] if f.isdigit()]
+            if counts:
+                return counts[0]
+    return 0
+
+
+def test_browser_agent_sends_the_caller_to_110_with_one_key(
+    cc: Center, browser: Browser, tmp_path: Path
+) -> None:
+    """The workspace's 110 key during a browser-phone call: the caller is blind-transferred
+    to the emergency line, the agent's browser phone drops off, the caller and the 110
+    operator hear each other."""
+    operator = Softphone(
+        f"127.0.0.1:{SIP_PORT}",
+        port=EMERGENCY_PORT,
+        accounts=[("110", "")],
+        play=str(write_tone(tmp_path / "operator550.wav", OPERATOR_HZ)),
+        record_dir=str(tmp_path),
+        rtp_port=CALLER_RTP + 1000,
+        answer_delay=0.2,
+    )
+    page = _sign_in(browser)
+    try:
+        operator.wait_for(lambda e: e.get("event") == "ready")
+        _only_browser_agent_ready(cc)
+        wait_until(lambda: _agent(cc)["reachable"], 60, "the browser phone reachable")
+        wait_until(lambda: _agent(cc)["state"] == "idle", 60, "the browser agent idle")
+        caller = cc.caller("13800000197")
+        caller.call("13800000197", "12345")
+        expect(page.locator("#phone-answer")).to_be_enabled(timeout=90_000)
+        page.click("#phone-answer")
+        expect(page.locator("#phone-state")).to_have_text("通话中", timeout=60_000)
+        wait_until(
+            lambda: abs(page.evaluate("window.ccPhone.heardFrequency()") - 440) < 15,
+            60,
+            "the page to hear the caller's 440 Hz",
+        )
+        expect(page.locator("#call")).to_be_visible(timeout=30_000)
+        page.click('button.emergency[data-line="110"]')  # blind: the agent drops off
+        expect(page.locator("#notice")).to_contain_text("正在转接 110")
+        operator.wait_for(lambda e: e.get("event") == "confirmed", 60)
+        expect(page.locator("#phone-state")).to_have_text("已注册，等待来电", timeout=30_000)
+        # the caller and the operator talk: wait for four seconds of the operator's RTP
+        wait_until(lambda: _rx_packets(cc, "emergency") > 200, 60, "the 110 line's audio")
+        caller.hangup("13800000197")
+        heard = operator.wait_for(lambda e: e.get("event") == "disconnected", 60)
+        mine = caller.wait_for(lambda e: e.get("event") == "disconnected", 60)
+        # the operator heard the caller (not the agent's 700 Hz), the caller the operator
+        caller_level, agent_level = tone_levels(
+            closed_wav(str(heard["recording"]), 60), (CALLER_HZ, AGENT_HZ), 0.5, 0
+        )
+        assert caller_level > 0.5 and agent_level < 0.2, (caller_level, agent_level)
+        assert tone_levels(closed_wav(str(mine["recording"]), 60), (OPERATOR_HZ,), -2.0, 0)[0] > 0.5
+    finally:
+        page.context.close()
+        operator.close()
         cc.engine.post(f"/api/agents/{AGENT}/logout")

@@ -77,6 +77,7 @@ async def test_only_the_agents_own_token_reads_its_phone_and_each_read_is_audite
         "ws_url": "wss://pbx.example.org:8089/ws",
         "sip_uri": "sip:1005@pbx.example.org",
         "password": "browser-secret-1005",
+        "candidate_networks": [],  # center.toml [webrtc]: every address is offered
     }
     for who in ("1001", "supervisor"):
         other = await c.get("/api/agents/1005/phone", headers=auth(t[who]))

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from callcenter.config import ConfigErrors, load_config
-from callcenter.dialplan import DEPLOYMENT_FILES, RenderParams, render
+from callcenter.dialplan import DEPLOYMENT_FILES, RenderParams, environment, render
+from callcenter.pbx.sandbox import SANDBOX_TEMPLATES, IceCandidates, loopback_ice_candidates
 from tests.unit.fakes import SHIPPED_CONFIG
 from tests.unit.test_dialplan import with_secrets
 
@@ -111,3 +112,51 @@ def test_the_browser_phone_password_comes_from_the_operators_store(
     store.chmod(0o644)  # a store others may read is refused, with the reason
     with pytest.raises(PhoneUnavailable, match="chmod 600"):
         sip_password(config, "1001")
+
+
+def test_browser_phones_offer_opus_then_g711_unless_configured(tmp_path: Path) -> None:
+    """[webrtc] codecs: the browser endpoints' allow, and the order the agent legs are
+    offered in (extensions.conf cc-predial, for endpoints that set CC_BROWSER_PHONE)."""
+    for extra, allow in (("", "opus,alaw,ulaw"), ('codecs = ["alaw"]\n', "alaw")):
+        config = load_config(
+            config_dir(tmp_path / allow, agents=BROWSER_AGENT, center=WEBRTC + extra)
+        )
+        passwords = {a.extension: f"pw-{a.extension}-secret" for a in config.agents}
+        files = render(config, with_secrets(config, RenderParams(agent_passwords=passwords)))
+        block = files["pjsip.conf"][files["pjsip.conf"].index("[browser-endpoint](!)") :]
+        assert f"allow = {allow}\n" in block and "set_var = CC_BROWSER_PHONE=yes" in block
+        desk = files["pjsip.conf"][files["pjsip.conf"].index("[agent-endpoint](!)") :]
+        assert "allow = alaw,ulaw\n" in desk.split("\n\n", 1)[0]  # desk phones: unchanged
+        assert f"Set(PJSIP_MEDIA_OFFER(audio)={allow})" in files["extensions.conf"]
+        assert "U(cc-answered)b(cc-predial^s^1)" in files["extensions.conf"]
+
+
+def test_bad_codecs_and_candidate_networks_are_config_errors(tmp_path: Path) -> None:
+    bad = WEBRTC + 'codecs = ["opus", "g729"]\ncandidate_networks = ["10.0.0.0/33"]\n'
+    text = errors(config_dir(tmp_path, agents=BROWSER_AGENT, center=bad))
+    assert "webrtc.codecs" in text and "opus, alaw, ulaw" in text
+    assert "webrtc.candidate_networks" in text and "10.0.0.0/33" in text
+    good = WEBRTC + 'candidate_networks = ["127.0.0.0/8", "::1/128"]\n'
+    config = load_config(config_dir(tmp_path / "good", agents=BROWSER_AGENT, center=good))
+    assert config.webrtc.candidate_networks == ("127.0.0.0/8", "::1/128")
+    assert config.webrtc.codecs == ("opus", "alaw", "ulaw")
+
+
+def test_the_sandbox_advertises_one_own_address_as_loopback_and_denies_the_rest() -> None:
+    """rtp.conf of a sandbox with browser phones: Asterisk never offers 127.x itself, so the
+    machine's first IPv4 address is mapped to 127.0.0.1 and every other one is denied."""
+    ice = loopback_ice_candidates(["fd00::2", "192.0.2.2", "10.9.8.7", "fe80::1"])
+    assert ice == IceCandidates("192.0.2.2", ("fd00::2/128", "10.9.8.7/32", "fe80::1/128"))
+    text = (
+        environment(SANDBOX_TEMPLATES)
+        .get_template("rtp.conf.j2")
+        .render(rtp_start=20000, rtp_end=20999, ice=ice)
+    )
+    assert "[ice_host_candidates]\n192.0.2.2 => 127.0.0.1" in text
+    assert re.findall(r"^ice_deny = (\S+)$", text, flags=re.M) == list(ice.denied)
+    plain = (
+        environment(SANDBOX_TEMPLATES)
+        .get_template("rtp.conf.j2")
+        .render(rtp_start=20000, rtp_end=20999, ice=None)
+    )
+    assert "ice" not in plain  # no browser phones: Asterisk's own gathering, unmapped

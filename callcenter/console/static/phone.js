@@ -11,6 +11,7 @@ let user = null; // SIP.js SimpleUser
 let connectedAt = 0;
 let ringer = null;
 let analyser = null;
+let sentSdp = ""; // the description this phone last sent, as filtered by keepCandidates
 
 function setState(text, className = "") {
   $("phone-state").textContent = text;
@@ -72,6 +73,103 @@ function heardFrequency() {
   return (best * analyser.context.sampleRate) / analyser.fftSize;
 }
 
+// What the call's media runs over, for support and the browser test: the media server's ICE
+// candidates (from its SDP), the selected candidate pair (addresses on both ends), the audio
+// codec heard (`codec`) and sent (`sendCodec`), the packets each way (getStats).
+async function media() {
+  const handler = user && user.session && user.session.sessionDescriptionHandler;
+  const pc = handler && handler.peerConnection;
+  if (!pc) return null;
+  const candidates = (description) => (description ? description.sdp : "").split(/\r?\n/)
+    .filter((l) => l.startsWith("a=candidate:")).map((l) => l.split(" ")[4]);
+  const remoteCandidates = candidates(pc.remoteDescription);
+  // what this phone offered the far end (its candidates as sent, after keepCandidates)
+  const localCandidates = candidates(sentSdp ? { sdp: sentSdp } : pc.localDescription);
+  const stats = new Map();
+  (await pc.getStats()).forEach((s) => stats.set(s.id, s));
+  const result = { remoteCandidates, localCandidates, pair: null, codec: "", sendCodec: "", sent: 0, received: 0 };
+  for (const s of stats.values()) {
+    if (s.type === "transport" && s.selectedCandidatePairId) {
+      const pair = stats.get(s.selectedCandidatePairId);
+      const local = pair && stats.get(pair.localCandidateId);
+      const remote = pair && stats.get(pair.remoteCandidateId);
+      if (local && remote) result.pair = { local: local.address, remote: remote.address, state: pair.state };
+    }
+    if (s.type === "inbound-rtp" && s.kind === "audio") {
+      result.received = s.packetsReceived;
+      const codec = stats.get(s.codecId);
+      if (codec) result.codec = codec.mimeType;
+    }
+    if (s.type === "outbound-rtp" && s.kind === "audio") {
+      result.sent = s.packetsSent;
+      const codec = stats.get(s.codecId);
+      if (codec) result.sendCodec = codec.mimeType;
+    }
+  }
+  return result;
+}
+
+// center.toml [webrtc] candidate_networks: the browser phone offers only ICE candidates on
+// these networks (CIDR, IPv4 or IPv6), and its SDP's default address is one of them.
+function addressBits(address) {
+  if (address.includes(".") && !address.includes(":")) {
+    const parts = address.split(".").map(Number);
+    if (parts.length !== 4 || parts.some((p) => !(p >= 0 && p <= 255))) return null;
+    return parts.map((p) => p.toString(2).padStart(8, "0")).join("");
+  }
+  if (!address.includes(":")) return null; // e.g. an mDNS name
+  const [head, tail = ""] = address.split("::");
+  const groups = (text) => (text ? text.split(":") : []);
+  const h = groups(head), t = groups(tail);
+  const all = address.includes("::") ? [...h, ...Array(8 - h.length - t.length).fill("0"), ...t] : h;
+  if (all.length !== 8) return null;
+  return all.map((g) => parseInt(g, 16).toString(2).padStart(16, "0")).join("");
+}
+
+function inNetworks(address, networks) {
+  const bits = addressBits(address);
+  return bits !== null && networks.some((network) => {
+    const [base, length] = network.split("/");
+    const baseBits = addressBits(base);
+    if (baseBits === null || baseBits.length !== bits.length) return false;
+    const n = length === undefined ? bits.length : Number(length);
+    return bits.slice(0, n) === baseBits.slice(0, n);
+  });
+}
+
+function keepCandidates(networks, description) {
+  let kept = null;
+  const lines = description.sdp.split("\r\n").filter((line) => {
+    if (!line.startsWith("a=candidate:")) return true;
+    const f = line.split(" ");
+    if (!inNetworks(f[4], networks)) return false;
+    if (!kept && f[1] === "1" && f[2].toLowerCase() === "udp") kept = { address: f[4], port: f[5] };
+    return true;
+  });
+  const sdp = lines.map((line) => {
+    if (!kept) return line;
+    if (line.startsWith("c=IN ")) return `c=IN IP${kept.address.includes(":") ? 6 : 4} ${kept.address}`;
+    if (line.startsWith("m=audio ")) return line.replace(/^m=audio \d+/, `m=audio ${kept.port}`);
+    return line;
+  }).join("\r\n");
+  sentSdp = sdp;
+  return { type: description.type, sdp };
+}
+
+// SIP.js's own session description handlers, whose descriptions (read once ICE gathering is
+// done, just before they are sent) offer only the candidates on `networks` (all when empty).
+function handlerFactory(SIP, networks) {
+  const make = SIP.Web.defaultSessionDescriptionHandlerFactory();
+  return (session, options) => {
+    const handler = make(session, options);
+    if (networks.length) {
+      const local = handler.getLocalSessionDescription.bind(handler);
+      handler.getLocalSessionDescription = () => local().then((d) => keepCandidates(networks, d));
+    }
+    return handler;
+  };
+}
+
 function listen() {
   const stream = user && user.remoteMediaStream;
   if (!stream || !stream.getAudioTracks().length) return;
@@ -83,6 +181,7 @@ function listen() {
 
 function callEnded() {
   stopRinging();
+  sentSdp = "";
   connectedAt = 0;
   if (analyser) { analyser.context.close(); analyser = null; }
   $("phone-ring").hidden = true;
@@ -112,6 +211,7 @@ export async function startPhone(agentId) {
     notify("浏览器电话不可用：SIP.js 未安装", true);
     return;
   }
+  const networks = account.candidate_networks || [];
   user = new SIP.Web.SimpleUser(account.ws_url, {
     aor: account.sip_uri,
     media: { constraints: { audio: true, video: false }, remote: { audio: $("phone-audio") } },
@@ -122,6 +222,7 @@ export async function startPhone(agentId) {
       authorizationUsername: account.extension,
       authorizationPassword: account.password,
       displayName: account.display_name,
+      sessionDescriptionHandlerFactory: handlerFactory(SIP, networks),
       sessionDescriptionHandlerFactoryOptions: {
         // no public STUN server: the media server is reached directly
         peerConnectionConfiguration: { iceServers: [] },
@@ -174,7 +275,7 @@ export async function startPhone(agentId) {
   // a closed tab takes its registration with it (qualify catches a tab that could not say so)
   window.addEventListener("pagehide", () => { if (user) user.unregister().catch(() => {}); });
   setInterval(showTimer, 1000);
-  window.ccPhone = { heardFrequency, simpleUser: () => user };
+  window.ccPhone = { heardFrequency, media, simpleUser: () => user };
   setState("正在连接媒体服务器", "");
   buttons(false, false);
   try {
