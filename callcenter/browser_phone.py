@@ -13,8 +13,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from callcenter.config import AgentEntry, Config, ConfigError
-from callcenter.dialplan import REPO
-from callcenter.pbx.sandbox import Instance
+from callcenter.pbx.asterisk.dialplan import REPO
+from callcenter.pbx.asterisk.sandbox import Instance
 from callcenter.phone_secrets import read_file, secrets_path
 
 SIPJS_VERSION = "0.21.2"  # keep in step with tools/setup.sh

@@ -17,8 +17,20 @@ from callcenter.applications_cli import add_commands as add_application_commands
 from callcenter.config import NO_PBX, Config, ConfigError, load_config, recordings_root
 from callcenter.data.commands import add_commands as add_data_commands
 from callcenter.data.logmask import install as install_log_masking
-from callcenter.dialplan import REPO, RenderError, RenderParams, check_extensions, render
-from callcenter.pbx.sandbox import Instance, SandboxError, ensure_root, root_dir, root_ready
+from callcenter.pbx.asterisk.dialplan import (
+    REPO,
+    RenderError,
+    RenderParams,
+    check_extensions,
+    render,
+)
+from callcenter.pbx.asterisk.sandbox import (
+    Instance,
+    SandboxError,
+    ensure_root,
+    root_dir,
+    root_ready,
+)
 from callcenter.phone_secrets import generate as generate_phone_secrets
 from callcenter.phone_secrets import phone_passwords, phones
 

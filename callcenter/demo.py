@@ -23,8 +23,8 @@ from pathlib import Path
 from callcenter.cli import pbx_up
 from callcenter.config import Config
 from callcenter.data.crypto import sandbox_cipher
-from callcenter.dialplan import REPO
-from callcenter.pbx.sandbox import root_ready
+from callcenter.pbx.asterisk.dialplan import REPO
+from callcenter.pbx.asterisk.sandbox import root_ready
 from callcenter.runtime import Runtime
 from callcenter.service import Service, ServiceOptions
 from callcenter.simulation import Sipp, Softphone, write_tone

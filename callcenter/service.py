@@ -33,7 +33,7 @@ from callcenter.inspection.config import load_inspection
 from callcenter.inspection.worker import run_inspection
 from callcenter.live import LiveTranscription
 from callcenter.metrics import Metrics
-from callcenter.pbx.asterisk import AsteriskDriver
+from callcenter.pbx.asterisk.driver import AsteriskDriver
 from callcenter.pbx.base import PbxDriver
 from callcenter.queue_log import Member, QueueLogWriter, queue_start_line
 from callcenter.recordings.indexer import RecordingIndexer

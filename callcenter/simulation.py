@@ -22,8 +22,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from callcenter.dialplan import REPO
-from callcenter.pbx.sandbox import Instance
+from callcenter.pbx.asterisk.dialplan import REPO
+from callcenter.pbx.asterisk.sandbox import Instance
 
 SOFTPHONE = REPO / "tools" / "softphone.py"
 SIPP_SCENARIO = REPO / "tools" / "sipp" / "caller.xml"

@@ -41,8 +41,8 @@ from panoramisk.message import Message  # noqa: E402
 
 from callcenter.config import load_config  # noqa: E402
 from callcenter.data.crypto import FILE_ENV, write_key_file  # noqa: E402
-from callcenter.dialplan import REPO, QueueSpec  # noqa: E402
-from callcenter.pbx.sandbox import Instance, ensure_root  # noqa: E402
+from callcenter.pbx.asterisk.dialplan import REPO, QueueSpec  # noqa: E402
+from callcenter.pbx.asterisk.sandbox import Instance, ensure_root  # noqa: E402
 from callcenter.simulation import Sipp  # noqa: E402
 from callcenter.stats import percentile  # noqa: E402
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from callcenter.dialplan import QueueSpec
 from callcenter.masking import mask_phone
+from callcenter.pbx.asterisk.dialplan import QueueSpec
 from callcenter.simulation import Softphone
 from tests.integration.harness import Center, wait_until
 

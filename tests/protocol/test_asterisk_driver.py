@@ -16,7 +16,7 @@ from typing import Any
 from panoramisk.message import Message
 
 from callcenter.pbx import base as pbx
-from callcenter.pbx.asterisk import AsteriskDriver
+from callcenter.pbx.asterisk.driver import AsteriskDriver
 
 RECORDED = Path(__file__).parent / "recorded" / "ami-call-flows.txt"
 

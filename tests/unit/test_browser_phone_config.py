@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from callcenter.config import ConfigErrors, load_config
-from callcenter.dialplan import DEPLOYMENT_FILES, RenderParams, render
+from callcenter.pbx.asterisk.dialplan import DEPLOYMENT_FILES, RenderParams, render
 from tests.unit.fakes import SHIPPED_CONFIG
 from tests.unit.test_dialplan import with_secrets
 

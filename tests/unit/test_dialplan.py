@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from callcenter.config import Config, load_config
-from callcenter.dialplan import (
+from callcenter.pbx.asterisk.dialplan import (
     DEPLOYMENT_FILES,
     REPO,
     QueueSpec,

@@ -15,9 +15,9 @@ from typing import Any
 import jinja2
 
 from callcenter.config import Config
-from callcenter.ivr_dialplan import compile_flows, entry_context
+from callcenter.pbx.asterisk.ivr_dialplan import compile_flows, entry_context
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[3]
 DIALPLAN_TEMPLATES = REPO / "dialplans" / "asterisk"
 
 DEPLOYMENT_FILES = (

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from callcenter.config import Config
-from callcenter.dialplan import REPO, QueueSpec, RenderParams, environment, render
+from callcenter.pbx.asterisk.dialplan import REPO, QueueSpec, RenderParams, environment, render
 from callcenter.prompts import build_prompts, prompt_texts
 
 SANDBOX_TEMPLATES = REPO / "tools" / "sandbox" / "asterisk"
