@@ -32,7 +32,7 @@ from sqlalchemy import create_engine, text
 
 from callcenter.config import load_config
 from callcenter.data.crypto import FILE_ENV, FieldCipher, load_cipher, write_key_file
-from callcenter.pbx.asterisk.dialplan import REPO
+from callcenter.paths import REPO
 from callcenter.pbx.asterisk.sandbox import Instance, ensure_root
 from callcenter.simulation import Softphone, agent_phones, write_tone
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from callcenter.masking import mask_phone
-from callcenter.pbx.asterisk.dialplan import REPO
+from callcenter.paths import REPO
 from tests.integration.harness import (
     CALLER_RTP,
     PLAIN_PROXY_PORT,

@@ -17,7 +17,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from callcenter.asr.speech import CALLER_SENTENCES, build_leg
 from callcenter.masking import mask_phone
-from callcenter.pbx.asterisk.dialplan import REPO
+from callcenter.paths import REPO
 from callcenter.simulation import Softphone
 from tests.integration.harness import (
     CALLER_RTP,

@@ -187,9 +187,12 @@ class AsteriskDriver:
         agent_dials: Mapping[str, str],
         reconnect_timeout: int = 1,
         save_stream: BinaryIO | None = None,
+        phone_dial: str = "PJSIP/{extension}",
     ) -> None:
-        """`agent_dials` maps agent id -> dial string (e.g. "PJSIP/1001")."""
+        """`agent_dials` maps agent id -> dial string (e.g. "PJSIP/1001"); `phone_dial` makes
+        the dial string of any other phone (a supervisor's) from its extension."""
         self.node = node
+        self._phone_dial = phone_dial
         self._dials = dict(agent_dials)
         # DialBegin's DialString is the part after the technology: "1001" for PJSIP/1001
         self._by_dialstring = {d.split("/", 1)[1]: a for a, d in agent_dials.items()}
@@ -701,7 +704,8 @@ class AsteriskDriver:
         if not ok:
             self._fail(call_id, "emergency", (), f"the PBX refused the {mode} transfer")
 
-    async def spy(self, call_id: str, dial: str, mode: str) -> None:
+    async def spy(self, call_id: str, extension: str, mode: str) -> None:
+        dial = self._phone_dial.format(extension=extension)
         call = self._calls.get(call_id)
         channel = self._agent_channel(call) if call is not None else ""
         if call is None or not channel:

@@ -24,7 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from callcenter.config import Config
-from callcenter.pbx.asterisk.dialplan import REPO, QueueSpec, RenderParams, environment, render
+from callcenter.paths import REPO
+from callcenter.pbx.asterisk.dialplan import QueueSpec, RenderParams, environment, render
+from callcenter.pbx.base import SandboxError
 from callcenter.prompts import build_prompts, prompt_texts
 
 SANDBOX_TEMPLATES = REPO / "tools" / "sandbox" / "asterisk"
@@ -115,10 +117,6 @@ MODULES = [
 ]
 
 
-class SandboxError(Exception):
-    error_id = "pbx.sandbox"
-
-
 def cache_dir() -> Path:
     base = os.environ.get("CALLCENTER_CACHE") or os.path.join(
         os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache")), "callcenter"
@@ -197,6 +195,10 @@ class Instance:
         with os.fdopen(fd, "w") as f:
             json.dump(data, f)
         return data
+
+    def control_secret(self) -> str:
+        """The AMI secret the engine's driver logs in with."""
+        return self.secrets()["ami"]
 
     def agent_password(self, extension: str) -> str:
         data = self.secrets()
