@@ -245,12 +245,13 @@ class FinishedCall:
 
 @dataclass(frozen=True)
 class OutboundCall:
-    """One outbound attempt: `ref` is the call id (callback) or survey id, `dial` the full
-    dial string of the citizen's number, `caller_id` what the citizen sees."""
+    """One outbound attempt: `ref` is the call id (callback) or survey id, `number` the
+    citizen's number as dialled (digits, no "+": the node's settings say how it is dialled),
+    `caller_id` what the citizen sees."""
 
     ref: str
     attempt: int
-    dial: str
+    number: str
     timeout: float
     caller_id: str
     skill: str = ""

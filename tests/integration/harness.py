@@ -146,7 +146,6 @@ boost = 1
 # Short times so callbacks, retries and surveys happen within a test.
 OUTBOUND = """
 [outbound]
-dial = "PJSIP/{number}@carrier-out"
 caller_id = "12345"
 ring_timeout = 6
 calling_hours = ["00:00-24:00"]

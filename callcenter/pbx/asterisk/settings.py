@@ -18,12 +18,14 @@ RECORDINGS_DIR = "/var/spool/asterisk/callcenter"  # the node's view of the reco
 class AsteriskSettings:
     """`ami_port`/`ami_user`: the manager interface the driver logs in to; `secret_env`: the
     environment variable holding its secret (never the secret itself); `agent_dial`: how a
-    phone is dialled from its extension (agents, supervisors listening in)."""
+    phone is dialled from its extension (agents, supervisors listening in); `outbound_dial`:
+    how a citizen's number is (callbacks, surveys)."""
 
     ami_port: int = 5038
     ami_user: str = "callcenter"
     secret_env: str = "CALLCENTER_AMI_SECRET"
     agent_dial: str = "PJSIP/{extension}"
+    outbound_dial: str = "PJSIP/{number}@carrier-out"  # a citizen's number (the carrier trunk)
 
     def secret(self, node: str) -> str:
         """The AMI secret from the environment; ConfigError naming the variable if unset."""
@@ -53,6 +55,12 @@ def _dial(v: str) -> str | None:
     return "must be a dial string with {extension}, e.g. PJSIP/{extension}"
 
 
+def _outbound(v: str) -> str | None:
+    if "{number}" in v and "/" in v:
+        return None
+    return "must be a dial string with {number}, e.g. PJSIP/{number}@carrier-out"
+
+
 def parse(r: TableReader, t: Mapping[str, Any], key: str) -> AsteriskSettings:
     """This node's Asterisk keys; mistakes go to `r` under `key` (pbx.nodes[i])."""
     d = AsteriskSettings()
@@ -61,4 +69,5 @@ def parse(r: TableReader, t: Mapping[str, Any], key: str) -> AsteriskSettings:
         ami_user=r.get(t, key, "ami_user", str, d.ami_user),
         secret_env=r.get(t, key, "secret_env", str, d.secret_env),
         agent_dial=r.get(t, key, "agent_dial", str, d.agent_dial, check=_dial),
+        outbound_dial=r.get(t, key, "outbound_dial", str, d.outbound_dial, check=_outbound),
     )

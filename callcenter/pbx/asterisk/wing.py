@@ -32,7 +32,14 @@ class AsteriskWing:
         s = settings_of(node)
         dials = {agent: s.dial(ext) for agent, ext in extensions.items()}
         return AsteriskDriver(
-            node.name, node.host, s.ami_port, s.ami_user, secret, dials, phone_dial=s.agent_dial
+            node.name,
+            node.host,
+            s.ami_port,
+            s.ami_user,
+            secret,
+            dials,
+            phone_dial=s.agent_dial,
+            outbound_dial=s.outbound_dial,
         )
 
     def live_audio(self) -> LiveAudioDecoder:
