@@ -16,7 +16,7 @@ from callcenter.api import knowledge_base as api
 from callcenter.api import tickets
 from callcenter.api.auth import add_token, auth_middleware
 from callcenter.api.errors import errors_middleware
-from callcenter.api.http import LIVE
+from callcenter.api.live_key import LIVE
 from callcenter.asr.transcriber import Transcriber
 from callcenter.bus import Bus
 from callcenter.live import CallView, LiveTranscription
