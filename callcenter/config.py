@@ -497,10 +497,12 @@ def load_config(directory: str | Path, need_pbx: bool = False) -> Config:
     nodes: list[PbxNode] = []
     for i, t in enumerate(r.tables(pbx.get("nodes"), "pbx.nodes")):
         key = f"pbx.nodes[{i}]"
+        # A kind without a wing is one error here (a bad kind reads as the default kind),
+        # not one more per key of the wing it meant.
+        known = t.get("kind", DEFAULT_KIND) in KINDS
         kind = r.get(t, key, "kind", str, DEFAULT_KIND, check=_one_of(tuple(KINDS)))
-        wing = KINDS.get(kind, KINDS[DEFAULT_KIND])
-        # a node of an unknown kind: that one error, not one per key of the kind it meant
-        r.table(t, key, NODE_KEYS + (wing.keys if kind in KINDS else tuple(t)))
+        wing = KINDS[kind]
+        r.table(t, key, NODE_KEYS + (wing.keys if known else tuple(t)))
         node = PbxNode(
             name=r.get(t, key, "name", str, f"node{i}", required=True),
             kind=kind,
@@ -516,7 +518,7 @@ def load_config(directory: str | Path, need_pbx: bool = False) -> Config:
                 wing.recordings_dir,
                 check=lambda v: None if v.startswith("/") else "must be an absolute path",
             ),
-            settings=wing.parse(r, t, key) if kind in KINDS else wing.default,
+            settings=wing.parse(r, t, key) if known else wing.default,
         )
         if any(n.name == node.name for n in nodes):
             r.error(f"{key}.name", f"duplicate node name {node.name!r}")

@@ -231,6 +231,17 @@ def test_broken_config_names_file_and_key(
     assert errors.error_id == "config.invalid"
 
 
+def test_a_kind_without_a_wing_is_one_error_naming_the_kinds(tmp_path: Path) -> None:
+    """kind = "freeswitch" (no wing registered yet) with the keys such a node would have:
+    one error at pbx.nodes[0].kind listing the allowed kinds, not one per key."""
+    directory = copy_config(tmp_path)
+    edit(directory, "center.toml", 'kind = "asterisk"', 'kind = "freeswitch"\nesl_port = 8021')
+    errors = load_errors(directory)
+    assert [(e.file, e.key, e.message) for e in errors.errors] == [
+        ("config/center.toml", "pbx.nodes[0].kind", "must be one of asterisk, got 'freeswitch'")
+    ]
+
+
 def test_trunk_match_takes_a_list_of_addresses(tmp_path: Path) -> None:
     directory = copy_config(tmp_path)
     edit(

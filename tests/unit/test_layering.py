@@ -51,8 +51,9 @@ def code_words(tree: ast.Module) -> Iterator[tuple[int, str]]:
             yield line, node.attr
         elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             yield line, node.name
-        elif isinstance(node, ast.arg) or isinstance(node, ast.keyword) and node.arg:
-            yield line, node.arg
+        elif isinstance(node, ast.arg | ast.keyword):
+            if node.arg:  # None: a **kwargs keyword
+                yield line, node.arg
         elif isinstance(node, ast.alias):
             yield line, node.name
             if node.asname:
