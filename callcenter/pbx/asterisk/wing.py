@@ -18,6 +18,7 @@ from callcenter.pbx.asterisk.driver import AsteriskDriver
 from callcenter.pbx.asterisk.sandbox import Instance, ensure_root, root_dir, root_ready
 from callcenter.pbx.asterisk.settings import AsteriskSettings
 from callcenter.pbx.base import LiveAudioDecoder, PbxDriver
+from callcenter.pbx.registry import Wing
 from callcenter.phone_secrets import phone_passwords, phones
 
 
@@ -74,7 +75,7 @@ class AsteriskWing:
         return password if isinstance(password, str) else ""
 
 
-WING = AsteriskWing()
+WING: Wing = AsteriskWing()  # typed: mypy checks the wing against the registry's protocol
 
 
 def dialplan_command(config: Config, action: str, out: str) -> int:
