@@ -13,8 +13,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from callcenter.config import AgentEntry, Config, ConfigError
-from callcenter.dialplan import REPO
-from callcenter.pbx.sandbox import Instance
+from callcenter.paths import REPO
+from callcenter.pbx.registry import DEFAULT_KIND, wing
 from callcenter.phone_secrets import read_file, secrets_path
 
 SIPJS_VERSION = "0.21.2"  # keep in step with tools/setup.sh
@@ -63,13 +63,9 @@ def sip_password(config: Config, extension: str) -> str:
         if password:
             return password
     name = sandbox or (config.nodes[0].name if config.nodes else "")
-    path = Instance(name=name).dir / "secrets.json" if name else None
-    try:
-        data = json.loads(path.read_text()) if path is not None else {}
-    except (OSError, ValueError):
-        data = {}
-    password = data.get(f"agent:{extension}", "") if isinstance(data, dict) else ""
-    if not isinstance(password, str) or not password:
+    kind = config.nodes[0].kind if config.nodes else DEFAULT_KIND
+    password = wing(kind).sandbox_password(name, extension) if name else ""
+    if not password:
         raise PhoneUnavailable(
             f"no SIP password for phone {extension} (center.toml [phones] store, "
             f"sandbox instance {name!r})"

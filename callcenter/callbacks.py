@@ -248,7 +248,7 @@ class CallbackDesk:
         call = pbx.OutboundCall(
             ref=cb.call_id,
             attempt=cb.rings,
-            dial=self.settings.dial.format(number=cb.number.lstrip("+")),
+            number=cb.number.lstrip("+"),
             timeout=self.settings.ring_timeout,
             caller_id=self.settings.caller_id,
             skill=cb.skill,

@@ -8,7 +8,6 @@ import logging
 import os
 import signal
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 from callcenter.api.auth import ROLES
@@ -17,10 +16,11 @@ from callcenter.applications_cli import add_commands as add_application_commands
 from callcenter.config import NO_PBX, Config, ConfigError, load_config, recordings_root
 from callcenter.data.commands import add_commands as add_data_commands
 from callcenter.data.logmask import install as install_log_masking
-from callcenter.dialplan import REPO, RenderError, RenderParams, check_extensions, render
-from callcenter.pbx.sandbox import Instance, SandboxError, ensure_root, root_dir, root_ready
+from callcenter.paths import REPO
+from callcenter.pbx.base import SandboxError
+from callcenter.pbx.registry import DEFAULT_KIND, node_named, sandbox_up, wing
 from callcenter.phone_secrets import generate as generate_phone_secrets
-from callcenter.phone_secrets import phone_passwords, phones
+from callcenter.phone_secrets import phone_passwords
 
 DEFAULT_CONFIG = REPO / "config"
 ENGINE_COMMANDS = ("serve", "demo", "pbx", "config")
@@ -57,12 +57,14 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--talk", default="2:6", help="MIN:MAX seconds agents talk")
     demo.add_argument("--keep-pbx", action="store_true", help="leave the sandbox PBX running")
 
-    pbx = sub.add_parser("pbx", help="the sandbox Asterisk")
+    pbx = sub.add_parser("pbx", help="the sandbox PBX of a node (its kind's)")
     pbx.add_argument("action", choices=["up", "down", "status", "cli"])
-    pbx.add_argument("args", nargs="*", help="for cli: the Asterisk CLI command")
+    pbx.add_argument("args", nargs="*", help="for cli: the PBX's own CLI command")
     pbx.add_argument("--node", default="", help="node name from config (default: the first)")
 
-    dialplan = sub.add_parser("dialplan", help="render or check the Asterisk dialplan")
+    dialplan = sub.add_parser(
+        "dialplan", help="render or check the dialplan of the first node's PBX kind"
+    )
     dialplan.add_argument("action", choices=["render", "check"])
     dialplan.add_argument("--out", default="", help="directory for rendered files")
 
@@ -287,108 +289,17 @@ def agents_secrets_command(config: Config, action: str) -> int:
 
 
 def dialplan_command(config: Config, action: str, out: str) -> int:
-    if action == "check":  # the dialplan only: no secret is needed, and none is written
-        stand_in = "not-written-check-only"
-        params = RenderParams(
-            ami_secret=stand_in,
-            agent_passwords={ext: stand_in for ext, _ in phones(config)},
-            trunk_secrets={t.name: stand_in for t in config.trunks if t.auth_user},
-        )
-    else:  # every secret from the store the operator controls; a missing one is an error
-        if not config.nodes:
-            raise ConfigError("center.toml", "pbx.nodes", NO_PBX)
-        node = config.nodes[0]
-        params = RenderParams(
-            ami_user=node.ami_user,
-            ami_secret=node.secret(),
-            agent_passwords=phone_passwords(config),
-            trunk_secrets={t.name: t.secret() for t in config.trunks if t.auth_user},
-        )
-    if config.nodes:
-        params = replace(params, recordings_dir=config.nodes[0].recordings_dir)
-    try:
-        files = render(config, params)
-    except RenderError as exc:
-        print(f"callcenter: {exc}", file=sys.stderr)
-        return 1
-    problems = check_extensions(files["extensions.conf"])
-    if action == "check":
-        for problem in problems:
-            print(f"extensions.conf: {problem}", file=sys.stderr)
-        if not problems:
-            print(f"dialplan ok: {files['extensions.conf'].count('exten =>')} extensions")
-        return 1 if problems else 0
-    if problems:
-        for problem in problems:
-            print(f"extensions.conf: {problem}", file=sys.stderr)
-        return 1
-    if not out:
-        sys.stdout.write(files["extensions.conf"])
-        return 0
-    target = Path(out)
-    target.mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():
-        (target / name).write_text(text)
-        print(f"wrote {target / name}")
-    return 0
-
-
-def instance_for(config: Config, node_name: str = "") -> Instance:
-    nodes = [n for n in config.nodes if not node_name or n.name == node_name]
-    if not nodes:
-        raise ConfigError("center.toml", "pbx.nodes", f"no node named {node_name!r}")
-    n = nodes[0]
-    return Instance(
-        name=n.name,
-        host=n.host,
-        sip_port=n.sip_port,
-        ami_port=n.ami_port,
-        rtp_start=n.rtp_start,
-        rtp_end=n.rtp_end,
-        recordings_dir=n.recordings_dir,
-        recordings_host=recordings_root(config, REPO),
-    )
-
-
-def pbx_up(config: Config, node_name: str = "") -> Instance:
-    ensure_root()
-    instance = instance_for(config, node_name)
-    instance.render(config)
-    was_running = instance.running()
-    instance.start()
-    if was_running:
-        instance.reload()
-    return instance
+    """Render or check through the wing of the first node's kind (the default kind's when
+    the config has no node: a check needs none)."""
+    if action != "check" and not config.nodes:
+        raise ConfigError("center.toml", "pbx.nodes", NO_PBX)
+    kind = config.nodes[0].kind if config.nodes else DEFAULT_KIND
+    return wing(kind).dialplan(config, action, out)
 
 
 def pbx_command(config: Config, action: str, node_name: str, rest: list[str]) -> int:
-    if action == "up":
-        instance = pbx_up(config, node_name)
-        print(
-            f"sandbox PBX {instance.name} up: SIP {instance.host}:{instance.sip_port}, "
-            f"AMI {instance.host}:{instance.ami_port}, root {instance.root}"
-        )
-        return 0
-    if not root_ready():
-        print(f"sandbox PBX root not built yet ({root_dir()}); run: callcenter pbx up")
-        return 1 if action != "status" else 3
-    instance = instance_for(config, node_name)
-    if action == "down":
-        instance.stop()
-        print(f"sandbox PBX {instance.name} stopped")
-    elif action == "status":
-        if not instance.running():
-            print(f"sandbox PBX {instance.name}: stopped")
-            return 3
-        print(f"sandbox PBX {instance.name}: running (pid {instance.pid()})")
-        print(instance.cli("core show uptime").strip())
-        print(instance.cli("core show channels count").strip())
-    elif action == "cli":
-        if not instance.running():
-            print(f"sandbox PBX {instance.name} is not running", file=sys.stderr)
-            return 1
-        sys.stdout.write(instance.cli(" ".join(rest) or "core show version"))
-    return 0
+    node = node_named(config, node_name)
+    return wing(node.kind).sandbox(config, node, action, rest)
 
 
 def api_access_problem(open_loopback: bool) -> str:
@@ -426,8 +337,8 @@ def serve_command(
     secrets: dict[str, str] = {}
     if sandbox:
         for node in config.nodes:
-            instance = pbx_up(config, node.name)
-            secrets[node.name] = instance.secrets()["ami"]
+            instance = sandbox_up(config, node.name)
+            secrets[node.name] = instance.control_secret()
     options = ServiceOptions(
         db_url=db,
         http_port=http_port,

@@ -25,6 +25,7 @@ from acd.model import (
 )
 from acd.states import STRATEGY_ALIASES, Strategy, strategy_named
 from callcenter.outbound.settings import OutboundSettings, parse_outbound
+from callcenter.pbx.registry import DEFAULT_KIND, KINDS, NodeSettings
 from callcenter.tomlreader import Check, ConfigError, ConfigErrors, TableReader
 from ivr.loader import IvrConfigError, parse_menus
 from ivr.model import IvrConfig
@@ -63,7 +64,6 @@ class EngineConfig:
     # from every PBX node (a node that does not answer within it is routed without)
     restore_wait: float = 10.0
     fallback: str = "queue"
-    agent_dial: str = "PJSIP/{extension}"
 
 
 @dataclass(frozen=True)
@@ -132,28 +132,25 @@ class PhoneSecrets:
 
 @dataclass(frozen=True)
 class PbxNode:
+    """One media server. `kind` names its wing (callcenter/pbx/registry.py), whose own keys
+    (its control link, how it dials a phone) are read into `settings`."""
+
     name: str
-    kind: str = "asterisk"
+    kind: str = DEFAULT_KIND
     host: str = "127.0.0.1"
-    ami_port: int = 5038
-    ami_user: str = "callcenter"
-    secret_env: str = "CALLCENTER_AMI_SECRET"
     sip_port: int = 5060
     rtp_start: int = 10000
     rtp_end: int = 20000
-    # The recordings root as this node's Asterisk sees it (a shared mount of [recordings].root).
-    recordings_dir: str = "/var/spool/asterisk/callcenter"
+    # The recordings root as this node sees it (a shared mount of [recordings].root).
+    recordings_dir: str = KINDS[DEFAULT_KIND].recordings_dir
+    settings: NodeSettings = KINDS[DEFAULT_KIND].default
 
     def secret(self) -> str:
-        value = os.environ.get(self.secret_env, "")
-        if not value:
-            raise ConfigError(
-                "center.toml",
-                "pbx.nodes.secret_env",
-                f"environment variable {self.secret_env} "
-                f"(AMI secret of node {self.name}) is not set",
-            )
-        return value
+        """The secret of the node's control link; ConfigError naming where it is missing."""
+        return self.settings.secret(self.name)
+
+
+NODE_KEYS = ("name", "kind", "host", "sip_port", "rtp_start", "rtp_end", "recordings_dir")
 
 
 @dataclass(frozen=True)
@@ -460,25 +457,13 @@ def load_config(directory: str | Path, need_pbx: bool = False) -> Config:
     e = r.table(
         center_file.get("engine"),
         "engine",
-        ("fallback_after", "heartbeat_interval", "restore_wait", "fallback", "agent_dial"),
+        ("fallback_after", "heartbeat_interval", "restore_wait", "fallback"),
     )
     engine = EngineConfig(
         fallback_after=r.get(e, "engine", "fallback_after", float, 20.0, check=_positive),
         heartbeat_interval=r.get(e, "engine", "heartbeat_interval", float, 1.0, check=_positive),
         restore_wait=r.get(e, "engine", "restore_wait", float, 10.0, check=_positive),
         fallback=r.get(e, "engine", "fallback", str, "queue", check=_one_of(("queue",))),
-        agent_dial=r.get(
-            e,
-            "engine",
-            "agent_dial",
-            str,
-            EngineConfig.agent_dial,
-            check=lambda v: (
-                None
-                if "{extension}" in v and "/" in v
-                else "must be a dial string with {extension}, e.g. PJSIP/{extension}"
-            ),
-        ),
     )
     if engine.heartbeat_interval >= engine.fallback_after:
         r.error("engine.heartbeat_interval", "must be shorter than engine.fallback_after")
@@ -520,14 +505,16 @@ def load_config(directory: str | Path, need_pbx: bool = False) -> Config:
     nodes: list[PbxNode] = []
     for i, t in enumerate(r.tables(pbx.get("nodes"), "pbx.nodes")):
         key = f"pbx.nodes[{i}]"
-        r.table(t, key, tuple(PbxNode.__dataclass_fields__))
+        # A kind without a wing is one error here (a bad kind reads as the default kind),
+        # not one more per key of the wing it meant.
+        known = t.get("kind", DEFAULT_KIND) in KINDS
+        kind = r.get(t, key, "kind", str, DEFAULT_KIND, check=_one_of(tuple(KINDS)))
+        wing = KINDS[kind]
+        r.table(t, key, NODE_KEYS + (wing.keys if known else tuple(t)))
         node = PbxNode(
             name=r.get(t, key, "name", str, f"node{i}", required=True),
-            kind=r.get(t, key, "kind", str, "asterisk", check=_one_of(("asterisk", "freeswitch"))),
+            kind=kind,
             host=r.get(t, key, "host", str, "127.0.0.1"),
-            ami_port=r.get(t, key, "ami_port", int, 5038, check=_port),
-            ami_user=r.get(t, key, "ami_user", str, "callcenter"),
-            secret_env=r.get(t, key, "secret_env", str, "CALLCENTER_AMI_SECRET"),
             sip_port=r.get(t, key, "sip_port", int, 5060, check=_port),
             rtp_start=r.get(t, key, "rtp_start", int, 10000, check=_port),
             rtp_end=r.get(t, key, "rtp_end", int, 20000, check=_port),
@@ -536,9 +523,10 @@ def load_config(directory: str | Path, need_pbx: bool = False) -> Config:
                 key,
                 "recordings_dir",
                 str,
-                PbxNode.recordings_dir,
+                wing.recordings_dir,
                 check=lambda v: None if v.startswith("/") else "must be an absolute path",
             ),
+            settings=wing.parse(r, t, key) if known else wing.default,
         )
         if any(n.name == node.name for n in nodes):
             r.error(f"{key}.name", f"duplicate node name {node.name!r}")

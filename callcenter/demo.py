@@ -20,11 +20,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from callcenter.cli import pbx_up
 from callcenter.config import Config
 from callcenter.data.crypto import sandbox_cipher
-from callcenter.dialplan import REPO
-from callcenter.pbx.sandbox import root_ready
+from callcenter.paths import REPO
+from callcenter.pbx.registry import node_named, sandbox_up, wing
 from callcenter.runtime import Runtime
 from callcenter.service import Service, ServiceOptions
 from callcenter.simulation import Sipp, Softphone, write_tone
@@ -77,11 +76,11 @@ def run_demo(
     )
     log_file = workdir / "demo.log"
     log_to_file(log_file)
-    if root_ready():
+    if wing(node_named(config).kind).sandbox_ready():
         print("[demo] starting the sandbox PBX")
     else:
         print("[demo] building the sandbox PBX root (once, about a minute), then starting it")
-    instance = pbx_up(config)
+    instance = sandbox_up(config)
     tone = write_tone(workdir / "agent-voice.wav", 700.0, seconds=20)
     registrar = f"{instance.host}:{instance.sip_port}"
     phones: list[Softphone] = []
@@ -103,7 +102,7 @@ def run_demo(
     options = ServiceOptions(
         db_url=f"sqlite:///{workdir / 'demo.db'}",
         queue_log=str(workdir / "queue_log"),
-        secrets={config.nodes[0].name: instance.secrets()["ami"]},
+        secrets={config.nodes[0].name: instance.control_secret()},
         workdir=REPO,
         http_port=DEMO_HTTP_PORT,
         cipher=sandbox_cipher(REPO),

@@ -1,5 +1,5 @@
 """Live transcription while a call is up: when a caller is connected to an agent, the PBX
-streams each leg's voice (listen-only) to the engine's AudioSocket server; partial results
+streams each leg's voice (listen-only) to the engine's live-audio listener; partial results
 and final segments are published on the bus as `LiveTranscript` and kept per call for the
 agent's workspace (`/api/calls/{call_id}/live-transcript`)."""
 
@@ -16,6 +16,7 @@ from callcenter import domain
 from callcenter.asr.live import LiveTranscriptionServer
 from callcenter.asr.transcriber import Partial, Segment, Transcriber
 from callcenter.bus import Bus, Subscription
+from callcenter.pbx.base import LiveAudioDecoder
 
 log = logging.getLogger(__name__)
 LEGS = ("caller", "agent")
@@ -40,6 +41,7 @@ class LiveTranscription:
     start_stream: Callable[[str, str, str, str], None]  # call_id, leg, address, stream id
     transcriber: Callable[[], Transcriber]  # loads the model (called once, in a thread)
     address: str
+    decoder: LiveAudioDecoder  # how the PBX frames the audio it streams (its wing says)
     max_streams: int = 8
     calls: dict[str, CallView] = field(default_factory=dict)
     server: LiveTranscriptionServer | None = None
@@ -47,7 +49,12 @@ class LiveTranscription:
     async def start(self) -> None:
         host, _, port = self.address.rpartition(":")
         self.server = LiveTranscriptionServer(
-            self.transcriber, self._result, host=host, port=int(port), max_streams=self.max_streams
+            self.transcriber,
+            self._result,
+            host=host,
+            port=int(port),
+            max_streams=self.max_streams,
+            decoder=self.decoder,
         )
         await self.server.start()
         log.info("live transcription listening on %s", self.address)

@@ -186,12 +186,11 @@ class Runtime:
         if meta is None or view is None or view.state != "connected":
             return False
         driver = self.drivers[meta.node]
-        dial = self.config.engine.agent_dial.format(extension=extension)
-        self._send(meta.node, partial(driver.spy, call_id, dial, mode))
+        self._send(meta.node, partial(driver.spy, call_id, extension, mode))
         return True
 
     def stream_audio(self, call_id: str, leg: str, address: str, stream_id: str) -> None:
-        """Ask the call's PBX node to stream one leg's voice to an AudioSocket server."""
+        """Ask the call's PBX node to stream one leg's voice to the live-audio listener."""
         meta = self.calls.get(call_id)
         if meta is not None:
             driver = self.drivers[meta.node]

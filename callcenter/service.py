@@ -33,8 +33,8 @@ from callcenter.inspection.config import load_inspection
 from callcenter.inspection.worker import run_inspection
 from callcenter.live import LiveTranscription
 from callcenter.metrics import Metrics
-from callcenter.pbx.asterisk import AsteriskDriver
 from callcenter.pbx.base import PbxDriver
+from callcenter.pbx.registry import wing
 from callcenter.queue_log import Member, QueueLogWriter, queue_start_line
 from callcenter.recordings.indexer import RecordingIndexer
 from callcenter.recordings.retention import purge
@@ -62,7 +62,8 @@ class ServiceOptions:
     queue_log: str = ""
     http_host: str = "127.0.0.1"
     http_port: int = 0  # 0: no HTTP API
-    secrets: dict[str, str] = field(default_factory=dict)  # node -> AMI secret (else env)
+    # node -> the secret of its control link (else from where its settings say)
+    secrets: dict[str, str] = field(default_factory=dict)
     workdir: Path = field(default_factory=Path.cwd)
     cipher: FieldCipher | None = None  # else the keys of the environment (load_cipher)
     open_loopback: bool = False  # no token configured: loopback clients are the local admin
@@ -77,15 +78,12 @@ def storage_url(config: Config, options: ServiceOptions) -> str:
 
 
 def build_drivers(config: Config, options: ServiceOptions) -> dict[str, PbxDriver]:
-    dials = {a.id: config.engine.agent_dial.format(extension=a.extension) for a in config.agents}
+    """One driver per node, from its kind's wing (the config loader accepted only known kinds)."""
+    extensions = {a.id: a.extension for a in config.agents}
     drivers: dict[str, PbxDriver] = {}
     for node in config.nodes:
-        if node.kind != "asterisk":
-            raise NotImplementedError(f"pbx node {node.name}: kind {node.kind!r} has no driver yet")
         secret = options.secrets.get(node.name) or node.secret()
-        drivers[node.name] = AsteriskDriver(
-            node.name, node.host, node.ami_port, node.ami_user, secret, dials
-        )
+        drivers[node.name] = wing(node.kind).driver(node, extensions, secret)
     return drivers
 
 
@@ -203,6 +201,7 @@ class Service:
             start_stream=lambda *args: None,  # the runtime's, once it exists
             transcriber=lambda: Transcriber(path),
             address=asr.live_address,
+            decoder=wing(self.config.nodes[0].kind).live_audio(),
             max_streams=asr.live_streams,
         )
 
@@ -223,7 +222,7 @@ class Service:
         self, on_ready: Callable[[Runtime], Coroutine[Any, Any, None]] | None = None
     ) -> None:
         await asyncio.to_thread(self.database.upgrade, self.cipher)
-        self.queue_log.write(queue_start_line(time.time()))  # as Asterisk's when it starts
+        self.queue_log.write(queue_start_line(time.time()))  # as app_queue's when it starts
         self.queue_log.flush()
         statuses = await asyncio.to_thread(self.database.load_agent_statuses)
         since = time.time() - 24 * 3600
@@ -366,10 +365,10 @@ class Service:
 
 
 def queue_members(config: Config) -> dict[str, Member]:
-    """Each agent as app_queue names the member in the rendered queues.conf: the dial string
+    """Each agent as the queue log names it: the dial string of its phone on the first node
     as interface, the agent's name (else the dial string) as membername."""
     members = {}
     for a in config.agents:
-        dial = config.engine.agent_dial.format(extension=a.extension)
+        dial = config.nodes[0].settings.dial(a.extension) if config.nodes else a.extension
         members[a.id] = Member(dial, a.name or dial)
     return members

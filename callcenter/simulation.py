@@ -22,8 +22,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from callcenter.dialplan import REPO
-from callcenter.pbx.sandbox import Instance
+from callcenter.paths import REPO
+from callcenter.pbx.registry import Sandbox
 
 SOFTPHONE = REPO / "tools" / "softphone.py"
 SIPP_SCENARIO = REPO / "tools" / "sipp" / "caller.xml"
@@ -213,7 +213,7 @@ class SippResult:
 class Sipp:
     """sipp callers from the sandbox root (it carries sipp and its sample A-law speech)."""
 
-    def __init__(self, instance: Instance, local_port: int = 16500) -> None:
+    def __init__(self, instance: Sandbox, local_port: int = 16500) -> None:
         self.instance = instance
         self.local_port = local_port
         self.proc: subprocess.Popen[str] | None = None

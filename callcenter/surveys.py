@@ -93,7 +93,7 @@ class SurveyDialer:
             call = OutboundCall(
                 ref=str(p.survey_id),
                 attempt=p.attempt,
-                dial=self.settings.dial.format(number=p.number.lstrip("+")),
+                number=p.number.lstrip("+"),
                 timeout=self.settings.ring_timeout,
                 caller_id=self.settings.caller_id,
             )

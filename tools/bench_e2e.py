@@ -41,8 +41,9 @@ from panoramisk.message import Message  # noqa: E402
 
 from callcenter.config import load_config  # noqa: E402
 from callcenter.data.crypto import FILE_ENV, write_key_file  # noqa: E402
-from callcenter.dialplan import REPO, QueueSpec  # noqa: E402
-from callcenter.pbx.sandbox import Instance, ensure_root  # noqa: E402
+from callcenter.paths import REPO  # noqa: E402
+from callcenter.pbx.asterisk.dialplan import QueueSpec  # noqa: E402
+from callcenter.pbx.asterisk.sandbox import Instance, ensure_root  # noqa: E402
 from callcenter.simulation import Sipp  # noqa: E402
 from callcenter.stats import percentile  # noqa: E402
 
@@ -60,7 +61,6 @@ default_did = "12345"
 [engine]
 fallback_after = 120
 heartbeat_interval = 1.0
-agent_dial = "Local/{{extension}}@bench-agent/n"
 
 [storage]
 url = "sqlite:///{WORK}/engine.db"
@@ -73,6 +73,7 @@ host = "127.0.0.1"
 ami_port = {AMI}
 ami_user = "callcenter"
 secret_env = "CALLCENTER_AMI_SECRET"
+agent_dial = "Local/{{extension}}@bench-agent/n"
 sip_port = {SIP}
 rtp_start = {RTP[0]}
 rtp_end = {RTP[1]}

@@ -38,8 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import create_engine, text  # noqa: E402
 
 from callcenter.config import load_config  # noqa: E402
-from callcenter.dialplan import REPO  # noqa: E402
-from callcenter.pbx.sandbox import Instance, ensure_root  # noqa: E402
+from callcenter.paths import REPO  # noqa: E402
+from callcenter.pbx.asterisk.sandbox import Instance, ensure_root  # noqa: E402
 from callcenter.simulation import Sipp, Softphone, agent_phones, write_tone  # noqa: E402
 from tests.integration.harness import Engine  # noqa: E402
 from tools.bench_e2e import agents_toml  # noqa: E402

@@ -33,6 +33,7 @@ from callcenter.api import (
 from callcenter.api.auth import OPEN_LOOPBACK, ROLES, auth_middleware, principal, require
 from callcenter.api.console import LiveFeed
 from callcenter.api.errors import ApiError, errors_middleware, json_body
+from callcenter.api.live_key import LIVE
 from callcenter.data.crypto import FieldCipher, Undecryptable
 from callcenter.live import LiveTranscription
 from callcenter.masking import mask_phone
@@ -51,7 +52,6 @@ METRICS: web.AppKey[Metrics] = web.AppKey("metrics", Metrics)
 # The data office and the data applications (GB/T 44192 5-8): each module its own routes.
 APPLICATIONS = (data, reports, alerts, inspection, knowledge_base, staffing, analytics)
 
-LIVE: web.AppKey[LiveTranscription] = web.AppKey("live", LiveTranscription)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from callcenter.api.auth import Principal, require
 from callcenter.api.errors import ApiError, json_body
+from callcenter.api.live_key import LIVE
 from callcenter.api.openapi_ops import ANY_OBJECT, operation, query_params
 from callcenter.api.params import path_id
 from callcenter.api.params import query_int as _int
@@ -209,8 +210,6 @@ async def _suggestions(request: web.Request, text: str, limit: int) -> dict[str,
 
 async def suggest_for_call(request: web.Request) -> web.Response:
     """Suggestions for what the caller has said so far on a live call (`call_id`)."""
-    from callcenter.api.http import LIVE  # the engine's app key; http mounts these routes
-
     require(request, *LIVE_READERS)
     call_id = request.query.get("call_id", "")
     if not call_id:

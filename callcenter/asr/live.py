@@ -1,15 +1,8 @@
-"""Live transcription of call audio that Asterisk streams over AudioSocket.
+"""Live transcription of call audio that the PBX streams to the engine (`stream_audio`).
 
-Asterisk's ``AudioSocket(uuid,host:port)`` (or ``Dial(AudioSocket/host:port/uuid/c(slin16))``)
-opens one TCP connection per channel leg and sends frames of ``type (1 byte) | payload length
-(2 bytes, big-endian) | payload``:
-
-- ``0x01`` UUID (16 raw bytes), first;
-- ``0x10`` audio, 16-bit little-endian signed linear PCM, 8 kHz mono (320 bytes per 20 ms,
-  480 bytes per 30 ms were seen here; any length is accepted); ``0x11``-``0x18`` the same at
-  12/16/24/32/44.1/48/96/192 kHz (``c(slin16)`` gives ``0x12``);
-- ``0x03`` DTMF digit (1 byte, ignored), ``0xff`` error (optional 1-byte code, logged);
-- ``0x00`` hangup; closing the socket means the same.
+The PBX opens one TCP connection per channel leg; the wing's `LiveAudioDecoder` (how that PBX
+frames it, callcenter/pbx/) turns each into a `StreamStarted` (the stream id given to
+stream_audio) followed by `AudioChunk`s of 16-bit mono PCM, ending when the leg does.
 
 `LiveTranscriptionServer` accepts those connections. The engine announces each stream first
 with `expect(uuid, call_id, speaker)`; an unannounced UUID is still transcribed, as call
@@ -27,7 +20,7 @@ starts while no other stream is decoding reseeds first, so it gives exactly the 
 `Transcriber.transcribe` of the same audio gives; concurrent streams share the generator and
 may differ slightly between runs.
 
-Nothing is written back to Asterisk.
+Nothing is written back to the PBX.
 """
 
 from __future__ import annotations
@@ -51,49 +44,16 @@ from callcenter.asr.transcriber import (
     Transcriber,
     reseed,
 )
+from callcenter.pbx.base import LiveAudioDecoder, LiveAudioError, StreamStarted
 
 log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 
-KIND_HANGUP = 0x00
-KIND_UUID = 0x01
-KIND_DTMF = 0x03
-KIND_AUDIO = 0x10  # slin, 8 kHz
-KIND_ERROR = 0xFF
-
-# AudioSocket audio kinds -> sample rate (Asterisk 22 res_audiosocket.h).
-AUDIO_RATES: dict[int, int] = {
-    0x10: 8000,
-    0x11: 12000,
-    0x12: 16000,
-    0x13: 24000,
-    0x14: 32000,
-    0x15: 44100,
-    0x16: 48000,
-    0x17: 96000,
-    0x18: 192000,
-}
-
 UNKNOWN_SPEAKER = "unknown"
-HEADER_BYTES = 3
-UUID_BYTES = 16
 
 ResultCallback = Callable[[str, str, Partial | Segment], None]
 StreamCallback = Callable[[str, str], None]
-
-
-class AudioSocketProtocolError(Exception):
-    """The peer broke the AudioSocket protocol; its connection is closed."""
-
-
-def frame(kind: int, payload: bytes = b"") -> bytes:
-    """Encode one AudioSocket frame (used by tests and tools that play Asterisk's part)."""
-    if not 0 <= kind <= 0xFF:
-        raise ValueError(f"frame type {kind} is not a byte")
-    if len(payload) > 0xFFFF:
-        raise ValueError(f"payload of {len(payload)} bytes does not fit a frame")
-    return bytes([kind]) + len(payload).to_bytes(2, "big") + payload
 
 
 def canonical_uuid(value: str | bytes | uuid_mod.UUID) -> str:
@@ -107,7 +67,7 @@ def canonical_uuid(value: str | bytes | uuid_mod.UUID) -> str:
 
 @dataclass
 class _Stream:
-    """One AudioSocket connection."""
+    """One live-audio connection."""
 
     number: int
     peer: str
@@ -118,16 +78,16 @@ class _Stream:
     session: StreamingSession | None = None
     reseed: bool = False
     buffer: bytearray = field(default_factory=bytearray)
-    frames: int = 0
+    items: int = 0
     audio_bytes: int = 0
 
     def label(self) -> str:
         who = f"{self.call_id}/{self.speaker}" if self.call_id is not None else "unidentified"
-        return f"AudioSocket stream #{self.number} from {self.peer} ({who})"
+        return f"live audio stream #{self.number} from {self.peer} ({who})"
 
 
 class LiveTranscriptionServer:
-    """An asyncio TCP server speaking AudioSocket; transcribes every stream live.
+    """An asyncio TCP server reading streams with `decoder`; transcribes every stream live.
 
     ``transcriber_factory`` is a loaded `Transcriber` or a callable that loads one (called once,
     in a thread, by `start`). ``on_result(call_id, speaker, result)`` runs on the event loop for
@@ -144,6 +104,7 @@ class LiveTranscriptionServer:
         port: int = 0,
         max_streams: int = 8,
         *,
+        decoder: LiveAudioDecoder,
         on_stream_end: StreamCallback | None = None,
         chunk_seconds: float = CHUNK_SECONDS,
         close_timeout: float = 30.0,
@@ -157,6 +118,7 @@ class LiveTranscriptionServer:
             transcriber_factory if isinstance(transcriber_factory, Transcriber) else None
         )
         self._on_result = on_result
+        self._decode = decoder
         self._on_stream_end = on_stream_end
         self.host = host
         self._requested_port = port
@@ -238,9 +200,9 @@ class LiveTranscriptionServer:
     # -- registry ---------------------------------------------------------------------------
 
     def expect(self, uuid: str, call_id: str, speaker: str) -> None:
-        """Announce that the stream with AudioSocket `uuid` is `speaker` of `call_id`.
+        """Announce that the stream with id `uuid` is `speaker` of `call_id`.
 
-        Raises ValueError if `uuid` is not a UUID (Asterisk would refuse it too).
+        Raises ValueError if `uuid` is not a UUID (stream ids are UUIDs).
         """
         self._expected[canonical_uuid(uuid)] = (call_id, speaker)
 
@@ -271,7 +233,7 @@ class LiveTranscriptionServer:
         if self._server is None or len(self._streams) >= self.max_streams:
             self.refused += 1
             log.warning(
-                "AudioSocket connection from %s refused: %d streams active (max_streams=%d)",
+                "live audio connection from %s refused: %d streams active (max_streams=%d)",
                 peer,
                 len(self._streams),
                 self.max_streams,
@@ -287,7 +249,7 @@ class LiveTranscriptionServer:
             self._tasks.add(task)
         try:
             await self._serve(stream, reader)
-        except AudioSocketProtocolError as exc:
+        except LiveAudioError as exc:
             log.warning("%s: %s; closing it", stream.label(), exc)
         except (ConnectionError, OSError) as exc:
             log.warning("%s: connection error %r; closing it", stream.label(), exc)
@@ -308,54 +270,19 @@ class LiveTranscriptionServer:
                 with contextlib.suppress(OSError):
                     await writer.wait_closed()
 
-    async def _read_frame(self, stream: _Stream, reader: asyncio.StreamReader) -> tuple[int, bytes]:
-        """Next frame; (KIND_HANGUP, b"") at a clean EOF between frames."""
-        try:
-            header = await reader.readexactly(HEADER_BYTES)
-        except asyncio.IncompleteReadError as exc:
-            if exc.partial and not self._closing:
-                raise AudioSocketProtocolError(
-                    f"stream truncated inside a frame header ({len(exc.partial)} of 3 bytes)"
-                ) from None
-            return KIND_HANGUP, b""
-        kind = header[0]
-        length = int.from_bytes(header[1:3], "big")
-        try:
-            payload = await reader.readexactly(length) if length else b""
-        except asyncio.IncompleteReadError as exc:
-            if self._closing:  # close() cut the connection: a normal end
-                return KIND_HANGUP, b""
-            raise AudioSocketProtocolError(
-                f"stream truncated inside a frame of type 0x{kind:02x}"
-                f" ({len(exc.partial)} of {length} payload bytes)"
-            ) from None
-        stream.frames += 1
-        return kind, payload
-
     async def _serve(self, stream: _Stream, reader: asyncio.StreamReader) -> None:
-        while True:
-            kind, payload = await self._read_frame(stream, reader)
-            if kind == KIND_HANGUP:
-                log.debug("%s: hangup after %d frames", stream.label(), stream.frames)
-                return
-            if kind == KIND_UUID:
-                self._identify(stream, payload)
-            elif kind in AUDIO_RATES:
-                await self._audio(stream, AUDIO_RATES[kind], payload)
-            elif kind == KIND_DTMF:
-                log.debug("%s: DTMF %r ignored", stream.label(), payload)
-            elif kind == KIND_ERROR:
-                code = f"0x{payload[0]:02x}" if payload else "none"
-                log.warning("%s: Asterisk reported error code %s", stream.label(), code)
+        async for item in self._decode(reader, lambda: self._closing):
+            stream.items += 1
+            if isinstance(item, StreamStarted):
+                self._identify(stream, item.stream_id)
             else:
-                raise AudioSocketProtocolError(f"unknown frame type 0x{kind:02x}")
+                await self._audio(stream, item.rate, item.pcm)
+        log.debug("%s: ended after %d items", stream.label(), stream.items)
 
-    def _identify(self, stream: _Stream, payload: bytes) -> None:
+    def _identify(self, stream: _Stream, stream_id: str) -> None:
         if stream.uuid is not None:
-            raise AudioSocketProtocolError("second UUID frame")
-        if len(payload) != UUID_BYTES:
-            raise AudioSocketProtocolError(f"UUID frame of {len(payload)} bytes, expected 16")
-        stream.uuid = canonical_uuid(payload)
+            raise LiveAudioError("second stream id")
+        stream.uuid = canonical_uuid(stream_id)
         expected = self._expected.pop(stream.uuid, None)
         if expected is None:
             stream.call_id, stream.speaker = stream.uuid, UNKNOWN_SPEAKER
@@ -374,7 +301,7 @@ class LiveTranscriptionServer:
 
     async def _audio(self, stream: _Stream, rate: int, payload: bytes) -> None:
         if stream.call_id is None:
-            raise AudioSocketProtocolError("audio before the UUID frame")
+            raise LiveAudioError("audio before the stream id")
         if stream.rate is None:
             stream.rate = rate
             stream.reseed = not any(
@@ -382,11 +309,9 @@ class LiveTranscriptionServer:
             )
             stream.session = await self._run(functools.partial(self._open_session, stream))
         elif rate != stream.rate:
-            raise AudioSocketProtocolError(
-                f"audio at {rate} Hz in a stream that started at {stream.rate} Hz"
-            )
+            raise LiveAudioError(f"audio at {rate} Hz in a stream that started at {stream.rate} Hz")
         if len(payload) % 2:
-            raise AudioSocketProtocolError(f"audio frame of {len(payload)} bytes (odd length)")
+            raise LiveAudioError(f"audio of {len(payload)} bytes (odd length)")
         stream.buffer += payload
         stream.audio_bytes += len(payload)
         chunk = self._chunk_bytes(rate)

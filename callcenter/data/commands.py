@@ -70,7 +70,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 
 def database_url(config: Config, db_url: str) -> str:
-    from callcenter.dialplan import REPO
+    from callcenter.paths import REPO
     from callcenter.service import ServiceOptions, storage_url
 
     return storage_url(config, ServiceOptions(db_url=db_url, workdir=REPO))
@@ -90,7 +90,7 @@ def run(config: Config, args: argparse.Namespace) -> int:
         return main_feed(config.source_dir, url, args.name, args.once)
     if args.data_command == "retention":
         from callcenter.data.retention import main_retention
-        from callcenter.dialplan import REPO
+        from callcenter.paths import REPO
 
         attachments = REPO / "var" / "attachments"  # where the service keeps them
         return main_retention(

@@ -68,7 +68,6 @@ class SurveySettings:
 
 @dataclass(frozen=True)
 class OutboundSettings:
-    dial: str = "PJSIP/{number}@carrier-out"
     caller_id: str = "12345"
     ring_timeout: float = 30.0
     hours: CallingHours = CallingHours()
@@ -128,21 +127,7 @@ def parse_outbound(data: Mapping[str, Any], r: TableReader, timezone: str) -> Ou
     """Read outbound.toml's tables (errors go to `r`, named by file and key)."""
     d = OutboundSettings()
     r.table(data, "", ("outbound", "announce", "callback", "survey", "missed"))
-    o = r.table(
-        data.get("outbound"), "outbound", ("dial", "caller_id", "ring_timeout", "calling_hours")
-    )
-    dial = r.get(
-        o,
-        "outbound",
-        "dial",
-        str,
-        d.dial,
-        check=lambda v: (
-            None
-            if "{number}" in v and "/" in v
-            else "must be a dial string with {number}, e.g. PJSIP/{number}@carrier-out"
-        ),
-    )
+    o = r.table(data.get("outbound"), "outbound", ("caller_id", "ring_timeout", "calling_hours"))
     a = r.table(data.get("announce"), "announce", tuple(AnnounceSettings.__dataclass_fields__))
     announce = AnnounceSettings(
         enabled=r.get(a, "announce", "enabled", bool, True),
@@ -235,7 +220,6 @@ def parse_outbound(data: Mapping[str, Any], r: TableReader, timezone: str) -> Ou
         priority=r.get(m, "missed", "priority", int, -100),
     )
     return OutboundSettings(
-        dial=dial,
         caller_id=r.get(o, "outbound", "caller_id", str, d.caller_id),
         ring_timeout=r.get(o, "outbound", "ring_timeout", float, 30.0, check=_positive),
         hours=CallingHours(_ranges(r, o, "outbound.calling_hours"), timezone),

@@ -7,9 +7,16 @@ its result arrives later as an event. Every event carries the node it came from.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Protocol
+
+
+class SandboxError(Exception):
+    """The sandbox PBX could not be built, started or reached."""
+
+    error_id = "pbx.sandbox"
 
 
 @dataclass(frozen=True)
@@ -64,7 +71,8 @@ class RecordingStarted:
 
 @dataclass(frozen=True)
 class EmergencyStatus:
-    """An emergency trunk answered ("LINKED") or a dial attempt ended (Asterisk DIALSTATUS)."""
+    """An emergency trunk answered ("LINKED") or a dial attempt ended (the PBX's dial status:
+    ANSWER, BUSY, NOANSWER, CONGESTION, CHANUNAVAIL, ...)."""
 
     node: str
     call_id: str
@@ -237,12 +245,13 @@ class FinishedCall:
 
 @dataclass(frozen=True)
 class OutboundCall:
-    """One outbound attempt: `ref` is the call id (callback) or survey id, `dial` the full
-    dial string of the citizen's number, `caller_id` what the citizen sees."""
+    """One outbound attempt: `ref` is the call id (callback) or survey id, `number` the
+    citizen's number as dialled (digits, no "+": the node's settings say how it is dialled),
+    `caller_id` what the citizen sees."""
 
     ref: str
     attempt: int
-    dial: str
+    number: str
     timeout: float
     caller_id: str
     skill: str = ""
@@ -294,14 +303,15 @@ class PbxDriver(Protocol):
 
     async def stream_audio(self, call_id: str, leg: str, address: str, stream_id: str) -> None:
         """Stream one leg's voice ("caller" or "agent") of a connected call, listen-only, to
-        an AudioSocket server at `address` (host:port) under the UUID `stream_id`."""
+        the engine's live-audio listener at `address` (host:port) under the UUID `stream_id`,
+        framed as the wing's `LiveAudioDecoder` reads it."""
 
     async def emergency_transfer(self, call_id: str, line: str, mode: str) -> None:
         """Send a connected caller to an emergency line: "blind" (the agent drops off) or
         "conference" (caller, agent and the emergency operator together)."""
 
-    async def spy(self, call_id: str, dial: str, mode: str) -> None:
-        """Ring a supervisor's phone (`dial`) and connect it to the agent's side of a call:
+    async def spy(self, call_id: str, extension: str, mode: str) -> None:
+        """Ring a supervisor's phone (its `extension`) and connect it to the agent's side of a call:
         "listen" (silent), "whisper" (heard by the agent only) or "barge" (heard by both)."""
 
     async def announce(self, call_id: str, prompts: tuple[str, ...], callback_offer: bool) -> None:
@@ -319,3 +329,31 @@ class PbxDriver(Protocol):
     async def hangup(self, call_id: str) -> None: ...
 
     async def close(self) -> None: ...
+
+
+# -- live audio: what a PBX streams to the engine (stream_audio), whatever carries it ------
+
+
+class LiveAudioError(Exception):
+    """The sender broke its framing; its connection is closed."""
+
+
+@dataclass(frozen=True)
+class StreamStarted:
+    """The stream says who it is: the `stream_id` given to stream_audio (a UUID, lowercase)."""
+
+    stream_id: str
+
+
+@dataclass(frozen=True)
+class AudioChunk:
+    """Voice: 16-bit little-endian signed linear PCM, mono, at `rate` Hz."""
+
+    rate: int
+    pcm: bytes
+
+
+LiveAudio = StreamStarted | AudioChunk
+# Reads one connection: its items in order, ending at the stream's end; raises LiveAudioError.
+# `closing()` is true once the listener is shutting down (a cut mid-frame is then an end).
+LiveAudioDecoder = Callable[[asyncio.StreamReader, Callable[[], bool]], AsyncIterator[LiveAudio]]

@@ -32,8 +32,8 @@ from sqlalchemy import create_engine, text
 
 from callcenter.config import load_config
 from callcenter.data.crypto import FILE_ENV, FieldCipher, load_cipher, write_key_file
-from callcenter.dialplan import REPO
-from callcenter.pbx.sandbox import Instance, ensure_root
+from callcenter.paths import REPO
+from callcenter.pbx.asterisk.sandbox import Instance, ensure_root
 from callcenter.simulation import Softphone, agent_phones, write_tone
 
 # Below the kernel's ephemeral range (32768-60999): a client polling a port nobody listens on
@@ -148,7 +148,6 @@ boost = 1
 # Short times so callbacks, retries and surveys happen within a test.
 OUTBOUND = """
 [outbound]
-dial = "PJSIP/{number}@carrier-out"
 caller_id = "12345"
 ring_timeout = 6
 calling_hours = ["00:00-24:00"]

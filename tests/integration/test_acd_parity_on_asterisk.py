@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from callcenter.dialplan import REPO
+from callcenter.paths import REPO
 from callcenter.simulation import Softphone
 from tests.integration.harness import Center, wait_until
 from tests.integration.test_engine_on_asterisk import connected, joined_call_id, known_calls

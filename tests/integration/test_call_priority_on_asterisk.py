@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from callcenter.dialplan import REPO
 from callcenter.masking import mask_phone
+from callcenter.paths import REPO
 from tests.integration.harness import (
     CALLER_RTP,
     PLAIN_PROXY_PORT,

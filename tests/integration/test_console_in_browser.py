@@ -16,8 +16,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from callcenter.asr.speech import CALLER_SENTENCES, build_leg
-from callcenter.dialplan import REPO
 from callcenter.masking import mask_phone
+from callcenter.paths import REPO
 from callcenter.simulation import Softphone
 from tests.integration.harness import (
     CALLER_RTP,

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from callcenter.dialplan import QueueSpec
 from callcenter.masking import mask_phone
+from callcenter.pbx.asterisk.dialplan import QueueSpec
 from callcenter.simulation import Softphone
 from tests.integration.harness import Center, wait_until
 
@@ -40,8 +40,7 @@ def compare(cc: Center) -> Iterator[Center]:
     """The session's Asterisk with app_queue's queue of the same agents (members named as
     the rendered cc-fallback names them), reached from the public endpoint on COMPARE_DID."""
     members = tuple(
-        f"{cc.config.engine.agent_dial.format(extension=a.extension)},0,{a.name}"
-        for a in cc.config.agents
+        f"{cc.config.nodes[0].settings.dial(a.extension)},0,{a.name}" for a in cc.config.agents
     )
     spec = QueueSpec(name=COMPARE_QUEUE, members=members, strategy="linear", timeout=5, retry=1)
     local = (
@@ -92,13 +91,13 @@ def call_lines(path: Path, skip: int, queue: str, until: str, index: int = 0) ->
 
 def pause_on_app_queue(cc: Center, extensions: list[str], reason: str = "qlog") -> None:
     for ext in extensions:
-        dial = cc.config.engine.agent_dial.format(extension=ext)
+        dial = cc.config.nodes[0].settings.dial(ext)
         cc.instance.cli(f"queue pause member {dial} queue {COMPARE_QUEUE} reason {reason}")
 
 
 def unpause_on_app_queue(cc: Center, extensions: list[str]) -> None:
     for ext in extensions:
-        dial = cc.config.engine.agent_dial.format(extension=ext)
+        dial = cc.config.nodes[0].settings.dial(ext)
         cc.instance.cli(f"queue unpause member {dial} queue {COMPARE_QUEUE}")
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from callcenter.dialplan import REPO
+from callcenter.paths import REPO
 from callcenter.simulation import Softphone
 from tests.integration.harness import Center, wait_until
 

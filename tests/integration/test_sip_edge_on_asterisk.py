@@ -13,7 +13,7 @@ import subprocess
 
 import pytest
 
-from callcenter.dialplan import REPO
+from callcenter.paths import REPO
 from tests.integration.harness import (
     CALLER_RTP,
     SECURE_TRUNK_PORT,

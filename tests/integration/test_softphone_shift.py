@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from callcenter.config import load_config
-from callcenter.dialplan import REPO
-from callcenter.pbx.sandbox import Instance, ensure_root
+from callcenter.paths import REPO
+from callcenter.pbx.asterisk.sandbox import Instance, ensure_root
 from callcenter.simulation import Sipp, Softphone, dominant_frequency, write_tone
 from tests.integration.harness import OFFSET, SLOT, closed_wav, wait_until
 

@@ -16,7 +16,7 @@ from typing import Any
 from panoramisk.message import Message
 
 from callcenter.pbx import base as pbx
-from callcenter.pbx.asterisk import AsteriskDriver, agent_leg_outcome
+from callcenter.pbx.asterisk.driver import AsteriskDriver, agent_leg_outcome
 
 RECORDED = Path(__file__).parent / "recorded" / "ami-agent-phones.txt"
 AGENTS = {a: f"PJSIP/{a}" for a in ("1001", "1002", "1003", "1004")}

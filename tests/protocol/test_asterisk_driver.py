@@ -16,7 +16,7 @@ from typing import Any
 from panoramisk.message import Message
 
 from callcenter.pbx import base as pbx
-from callcenter.pbx.asterisk import AsteriskDriver
+from callcenter.pbx.asterisk.driver import AsteriskDriver
 
 RECORDED = Path(__file__).parent / "recorded" / "ami-call-flows.txt"
 
@@ -190,7 +190,7 @@ async def test_replayed_callback_and_survey_translate_to_our_vocabulary() -> Non
 
     d._action = accepted  # type: ignore[method-assign]  # no PBX: the Originate is accepted
     call_id = "it-1795630102.0"
-    call = pbx.OutboundCall(call_id, 1, "PJSIP/13800000071@carrier-out", 30.0, "12345", "general")
+    call = pbx.OutboundCall(call_id, 1, "13800000071", 30.0, "12345", "general")
     text = CALLBACK_AND_SURVEY.read_bytes().decode("utf-8")
     messages = [m for c in text.split("\r\n\r\n") if (m := Message.from_line(c.strip()))]
     events: list[pbx.PbxEvent] = []

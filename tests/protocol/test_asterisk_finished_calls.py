@@ -11,7 +11,7 @@ import pytest
 from panoramisk.message import Message
 
 from callcenter.pbx import base as pbx
-from callcenter.pbx.asterisk import FINISHED_FAMILY, AsteriskDriver
+from callcenter.pbx.asterisk.driver import FINISHED_FAMILY, AsteriskDriver
 
 AGENTS = {a: f"PJSIP/{a}" for a in ("1001", "1002", "1003", "1004")}
 KEPT = {

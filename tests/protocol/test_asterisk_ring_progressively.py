@@ -92,7 +92,7 @@ async def test_overflow_takes_the_callers_queue_target_to_the_dialplan() -> None
 
 def test_cc_overflow_goes_to_the_queues_target_first() -> None:
     from callcenter.config import load_config
-    from callcenter.dialplan import RenderParams, render
+    from callcenter.pbx.asterisk.dialplan import RenderParams, render
     from tests.unit.fakes import SHIPPED_CONFIG
     from tests.unit.test_dialplan import with_secrets
 

@@ -122,7 +122,7 @@ async def test_listen_in_rings_the_supervisors_phone_and_is_audited(
         headers=auth(t["supervisor"]),
     )
     assert ok.status == 202
-    await eventually(lambda: h.driver.spies == [("c1", "PJSIP/9001", "whisper")])
+    await eventually(lambda: h.driver.spies == [("c1", "9001", "whisper")])
     await c.post("/api/agents/1001/pause", json={"reason": "培训"}, headers=auth(t["supervisor"]))
     log = await (await c.get("/api/audit", headers=auth(t["supervisor"]))).json()
     assert [(e["actor"], e["action"], e["target"]) for e in log["entries"]] == [

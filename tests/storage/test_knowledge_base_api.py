@@ -16,10 +16,11 @@ from callcenter.api import knowledge_base as api
 from callcenter.api import tickets
 from callcenter.api.auth import add_token, auth_middleware
 from callcenter.api.errors import errors_middleware
-from callcenter.api.http import LIVE
+from callcenter.api.live_key import LIVE
 from callcenter.asr.transcriber import Transcriber
 from callcenter.bus import Bus
 from callcenter.live import CallView, LiveTranscription
+from callcenter.pbx.asterisk.audiosocket import decode
 from callcenter.storage.database import Database
 
 Client = TestClient[Any, Any]
@@ -55,7 +56,9 @@ async def client(
     monkeypatch.setenv("CALLCENTER_TOKENS_FILE", str(path))
     monkeypatch.delenv("CALLCENTER_API_TOKEN", raising=False)
     bus = Bus()
-    live = LiveTranscription(bus, bus.subscribe("live"), lambda *_: None, _no_model, "127.0.0.1:0")
+    live = LiveTranscription(
+        bus, bus.subscribe("live"), lambda *_: None, _no_model, "127.0.0.1:0", decode
+    )
     app = web.Application(middlewares=[errors_middleware, auth_middleware])
     app[tickets.TICKET_DB] = database
     app[LIVE] = live

@@ -23,6 +23,7 @@ from callcenter.asr.live import LiveTranscriptionServer
 from callcenter.asr.transcriber import Partial, Segment, Transcriber
 from callcenter.live import CallView, LiveTranscription
 from callcenter.pbx import base as pbx
+from callcenter.pbx.asterisk.audiosocket import decode
 from callcenter.stats import LiveStats
 from callcenter.storage.database import Database
 from callcenter.storage.schema import DataAccess
@@ -74,7 +75,7 @@ async def center(
     monkeypatch.delenv("CALLCENTER_API_TOKEN", raising=False)
     async with running_runtime() as h:
         live = LiveTranscription(
-            h.bus, h.bus.subscribe("live"), lambda *_: None, _no_model, "127.0.0.1:0"
+            h.bus, h.bus.subscribe("live"), lambda *_: None, _no_model, "127.0.0.1:0", decode
         )
         live.server = cast(LiveTranscriptionServer, FakeServer())
         feed = LiveFeed(Wallboard(), h.runtime)

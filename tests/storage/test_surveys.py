@@ -111,9 +111,7 @@ async def test_44190_6_2_3_a_rating_by_dtmf_becomes_the_tickets_evaluation(
     _, placed = await run_dialer(
         database, settings, [("answered", ""), ("1", ""), ("ended:answered", "")], Clock(NOW)
     )
-    assert [(c.ref, c.attempt, c.dial) for c in placed] == [
-        ("1", 1, "PJSIP/13800000001@carrier-out")
-    ]
+    assert [(c.ref, c.attempt, c.number) for c in placed] == [("1", 1, "13800000001")]
     with database.session() as s:
         state = store.state_of(store.get(s, tid))
         assert (state.status, state.rating) == ("evaluated", "满意")

@@ -105,8 +105,8 @@ class FakeDriver:
     async def emergency_transfer(self, call_id: str, line: str, mode: str) -> None:
         self.emergencies.append((call_id, line, mode))
 
-    async def spy(self, call_id: str, dial: str, mode: str) -> None:
-        self.spies.append((call_id, dial, mode))
+    async def spy(self, call_id: str, extension: str, mode: str) -> None:
+        self.spies.append((call_id, extension, mode))
 
     async def announce(self, call_id: str, prompts: tuple[str, ...], callback_offer: bool) -> None:
         self.announcements.append((call_id, prompts, callback_offer))

@@ -10,8 +10,12 @@ from pathlib import Path
 import pytest
 
 from callcenter.config import ConfigErrors, load_config
-from callcenter.dialplan import DEPLOYMENT_FILES, RenderParams, environment, render
-from callcenter.pbx.sandbox import SANDBOX_TEMPLATES, IceCandidates, loopback_ice_candidates
+from callcenter.pbx.asterisk.dialplan import DEPLOYMENT_FILES, RenderParams, environment, render
+from callcenter.pbx.asterisk.sandbox import (
+    SANDBOX_TEMPLATES,
+    IceCandidates,
+    loopback_ice_candidates,
+)
 from tests.unit.fakes import SHIPPED_CONFIG
 from tests.unit.test_dialplan import with_secrets
 

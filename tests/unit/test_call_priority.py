@@ -13,9 +13,10 @@ from panoramisk.message import Message
 from callcenter import domain
 from callcenter.call_priority import BOOST_LIMIT, decide
 from callcenter.config import Trunk, load_config
-from callcenter.dialplan import REPO, RenderParams, render
+from callcenter.paths import REPO
 from callcenter.pbx import base as pbx
-from callcenter.pbx.asterisk import AsteriskDriver
+from callcenter.pbx.asterisk.dialplan import RenderParams, render
+from callcenter.pbx.asterisk.driver import AsteriskDriver
 from callcenter.tomlreader import ConfigErrors
 from tests.unit.fakes import SHIPPED_CONFIG, caller, eventually, running_runtime
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from callcenter.config import Config, load_config
-from callcenter.dialplan import (
+from callcenter.paths import REPO
+from callcenter.pbx.asterisk.dialplan import (
     DEPLOYMENT_FILES,
-    REPO,
     QueueSpec,
     RenderError,
     RenderParams,
@@ -227,7 +227,7 @@ def test_manager_user_gets_only_the_classes_the_driver_uses(tmp_path: Path, conf
     assert read == ["call,user,system"] and write == ["call,originate,system"]
     for name in ("call", "user", "system", "originate"):
         assert re.search(rf"^;\s+{name}\s+\S", user, flags=re.M), name
-    driver = (REPO / "callcenter" / "pbx" / "asterisk.py").read_text(encoding="utf-8")
+    driver = (REPO / "callcenter" / "pbx" / "asterisk" / "driver.py").read_text(encoding="utf-8")
     actions = set(re.findall(r'"Action": "(\w+)"', driver))
     assert {"Setvar", "Redirect", "Originate", "Hangup", "Status"} <= actions
     documented = set(re.findall(r"\w+", " ".join(re.findall(r"^;.*$", user, flags=re.M))))

@@ -85,10 +85,10 @@ async def test_callback_keeps_the_place_then_reserves_an_agent_and_bridges() -> 
         await h.runtime.request(ev.AgentResumed("1002"))
         await eventually(lambda: len(h.driver.callbacks) == 1)
         call, agent, ring = h.driver.callbacks[0]
-        assert (call.ref, call.attempt, call.dial, call.caller_id, agent, ring) == (
+        assert (call.ref, call.attempt, call.number, call.caller_id, agent, ring) == (
             "c1",
             1,
-            "PJSIP/13812345678@carrier-out",
+            "13812345678",
             "12345",
             "1002",
             15.0,

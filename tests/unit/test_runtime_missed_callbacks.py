@@ -78,7 +78,7 @@ async def test_caller_who_hung_up_after_min_wait_is_called_back_after_live_calle
         # the agent is free: now the desk reserves it and calls the missed caller back
         await eventually(lambda: len(h.driver.callbacks) == 1)
         call, agent, _ = h.driver.callbacks[0]
-        assert (call.ref, call.dial, agent) == ("missed-c1", f"PJSIP/{NUMBER}@carrier-out", "1002")
+        assert (call.ref, call.number, agent) == ("missed-c1", NUMBER.lstrip("+"), "1002")
         h.driver.emit(pbx.AgentAnswered("a", "missed-c1", "1002"))
         h.driver.emit(pbx.CallbackDialed("a", "missed-c1", "answered"))
         h.driver.emit(pbx.AgentLegEnded("a", "missed-c1", "1002"))

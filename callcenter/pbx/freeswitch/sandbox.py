@@ -32,9 +32,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
-from callcenter.dialplan import REPO
+from callcenter.paths import REPO
+from callcenter.pbx.base import SandboxError
 from callcenter.pbx.freeswitch.esl import EslClient, EslError
-from callcenter.pbx.sandbox import SandboxError, cache_dir, write_hold_music
+from callcenter.pbx.sandboxes import cache_dir, write_hold_music
 
 BUILD_SCRIPT = REPO / "tools" / "sandbox" / "build_freeswitch.sh"
 FREESWITCH = "/opt/freeswitch/bin/freeswitch"

@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING
 import pytest
 
 from callcenter.asr.audio import read_wav, select_channel
-from callcenter.asr.live import LiveTranscriptionServer, canonical_uuid, frame
+from callcenter.asr.live import LiveTranscriptionServer, canonical_uuid
 from callcenter.asr.transcriber import Partial, Segment, Transcriber
+from callcenter.pbx.asterisk.audiosocket import decode, frame
 from tools.asr_cer import cer
 
 if TYPE_CHECKING:
@@ -188,7 +189,11 @@ async def server(
     transcriber: Transcriber, recorder: Recorder
 ) -> AsyncIterator[LiveTranscriptionServer]:
     live = LiveTranscriptionServer(
-        transcriber, recorder.on_result, max_streams=3, on_stream_end=recorder.on_stream_end
+        transcriber,
+        recorder.on_result,
+        max_streams=3,
+        on_stream_end=recorder.on_stream_end,
+        decoder=decode,
     )
     await live.start()
     try:
@@ -325,7 +330,7 @@ async def test_unannounced_uuid_is_transcribed_as_unknown(
 ) -> None:
     stream_uuid = uuid.uuid4()
     pcm = pcm_of(speech.caller8)[: 2 * 8000 * 6]  # the first sentence or two
-    with caplog.at_level(logging.WARNING, logger="callcenter.asr.live"):
+    with caplog.at_level(logging.WARNING, logger="callcenter"):
         await play(server.port, stream_uuid, pcm)
         await recorder.wait_end(str(stream_uuid), "unknown")
     results = recorder.of(str(stream_uuid), "unknown")
@@ -355,7 +360,7 @@ async def test_connections_beyond_max_streams_are_refused(
         await recorder.wait_partial(f"call-{n}", "caller")
     assert sorted(server.streams()) == [(f"call-{n}", "caller") for n in range(3)]
 
-    with caplog.at_level(logging.WARNING, logger="callcenter.asr.live"):
+    with caplog.at_level(logging.WARNING, logger="callcenter"):
         extra = await Client.connect(server.port)
         try:
             assert await extra.closed_by_server()
@@ -439,7 +444,7 @@ async def test_bad_peers_are_closed_and_other_streams_continue(
         assert await harmless.closed_by_server()
         await harmless.close()
 
-    with caplog.at_level(logging.WARNING, logger="callcenter.asr.live"):
+    with caplog.at_level(logging.WARNING, logger="callcenter"):
         await play(server.port, good, pcm, halfway=misbehave)
         await recorder.wait_end("call-good", "caller")
         for speaker in ("garbage", "truncated", "early", "harmless"):
@@ -470,7 +475,10 @@ async def test_bad_peers_are_closed_and_other_streams_continue(
 async def test_close_finishes_open_streams(speech: Speech, transcriber: Transcriber) -> None:
     recorder = Recorder()
     live = LiveTranscriptionServer(
-        lambda: transcriber, recorder.on_result, on_stream_end=recorder.on_stream_end
+        lambda: transcriber,
+        recorder.on_result,
+        on_stream_end=recorder.on_stream_end,
+        decoder=decode,
     )
     await live.start()
     stream_uuid = uuid.uuid4()
@@ -492,7 +500,9 @@ def test_framing_helpers() -> None:
     assert canonical_uuid(u.bytes) == canonical_uuid(str(u).upper()) == canonical_uuid(u.hex)
     with pytest.raises(ValueError):
         frame(0x10, bytes(70000))
-    server = LiveTranscriptionServer(lambda: pytest.fail("not started"), lambda *_: None)
+    server = LiveTranscriptionServer(
+        lambda: pytest.fail("not started"), lambda *_: None, decoder=decode
+    )
     with pytest.raises(ValueError):
         server.expect("not-a-uuid", "call", "caller")
     with pytest.raises(RuntimeError):

@@ -11,21 +11,21 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import json
-import math
 import os
 import secrets
 import shlex
 import shutil
 import signal
-import struct
 import subprocess
 import time
-import wave
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from callcenter.config import Config
-from callcenter.dialplan import REPO, QueueSpec, RenderParams, environment, render
+from callcenter.paths import REPO
+from callcenter.pbx.asterisk.dialplan import QueueSpec, RenderParams, environment, render
+from callcenter.pbx.base import SandboxError
+from callcenter.pbx.sandboxes import cache_dir, write_hold_music
 from callcenter.prompts import build_prompts, prompt_texts
 
 SANDBOX_TEMPLATES = REPO / "tools" / "sandbox" / "asterisk"
@@ -119,17 +119,6 @@ MODULES = [
 ]
 
 
-class SandboxError(Exception):
-    error_id = "pbx.sandbox"
-
-
-def cache_dir() -> Path:
-    base = os.environ.get("CALLCENTER_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache")), "callcenter"
-    )
-    return Path(base)
-
-
 def root_dir() -> Path:
     return Path(os.environ.get("CALLCENTER_PBX_ROOT", str(cache_dir() / "pbx-root")))
 
@@ -202,6 +191,10 @@ class Instance:
         with os.fdopen(fd, "w") as f:
             json.dump(data, f)
         return data
+
+    def control_secret(self) -> str:
+        """The AMI secret the engine's driver logs in with."""
+        return self.secrets()["ami"]
 
     def agent_password(self, extension: str) -> str:
         data = self.secrets()
@@ -480,22 +473,3 @@ def _write_if_changed(path: Path, text: str) -> None:
     if path.exists() and path.read_text() == text:
         return
     path.write_text(text)
-
-
-def write_hold_music(path: Path, seconds: float = 12.0) -> None:
-    """A quiet arpeggio (8 kHz, 16-bit mono), so the hold class has something to play."""
-    rate = 8000
-    notes = (392.0, 493.9, 587.3, 784.0, 587.3, 493.9)
-    frames = bytearray()
-    n = int(rate * seconds)
-    for i in range(n):
-        t = i / rate
-        f = notes[int(t * 2) % len(notes)]
-        phase = (t * 2) % 1.0
-        envelope = min(1.0, phase * 20) * (1.0 - phase) ** 2
-        frames += struct.pack("<h", int(4000 * envelope * math.sin(2 * math.pi * f * t)))
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(bytes(frames))

@@ -15,9 +15,10 @@ from typing import Any
 import jinja2
 
 from callcenter.config import Config
-from callcenter.ivr_dialplan import compile_flows, entry_context
+from callcenter.paths import REPO
+from callcenter.pbx.asterisk.ivr_dialplan import compile_flows, entry_context
+from callcenter.pbx.asterisk.settings import AsteriskSettings
 
-REPO = Path(__file__).resolve().parent.parent
 DIALPLAN_TEMPLATES = REPO / "dialplans" / "asterisk"
 
 DEPLOYMENT_FILES = (
@@ -78,8 +79,16 @@ def environment(directory: Path) -> jinja2.Environment:
     )
 
 
+def node_settings(config: Config) -> AsteriskSettings:
+    """The settings of the config's first Asterisk node (defaults when it has none)."""
+    for node in config.nodes:
+        if isinstance(node.settings, AsteriskSettings):
+            return node.settings
+    return AsteriskSettings()
+
+
 def agent_dial(config: Config, extension: str) -> str:
-    return config.engine.agent_dial.format(extension=extension)
+    return node_settings(config).dial(extension)
 
 
 def context(config: Config, params: RenderParams) -> dict[str, Any]:

@@ -187,9 +187,15 @@ class AsteriskDriver:
         agent_dials: Mapping[str, str],
         reconnect_timeout: int = 1,
         save_stream: BinaryIO | None = None,
+        phone_dial: str = "PJSIP/{extension}",
+        outbound_dial: str = "PJSIP/{number}@carrier-out",
     ) -> None:
-        """`agent_dials` maps agent id -> dial string (e.g. "PJSIP/1001")."""
+        """`agent_dials` maps agent id -> dial string (e.g. "PJSIP/1001"); `phone_dial` makes
+        the dial string of any other phone (a supervisor's) from its extension, and
+        `outbound_dial` that of a citizen's number (callbacks, surveys)."""
         self.node = node
+        self._phone_dial = phone_dial
+        self._outbound_dial = outbound_dial
         self._dials = dict(agent_dials)
         # DialBegin's DialString is the part after the technology: "1001" for PJSIP/1001
         self._by_dialstring = {d.split("/", 1)[1]: a for a, d in agent_dials.items()}
@@ -701,7 +707,8 @@ class AsteriskDriver:
         if not ok:
             self._fail(call_id, "emergency", (), f"the PBX refused the {mode} transfer")
 
-    async def spy(self, call_id: str, dial: str, mode: str) -> None:
+    async def spy(self, call_id: str, extension: str, mode: str) -> None:
+        dial = self._phone_dial.format(extension=extension)
         call = self._calls.get(call_id)
         channel = self._agent_channel(call) if call is not None else ""
         if call is None or not channel:
@@ -772,7 +779,7 @@ class AsteriskDriver:
                     f"CC_CALL_ID={call.ref}",
                     f"CC_TARGETS={self._dials.get(agent_id, '')}",
                     f"CC_RING_TIMEOUT={ring}",
-                    f"CC_DIAL={call.dial}",
+                    f"CC_DIAL={self._outbound_dial.format(number=call.number)}",
                     f"CC_OUT_TIMEOUT={int(call.timeout + 0.5)}",
                     f"CC_CALLER_ID={call.caller_id}",
                     f"CC_AGENT={agent_id}",
@@ -799,7 +806,7 @@ class AsteriskDriver:
                 "CallerID": f'"12345" <{call.caller_id}>',
                 "Variable": [
                     f"CC_SURVEY_ID={call.ref}",
-                    f"CC_DIAL={call.dial}",
+                    f"CC_DIAL={self._outbound_dial.format(number=call.number)}",
                     f"CC_OUT_TIMEOUT={int(call.timeout + 0.5)}",
                     f"CC_CALLER_ID={call.caller_id}",
                     f"CC_INPUT_TIMEOUT={int(input_timeout + 0.5)}",

@@ -1,0 +1,1 @@
+"""The Asterisk wing: AMI driver, sandbox, dialplan rendering and node settings."""

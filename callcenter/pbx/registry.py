@@ -1,0 +1,143 @@
+"""PBX kinds: one row per kind, from a node's `kind` (center.toml `pbx.nodes[i].kind`) to its
+wing, the package under callcenter/pbx/ that knows that PBX. Adding a kind is one folder
+(settings, driver, dialplan rendering, sandbox) and one row in `KINDS`.
+
+A row names the wing's node settings (read at config load, so the loader imports only them)
+and the module holding the rest (driver factory, dialplan renderer and checker, sandbox),
+imported on first use like a plugin entry point: the config loader sits below the drivers and
+dialplans, which read the loaded config.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, cast
+
+from callcenter.pbx.asterisk import settings as asterisk_settings
+from callcenter.tomlreader import ConfigError, TableReader
+
+if TYPE_CHECKING:  # types only: the config module imports this one
+    from callcenter.config import Config, PbxNode
+    from callcenter.pbx.base import LiveAudioDecoder, PbxDriver
+
+
+class NodeSettings(Protocol):
+    """A wing's own node keys, as its settings parser read them."""
+
+    def secret(self, node: str) -> str:
+        """The control link's secret (from where the settings say it is); ConfigError if unset."""
+        ...
+
+    def dial(self, extension: str) -> str:
+        """How this node dials a phone by its extension."""
+        ...
+
+
+@dataclass(frozen=True)
+class Kind:
+    keys: tuple[str, ...]  # the node keys the wing reads beside the common ones
+    parse: Callable[[TableReader, Mapping[str, Any], str], NodeSettings]
+    default: NodeSettings  # the settings of a node that sets none of `keys`
+    recordings_dir: str  # the recordings root as such a node sees it, unless set
+    wing: str  # module with WING, the wing's runtime parts
+
+
+KINDS: dict[str, Kind] = {
+    "asterisk": Kind(
+        asterisk_settings.KEYS,
+        asterisk_settings.parse,
+        asterisk_settings.AsteriskSettings(),
+        asterisk_settings.RECORDINGS_DIR,
+        "callcenter.pbx.asterisk.wing",
+    ),
+}
+DEFAULT_KIND = next(iter(KINDS))
+
+
+class Sandbox(Protocol):
+    """A private PBX on loopback for the demo, the tests and the benchmarks."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def host(self) -> str: ...
+    @property
+    def sip_port(self) -> int: ...
+    @property
+    def rtp_end(self) -> int: ...
+    @property
+    def root(self) -> Path:
+        """The directory the sandbox PBX runs chrooted in (its tools, e.g. sipp, too)."""
+        ...
+
+    @property
+    def dir(self) -> Path:
+        """This instance's directory, as the host sees it."""
+        ...
+
+    @property
+    def inner(self) -> str:
+        """This instance's directory inside `root`."""
+        ...
+
+    def agent_password(self, extension: str) -> str: ...
+    def control_secret(self) -> str:
+        """The secret the engine's driver logs in with."""
+        ...
+
+    def stop(self) -> None: ...
+
+
+class Wing(Protocol):
+    """The runtime parts of one PBX kind."""
+
+    def driver(self, node: PbxNode, extensions: Mapping[str, str], secret: str) -> PbxDriver:
+        """The node's driver; `extensions` maps agent id -> phone extension."""
+        ...
+
+    def live_audio(self) -> LiveAudioDecoder:
+        """How this PBX frames the leg audio it streams to the engine (stream_audio)."""
+        ...
+
+    def dialplan(self, config: Config, action: str, out: str) -> int:
+        """`callcenter dialplan render|check`: render the node's dialplan or check it."""
+        ...
+
+    def sandbox_ready(self) -> bool:
+        """Whether the sandbox PBX is built (its cache), so starting one is quick."""
+        ...
+
+    def sandbox_up(self, config: Config, node: PbxNode) -> Sandbox:
+        """Render and start (or reload) the sandbox instance of `node`."""
+        ...
+
+    def sandbox(self, config: Config, node: PbxNode, action: str, rest: list[str]) -> int:
+        """`callcenter pbx up|down|status|cli` for `node`'s sandbox instance."""
+        ...
+
+    def sandbox_password(self, instance: str, extension: str) -> str:
+        """A phone's SIP password in the named sandbox instance ("" when it has none)."""
+        ...
+
+
+def node_named(config: Config, name: str = "") -> PbxNode:
+    """The config's node called `name` (the first node when `name` is "")."""
+    nodes = [n for n in config.nodes if not name or n.name == name]
+    if not nodes:
+        raise ConfigError("center.toml", "pbx.nodes", f"no node named {name!r}")
+    return nodes[0]
+
+
+def sandbox_up(config: Config, node_name: str = "") -> Sandbox:
+    """Start (or reload) the sandbox PBX of a node (default: the first), of its kind."""
+    node = node_named(config, node_name)
+    return wing(node.kind).sandbox_up(config, node)
+
+
+def wing(kind: str) -> Wing:
+    """The wing of a kind the config loader accepted (KeyError for any other)."""
+    module = importlib.import_module(KINDS[kind].wing)
+    return cast("Wing", module.WING)
