@@ -29,6 +29,7 @@ from callcenter.data.crypto import FieldCipher, load_cipher
 from callcenter.data.jobs import DataJobs
 from callcenter.decisions.log import DecisionLog
 from callcenter.decisions.settings import load_decision_settings
+from callcenter.ha import ACTIVE, SINGLE, Lease, check_storage, fence, standby_app
 from callcenter.inspection.config import load_inspection
 from callcenter.inspection.worker import run_inspection
 from callcenter.live import LiveTranscription
@@ -101,6 +102,10 @@ class Service:
         # GB/T 44192 8: no data key, no service (KeyConfigError: one line, nothing written)
         self.cipher = options.cipher or load_cipher()
         self.database = Database(storage_url(config, options))
+        self.lease: Lease | None = None  # [ha]: run only while holding the active lock
+        if config.ha.enabled:
+            check_storage(f"{config.source_dir.name}/center.toml", self.database.url)
+            self.lease = Lease(self.database.url, config.ha)
         queue_log = options.queue_log or config.storage.queue_log
         path = Path(queue_log)
         if not path.is_absolute():
@@ -219,7 +224,49 @@ class Service:
         )
         return TranscriptionService(jobs, self.asr_pool, self.config.asr.max_attempts)
 
+    async def _standby(self, lease: Lease) -> asyncio.Task[None] | None:
+        """Wait as the standby (health only, no PBX link, no job) until this process holds the
+        active lock; then let the old holder's fencing deadline pass. None: stopped first."""
+        runner: web.AppRunner | None = None
+        if self.options.http_port:
+            runner = web.AppRunner(standby_app(lease))
+            await runner.setup()
+            await web.TCPSite(runner, self.options.http_host, self.options.http_port).start()
+        try:
+            if not await lease.acquire(self._stopping):
+                return None
+        finally:
+            if runner is not None:
+                await runner.cleanup()
+        watch = asyncio.get_running_loop().create_task(lease.watch(fence), name="ha-lease")
+        with contextlib.suppress(TimeoutError):  # the old holder has exited by then
+            await asyncio.wait_for(self._stopping.wait(), lease.fence_wait)
+        if self._stopping.is_set():
+            watch.cancel()
+            await asyncio.gather(watch, return_exceptions=True)
+            return None
+        return watch
+
     async def run(
+        self, on_ready: Callable[[Runtime], Coroutine[Any, Any, None]] | None = None
+    ) -> None:
+        lease_watch: asyncio.Task[None] | None = None
+        if self.lease is not None:
+            lease_watch = await self._standby(self.lease)
+            if lease_watch is None:
+                await self.lease.close()
+                self.database.close()
+                return
+        try:
+            await self._run(on_ready)
+        finally:
+            if lease_watch is not None:
+                lease_watch.cancel()
+                await asyncio.gather(lease_watch, return_exceptions=True)
+            if self.lease is not None:
+                await self.lease.close()  # after every PBX link is closed: then the lock goes
+
+    async def _run(
         self, on_ready: Callable[[Runtime], Coroutine[Any, Any, None]] | None = None
     ) -> None:
         await asyncio.to_thread(self.database.upgrade, self.cipher)
@@ -265,6 +312,7 @@ class Service:
             missed_since=missed,
         )
         self.runtime = runtime
+        runtime.role = ACTIVE if self.lease is not None else SINGLE
         if self.decisions is not None:
             self.decisions.start()
         loop = asyncio.get_running_loop()
