@@ -13,8 +13,9 @@ Timing with the defaults (poll 0.5 s, check every 0.5 s, a check answered within
 - The active one loses its database (server restarted, backend terminated, network cut): its
   check, a `SELECT 1` every `check_interval` that must answer within `check_timeout`, fails and
   the process exits at once (`os._exit`: no further PBX action, every socket closed by the
-  kernel). A watchdog thread enforces the same deadline even if the event loop stalls: the
-  process exits when no check has succeeded for `check_interval + check_timeout`.
+  kernel). The check and its watchdog run in threads of their own, not on the event loop: a
+  busy or stalled loop neither delays the fence nor fences a healthy engine; a check that hangs
+  (half-dead connection) trips the watchdog after `check_interval + check_timeout`.
 - A standby that gets the lock waits `fence_wait` (that same deadline plus the watchdog's tick)
   before it connects to any PBX: the last moment the old holder saw its lock is before the lock
   was released, so by then the old one has exited; two engines never drive a PBX together.
@@ -80,9 +81,17 @@ def conninfo(url: str) -> str:
 
 
 class Lease:
-    """The active engine's lock on one live PostgreSQL connection."""
+    """The active engine's lock on one live PostgreSQL connection.
 
-    def __init__(self, url: str, settings: HaConfig, clock: Callable[[], float] = time.monotonic):
+    Once held, two threads of their own guard it (never the event loop, which a busy start or
+    a stall could hold up): the checker runs `SELECT 1` on the lock's connection every
+    `check_interval`; the watchdog calls `lost` when no check has succeeded for
+    `check_interval + check_timeout` (a check that hangs on a half-dead connection), and the
+    checker calls it at once when a check fails."""
+
+    def __init__(
+        self, url: str, settings: HaConfig, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.url = url
         self.settings = settings
         self.key = lock_key(settings.lock)
@@ -90,9 +99,9 @@ class Lease:
         self.role = STANDBY
         self.holder = ""  # who holds the lock, as a standby last saw it
         self.clock = clock
-        self._conn: psycopg.AsyncConnection[Any] | None = None
+        self._conn: psycopg.Connection[Any] | None = None
         self._last_ok = 0.0
-        self._watchdog: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._closed = threading.Event()
 
     @property
@@ -101,8 +110,8 @@ class Lease:
         s = self.settings
         return s.check_interval + s.check_timeout + 2 * _WATCHDOG_TICK
 
-    async def _connect(self) -> psycopg.AsyncConnection[Any]:
-        return await psycopg.AsyncConnection.connect(
+    def _connect(self) -> psycopg.Connection[Any]:
+        return psycopg.connect(
             conninfo(self.url),
             autocommit=True,
             application_name=self.name[:63],
@@ -116,31 +125,30 @@ class Lease:
             "-c tcp_keepalives_count=3",
         )
 
-    async def try_acquire(self) -> bool:
-        """One attempt: True when this process now holds the lock."""
+    def try_acquire(self) -> bool:
+        """One attempt (blocking: call it from a thread): True when this process now holds
+        the lock."""
         if self._conn is None or self._conn.closed:
-            self._conn = await self._connect()
+            self._conn = self._connect()
         started = self.clock()
-        cur = await self._conn.execute("SELECT pg_try_advisory_lock(%s)", (self.key,))
-        row = await cur.fetchone()
+        row = self._conn.execute("SELECT pg_try_advisory_lock(%s)", (self.key,)).fetchone()
         if row is not None and row[0]:
             self._last_ok = started
             self.role = ACTIVE
             self.holder = self.name
             return True
-        self.holder = await self._holder()
+        self.holder = self._holder()
         return False
 
-    async def _holder(self) -> str:
+    def _holder(self) -> str:
         assert self._conn is not None
         unsigned = self.key & 0xFFFFFFFFFFFFFFFF
-        cur = await self._conn.execute(
+        row = self._conn.execute(
             "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
             "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
             "AND l.classid::bigint = %s AND l.objid::bigint = %s",
             (unsigned >> 32, unsigned & 0xFFFFFFFF),
-        )
-        row = await cur.fetchone()
+        ).fetchone()
         return str(row[0]) if row is not None else ""
 
     async def acquire(self, stopping: asyncio.Event) -> bool:
@@ -148,7 +156,7 @@ class Lease:
         said = ""
         while not stopping.is_set():
             try:
-                if await self.try_acquire():
+                if await asyncio.to_thread(self.try_acquire):
                     log.info("ha: lock %r held: this engine is active", self.settings.lock)
                     return True
                 if self.holder != said:
@@ -156,33 +164,32 @@ class Lease:
                     log.info("ha: standby; the active engine is %s", said or "unknown")
             except (psycopg.Error, OSError) as exc:
                 log.warning("ha: standby cannot reach the database: %s", exc)
-                await self._drop()
+                self._drop()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), self.settings.poll_interval)
         return False
 
-    async def watch(self, lost: Callable[[str], None]) -> None:
-        """As the active engine: check the lock's connection every `check_interval`; call
-        `lost` (which must stop this process acting) when a check fails or is late. A watchdog
-        thread calls it too when no check has succeeded in time (a stalled event loop)."""
-        s = self.settings
-        self._watchdog = threading.Thread(
-            target=self._watchdog_run, args=(lost,), name="ha-watchdog", daemon=True
-        )
-        self._watchdog.start()
-        while True:
-            await asyncio.sleep(s.check_interval)
+    def hold(self, lost: Callable[[str], None]) -> None:
+        """As the active engine: start the checker and the watchdog; `lost` must stop this
+        process acting (the service passes `fence`)."""
+        for target, name in ((self._check, "ha-check"), (self._watch, "ha-watchdog")):
+            thread = threading.Thread(target=target, args=(lost,), name=name, daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    def _check(self, lost: Callable[[str], None]) -> None:
+        while not self._closed.wait(self.settings.check_interval):
             started = self.clock()
             try:
                 assert self._conn is not None
-                async with asyncio.timeout(s.check_timeout):
-                    await self._conn.execute("SELECT 1")
-            except (psycopg.Error, OSError, TimeoutError, AssertionError) as exc:
-                lost(f"lock connection check failed: {exc!r}")
+                self._conn.execute("SELECT 1")
+            except Exception as exc:  # noqa: BLE001 - any failure: the lock may be gone
+                if not self._closed.is_set():
+                    lost(f"lock connection check failed: {exc!r}")
                 return
             self._last_ok = started
 
-    def _watchdog_run(self, lost: Callable[[str], None]) -> None:
+    def _watch(self, lost: Callable[[str], None]) -> None:
         limit = self.settings.check_interval + self.settings.check_timeout
         while not self._closed.wait(_WATCHDOG_TICK):
             late = self.clock() - self._last_ok
@@ -190,16 +197,18 @@ class Lease:
                 lost(f"no successful lock check for {late:.1f} s")
                 return
 
-    async def _drop(self) -> None:
+    def _drop(self) -> None:
         if self._conn is not None:
             with contextlib.suppress(Exception):
-                await self._conn.close()
+                self._conn.close()
             self._conn = None
 
-    async def close(self) -> None:
-        """A clean stop: end the watchdog, then the session (PostgreSQL releases the lock)."""
+    def close(self) -> None:
+        """A clean stop: end the guards, then the session (PostgreSQL releases the lock)."""
         self._closed.set()
-        await self._drop()
+        for thread in self._threads:
+            thread.join(self.settings.check_timeout + 1)
+        self._drop()
 
 
 def fence(reason: str) -> None:

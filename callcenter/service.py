@@ -127,6 +127,7 @@ class Service:
         self.live: LiveTranscription | None = None
         self.runtime: Runtime | None = None
         self._stopping = asyncio.Event()
+        self._preloaded: Transcriber | None = None  # the live ASR model a standby loaded
 
     def stop(self) -> None:
         self._stopping.set()
@@ -206,7 +207,7 @@ class Service:
             self.bus,
             self.bus.subscribe("live-transcription"),
             start_stream=lambda *args: None,  # the runtime's, once it exists
-            transcriber=lambda: Transcriber(path),
+            transcriber=lambda: self._preloaded or Transcriber(path),
             address=asr.live_address,
             max_streams=asr.live_streams,
         )
@@ -224,47 +225,51 @@ class Service:
         )
         return TranscriptionService(jobs, self.asr_pool, self.config.asr.max_attempts)
 
-    async def _standby(self, lease: Lease) -> asyncio.Task[None] | None:
+    async def _standby(self, lease: Lease) -> bool:
         """Wait as the standby (health only, no PBX link, no job) until this process holds the
-        active lock; then let the old holder's fencing deadline pass. None: stopped first."""
+        active lock; then let the old holder's fencing deadline pass. False: stopped first."""
         runner: web.AppRunner | None = None
         if self.options.http_port:
             runner = web.AppRunner(standby_app(lease))
             await runner.setup()
             await web.TCPSite(runner, self.options.http_host, self.options.http_port).start()
+        # meanwhile the live ASR model is loaded (seconds; a real Mandarin model far longer),
+        # so it does not delay the takeover: loading it acts on nothing and writes nothing
+        preload = asyncio.get_running_loop().create_task(self._preload(), name="ha-preload")
         try:
             if not await lease.acquire(self._stopping):
-                return None
+                return False
+            lease.hold(fence)  # from now on: losing the lock ends this process
+            await preload
         finally:
+            preload.cancel()
+            await asyncio.gather(preload, return_exceptions=True)
             if runner is not None:
                 await runner.cleanup()
-        watch = asyncio.get_running_loop().create_task(lease.watch(fence), name="ha-lease")
         with contextlib.suppress(TimeoutError):  # the old holder has exited by then
             await asyncio.wait_for(self._stopping.wait(), lease.fence_wait)
-        if self._stopping.is_set():
-            watch.cancel()
-            await asyncio.gather(watch, return_exceptions=True)
-            return None
-        return watch
+        return not self._stopping.is_set()
+
+    async def _preload(self) -> None:
+        asr = self.config.asr
+        if asr.model_dir and asr.live_address:
+            try:
+                self._preloaded = await asyncio.to_thread(Transcriber, self._model_path())
+            except Exception:  # noqa: BLE001 - loaded (and its error raised) again at start
+                log.exception("ha: preloading the live ASR model failed")
 
     async def run(
         self, on_ready: Callable[[Runtime], Coroutine[Any, Any, None]] | None = None
     ) -> None:
-        lease_watch: asyncio.Task[None] | None = None
-        if self.lease is not None:
-            lease_watch = await self._standby(self.lease)
-            if lease_watch is None:
-                await self.lease.close()
-                self.database.close()
-                return
+        if self.lease is not None and not await self._standby(self.lease):
+            await asyncio.to_thread(self.lease.close)
+            self.database.close()
+            return
         try:
             await self._run(on_ready)
         finally:
-            if lease_watch is not None:
-                lease_watch.cancel()
-                await asyncio.gather(lease_watch, return_exceptions=True)
-            if self.lease is not None:
-                await self.lease.close()  # after every PBX link is closed: then the lock goes
+            if self.lease is not None:  # after every PBX link is closed: then the lock goes
+                await asyncio.to_thread(self.lease.close)
 
     async def _run(
         self, on_ready: Callable[[Runtime], Coroutine[Any, Any, None]] | None = None

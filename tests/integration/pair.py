@@ -16,7 +16,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -187,3 +187,32 @@ def pause_all_but_1001(engine: Engine) -> None:
 
 def now() -> float:
     return time.time()
+
+
+def one_takeover(pair: Pair, active: Engine, recover: Callable[[], None], tag: int) -> float:
+    """One caller talking to 1001 (the others paused), one waiting; the active engine is
+    killed (SIGKILL) and the talk ends while no engine is active; `recover` brings an engine
+    back (nothing to do with a standby; a restart without one). Returns kill -> the waiting
+    caller's offer ringing 1001's phone, in seconds (the phone's own clock stamp)."""
+    cc = pair.cc
+    pause_all_but_1001(active)
+    talk_number, wait_number = f"1330001{tag:02d}01", f"1330001{tag:02d}02"
+    talking = cc.caller(talk_number)
+    talking.call(talk_number, LOW)
+    assert pair.connected_agent(pair.new_call_id(talk_number)) == "1001"
+    talking.wait_for(lambda e: e.get("event") == "confirmed")
+    waiting = cc.caller(wait_number)
+    waiting.call(wait_number, LOW)
+    wait_id = pair.new_call_id(wait_number)
+    wait_until(lambda: len(active.queue()) == 1, 30, "the caller waiting on the active engine")
+    phone = cc.phones["1001"]
+    killed = time.time()
+    active.kill()
+    hang_up(talking, talk_number)
+    recover()
+    offered = wait_until(lambda: incoming_since(phone, "1001", killed), 90, "the first offer")
+    assert pair.connected_agent(wait_id) == "1001"
+    hang_up(waiting, wait_number)
+    wait_until(lambda: pair.ended(wait_id), 30, "the waiting caller's record to end")
+    cc.release_callers()
+    return float(offered[0]["at"]) - killed

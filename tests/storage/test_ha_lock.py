@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -16,7 +17,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,11 +56,11 @@ def settings(lock: str = "test-lock") -> HaConfig:
 
 
 @pytest.fixture
-async def leases(pg_url: str) -> AsyncIterator[list[Lease]]:
+def leases(pg_url: str) -> Iterator[list[Lease]]:
     made: list[Lease] = []
     yield made
     for lease in made:
-        await lease.close()
+        lease.close()
 
 
 def terminate(url: str, application_name: str) -> int:
@@ -73,31 +74,31 @@ def terminate(url: str, application_name: str) -> int:
     return len(rows)
 
 
-async def wait_for(predicate: Any, timeout: float = 20.0) -> None:
+def wait_for(predicate: Any, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         assert time.monotonic() < deadline, f"timed out waiting for {predicate}"
-        await asyncio.sleep(0.05)
+        time.sleep(0.05)
 
 
-async def test_one_holder_and_the_standby_sees_who(pg_url: str, leases: list[Lease]) -> None:
+def test_one_holder_and_the_standby_sees_who(pg_url: str, leases: list[Lease]) -> None:
     first, second = Lease(pg_url, settings()), Lease(pg_url, settings())
     first.name, second.name = "engine one", "engine two"
     leases += [first, second]
-    assert await first.try_acquire()
-    assert not await second.try_acquire()
+    assert first.try_acquire()
+    assert not second.try_acquire()
     assert (first.role, second.role) == (ACTIVE, STANDBY)
     assert second.holder == "engine one"
     # another lock name is another pair
     other = Lease(pg_url, settings("another-center"))
     leases.append(other)
-    assert await other.try_acquire()
+    assert other.try_acquire()
 
 
 async def test_both_at_once_exactly_one_becomes_active(pg_url: str, leases: list[Lease]) -> None:
     contenders = [Lease(pg_url, settings()) for _ in range(6)]
     leases += contenders
-    won = await asyncio.gather(*(c.try_acquire() for c in contenders))
+    won = await asyncio.gather(*(asyncio.to_thread(c.try_acquire) for c in contenders))
     assert sorted(won) == [False] * 5 + [True]
 
 
@@ -107,12 +108,12 @@ async def test_the_standby_takes_the_lock_when_the_holder_session_ends(
     active, standby = Lease(pg_url, settings()), Lease(pg_url, settings())
     standby.name = "the standby"
     leases += [active, standby]
-    assert await active.try_acquire()
+    assert active.try_acquire()
     stopping = asyncio.Event()
     waiting = asyncio.create_task(standby.acquire(stopping))
     await asyncio.sleep(0.5)
     assert not waiting.done()  # still the standby while the holder lives
-    await active.close()  # the holder's session ends (its process exited)
+    active.close()  # the holder's session ends (its process exited)
     assert await asyncio.wait_for(waiting, 20)
     assert standby.role == ACTIVE
 
@@ -120,7 +121,7 @@ async def test_the_standby_takes_the_lock_when_the_holder_session_ends(
 async def test_a_stopped_standby_stops_waiting(pg_url: str, leases: list[Lease]) -> None:
     active, standby = Lease(pg_url, settings()), Lease(pg_url, settings())
     leases += [active, standby]
-    assert await active.try_acquire()
+    assert active.try_acquire()
     stopping = asyncio.Event()
     waiting = asyncio.create_task(standby.acquire(stopping))
     await asyncio.sleep(0.3)
@@ -128,40 +129,60 @@ async def test_a_stopped_standby_stops_waiting(pg_url: str, leases: list[Lease])
     assert await asyncio.wait_for(waiting, 20) is False
 
 
-async def test_an_active_engine_that_loses_its_connection_is_fenced(
+def test_a_healthy_holder_is_not_fenced_even_with_its_event_loop_busy(
+    pg_url: str, leases: list[Lease]
+) -> None:
+    """The guards run in threads: a thread hogging Python for longer than the deadline (as
+    a busy engine start can) does not fence a holder whose connection is fine."""
+    active = Lease(pg_url, settings())
+    leases.append(active)
+    assert active.try_acquire()
+    lost: list[str] = []
+    active.hold(lost.append)
+    limit = FAST["check_interval"] + FAST["check_timeout"]
+    busy_until = time.monotonic() + 3 * limit
+    spins = 0
+    while time.monotonic() < busy_until:  # pure Python work, no sleep
+        spins += 1
+    assert lost == [] and spins > 0
+
+
+def test_an_active_engine_that_loses_its_connection_is_fenced(
     pg_url: str, leases: list[Lease]
 ) -> None:
     active, standby = Lease(pg_url, settings()), Lease(pg_url, settings())
     active.name = f"fenced {uuid.uuid4().hex[:8]}"
     leases += [active, standby]
-    assert await active.try_acquire()
+    assert active.try_acquire()
     lost: list[str] = []
-    watch = asyncio.create_task(active.watch(lost.append))
-    await asyncio.sleep(0.6)
+    active.hold(lost.append)
+    time.sleep(0.6)
     assert lost == []  # a healthy connection: checks pass
     assert terminate(pg_url, active.name) == 1
-    await wait_for(lambda: lost)
+    wait_for(lambda: lost)
     assert "check failed" in lost[0]
-    await asyncio.wait_for(watch, 5)
-    assert await standby.try_acquire()  # the server released the lock with the backend
+    assert standby.try_acquire()  # the server released the lock with the backend
 
 
-async def test_a_stalled_event_loop_is_fenced_by_the_watchdog(
-    pg_url: str, leases: list[Lease]
-) -> None:
+def test_a_check_that_hangs_is_fenced_by_the_watchdog(pg_url: str, leases: list[Lease]) -> None:
+    """A half-dead connection: the holder's backend stopped (SIGSTOP), so its check never
+    answers; the watchdog fences it after check_interval + check_timeout."""
     active = Lease(pg_url, settings())
     leases.append(active)
-    assert await active.try_acquire()
-    lost: list[str] = []
-    watch = asyncio.create_task(active.watch(lost.append))
-    await asyncio.sleep(0.3)
-    limit = FAST["check_interval"] + FAST["check_timeout"]
-    stalled_until = time.monotonic() + limit + 1.0
-    while time.monotonic() < stalled_until and not lost:  # the loop runs nothing meanwhile
-        time.sleep(0.05)
-    assert lost and "no successful lock check" in lost[0]
-    watch.cancel()
-    await asyncio.gather(watch, return_exceptions=True)
+    assert active.try_acquire()
+    assert active._conn is not None
+    backend = active._conn.info.backend_pid
+    try:
+        os.kill(backend, signal.SIGSTOP)  # the private cluster runs on this machine
+    except OSError as exc:
+        pytest.fail(f"cannot stop the PostgreSQL backend {backend} (a local server?): {exc}")
+    try:
+        lost: list[str] = []
+        active.hold(lost.append)
+        wait_for(lambda: lost)
+        assert "no successful lock check" in lost[0]
+    finally:
+        os.kill(backend, signal.SIGCONT)
 
 
 def test_a_fenced_process_exits_at_once(pg_url: str) -> None:
@@ -170,19 +191,16 @@ def test_a_fenced_process_exits_at_once(pg_url: str) -> None:
     name = f"fenced-process {uuid.uuid4().hex[:8]}"
     script = textwrap.dedent(
         f"""
-        import asyncio
+        import time
         from callcenter.config import HaConfig
         from callcenter.ha import Lease, fence
 
-        async def main():
-            lease = Lease({pg_url!r}, HaConfig(True, "proc-lock", 0.1, 0.2, 0.5))
-            lease.name = {name!r}
-            assert await lease.try_acquire()
-            print("held", flush=True)
-            await lease.watch(fence)
-            await asyncio.sleep(3600)  # never reached: fence() exits the process
-
-        asyncio.run(main())
+        lease = Lease({pg_url!r}, HaConfig(True, "proc-lock", 0.1, 0.2, 0.5))
+        lease.name = {name!r}
+        assert lease.try_acquire()
+        print("held", flush=True)
+        lease.hold(fence)
+        time.sleep(3600)  # never ends: fence() exits the process
         """
     )
     proc = subprocess.Popen(
@@ -269,7 +287,7 @@ async def test_a_standby_service_touches_no_pbx_and_no_table_until_it_holds_the_
     holder = Lease(pg_url, settings("service-lock"))
     holder.name = "the other engine"
     leases.append(holder)
-    assert await holder.try_acquire()
+    assert holder.try_acquire()
     http_port = free_port()
     config = load_config(ha_config(tmp_path, ami_port))
     options = ServiceOptions(
@@ -298,8 +316,11 @@ async def test_a_standby_service_touches_no_pbx_and_no_table_until_it_holds_the_
                 assert inspect(conn).get_table_names() == []  # not even the migrations
         finally:
             engine.dispose()
-        await holder.close()  # the active one goes: this one takes over as a restart does
-        await wait_for(lambda: connections, 30)
+        holder.close()  # the active one goes: this one takes over as a restart does
+        deadline = time.monotonic() + 60
+        while not connections:  # the service runs on this loop: wait without blocking it
+            assert time.monotonic() < deadline, "the promoted engine never reached the PBX"
+            await asyncio.sleep(0.05)
         assert service.runtime is not None and service.runtime.role == ACTIVE
         status, body = await asyncio.to_thread(get, http_port, "/health/ready")
         assert body["role"] == "active"
