@@ -4,7 +4,8 @@ On the sandbox Asterisk (the integration harness: real SIP and RTP, agents' soft
 PostgreSQL database (CALLCENTER_TEST_PG_URL, else a private throwaway cluster), each round has
 one caller talking to agent 1001 and one waiting; the engine serving them is killed (SIGKILL)
 and the talk ends while no engine is active. Measured: kill -> the waiting caller's offer
-ringing 1001's phone.
+ringing an agent's phone, and which route rang it (the engine, or the dialplan's fallback
+route when no engine took the caller back within engine.fallback_after).
 
 - baseline: one engine without `[ha]`, started again at once after the kill (what a process
   supervisor gives without a standby: imports, migrations, model load, PBX restore);
@@ -19,10 +20,12 @@ Prints each phase's p50/p95 and the ratio pair/baseline.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import sys
 import tempfile
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -44,6 +47,11 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[rank - 1]
 
 
+def restarted(engine: Engine) -> Engine:
+    engine.start(linked=False)
+    return engine
+
+
 def baseline(cc: Center, rounds: int) -> list[float]:
     times: list[float] = []
     with engine_pair(cc) as pair:  # its database and helpers; its two engines stay down
@@ -52,8 +60,9 @@ def baseline(cc: Center, rounds: int) -> list[float]:
         engine.start()
         try:
             for i in range(rounds):
-                times.append(one_takeover(pair, engine, lambda: engine.start(linked=False), i))
-                print(f"baseline round {i + 1}: {times[-1]:.2f} s", flush=True)
+                seconds, route = one_takeover(pair, engine, partial(restarted, engine), i)
+                times.append(seconds)
+                print(f"baseline round {i + 1}: {seconds:.2f} s (served by: {route})", flush=True)
         finally:
             engine.stop()
     return times
@@ -67,8 +76,9 @@ def pair_rounds(cc: Center, rounds: int) -> list[float]:
         start_standby(second)
         for i in range(rounds):
             active = pair.active()
-            times.append(one_takeover(pair, active, lambda: None, 50 + i))
-            print(f"pair round {i + 1}: {times[-1]:.2f} s", flush=True)
+            seconds, route = one_takeover(pair, active, partial(pair.other, active), 50 + i)
+            times.append(seconds)
+            print(f"pair round {i + 1}: {seconds:.2f} s (served by: {route})", flush=True)
             start_standby(active)  # the killed one comes back as the standby
     return times
 
@@ -76,14 +86,20 @@ def pair_rounds(cc: Center, rounds: int) -> list[float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--keep", type=Path, help="work in this (new) folder and keep the logs")
     args = parser.parse_args()
     pg = None
     if not os.environ.get(private_postgres.URL_ENV):
         pg = private_postgres.start()
         os.environ[private_postgres.URL_ENV] = pg.url
     try:
-        with tempfile.TemporaryDirectory(prefix="bench-takeover-") as tmp:
-            cc = Center(Path(tmp))
+        with contextlib.ExitStack() as stack:
+            if args.keep is not None:
+                args.keep.mkdir(parents=True)
+                work = args.keep
+            else:
+                work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="takeover-")))
+            cc = Center(work)
             try:
                 base = baseline(cc, args.rounds)
                 ha = pair_rounds(cc, args.rounds)

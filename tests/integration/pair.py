@@ -189,11 +189,15 @@ def now() -> float:
     return time.time()
 
 
-def one_takeover(pair: Pair, active: Engine, recover: Callable[[], None], tag: int) -> float:
+def one_takeover(
+    pair: Pair, active: Engine, recover: Callable[[], Engine], tag: int
+) -> tuple[float, str]:
     """One caller talking to 1001 (the others paused), one waiting; the active engine is
-    killed (SIGKILL) and the talk ends while no engine is active; `recover` brings an engine
-    back (nothing to do with a standby; a restart without one). Returns kill -> the waiting
-    caller's offer ringing 1001's phone, in seconds (the phone's own clock stamp)."""
+    killed (SIGKILL) and the talk ends while no engine is active; `recover` returns the engine
+    that serves next (the standby; or the killed one, started again). Returns kill -> the
+    waiting caller ringing an agent's phone (the phone's own clock stamp) in seconds, and the
+    route that rang it: "engine", or "fallback" when the dialplan's fallback route (app_queue,
+    after engine.fallback_after without a heartbeat) got there first."""
     cc = pair.cc
     pause_all_but_1001(active)
     talk_number, wait_number = f"1330001{tag:02d}01", f"1330001{tag:02d}02"
@@ -205,14 +209,29 @@ def one_takeover(pair: Pair, active: Engine, recover: Callable[[], None], tag: i
     waiting.call(wait_number, LOW)
     wait_id = pair.new_call_id(wait_number)
     wait_until(lambda: len(active.queue()) == 1, 30, "the caller waiting on the active engine")
-    phone = cc.phones["1001"]
+    phones = {(user, phone) for user, phone in cc.phones.items()}
+    fallbacks = len(cc.fallback_answers())
     killed = time.time()
     active.kill()
     hang_up(talking, talk_number)
-    recover()
-    offered = wait_until(lambda: incoming_since(phone, "1001", killed), 90, "the first offer")
-    assert pair.connected_agent(wait_id) == "1001"
+    serving = recover()
+
+    def first_ring() -> float | None:
+        rings = [e["at"] for user, phone in phones for e in incoming_since(phone, user, killed)]
+        return min(rings) if rings else None
+
+    rang: float = wait_until(first_ring, 120, "the waiting caller ringing an agent")
+
+    def route() -> str | None:
+        row = pair.call_row(wait_id)
+        if row is not None and row.connected_at:
+            return "engine"
+        return "fallback" if len(cc.fallback_answers()) > fallbacks else None
+
+    served: str = wait_until(route, 60, "the waiting caller connected")
     hang_up(waiting, wait_number)
-    wait_until(lambda: pair.ended(wait_id), 30, "the waiting caller's record to end")
     cc.release_callers()
-    return float(offered[0]["at"]) - killed
+    wait_until(
+        lambda: serving.agents()["1001"]["state"] == "idle", 60, "1001 idle again on the engine"
+    )
+    return rang - killed, served
