@@ -228,14 +228,14 @@ class Service:
     async def _standby(self, lease: Lease) -> bool:
         """Wait as the standby (health only, no PBX link, no job) until this process holds the
         active lock; then let the old holder's fencing deadline pass. False: stopped first."""
-        runner: web.AppRunner | None = None
-        if self.options.http_port:
-            runner = web.AppRunner(standby_app(lease))
-            await runner.setup()
-            await web.TCPSite(runner, self.options.http_host, self.options.http_port).start()
         # meanwhile the live ASR model is loaded (seconds; a real Mandarin model far longer),
         # so it does not delay the takeover: loading it acts on nothing and writes nothing
         preload = asyncio.get_running_loop().create_task(self._preload(), name="ha-preload")
+        runner: web.AppRunner | None = None
+        if self.options.http_port:
+            runner = web.AppRunner(standby_app(lease, preload.done))
+            await runner.setup()
+            await web.TCPSite(runner, self.options.http_host, self.options.http_port).start()
         try:
             if not await lease.acquire(self._stopping):
                 return False

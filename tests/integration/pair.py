@@ -176,8 +176,13 @@ def hang_up(phone: Softphone, number: str) -> None:
 
 
 def start_standby(engine: Engine) -> None:
+    """Start an engine while another is active; wait until it is the standby, prepared."""
     engine.start(linked=False)
-    wait_until(lambda: role(engine) == "standby", 90, "the engine up as the standby")
+    wait_until(
+        lambda: role(engine) == "standby" and engine.get("/health/ready").get("prepared"),
+        120,
+        "the engine up as the standby, its ASR model loaded",
+    )
 
 
 def pause_all_but_1001(engine: Engine) -> None:
