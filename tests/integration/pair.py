@@ -180,7 +180,7 @@ def start_standby(engine: Engine) -> None:
     engine.start(linked=False)
     wait_until(
         lambda: role(engine) == "standby" and engine.get("/health/ready").get("prepared"),
-        120,
+        300,  # the model load alone took over 100 s on the shared machine at load 18
         "the engine up as the standby, its ASR model loaded",
     )
 
@@ -236,6 +236,7 @@ def one_takeover(
     served: str = wait_until(route, 60, "the waiting caller connected")
     hang_up(waiting, wait_number)
     cc.release_callers()
+    wait_until(serving.linked, 90, "the serving engine up and linked")
     wait_until(
         lambda: serving.agents()["1001"]["state"] == "idle", 60, "1001 idle again on the engine"
     )

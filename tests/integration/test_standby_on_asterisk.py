@@ -10,11 +10,13 @@ exactly one agent once and served; none is lost or offered twice.
 
 from __future__ import annotations
 
+import socket
 import time
 from functools import partial
 
 import pytest
 
+from callcenter.ha import EXIT_FENCED
 from callcenter.simulation import Softphone
 from tests.integration.harness import Center, wait_until
 from tests.integration.pair import (
@@ -137,3 +139,27 @@ def test_active_engine_killed_standby_serves_waiting_callers_in_order(cc: Center
         takeover = offered[0]["at"] - killed
         print(f"takeover: kill -> first offer {takeover:.2f} s")
         assert ami_logins(cc) == 1
+
+
+def test_active_engine_that_loses_its_database_exits_and_the_standby_serves(cc: Center) -> None:
+    """The active engine's lock session is terminated (as a database failover or a DBA would):
+    the engine fences itself (exit 75) and the standby takes the next callers."""
+    with engine_pair(cc) as pair:
+        first, second = pair.engines
+        first.start()
+        start_standby(second)
+        assert first.proc is not None
+        ended = pair.rows(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = :n",
+            n=f"callcenter engine {socket.gethostname()} pid {first.proc.pid}",
+        )
+        assert len(ended) == 1
+        assert first.proc.wait(30) == EXIT_FENCED
+        assert pair.active() is second
+        assert ami_logins(cc) == 1
+        phone = cc.caller("13300000301")
+        phone.call("13300000301", LOW)
+        call_id = pair.new_call_id("13300000301")
+        assert pair.connected_agent(call_id) in {"1001", "1002", "1003", "1004"}
+        hang_up(phone, "13300000301")
+        wait_until(partial(pair.ended, call_id), 30, "the call's record to end")
