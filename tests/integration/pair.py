@@ -134,7 +134,11 @@ def ha_config(cc: Center, lock: str) -> Path:
     shutil.copytree(cc.config_dir, target)
     center = target / "center.toml"
     center.write_text(
-        center.read_text(encoding="utf-8") + f'\n[ha]\nenabled = true\nlock = "{lock}"\n',
+        center.read_text(encoding="utf-8")
+        + f'\n[ha]\nenabled = true\nlock = "{lock}"\n'
+        # the shared 2-core test machine runs at load 15-20: a lock check (this process and
+        # PostgreSQL both starved) took over the default 1 s once and fenced a healthy engine
+        + "check_timeout = 4.0\n",
         encoding="utf-8",
     )
     return target
