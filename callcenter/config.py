@@ -67,6 +67,18 @@ class EngineConfig:
 
 
 @dataclass(frozen=True)
+class HaConfig:
+    """An active and a standby engine (`[ha]` in center.toml): the active one holds a
+    PostgreSQL advisory lock named `lock` on a live connection (callcenter/ha.py)."""
+
+    enabled: bool = False
+    lock: str = "callcenter-engine"
+    poll_interval: float = 0.5  # how often a standby tries the lock
+    check_interval: float = 0.5  # how often the active one checks its lock's connection
+    check_timeout: float = 1.0  # a check not answered within this: the lock counts as lost
+
+
+@dataclass(frozen=True)
 class StorageConfig:
     url: str = "sqlite:///var/callcenter.db"
     queue_log: str = "var/queue_log"
@@ -261,6 +273,7 @@ class Config:
     supervisors: tuple[SupervisorEntry, ...] = ()
     phone_secrets: PhoneSecrets = PhoneSecrets()
     webrtc: WebrtcConfig = WebrtcConfig()
+    ha: HaConfig = HaConfig()
     _by_did: Mapping[str, NumberEntry] = field(default_factory=dict, repr=False)
 
     def is_known_did(self, did: str) -> bool:
@@ -434,7 +447,7 @@ def load_config(directory: str | Path, need_pbx: bool = False) -> Config:
     r.table(
         center_file,
         "",
-        ("center", "engine", "storage", "recordings", "asr", "pbx", "phones", "webrtc"),
+        ("center", "engine", "storage", "recordings", "asr", "pbx", "phones", "webrtc", "ha"),
     )
     ph = r.table(center_file.get("phones"), "phones", ("secrets_file", "env_prefix"))
     phone_secrets = PhoneSecrets(
@@ -471,6 +484,21 @@ def load_config(directory: str | Path, need_pbx: bool = False) -> Config:
     storage = StorageConfig(
         url=r.get(s, "storage", "url", str, StorageConfig.url),
         queue_log=r.get(s, "storage", "queue_log", str, StorageConfig.queue_log),
+    )
+    h = r.table(center_file.get("ha"), "ha", tuple(HaConfig.__dataclass_fields__))
+    ha = HaConfig(
+        enabled=r.get(h, "ha", "enabled", bool, False),
+        lock=r.get(
+            h,
+            "ha",
+            "lock",
+            str,
+            HaConfig.lock,
+            check=lambda v: None if v.strip() else "must name the lock (any non-empty text)",
+        ),
+        poll_interval=r.get(h, "ha", "poll_interval", float, 0.5, check=_positive),
+        check_interval=r.get(h, "ha", "check_interval", float, 0.5, check=_positive),
+        check_timeout=r.get(h, "ha", "check_timeout", float, 1.0, check=_positive),
     )
     rec = r.table(
         center_file.get("recordings"), "recordings", tuple(RecordingsConfig.__dataclass_fields__)
@@ -817,6 +845,7 @@ def load_config(directory: str | Path, need_pbx: bool = False) -> Config:
         supervisors=tuple(supervisors),
         phone_secrets=phone_secrets,
         webrtc=webrtc,
+        ha=ha,
         _by_did=by_did,
     )
 

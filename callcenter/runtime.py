@@ -111,6 +111,7 @@ class Runtime:
         self.link_down_reason: dict[str, str] = {}
         self.reconnects: dict[str, int] = {node: 0 for node in self.drivers}
         self.started = asyncio.Event()
+        self.role = "single"  # "active" when it runs as the active one of a pair ([ha])
         # missed-call tasks made since then (number key, made at): one per number per day
         self.callbacks = CallbackDesk(
             config.outbound,

@@ -29,6 +29,7 @@ from callcenter.data.crypto import FieldCipher, load_cipher
 from callcenter.data.jobs import DataJobs
 from callcenter.decisions.log import DecisionLog
 from callcenter.decisions.settings import load_decision_settings
+from callcenter.ha import ACTIVE, SINGLE, Lease, check_storage, fence, standby_app
 from callcenter.inspection.config import load_inspection
 from callcenter.inspection.worker import run_inspection
 from callcenter.live import LiveTranscription
@@ -99,6 +100,10 @@ class Service:
         # GB/T 44192 8: no data key, no service (KeyConfigError: one line, nothing written)
         self.cipher = options.cipher or load_cipher()
         self.database = Database(storage_url(config, options))
+        self.lease: Lease | None = None  # [ha]: run only while holding the active lock
+        if config.ha.enabled:
+            check_storage(f"{config.source_dir.name}/center.toml", self.database.url)
+            self.lease = Lease(self.database.url, config.ha)
         queue_log = options.queue_log or config.storage.queue_log
         path = Path(queue_log)
         if not path.is_absolute():
@@ -120,6 +125,7 @@ class Service:
         self.live: LiveTranscription | None = None
         self.runtime: Runtime | None = None
         self._stopping = asyncio.Event()
+        self._preloaded: Transcriber | None = None  # the live ASR model a standby loaded
 
     def stop(self) -> None:
         self._stopping.set()
@@ -199,7 +205,7 @@ class Service:
             self.bus,
             self.bus.subscribe("live-transcription"),
             start_stream=lambda *args: None,  # the runtime's, once it exists
-            transcriber=lambda: Transcriber(path),
+            transcriber=lambda: self._preloaded or Transcriber(path),
             address=asr.live_address,
             decoder=wing(self.config.nodes[0].kind).live_audio(),
             max_streams=asr.live_streams,
@@ -218,7 +224,53 @@ class Service:
         )
         return TranscriptionService(jobs, self.asr_pool, self.config.asr.max_attempts)
 
+    async def _standby(self, lease: Lease) -> bool:
+        """Wait as the standby (health only, no PBX link, no job) until this process holds the
+        active lock; then let the old holder's fencing deadline pass. False: stopped first."""
+        # meanwhile the live ASR model is loaded (seconds; a real Mandarin model far longer),
+        # so it does not delay the takeover: loading it acts on nothing and writes nothing
+        preload = asyncio.get_running_loop().create_task(self._preload(), name="ha-preload")
+        runner: web.AppRunner | None = None
+        if self.options.http_port:
+            runner = web.AppRunner(standby_app(lease, preload.done))
+            await runner.setup()
+            await web.TCPSite(runner, self.options.http_host, self.options.http_port).start()
+        try:
+            if not await lease.acquire(self._stopping):
+                return False
+            lease.hold(fence)  # from now on: losing the lock ends this process
+            await preload
+        finally:
+            preload.cancel()
+            await asyncio.gather(preload, return_exceptions=True)
+            if runner is not None:
+                await runner.cleanup()
+        with contextlib.suppress(TimeoutError):  # the old holder has exited by then
+            await asyncio.wait_for(self._stopping.wait(), lease.fence_wait)
+        return not self._stopping.is_set()
+
+    async def _preload(self) -> None:
+        asr = self.config.asr
+        if asr.model_dir and asr.live_address:
+            try:
+                self._preloaded = await asyncio.to_thread(Transcriber, self._model_path())
+            except Exception:  # noqa: BLE001 - loaded (and its error raised) again at start
+                log.exception("ha: preloading the live ASR model failed")
+
     async def run(
+        self, on_ready: Callable[[Runtime], Coroutine[Any, Any, None]] | None = None
+    ) -> None:
+        if self.lease is not None and not await self._standby(self.lease):
+            await asyncio.to_thread(self.lease.close)
+            self.database.close()
+            return
+        try:
+            await self._run(on_ready)
+        finally:
+            if self.lease is not None:  # after every PBX link is closed: then the lock goes
+                await asyncio.to_thread(self.lease.close)
+
+    async def _run(
         self, on_ready: Callable[[Runtime], Coroutine[Any, Any, None]] | None = None
     ) -> None:
         await asyncio.to_thread(self.database.upgrade, self.cipher)
@@ -264,6 +316,7 @@ class Service:
             missed_since=missed,
         )
         self.runtime = runtime
+        runtime.role = ACTIVE if self.lease is not None else SINGLE
         if self.decisions is not None:
             self.decisions.start()
         loop = asyncio.get_running_loop()

@@ -257,6 +257,7 @@ class Wallboard:
             "skills": {skill: f.view() for skill, f in sorted(self.figures.items())},
             "missed_callbacks": missed_view(self.missed),
             "pbx": dict(runtime.link_up),
+            "role": runtime.role,
             "auto_pause": {"alert": alerting, "paused": paused, "logged_in": logged_in},
             "skill_names": {sk.id: sk.name for sk in runtime.config.skills},
             "supervisors": [

@@ -153,7 +153,7 @@ async def ready(request: web.Request) -> web.Response:
         except Exception:  # noqa: BLE001 - any failure means not ready
             checks["database"] = False
     ok = all(checks.values())
-    body: dict[str, Any] = {"ok": ok, "checks": checks}
+    body: dict[str, Any] = {"ok": ok, "role": runtime.role, "checks": checks}
     reasons = {
         f"pbx:{node}": runtime.link_down_reason.get(node) or "no AMI link yet"
         for node, up in runtime.link_up.items()

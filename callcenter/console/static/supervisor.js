@@ -120,6 +120,10 @@ function render() {
   const link = document.getElementById("link");
   const down = Object.entries(last.pbx).filter(([, up]) => !up).map(([n]) => n);
   if (down.length) link.textContent = "● 交换机断开：" + down.join("、");
+  // an active/standby pair: which engine this page is served by (a standby serves no console)
+  const role = document.getElementById("role");
+  role.hidden = last.role !== "active";
+  role.textContent = last.role === "active" ? "主备引擎：本机为主用" : "";
 }
 
 // Today's charts for the chosen skill, read every 15 s (a slot is 15 minutes long): bars of
