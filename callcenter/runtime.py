@@ -21,7 +21,7 @@ from acd import commands as cmd
 from acd import events as ev
 from acd.engine import Acd
 from acd.errors import AcdError
-from callcenter import domain
+from callcenter import domain, trace
 from callcenter.bus import Bus
 from callcenter.call_priority import Decision, decide
 from callcenter.callbacks import MISSED_PREFIX, CallbackDesk, PendingCallback, dialable
@@ -350,6 +350,7 @@ class Runtime:
             log.warning("agent contact of %s: %s", e.agent_id, exc)
 
     def _caller_entered(self, e: pbx.CallerEntered, now: float) -> None:
+        trace.mark("owner", e.call_id)
         known = self.config.is_known_did(e.did)
         number = self.config.number_for(e.did)
         if not known:
@@ -664,6 +665,7 @@ class Runtime:
                 self.callbacks.offer(c, now)
             elif isinstance(c, cmd.Offer):
                 self._send(meta.node, lambda: driver.offer(c.call_id, c.agent_ids, c.timeout))
+                trace.mark("decided", c.call_id)
                 self.bus.publish(domain.OfferMade(c.call_id, c.agent_ids, now))
             elif isinstance(c, cmd.CancelOffer):
                 self._send(meta.node, lambda: driver.cancel_offer(c.call_id, c.agent_ids))
