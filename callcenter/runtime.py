@@ -13,6 +13,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -230,34 +231,40 @@ class Runtime:
             except TimeoutError:
                 item = _NOTHING
             now = self.clock()
-            for key in self.timers.pop_due(now):
-                if key[0] == "announce":
-                    self._announce(key, now)
-                elif key == _RESTORE_DEADLINE:
-                    self._restore_deadline(now)
-                elif key[0] in CALLBACK_TIMERS:
-                    self.callbacks.on_timer(key, now)
-                else:
-                    self._apply(ev.TimerFired(key), now)
-            if item is None:
-                return
-            if item is _NOTHING:
-                continue
-            if isinstance(item, _Request):
+            # the step's events reach the subscribers when it ends: its PBX commands (a ring)
+            # are on their way first (bus.py); a link coming up awaits its snapshot, not held
+            held: AbstractContextManager[None] = (
+                nullcontext() if isinstance(item, pbx.LinkUp) else self.bus.held()
+            )
+            with held:
+                for key in self.timers.pop_due(now):
+                    if key[0] == "announce":
+                        self._announce(key, now)
+                    elif key == _RESTORE_DEADLINE:
+                        self._restore_deadline(now)
+                    elif key[0] in CALLBACK_TIMERS:
+                        self.callbacks.on_timer(key, now)
+                    else:
+                        self._apply(ev.TimerFired(key), now)
+                if item is None:
+                    return
+                if item is _NOTHING:
+                    continue
+                if isinstance(item, _Request):
+                    try:
+                        item.future.set_result(self._apply(item.event, now))
+                    except AcdError as exc:
+                        item.future.set_exception(exc)
+                    continue
+                if isinstance(item, _Finished):
+                    # only calls over a minute old: a call that just ended may still have its
+                    # own events on the way, and they say it better
+                    self._reconcile(item.node, item.calls, now, before=now - _SETTLED)
+                    continue
                 try:
-                    item.future.set_result(self._apply(item.event, now))
-                except AcdError as exc:
-                    item.future.set_exception(exc)
-                continue
-            if isinstance(item, _Finished):
-                # only calls over a minute old: a call that just ended may still have its own
-                # events on the way, and they say it better
-                self._reconcile(item.node, item.calls, now, before=now - _SETTLED)
-                continue
-            try:
-                await self._on_pbx(item, now)
-            except Exception:
-                log.exception("failed to handle %r", item)
+                    await self._on_pbx(item, now)
+                except Exception:
+                    log.exception("failed to handle %r", item)
 
     def _apply(self, event: ev.Event, now: float) -> list[cmd.Command]:
         commands = self.acd.handle(event, now)
