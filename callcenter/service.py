@@ -28,7 +28,7 @@ from callcenter.bus import Bus
 from callcenter.call_tickets import CallTicketMaker
 from callcenter.config import NO_PBX, Config, recordings_root
 from callcenter.data.crypto import FieldCipher, load_cipher
-from callcenter.data.jobs import DataJobs
+from callcenter.data.jobs import FIRST_JOBS_AFTER, DataJobs
 from callcenter.decisions.log import DecisionLog
 from callcenter.decisions.settings import load_decision_settings
 from callcenter.inspection.config import load_inspection
@@ -317,6 +317,7 @@ class Service:
             self.database,
             self._stopping,
             zone=ZoneInfo(self.config.center.timezone),
+            first_after=FIRST_JOBS_AFTER,
         )
         tasks.append(loop.create_task(self.data_jobs.run(), name="data-jobs"))
         tasks.append(loop.create_task(self._inspection(), name="inspection"))
