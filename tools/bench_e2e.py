@@ -69,6 +69,7 @@ queue_log = "{WORK}/queue_log"
 
 [recordings]
 root = "{WORK}/recordings"
+enabled = {{recording}}
 
 [[pbx.nodes]]
 name = "bench"
@@ -411,7 +412,8 @@ async def bench(args: argparse.Namespace) -> int:
     shutil.rmtree(WORK, ignore_errors=True)
     config_dir = WORK / "config"
     shutil.copytree(REPO / "config", config_dir)
-    (config_dir / "center.toml").write_text(CENTER)
+    recording = "false" if args.no_recording else "true"
+    (config_dir / "center.toml").write_text(CENTER.replace("{recording}", recording))
     (config_dir / "queue.toml").write_text(QUEUE)
     (config_dir / "agents.toml").write_text(agents_toml(args.agents))
     # sipp's callers are the carrier trunk here (every port of 127.0.0.1: the agents are Local
@@ -502,6 +504,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--light-calls", type=int, default=200, help="callers, light phase")
     parser.add_argument("--keep-pbx", action="store_true")
     parser.add_argument("--only", choices=["light", "heavy"], help="run one load only")
+    parser.add_argument(
+        "--no-recording",
+        action="store_true",
+        help="the engine's route without MixMonitor (what recording costs on the ring path; "
+        "the app_queue baseline never records)",
+    )
     parser.add_argument(
         "--trace",
         action="store_true",
