@@ -354,7 +354,7 @@ def table(engine: PhaseResult, queue: PhaseResult) -> list[str]:
 STAGES = (
     ("Asterisk's CCJoin → engine parsed it", "join", "read"),
     ("parsed → owner task took it", "read", "owner"),
-    ("owner: routing → offer handed to sender", "owner", "decided"),
+    ("owner took it → offer handed to sender (+ any wait for an agent)", "owner", "decided"),
     ("offer handed → sender task ran it", "decided", "sending"),
     ("sender ran it → actions written", "sending", "written"),
     ("written → Asterisk's DialBegin", "written", "ring"),
