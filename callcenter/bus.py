@@ -3,12 +3,19 @@
 `publish` never blocks and never fails: each subscriber has its own unbounded queue and
 reads it in its own task, so a slow subscriber (storage, ASR) cannot stall the engine's owner
 task. Subscribers are named so their backlog can be measured.
+
+`held()` lets the owner task finish a step before any subscriber hears of it: the events
+published inside go out together, in order, when the step ends. A subscriber woken by an
+event runs in the event loop's next pass, before whatever was woken after it; holding the
+step's events puts the node's sender (woken by the step's PBX command) ahead of storage,
+statistics and the console, so a caller's ring is written to the PBX before the bookkeeping.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from callcenter.domain import DomainEvent
@@ -45,6 +52,7 @@ class Bus:
     def __init__(self) -> None:
         self._subscriptions: list[Subscription] = []
         self._closed = False
+        self._held: list[DomainEvent] | None = None
 
     def subscribe_warnings(self) -> asyncio.Queue[WarningRaised]:
         """A queue of every early warning raised or raised in level from now on (a side
@@ -67,8 +75,26 @@ class Bus:
     def publish(self, event: DomainEvent) -> None:
         if self._closed:
             return
+        if self._held is not None:
+            self._held.append(event)
+            return
         for subscription in self._subscriptions:
             subscription._put(event)
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """Events published inside reach the subscribers when the outermost `held()` ends,
+        in the order they were published (also when the block raises)."""
+        if self._held is not None:
+            yield
+            return
+        self._held = []
+        try:
+            yield
+        finally:
+            events, self._held = self._held, None
+            for event in events:
+                self.publish(event)
 
     def close(self) -> None:
         """Tell every subscriber there is nothing more: their iteration ends."""

@@ -10,6 +10,7 @@ import signal
 import sys
 from pathlib import Path
 
+from callcenter import trace
 from callcenter.api.auth import ROLES
 from callcenter.applications_cli import COMMANDS as APPLICATION_COMMANDS
 from callcenter.applications_cli import add_commands as add_application_commands
@@ -30,6 +31,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="callcenter", description="12345 hotline engine")
     parser.add_argument("--config", default=str(DEFAULT_CONFIG), help="config directory")
     parser.add_argument("-v", "--verbose", action="store_true")
+    parser.add_argument(
+        "--trace",
+        action="store_true",
+        help="log each caller's join-to-ring stages with their times (logger callcenter.trace; "
+        "tools/bench_e2e.py --trace reads them)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser(
@@ -123,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     install_log_masking()  # no phone or ID number reaches a log line
     if not args.verbose:
         logging.getLogger("alembic").setLevel(logging.WARNING)
+    if args.trace:
+        trace.enable()
     try:  # the engine's commands need a PBX node; data and report commands do without
         config = load_config(args.config, need_pbx=args.command in ENGINE_COMMANDS)
     except ConfigError as exc:

@@ -13,6 +13,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -21,7 +22,7 @@ from acd import commands as cmd
 from acd import events as ev
 from acd.engine import Acd
 from acd.errors import AcdError
-from callcenter import domain
+from callcenter import domain, trace
 from callcenter.bus import Bus
 from callcenter.call_priority import Decision, decide
 from callcenter.callbacks import MISSED_PREFIX, CallbackDesk, PendingCallback, dialable
@@ -230,34 +231,40 @@ class Runtime:
             except TimeoutError:
                 item = _NOTHING
             now = self.clock()
-            for key in self.timers.pop_due(now):
-                if key[0] == "announce":
-                    self._announce(key, now)
-                elif key == _RESTORE_DEADLINE:
-                    self._restore_deadline(now)
-                elif key[0] in CALLBACK_TIMERS:
-                    self.callbacks.on_timer(key, now)
-                else:
-                    self._apply(ev.TimerFired(key), now)
-            if item is None:
-                return
-            if item is _NOTHING:
-                continue
-            if isinstance(item, _Request):
+            # the step's events reach the subscribers when it ends: its PBX commands (a ring)
+            # are on their way first (bus.py); a link coming up awaits its snapshot, not held
+            held: AbstractContextManager[None] = (
+                nullcontext() if isinstance(item, pbx.LinkUp) else self.bus.held()
+            )
+            with held:
+                for key in self.timers.pop_due(now):
+                    if key[0] == "announce":
+                        self._announce(key, now)
+                    elif key == _RESTORE_DEADLINE:
+                        self._restore_deadline(now)
+                    elif key[0] in CALLBACK_TIMERS:
+                        self.callbacks.on_timer(key, now)
+                    else:
+                        self._apply(ev.TimerFired(key), now)
+                if item is None:
+                    return
+                if item is _NOTHING:
+                    continue
+                if isinstance(item, _Request):
+                    try:
+                        item.future.set_result(self._apply(item.event, now))
+                    except AcdError as exc:
+                        item.future.set_exception(exc)
+                    continue
+                if isinstance(item, _Finished):
+                    # only calls over a minute old: a call that just ended may still have its
+                    # own events on the way, and they say it better
+                    self._reconcile(item.node, item.calls, now, before=now - _SETTLED)
+                    continue
                 try:
-                    item.future.set_result(self._apply(item.event, now))
-                except AcdError as exc:
-                    item.future.set_exception(exc)
-                continue
-            if isinstance(item, _Finished):
-                # only calls over a minute old: a call that just ended may still have its own
-                # events on the way, and they say it better
-                self._reconcile(item.node, item.calls, now, before=now - _SETTLED)
-                continue
-            try:
-                await self._on_pbx(item, now)
-            except Exception:
-                log.exception("failed to handle %r", item)
+                    await self._on_pbx(item, now)
+                except Exception:
+                    log.exception("failed to handle %r", item)
 
     def _apply(self, event: ev.Event, now: float) -> list[cmd.Command]:
         commands = self.acd.handle(event, now)
@@ -350,6 +357,7 @@ class Runtime:
             log.warning("agent contact of %s: %s", e.agent_id, exc)
 
     def _caller_entered(self, e: pbx.CallerEntered, now: float) -> None:
+        trace.mark("owner", e.call_id)
         known = self.config.is_known_did(e.did)
         number = self.config.number_for(e.did)
         if not known:
@@ -664,6 +672,7 @@ class Runtime:
                 self.callbacks.offer(c, now)
             elif isinstance(c, cmd.Offer):
                 self._send(meta.node, lambda: driver.offer(c.call_id, c.agent_ids, c.timeout))
+                trace.mark("decided", c.call_id)
                 self.bus.publish(domain.OfferMade(c.call_id, c.agent_ids, now))
             elif isinstance(c, cmd.CancelOffer):
                 self._send(meta.node, lambda: driver.cancel_offer(c.call_id, c.agent_ids))

@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from panoramisk import Manager  # noqa: E402
 from panoramisk.message import Message  # noqa: E402
 
+from callcenter import trace  # noqa: E402
 from callcenter.config import load_config  # noqa: E402
 from callcenter.data.crypto import FILE_ENV, write_key_file  # noqa: E402
 from callcenter.paths import REPO  # noqa: E402
@@ -65,6 +66,10 @@ heartbeat_interval = 1.0
 [storage]
 url = "sqlite:///{WORK}/engine.db"
 queue_log = "{WORK}/queue_log"
+
+[recordings]
+root = "{WORK}/recordings"
+enabled = {{recording}}
 
 [[pbx.nodes]]
 name = "bench"
@@ -128,6 +133,9 @@ class Observation:
     agent_free_at: dict[str, tuple[float, bool]] = field(default_factory=dict)
     gaps: list[float] = field(default_factory=list)
     legs: dict[str, str] = field(default_factory=dict)  # agent channel -> agent
+    # the caller reached cc-hold (CCWait) and cc-offer (CCRecording), first time each
+    waited: dict[str, float] = field(default_factory=dict)
+    recorded: dict[str, float] = field(default_factory=dict)
 
     def waiting(self) -> int:
         """Callers joined, not yet answered and not being rung."""
@@ -171,6 +179,11 @@ class Observer:
         joined = kind == "UserEvent" and m.get("UserEvent") in ("CCJoin", "BenchJoin")
         if joined:
             o.joined.setdefault(call, at)
+        elif kind == "UserEvent" and call in o.joined:
+            if m.get("UserEvent") == "CCWait":
+                o.waited.setdefault(call, at)
+            elif m.get("UserEvent") == "CCRecording":
+                o.recorded.setdefault(call, at)
         elif kind == "DialBegin" and call in o.joined:
             dest = m.get("DestChannel", "")
             agent = _agent(dest)
@@ -204,9 +217,10 @@ def cpu_seconds(pid: int | None) -> float:
 
 
 class EngineProcess:
-    def __init__(self, config_dir: Path, secret: str) -> None:
+    def __init__(self, config_dir: Path, secret: str, trace: bool = False) -> None:
         self.config_dir = config_dir
         self.secret = secret
+        self.trace = trace
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -219,6 +233,7 @@ class EngineProcess:
         log = (WORK / "engine.log").open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "callcenter.cli", "--config", str(self.config_dir)]
+            + (["--trace"] if self.trace else [])
             + ["serve", "--open-loopback", "--http-port", str(HTTP)],
             cwd=REPO,
             env=env,
@@ -258,6 +273,7 @@ class PhaseResult:
     cpu_asterisk: float
     cpu_engine: float
     sipp_ok: int
+    observed: Observation
 
 
 async def run_phase(
@@ -293,6 +309,7 @@ async def run_phase(
         cpu_asterisk=cpu_a,
         cpu_engine=cpu_e,
         sipp_ok=result.successful,
+        observed=o,
     )
 
 
@@ -333,12 +350,71 @@ def table(engine: PhaseResult, queue: PhaseResult) -> list[str]:
     return out
 
 
+# the join -> ring path, stage by stage: (label, from, to); Asterisk's own event times (join,
+# wait, record, ring) and the engine's trace marks (callcenter/trace.py)
+STAGES = (
+    ("Asterisk's CCJoin → engine parsed it", "join", "read"),
+    ("parsed → owner task took it", "read", "owner"),
+    ("owner took it → offer handed to sender (+ any wait for an agent)", "owner", "decided"),
+    ("offer handed → sender task ran it", "decided", "sending"),
+    ("sender ran it → actions written", "sending", "written"),
+    ("written → Asterisk's DialBegin", "written", "ring"),
+    ("  of which written → cc-offer's MixMonitor done", "written", "record"),
+    ("(Asterisk: CCJoin → caller in cc-hold, CCWait)", "join", "wait"),
+    ("CCJoin → DialBegin (join→ring)", "join", "ring"),
+)
+
+
+def trace_marks(log: Path) -> dict[str, dict[str, float]]:
+    """call id -> stage -> first time, from the engine's --trace lines."""
+    marks: dict[str, dict[str, float]] = {}
+    if not log.exists():
+        return marks
+    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+        found = trace.parse(line)
+        if found is not None:
+            stage, call, at = found
+            times = marks.setdefault(call, {})
+            times.setdefault(stage, at)
+            if stage == "held":  # kept until the caller is in cc-hold, then sent from CCWait
+                times.setdefault("sending", at)
+    return marks
+
+
+def stage_table(o: Observation, marks: dict[str, dict[str, float]]) -> list[str]:
+    out = [
+        "| step (ms) | calls | p50 | p90 | p99 | max |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    held = sum(1 for call in o.joined if "held" in marks.get(call, {}))
+    for label, start, end in STAGES:
+        values = []
+        for call in o.joined:
+            times = dict(marks.get(call, {}))
+            times["join"] = o.joined[call]
+            if call in o.rang:
+                times["ring"] = o.rang[call]
+            if call in o.waited:
+                times["wait"] = o.waited[call]
+            if call in o.recorded:
+                times["record"] = o.recorded[call]
+            if start in times and end in times:
+                values.append(1000 * (times[end] - times[start]))
+        if not values:
+            continue
+        cells = " | ".join(f"{percentile(values, q):.1f}" for q in (50, 90, 99, 100))
+        out.append(f"| {label} | {len(values)} | {cells} |")
+    out.append(f"(offers the driver kept until the caller reached cc-hold: {held})")
+    return out
+
+
 async def bench(args: argparse.Namespace) -> int:
     ensure_root()
     shutil.rmtree(WORK, ignore_errors=True)
     config_dir = WORK / "config"
     shutil.copytree(REPO / "config", config_dir)
-    (config_dir / "center.toml").write_text(CENTER)
+    recording = "false" if args.no_recording else "true"
+    (config_dir / "center.toml").write_text(CENTER.replace("{recording}", recording))
     (config_dir / "queue.toml").write_text(QUEUE)
     (config_dir / "agents.toml").write_text(agents_toml(args.agents))
     # sipp's callers are the carrier trunk here (every port of 127.0.0.1: the agents are Local
@@ -363,19 +439,24 @@ async def bench(args: argparse.Namespace) -> int:
             QueueSpec(name="bench", members=members, strategy="leastrecent", timeout=15, retry=1),
         ),
         local_dialplan=local_dialplan(args.talk),
+        # Asterisk records into the engine's recordings root, as a production node's shared
+        # storage: the engine indexes (and hashes) every call's files during the run
+        recordings_host=WORK / "recordings",
     )
     instance.stop()
     instance.render(config)
     instance.start()
     secret = instance.secrets()["ami"]
     observer = Observer(secret)
-    engine = EngineProcess(config_dir, secret)
+    engine = EngineProcess(config_dir, secret, trace=args.trace)
     capacity = args.agents / args.talk
     light_rate = max(0.5, capacity / 4)
     scenarios = [
         ("light load: agents free, nobody waits", args.light_calls, light_rate),
         ("heavy load: callers wait for agents", args.calls, args.rate),
     ]
+    if args.only:
+        scenarios = [sc for sc in scenarios if sc[0].startswith(args.only)]
     print(
         f"end to end: {args.agents} Local-channel agents talking {args.talk:g} s "
         f"(capacity {capacity:.1f} calls/s), sipp callers with RTP, wrap-up 0"
@@ -402,6 +483,10 @@ async def bench(args: argparse.Namespace) -> int:
                 f"waited: {len(first.gaps)} / {len(second.gaps)})",
                 flush=True,
             )
+            if args.trace:
+                print("\nengine, step by step (Asterisk's event times and the engine's marks):")
+                for line in stage_table(first.observed, trace_marks(WORK / "engine.log")):
+                    print(line)
             ok = ok and first.completed == calls and second.completed == calls
     finally:
         engine.stop()
@@ -417,8 +502,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--talk", type=float, default=2.0, help="seconds each call talks")
     parser.add_argument("--calls", type=int, default=240, help="callers per phase")
     parser.add_argument("--rate", type=float, default=12.0, help="callers per second")
-    parser.add_argument("--light-calls", type=int, default=40, help="callers, light phase")
+    parser.add_argument("--light-calls", type=int, default=200, help="callers, light phase")
     parser.add_argument("--keep-pbx", action="store_true")
+    parser.add_argument("--only", choices=["light", "heavy"], help="run one load only")
+    parser.add_argument(
+        "--no-recording",
+        action="store_true",
+        help="the engine's route without MixMonitor (what recording costs on the ring path; "
+        "the app_queue baseline never records)",
+    )
+    parser.add_argument(
+        "--trace",
+        action="store_true",
+        help="run the engine with --trace and print each phase's join→ring steps",
+    )
     return asyncio.run(bench(parser.parse_args(argv)))
 
 

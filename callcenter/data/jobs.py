@@ -36,6 +36,11 @@ RETENTION_EVERY = 24 * 3600.0
 # Each job's child process runs this nice: batch work yields the CPU to the live engine and
 # the PBX (a fresh database's first full pass took ~17 s of CPU while calls were routed).
 JOB_NICENESS = 10
+# The service starts its jobs this long after it starts: a fresh database's first pass is
+# about 30 s of CPU in child processes (governance, retention, knowledge expiry, fusion), and
+# a (re)started engine's first minutes belong to the callers it restores and routes (on the
+# 2-core bench machine the four jobs ran during the whole light-load phase).
+FIRST_JOBS_AFTER = 300.0
 FUSION_EVERY = 24 * 3600.0
 
 
@@ -48,13 +53,17 @@ class DataJobs:
         stopping: asyncio.Event,
         tick: float = 60.0,
         zone: ZoneInfo | None = None,
+        first_after: float = 0.0,
     ) -> None:
+        """`first_after`: seconds to wait after the start before the first job (the service
+        gives its first minutes to the callers it restores and routes, FIRST_JOBS_AFTER)."""
         self.config_dir = config_dir
         self.db_url = db_url
         self.database = database
         self.tick = tick
         self.stopping = stopping
         self.zone = zone or ZoneInfo("Asia/Shanghai")
+        self.first_after = first_after
         self.finished: list[tuple[str, int]] = []  # (job, exit code), newest last
         self.niceness: list[int] = []  # each started job's nice, as the OS has it
 
@@ -103,6 +112,9 @@ class DataJobs:
         reports = self._reports()
         if quality is None and reports is None:
             return
+        if self.first_after > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), self.first_after)
         retention_at = 0.0
         fusion_at = await asyncio.to_thread(self.last_fusion) if quality is not None else 0.0
         while not self.stopping.is_set():

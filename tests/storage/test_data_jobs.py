@@ -4,6 +4,7 @@ retention rules and the daily fusion, each as a real `callcenter data ...` child
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from datetime import date
 from pathlib import Path
@@ -98,3 +99,27 @@ async def test_stopping_the_service_stops_the_running_job_quietly_and_starts_no_
     assert killed or jobs.finished[-1][1] == 0
     assert not [r for r in caplog.records if r.levelname == "ERROR"]
     assert _children_running(marker) == 0
+
+
+async def test_the_first_jobs_wait_first_after(database: Database, config_dir: Path) -> None:
+    """A (re)started service leaves its first minutes to routing: no job, not even the
+    question of which is due, before `first_after`; stopping during the wait ends it."""
+    database.upgrade()
+    stopping = asyncio.Event()
+    jobs = DataJobs(config_dir, database.url, database, stopping, tick=0.1, first_after=3600)
+    asked = asyncio.Event()
+    jobs.last_runs = lambda: asked.set() or {}  # type: ignore[method-assign,func-returns-value]
+    task = asyncio.create_task(jobs.run())
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(asked.wait(), 2.0)
+    assert not asked.is_set() and jobs.niceness == []
+    stopping.set()
+    await asyncio.wait_for(task, 10)
+    assert jobs.finished == [] and not asked.is_set()
+
+    soon = DataJobs(config_dir, database.url, database, asyncio.Event(), tick=0.1, first_after=0.2)
+    soon.last_runs = lambda: asked.set() or {}  # type: ignore[method-assign,func-returns-value]
+    started = asyncio.create_task(soon.run())
+    await asyncio.wait_for(asked.wait(), 60)  # after the wait, the loop asks what is due
+    soon.stopping.set()
+    await asyncio.wait_for(started, 120)

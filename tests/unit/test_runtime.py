@@ -8,6 +8,7 @@ import time
 import pytest
 
 from callcenter import domain
+from callcenter.bus import Subscription
 from callcenter.data.crypto import ephemeral_cipher
 from callcenter.pbx import base as pbx
 from tests.unit.fakes import caller, eventually, running_runtime, settle
@@ -215,3 +216,24 @@ async def test_an_arriving_caller_is_offered_within_three_loop_passes() -> None:
         for _ in range(3):
             await asyncio.sleep(0)
         assert h.driver.offers == [("c1", ("1001",), 15.0)]
+
+
+async def test_the_ring_goes_to_the_pbx_before_any_subscriber_hears_of_the_join() -> None:
+    """The owner's step holds its domain events until it ends (bus.held): the node's sender,
+    woken by the offer, runs before storage, statistics or the console see the join."""
+    async with running_runtime() as h:
+        seen: list[tuple[str, int]] = []  # (event, offers the driver had been asked for)
+
+        async def probe(subscription: Subscription) -> None:
+            async for e in subscription:
+                seen.append((type(e).__name__, len(h.driver.offers)))
+
+        task = asyncio.create_task(probe(h.bus.subscribe("probe")))
+        try:
+            h.driver.emit(caller("c1", did="12333"))
+            await eventually(lambda: ("OfferMade", 1) in seen)
+        finally:
+            task.cancel()
+        assert ("CallerJoined", 1) in seen  # the offer was out when the join was heard
+        names = [name for name, _ in seen]
+        assert names.index("CallerJoined") < names.index("OfferMade")  # order kept

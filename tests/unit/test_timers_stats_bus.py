@@ -236,3 +236,29 @@ async def test_slow_subscriber_does_not_block_publish() -> None:
         bus.publish(joined(f"c{i}"))
     assert slow.backlog() == 10_000
     assert [s.name for s in bus.subscriptions()] == ["slow"]
+
+
+def test_held_events_reach_subscribers_when_the_outermost_hold_ends_in_order() -> None:
+    bus = Bus()
+    sub = bus.subscribe("s")
+    first = domain.PbxConnection("a", True, 1.0)
+    second = domain.PbxConnection("a", False, 2.0)
+    third = domain.PbxConnection("b", True, 3.0)
+    with bus.held():
+        bus.publish(first)
+        with bus.held():
+            bus.publish(second)
+        assert sub.backlog() == 0  # the inner hold ending sends nothing yet
+    assert sub.backlog() == 2
+    bus.publish(third)
+    assert [sub.get_nowait() for _ in range(3)] == [first, second, third]
+
+
+def test_held_events_go_out_when_the_block_raises() -> None:
+    bus = Bus()
+    sub = bus.subscribe("s")
+    event = domain.PbxConnection("a", True, 1.0)
+    with pytest.raises(RuntimeError), bus.held():
+        bus.publish(event)
+        raise RuntimeError("refused")
+    assert sub.get_nowait() == event

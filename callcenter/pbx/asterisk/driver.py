@@ -24,6 +24,7 @@ from typing import Any, BinaryIO
 from panoramisk import Manager
 from panoramisk.message import Message
 
+from callcenter import trace
 from callcenter.pbx.base import (
     AgentAnswered,
     AgentContact,
@@ -318,6 +319,7 @@ class AsteriskDriver:
         if not call_id:
             return
         if kind == "CCJoin":
+            trace.mark("read", call_id)
             self._calls[call_id] = _Call(call_id, m.get("Channel", ""), "join")
             self._events.put_nowait(
                 CallerEntered(
@@ -521,6 +523,7 @@ class AsteriskDriver:
         if call is None:
             self._fail(call_id, "offer", agent_ids, "caller_gone")
             return
+        trace.mark("sending" if call.where == "hold" else "held", call_id)
         if call.where == "hold":
             await self._send_offer(call, agent_ids, timeout)
         elif call.where == "offer" and self._grows(call, agent_ids):
@@ -550,6 +553,7 @@ class AsteriskDriver:
         targets = "&".join(self._dials[a] for a in agent_ids if a in self._dials)
         # The variables and the Redirect go out back to back, in one round trip: Asterisk runs
         # a session's actions in order, so cc-offer's Dial sees both variables set.
+        trace.mark("written", call.call_id)
         *_, ok = await self._actions(
             [
                 _setvar_action(call.channel, "CC_TARGETS", targets),

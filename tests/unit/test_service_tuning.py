@@ -1,0 +1,20 @@
+"""The interpreter settings the service makes before its owner task starts."""
+
+from __future__ import annotations
+
+import gc
+import sys
+
+from callcenter.service import SWITCH_INTERVAL, tune_interpreter
+
+
+def test_switch_interval_and_the_start_frozen_out_of_the_collector() -> None:
+    before = sys.getswitchinterval()
+    try:
+        gc.unfreeze()
+        tune_interpreter()
+        assert sys.getswitchinterval() == SWITCH_INTERVAL < before
+        assert gc.get_freeze_count() > 0  # the modules and objects made so far
+    finally:
+        gc.unfreeze()
+        sys.setswitchinterval(before)
