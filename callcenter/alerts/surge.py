@@ -69,6 +69,7 @@ from datetime import date, timedelta
 from scipy.special import betainc, pdtrc
 
 from callcenter.alerts.settings import SurgeRule
+from workdays import DayCalendar
 
 HOUR = 3600.0
 DAY = 86400.0
@@ -116,15 +117,6 @@ def dispersion(counts: list[int], expected: list[float]) -> float:
     spread = sum((c - e) ** 2 - e for c, e in pairs)
     scale = sum(e * e for _, e in pairs)
     return max(0.0, spread / scale) if scale > 0 else 0.0
-
-
-def day_type(day: date, holidays: frozenset[date], makeup: frozenset[date]) -> int:
-    """0..6 as Monday..Sunday; a holiday is a Sunday (6), a make-up workday a Monday (0)."""
-    if day in makeup:
-        return 0
-    if day in holidays:
-        return 6
-    return day.weekday()
 
 
 def median(values: list[int]) -> float:
@@ -192,13 +184,11 @@ class SurgeDetector:
         self,
         rule: SurgeRule,
         offset: Callable[[float], float],
-        holidays: frozenset[date] = frozenset(),
-        makeup: frozenset[date] = frozenset(),
+        days: DayCalendar | None = None,
     ) -> None:
         self.rule = rule
         self.offset = offset  # epoch -> seconds east of UTC of the local zone
-        self.holidays = holidays
-        self.makeup = makeup
+        self.days = days or DayCalendar()  # a holiday counts as a Sunday, a make-up day a Monday
         self.hours: dict[int, int] = {}  # local hour number -> the whole center's count
         self.cells: dict[Cell, _CellState] = {}
         self.first_day: int | None = None
@@ -246,7 +236,7 @@ class SurgeDetector:
                 state.hourly = {h: n for h, n in state.hourly.items() if h > hour - 48}
 
     def _day_type(self, day: int) -> int:
-        return day_type(date(1970, 1, 1) + timedelta(days=day), self.holidays, self.makeup)
+        return self.days.day_type(date(1970, 1, 1) + timedelta(days=day))
 
     def base(self, day: int, hour_of_day: int) -> float | None:
         """The center's usual count in this clock hour of this day: level x profile (see the

@@ -8,8 +8,9 @@ from datetime import date, datetime, time, timedelta, tzinfo
 
 from sqlalchemy import Engine, select
 
-from callcenter.staffing.forecast import SLOTS, Calendar
+from callcenter.staffing.forecast import SLOTS
 from callcenter.storage.schema import CallRecord, RefHoliday
+from workdays import DayCalendar
 
 
 @dataclass
@@ -64,9 +65,9 @@ def load_history(engine: Engine, zone: tzinfo, first: date, until: date) -> Hist
     return h
 
 
-def load_calendar(engine: Engine, base: Calendar) -> Calendar:
+def load_calendar(engine: Engine, base: DayCalendar) -> DayCalendar:
     """The ticket calendar's holidays and make-up workdays, plus the imported ref_holidays."""
-    holidays, workdays = set(base.holidays), set(base.workdays)
+    holidays, workdays = set(base.holidays), set(base.makeup_workdays)
     with engine.connect() as conn:
         for day, kind in conn.execute(select(RefHoliday.day, RefHoliday.kind)):
             try:
@@ -79,4 +80,4 @@ def load_calendar(engine: Engine, base: Calendar) -> Calendar:
             elif kind == "workday":
                 workdays.add(d)
                 holidays.discard(d)
-    return Calendar(frozenset(holidays), frozenset(workdays))
+    return DayCalendar(frozenset(holidays), frozenset(workdays), base.weekend)

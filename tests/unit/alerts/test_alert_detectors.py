@@ -15,12 +15,12 @@ from callcenter.alerts.settings import Lexicon, SurgeRule
 from callcenter.alerts.surge import (
     SurgeDetector,
     cells_of,
-    day_type,
     dispersion,
     nb_tail,
     poisson_tail,
     robust_mean,
 )
+from workdays import DayCalendar
 
 H = 3600.0
 MONDAY = 1767571200.0  # 2026-01-05 00:00 UTC, a Monday
@@ -157,7 +157,7 @@ MAKEUP = frozenset({date(2026, 9, 27)})
     ],
 )
 def test_day_type(day: date, kind: int) -> None:
-    assert day_type(day, HOLIDAYS, MAKEUP) == kind
+    assert DayCalendar(HOLIDAYS, MAKEUP).day_type(day) == kind
 
 
 @pytest.mark.parametrize(
@@ -224,7 +224,9 @@ def test_a_day_type_not_yet_seen_takes_the_level_of_its_kind_of_day() -> None:
     on Thursday 8 January no Thursday is in the history, so the working days set the level."""
     new_year = MONDAY - 4 * 86400  # 2026-01-01 00:00 UTC, a Thursday
     holidays = frozenset({date(2026, 1, 1), date(2026, 1, 2), date(2026, 1, 3)})
-    detector = SurgeDetector(SurgeRule(), lambda at: 0.0, holidays, frozenset({date(2026, 1, 4)}))
+    detector = SurgeDetector(
+        SurgeRule(), lambda at: 0.0, DayCalendar(holidays, frozenset({date(2026, 1, 4)}))
+    )
     tid = 0
     for day in range(8):
         for hour in range(8, 18):
