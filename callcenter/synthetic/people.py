@@ -96,9 +96,16 @@ def uscc(rng: random.Random, region: str) -> str:
 
 
 class Phones:
-    """Distinct numbers: mobiles 1[3-9]xxxxxxxxx, fixed lines 010-[2-9]xxxxxxx."""
+    """Distinct numbers: mobiles of allocated three-digit prefixes (each valid in phonenumbers'
+    numbering plan of China, whatever the eight digits after it), fixed lines 010-6xxxxxxx."""
 
-    PREFIXES = ("13", "15", "18", "17", "19", "14", "16")
+    PREFIXES = (
+        *(str(p) for p in range(130, 140)),
+        *("145", "147", "150", "151", "152", "153", "155", "156", "157", "158", "159"),
+        *("162", "165", "166", "167", "170", "171", "172", "173", "175", "176", "177", "178"),
+        *(str(p) for p in range(180, 190)),
+        *("190", "191", "192", "193", "195", "196", "197", "198", "199"),
+    )
 
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
@@ -108,7 +115,7 @@ class Phones:
         while True:
             number = make.format(
                 p=self.rng.choice(self.PREFIXES),
-                n9=self.rng.randrange(100_000_000, 1_000_000_000),
+                n8=f"{self.rng.randrange(100_000_000, 1_000_000_000) % 100_000_000:08d}",
                 n7=self.rng.randrange(2_000_000, 10_000_000),
             )
             if number not in self.used:
@@ -116,7 +123,7 @@ class Phones:
                 return number
 
     def mobile(self) -> str:
-        return self._fresh("{p}{n9}")
+        return self._fresh("{p}{n8}")
 
     def fixed(self) -> str:
         return self._fresh(vocab.AREA_CODE + "-6{n7}")
