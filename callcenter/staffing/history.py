@@ -66,8 +66,10 @@ def load_history(engine: Engine, zone: tzinfo, first: date, until: date) -> Hist
 
 
 def load_calendar(engine: Engine, base: DayCalendar) -> DayCalendar:
-    """The ticket calendar's holidays and make-up workdays, plus the imported ref_holidays."""
-    holidays, workdays = set(base.holidays), set(base.makeup_workdays)
+    """The ticket calendar's holidays and make-up workdays, overridden by the imported
+    ref_holidays (a date imported as a holiday is no make-up day, and the other way round)."""
+    holidays: set[date] = set()
+    workdays: set[date] = set()
     with engine.connect() as conn:
         for day, kind in conn.execute(select(RefHoliday.day, RefHoliday.kind)):
             try:
@@ -80,4 +82,4 @@ def load_calendar(engine: Engine, base: DayCalendar) -> DayCalendar:
             elif kind == "workday":
                 workdays.add(d)
                 holidays.discard(d)
-    return DayCalendar(frozenset(holidays), frozenset(workdays), base.weekend)
+    return base.overridden_by(frozenset(holidays), frozenset(workdays))
