@@ -97,15 +97,20 @@ def uscc(rng: random.Random, region: str) -> str:
 
 class Phones:
     """Distinct numbers: mobiles of allocated three-digit prefixes (each valid in phonenumbers'
-    numbering plan of China, whatever the eight digits after it), fixed lines 010-6xxxxxxx."""
+    numbering plan of China, whatever the eight digits after it), fixed lines 010-6xxxxxxx.
+    The random draws are those of the former 1[3-9] + 9 digits (the third digit picks among
+    the allocated ones), so a seeded year stays the same apart from these digits."""
 
-    PREFIXES = (
-        *(str(p) for p in range(130, 140)),
-        *("145", "147", "150", "151", "152", "153", "155", "156", "157", "158", "159"),
-        *("162", "165", "166", "167", "170", "171", "172", "173", "175", "176", "177", "178"),
-        *(str(p) for p in range(180, 190)),
-        *("190", "191", "192", "193", "195", "196", "197", "198", "199"),
-    )
+    PREFIXES = ("13", "15", "18", "17", "19", "14", "16")
+    THIRD = {  # allocated third digits after each two-digit prefix
+        "13": "0123456789",
+        "14": "57",
+        "15": "012356789",
+        "16": "2567",
+        "17": "01235678",
+        "18": "0123456789",
+        "19": "012356789",
+    }
 
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
@@ -113,9 +118,12 @@ class Phones:
 
     def _fresh(self, make: str) -> str:
         while True:
+            p = self.rng.choice(self.PREFIXES)
+            n9 = self.rng.randrange(100_000_000, 1_000_000_000)
+            third = self.THIRD[p][(n9 // 100_000_000) % len(self.THIRD[p])]
             number = make.format(
-                p=self.rng.choice(self.PREFIXES),
-                n8=f"{self.rng.randrange(100_000_000, 1_000_000_000) % 100_000_000:08d}",
+                p=p + third,
+                n8=f"{n9 % 100_000_000:08d}",
                 n7=self.rng.randrange(2_000_000, 10_000_000),
             )
             if number not in self.used:

@@ -246,6 +246,7 @@ def test_the_packaged_2026_days_equal_the_ones_written_in_tickets_toml() -> None
 def test_the_packaged_days_are_the_default_and_the_toml_overrides_them(tmp_path: Path) -> None:
     config = tmp_path / "config"
     shutil.copytree(SHIPPED_CONFIG, config)
+    edit(config, "tickets.toml", "official_days = false", "official_days = true")
     days = load_ticket_settings(config).calendar.days
     # 2025 is not written in tickets.toml: it comes from the package (国庆 8 days, 调休 28 Sep)
     assert days.kind(date(2025, 10, 8)) == "holiday" and days.is_working_day(date(2025, 9, 28))
@@ -262,7 +263,7 @@ def test_the_packaged_days_are_the_default_and_the_toml_overrides_them(tmp_path:
     assert days.kind(date(2026, 1, 4)) == "holiday" and not days.is_working_day(date(2026, 1, 4))
     assert days.kind(date(2025, 10, 8)) == "workday" and days.is_working_day(date(2025, 10, 8))
     # official_days = false: only the listed days
-    edit(config, "tickets.toml", "official_days = true", "official_days = false")
+    edit(config, "tickets.toml", "official_days = true", "official_days = false")  # shipped
     days = load_ticket_settings(config).calendar.days
     assert days.kind(date(2025, 10, 7)) == "ordinary" and not days.is_working_day(date(2025, 9, 28))
     assert days.kind(date(2026, 10, 1)) == "holiday"
