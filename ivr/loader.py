@@ -41,6 +41,7 @@ from ivr.model import (
     prompt_refs,
     targets,
 )
+from workdays import DayCalendar
 
 NODE_TYPES = ("menu", "route", "hours", "announce", "hangup")
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]*$")
@@ -254,9 +255,8 @@ def _schedules(r: _Reader, data: Any) -> dict[str, Schedule]:
         out[sid] = Schedule(
             sid,
             week,
-            _dates(r, t, key, "holidays"),
+            DayCalendar(_dates(r, t, key, "holidays"), _dates(r, t, key, "makeup_days")),
             _ranges(r, t, key, "holiday_hours"),
-            _dates(r, t, key, "makeup_days"),
             makeup,
         )
     return out

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from typing import NamedTuple
 
+from workdays import HOLIDAY, MAKEUP, DayCalendar
+
 DEFAULT_ENTRY = "default"
 DTMF_DIGITS = "0123456789*#"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -72,15 +74,15 @@ class Schedule:
 
     id: str
     week: tuple[tuple[TimeRange, ...], ...]  # 7 entries, Monday = 0
-    holidays: frozenset[date] = frozenset()
+    days: DayCalendar = DayCalendar()  # the schedule's holidays and make-up working days
     holiday_hours: tuple[TimeRange, ...] = ()
-    makeup_days: frozenset[date] = frozenset()
     makeup_hours: tuple[TimeRange, ...] = ()
 
     def hours_on(self, day: date) -> tuple[TimeRange, ...]:
-        if day in self.holidays:
+        kind = self.days.kind(day)
+        if kind == HOLIDAY:
             return self.holiday_hours
-        if day in self.makeup_days:
+        if kind == MAKEUP:
             return self.makeup_hours
         return self.week[day.weekday()]
 

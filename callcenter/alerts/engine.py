@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, tzinfo
+from datetime import datetime, tzinfo
 from typing import Any
 
 from callcenter.alerts.cluster import (
@@ -24,6 +24,7 @@ from callcenter.alerts.lexicon import scan
 from callcenter.alerts.repeat import DAY, RepeatCallers
 from callcenter.alerts.settings import AlertSettings
 from callcenter.alerts.surge import Cell, Check, SurgeDetector, cells_of
+from workdays import DayCalendar
 
 LEVELS = ("blue", "yellow", "orange", "red")
 KINDS = ("surge", "call_surge", "cluster", "sensitive", "group", "repeat_caller", "repeat_problem")
@@ -104,8 +105,7 @@ class AlertEngine:
         self,
         settings: AlertSettings,
         zone: tzinfo,
-        holidays: frozenset[date] = frozenset(),
-        makeup: frozenset[date] = frozenset(),
+        days: DayCalendar | None = None,
         names: Names | None = None,
     ) -> None:
         self.settings = settings
@@ -117,8 +117,8 @@ class AlertEngine:
             return delta.total_seconds() if delta else 0.0
 
         rule = settings.surge
-        self.surges = SurgeDetector(rule, offset, holidays, makeup)
-        self.calls = SurgeDetector(rule, offset, holidays, makeup)
+        self.surges = SurgeDetector(rule, offset, days)
+        self.calls = SurgeDetector(rule, offset, days)
         c, r = settings.cluster, settings.repeat
         self.clusters = SimilarGroups(c.window_hours * 3600, c.similarity, c.min_callers, True)
         self.problems = SimilarGroups(

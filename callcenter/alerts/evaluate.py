@@ -64,7 +64,7 @@ def engine_for(
     settings: AlertSettings, tickets: TicketSettings, names: Names | None = None
 ) -> AlertEngine:
     cal = tickets.calendar
-    return AlertEngine(settings, cal.zone, cal.holidays, cal.makeup_workdays, names)
+    return AlertEngine(settings, cal.zone, cal.days, names)
 
 
 @dataclass

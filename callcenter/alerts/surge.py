@@ -66,7 +66,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from scipy.special import betainc, pdtrc
+
 from callcenter.alerts.settings import SurgeRule
+from workdays import DayCalendar
 
 HOUR = 3600.0
 DAY = 86400.0
@@ -75,64 +78,24 @@ Cell = tuple[str, str]  # (district, topic); "" = all
 
 
 def poisson_tail(n: int, lam: float) -> float:
-    """P(X >= n) for X ~ Poisson(lam)."""
+    """P(X >= n) for X ~ Poisson(lam): scipy's complemented Poisson distribution (the upper
+    tail computed as such, so a tail of 1e-20 stays 1e-20 instead of 1 - cdf rounding to 0)."""
     if n <= 0:
         return 1.0
     if lam <= 0:
         return 0.0
-    term = math.exp(-lam)
-    cdf = term
-    for i in range(1, n):
-        term *= lam / i
-        cdf += term
-    return max(0.0, 1.0 - cdf)
+    return float(pdtrc(n - 1, lam))
 
 
 POISSON_BELOW = 1e-9  # a smaller dispersion is a Poisson count
-_TINY = 1e-300
-_EPS = 1e-15
-
-
-def _beta_fraction(a: float, b: float, x: float) -> float:
-    """The continued fraction of the incomplete beta function (modified Lentz)."""
-    c = 1.0
-    d = 1.0 - (a + b) * x / (a + 1.0)
-    d = 1.0 / (d if abs(d) > _TINY else _TINY)
-    h = d
-    for m in range(1, 10_000):
-        m2 = 2 * m
-        for aa in (
-            m * (b - m) * x / ((a + m2 - 1.0) * (a + m2)),
-            -(a + m) * (a + b + m) * x / ((a + m2) * (a + m2 + 1.0)),
-        ):
-            d = 1.0 + aa * d
-            d = 1.0 / (d if abs(d) > _TINY else _TINY)
-            c = 1.0 + aa / c
-            c = c if abs(c) > _TINY else _TINY
-            h *= d * c
-        if abs(d * c - 1.0) < _EPS:
-            break
-    return h
-
-
-def regularized_beta(a: float, b: float, x: float) -> float:
-    """I_x(a, b), the regularized incomplete beta function (a, b > 0, 0 <= x <= 1)."""
-    if x <= 0.0:
-        return 0.0
-    if x >= 1.0:
-        return 1.0
-    log_front = (
-        a * math.log(x) + b * math.log1p(-x) + math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
-    )
-    if x < (a + 1.0) / (a + b + 2.0):
-        return math.exp(log_front) * _beta_fraction(a, b, x) / a
-    return 1.0 - math.exp(log_front) * _beta_fraction(b, a, 1.0 - x) / b
 
 
 def nb_tail(n: int, mean: float, dispersion: float) -> float:
     """P(X >= n) for X negative binomial with this mean and variance mean + dispersion x mean²
     (a Poisson count whose rate is gamma distributed, with relative variance `dispersion`
-    about its mean); below POISSON_BELOW the Poisson tail."""
+    about its mean); below POISSON_BELOW the Poisson tail. With size s = 1 / dispersion the
+    tail is the regularized incomplete beta I_x(n, s) at x = mean / (mean + s) (scipy's
+    `betainc`, accurate in both tails)."""
     if n <= 0:
         return 1.0
     if mean <= 0:
@@ -140,7 +103,7 @@ def nb_tail(n: int, mean: float, dispersion: float) -> float:
     if dispersion < POISSON_BELOW:
         return poisson_tail(n, mean)
     size = 1.0 / dispersion
-    return max(0.0, regularized_beta(n, size, mean / (mean + size)))
+    return float(betainc(n, size, mean / (mean + size)))
 
 
 def dispersion(counts: list[int], expected: list[float]) -> float:
@@ -154,15 +117,6 @@ def dispersion(counts: list[int], expected: list[float]) -> float:
     spread = sum((c - e) ** 2 - e for c, e in pairs)
     scale = sum(e * e for _, e in pairs)
     return max(0.0, spread / scale) if scale > 0 else 0.0
-
-
-def day_type(day: date, holidays: frozenset[date], makeup: frozenset[date]) -> int:
-    """0..6 as Monday..Sunday; a holiday is a Sunday (6), a make-up workday a Monday (0)."""
-    if day in makeup:
-        return 0
-    if day in holidays:
-        return 6
-    return day.weekday()
 
 
 def median(values: list[int]) -> float:
@@ -230,13 +184,11 @@ class SurgeDetector:
         self,
         rule: SurgeRule,
         offset: Callable[[float], float],
-        holidays: frozenset[date] = frozenset(),
-        makeup: frozenset[date] = frozenset(),
+        days: DayCalendar | None = None,
     ) -> None:
         self.rule = rule
         self.offset = offset  # epoch -> seconds east of UTC of the local zone
-        self.holidays = holidays
-        self.makeup = makeup
+        self.days = days or DayCalendar()  # a holiday counts as a Sunday, a make-up day a Monday
         self.hours: dict[int, int] = {}  # local hour number -> the whole center's count
         self.cells: dict[Cell, _CellState] = {}
         self.first_day: int | None = None
@@ -284,7 +236,7 @@ class SurgeDetector:
                 state.hourly = {h: n for h, n in state.hourly.items() if h > hour - 48}
 
     def _day_type(self, day: int) -> int:
-        return day_type(date(1970, 1, 1) + timedelta(days=day), self.holidays, self.makeup)
+        return self.days.day_type(date(1970, 1, 1) + timedelta(days=day))
 
     def base(self, day: int, hour_of_day: int) -> float | None:
         """The center's usual count in this clock hour of this day: level x profile (see the

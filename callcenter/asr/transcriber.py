@@ -22,12 +22,14 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import vosk
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from callcenter.asr.audio import StreamResampler, load_for_model, pcm_to_array
 from callcenter.asr.errors import AsrError
+
+if TYPE_CHECKING:
+    import vosk
 
 CHUNK_SECONDS = 0.25  # audio fed to the recognizer per AcceptWaveform call (file decoding)
 
@@ -146,9 +148,22 @@ def check_model_dir(model_dir: Path) -> None:
         )
 
 
+def _vosk() -> ModuleType:
+    """The Vosk module, imported on first use: it is the optional `asr` extra."""
+    try:
+        import vosk
+    except ImportError as exc:
+        raise AsrError(
+            "speech recognition needs Vosk: pip install 'callcenter[asr]'", "asr.not_installed"
+        ) from exc
+    module: ModuleType = vosk
+    return module
+
+
 def load_model(model_dir: Path) -> vosk.Model:
     """Load a Vosk model with Vosk's logging silenced; `AsrError` on any failure."""
     check_model_dir(model_dir)
+    vosk = _vosk()
     vosk.SetLogLevel(-1)
     try:
         return vosk.Model(str(model_dir))
@@ -219,7 +234,7 @@ class Transcriber:
         self.model = load_model(self.model_dir)
 
     def _recognizer(self) -> vosk.KaldiRecognizer:
-        recognizer = vosk.KaldiRecognizer(self.model, float(self.sample_rate))
+        recognizer = _vosk().KaldiRecognizer(self.model, float(self.sample_rate))
         recognizer.SetWords(True)
         return recognizer
 

@@ -21,9 +21,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from openpyxl import Workbook
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
 from sqlalchemy import Connection, Engine, func, inspect, select, table, text
 from sqlalchemy.engine.reflection import Inspector
 from sqlalchemy.exc import CompileError
@@ -576,7 +573,9 @@ FIELDS_HEADER = ("数据集", "字段", "类型", "含义", "分级", "是否可
 
 def write_xlsx(catalog: Catalog, path: Path, watermark: str) -> None:
     """Two sheets (summary, fields); the watermark heads each sheet, its printed page header,
-    and the workbook's properties."""
+    and the workbook's properties (openpyxl: the `reports` extra, imported here)."""
+    from openpyxl import Workbook
+
     wb = Workbook()
     summary = wb.active
     assert summary is not None
@@ -632,6 +631,9 @@ def write_xlsx(catalog: Catalog, path: Path, watermark: str) -> None:
 def _sheet(
     ws: Any, watermark: str, header: tuple[str, ...], rows: Iterable[tuple[Any, ...]]
 ) -> None:
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
     ws.append([_cell(watermark)])
     ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(header))
     ws.cell(row=1, column=1).font = Font(italic=True, color="808080")

@@ -1,34 +1,38 @@
 """Conformity checks of identifiers (pure): resident ID numbers (GB 11643), unified social
 credit codes (GB 32100), phone numbers, dates. Each check returns None when the value
-conforms, else the reason; the `*_check_*` functions compute check characters (the
-synthetic-data generator makes valid and invalid values with them)."""
+conforms, else the reason in Chinese; the `*_check_*` functions compute check characters (the
+synthetic-data generator makes valid and invalid values with them).
+
+The check characters are python-stdnum's (`stdnum.cn.ric`, `stdnum.cn.uscc`) and phone
+numbers are judged by phonenumbers' numbering plan of China; the shapes, the birth-date
+rules and the messages are this project's (stdnum's own `validate` also wants a known birth
+region and digits in a USCC's first two characters, which GB 32100 does not).
+"""
 
 from __future__ import annotations
 
 import re
 from datetime import date, datetime
 
-# GB 11643-1999: weights 2^(17-i) mod 11, check code by sum mod 11
-_ID_WEIGHTS = tuple(pow(2, 17 - i, 11) for i in range(17))
-_ID_CODES = "10X98765432"
+import phonenumbers
+from phonenumbers import shortnumberinfo
+from stdnum.cn import ric, uscc
+
 _ID_SHAPE = re.compile(r"[1-9][0-9]{16}[0-9X]")
 
-# GB 32100-2015: 31 characters (no I, O, Z, S, V), weights 3^i mod 31
+# GB 32100-2015: 31 characters (no I, O, Z, S, V)
 USCC_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-_USCC_WEIGHTS = tuple(pow(3, i, 31) for i in range(17))
 _USCC_SHAPE = re.compile(r"[0-9A-HJ-NP-RTUWXY]{2}[0-9]{6}[0-9A-HJ-NP-RTUWXY]{10}")
 
-_MOBILE = re.compile(r"1[3-9][0-9]{9}")
-_FIXED = re.compile(r"0[1-9][0-9]{1,2}-?[2-9][0-9]{6,7}")
-_SERVICE = re.compile(r"(?:1[0-2][0-9]{3}|9[56][0-9]{3,6}|400[0-9]{7}|800[0-9]{7})")
+MAX_NATIONAL_DIGITS = 17  # ITU-T E.164 allows 15 in all; longer is no number
+MIN_SERVICE_DIGITS = 5  # 12345, 95598: a short number a citizen can give as theirs (not 110)
 
 
 def id_card_check_digit(first17: str) -> str:
     """The 18th character of a resident ID number, from its first 17 digits."""
     if len(first17) != 17 or not first17.isdigit():
         raise ValueError("need the first 17 digits")
-    total = sum(int(c) * w for c, w in zip(first17, _ID_WEIGHTS, strict=True))
-    return _ID_CODES[total % 11]
+    return str(ric.calc_check_digit(first17 + "0"))  # it reads the digits before the last
 
 
 def check_id_card(value: str, today: date | None = None) -> str | None:
@@ -53,8 +57,7 @@ def uscc_check_char(first17: str) -> str:
     """The 18th character of a unified social credit code, from its first 17."""
     if len(first17) != 17 or any(c not in USCC_CHARSET for c in first17):
         raise ValueError("need 17 characters of the GB 32100 character set")
-    total = sum(USCC_CHARSET.index(c) * w for c, w in zip(first17, _USCC_WEIGHTS, strict=True))
-    return USCC_CHARSET[(31 - total % 31) % 31]
+    return str(uscc.calc_check_digit(first17))
 
 
 def check_uscc(value: str) -> str | None:
@@ -70,7 +73,8 @@ def check_uscc(value: str) -> str | None:
 
 
 def normalize_phone(value: str) -> str:
-    """Digits of a number as dialled in China: spaces and brackets go, +86 / 0086 go."""
+    """Digits of a number as dialled in China: spaces and brackets go, +86 / 0086 go (the key
+    of the stored phone index: it must not change, or stored indexes stop matching)."""
     v = re.sub(r"[\s()]", "", value.strip())
     for prefix in ("+86", "0086"):
         if v.startswith(prefix):
@@ -79,15 +83,27 @@ def normalize_phone(value: str) -> str:
 
 
 def check_phone(value: str) -> str | None:
-    """A mobile (1[3-9] + 9 digits), a fixed line with its area code (010-12345678), or a
-    public service number (12345, 95598, 400/800)."""
+    """A number of China's numbering plan (phonenumbers): a mobile, a fixed line with its area
+    code (010-62345678), a 400/800 number, or a public service number of five or more digits
+    (12345, 95598)."""
     v = normalize_phone(value)
     if not v:
         return "电话号码为空"
-    if _MOBILE.fullmatch(v) or _FIXED.fullmatch(v) or _SERVICE.fullmatch(v):
-        return None
-    if not v.replace("-", "").isdigit():
+    digits = v.replace("-", "")
+    if not digits.isdigit():
         return "电话号码含有非数字字符"
+    # the national number without the trunk prefix 0, built directly (parse() would cost
+    # another 100 us a number and only finds the same digits)
+    national = digits[1:] if digits.startswith("0") else digits
+    if not national or national.startswith("0") or len(national) > MAX_NATIONAL_DIGITS:
+        return "电话号码格式不符（手机11位或区号+固话）"
+    number = phonenumbers.PhoneNumber(country_code=86, national_number=int(national))
+    if phonenumbers.is_valid_number_for_region(number, "CN"):
+        return None
+    if len(digits) >= MIN_SERVICE_DIGITS and shortnumberinfo.is_valid_short_number_for_region(
+        number, "CN"
+    ):
+        return None
     return "电话号码格式不符（手机11位或区号+固话）"
 
 

@@ -28,9 +28,6 @@ from pathlib import Path
 from typing import Any, Literal, cast
 from xml.etree import ElementTree
 
-from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format
-from openpyxl.utils.cell import column_index_from_string
-from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, from_excel
 from sqlalchemy import Table as SqlTable
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
@@ -245,6 +242,8 @@ def _shared_strings(book: zipfile.ZipFile, part: str | None) -> list[str]:
 
 def _date_styles(book: zipfile.ZipFile, part: str | None) -> list[bool]:
     """Per cell style (cellXfs index): whether its number format shows a date or time."""
+    from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format
+
     if part is None:
         return []
     root = _xml(book, part)
@@ -267,13 +266,23 @@ def _date_styles(book: zipfile.ZipFile, part: str | None) -> list[bool]:
 def _number(text: str, is_date: bool, epoch: datetime) -> str:
     number = float(text)
     if is_date:
+        from openpyxl.utils.datetime import from_excel
+
         return cell_text(from_excel(number, epoch))
     return cell_text(int(text) if text.lstrip("-").isdigit() else number)
 
 
 def _xlsx_rows(spec: DatasetSpec, data: bytes) -> Iterator[tuple[int, list[str]]]:
     """The rows of the sheet named for the data set, else of the first sheet: cached values
-    of formulas, whole numbers without '.0', dates as YYYY-MM-DD."""
+    of formulas, whole numbers without '.0', dates as YYYY-MM-DD. openpyxl's number formats
+    and date epochs read them: the `reports` extra, imported here."""
+    try:
+        from openpyxl.utils.cell import column_index_from_string
+        from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900
+    except ImportError as exc:
+        raise FileRefused(
+            "file_format", "读取 XLSX 文件需要 openpyxl：pip install 'callcenter[reports]'"
+        ) from exc
     try:
         book = zipfile.ZipFile(io.BytesIO(data))
         office = [n for t, n in _relations(book, "").values() if t == "officeDocument"]

@@ -26,27 +26,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from workdays import DayCalendar
+
 SLOTS = 48
 MAX_WEEKLY_GROWTH = 0.05
 
 Counts = Sequence[float]
-
-
-@dataclass(frozen=True)
-class Calendar:
-    holidays: frozenset[date] = frozenset()
-    workdays: frozenset[date] = frozenset()  # weekend days that are worked (调休)
-
-    def kind(self, day: date) -> str:
-        if day in self.holidays:
-            return "holiday"
-        if day in self.workdays:
-            return "workday"
-        return "ordinary"
-
-    def weekday(self, day: date) -> int:
-        """The weekday whose pattern a day follows (a make-up workday works as a Monday)."""
-        return 0 if day in self.workdays else day.weekday()
 
 
 @dataclass(frozen=True)
@@ -58,7 +43,7 @@ class Forecast:
 
 
 def _ordinary(
-    history: Mapping[date, Counts], cal: Calendar, cutoff: date, weeks: int
+    history: Mapping[date, Counts], cal: DayCalendar, cutoff: date, weeks: int
 ) -> list[date]:
     start = cutoff - timedelta(days=7 * weeks)
     return sorted(d for d in history if start <= d < cutoff and cal.kind(d) == "ordinary")
@@ -77,7 +62,9 @@ def _weekday_means(history: Mapping[date, Counts], days: Sequence[date]) -> dict
     return {w: sum(v) / len(v) for w, v in sums.items()}
 
 
-def weekly_growth(history: Mapping[date, Counts], cal: Calendar, cutoff: date, weeks: int) -> float:
+def weekly_growth(
+    history: Mapping[date, Counts], cal: DayCalendar, cutoff: date, weeks: int
+) -> float:
     """g with g^weeks = the recent window's calls / the window before's, compared weekday by
     weekday (a window missing a Friday to a holiday is not a slower window)."""
     recent = _weekday_means(history, _ordinary(history, cal, cutoff, weeks))
@@ -93,7 +80,7 @@ def weekly_growth(history: Mapping[date, Counts], cal: Calendar, cutoff: date, w
 
 
 def forecast_day(
-    history: Mapping[date, Counts], cal: Calendar, day: date, weeks: int = 6
+    history: Mapping[date, Counts], cal: DayCalendar, day: date, weeks: int = 6
 ) -> Forecast:
     """The forecast for `day` from the days of `history` before it (see the module doc)."""
     if weeks < 1:
@@ -108,7 +95,7 @@ def forecast_day(
         found = _holiday(history, cal, cutoff, weeks, day, g)
         if found is not None:
             return found
-    weekday = 6 if kind == "holiday" else cal.weekday(day)
+    weekday = cal.day_type(day)
     same = [d for d in _ordinary(history, cal, cutoff, weeks) if d.weekday() == weekday]
     if not same:
         return Forecast(day, kind, (0.0,) * SLOTS, "近期无同类日数据")
@@ -120,7 +107,7 @@ def forecast_day(
 
 
 def _holiday(
-    history: Mapping[date, Counts], cal: Calendar, cutoff: date, weeks: int, day: date, g: float
+    history: Mapping[date, Counts], cal: DayCalendar, cutoff: date, weeks: int, day: date, g: float
 ) -> Forecast | None:
     ratios: list[float] = []
     shape = [0.0] * SLOTS
@@ -152,7 +139,7 @@ class Holdout:
 
 
 def holdout(
-    history: Mapping[date, Counts], cal: Calendar, last_days: int = 7, weeks: int = 6
+    history: Mapping[date, Counts], cal: DayCalendar, last_days: int = 7, weeks: int = 6
 ) -> Holdout:
     """Forecast the last `last_days` days of `history` from the days before them."""
     days = sorted(history)

@@ -8,8 +8,9 @@ from datetime import date, datetime, time, timedelta, tzinfo
 
 from sqlalchemy import Engine, select
 
-from callcenter.staffing.forecast import SLOTS, Calendar
+from callcenter.staffing.forecast import SLOTS
 from callcenter.storage.schema import CallRecord, RefHoliday
+from workdays import DayCalendar
 
 
 @dataclass
@@ -64,9 +65,11 @@ def load_history(engine: Engine, zone: tzinfo, first: date, until: date) -> Hist
     return h
 
 
-def load_calendar(engine: Engine, base: Calendar) -> Calendar:
-    """The ticket calendar's holidays and make-up workdays, plus the imported ref_holidays."""
-    holidays, workdays = set(base.holidays), set(base.workdays)
+def load_calendar(engine: Engine, base: DayCalendar) -> DayCalendar:
+    """The ticket calendar's holidays and make-up workdays, overridden by the imported
+    ref_holidays (a date imported as a holiday is no make-up day, and the other way round)."""
+    holidays: set[date] = set()
+    workdays: set[date] = set()
     with engine.connect() as conn:
         for day, kind in conn.execute(select(RefHoliday.day, RefHoliday.kind)):
             try:
@@ -79,4 +82,4 @@ def load_calendar(engine: Engine, base: Calendar) -> Calendar:
             elif kind == "workday":
                 workdays.add(d)
                 holidays.discard(d)
-    return Calendar(frozenset(holidays), frozenset(workdays))
+    return base.overridden_by(frozenset(holidays), frozenset(workdays))

@@ -15,12 +15,13 @@ from openpyxl import Workbook
 from sqlalchemy import Engine
 
 from callcenter.staffing.erlang import Target, agents_erlang_a, agents_erlang_c
-from callcenter.staffing.forecast import SLOTS, Calendar, forecast_day
+from callcenter.staffing.forecast import SLOTS, forecast_day
 from callcenter.staffing.history import History, load_calendar, load_history
 from callcenter.staffing.settings import StaffingSettings, load_staffing
 from callcenter.storage.database import Database
 from callcenter.tickets.settings import load_ticket_settings
 from callcenter.tomlreader import ConfigErrors
+from workdays import DayCalendar
 
 SLOT_SECONDS = 1800.0
 MIN_ANSWERED = 5
@@ -100,7 +101,7 @@ def _aht(history: History, days: list[date], slot: int, s: StaffingSettings) -> 
 
 
 def plan_days(
-    history: History, cal: Calendar, first: date, days: int, s: StaffingSettings
+    history: History, cal: DayCalendar, first: date, days: int, s: StaffingSettings
 ) -> list[DayPlan]:
     """Plans for `days` days from `first`, forecast from the history before `first`."""
     weeks = s.history_weeks
@@ -137,7 +138,7 @@ def plan_from_store(
     if target is not None:
         s = replace(s, target=target)
     ticket_cal = load_ticket_settings(config_dir).calendar
-    cal = load_calendar(engine, Calendar(ticket_cal.holidays, ticket_cal.makeup_workdays))
+    cal = load_calendar(engine, ticket_cal.days)
     history = load_history(engine, ticket_cal.zone, first - timedelta(days=400), first)
     return plan_days(history, cal, first, days, s)
 

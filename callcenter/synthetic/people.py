@@ -96,9 +96,21 @@ def uscc(rng: random.Random, region: str) -> str:
 
 
 class Phones:
-    """Distinct numbers: mobiles 1[3-9]xxxxxxxxx, fixed lines 010-[2-9]xxxxxxx."""
+    """Distinct numbers: mobiles of allocated three-digit prefixes (each valid in phonenumbers'
+    numbering plan of China, whatever the eight digits after it), fixed lines 010-6xxxxxxx.
+    The random draws are those of the former 1[3-9] + 9 digits (the third digit picks among
+    the allocated ones), so a seeded year stays the same apart from these digits."""
 
     PREFIXES = ("13", "15", "18", "17", "19", "14", "16")
+    THIRD = {  # allocated third digits after each two-digit prefix
+        "13": "0123456789",
+        "14": "57",
+        "15": "012356789",
+        "16": "2567",
+        "17": "01235678",
+        "18": "0123456789",
+        "19": "012356789",
+    }
 
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
@@ -106,9 +118,12 @@ class Phones:
 
     def _fresh(self, make: str) -> str:
         while True:
+            p = self.rng.choice(self.PREFIXES)
+            n9 = self.rng.randrange(100_000_000, 1_000_000_000)
+            third = self.THIRD[p][(n9 // 100_000_000) % len(self.THIRD[p])]
             number = make.format(
-                p=self.rng.choice(self.PREFIXES),
-                n9=self.rng.randrange(100_000_000, 1_000_000_000),
+                p=p + third,
+                n8=f"{n9 % 100_000_000:08d}",
                 n7=self.rng.randrange(2_000_000, 10_000_000),
             )
             if number not in self.used:
@@ -116,7 +131,7 @@ class Phones:
                 return number
 
     def mobile(self) -> str:
-        return self._fresh("{p}{n9}")
+        return self._fresh("{p}{n8}")
 
     def fixed(self) -> str:
         return self._fresh(vocab.AREA_CODE + "-6{n7}")

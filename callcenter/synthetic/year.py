@@ -309,10 +309,10 @@ class Year:
 
     def _day_level(self, day: date, index: int) -> float:
         cal = self.calendar
-        if day in cal.holidays:
+        if day in cal.days.holidays:
             name = self.holiday_names.get(day, "")
             level = vocab.SPRING_FESTIVAL_LEVEL if "春节" in name else vocab.HOLIDAY_LEVEL
-        elif day in cal.makeup_workdays:
+        elif day in cal.days.makeup_workdays:
             level = vocab.WEEKDAY_LEVEL[0]
         else:
             level = vocab.WEEKDAY_LEVEL[day.weekday()]
@@ -400,8 +400,11 @@ class Year:
             departments.append((code, name, parent, function, "区热线办", phones[50], 1))
         grids: list[Row] = [(g.code, g.name, g.street, g.district.name) for g in self.grids]
         holidays: list[Row] = []
-        for day in sorted(self.calendar.holidays | self.calendar.makeup_workdays):
-            if day in self.calendar.holidays:
+        days = self.calendar.days
+        last = self.spec.start + timedelta(days=self.spec.days - 1)
+        years = range(self.spec.start.year, last.year + 1)  # the calendar's, for those years
+        for day in sorted(d for d in days.holidays | days.makeup_workdays if d.year in years):
+            if day in days.holidays:
                 holidays.append((day.isoformat(), "holiday", self.holiday_names.get(day, "节假日")))
             else:
                 holidays.append((day.isoformat(), "workday", "调休上班"))

@@ -22,6 +22,7 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from callcenter.tickets.errors import UnknownRequestType
+from workdays import DayCalendar
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 MAX_SCAN_DAYS = 3660  # a calendar with no working day at all stops here
@@ -29,20 +30,19 @@ MAX_SCAN_DAYS = 3660  # a calendar with no working day at all stops here
 
 @dataclass(frozen=True)
 class WorkingCalendar:
+    """Working time: the days that are worked (`days`, the engine's one day calendar) and the
+    working periods of such a day, in the calendar's zone."""
+
     zone: tzinfo = SHANGHAI
     periods: tuple[tuple[time, time], ...] = ((time(9), time(12)), (time(13, 30), time(17, 30)))
-    holidays: frozenset[date] = frozenset()
-    makeup_workdays: frozenset[date] = frozenset()
-    weekend: frozenset[int] = frozenset({5, 6})  # date.weekday(): Saturday, Sunday
+    days: DayCalendar = DayCalendar()
 
     def local(self, at: datetime) -> datetime:
         aware = at.replace(tzinfo=UTC) if at.tzinfo is None else at
         return aware.astimezone(self.zone)
 
     def is_working_day(self, day: date) -> bool:
-        if day in self.makeup_workdays:
-            return True
-        return day.weekday() not in self.weekend and day not in self.holidays
+        return self.days.is_working_day(day)
 
     def _period_bounds(self, day: date) -> list[tuple[datetime, datetime]]:
         return [

@@ -20,6 +20,7 @@ from callcenter.tickets.calendar import DeadlinePolicy, DeadlineRule, WorkingCal
 from callcenter.tickets.knowledge import REQUEST_TYPES, Department, KnowledgeBase, Topic, TypeCues
 from callcenter.tickets.lifecycle import LifecyclePolicy
 from callcenter.tickets.similarity import RepeatPolicy
+from workdays import DayCalendar, official_china
 
 FILES = ("tickets.toml", "knowledge.toml", "departments.toml")
 HHMM = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
@@ -136,7 +137,14 @@ def _attachments(r: _Reader, a: dict[str, Any]) -> AttachmentLimits:
     return limits
 
 
-_CALENDAR_KEYS = ("timezone", "working_hours", "weekend", "makeup_workdays", "holiday")
+_CALENDAR_KEYS = (
+    "timezone",
+    "working_hours",
+    "weekend",
+    "official_days",
+    "makeup_workdays",
+    "holiday",
+)
 
 
 def _calendar(r: _Reader, c: dict[str, Any]) -> WorkingCalendar:
@@ -193,12 +201,14 @@ def _calendar(r: _Reader, c: dict[str, Any]) -> WorkingCalendar:
         holidays.update(first + timedelta(days=n) for n in range((last - first).days + 1))
     for d in sorted(makeup & holidays):
         r.error("calendar.makeup_workdays", f"{d} is also listed as a holiday")
+    # the published days (chinesecalendar) by default; the lists above add to and override them
+    official = r.get(c, "calendar", "official_days", bool, True)
+    base = official_china() if official else DayCalendar()
+    days = base.overridden_by(frozenset(holidays), frozenset(makeup))
     return WorkingCalendar(
         zone=zone,
         periods=tuple(periods),
-        holidays=frozenset(holidays),
-        makeup_workdays=frozenset(makeup),
-        weekend=frozenset(d - 1 for d in weekend),
+        days=DayCalendar(days.holidays, days.makeup_workdays, frozenset(d - 1 for d in weekend)),
     )
 
 

@@ -21,7 +21,7 @@ from callcenter.api import tickets
 from callcenter.api.auth import add_token, auth_middleware
 from callcenter.api.errors import errors_middleware
 from callcenter.data.crypto import FILE_ENV, write_key_file
-from callcenter.staffing.forecast import SLOTS, Calendar, holdout
+from callcenter.staffing.forecast import SLOTS, holdout
 from callcenter.staffing.history import load_calendar, load_history
 from callcenter.staffing.plan import main_staffing
 from callcenter.storage.database import Database
@@ -48,7 +48,7 @@ def test_forecast_holds_out_the_last_week(
 ) -> None:
     synth(database, tmp_path, monkeypatch, 10000)
     settings = load_ticket_settings(CONFIG).calendar
-    cal = load_calendar(database.engine, Calendar(settings.holidays, settings.makeup_workdays))
+    cal = load_calendar(database.engine, settings.days)
     history = load_history(database.engine, settings.zone, date(2025, 1, 1), date(2026, 6, 1))
     with database.session() as s:
         total = s.scalar(select(func.count()).select_from(CallRecord))

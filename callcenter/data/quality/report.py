@@ -12,8 +12,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from openpyxl import Workbook
-from openpyxl.styles import Font
 from sqlalchemy import ColumnElement, func, or_, select
 
 from callcenter.data.catalog import export_stamp, export_watermark
@@ -161,7 +159,10 @@ def to_json(rep: QualityReport, actor: str, at: datetime) -> str:
 
 def write_xlsx(rep: QualityReport, path: Path, actor: str, at: datetime) -> None:
     """概览 (run facts, the six dimension scores, problems per rule) and 问题明细; the
-    watermark 导出人 X，时间 Y heads each sheet and its printed page header."""
+    watermark 导出人 X，时间 Y heads each sheet and its printed page header (openpyxl: the
+    `reports` extra, imported here)."""
+    from openpyxl import Workbook
+
     watermark = export_watermark(actor, at)
     wb = Workbook()
     overview = wb.active
@@ -204,6 +205,8 @@ def write_xlsx(rep: QualityReport, path: Path, actor: str, at: datetime) -> None
 def _sheet(
     ws: Any, watermark: str, header: tuple[str, ...], rows: Iterable[tuple[object, ...]]
 ) -> None:
+    from openpyxl.styles import Font
+
     ws.append([watermark])
     ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(header))
     ws.cell(row=1, column=1).font = Font(italic=True, color="808080")

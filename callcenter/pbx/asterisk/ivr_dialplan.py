@@ -98,12 +98,12 @@ def _hours(flow: Flow, node: HoursNode, schedule: Schedule) -> list[str]:
         f" same => n,Set(HM=$[${{STRFTIME(${{EPOCH}},{tz},%-H)}} * 60 + "
         f"${{STRFTIME(${{EPOCH}},{tz},%-M)}}])",
     ]
-    for day in sorted(schedule.holidays):
+    for day in sorted(schedule.days.holidays):
         lines.append(
             f' same => n,GotoIf($["${{DAY}}" = "{day.isoformat()}"]?'
             f"{'holiday_' + day.strftime('%Y%m%d')})"
         )
-    for day in sorted(schedule.makeup_days):
+    for day in sorted(schedule.days.makeup_workdays):
         lines.append(
             f' same => n,GotoIf($["${{DAY}}" = "{day.isoformat()}"]?'
             f"{'makeup_' + day.strftime('%Y%m%d')})"
@@ -117,13 +117,13 @@ def _hours(flow: Flow, node: HoursNode, schedule: Schedule) -> list[str]:
         f" same => n,{_goto(flow, node.closed)}",
         f" same => n(open),{_goto(flow, node.open)}",
     ]
-    for day in sorted(schedule.holidays):
+    for day in sorted(schedule.days.holidays):
         test = _ranges_test(schedule.holiday_hours)
         lines += [
             f" same => n(holiday_{day.strftime('%Y%m%d')}),GotoIf($[{test}]?open)",
             f" same => n,{_goto(flow, node.closed)}",
         ]
-    for day in sorted(schedule.makeup_days):
+    for day in sorted(schedule.days.makeup_workdays):
         test = _ranges_test(schedule.makeup_hours)
         lines += [
             f" same => n(makeup_{day.strftime('%Y%m%d')}),GotoIf($[{test}]?open)",

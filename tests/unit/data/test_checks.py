@@ -87,7 +87,12 @@ def test_check_chars_refuse_bad_input() -> None:
         ("+86 138 1234 5678", None),
         ("008613812345678", None),
         ("010-62345678", None),
-        ("0755-2345678", None),
+        ("0755-23456789", None),
+        ("0951-5123456", None),  # a 7-digit number where the plan has them
+        ("0755-2345678", "电话号码格式不符（手机11位或区号+固话）"),  # Shenzhen has 8 digits
+        ("15412345678", "电话号码格式不符（手机11位或区号+固话）"),  # 154: not allocated
+        ("110", "电话号码格式不符（手机11位或区号+固话）"),  # a short number, not a citizen's
+        ("1", "电话号码格式不符（手机11位或区号+固话）"),
         ("12345", None),
         ("95598", None),
         ("4008123456", None),

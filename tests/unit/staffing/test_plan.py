@@ -12,11 +12,12 @@ from typing import Any
 import pytest
 
 from callcenter.staffing.erlang import Target, agents_erlang_a, agents_erlang_c
-from callcenter.staffing.forecast import SLOTS, Calendar
+from callcenter.staffing.forecast import SLOTS
 from callcenter.staffing.history import History
 from callcenter.staffing.plan import plan_days, slot_plan
 from callcenter.staffing.settings import StaffingSettings, load_staffing, parse_staffing
 from callcenter.tomlreader import ConfigErrors
+from workdays import DayCalendar
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -91,7 +92,7 @@ def make_history(weeks: int) -> History:
 
 def test_day_curve_from_history() -> None:
     day = date(2026, 1, 5) + timedelta(weeks=8)
-    (p,) = plan_days(make_history(8), Calendar(), day, 1, SETTINGS)
+    (p,) = plan_days(make_history(8), DayCalendar(), day, 1, SETTINGS)
     assert p.patience == 90.0  # 9000 s waited / 100 abandoned
     busy = p.slots[20]
     assert busy.start == "10:00" and busy.calls == pytest.approx(90.0)
@@ -108,5 +109,5 @@ def test_fixed_handle_time_and_patience() -> None:
     fixed = StaffingSettings(
         target=SETTINGS.target, aht="fixed", aht_seconds=300, patience="fixed", patience_seconds=60
     )
-    (p,) = plan_days(make_history(8), Calendar(), date(2026, 3, 2), 1, fixed)
+    (p,) = plan_days(make_history(8), DayCalendar(), date(2026, 3, 2), 1, fixed)
     assert p.patience == 60.0 and p.slots[20].aht == pytest.approx(315.0)

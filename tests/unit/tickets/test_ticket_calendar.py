@@ -17,6 +17,7 @@ from callcenter.tickets.calendar import (
 from callcenter.tickets.errors import UnknownRequestType
 from callcenter.tickets.settings import load_ticket_settings
 from tests.unit.fakes import SHIPPED_CONFIG
+from workdays import DayCalendar
 
 SETTINGS = load_ticket_settings(SHIPPED_CONFIG)
 CAL = SETTINGS.calendar
@@ -154,6 +155,6 @@ def test_warning_labels() -> None:
 
 
 def test_calendar_without_working_days_fails_loudly() -> None:
-    never = WorkingCalendar(weekend=frozenset(range(7)))
+    never = WorkingCalendar(days=DayCalendar(weekend=frozenset(range(7))))
     with pytest.raises(ValueError):
         never.add_working_days(local(2026, 3, 2), 1)

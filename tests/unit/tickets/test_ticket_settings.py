@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import tomllib
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,7 @@ import pytest
 from callcenter.config import ConfigErrors
 from callcenter.tickets.settings import load_ticket_settings
 from tests.unit.fakes import SHIPPED_CONFIG
+from workdays import DayCalendar, official_china, official_years
 
 
 def copy_config(tmp_path: Path) -> Path:
@@ -29,7 +32,11 @@ def test_shipped_config_loads() -> None:
     s = load_ticket_settings(SHIPPED_CONFIG)
     assert set(s.deadlines.rules) == {"咨询", "求助", "投诉", "举报", "意见建议"}
     assert s.deadlines.rules["意见建议"].working_days == 10
-    assert len(s.calendar.holidays) == 33 and len(s.calendar.makeup_workdays) == 6
+    in_2026 = DayCalendar(
+        frozenset(d for d in s.calendar.days.holidays if d.year == 2026),
+        frozenset(d for d in s.calendar.days.makeup_workdays if d.year == 2026),
+    )
+    assert len(in_2026.holidays) == 33 and len(in_2026.makeup_workdays) == 6
     assert s.lifecycle.reopen_on_unsatisfied is True
     assert 0 < s.repeat.threshold <= 1 and s.repeat.window_days == 30
     assert len(s.knowledge.topics) >= 25 and s.knowledge.fallback_department == "center"
@@ -209,3 +216,54 @@ def test_several_mistakes_are_reported_at_once(tmp_path: Path) -> None:
         load_ticket_settings(directory)
     assert len(info.value.errors) == 2
     assert "tickets.toml: repeat.threshold" in str(info.value)
+
+
+def _listed_days(config: Path) -> DayCalendar:
+    """The holidays and make-up days written in tickets.toml itself."""
+    with (config / "tickets.toml").open("rb") as f:
+        calendar = tomllib.load(f)["calendar"]
+    holidays = {
+        h["from"] + timedelta(days=n)
+        for h in calendar["holiday"]
+        for n in range((h.get("to", h["from"]) - h["from"]).days + 1)
+    }
+    return DayCalendar(frozenset(holidays), frozenset(calendar["makeup_workdays"]))
+
+
+def test_the_packaged_2026_days_equal_the_ones_written_in_tickets_toml() -> None:
+    """chinesecalendar, the default, says for 2026 what the State Council's notice (written
+    down in tickets.toml) says: the same 33 days off and the same 6 make-up working days."""
+    listed = _listed_days(SHIPPED_CONFIG)
+    official = official_china()
+    assert {d.year for d in listed.holidays | listed.makeup_workdays} == {2026}
+    assert frozenset(d for d in official.holidays if d.year == 2026) == listed.holidays
+    assert frozenset(d for d in official.makeup_workdays if d.year == 2026) == (
+        listed.makeup_workdays
+    )
+    assert official_years()[0] <= 2025 and official_years()[1] >= 2026
+
+
+def test_the_packaged_days_are_the_default_and_the_toml_overrides_them(tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    shutil.copytree(SHIPPED_CONFIG, config)
+    edit(config, "tickets.toml", "official_days = false", "official_days = true")
+    days = load_ticket_settings(config).calendar.days
+    # 2025 is not written in tickets.toml: it comes from the package (国庆 8 days, 调休 28 Sep)
+    assert days.kind(date(2025, 10, 8)) == "holiday" and days.is_working_day(date(2025, 9, 28))
+    assert days.is_working_day(date(2025, 10, 9))
+    # a local holiday on a published make-up Saturday, and a make-up day on a published holiday
+    edit(config, "tickets.toml", "2026-01-04, # 元旦: Sunday", "2025-10-08, # local")
+    edit(
+        config,
+        "tickets.toml",
+        "from = 2026-01-01\nto = 2026-01-03",
+        "from = 2026-01-01\nto = 2026-01-04",
+    )
+    days = load_ticket_settings(config).calendar.days
+    assert days.kind(date(2026, 1, 4)) == "holiday" and not days.is_working_day(date(2026, 1, 4))
+    assert days.kind(date(2025, 10, 8)) == "workday" and days.is_working_day(date(2025, 10, 8))
+    # official_days = false: only the listed days
+    edit(config, "tickets.toml", "official_days = true", "official_days = false")  # shipped
+    days = load_ticket_settings(config).calendar.days
+    assert days.kind(date(2025, 10, 7)) == "ordinary" and not days.is_working_day(date(2025, 9, 28))
+    assert days.kind(date(2026, 10, 1)) == "holiday"
