@@ -41,7 +41,7 @@ from ivr.model import (
     prompt_refs,
     targets,
 )
-from workdays import DayCalendar
+from ivr.workdays import DayCalendar
 
 NODE_TYPES = ("menu", "route", "hours", "announce", "hangup")
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]*$")

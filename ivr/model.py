@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from typing import NamedTuple
 
-from workdays import HOLIDAY, MAKEUP, DayCalendar
+from ivr.workdays import HOLIDAY, MAKEUP, DayCalendar
 
 DEFAULT_ENTRY = "default"
 DTMF_DIGITS = "0123456789*#"

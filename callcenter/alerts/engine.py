@@ -24,7 +24,7 @@ from callcenter.alerts.lexicon import scan
 from callcenter.alerts.repeat import DAY, RepeatCallers
 from callcenter.alerts.settings import AlertSettings
 from callcenter.alerts.surge import Cell, Check, SurgeDetector, cells_of
-from workdays import DayCalendar
+from ivr.workdays import DayCalendar
 
 LEVELS = ("blue", "yellow", "orange", "red")
 KINDS = ("surge", "call_surge", "cluster", "sensitive", "group", "repeat_caller", "repeat_problem")

@@ -69,7 +69,7 @@ from datetime import date, timedelta
 from scipy.special import betainc, pdtrc
 
 from callcenter.alerts.settings import SurgeRule
-from workdays import DayCalendar
+from ivr.workdays import DayCalendar
 
 HOUR = 3600.0
 DAY = 86400.0

@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from workdays import DayCalendar
+from ivr.workdays import DayCalendar
 
 SLOTS = 48
 MAX_WEEKLY_GROWTH = 0.05

@@ -10,7 +10,7 @@ from sqlalchemy import Engine, select
 
 from callcenter.staffing.forecast import SLOTS
 from callcenter.storage.schema import CallRecord, RefHoliday
-from workdays import DayCalendar
+from ivr.workdays import DayCalendar
 
 
 @dataclass

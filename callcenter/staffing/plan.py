@@ -21,7 +21,7 @@ from callcenter.staffing.settings import StaffingSettings, load_staffing
 from callcenter.storage.database import Database
 from callcenter.tickets.settings import load_ticket_settings
 from callcenter.tomlreader import ConfigErrors
-from workdays import DayCalendar
+from ivr.workdays import DayCalendar
 
 SLOT_SECONDS = 1800.0
 MIN_ANSWERED = 5

@@ -22,7 +22,7 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from callcenter.tickets.errors import UnknownRequestType
-from workdays import DayCalendar
+from ivr.workdays import DayCalendar
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 MAX_SCAN_DAYS = 3660  # a calendar with no working day at all stops here

@@ -20,7 +20,7 @@ from callcenter.tickets.calendar import DeadlinePolicy, DeadlineRule, WorkingCal
 from callcenter.tickets.knowledge import REQUEST_TYPES, Department, KnowledgeBase, Topic, TypeCues
 from callcenter.tickets.lifecycle import LifecyclePolicy
 from callcenter.tickets.similarity import RepeatPolicy
-from workdays import DayCalendar, official_china
+from ivr.workdays import DayCalendar, official_china
 
 FILES = ("tickets.toml", "knowledge.toml", "departments.toml")
 HHMM = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")

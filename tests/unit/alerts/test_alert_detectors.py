@@ -20,7 +20,7 @@ from callcenter.alerts.surge import (
     poisson_tail,
     robust_mean,
 )
-from workdays import DayCalendar
+from ivr.workdays import DayCalendar
 
 H = 3600.0
 MONDAY = 1767571200.0  # 2026-01-05 00:00 UTC, a Monday

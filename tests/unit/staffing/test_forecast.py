@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import pytest
 
 from callcenter.staffing.forecast import SLOTS, forecast_day, holdout, weekly_growth
-from workdays import DayCalendar
+from ivr.workdays import DayCalendar
 
 MONDAY = date(2026, 1, 5)
 SHAPE = [0.0] * 16 + [2.0] * 20 + [1.0] * 12  # quiet nights, busy days, evenings

@@ -17,7 +17,7 @@ from callcenter.staffing.history import History
 from callcenter.staffing.plan import plan_days, slot_plan
 from callcenter.staffing.settings import StaffingSettings, load_staffing, parse_staffing
 from callcenter.tomlreader import ConfigErrors
-from workdays import DayCalendar
+from ivr.workdays import DayCalendar
 
 REPO = Path(__file__).resolve().parents[3]
 

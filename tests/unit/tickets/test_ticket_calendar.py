@@ -16,8 +16,8 @@ from callcenter.tickets.calendar import (
 )
 from callcenter.tickets.errors import UnknownRequestType
 from callcenter.tickets.settings import load_ticket_settings
+from ivr.workdays import DayCalendar
 from tests.unit.fakes import SHIPPED_CONFIG
-from workdays import DayCalendar
 
 SETTINGS = load_ticket_settings(SHIPPED_CONFIG)
 CAL = SETTINGS.calendar

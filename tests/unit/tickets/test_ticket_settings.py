@@ -11,8 +11,8 @@ import pytest
 
 from callcenter.config import ConfigErrors
 from callcenter.tickets.settings import load_ticket_settings
+from ivr.workdays import DayCalendar, official_china, official_years
 from tests.unit.fakes import SHIPPED_CONFIG
-from workdays import DayCalendar, official_china, official_years
 
 
 def copy_config(tmp_path: Path) -> Path:

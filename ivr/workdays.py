@@ -1,6 +1,7 @@
 """Which days are worked: the one day calendar of the engine (public holidays, make-up working
-days 调休上班, the weekend), pure and independent of `callcenter`, so that the pure packages
-(`ivr`) and the engine's tickets, staffing forecast and surge alerts share it.
+days 调休上班, the weekend), pure and independent of `callcenter`. It lives in `ivr/`, the pure
+package whose schedules use it, and the engine's tickets, staffing forecast and surge alerts
+share it.
 
 - `DayCalendar`: the days; a date listed both as a holiday and as a make-up working day
   counts as a holiday (the loaders refuse such a list).
