@@ -1,0 +1,141 @@
+"""The GB/T clause map (docs/clauses.md), built from the code: every clause of GB/T 44190-2024
+(hotline integration) and GB/T 44192-2024 (hotline data application) that the code, the
+configuration or the tests name, with the files that name it, the code apart from the tests.
+
+    python tools/clause_map.py            # rewrite docs/clauses.md
+    python tools/clause_map.py --check    # exit 1 if docs/clauses.md is not what the code says
+
+A clause is named in a file as "GB/T 44190 6.3.1" (or 44190-2024 6.3.1); a test names one in
+its function name as test_44190_6_3_1_... The titles are the standards' own headings, shortened
+where a clause is a sentence.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+OUT = REPO / "docs" / "clauses.md"
+SCANNED = ("acd", "ivr", "callcenter", "config", "dialplans", "tests", "tools")
+SUFFIXES = {".py", ".toml", ".j2", ".html", ".js"}
+
+TITLES = {
+    "44190": {
+        "4.1": "基本要求：统一的“12345政务服务便民热线”集中受理",
+        "6.1.1.1": "工作场所：按常住人口、日均话务量测算座席规模",
+        "6.1.1.3": "工作场所：专业性较强、业务量较高的主题设专席",
+        "6.1.2.2": "设施设备：统一的语音平台、中继设备和通信线路",
+        "6.2.1": "话务系统集成：统一的话务中心系统集成电话号码，语音统一接入",
+        "6.2.2": "受理系统集成：统一的诉求受理系统",
+        "6.2.3": "办理系统集成：统一办理、派单、督办、回访",
+        "6.2.4.1": "数据资源集成：话务、录音、工单等数据",
+        "6.2.4.2": "数据资源集成：与投诉建议、“好差评”体系对接",
+        "6.3.1": "服务集成：与110、119、120、122等紧急热线协同联动",
+        "7.1": "集成评价改进：集成效果评价",
+    },
+    "44192": {
+        "5": "数据归集",
+        "5.1": "数据归集：归集范围",
+        "5.2": "数据归集：归集方式",
+        "5.3": "数据归集：数据目录",
+        "6.2": "数据治理：治理方式",
+        "6.3": "数据治理：数据融合",
+        "6.4": "数据治理：数据质量",
+        "7": "数据应用",
+        "7.1.1": "优化服务：服务质量",
+        "7.1.2": "优化服务：应急保障",
+        "7.1.3": "优化服务：智能应用",
+        "7.1.3.1": "智能应用：语音识别、语义分析等",
+        "7.1.3.2": "智能应用：数据统计、数据算法模型",
+        "7.2.1.1": "日常监测：常态化数据分析",
+        "7.2.1.2": "日常监测：热线数据预警",
+        "7.2.2": "辅助决策：业务应用",
+        "7.2.3": "辅助决策：协同治理",
+        "7.2.4": "辅助决策：监督考评",
+        "8": "数据安全",
+        "8.1": "数据安全：管理机制与制度",
+        "8.2": "数据安全：商业秘密、个人信息保护",
+        "8.3": "数据安全：网络安全等级保护",
+    },
+}
+STANDARD = {
+    "44190": "GB/T 44190-2024 政务服务便民热线集成规范",
+    "44192": "GB/T 44192-2024 政务服务便民热线数据应用指南",
+}
+
+TEXT = re.compile(r"GB/T\s?(4419[02])(?:[—-]2024)?\s+(\d+(?:\.\d+)*)")
+TEST = re.compile(r"def (test_(4419[02])_(\d+(?:_\d+)*)_\w+)")
+
+
+def _key(clause: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in clause.split("."))
+
+
+def scan(repo: Path = REPO) -> dict[tuple[str, str], dict[str, set[str]]]:
+    """(standard, clause) -> {"code": files, "tests": test ids}."""
+    found: dict[tuple[str, str], dict[str, set[str]]] = defaultdict(
+        lambda: {"code": set(), "tests": set()}
+    )
+    for top in SCANNED:
+        for path in sorted((repo / top).rglob("*")):
+            if path.suffix not in SUFFIXES or not path.is_file() or path.name == "clause_map.py":
+                continue
+            rel = path.relative_to(repo).as_posix()
+            text = path.read_text(encoding="utf-8", errors="replace")
+            side = "tests" if rel.startswith("tests/") else "code"
+            for std, clause in TEXT.findall(text):
+                found[(std, clause.rstrip("."))][side].add(rel)
+            for name, std, clause in TEST.findall(text):
+                found[(std, clause.replace("_", "."))]["tests"].add(f"{rel}::{name}")
+    return found
+
+
+def render(found: dict[tuple[str, str], dict[str, set[str]]]) -> str:
+    lines = [
+        "# GB/T clause map",
+        "",
+        "Part of the [callcenter](../README.md) reference. Built from the code by",
+        "`tools/clause_map.py` (a test fails when this file is out of date): each clause of the",
+        "two national standards that the code, the configuration or the tests name, and where.",
+        "",
+    ]
+    for std in ("44190", "44192"):
+        lines += [
+            f"## {STANDARD[std]}",
+            "",
+            "| clause | subject | code and configuration | tests |",
+        ]
+        lines.append("|---|---|---|---|")
+        for (s, clause), where in sorted(found.items(), key=lambda kv: _key(kv[0][1])):
+            if s != std:
+                continue
+            title = TITLES[std].get(clause, "")
+            code = "<br>".join(f"`{f}`" for f in sorted(where["code"])) or "–"
+            tests = "<br>".join(f"`{t}`" for t in sorted(where["tests"])) or "–"
+            lines.append(f"| {clause} | {title} | {code} | {tests} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 if docs/clauses.md is stale")
+    args = parser.parse_args(argv)
+    text = render(scan())
+    if args.check:
+        current = OUT.read_text(encoding="utf-8") if OUT.exists() else ""
+        if current != text:
+            print(f"{OUT.relative_to(REPO)} is out of date: run python tools/clause_map.py")
+            return 1
+        return 0
+    OUT.write_text(text, encoding="utf-8")
+    print(f"wrote {OUT.relative_to(REPO)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
