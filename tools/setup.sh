@@ -46,7 +46,7 @@ if [ "$(node -p "require('./console-vendor/node_modules/sip.js/package.json').ve
   npm install --prefix console-vendor --no-audit --no-fund --save-exact "sip.js@$sipjs" >/dev/null
 fi
 
-.venv/bin/python -c "from callcenter.pbx.sandbox import ensure_root; ensure_root()"
+.venv/bin/python -c "from callcenter.pbx.asterisk.sandbox import ensure_root; ensure_root()"
 
 # The sandbox FreeSWITCH: built once (about 5 min idle, 20 loaded) from the release tarballs
 # in CALLCENTER_FREESWITCH_SRC into a cached root; without them and without a cached root, one
