@@ -27,7 +27,8 @@ DEFAULT_CONFIG = REPO / "config"
 ENGINE_COMMANDS = ("serve", "demo", "pbx", "config")
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """Every command and option (docs/cli.md is generated from it: tools/build_docs.py)."""
     parser = argparse.ArgumentParser(prog="callcenter", description="12345 hotline engine")
     parser.add_argument("--config", default=str(DEFAULT_CONFIG), help="config directory")
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -120,8 +121,11 @@ def main(argv: list[str] | None = None) -> int:
 
     add_data_commands(sub)
     add_application_commands(sub)
+    return parser
 
-    args = parser.parse_args(argv)
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -1,5 +1,6 @@
 """The documentation: README stays the front page with its two commands, every link between
-README and docs/ resolves, and the generated GB/T clause map says what the code says."""
+README and docs/ resolves, and the generated pages (the command line, the GB/T clause map) say
+what the code says."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ REPO = Path(__file__).resolve().parents[2]
 LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
 
 
-def _clause_map() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("clause_map", REPO / "tools" / "clause_map.py")
+def _build_docs() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("build_docs", REPO / "tools" / "build_docs.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -43,16 +44,21 @@ def test_every_relative_link_in_readme_and_docs_resolves() -> None:
     assert not unlinked, unlinked
 
 
-def test_clause_map_is_current() -> None:
-    clause_map = _clause_map()
-    expected = clause_map.render(clause_map.scan(REPO))
-    assert (REPO / "docs" / "clauses.md").read_text(encoding="utf-8") == expected, (
-        "docs/clauses.md is out of date: run python tools/clause_map.py"
-    )
+def test_generated_pages_are_current() -> None:
+    for path, expected in _build_docs().pages().items():
+        assert path.read_text(encoding="utf-8") == expected, (
+            f"{path.name} is out of date: run python tools/build_docs.py"
+        )
+
+
+def test_cli_page_lists_every_command_with_its_options() -> None:
+    page = (REPO / "docs" / "cli.md").read_text(encoding="utf-8")
+    assert "## callcenter serve\n" in page and "--open-loopback" in page
+    assert "## callcenter data quality\n" in page
 
 
 def test_clause_map_finds_a_clause_named_in_a_test_name(tmp_path: Path) -> None:
-    clause_map = _clause_map()
+    clause_map = _build_docs()
     (tmp_path / "tests").mkdir()
     (tmp_path / "callcenter").mkdir()
     # written in two pieces, so the clause map of this repository does not list this file

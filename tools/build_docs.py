@@ -1,9 +1,12 @@
-"""The GB/T clause map (docs/clauses.md), built from the code: every clause of GB/T 44190-2024
-(hotline integration) and GB/T 44192-2024 (hotline data application) that the code, the
-configuration or the tests name, with the files that name it, the code apart from the tests.
+"""The reference pages built from the code, so they cannot drift from it:
 
-    python tools/clause_map.py            # rewrite docs/clauses.md
-    python tools/clause_map.py --check    # exit 1 if docs/clauses.md is not what the code says
+- docs/cli.md: every command of `callcenter` with its options, from the argument parser.
+- docs/clauses.md: the GB/T clause map, every clause of GB/T 44190-2024 (hotline integration)
+  and GB/T 44192-2024 (hotline data application) that the code, the configuration or the tests
+  name, with the files that name it, the code apart from the tests.
+
+    python tools/build_docs.py            # rewrite both
+    python tools/build_docs.py --check    # exit 1 if either is not what the code says
 
 A clause is named in a file as "GB/T 44190 6.3.1" (or 44190-2024 6.3.1); a test names one in
 its function name as test_44190_6_3_1_... The titles are the standards' own headings, shortened
@@ -13,13 +16,16 @@ where a clause is a sentence.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from collections import defaultdict
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-OUT = REPO / "docs" / "clauses.md"
+sys.path.insert(0, str(REPO))
+CLAUSES = REPO / "docs" / "clauses.md"
+CLI = REPO / "docs" / "cli.md"
 SCANNED = ("acd", "ivr", "callcenter", "config", "dialplans", "tests", "tools")
 SUFFIXES = {".py", ".toml", ".j2", ".html", ".js"}
 
@@ -82,7 +88,7 @@ def scan(repo: Path = REPO) -> dict[tuple[str, str], dict[str, set[str]]]:
     )
     for top in SCANNED:
         for path in sorted((repo / top).rglob("*")):
-            if path.suffix not in SUFFIXES or not path.is_file() or path.name == "clause_map.py":
+            if path.suffix not in SUFFIXES or not path.is_file() or path.name == "build_docs.py":
                 continue
             rel = path.relative_to(repo).as_posix()
             text = path.read_text(encoding="utf-8", errors="replace")
@@ -99,7 +105,7 @@ def render(found: dict[tuple[str, str], dict[str, set[str]]]) -> str:
         "# GB/T clause map",
         "",
         "Part of the [callcenter](../README.md) reference. Built from the code by",
-        "`tools/clause_map.py` (a test fails when this file is out of date): each clause of the",
+        "`tools/build_docs.py` (a test fails when this file is out of date): each clause of the",
         "two national standards that the code, the configuration or the tests name, and where.",
         "",
     ]
@@ -121,19 +127,72 @@ def render(found: dict[tuple[str, str], dict[str, set[str]]]) -> str:
     return "\n".join(lines)
 
 
+def _commands(
+    parser: argparse.ArgumentParser, path: tuple[str, ...] = ()
+) -> list[tuple[tuple[str, ...], str, argparse.ArgumentParser]]:
+    """(command words, one-line help, parser) of every command and subcommand, depth first."""
+    found = []
+    for action in parser._actions:  # noqa: SLF001 - argparse keeps subcommands only here
+        if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
+            helps = {a.dest: a.help or "" for a in action._choices_actions}  # noqa: SLF001
+            for name, sub in action.choices.items():
+                found.append(((*path, name), helps.get(name, ""), sub))
+                found += _commands(sub, (*path, name))
+    return found
+
+
+def render_cli() -> str:
+    """docs/cli.md from callcenter.cli.build_parser(), wrapped at 100 columns."""
+    from callcenter.cli import build_parser
+
+    before = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = "100"  # argparse wraps help to the terminal's width
+    try:
+        parser = build_parser()
+        commands = _commands(parser)
+        lines = [
+            "# Command line reference",
+            "",
+            "Part of the [callcenter](../README.md) reference. Built from the argument parser by",
+            "`tools/build_docs.py` (a test fails when this file is out of date).",
+            "",
+            "| command | what it does |",
+            "|---|---|",
+        ]
+        lines += [f"| `callcenter {' '.join(words)}` | {text} |" for words, text, _ in commands]
+        lines += ["", "## callcenter", "", "```", parser.format_help().rstrip(), "```", ""]
+        for words, _, sub in commands:
+            lines += [f"## callcenter {' '.join(words)}", "", "```", sub.format_help().rstrip()]
+            lines += ["```", ""]
+    finally:
+        if before is None:
+            os.environ.pop("COLUMNS", None)
+        else:
+            os.environ["COLUMNS"] = before
+    return "\n".join(lines)
+
+
+def pages() -> dict[Path, str]:
+    return {CLAUSES: render(scan()), CLI: render_cli()}
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 if docs/clauses.md is stale")
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 if a page is stale")
     args = parser.parse_args(argv)
-    text = render(scan())
-    if args.check:
-        current = OUT.read_text(encoding="utf-8") if OUT.exists() else ""
-        if current != text:
-            print(f"{OUT.relative_to(REPO)} is out of date: run python tools/clause_map.py")
-            return 1
-        return 0
-    OUT.write_text(text, encoding="utf-8")
-    print(f"wrote {OUT.relative_to(REPO)}")
+    stale = []
+    for path, text in pages().items():
+        current = path.read_text(encoding="utf-8") if path.exists() else ""
+        if current == text:
+            continue
+        if args.check:
+            stale.append(path.relative_to(REPO).as_posix())
+        else:
+            path.write_text(text, encoding="utf-8")
+            print(f"wrote {path.relative_to(REPO)}")
+    if stale:
+        print(f"out of date: {', '.join(stale)}: run python tools/build_docs.py")
+        return 1
     return 0
 
 
