@@ -172,11 +172,19 @@ async def prometheus(request: web.Request) -> web.Response:
 
 
 async def center(request: web.Request) -> web.Response:
-    """The center's name and time zone: the consoles show every time in that zone."""
+    """The center's name and time zone: the consoles show every time in that zone; the
+    skills by name (the workspace's transfer choices)."""
     require(request, *ROLES)
-    config = request.app[RUNTIME].config.center
+    runtime = request.app[RUNTIME]
+    config = runtime.config.center
+    skills = [{"id": s.id, "name": s.name} for s in runtime.config.skills]
     return web.json_response(
-        {"name": config.name, "timezone": config.timezone, "default_did": config.default_did}
+        {
+            "name": config.name,
+            "timezone": config.timezone,
+            "default_did": config.default_did,
+            "skills": skills,
+        }
     )
 
 
