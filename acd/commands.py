@@ -126,6 +126,21 @@ class CallFinished:
 
 
 @dataclass(frozen=True)
+class CallTransferred:
+    """The agent's segment of a call ended by a blind transfer to `skill` (app_queue's
+    BLINDTRANSFER): `talk_seconds` with `agent_id`, `held` seconds waited before its answer.
+    The caller waits again (`to_agent`: the agent rung first, "" any of the skill)."""
+
+    call_id: CallId
+    agent_id: AgentId
+    skill: SkillId
+    to_agent: AgentId
+    talk_seconds: float
+    held: float
+    original_position: int = 0
+
+
+@dataclass(frozen=True)
 class AgentStateChanged:
     agent_id: AgentId
     status: str
@@ -193,6 +208,7 @@ Notice = (
     | CallConnected
     | CallerLeft
     | CallFinished
+    | CallTransferred
     | AgentStateChanged
     | AutoPauseAlert
     | OfferDecided

@@ -20,7 +20,7 @@ from sortedcontainers import SortedList
 
 from acd import commands as cmd
 from acd import events as ev
-from acd.errors import UnknownAgent, UnknownCaller
+from acd.errors import AgentUnavailable, InvalidTransition, UnknownAgent, UnknownCaller
 from acd.model import MAX_PROFICIENCY, AgentId, AgentSpec, CallId, NamedQueue, QueuePolicy, SkillId
 from acd.states import (
     AUTO_PAUSE_REASON,
@@ -149,6 +149,13 @@ class _Caller:
     joined_position: int = 0  # 1-based position in the queue when it joined
     # ring-progressively: when each agent added to a ringing offer joined it
     joined: dict[AgentId, float] | None = None
+    # when a transfer put it back in the queue (its place still counts from `arrived_at`)
+    requeued_at: float | None = None
+
+    @property
+    def since(self) -> float:
+        """When this stretch of waiting began: waits, widening and hold times count from it."""
+        return self.arrived_at if self.requeued_at is None else self.requeued_at
 
     def ring_seconds(self, agent_id: AgentId, now: float) -> float:
         start = (
@@ -519,6 +526,45 @@ class Acd:
         if waiting:
             self._enqueue(c)
 
+    def _on_CallerTransferred(
+        self, e: ev.CallerTransferred, now: float, out: list[cmd.Command]
+    ) -> None:
+        c = self._callers.get(e.call_id)
+        if c is None or c.state is not CallerState.CONNECTED or c.agent_id is None:
+            raise UnknownCaller(e.call_id)
+        if c.callback:
+            raise InvalidTransition(f"call {e.call_id} is a callback: it cannot be transferred")
+        target: _Agent | None = None
+        if e.agent_id:
+            target = self._agent(e.agent_id)
+            if target.spec.skills.get(e.skill, 0) < 1:
+                raise AgentUnavailable(e.agent_id, f"no skill {e.skill}")
+            if target.spec.id == c.agent_id or not target.eligible():
+                raise AgentUnavailable(e.agent_id, f"not idle ({target.state.value})")
+        self._finish(c, now, out, transfer=(e.skill, e.agent_id))
+        # back in the queue with the new skill: same priority, same arrival and sequence, so
+        # it keeps its place ahead of that skill's callers who arrived after it
+        n = _Caller(
+            call_id=c.call_id,
+            skill=e.skill,
+            priority=c.priority,
+            arrived_at=c.arrived_at,
+            seq=c.seq,
+            skills={e.skill},
+            min_proficiency=self.policy.min_proficiency,
+            rules=self._rules.get(e.skill, self._default),
+            joined_position=c.joined_position,
+            requeued_at=now,
+        )
+        self._callers[n.call_id] = n
+        self._queue.add(n.key)
+        self._enqueue(n)
+        self._schedule_widening(n, out)
+        if n.rules.max_wait:
+            out.append(cmd.SetTimer(("max_wait", n.call_id, 0), now + n.rules.max_wait))
+        if target is not None and not self._held:
+            self._offer(n, [target], now, out)
+
     # --- offer results ---------------------------------------------------------------------
 
     def _on_OfferAnswered(self, e: ev.OfferAnswered, now: float, out: list[cmd.Command]) -> None:
@@ -551,7 +597,7 @@ class Acd:
         a.calls.add(c.call_id)
         a.no_answer_count = 0
         self._refresh(a)
-        waited = now - c.arrived_at
+        waited = now - c.since
         ring = c.ring_seconds(a.spec.id, now) if c.offer_gen else 0.0  # offered at least once
         out.append(cmd.CallConnected(c.call_id, a.spec.id, waited, ring))
         out.append(cmd.CallerLeft(c.call_id, LeaveReason.ANSWERED.value, waited, position))
@@ -953,9 +999,7 @@ class Acd:
         del self._callers[c.call_id]
         if route and reason is not LeaveReason.ABANDONED:
             out.append(cmd.Overflow(c.call_id, c.rules.overflow_target, reason.value))
-        out.append(
-            cmd.CallerLeft(c.call_id, reason.value, now - c.arrived_at, pos, c.joined_position)
-        )
+        out.append(cmd.CallerLeft(c.call_id, reason.value, now - c.since, pos, c.joined_position))
 
     def _rings_cancelled(
         self,
@@ -972,7 +1016,16 @@ class Acd:
                 cmd.OfferCancelled(c.call_id, agent_id, reason, c.ring_seconds(agent_id, now))
             )
 
-    def _finish(self, c: _Caller, now: float, out: list[cmd.Command], ended_by: str = "") -> None:
+    def _finish(
+        self,
+        c: _Caller,
+        now: float,
+        out: list[cmd.Command],
+        ended_by: str = "",
+        transfer: tuple[SkillId, AgentId] | None = None,
+    ) -> None:
+        """The agent's segment is over (the call ended, or `transfer`: (skill, agent) it was
+        sent to); the agent goes to wrap-up."""
         del self._callers[c.call_id]
         if c.agent_id is None:
             return
@@ -987,8 +1040,18 @@ class Acd:
         a.calls.discard(c.call_id)
         a.calls_taken += 1
         a.talk_seconds += talk
-        held = max(0.0, c.connected_at - c.arrived_at)
-        out.append(cmd.CallFinished(c.call_id, a.spec.id, talk, held, c.joined_position, ended_by))
+        held = max(0.0, c.connected_at - c.since)
+        if transfer is None:
+            out.append(
+                cmd.CallFinished(c.call_id, a.spec.id, talk, held, c.joined_position, ended_by)
+            )
+        else:
+            skill, to_agent = transfer
+            out.append(
+                cmd.CallTransferred(
+                    c.call_id, a.spec.id, skill, to_agent, talk, held, c.joined_position
+                )
+            )
         if not a.calls:
             a.gen += 1
             if wrapup > 0:
@@ -1024,7 +1087,7 @@ class Acd:
 
     def _schedule_widening(self, c: _Caller, out: list[cmd.Command]) -> None:
         if c.widen_step < len(self._widening):
-            at = c.arrived_at + self._widening[c.widen_step].after
+            at = c.since + self._widening[c.widen_step].after
             out.append(cmd.SetTimer(("widen", c.call_id, c.widen_step), at))
 
     def _cancel_caller_timers(self, c: _Caller, out: list[cmd.Command]) -> None:

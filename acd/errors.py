@@ -25,3 +25,14 @@ class UnknownCaller(AcdError):
 
 class InvalidTransition(AcdError):
     error_id = "acd.invalid_transition"
+
+
+class AgentUnavailable(AcdError):
+    """The agent named for a transfer cannot take the call now (not idle, or lacks the skill)."""
+
+    error_id = "acd.agent_unavailable"
+
+    def __init__(self, agent_id: str, why: str) -> None:
+        super().__init__(f"agent {agent_id!r} cannot take the call: {why}")
+        self.agent_id = agent_id
+        self.why = why

@@ -51,6 +51,18 @@ class CallerPriorityChanged:
 
 
 @dataclass(frozen=True)
+class CallerTransferred:
+    """转专席: the agent sends the connected caller to another skill's queue (blind). The
+    agent's leg ends (wrap-up); the caller waits again with `skill`, keeping its priority and
+    its original arrival time, so it is ahead of that skill's callers who arrived after it.
+    `agent_id`: ring this agent of that skill first (it must be idle now)."""
+
+    call_id: CallId
+    skill: SkillId
+    agent_id: AgentId = ""
+
+
+@dataclass(frozen=True)
 class OfferAnswered:
     call_id: CallId
     agent_id: AgentId
@@ -158,6 +170,7 @@ Event = (
     | CallerWithdrawn
     | CallbackAccepted
     | CallerPriorityChanged
+    | CallerTransferred
     | OfferAnswered
     | OfferFailed
     | AgentReachability

@@ -154,6 +154,21 @@ class LiveTranscript:
 
 
 @dataclass(frozen=True)
+class CallTransferred:
+    """转专席: the agent's segment of a call ended by a blind transfer to `skill` (and to
+    `to_agent` first, when named); the caller waits again. Talk and hold are the segment's."""
+
+    call_id: str
+    agent_id: str
+    skill: str
+    to_agent: str
+    talk_seconds: float
+    held: float
+    at: float
+    original_position: int = 0
+
+
+@dataclass(frozen=True)
 class EmergencyLinked:
     """A step of an emergency transfer: requested (by an actor, blind or conference), an
     emergency trunk answered ("LINKED"), or a dial attempt ended (DIALSTATUS)."""
@@ -287,6 +302,7 @@ DomainEvent = (
     | CallConnected
     | CallerLeft
     | CallFinished
+    | CallTransferred
     | AgentStateChanged
     | PbxConnection
     | RecordingStarted

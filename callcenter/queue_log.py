@@ -11,6 +11,9 @@ counts them: the difference of the two epoch seconds; ring times in milliseconds
     CONNECT          holdtime|agent channel uniqueid|ringtime
     COMPLETECALLER   holdtime|calltime|origposition   (the caller hung up first)
     COMPLETEAGENT    holdtime|calltime|origposition   (the agent hung up first)
+    BLINDTRANSFER    exten|context|holdtime|calltime|origposition   (转专席: exten is the new
+                                 skill, context the hold context; the caller then waits
+                                 again and its next CONNECT is the next agent's segment)
     RINGNOANSWER     ring ms    (no answer, and a phone that refused or failed: app_queue
                                  logs a busy or congested member the same way)
     RINGCANCELED     ring ms    (any other ring that ended unanswered: the caller hung up,
@@ -66,6 +69,7 @@ LEAVE_EVENT = {
     "no_agents": "EXITEMPTY",
     "callback": "EXITWITHKEY",
 }
+TRANSFER_CONTEXT = "cc-hold"  # where a transferred caller waits again (BLINDTRANSFER's context)
 CALLBACK_KEY = "1"  # the key a waiting caller presses to take the callback offer
 
 
@@ -124,6 +128,25 @@ def queue_log_lines(e: domain.DomainEvent, members: Members | None = None) -> li
         talk = seconds(connected, e.at)
         origin = e.original_position or 1
         return [format_line(e.at, e.call_id, name, event, hold, talk, origin)]
+    if isinstance(e, domain.CallTransferred):
+        name = member(members, e.agent_id).name
+        connected = e.at - e.talk_seconds
+        hold = seconds(connected - e.held, connected)
+        talk = seconds(connected, e.at)
+        origin = e.original_position or 1
+        return [
+            format_line(
+                e.at,
+                e.call_id,
+                name,
+                "BLINDTRANSFER",
+                e.skill,
+                TRANSFER_CONTEXT,
+                hold,
+                talk,
+                origin,
+            )
+        ]
     return []  # agent status lines need the previous status: agent_status_lines
 
 

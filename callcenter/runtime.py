@@ -180,6 +180,11 @@ class Runtime:
         self._send(meta.node, partial(driver.emergency_transfer, call_id, line, mode))
         return True
 
+    async def transfer(self, call_id: str, skill: str, agent_id: str = "") -> None:
+        """转专席: send a connected caller to `skill`'s queue (to `agent_id` first when named).
+        Raises the ACD's typed error when refused (no such connected call, agent not idle)."""
+        await self.request(ev.CallerTransferred(call_id, skill, agent_id))
+
     def spy(self, call_id: str, extension: str, mode: str) -> bool:
         """Listen in on, whisper to or barge into a connected call from a supervisor's phone;
         False when the call is not connected to an agent."""
@@ -723,6 +728,26 @@ class Runtime:
                     c.held,
                     c.original_position,
                     c.ended_by,
+                )
+            )
+        elif isinstance(c, cmd.CallTransferred):
+            meta = self.calls.get(c.call_id)
+            if meta is not None:
+                meta.skill = c.skill
+                driver = self.drivers[meta.node]
+                # before any offer the same step makes: the caller must be back on hold first
+                self._send(meta.node, partial(driver.transfer, c.call_id, c.skill))
+            self._agent_legs.pop(c.call_id, None)
+            self.bus.publish(
+                domain.CallTransferred(
+                    c.call_id,
+                    c.agent_id,
+                    c.skill,
+                    c.to_agent,
+                    c.talk_seconds,
+                    c.held,
+                    now,
+                    c.original_position,
                 )
             )
         elif isinstance(c, cmd.AgentStateChanged):

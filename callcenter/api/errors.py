@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from acd.errors import AcdError, InvalidTransition, UnknownAgent, UnknownCaller
+from acd.errors import AcdError, AgentUnavailable, InvalidTransition, UnknownAgent, UnknownCaller
 from callcenter.tickets.errors import IllegalTransition, NotAllowed, TicketError
 
 log = logging.getLogger(__name__)
@@ -28,6 +28,7 @@ STATUS_OF: dict[type[AcdError], int] = {
     UnknownAgent: 404,
     UnknownCaller: 404,
     InvalidTransition: 409,
+    AgentUnavailable: 409,
 }
 
 

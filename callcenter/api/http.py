@@ -122,6 +122,7 @@ def build_app(
             web.post("/api/calls/{call_id}/priority", caller_priority),
             web.get("/api/calls/{call_id}/live-transcript", live_transcript),
             web.post("/api/calls/{call_id}/emergency", emergency),
+            web.post("/api/calls/{call_id}/transfer", transfer),
         ]
     )
     return app
@@ -171,11 +172,19 @@ async def prometheus(request: web.Request) -> web.Response:
 
 
 async def center(request: web.Request) -> web.Response:
-    """The center's name and time zone: the consoles show every time in that zone."""
+    """The center's name and time zone: the consoles show every time in that zone; the
+    skills by name (the workspace's transfer choices)."""
     require(request, *ROLES)
-    config = request.app[RUNTIME].config.center
+    runtime = request.app[RUNTIME]
+    config = runtime.config.center
+    skills = [{"id": s.id, "name": s.name} for s in runtime.config.skills]
     return web.json_response(
-        {"name": config.name, "timezone": config.timezone, "default_did": config.default_did}
+        {
+            "name": config.name,
+            "timezone": config.timezone,
+            "default_did": config.default_did,
+            "skills": skills,
+        }
     )
 
 
@@ -417,3 +426,27 @@ async def emergency(request: web.Request) -> web.Response:
     if not runtime.emergency_transfer(call_id, str(line), str(mode), who.name):
         raise ApiError(409, "call.not_connected", f"call {call_id} is not connected to an agent")
     return web.json_response({"call_id": call_id, "line": line, "mode": mode}, status=202)
+
+
+async def transfer(request: web.Request) -> web.Response:
+    """转专席: blind transfer of a connected caller to a skill's queue, optionally to one idle
+    agent of that skill first. Agents transfer their own call; supervisors any call."""
+    who = principal(request)
+    if not who.can("agent", "supervisor"):
+        raise ApiError(403, "api.forbidden", "agents and supervisors only")
+    runtime = request.app[RUNTIME]
+    call_id = request.match_info["call_id"]
+    body = await json_body(request)
+    skill, agent = body.get("skill"), body.get("agent") or ""
+    skills = [s.id for s in runtime.config.skills]
+    if skill not in skills:
+        raise ApiError(400, "call.unknown_skill", f"'skill' must be one of {', '.join(skills)}")
+    if not isinstance(agent, str):
+        raise ApiError(400, "api.invalid", "'agent' must be an agent id")
+    view = runtime.acd.caller(call_id)
+    if view is None or view.state != "connected":
+        raise ApiError(404, "call.not_connected", f"call {call_id} is not connected to an agent")
+    if who.role == "agent" and who.name not in view.agent_ids:
+        raise ApiError(403, "api.forbidden", "agents may only transfer their own call")
+    await runtime.transfer(call_id, str(skill), agent)  # typed errors: 404 / 409 with error_id
+    return web.json_response({"call_id": call_id, "skill": skill, "agent": agent}, status=202)

@@ -222,6 +222,11 @@ SPEC: dict[str, Any] = {
                     "mode": {"enum": ["blind", "conference"]},
                 },
             },
+            "Transfer": {
+                "type": "object",
+                "required": ["skill"],
+                "properties": {"skill": {"type": "string"}, "agent": {"type": "string"}},
+            },
             "Sms": {
                 "type": "object",
                 "required": ["from", "text"],
@@ -314,6 +319,19 @@ SPEC: dict[str, Any] = {
                     roles="agent (own call), supervisor",
                     ok=202,
                     body="Emergency",
+                ),
+                "parameters": [CALL],
+            }
+        },
+        "/api/calls/{call_id}/transfer": {
+            "post": {
+                **operation(
+                    "转专席: blind transfer of the caller to a skill's queue (to one idle agent "
+                    "of it first when `agent` is given); it keeps its priority and its place "
+                    "by original arrival; the agent's leg ends and the agent goes to wrap-up",
+                    roles="agent (own call), supervisor",
+                    ok=202,
+                    body="Transfer",
                 ),
                 "parameters": [CALL],
             }

@@ -205,6 +205,18 @@ class DecisionRecorder:
                         "position": c.position,
                     }
                 )
+            elif isinstance(c, cmd.CallTransferred):
+                put(
+                    {
+                        "at": at,
+                        "call": c.call_id,
+                        "kind": "transfer",
+                        "agent": c.agent_id,
+                        "skill": c.skill,
+                        "to_agent": c.to_agent,
+                        "talk": round(c.talk_seconds, 3),
+                    }
+                )
             elif isinstance(c, cmd.CallFinished):
                 put(
                     {

@@ -342,6 +342,12 @@ def _line(r: Record, origin: float) -> str:
         return f"sent to {r.get('target') or 'the timeout route'} ({r.get('reason')})"
     if kind == "finish":
         return f"call finished: {r.get('agent')} talked {_f(r, 'talk'):.0f}s"
+    if kind == "transfer":
+        to = f", to {r.get('to_agent')} first" if r.get("to_agent") else ""
+        return (
+            f"transferred by {r.get('agent')} after {_f(r, 'talk'):.0f}s to skill "
+            f"{r.get('skill')}{to}: waits again in its original place"
+        )
     return ""
 
 

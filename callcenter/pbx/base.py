@@ -310,6 +310,11 @@ class PbxDriver(Protocol):
         """Send a connected caller to an emergency line: "blind" (the agent drops off) or
         "conference" (caller, agent and the emergency operator together)."""
 
+    async def transfer(self, call_id: str, skill: str) -> None:
+        """Blind transfer of a connected caller to another skill's queue: the caller goes back
+        to waiting (hold music) with `skill` kept on the PBX (a restart restores it there),
+        and the agent's leg ends without ending the call."""
+
     async def spy(self, call_id: str, extension: str, mode: str) -> None:
         """Ring a supervisor's phone (its `extension`) and connect it to the agent's side of a call:
         "listen" (silent), "whisper" (heard by the agent only) or "barge" (heard by both)."""

@@ -21,6 +21,7 @@ from callcenter.masking import mask_phone
 from callcenter.queue_log import (
     LEAVE_EVENT,
     QUEUE_NAME,
+    TRANSFER_CONTEXT,
     Members,
     QueueLogWriter,
     agent_status_lines,
@@ -190,7 +191,8 @@ def apply(
             row = session.get(CallRecord, e.call_id)
             if row is not None:
                 row.ended_at = e.at
-                row.talk_seconds = e.talk_seconds
+                # after a transfer the earlier segments' talk is already there
+                row.talk_seconds = (row.talk_seconds or 0.0) + e.talk_seconds
             _event(
                 session,
                 e.at,
@@ -200,6 +202,24 @@ def apply(
                 holdtime=round(e.held, 3),
                 calltime=round(e.talk_seconds, 3),
                 origposition=e.original_position,
+            )
+        elif isinstance(e, domain.CallTransferred):
+            row = session.get(CallRecord, e.call_id)
+            if row is not None:
+                # the row keeps the skill it entered with; each segment's talk adds up
+                row.talk_seconds = (row.talk_seconds or 0.0) + e.talk_seconds
+            _event(
+                session,
+                e.at,
+                e.call_id,
+                e.agent_id,
+                "BLINDTRANSFER",
+                exten=e.skill,
+                context=TRANSFER_CONTEXT,
+                holdtime=round(e.held, 3),
+                calltime=round(e.talk_seconds, 3),
+                origposition=e.original_position,
+                to_agent=e.to_agent,
             )
         elif isinstance(e, domain.AgentStateChanged):
             status = session.get(AgentStatusRecord, e.agent_id)

@@ -309,3 +309,59 @@ def test_44190_6_3_1_agent_transfers_the_caller_to_110_with_one_button(
         caller.hangup("13800000094")
     finally:
         operator.close()
+
+
+def test_agent_transfers_the_caller_to_the_labor_queue_from_the_workspace(
+    cc: Center, page: Page
+) -> None:
+    """转专席: 1001 (综合) takes a general call and sends it to 人社 (labor) with the page's
+    transfer control; 1002, the labor specialist, rings and answers; the caller hears the
+    agent tone again after the transfer; the records show both segments."""
+    _paused_except(cc, "1001")
+    page.goto(CONSOLE + "/agent")
+    page.fill("#agent-id", "1001")
+    page.click("#sign-in")
+    page.click("#ready")
+    expect(page.locator("#my-state")).to_have_text("空闲")
+    caller = cc.caller("13800000095")
+    caller.call("13800000095", "12345")
+    expect(page.locator("#call")).to_be_visible(timeout=20_000)
+    caller.wait_for(lambda e: e.get("event") == "confirmed")
+    call_id = page.evaluate("sessionStorage.getItem('cc-last-call')")
+    cc.engine.post("/api/agents/1002/resume")  # the labor specialist becomes free
+    labor = next(s.name for s in cc.config.skills if s.id == "labor")
+    page.select_option("#transfer-skill", label=labor)
+    page.click("#transfer")
+    expect(page.locator("#notice")).to_contain_text(f"已转接至{labor}")
+    shot(page, "agent-transfer-labor")
+
+    def segments() -> list[tuple[str, str]]:
+        return [
+            (r[0], r[1])
+            for r in cc.rows(
+                "SELECT event, agent_id FROM queue_events WHERE call_id = :c "
+                "AND event IN ('CONNECT', 'BLINDTRANSFER') ORDER BY id",
+                c=call_id,
+            )
+        ]
+
+    wait_until(
+        lambda: segments() == [("CONNECT", "1001"), ("BLINDTRANSFER", "1001"), ("CONNECT", "1002")],
+        40,
+        "the transfer and 1002's answer on record",
+    )
+    time.sleep(3)  # 1002 talks to the caller (the recording below measures it)
+    caller.hangup("13800000095")
+    heard = caller.wait_for(lambda e: e.get("event") == "disconnected", 20)
+    # the last seconds of the caller's recording: 1002's answer, not hold music
+    (agent_700,) = tone_levels(closed_wav(heard["recording"]), (700.0,), -2.5, 0)
+    assert agent_700 > 0.2, agent_700
+    wait_until(
+        lambda: cc.rows(
+            "SELECT event FROM queue_events WHERE call_id = :c AND agent_id = '1002' "
+            "AND event LIKE 'COMPLETE%'",
+            c=call_id,
+        ),
+        20,
+        "1002's segment completed",
+    )

@@ -45,6 +45,7 @@ class FakeDriver:
         self.hangups: list[str] = []
         self.streams: list[tuple[str, str, str, str]] = []
         self.emergencies: list[tuple[str, str, str]] = []
+        self.transfers: list[tuple[str, str]] = []
         self.announcements: list[tuple[str, tuple[str, ...], bool]] = []
         self.callbacks: list[tuple[pbx.OutboundCall, str, float]] = []
         self.surveys: list[pbx.OutboundCall] = []
@@ -104,6 +105,9 @@ class FakeDriver:
 
     async def emergency_transfer(self, call_id: str, line: str, mode: str) -> None:
         self.emergencies.append((call_id, line, mode))
+
+    async def transfer(self, call_id: str, skill: str) -> None:
+        self.transfers.append((call_id, skill))
 
     async def spy(self, call_id: str, extension: str, mode: str) -> None:
         self.spies.append((call_id, extension, mode))

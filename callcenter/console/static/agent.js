@@ -79,12 +79,37 @@ for (const b of document.querySelectorAll(".emergency")) {
   });
 }
 $("submit-ticket").addEventListener("click", submitTicket);
+// 转专席: the caller goes back to waiting for the chosen skill (its place kept); this agent
+// drops off and goes to wrap-up
+async function loadTransferSkills() {
+  try {
+    const center = await api("/api/center");
+    const select = $("transfer-skill");
+    select.replaceChildren(...(center.skills || []).map((s) => {
+      const option = document.createElement("option");
+      option.value = s.id;
+      option.textContent = s.name;
+      return option;
+    }));
+  } catch (e) { notify(`技能列表读取失败：${e.message}`, true); }
+}
+$("transfer").addEventListener("click", async () => {
+  if (!currentCall) return;
+  const skill = $("transfer-skill").value;
+  const agent = $("transfer-agent").value.trim();
+  const name = $("transfer-skill").selectedOptions[0]?.textContent || skill;
+  try {
+    await api(`/api/calls/${currentCall}/transfer`, agent ? { skill, agent } : { skill });
+    notify(`已转接至${name}${agent ? `（座席 ${agent}）` : ""}`);
+  } catch (e) { notify(`转接失败：${e.message}`, true); }
+});
 
 function showSignedIn() {
   $("login").hidden = true;
   $("status").hidden = false;
   $("me").textContent = `座席 ${agentId}`;
   loadCallbacks();
+  loadTransferSkills();
   startPhone(agentId);
 }
 

@@ -711,6 +711,39 @@ class AsteriskDriver:
         if not ok:
             self._fail(call_id, "emergency", (), f"the PBX refused the {mode} transfer")
 
+    async def transfer(self, call_id: str, skill: str) -> None:
+        call = self._calls.get(call_id)
+        agent_channel = self._agent_channel(call) if call is not None else ""
+        if call is None or not agent_channel:
+            self._fail(call_id, "transfer", (), "no connected call to transfer")
+            return
+        # the agent's leg is no longer the call's: its hangup ends no call (the engine already
+        # ended the agent's segment), and an offer waits until the caller is back in cc-hold
+        self._legs.pop(agent_channel, None)
+        self._leg_uids.pop(agent_channel, None)
+        call.agent_id = ""
+        call.ended_by = ""
+        call.where = "join"
+        oks = await self._actions(
+            [
+                # on the channel, so a restarted engine's snapshot restores the new skill
+                _setvar_action(call.channel, "__CC_SKILL", skill),
+                _setvar_action(call.channel, "CC_AGENT", ""),
+                _setvar_action(call.channel, "CC_CONNECTED", ""),
+                {
+                    "Action": "Redirect",
+                    "Channel": call.channel,
+                    "Context": "cc-hold",
+                    "Exten": "s",
+                    "Priority": "1",
+                },
+            ]
+        )
+        # the caller left the bridge: the agent's leg ends (Dial hangs it up; make sure)
+        await self._hangup_channel(agent_channel)
+        if not all(oks):
+            self._fail(call_id, "transfer", (), "the PBX refused the transfer")
+
     async def spy(self, call_id: str, extension: str, mode: str) -> None:
         dial = self._phone_dial.format(extension=extension)
         call = self._calls.get(call_id)
