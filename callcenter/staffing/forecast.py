@@ -10,10 +10,20 @@ Method, for a day D with history up to a cut-off day (D itself or earlier):
   kept within ±5 % a week; k is the weeks between the average's sample days and D (on
   average).
 * Make-up workday (调休): forecast as a Monday.
-* Holiday: the holiday profile. Its level is the mean, over the past holidays in the
-  history, of (that holiday's calls / mean daily calls of the ordinary days in the `weeks`
-  weeks before it), applied to the recent mean daily calls; its shape over the day is the
-  mean shape of those holidays. Without a past holiday: the Sunday forecast.
+* Holiday: a holiday profile. Holidays are not one kind: the Spring Festival (春节) empties
+  the city for a week and its days are quieter than a National Day's, so a holiday is
+  forecast from the closest past holidays the history has, the first of these groups that
+  is not empty (the festival of each holiday is the calendar's, `DayCalendar.festival`):
+  1. a Spring Festival day: the past Spring Festival days at the same day of the holiday
+     (the 3rd day from the 3rd days, counted from each run's first day off);
+  2. the past days of the same festival (any Spring Festival day; National Day from
+     National Days, Labour Day from Labour Days, ...);
+  3. the generic holiday profile: every past holiday but the Spring Festival's (for a
+     Spring Festival day without a past one: every other past holiday).
+  The profile's level is the mean, over the group's days, of (that day's calls / mean daily
+  calls of the ordinary days in the `weeks` weeks before it), applied to the recent mean
+  daily calls carried by the trend; its shape over the day is the group's mean shape.
+  Without any past holiday: the Sunday forecast.
 
 `holdout` measures the method: the last days of a history are forecast from the rest and
 compared, as the MAPE of daily totals and the WAPE (Σ|error| / Σ actual) of half-hour slots
@@ -26,7 +36,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from ivr.workdays import DayCalendar
+from ivr.workdays import SPRING_FESTIVAL, DayCalendar
 
 SLOTS = 48
 MAX_WEEKLY_GROWTH = 0.05
@@ -106,28 +116,62 @@ def forecast_day(
     return Forecast(day, kind, calls, basis)
 
 
+def _festival_start(cal: DayCalendar, day: date) -> date:
+    """The first day of the run of consecutive holidays of `day`'s festival that holds `day`."""
+    festival = cal.festival(day)
+    while cal.festival(day - timedelta(days=1)) == festival:
+        day -= timedelta(days=1)
+    return day
+
+
+def _holiday_groups(
+    cal: DayCalendar, past: Sequence[date], day: date
+) -> list[tuple[str, list[date]]]:
+    """The past holidays a holiday may be forecast from, the closest kind first."""
+    festival = cal.festival(day)
+    groups: list[tuple[str, list[date]]] = []
+    if festival:
+        same = [h for h in past if cal.festival(h) == festival]
+        if festival == SPRING_FESTIVAL:
+            offset = (day - _festival_start(cal, day)).days
+            at = [h for h in same if (h - _festival_start(cal, h)).days == offset]
+            groups.append((f"往年{festival}第{offset + 1}天", at))
+        groups.append((f"历史{festival}", same))
+    if festival != SPRING_FESTIVAL:
+        groups.append(("节假日", [h for h in past if cal.festival(h) != SPRING_FESTIVAL]))
+    else:  # no Spring Festival known: the other holidays are closer than a Sunday
+        groups.append(("其他节假日", [h for h in past if cal.festival(h) != festival]))
+    return groups
+
+
 def _holiday(
     history: Mapping[date, Counts], cal: DayCalendar, cutoff: date, weeks: int, day: date, g: float
 ) -> Forecast | None:
-    ratios: list[float] = []
-    shape = [0.0] * SLOTS
-    for h in sorted(d for d in history if d < cutoff and cal.kind(d) == "holiday"):
-        base = _mean_daily(history, _ordinary(history, cal, h, weeks))
-        total = sum(history[h])
-        if not base or total <= 0:
-            continue
-        ratios.append(total / base)
-        for s in range(SLOTS):
-            shape[s] += history[h][s] / total
     recent_days = _ordinary(history, cal, cutoff, weeks)
     recent = _mean_daily(history, recent_days)
-    if not ratios or not recent:
+    if not recent:
         return None
-    ahead = sum((day - d).days for d in recent_days) / len(recent_days) / 7
-    level = recent * (sum(ratios) / len(ratios)) * g**ahead
-    calls = tuple(level * shape[s] / len(ratios) for s in range(SLOTS))
-    basis = f"节假日画像（{len(ratios)}个历史节假日，水平{sum(ratios) / len(ratios):.2f}）"
-    return Forecast(day, "holiday", calls, basis)
+    past = sorted(d for d in history if d < cutoff and cal.kind(d) == "holiday")
+    for label, days in _holiday_groups(cal, past, day):
+        ratios: list[float] = []
+        shape = [0.0] * SLOTS
+        for h in days:
+            base = _mean_daily(history, _ordinary(history, cal, h, weeks))
+            total = sum(history[h])
+            if not base or total <= 0:
+                continue
+            ratios.append(total / base)
+            for s in range(SLOTS):
+                shape[s] += history[h][s] / total
+        if not ratios:
+            continue
+        ahead = sum((day - d).days for d in recent_days) / len(recent_days) / 7
+        ratio = sum(ratios) / len(ratios)
+        level = recent * ratio * g**ahead
+        calls = tuple(level * shape[s] / len(ratios) for s in range(SLOTS))
+        basis = f"{label}画像（{len(ratios)}天，水平{ratio:.2f}）"
+        return Forecast(day, "holiday", calls, basis)
+    return None
 
 
 @dataclass(frozen=True)

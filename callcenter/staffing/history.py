@@ -67,11 +67,14 @@ def load_history(engine: Engine, zone: tzinfo, first: date, until: date) -> Hist
 
 def load_calendar(engine: Engine, base: DayCalendar) -> DayCalendar:
     """The ticket calendar's holidays and make-up workdays, overridden by the imported
-    ref_holidays (a date imported as a holiday is no make-up day, and the other way round)."""
+    ref_holidays (a date imported as a holiday is no make-up day, and the other way round; an
+    imported holiday's name, when it has one, is its festival)."""
     holidays: set[date] = set()
     workdays: set[date] = set()
+    names: dict[date, str] = {}
+    query = select(RefHoliday.day, RefHoliday.kind, RefHoliday.name)
     with engine.connect() as conn:
-        for day, kind in conn.execute(select(RefHoliday.day, RefHoliday.kind)):
+        for day, kind, name in conn.execute(query):
             try:
                 d = date.fromisoformat(day)
             except ValueError:
@@ -79,7 +82,9 @@ def load_calendar(engine: Engine, base: DayCalendar) -> DayCalendar:
             if kind == "holiday":
                 holidays.add(d)
                 workdays.discard(d)
+                if name:
+                    names[d] = name
             elif kind == "workday":
                 workdays.add(d)
                 holidays.discard(d)
-    return base.overridden_by(frozenset(holidays), frozenset(workdays))
+    return base.overridden_by(frozenset(holidays), frozenset(workdays), names)

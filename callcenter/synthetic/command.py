@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import sys
 import time
-import tomllib
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 from callcenter.config import ConfigErrors, load_config
@@ -27,14 +26,9 @@ KEY_FILE = "keys.toml"
 
 
 def holiday_names(config_dir: Path) -> dict[date, str]:
-    """Each holiday day's name from tickets.toml (validated before by load_ticket_settings)."""
-    data = tomllib.loads((config_dir / "tickets.toml").read_text(encoding="utf-8"))
-    names: dict[date, str] = {}
-    for h in data.get("calendar", {}).get("holiday", []):
-        first, last = h["from"], h.get("to", h["from"])
-        for n in range((last - first).days + 1):
-            names[first + timedelta(days=n)] = str(h["name"])
-    return names
+    """Each holiday day's festival from the ticket calendar (the published days and
+    tickets.toml's, which win; validated before by load_ticket_settings)."""
+    return dict(load_ticket_settings(config_dir).calendar.days.festivals)
 
 
 def cipher_for(truth_dir: Path) -> tuple[FieldCipher, str]:

@@ -184,10 +184,11 @@ def _calendar(r: _Reader, c: dict[str, Any]) -> WorkingCalendar:
         else:
             makeup.add(d)
     holidays: set[date] = set()
+    festivals: dict[date, str] = {}
     for i, h in enumerate(r.tables(c.get("holiday"), "calendar.holiday")):
         key = f"calendar.holiday[{i}]"
         r.table(h, key, ("name", "from", "to"))
-        r.get(h, key, "name", str, required=True)
+        name = r.get(h, key, "name", str, required=True)
         first = r.get(h, key, "from", date, required=True)
         last = r.get(h, key, "to", date, first)
         if first is None or last is None:
@@ -198,17 +199,19 @@ def _calendar(r: _Reader, c: dict[str, Any]) -> WorkingCalendar:
         if (last - first).days > 31:
             r.error(f"{key}.to", "a holiday spans at most 31 days")
             continue
-        holidays.update(first + timedelta(days=n) for n in range((last - first).days + 1))
+        span = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+        holidays.update(span)
+        festivals.update((d, name) for d in span if name)
     for d in sorted(makeup & holidays):
         r.error("calendar.makeup_workdays", f"{d} is also listed as a holiday")
     # the published days (chinesecalendar) by default; the lists above add to and override them
     official = r.get(c, "calendar", "official_days", bool, True)
     base = official_china() if official else DayCalendar()
-    days = base.overridden_by(frozenset(holidays), frozenset(makeup))
+    days = base.overridden_by(frozenset(holidays), frozenset(makeup), festivals)
     return WorkingCalendar(
         zone=zone,
         periods=tuple(periods),
-        days=DayCalendar(days.holidays, days.makeup_workdays, frozenset(d - 1 for d in weekend)),
+        days=days.with_weekend(frozenset(d - 1 for d in weekend)),
     )
 
 

@@ -246,11 +246,22 @@ def test_the_packaged_2026_days_equal_the_ones_written_in_tickets_toml() -> None
 def test_the_packaged_days_are_the_default_and_the_toml_overrides_them(tmp_path: Path) -> None:
     config = tmp_path / "config"
     shutil.copytree(SHIPPED_CONFIG, config)
-    edit(config, "tickets.toml", "official_days = false", "official_days = true")
+    shipped = load_ticket_settings(config).calendar.days
+    edit(config, "tickets.toml", "official_days = true", "")  # the default is the shipped value
     days = load_ticket_settings(config).calendar.days
+    assert days == shipped
     # 2025 is not written in tickets.toml: it comes from the package (国庆 8 days, 调休 28 Sep)
     assert days.kind(date(2025, 10, 8)) == "holiday" and days.is_working_day(date(2025, 9, 28))
     assert days.is_working_day(date(2025, 10, 9))
+    # each holiday's festival as the notice names it; tickets.toml's names for its own days
+    assert (
+        days.festival(date(2025, 1, 29)) == "春节" and days.festival(date(2025, 5, 1)) == "劳动节"
+    )
+    assert days.festival(date(2026, 4, 5)) == "清明节" and days.festival(date(2026, 1, 2)) == "元旦"
+    assert days.festival(date(2025, 9, 28)) == "" and days.festival(date(2025, 10, 9)) == ""
+    edit(config, "tickets.toml", 'name = "清明节"', 'name = "清明"')
+    assert load_ticket_settings(config).calendar.days.festival(date(2026, 4, 5)) == "清明"
+    edit(config, "tickets.toml", "weekend = [6, 7]", "weekend = [6, 7]\nofficial_days = true")
     # a local holiday on a published make-up Saturday, and a make-up day on a published holiday
     edit(config, "tickets.toml", "2026-01-04, # 元旦: Sunday", "2025-10-08, # local")
     edit(
