@@ -133,13 +133,16 @@ def test_a_healthy_holder_is_not_fenced_even_with_its_event_loop_busy(
     pg_url: str, leases: list[Lease]
 ) -> None:
     """The guards run in threads: a thread hogging Python for longer than the deadline (as
-    a busy engine start can) does not fence a holder whose connection is fine."""
-    active = Lease(pg_url, settings())
+    a busy engine start can) does not fence a holder whose connection is fine. The check may
+    take 1.5 s here (a loaded CI machine answered a check late at 0.5 s), and the hog lasts
+    three times check interval + timeout, far past what an event-loop guard would allow."""
+    relaxed = dict(FAST, check_timeout=1.5)
+    active = Lease(pg_url, HaConfig(enabled=True, lock="test-lock", **relaxed))
     leases.append(active)
     assert active.try_acquire()
     lost: list[str] = []
     active.hold(lost.append)
-    limit = FAST["check_interval"] + FAST["check_timeout"]
+    limit = relaxed["check_interval"] + relaxed["check_timeout"]
     busy_until = time.monotonic() + 3 * limit
     spins = 0
     while time.monotonic() < busy_until:  # pure Python work, no sleep
