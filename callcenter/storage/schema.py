@@ -93,12 +93,12 @@ class Recording(Base):
 
 
 class RecordingFile(Base):
-    """A leg of a recording: mixed, caller or agent."""
+    """A leg of a recording: mixed, caller, agent or emergency (the 110/119/120/122 leg)."""
 
     __tablename__ = "recording_files"
 
     call_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    leg: Mapped[str] = mapped_column(String(8), primary_key=True)
+    leg: Mapped[str] = mapped_column(String(16), primary_key=True)
     file: Mapped[str] = mapped_column(String(255))  # relative to the root
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
@@ -112,7 +112,7 @@ class RecordingAccess(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     call_id: Mapped[str] = mapped_column(String(64))
-    leg: Mapped[str] = mapped_column(String(8))
+    leg: Mapped[str] = mapped_column(String(16))
     action: Mapped[str] = mapped_column(String(16))  # metadata, download, delete
     actor: Mapped[str] = mapped_column(String(64))
     role: Mapped[str] = mapped_column(String(16))

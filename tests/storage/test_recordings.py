@@ -129,3 +129,19 @@ def test_retention_deletes_old_files_says_so_and_audits(database: Database, tmp_
         audit = s.scalars(select(RecordingAccess)).one()
         assert (audit.call_id, audit.action, audit.actor) == ("old.1", "delete", "retention")
     assert database.transaction(lambda s: purge(s, root, now, 180)) == []
+
+
+def test_sweep_indexes_the_emergency_operators_leg_on_both_databases(
+    database: Database, tmp_path: Path
+) -> None:
+    """A call transferred to 110 has a fourth file, <call>-emergency.wav: its leg name is nine
+    characters, which PostgreSQL refused in a column of eight (the whole batch failed)."""
+    database.upgrade()
+    root = tmp_path / "rec"
+    legs(root, "2026/12/07/1796634141.66", 2.0)
+    write_wav(root / "2026/12/07/1796634141.66-emergency.wav", 1.5)
+    indexer = RecordingIndexer(database, root, Bus().subscribe("x"))
+    assert indexer.sweep("a") == 1
+    with database.session() as s:
+        found = {f.leg for f in s.scalars(select(RecordingFile))}
+    assert found == {"mixed", "caller", "agent", "emergency"}
