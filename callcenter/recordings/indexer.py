@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from callcenter import domain
 from callcenter.bus import Subscription
 from callcenter.recordings import store
@@ -123,7 +125,10 @@ class RecordingIndexer:
             time.sleep(0.2)
 
     def sweep(self, node: str = "") -> int:
-        """Index recordings on disk that no event announced (blocking; run in a thread)."""
+        """Index recordings on disk that no event announced (blocking; run in a thread). Each
+        recording is its own transaction: one the database refuses is logged with its file
+        and left on disk for the next sweep, and the others are still indexed (the engine
+        runs this at start and must not stop on one bad file)."""
         if not self.root.is_dir():
             return 0
         known = self.database.transaction(store.known_paths)
@@ -143,7 +148,12 @@ class RecordingIndexer:
             started = mixed.stat().st_mtime - max(leg.duration for leg in legs)
             finished = store.Finished(call_id, node, rel, started, None, None, legs)
             index = partial(store.index, rec=finished, now=time.time(), transcribe=self.transcribe)
-            if self.database.transaction(index):
+            try:
+                indexed = self.database.transaction(index)
+            except SQLAlchemyError as exc:
+                log.error("recording %s not indexed, left for the next sweep: %s", rel, exc)
+                continue
+            if indexed:
                 count += 1
                 self.on_indexed(call_id)
         return count

@@ -145,3 +145,19 @@ def test_sweep_indexes_the_emergency_operators_leg_on_both_databases(
     with database.session() as s:
         found = {f.leg for f in s.scalars(select(RecordingFile))}
     assert found == {"mixed", "caller", "agent", "emergency"}
+
+
+def test_a_recording_the_database_refuses_does_not_stop_the_sweep(
+    database: Database, tmp_path: Path
+) -> None:
+    """At start the engine sweeps the recordings folder: a file the database refuses (here a
+    call id longer than the column, which PostgreSQL enforces) is logged and left for the next
+    sweep, and the other recordings are still indexed."""
+    database.upgrade()
+    root = tmp_path / "rec"
+    legs(root, "2026/12/07/" + "x" * 80, 2.0)
+    legs(root, "2026/12/07/1796634141.67", 2.0)
+    indexer = RecordingIndexer(database, root, Bus().subscribe("x"))
+    indexer.sweep("a")  # does not raise
+    with database.session() as s:
+        assert "1796634141.67" in {r.call_id for r in s.scalars(select(Recording))}
