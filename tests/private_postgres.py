@@ -18,6 +18,8 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -157,3 +159,25 @@ def start() -> PrivatePostgres:
             f"could not start the private test PostgreSQL: {exc}" + (f" ({tail})" if tail else "")
         ) from exc
     return pg
+
+
+@contextlib.contextmanager
+def fresh_database(base_url: str, prefix: str = "cc_test") -> Iterator[str]:
+    """A database of its own on the server of `base_url` (created, then dropped with every
+    connection still on it): its URL."""
+    from sqlalchemy import create_engine, text
+
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception:
+        admin.dispose()
+        raise
+    try:
+        yield base_url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

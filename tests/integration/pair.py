@@ -25,6 +25,7 @@ from sqlalchemy import create_engine, text
 
 from callcenter.simulation import Softphone
 from tests.integration.harness import HTTP_PORT, Center, Engine, wait_until
+from tests.private_postgres import fresh_database
 
 LOW, HIGH = "12345", "12349"  # 12349 (敬老服务专线) joins with priority 5
 PAIR_PORTS = (HTTP_PORT + 2, HTTP_PORT + 3)
@@ -35,16 +36,8 @@ def pg_database() -> Iterator[str]:
     """A fresh database on the test PostgreSQL (the session's private cluster)."""
     base = os.environ.get("CALLCENTER_TEST_PG_URL")
     assert base, "CALLCENTER_TEST_PG_URL is not set (tests/conftest.py starts a private cluster)"
-    name = f"cc_pair_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield base.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_database(base, "cc_pair") as url:
+        yield url
 
 
 @dataclass

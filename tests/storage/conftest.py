@@ -6,17 +6,17 @@ a test that cannot reach it fails with the reason, it never skips.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from callcenter.data.crypto import FILE_ENV, write_key_file
 from callcenter.storage.database import Database
+from tests.private_postgres import fresh_database
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -30,22 +30,16 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
         yield db
         db.close()
         return
-    name = f"cc_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001 - the reason goes into the failure
-        pytest.fail(f"PostgreSQL is not reachable at {PG_URL}: {exc}")
-    url = PG_URL.rsplit("/", 1)[0] + f"/{name}"
-    db = Database(url)
-    try:
-        yield db
-    finally:
-        db.close()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with contextlib.ExitStack() as stack:
+        try:
+            url = stack.enter_context(fresh_database(PG_URL))
+        except Exception as exc:  # noqa: BLE001 - the reason goes into the failure
+            pytest.fail(f"PostgreSQL is not reachable at {PG_URL}: {exc}")
+        db = Database(url)
+        try:
+            yield db
+        finally:
+            db.close()
 
 
 @pytest.fixture

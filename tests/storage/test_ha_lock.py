@@ -23,13 +23,14 @@ from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, inspect
 
 from callcenter.config import HaConfig, load_config
 from callcenter.data.crypto import ephemeral_cipher
 from callcenter.ha import ACTIVE, EXIT_FENCED, STANDBY, Lease, conninfo
 from callcenter.service import Service, ServiceOptions
 from callcenter.tomlreader import ConfigError
+from tests.private_postgres import fresh_database
 
 REPO = Path(__file__).resolve().parents[2]
 FAST = dict(poll_interval=0.1, check_interval=0.2, check_timeout=0.5)
@@ -38,17 +39,8 @@ FAST = dict(poll_interval=0.1, check_interval=0.2, check_timeout=0.5)
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A fresh database of its own on the test PostgreSQL."""
-    base = os.environ["CALLCENTER_TEST_PG_URL"]
-    name = f"cc_ha_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield base.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_database(os.environ["CALLCENTER_TEST_PG_URL"], "cc_ha") as url:
+        yield url
 
 
 def settings(lock: str = "test-lock") -> HaConfig:
