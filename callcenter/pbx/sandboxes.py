@@ -1,13 +1,17 @@
-"""What every kind's sandbox shares: where the built roots are cached, and the hold music an
-instance plays (so a test can recognise it)."""
+"""What every kind's sandbox shares: where the built roots are cached and how they are built
+once, and the hold music an instance plays (so a test can recognise it)."""
 
 from __future__ import annotations
 
 import math
 import os
 import struct
+import subprocess
+import sys
 import wave
 from pathlib import Path
+
+from callcenter.pbx.base import SandboxError
 
 
 def cache_dir() -> Path:
@@ -15,6 +19,33 @@ def cache_dir() -> Path:
         os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache")), "callcenter"
     )
     return Path(base)
+
+
+def cached_root(env: str, folder: str) -> Path:
+    """Where a kind's root lives: the folder the variable `env` names, else one in the cache."""
+    return Path(os.environ.get(env, str(cache_dir() / folder)))
+
+
+def build_root(root: Path, marker: str, script: Path, what: str) -> Path:
+    """Build `root` once with `script ROOT` (which writes `marker` when the root is complete);
+    raise SandboxError with one clear line when it cannot: the script's own reason (a line
+    "callcenter: ..." on its stderr), else its exit status. Its progress goes on to stderr."""
+    if (root / marker).is_file():
+        return root
+    root.parent.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen(["bash", str(script), str(root)], stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    reason = ""
+    for line in proc.stderr:
+        sys.stderr.write(line)
+        if line.startswith("callcenter:"):
+            reason = line.strip().removeprefix("callcenter: ")
+    if proc.wait() != 0 or not (root / marker).is_file():
+        raise SandboxError(
+            f"the sandbox {what} root could not be built at {root}: "
+            f"{reason or f'the build script exited with {proc.returncode}'}"
+        )
+    return root
 
 
 def write_hold_music(path: Path, seconds: float = 12.0) -> None:

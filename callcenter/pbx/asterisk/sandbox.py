@@ -25,7 +25,7 @@ from callcenter.config import Config
 from callcenter.paths import REPO
 from callcenter.pbx.asterisk.dialplan import QueueSpec, RenderParams, environment, render
 from callcenter.pbx.base import SandboxError
-from callcenter.pbx.sandboxes import cache_dir, write_hold_music
+from callcenter.pbx.sandboxes import build_root, cached_root, write_hold_music
 from callcenter.prompts import build_prompts, prompt_texts
 
 SANDBOX_TEMPLATES = REPO / "tools" / "sandbox" / "asterisk"
@@ -119,24 +119,20 @@ MODULES = [
 ]
 
 
+ROOT_MARKER = ".callcenter-root-ok"
+
+
 def root_dir() -> Path:
-    return Path(os.environ.get("CALLCENTER_PBX_ROOT", str(cache_dir() / "pbx-root")))
+    return cached_root("CALLCENTER_PBX_ROOT", "pbx-root")
 
 
 def root_ready(root: Path | None = None) -> bool:
-    return ((root or root_dir()) / ".callcenter-root-ok").is_file()
+    return ((root or root_dir()) / ROOT_MARKER).is_file()
 
 
 def ensure_root(root: Path | None = None) -> Path:
     """Build the root once; raise SandboxError with one clear line when it cannot."""
-    root = root or root_dir()
-    if root_ready(root):
-        return root
-    root.parent.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run(["bash", str(BUILD_SCRIPT), str(root)], text=True, stderr=None)
-    if proc.returncode != 0 or not root_ready(root):
-        raise SandboxError(f"the sandbox PBX root could not be built at {root} (see above)")
-    return root
+    return build_root(root or root_dir(), ROOT_MARKER, BUILD_SCRIPT, "PBX")
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from xml.sax.saxutils import quoteattr
 from callcenter.paths import REPO
 from callcenter.pbx.base import SandboxError
 from callcenter.pbx.freeswitch.esl import EslClient, EslError
-from callcenter.pbx.sandboxes import cache_dir, write_hold_music
+from callcenter.pbx.sandboxes import build_root, cached_root, write_hold_music
 
 BUILD_SCRIPT = REPO / "tools" / "sandbox" / "build_freeswitch.sh"
 FREESWITCH = "/opt/freeswitch/bin/freeswitch"
@@ -62,7 +62,7 @@ MODULES = (
 
 
 def root_dir() -> Path:
-    return Path(os.environ.get("CALLCENTER_FREESWITCH_ROOT", str(cache_dir() / "freeswitch-root")))
+    return cached_root("CALLCENTER_FREESWITCH_ROOT", "freeswitch-root")
 
 
 def root_ready(root: Path | None = None) -> bool:
@@ -71,10 +71,8 @@ def root_ready(root: Path | None = None) -> bool:
 
 def ensure_root(root: Path | None = None) -> Path:
     """Build the root once; raise SandboxError with one clear line when it cannot (the
-    script prints what is missing, e.g. CALLCENTER_FREESWITCH_SRC not set)."""
-    root = root or root_dir()
-    if root_ready(root):
-        return root
+    script says what is missing, e.g. CALLCENTER_FREESWITCH_SRC not set)."""
+    return build_root(root or root_dir(), MARKER, BUILD_SCRIPT, "FreeSWITCH")
     root.parent.mkdir(parents=True, exist_ok=True)
     # the script's progress goes on to our stderr; its one-line reason goes into the error
     proc = subprocess.Popen(
