@@ -629,27 +629,17 @@ class AsteriskDriver:
             )
 
     async def set_priority(self, call_id: str, priority: int) -> None:
-        call = self._calls.get(call_id)
-        if call is not None:
-            await self._action(
-                {
-                    "Action": "Setvar",
-                    "Channel": call.channel,
-                    "Variable": "__CC_PRIORITY",
-                    "Value": str(priority),
-                }
-            )
+        await self._set_on_caller(call_id, "__CC_PRIORITY", str(priority))
 
     async def set_skill(self, call_id: str, skill: str) -> None:
+        await self._set_on_caller(call_id, "__CC_SKILL", skill)
+
+    async def _set_on_caller(self, call_id: str, variable: str, value: str) -> None:
+        """A channel variable on the caller's channel (inherited by what it dials: `__`)."""
         call = self._calls.get(call_id)
         if call is not None:
             await self._action(
-                {
-                    "Action": "Setvar",
-                    "Channel": call.channel,
-                    "Variable": "__CC_SKILL",
-                    "Value": skill,
-                }
+                {"Action": "Setvar", "Channel": call.channel, "Variable": variable, "Value": value}
             )
 
     def _agent_channel(self, call: _Call) -> str:
