@@ -70,6 +70,15 @@ def _paused_except(cc: Center, *ready: str) -> None:
         cc.engine.post(f"/api/agents/{agent_id}/resume")
 
 
+def _agent_1001_ready(page: Page) -> None:
+    """1001 signs in to the workspace and goes ready; the page shows it idle."""
+    page.goto(CONSOLE + "/agent")
+    page.fill("#agent-id", "1001")
+    page.click("#sign-in")
+    page.click("#ready")
+    expect(page.locator("#my-state")).to_have_text("空闲")
+
+
 def test_wallboard_shows_a_waiting_caller_pushed_over_the_websocket(cc: Center, page: Page) -> None:
     _paused_except(cc)
     page.goto(CONSOLE + "/")
@@ -278,11 +287,7 @@ def test_44190_6_3_1_agent_transfers_the_caller_to_110_with_one_button(
     try:
         operator.wait_for(lambda e: e.get("event") == "ready")
         _paused_except(cc, "1001")
-        page.goto(CONSOLE + "/agent")
-        page.fill("#agent-id", "1001")
-        page.click("#sign-in")
-        page.click("#ready")
-        expect(page.locator("#my-state")).to_have_text("空闲")
+        _agent_1001_ready(page)
         caller = cc.caller("13800000094")
         caller.call("13800000094", "12345")
         expect(page.locator("#call")).to_be_visible(timeout=20_000)
@@ -318,11 +323,7 @@ def test_agent_transfers_the_caller_to_the_labor_queue_from_the_workspace(
     transfer control; 1002, the labor specialist, rings and answers; the caller hears the
     agent tone again after the transfer; the records show both segments."""
     _paused_except(cc, "1001")
-    page.goto(CONSOLE + "/agent")
-    page.fill("#agent-id", "1001")
-    page.click("#sign-in")
-    page.click("#ready")
-    expect(page.locator("#my-state")).to_have_text("空闲")
+    _agent_1001_ready(page)
     caller = cc.caller("13800000095")
     caller.call("13800000095", "12345")
     expect(page.locator("#call")).to_be_visible(timeout=20_000)
