@@ -25,12 +25,12 @@ from acd.errors import AcdError
 from callcenter import domain, trace
 from callcenter.bus import Bus
 from callcenter.call_priority import Decision, decide
-from callcenter.callbacks import MISSED_PREFIX, CallbackDesk, PendingCallback, dialable
-from callcenter.callbacks import TIMER_KINDS as CALLBACK_TIMERS
 from callcenter.config import Config, caller_priority
 from callcenter.decisions.log import DecisionLog
 from callcenter.decisions.recorder import DecisionRecorder
 from callcenter.masking import mask_phone
+from callcenter.outbound.callbacks import MISSED_PREFIX, CallbackDesk, PendingCallback, dialable
+from callcenter.outbound.callbacks import TIMER_KINDS as CALLBACK_TIMERS
 from callcenter.pbx import base as pbx
 from callcenter.timers import Timers
 from ivr.announce import queue_announcement
@@ -754,7 +754,8 @@ class Runtime:
             self.bus.publish(domain.AgentStateChanged(c.agent_id, c.status, c.state, c.reason, now))
 
     def _missed(self, c: cmd.CallerLeft, now: float) -> None:
-        """漏接回拨: a caller who left unanswered may become a callback task (callbacks.py)."""
+        """漏接回拨: a caller who left unanswered may become a callback task
+        (outbound/callbacks.py)."""
         meta = self.calls.get(c.call_id)
         rules = self.config.outbound.missed
         if meta is None or not rules.enabled or c.reason not in rules.reasons:

@@ -36,6 +36,7 @@ from callcenter.inspection.config import load_inspection
 from callcenter.inspection.worker import run_inspection
 from callcenter.live import LiveTranscription
 from callcenter.metrics import Metrics
+from callcenter.outbound.surveys import SurveyDialer
 from callcenter.pbx.base import PbxDriver
 from callcenter.pbx.registry import wing
 from callcenter.queue_log import Member, QueueLogWriter, queue_start_line
@@ -46,7 +47,6 @@ from callcenter.stats import LiveStats
 from callcenter.storage.database import Database
 from callcenter.storage.recorder import CallRecorder
 from callcenter.storage.schema import Ticket
-from callcenter.surveys import SurveyDialer
 from callcenter.tickets.settings import load_ticket_settings
 from callcenter.tomlreader import ConfigError
 from callcenter.transcription import DatabaseJobs, TranscriptionService

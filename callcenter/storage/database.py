@@ -13,9 +13,9 @@ from sqlalchemy import Engine, create_engine, event, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from callcenter.callbacks import PendingCallback
 from callcenter.data.audit import record_access
 from callcenter.data.crypto import FieldCipher, Undecryptable
+from callcenter.outbound.callbacks import PendingCallback
 from callcenter.storage.schema import AgentStatusRecord, CallbackRecord, CallRecord
 
 log = logging.getLogger(__name__)

@@ -7,8 +7,8 @@ from dataclasses import replace
 
 from acd import events as ev
 from callcenter import domain
-from callcenter.callbacks import PendingCallback
 from callcenter.config import Config, load_config
+from callcenter.outbound.callbacks import PendingCallback
 from callcenter.outbound.policy import RetryPolicy
 from callcenter.outbound.settings import AnnounceSettings, CallbackSettings, OutboundSettings
 from callcenter.pbx import base as pbx

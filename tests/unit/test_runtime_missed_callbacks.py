@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 
 from acd import events as ev
 from callcenter import domain
-from callcenter.callbacks import PendingCallback
 from callcenter.config import Config, load_config
+from callcenter.outbound.callbacks import PendingCallback
 from callcenter.outbound.policy import CallingHours, RetryPolicy
 from callcenter.outbound.settings import (
     AnnounceSettings,
