@@ -36,6 +36,7 @@ from callcenter.inspection.config import load_inspection
 from callcenter.inspection.worker import run_inspection
 from callcenter.live import LiveTranscription
 from callcenter.metrics import Metrics
+from callcenter.outbound import callback_store
 from callcenter.outbound.surveys import SurveyDialer
 from callcenter.pbx.base import PbxDriver
 from callcenter.pbx.registry import wing
@@ -296,8 +297,8 @@ class Service:
         statuses = await asyncio.to_thread(self.database.load_agent_statuses)
         since = time.time() - 24 * 3600
         recent = await asyncio.to_thread(self.database.recent_callers, since)
-        callbacks = await asyncio.to_thread(self.database.pending_callbacks, self.cipher)
-        missed = await asyncio.to_thread(self.database.missed_callbacks_since, since)
+        callbacks = await asyncio.to_thread(callback_store.pending, self.database, self.cipher)
+        missed = await asyncio.to_thread(callback_store.missed_since, self.database, since)
         recorder = CallRecorder(
             self.database,
             self.bus.subscribe("storage"),
