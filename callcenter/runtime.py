@@ -24,8 +24,8 @@ from acd.engine import Acd
 from acd.errors import AcdError
 from callcenter import domain, trace
 from callcenter.bus import Bus
-from callcenter.call_priority import Decision, decide
-from callcenter.config import Config, caller_priority
+from callcenter.call_priority import Decision, caller_priority, decide, repeat_window
+from callcenter.config import Config
 from callcenter.decisions.log import DecisionLog
 from callcenter.decisions.recorder import DecisionRecorder
 from callcenter.masking import mask_phone
@@ -377,7 +377,7 @@ class Runtime:
         decision: Decision | None = None
         if not e.restored:
             history = self._recent.setdefault(self._caller_key(e.caller_number), deque())
-            window = now - _repeat_window(self.config)
+            window = now - repeat_window(self.config.priority_rules)
             while history and history[0] < window:
                 history.popleft()
             priority = caller_priority(
@@ -809,8 +809,3 @@ _RESTORE_DEADLINE: ev.TimerKey = ("restore", "", 0)
 _RECONCILE_EVERY = 300.0  # seconds between background reconciliations
 _SETTLED = 60.0  # a finished call is reconciled in the background once this old
 _KEEP_FINISHED = 3600.0  # the PBX keeps a finished call's record this long (once linked)
-
-
-def _repeat_window(config: Config) -> float:
-    hours = [r.within_hours for r in config.priority_rules if r.rule == "repeat_caller"]
-    return max(hours, default=24.0) * 3600.0
