@@ -1,4 +1,10 @@
-"""Priority and skill asked for by the call itself, on top of the number's.
+"""A caller's priority: the number's own, the queue's priority rules, and what the call
+itself asks for.
+
+The rules (queue.toml `[[queue.priority]]`) add a boost to a repeat caller, a caller on a
+list (e.g. elderly) or a call to a DID: `caller_priority`.
+
+Priority and skill asked for by the call itself come on top of the number's:
 
 A dialplan engineer sets channel variables before the caller reaches the hold
 (`CC_PRIORITY_BOOST`, `CC_SKILL_OVERRIDE`), and an upstream SIP proxy that the operator
@@ -12,10 +18,59 @@ reported as a problem and ignored, and the caller keeps the number's priority an
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from callcenter.pbx.base import CallRequest
+
+PRIORITY_RULES = ("repeat_caller", "caller_list", "did")
+
+
+@dataclass(frozen=True)
+class PriorityRule:
+    rule: str
+    boost: int
+    within_hours: float = 24.0
+    min_calls: int = 1
+    list: str = ""
+    did: str = ""
+
+
+class Number(Protocol):
+    """What the rules read of a number's entry (numbers.toml)."""
+
+    @property
+    def did(self) -> str: ...
+
+    @property
+    def priority(self) -> int: ...
+
+
+def caller_priority(
+    number: Number,
+    caller_number: str,
+    recent_calls: int,
+    rules: Sequence[PriorityRule],
+    lists: Mapping[str, frozenset[str]],
+) -> int:
+    """The number's own priority plus the boost of every matching rule."""
+    priority = number.priority
+    for rule in rules:
+        if (
+            (rule.rule == "repeat_caller" and recent_calls >= rule.min_calls)
+            or (rule.rule == "caller_list" and caller_number in lists.get(rule.list, frozenset()))
+            or (rule.rule == "did" and number.did == rule.did)
+        ):
+            priority += rule.boost
+    return priority
+
+
+def repeat_window(rules: Sequence[PriorityRule]) -> float:
+    """Seconds of calls the repeat-caller rules look back on (the widest; 24 h without one)."""
+    hours = [r.within_hours for r in rules if r.rule == "repeat_caller"]
+    return max(hours, default=24.0) * 3600.0
+
 
 # A boost from the call is a whole number from -BOOST_LIMIT to +BOOST_LIMIT.
 BOOST_LIMIT = 50

@@ -24,6 +24,7 @@ from acd.model import (
     WideningRule,
 )
 from acd.states import STRATEGY_ALIASES, Strategy, strategy_named
+from callcenter.call_priority import PRIORITY_RULES, PriorityRule
 from callcenter.outbound.settings import OutboundSettings, parse_outbound
 from callcenter.pbx.registry import DEFAULT_KIND, KINDS, NodeSettings
 from callcenter.tomlreader import Check, ConfigError, ConfigErrors, TableReader
@@ -45,7 +46,6 @@ KNOWN_FILES = (
 REQUIRED_FILES = ("center.toml", "numbers.toml", "skills.toml", "agents.toml")
 NO_PBX = "at least one [[pbx.nodes]] is required to run the engine (the PBX whose calls it takes)"
 EMERGENCY_LINES = ("110", "119", "120", "122")
-PRIORITY_RULES = ("repeat_caller", "caller_list", "did")
 DIGITS = re.compile(r"^[0-9]+$")
 
 
@@ -211,16 +211,6 @@ class SupervisorEntry:
 
 
 @dataclass(frozen=True)
-class PriorityRule:
-    rule: str
-    boost: int
-    within_hours: float = 24.0
-    min_calls: int = 1
-    list: str = ""
-    did: str = ""
-
-
-@dataclass(frozen=True)
 class Trunk:
     name: str
     direction: str
@@ -286,25 +276,6 @@ class Config:
     def named_queue(self, skill: str) -> NamedQueue | None:
         """The named queue ([[queue.queues]]) whose rules hold for callers of this skill."""
         return next((q for q in self.queue.queues if skill in q.skills), None)
-
-
-def caller_priority(
-    number: NumberEntry,
-    caller_number: str,
-    recent_calls: int,
-    rules: tuple[PriorityRule, ...],
-    lists: Mapping[str, frozenset[str]],
-) -> int:
-    """The number's own priority plus the boost of every matching rule."""
-    priority = number.priority
-    for rule in rules:
-        if (
-            (rule.rule == "repeat_caller" and recent_calls >= rule.min_calls)
-            or (rule.rule == "caller_list" and caller_number in lists.get(rule.list, frozenset()))
-            or (rule.rule == "did" and number.did == rule.did)
-        ):
-            priority += rule.boost
-    return priority
 
 
 # --- reading ---------------------------------------------------------------------------------

@@ -24,13 +24,19 @@ from acd.engine import Acd
 from acd.errors import AcdError
 from callcenter import domain, trace
 from callcenter.bus import Bus
-from callcenter.call_priority import Decision, decide
-from callcenter.callbacks import MISSED_PREFIX, CallbackDesk, PendingCallback, dialable
-from callcenter.callbacks import TIMER_KINDS as CALLBACK_TIMERS
-from callcenter.config import Config, caller_priority
+from callcenter.call_priority import Decision, caller_priority, decide, repeat_window
+from callcenter.config import Config
 from callcenter.decisions.log import DecisionLog
 from callcenter.decisions.recorder import DecisionRecorder
 from callcenter.masking import mask_phone
+from callcenter.outbound import callbacks as desk
+from callcenter.outbound.callbacks import (
+    MISSED_PREFIX,
+    CallbackDesk,
+    PendingCallback,
+    dialable,
+)
+from callcenter.outbound.callbacks import TIMER_KINDS as CALLBACK_TIMERS
 from callcenter.pbx import base as pbx
 from callcenter.timers import Timers
 from ivr.announce import queue_announcement
@@ -115,15 +121,7 @@ class Runtime:
         self.role = "single"  # "active" when it runs as the active one of a pair ([ha])
         # missed-call tasks made since then (number key, made at): one per number per day
         self.callbacks = CallbackDesk(
-            config.outbound,
-            self.acd,
-            bus,
-            self.timers,
-            self.drivers,
-            self._apply,
-            self._send,
-            key=self._caller_key,
-            missed_since=missed_since,
+            config.outbound, self.acd.caller, key=self._caller_key, missed_since=missed_since
         )
         self._pending_callbacks: list[PendingCallback] | None = list(pending_callbacks)
         self.contacts: dict[str, dict[str, bool]] = {}  # agent -> node -> phone reachable
@@ -248,7 +246,7 @@ class Runtime:
                     elif key == _RESTORE_DEADLINE:
                         self._restore_deadline(now)
                     elif key[0] in CALLBACK_TIMERS:
-                        self.callbacks.on_timer(key, now)
+                        self._desk(self.callbacks.on_timer(key, now), now)
                     else:
                         self._apply(ev.TimerFired(key), now)
                 if item is None:
@@ -319,12 +317,9 @@ class Runtime:
             )
         elif isinstance(e, pbx.CallbackRequested):
             meta = self.calls.get(e.call_id)
-            self.callbacks.accepted(e, meta.skill if meta else "", now)
-            while self.callbacks.merged:  # missed-call tasks the queued callback replaced
-                self.calls.pop(self.callbacks.merged.pop(), None)
+            self._desk(self.callbacks.accepted(e, meta.skill if meta else "", now), now)
         elif isinstance(e, pbx.CallbackDialed):
-            for call_id in self.callbacks.dialed(e, now):
-                self.calls.pop(call_id, None)
+            self._desk(self.callbacks.dialed(e, now), now)
         elif isinstance(e, pbx.SurveyProgress):
             self.bus.publish(domain.SurveyEvent(e.survey_id, e.result, now))
         elif isinstance(e, pbx.OutboundEnded):
@@ -377,7 +372,7 @@ class Runtime:
         decision: Decision | None = None
         if not e.restored:
             history = self._recent.setdefault(self._caller_key(e.caller_number), deque())
-            window = now - _repeat_window(self.config)
+            window = now - repeat_window(self.config.priority_rules)
             while history and history[0] < window:
                 history.popleft()
             priority = caller_priority(
@@ -532,7 +527,10 @@ class Runtime:
                 self.calls.setdefault(
                     cb.call_id, CallMeta(cb.node, "", "", "", cb.number, cb.skill)
                 )
-            requeued = self.callbacks.restore(pending, self.clock())
+            known, at = len(self.callbacks.callbacks), self.clock()
+            commands = self.callbacks.restore(pending, at)
+            requeued = len(self.callbacks.callbacks) - known
+            self._desk(commands, at)
             if requeued:
                 log.info("%d pending callbacks queued again", requeued)
 
@@ -646,8 +644,7 @@ class Runtime:
             return  # waiting for its next attempt: nothing on the PBX to lose
         if view.state == "connected":
             self._apply(ev.CallEnded(call_id), now)
-            for gone in self.callbacks.dialed(pbx.CallbackDialed(node, call_id, "ended"), now):
-                self.calls.pop(gone, None)
+            self._desk(self.callbacks.dialed(pbx.CallbackDialed(node, call_id, "ended"), now), now)
         elif view.state == "offered":
             for agent_id in view.agent_ids:
                 self._apply(ev.OfferFailed(call_id, agent_id, "cancelled"), now)
@@ -674,7 +671,7 @@ class Runtime:
                 return
             driver = self.drivers[meta.node]
             if isinstance(c, cmd.Offer) and c.callback:
-                self.callbacks.offer(c, now)
+                self._desk(self.callbacks.offer(c, now), now)
             elif isinstance(c, cmd.Offer):
                 self._send(meta.node, lambda: driver.offer(c.call_id, c.agent_ids, c.timeout))
                 trace.mark("decided", c.call_id)
@@ -687,7 +684,9 @@ class Runtime:
             self._notice(c, now)
 
     def _notice(self, c: cmd.Notice, now: float) -> None:
-        if self.callbacks.notice(c, now):
+        handled = self.callbacks.notice(c, now)
+        if handled is not None:
+            self._desk(handled, now)
             return
         if isinstance(c, cmd.OfferRejected):
             self.bus.publish(
@@ -708,9 +707,7 @@ class Runtime:
             )
             meta = self.calls.get(c.call_id)
             if meta is not None and meta.caller_number:
-                returned = self.callbacks.answered_again(meta.caller_number, now)
-                if returned is not None:
-                    self.calls.pop(returned, None)
+                self._desk(self.callbacks.answered_again(meta.caller_number, now), now)
         elif isinstance(c, cmd.CallerLeft):
             self.bus.publish(
                 domain.CallerLeft(
@@ -754,25 +751,40 @@ class Runtime:
             self.bus.publish(domain.AgentStateChanged(c.agent_id, c.status, c.state, c.reason, now))
 
     def _missed(self, c: cmd.CallerLeft, now: float) -> None:
-        """漏接回拨: a caller who left unanswered may become a callback task (callbacks.py)."""
+        """漏接回拨: a caller who left unanswered may become a callback task
+        (outbound/callbacks.py)."""
         meta = self.calls.get(c.call_id)
         rules = self.config.outbound.missed
         if meta is None or not rules.enabled or c.reason not in rules.reasons:
             return
-        task_id = MISSED_PREFIX + c.call_id
-        known = task_id in self.calls
-        # the task's metadata first: queueing it may offer it to an agent at once
-        self.calls.setdefault(
-            task_id,
-            CallMeta(
-                meta.node, meta.did, meta.hotline, meta.region, meta.caller_number, meta.skill
-            ),
-        )
-        outcome = self.callbacks.missed(
+        commands = self.callbacks.missed(
             c.call_id, meta.node, meta.caller_number, meta.skill, c.reason, c.waited, now
         )
-        if outcome != "task" and not known:
-            self.calls.pop(task_id, None)
+        task_id = MISSED_PREFIX + c.call_id
+        if task_id in self.callbacks:
+            # the task's metadata before its commands: queueing it may offer it at once
+            self.calls.setdefault(
+                task_id,
+                CallMeta(
+                    meta.node, meta.did, meta.hotline, meta.region, meta.caller_number, meta.skill
+                ),
+            )
+        self._desk(commands, now)
+
+    def _desk(self, commands: Iterable[desk.Command], now: float) -> None:
+        """Carry out the callback desk's commands in order (outbound/callbacks.py)."""
+        for c in commands:
+            if isinstance(c, desk.ToAcd):
+                self._apply(c.event, now)
+            elif isinstance(c, cmd.SetTimer):
+                self.timers.set(c.key, c.at)
+            elif isinstance(c, desk.RingAgent):
+                driver = self.drivers.get(c.node) or next(iter(self.drivers.values()))
+                self._send(driver.node, partial(driver.callback, c.call, c.agent_id, c.timeout))
+            elif isinstance(c, desk.Publish):
+                self.bus.publish(c.event)
+            else:
+                self.calls.pop(c.call_id, None)
 
     def _send(self, node: str, action: Callable[[], Awaitable[None]]) -> None:
         self._outbox[node].put_nowait(action)
@@ -808,8 +820,3 @@ _RESTORE_DEADLINE: ev.TimerKey = ("restore", "", 0)
 _RECONCILE_EVERY = 300.0  # seconds between background reconciliations
 _SETTLED = 60.0  # a finished call is reconciled in the background once this old
 _KEEP_FINISHED = 3600.0  # the PBX keeps a finished call's record this long (once linked)
-
-
-def _repeat_window(config: Config) -> float:
-    hours = [r.within_hours for r in config.priority_rules if r.rule == "repeat_caller"]
-    return max(hours, default=24.0) * 3600.0

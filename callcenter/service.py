@@ -36,6 +36,8 @@ from callcenter.inspection.config import load_inspection
 from callcenter.inspection.worker import run_inspection
 from callcenter.live import LiveTranscription
 from callcenter.metrics import Metrics
+from callcenter.outbound import callback_store
+from callcenter.outbound.surveys import SurveyDialer
 from callcenter.pbx.base import PbxDriver
 from callcenter.pbx.registry import wing
 from callcenter.queue_log import Member, QueueLogWriter, queue_start_line
@@ -46,7 +48,6 @@ from callcenter.stats import LiveStats
 from callcenter.storage.database import Database
 from callcenter.storage.recorder import CallRecorder
 from callcenter.storage.schema import Ticket
-from callcenter.surveys import SurveyDialer
 from callcenter.tickets.settings import load_ticket_settings
 from callcenter.tomlreader import ConfigError
 from callcenter.transcription import DatabaseJobs, TranscriptionService
@@ -296,8 +297,8 @@ class Service:
         statuses = await asyncio.to_thread(self.database.load_agent_statuses)
         since = time.time() - 24 * 3600
         recent = await asyncio.to_thread(self.database.recent_callers, since)
-        callbacks = await asyncio.to_thread(self.database.pending_callbacks, self.cipher)
-        missed = await asyncio.to_thread(self.database.missed_callbacks_since, since)
+        callbacks = await asyncio.to_thread(callback_store.pending, self.database, self.cipher)
+        missed = await asyncio.to_thread(callback_store.missed_since, self.database, since)
         recorder = CallRecorder(
             self.database,
             self.bus.subscribe("storage"),

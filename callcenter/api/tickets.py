@@ -47,8 +47,8 @@ from callcenter.data.catalog import load_annotations
 from callcenter.data.crypto import FieldCipher, Undecryptable, clear_or_empty
 from callcenter.data.protection import Action, MaskingPolicy, Redactor, load_policy
 from callcenter.masking import mask_id_card
+from callcenter.outbound import survey_store as surveys
 from callcenter.outbound.settings import OutboundSettings
-from callcenter.storage import surveys
 from callcenter.storage import tickets as store
 from callcenter.storage.database import Database
 from callcenter.storage.schema import EmergencyLink, Ticket, TicketAttachment

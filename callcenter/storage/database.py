@@ -13,10 +13,8 @@ from sqlalchemy import Engine, create_engine, event, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from callcenter.callbacks import PendingCallback
-from callcenter.data.audit import record_access
-from callcenter.data.crypto import FieldCipher, Undecryptable
-from callcenter.storage.schema import AgentStatusRecord, CallbackRecord, CallRecord
+from callcenter.data.crypto import FieldCipher
+from callcenter.storage.schema import AgentStatusRecord, CallRecord
 
 log = logging.getLogger(__name__)
 
@@ -98,63 +96,6 @@ class Database:
                 .order_by(CallRecord.joined_at)
             )
             return [(index, at) for index, at in s.execute(query)]
-
-    def missed_callbacks_since(self, since: float) -> list[tuple[str, float]]:
-        """(blind index of the number, made at) of every missed-call callback task made since
-        then, oldest first: a restarted engine makes at most one per number per day."""
-        with self.session() as s:
-            query = (
-                select(CallbackRecord.number_hash, CallbackRecord.requested_at)
-                .where(CallbackRecord.kind == "missed", CallbackRecord.requested_at >= since)
-                .order_by(CallbackRecord.requested_at)
-            )
-            return [(index, at) for index, at in s.execute(query)]
-
-    def pending_callbacks(self, cipher: FieldCipher) -> list[PendingCallback]:
-        """Callbacks not yet completed or given up, in queue order (a restart queues them),
-        with their numbers decrypted to dial them: one data access log row (role system)
-        says how many were decrypted. A number no key can decrypt is logged and that
-        callback left in the table for a person (it cannot be dialled)."""
-        with self.session() as s:
-            rows = s.scalars(
-                select(CallbackRecord)
-                .where(CallbackRecord.state.in_(("waiting", "scheduled", "dialing")))
-                .order_by(CallbackRecord.arrived_at)
-            ).all()
-        numbers: dict[str, str] = {}
-        for r in rows:
-            try:
-                numbers[r.call_id] = cipher.decrypt(r.number)
-            except Undecryptable as exc:
-                log.error("callback %s: its number cannot be decrypted: %s", r.call_id, exc)
-        if rows:
-            self.transaction(
-                lambda s: record_access(
-                    s,
-                    "engine",
-                    "system",
-                    "decrypt",
-                    "callbacks",
-                    fields=("number",),
-                    purpose=f"dial the queued callbacks after a start: {len(numbers)} numbers"
-                    f", {len(rows) - len(numbers)} undecryptable",
-                )
-            )
-        return [
-            PendingCallback(
-                r.call_id,
-                r.node,
-                numbers[r.call_id],
-                r.skill,
-                r.priority,
-                r.arrived_at,
-                r.attempts,
-                r.due_at if r.state == "scheduled" else 0.0,
-                r.kind,
-            )
-            for r in rows
-            if r.call_id in numbers
-        ]
 
     def call(self, call_id: str) -> CallRecord | None:
         with self.session() as s:

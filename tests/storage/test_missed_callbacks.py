@@ -17,6 +17,7 @@ from callcenter import domain
 from callcenter.api.http import build_app
 from callcenter.bus import Bus
 from callcenter.metrics import Metrics
+from callcenter.outbound import callback_store
 from callcenter.reports.build import SHANGHAI, build_report
 from callcenter.reports.query import MissedCounts, Period, missed_totals
 from callcenter.storage.database import Database
@@ -89,18 +90,18 @@ async def test_missed_call_tasks_are_stored_encrypted_and_restored(database: Dat
         assert (row.state, row.attempts, row.first_dialed_at) == ("unreached", 2, T + 120)
         assert CIPHER.decrypt(row.number) == "13800000002"
         assert s.get(CallbackRecord, "q1").kind == "queued"  # type: ignore[union-attr]
-    pending = database.pending_callbacks(CIPHER)
+    pending = callback_store.pending(database, CIPHER)
     by_id = {p.call_id: p for p in pending}
     assert set(by_id) == {"missed-c3", "missed-c4", "q1"}
     assert (by_id["missed-c4"].kind, by_id["missed-c4"].priority) == ("missed", -100)
     assert by_id["missed-c4"].due_at == T + 3600 and by_id["missed-c4"].number == "13800000004"
     assert by_id["q1"].kind == "queued"
     # the numbers that already had a task (blind index), for one task per number per day
-    made = database.missed_callbacks_since(T - 1)
+    made = callback_store.missed_since(database, T - 1)
     assert sorted(made) == sorted(
         (CIPHER.phone_index(f"1380000000{n}"), T + (10 if n == 4 else 0)) for n in range(1, 7)
     )
-    assert database.missed_callbacks_since(T + 11) == []
+    assert callback_store.missed_since(database, T + 11) == []
 
 
 async def test_missed_callback_rate_and_time_to_callback(database: Database) -> None:

@@ -19,6 +19,7 @@ from callcenter.api.http import build_app
 from callcenter.bus import Bus
 from callcenter.data import rotation
 from callcenter.data.crypto import FieldCipher, generate_key
+from callcenter.outbound import callback_store
 from callcenter.storage.database import MIGRATIONS, Database
 from callcenter.storage.recorder import CallRecorder
 from callcenter.storage.schema import CallbackRecord, CallRecord, DataAccess
@@ -116,7 +117,7 @@ async def test_look_ups_by_number_go_through_the_blind_index(database: Database)
     assert database.recent_call_count(CIPHER, "13812345678", 150.0) == 1
     index = CIPHER.phone_index("13812345678")
     assert [at for key, at in database.recent_callers(0.0) if key == index] == [100.0, 200.0]
-    pending = database.pending_callbacks(CIPHER)
+    pending = callback_store.pending(database, CIPHER)
     assert [(p.call_id, p.number) for p in pending] == [(f"c{i}", n) for i, n in enumerate(NUMBERS)]
     with database.session() as s:
         (logged,) = s.scalars(select(DataAccess)).all()
@@ -129,7 +130,7 @@ async def test_a_callback_no_key_can_open_is_not_dialled(database: Database) -> 
     await record(database, calls_and_callbacks())
     stranger = FieldCipher([generate_key().encode()], INDEX.encode())
     assert stranger.seal_phone("13812345678")[1] == CIPHER.phone_index("13812345678")
-    assert database.pending_callbacks(stranger) == []
+    assert callback_store.pending(database, stranger) == []
     with database.session() as s:
         (logged,) = s.scalars(select(DataAccess)).all()
         assert "0 numbers, 3 undecryptable" in logged.purpose

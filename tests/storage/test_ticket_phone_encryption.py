@@ -26,9 +26,9 @@ from callcenter.data import rotation
 from callcenter.data.crypto import FieldCipher, generate_key
 from callcenter.data.fusion import browse
 from callcenter.data.fusion.build import rebuild
+from callcenter.outbound import survey_store as surveys
 from callcenter.outbound.settings import OutboundSettings, SurveySettings
 from callcenter.pbx import base as pbx
-from callcenter.storage import surveys
 from callcenter.storage import tickets as store
 from callcenter.storage.database import MIGRATIONS, Database
 from callcenter.storage.schema import DataAccess, Profile, Survey, Ticket

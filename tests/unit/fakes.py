@@ -13,9 +13,9 @@ from typing import TypeVar
 
 from callcenter import domain
 from callcenter.bus import Bus, Subscription
-from callcenter.callbacks import PendingCallback
 from callcenter.config import Config, load_config
 from callcenter.decisions.log import DecisionLog
+from callcenter.outbound.callbacks import PendingCallback
 from callcenter.pbx import base as pbx
 from callcenter.runtime import Runtime
 from callcenter.stats import LiveStats

@@ -1,5 +1,5 @@
 """Priority and skill from the call (issue 18): what the dialplan's variables and a trusted
-proxy's headers may change, and what is ignored."""
+proxy's headers may change, and what is ignored; and the queue's priority rules."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 from panoramisk.message import Message
 
 from callcenter import domain
-from callcenter.call_priority import BOOST_LIMIT, decide
-from callcenter.config import Trunk, load_config
+from callcenter.call_priority import BOOST_LIMIT, PriorityRule, caller_priority, decide
+from callcenter.config import NumberEntry, Trunk, load_config
 from callcenter.paths import REPO
 from callcenter.pbx import base as pbx
 from callcenter.pbx.asterisk.dialplan import RenderParams, render
@@ -202,3 +202,38 @@ def test_driver_passes_the_join_requests_on_as_raw_text() -> None:
     (entered,) = d2.events_nowait()
     assert isinstance(entered, pbx.CallerEntered)
     assert entered.requests == (pbx.CallRequest("dialplan", "2", ""),)
+
+
+# --- caller priority rules -------------------------------------------------------------------
+
+PLAIN = NumberEntry("12345", "12345", "general")
+ELDERLY_LINE = NumberEntry("12349", "12349", "general", priority=5)
+RULES = (
+    PriorityRule("repeat_caller", boost=3, min_calls=2),
+    PriorityRule("caller_list", boost=5, list="elderly"),
+    PriorityRule("did", boost=1, did="12349"),
+)
+LISTS = {"elderly": frozenset({"13800000001"})}
+
+
+@pytest.mark.parametrize(
+    ("number", "caller", "recent", "expected"),
+    [
+        (PLAIN, "13900000000", 0, 0),
+        (PLAIN, "13900000000", 1, 0),  # below min_calls
+        (PLAIN, "13900000000", 2, 3),
+        (PLAIN, "13800000001", 0, 5),  # on the list
+        (PLAIN, "13800000001", 5, 8),  # list and repeat
+        (ELDERLY_LINE, "13900000000", 0, 6),  # own 5 + did rule 1
+        (ELDERLY_LINE, "13800000001", 2, 14),  # every rule matches
+    ],
+)
+def test_caller_priority(number: NumberEntry, caller: str, recent: int, expected: int) -> None:
+    assert caller_priority(number, caller, recent, RULES, LISTS) == expected
+
+
+def test_caller_priority_with_shipped_rules() -> None:
+    config = load_config(SHIPPED_CONFIG)
+    n = config.number_for("12345")
+    assert caller_priority(n, "13900000000", 0, config.priority_rules, config.lists) == 0
+    assert caller_priority(n, "13900000000", 1, config.priority_rules, config.lists) == 3

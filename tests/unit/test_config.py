@@ -13,10 +13,7 @@ from acd.states import Strategy
 from callcenter.config import (
     ConfigError,
     ConfigErrors,
-    NumberEntry,
     PbxNode,
-    PriorityRule,
-    caller_priority,
     load_config,
 )
 from callcenter.pbx.asterisk.settings import AsteriskSettings
@@ -357,38 +354,3 @@ def test_secret_missing_is_a_clear_error(
 def test_shipped_node_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CALLCENTER_AMI_SECRET", "from-env")
     assert load_config(SHIPPED_CONFIG).nodes[0].secret() == "from-env"
-
-
-# --- caller priority rules -------------------------------------------------------------------
-
-PLAIN = NumberEntry("12345", "12345", "general")
-ELDERLY_LINE = NumberEntry("12349", "12349", "general", priority=5)
-RULES = (
-    PriorityRule("repeat_caller", boost=3, min_calls=2),
-    PriorityRule("caller_list", boost=5, list="elderly"),
-    PriorityRule("did", boost=1, did="12349"),
-)
-LISTS = {"elderly": frozenset({"13800000001"})}
-
-
-@pytest.mark.parametrize(
-    ("number", "caller", "recent", "expected"),
-    [
-        (PLAIN, "13900000000", 0, 0),
-        (PLAIN, "13900000000", 1, 0),  # below min_calls
-        (PLAIN, "13900000000", 2, 3),
-        (PLAIN, "13800000001", 0, 5),  # on the list
-        (PLAIN, "13800000001", 5, 8),  # list and repeat
-        (ELDERLY_LINE, "13900000000", 0, 6),  # own 5 + did rule 1
-        (ELDERLY_LINE, "13800000001", 2, 14),  # every rule matches
-    ],
-)
-def test_caller_priority(number: NumberEntry, caller: str, recent: int, expected: int) -> None:
-    assert caller_priority(number, caller, recent, RULES, LISTS) == expected
-
-
-def test_caller_priority_with_shipped_rules() -> None:
-    config = load_config(SHIPPED_CONFIG)
-    n = config.number_for("12345")
-    assert caller_priority(n, "13900000000", 0, config.priority_rules, config.lists) == 0
-    assert caller_priority(n, "13900000000", 1, config.priority_rules, config.lists) == 3

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from acd import events as ev
 from callcenter import domain
-from callcenter.callbacks import PendingCallback
 from callcenter.config import Config, load_config
-from callcenter.outbound.policy import RetryPolicy
+from callcenter.outbound.callbacks import PendingCallback
+from callcenter.outbound.policy import CallingHours, RetryPolicy
 from callcenter.outbound.settings import AnnounceSettings, CallbackSettings, OutboundSettings
 from callcenter.pbx import base as pbx
+from ivr.model import TimeRange
 from tests.unit.fakes import SHIPPED_CONFIG, caller, eventually, running_runtime
 
 NOBODY = "dialect"  # no shipped agent has it: nobody staffed, no estimate
@@ -158,3 +161,23 @@ async def test_pending_callbacks_from_storage_are_queued_again_at_start() -> Non
         await h.runtime.request(ev.AgentResumed("1002"))
         await eventually(lambda: len(h.driver.callbacks) == 1)
         assert h.driver.callbacks[0][0].ref == "old"
+
+
+async def test_callback_taken_while_an_agent_rings_out_of_calling_hours_waits_for_them() -> None:
+    later = (datetime.now(ZoneInfo("Asia/Shanghai")).hour + 2) % 24  # closed now
+    hours = CallingHours((TimeRange(later * 60, later * 60 + 60),), "Asia/Shanghai")
+    cfg = fast()
+    cfg = replace(cfg, outbound=replace(cfg.outbound, hours=hours))
+    async with running_runtime(cfg, agent_statuses=LABOR_AWAY) as h:
+        h.driver.emit(caller("c1", did="12333"))
+        await eventually(lambda: len(h.runtime.acd.queued()) == 1)
+        await h.runtime.request(ev.AgentResumed("1002"))
+        await eventually(lambda: [o[0] for o in h.driver.offers] == ["c1"])  # 1002 rings
+        h.driver.emit(pbx.CallbackRequested("a", "c1", "13812345678"))
+        await eventually(lambda: bool(h.of(domain.CallbackScheduled)))
+        # off the queue until calling hours open, the agent's ring stopped, the place kept
+        assert h.runtime.acd.queued() == []
+        assert h.runtime.callbacks.callbacks["c1"].state == "scheduled"
+        assert [e.call_id for e in h.of(domain.CallbackScheduled)] == ["c1"]
+        assert [e.call_id for e in h.of(domain.CallerLeft)] == ["c1"]
+        assert h.runtime.acd.agent("1002").state == "idle"

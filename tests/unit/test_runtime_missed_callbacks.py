@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 
 from acd import events as ev
 from callcenter import domain
-from callcenter.callbacks import PendingCallback
 from callcenter.config import Config, load_config
+from callcenter.outbound.callbacks import PendingCallback
 from callcenter.outbound.policy import CallingHours, RetryPolicy
 from callcenter.outbound.settings import (
     AnnounceSettings,
@@ -177,6 +177,8 @@ async def test_queued_callback_taken_later_replaces_the_pending_missed_call_task
         ]
         assert [(v.call_id, v.callback) for v in h.runtime.acd.queued()] == [("c2", True)]
         assert "missed-c1" not in h.runtime.calls
+        # the task's withdrawal is no leave of a caller
+        assert [e.call_id for e in h.of(domain.CallerLeft) if e.reason == "callback"] == ["c2"]
         await h.runtime.request(ev.AgentResumed("1002"))
         await eventually(lambda: len(h.driver.callbacks) == 1)
         assert [c[0].ref for c in h.driver.callbacks] == ["c2"]  # one call to the citizen
@@ -199,6 +201,7 @@ async def test_citizen_who_calls_again_and_is_answered_closes_its_missed_call_ta
         ]
         assert h.runtime.acd.queued() == [] and h.driver.callbacks == []
         assert "missed-c1" not in h.runtime.calls and "missed-c1" not in h.runtime.callbacks
+        assert [e.reason for e in h.of(domain.CallerLeft) if e.call_id == "missed-c1"] == []
 
 
 async def test_pending_missed_call_task_from_storage_is_queued_again_below_live_callers() -> None:

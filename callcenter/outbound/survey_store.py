@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from callcenter.callbacks import dialable
 from callcenter.data.audit import record_access
 from callcenter.data.crypto import FieldCipher, Undecryptable
+from callcenter.outbound.callbacks import dialable
 from callcenter.outbound.settings import OutboundSettings
 from callcenter.storage import tickets as store
 from callcenter.storage.schema import Survey, SurveyAttempt, Ticket, TicketComment

@@ -19,10 +19,10 @@ from callcenter import domain
 from callcenter.bus import Subscription
 from callcenter.data.crypto import FieldCipher
 from callcenter.masking import mask_phone
+from callcenter.outbound import survey_store as store
 from callcenter.outbound.settings import OutboundSettings
 from callcenter.pbx.base import OutboundCall
 from callcenter.retry import until_done
-from callcenter.storage import surveys as store
 from callcenter.storage.database import Database
 from callcenter.tickets.settings import TicketSettings
 
