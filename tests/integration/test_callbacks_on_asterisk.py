@@ -69,6 +69,20 @@ def _accept_callback(
         time.sleep(1.5)
 
 
+def _asking(cc: Center) -> None:
+    """Wait until the survey's question takes a key: a channel in cc-survey's Read (the tests
+    run one survey at a time). A fixed sleep fell short on a loaded machine."""
+
+    def reading() -> bool:
+        for line in cc.instance.cli("core show channels concise").splitlines():
+            fields = line.split("!")
+            if len(fields) > 5 and fields[1] == "cc-survey" and fields[5] == "Read":
+                return True
+        return False
+
+    wait_until(reading, 30, "the survey question to take a key")
+
+
 def _disconnected(phone: Softphone, number: str, after: int = 0) -> dict[str, Any]:
     event: dict[str, Any] = phone.wait_for(
         lambda e: (
@@ -263,7 +277,7 @@ def test_44190_6_2_3_survey_call_rated_by_dtmf_lands_on_the_ticket(
     phone = cc.citizens(number)
     tid = _closed_ticket(cc, number)
     phone.wait_for(lambda e: e.get("event") == "confirmed" and e.get("user") == number, 30)
-    time.sleep(1.5)  # the question is playing; a key interrupts it
+    _asking(cc)  # the question is playing: a key interrupts it (one sent before is lost)
     phone.dtmf(number, digit)
     heard = closed_wav(_disconnected(phone, number)["recording"])
     assert prompt_heard(heard, cc.instance.dir / "prompts" / "survey_thanks.wav") > 0.9
