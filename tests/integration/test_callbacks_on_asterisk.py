@@ -226,7 +226,11 @@ def test_unanswered_callback_is_retried_then_handed_to_a_person(cc: Center) -> N
 def test_pending_callback_survives_an_engine_restart(cc: Center) -> None:
     number = "13800000054"
     phone, call_id = _called_in_and_took_the_callback(cc, number)
-    time.sleep(1)  # the recorder has stored it
+    wait_until(  # the recorder has stored it (a kill before then loses what was not written)
+        lambda: cc.rows("SELECT state FROM callbacks WHERE call_id = :c", c=call_id),
+        30,
+        "the callback stored",
+    )
     cc.engine.kill()
     cc.engine.start()
     wait_until(
