@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 from callcenter.api.auth import Principal
 from callcenter.api.errors import ApiError
 from callcenter.api.tickets import CIPHER, SETTINGS, TICKET_DB, redactor_for, view
-from callcenter.storage import tickets as store
 from callcenter.storage.schema import TicketComment
+from callcenter.tickets import service as store
 from callcenter.tickets.model import Actor, Role
 
 GATEWAY = Actor("sms-gateway", Role.AGENT)

@@ -49,10 +49,10 @@ from callcenter.data.protection import Action, MaskingPolicy, Redactor, load_pol
 from callcenter.masking import mask_id_card
 from callcenter.outbound.settings import OutboundSettings
 from callcenter.storage import surveys
-from callcenter.storage import tickets as store
 from callcenter.storage.database import Database
 from callcenter.storage.schema import EmergencyLink, Ticket, TicketAttachment
 from callcenter.tickets import actions as act
+from callcenter.tickets import service as store
 from callcenter.tickets.calendar import warning
 from callcenter.tickets.knowledge import REQUEST_TYPES
 from callcenter.tickets.lifecycle import allowed_actions

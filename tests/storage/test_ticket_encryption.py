@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import func, inspect, select, text
 
 from callcenter.data.crypto import FieldCipher, ephemeral_cipher
-from callcenter.storage import tickets as store
 from callcenter.storage.database import Database
 from callcenter.storage.schema import ChangeLog, DataAccess, Ticket, TicketHistory
+from callcenter.tickets import service as store
 from callcenter.tickets.model import Actor, Role
 from callcenter.tickets.settings import TicketSettings, load_ticket_settings
 from tests.storage.data_api import call, data_client

@@ -29,9 +29,9 @@ from callcenter.data.fusion.build import rebuild
 from callcenter.outbound.settings import OutboundSettings, SurveySettings
 from callcenter.pbx import base as pbx
 from callcenter.storage import surveys
-from callcenter.storage import tickets as store
 from callcenter.storage.database import MIGRATIONS, Database
 from callcenter.storage.schema import DataAccess, Profile, Survey, Ticket
+from callcenter.tickets import service as store
 from callcenter.tickets.actions import AcceptHandling, Action, Approve, Close, Dispatch, Reply
 from callcenter.tickets.model import Actor, Role
 from callcenter.tickets.settings import TicketSettings, load_ticket_settings
