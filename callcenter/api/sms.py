@@ -19,12 +19,13 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callcenter.api.auth import Principal
+from callcenter.api.auth import Principal, redactor_for
 from callcenter.api.errors import ApiError
-from callcenter.api.tickets import CIPHER, SETTINGS, TICKET_DB, redactor_for, view
+from callcenter.api.keys import CIPHER, SETTINGS, TICKET_DB
 from callcenter.storage.schema import TicketComment
 from callcenter.tickets import service as store
 from callcenter.tickets.model import Actor, Role
+from callcenter.tickets.schemas import view
 
 GATEWAY = Actor("sms-gateway", Role.AGENT)
 
