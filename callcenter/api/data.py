@@ -39,7 +39,7 @@ from callcenter.data.quality.corrections import CorrectionError, correct
 from callcenter.data.quality.runner import QualityRunError, run
 from callcenter.storage.database import Database
 from callcenter.storage.schema import ExportCursor, ImportRun, QualityRun, RetentionRun
-from callcenter.tickets.service import TicketNotFound
+from callcenter.tickets.errors import TicketNotFound
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MAX_IMPORT = 50 * 1024 * 1024

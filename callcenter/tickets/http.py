@@ -49,6 +49,7 @@ from callcenter.storage import surveys
 from callcenter.storage.schema import EmergencyLink, Ticket, TicketAttachment
 from callcenter.tickets import actions as act
 from callcenter.tickets import service as store
+from callcenter.tickets.errors import NoDataKey
 from callcenter.tickets.knowledge import REQUEST_TYPES
 from callcenter.tickets.lifecycle import allowed_actions
 from callcenter.tickets.model import Actor, Role, Status
@@ -201,7 +202,7 @@ async def _create(request: web.Request, channel: str, body: dict[str, object]) -
 
     try:
         made, out = await _run(request, work)
-    except store.NoDataKey as exc:
+    except NoDataKey as exc:
         raise ApiError(503, exc.error_id, str(exc)) from exc
     out["linked"] = made.linked
     if made.linked:
@@ -280,7 +281,7 @@ async def listing(request: web.Request) -> web.Response:
 
     try:
         total, rows = await _run(request, work)
-    except store.NoDataKey as exc:
+    except NoDataKey as exc:
         raise ApiError(503, exc.error_id, str(exc)) from exc
     return web.json_response(
         {
