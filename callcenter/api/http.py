@@ -26,7 +26,6 @@ from callcenter.api import (
     openapi,
     recordings,
     reports,
-    sms,
     staffing,
 )
 from callcenter.api.auth import OPEN_LOOPBACK, ROLES, auth_middleware, principal, require
@@ -43,6 +42,7 @@ from callcenter.stats import LiveStats, percentile
 from callcenter.storage.database import Database
 from callcenter.storage.schema import CallbackAttemptRecord, CallbackRecord
 from callcenter.tickets import http as tickets
+from callcenter.tickets import sms
 from callcenter.tickets.settings import TicketSettings
 
 RUNTIME: web.AppKey[Runtime] = web.AppKey("runtime", Runtime)

@@ -18,5 +18,6 @@ Around it:
   comments, search), inside the caller's transaction.
 - `calls`: every answered call becomes a draft ticket; its transcript fills it in.
 - `schemas`: the HTTP request bodies and the JSON a ticket is shown as (redacted by role).
-- `http`: the HTTP handlers and their routes.
+- `http`: the HTTP handlers and their routes; `sms`: the SMS gateway's webhook (another intake
+  channel).
 """

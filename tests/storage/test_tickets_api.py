@@ -14,7 +14,6 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from callcenter.api import sms
 from callcenter.api.auth import add_token, auth_middleware
 from callcenter.api.errors import errors_middleware
 from callcenter.api.http import build_app
@@ -23,6 +22,7 @@ from callcenter.data.crypto import ephemeral_cipher
 from callcenter.storage.database import Database
 from callcenter.storage.schema import Ticket
 from callcenter.tickets import http as api
+from callcenter.tickets import sms
 from callcenter.tickets.settings import load_ticket_settings
 
 REPO = Path(__file__).resolve().parents[2]
