@@ -25,7 +25,6 @@ from callcenter.api.http import build_app
 from callcenter.asr.transcriber import Transcriber
 from callcenter.asr.worker import TranscriptionPool
 from callcenter.bus import Bus
-from callcenter.call_tickets import CallTicketMaker
 from callcenter.config import NO_PBX, Config, recordings_root
 from callcenter.data.crypto import FieldCipher, load_cipher
 from callcenter.data.jobs import FIRST_JOBS_AFTER, DataJobs
@@ -48,6 +47,7 @@ from callcenter.stats import LiveStats
 from callcenter.storage.database import Database
 from callcenter.storage.recorder import CallRecorder
 from callcenter.storage.schema import Ticket
+from callcenter.tickets.calls import CallTicketMaker
 from callcenter.tickets.settings import load_ticket_settings
 from callcenter.tomlreader import ConfigError
 from callcenter.transcription import DatabaseJobs, TranscriptionService

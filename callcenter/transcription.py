@@ -22,9 +22,9 @@ from sqlalchemy.orm import Session
 
 from callcenter.asr.transcriber import Transcript
 from callcenter.asr.worker import BacklogRunner, Job, JobExecutor
-from callcenter.call_tickets import apply_transcript
 from callcenter.storage.database import Database
 from callcenter.storage.schema import AsrJob, RecordingFile, TranscriptSegment
+from callcenter.tickets.calls import apply_transcript
 from callcenter.tickets.settings import TicketSettings
 
 log = logging.getLogger(__name__)

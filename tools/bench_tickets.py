@@ -2,7 +2,7 @@
 same operations on a small table (1,000 tickets) in the same run.
 
 Tickets are bulk-loaded with COPY from a pool of realistic requests (segmented once with
-jieba); then each operation runs through the same code the API uses (`storage.tickets`):
+jieba); then each operation runs through the same code the API uses (`tickets.service`):
 create (classify, repeat check, deadline, history), list a department's open tickets,
 full-text search, a caller's history, read one ticket with its history.
 
@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import create_engine, text  # noqa: E402
 
 from callcenter.data.crypto import ephemeral_cipher  # noqa: E402
-from callcenter.storage import tickets as store  # noqa: E402
 from callcenter.storage.database import Database  # noqa: E402
+from callcenter.tickets import service as store  # noqa: E402
 from callcenter.tickets.model import Actor, Role  # noqa: E402
 from callcenter.tickets.settings import TicketSettings, load_ticket_settings  # noqa: E402
 

@@ -15,9 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callcenter.alerts.engine import LEVELS, Finding
-from callcenter.storage import tickets as ticket_store
 from callcenter.storage.schema import ReportRun, Ticket, WarningTicket
 from callcenter.storage.schema import Warning as WarningRow
+from callcenter.tickets import service as ticket_store
 from callcenter.tickets.actions import Supervise
 from callcenter.tickets.errors import TicketError
 from callcenter.tickets.model import Actor, Status

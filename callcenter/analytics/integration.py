@@ -20,7 +20,7 @@ from callcenter.reports import kpi
 from callcenter.reports.query import Period, call_totals, ticket_totals
 from callcenter.storage.database import Database
 from callcenter.storage.schema import CallRecord, Ticket
-from callcenter.storage.tickets import CHANNELS
+from callcenter.tickets.service import CHANNELS
 from callcenter.tickets.settings import load_ticket_settings
 
 MAIN_DID = "12345"

@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session
 from callcenter.alerts import store
 from callcenter.api.auth import Principal, require
 from callcenter.api.errors import ApiError, json_body
+from callcenter.api.keys import CIPHER, CONFIG_DIR, SETTINGS, TICKET_DB
 from callcenter.api.openapi_ops import ANY_OBJECT, operation
 from callcenter.api.params import path_id
-from callcenter.api.tickets import CIPHER, CONFIG_DIR, SETTINGS, TICKET_DB
 from callcenter.data import audit
 from callcenter.data.catalog import load_annotations
 from callcenter.data.crypto import clear_or_empty

@@ -27,9 +27,9 @@ from callcenter.analytics.integration import integration_report
 from callcenter.analytics.sql import Period, tune
 from callcenter.api.auth import Principal, require
 from callcenter.api.errors import ApiError
+from callcenter.api.keys import CONFIG_DIR, SETTINGS, TICKET_DB
 from callcenter.api.openapi_ops import operation, query_params
 from callcenter.api.params import query_int as _int
-from callcenter.api.tickets import CONFIG_DIR, SETTINGS, TICKET_DB
 from callcenter.data import audit
 from callcenter.data.catalog import load_annotations
 from callcenter.data.protection import Action, Redactor, load_policy

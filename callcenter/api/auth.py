@@ -29,6 +29,9 @@ from pathlib import Path
 from aiohttp import web
 
 from callcenter.api.errors import ApiError, Handler
+from callcenter.api.keys import CONFIG_DIR, SHIPPED_CONFIG
+from callcenter.data.protection import Redactor
+from callcenter.data.redaction import redactor
 
 ROLES = ("agent", "supervisor", "department", "admin", "auditor")
 TOKENS_FILE_ENV = "CALLCENTER_TOKENS_FILE"
@@ -50,6 +53,12 @@ class Principal:
 
 
 PRINCIPAL: web.RequestKey[Principal] = web.RequestKey("principal", Principal)
+
+
+def redactor_for(request: web.Request, who: Principal) -> Redactor:
+    """What the caller's role sees of each catalogued field (`callcenter.data.redaction`),
+    after the app's configuration folder (the shipped one when the app names none)."""
+    return redactor(request.app.get(CONFIG_DIR, SHIPPED_CONFIG), who.role)
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from callcenter import domain
 from callcenter.api.auth import Principal, principal, require
 from callcenter.api.errors import ApiError, json_body
-from callcenter.api.tickets import CIPHER
+from callcenter.api.keys import CIPHER
 from callcenter.browser_phone import PhoneUnavailable, phone_account, sipjs_dir, sipjs_problem
 from callcenter.bus import Subscription
 from callcenter.config import Config

@@ -24,9 +24,9 @@ from sqlalchemy.orm import Session
 
 from callcenter.api.auth import Principal, require
 from callcenter.api.errors import ApiError, json_body
+from callcenter.api.keys import CIPHER, CONFIG_DIR, TICKET_DB
 from callcenter.api.params import path_id
 from callcenter.api.params import query_int as _int
-from callcenter.api.tickets import CIPHER, CONFIG_DIR, TICKET_DB
 from callcenter.data import audit
 from callcenter.data.catalog import build_catalog, export_watermark, load_annotations, to_json
 from callcenter.data.catalog import write_xlsx as catalog_xlsx
@@ -39,7 +39,7 @@ from callcenter.data.quality.corrections import CorrectionError, correct
 from callcenter.data.quality.runner import QualityRunError, run
 from callcenter.storage.database import Database
 from callcenter.storage.schema import ExportCursor, ImportRun, QualityRun, RetentionRun
-from callcenter.storage.tickets import TicketNotFound
+from callcenter.tickets.errors import TicketNotFound
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MAX_IMPORT = 50 * 1024 * 1024

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from callcenter.api.auth import require
 from callcenter.api.errors import ApiError
-from callcenter.api.tickets import TICKET_DB
+from callcenter.api.keys import TICKET_DB
 from callcenter.data import audit
 
 

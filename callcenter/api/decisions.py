@@ -10,7 +10,7 @@ from aiohttp import web
 from callcenter.api.auth import require
 from callcenter.api.console import AUDIT_DB
 from callcenter.api.errors import ApiError
-from callcenter.api.tickets import CIPHER
+from callcenter.api.keys import CIPHER
 from callcenter.decisions.recorder import DecisionRecorder
 from callcenter.decisions.service import explain
 

@@ -26,13 +26,12 @@ from callcenter.api import (
     openapi,
     recordings,
     reports,
-    sms,
     staffing,
-    tickets,
 )
 from callcenter.api.auth import OPEN_LOOPBACK, ROLES, auth_middleware, principal, require
 from callcenter.api.console import LiveFeed
 from callcenter.api.errors import ApiError, errors_middleware, json_body
+from callcenter.api.keys import ATTACHMENTS, CIPHER, CONFIG_DIR, OUTBOUND, SETTINGS, TICKET_DB
 from callcenter.api.live_key import LIVE
 from callcenter.data.crypto import FieldCipher, Undecryptable
 from callcenter.live import LiveTranscription
@@ -42,6 +41,8 @@ from callcenter.runtime import Runtime
 from callcenter.stats import LiveStats, percentile
 from callcenter.storage.database import Database
 from callcenter.storage.schema import CallbackAttemptRecord, CallbackRecord
+from callcenter.tickets import http as tickets
+from callcenter.tickets import sms
 from callcenter.tickets.settings import TicketSettings
 
 RUNTIME: web.AppKey[Runtime] = web.AppKey("runtime", Runtime)
@@ -82,17 +83,17 @@ def build_app(
         app[recordings.RECORDINGS_ROOT] = recordings_root
         app.add_routes(recordings.routes())
     if cipher is not None:  # citizens' numbers are stored encrypted (tickets, console, data)
-        app[tickets.CIPHER] = cipher
+        app[CIPHER] = cipher
     if database is not None and ticket_settings is not None and attachments is not None:
-        app[tickets.TICKET_DB] = database
-        app[tickets.SETTINGS] = ticket_settings
-        app[tickets.ATTACHMENTS] = attachments
-        app[tickets.OUTBOUND] = runtime.config.outbound
+        app[TICKET_DB] = database
+        app[SETTINGS] = ticket_settings
+        app[ATTACHMENTS] = attachments
+        app[OUTBOUND] = runtime.config.outbound
         app[CALLBACK_DB] = database
         app.add_routes([web.get("/api/callbacks", callbacks_listing)])
         app.add_routes(tickets.routes())
         app.add_routes(data_audit.routes())
-        app[tickets.CONFIG_DIR] = runtime.config.source_dir
+        app[CONFIG_DIR] = runtime.config.source_dir
         for module in APPLICATIONS:
             app.add_routes(module.routes())
         app.add_routes(sms.routes())
@@ -234,7 +235,7 @@ async def callbacks_listing(request: web.Request) -> web.Response:
     if kind not in ("", "queued", "missed"):
         raise ApiError(400, "api.invalid", "'kind' must be queued or missed")
     database = request.app[CALLBACK_DB]
-    cipher = request.app.get(tickets.CIPHER)
+    cipher = request.app.get(CIPHER)
 
     def work(s: Session) -> list[dict[str, Any]]:
         query = select(CallbackRecord).order_by(CallbackRecord.arrived_at).limit(500)

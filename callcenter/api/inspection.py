@@ -22,10 +22,10 @@ from sqlalchemy.orm import Session
 
 from callcenter.api.auth import Principal, require
 from callcenter.api.errors import ApiError, json_body
+from callcenter.api.keys import CONFIG_DIR, TICKET_DB
 from callcenter.api.openapi_ops import operation, query_params
 from callcenter.api.params import path_id
 from callcenter.api.params import query_int as _int
-from callcenter.api.tickets import CONFIG_DIR, TICKET_DB
 from callcenter.data import audit
 from callcenter.data.catalog import load_annotations
 from callcenter.data.protection import Redactor, load_policy

@@ -21,11 +21,11 @@ from sqlalchemy.orm import Session
 
 from callcenter.api.auth import Principal, require
 from callcenter.api.errors import ApiError, json_body
+from callcenter.api.keys import TICKET_DB
 from callcenter.api.live_key import LIVE
 from callcenter.api.openapi_ops import ANY_OBJECT, operation, query_params
 from callcenter.api.params import path_id
 from callcenter.api.params import query_int as _int
-from callcenter.api.tickets import TICKET_DB
 from callcenter.knowledge_base import store
 from callcenter.knowledge_base.gaps import THRESHOLD, gaps
 from callcenter.knowledge_base.model import (

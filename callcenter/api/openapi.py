@@ -9,7 +9,7 @@ from aiohttp import web
 
 from callcenter.api.openapi_ops import ANY_OBJECT, operation, query_params
 from callcenter.api.params import MAX_ID
-from callcenter.api.tickets import MAX_PAGE
+from callcenter.tickets.schemas import MAX_PAGE
 
 ID = {
     "name": "id",

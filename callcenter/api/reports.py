@@ -16,9 +16,9 @@ from aiohttp import web
 
 from callcenter.api.auth import Principal, require
 from callcenter.api.errors import ApiError, json_body
+from callcenter.api.keys import CONFIG_DIR, TICKET_DB
 from callcenter.api.openapi_ops import operation, query_params
 from callcenter.api.params import path_id
-from callcenter.api.tickets import CONFIG_DIR, TICKET_DB
 from callcenter.data import audit
 from callcenter.reports.build import (
     ALL_DIMENSIONS,

@@ -14,8 +14,8 @@ from aiohttp import web
 
 from callcenter.api.auth import require
 from callcenter.api.errors import ApiError
+from callcenter.api.keys import CONFIG_DIR, TICKET_DB
 from callcenter.api.openapi_ops import operation
-from callcenter.api.tickets import CONFIG_DIR, TICKET_DB
 from callcenter.staffing.settings import load_staffing
 from callcenter.tomlreader import ConfigErrors
 

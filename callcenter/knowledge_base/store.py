@@ -33,7 +33,7 @@ from callcenter.knowledge_base.model import (
     Step,
 )
 from callcenter.storage.schema import KnowledgeEntry, KnowledgeVersion
-from callcenter.storage.tickets import search_words
+from callcenter.tickets.service import search_words
 
 MAX_TITLE = 200
 MAX_DEPARTMENT = 64

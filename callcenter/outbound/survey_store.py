@@ -18,8 +18,8 @@ from callcenter.data.audit import record_access
 from callcenter.data.crypto import FieldCipher, Undecryptable
 from callcenter.outbound.callbacks import dialable
 from callcenter.outbound.settings import OutboundSettings
-from callcenter.storage import tickets as store
 from callcenter.storage.schema import Survey, SurveyAttempt, Ticket, TicketComment
+from callcenter.tickets import service as store
 from callcenter.tickets.actions import Evaluate, Revisit
 from callcenter.tickets.errors import TicketError
 from callcenter.tickets.model import Actor, CallbackOutcome, Rating, Role

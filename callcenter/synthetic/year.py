@@ -189,7 +189,7 @@ _WORDS: dict[str, str] = {}
 
 
 def search_text(pieces: Sequence[str]) -> str:
-    """The ticket's search words (what `storage.tickets.search_words` gives), segmented
+    """The ticket's search words (what `tickets.service.search_words` gives), segmented
     piece by piece with a cache, which makes a million cheap: a piece is a template literal or
     a slot value, so words seldom cross piece borders."""
     found: list[str] = []

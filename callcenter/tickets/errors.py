@@ -1,4 +1,5 @@
-"""Errors of the ticket core, each with a stable `error_id` the HTTP edge can map."""
+"""Errors of tickets (the core and the service), each with a stable `error_id` the HTTP edge
+maps."""
 
 from __future__ import annotations
 
@@ -37,3 +38,22 @@ class UnknownRequestType(TicketError):
     """No deadline rule exists for the request type."""
 
     error_id = "ticket.unknown_request_type"
+
+
+class TicketNotFound(TicketError):
+    """No such ticket (or none the caller may see)."""
+
+    error_id = "ticket.not_found"
+
+
+class StaleTicket(TicketError):
+    """The ticket changed since the version the caller read (optimistic locking)."""
+
+    error_id = "ticket.conflict"
+
+
+class NoDataKey(TicketError):
+    """An ID-card or phone number came in but no encryption key is configured: nothing is
+    written."""
+
+    error_id = "data.no_key"

@@ -14,11 +14,12 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from callcenter.api import data_audit, recordings
-from callcenter.api import tickets as api
 from callcenter.api.auth import add_token, auth_middleware
 from callcenter.api.errors import errors_middleware
+from callcenter.api.keys import ATTACHMENTS, CIPHER, CONFIG_DIR, SETTINGS, TICKET_DB
 from callcenter.data.crypto import FieldCipher
 from callcenter.storage.database import Database
+from callcenter.tickets import http as api
 from callcenter.tickets.settings import load_ticket_settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -45,13 +46,13 @@ async def data_client(
     monkeypatch.setenv("CALLCENTER_TOKENS_FILE", str(path))
     monkeypatch.delenv("CALLCENTER_API_TOKEN", raising=False)
     app = web.Application(middlewares=[errors_middleware, auth_middleware])
-    app[api.TICKET_DB] = database
-    app[api.SETTINGS] = load_ticket_settings(REPO / "config")
-    app[api.ATTACHMENTS] = tmp_path / "attachments"
+    app[TICKET_DB] = database
+    app[SETTINGS] = load_ticket_settings(REPO / "config")
+    app[ATTACHMENTS] = tmp_path / "attachments"
     if cipher is not None:
-        app[api.CIPHER] = cipher
+        app[CIPHER] = cipher
     if config is not None:  # the masking policy and catalogue (default: the shipped ones)
-        app[api.CONFIG_DIR] = config
+        app[CONFIG_DIR] = config
     app[recordings.DATABASE] = database
     app[recordings.RECORDINGS_ROOT] = tmp_path / "rec"
     app.add_routes(api.routes())

@@ -28,9 +28,9 @@ from callcenter.alerts.evaluate import (
 )
 from callcenter.alerts.settings import load_alerts
 from callcenter.api import alerts as api
-from callcenter.api import tickets
 from callcenter.api.auth import add_token, auth_middleware
 from callcenter.api.errors import errors_middleware
+from callcenter.api.keys import CIPHER, CONFIG_DIR, SETTINGS, TICKET_DB
 from callcenter.data.crypto import FILE_ENV, load_cipher, write_key_file
 from callcenter.storage.database import Database
 from callcenter.storage.schema import DataAccess, ReportRun, Ticket, TicketHistory, WarningTicket
@@ -114,10 +114,10 @@ async def client(
     monkeypatch.setenv("CALLCENTER_TOKENS_FILE", str(path))
     monkeypatch.delenv("CALLCENTER_API_TOKEN", raising=False)
     app = web.Application(middlewares=[errors_middleware, auth_middleware])
-    app[tickets.TICKET_DB] = database
-    app[tickets.CONFIG_DIR] = CONFIG
-    app[tickets.SETTINGS] = load_ticket_settings(CONFIG)
-    app[tickets.CIPHER] = load_cipher()  # the synthetic year's keys: numbers are encrypted
+    app[TICKET_DB] = database
+    app[CONFIG_DIR] = CONFIG
+    app[SETTINGS] = load_ticket_settings(CONFIG)
+    app[CIPHER] = load_cipher()  # the synthetic year's keys: numbers are encrypted
     app.add_routes(api.routes())
     async with TestClient(TestServer(app)) as c:
         yield c, tokens

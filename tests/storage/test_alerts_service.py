@@ -15,10 +15,10 @@ from callcenter.alerts.service import AlertService
 from callcenter.alerts.settings import load_alerts
 from callcenter.bus import Bus
 from callcenter.data.crypto import ephemeral_cipher as _phone_keys
-from callcenter.storage import tickets as ticket_store
 from callcenter.storage.database import Database
 from callcenter.storage.schema import Warning as WarningRow
 from callcenter.storage.schema import WarningTicket
+from callcenter.tickets import service as ticket_store
 from callcenter.tickets.model import Actor, Role
 from callcenter.tickets.settings import load_ticket_settings
 

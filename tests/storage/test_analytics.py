@@ -24,9 +24,9 @@ from callcenter.analytics.integration import integration_report
 from callcenter.analytics.scorecard import main_scorecard
 from callcenter.analytics.sql import Period, percentile
 from callcenter.api import analytics as api
-from callcenter.api import tickets
 from callcenter.api.auth import add_token, auth_middleware
 from callcenter.api.errors import errors_middleware
+from callcenter.api.keys import CONFIG_DIR, SETTINGS, TICKET_DB
 from callcenter.config import load_config
 from callcenter.data.catalog import load_annotations
 from callcenter.data.crypto import FILE_ENV, load_cipher, write_key_file
@@ -370,10 +370,10 @@ async def client(
     monkeypatch.setenv("CALLCENTER_TOKENS_FILE", str(path))
     monkeypatch.delenv("CALLCENTER_API_TOKEN", raising=False)
     app = web.Application(middlewares=[errors_middleware, auth_middleware])
-    app[tickets.TICKET_DB] = year
-    app[tickets.SETTINGS] = load_ticket_settings(CONFIG)
+    app[TICKET_DB] = year
+    app[SETTINGS] = load_ticket_settings(CONFIG)
     shutil.copytree(CONFIG, tmp_path / "config")
-    app[tickets.CONFIG_DIR] = tmp_path / "config"
+    app[CONFIG_DIR] = tmp_path / "config"
     app.add_routes(api.routes())
     async with TestClient(TestServer(app)) as c:
         yield c, tokens

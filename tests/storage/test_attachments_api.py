@@ -18,12 +18,13 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from callcenter.api import tickets as api
 from callcenter.api.auth import add_token, auth_middleware
 from callcenter.api.errors import errors_middleware
+from callcenter.api.keys import ATTACHMENTS, CIPHER, SETTINGS, TICKET_DB
 from callcenter.data.crypto import ephemeral_cipher
 from callcenter.storage.database import Database
 from callcenter.storage.schema import TicketAttachment
+from callcenter.tickets import http as api
 from callcenter.tickets.settings import load_ticket_settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -62,10 +63,10 @@ def attachments_client(
         monkeypatch.delenv("CALLCENTER_API_TOKEN", raising=False)
         root = tmp_path / "attachments"
         app = web.Application(middlewares=[errors_middleware, auth_middleware])
-        app[api.TICKET_DB] = database
-        app[api.SETTINGS] = load_ticket_settings(config)
-        app[api.ATTACHMENTS] = root
-        app[api.CIPHER] = ephemeral_cipher()  # citizens' numbers are stored encrypted
+        app[TICKET_DB] = database
+        app[SETTINGS] = load_ticket_settings(config)
+        app[ATTACHMENTS] = root
+        app[CIPHER] = ephemeral_cipher()  # citizens' numbers are stored encrypted
         app.add_routes(api.routes())
         async with TestClient(TestServer(app)) as c:
             yield c, tokens, root

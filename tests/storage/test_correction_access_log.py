@@ -13,9 +13,9 @@ from sqlalchemy import select, update
 from callcenter.data.crypto import FieldCipher, ephemeral_cipher
 from callcenter.data.crypto import ephemeral_cipher as _phone_keys
 from callcenter.data.quality.corrections import CorrectionError, correct
-from callcenter.storage import tickets as store
 from callcenter.storage.database import Database
 from callcenter.storage.schema import DataAccess, DataCorrection, Ticket
+from callcenter.tickets import service as store
 from callcenter.tickets.model import Actor, Role
 from callcenter.tickets.settings import load_ticket_settings
 

@@ -19,9 +19,9 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select, update
 
 from callcenter.api import data as api
-from callcenter.api import tickets
 from callcenter.api.auth import add_token, auth_middleware
 from callcenter.api.errors import errors_middleware
+from callcenter.api.keys import CIPHER, CONFIG_DIR, TICKET_DB
 from callcenter.data.crypto import FILE_ENV, load_cipher, write_key_file
 from callcenter.data.fusion.build import rebuild
 from callcenter.masking import mask_phone
@@ -60,10 +60,10 @@ async def client(
     monkeypatch.setenv("CALLCENTER_TOKENS_FILE", str(path))
     monkeypatch.delenv("CALLCENTER_API_TOKEN", raising=False)
     app = web.Application(middlewares=[errors_middleware, auth_middleware])
-    app[tickets.TICKET_DB] = database
-    app[tickets.CIPHER] = load_cipher()
+    app[TICKET_DB] = database
+    app[CIPHER] = load_cipher()
     shutil.copytree(CONFIG, tmp_path / "config")  # a test may change the masking policy
-    app[api.CONFIG_DIR] = tmp_path / "config"
+    app[CONFIG_DIR] = tmp_path / "config"
     app.add_routes(api.routes())
     async with TestClient(TestServer(app)) as c:
         yield c, tokens

@@ -37,9 +37,9 @@ from callcenter.data.feeds import (
     verify_signature,
 )
 from callcenter.data.protection import Redactor
-from callcenter.storage import tickets as store
 from callcenter.storage.database import Database
 from callcenter.storage.schema import DataAccess, ExportCursor, ExportDelivery, TicketHistory
+from callcenter.tickets import service as store
 from callcenter.tickets.actions import (
     AcceptHandling,
     Action,

@@ -25,7 +25,6 @@ from callcenter.data.fusion.browse import (
 )
 from callcenter.data.fusion.build import main_fuse, rebuild
 from callcenter.data.fusion.topics import library_terms, term_tickets
-from callcenter.storage import tickets as store
 from callcenter.storage.database import Database
 from callcenter.storage.schema import (
     Base,
@@ -40,6 +39,7 @@ from callcenter.storage.schema import (
     Ticket,
     TicketTopic,
 )
+from callcenter.tickets import service as store
 from callcenter.tickets.model import Actor, Role
 from callcenter.tickets.settings import TicketSettings, load_ticket_settings
 

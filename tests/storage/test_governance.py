@@ -25,7 +25,6 @@ from callcenter.data.quality.report import ISSUES_SHEET, OVERVIEW_SHEET, report,
 from callcenter.data.quality.rules import DIMENSIONS, Rule
 from callcenter.data.quality.runner import run
 from callcenter.data.retention import load_retention, retired
-from callcenter.storage import tickets as store
 from callcenter.storage.database import Database
 from callcenter.storage.schema import (
     CallRecord,
@@ -38,6 +37,7 @@ from callcenter.storage.schema import (
     Ticket,
     TicketHistory,
 )
+from callcenter.tickets import service as store
 from callcenter.tickets.actions import (
     AcceptHandling,
     Action,

@@ -15,9 +15,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
 from callcenter.api import inspection as api
-from callcenter.api import tickets
 from callcenter.api.auth import add_token, auth_middleware
 from callcenter.api.errors import errors_middleware
+from callcenter.api.keys import CONFIG_DIR, TICKET_DB
 from callcenter.inspection.config import load_inspection
 from callcenter.inspection.worker import score_pending
 from callcenter.storage.database import Database
@@ -56,8 +56,8 @@ async def client(
     monkeypatch.delenv("CALLCENTER_API_TOKEN", raising=False)
     shutil.copytree(REPO / "config", tmp_path / "config")  # a test may change the policy
     app = web.Application(middlewares=[errors_middleware, auth_middleware])
-    app[tickets.TICKET_DB] = database
-    app[tickets.CONFIG_DIR] = tmp_path / "config"
+    app[TICKET_DB] = database
+    app[CONFIG_DIR] = tmp_path / "config"
     app.add_routes(api.routes())
     async with TestClient(TestServer(app)) as c:
         yield c, tokens, ids

@@ -14,9 +14,9 @@ from sqlalchemy import select
 
 from callcenter.data import rotation
 from callcenter.data.crypto import INDEX_ENV, KEYS_ENV, FieldCipher, generate_key
-from callcenter.storage import tickets as store
 from callcenter.storage.database import Database
 from callcenter.storage.schema import DataAccess, Ticket
+from callcenter.tickets import service as store
 from callcenter.tickets.model import Actor, Role
 from callcenter.tickets.settings import TicketSettings, load_ticket_settings
 

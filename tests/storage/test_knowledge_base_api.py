@@ -13,9 +13,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from callcenter.api import knowledge_base as api
-from callcenter.api import tickets
 from callcenter.api.auth import add_token, auth_middleware
 from callcenter.api.errors import errors_middleware
+from callcenter.api.keys import TICKET_DB
 from callcenter.api.live_key import LIVE
 from callcenter.asr.transcriber import Transcriber
 from callcenter.bus import Bus
@@ -60,7 +60,7 @@ async def client(
         bus, bus.subscribe("live"), lambda *_: None, _no_model, "127.0.0.1:0", decode
     )
     app = web.Application(middlewares=[errors_middleware, auth_middleware])
-    app[tickets.TICKET_DB] = database
+    app[TICKET_DB] = database
     app[LIVE] = live
     app.add_routes(api.routes())
     async with TestClient(TestServer(app)) as c:

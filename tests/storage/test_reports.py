@@ -21,9 +21,9 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from callcenter.api import reports as api
-from callcenter.api import tickets
 from callcenter.api.auth import add_token, auth_middleware
 from callcenter.api.errors import errors_middleware
+from callcenter.api.keys import CONFIG_DIR, TICKET_DB
 from callcenter.data.crypto import FILE_ENV, write_key_file
 from callcenter.reports.build import ALL_DIMENSIONS, build_report, period_for, topic_names
 from callcenter.reports.run import generate_report
@@ -178,9 +178,9 @@ async def client(
     monkeypatch.setenv("CALLCENTER_TOKENS_FILE", str(path))
     monkeypatch.delenv("CALLCENTER_API_TOKEN", raising=False)
     app = web.Application(middlewares=[errors_middleware, auth_middleware])
-    app[tickets.TICKET_DB] = year
+    app[TICKET_DB] = year
     app[api.REPORTS_DIR] = tmp_path / "reports"
-    app[tickets.CONFIG_DIR] = CONFIG
+    app[CONFIG_DIR] = CONFIG
     app.add_routes(api.routes())
     async with TestClient(TestServer(app)) as c:
         yield c, tokens

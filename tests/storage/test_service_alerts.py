@@ -16,9 +16,9 @@ from callcenter.config import load_config
 from callcenter.data.crypto import ephemeral_cipher
 from callcenter.data.crypto import ephemeral_cipher as _phone_keys
 from callcenter.service import Service, ServiceOptions
-from callcenter.storage import tickets as ticket_store
 from callcenter.storage.database import Database
 from callcenter.storage.schema import Warning as WarningRow
+from callcenter.tickets import service as ticket_store
 from callcenter.tickets.model import Actor, Role
 
 PHONE_KEYS = _phone_keys()  # citizens' numbers are stored encrypted

@@ -17,9 +17,9 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from callcenter.api import staffing as api
-from callcenter.api import tickets
 from callcenter.api.auth import add_token, auth_middleware
 from callcenter.api.errors import errors_middleware
+from callcenter.api.keys import CONFIG_DIR, TICKET_DB
 from callcenter.data.crypto import FILE_ENV, write_key_file
 from callcenter.staffing.forecast import SLOTS, holdout
 from callcenter.staffing.history import load_calendar, load_history
@@ -101,8 +101,8 @@ async def client(
     monkeypatch.setenv("CALLCENTER_TOKENS_FILE", str(path))
     monkeypatch.delenv("CALLCENTER_API_TOKEN", raising=False)
     app = web.Application(middlewares=[errors_middleware, auth_middleware])
-    app[tickets.TICKET_DB] = database
-    app[tickets.CONFIG_DIR] = CONFIG
+    app[TICKET_DB] = database
+    app[CONFIG_DIR] = CONFIG
     app.add_routes(api.routes())
     async with TestClient(TestServer(app)) as c:
         yield c, tokens

@@ -20,9 +20,9 @@ from callcenter.outbound.policy import CallingHours, Pacing, RetryPolicy
 from callcenter.outbound.settings import OutboundSettings, SurveySettings
 from callcenter.outbound.surveys import SurveyDialer
 from callcenter.pbx.base import OutboundCall
-from callcenter.storage import tickets as store
 from callcenter.storage.database import Database
 from callcenter.storage.schema import Survey
+from callcenter.tickets import service as store
 from callcenter.tickets.actions import AcceptHandling, Action, Approve, Close, Dispatch, Reply
 from callcenter.tickets.model import Actor, Role
 from callcenter.tickets.settings import TicketSettings, load_ticket_settings

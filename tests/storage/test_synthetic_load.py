@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 from callcenter.config import load_config
 from callcenter.data.crypto import FILE_ENV, KEYS_ENV, ephemeral_cipher
 from callcenter.data.crypto import ephemeral_cipher as _phone_keys
-from callcenter.storage import tickets as store
 from callcenter.storage.database import Database
 from callcenter.storage.schema import (
     CallRecord,
@@ -38,6 +37,7 @@ from callcenter.synthetic.truth import (
     read_persons,
 )
 from callcenter.synthetic.year import Year, YearSpec
+from callcenter.tickets import service as store
 from callcenter.tickets.model import Actor, Role
 from callcenter.tickets.settings import load_ticket_settings
 

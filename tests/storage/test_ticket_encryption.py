@@ -13,9 +13,10 @@ import pytest
 from sqlalchemy import func, inspect, select, text
 
 from callcenter.data.crypto import FieldCipher, ephemeral_cipher
-from callcenter.storage import tickets as store
 from callcenter.storage.database import Database
 from callcenter.storage.schema import ChangeLog, DataAccess, Ticket, TicketHistory
+from callcenter.tickets import service as store
+from callcenter.tickets.errors import NoDataKey
 from callcenter.tickets.model import Actor, Role
 from callcenter.tickets.settings import TicketSettings, load_ticket_settings
 from tests.storage.data_api import call, data_client
@@ -93,7 +94,7 @@ def test_without_a_cipher_an_id_card_is_refused_and_nothing_written(
     database: Database, settings: TicketSettings
 ) -> None:
     database.upgrade()
-    with pytest.raises(store.NoDataKey) as refused:
+    with pytest.raises(NoDataKey) as refused:
         database.transaction(
             lambda s: store.create(s, settings, intake(id_card=ID), AGENT, T0, cipher=None)
         )

@@ -29,10 +29,11 @@ from callcenter.data.fusion.build import rebuild
 from callcenter.outbound import survey_store as surveys
 from callcenter.outbound.settings import OutboundSettings, SurveySettings
 from callcenter.pbx import base as pbx
-from callcenter.storage import tickets as store
 from callcenter.storage.database import MIGRATIONS, Database
 from callcenter.storage.schema import DataAccess, Profile, Survey, Ticket
+from callcenter.tickets import service as store
 from callcenter.tickets.actions import AcceptHandling, Action, Approve, Close, Dispatch, Reply
+from callcenter.tickets.errors import NoDataKey
 from callcenter.tickets.model import Actor, Role
 from callcenter.tickets.settings import TicketSettings, load_ticket_settings
 from callcenter.wallboard import Wallboard
@@ -157,9 +158,9 @@ def test_new_tickets_surveys_and_profiles_hold_no_clear_number(
 
 def test_no_key_no_ticket_with_a_number(database: Database, settings: TicketSettings) -> None:
     database.upgrade()
-    with pytest.raises(store.NoDataKey):
+    with pytest.raises(NoDataKey):
         new_ticket(database, settings, "13812345678", "路灯不亮", cipher=None)
-    with pytest.raises(store.NoDataKey), database.session() as s:
+    with pytest.raises(NoDataKey), database.session() as s:
         store.search(s, store.Filters(caller_number="13812345678"))
     new_ticket(database, settings, "", "路灯不亮", cipher=None)  # no number: nothing to protect
     with database.session() as s:

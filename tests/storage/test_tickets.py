@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from callcenter.data.crypto import ephemeral_cipher as _phone_keys
-from callcenter.storage import tickets as store
 from callcenter.storage.database import Database
+from callcenter.tickets import service as store
 from callcenter.tickets.actions import (
     AcceptHandling,
     Action,

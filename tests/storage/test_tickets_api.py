@@ -14,14 +14,15 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from callcenter.api import sms
-from callcenter.api import tickets as api
 from callcenter.api.auth import add_token, auth_middleware
 from callcenter.api.errors import errors_middleware
 from callcenter.api.http import build_app
+from callcenter.api.keys import ATTACHMENTS, CIPHER, SETTINGS, TICKET_DB
 from callcenter.data.crypto import ephemeral_cipher
 from callcenter.storage.database import Database
 from callcenter.storage.schema import Ticket
+from callcenter.tickets import http as api
+from callcenter.tickets import sms
 from callcenter.tickets.settings import load_ticket_settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -42,10 +43,10 @@ async def client(
     monkeypatch.setenv("CALLCENTER_TOKENS_FILE", str(path))
     monkeypatch.delenv("CALLCENTER_API_TOKEN", raising=False)
     app = web.Application(middlewares=[errors_middleware, auth_middleware])
-    app[api.TICKET_DB] = database
-    app[api.SETTINGS] = load_ticket_settings(REPO / "config")
-    app[api.ATTACHMENTS] = tmp_path / "attachments"
-    app[api.CIPHER] = ephemeral_cipher()  # citizens' numbers are stored encrypted
+    app[TICKET_DB] = database
+    app[SETTINGS] = load_ticket_settings(REPO / "config")
+    app[ATTACHMENTS] = tmp_path / "attachments"
+    app[CIPHER] = ephemeral_cipher()  # citizens' numbers are stored encrypted
     app.add_routes(api.routes())
     app.add_routes(sms.routes())
     async with TestClient(TestServer(app)) as c:

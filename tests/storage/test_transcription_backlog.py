@@ -18,9 +18,9 @@ from callcenter.asr.worker import BacklogRunner, Job
 from callcenter.bus import Bus
 from callcenter.data.crypto import ephemeral_cipher as _phone_keys
 from callcenter.recordings.indexer import RecordingIndexer
-from callcenter.storage import tickets as store
 from callcenter.storage.database import Database
 from callcenter.storage.schema import AsrJob, Ticket, TranscriptSegment
+from callcenter.tickets import service as store
 from callcenter.tickets.model import Actor, Role
 from callcenter.tickets.settings import load_ticket_settings
 from callcenter.transcription import DatabaseJobs

@@ -22,7 +22,7 @@ from callcenter.data.quality.report import (
 from callcenter.data.quality.runner import MODES, QualityRunError, run
 from callcenter.data.retention import load_retention, retired
 from callcenter.storage.database import Database
-from callcenter.storage.tickets import TicketNotFound
+from callcenter.tickets.errors import TicketNotFound
 from callcenter.tomlreader import ConfigError
 
 TEXT_LIMIT = 50

@@ -33,8 +33,8 @@ from callcenter.data.quality.rules import (
 )
 from callcenter.data.quality.schedule import Schedule, parse_duration, parse_hhmm
 from callcenter.storage.schema import Base, Ticket
-from callcenter.storage.tickets import CHANNELS
 from callcenter.tickets.model import Rating, Status
+from callcenter.tickets.service import CHANNELS
 from callcenter.tomlreader import ConfigErrors, TableReader
 
 FILE = "quality.toml"

@@ -18,7 +18,7 @@ from callcenter.data.crypto import FieldCipher, Undecryptable
 from callcenter.data.quality.rules import label, masked
 from callcenter.masking import mask_id_card, mask_phone
 from callcenter.storage.schema import DataCorrection, TicketHistory
-from callcenter.storage.tickets import get as get_ticket
+from callcenter.tickets.service import get as get_ticket
 
 TEXT_FIELDS = (
     "caller_number",

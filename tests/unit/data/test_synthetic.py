@@ -17,7 +17,6 @@ import pytest
 from callcenter.config import load_config
 from callcenter.data.checks import check_id_card, check_phone, check_uscc
 from callcenter.data.crypto import FieldCipher, ephemeral_cipher
-from callcenter.storage.tickets import CHANNELS
 from callcenter.synthetic import vocab
 from callcenter.synthetic.command import holiday_names
 from callcenter.synthetic.people import typo
@@ -51,6 +50,7 @@ from callcenter.tickets.actions import (
     Supervise,
 )
 from callcenter.tickets.model import Actor, CallbackOutcome, Rating, Role, new_ticket
+from callcenter.tickets.service import CHANNELS
 from callcenter.tickets.settings import TicketSettings, load_ticket_settings
 
 CONFIG = Path(__file__).resolve().parents[3] / "config"

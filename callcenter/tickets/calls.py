@@ -18,9 +18,9 @@ from callcenter import domain
 from callcenter.bus import Subscription
 from callcenter.data.crypto import FieldCipher
 from callcenter.retry import until_done
-from callcenter.storage import tickets as store
 from callcenter.storage.database import Database
 from callcenter.storage.schema import Ticket
+from callcenter.tickets import service as store
 from callcenter.tickets.calendar import deadline
 from callcenter.tickets.classifier import classify
 from callcenter.tickets.model import Actor, Role

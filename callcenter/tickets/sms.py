@@ -19,12 +19,14 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callcenter.api.auth import Principal
+from callcenter.api.auth import Principal, redactor_for
 from callcenter.api.errors import ApiError
-from callcenter.api.tickets import CIPHER, SETTINGS, TICKET_DB, redactor_for, view
-from callcenter.storage import tickets as store
+from callcenter.api.keys import CIPHER, SETTINGS, TICKET_DB
 from callcenter.storage.schema import TicketComment
+from callcenter.tickets import service as store
+from callcenter.tickets.errors import NoDataKey
 from callcenter.tickets.model import Actor, Role
+from callcenter.tickets.schemas import view
 
 GATEWAY = Actor("sms-gateway", Role.AGENT)
 
@@ -88,7 +90,7 @@ async def sms(request: web.Request) -> web.Response:
 
     try:
         ticket_id, linked, duplicate = await asyncio.to_thread(db.transaction, work)
-    except store.NoDataKey as exc:
+    except NoDataKey as exc:
         raise ApiError(503, exc.error_id, str(exc)) from exc
     row = await asyncio.to_thread(db.transaction, lambda s: store.get(s, ticket_id))
     out = view(row, redactor_for(request, Principal("sms-gateway", "agent")), cipher=cipher)

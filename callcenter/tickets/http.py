@@ -23,14 +23,11 @@ only an auditor (or admin) stating a purpose gets the full number, from
 from __future__ import annotations
 
 import asyncio
-import functools
 import hashlib
-import json
 import math
 import os
 import tempfile
 import time
-from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -39,171 +36,39 @@ from aiohttp import web
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from callcenter.api.auth import Principal, require
+from callcenter.api.auth import Principal, redactor_for, require
 from callcenter.api.errors import ApiError, json_body
+from callcenter.api.keys import ATTACHMENTS, CIPHER, OUTBOUND, SETTINGS, TICKET_DB
 from callcenter.api.params import MAX_ID, query_int
 from callcenter.data import audit
-from callcenter.data.catalog import load_annotations
-from callcenter.data.crypto import FieldCipher, Undecryptable, clear_or_empty
-from callcenter.data.protection import Action, MaskingPolicy, Redactor, load_policy
+from callcenter.data.crypto import Undecryptable
+from callcenter.data.protection import Action, Redactor
+from callcenter.data.redaction import read_in_clear, shown
 from callcenter.masking import mask_id_card
 from callcenter.outbound import survey_store as surveys
-from callcenter.outbound.settings import OutboundSettings
-from callcenter.storage import tickets as store
-from callcenter.storage.database import Database
 from callcenter.storage.schema import EmergencyLink, Ticket, TicketAttachment
 from callcenter.tickets import actions as act
-from callcenter.tickets.calendar import warning
+from callcenter.tickets import service as store
+from callcenter.tickets.errors import NoDataKey
 from callcenter.tickets.knowledge import REQUEST_TYPES
 from callcenter.tickets.lifecycle import allowed_actions
-from callcenter.tickets.model import Actor, CallbackOutcome, Rating, Role, Status
+from callcenter.tickets.model import Actor, Role, Status
+from callcenter.tickets.schemas import (
+    COMMENT_COLUMNS,
+    DETAIL_COLUMNS,
+    HISTORY_KEYS,
+    LIST_COLUMNS,
+    MAX_PAGE,
+    hides_id_card,
+    id_card_shown,
+    intake_of,
+    parse_action,
+    stored,
+    text_field,
+    values_of,
+    view,
+)
 from callcenter.tickets.settings import TicketSettings
-
-TICKET_DB: web.AppKey[Database] = web.AppKey("ticket_db", Database)
-SETTINGS: web.AppKey[TicketSettings] = web.AppKey("ticket_settings", TicketSettings)
-OUTBOUND: web.AppKey[OutboundSettings] = web.AppKey("outbound", OutboundSettings)
-ATTACHMENTS: web.AppKey[Path] = web.AppKey("attachments", Path)
-CIPHER: web.AppKey[FieldCipher] = web.AppKey("field_cipher", FieldCipher)
-CONFIG_DIR: web.AppKey[Path] = web.AppKey("data_config_dir", Path)
-SHIPPED_CONFIG = Path(__file__).resolve().parents[2] / "config"
-
-# The columns of `tickets` a list shows, and what a detail view adds; `proposal` and `state`
-# (and `ticket_history.details`) hold JSON, masked string by string.
-LIST_COLUMNS = (
-    "id",
-    "number",
-    "channel",
-    "status",
-    "request_type",
-    "topic",
-    "department",
-    "caller_number",
-    "title",
-    "did",
-    "hotline",
-    "created_at",
-    "deadline",
-    "version",
-    "repeats",
-    "confirmed",
-)
-DETAIL_COLUMNS = (
-    "caller_name",
-    "address",
-    "content",
-    "call_id",
-    "agent_id",
-    "skill",
-    "region",
-    "ivr_path",
-    "proposal",
-    "state",
-    "closed_at",
-    "enterprise_code",
-    "enterprise_name",
-    "grid",
-    "received_at",
-)
-JSON_COLUMNS = frozenset(
-    {("tickets", "proposal"), ("tickets", "state"), ("ticket_history", "details")}
-)
-# A history entry's JSON keys and the columns of ticket_history they come from.
-HISTORY_KEYS = (
-    ("seq", "seq"),
-    ("action", "action"),
-    ("actor", "actor"),
-    ("role", "role"),
-    ("at", "at"),
-    ("from", "from_status"),
-    ("to", "to_status"),
-    ("note", "note"),
-    ("details", "details"),
-)
-COMMENT_COLUMNS = ("at", "actor", "role", "text")
-
-
-def redactor_for(request: web.Request, who: Principal) -> Redactor:
-    """What the caller's role sees of each catalogued field: the masking policy of
-    protection.toml and the grades and kinds of catalog.toml (both read again when changed)."""
-    config = request.app.get(CONFIG_DIR, SHIPPED_CONFIG)
-    path = config / "protection.toml"
-    policy = _policy(path, path.stat().st_mtime)
-    return Redactor(policy, load_annotations(config / "catalog.toml"), who.role)
-
-
-@functools.lru_cache(maxsize=4)
-def _policy(path: Path, mtime: float) -> MaskingPolicy:
-    return load_policy(path)
-
-
-def _masked_json(redact: Redactor, table: str, column: str, value: object) -> object:
-    """A JSON value masked by its column's kind, leaf by leaf: strings (and numbers that
-    masking would change, such as a phone number stored as a number) masked, the structure
-    and every other value kept, so a client reads the same keys."""
-    if isinstance(value, dict):
-        return {k: _masked_json(redact, table, column, v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_masked_json(redact, table, column, v) for v in value]
-    if isinstance(value, str):
-        return redact.value(table, column, value)
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        masked = redact.value(table, column, str(value))
-        return value if masked == str(value) else masked
-    return value
-
-
-def shown(redact: Redactor, table: str, values: dict[str, object]) -> dict[str, object]:
-    """The fields as the role sees them (`Redactor.row`, with JSON columns masked inside):
-    a hidden field is left out."""
-    out: dict[str, object] = {}
-    for column, value in values.items():
-        action = redact.action(table, column)
-        if action is Action.HIDE:
-            continue
-        if action is Action.CLEAR:
-            out[column] = value
-        elif (table, column) in JSON_COLUMNS:
-            out[column] = _masked_json(redact, table, column, value)
-        else:
-            out[column] = redact.value(table, column, value)
-    return out
-
-
-def read_in_clear(redact: Redactor, table: str, values: dict[str, object]) -> list[str]:
-    """The sensitive (or core) fields among these, with a value, that the role is shown in
-    clear: what the data access log lists (a masked or hidden field reveals nothing)."""
-    filled = [column for column, value in values.items() if value not in (None, "", {}, [])]
-    return [c for c in redact.fields_read(table, filled) if redact.action(table, c) is Action.CLEAR]
-
-
-def _stored(row: Any, column: str, table: str) -> object:
-    value = getattr(row, column)
-    if (table, column) in JSON_COLUMNS:
-        return json.loads(value) if value else {}
-    if column == "confirmed":
-        return bool(value)
-    return value
-
-
-ACTIONS: dict[str, type[Any]] = {
-    cls.name: cls
-    for cls in (
-        act.Dispatch,
-        act.AcceptHandling,
-        act.Return,
-        act.Redispatch,
-        act.Reply,
-        act.RejectReply,
-        act.Approve,
-        act.Close,
-        act.Revisit,
-        act.Evaluate,
-        act.Supervise,
-        act.Reopen,
-    )
-}
-ENUMS: dict[str, type[Any]] = {"outcome": CallbackOutcome, "rating": Rating}
-MAX_PAGE = 100_000  # 20 million rows at the largest page size: no list goes further
 
 
 def routes() -> list[web.RouteDef]:
@@ -241,83 +106,6 @@ def _ticket_id(request: web.Request) -> int:
     return tid
 
 
-def _text(body: dict[str, object], key: str, required: bool = False, limit: int = 4000) -> str:
-    value = body.get(key, "")
-    if not isinstance(value, str):
-        raise ApiError(400, "api.invalid", f"'{key}' must be a string")
-    if required and not value.strip():
-        raise ApiError(400, "api.invalid", f"'{key}' is required")
-    if len(value) > limit:
-        raise ApiError(400, "api.invalid", f"'{key}' is longer than {limit} characters")
-    return value
-
-
-def due_status(row: Ticket, settings: TicketSettings | None, now: datetime) -> str:
-    """预警: normal / due_soon / overdue while the ticket is open ("" once it is finished)."""
-    if settings is None or row.deadline is None or not Status(row.status).is_open:
-        return ""
-    created = datetime.fromtimestamp(row.created_at, UTC)
-    due = datetime.fromtimestamp(row.deadline, UTC)
-    return warning(settings.deadlines, created, due, now).value
-
-
-def _values(
-    row: Ticket, columns: tuple[str, ...], cipher: FieldCipher | None, phone: str | None
-) -> dict[str, object]:
-    """The columns' values to show: the caller's number decrypted (`phone` when the caller
-    already has it in clear; '' when it cannot be decrypted), for the Redactor to mask or
-    show in clear."""
-    values = {c: _stored(row, c, "tickets") for c in columns}
-    if "caller_number" in values:
-        values["caller_number"] = (
-            phone if phone is not None else clear_or_empty(cipher, row.caller_number)
-        )
-    return values
-
-
-def view(
-    row: Ticket,
-    redact: Redactor,
-    detail: bool = False,
-    settings: TicketSettings | None = None,
-    identity: dict[str, str] | None = None,
-    cipher: FieldCipher | None = None,
-    phone: str | None = None,
-) -> dict[str, Any]:
-    """The ticket as JSON, as the role of `redact` sees it (hidden fields left out); `detail`
-    adds the content and the rest, `identity` the masked ID-card number (see
-    `id_card_shown`: never the full number here)."""
-    columns = LIST_COLUMNS + DETAIL_COLUMNS if detail else LIST_COLUMNS
-    body: dict[str, Any] = shown(redact, "tickets", _values(row, columns, cipher, phone))
-    body["due_status"] = due_status(row, settings, _now())
-    if detail:
-        body.update(identity or {"id_card": "", "id_card_status": "none"})
-    return body
-
-
-def _hides_id_card(redact: Redactor) -> bool:
-    """Whether the role's action for the grade of the ID-card number is `hide` (the column
-    itself, ciphertext, is never shown: only its masked plaintext ever is)."""
-    grade = redact.annotations.field("tickets", "id_card").grade
-    return redact.policy.action(redact.role, grade) is Action.HIDE
-
-
-def id_card_shown(row: Ticket, redact: Redactor, cipher: FieldCipher | None) -> dict[str, str]:
-    """The ticket's ID-card number masked for display, with `id_card_status` none, ok,
-    no_key (no cipher configured) or undecryptable; only `id_card_status: hidden` (nothing
-    decrypted) for a role whose policy hides the number's grade."""
-    if _hides_id_card(redact):
-        return {"id_card_status": "hidden"}
-    if not row.id_card:
-        return {"id_card": "", "id_card_status": "none"}
-    if cipher is None:
-        return {"id_card": "", "id_card_status": "no_key"}
-    try:
-        return {"id_card": mask_id_card(cipher.decrypt(row.id_card)), "id_card_status": "ok"}
-    except Undecryptable:
-        return {"id_card": "", "id_card_status": "undecryptable"}
-
-
 def _detail(
     row: Ticket, redact: Redactor, request: web.Request, settings: TicketSettings | None = None
 ) -> tuple[dict[str, Any], list[str]]:
@@ -325,7 +113,7 @@ def _detail(
     sensitive columns shown in clear."""
     cipher = request.app.get(CIPHER)
     identity = id_card_shown(row, redact, cipher)
-    values = _values(row, LIST_COLUMNS + DETAIL_COLUMNS, cipher, None)
+    values = values_of(row, LIST_COLUMNS + DETAIL_COLUMNS, cipher, None)
     out = view(
         row,
         redact,
@@ -344,7 +132,7 @@ def _history(s: Session, tid: int, redact: Redactor) -> tuple[list[dict[str, obj
     entries: list[dict[str, object]] = []
     read: dict[str, None] = {}
     for h in store.history(s, tid):
-        values = {column: _stored(h, column, "ticket_history") for _, column in HISTORY_KEYS}
+        values = {column: stored(h, column, "ticket_history") for _, column in HISTORY_KEYS}
         seen = shown(redact, "ticket_history", values)
         entries.append({key: seen[column] for key, column in HISTORY_KEYS if column in seen})
         read.update(dict.fromkeys(read_in_clear(redact, "ticket_history", values)))
@@ -356,7 +144,7 @@ def _comments(s: Session, tid: int, redact: Redactor) -> tuple[list[dict[str, ob
     entries: list[dict[str, object]] = []
     read: dict[str, None] = {}
     for c in store.comments(s, tid):
-        values = {column: _stored(c, column, "ticket_comments") for column in COMMENT_COLUMNS}
+        values = {column: stored(c, column, "ticket_comments") for column in COMMENT_COLUMNS}
         entries.append(shown(redact, "ticket_comments", values))
         read.update(dict.fromkeys(read_in_clear(redact, "ticket_comments", values)))
     return entries, [f"ticket_comments.{c}" for c in read]
@@ -389,30 +177,9 @@ async def _run(request: web.Request, work: Any) -> Any:
     return await asyncio.to_thread(db.transaction, work)
 
 
-def _intake(body: dict[str, object], channel: str) -> store.Intake:
-    call_id = _text(body, "call_id", limit=64) or None
-    return store.Intake(
-        channel=channel,
-        content=_text(body, "content", required=call_id is None),
-        caller_number=_text(body, "caller_number", limit=32),
-        caller_name=_text(body, "caller_name", limit=64),
-        title=_text(body, "title", limit=200),
-        address=_text(body, "address", limit=200),
-        call_id=call_id,
-        did=_text(body, "did", limit=32),
-        request_type=_text(body, "request_type", limit=16),
-        department=_text(body, "department", limit=64),
-        urgent=body.get("urgent") is True,
-        id_card=_text(body, "id_card", limit=32),
-        enterprise_code=_text(body, "enterprise_code", limit=18),
-        enterprise_name=_text(body, "enterprise_name", limit=128),
-        grid=_text(body, "grid", limit=32),
-    )
-
-
 async def _create(request: web.Request, channel: str, body: dict[str, object]) -> web.Response:
     who = require(request, "agent", "supervisor")
-    data = _intake(body, channel)
+    data = intake_of(body, channel)
     settings = request.app[SETTINGS]
     cipher = request.app.get(CIPHER)
     entered = data.id_card.strip().upper()
@@ -426,7 +193,7 @@ async def _create(request: web.Request, channel: str, body: dict[str, object]) -
             return made, out
         # a new ticket shows what the agent just sent, masked: nothing is decrypted
         identity: dict[str, str] | None = None
-        if _hides_id_card(redact):
+        if hides_id_card(redact):
             identity = {"id_card_status": "hidden"}
         elif entered:
             identity = {"id_card": mask_id_card(entered), "id_card_status": "ok"}
@@ -435,7 +202,7 @@ async def _create(request: web.Request, channel: str, body: dict[str, object]) -
 
     try:
         made, out = await _run(request, work)
-    except store.NoDataKey as exc:
+    except NoDataKey as exc:
         raise ApiError(503, exc.error_id, str(exc)) from exc
     out["linked"] = made.linked
     if made.linked:
@@ -514,7 +281,7 @@ async def listing(request: web.Request) -> web.Response:
 
     try:
         total, rows = await _run(request, work)
-    except store.NoDataKey as exc:
+    except NoDataKey as exc:
         raise ApiError(503, exc.error_id, str(exc)) from exc
     return web.json_response(
         {
@@ -564,33 +331,6 @@ async def read(request: web.Request) -> web.Response:
     return web.json_response(await _run(request, work))
 
 
-def parse_action(body: dict[str, object]) -> act.Action:
-    name = body.get("action")
-    cls = ACTIONS.get(name) if isinstance(name, str) else None
-    if cls is None:
-        raise ApiError(400, "api.invalid", f"'action' must be one of {', '.join(ACTIONS)}")
-    kwargs: dict[str, Any] = {}
-    for f in fields(cls):
-        if f.name not in body:
-            continue
-        value = body[f.name]
-        if not isinstance(value, str):
-            raise ApiError(400, "api.invalid", f"'{f.name}' must be a string")
-        if f.name in ENUMS:
-            try:
-                value = ENUMS[f.name](value)
-            except ValueError as exc:
-                allowed = ", ".join(m.value for m in ENUMS[f.name])
-                raise ApiError(400, "api.invalid", f"'{f.name}' must be one of {allowed}") from exc
-        kwargs[f.name] = value
-    try:
-        action: act.Action = cls(**kwargs)
-    except TypeError as exc:
-        missing = [f.name for f in fields(cls) if f.name not in kwargs]
-        raise ApiError(400, "api.invalid", f"{name} needs: {', '.join(missing)}") from exc
-    return action
-
-
 async def _transition(request: web.Request, action: act.Action, version: object) -> web.Response:
     who = require(request, "agent", "supervisor", "department")
     if version is not None and not isinstance(version, int):
@@ -629,8 +369,8 @@ async def transition(request: web.Request) -> web.Response:
 async def assign(request: web.Request) -> web.Response:
     """Dispatch to a department (or re-dispatch one a department gave back)."""
     body = await json_body(request)
-    department = _text(body, "department", required=True, limit=64)
-    note = _text(body, "note")
+    department = text_field(body, "department", required=True, limit=64)
+    note = text_field(body, "note")
     tid = _ticket_id(request)
 
     def returned(s: Any) -> bool:
@@ -662,9 +402,9 @@ async def confirm(request: web.Request) -> web.Response:
     who = require(request, "agent", "supervisor")
     body = await json_body(request)
     tid = _ticket_id(request)
-    request_type = _text(body, "request_type", limit=16)
-    topic = _text(body, "topic", limit=64)
-    department = _text(body, "department", limit=64)
+    request_type = text_field(body, "request_type", limit=16)
+    topic = text_field(body, "topic", limit=64)
+    department = text_field(body, "department", limit=64)
     redact = redactor_for(request, who)
 
     def work(s: Session) -> dict[str, Any]:
@@ -718,7 +458,7 @@ async def reveal_id_card(request: web.Request) -> web.Response:
 async def comment(request: web.Request) -> web.Response:
     who = require(request, "agent", "supervisor", "department")
     body = await json_body(request)
-    text = _text(body, "text", required=True)
+    text = text_field(body, "text", required=True)
     tid = _ticket_id(request)
 
     def work(s: Any) -> None:

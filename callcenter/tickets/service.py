@@ -27,7 +27,15 @@ from callcenter.tickets import text as segment
 from callcenter.tickets.actions import Action
 from callcenter.tickets.calendar import deadline
 from callcenter.tickets.classifier import Classification, classify
-from callcenter.tickets.errors import IllegalTransition, InvalidAction, MissingField, TicketError
+from callcenter.tickets.errors import (
+    IllegalTransition,
+    InvalidAction,
+    MissingField,
+    NoDataKey,
+    StaleTicket,
+    TicketError,
+    TicketNotFound,
+)
 from callcenter.tickets.model import (
     Actor,
     CallbackOutcome,
@@ -43,21 +51,6 @@ from callcenter.tickets.settings import TicketSettings
 from callcenter.tickets.similarity import OpenTicket, find_repeat
 
 CHANNELS = ("phone", "web", "app", "miniprogram", "wechat", "sms")
-
-
-class TicketNotFound(TicketError):
-    error_id = "ticket.not_found"
-
-
-class StaleTicket(TicketError):
-    error_id = "ticket.conflict"
-
-
-class NoDataKey(TicketError):
-    """An ID-card or phone number came in but no encryption key is configured: nothing is
-    written."""
-
-    error_id = "data.no_key"
 
 
 @dataclass(frozen=True)
