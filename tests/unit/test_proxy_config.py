@@ -1,0 +1,100 @@
+"""[pbx.proxy] (the SIP proxy in front of several nodes): read from center.toml with every
+mistake naming file and key, and rendered into Kamailio's config and dispatcher list."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from callcenter.config import ProxyConfig, load_config
+from callcenter.pbx.base import SandboxError
+from callcenter.pbx.kamailio.proxy import render
+from tests.unit.test_config import copy_config, edit, load_errors
+
+TWO_NODES = """[[pbx.nodes]]
+name = "b"
+kind = "asterisk"
+host = "127.0.0.1"
+ami_port = 15048
+sip_port = 15070
+agent_dial = "PJSIP/{extension}@kamailio"
+
+[pbx.proxy]
+sip_port = 15080
+control_port = 15081
+probe_interval = 2
+failures = 4
+"""
+
+
+def two_nodes(tmp_path: Path, extra: str = "") -> Path:
+    directory = copy_config(tmp_path)
+    edit(directory, "center.toml", "[[pbx.nodes]]", TWO_NODES + extra + "\n[[pbx.nodes]]")
+    return directory
+
+
+def test_proxy_table_is_read(tmp_path: Path) -> None:
+    config = load_config(two_nodes(tmp_path))
+    assert config.proxy == ProxyConfig(
+        sip_port=15080, control_port=15081, probe_interval=2, failures=4
+    )
+    assert [n.name for n in config.nodes] == ["b", "a"]
+    assert config.nodes[0].settings.dial("1001") == "PJSIP/1001@kamailio"
+    assert config.engine.node_dead_after == 15.0
+
+
+def test_no_proxy_table_no_proxy() -> None:
+    assert load_config(Path(__file__).parents[2] / "config").proxy is None
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "words"),
+    [
+        ("failures = 4", "failures = 0", "pbx.proxy.failures", "from 1 to 20"),
+        ("probe_interval = 2", "probe_interval = 0.5", "pbx.proxy.probe_interval", "integer"),
+        ("control_port = 15081", "control_port = 15080", "pbx.proxy.control_port", "differ"),
+        ("sip_port = 15080", "sip_port = 15070", "pbx.nodes[0].sip_port", "proxy's own"),
+        ("failures = 4", "failures = 4\nretries = 2", "pbx.proxy.retries", "unknown key"),
+    ],
+)
+def test_proxy_mistakes_name_file_and_key(
+    tmp_path: Path, old: str, new: str, key: str, words: str
+) -> None:
+    directory = two_nodes(tmp_path)
+    edit(directory, "center.toml", old, new)
+    errors = load_errors(directory)
+    matching = [e for e in errors.errors if e.key == key]
+    assert matching, f"no error for {key}; got:\n{errors}"
+    assert matching[0].file == "config/center.toml"
+    assert words in matching[0].message
+
+
+def test_engine_node_dead_after_must_be_positive(tmp_path: Path) -> None:
+    directory = copy_config(tmp_path)
+    edit(directory, "center.toml", "[engine]", "[engine]\nnode_dead_after = 0")
+    errors = load_errors(directory)
+    assert [e.key for e in errors.errors] == ["engine.node_dead_after"]
+
+
+def test_render_lists_every_node_and_phone(tmp_path: Path) -> None:
+    config = load_config(two_nodes(tmp_path))
+    assert config.proxy is not None
+    files = render(config.proxy, config.nodes, {"1001": "pw-1", "1002": "pw-2"}, "/srv/cc/p")
+    listing = [line for line in files["dispatcher.list"].splitlines() if not line.startswith("#")]
+    assert listing == [
+        "1 sip:127.0.0.1:15070 0 0 name=b",
+        "1 sip:127.0.0.1:15060 0 0 name=a",
+    ]
+    cfg = files["kamailio.cfg"]
+    assert "listen=udp:127.0.0.1:15080" in cfg and "listen=tcp:127.0.0.1:15081" in cfg
+    assert 'modparam("dispatcher", "ds_probing_threshold", 4)' in cfg
+    assert 'modparam("dispatcher", "ds_ping_interval", 2)' in cfg
+    assert '$sht(phones=>1001) = "pw-1";' in cfg
+
+
+def test_render_refuses_a_phone_without_password(tmp_path: Path) -> None:
+    config = load_config(two_nodes(tmp_path))
+    assert config.proxy is not None
+    with pytest.raises(SandboxError, match="no SIP password for phone 1002"):
+        render(config.proxy, config.nodes, {"1001": "pw", "1002": ""}, "/srv/cc/p")
