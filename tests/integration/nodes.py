@@ -101,6 +101,21 @@ failures = 3
 """
 
 
+def make_config(workdir: Path) -> Config:
+    """The shipped config with two nodes behind the proxy, two agents, the harness's queue."""
+    config_dir = workdir / "config"
+    shutil.copytree(REPO / "config", config_dir)
+    (config_dir / "center.toml").write_text(center_toml(workdir), encoding="utf-8")
+    (config_dir / "agents.toml").write_text(AGENTS, encoding="utf-8")
+    (config_dir / "queue.toml").write_text(QUEUE, encoding="utf-8")
+    quality = config_dir / "quality.toml"  # no background governance under test
+    quality.write_text(
+        quality.read_text(encoding="utf-8").replace("enabled = true", "enabled = false", 1),
+        encoding="utf-8",
+    )
+    return load_config(config_dir)
+
+
 @dataclass
 class Nodes:
     workdir: Path
@@ -113,17 +128,8 @@ class Nodes:
     _free: list[int] = field(default_factory=lambda: list(range(20)))
 
     def __post_init__(self) -> None:
-        config_dir = self.workdir / "config"
-        shutil.copytree(REPO / "config", config_dir)
-        (config_dir / "center.toml").write_text(center_toml(self.workdir), encoding="utf-8")
-        (config_dir / "agents.toml").write_text(AGENTS, encoding="utf-8")
-        (config_dir / "queue.toml").write_text(QUEUE, encoding="utf-8")
-        quality = config_dir / "quality.toml"  # no background governance under test
-        quality.write_text(
-            quality.read_text(encoding="utf-8").replace("enabled = true", "enabled = false", 1),
-            encoding="utf-8",
-        )
-        self.config = load_config(config_dir)
+        self.config = make_config(self.workdir)
+        config_dir = self.config.source_dir
         ensure_installed(ensure_root())
         self.instances = tuple(
             Instance(
