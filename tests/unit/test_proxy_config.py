@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from callcenter.cli import main
 from callcenter.config import ProxyConfig, load_config
 from callcenter.pbx.base import SandboxError
 from callcenter.pbx.kamailio.proxy import render
@@ -72,7 +73,7 @@ def test_proxy_mistakes_name_file_and_key(
 
 def test_engine_node_dead_after_must_be_positive(tmp_path: Path) -> None:
     directory = copy_config(tmp_path)
-    edit(directory, "center.toml", "[engine]", "[engine]\nnode_dead_after = 0")
+    edit(directory, "center.toml", "node_dead_after = 15", "node_dead_after = 0")
     errors = load_errors(directory)
     assert [e.key for e in errors.errors] == ["engine.node_dead_after"]
 
@@ -98,3 +99,29 @@ def test_render_refuses_a_phone_without_password(tmp_path: Path) -> None:
     assert config.proxy is not None
     with pytest.raises(SandboxError, match="no SIP password for phone 1002"):
         render(config.proxy, config.nodes, {"1001": "pw", "1002": ""}, "/srv/cc/p")
+
+
+def test_pbx_commands_without_a_proxy_name_file_and_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The shipped config has one node and no [pbx.proxy]: `--nodes 2` and `drain` are config
+    errors naming center.toml and the key, and nothing is started."""
+    shipped = str(Path(__file__).parents[2] / "config")
+    assert main(["--config", shipped, "pbx", "up", "--nodes", "2"]) != 0
+    err = capsys.readouterr().err
+    assert "center.toml: pbx.nodes: --nodes 2: the config lists 1 node(s)" in err
+    assert main(["--config", shipped, "pbx", "drain", "a"]) != 0
+    assert "center.toml: pbx.proxy: draining a node needs a [pbx.proxy] table" in (
+        capsys.readouterr().err
+    )
+    assert main(["--config", shipped, "pbx", "drain", "nosuch"]) != 0
+    assert "no node named 'nosuch'" in capsys.readouterr().err
+
+
+def test_drain_against_a_proxy_that_does_not_answer(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    directory = two_nodes(tmp_path)
+    edit(directory, "center.toml", "control_port = 15081", "control_port = 1")
+    assert main(["--config", str(directory), "pbx", "drain", "b"]) == 1
+    assert "the proxy's control interface http://127.0.0.1:1/RPC" in capsys.readouterr().err
