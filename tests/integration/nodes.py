@@ -6,7 +6,7 @@ in its own process with one AMI link per node, agents and callers are pjsua2 pro
 agents' phones register on the proxy; every caller dials 12345 at the proxy, which picks a
 node. Ports (slot offset added): nodes' SIP 25700/25710, AMI 25701/25711, RTP 25800-25899 and
 25900-25999, proxy SIP 25720 and control 25721, engine HTTP 25730, agents' phones 25400-25409
-(RTP 29000-29399), callers 25420-25459 (RTP 29400-29999); clear of the session's Center.
+(RTP 29000-29399), callers 25420-25439 (RTP 29600-29999); clear of the session's Center.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ PROXY_SIP = 25720 + OFFSET
 PROXY_CONTROL = 25721 + OFFSET
 HTTP = 25730 + OFFSET
 AGENT_SIP, AGENT_RTP = 25400 + OFFSET, 29000 + OFFSET
-CALLER_SIP, CALLER_RTP = 25420 + OFFSET, 29400 + OFFSET
+CALLER_SIP, CALLER_RTP = 25420 + OFFSET, 29600 + OFFSET
 SECRET_ENV = ("CALLCENTER_IT_NODE_A_SECRET", "CALLCENTER_IT_NODE_B_SECRET")
 NODE_DEAD_AFTER = 5  # engine.node_dead_after in this config
 LOW, HIGH = "12345", "12349"  # 12349 joins with priority 5
@@ -212,7 +212,7 @@ class Nodes:
             port=CALLER_SIP + index,
             accounts=[(number, "")],
             play=self.tone,
-            rtp_port=CALLER_RTP + 30 * index,
+            rtp_port=CALLER_RTP + 20 * index,
         )
         self._callers.append(phone)
         phone.wait_for(lambda e: e.get("event") == "ready")

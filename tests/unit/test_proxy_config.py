@@ -9,9 +9,11 @@ import pytest
 
 from callcenter.cli import main
 from callcenter.config import ProxyConfig, load_config
+from callcenter.pbx.asterisk.dialplan import RenderParams
 from callcenter.pbx.base import SandboxError
 from callcenter.pbx.kamailio.proxy import render
 from tests.unit.test_config import copy_config, edit, load_errors
+from tests.unit.test_dialplan import render_to, section
 
 TWO_NODES = """[[pbx.nodes]]
 name = "b"
@@ -125,3 +127,20 @@ def test_drain_against_a_proxy_that_does_not_answer(
     edit(directory, "center.toml", "control_port = 15081", "control_port = 1")
     assert main(["--config", str(directory), "pbx", "drain", "b"]) == 1
     assert "the proxy's control interface http://127.0.0.1:1/RPC" in capsys.readouterr().err
+
+
+def test_a_node_behind_the_proxy_dials_agents_through_it(tmp_path: Path) -> None:
+    """pjsip.conf gets an outbound-only `kamailio` endpoint whose contact is the proxy (what
+    agent_dial "PJSIP/{extension}@kamailio" reaches); without [pbx.proxy] there is none."""
+    config = load_config(two_nodes(tmp_path))
+    out = tmp_path / "out"
+    out.mkdir()
+    pjsip = render_to(out, config, RenderParams())["pjsip.conf"]
+    endpoint, aor = section(pjsip, "kamailio", 0), section(pjsip, "kamailio", 1)
+    assert "type = endpoint" in endpoint and "context = cc-refused" in endpoint
+    assert "contact = sip:127.0.0.1:15080" in aor
+    assert "kamailio-identify" not in pjsip  # no request is ever this endpoint
+    plain = load_config(Path(__file__).parents[2] / "config")
+    plain_out = tmp_path / "plain"
+    plain_out.mkdir()
+    assert "[kamailio]" not in render_to(plain_out, plain, RenderParams())["pjsip.conf"]
