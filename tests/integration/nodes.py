@@ -239,13 +239,17 @@ class Nodes:
         found = self.rows("SELECT * FROM calls WHERE call_id = :c", c=call_id)
         return found[0] if found else None
 
-    def new_call_id(self, number: str) -> str:
+    def new_call_id(self, number: str, since: float) -> str:
+        """The call from `number` that joined at or after `since` (the same number may have
+        called before in the session)."""
         index = self.engine.cipher().phone_index(number)
 
         def found() -> str | None:
             rows = self.rows(
-                "SELECT call_id FROM calls WHERE caller_number_hash = :h ORDER BY joined_at DESC",
+                "SELECT call_id FROM calls WHERE caller_number_hash = :h AND joined_at >= :s"
+                " ORDER BY joined_at DESC",
                 h=index,
+                s=since,
             )
             return rows[0][0] if rows else None
 

@@ -86,8 +86,9 @@ def test_callers_on_both_nodes_are_served_in_one_order(kn: Nodes) -> None:
     placed: dict[str, tuple[Softphone, str]] = {}
     for number, did in numbers:
         phone = kn.caller(number)
+        at = time.time()
         phone.call(number, did)
-        call_id = kn.new_call_id(number)
+        call_id = kn.new_call_id(number, at)
         placed[call_id] = (phone, number)
         wait_until(lambda: len(kn.engine.queue()) == len(placed), 30, "the caller waiting")
     ids = list(placed)
@@ -124,8 +125,9 @@ def row_if(kn: Nodes, call_id: str, column: str) -> Any:
 
 def place(kn: Nodes, number: str, did: str = LOW) -> tuple[Softphone, str]:
     phone = kn.caller(number)
+    at = time.time()
     phone.call(number, did)
-    return phone, kn.new_call_id(number)
+    return phone, kn.new_call_id(number, at)
 
 
 def test_a_node_killed_mid_load(kn: Nodes) -> None:
