@@ -115,6 +115,12 @@ def test_callers_on_both_nodes_are_served_in_one_order(kn: Nodes) -> None:
     # one offer per caller to 1001, never two at once from the two nodes; 1002 none
     assert len(incoming_since(kn.phones["1001"], "1001", since)) == 4
     assert incoming_since(kn.phones["1002"], "1002", since) == []
+    # each node's own record of the call (cc-done, for a restarted or standby engine) names
+    # the agent who answered through the proxy by what was dialled
+    kept = "".join(i.cli("database show cc-done") for i in kn.instances)
+    for call_id in ids:
+        line = next(x for x in kept.splitlines() if f"/cc-done/{call_id} " in x)
+        assert "|PJSIP/1001@kamailio-" in line, line
 
 
 def row_if(kn: Nodes, call_id: str, column: str) -> Any:

@@ -83,3 +83,12 @@ async def test_an_agent_rung_through_the_proxy_is_read_from_the_engine_s_mark(
     monkeypatch.setattr(d._manager, "send_action", send_action)
     [found] = await d.finished_calls()
     assert (found.agent_id, found.connected_at) == ("1001", 1796642269.201)
+    # cc-answered names the answering channel by what was dialled: the agent is known even
+    # when the engine was away and marked nobody (CC_AGENT empty)
+    value = (
+        "v1|1796642321.171|1796642328.913|offer|12345|general|0|13300000412|"
+        "|||PJSIP/1001@kamailio-00000003|1796642328.818"
+    )
+    text = f"Event: DBGetTreeResponse\r\nFamily: {FINISHED_FAMILY}\r\nKey: ka4-2.0\r\nVal: {value}"
+    [found] = await d.finished_calls()
+    assert (found.agent_id, found.connected_at) == ("1001", 1796642328.818)
