@@ -38,6 +38,7 @@ class LeaveReason(StrEnum):
     NO_AGENTS = "no_agents"
     FALLBACK = "fallback"  # the dialplan's own route took the caller (engine unreachable)
     CALLBACK = "callback"  # a callback taken off the queue until its next attempt may start
+    NODE_LOST = "node_lost"  # the media node holding the caller died (engine.node_dead_after)
 
 
 class Strategy(StrEnum):

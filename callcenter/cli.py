@@ -65,10 +65,26 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--talk", default="2:6", help="MIN:MAX seconds agents talk")
     demo.add_argument("--keep-pbx", action="store_true", help="leave the sandbox PBX running")
 
-    pbx = sub.add_parser("pbx", help="the sandbox PBX of a node (its kind's)")
-    pbx.add_argument("action", choices=["up", "down", "status", "cli"])
-    pbx.add_argument("args", nargs="*", help="for cli: the PBX's own CLI command")
+    pbx = sub.add_parser(
+        "pbx", help="the sandbox PBX of a node (its kind's), or N nodes behind the SIP proxy"
+    )
+    pbx.add_argument("action", choices=["up", "down", "status", "cli", "drain", "undrain"])
+    pbx.add_argument(
+        "args", nargs="*", help="for cli: the PBX's own CLI command; for drain/undrain: NODE"
+    )
     pbx.add_argument("--node", default="", help="node name from config (default: the first)")
+    pbx.add_argument(
+        "--nodes",
+        type=int,
+        default=0,
+        help="up/down/status: the first N nodes and the SIP proxy ([pbx.proxy]) in front",
+    )
+    pbx.add_argument(
+        "--wait",
+        type=float,
+        default=3600.0,
+        help="drain: wait up to this many seconds for the node's calls to end",
+    )
 
     dialplan = sub.add_parser(
         "dialplan", help="render or check the dialplan of the first node's PBX kind"
@@ -165,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "agents":
             return agents_secrets_command(config, args.action)
         if args.command == "pbx":
+            if args.action in ("drain", "undrain") or args.nodes:
+                return nodes_command(config, args.action, args.nodes, args.args, args.wait)
             return pbx_command(config, args.action, args.node, args.args)
         if args.command == "serve":
             return serve_command(config, args.sandbox, args.http_port, args.db, args.open_loopback)
@@ -313,6 +331,66 @@ def dialplan_command(config: Config, action: str, out: str) -> int:
 def pbx_command(config: Config, action: str, node_name: str, rest: list[str]) -> int:
     node = node_named(config, node_name)
     return wing(node.kind).sandbox(config, node, action, rest)
+
+
+def nodes_command(config: Config, action: str, count: int, rest: list[str], wait: float) -> int:
+    """Several nodes and the SIP proxy in front of them (`--nodes N`), or draining a node."""
+    from callcenter.pbx import proxy
+
+    if action in ("drain", "undrain"):
+        if len(rest) != 1:
+            print(f"callcenter: pbx {action} takes one node name", file=sys.stderr)
+            return 2
+        node = node_named(config, rest[0])
+        try:
+            if action == "undrain":
+                proxy.undrain_node(config, node)
+                print(f"node {node.name}: takes calls again once the proxy's probe finds it up")
+                return 0
+            return 1 if proxy.drain_node(config, node, wait) else 0
+        except proxy.ProxyError as exc:
+            print(f"callcenter: {exc}", file=sys.stderr)
+            return 1
+    if action == "cli" or count < 1:
+        print("callcenter: --nodes N (N >= 1) goes with up, down or status", file=sys.stderr)
+        return 2
+    if count > len(config.nodes):
+        raise ConfigError(
+            "center.toml",
+            "pbx.nodes",
+            f"--nodes {count}: the config lists {len(config.nodes)} node(s)",
+        )
+    sandbox = proxy.sandbox_of(config) if count > 1 or config.proxy else None
+    nodes = config.nodes[:count]
+    if action == "down" and sandbox is not None:
+        sandbox.stop()
+        print("sandbox proxy stopped")
+    code = 0
+    for node in nodes:
+        code = max(code, wing(node.kind).sandbox(config, node, action, []))
+    if action == "up" and sandbox is not None:
+        sandbox.render(config)
+        running = sandbox.running()
+        sandbox.start()
+        if running:
+            sandbox.reload()
+        p = sandbox.proxy
+        print(
+            f"sandbox proxy up: SIP {p.host}:{p.sip_port} (agents register here), "
+            f"control {p.control_url}"
+        )
+    if action == "status" and sandbox is not None:
+        if not sandbox.running():
+            print("sandbox proxy: stopped")
+            return 3
+        print(f"sandbox proxy: running (pid {sandbox.pid()})")
+        try:
+            for line in proxy.status_lines(config):
+                print(line)
+        except proxy.ProxyError as exc:
+            print(f"callcenter: {exc}", file=sys.stderr)
+            return 1
+    return code
 
 
 def api_access_problem(open_loopback: bool) -> str:

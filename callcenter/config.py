@@ -64,6 +64,35 @@ class EngineConfig:
     # from every PBX node (a node that does not answer within it is routed without)
     restore_wait: float = 10.0
     fallback: str = "queue"
+    # A node whose control link stays down this long is taken for dead: its calls are ended
+    # (reason "node_lost") and their agents freed. A shorter cut keeps its calls, as a
+    # restart of the engine or a blip of the network does. Behind a SIP proxy that stops
+    # sending calls to a dead node within seconds (pbx.proxy), 15 s loses nothing that was
+    # not lost already.
+    node_dead_after: float = 15.0
+
+
+@dataclass(frozen=True)
+class ProxyConfig:
+    """The SIP proxy in front of several media nodes (`[pbx.proxy]` in center.toml): callers'
+    calls are spread over the nodes, agents' phones register on it and every node reaches an
+    agent through it. It sends OPTIONS to each node every `probe_interval` seconds and takes a
+    node out only after `failures` probes in a row failed (one missed answer on a loaded node
+    must not throw it out); a call the chosen node does not answer within `node_timeout`
+    seconds, or answers with 5xx, goes to the next node. `control_port`: its control
+    interface (JSON-RPC over HTTP on `control_host`), which `callcenter pbx drain` uses."""
+
+    host: str = "127.0.0.1"
+    sip_port: int = 5060
+    control_host: str = "127.0.0.1"
+    control_port: int = 5061
+    probe_interval: int = 1
+    failures: int = 3
+    node_timeout: float = 2.0
+
+    @property
+    def control_url(self) -> str:
+        return f"http://{self.control_host}:{self.control_port}/RPC"
 
 
 @dataclass(frozen=True)
@@ -264,6 +293,7 @@ class Config:
     phone_secrets: PhoneSecrets = PhoneSecrets()
     webrtc: WebrtcConfig = WebrtcConfig()
     ha: HaConfig = HaConfig()
+    proxy: ProxyConfig | None = None  # [pbx.proxy]: a SIP proxy in front of the nodes
     _by_did: Mapping[str, NumberEntry] = field(default_factory=dict, repr=False)
 
     def is_known_did(self, did: str) -> bool:
@@ -366,6 +396,44 @@ def _host_port(value: str) -> str | None:
     return None
 
 
+def _proxy(r: TableReader, pbx: Mapping[str, Any], nodes: list[PbxNode]) -> ProxyConfig | None:
+    """`[pbx.proxy]`, when there is one (None: the nodes take their calls directly)."""
+    if "proxy" not in pbx:
+        return None
+    key = "pbx.proxy"
+    t = r.table(pbx.get("proxy"), key, tuple(ProxyConfig.__dataclass_fields__))
+    d = ProxyConfig()
+    proxy = ProxyConfig(
+        host=r.get(t, key, "host", str, d.host),
+        sip_port=r.get(t, key, "sip_port", int, d.sip_port, check=_port),
+        control_host=r.get(t, key, "control_host", str, d.control_host),
+        control_port=r.get(t, key, "control_port", int, d.control_port, check=_port),
+        probe_interval=r.get(
+            t,
+            key,
+            "probe_interval",
+            int,
+            d.probe_interval,
+            check=lambda v: None if 1 <= v <= 60 else "must be whole seconds from 1 to 60",
+        ),
+        failures=r.get(
+            t,
+            key,
+            "failures",
+            int,
+            d.failures,
+            check=lambda v: None if 1 <= v <= 20 else "must be from 1 to 20",
+        ),
+        node_timeout=r.get(t, key, "node_timeout", float, d.node_timeout, check=_positive),
+    )
+    if proxy.control_port == proxy.sip_port and proxy.control_host == proxy.host:
+        r.error(f"{key}.control_port", "must differ from pbx.proxy.sip_port")
+    for i, node in enumerate(nodes):
+        if (node.host, node.sip_port) == (proxy.host, proxy.sip_port):
+            r.error(f"pbx.nodes[{i}].sip_port", "is the proxy's own address (pbx.proxy.sip_port)")
+    return proxy
+
+
 def load_config(directory: str | Path, need_pbx: bool = False) -> Config:
     """The center's config from a folder; every mistake names its file and key (ConfigErrors).
     center.toml is required; `need_pbx` (the engine: serve, demo, pbx, config check) also
@@ -441,13 +509,14 @@ def load_config(directory: str | Path, need_pbx: bool = False) -> Config:
     e = r.table(
         center_file.get("engine"),
         "engine",
-        ("fallback_after", "heartbeat_interval", "restore_wait", "fallback"),
+        ("fallback_after", "heartbeat_interval", "restore_wait", "fallback", "node_dead_after"),
     )
     engine = EngineConfig(
         fallback_after=r.get(e, "engine", "fallback_after", float, 20.0, check=_positive),
         heartbeat_interval=r.get(e, "engine", "heartbeat_interval", float, 1.0, check=_positive),
         restore_wait=r.get(e, "engine", "restore_wait", float, 10.0, check=_positive),
         fallback=r.get(e, "engine", "fallback", str, "queue", check=_one_of(("queue",))),
+        node_dead_after=r.get(e, "engine", "node_dead_after", float, 15.0, check=_positive),
     )
     if engine.heartbeat_interval >= engine.fallback_after:
         r.error("engine.heartbeat_interval", "must be shorter than engine.fallback_after")
@@ -500,7 +569,7 @@ def load_config(directory: str | Path, need_pbx: bool = False) -> Config:
             a, "asr", "live_streams", int, 8, check=lambda v: None if v >= 1 else "must be >= 1"
         ),
     )
-    pbx = r.table(center_file.get("pbx"), "pbx", ("nodes",))
+    pbx = r.table(center_file.get("pbx"), "pbx", ("nodes", "proxy"))
     nodes: list[PbxNode] = []
     for i, t in enumerate(r.tables(pbx.get("nodes"), "pbx.nodes")):
         key = f"pbx.nodes[{i}]"
@@ -532,6 +601,7 @@ def load_config(directory: str | Path, need_pbx: bool = False) -> Config:
         if node.rtp_start >= node.rtp_end:
             r.error(f"{key}.rtp_start", "must be lower than rtp_end")
         nodes.append(node)
+    proxy = _proxy(r, pbx, nodes)
     if need_pbx and not nodes and (src / "center.toml").exists():
         r.file = f"{src.name}/center.toml"
         r.error("pbx.nodes", NO_PBX)
@@ -817,6 +887,7 @@ def load_config(directory: str | Path, need_pbx: bool = False) -> Config:
         phone_secrets=phone_secrets,
         webrtc=webrtc,
         ha=ha,
+        proxy=proxy,
         _by_did=by_did,
     )
 

@@ -68,6 +68,7 @@ LEAVE_EVENT = {
     "fallback": "EXITWITHTIMEOUT",
     "no_agents": "EXITEMPTY",
     "callback": "EXITWITHKEY",
+    "node_lost": "ABANDON",  # the media node holding the caller died
 }
 TRANSFER_CONTEXT = "cc-hold"  # where a transferred caller waits again (BLINDTRANSFER's context)
 CALLBACK_KEY = "1"  # the key a waiting caller presses to take the callback offer

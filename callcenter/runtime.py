@@ -245,6 +245,8 @@ class Runtime:
                         self._announce(key, now)
                     elif key == _RESTORE_DEADLINE:
                         self._restore_deadline(now)
+                    elif key[0] == _NODE_DEAD:
+                        self._node_dead(key[1], now)
                     elif key[0] in CALLBACK_TIMERS:
                         self._desk(self.callbacks.on_timer(key, now), now)
                     else:
@@ -337,6 +339,8 @@ class Runtime:
             await self._link_up(e.node, now)
         elif isinstance(e, pbx.LinkDown):
             self._hold({e.node}, now)
+            if self.timers.due(_node_dead_key(e.node)) is None:
+                self.timers.set(_node_dead_key(e.node), now + self.config.engine.node_dead_after)
             self.link_up[e.node] = False
             self.link_down_reason[e.node] = e.message
             log.warning("PBX node %s: link down (%s)", e.node, e.message)
@@ -470,6 +474,7 @@ class Runtime:
         )
         self.link_up[node] = True
         self.link_down_reason.pop(node, None)
+        self.timers.cancel(_node_dead_key(node))
         self.reconnects[node] += 1
         self.bus.publish(domain.PbxConnection(node, True, now))
         self._hold({node}, now)
@@ -636,6 +641,34 @@ class Runtime:
             )
             self._restoring.clear()
             self._apply(ev.RoutingReleased(), now)
+
+    def _node_dead(self, node: str, now: float) -> None:
+        """A node's link stayed down for engine.node_dead_after: the node is taken for dead
+        (a SIP proxy in front has stopped sending it calls by now). Its calls end: a waiting
+        caller leaves the queue with reason "node_lost", a connected call ends (its agent
+        goes on to wrap-up), and routing of every other node's callers goes on at once."""
+        lost = [call_id for call_id, meta in self.calls.items() if meta.node == node]
+        log.warning(
+            "PBX node %s: link down for %.0f s, taken for dead: ending its %d calls",
+            node,
+            self.config.engine.node_dead_after,
+            len(lost),
+        )
+        for call_id in lost:
+            if call_id in self.callbacks:
+                self._callback_lost(node, call_id, now)
+                continue
+            view = self.acd.caller(call_id)
+            try:
+                if view is not None and view.state != "connected":
+                    self._apply(ev.CallerWithdrawn(call_id, NODE_LOST), now)
+                elif view is not None:
+                    self._apply(ev.CallerHungUp(call_id), now)
+            except AcdError as exc:
+                log.warning("ending call %s of dead node %s: %s", call_id, node, exc)
+            self.calls.pop(call_id, None)
+            self.bus.publish(domain.CallClosed(call_id, node, now))
+        self._restored(node, now)
 
     def _callback_lost(self, node: str, call_id: str, now: float) -> None:
         """A callback's call vanished while the link was down: end what was in progress."""
@@ -817,6 +850,14 @@ class Runtime:
 
 _NOTHING: Any = object()
 _RESTORE_DEADLINE: ev.TimerKey = ("restore", "", 0)
+_NODE_DEAD = "node-dead"
+NODE_LOST = "node_lost"  # why a dead node's waiting callers left the queue
+
+
+def _node_dead_key(node: str) -> ev.TimerKey:
+    return (_NODE_DEAD, node, 0)
+
+
 _RECONCILE_EVERY = 300.0  # seconds between background reconciliations
 _SETTLED = 60.0  # a finished call is reconciled in the background once this old
 _KEEP_FINISHED = 3600.0  # the PBX keeps a finished call's record this long (once linked)

@@ -47,6 +47,9 @@ if [ "$(node -p "require('./console-vendor/node_modules/sip.js/package.json').ve
 fi
 
 .venv/bin/python -c "from callcenter.pbx.asterisk.sandbox import ensure_root; ensure_root()"
+# the SIP proxy in front of several nodes (Kamailio): a root cached before it was part of the
+# root gets the package now (about 3 s)
+.venv/bin/python -c "from callcenter.pbx.kamailio.proxy import ensure_installed; ensure_installed()"
 
 # The sandbox FreeSWITCH: built once (about 5 min idle, 20 loaded) from the release tarballs
 # in CALLCENTER_FREESWITCH_SRC into a cached root; without them and without a cached root, one

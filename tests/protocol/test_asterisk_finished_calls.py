@@ -61,3 +61,34 @@ async def test_finished_calls_read_from_astdb(monkeypatch: pytest.MonkeyPatch) -
             1796606194.526, 1796606217.916, "fallback", "1003", 1796606215.860, 1796606215.543,
         ),
     ]  # fmt: skip
+
+
+async def test_an_agent_rung_through_the_proxy_is_read_from_the_engine_s_mark(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Agents dialled through the SIP proxy (PJSIP/1001@kamailio) answer on a channel named
+    after the proxy, not the agent: the agent the engine marked on the caller (CC_AGENT) is
+    kept. Value copied from a node's AstDB after tests/integration/test_nodes_on_kamailio.py."""
+    proxied = {a: f"PJSIP/{a}@kamailio" for a in ("1001", "1002")}
+    d = AsteriskDriver("ka4", "127.0.0.1", 1, "callcenter", "unused", proxied)
+    value = (
+        "v1|1796642261.457|1796642269.293|offer|12345|general|0|13300000412|1001"
+        "|1796642269.203||PJSIP/kamailio-00000003|1796642269.201"
+    )
+    text = f"Event: DBGetTreeResponse\r\nFamily: {FINISHED_FAMILY}\r\nKey: ka4-1.0\r\nVal: {value}"
+
+    async def send_action(action: dict[str, str], **_: Any) -> list[Message]:
+        return [Message.from_line(text)]
+
+    monkeypatch.setattr(d._manager, "send_action", send_action)
+    [found] = await d.finished_calls()
+    assert (found.agent_id, found.connected_at) == ("1001", 1796642269.201)
+    # cc-answered names the answering channel by what was dialled: the agent is known even
+    # when the engine was away and marked nobody (CC_AGENT empty)
+    value = (
+        "v1|1796642321.171|1796642328.913|offer|12345|general|0|13300000412|"
+        "|||PJSIP/1001@kamailio-00000003|1796642328.818"
+    )
+    text = f"Event: DBGetTreeResponse\r\nFamily: {FINISHED_FAMILY}\r\nKey: ka4-2.0\r\nVal: {value}"
+    [found] = await d.finished_calls()
+    assert (found.agent_id, found.connected_at) == ("1001", 1796642328.818)

@@ -13,7 +13,7 @@ from callcenter.pbx.registry import KINDS
 
 PACKAGE = REPO / "callcenter"
 WINGS = PACKAGE / "pbx"
-PRODUCTS = re.compile(r"asterisk|pjsip|audiosocket|freeswitch", re.IGNORECASE)
+PRODUCTS = re.compile(r"asterisk|pjsip|audiosocket|freeswitch|kamailio", re.IGNORECASE)
 # (file, word) pairs allowed above pbx/, each with its reason. Empty: keep it short.
 ALLOWED: dict[tuple[str, str], str] = {}
 

@@ -5,7 +5,7 @@
 set -euo pipefail
 root=${1:?usage: build-root.sh ROOT}
 mirror=${CALLCENTER_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-packages="asterisk asterisk-modules sip-tester sox"
+packages="asterisk asterisk-modules sip-tester sox kamailio"
 marker="$root/.callcenter-root-ok"
 
 say() { printf '[pbx-root] %s\n' "$*" >&2; }

@@ -153,6 +153,9 @@ def context(config: Config, params: RenderParams) -> dict[str, Any]:
         "agents": agents,
         "phones": phones,
         "browser_phones": browser_phones,
+        # a SIP proxy in front of the nodes (center.toml [pbx.proxy]): agents' phones register
+        # there, and this node dials them through it (agent_dial "PJSIP/{extension}@kamailio")
+        "proxy": config.proxy,
         "tls_bind": params.tls_bind or config.webrtc.bind,
         "tls_cert": params.tls_cert or config.webrtc.cert_file,
         "tls_key": params.tls_key or config.webrtc.key_file,

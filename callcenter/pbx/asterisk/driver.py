@@ -1027,7 +1027,9 @@ class AsteriskDriver:
         else:
             route = "other"
         if answered_by and answered_at:  # the dialplan saw the answer itself (cc-answered)
-            agent, connected = self._agent_of_channel(answered_by), answered_at
+            # an agent rung through a SIP proxy answers on a channel named after the proxy
+            # (PJSIP/kamailio-...): then the agent the engine marked on the caller, if any
+            agent, connected = self._agent_of_channel(answered_by) or agent, answered_at
         elif route == "fallback" or not (agent and connected):
             agent, connected = "", ""
         if not agent:
