@@ -375,7 +375,9 @@ class FreeswitchDriver:
                 f"uuid_setvar_multi {call.call_id} cc_where=connected;"
                 f"cc_engine_agent={agent_id};cc_connected={connected}"
             )
-            await self._client.api(f"uuid_bridge {call.call_id} {leg}")
+            # the agent's leg first: the second side is hung up when the bridge ends (the
+            # first would go on in its dialplan: the caller back to the hold loop)
+            await self._client.api(f"uuid_bridge {leg} {call.call_id}")
         except EslError as exc:
             log.warning("node %s: bridging %s to %s failed: %s", self.node, call.call_id, leg, exc)
             call.where, call.agent_id, call.agent_leg = "hold", "", ""
