@@ -26,7 +26,9 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Coroutine, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from callcenter import trace
 from callcenter.pbx.base import (
@@ -392,8 +394,9 @@ class FreeswitchDriver:
     async def _start_recording(self, call: _Call) -> None:
         """Record the bridged call: mixed, the caller's voice alone (what its channel reads)
         and the agent's alone (what is written to it), as `<path>.wav`, `-caller`, `-agent`."""
-        day = (await self._client.api(f"strftime_tz {self._timezone} %Y/%m/%d")).strip()
-        rel = f"{day}/{call.call_id}"
+        # the center's date (FreeSWITCH's strftime_tz knows only zones its timezones.conf lists)
+        zone = ZoneInfo(self._timezone) if self._timezone else None
+        rel = f"{datetime.now(zone):%Y/%m/%d}/{call.call_id}"
         base = f"{self._recordings}/{rel}"
         u = call.call_id
         try:
