@@ -650,6 +650,11 @@ class Center:
         else:
             self.instance.cli("channel request hangup all")
 
+    @property
+    def prompts(self) -> Path:
+        """Where the PBX's prompts are (<id>.wav), as built from the config."""
+        return (self.fs.dir if self.kind == "freeswitch" else self.instance.dir) / "prompts"
+
     def cut_link(self) -> None:
         """Cut the engine's control link (AMI, ESL) and refuse new connections."""
         self.proxy.cut()

@@ -12,6 +12,7 @@ import hashlib
 import json
 import re
 import time
+import wave
 from functools import partial
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from tests.integration.harness import (
     connected,
     joined_call_id,
     known_calls,
+    prompt_heard,
     wait_until,
 )
 from tools.asr_cer import cer
@@ -242,6 +244,29 @@ def test_caller_hanging_up_while_waiting_is_recorded_as_abandoned(cc: Center) ->
 
 
 @on_both_kinds
+def test_waiting_caller_hears_that_it_is_next(cc: Center) -> None:
+    """The first announcement (center: 2 s after joining) tells a lone waiting caller it is
+    next; then the hold music goes on."""
+    cc.set_all_agents("pause", reason="meeting")
+    before = known_calls(cc)
+    caller = cc.caller("13000000041")
+    caller.call("13000000041", "12345")
+    call_id = joined_call_id(cc, "12345", before)
+    with wave.open(str(cc.prompts / "queue_next.wav"), "rb") as w:
+        prompt = w.getnframes() / w.getframerate()
+    first = cc.config.outbound.announce.first_after
+    # waited through the first announcement and the loop turn that plays it (at most 2 s)
+    wait_until(
+        lambda: _waited(cc, call_id) > first + prompt + 4, first + prompt + 30, "the announcement"
+    )
+    caller.hangup("13000000041")
+    heard = closed_wav(caller.wait_for(lambda e: e.get("event") == "disconnected")["recording"])
+    assert prompt_heard(heard, cc.prompts / "queue_next.wav") > 0.9
+    row = wait_until(lambda: _left(cc, call_id), 10, "the abandon to be recorded")
+    assert row.leave_reason == "abandoned"
+
+
+@on_both_kinds
 def test_wrap_up_is_respected_before_the_next_offer(cc: Center) -> None:
     for agent in ("1002", "1003", "1004"):
         cc.engine.post(f"/api/agents/{agent}/pause", {"reason": "lunch"})
@@ -373,6 +398,12 @@ def _finished(cc: Center, call_id: str) -> object:
         and (row.agent_id is None or row.ended_at is not None)
         else None
     )
+
+
+def _waited(cc: Center, call_id: str) -> float:
+    """How long the caller has been in the queue (0 when it is not there)."""
+    row = cc.call_row(call_id)
+    return time.time() - row.joined_at if row is not None and row.left_at is None else 0.0
 
 
 def _left(cc: Center, call_id: str) -> object:

@@ -157,6 +157,7 @@ class FreeswitchDriver:
         self._record = False
         self._recordings = ""
         self._timezone = ""
+        self._prompts = ""
 
     # --- link --------------------------------------------------------------------------------
 
@@ -212,6 +213,7 @@ class FreeswitchDriver:
         self._record = (await self._client.api("global_getvar cc_record")).strip() == "1"
         self._recordings = (await self._client.api("global_getvar cc_recordings")).strip()
         self._timezone = (await self._client.api("global_getvar cc_timezone")).strip()
+        self._prompts = (await self._client.api("global_getvar cc_prompts")).strip()
 
     async def close(self) -> None:
         self._closing = True
@@ -610,7 +612,13 @@ class FreeswitchDriver:
         raise self._missing("supervisor listen/whisper/barge (spy)")
 
     async def announce(self, call_id: str, prompts: tuple[str, ...], callback_offer: bool) -> None:
-        raise self._missing("announcements to waiting callers")
+        """Leave the prompts in cc_announce: the hold loop plays them at its next turn."""
+        call = self._calls.get(call_id)
+        if call is not None and call.where == "hold" and prompts:
+            files = "!".join(f"{self._prompts}/{p}.wav" for p in prompts)
+            await self._client.api(f"uuid_setvar {call_id} cc_announce file_string://{files}")
+        if callback_offer:
+            raise self._missing("the callback key of an announcement (queued callback)")
 
     async def callback(self, call: OutboundCall, agent_id: str, ring_timeout: float) -> None:
         raise self._missing("queued callback")
