@@ -29,6 +29,7 @@ from tests.integration.harness import (
     joined_call_id,
     known_calls,
     prompt_heard,
+    tone_levels,
     wait_until,
 )
 from tools.asr_cer import cer
@@ -229,6 +230,55 @@ def test_agent_who_does_not_answer_is_skipped_and_backs_off(cc: Center) -> None:
 
 
 @on_both_kinds
+def test_transfer_to_the_labor_queue_reaches_the_specialist(cc: Center) -> None:
+    """转专席 through the API: 1001 (general) takes the call and sends it to labor; 1002, the
+    labor specialist, answers; the caller hears an agent again; both segments on record."""
+    for agent in ("1002", "1003", "1004"):
+        cc.engine.post(f"/api/agents/{agent}/pause", {"reason": "meeting"})
+    before = known_calls(cc)
+    caller = cc.caller("13000000051")
+    caller.call("13000000051", "12345")
+    call_id = joined_call_id(cc, "12345", before)
+    assert connected(cc, call_id) == "1001"
+    caller.wait_for(lambda e: e.get("event") == "confirmed")
+    cc.engine.post("/api/agents/1002/resume")
+    reply = cc.engine.post(f"/api/calls/{call_id}/transfer", {"skill": "labor"})
+    assert reply.get("skill") == "labor", reply
+
+    def segments() -> list[tuple[str, str]]:
+        return [
+            (r[0], r[1])
+            for r in cc.rows(
+                "SELECT event, agent_id FROM queue_events WHERE call_id = :c "
+                "AND event IN ('CONNECT', 'BLINDTRANSFER') ORDER BY id",
+                c=call_id,
+            )
+        ]
+
+    wait_until(
+        lambda: segments() == [("CONNECT", "1001"), ("BLINDTRANSFER", "1001"), ("CONNECT", "1002")],
+        40,
+        "the transfer and 1002's answer on record",
+    )
+    wait_until(lambda: _talked_again(cc, call_id), 20, "three seconds with 1002")
+    caller.hangup("13000000051")
+    heard = caller.wait_for(lambda e: e.get("event") == "disconnected", 20)
+    # the last seconds of the caller's recording: 1002's answer, not hold music
+    (agent_700,) = tone_levels(closed_wav(heard["recording"]), (700.0,), -2.5, 0)
+    assert agent_700 > 0.2, agent_700
+    wait_until(
+        lambda: cc.rows(
+            "SELECT event FROM queue_events WHERE call_id = :c AND agent_id = '1002' "
+            "AND event LIKE 'COMPLETE%'",
+            c=call_id,
+        ),
+        20,
+        "1002's segment completed",
+    )
+    assert cc.engine.agents()["1001"]["state"] in ("wrap_up", "idle")
+
+
+@on_both_kinds
 def test_caller_hanging_up_while_waiting_is_recorded_as_abandoned(cc: Center) -> None:
     cc.set_all_agents("pause", reason="training")
     before = known_calls(cc)
@@ -398,6 +448,15 @@ def _finished(cc: Center, call_id: str) -> object:
         and (row.agent_id is None or row.ended_at is not None)
         else None
     )
+
+
+def _talked_again(cc: Center, call_id: str) -> bool:
+    """Three seconds since the transferred call's second CONNECT."""
+    rows = cc.rows(
+        "SELECT at FROM queue_events WHERE call_id = :c AND event = 'CONNECT' ORDER BY id",
+        c=call_id,
+    )
+    return len(rows) >= 2 and time.time() - rows[-1][0] > 3.0
 
 
 def _waited(cc: Center, call_id: str) -> float:

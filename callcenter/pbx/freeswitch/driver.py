@@ -390,7 +390,7 @@ class FreeswitchDriver:
             self._events.put_nowait(AgentNotAnswered(self.node, call.call_id, agent_id, "failed"))
             return
         self._events.put_nowait(AgentAnswered(self.node, call.call_id, agent_id, leg))
-        if self._record:
+        if self._record and not call.recording:  # a transferred call is recorded already
             await self._start_recording(call)
 
     async def _start_recording(self, call: _Call) -> None:
@@ -606,7 +606,24 @@ class FreeswitchDriver:
         raise self._missing("emergency transfer")
 
     async def transfer(self, call_id: str, skill: str) -> None:
-        raise self._missing("transfer to another skill")
+        """Send a connected caller back to the hold loop with `skill` kept on its channel; the
+        agent's leg (left alone when the bridge breaks) is hung up without ending the call."""
+        call = self._calls.get(call_id)
+        if call is None or call.where != "connected" or not call.agent_leg:
+            self._fail(call_id, "transfer", (), "no connected call to transfer")
+            return
+        leg = call.agent_leg
+        self._legs.pop(leg, None)  # its hangup ends no call: the engine ended that segment
+        call.where, call.agent_id, call.agent_leg, call.ended_by = "hold", "", "", ""
+        try:
+            await self._client.api(
+                f"uuid_setvar_multi {call_id} cc_skill={skill};cc_where=hold;"
+                "cc_engine_agent=;cc_connected="
+            )
+            await self._client.api(f"uuid_transfer {call_id} hold XML cc-hold")
+        except EslError as exc:
+            self._fail(call_id, "transfer", (), f"the PBX refused the transfer: {exc}")
+        await self._kill(leg, "NORMAL_CLEARING")
 
     async def spy(self, call_id: str, extension: str, mode: str) -> None:
         raise self._missing("supervisor listen/whisper/barge (spy)")
