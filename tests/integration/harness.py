@@ -650,6 +650,26 @@ class Center:
         else:
             self.instance.cli("channel request hangup all")
 
+    def phone_password(self, extension: str) -> str:
+        """An agent's or supervisor's SIP password on the center's PBX."""
+        if self.kind == "freeswitch":
+            return self.fs.agent_password(extension)
+        return self.instance.agent_password(extension)
+
+    def supervisor_phone(self, record_dir: Path) -> Softphone:
+        """The first supervisor's phone, registered (the caller closes it)."""
+        extension = self.config.supervisors[0].extension
+        fs = self.kind == "freeswitch"
+        phone = Softphone(
+            self.sip,
+            port=FS_CALLER_SIP + 60 if fs else SIP_PORT + 251,
+            accounts=[(extension, self.phone_password(extension))],
+            record_dir=str(record_dir),
+            rtp_port=FS_CALLER_RTP - 100 if fs else CALLER_RTP + 1640,
+        )
+        phone.wait_registered()
+        return phone
+
     @property
     def prompts(self) -> Path:
         """Where the PBX's prompts are (<id>.wav), as built from the config."""

@@ -20,7 +20,7 @@ import pytest
 
 from callcenter.asr.speech import CALLER_SENTENCES, build_leg
 from callcenter.asr.transcriber import Transcriber
-from callcenter.simulation import dominant_frequency
+from callcenter.simulation import Softphone, dominant_frequency
 from tests.integration.conftest import center_of_kind, on_both_kinds
 from tests.integration.harness import (
     Center,
@@ -279,6 +279,37 @@ def test_transfer_to_the_labor_queue_reaches_the_specialist(cc: Center) -> None:
 
 
 @on_both_kinds
+def test_supervisor_listens_in_from_a_sip_phone(cc: Center, tmp_path: Path) -> None:
+    """监听 through the API: the supervisor's phone rings, and once answered hears both the
+    caller (440 Hz) and the agent (700 Hz); the listening is audited."""
+    phone = cc.supervisor_phone(tmp_path)
+    try:
+        for agent in ("1002", "1003", "1004"):
+            cc.engine.post(f"/api/agents/{agent}/pause", {"reason": "meeting"})
+        before = known_calls(cc)
+        caller = cc.caller("13000000061")
+        caller.call("13000000061", "12345")
+        call_id = joined_call_id(cc, "12345", before)
+        assert connected(cc, call_id) == "1001"
+        caller.wait_for(lambda e: e.get("event") == "confirmed", 20)
+        extension = cc.config.supervisors[0].extension
+        reply = cc.engine.post(
+            f"/api/calls/{call_id}/spy", {"mode": "listen", "extension": extension}
+        )
+        assert reply.get("mode") == "listen", reply
+        listening = phone.wait_for(lambda e: e.get("event") == "confirmed", 30)
+        assert listening
+        wait_until(lambda: _heard_for(phone, 3.0), 20, "three seconds of listening")
+        caller.hangup("13000000061")
+        heard = phone.wait_for(lambda e: e.get("event") == "disconnected", 20)
+        caller_440, agent_700 = tone_levels(closed_wav(heard["recording"]), (440.0, 700.0), 0.5, 0)
+        assert caller_440 > 0.2 and agent_700 > 0.2, (caller_440, agent_700)
+        assert any(e["action"] == "spy.listen" for e in cc.engine.get("/api/audit")["entries"])
+    finally:
+        phone.close()
+
+
+@on_both_kinds
 def test_caller_hanging_up_while_waiting_is_recorded_as_abandoned(cc: Center) -> None:
     cc.set_all_agents("pause", reason="training")
     before = known_calls(cc)
@@ -448,6 +479,12 @@ def _finished(cc: Center, call_id: str) -> object:
         and (row.agent_id is None or row.ended_at is not None)
         else None
     )
+
+
+def _heard_for(phone: Softphone, seconds: float) -> bool:
+    """The phone's last call has been up for `seconds` (its confirmed event's time)."""
+    confirmed = phone.seen(lambda e: e.get("event") == "confirmed")
+    return bool(confirmed) and time.time() - float(confirmed[-1].get("at", time.time())) > seconds
 
 
 def _talked_again(cc: Center, call_id: str) -> bool:

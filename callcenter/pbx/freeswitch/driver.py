@@ -626,7 +626,39 @@ class FreeswitchDriver:
         await self._kill(leg, "NORMAL_CLEARING")
 
     async def spy(self, call_id: str, extension: str, mode: str) -> None:
-        raise self._missing("supervisor listen/whisper/barge (spy)")
+        """Ring the supervisor's phone; once it answers it eavesdrops on the agent's leg:
+        "listen" hears both sides, "whisper" is heard by the agent (the leg spied on),
+        "barge" by both. The ring is awaited apart: the node's other commands go on."""
+        call = self._calls.get(call_id)
+        if call is None or call.where != "connected" or not call.agent_leg:
+            self._fail(call_id, "spy", (), "no connected call to listen to")
+            return
+        talk = {
+            "listen": [],
+            "whisper": ["eavesdrop_whisper_aleg=true"],
+            "barge": ["eavesdrop_bridge_aleg=true", "eavesdrop_bridge_bleg=true"],
+        }[mode]
+        variables = ",".join(
+            [
+                f"origination_caller_id_name={mode}",
+                f"origination_caller_id_number={call.agent_id}",
+                "originate_timeout=30",
+                *talk,
+            ]
+        )
+        command = (
+            f"originate {{{variables}}}{self._phone_dial.format(extension=extension)} "
+            f"&eavesdrop({call.agent_leg})"
+        )
+        self._spawn(self._ring_supervisor(call_id, command))
+
+    async def _ring_supervisor(self, call_id: str, command: str) -> None:
+        try:
+            result = await self._client.bgapi(command, check=False)
+        except EslError as exc:
+            result = f"-ERR {exc}"
+        if not result.startswith("+OK"):
+            self._fail(call_id, "spy", (), f"the supervisor's phone: {result.strip()}")
 
     async def announce(self, call_id: str, prompts: tuple[str, ...], callback_offer: bool) -> None:
         """Leave the prompts in cc_announce: the hold loop plays them at its next turn."""
