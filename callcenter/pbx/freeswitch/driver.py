@@ -45,8 +45,10 @@ from callcenter.pbx.base import (
     LinkDown,
     LinkUp,
     OutboundCall,
+    OutboundEnded,
     PbxEvent,
     RecordingStarted,
+    SurveyProgress,
 )
 from callcenter.pbx.freeswitch.esl import (
     EslAuthError,
@@ -64,6 +66,7 @@ EVENTS = (
     "CUSTOM",  # every word after CUSTOM is a subclass
     "cc::join",
     "cc::fallback",
+    "cc::survey",
     "sofia::register",
     "sofia::unregister",
     "sofia::expire",
@@ -93,6 +96,17 @@ class PbxCapabilityError(Exception):
     """A PbxDriver capability this wing does not carry out (yet)."""
 
     error_id = "pbx.capability"
+
+
+def outbound_outcome(cause: str) -> str:
+    """A call to a citizen that was not answered: no_answer, busy, unavailable or error."""
+    if cause in NO_ANSWER or cause == "NO_USER_RESPONSE":
+        return "no_answer"
+    if cause == "USER_BUSY":
+        return "busy"
+    if cause in UNREACHABLE or cause in ("CALL_REJECTED", "NORMAL_TEMPORARY_FAILURE"):
+        return "unavailable"
+    return "error"
 
 
 def offer_outcome(cause: str) -> tuple[str, int]:
@@ -149,6 +163,7 @@ class FreeswitchDriver:
         self._calls: dict[str, _Call] = {}
         self._legs: dict[str, tuple[str, str]] = {}  # agent leg uuid -> (call id, agent id)
         self._reachable: dict[str, bool] = {}
+        self._surveys: dict[str, str] = {}  # answered survey leg -> survey id
         self._up = False
         self._closing = False
         self._runner: asyncio.Task[None] | None = None
@@ -241,6 +256,10 @@ class FreeswitchDriver:
                     call.where = "fallback"
                     self._stop_ringing(call)
                 self._events.put_nowait(CallerFellBack(self.node, e.uuid))
+            elif sub == "cc::survey":
+                survey_id = e.get("Survey-Id")
+                if survey_id:
+                    self._events.put_nowait(SurveyProgress(self.node, survey_id, e.get("Result")))
             elif sub in ("sofia::register", "sofia::unregister", "sofia::expire"):
                 agent_id = self._by_user.get(e.get("from-user") or e.get("username"))
                 if agent_id is not None:
@@ -282,6 +301,13 @@ class FreeswitchDriver:
             call.ended_by = call.ended_by or "caller"
 
     def _on_hangup_complete(self, e: EslEvent) -> None:
+        survey_id = self._surveys.get(e.uuid)
+        if survey_id is not None:
+            # an unanswered attempt is reported by its originate's result instead
+            if e.get("Caller-Channel-Answered-Time", "0") not in ("", "0"):
+                del self._surveys[e.uuid]
+                self._events.put_nowait(OutboundEnded(self.node, survey_id, "answered"))
+            return
         leg = self._legs.get(e.uuid)
         if leg is not None:
             call_id, agent_id = leg
@@ -673,7 +699,35 @@ class FreeswitchDriver:
         raise self._missing("queued callback")
 
     async def survey_call(self, call: OutboundCall, input_timeout: float, retries: int) -> None:
-        raise self._missing("survey calls (回访)")
+        """Call the citizen into the dialplan's survey (cc-survey): SurveyProgress from its
+        events, OutboundEnded once the answered call is over (or at once when unanswered)."""
+        leg = str(uuid.uuid4())
+        variables = ",".join(
+            [
+                f"origination_uuid={leg}",
+                f"cc_survey_id={call.ref}",
+                f"cc_input_timeout_ms={int(input_timeout * 1000)}",
+                f"cc_input_tries={retries + 1}",
+                f"origination_caller_id_number={call.caller_id}",
+                f"origination_caller_id_name={call.caller_id}",
+                f"originate_timeout={int(call.timeout + 0.5)}",
+                "ignore_early_media=true",
+            ]
+        )
+        dial = self._outbound_dial.format(number=call.number)
+        command = f"originate {{{variables}}}{dial} survey XML cc-survey"
+        self._spawn(self._survey(call.ref, leg, command))
+
+    async def _survey(self, survey_id: str, leg: str, command: str) -> None:
+        self._surveys[leg] = survey_id  # its hangup ends the answered call
+        try:
+            result = await self._client.bgapi(command, check=False)
+        except EslError as exc:
+            result = f"-ERR LINK {exc}"
+        if not result.startswith("+OK"):
+            self._surveys.pop(leg, None)
+            cause = result.removeprefix("-ERR").strip().split()[0] if result.strip() else ""
+            self._events.put_nowait(OutboundEnded(self.node, survey_id, outbound_outcome(cause)))
 
     # --- plumbing ------------------------------------------------------------------------------
 
