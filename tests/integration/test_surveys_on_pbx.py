@@ -10,7 +10,7 @@ import pytest
 
 from tests.integration.conftest import center_of_kind, on_both_kinds
 from tests.integration.harness import Center, closed_wav, prompt_heard, wait_until
-from tests.integration.test_callbacks_on_asterisk import _disconnected, _incoming
+from tests.integration.test_callbacks_on_pbx import _disconnected, _incoming
 
 pytestmark = pytest.mark.pbx
 

@@ -36,6 +36,8 @@ from callcenter.pbx.base import (
     AgentContact,
     AgentLegEnded,
     AgentNotAnswered,
+    CallbackDialed,
+    CallbackRequested,
     CallerEntered,
     CallerFellBack,
     CallerGone,
@@ -67,6 +69,7 @@ EVENTS = (
     "cc::join",
     "cc::fallback",
     "cc::survey",
+    "cc::callback",
     "sofia::register",
     "sofia::unregister",
     "sofia::expire",
@@ -134,6 +137,17 @@ class _Call:
     recording: str = ""
 
 
+@dataclass
+class _Callback:
+    """Calling a citizen back: the reserved agent's leg first, then the citizen's."""
+
+    call_id: str
+    agent_id: str
+    agent_leg: str
+    answered: bool = False  # the agent answered
+    cancelled: bool = False
+
+
 class FreeswitchDriver:
     def __init__(
         self,
@@ -164,6 +178,7 @@ class FreeswitchDriver:
         self._legs: dict[str, tuple[str, str]] = {}  # agent leg uuid -> (call id, agent id)
         self._reachable: dict[str, bool] = {}
         self._surveys: dict[str, str] = {}  # answered survey leg -> survey id
+        self._callbacks: dict[str, _Callback] = {}  # agent leg -> the callback being made
         self._up = False
         self._closing = False
         self._runner: asyncio.Task[None] | None = None
@@ -256,6 +271,11 @@ class FreeswitchDriver:
                     call.where = "fallback"
                     self._stop_ringing(call)
                 self._events.put_nowait(CallerFellBack(self.node, e.uuid))
+            elif sub == "cc::callback":
+                call = self._calls.get(e.uuid)
+                if call is not None:
+                    call.where = "callback"
+                self._events.put_nowait(CallbackRequested(self.node, e.uuid, e.get("Number")))
             elif sub == "cc::survey":
                 survey_id = e.get("Survey-Id")
                 if survey_id:
@@ -301,6 +321,13 @@ class FreeswitchDriver:
             call.ended_by = call.ended_by or "caller"
 
     def _on_hangup_complete(self, e: EslEvent) -> None:
+        cb = self._callbacks.get(e.uuid)
+        if cb is not None:
+            del self._callbacks[e.uuid]
+            if cb.answered:  # else its originate's result reports it
+                self._events.put_nowait(AgentLegEnded(self.node, cb.call_id, cb.agent_id))
+                self._events.put_nowait(CallbackDialed(self.node, cb.call_id, "ended"))
+            return
         survey_id = self._surveys.get(e.uuid)
         if survey_id is not None:
             # an unanswered attempt is reported by its originate's result instead
@@ -420,13 +447,19 @@ class FreeswitchDriver:
             await self._start_recording(call)
 
     async def _start_recording(self, call: _Call) -> None:
-        """Record the bridged call: mixed, the caller's voice alone (what its channel reads)
-        and the agent's alone (what is written to it), as `<path>.wav`, `-caller`, `-agent`."""
+        rel = await self._record_leg(call.call_id, call.call_id)
+        if rel:
+            call.recording = rel
+
+    async def _record_leg(self, u: str, call_id: str) -> str:
+        """Record the bridged call on the citizen's channel `u`: mixed, the citizen's voice
+        alone (what its channel reads) and the agent's alone (what is written to it), as
+        `<path>.wav`, `-caller`, `-agent`, named by `call_id`; RecordingStarted. Returns the
+        relative path ("" when it failed)."""
         # the center's date (FreeSWITCH's strftime_tz knows only zones its timezones.conf lists)
         zone = ZoneInfo(self._timezone) if self._timezone else None
-        rel = f"{datetime.now(zone):%Y/%m/%d}/{call.call_id}"
+        rel = f"{datetime.now(zone):%Y/%m/%d}/{call_id}"
         base = f"{self._recordings}/{rel}"
-        u = call.call_id
         try:
             for suffix, read_only, write_only in (
                 ("", "false", "false"),
@@ -443,11 +476,16 @@ class FreeswitchDriver:
             )
         except EslError as exc:
             log.warning("node %s: recording %s failed: %s", self.node, u, exc)
-            return
-        call.recording = rel
-        self._events.put_nowait(RecordingStarted(self.node, call.call_id, rel))
+            return ""
+        self._events.put_nowait(RecordingStarted(self.node, call_id, rel))
+        return rel
 
     async def cancel_offer(self, call_id: str, agent_ids: tuple[str, ...]) -> None:
+        for leg, cb in list(self._callbacks.items()):
+            if cb.call_id == call_id and not cb.answered and cb.agent_id in agent_ids:
+                cb.cancelled = True
+                await self._kill(leg, "ORIGINATOR_CANCEL")
+                return
         call = self._calls.get(call_id)
         if call is None:
             return
@@ -586,7 +624,10 @@ class FreeswitchDriver:
             return None
         _, arrived, ended, where, did, skill, priority, number = fields[:8]
         agent, connected, fellback, fallback_agent, fallback_answered = fields[8:]
-        if fellback or where == "fallback":
+        if where.startswith("callback"):
+            route = "callback"
+            connected_at = 0.0
+        elif fellback or where == "fallback":
             route = "fallback"
             agent = self._by_user.get(fallback_agent, "") if fallback_answered else ""
             connected_at = _float(fallback_answered) if agent else 0.0
@@ -687,16 +728,90 @@ class FreeswitchDriver:
             self._fail(call_id, "spy", (), f"the supervisor's phone: {result.strip()}")
 
     async def announce(self, call_id: str, prompts: tuple[str, ...], callback_offer: bool) -> None:
-        """Leave the prompts in cc_announce: the hold loop plays them at its next turn."""
+        """Leave the prompts in cc_announce: the hold loop plays them at its next turn;
+        `callback_offer`: from now on the caller's 1 key takes the callback (cc_callback)."""
         call = self._calls.get(call_id)
-        if call is not None and call.where == "hold" and prompts:
-            files = "!".join(f"{self._prompts}/{p}.wav" for p in prompts)
-            await self._client.api(f"uuid_setvar {call_id} cc_announce file_string://{files}")
+        if call is None or call.where != "hold" or not prompts:
+            return
         if callback_offer:
-            raise self._missing("the callback key of an announcement (queued callback)")
+            await self._client.api(f"uuid_setvar {call_id} cc_callback offered")
+        files = "!".join(f"{self._prompts}/{p}.wav" for p in prompts)
+        await self._client.api(f"uuid_setvar {call_id} cc_announce file_string://{files}")
 
     async def callback(self, call: OutboundCall, agent_id: str, ring_timeout: float) -> None:
-        raise self._missing("queued callback")
+        """Ring the reserved agent; once answered, tell it (callback_agent), call the citizen
+        showing the hotline's number, bridge and record under the call's own id."""
+        dial = self._dials.get(agent_id)
+        if dial is None:
+            self._fail(call.ref, "callback", (agent_id,), f"agent {agent_id} has no dial string")
+            return
+        leg = str(uuid.uuid4())
+        cb = _Callback(call.ref, agent_id, leg)
+        self._callbacks[leg] = cb
+        self._spawn(self._call_back(cb, call, dial, ring_timeout))
+
+    async def _call_back(
+        self, cb: _Callback, call: OutboundCall, dial: str, ring_timeout: float
+    ) -> None:
+        variables = ",".join(
+            [
+                f"origination_uuid={cb.agent_leg}",
+                f"originate_timeout={int(ring_timeout + 0.5)}",
+                f"origination_caller_id_number={call.caller_id}",
+                f"cc_callback_call={call.ref}",
+                "ignore_early_media=true",
+            ]
+        )
+        try:
+            result = await self._client.bgapi(f"originate {{{variables}}}{dial} &park()", False)
+        except EslError as exc:
+            result = f"-ERR LINK {exc}"
+        if not result.startswith("+OK"):
+            self._callbacks.pop(cb.agent_leg, None)
+            cause = result.removeprefix("-ERR").strip().split()[0] if result.strip() else ""
+            reason = "cancelled" if cb.cancelled else outbound_outcome(cause)
+            self._events.put_nowait(AgentNotAnswered(self.node, call.ref, cb.agent_id, reason))
+            return
+        cb.answered = True
+        self._events.put_nowait(AgentAnswered(self.node, call.ref, cb.agent_id, cb.agent_leg))
+        with contextlib.suppress(EslError):
+            await self._client.api(
+                f"uuid_broadcast {cb.agent_leg} {self._prompts}/callback_agent.wav aleg"
+            )
+        citizen = str(uuid.uuid4())
+        variables = ",".join(
+            [
+                f"origination_uuid={citizen}",
+                f"originate_timeout={int(call.timeout + 0.5)}",
+                f"origination_caller_id_number={call.caller_id}",
+                f"origination_caller_id_name={call.caller_id}",
+                "cc_where=callback",
+                "ignore_early_media=true",
+            ]
+        )
+        command = (
+            f"originate {{{variables}}}{self._outbound_dial.format(number=call.number)} &park()"
+        )
+        try:
+            result = await self._client.bgapi(command, False)
+        except EslError as exc:
+            result = f"-ERR LINK {exc}"
+        if not result.startswith("+OK"):
+            cause = result.removeprefix("-ERR").strip().split()[0] if result.strip() else ""
+            self._events.put_nowait(CallbackDialed(self.node, call.ref, outbound_outcome(cause)))
+            await self._kill(cb.agent_leg, "NORMAL_CLEARING")
+            return
+        self._events.put_nowait(CallbackDialed(self.node, call.ref, "answered"))
+        try:
+            # the agent's leg first: the citizen's is hung up when the bridge ends
+            await self._client.api(f"uuid_bridge {cb.agent_leg} {citizen}")
+        except EslError as exc:
+            log.warning("node %s: callback bridge failed: %s", self.node, exc)
+            await self._kill(citizen, "NORMAL_TEMPORARY_FAILURE")
+            await self._kill(cb.agent_leg, "NORMAL_TEMPORARY_FAILURE")
+            return
+        if self._record:
+            await self._record_leg(citizen, call.ref)
 
     async def survey_call(self, call: OutboundCall, input_timeout: float, retries: int) -> None:
         """Call the citizen into the dialplan's survey (cc-survey): SurveyProgress from its
