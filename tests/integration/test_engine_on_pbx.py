@@ -1,7 +1,9 @@
-"""The engine on a real Asterisk: real SIP, real RTP, the engine as its own process.
+"""The engine on a real PBX, each call flow on both kinds (Asterisk and FreeSWITCH): real
+SIP, real RTP, the engine as its own process.
 
-One sandbox PBX and one set of agent softphones serve the whole module; each test leaves the
-agents logged in and idle. A test that needs the PBX fails (never skips) when it cannot start.
+One sandbox PBX of each kind and one set of agent softphones on each serve the whole session;
+each test leaves the agents logged in and idle. A test that needs the PBX fails (never skips)
+when it cannot start. Tests reach the PBX only through the center's kind-neutral helpers.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import hashlib
 import json
 import re
 import time
+import wave
 from functools import partial
 from pathlib import Path
 
@@ -17,36 +20,26 @@ import pytest
 
 from callcenter.asr.speech import CALLER_SENTENCES, build_leg
 from callcenter.asr.transcriber import Transcriber
-from callcenter.simulation import dominant_frequency
-from tests.integration.harness import Center, closed_wav, wait_until
+from callcenter.simulation import Softphone, dominant_frequency
+from tests.integration.conftest import center_of_kind, on_both_kinds
+from tests.integration.harness import (
+    Center,
+    closed_wav,
+    connected,
+    joined_call_id,
+    known_calls,
+    prompt_heard,
+    tone_levels,
+    wait_until,
+)
 from tools.asr_cer import cer
 
 pytestmark = pytest.mark.pbx
 
-
-def joined_call_id(cc: Center, did: str, before: set[str]) -> str:
-    def fresh() -> str | None:
-        rows = cc.rows("SELECT call_id FROM calls WHERE did = :d", d=did)
-        new = [r[0] for r in rows if r[0] not in before]
-        return new[0] if new else None
-
-    found: str = wait_until(fresh, 20, f"a caller to {did} in the call records")
-    return found
+cc = pytest.fixture(center_of_kind, name="cc")  # the center of the test's kind
 
 
-def known_calls(cc: Center) -> set[str]:
-    return {r[0] for r in cc.rows("SELECT call_id FROM calls")}
-
-
-def connected(cc: Center, call_id: str) -> str:
-    def agent() -> str | None:
-        row = cc.call_row(call_id)
-        return row.agent_id if row is not None and row.connected_at else None
-
-    found: str = wait_until(agent, 45, f"call {call_id} connected")
-    return found
-
-
+@on_both_kinds
 def test_44190_6_2_1_call_to_12345_reaches_general_agent_with_audio_both_ways(
     cc: Center,
 ) -> None:
@@ -81,6 +74,7 @@ def test_44190_6_2_1_call_to_12345_reaches_general_agent_with_audio_both_ways(
     assert row.skill == "general"
 
 
+@on_both_kinds
 def test_44190_6_1_2_2_answered_call_recorded_legs_apart_and_indexed(cc: Center) -> None:
     before = known_calls(cc)
     caller = cc.caller("13800000011")
@@ -125,6 +119,7 @@ def test_44190_6_1_2_2_answered_call_recorded_legs_apart_and_indexed(cc: Center)
     assert [(a["action"], a["leg"]) for a in log] == [("metadata", "all"), ("download", "caller")]
 
 
+# live transcription streams leg audio from Asterisk only: this one runs there
 def test_44192_7_1_3_call_transcribed_by_vosk_onto_the_ticket_it_created(
     cc: Center, tmp_path: Path
 ) -> None:
@@ -183,6 +178,7 @@ def test_44192_7_1_3_call_transcribed_by_vosk_onto_the_ticket_it_created(
     assert proposal["request_type"] and proposal["department"]
 
 
+@on_both_kinds
 def test_44190_6_2_1_merged_number_12333_reaches_labor_specialist(cc: Center) -> None:
     before = known_calls(cc)
     caller = cc.caller("13900000002")
@@ -196,6 +192,7 @@ def test_44190_6_2_1_merged_number_12333_reaches_labor_specialist(cc: Center) ->
     assert "12333" in row.hotline
 
 
+@on_both_kinds
 def test_higher_priority_caller_served_first(cc: Center) -> None:
     cc.set_all_agents("pause", reason="meeting")
     before = known_calls(cc)
@@ -215,6 +212,7 @@ def test_higher_priority_caller_served_first(cc: Center) -> None:
     wait_until(lambda: _finished(cc, normal_id), 10, "the waiting caller's record")
 
 
+@on_both_kinds
 def test_agent_who_does_not_answer_is_skipped_and_backs_off(cc: Center) -> None:
     cc.phones["1001"].answer_mode("1001", "ignore")
     before = known_calls(cc)
@@ -231,6 +229,87 @@ def test_agent_who_does_not_answer_is_skipped_and_backs_off(cc: Center) -> None:
     caller.hangup("13600000005")
 
 
+@on_both_kinds
+def test_transfer_to_the_labor_queue_reaches_the_specialist(cc: Center) -> None:
+    """转专席 through the API: 1001 (general) takes the call and sends it to labor; 1002, the
+    labor specialist, answers; the caller hears an agent again; both segments on record."""
+    for agent in ("1002", "1003", "1004"):
+        cc.engine.post(f"/api/agents/{agent}/pause", {"reason": "meeting"})
+    before = known_calls(cc)
+    caller = cc.caller("13000000051")
+    caller.call("13000000051", "12345")
+    call_id = joined_call_id(cc, "12345", before)
+    assert connected(cc, call_id) == "1001"
+    caller.wait_for(lambda e: e.get("event") == "confirmed")
+    cc.engine.post("/api/agents/1002/resume")
+    reply = cc.engine.post(f"/api/calls/{call_id}/transfer", {"skill": "labor"})
+    assert reply.get("skill") == "labor", reply
+
+    def segments() -> list[tuple[str, str]]:
+        return [
+            (r[0], r[1])
+            for r in cc.rows(
+                "SELECT event, agent_id FROM queue_events WHERE call_id = :c "
+                "AND event IN ('CONNECT', 'BLINDTRANSFER') ORDER BY id",
+                c=call_id,
+            )
+        ]
+
+    wait_until(
+        lambda: segments() == [("CONNECT", "1001"), ("BLINDTRANSFER", "1001"), ("CONNECT", "1002")],
+        40,
+        "the transfer and 1002's answer on record",
+    )
+    wait_until(lambda: _talked_again(cc, call_id), 20, "three seconds with 1002")
+    caller.hangup("13000000051")
+    heard = caller.wait_for(lambda e: e.get("event") == "disconnected", 20)
+    # the last seconds of the caller's recording: 1002's answer, not hold music
+    (agent_700,) = tone_levels(closed_wav(heard["recording"]), (700.0,), -2.5, 0)
+    assert agent_700 > 0.2, agent_700
+    wait_until(
+        lambda: cc.rows(
+            "SELECT event FROM queue_events WHERE call_id = :c AND agent_id = '1002' "
+            "AND event LIKE 'COMPLETE%'",
+            c=call_id,
+        ),
+        20,
+        "1002's segment completed",
+    )
+    assert cc.engine.agents()["1001"]["state"] in ("wrap_up", "idle")
+
+
+@on_both_kinds
+def test_supervisor_listens_in_from_a_sip_phone(cc: Center, tmp_path: Path) -> None:
+    """监听 through the API: the supervisor's phone rings, and once answered hears both the
+    caller (440 Hz) and the agent (700 Hz); the listening is audited."""
+    phone = cc.supervisor_phone(tmp_path)
+    try:
+        for agent in ("1002", "1003", "1004"):
+            cc.engine.post(f"/api/agents/{agent}/pause", {"reason": "meeting"})
+        before = known_calls(cc)
+        caller = cc.caller("13000000061")
+        caller.call("13000000061", "12345")
+        call_id = joined_call_id(cc, "12345", before)
+        assert connected(cc, call_id) == "1001"
+        caller.wait_for(lambda e: e.get("event") == "confirmed", 20)
+        extension = cc.config.supervisors[0].extension
+        reply = cc.engine.post(
+            f"/api/calls/{call_id}/spy", {"mode": "listen", "extension": extension}
+        )
+        assert reply.get("mode") == "listen", reply
+        listening = phone.wait_for(lambda e: e.get("event") == "confirmed", 30)
+        assert listening
+        wait_until(lambda: _heard_for(phone, 3.0), 20, "three seconds of listening")
+        caller.hangup("13000000061")
+        heard = phone.wait_for(lambda e: e.get("event") == "disconnected", 20)
+        caller_440, agent_700 = tone_levels(closed_wav(heard["recording"]), (440.0, 700.0), 0.5, 0)
+        assert caller_440 > 0.2 and agent_700 > 0.2, (caller_440, agent_700)
+        assert any(e["action"] == "spy.listen" for e in cc.engine.get("/api/audit")["entries"])
+    finally:
+        phone.close()
+
+
+@on_both_kinds
 def test_caller_hanging_up_while_waiting_is_recorded_as_abandoned(cc: Center) -> None:
     cc.set_all_agents("pause", reason="training")
     before = known_calls(cc)
@@ -245,6 +324,30 @@ def test_caller_hanging_up_while_waiting_is_recorded_as_abandoned(cc: Center) ->
     assert not cc.engine.queue()
 
 
+@on_both_kinds
+def test_waiting_caller_hears_that_it_is_next(cc: Center) -> None:
+    """The first announcement (center: 2 s after joining) tells a lone waiting caller it is
+    next; then the hold music goes on."""
+    cc.set_all_agents("pause", reason="meeting")
+    before = known_calls(cc)
+    caller = cc.caller("13000000041")
+    caller.call("13000000041", "12345")
+    call_id = joined_call_id(cc, "12345", before)
+    with wave.open(str(cc.prompts / "queue_next.wav"), "rb") as w:
+        prompt = w.getnframes() / w.getframerate()
+    first = cc.config.outbound.announce.first_after
+    # waited through the first announcement and the loop turn that plays it (at most 2 s)
+    wait_until(
+        lambda: _waited(cc, call_id) > first + prompt + 4, first + prompt + 30, "the announcement"
+    )
+    caller.hangup("13000000041")
+    heard = closed_wav(caller.wait_for(lambda e: e.get("event") == "disconnected")["recording"])
+    assert prompt_heard(heard, cc.prompts / "queue_next.wav") > 0.9
+    row = wait_until(lambda: _left(cc, call_id), 10, "the abandon to be recorded")
+    assert row.leave_reason == "abandoned"
+
+
+@on_both_kinds
 def test_wrap_up_is_respected_before_the_next_offer(cc: Center) -> None:
     for agent in ("1002", "1003", "1004"):
         cc.engine.post(f"/api/agents/{agent}/pause", {"reason": "lunch"})
@@ -266,6 +369,7 @@ def test_wrap_up_is_respected_before_the_next_offer(cc: Center) -> None:
     second.hangup("13400000008")
 
 
+@on_both_kinds
 def test_engine_killed_and_restarted_every_waiting_caller_served_in_order(cc: Center) -> None:
     cc.set_all_agents("pause", reason="briefing")
     before = known_calls(cc)
@@ -296,18 +400,19 @@ def test_engine_killed_and_restarted_every_waiting_caller_served_in_order(cc: Ce
     assert order == ids
 
 
-def test_ami_link_cut_and_restored_loses_no_caller(cc: Center) -> None:
+@on_both_kinds
+def test_control_link_cut_and_restored_loses_no_caller(cc: Center) -> None:
     cc.set_all_agents("pause", reason="briefing")
     before = known_calls(cc)
     first = cc.caller("13200000021")
     first.call("13200000021", "12345")
     first_id = joined_call_id(cc, "12345", before)
-    cc.proxy.cut()
+    cc.cut_link()
     wait_until(lambda: not cc.engine.get("/health")["ok"], 15, "the engine to see the cut")
     second = cc.caller("13200000022")
     second.call("13200000022", "12345")  # arrives while the engine cannot see the PBX
     second.wait_for(lambda e: e.get("event") == "confirmed")
-    cc.proxy.open()
+    cc.restore_link()
     wait_until(lambda: cc.engine.get("/health")["ok"], 20, "the engine to reconnect")
     queued = wait_until(lambda: len(cc.engine.queue()) == 2 and cc.engine.queue(), 15, "2 callers")
     assert queued[0]["call_id"] == first_id
@@ -320,12 +425,13 @@ def test_ami_link_cut_and_restored_loses_no_caller(cc: Center) -> None:
     wait_until(lambda: _finished(cc, second_id), 15, "the second call to finish")
 
 
+@on_both_kinds
 def test_fallback_route_takes_the_caller_when_the_engine_is_down(cc: Center) -> None:
     answered_before = len(cc.fallback_answers())  # earlier tests' fallback answers
     cc.engine.stop()
     caller = cc.caller("13100000031")
     caller.call("13100000031", "12345")
-    # after fallback_after seconds without a heartbeat, Asterisk's own queue rings the agents
+    # after fallback_after seconds without a heartbeat, the PBX's own queue rings the agents
     answered = wait_until(
         lambda: [
             user
@@ -373,6 +479,27 @@ def _finished(cc: Center, call_id: str) -> object:
         and (row.agent_id is None or row.ended_at is not None)
         else None
     )
+
+
+def _heard_for(phone: Softphone, seconds: float) -> bool:
+    """The phone's last call has been up for `seconds` (its confirmed event's time)."""
+    confirmed = phone.seen(lambda e: e.get("event") == "confirmed")
+    return bool(confirmed) and time.time() - float(confirmed[-1].get("at", time.time())) > seconds
+
+
+def _talked_again(cc: Center, call_id: str) -> bool:
+    """Three seconds since the transferred call's second CONNECT."""
+    rows = cc.rows(
+        "SELECT at FROM queue_events WHERE call_id = :c AND event = 'CONNECT' ORDER BY id",
+        c=call_id,
+    )
+    return len(rows) >= 2 and time.time() - rows[-1][0] > 3.0
+
+
+def _waited(cc: Center, call_id: str) -> float:
+    """How long the caller has been in the queue (0 when it is not there)."""
+    row = cc.call_row(call_id)
+    return time.time() - row.joined_at if row is not None and row.left_at is None else 0.0
 
 
 def _left(cc: Center, call_id: str) -> object:

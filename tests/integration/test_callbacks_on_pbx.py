@@ -1,8 +1,8 @@
-"""Queued callback and 回访 on the real sandbox (GB/T 44190 6.2.1, 6.2.3): waiting callers hear
-their position and the callback offer, press 1, hang up, keep their place, and are called
+"""Queued callback on the real sandbox, on both PBX kinds (GB/T 44190 6.2.1): waiting callers
+hear their position and the callback offer, press 1, hang up, keep their place, and are called
 back in order over the carrier trunk and bridged to an agent; unanswered callbacks are
-retried and then handed to a person; a restart loses nothing; a survey call answered with a
-digit puts the rating on the ticket."""
+retried and then handed to a person; a restart loses nothing. (回访 survey calls:
+test_surveys_on_pbx.py.)"""
 
 from __future__ import annotations
 
@@ -17,9 +17,12 @@ import pytest
 
 from callcenter.masking import mask_phone
 from callcenter.simulation import Softphone
+from tests.integration.conftest import center_of_kind, on_both_kinds
 from tests.integration.harness import Center, closed_wav, prompt_heard, tone_levels, wait_until
 
 pytestmark = pytest.mark.pbx
+
+cc = pytest.fixture(center_of_kind, name="cc")  # the center of the test's kind
 
 
 def _paused(cc: Center) -> None:
@@ -51,7 +54,7 @@ def _callbacks(cc: Center) -> dict[str, dict[str, Any]]:
 def _seconds(cc: Center, *prompt_ids: str) -> float:
     total = 0.0
     for prompt_id in prompt_ids:
-        with wave.open(str(cc.instance.dir / "prompts" / f"{prompt_id}.wav"), "rb") as w:
+        with wave.open(str(cc.prompts / f"{prompt_id}.wav"), "rb") as w:
             total += w.getnframes() / w.getframerate()
     return total
 
@@ -67,20 +70,6 @@ def _accept_callback(
         assert time.monotonic() < deadline, "the callback offer was never taken"
         phone.dtmf(number, "1")
         time.sleep(1.5)
-
-
-def _asking(cc: Center) -> None:
-    """Wait until the survey's question takes a key: a channel in cc-survey's Read (the tests
-    run one survey at a time). A fixed sleep fell short on a loaded machine."""
-
-    def reading() -> bool:
-        for line in cc.instance.cli("core show channels concise").splitlines():
-            fields = line.split("!")
-            if len(fields) > 5 and fields[1] == "cc-survey" and fields[5] == "Read":
-                return True
-        return False
-
-    wait_until(reading, 30, "the survey question to take a key")
 
 
 def _disconnected(phone: Softphone, number: str, after: int = 0) -> dict[str, Any]:
@@ -141,6 +130,7 @@ def _recording_base(cc: Center, call_id: str) -> Path:
     return cc.recordings_root / day / call_id
 
 
+@on_both_kinds
 def test_44190_callback_keeps_the_place_and_calls_back_in_order(cc: Center) -> None:
     _paused(cc)
     first, second = "13800000051", "13800000052"
@@ -164,7 +154,7 @@ def test_44190_callback_keeps_the_place_and_calls_back_in_order(cc: Center) -> N
     assert rows[a] == rows[b] == "callback"
     # what they heard: the first is next in line, the second has one ahead; both got the
     # offer and the confirmation
-    prompts = cc.instance.dir / "prompts"
+    prompts = cc.prompts
     assert prompt_heard(heard_a, prompts / "queue_next.wav") > 0.9
     assert prompt_heard(heard_b, prompts / "queue_ahead.wav") > 0.9
     assert prompt_heard(heard_b, prompts / "queue_people.wav") > 0.9
@@ -207,6 +197,7 @@ def test_44190_callback_keeps_the_place_and_calls_back_in_order(cc: Center) -> N
     assert tickets[0][0] == "1001"
 
 
+@on_both_kinds
 def test_unanswered_callback_is_retried_then_handed_to_a_person(cc: Center) -> None:
     number = "13800000053"
     phone, call_id = _called_in_and_took_the_callback(cc, number)
@@ -223,6 +214,7 @@ def test_unanswered_callback_is_retried_then_handed_to_a_person(cc: Center) -> N
     assert not list(cc.recordings_root.glob(f"*/*/*/{call_id}*.wav"))  # only answers recorded
 
 
+@on_both_kinds
 def test_pending_callback_survives_an_engine_restart(cc: Center) -> None:
     number = "13800000054"
     phone, call_id = _called_in_and_took_the_callback(cc, number)
@@ -250,71 +242,3 @@ def test_pending_callback_survives_an_engine_restart(cc: Center) -> None:
     time.sleep(1)
     phone.hangup(number)
     wait_until(lambda: _callbacks(cc)[call_id]["state"] == "completed", 30, "completed")
-
-
-def _closed_ticket(cc: Center, number: str) -> int:
-    made = cc.engine.post(
-        "/api/tickets",
-        {"content": "小区路灯不亮已经一周", "caller_number": number, "request_type": "求助"},
-    )
-    tid = int(made["id"])
-    for body in (
-        {"action": "dispatch", "department": "power"},
-        {"action": "accept_handling"},
-        {"action": "reply", "text": "已更换灯具"},
-        {"action": "approve"},
-        {"action": "close"},
-    ):
-        out = cc.engine.post(f"/api/tickets/{tid}/transition", body)
-        assert "error_id" not in out, (body, out)
-    return tid
-
-
-@pytest.mark.parametrize(
-    ("digit", "rating", "status"),
-    [("2", "基本满意", "evaluated"), ("3", "不满意", "handling")],  # 不满意 reopens (tickets.toml)
-)
-def test_44190_6_2_3_survey_call_rated_by_dtmf_lands_on_the_ticket(
-    cc: Center, digit: str, rating: str, status: str
-) -> None:
-    number = f"1380000006{digit}"
-    phone = cc.citizens(number)
-    tid = _closed_ticket(cc, number)
-    phone.wait_for(lambda e: e.get("event") == "confirmed" and e.get("user") == number, 30)
-    _asking(cc)  # the question is playing: a key interrupts it (one sent before is lost)
-    phone.dtmf(number, digit)
-    heard = closed_wav(_disconnected(phone, number)["recording"])
-    assert prompt_heard(heard, cc.instance.dir / "prompts" / "survey_thanks.wav") > 0.9
-
-    def rated() -> dict[str, Any] | None:
-        # the survey, the ticket's status and its history are one transaction, but on SQLite
-        # the detail view's reads are separate statements: wait until all of it shows
-        t: dict[str, Any] = cc.engine.get(f"/api/tickets/{tid}")
-        done = t.get("survey", {}).get("state") == "rated" and t.get("status") == status
-        return t if done else None
-
-    ticket = wait_until(rated, 30, f"the survey's rating and the ticket {status}")
-    assert ticket["status"] == status
-    assert ticket["survey"]["rating"] == rating
-    assert [c["outcome"] for c in ticket["survey"]["calls"]] == [f"rated:{digit}"]
-    steps = [(h["action"], h["actor"]) for h in ticket["history"]][-2:]
-    assert steps == [("revisit", "survey"), ("evaluate", "survey")]
-
-
-def test_unreachable_survey_is_retried_then_handed_to_a_person(cc: Center) -> None:
-    number = "13800000069"
-    phone = cc.citizens(number)
-    phone.answer_mode(number, "ignore")
-    tid = _closed_ticket(cc, number)
-
-    def manual() -> dict[str, Any] | None:
-        t: dict[str, Any] = cc.engine.get(f"/api/tickets/{tid}")
-        handed = t.get("survey", {}).get("state") == "manual"
-        noted = any("转人工回访" in c["text"] for c in t.get("comments", []))
-        return t if handed and noted else None  # as above: one write, separate reads
-
-    ticket = wait_until(manual, 60, "the survey handed to a person, with its comment")
-    assert [c["outcome"] for c in ticket["survey"]["calls"]] == ["no_answer", "no_answer"]
-    assert ticket["status"] == "closed"
-    assert any("转人工回访" in c["text"] for c in ticket["comments"])
-    assert _incoming(phone) == [number, number]
