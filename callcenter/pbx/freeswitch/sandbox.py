@@ -107,6 +107,15 @@ class Instance:
     priority: int = 0  # the cc_priority channel variable
     agents: tuple[str, ...] = ()  # directory users (extensions), passwords generated
     root: Path = field(default_factory=root_dir)
+    # for benchmarks and site-local additions, all empty by default: more modules (e.g.
+    # mod_callcenter), more <configuration> elements, extensions tried before the hotline in
+    # the inbound context, more <context> elements, and the directory users' own dial string
+    # ("{extension}" filled in; e.g. a loopback agent) instead of their registration
+    extra_modules: tuple[str, ...] = ()
+    extra_configuration: str = ""
+    local_dialplan: str = ""
+    extra_contexts: str = ""
+    agent_dial_string: str = ""
 
     @property
     def inner(self) -> str:
@@ -191,7 +200,7 @@ class Instance:
                 "rtp-end-port": self.rtp_end,
             }
         )
-        modules = "".join(f"<load module={a(m)}/>" for m in MODULES)
+        modules = "".join(f"<load module={a(m)}/>" for m in MODULES + self.extra_modules)
         esl = params(
             {
                 "listen-ip": self.host,
@@ -225,9 +234,16 @@ class Instance:
         )
         moh = params({"rate": 8000, "channels": 1, "interval": 20, "timer-name": "soft"})
         logfile = params({"logfile": f"{d}/log/freeswitch.log", "rollover": 10485760})
+
+        def user_dial(ext: str) -> str:
+            if not self.agent_dial_string:
+                return ""
+            value = self.agent_dial_string.replace("{extension}", ext)
+            return f"<param name='dial-string' value={a(value)}/>"
+
         users = "".join(
             f"<user id={a(ext)}><params><param name='password' value={a(s['agent:' + ext])}/>"
-            f"</params></user>"
+            f"{user_dial(ext)}</params></user>"
             for ext in self.agents
         )
         dial_string = (
@@ -266,6 +282,7 @@ class Instance:
 <configuration name="local_stream.conf">
 <directory name="moh" path={a(d + "/moh")}>{moh}</directory>
 </configuration>
+{self.extra_configuration}
 <configuration name="sofia.conf"><global_settings><param name="log-level" value="0"/>
 </global_settings><profiles><profile name={a(PROFILE)}>
 <domains><domain name="all" alias="true" parse="false"/></domains>
@@ -273,10 +290,12 @@ class Instance:
 </section>
 <section name="dialplan">
 <context name="cc-inbound">
+{self.local_dialplan}
 <extension name="hotline"><condition field="destination_number" expression={a(hotline)}>
 {dialplan}
 </condition></extension>
 </context>
+{self.extra_contexts}
 </section>
 <section name="directory">
 <domain name={a(self.domain)}>

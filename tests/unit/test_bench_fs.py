@@ -1,0 +1,126 @@
+"""The pure parts of tools/bench_fs.py (the engine vs mod_callcenter on FreeSWITCH): folding
+channel events into the figures, the configuration it renders, and the shared table."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+from callcenter.pbx.freeswitch.esl import EslEvent
+from tools.bench_common import PhaseResult, served_per_second, table
+from tools.bench_fs import Observation, agent_context, baseline_dialplan, callcenter_conf
+
+
+def ev(name: str, at: float, uuid: str, channel: str, **headers: str) -> EslEvent:
+    h = {
+        "Event-Name": name,
+        "Event-Date-Timestamp": str(round(at * 1_000_000)),
+        "Unique-ID": uuid,
+        "Channel-Name": channel,
+    }
+    h.update({k.replace("_", "-"): v for k, v in headers.items()})
+    return EslEvent(h)
+
+
+def join(o: Observation, at: float, caller: str) -> None:
+    o.see(ev("CHANNEL_EXECUTE", at, caller, f"sofia/cc/{caller}", Application="park"), "park")
+
+
+def ring(o: Observation, at: float, agent: str, leg: str) -> None:
+    o.see(ev("CHANNEL_CREATE", at, leg, f"loopback/{agent}-a"), "park")
+    o.see(ev("CHANNEL_CREATE", at, leg + "b", f"loopback/{agent}-b"), "park")
+
+
+def bridge(o: Observation, at: float, caller: str, leg: str) -> None:
+    o.see(
+        ev(
+            "CHANNEL_BRIDGE",
+            at,
+            caller,
+            f"sofia/cc/{caller}",
+            Bridge_A_Unique_ID=caller,
+            Bridge_B_Unique_ID=leg,
+        ),
+        "park",
+    )
+
+
+def hangup(o: Observation, at: float, uuid: str, channel: str) -> None:
+    o.see(ev("CHANNEL_HANGUP", at, uuid, channel), "park")
+
+
+def test_join_ring_answer_and_the_idle_gap_while_a_caller_waits() -> None:
+    o = Observation()
+    join(o, 10.0, "c1")
+    join(o, 10.1, "c2")  # one agent: c2 waits
+    # another application on a caller leg is not its join, nor the baseline's on this phase
+    o.see(ev("CHANNEL_EXECUTE", 9.0, "c3", "sofia/cc/c3", Application="answer"), "park")
+    o.see(ev("CHANNEL_EXECUTE", 9.0, "c4", "sofia/cc/c4", Application="callcenter"), "park")
+    ring(o, 10.004, "2001", "a1")
+    bridge(o, 10.5, "c1", "a1")
+    hangup(o, 12.5, "a1b", "loopback/2001-b")  # the agent hangs up: free, c2 waiting
+    hangup(o, 12.501, "a1", "loopback/2001-a")  # its other leg: no second "free"
+    hangup(o, 12.502, "c1", "sofia/cc/c1")
+    ring(o, 12.75, "2001", "a2")
+    bridge(o, 13.0, "c2", "a2")
+    hangup(o, 15.0, "a2b", "loopback/2001-b")  # nobody waits now: no gap counted
+    ring(o, 16.0, "2001", "a3")  # a ring that is no caller's (never bridged)
+    hangup(o, 16.5, "a3", "loopback/2001-a")
+
+    assert set(o.joined) == {"c1", "c2"}
+    assert round(o.rang["c1"] - o.joined["c1"], 6) == 0.004
+    assert round(o.rang["c2"] - o.joined["c2"], 6) == 2.65
+    assert [round(g, 6) for g in o.gaps] == [0.25]
+    assert set(o.answered) == {"c1", "c2"}
+    assert not o.busy and not o.ringing
+    assert round(served_per_second(o.joined, o.answered), 6) == round(2 / 3.0, 6)
+
+
+def test_a_ringing_agent_is_for_a_waiting_caller() -> None:
+    """Two callers, two agents: when 2001 hangs up while 2002 rings the only other caller,
+    nobody waits for 2001, so its next gap is not counted."""
+    o = Observation()
+    join(o, 1.0, "c1")
+    ring(o, 1.01, "2001", "a1")
+    bridge(o, 1.2, "c1", "a1")
+    join(o, 2.0, "c2")
+    ring(o, 2.01, "2002", "a2")
+    hangup(o, 2.05, "a1b", "loopback/2001-b")
+    assert o.agent_free_at["2001"] == (2.05, False)
+    assert o.waiting() == 0
+
+
+def test_rendered_configuration_is_xml_with_the_same_agents() -> None:
+    conf = ET.fromstring(callcenter_conf(("2001", "2002"), "127.0.0.1"))
+    queue = conf.find("queues/queue")
+    assert queue is not None and queue.get("name") == "bench@default"
+    params = {p.get("name"): p.get("value") for p in queue.iter("param")}
+    assert params["strategy"] == "longest-idle-agent"
+    agents = conf.findall("agents/agent")
+    assert [a.get("name") for a in agents] == ["2001", "2002"]
+    assert agents[0].get("contact") == "[leg_timeout=15]user/2001@127.0.0.1"
+    assert {a.get("wrap-up-time") for a in agents} == {"0"}
+    assert [t.get("agent") for t in conf.findall("tiers/tier")] == ["2001", "2002"]
+
+    context = ET.fromstring(agent_context(2.5))
+    apps = [(x.get("application"), x.get("data")) for x in context.iter("action")]
+    assert ("playback", "tone_stream://%(2500,0,440)") in apps
+    assert apps[0][1] is not None and "other_loopback_leg_uuid" in apps[0][1]
+    extension = ET.fromstring(baseline_dialplan())
+    assert [x.get("application") for x in extension.iter("action")] == [
+        "answer",
+        "callcenter",
+        "hangup",
+    ]
+
+
+def test_table_compares_the_engine_with_the_baseline() -> None:
+    engine = PhaseResult("engine", 10, 10, [0.002, 0.004], [0.005], 2.0, 3.0, 1.0, 10, None)
+    base = PhaseResult("mod_callcenter", 10, 10, [0.1, 0.2], [0.5], 1.0, 2.0, 0.0, 10, None)
+    lines = table(engine, base, "mod_callcenter", "FreeSWITCH")
+    assert lines[0] == "| metric | engine | mod_callcenter | engine vs mod_callcenter |"
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in lines[2:]}
+    assert rows["join→ring p50 (ms)"].endswith("| 2.0 | 100.0 | 50.0x better |")
+    assert rows["agent idle gap p50 (ms)"].endswith("| 5.0 | 500.0 | 100.0x better |")
+    assert rows["calls served per second"].endswith("| 2.00 | 1.00 | 2.0x better |")
+    assert rows["CPU s (FreeSWITCH + engine)"].endswith("| 4.0 | 2.0 | 2.0x worse |")
+    assert rows["completed calls"].endswith("| 10 | 10 | same |")

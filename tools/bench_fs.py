@@ -1,0 +1,409 @@
+"""Benchmark (b′): end to end on the sandbox FreeSWITCH, the engine against FreeSWITCH's own
+mod_callcenter on the same agents and the same sipp load, in one run.
+
+The FreeSWITCH analogue of tools/bench_e2e.py (the engine against Asterisk's app_queue): one
+private FreeSWITCH; agents are loopback endpoints that answer and talk a fixed time with audio
+(a tone) and hang up, reached through the directory (`user/2001` → `loopback/2001/bench-agent`)
+so both queues ring exactly the same seats; callers are sipp UACs sending real SIP and A-law
+RTP, offered faster than the agents can serve so callers wait. Phase 1 dials 12345 (the
+engine's queue, engine in its own process, a `kind = "freeswitch"` node); phase 2 dials 19999,
+which enters mod_callcenter's queue `bench` (strategy longest-idle-agent, wrap-up 0, every
+delay 0) with the engine stopped. An event-socket observer timestamps every event with
+FreeSWITCH's own event time (Event-Date-Timestamp, µs).
+
+Figures per phase, as bench_e2e: completed calls; caller join (the caller leg starts the
+queue's application: mod_callcenter's `callcenter`, or the engine's `park`) → ring (the agent
+leg's CHANNEL_CREATE) p50/p99; agent idle gap between calls while callers wait (the agent's
+first leg hung up → its next leg created) p50/p99; calls served per second; CPU seconds of
+FreeSWITCH and of the engine; then engine/mod_callcenter ratios.
+
+    python tools/bench_fs.py                        # 20 agents, 2 s talk, 240 calls at 12/s
+    python tools/bench_fs.py --agents 10 --calls 60 --rate 6 --only heavy
+    python tools/bench_fs.py --baseline-only        # mod_callcenter alone (no engine phase)
+
+Ports: the integration slot's band (CALLCENTER_IT_SLOT, as the test harness): SIP 25050,
+ESL 25051, engine HTTP 25052, sipp 25053-25056 (RTP 25330/25340), FreeSWITCH RTP
+25100-25299, all + the slot's offset.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import re
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import cast
+from xml.sax.saxutils import quoteattr
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from callcenter.paths import REPO  # noqa: E402
+from callcenter.pbx.freeswitch.esl import EslEvent  # noqa: E402
+from callcenter.pbx.freeswitch.sandbox import Instance, ensure_root  # noqa: E402
+from callcenter.pbx.registry import Sandbox  # noqa: E402
+from callcenter.simulation import Sipp  # noqa: E402
+from tools.bench_common import (  # noqa: E402
+    EngineProcess,
+    PhaseResult,
+    cpu_seconds,
+    served_per_second,
+    table,
+)
+
+_OFFSETS = {0: 0, 1: -10_000, 2: -5_000, 3: -15_000, 4: -20_000}  # as the test harness
+SLOT = int(os.environ.get("CALLCENTER_IT_SLOT", "0") or "0")
+if SLOT not in _OFFSETS:
+    raise SystemExit(f"CALLCENTER_IT_SLOT must be one of {sorted(_OFFSETS)}, not {SLOT}")
+OFFSET = _OFFSETS[SLOT]
+SIP, ESL, HTTP, SIPP = 25050 + OFFSET, 25051 + OFFSET, 25052 + OFFSET, 25053 + OFFSET
+SIPP_RTP = 25330 + OFFSET
+RTP = (25100 + OFFSET, 25299 + OFFSET)
+ENGINE_DID, BASELINE_DID = "12345", "19999"
+QUEUE = "bench"
+AGENT_CONTEXT = "bench-agent"
+WORK = REPO / "var" / f"bench-fs{SLOT}"
+
+# the caller leg starts the queue's application: this is its join
+JOIN_APPS = {ENGINE_DID: "park", BASELINE_DID: "callcenter"}
+EVENTS = ("CHANNEL_CREATE CHANNEL_EXECUTE CHANNEL_BRIDGE CHANNEL_HANGUP",)
+_AGENT_LEG = re.compile(r"^loopback/(\d+)-([ab])$")
+
+
+# --- FreeSWITCH configuration ---------------------------------------------------------------
+
+
+def extensions(count: int) -> tuple[str, ...]:
+    return tuple(str(2001 + i) for i in range(count))
+
+
+def agent_context(talk: float) -> str:
+    """The agents: the loopback's b leg answers, talks `talk` s (a 440 Hz tone, so RTP flows
+    to the caller through the a leg) and hangs up.
+
+    mod_callcenter, handed a loopback agent, waits up to 5 s for the b leg to be bridged to a
+    "real" phone and hangs up when it is not (mod_callcenter.c, "Search for loopback agent");
+    these agents are the phone, so the b leg first removes the a leg's pointer to it
+    (other_loopback_leg_uuid) before answering: mod_callcenter then bridges the caller to the
+    a leg like any phone's channel."""
+    ms = int(talk * 1000)
+    a = quoteattr
+    actions = [
+        (
+            "set",
+            "cc_bench_unlinked=${uuid_setvar(${other_loopback_leg_uuid} other_loopback_leg_uuid)}",
+        ),
+        ("set", "playback_terminators=none"),
+        ("answer", ""),
+        ("playback", f"tone_stream://%({ms},0,440)"),
+        ("hangup", ""),
+    ]
+    body = "".join(f"<action application={a(app)} data={a(data)}/>" for app, data in actions)
+    return (
+        f"<context name={a(AGENT_CONTEXT)}><extension name='agent'>"
+        f"<condition field='destination_number' expression='^(\\d+)$'>{body}"
+        f"</condition></extension></context>"
+    )
+
+
+def baseline_dialplan() -> str:
+    """DID 19999 enters mod_callcenter's queue (extensions tried before the hotline)."""
+    a = quoteattr
+    actions = [("answer", ""), ("callcenter", f"{QUEUE}@default"), ("hangup", "")]
+    body = "".join(f"<action application={a(app)} data={a(data)}/>" for app, data in actions)
+    return (
+        f"<extension name='bench-mod-callcenter'><condition field='destination_number' "
+        f"expression='^{BASELINE_DID}$'>{body}</condition></extension>"
+    )
+
+
+def callcenter_conf(agents: tuple[str, ...], domain: str, offer_timeout: int = 15) -> str:
+    """mod_callcenter's queue `bench`: longest idle agent first, no wrap-up and no delays, the
+    same agents as the engine's (each dialled as `user/<ext>@<domain>`, i.e. the loopback)."""
+    a = quoteattr
+    queue = {
+        "strategy": "longest-idle-agent",
+        "moh-sound": "local_stream://moh",
+        "time-base-score": "system",
+        "max-wait-time": 0,
+        "max-wait-time-with-no-agent": 0,
+        "max-wait-time-with-no-agent-time-reached": 5,
+        "tier-rules-apply": "false",
+        "discard-abandoned-after": 60,
+        "abandoned-resume-allowed": "false",
+    }
+    params = "".join(f"<param name={a(k)} value={a(str(v))}/>" for k, v in queue.items())
+    agent_rows = "".join(
+        f"<agent name={a(ext)} type='callback' "
+        f"contact={a(f'[leg_timeout={offer_timeout}]user/{ext}@{domain}')} status='Available' "
+        f"max-no-answer='3' wrap-up-time='0' reject-delay-time='0' busy-delay-time='0' "
+        f"no-answer-delay-time='0'/>"
+        for ext in agents
+    )
+    tiers = "".join(
+        f"<tier agent={a(ext)} queue={a(QUEUE + '@default')} level='1' position='1'/>"
+        for ext in agents
+    )
+    return (
+        "<configuration name='callcenter.conf'><settings/>"
+        f"<queues><queue name={a(QUEUE + '@default')}>{params}</queue></queues>"
+        f"<agents>{agent_rows}</agents><tiers>{tiers}</tiers></configuration>"
+    )
+
+
+def instance(args: argparse.Namespace) -> Instance:
+    agents = extensions(args.agents)
+    return Instance(
+        name=f"bench{SLOT}",
+        sip_port=SIP,
+        esl_port=ESL,
+        rtp_start=RTP[0],
+        rtp_end=RTP[1],
+        hotline=ENGINE_DID,
+        agents=agents,
+        root=ensure_root(),
+        extra_modules=("mod_callcenter",),
+        extra_configuration=callcenter_conf(agents, "127.0.0.1"),
+        local_dialplan=baseline_dialplan(),
+        extra_contexts=agent_context(args.talk),
+        agent_dial_string=f"loopback/{{extension}}/{AGENT_CONTEXT}",
+    )
+
+
+# --- observation ----------------------------------------------------------------------------
+
+
+@dataclass
+class Observation:
+    joined: dict[str, float] = field(default_factory=dict)  # caller uuid -> join time
+    rang: dict[str, float] = field(default_factory=dict)  # caller -> its agent leg's creation
+    answered: dict[str, float] = field(default_factory=dict)  # caller -> bridged to the agent
+    ended: set[str] = field(default_factory=set)  # callers hung up
+    ringing: dict[str, float] = field(default_factory=dict)  # agent a leg -> created, unbridged
+    legs: dict[str, str] = field(default_factory=dict)  # agent leg (a or b) uuid -> agent
+    busy: set[str] = field(default_factory=set)  # agents with a leg up
+    agent_free_at: dict[str, tuple[float, bool]] = field(default_factory=dict)
+    gaps: list[float] = field(default_factory=list)
+
+    def waiting(self) -> int:
+        """Callers joined, not yet answered, still there, and not being rung (an agent leg
+        that is ringing is for one of them)."""
+        left = sum(1 for c in self.joined if c not in self.answered and c not in self.ended)
+        return max(0, left - len(self.ringing))
+
+    def see(self, event: EslEvent, join_app: str) -> None:
+        """Fold one event in (FreeSWITCH's own time stamps)."""
+        try:
+            at = int(event.get("Event-Date-Timestamp")) / 1e6
+        except ValueError:
+            return
+        name, leg = event.name, event.uuid
+        channel = event.get("Channel-Name")
+        if name == "CHANNEL_EXECUTE":
+            if channel.startswith("sofia/") and event.get("Application") == join_app:
+                self.joined.setdefault(leg, at)
+            return
+        if name == "CHANNEL_CREATE":
+            m = _AGENT_LEG.match(channel)
+            if m is None:
+                return
+            agent, side = m.groups()
+            self.legs[leg] = agent
+            if side == "a":
+                self.ringing[leg] = at
+                self.busy.add(agent)
+                free = self.agent_free_at.pop(agent, None)
+                if free is not None and free[1]:
+                    self.gaps.append(at - free[0])
+        elif name == "CHANNEL_BRIDGE":
+            ends = {event.get("Bridge-A-Unique-ID"), event.get("Bridge-B-Unique-ID")}
+            ends |= {leg, event.get("Other-Leg-Unique-ID")}
+            callers = [u for u in ends if u in self.joined]
+            agents = [u for u in ends if u in self.ringing]
+            if callers and agents:
+                self.rang.setdefault(callers[0], self.ringing.pop(agents[0]))
+                self.answered.setdefault(callers[0], at)
+        elif name == "CHANNEL_HANGUP":
+            if leg in self.joined:
+                self.ended.add(leg)
+            agent = self.legs.pop(leg, None)
+            if agent is None:
+                return
+            self.ringing.pop(leg, None)
+            if agent in self.busy:  # the first of its legs to go: the agent is free
+                self.busy.discard(agent)
+                self.agent_free_at[agent] = (at, self.waiting() > 0)
+
+
+class Observer:
+    """One event-socket connection folding channel events into the current Observation."""
+
+    def __init__(self, fs: Instance) -> None:
+        self.client = fs.esl(events=EVENTS, timeout=30.0)
+        self.obs = Observation()
+        self.join_app = ""
+        self.task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self.client.connect()
+        self.task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        async for event in self.client.events():
+            self.obs.see(event, self.join_app)
+
+    def reset(self, join_app: str = "") -> Observation:
+        done, self.obs = self.obs, Observation()
+        self.join_app = join_app
+        return done
+
+    async def close(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+        await self.client.close()
+
+
+# --- phases ---------------------------------------------------------------------------------
+
+
+async def settle(observer: Observer, calls: int, timeout: float = 30.0) -> None:
+    """Until every call of the phase is over (the last hangups' events read), at most
+    `timeout` s: polled, never a fixed sleep."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        o = observer.obs
+        if len(o.ended) >= min(calls, len(o.joined)) and not o.busy:
+            return
+        await asyncio.sleep(0.05)
+
+
+async def run_phase(
+    name: str,
+    did: str,
+    observer: Observer,
+    fs: Instance,
+    load: argparse.Namespace,
+    engine: EngineProcess | None,
+    port: int,
+    rtp: int,
+) -> PhaseResult:
+    observer.reset(JOIN_APPS[did])
+    rng = random.Random(did)
+    numbers = [f"1{rng.choice('3578')}{rng.randrange(10**9):09d}" for _ in range(load.calls)]
+    # the FreeSWITCH root carries sipp too (it is made from the Asterisk root)
+    sipp = Sipp(cast(Sandbox, fs), local_port=port)
+    cpu_f0 = cpu_seconds(fs.pid())
+    cpu_e0 = cpu_seconds(engine.pid if engine else None)
+    sipp.start(
+        ((did, n) for n in numbers), rate=load.rate, patience=600, limit=load.calls, rtp_port=rtp
+    )
+    result = await asyncio.to_thread(sipp.wait, 600 + load.calls / load.rate)
+    await settle(observer, load.calls)
+    cpu_f = cpu_seconds(fs.pid()) - cpu_f0
+    cpu_e = cpu_seconds(engine.pid if engine else None) - cpu_e0
+    o = observer.reset()
+    return PhaseResult(
+        name=name,
+        calls=load.calls,
+        completed=len(o.answered),
+        join_ring=[o.rang[c] - o.joined[c] for c in o.joined if c in o.rang],
+        gaps=o.gaps,
+        served_per_s=served_per_second(o.joined, o.answered),
+        cpu_pbx=cpu_f,
+        cpu_engine=cpu_e,
+        sipp_ok=result.successful,
+        observed=o,
+    )
+
+
+def empty(name: str, calls: int) -> PhaseResult:
+    return PhaseResult(name, calls, 0, [], [], 0.0, 0.0, 0.0, 0, Observation())
+
+
+async def bench(args: argparse.Namespace) -> int:
+    shutil.rmtree(WORK, ignore_errors=True)
+    WORK.mkdir(parents=True)
+    fs = instance(args)
+    fs.stop()
+    await asyncio.to_thread(fs.start)
+    observer = Observer(fs)
+    engine: EngineProcess | None = None
+    if not args.baseline_only:
+        engine = engine_process(args, fs)
+    capacity = args.agents / args.talk
+    light_rate = max(0.5, capacity / 4)
+    scenarios = [
+        ("light load: agents free, nobody waits", args.light_calls, light_rate),
+        ("heavy load: callers wait for agents", args.calls, args.rate),
+    ]
+    if args.only:
+        scenarios = [sc for sc in scenarios if sc[0].startswith(args.only)]
+    print(
+        f"end to end on FreeSWITCH: {args.agents} loopback agents talking {args.talk:g} s "
+        f"(capacity {capacity:.1f} calls/s), sipp callers with RTP, wrap-up 0; "
+        f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}"
+    )
+    ok = True
+    port = SIPP
+    try:
+        await observer.start()
+        for title, calls, rate in scenarios:
+            load = argparse.Namespace(calls=calls, rate=rate)
+            print(f"\n## {title}: {calls} callers at {rate:g}/s per phase", flush=True)
+            first = empty("engine", calls)
+            if engine is not None:
+                await asyncio.to_thread(engine.start)
+                first = await run_phase(
+                    "engine", ENGINE_DID, observer, fs, load, engine, port, SIPP_RTP
+                )
+                engine.stop()
+            second = await run_phase(
+                "mod_callcenter", BASELINE_DID, observer, fs, load, None, port + 1, SIPP_RTP + 10
+            )
+            port += 2
+            for line in table(first, second, "mod_callcenter", "FreeSWITCH"):
+                print(line)
+            print(
+                f"(sipp successful calls: engine {first.sipp_ok}/{calls}, "
+                f"mod_callcenter {second.sipp_ok}/{calls}; idle gaps counted only while "
+                f"callers waited: {len(first.gaps)} / {len(second.gaps)}; load average "
+                f"{' '.join(f'{x:.1f}' for x in os.getloadavg())})",
+                flush=True,
+            )
+            ok = ok and second.completed == calls
+            ok = ok and (engine is None or first.completed == calls)
+    finally:
+        if engine is not None:
+            engine.stop()
+        await observer.close()
+        if not args.keep_pbx:
+            await asyncio.to_thread(fs.stop)
+    return 0 if ok else 1
+
+
+def engine_process(args: argparse.Namespace, fs: Instance) -> EngineProcess:
+    raise SystemExit("the engine phase needs the FreeSWITCH driver; run with --baseline-only")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="engine vs mod_callcenter, end to end")
+    parser.add_argument("--agents", type=int, default=20)
+    parser.add_argument("--talk", type=float, default=2.0, help="seconds each call talks")
+    parser.add_argument("--calls", type=int, default=240, help="callers per phase")
+    parser.add_argument("--rate", type=float, default=12.0, help="callers per second")
+    parser.add_argument("--light-calls", type=int, default=200, help="callers, light phase")
+    parser.add_argument("--keep-pbx", action="store_true")
+    parser.add_argument("--only", choices=["light", "heavy"], help="run one load only")
+    parser.add_argument(
+        "--baseline-only", action="store_true", help="mod_callcenter alone, no engine phase"
+    )
+    return asyncio.run(bench(parser.parse_args(argv)))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
