@@ -23,6 +23,26 @@ from callcenter.data.crypto import FILE_ENV, write_key_file  # noqa: E402
 from callcenter.paths import REPO  # noqa: E402
 from callcenter.stats import percentile  # noqa: E402
 
+# the engine's queue in both benchmarks: longest idle, no wrap-up, no backoff, callers never
+# give up; and the agents, logged in at start
+QUEUE_TOML = """
+[queue]
+strategy = "longest_idle"
+offer_timeout = 15
+wrapup = 0
+max_no_answer = 3
+no_answer_backoff = 0
+max_wait = 3600
+"""
+
+
+def agents_toml(count: int) -> str:
+    return "".join(
+        f'[[agent]]\nid = "{2001 + i}"\nextension = "{2001 + i}"\n'
+        f"skills = {{ general = 3 }}\nlogin_on_start = true\n\n"
+        for i in range(count)
+    )
+
 
 def cpu_seconds(pid: int | None) -> float:
     """User + system CPU seconds of a live process (0 when there is none)."""

@@ -41,8 +41,10 @@ from callcenter.pbx.asterisk.sandbox import Instance, ensure_root  # noqa: E402
 from callcenter.simulation import Sipp  # noqa: E402
 from callcenter.stats import percentile  # noqa: E402
 from tools.bench_common import (  # noqa: E402
+    QUEUE_TOML,
     EngineProcess,
     PhaseResult,
+    agents_toml,
     cpu_seconds,
     served_per_second,
     table,
@@ -83,24 +85,6 @@ sip_port = {SIP}
 rtp_start = {RTP[0]}
 rtp_end = {RTP[1]}
 """
-
-QUEUE = """
-[queue]
-strategy = "longest_idle"
-offer_timeout = 15
-wrapup = 0
-max_no_answer = 3
-no_answer_backoff = 0
-max_wait = 3600
-"""
-
-
-def agents_toml(count: int) -> str:
-    return "".join(
-        f'[[agent]]\nid = "{2001 + i}"\nextension = "{2001 + i}"\n'
-        f"skills = {{ general = 3 }}\nlogin_on_start = true\n\n"
-        for i in range(count)
-    )
 
 
 def local_dialplan(talk: float) -> str:
@@ -304,7 +288,7 @@ async def bench(args: argparse.Namespace) -> int:
     shutil.copytree(REPO / "config", config_dir)
     recording = "false" if args.no_recording else "true"
     (config_dir / "center.toml").write_text(CENTER.replace("{recording}", recording))
-    (config_dir / "queue.toml").write_text(QUEUE)
+    (config_dir / "queue.toml").write_text(QUEUE_TOML)
     (config_dir / "agents.toml").write_text(agents_toml(args.agents))
     # sipp's callers are the carrier trunk here (every port of 127.0.0.1: the agents are Local
     # channels, no phone sends from it), so the app_queue DID in [cc-inbound] is theirs

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import os
 import random
 import re
@@ -42,14 +43,17 @@ from xml.sax.saxutils import quoteattr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from callcenter.config import load_config  # noqa: E402
 from callcenter.paths import REPO  # noqa: E402
 from callcenter.pbx.freeswitch.esl import EslEvent  # noqa: E402
 from callcenter.pbx.freeswitch.sandbox import Instance, ensure_root  # noqa: E402
 from callcenter.pbx.registry import Sandbox  # noqa: E402
 from callcenter.simulation import Sipp  # noqa: E402
 from tools.bench_common import (  # noqa: E402
+    QUEUE_TOML,
     EngineProcess,
     PhaseResult,
+    agents_toml,
     cpu_seconds,
     served_per_second,
     table,
@@ -66,6 +70,10 @@ RTP = (25100 + OFFSET, 25299 + OFFSET)
 ENGINE_DID, BASELINE_DID = "12345", "19999"
 QUEUE = "bench"
 AGENT_CONTEXT = "bench-agent"
+DOMAIN = "127.0.0.1"  # the directory's domain (the sandbox's host)
+# both queues dial an agent as its directory user, whose dial string is the loopback agent
+AGENT_DIAL = f"user/{{extension}}@{DOMAIN}"
+SECRET_ENV = "CALLCENTER_ESL_SECRET"
 WORK = REPO / "var" / f"bench-fs{SLOT}"
 
 # the caller leg starts the queue's application: this is its join
@@ -121,7 +129,7 @@ def baseline_dialplan() -> str:
     )
 
 
-def callcenter_conf(agents: tuple[str, ...], domain: str, offer_timeout: int = 15) -> str:
+def callcenter_conf(agents: tuple[str, ...], offer_timeout: int = 15) -> str:
     """mod_callcenter's queue `bench`: longest idle agent first, no wrap-up and no delays, the
     same agents as the engine's (each dialled as `user/<ext>@<domain>`, i.e. the loopback)."""
     a = quoteattr
@@ -139,7 +147,8 @@ def callcenter_conf(agents: tuple[str, ...], domain: str, offer_timeout: int = 1
     params = "".join(f"<param name={a(k)} value={a(str(v))}/>" for k, v in queue.items())
     agent_rows = "".join(
         f"<agent name={a(ext)} type='callback' "
-        f"contact={a(f'[leg_timeout={offer_timeout}]user/{ext}@{domain}')} status='Available' "
+        f"contact={a(f'[leg_timeout={offer_timeout}]' + AGENT_DIAL.format(extension=ext))} "
+        "status='Available' "
         f"max-no-answer='3' wrap-up-time='0' reject-delay-time='0' busy-delay-time='0' "
         f"no-answer-delay-time='0'/>"
         for ext in agents
@@ -167,7 +176,7 @@ def instance(args: argparse.Namespace) -> Instance:
         agents=agents,
         root=ensure_root(),
         extra_modules=("mod_callcenter",),
-        extra_configuration=callcenter_conf(agents, "127.0.0.1"),
+        extra_configuration=callcenter_conf(agents),
         local_dialplan=baseline_dialplan(),
         extra_contexts=agent_context(args.talk),
         agent_dial_string=f"loopback/{{extension}}/{AGENT_CONTEXT}",
@@ -387,7 +396,59 @@ async def bench(args: argparse.Namespace) -> int:
 
 
 def engine_process(args: argparse.Namespace, fs: Instance) -> EngineProcess:
-    raise SystemExit("the engine phase needs the FreeSWITCH driver; run with --baseline-only")
+    """The engine's config (a copy of config/ with one `kind = "freeswitch"` node on this
+    FreeSWITCH, the bench queue and agents) and its process, not started yet."""
+    if importlib.util.find_spec("callcenter.pbx.freeswitch.wing") is None:
+        raise SystemExit(
+            "the engine phase needs the FreeSWITCH wing (callcenter/pbx/freeswitch/wing.py), "
+            "which this tree does not have yet; run with --baseline-only"
+        )
+    config_dir = WORK / "config"
+    shutil.copytree(REPO / "config", config_dir)
+    (config_dir / "center.toml").write_text(center_toml())
+    (config_dir / "queue.toml").write_text(QUEUE_TOML)
+    (config_dir / "agents.toml").write_text(agents_toml(args.agents))
+    # sipp's callers are the carrier trunk here (every port of 127.0.0.1), as in bench_e2e
+    trunks = config_dir / "trunks.toml"
+    shipped = trunks.read_text(encoding="utf-8")
+    if 'match = "127.0.0.1:15098"' not in shipped:
+        raise SystemExit(f"{trunks}: the carrier trunk's match is not the shipped one")
+    trunks.write_text(
+        shipped.replace('match = "127.0.0.1:15098"', 'match = "127.0.0.1"'), encoding="utf-8"
+    )
+    load_config(config_dir)  # a config error names its file and key before anything starts
+    return EngineProcess(config_dir, WORK, HTTP, {SECRET_ENV: fs.esl_password})
+
+
+def center_toml() -> str:
+    return f"""
+[center]
+name = "bench"
+default_did = "{ENGINE_DID}"
+
+[engine]
+fallback_after = 120
+heartbeat_interval = 1.0
+
+[storage]
+url = "sqlite:///{WORK}/engine.db"
+queue_log = "{WORK}/queue_log"
+
+[recordings]
+root = "{WORK}/recordings"
+enabled = false
+
+[[pbx.nodes]]
+name = "bench"
+kind = "freeswitch"
+host = "127.0.0.1"
+sip_port = {SIP}
+rtp_start = {RTP[0]}
+rtp_end = {RTP[1]}
+esl_port = {ESL}
+secret_env = "{SECRET_ENV}"
+agent_dial = "{AGENT_DIAL}"
+"""
 
 
 def main(argv: list[str] | None = None) -> int:

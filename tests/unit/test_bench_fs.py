@@ -90,7 +90,7 @@ def test_a_ringing_agent_is_for_a_waiting_caller() -> None:
 
 
 def test_rendered_configuration_is_xml_with_the_same_agents() -> None:
-    conf = ET.fromstring(callcenter_conf(("2001", "2002"), "127.0.0.1"))
+    conf = ET.fromstring(callcenter_conf(("2001", "2002")))
     queue = conf.find("queues/queue")
     assert queue is not None and queue.get("name") == "bench@default"
     params = {p.get("name"): p.get("value") for p in queue.iter("param")}
