@@ -12,7 +12,7 @@ delay 0) with the engine stopped. An event-socket observer timestamps every even
 FreeSWITCH's own event time (Event-Date-Timestamp, µs).
 
 Figures per phase, as bench_e2e: completed calls; caller join (the caller leg starts the
-queue's application: mod_callcenter's `callcenter`, or the engine's `park`) → ring (the agent
+queue's application `callcenter`; for the engine, the dialplan's CUSTOM cc::join) → ring (the agent
 leg's CHANNEL_CREATE) p50/p99; agent idle gap between calls while callers wait (the agent's
 first leg hung up → its next leg created) p50/p99; calls served per second; CPU seconds of
 FreeSWITCH and of the engine; then engine/mod_callcenter ratios.
@@ -76,9 +76,11 @@ AGENT_DIAL = f"user/{{extension}}@{DOMAIN}"
 SECRET_ENV = "CALLCENTER_ESL_SECRET"
 WORK = REPO / "var" / f"bench-fs{SLOT}"
 
-# the caller leg starts the queue's application: this is its join
-JOIN_APPS = {ENGINE_DID: "park", BASELINE_DID: "callcenter"}
-EVENTS = ("CHANNEL_CREATE CHANNEL_EXECUTE CHANNEL_BRIDGE CHANNEL_HANGUP",)
+# a caller's join: the dialplan tells the engine (CUSTOM cc::join, the wing's cc-join), or the
+# caller leg starts mod_callcenter's application
+JOINS = {ENGINE_DID: ("CUSTOM", "cc::join"), BASELINE_DID: ("CHANNEL_EXECUTE", "callcenter")}
+# (FreeSWITCH reads every word after CUSTOM as a subclass: CUSTOM goes last)
+EVENTS = ("CHANNEL_CREATE CHANNEL_EXECUTE CHANNEL_BRIDGE CHANNEL_HANGUP CUSTOM cc::join",)
 _AGENT_LEG = re.compile(r"^loopback/(\d+)-([ab])$")
 
 
@@ -204,16 +206,18 @@ class Observation:
         left = sum(1 for c in self.joined if c not in self.answered and c not in self.ended)
         return max(0, left - len(self.ringing))
 
-    def see(self, event: EslEvent, join_app: str) -> None:
-        """Fold one event in (FreeSWITCH's own time stamps)."""
+    def see(self, event: EslEvent, join: tuple[str, str]) -> None:
+        """Fold one event in (FreeSWITCH's own time stamps); `join` is the (event, application
+        or subclass) that marks a caller's join in this phase."""
         try:
             at = int(event.get("Event-Date-Timestamp")) / 1e6
         except ValueError:
             return
         name, leg = event.name, event.uuid
         channel = event.get("Channel-Name")
-        if name == "CHANNEL_EXECUTE":
-            if channel.startswith("sofia/") and event.get("Application") == join_app:
+        if name in ("CHANNEL_EXECUTE", "CUSTOM"):
+            what = event.get("Application" if name == "CHANNEL_EXECUTE" else "Event-Subclass")
+            if channel.startswith("sofia/") and (name, what) == join:
                 self.joined.setdefault(leg, at)
             return
         if name == "CHANNEL_CREATE":
@@ -254,7 +258,7 @@ class Observer:
     def __init__(self, fs: Instance) -> None:
         self.client = fs.esl(events=EVENTS, timeout=30.0)
         self.obs = Observation()
-        self.join_app = ""
+        self.join = ("", "")
         self.task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -263,11 +267,11 @@ class Observer:
 
     async def _run(self) -> None:
         async for event in self.client.events():
-            self.obs.see(event, self.join_app)
+            self.obs.see(event, self.join)
 
-    def reset(self, join_app: str = "") -> Observation:
+    def reset(self, join: tuple[str, str] = ("", "")) -> Observation:
         done, self.obs = self.obs, Observation()
-        self.join_app = join_app
+        self.join = join
         return done
 
     async def close(self) -> None:
@@ -301,7 +305,7 @@ async def run_phase(
     port: int,
     rtp: int,
 ) -> PhaseResult:
-    observer.reset(JOIN_APPS[did])
+    observer.reset(JOINS[did])
     rng = random.Random(did)
     numbers = [f"1{rng.choice('3578')}{rng.randrange(10**9):09d}" for _ in range(load.calls)]
     # the FreeSWITCH root carries sipp too (it is made from the Asterisk root)

@@ -21,13 +21,16 @@ def ev(name: str, at: float, uuid: str, channel: str, **headers: str) -> EslEven
     return EslEvent(h)
 
 
+JOIN = ("CUSTOM", "cc::join")
+
+
 def join(o: Observation, at: float, caller: str) -> None:
-    o.see(ev("CHANNEL_EXECUTE", at, caller, f"sofia/cc/{caller}", Application="park"), "park")
+    o.see(ev("CUSTOM", at, caller, f"sofia/cc/{caller}", Event_Subclass="cc::join"), JOIN)
 
 
 def ring(o: Observation, at: float, agent: str, leg: str) -> None:
-    o.see(ev("CHANNEL_CREATE", at, leg, f"loopback/{agent}-a"), "park")
-    o.see(ev("CHANNEL_CREATE", at, leg + "b", f"loopback/{agent}-b"), "park")
+    o.see(ev("CHANNEL_CREATE", at, leg, f"loopback/{agent}-a"), JOIN)
+    o.see(ev("CHANNEL_CREATE", at, leg + "b", f"loopback/{agent}-b"), JOIN)
 
 
 def bridge(o: Observation, at: float, caller: str, leg: str) -> None:
@@ -40,21 +43,21 @@ def bridge(o: Observation, at: float, caller: str, leg: str) -> None:
             Bridge_A_Unique_ID=caller,
             Bridge_B_Unique_ID=leg,
         ),
-        "park",
+        JOIN,
     )
 
 
 def hangup(o: Observation, at: float, uuid: str, channel: str) -> None:
-    o.see(ev("CHANNEL_HANGUP", at, uuid, channel), "park")
+    o.see(ev("CHANNEL_HANGUP", at, uuid, channel), JOIN)
 
 
 def test_join_ring_answer_and_the_idle_gap_while_a_caller_waits() -> None:
     o = Observation()
     join(o, 10.0, "c1")
     join(o, 10.1, "c2")  # one agent: c2 waits
-    # another application on a caller leg is not its join, nor the baseline's on this phase
-    o.see(ev("CHANNEL_EXECUTE", 9.0, "c3", "sofia/cc/c3", Application="answer"), "park")
-    o.see(ev("CHANNEL_EXECUTE", 9.0, "c4", "sofia/cc/c4", Application="callcenter"), "park")
+    # another event on a caller leg is not its join, nor the baseline's join on this phase
+    o.see(ev("CUSTOM", 9.0, "c3", "sofia/cc/c3", Event_Subclass="cc::wait"), JOIN)
+    o.see(ev("CHANNEL_EXECUTE", 9.0, "c4", "sofia/cc/c4", Application="callcenter"), JOIN)
     ring(o, 10.004, "2001", "a1")
     bridge(o, 10.5, "c1", "a1")
     hangup(o, 12.5, "a1b", "loopback/2001-b")  # the agent hangs up: free, c2 waiting
