@@ -107,10 +107,12 @@ class Instance:
     priority: int = 0  # the cc_priority channel variable
     agents: tuple[str, ...] = ()  # directory users (extensions), passwords generated
     root: Path = field(default_factory=root_dir)
-    # for benchmarks and site-local additions, all empty by default: more modules (e.g.
-    # mod_callcenter), more <configuration> elements, extensions tried before the hotline in
-    # the inbound context, more <context> elements, and the directory users' own dial string
-    # ("{extension}" filled in; e.g. a loopback agent) instead of their registration
+    # for benchmarks and site-local additions, all empty by default: more switch.conf
+    # settings (e.g. the 1 ms timer), more modules (e.g. mod_callcenter), more <configuration>
+    # elements, extensions tried before the hotline in the inbound context, more <context>
+    # elements, and the directory users' own dial string ("{extension}" filled in; e.g. a
+    # loopback agent) instead of their registration
+    switch_settings: tuple[tuple[str, str], ...] = ()
     extra_modules: tuple[str, ...] = ()
     extra_configuration: str = ""
     local_dialplan: str = ""
@@ -199,6 +201,7 @@ class Instance:
                 "rtp-start-port": self.rtp_start,
                 "rtp-end-port": self.rtp_end,
             }
+            | dict(self.switch_settings)
         )
         modules = "".join(f"<load module={a(m)}/>" for m in MODULES + self.extra_modules)
         esl = params(
