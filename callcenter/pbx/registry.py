@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from callcenter.pbx.asterisk import settings as asterisk_settings
+from callcenter.pbx.freeswitch import settings as freeswitch_settings
 from callcenter.tomlreader import ConfigError, TableReader
 
 if TYPE_CHECKING:  # types only: the config module imports this one
@@ -52,6 +53,13 @@ KINDS: dict[str, Kind] = {
         asterisk_settings.AsteriskSettings(),
         asterisk_settings.RECORDINGS_DIR,
         "callcenter.pbx.asterisk.wing",
+    ),
+    "freeswitch": Kind(
+        freeswitch_settings.KEYS,
+        freeswitch_settings.parse,
+        freeswitch_settings.FreeswitchSettings(),
+        freeswitch_settings.RECORDINGS_DIR,
+        "callcenter.pbx.freeswitch.wing",
     ),
 }
 DEFAULT_KIND = next(iter(KINDS))

@@ -1,5 +1,7 @@
-"""One sandbox PBX, engine and set of agent softphones for the whole integration session;
-every test starts with the engine up and all agents logged in, ready and idle."""
+"""One sandbox PBX, engine and set of agent softphones for the whole integration session
+(`cc`, on Asterisk; a FreeSWITCH one too, `freeswitch_center`, once a test runs on both
+kinds: `on_both_kinds`); every test starts with the engine up and all agents logged in,
+ready and idle."""
 
 from __future__ import annotations
 
@@ -11,16 +13,41 @@ import pytest
 
 from tests.integration.harness import Center, center, wait_until
 
-_CENTER: list[Center] = []  # the session's center, for the failure report
+_CENTER: list[Center] = []  # the center of the test running now, for the failure report
+KINDS = ("asterisk", "freeswitch")
+
+
+def _session_center(factory: pytest.TempPathFactory, kind: str) -> Iterator[Center]:
+    with center(factory.mktemp(f"center-{kind}"), kind) as c:
+        c.engine.start()
+        yield c
 
 
 @pytest.fixture(scope="session")
-def cc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Center]:
-    with center(tmp_path_factory.mktemp("center")) as c:
-        _CENTER.append(c)
-        c.engine.start()
-        yield c
-        _CENTER.remove(c)
+def asterisk_center(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Center]:
+    yield from _session_center(tmp_path_factory, "asterisk")
+
+
+@pytest.fixture(scope="session")
+def freeswitch_center(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Center]:
+    yield from _session_center(tmp_path_factory, "freeswitch")
+
+
+@pytest.fixture(scope="session")
+def cc(asterisk_center: Center) -> Center:
+    """The session's center on Asterisk (the tests not yet run on both kinds use it)."""
+    return asterisk_center
+
+
+# A test that runs on both PBX kinds: `cc` is then the center of the kind in its parameter
+# (the module overrides `cc` with `center_of_kind`).
+on_both_kinds = pytest.mark.parametrize("cc", KINDS, indirect=True)
+
+
+def center_of_kind(request: pytest.FixtureRequest) -> Center:
+    kind = getattr(request, "param", "asterisk")
+    found: Center = request.getfixturevalue(f"{kind}_center")
+    return found
 
 
 def evidence(c: Center) -> str:
@@ -59,6 +86,7 @@ def pytest_runtest_makereport(
 @pytest.fixture(autouse=True)
 def agents_ready(cc: Center) -> Iterator[None]:
     """Every test starts with the engine up and all agents logged in, ready and idle."""
+    _CENTER[:] = [cc]
     if not cc.engine.running():  # a test stopped it
         cc.engine.start()
     for user, phone in cc.phones.items():
@@ -73,7 +101,7 @@ def agents_ready(cc: Center) -> Iterator[None]:
         )
     except AssertionError:
         # a call an earlier (failed) test left up: end it, so this test starts clean
-        cc.instance.cli("channel request hangup all")
+        cc.hangup_all()
         wait_until(
             lambda: all(a["state"] == "idle" for a in cc.engine.agents().values()),
             30,

@@ -1,6 +1,7 @@
-"""Integration harness: a private sandbox Asterisk, the engine as a real process, softphones.
+"""Integration harness: a private sandbox PBX (Asterisk, or FreeSWITCH for the tests that run
+on both kinds), the engine as a real process, softphones.
 
-Nothing here is a stand-in: Asterisk is the real one from the sandbox root, the engine runs
+Nothing here is a stand-in: the PBX is the real one from the sandbox root, the engine runs
 `callcenter serve` in its own process (so it can be killed), agents and callers are pjsua2
 processes sending real RTP, and results are read from the engine's database and API.
 """
@@ -34,6 +35,7 @@ from callcenter.config import load_config
 from callcenter.data.crypto import FILE_ENV, FieldCipher, load_cipher, write_key_file
 from callcenter.paths import REPO
 from callcenter.pbx.asterisk.sandbox import Instance, ensure_root
+from callcenter.pbx.freeswitch import sandbox as fs_sandbox
 from callcenter.simulation import Softphone, agent_phones, write_tone
 
 # Below the kernel's ephemeral range (32768-60999): a client polling a port nobody listens on
@@ -77,6 +79,42 @@ WSS_PORT = 25043 + OFFSET
 RTP = (26000 + OFFSET, 26999 + OFFSET)
 AGENT_RTP = 27000 + OFFSET  # agents' softphones (27000-27999)
 CALLER_RTP = 28000 + OFFSET  # callers (28000-28999), then single test phones (29000-29999)
+# The FreeSWITCH center (Center(kind="freeswitch")), beside the Asterisk one in a session:
+# its own PBX ports, ESL relay, engine HTTP port and phones' ports (test_freeswitch_sandbox's
+# private FreeSWITCH uses 25400-25521 and 25600-25999).
+FS_SIP_PORT = 25530 + OFFSET
+FS_ESL_PORT = 25531 + OFFSET
+FS_PROXY_PORT = 25532 + OFFSET  # the engine's ESL goes through a relay a test can cut
+FS_HTTP_PORT = 25082 + OFFSET
+FS_RTP = (24000 + OFFSET, 24399 + OFFSET)
+FS_AGENT_SIP = 25540 + OFFSET
+FS_AGENT_RTP = 24400 + OFFSET  # 24400-24899
+FS_CALLER_SIP = 24900 + OFFSET  # 24900-24949
+FS_CALLER_RTP = 23000 + OFFSET  # 23000-23999
+
+ASTERISK_NODE = f"""
+[[pbx.nodes]]
+name = "it"
+kind = "asterisk"
+host = "127.0.0.1"
+ami_port = {PROXY_PORT}
+ami_user = "callcenter"
+secret_env = "CALLCENTER_AMI_SECRET"
+sip_port = {SIP_PORT}
+rtp_start = {RTP[0]}
+rtp_end = {RTP[1]}
+"""
+FREESWITCH_NODE = f"""
+[[pbx.nodes]]
+name = "it"
+kind = "freeswitch"
+host = "127.0.0.1"
+esl_port = {FS_PROXY_PORT}
+secret_env = "CALLCENTER_ESL_SECRET"
+sip_port = {FS_SIP_PORT}
+rtp_start = {FS_RTP[0]}
+rtp_end = {FS_RTP[1]}
+"""
 
 CENTER = f"""
 [center]
@@ -92,17 +130,7 @@ heartbeat_interval = 0.5
 url = "sqlite:///var/{INSTANCE_NAME}.db"
 queue_log = "var/{INSTANCE_NAME}_queue_log"
 
-[[pbx.nodes]]
-name = "it"
-kind = "asterisk"
-host = "127.0.0.1"
-ami_port = {PROXY_PORT}
-ami_user = "callcenter"
-secret_env = "CALLCENTER_AMI_SECRET"
-sip_port = {SIP_PORT}
-rtp_start = {RTP[0]}
-rtp_end = {RTP[1]}
-
+{{NODE}}
 [webrtc]
 ws_url = "wss://127.0.0.1:{WSS_PORT}/ws"
 cert_file = "/srv/cc/{INSTANCE_NAME}/keys/wss.crt"
@@ -273,8 +301,9 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, what: str = 
         time.sleep(0.05)
 
 
-class AmiProxy:
-    """A TCP relay between the engine and Asterisk's AMI, so a test can cut the link."""
+class LinkProxy:
+    """A TCP relay between the engine and the PBX's control link (AMI, ESL), so a test can
+    cut the link."""
 
     def __init__(self, listen: int, target: int) -> None:
         self.listen = listen
@@ -343,6 +372,7 @@ class Engine:
     log_path: Path
     proc: subprocess.Popen[bytes] | None = None
     http_port: int = HTTP_PORT
+    secret_env: str = "CALLCENTER_AMI_SECRET"  # where the node's settings look for it
 
     def cipher(self) -> FieldCipher:
         """The data keys the engine runs with (the key file `start` made): to find stored
@@ -350,14 +380,14 @@ class Engine:
         return load_cipher({FILE_ENV: str(self.log_path.parent / "data-keys.toml")})
 
     def start(self, linked: bool = True) -> None:
-        """Start `callcenter serve`; wait until it has logged in to AMI unless `linked` is
+        """Start `callcenter serve`; wait until it has logged in to the PBX unless `linked` is
         False (a test of an engine that cannot log in)."""
         keys = self.log_path.parent / "data-keys.toml"
         if not keys.exists():
             write_key_file(keys)
         env = dict(
             os.environ,
-            CALLCENTER_AMI_SECRET=self.secret,
+            **{self.secret_env: self.secret},
             CALLCENTER_DATA_KEY_FILE=str(keys),
             CALLCENTER_SANDBOX_INSTANCE=INSTANCE_NAME,  # where the phones' passwords are
             PYTHONUNBUFFERED="1",
@@ -384,7 +414,7 @@ class Engine:
         )
         if linked:
             # imports and migrations alone took 27 s on the shared 2-core machine at load 20
-            wait_until(self.linked, 90, "the engine to log in to AMI")
+            wait_until(self.linked, 90, "the engine to log in to the PBX")
 
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -446,9 +476,12 @@ class Engine:
 
 
 class Center:
-    """Everything a test needs: PBX instance, engine, agent softphones, callers, database."""
+    """Everything a test needs: PBX instance, engine, agent softphones, callers, database.
+    `kind`: the PBX kind of the center's one node ("asterisk" or "freeswitch"); tests that
+    run on both reach the PBX through the kind-neutral helpers (hangup_all, cut_link, ...)."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, kind: str = "asterisk") -> None:
+        self.kind = kind
         self.workdir = workdir
         self.config_dir = workdir / "config"
         shutil.copytree(REPO / "config", self.config_dir)
@@ -482,15 +515,35 @@ class Center:
         )
         self.recordings_root = workdir / "recordings"
         self.asr_model = vosk_model()
+        fs = kind == "freeswitch"
+        # live transcription streams leg audio from Asterisk only (the FreeSWITCH wing says so)
+        live = "" if fs else f'live_address = "127.0.0.1:{LIVE_PORT}"\n'
         (self.config_dir / "center.toml").write_text(
-            CENTER
+            CENTER.replace("{NODE}", FREESWITCH_NODE if fs else ASTERISK_NODE)
             + f'\n[recordings]\nroot = "{self.recordings_root}"\n'
             + f'\n[asr]\nmodel_dir = "{self.asr_model}"\nworkers = 1\n'
-            + f'live_address = "127.0.0.1:{LIVE_PORT}"\n'
+            + live
         )
         (self.config_dir / "queue.toml").write_text(QUEUE)
         (self.config_dir / "outbound.toml").write_text(OUTBOUND)
         self.config = load_config(self.config_dir)
+        self.recordings = workdir / "heard"
+        self.recordings.mkdir()
+        self.agent_tone = write_tone(workdir / "agent700.wav", 700.0)
+        self.caller_tone = write_tone(workdir / "caller440.wav", 440.0)
+        self.db_url = f"sqlite:///{workdir / 'engine.db'}"
+        self._callers: list[Softphone] = []
+        self._citizens: Softphone | None = None
+        # caller port slots (SIP port and 20 RTP ports each): a slot returns to the pool
+        # when its phone is released at the end of the test that made it
+        self._free_slots = list(range(50))
+        self._slot_of: dict[int, int] = {}
+        if fs:
+            self._start_freeswitch()
+        else:
+            self._start_asterisk()
+
+    def _start_asterisk(self) -> None:
         ensure_root()
         self.instance = Instance(
             name=INSTANCE_NAME,
@@ -511,23 +564,16 @@ class Center:
         self.instance.render(self.config)
         self.instance.start()
         self.instance.reload()
-        self.proxy = AmiProxy(PROXY_PORT, AMI_PORT)
-        self.recordings = workdir / "heard"
-        self.recordings.mkdir()
-        self.agent_tone = write_tone(workdir / "agent700.wav", 700.0)
-        self.caller_tone = write_tone(workdir / "caller440.wav", 440.0)
-        self.db_url = f"sqlite:///{workdir / 'engine.db'}"
+        self.proxy = LinkProxy(PROXY_PORT, AMI_PORT)
         self.engine = Engine(
-            self.config_dir, self.db_url, self.instance.secrets()["ami"], workdir / "engine.log"
+            self.config_dir,
+            self.db_url,
+            self.instance.secrets()["ami"],
+            self.workdir / "engine.log",
         )
-        self._callers: list[Softphone] = []
-        self._citizens: Softphone | None = None
-        # caller port slots (SIP port and 20 RTP ports each): a slot returns to the pool
-        # when its phone is released at the end of the test that made it
-        self._free_slots = list(range(50))
-        self._slot_of: dict[int, int] = {}
+        self.sip = f"127.0.0.1:{SIP_PORT}"
         self.phones = agent_phones(
-            f"127.0.0.1:{SIP_PORT}",
+            self.sip,
             [
                 (a.extension, self.instance.agent_password(a.extension))
                 for a in self.config.agents
@@ -540,6 +586,77 @@ class Center:
             answer_delay=0.3,
         )
 
+    def _start_freeswitch(self) -> None:
+        node = self.config.nodes[0]
+        self.fs = fs_sandbox.Instance(
+            name=f"{INSTANCE_NAME}-center",
+            sip_port=FS_SIP_PORT,
+            esl_port=FS_ESL_PORT,
+            rtp_start=FS_RTP[0],
+            rtp_end=FS_RTP[1],
+            agents=tuple(a.extension for a in self.config.agents)
+            + tuple(x.extension for x in self.config.supervisors),
+            root=fs_sandbox.ensure_root(),  # builds once; raises (never skips) when it cannot
+            own_config=True,
+            recordings_dir=node.recordings_dir,
+            recordings_host=self.recordings_root,
+            carrier_port=CARRIER_PORT,
+        )
+        self.fs.stop()  # a fresh FreeSWITCH for every test session, without the finished
+        for old in (self.fs.dir / "db").glob("*"):  # calls (mod_db) an earlier one kept
+            old.unlink()
+        self.fs.render_config(self.config)
+        self.fs.start()
+        self.proxy = LinkProxy(FS_PROXY_PORT, FS_ESL_PORT)
+        self.engine = Engine(
+            self.config_dir,
+            self.db_url,
+            self.fs.esl_password,
+            self.workdir / "engine.log",
+            http_port=FS_HTTP_PORT,
+            secret_env="CALLCENTER_ESL_SECRET",
+        )
+        self.sip = f"127.0.0.1:{FS_SIP_PORT}"
+        self.phones = agent_phones(
+            self.sip,
+            [
+                (a.extension, self.fs.agent_password(a.extension))
+                for a in self.config.agents
+                if not a.browser_phone
+            ],
+            port=FS_AGENT_SIP,
+            rtp_port=FS_AGENT_RTP,
+            rtp_stride=100,
+            play=str(self.agent_tone),
+            record_dir=str(self.recordings),
+            answer_delay=0.3,
+        )
+
+    # --- the PBX, whatever its kind -----------------------------------------------------------
+
+    def fs_api(self, command: str) -> str:
+        """A FreeSWITCH API command over a private ESL connection (FreeSWITCH centers)."""
+
+        async def run() -> str:
+            async with self.fs.esl(events=("BACKGROUND_JOB",)) as client:
+                return await client.api(command, check=False)
+
+        return asyncio.run(run())
+
+    def hangup_all(self) -> None:
+        """Hang up every channel on the PBX."""
+        if self.kind == "freeswitch":
+            self.fs_api("hupall NORMAL_CLEARING")
+        else:
+            self.instance.cli("channel request hangup all")
+
+    def cut_link(self) -> None:
+        """Cut the engine's control link (AMI, ESL) and refuse new connections."""
+        self.proxy.cut()
+
+    def restore_link(self) -> None:
+        self.proxy.open()
+
     def caller(self, number: str) -> Softphone:
         """A citizen's phone calling in from its own port, not the carrier trunk's: the PBX
         takes it as an unidentified (anonymous) caller, which reaches the hotline numbers only
@@ -547,13 +664,14 @@ class Center:
         # every caller its own SIP port and RTP ports (28000-28999: 50 callers at a time)
         assert self._free_slots, "more callers at once than the harness has ports for"
         index = self._free_slots.pop(0)
+        fs = self.kind == "freeswitch"
         phone = Softphone(
-            f"127.0.0.1:{SIP_PORT}",
-            port=SIP_PORT + 300 + index,
+            self.sip,
+            port=(FS_CALLER_SIP if fs else SIP_PORT + 300) + index,
             accounts=[(number, "")],
             play=str(self.caller_tone),
             record_dir=str(self.recordings),
-            rtp_port=CALLER_RTP + 20 * index,
+            rtp_port=(FS_CALLER_RTP if fs else CALLER_RTP) + 20 * index,
         )
         self._slot_of[id(phone)] = index
         self._callers.append(phone)
@@ -599,9 +717,12 @@ class Center:
             engine.dispose()
 
     def fallback_answers(self) -> list[str]:
-        """The agents (ids) app_queue connected from cc-fallback so far, oldest first, from
-        Asterisk's own queue_log. The Asterisk, and so its queue_log, lives for the whole
-        session: a test compares with the count it saw before, never with "any line"."""
+        """The agents (ids) the PBX's own queue connected from cc-fallback so far, oldest
+        first: Asterisk's queue_log, or mod_callcenter's agents (calls answered, by the time
+        of their last bridge). The PBX lives for the whole session: a test compares with the
+        count it saw before, never with "any line"."""
+        if self.kind == "freeswitch":
+            return self._fs_fallback_answers()
         log = self.instance.dir / "log" / "queue_log"
         if not log.exists():
             return []
@@ -611,6 +732,20 @@ class Center:
             parts = line.split("|")
             if len(parts) > 4 and parts[2] == "cc-fallback" and parts[4] == "CONNECT":
                 found.append(names.get(parts[3], parts[3]))
+        return found
+
+    def _fs_fallback_answers(self) -> list[str]:
+        text = self.fs_api("callcenter_config agent list")
+        lines = [x.split("|") for x in text.strip().splitlines()]
+        if not lines or "name" not in lines[0]:
+            return []
+        head = lines[0]
+        rows = [dict(zip(head, x, strict=False)) for x in lines[1:] if len(x) == len(head)]
+        by_extension = {a.extension: a.id for a in self.config.agents}
+        rows.sort(key=lambda r: int(r.get("last_bridge_start") or 0))
+        found: list[str] = []
+        for r in rows:
+            found += [by_extension.get(r["name"], r["name"])] * int(r.get("calls_answered") or 0)
         return found
 
     def call_row(self, call_id: str) -> Any:
@@ -632,12 +767,38 @@ class Center:
                 phone.close()
         with contextlib.suppress(Exception):
             self.proxy.close()
-        self.instance.stop()
+        if self.kind == "freeswitch":
+            self.fs.stop()
+        else:
+            self.instance.stop()
+
+
+def joined_call_id(cc: Center, did: str, before: set[str]) -> str:
+    def fresh() -> str | None:
+        rows = cc.rows("SELECT call_id FROM calls WHERE did = :d", d=did)
+        new = [r[0] for r in rows if r[0] not in before]
+        return new[0] if new else None
+
+    found: str = wait_until(fresh, 20, f"a caller to {did} in the call records")
+    return found
+
+
+def known_calls(cc: Center) -> set[str]:
+    return {r[0] for r in cc.rows("SELECT call_id FROM calls")}
+
+
+def connected(cc: Center, call_id: str) -> str:
+    def agent() -> str | None:
+        row = cc.call_row(call_id)
+        return row.agent_id if row is not None and row.connected_at else None
+
+    found: str = wait_until(agent, 45, f"call {call_id} connected")
+    return found
 
 
 @contextlib.contextmanager
-def center(workdir: Path) -> Iterator[Center]:
-    c = Center(workdir)
+def center(workdir: Path, kind: str = "asterisk") -> Iterator[Center]:
+    c = Center(workdir, kind)
     try:
         yield c
     finally:

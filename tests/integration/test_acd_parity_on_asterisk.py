@@ -20,8 +20,7 @@ import pytest
 
 from callcenter.paths import REPO
 from callcenter.simulation import Softphone
-from tests.integration.harness import Center, wait_until
-from tests.integration.test_engine_on_asterisk import connected, joined_call_id, known_calls
+from tests.integration.harness import Center, connected, joined_call_id, known_calls, wait_until
 
 pytestmark = pytest.mark.pbx
 

@@ -20,8 +20,16 @@ import aiohttp
 import pytest
 
 from callcenter.simulation import Softphone
-from tests.integration.harness import AGENT_RTP, HTTP_PORT, SIP_PORT, Center, wait_until
-from tests.integration.test_engine_on_asterisk import connected, joined_call_id, known_calls
+from tests.integration.harness import (
+    AGENT_RTP,
+    HTTP_PORT,
+    SIP_PORT,
+    Center,
+    connected,
+    joined_call_id,
+    known_calls,
+    wait_until,
+)
 
 pytestmark = pytest.mark.pbx
 

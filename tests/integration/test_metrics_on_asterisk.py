@@ -8,8 +8,14 @@ import urllib.request
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.integration.harness import HTTP_PORT, Center, wait_until
-from tests.integration.test_engine_on_asterisk import connected, joined_call_id, known_calls
+from tests.integration.harness import (
+    HTTP_PORT,
+    Center,
+    connected,
+    joined_call_id,
+    known_calls,
+    wait_until,
+)
 
 pytestmark = pytest.mark.pbx
 

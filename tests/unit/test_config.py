@@ -162,8 +162,18 @@ BROKEN = [
      "pbx.nodes[0].rtp_start", "lower than rtp_end"),
     ("center.toml", 'kind = "asterisk"', 'kind = "yate"', "pbx.nodes[0].kind", "one of"),
     # a kind without a wing (callcenter/pbx/registry.py) is refused at load, naming the kinds
-    ("center.toml", 'kind = "asterisk"', 'kind = "freeswitch"', "pbx.nodes[0].kind",
-     "must be one of asterisk, got 'freeswitch'"),
+    ("center.toml", 'kind = "asterisk"', 'kind = "yate"', "pbx.nodes[0].kind",
+     "must be one of asterisk, freeswitch, got 'yate'"),
+    # a FreeSWITCH node's own keys are checked by its wing
+    ("center.toml", 'kind = "asterisk"\nhost = "127.0.0.1"\nami_port = 15038\n'
+     'ami_user = "callcenter"', 'kind = "freeswitch"\nhost = "127.0.0.1"\nesl_port = 70000',
+     "pbx.nodes[0].esl_port", "port"),
+    ("center.toml", 'kind = "asterisk"\nhost = "127.0.0.1"\nami_port = 15038\n'
+     'ami_user = "callcenter"', 'kind = "freeswitch"\nhost = "127.0.0.1"\n'
+     'agent_dial = "sofia/cc/1001"', "pbx.nodes[0].agent_dial", "{extension}"),
+    ("center.toml", 'kind = "asterisk"\nhost = "127.0.0.1"\nami_port = 15038',
+     'kind = "freeswitch"\nhost = "127.0.0.1"\nami_port = 15038', "pbx.nodes[0].ami_port",
+     "unknown key"),
     ("center.toml", 'ami_user = "callcenter"', 'ami_user = "callcenter"\nagent_dial = "SIP/1001"',
      "pbx.nodes[0].agent_dial", "{extension}"),
     # how a phone is dialled is the node's (its kind's) business, no longer the engine's
@@ -232,13 +242,17 @@ def test_broken_config_names_file_and_key(
 
 
 def test_a_kind_without_a_wing_is_one_error_naming_the_kinds(tmp_path: Path) -> None:
-    """kind = "freeswitch" (no wing registered yet) with the keys such a node would have:
-    one error at pbx.nodes[0].kind listing the allowed kinds, not one per key."""
+    """kind = "yate" (no wing) with the keys such a node might have: one error at
+    pbx.nodes[0].kind listing the allowed kinds, not one per key."""
     directory = copy_config(tmp_path)
-    edit(directory, "center.toml", 'kind = "asterisk"', 'kind = "freeswitch"\nesl_port = 8021')
+    edit(directory, "center.toml", 'kind = "asterisk"', 'kind = "yate"\nyate_port = 5039')
     errors = load_errors(directory)
     assert [(e.file, e.key, e.message) for e in errors.errors] == [
-        ("config/center.toml", "pbx.nodes[0].kind", "must be one of asterisk, got 'freeswitch'")
+        (
+            "config/center.toml",
+            "pbx.nodes[0].kind",
+            "must be one of asterisk, freeswitch, got 'yate'",
+        )
     ]
 
 

@@ -26,14 +26,15 @@ import shlex
 import signal
 import socket
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
+from callcenter.config import Config
 from callcenter.paths import REPO
 from callcenter.pbx.base import SandboxError
+from callcenter.pbx.freeswitch.dialplan import RenderParams, render
 from callcenter.pbx.freeswitch.esl import EslClient, EslError
 from callcenter.pbx.sandboxes import build_root, cached_root, write_hold_music
 
@@ -73,23 +74,6 @@ def ensure_root(root: Path | None = None) -> Path:
     """Build the root once; raise SandboxError with one clear line when it cannot (the
     script says what is missing, e.g. CALLCENTER_FREESWITCH_SRC not set)."""
     return build_root(root or root_dir(), MARKER, BUILD_SCRIPT, "FreeSWITCH")
-    root.parent.mkdir(parents=True, exist_ok=True)
-    # the script's progress goes on to our stderr; its one-line reason goes into the error
-    proc = subprocess.Popen(
-        ["bash", str(BUILD_SCRIPT), str(root)], stderr=subprocess.PIPE, text=True
-    )
-    assert proc.stderr is not None
-    reason = ""
-    for line in proc.stderr:
-        sys.stderr.write(line)
-        if line.startswith("callcenter:"):
-            reason = line.strip().removeprefix("callcenter: ")
-    if proc.wait() != 0 or not root_ready(root):
-        raise SandboxError(
-            f"the sandbox FreeSWITCH root could not be built at {root}: "
-            f"{reason or f'the build script exited with {proc.returncode}'}"
-        )
-    return root
 
 
 @dataclass(frozen=True)
@@ -107,17 +91,13 @@ class Instance:
     priority: int = 0  # the cc_priority channel variable
     agents: tuple[str, ...] = ()  # directory users (extensions), passwords generated
     root: Path = field(default_factory=root_dir)
-    # for benchmarks and site-local additions, all empty by default: more switch.conf
-    # settings (e.g. the 1 ms timer), more modules (e.g. mod_callcenter), more <configuration>
-    # elements, extensions tried before the hotline in the inbound context, more <context>
-    # elements, and the directory users' own dial string ("{extension}" filled in; e.g. a
-    # loopback agent) instead of their registration
-    switch_settings: tuple[tuple[str, str], ...] = ()
-    extra_modules: tuple[str, ...] = ()
-    extra_configuration: str = ""
-    local_dialplan: str = ""
-    extra_contexts: str = ""
-    agent_dial_string: str = ""
+    # A center's configuration rendered from config/ (render_config) instead of the minimal
+    # one of config_xml(); recordings then go to `recordings_dir` inside the root, where the
+    # host directory `recordings_host` is bind-mounted when set (the shared storage).
+    own_config: bool = False
+    recordings_dir: str = "/var/lib/freeswitch/recordings/callcenter"
+    recordings_host: Path | None = None
+    carrier_port: int = 0
 
     @property
     def inner(self) -> str:
@@ -158,6 +138,10 @@ class Instance:
     def esl_password(self) -> str:
         return self._secrets()["esl"]
 
+    def control_secret(self) -> str:
+        """The event socket's password (the engine's driver logs in with it)."""
+        return self.esl_password
+
     def agent_password(self, extension: str) -> str:
         if extension not in self.agents:
             raise SandboxError(f"{extension} is not a directory user of FreeSWITCH {self.name}")
@@ -175,13 +159,42 @@ class Instance:
         """Write the instance's configuration (idempotent)."""
         for sub in ("conf", "log", "db", "run", "tmp", "moh", "recordings", "storage", "sounds"):
             (self.dir / sub).mkdir(parents=True, exist_ok=True)
-        (self.dir / "conf" / "freeswitch.xml").write_text(self.config_xml())
+        if not self.own_config:
+            (self.dir / "conf" / "freeswitch.xml").write_text(self.config_xml())
         (self.dir / "resolv.conf").write_text(
             "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n"
         )
         moh = self.dir / "moh" / "hold.wav"
         if not moh.exists():
             write_hold_music(moh)
+
+    def render_config(self, config: Config) -> None:
+        """Write the center's FreeSWITCH configuration, rendered from `config` by the same
+        templates as a deployment (dialplans/freeswitch/), with this instance's ports and
+        generated secrets (its phones: every agent's and supervisor's extension)."""
+        self.render()
+        files = render(
+            config,
+            RenderParams(
+                host=self.host,
+                sip_port=self.sip_port,
+                esl_host=self.host,
+                esl_port=self.esl_port,
+                esl_secret=self.esl_password,
+                carrier_port=self.carrier_port or self.sip_port + 38,
+                phone_passwords={ext: self.agent_password(ext) for ext in self.agents},
+                rtp_start=self.rtp_start,
+                rtp_end=self.rtp_end,
+                switchname=f"cc-{self.name}",
+                moh_dir=f"{self.inner}/moh",
+                log_dir=f"{self.inner}/log",
+                recordings_dir=self.recordings_dir,
+                timezone=config.center.timezone,
+                record=config.recordings.enabled,
+            ),
+        )
+        for name, text in files.items():
+            (self.dir / "conf" / name).write_text(text)
 
     def config_xml(self) -> str:
         s = self._secrets()
@@ -201,9 +214,8 @@ class Instance:
                 "rtp-start-port": self.rtp_start,
                 "rtp-end-port": self.rtp_end,
             }
-            | dict(self.switch_settings)
         )
-        modules = "".join(f"<load module={a(m)}/>" for m in MODULES + self.extra_modules)
+        modules = "".join(f"<load module={a(m)}/>" for m in MODULES)
         esl = params(
             {
                 "listen-ip": self.host,
@@ -237,16 +249,9 @@ class Instance:
         )
         moh = params({"rate": 8000, "channels": 1, "interval": 20, "timer-name": "soft"})
         logfile = params({"logfile": f"{d}/log/freeswitch.log", "rollover": 10485760})
-
-        def user_dial(ext: str) -> str:
-            if not self.agent_dial_string:
-                return ""
-            value = self.agent_dial_string.replace("{extension}", ext)
-            return f"<param name='dial-string' value={a(value)}/>"
-
         users = "".join(
             f"<user id={a(ext)}><params><param name='password' value={a(s['agent:' + ext])}/>"
-            f"{user_dial(ext)}</params></user>"
+            f"</params></user>"
             for ext in self.agents
         )
         dial_string = (
@@ -285,7 +290,6 @@ class Instance:
 <configuration name="local_stream.conf">
 <directory name="moh" path={a(d + "/moh")}>{moh}</directory>
 </configuration>
-{self.extra_configuration}
 <configuration name="sofia.conf"><global_settings><param name="log-level" value="0"/>
 </global_settings><profiles><profile name={a(PROFILE)}>
 <domains><domain name="all" alias="true" parse="false"/></domains>
@@ -293,12 +297,10 @@ class Instance:
 </section>
 <section name="dialplan">
 <context name="cc-inbound">
-{self.local_dialplan}
 <extension name="hotline"><condition field="destination_number" expression={a(hotline)}>
 {dialplan}
 </condition></extension>
 </context>
-{self.extra_contexts}
 </section>
 <section name="directory">
 <domain name={a(self.domain)}>
@@ -342,8 +344,17 @@ class Instance:
             for flag, sub in dirs.items():
                 args += [flag, f"{d}/{sub}"]
             resolv = shlex.quote(str(self.dir / "resolv.conf"))
+            mounts = ""
+            if self.recordings_host is not None:
+                inside = self.root / self.recordings_dir.lstrip("/")
+                inside.mkdir(parents=True, exist_ok=True)
+                self.recordings_host.mkdir(parents=True, exist_ok=True)
+                mounts = (
+                    f"mount --bind {shlex.quote(str(self.recordings_host))} "
+                    f"{shlex.quote(str(inside))} && "
+                )
             script = (
-                f"mount --bind {resolv} {shlex.quote(str(self.root))}/etc/resolv.conf && "
+                mounts + f"mount --bind {resolv} {shlex.quote(str(self.root))}/etc/resolv.conf && "
                 f"mount -t proc proc {shlex.quote(str(self.root))}/proc && "  # CPU statistics
                 f"exec chroot {shlex.quote(str(self.root))} {shlex.join(args)}"
             )

@@ -1,7 +1,9 @@
-"""The engine on a real Asterisk: real SIP, real RTP, the engine as its own process.
+"""The engine on a real PBX, each call flow on both kinds (Asterisk and FreeSWITCH): real
+SIP, real RTP, the engine as its own process.
 
-One sandbox PBX and one set of agent softphones serve the whole module; each test leaves the
-agents logged in and idle. A test that needs the PBX fails (never skips) when it cannot start.
+One sandbox PBX of each kind and one set of agent softphones on each serve the whole session;
+each test leaves the agents logged in and idle. A test that needs the PBX fails (never skips)
+when it cannot start. Tests reach the PBX only through the center's kind-neutral helpers.
 """
 
 from __future__ import annotations
@@ -18,35 +20,23 @@ import pytest
 from callcenter.asr.speech import CALLER_SENTENCES, build_leg
 from callcenter.asr.transcriber import Transcriber
 from callcenter.simulation import dominant_frequency
-from tests.integration.harness import Center, closed_wav, wait_until
+from tests.integration.conftest import center_of_kind, on_both_kinds
+from tests.integration.harness import (
+    Center,
+    closed_wav,
+    connected,
+    joined_call_id,
+    known_calls,
+    wait_until,
+)
 from tools.asr_cer import cer
 
 pytestmark = pytest.mark.pbx
 
-
-def joined_call_id(cc: Center, did: str, before: set[str]) -> str:
-    def fresh() -> str | None:
-        rows = cc.rows("SELECT call_id FROM calls WHERE did = :d", d=did)
-        new = [r[0] for r in rows if r[0] not in before]
-        return new[0] if new else None
-
-    found: str = wait_until(fresh, 20, f"a caller to {did} in the call records")
-    return found
+cc = pytest.fixture(center_of_kind, name="cc")  # the center of the test's kind
 
 
-def known_calls(cc: Center) -> set[str]:
-    return {r[0] for r in cc.rows("SELECT call_id FROM calls")}
-
-
-def connected(cc: Center, call_id: str) -> str:
-    def agent() -> str | None:
-        row = cc.call_row(call_id)
-        return row.agent_id if row is not None and row.connected_at else None
-
-    found: str = wait_until(agent, 45, f"call {call_id} connected")
-    return found
-
-
+@on_both_kinds
 def test_44190_6_2_1_call_to_12345_reaches_general_agent_with_audio_both_ways(
     cc: Center,
 ) -> None:
@@ -81,6 +71,7 @@ def test_44190_6_2_1_call_to_12345_reaches_general_agent_with_audio_both_ways(
     assert row.skill == "general"
 
 
+@on_both_kinds
 def test_44190_6_1_2_2_answered_call_recorded_legs_apart_and_indexed(cc: Center) -> None:
     before = known_calls(cc)
     caller = cc.caller("13800000011")
@@ -125,6 +116,7 @@ def test_44190_6_1_2_2_answered_call_recorded_legs_apart_and_indexed(cc: Center)
     assert [(a["action"], a["leg"]) for a in log] == [("metadata", "all"), ("download", "caller")]
 
 
+# live transcription streams leg audio from Asterisk only: this one runs there
 def test_44192_7_1_3_call_transcribed_by_vosk_onto_the_ticket_it_created(
     cc: Center, tmp_path: Path
 ) -> None:
@@ -183,6 +175,7 @@ def test_44192_7_1_3_call_transcribed_by_vosk_onto_the_ticket_it_created(
     assert proposal["request_type"] and proposal["department"]
 
 
+@on_both_kinds
 def test_44190_6_2_1_merged_number_12333_reaches_labor_specialist(cc: Center) -> None:
     before = known_calls(cc)
     caller = cc.caller("13900000002")
@@ -196,6 +189,7 @@ def test_44190_6_2_1_merged_number_12333_reaches_labor_specialist(cc: Center) ->
     assert "12333" in row.hotline
 
 
+@on_both_kinds
 def test_higher_priority_caller_served_first(cc: Center) -> None:
     cc.set_all_agents("pause", reason="meeting")
     before = known_calls(cc)
@@ -215,6 +209,7 @@ def test_higher_priority_caller_served_first(cc: Center) -> None:
     wait_until(lambda: _finished(cc, normal_id), 10, "the waiting caller's record")
 
 
+@on_both_kinds
 def test_agent_who_does_not_answer_is_skipped_and_backs_off(cc: Center) -> None:
     cc.phones["1001"].answer_mode("1001", "ignore")
     before = known_calls(cc)
@@ -231,6 +226,7 @@ def test_agent_who_does_not_answer_is_skipped_and_backs_off(cc: Center) -> None:
     caller.hangup("13600000005")
 
 
+@on_both_kinds
 def test_caller_hanging_up_while_waiting_is_recorded_as_abandoned(cc: Center) -> None:
     cc.set_all_agents("pause", reason="training")
     before = known_calls(cc)
@@ -245,6 +241,7 @@ def test_caller_hanging_up_while_waiting_is_recorded_as_abandoned(cc: Center) ->
     assert not cc.engine.queue()
 
 
+@on_both_kinds
 def test_wrap_up_is_respected_before_the_next_offer(cc: Center) -> None:
     for agent in ("1002", "1003", "1004"):
         cc.engine.post(f"/api/agents/{agent}/pause", {"reason": "lunch"})
@@ -266,6 +263,7 @@ def test_wrap_up_is_respected_before_the_next_offer(cc: Center) -> None:
     second.hangup("13400000008")
 
 
+@on_both_kinds
 def test_engine_killed_and_restarted_every_waiting_caller_served_in_order(cc: Center) -> None:
     cc.set_all_agents("pause", reason="briefing")
     before = known_calls(cc)
@@ -296,18 +294,19 @@ def test_engine_killed_and_restarted_every_waiting_caller_served_in_order(cc: Ce
     assert order == ids
 
 
-def test_ami_link_cut_and_restored_loses_no_caller(cc: Center) -> None:
+@on_both_kinds
+def test_control_link_cut_and_restored_loses_no_caller(cc: Center) -> None:
     cc.set_all_agents("pause", reason="briefing")
     before = known_calls(cc)
     first = cc.caller("13200000021")
     first.call("13200000021", "12345")
     first_id = joined_call_id(cc, "12345", before)
-    cc.proxy.cut()
+    cc.cut_link()
     wait_until(lambda: not cc.engine.get("/health")["ok"], 15, "the engine to see the cut")
     second = cc.caller("13200000022")
     second.call("13200000022", "12345")  # arrives while the engine cannot see the PBX
     second.wait_for(lambda e: e.get("event") == "confirmed")
-    cc.proxy.open()
+    cc.restore_link()
     wait_until(lambda: cc.engine.get("/health")["ok"], 20, "the engine to reconnect")
     queued = wait_until(lambda: len(cc.engine.queue()) == 2 and cc.engine.queue(), 15, "2 callers")
     assert queued[0]["call_id"] == first_id
@@ -320,12 +319,13 @@ def test_ami_link_cut_and_restored_loses_no_caller(cc: Center) -> None:
     wait_until(lambda: _finished(cc, second_id), 15, "the second call to finish")
 
 
+@on_both_kinds
 def test_fallback_route_takes_the_caller_when_the_engine_is_down(cc: Center) -> None:
     answered_before = len(cc.fallback_answers())  # earlier tests' fallback answers
     cc.engine.stop()
     caller = cc.caller("13100000031")
     caller.call("13100000031", "12345")
-    # after fallback_after seconds without a heartbeat, Asterisk's own queue rings the agents
+    # after fallback_after seconds without a heartbeat, the PBX's own queue rings the agents
     answered = wait_until(
         lambda: [
             user

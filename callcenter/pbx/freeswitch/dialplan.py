@@ -1,0 +1,236 @@
+"""Render FreeSWITCH's configuration from config/: the XML dialplan, the directory (the phones
+with their passwords), the SIP profile and the trunks' ACL, the event socket, music on hold
+and mod_callcenter's fallback queue (templates in dialplans/freeswitch/), and check it.
+
+The same templates serve a deployment (`callcenter dialplan render --out DIR`: the cc-*.xml
+parts and a freeswitch.xml that includes them) and the sandbox FreeSWITCH.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from xml.sax.saxutils import quoteattr
+
+import jinja2
+
+from callcenter.config import Config
+from callcenter.paths import REPO
+
+TEMPLATES = REPO / "dialplans" / "freeswitch"
+
+PARTS = (
+    "cc-dialplan.xml",
+    "cc-directory.xml",
+    "cc-sofia.conf.xml",
+    "cc-acl.conf.xml",
+    "cc-event_socket.conf.xml",
+    "cc-local_stream.conf.xml",
+    "cc-callcenter.conf.xml",
+)
+MAIN = "freeswitch.xml"
+
+MODULES = (
+    "mod_logfile",
+    "mod_event_socket",
+    "mod_sofia",
+    "mod_loopback",
+    "mod_commands",
+    "mod_dptools",
+    "mod_hash",
+    "mod_db",
+    "mod_expr",
+    "mod_dialplan_xml",
+    "mod_sndfile",
+    "mod_native_file",
+    "mod_local_stream",
+    "mod_tone_stream",
+    "mod_callcenter",
+)
+
+
+class RenderError(Exception):
+    error_id = "dialplan.render"
+
+
+@dataclass(frozen=True)
+class RenderParams:
+    host: str = "127.0.0.1"
+    sip_port: int = 5060
+    esl_host: str = "127.0.0.1"
+    esl_port: int = 8021
+    esl_secret: str = ""
+    carrier_port: int = 5098  # where the carrier gateway takes outbound calls to citizens
+    phone_passwords: Mapping[str, str] = field(default_factory=dict)
+    rtp_start: int = 16384
+    rtp_end: int = 32768
+    switchname: str = "callcenter"
+    moh_dir: str = "/usr/share/freeswitch/sounds/callcenter-moh"
+    log_dir: str = "/var/log/freeswitch"
+    recordings_dir: str = "/var/lib/freeswitch/recordings/callcenter"
+    timezone: str = "Asia/Shanghai"
+    record: bool = True
+    modules: tuple[str, ...] = MODULES
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    env.filters["q"] = lambda v: quoteattr(str(v))
+    return env
+
+
+def trunk_cidrs(match: str) -> tuple[list[str], list[str]]:
+    """A trunk's `match` (addresses, optionally host:port, comma-separated) as ACL CIDRs, and
+    the entries that are not addresses. FreeSWITCH's ACL matches addresses, not ports."""
+    cidrs: list[str] = []
+    bad: list[str] = []
+    for raw in (m.strip() for m in match.split(",")):
+        if not raw:
+            continue
+        host = raw.rsplit(":", 1)[0] if raw.count(":") == 1 else raw
+        try:
+            net = ipaddress.ip_network(host, strict=False)
+        except ValueError:
+            bad.append(raw)
+            continue
+        cidrs.append(str(net))
+    return cidrs, bad
+
+
+def context(config: Config, params: RenderParams) -> dict[str, Any]:
+    if not params.esl_secret:
+        raise RenderError(
+            "cc-event_socket.conf.xml: no ESL password "
+            "(center.toml pbx.nodes.secret_env names the environment variable holding it)"
+        )
+    everyone = [("agent", a.id, a.extension) for a in config.agents] + [
+        ("supervisor", s.id, s.extension) for s in config.supervisors
+    ]
+    nobody = [
+        f"{kind} {who} (extension {ext})"
+        for kind, who, ext in everyone
+        if not params.phone_passwords.get(ext)
+    ]
+    if nobody:
+        raise RenderError(
+            f"cc-directory.xml: no SIP password for {', '.join(nobody)} "
+            "(center.toml [phones]: `callcenter agents secrets generate`)"
+        )
+    trunks = []
+    for i, t in enumerate(config.trunks):
+        if t.direction != "inbound":
+            continue
+        cidrs, bad = trunk_cidrs(t.match)
+        if bad:
+            raise RenderError(
+                f"trunks.toml: trunk[{i}].match: FreeSWITCH's ACL takes addresses, "
+                f"not {', '.join(bad)}"
+            )
+        trunks.append({"name": t.name, "cidrs": cidrs})
+    return {
+        "numbers": config.numbers,
+        "default": config.number_for(config.center.default_did),
+        "phones": [
+            {"extension": ext, "who": f"{kind} {who}", "password": params.phone_passwords[ext]}
+            for kind, who, ext in everyone
+        ],
+        "agents": config.agents,
+        "trunks": trunks,
+        "fallback_after": config.engine.fallback_after,
+        "fallback_queue_timeout": 3600,
+        "host": params.host,
+        "domain": params.host,
+        "sip_port": params.sip_port,
+        "esl_host": params.esl_host,
+        "esl_port": params.esl_port,
+        "esl_secret": params.esl_secret,
+        "carrier_port": params.carrier_port,
+        "moh_dir": params.moh_dir,
+        "log_dir": params.log_dir,
+        "rtp_start": params.rtp_start,
+        "rtp_end": params.rtp_end,
+        "switchname": params.switchname,
+        "modules": params.modules,
+        "recordings_dir": params.recordings_dir,
+        "timezone": params.timezone,
+        "record": params.record,
+    }
+
+
+def render(config: Config, params: RenderParams) -> dict[str, str]:
+    """File name -> text: freeswitch.xml and the cc-*.xml parts it includes."""
+    env = _environment()
+    ctx = context(config, params)
+    try:
+        return {name: env.get_template(name + ".j2").render(ctx) for name in (MAIN, *PARTS)}
+    except jinja2.TemplateError as exc:
+        raise RenderError(f"dialplans/freeswitch: {exc}") from exc
+
+
+_INCLUDE = re.compile(r'<X-PRE-PROCESS cmd="include" data="([^"]+)"/>')
+
+
+def assemble(files: Mapping[str, str]) -> str:
+    """freeswitch.xml with its includes put in, as FreeSWITCH's preprocessor reads it."""
+
+    def part(m: re.Match[str]) -> str:
+        text = files[m.group(1)]
+        inner = re.search(r"<include>(.*)</include>", text, re.S)
+        return inner.group(1) if inner else text
+
+    return _INCLUDE.sub(part, files[MAIN])
+
+
+def check(files: Mapping[str, str]) -> list[str]:
+    """Problems of the rendered files, each naming its file: XML that does not parse, an
+    include of a missing part, a transfer to a context or extension that does not exist."""
+    problems: list[str] = []
+    for name, text in files.items():
+        try:
+            ET.fromstring(text.split("?>", 1)[-1] if text.startswith("<?xml") else text)
+        except ET.ParseError as exc:
+            problems.append(f"{name}: not well-formed XML: {exc}")
+    for m in _INCLUDE.finditer(files.get(MAIN, "")):
+        if m.group(1) not in files:
+            problems.append(f"{MAIN}: includes {m.group(1)}, which was not rendered")
+    if problems:
+        return problems
+    dialplan = ET.fromstring(files["cc-dialplan.xml"])
+    targets: dict[str, list[str]] = {}  # context -> destination_number expressions
+    for ctx in dialplan.iter("context"):
+        exprs = targets.setdefault(ctx.get("name", ""), [])
+        for ext in ctx.iter("extension"):
+            for cond in ext.iter("condition"):
+                if cond.get("field") == "destination_number":
+                    exprs.append(cond.get("expression", ""))
+    for ctx in dialplan.iter("context"):
+        for ext in ctx.iter("extension"):
+            for action in list(ext.iter("action")) + list(ext.iter("anti-action")):
+                if action.get("application") != "transfer":
+                    continue
+                words = (action.get("data") or "").split()
+                if len(words) != 3 or "$" in words[0] + words[2]:
+                    continue
+                number, _, where = words
+                if where not in targets:
+                    problems.append(
+                        f"cc-dialplan.xml: extension {ext.get('name')} in {ctx.get('name')}: "
+                        f"transfer to unknown context {where}"
+                    )
+                elif "$" not in number and not any(
+                    re.search(e, number) for e in targets[where] if e
+                ):
+                    problems.append(
+                        f"cc-dialplan.xml: extension {ext.get('name')} in {ctx.get('name')}: "
+                        f"transfer to {number}, which no extension of {where} takes"
+                    )
+    return problems

@@ -1,0 +1,193 @@
+"""The FreeSWITCH wing's runtime parts, as the registry (callcenter/pbx/registry.py) reaches
+them: the ESL driver of a node, `callcenter dialplan` and `callcenter pbx` on the sandbox
+FreeSWITCH."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from callcenter.config import Config, PbxNode, recordings_root
+from callcenter.paths import REPO
+from callcenter.pbx.base import LiveAudioDecoder, PbxDriver
+from callcenter.pbx.freeswitch.dialplan import RenderError, RenderParams, check, render
+from callcenter.pbx.freeswitch.driver import FreeswitchDriver
+from callcenter.pbx.freeswitch.esl import EslError
+from callcenter.pbx.freeswitch.sandbox import Instance, ensure_root, root_dir, root_ready
+from callcenter.pbx.freeswitch.settings import FreeswitchSettings
+from callcenter.pbx.registry import Wing
+from callcenter.phone_secrets import phone_passwords, phones
+from callcenter.tomlreader import ConfigError
+
+
+def settings_of(node: PbxNode) -> FreeswitchSettings:
+    if not isinstance(node.settings, FreeswitchSettings):
+        raise TypeError(f"pbx node {node.name} is not a FreeSWITCH node ({node.kind})")
+    return node.settings
+
+
+class FreeswitchWing:
+    def driver(self, node: PbxNode, extensions: Mapping[str, str], secret: str) -> PbxDriver:
+        s = settings_of(node)
+        dials = {agent: s.dial(ext) for agent, ext in extensions.items()}
+        return FreeswitchDriver(
+            node.name,
+            node.host,
+            s.esl_port,
+            secret,
+            dials,
+            phone_dial=s.agent_dial,
+            outbound_dial=s.outbound_dial,
+        )
+
+    def live_audio(self) -> LiveAudioDecoder:
+        raise ConfigError(
+            "center.toml",
+            "asr.live_address",
+            "live transcription is not available with a FreeSWITCH node yet "
+            "(the leg audio stream is built for Asterisk only): leave asr.live_address empty",
+        )
+
+    def dialplan(self, config: Config, action: str, out: str) -> int:
+        return dialplan_command(config, action, out)
+
+    def sandbox_ready(self) -> bool:
+        return root_ready()
+
+    def sandbox_up(self, config: Config, node: PbxNode) -> Instance:
+        instance = instance_for(config, node, ensure_root())
+        instance.render_config(config)
+        was_running = instance.running()
+        instance.start()
+        if was_running:
+            asyncio.run(_api(instance, "reloadxml"))
+        return instance
+
+    def sandbox(self, config: Config, node: PbxNode, action: str, rest: list[str]) -> int:
+        return pbx_command(self, config, node, action, rest)
+
+    def sandbox_password(self, instance: str, extension: str) -> str:
+        path = Instance(name=instance).dir / "secrets.json"
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return ""
+        password = data.get(f"agent:{extension}", "") if isinstance(data, dict) else ""
+        return password if isinstance(password, str) else ""
+
+
+WING: Wing = FreeswitchWing()  # typed: mypy checks the wing against the registry's protocol
+
+
+def dialplan_command(config: Config, action: str, out: str) -> int:
+    node = config.nodes[0] if config.nodes else None
+    s = settings_of(node) if node is not None else FreeswitchSettings()
+    if action == "check":  # the dialplan only: no secret is needed, and none is written
+        stand_in = "not-written-check-only"
+        params = RenderParams(
+            esl_secret=stand_in, phone_passwords={ext: stand_in for ext, _ in phones(config)}
+        )
+    else:  # every secret from the store the operator controls; a missing one is an error
+        assert node is not None  # the CLI refuses a render without a node
+        params = RenderParams(esl_secret=node.secret(), phone_passwords=phone_passwords(config))
+    params = RenderParams(
+        **{
+            **params.__dict__,
+            "host": node.host if node else params.host,
+            "sip_port": node.sip_port if node else params.sip_port,
+            "esl_port": s.esl_port,
+            "rtp_start": node.rtp_start if node else params.rtp_start,
+            "rtp_end": node.rtp_end if node else params.rtp_end,
+            "recordings_dir": node.recordings_dir if node else params.recordings_dir,
+            "timezone": config.center.timezone,
+            "record": config.recordings.enabled,
+        }
+    )
+    try:
+        files = render(config, params)
+    except RenderError as exc:
+        print(f"callcenter: {exc}", file=sys.stderr)
+        return 1
+    problems = check(files)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        return 1
+    menus = [n.did for n in config.numbers if n.entry == "menu"]
+    if action == "check":
+        extensions = files["cc-dialplan.xml"].count("<extension ")
+        print(f"dialplan ok: {extensions} extensions in {len(files)} files")
+        if menus:
+            print(
+                f"note: the IVR menus of {', '.join(menus)} are not compiled for FreeSWITCH: "
+                "those callers join the queue directly"
+            )
+        return 0
+    if not out:
+        sys.stdout.write(files["cc-dialplan.xml"])
+        return 0
+    target = Path(out)
+    target.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (target / name).write_text(text)
+        print(f"wrote {target / name}")
+    return 0
+
+
+def instance_for(config: Config, node: PbxNode, root: Path | None = None) -> Instance:
+    extensions = tuple(ext for ext, _ in phones(config))
+    return Instance(
+        name=node.name,
+        host=node.host,
+        sip_port=node.sip_port,
+        esl_port=settings_of(node).esl_port,
+        rtp_start=node.rtp_start,
+        rtp_end=node.rtp_end,
+        agents=extensions,
+        root=root or root_dir(),
+        own_config=True,
+        recordings_dir=node.recordings_dir,
+        recordings_host=recordings_root(config, REPO),
+    )
+
+
+async def _api(instance: Instance, command: str) -> str:
+    client = instance.esl(events=("BACKGROUND_JOB",), timeout=5.0)
+    async with client:
+        return await client.api(command, check=False)
+
+
+def pbx_command(
+    wing: FreeswitchWing, config: Config, node: PbxNode, action: str, rest: list[str]
+) -> int:
+    if action == "up":
+        instance = wing.sandbox_up(config, node)
+        print(
+            f"sandbox PBX {instance.name} up: SIP {instance.host}:{instance.sip_port}, "
+            f"ESL {instance.host}:{instance.esl_port}, root {instance.root}"
+        )
+        return 0
+    if not root_ready():
+        print(f"sandbox PBX root not built yet ({root_dir()}); run: callcenter pbx up")
+        return 1 if action != "status" else 3
+    instance = instance_for(config, node)
+    if action == "down":
+        instance.stop()
+        print(f"sandbox PBX {instance.name} stopped")
+        return 0
+    if not instance.running():
+        print(f"sandbox PBX {instance.name}: stopped", file=sys.stderr)
+        return 3 if action == "status" else 1
+    try:
+        if action == "status":
+            print(f"sandbox PBX {instance.name}: running (pid {instance.pid()})")
+            print(asyncio.run(_api(instance, "status")).strip())
+        elif action == "cli":
+            sys.stdout.write(asyncio.run(_api(instance, " ".join(rest) or "version")))
+    except EslError as exc:
+        print(f"sandbox PBX {instance.name}: {exc}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,153 @@
+"""The FreeSWITCH wing without a running FreeSWITCH: its node keys, the XML rendered from
+config/ and its check, how an originate's cause and the dialplan's record of an ended call
+read. (tests/integration/test_engine_on_pbx.py drives it against the real FreeSWITCH.)"""
+
+from __future__ import annotations
+
+import shutil
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from callcenter.config import Config, load_config
+from callcenter.pbx.freeswitch.dialplan import RenderError, RenderParams, check, render
+from callcenter.pbx.freeswitch.driver import FreeswitchDriver, offer_outcome
+from callcenter.pbx.freeswitch.settings import FreeswitchSettings
+from callcenter.pbx.registry import wing
+from callcenter.service import ServiceOptions, build_drivers
+from callcenter.tomlreader import ConfigError
+from tests.unit.fakes import SHIPPED_CONFIG
+
+NODE = """kind = "freeswitch"
+host = "127.0.0.1"
+esl_port = 15021
+agent_dial = "user/{extension}"
+"""
+
+
+def fs_config(tmp_path: Path) -> Config:
+    directory = tmp_path / "config"
+    shutil.copytree(SHIPPED_CONFIG, directory)
+    center = directory / "center.toml"
+    text = center.read_text(encoding="utf-8")
+    old = 'kind = "asterisk"\nhost = "127.0.0.1"\nami_port = 15038\nami_user = "callcenter"\n'
+    assert old in text
+    center.write_text(
+        text.replace(old, NODE).replace("CALLCENTER_AMI_SECRET", "CALLCENTER_ESL_SECRET"),
+        encoding="utf-8",
+    )
+    return load_config(directory)
+
+
+def params(config: Config, **kw: object) -> RenderParams:
+    phones = [a.extension for a in config.agents] + [s.extension for s in config.supervisors]
+    base = RenderParams(esl_secret="s3cret-esl", phone_passwords={p: f"pw-{p}" for p in phones})
+    return RenderParams(**{**base.__dict__, **kw})
+
+
+def test_a_freeswitch_node_gets_the_esl_driver_with_its_dial_strings(tmp_path: Path) -> None:
+    config = fs_config(tmp_path)
+    (node,) = config.nodes
+    assert node.kind == "freeswitch"
+    assert isinstance(node.settings, FreeswitchSettings)
+    assert node.settings.esl_port == 15021
+    driver = build_drivers(config, ServiceOptions(secrets={node.name: "x"}))[node.name]
+    assert isinstance(driver, FreeswitchDriver)
+    assert driver._dials["1001"] == "user/1001"
+    assert driver._by_user["1001"] == "1001"
+
+
+def test_no_esl_password_is_a_config_error_naming_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = fs_config(tmp_path)
+    monkeypatch.delenv("CALLCENTER_ESL_SECRET", raising=False)
+    with pytest.raises(ConfigError, match="CALLCENTER_ESL_SECRET"):
+        config.nodes[0].secret()
+
+
+def test_live_audio_on_freeswitch_is_a_clear_config_error() -> None:
+    with pytest.raises(ConfigError, match="asr.live_address"):
+        wing("freeswitch").live_audio()
+
+
+def test_the_rendered_xml_parses_and_carries_numbers_phones_and_fallback(tmp_path: Path) -> None:
+    config = fs_config(tmp_path)
+    files = render(config, params(config))
+    assert check(files) == []
+    dialplan = ET.fromstring(files["cc-dialplan.xml"])
+    contexts = {c.get("name") for c in dialplan.iter("context")}
+    assert {"cc-inbound", "cc-join", "cc-hold"} <= contexts
+    for n in config.numbers:  # each DID sets its skill and priority as on Asterisk
+        ext = next(e for e in dialplan.iter("extension") if e.get("name") == f"did-{n.did}")
+        data = [a.get("data") for a in ext.iter("action")]
+        assert f"cc_skill={n.skill}" in data and f"cc_priority={n.priority}" in data
+    directory = ET.fromstring(files["cc-directory.xml"])
+    users = {u.get("id"): u.find("params/param").get("value") for u in directory.iter("user")}  # type: ignore[union-attr]
+    assert users["1001"] == "pw-1001"
+    assert set(users) >= {a.extension for a in config.agents}
+    esl = files["cc-event_socket.conf.xml"]
+    assert 'value="s3cret-esl"' in esl and 'value="127.0.0.1"' in esl
+    acl = ET.fromstring(files["cc-acl.conf.xml"])
+    trunks = next(x for x in acl.iter("list") if x.get("name") == "cc_trunks")
+    assert trunks.get("default") == "deny"
+    assert [n.get("cidr") for n in trunks.iter("node")] == ["127.0.0.1/32"]
+    cc = ET.fromstring(files["cc-callcenter.conf.xml"])
+    assert {t.get("agent") for t in cc.iter("tier")} == {a.extension for a in config.agents}
+    assert f"&gt; {config.engine.fallback_after} ?" in files["cc-dialplan.xml"]
+
+
+def test_no_secret_is_ever_rendered_empty(tmp_path: Path) -> None:
+    config = fs_config(tmp_path)
+    with pytest.raises(RenderError, match="ESL password"):
+        render(config, params(config, esl_secret=""))
+    with pytest.raises(RenderError, match="no SIP password for agent 1001"):
+        render(config, params(config, phone_passwords={}))
+
+
+def test_check_names_the_file_of_a_broken_transfer_and_broken_xml(tmp_path: Path) -> None:
+    config = fs_config(tmp_path)
+    files = render(config, params(config))
+    broken = dict(files)
+    broken["cc-dialplan.xml"] = files["cc-dialplan.xml"].replace(
+        'data="join XML cc-join"', 'data="join XML cc-nowhere"', 1
+    )
+    assert any(
+        p.startswith("cc-dialplan.xml:") and "unknown context cc-nowhere" in p
+        for p in check(broken)
+    )
+    broken["cc-dialplan.xml"] = files["cc-dialplan.xml"].replace(
+        'data="hold XML cc-hold"', 'data="nohold XML cc-hold"', 1
+    )
+    assert any("transfer to nohold" in p for p in check(broken))
+    broken = dict(files)
+    broken["cc-sofia.conf.xml"] = files["cc-sofia.conf.xml"].replace("</settings>", "", 1)
+    assert [p for p in check(broken) if p.startswith("cc-sofia.conf.xml: not well-formed")]
+
+
+def test_an_originate_cause_reads_as_the_offer_outcome() -> None:
+    assert offer_outcome("USER_NOT_REGISTERED") == ("unreachable", 0)
+    assert offer_outcome("NO_ANSWER") == ("no_answer", 0)
+    assert offer_outcome("USER_BUSY") == ("refused", 486)
+    assert offer_outcome("CALL_REJECTED") == ("refused", 603)
+    assert offer_outcome("ORIGINATOR_CANCEL") == ("cancelled", 0)
+    assert offer_outcome("RECOVERY_ON_TIMER_EXPIRE") == ("failed", 0)
+
+
+def test_the_dialplans_record_of_an_ended_call_reads_back() -> None:
+    d = FreeswitchDriver("fs", "127.0.0.1", 1, "x", {"1001": "user/1001"})
+    us = 1_700_000_000_000_000
+    served = d._finished(
+        "u1", f"v1|{us}|{us + 9_000_000}|connected|12345|general|3|138|1001|{us + 2_000_000}||| "
+    )
+    assert served is not None and served.route == "engine" and served.agent_id == "1001"
+    assert served.arrived_at == 1_700_000_000 and served.connected_at == 1_700_000_002
+    fallback = d._finished(
+        "u2", f"v1|{us}|{us + 9_000_000}|fallback|12345|general|0|138|||{us + 1}|1001|1700000005"
+    )
+    assert fallback is not None and fallback.route == "fallback"
+    assert fallback.agent_id == "1001" and fallback.connected_at == 1_700_000_005
+    abandoned = d._finished("u3", f"v1|{us}|{us + 1}|hold|12345|general|0|138|||||")
+    assert abandoned is not None and abandoned.agent_id == "" and abandoned.connected_at == 0
+    assert d._finished("u4", "v0|garbage") is None
