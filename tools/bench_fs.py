@@ -30,24 +30,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import os
 import random
 import re
 import shutil
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import cast
 from xml.sax.saxutils import quoteattr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from callcenter.config import load_config  # noqa: E402
+from callcenter.config import Config, load_config  # noqa: E402
 from callcenter.paths import REPO  # noqa: E402
 from callcenter.pbx.freeswitch.esl import EslEvent  # noqa: E402
 from callcenter.pbx.freeswitch.sandbox import Instance, ensure_root  # noqa: E402
-from callcenter.pbx.registry import Sandbox  # noqa: E402
+from callcenter.pbx.freeswitch.wing import instance_for  # noqa: E402
 from callcenter.simulation import Sipp  # noqa: E402
 from tools.bench_common import (  # noqa: E402
     QUEUE_TOML,
@@ -70,9 +69,7 @@ RTP = (25100 + OFFSET, 25299 + OFFSET)
 ENGINE_DID, BASELINE_DID = "12345", "19999"
 QUEUE = "bench"
 AGENT_CONTEXT = "bench-agent"
-DOMAIN = "127.0.0.1"  # the directory's domain (the sandbox's host)
-# both queues dial an agent as its directory user, whose dial string is the loopback agent
-AGENT_DIAL = f"user/{{extension}}@{DOMAIN}"
+NODE = f"bench-fs{SLOT}"  # the node, and the sandbox instance's name
 SECRET_ENV = "CALLCENTER_ESL_SECRET"
 WORK = REPO / "var" / f"bench-fs{SLOT}"
 
@@ -85,10 +82,24 @@ _AGENT_LEG = re.compile(r"^loopback/(\d+)-([ab])$")
 
 
 # --- FreeSWITCH configuration ---------------------------------------------------------------
+# The center's FreeSWITCH configuration is rendered from the bench's config/ by the wing, as
+# for any node (callcenter/pbx/freeswitch/dialplan.py); the bench then adds its own parts to
+# the rendered files. Each addition is anchored on a line of the wing's templates, and a
+# missing anchor stops the run naming the file.
 
 
 def extensions(count: int) -> tuple[str, ...]:
     return tuple(str(2001 + i) for i in range(count))
+
+
+def insert(text: str, anchor: str, addition: str, where: str, after: bool = False) -> str:
+    """`addition` before (or after) the first `anchor` in `text` (a rendered file `where`)."""
+    at = text.find(anchor)
+    if at < 0:
+        raise SystemExit(f"{where}: no {anchor!r} to add the benchmark's part at")
+    if after:
+        at += len(anchor)
+    return text[:at] + addition + text[at:]
 
 
 def agent_context(talk: float) -> str:
@@ -99,7 +110,7 @@ def agent_context(talk: float) -> str:
     "real" phone and hangs up when it is not (mod_callcenter.c, "Search for loopback agent");
     these agents are the phone, so the b leg first removes the a leg's pointer to it
     (other_loopback_leg_uuid) before answering: mod_callcenter then bridges the caller to the
-    a leg like any phone's channel."""
+    a leg like any phone's channel (the engine's driver does not look)."""
     ms = int(talk * 1000)
     a = quoteattr
     actions = [
@@ -116,24 +127,23 @@ def agent_context(talk: float) -> str:
     return (
         f"<context name={a(AGENT_CONTEXT)}><extension name='agent'>"
         f"<condition field='destination_number' expression='^(\\d+)$'>{body}"
-        f"</condition></extension></context>"
+        f"</condition></extension></context>\n"
     )
 
 
 def baseline_dialplan() -> str:
-    """DID 19999 enters mod_callcenter's queue (extensions tried before the hotline)."""
+    """DID 19999 enters mod_callcenter's queue (tried before the hotline's numbers)."""
     a = quoteattr
     actions = [("answer", ""), ("callcenter", f"{QUEUE}@default"), ("hangup", "")]
     body = "".join(f"<action application={a(app)} data={a(data)}/>" for app, data in actions)
     return (
-        f"<extension name='bench-mod-callcenter'><condition field='destination_number' "
+        f"\n<extension name='bench-mod-callcenter'><condition field='destination_number' "
         f"expression='^{BASELINE_DID}$'>{body}</condition></extension>"
     )
 
 
-def callcenter_conf(agents: tuple[str, ...], offer_timeout: int = 15) -> str:
-    """mod_callcenter's queue `bench`: longest idle agent first, no wrap-up and no delays, the
-    same agents as the engine's (each dialled as `user/<ext>@<domain>`, i.e. the loopback)."""
+def baseline_queue() -> str:
+    """mod_callcenter's queue `bench`: longest idle agent first."""
     a = quoteattr
     queue = {
         "strategy": "longest-idle-agent",
@@ -147,45 +157,128 @@ def callcenter_conf(agents: tuple[str, ...], offer_timeout: int = 15) -> str:
         "abandoned-resume-allowed": "false",
     }
     params = "".join(f"<param name={a(k)} value={a(str(v))}/>" for k, v in queue.items())
-    agent_rows = "".join(
+    return f"<queue name={a(QUEUE + '@default')}>{params}</queue>\n"
+
+
+def baseline_agents(agents: tuple[str, ...], offer_timeout: int = 15) -> str:
+    """The same agents as the engine's, dialled as the engine dials them (`user/<ext>`: the
+    directory's loopback), no wrap-up and no delays, each in the bench queue."""
+    a = quoteattr
+    rows = "".join(
         f"<agent name={a(ext)} type='callback' "
-        f"contact={a(f'[leg_timeout={offer_timeout}]' + AGENT_DIAL.format(extension=ext))} "
-        "status='Available' "
-        f"max-no-answer='3' wrap-up-time='0' reject-delay-time='0' busy-delay-time='0' "
-        f"no-answer-delay-time='0'/>"
+        f"contact={a(f'[leg_timeout={offer_timeout}]user/{ext}')} status='Available' "
+        "max-no-answer='3' wrap-up-time='0' reject-delay-time='0' busy-delay-time='0' "
+        "no-answer-delay-time='0'/>\n"
         for ext in agents
     )
-    tiers = "".join(
-        f"<tier agent={a(ext)} queue={a(QUEUE + '@default')} level='1' position='1'/>"
+    return f"<agents>\n{rows}</agents>"
+
+
+def baseline_tiers(agents: tuple[str, ...]) -> str:
+    a = quoteattr
+    return "".join(
+        f"<tier agent={a(ext)} queue={a(QUEUE + '@default')} level='1' position='1'/>\n"
         for ext in agents
-    )
-    return (
-        "<configuration name='callcenter.conf'><settings/>"
-        f"<queues><queue name={a(QUEUE + '@default')}>{params}</queue></queues>"
-        f"<agents>{agent_rows}</agents><tiers>{tiers}</tiers></configuration>"
     )
 
 
-def instance(args: argparse.Namespace) -> Instance:
-    agents = extensions(args.agents)
-    return Instance(
-        name=f"bench{SLOT}",
-        sip_port=SIP,
-        esl_port=ESL,
-        rtp_start=RTP[0],
-        rtp_end=RTP[1],
-        hotline=ENGINE_DID,
-        agents=agents,
-        root=ensure_root(),
-        # FreeSWITCH stamps events with its timer's time, which moves in 20 ms ticks by
-        # default: a 1 ms tick, so join→ring and idle gaps are measured to the millisecond
-        switch_settings=(("1ms-timer", "true"),),
-        extra_modules=("mod_callcenter",),
-        extra_configuration=callcenter_conf(agents),
-        local_dialplan=baseline_dialplan(),
-        extra_contexts=agent_context(args.talk),
-        agent_dial_string=f"loopback/{{extension}}/{AGENT_CONTEXT}",
+def add_bench_parts(conf: Path, agents: tuple[str, ...], talk: float) -> None:
+    """The benchmark's parts, into the wing's rendered files in `conf`."""
+
+    def edit(name: str, change: Callable[[str, str], str]) -> None:
+        path = conf / name
+        path.write_text(change(path.read_text(encoding="utf-8"), str(path)), encoding="utf-8")
+
+    # FreeSWITCH stamps events with its timer's time, which moves in 20 ms ticks by default:
+    # a 1 ms tick, so join→ring and idle gaps are measured to the millisecond
+    edit(
+        "freeswitch.xml",
+        lambda t, w: insert(t, "</settings></configuration>", ONE_MS_TIMER, w),
     )
+    # the agents dial as loopback agents (a user's own dial-string wins over the domain's)
+    edit(
+        "cc-directory.xml",
+        lambda t, w: re.sub(
+            r'(<user id="(\d+)">[^\n]*\n<params>)',
+            lambda m: f"{m[1]}<param name='dial-string' value='loopback/{m[2]}/{AGENT_CONTEXT}'/>",
+            insert(t, '<user id="', "", w),
+        ),
+    )
+
+    def dialplan(t: str, w: str) -> str:
+        t = insert(t, '<context name="cc-inbound">', baseline_dialplan(), w, after=True)
+        return insert(t, "</include>", agent_context(talk), w)
+
+    edit("cc-dialplan.xml", dialplan)
+
+    def callcenter(t: str, w: str) -> str:
+        t = insert(t, "</queues>", baseline_queue(), w)
+        t = insert(t, "</tiers>", baseline_tiers(agents), w)
+        start, end = insert(t, "<agents>", "", w).find("<agents>"), t.find("</agents>")
+        return t[:start] + baseline_agents(agents) + t[end + len("</agents>") :]
+
+    edit("cc-callcenter.conf.xml", callcenter)
+
+
+ONE_MS_TIMER = '<param name="1ms-timer" value="true"/>\n'
+
+
+def write_config(args: argparse.Namespace) -> Path:
+    """The bench's config/ (a copy of the shipped one): one `kind = "freeswitch"` node on the
+    bench's ports, the bench queue and agents; sipp's callers are the carrier trunk."""
+    config_dir = WORK / "config"
+    shutil.copytree(REPO / "config", config_dir)
+    recording = "false" if args.no_recording else "true"
+    (config_dir / "center.toml").write_text(center_toml(recording))
+    (config_dir / "queue.toml").write_text(QUEUE_TOML)
+    (config_dir / "agents.toml").write_text(agents_toml(args.agents))
+    trunks = config_dir / "trunks.toml"
+    shipped = trunks.read_text(encoding="utf-8")
+    if 'match = "127.0.0.1:15098"' not in shipped:
+        raise SystemExit(f"{trunks}: the carrier trunk's match is not the shipped one")
+    trunks.write_text(
+        shipped.replace('match = "127.0.0.1:15098"', 'match = "127.0.0.1"'), encoding="utf-8"
+    )
+    return config_dir
+
+
+def center_toml(recording: str) -> str:
+    return f"""
+[center]
+name = "bench"
+default_did = "{ENGINE_DID}"
+
+[engine]
+fallback_after = 120
+heartbeat_interval = 1.0
+
+[storage]
+url = "sqlite:///{WORK}/engine.db"
+queue_log = "{WORK}/queue_log"
+
+[recordings]
+root = "{WORK}/recordings"
+enabled = {recording}
+
+[[pbx.nodes]]
+name = "{NODE}"
+kind = "freeswitch"
+host = "127.0.0.1"
+sip_port = {SIP}
+rtp_start = {RTP[0]}
+rtp_end = {RTP[1]}
+esl_port = {ESL}
+secret_env = "{SECRET_ENV}"
+"""
+
+
+def instance(config: Config, args: argparse.Namespace) -> Instance:
+    """The bench's FreeSWITCH: the center's configuration rendered by the wing, plus the
+    benchmark's parts."""
+    fs = instance_for(config, config.nodes[0], ensure_root())
+    fs.render_config(config)
+    add_bench_parts(fs.dir / "conf", tuple(a.extension for a in config.agents), args.talk)
+    return fs
 
 
 # --- observation ----------------------------------------------------------------------------
@@ -312,7 +405,7 @@ async def run_phase(
     rng = random.Random(did)
     numbers = [f"1{rng.choice('3578')}{rng.randrange(10**9):09d}" for _ in range(load.calls)]
     # the FreeSWITCH root carries sipp too (it is made from the Asterisk root)
-    sipp = Sipp(cast(Sandbox, fs), local_port=port)
+    sipp = Sipp(fs, local_port=port)
     cpu_f0 = cpu_seconds(fs.pid())
     cpu_e0 = cpu_seconds(engine.pid if engine else None)
     sipp.start(
@@ -344,13 +437,14 @@ def empty(name: str, calls: int) -> PhaseResult:
 async def bench(args: argparse.Namespace) -> int:
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
-    fs = instance(args)
+    config_dir = write_config(args)
+    fs = instance(load_config(config_dir), args)
     fs.stop()
     await asyncio.to_thread(fs.start)
     observer = Observer(fs)
     engine: EngineProcess | None = None
     if not args.baseline_only:
-        engine = engine_process(args, fs)
+        engine = engine_process(config_dir, fs, args.trace)
     capacity = args.agents / args.talk
     light_rate = max(0.5, capacity / 4)
     scenarios = [
@@ -402,60 +496,10 @@ async def bench(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
-def engine_process(args: argparse.Namespace, fs: Instance) -> EngineProcess:
-    """The engine's config (a copy of config/ with one `kind = "freeswitch"` node on this
-    FreeSWITCH, the bench queue and agents) and its process, not started yet."""
-    if importlib.util.find_spec("callcenter.pbx.freeswitch.wing") is None:
-        raise SystemExit(
-            "the engine phase needs the FreeSWITCH wing (callcenter/pbx/freeswitch/wing.py), "
-            "which this tree does not have yet; run with --baseline-only"
-        )
-    config_dir = WORK / "config"
-    shutil.copytree(REPO / "config", config_dir)
-    (config_dir / "center.toml").write_text(center_toml())
-    (config_dir / "queue.toml").write_text(QUEUE_TOML)
-    (config_dir / "agents.toml").write_text(agents_toml(args.agents))
-    # sipp's callers are the carrier trunk here (every port of 127.0.0.1), as in bench_e2e
-    trunks = config_dir / "trunks.toml"
-    shipped = trunks.read_text(encoding="utf-8")
-    if 'match = "127.0.0.1:15098"' not in shipped:
-        raise SystemExit(f"{trunks}: the carrier trunk's match is not the shipped one")
-    trunks.write_text(
-        shipped.replace('match = "127.0.0.1:15098"', 'match = "127.0.0.1"'), encoding="utf-8"
-    )
+def engine_process(config_dir: Path, fs: Instance, trace: bool) -> EngineProcess:
+    """The engine on the bench's config (not started yet)."""
     load_config(config_dir)  # a config error names its file and key before anything starts
-    return EngineProcess(config_dir, WORK, HTTP, {SECRET_ENV: fs.esl_password})
-
-
-def center_toml() -> str:
-    return f"""
-[center]
-name = "bench"
-default_did = "{ENGINE_DID}"
-
-[engine]
-fallback_after = 120
-heartbeat_interval = 1.0
-
-[storage]
-url = "sqlite:///{WORK}/engine.db"
-queue_log = "{WORK}/queue_log"
-
-[recordings]
-root = "{WORK}/recordings"
-enabled = false
-
-[[pbx.nodes]]
-name = "bench"
-kind = "freeswitch"
-host = "127.0.0.1"
-sip_port = {SIP}
-rtp_start = {RTP[0]}
-rtp_end = {RTP[1]}
-esl_port = {ESL}
-secret_env = "{SECRET_ENV}"
-agent_dial = "{AGENT_DIAL}"
-"""
+    return EngineProcess(config_dir, WORK, HTTP, {SECRET_ENV: fs.esl_password}, trace=trace)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -470,6 +514,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--baseline-only", action="store_true", help="mod_callcenter alone, no engine phase"
     )
+    parser.add_argument(
+        "--no-recording",
+        action="store_true",
+        help="the engine's route without recording (mod_callcenter's never records)",
+    )
+    parser.add_argument("--trace", action="store_true", help="run the engine with --trace")
     return asyncio.run(bench(parser.parse_args(argv)))
 
 

@@ -4,10 +4,15 @@ channel events into the figures, the configuration it renders, and the shared ta
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
+from callcenter.config import load_config
+from callcenter.paths import REPO
+from callcenter.pbx.freeswitch.dialplan import RenderParams, render
 from callcenter.pbx.freeswitch.esl import EslEvent
+from callcenter.phone_secrets import phones
 from tools.bench_common import PhaseResult, served_per_second, table
-from tools.bench_fs import Observation, agent_context, baseline_dialplan, callcenter_conf
+from tools.bench_fs import Observation, add_bench_parts
 
 
 def ev(name: str, at: float, uuid: str, channel: str, **headers: str) -> EslEvent:
@@ -92,28 +97,47 @@ def test_a_ringing_agent_is_for_a_waiting_caller() -> None:
     assert o.waiting() == 0
 
 
-def test_rendered_configuration_is_xml_with_the_same_agents() -> None:
-    conf = ET.fromstring(callcenter_conf(("2001", "2002")))
-    queue = conf.find("queues/queue")
-    assert queue is not None and queue.get("name") == "bench@default"
-    params = {p.get("name"): p.get("value") for p in queue.iter("param")}
-    assert params["strategy"] == "longest-idle-agent"
-    agents = conf.findall("agents/agent")
-    assert [a.get("name") for a in agents] == ["2001", "2002"]
-    assert agents[0].get("contact") == "[leg_timeout=15]user/2001@127.0.0.1"
-    assert {a.get("wrap-up-time") for a in agents} == {"0"}
-    assert [t.get("agent") for t in conf.findall("tiers/tier")] == ["2001", "2002"]
+def test_bench_parts_go_into_the_wings_rendered_files(tmp_path: Path) -> None:
+    """The bench's additions land in what the wing renders today (its templates' anchors):
+    mod_callcenter's bench queue with the same agents, DID 19999 before the hotline's
+    numbers, the loopback agents, the 1 ms timer; and every file stays XML."""
+    config = load_config(REPO / "config")
+    agents = tuple(a.extension for a in config.agents)
+    params = RenderParams(esl_secret="x", phone_passwords={ext: "x" for ext, _ in phones(config)})
+    for name, text in render(config, params).items():
+        (tmp_path / name).write_text(text)
+    add_bench_parts(tmp_path, agents, 2.5)
+    parsed = {p.name: ET.parse(p).getroot() for p in tmp_path.glob("*.xml")}
 
-    context = ET.fromstring(agent_context(2.5))
-    apps = [(x.get("application"), x.get("data")) for x in context.iter("action")]
-    assert ("playback", "tone_stream://%(2500,0,440)") in apps
-    assert apps[0][1] is not None and "other_loopback_leg_uuid" in apps[0][1]
-    extension = ET.fromstring(baseline_dialplan())
-    assert [x.get("application") for x in extension.iter("action")] == [
+    conf = parsed["cc-callcenter.conf.xml"]
+    queues = {q.get("name"): q for q in conf.iter("queue")}
+    assert "bench@default" in queues and len(queues) >= 2  # the wing's fallback queue stays
+    params_ = {p.get("name"): p.get("value") for p in queues["bench@default"].iter("param")}
+    assert params_["strategy"] == "longest-idle-agent"
+    rows = conf.findall(".//agents/agent")
+    assert [r.get("name") for r in rows] == list(agents)
+    assert rows[0].get("contact") == f"[leg_timeout=15]user/{agents[0]}"
+    assert {r.get("wrap-up-time") for r in rows} == {"0"}
+    bench_tiers = [t.get("agent") for t in conf.iter("tier") if t.get("queue") == "bench@default"]
+    assert bench_tiers == list(agents)
+
+    contexts = {c.get("name"): c for c in parsed["cc-dialplan.xml"].iter("context")}
+    first = contexts["cc-inbound"].find("extension")
+    assert first is not None and first.get("name") == "bench-mod-callcenter"
+    assert [x.get("application") for x in first.iter("action")] == [
         "answer",
         "callcenter",
         "hangup",
     ]
+    apps = [(x.get("application"), x.get("data")) for x in contexts["bench-agent"].iter("action")]
+    assert ("playback", "tone_stream://%(2500,0,440)") in apps
+    assert apps[0][1] is not None and "other_loopback_leg_uuid" in apps[0][1]
+
+    users = {u.get("id"): u for u in parsed["cc-directory.xml"].iter("user")}
+    dial = {p.get("name"): p.get("value") for p in users[agents[0]].iter("param")}
+    assert dial["dial-string"] == f"loopback/{agents[0]}/bench-agent"
+    switch = [p.get("name") for p in parsed["freeswitch.xml"].iter("param")]
+    assert "1ms-timer" in switch
 
 
 def test_table_compares_the_engine_with_the_baseline() -> None:
