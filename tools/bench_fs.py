@@ -23,7 +23,8 @@ FreeSWITCH and of the engine; then engine/mod_callcenter ratios.
 
 Ports: the integration slot's band (CALLCENTER_IT_SLOT, as the test harness): SIP 25050,
 ESL 25051, engine HTTP 25052, sipp 25053-25056 (RTP 25330/25340), FreeSWITCH RTP
-25100-25299, all + the slot's offset.
+26000-26999 (the harness Asterisk's range: not while the slot's tests run), all + the slot's
+offset.
 """
 
 from __future__ import annotations
@@ -65,10 +66,13 @@ if SLOT not in _OFFSETS:
 OFFSET = _OFFSETS[SLOT]
 SIP, ESL, HTTP, SIPP = 25050 + OFFSET, 25051 + OFFSET, 25052 + OFFSET, 25053 + OFFSET
 SIPP_RTP = 25330 + OFFSET
-RTP = (25100 + OFFSET, 25299 + OFFSET)
+RTP = (26000 + OFFSET, 26999 + OFFSET)  # the harness Asterisk's: not while the slot's tests run
 ENGINE_DID, BASELINE_DID = "12345", "19999"
 QUEUE = "bench"
 AGENT_CONTEXT = "bench-agent"
+# both queues dial an agent straight as its loopback (as bench_e2e's Local channels: no
+# registration to follow)
+AGENT_DIAL = f"loopback/{{extension}}/{AGENT_CONTEXT}"
 NODE = f"bench-fs{SLOT}"  # the node, and the sandbox instance's name
 SECRET_ENV = "CALLCENTER_ESL_SECRET"
 WORK = REPO / "var" / f"bench-fs{SLOT}"
@@ -161,12 +165,13 @@ def baseline_queue() -> str:
 
 
 def baseline_agents(agents: tuple[str, ...], offer_timeout: int = 15) -> str:
-    """The same agents as the engine's, dialled as the engine dials them (`user/<ext>`: the
-    directory's loopback), no wrap-up and no delays, each in the bench queue."""
+    """The same agents as the engine's, dialled as the engine dials them (AGENT_DIAL), no
+    wrap-up and no delays, each in the bench queue."""
     a = quoteattr
     rows = "".join(
         f"<agent name={a(ext)} type='callback' "
-        f"contact={a(f'[leg_timeout={offer_timeout}]user/{ext}')} status='Available' "
+        f"contact={a(f'[leg_timeout={offer_timeout}]' + AGENT_DIAL.format(extension=ext))} "
+        "status='Available' "
         "max-no-answer='3' wrap-up-time='0' reject-delay-time='0' busy-delay-time='0' "
         "no-answer-delay-time='0'/>\n"
         for ext in agents
@@ -194,15 +199,6 @@ def add_bench_parts(conf: Path, agents: tuple[str, ...], talk: float) -> None:
     edit(
         "freeswitch.xml",
         lambda t, w: insert(t, "</settings></configuration>", ONE_MS_TIMER, w),
-    )
-    # the agents dial as loopback agents (a user's own dial-string wins over the domain's)
-    edit(
-        "cc-directory.xml",
-        lambda t, w: re.sub(
-            r'(<user id="(\d+)">[^\n]*\n<params>)',
-            lambda m: f"{m[1]}<param name='dial-string' value='loopback/{m[2]}/{AGENT_CONTEXT}'/>",
-            insert(t, '<user id="', "", w),
-        ),
     )
 
     def dialplan(t: str, w: str) -> str:
@@ -232,6 +228,11 @@ def write_config(args: argparse.Namespace) -> Path:
     (config_dir / "center.toml").write_text(center_toml(recording))
     (config_dir / "queue.toml").write_text(QUEUE_TOML)
     (config_dir / "agents.toml").write_text(agents_toml(args.agents))
+    # the wing does not play position announcements yet (nor does mod_callcenter): off
+    outbound = config_dir / "outbound.toml"
+    outbound.write_text(
+        announcements_off(outbound.read_text(encoding="utf-8"), str(outbound)), encoding="utf-8"
+    )
     trunks = config_dir / "trunks.toml"
     shipped = trunks.read_text(encoding="utf-8")
     if 'match = "127.0.0.1:15098"' not in shipped:
@@ -240,6 +241,18 @@ def write_config(args: argparse.Namespace) -> Path:
         shipped.replace('match = "127.0.0.1:15098"', 'match = "127.0.0.1"'), encoding="utf-8"
     )
     return config_dir
+
+
+def announcements_off(text: str, where: str) -> str:
+    """outbound.toml with `enabled = false` in [announce] and in [callback] (which needs it)."""
+    for section in ("[announce]", "[callback]"):
+        start = text.find(f"\n{section}\n")
+        at = text.find("\nenabled = true\n", start)
+        following = text.find("\n[", start + 1)
+        if start < 0 or at < 0 or (0 <= following < at):
+            raise SystemExit(f"{where}: {section} has no 'enabled = true' to turn off")
+        text = text[:at] + "\nenabled = false\n" + text[at + len("\nenabled = true\n") :]
+    return text
 
 
 def center_toml(recording: str) -> str:
@@ -269,6 +282,7 @@ rtp_start = {RTP[0]}
 rtp_end = {RTP[1]}
 esl_port = {ESL}
 secret_env = "{SECRET_ENV}"
+agent_dial = "{AGENT_DIAL}"
 """
 
 

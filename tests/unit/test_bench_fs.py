@@ -3,6 +3,7 @@ channel events into the figures, the configuration it renders, and the shared ta
 
 from __future__ import annotations
 
+import tomllib
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from callcenter.pbx.freeswitch.dialplan import RenderParams, render
 from callcenter.pbx.freeswitch.esl import EslEvent
 from callcenter.phone_secrets import phones
 from tools.bench_common import PhaseResult, served_per_second, table
-from tools.bench_fs import Observation, add_bench_parts
+from tools.bench_fs import Observation, add_bench_parts, announcements_off
 
 
 def ev(name: str, at: float, uuid: str, channel: str, **headers: str) -> EslEvent:
@@ -99,8 +100,8 @@ def test_a_ringing_agent_is_for_a_waiting_caller() -> None:
 
 def test_bench_parts_go_into_the_wings_rendered_files(tmp_path: Path) -> None:
     """The bench's additions land in what the wing renders today (its templates' anchors):
-    mod_callcenter's bench queue with the same agents, DID 19999 before the hotline's
-    numbers, the loopback agents, the 1 ms timer; and every file stays XML."""
+    mod_callcenter's bench queue with the same (loopback) agents, DID 19999 before the
+    hotline's numbers, the agents' context, the 1 ms timer; and every file stays XML."""
     config = load_config(REPO / "config")
     agents = tuple(a.extension for a in config.agents)
     params = RenderParams(esl_secret="x", phone_passwords={ext: "x" for ext, _ in phones(config)})
@@ -116,7 +117,7 @@ def test_bench_parts_go_into_the_wings_rendered_files(tmp_path: Path) -> None:
     assert params_["strategy"] == "longest-idle-agent"
     rows = conf.findall(".//agents/agent")
     assert [r.get("name") for r in rows] == list(agents)
-    assert rows[0].get("contact") == f"[leg_timeout=15]user/{agents[0]}"
+    assert rows[0].get("contact") == f"[leg_timeout=15]loopback/{agents[0]}/bench-agent"
     assert {r.get("wrap-up-time") for r in rows} == {"0"}
     bench_tiers = [t.get("agent") for t in conf.iter("tier") if t.get("queue") == "bench@default"]
     assert bench_tiers == list(agents)
@@ -133,11 +134,17 @@ def test_bench_parts_go_into_the_wings_rendered_files(tmp_path: Path) -> None:
     assert ("playback", "tone_stream://%(2500,0,440)") in apps
     assert apps[0][1] is not None and "other_loopback_leg_uuid" in apps[0][1]
 
-    users = {u.get("id"): u for u in parsed["cc-directory.xml"].iter("user")}
-    dial = {p.get("name"): p.get("value") for p in users[agents[0]].iter("param")}
-    assert dial["dial-string"] == f"loopback/{agents[0]}/bench-agent"
     switch = [p.get("name") for p in parsed["freeswitch.xml"].iter("param")]
     assert "1ms-timer" in switch
+
+
+def test_announcements_off_in_the_shipped_outbound_config() -> None:
+    text = (REPO / "config" / "outbound.toml").read_text(encoding="utf-8")
+    data = tomllib.loads(announcements_off(text, "outbound.toml"))
+    assert data["announce"]["enabled"] is False and data["callback"]["enabled"] is False
+    assert {k: v for k, v in data.items() if k not in ("announce", "callback")} == {
+        k: v for k, v in tomllib.loads(text).items() if k not in ("announce", "callback")
+    }
 
 
 def test_table_compares_the_engine_with_the_baseline() -> None:
