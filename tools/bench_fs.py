@@ -454,6 +454,9 @@ async def bench(args: argparse.Namespace) -> int:
     config_dir = write_config(args)
     fs = instance(load_config(config_dir), args)
     fs.stop()
+    # mod_callcenter keeps agents and tiers in its database across restarts (XML agents are
+    # added, never removed): a fresh one, so the queue has exactly this run's agents
+    shutil.rmtree(fs.dir / "db", ignore_errors=True)
     await asyncio.to_thread(fs.start)
     observer = Observer(fs)
     engine: EngineProcess | None = None
