@@ -2,19 +2,20 @@
 mod_callcenter on the same agents and the same sipp load, in one run.
 
 The FreeSWITCH analogue of tools/bench_e2e.py (the engine against Asterisk's app_queue): one
-private FreeSWITCH; agents are loopback endpoints that answer and talk a fixed time with audio
-(a tone) and hang up, reached through the directory (`user/2001` → `loopback/2001/bench-agent`)
-so both queues ring exactly the same seats; callers are sipp UACs sending real SIP and A-law
-RTP, offered faster than the agents can serve so callers wait. Phase 1 dials 12345 (the
+private FreeSWITCH, configured by the wing from the bench's config/ plus the bench's own parts;
+agents are loopback endpoints (`loopback/2001/bench-agent`) that answer, talk a fixed time with
+audio (a tone) and hang up, dialled the same way by both queues so they ring exactly the same
+seats; callers are sipp UACs sending real SIP and A-law RTP, offered faster than the agents
+can serve so callers wait. Phase 1 dials 12345 (the
 engine's queue, engine in its own process, a `kind = "freeswitch"` node); phase 2 dials 19999,
 which enters mod_callcenter's queue `bench` (strategy longest-idle-agent, wrap-up 0, every
 delay 0) with the engine stopped. An event-socket observer timestamps every event with
 FreeSWITCH's own event time (Event-Date-Timestamp, µs).
 
 Figures per phase, as bench_e2e: completed calls; caller join (the caller leg starts the
-queue's application `callcenter`; for the engine, the dialplan's CUSTOM cc::join) → ring (the agent
-leg's CHANNEL_CREATE) p50/p99; agent idle gap between calls while callers wait (the agent's
-first leg hung up → its next leg created) p50/p99; calls served per second; CPU seconds of
+queue's application `callcenter`; for the engine, the dialplan's CUSTOM cc::join) → ring (the
+agent leg's CHANNEL_CREATE) p50/p99; agent idle gap between calls while callers wait (the
+agent's first leg hung up → its next leg created) p50/p99; calls served per second; CPU seconds of
 FreeSWITCH and of the engine; then engine/mod_callcenter ratios.
 
     python tools/bench_fs.py                        # 20 agents, 2 s talk, 240 calls at 12/s
@@ -82,6 +83,7 @@ WORK = REPO / "var" / f"bench-fs{SLOT}"
 JOINS = {ENGINE_DID: ("CUSTOM", "cc::join"), BASELINE_DID: ("CHANNEL_EXECUTE", "callcenter")}
 # (FreeSWITCH reads every word after CUSTOM as a subclass: CUSTOM goes last)
 EVENTS = ("CHANNEL_CREATE CHANNEL_EXECUTE CHANNEL_BRIDGE CHANNEL_HANGUP CUSTOM cc::join",)
+ONE_MS_TIMER = '<param name="1ms-timer" value="true"/>\n'
 _AGENT_LEG = re.compile(r"^loopback/(\d+)-([ab])$")
 
 
@@ -214,9 +216,6 @@ def add_bench_parts(conf: Path, agents: tuple[str, ...], talk: float) -> None:
         return t[:start] + baseline_agents(agents) + t[end + len("</agents>") :]
 
     edit("cc-callcenter.conf.xml", callcenter)
-
-
-ONE_MS_TIMER = '<param name="1ms-timer" value="true"/>\n'
 
 
 def write_config(args: argparse.Namespace) -> Path:
