@@ -21,16 +21,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
 import random
 import shutil
-import signal
-import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,12 +35,20 @@ from panoramisk.message import Message  # noqa: E402
 
 from callcenter import trace  # noqa: E402
 from callcenter.config import load_config  # noqa: E402
-from callcenter.data.crypto import FILE_ENV, write_key_file  # noqa: E402
 from callcenter.paths import REPO  # noqa: E402
 from callcenter.pbx.asterisk.dialplan import QueueSpec  # noqa: E402
 from callcenter.pbx.asterisk.sandbox import Instance, ensure_root  # noqa: E402
 from callcenter.simulation import Sipp  # noqa: E402
 from callcenter.stats import percentile  # noqa: E402
+from tools.bench_common import (  # noqa: E402
+    QUEUE_TOML,
+    EngineProcess,
+    PhaseResult,
+    agents_toml,
+    cpu_seconds,
+    served_per_second,
+    table,
+)
 
 # below the ephemeral port range, so no client socket can take a port before it is bound
 SIP, AMI, HTTP = 23060, 23038, 23080
@@ -83,24 +85,6 @@ sip_port = {SIP}
 rtp_start = {RTP[0]}
 rtp_end = {RTP[1]}
 """
-
-QUEUE = """
-[queue]
-strategy = "longest_idle"
-offer_timeout = 15
-wrapup = 0
-max_no_answer = 3
-no_answer_backoff = 0
-max_wait = 3600
-"""
-
-
-def agents_toml(count: int) -> str:
-    return "".join(
-        f'[[agent]]\nid = "{2001 + i}"\nextension = "{2001 + i}"\n'
-        f"skills = {{ general = 3 }}\nlogin_on_start = true\n\n"
-        for i in range(count)
-    )
 
 
 def local_dialplan(talk: float) -> str:
@@ -203,79 +187,6 @@ class Observer:
                 o.agent_free_at[leg] = (at, o.waiting() > 0)
 
 
-# --- processes ------------------------------------------------------------------------------
-
-
-def cpu_seconds(pid: int | None) -> float:
-    if pid is None:
-        return 0.0
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-class EngineProcess:
-    def __init__(self, config_dir: Path, secret: str, trace: bool = False) -> None:
-        self.config_dir = config_dir
-        self.secret = secret
-        self.trace = trace
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        # the engine stores callers' numbers encrypted: a throwaway key file for the run
-        keys = WORK / "data-keys.toml"
-        if not keys.exists():
-            write_key_file(keys)
-        env = dict(os.environ, CALLCENTER_AMI_SECRET=self.secret)
-        env[FILE_ENV] = str(keys)
-        log = (WORK / "engine.log").open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "callcenter.cli", "--config", str(self.config_dir)]
-            + (["--trace"] if self.trace else [])
-            + ["serve", "--open-loopback", "--http-port", str(HTTP)],
-            cwd=REPO,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 120  # a loaded machine: imports and migrations are slow
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise SystemExit(f"the engine exited; see {WORK / 'engine.log'}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{HTTP}/health", timeout=2) as r:
-                    if json.loads(r.read()).get("ok"):
-                        return
-            except (OSError, urllib.error.URLError, ValueError):
-                pass
-            time.sleep(0.1)
-        raise SystemExit("the engine did not link to the PBX within 120 s")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-
-
-@dataclass
-class PhaseResult:
-    name: str
-    calls: int
-    completed: int
-    join_ring: list[float]
-    gaps: list[float]
-    served_per_s: float
-    cpu_asterisk: float
-    cpu_engine: float
-    sipp_ok: int
-    observed: Observation
-
-
 async def run_phase(
     name: str,
     did: str,
@@ -290,64 +201,26 @@ async def run_phase(
     numbers = [f"1{rng.choice('3578')}{rng.randrange(10**9):09d}" for _ in range(args.calls)]
     sipp = Sipp(instance, local_port=port)
     cpu_a0 = cpu_seconds(instance.pid())
-    cpu_e0 = cpu_seconds(engine.proc.pid if engine and engine.proc else None)
+    cpu_e0 = cpu_seconds(engine.pid if engine else None)
     sipp.start(((did, n) for n in numbers), rate=args.rate, patience=600, limit=args.calls)
     result = await asyncio.to_thread(sipp.wait, 600 + args.calls / args.rate)
     await asyncio.sleep(0.5)
     cpu_a = cpu_seconds(instance.pid()) - cpu_a0
-    cpu_e = cpu_seconds(engine.proc.pid if engine and engine.proc else None) - cpu_e0
+    cpu_e = cpu_seconds(engine.pid if engine else None) - cpu_e0
     o = observer.reset()
     join_ring = [o.rang[c] - o.joined[c] for c in o.joined if c in o.rang]
-    span = (max(o.answered.values()) - min(o.joined.values())) if o.answered else 0.0
     return PhaseResult(
         name=name,
         calls=args.calls,
         completed=len(o.answered),
         join_ring=join_ring,
         gaps=o.gaps,
-        served_per_s=len(o.answered) / span if span else 0.0,
-        cpu_asterisk=cpu_a,
+        served_per_s=served_per_second(o.joined, o.answered),
+        cpu_pbx=cpu_a,
         cpu_engine=cpu_e,
         sipp_ok=result.successful,
         observed=o,
     )
-
-
-def table(engine: PhaseResult, queue: PhaseResult) -> list[str]:
-    def ms(values: list[float], q: float) -> float:
-        return 1000 * percentile(values, q)
-
-    def ratio(a: float, b: float, lower_is_better: bool) -> str:
-        if a == 0 or b == 0:
-            return "-"
-        r = b / a if lower_is_better else a / b
-        if 0.97 <= r <= 1.03:
-            return "same"
-        return f"{r:.1f}x better" if r > 1 else f"{1 / r:.1f}x worse"
-
-    rows = [
-        ("completed calls", engine.completed, queue.completed, False, "{:d}"),
-        ("join→ring p50 (ms)", ms(engine.join_ring, 50), ms(queue.join_ring, 50), True, "{:.1f}"),
-        ("join→ring p99 (ms)", ms(engine.join_ring, 99), ms(queue.join_ring, 99), True, "{:.1f}"),
-        ("agent idle gap p50 (ms)", ms(engine.gaps, 50), ms(queue.gaps, 50), True, "{:.1f}"),
-        ("agent idle gap p99 (ms)", ms(engine.gaps, 99), ms(queue.gaps, 99), True, "{:.1f}"),
-        ("calls served per second", engine.served_per_s, queue.served_per_s, False, "{:.2f}"),
-        (
-            "CPU s (Asterisk + engine)",
-            engine.cpu_asterisk + engine.cpu_engine,
-            queue.cpu_asterisk,
-            True,
-            "{:.1f}",
-        ),
-    ]
-    out = ["| metric | engine | app_queue | engine vs app_queue |", "|---|---:|---:|---:|"]
-    for label, a, b, lower, fmt in rows:
-        out.append(f"| {label} | {fmt.format(a)} | {fmt.format(b)} | {ratio(a, b, lower)} |")
-    out.append(
-        f"| (CPU split: Asterisk / engine) | {engine.cpu_asterisk:.1f} / {engine.cpu_engine:.1f}"
-        f" | {queue.cpu_asterisk:.1f} / - | |"
-    )
-    return out
 
 
 # the join -> ring path, stage by stage: (label, from, to); Asterisk's own event times (join,
@@ -415,7 +288,7 @@ async def bench(args: argparse.Namespace) -> int:
     shutil.copytree(REPO / "config", config_dir)
     recording = "false" if args.no_recording else "true"
     (config_dir / "center.toml").write_text(CENTER.replace("{recording}", recording))
-    (config_dir / "queue.toml").write_text(QUEUE)
+    (config_dir / "queue.toml").write_text(QUEUE_TOML)
     (config_dir / "agents.toml").write_text(agents_toml(args.agents))
     # sipp's callers are the carrier trunk here (every port of 127.0.0.1: the agents are Local
     # channels, no phone sends from it), so the app_queue DID in [cc-inbound] is theirs
@@ -448,7 +321,9 @@ async def bench(args: argparse.Namespace) -> int:
     instance.start()
     secret = instance.secrets()["ami"]
     observer = Observer(secret)
-    engine = EngineProcess(config_dir, secret, trace=args.trace)
+    engine = EngineProcess(
+        config_dir, WORK, HTTP, {"CALLCENTER_AMI_SECRET": secret}, trace=args.trace
+    )
     capacity = args.agents / args.talk
     light_rate = max(0.5, capacity / 4)
     scenarios = [
@@ -475,7 +350,7 @@ async def bench(args: argparse.Namespace) -> int:
                 "app_queue", APP_QUEUE_DID, observer, instance, load, None, port + 1
             )
             port += 2
-            for line in table(first, second):
+            for line in table(first, second, "app_queue", "Asterisk"):
                 print(line)
             print(
                 f"(sipp successful calls: engine {first.sipp_ok}/{calls}, "

@@ -42,7 +42,7 @@ from callcenter.paths import REPO  # noqa: E402
 from callcenter.pbx.asterisk.sandbox import Instance, ensure_root  # noqa: E402
 from callcenter.simulation import Sipp, Softphone, agent_phones, write_tone  # noqa: E402
 from tests.integration.harness import Engine  # noqa: E402
-from tools.bench_e2e import agents_toml  # noqa: E402
+from tools.bench_common import agents_toml  # noqa: E402
 
 # all inside 30500-32700 (the integration slots use 10000-30000, bench_e2e 23060-24999)
 SIP, AMI, HTTP = 31060, 31038, 31080
