@@ -35,14 +35,14 @@ from callcenter.ha import ACTIVE, SINGLE, Lease, check_storage, fence, standby_a
 from callcenter.inspection.config import load_inspection
 from callcenter.inspection.worker import run_inspection
 from callcenter.live import LiveTranscription
-from callcenter.metrics import Metrics
+from callcenter.live_figures.metrics import Metrics
+from callcenter.live_figures.model import LiveFigures
 from callcenter.pbx.base import PbxDriver
 from callcenter.pbx.registry import wing
 from callcenter.queue_log import Member, QueueLogWriter, queue_start_line
 from callcenter.recordings.indexer import RecordingIndexer
 from callcenter.recordings.retention import purge
 from callcenter.runtime import Runtime
-from callcenter.stats import LiveStats
 from callcenter.storage.database import Database
 from callcenter.storage.recorder import CallRecorder
 from callcenter.storage.schema import Ticket
@@ -50,7 +50,6 @@ from callcenter.surveys import SurveyDialer
 from callcenter.tickets.settings import load_ticket_settings
 from callcenter.tomlreader import ConfigError
 from callcenter.transcription import DatabaseJobs, TranscriptionService
-from callcenter.wallboard import Wallboard
 
 log = logging.getLogger(__name__)
 
@@ -112,8 +111,8 @@ class Service:
         self.config = config
         self.options = options
         self.bus = Bus()
-        self.stats = LiveStats()
-        self.metrics = Metrics(timezone=config.center.timezone)
+        self.figures = LiveFigures(config.center.timezone)  # fed by the console feed's task
+        self.metrics = Metrics(self.figures)
         # GB/T 44192 8: no data key, no service (KeyConfigError: one line, nothing written)
         self.cipher = options.cipher or load_cipher()
         self.database = Database(storage_url(config, options))
@@ -342,8 +341,6 @@ class Service:
             await self.live.start()
         tasks = [
             loop.create_task(recorder.run(), name="storage"),
-            loop.create_task(self.stats.run(self.bus.subscribe("stats")), name="stats"),
-            loop.create_task(self.metrics.run(self.bus.subscribe("metrics")), name="metrics"),
             loop.create_task(
                 self.metrics.refresh_storage(self.database, 15.0, self._stopping),
                 name="metrics-storage",
@@ -374,7 +371,7 @@ class Service:
         tasks.append(loop.create_task(self.data_jobs.run(), name="data-jobs"))
         tasks.append(loop.create_task(self._inspection(), name="inspection"))
         tasks.append(loop.create_task(self._alerts(), name="alerts"))
-        self.feed = LiveFeed(Wallboard(self.config.center.timezone), runtime)
+        self.feed = LiveFeed(self.figures, runtime)
         if any(a.browser_phone for a in self.config.agents):
             check_vendor()
         tasks.append(loop.create_task(self.feed.run(self.bus.subscribe("console")), name="console"))
@@ -385,7 +382,7 @@ class Service:
         if self.options.http_port:
             app = build_app(
                 runtime,
-                self.stats,
+                self.figures,
                 self.database,
                 recordings_root(self.config, self.options.workdir),
                 self.ticket_settings,

@@ -42,11 +42,11 @@ from panoramisk.message import Message  # noqa: E402
 from callcenter import trace  # noqa: E402
 from callcenter.config import load_config  # noqa: E402
 from callcenter.data.crypto import FILE_ENV, write_key_file  # noqa: E402
+from callcenter.live_figures.model import percentile  # noqa: E402
 from callcenter.paths import REPO  # noqa: E402
 from callcenter.pbx.asterisk.dialplan import QueueSpec  # noqa: E402
 from callcenter.pbx.asterisk.sandbox import Instance, ensure_root  # noqa: E402
 from callcenter.simulation import Sipp  # noqa: E402
-from callcenter.stats import percentile  # noqa: E402
 
 # below the ephemeral port range, so no client socket can take a port before it is bound
 SIP, AMI, HTTP = 23060, 23038, 23080
