@@ -301,7 +301,9 @@ class Service:
                 Step("database", self._upgrade, self._close_database),
                 Step("queue-log", self._queue_start),
             )
-            await supervisor.start(*await self._components(on_ready))
+            runtime = await self._restore()
+            await supervisor.start(*await self._around(runtime))
+            await supervisor.start(*self._engine_parts(runtime, on_ready))
             await self._until_stopped()
         finally:
             self._stopping.set()  # ends the daily tasks too
@@ -317,16 +319,32 @@ class Service:
         self.queue_log.write(queue_start_line(time.time()))  # as app_queue's when it starts
         self.queue_log.flush()
 
-    async def _components(
-        self, on_ready: Callable[[Runtime], Coroutine[Any, Any, None]] | None
-    ) -> list[Component]:
-        """Build the runtime (with what a restart restores) and every part around it, each
-        subscribed to the bus before the runtime publishes; return them in start order."""
+    async def _restore(self) -> Runtime:
+        """The runtime, with what a restart restores: agents' statuses, the last day's callers,
+        pending callbacks, today's missed-call tasks."""
         statuses = await asyncio.to_thread(self.database.load_agent_statuses)
         since = time.time() - 24 * 3600
         recent = await asyncio.to_thread(self.database.recent_callers, since)
         callbacks = await asyncio.to_thread(self.database.pending_callbacks, self.cipher)
         missed = await asyncio.to_thread(self.database.missed_callbacks_since, since)
+        runtime = Runtime(
+            self.config,
+            build_drivers(self.config, self.options),
+            self.bus,
+            agent_statuses=statuses,
+            recent_callers=recent,
+            pending_callbacks=callbacks,
+            caller_key=self.cipher.phone_index,
+            decisions=self.decisions,
+            missed_since=missed,
+        )
+        runtime.role = ACTIVE if self.lease is not None else SINGLE
+        self.runtime = runtime
+        return runtime
+
+    async def _around(self, runtime: Runtime) -> list[Component]:
+        """Every part around the runtime, in start order, each subscribed to the bus before
+        the runtime publishes."""
         recorder = CallRecorder(
             self.database,
             self.bus.subscribe("storage"),
@@ -350,19 +368,6 @@ class Service:
         if transcriber is not None:
             self.indexer.on_indexed = transcriber.wake  # from the event loop from now on
         self.live = self._live_transcription()
-        runtime = Runtime(
-            self.config,
-            build_drivers(self.config, self.options),
-            self.bus,
-            agent_statuses=statuses,
-            recent_callers=recent,
-            pending_callbacks=callbacks,
-            caller_key=self.cipher.phone_index,
-            decisions=self.decisions,
-            missed_since=missed,
-        )
-        self.runtime = runtime
-        runtime.role = ACTIVE if self.lease is not None else SINGLE
         self.surveys = SurveyDialer(
             self.database,
             self.config.outbound,
@@ -414,11 +419,20 @@ class Service:
             parts.append(self._transcription_task(transcriber))
         if self.options.http_port:
             parts.append(HttpServer("http", self._app(runtime), *self._address()))
-        engine = self._engine = Task(
-            "runtime", runtime.run, signal=runtime.stop, after=self._close_bus
-        )
-        parts += [Step("interpreter", _call(tune_interpreter)), engine]
-        parts.append(Step("runtime-started", self._runtime_started))
+        return parts
+
+    def _engine_parts(
+        self, runtime: Runtime, on_ready: Callable[[Runtime], Coroutine[Any, Any, None]] | None
+    ) -> list[Component]:
+        """The runtime's owner task (its stop closes the bus: every subscriber drains and
+        ends), after the interpreter is tuned; then `on_ready`, once the runtime has started."""
+        engine = Task("runtime", runtime.run, signal=runtime.stop, after=self._close_bus)
+        self._engine = engine
+        parts: list[Component] = [
+            Step("interpreter", _call(tune_interpreter)),
+            engine,
+            Step("runtime-started", self._runtime_started),
+        ]
         if on_ready is not None:
             parts.append(Task("on-ready", lambda: on_ready(runtime), cancel=True))
         return parts
