@@ -108,7 +108,11 @@ class HttpServer:
 
 
 class Supervisor:
-    def __init__(self) -> None:
+    """`stopping`, when given, is set first whenever the supervisor stops (the event the
+    components' loops watch), also when a start failed."""
+
+    def __init__(self, stopping: asyncio.Event | None = None) -> None:
+        self.stopping = stopping
         self.started: list[Component] = []
 
     async def start(self, *components: Component) -> None:
@@ -124,6 +128,8 @@ class Supervisor:
 
     async def stop(self) -> None:
         """Stop the started components, the last started first."""
+        if self.stopping is not None:
+            self.stopping.set()
         while self.started:
             component = self.started.pop()
             try:

@@ -295,7 +295,7 @@ class Service:
     ) -> None:
         """Start the components in order (storage first, the runtime's owner task last), wait
         for a stop or for the owner task to end, stop them in reverse order."""
-        supervisor = Supervisor()
+        supervisor = Supervisor(self._stopping)  # its stop sets it: the daily tasks end
         try:
             await supervisor.start(
                 Step("database", self._upgrade, self._close_database),
@@ -306,7 +306,6 @@ class Service:
             await supervisor.start(*self._engine_parts(runtime, on_ready))
             await self._until_stopped()
         finally:
-            self._stopping.set()  # ends the daily tasks too
             await supervisor.stop()
 
     async def _upgrade(self) -> None:
@@ -415,6 +414,8 @@ class Service:
             Task("alerts", self._alerts),
             Task("console", lambda: self.feed.run(console)),
         ]
+        # stopped after the runtime, before the subscribers above: they drain and end
+        parts.append(Step("bus", stop=self._close_bus))
         if transcriber is not None:
             parts.append(self._transcription_task(transcriber))
         if self.options.http_port:
@@ -424,9 +425,9 @@ class Service:
     def _engine_parts(
         self, runtime: Runtime, on_ready: Callable[[Runtime], Coroutine[Any, Any, None]] | None
     ) -> list[Component]:
-        """The runtime's owner task (its stop closes the bus: every subscriber drains and
-        ends), after the interpreter is tuned; then `on_ready`, once the runtime has started."""
-        engine = Task("runtime", runtime.run, signal=runtime.stop, after=self._close_bus)
+        """The runtime's owner task, after the interpreter is tuned; then `on_ready`, once
+        the runtime has started."""
+        engine = Task("runtime", runtime.run, signal=runtime.stop)
         self._engine = engine
         parts: list[Component] = [
             Step("interpreter", _call(tune_interpreter)),
@@ -468,7 +469,8 @@ class Service:
         )
 
     async def _close_bus(self) -> None:
-        """After the runtime, the bus's publisher, has stopped: the subscribers' streams end."""
+        """Once the runtime, the bus's publisher, has stopped (or never started): the
+        subscribers' streams end."""
         self.bus.close()
 
     async def _runtime_started(self) -> None:
