@@ -9,18 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from callcenter.live_figures.model import LiveFigures, MissedTask
+from callcenter.live_figures.model import LiveFigures, MissedTask, percentile
 from callcenter.masking import mask_phone
 from callcenter.runtime import Runtime
 
 
 def nearest_rank(values: list[float], share: float) -> float | None:
-    """The nearest-rank percentile (as the reports compute it); None when empty."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    index = max(0, -(-int(share * 100) * len(ordered) // 100) - 1)
-    return ordered[index]
+    """The nearest-rank percentile of a share (0..1, as the reports compute it); None when
+    empty."""
+    return percentile(values, round(share * 100)) if values else None
 
 
 def missed_view(tasks: dict[str, MissedTask]) -> dict[str, Any]:
