@@ -474,27 +474,24 @@ class Service:
         self.bus.close()
 
     async def _runtime_started(self) -> None:
-        """Until the runtime has started (its links up, state restored); its error if it
-        ended before."""
-        assert self.runtime is not None and self._engine is not None
-        started = asyncio.ensure_future(self.runtime.started.wait())
-        ended = asyncio.ensure_future(self._engine.wait())
-        await asyncio.wait({started, ended}, return_when=asyncio.FIRST_COMPLETED)
-        started.cancel()
-        if ended.done():
-            ended.result()
-        else:
-            ended.cancel()
+        """Until the runtime has started (its links up, state restored)."""
+        assert self.runtime is not None
+        await self._unless_engine_ends(self.runtime.started)
 
     async def _until_stopped(self) -> None:
-        """Until stop() or the runtime's owner task ends (its crash raised)."""
+        """Until stop() or the runtime's owner task ends."""
+        await self._unless_engine_ends(self._stopping)
+
+    async def _unless_engine_ends(self, event: asyncio.Event) -> None:
+        """Until `event` is set; the error of the runtime's owner task if it ended first (a
+        crash surfaces here)."""
         assert self._engine is not None
-        stopping = asyncio.ensure_future(self._stopping.wait())
+        waiting = asyncio.ensure_future(event.wait())
         ended = asyncio.ensure_future(self._engine.wait())
-        await asyncio.wait({stopping, ended}, return_when=asyncio.FIRST_COMPLETED)
-        stopping.cancel()
+        await asyncio.wait({waiting, ended}, return_when=asyncio.FIRST_COMPLETED)
+        waiting.cancel()
         if ended.done():
-            ended.result()  # surface a crash of the owner task
+            ended.result()
         else:
             ended.cancel()
 
