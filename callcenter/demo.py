@@ -22,6 +22,7 @@ from pathlib import Path
 
 from callcenter.config import Config
 from callcenter.data.crypto import sandbox_cipher
+from callcenter.live_figures.report import detail_lines, report, summary_line
 from callcenter.paths import REPO
 from callcenter.pbx.registry import node_named, sandbox_up, wing
 from callcenter.runtime import Runtime
@@ -123,7 +124,7 @@ def run_demo(
             phone.close()
         if not keep_pbx:
             instance.stop()
-    print(service.stats.report())
+    print(report(service.figures))
     print(f"[demo] call records: {workdir / 'demo.db'}; queue_log: {workdir / 'queue_log'}")
     print(f"[demo] recordings: {recordings} (kept until the next demo); log: {log_file}")
     return 0
@@ -139,14 +140,14 @@ async def _drive(service: Service, sipp: Sipp, config: Config, calls: int, rate:
         await _wait_link(runtime)
         sipp.start(citizens(config, calls), rate=rate, patience=150)
         started = time.monotonic()
-        stats = service.stats
+        stats = service.figures
         ticks = 0
         while not interrupted.is_set():
             elapsed = time.monotonic() - started
-            print(f"[{elapsed:6.1f}s] {stats.summary_line()}", flush=True)
+            print(f"[{elapsed:6.1f}s] {summary_line(stats)}", flush=True)
             ticks += 1
             if ticks % 5 == 0:
-                print("\n".join(stats.detail_lines()), flush=True)
+                print("\n".join(detail_lines(stats)), flush=True)
             done = stats.joined >= calls and not stats.waiting and stats.finished >= stats.answered
             if done or (
                 sipp.proc is not None and sipp.proc.poll() is not None and not stats.waiting

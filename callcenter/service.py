@@ -1,4 +1,5 @@
-"""Wiring: config -> bus, storage, PBX drivers, runtime, live stats, HTTP API."""
+"""Wiring: config -> bus, storage, PBX drivers, runtime, live figures, HTTP API, as named
+components a small supervisor starts in order and stops in reverse (components.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from callcenter.api.http import build_app
 from callcenter.asr.transcriber import Transcriber
 from callcenter.asr.worker import TranscriptionPool
 from callcenter.bus import Bus
+from callcenter.components import Component, HttpServer, Step, Supervisor, Task
 from callcenter.config import NO_PBX, Config, recordings_root
 from callcenter.data.crypto import FieldCipher, load_cipher
 from callcenter.data.jobs import FIRST_JOBS_AFTER, DataJobs
@@ -34,7 +36,8 @@ from callcenter.ha import ACTIVE, SINGLE, Lease, check_storage, fence, standby_a
 from callcenter.inspection.config import load_inspection
 from callcenter.inspection.worker import run_inspection
 from callcenter.live import LiveTranscription
-from callcenter.metrics import Metrics
+from callcenter.live_figures.metrics import Metrics
+from callcenter.live_figures.model import LiveFigures
 from callcenter.outbound import callback_store
 from callcenter.outbound.surveys import SurveyDialer
 from callcenter.pbx.base import PbxDriver
@@ -43,7 +46,6 @@ from callcenter.queue_log import Member, QueueLogWriter, queue_start_line
 from callcenter.recordings.indexer import RecordingIndexer
 from callcenter.recordings.retention import purge
 from callcenter.runtime import Runtime
-from callcenter.stats import LiveStats
 from callcenter.storage.database import Database
 from callcenter.storage.recorder import CallRecorder
 from callcenter.storage.schema import Ticket
@@ -51,7 +53,6 @@ from callcenter.tickets.calls import CallTicketMaker
 from callcenter.tickets.settings import load_ticket_settings
 from callcenter.tomlreader import ConfigError
 from callcenter.transcription import DatabaseJobs, TranscriptionService
-from callcenter.wallboard import Wallboard
 
 log = logging.getLogger(__name__)
 
@@ -113,8 +114,8 @@ class Service:
         self.config = config
         self.options = options
         self.bus = Bus()
-        self.stats = LiveStats()
-        self.metrics = Metrics(timezone=config.center.timezone)
+        self.figures = LiveFigures(config.center.timezone)  # fed by the console feed's task
+        self.metrics = Metrics(self.figures)
         # GB/T 44192 8: no data key, no service (KeyConfigError: one line, nothing written)
         self.cipher = options.cipher or load_cipher()
         self.database = Database(storage_url(config, options))
@@ -144,6 +145,7 @@ class Service:
         self.runtime: Runtime | None = None
         self._stopping = asyncio.Event()
         self._preloaded: Transcriber | None = None  # the live ASR model a standby loaded
+        self._engine: Task | None = None  # the runtime's owner task, once started
 
     def stop(self) -> None:
         self._stopping.set()
@@ -247,22 +249,20 @@ class Service:
         active lock; then let the old holder's fencing deadline pass. False: stopped first."""
         # meanwhile the live ASR model is loaded (seconds; a real Mandarin model far longer),
         # so it does not delay the takeover: loading it acts on nothing and writes nothing
-        preload = asyncio.get_running_loop().create_task(self._preload(), name="ha-preload")
-        runner: web.AppRunner | None = None
+        preload = Task("ha-preload", self._preload, cancel=True)
+        standby: list[Component] = [preload]  # all a standby runs
         if self.options.http_port:
-            runner = web.AppRunner(standby_app(lease, preload.done))
-            await runner.setup()
-            await web.TCPSite(runner, self.options.http_host, self.options.http_port).start()
+            app = standby_app(lease, preload.done)
+            standby.append(HttpServer("standby-http", app, *self._address()))
+        supervisor = Supervisor()
         try:
+            await supervisor.start(*standby)
             if not await lease.acquire(self._stopping):
                 return False
             lease.hold(fence)  # from now on: losing the lock ends this process
-            await preload
+            await preload.wait()
         finally:
-            preload.cancel()
-            await asyncio.gather(preload, return_exceptions=True)
-            if runner is not None:
-                await runner.cleanup()
+            await supervisor.stop()
         with contextlib.suppress(TimeoutError):  # the old holder has exited by then
             await asyncio.wait_for(self._stopping.wait(), lease.fence_wait)
         return not self._stopping.is_set()
@@ -274,6 +274,9 @@ class Service:
                 self._preloaded = await asyncio.to_thread(Transcriber, self._model_path())
             except Exception:  # noqa: BLE001 - loaded (and its error raised) again at start
                 log.exception("ha: preloading the live ASR model failed")
+
+    def _address(self) -> tuple[str, int]:
+        return self.options.http_host, self.options.http_port
 
     async def run(
         self, on_ready: Callable[[Runtime], Coroutine[Any, Any, None]] | None = None
@@ -291,14 +294,57 @@ class Service:
     async def _run(
         self, on_ready: Callable[[Runtime], Coroutine[Any, Any, None]] | None = None
     ) -> None:
+        """Start the components in order (storage first, the runtime's owner task last), wait
+        for a stop or for the owner task to end, stop them in reverse order."""
+        supervisor = Supervisor(self._stopping)  # its stop sets it: the daily tasks end
+        try:
+            await supervisor.start(
+                Step("database", self._upgrade, self._close_database),
+                Step("queue-log", self._queue_start),
+            )
+            runtime = await self._restore()
+            await supervisor.start(*await self._around(runtime))
+            await supervisor.start(*self._engine_parts(runtime, on_ready))
+            await self._until_stopped()
+        finally:
+            await supervisor.stop()
+
+    async def _upgrade(self) -> None:
         await asyncio.to_thread(self.database.upgrade, self.cipher)
+
+    async def _close_database(self) -> None:
+        self.database.close()
+
+    async def _queue_start(self) -> None:
         self.queue_log.write(queue_start_line(time.time()))  # as app_queue's when it starts
         self.queue_log.flush()
+
+    async def _restore(self) -> Runtime:
+        """The runtime, with what a restart restores: agents' statuses, the last day's callers,
+        pending callbacks, today's missed-call tasks."""
         statuses = await asyncio.to_thread(self.database.load_agent_statuses)
         since = time.time() - 24 * 3600
         recent = await asyncio.to_thread(self.database.recent_callers, since)
         callbacks = await asyncio.to_thread(callback_store.pending, self.database, self.cipher)
         missed = await asyncio.to_thread(callback_store.missed_since, self.database, since)
+        runtime = Runtime(
+            self.config,
+            build_drivers(self.config, self.options),
+            self.bus,
+            agent_statuses=statuses,
+            recent_callers=recent,
+            pending_callbacks=callbacks,
+            caller_key=self.cipher.phone_index,
+            decisions=self.decisions,
+            missed_since=missed,
+        )
+        runtime.role = ACTIVE if self.lease is not None else SINGLE
+        self.runtime = runtime
+        return runtime
+
+    async def _around(self, runtime: Runtime) -> list[Component]:
+        """Every part around the runtime, in start order, each subscribed to the bus before
+        the runtime publishes."""
         recorder = CallRecorder(
             self.database,
             self.bus.subscribe("storage"),
@@ -322,39 +368,6 @@ class Service:
         if transcriber is not None:
             self.indexer.on_indexed = transcriber.wake  # from the event loop from now on
         self.live = self._live_transcription()
-        runtime = Runtime(
-            self.config,
-            build_drivers(self.config, self.options),
-            self.bus,
-            agent_statuses=statuses,
-            recent_callers=recent,
-            pending_callbacks=callbacks,
-            caller_key=self.cipher.phone_index,
-            decisions=self.decisions,
-            missed_since=missed,
-        )
-        self.runtime = runtime
-        runtime.role = ACTIVE if self.lease is not None else SINGLE
-        if self.decisions is not None:
-            self.decisions.start()
-        loop = asyncio.get_running_loop()
-        if self.live is not None:
-            self.live.start_stream = runtime.stream_audio
-            await self.live.start()
-        tasks = [
-            loop.create_task(recorder.run(), name="storage"),
-            loop.create_task(self.stats.run(self.bus.subscribe("stats")), name="stats"),
-            loop.create_task(self.metrics.run(self.bus.subscribe("metrics")), name="metrics"),
-            loop.create_task(
-                self.metrics.refresh_storage(self.database, 15.0, self._stopping),
-                name="metrics-storage",
-            ),
-            loop.create_task(self.indexer.run(), name="recordings"),
-            loop.create_task(self.call_tickets.run(), name="call-tickets"),
-            loop.create_task(self._retention(), name="retention"),
-        ]
-        if self.live is not None:
-            tasks.append(loop.create_task(self.live.run(), name="live-transcription"))
         self.surveys = SurveyDialer(
             self.database,
             self.config.outbound,
@@ -363,7 +376,6 @@ class Service:
             runtime.survey_call,
             self.cipher,
         )
-        tasks.append(loop.create_task(self.surveys.run(), name="surveys"))
         self.data_jobs = DataJobs(
             self.config.source_dir,
             self.database.url,
@@ -372,69 +384,135 @@ class Service:
             zone=ZoneInfo(self.config.center.timezone),
             first_after=FIRST_JOBS_AFTER,
         )
-        tasks.append(loop.create_task(self.data_jobs.run(), name="data-jobs"))
-        tasks.append(loop.create_task(self._inspection(), name="inspection"))
-        tasks.append(loop.create_task(self._alerts(), name="alerts"))
-        self.feed = LiveFeed(Wallboard(self.config.center.timezone), runtime)
+        self.feed = LiveFeed(self.figures, runtime)
         if any(a.browser_phone for a in self.config.agents):
             check_vendor()
-        tasks.append(loop.create_task(self.feed.run(self.bus.subscribe("console")), name="console"))
-        asr_stop = asyncio.Event()
+        console = self.bus.subscribe("console")
+        parts: list[Component] = []
+        if self.decisions is not None:
+            decisions = self.decisions
+            parts.append(Step("decisions", _call(decisions.start), _thread(decisions.close)))
+        if self.live is not None:
+            live = self.live
+            live.start_stream = runtime.stream_audio
+            parts.append(Step("live-transcription-server", live.start, live.close))
+        parts += [
+            Task("storage", recorder.run),
+            Task(
+                "metrics-storage",
+                lambda: self.metrics.refresh_storage(self.database, 15.0, self._stopping),
+            ),
+            Task("recordings", self.indexer.run),
+            Task("call-tickets", self.call_tickets.run),
+            Task("retention", self._retention),
+        ]
+        if self.live is not None:
+            parts.append(Task("live-transcription", self.live.run))
+        parts += [
+            Task("surveys", self.surveys.run),
+            Task("data-jobs", self.data_jobs.run),
+            Task("inspection", self._inspection),
+            Task("alerts", self._alerts),
+            Task("console", lambda: self.feed.run(console)),
+        ]
+        # stopped after the runtime, before the subscribers above: they drain and end
+        parts.append(Step("bus", stop=self._close_bus))
         if transcriber is not None:
-            tasks.append(loop.create_task(transcriber.run(asr_stop), name="transcription"))
-        runner: web.AppRunner | None = None
+            parts.append(self._transcription_task(transcriber))
         if self.options.http_port:
-            app = build_app(
-                runtime,
-                self.stats,
-                self.database,
-                recordings_root(self.config, self.options.workdir),
-                self.ticket_settings,
-                self.options.workdir / "var" / "attachments",
-                self.live,
-                self.metrics,
-                self.feed,
-                self.cipher,
-                open_loopback=self.options.open_loopback,
-            )
-            runner = web.AppRunner(app)
-            await runner.setup()
-            await web.TCPSite(runner, self.options.http_host, self.options.http_port).start()
-        tune_interpreter()
-        engine = loop.create_task(runtime.run(), name="runtime")
-        try:
-            await runtime.started.wait()
-            if on_ready is not None:
-                tasks.append(loop.create_task(on_ready(runtime), name="on-ready"))
-            stopping = loop.create_task(self._stopping.wait())
-            done, _ = await asyncio.wait({engine, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            stopping.cancel()
-            if engine in done:
-                engine.result()  # surface a crash of the owner task
-        finally:
-            self._stopping.set()  # ends the daily tasks too
-            runtime.stop()
-            await asyncio.gather(engine, return_exceptions=True)
-            self.bus.close()
-            asr_stop.set()
-            if transcriber is not None:
-                transcriber.wake()
-            for task in tasks:
-                if task.get_name() == "on-ready":
-                    task.cancel()
-            results = await asyncio.gather(*tasks, return_exceptions=True)
+            parts.append(HttpServer("http", self._app(runtime), *self._address()))
+        return parts
+
+    def _engine_parts(
+        self, runtime: Runtime, on_ready: Callable[[Runtime], Coroutine[Any, Any, None]] | None
+    ) -> list[Component]:
+        """The runtime's owner task, after the interpreter is tuned; then `on_ready`, once
+        the runtime has started."""
+        engine = Task("runtime", runtime.run, signal=runtime.stop)
+        self._engine = engine
+        parts: list[Component] = [
+            Step("interpreter", _call(tune_interpreter)),
+            engine,
+            Step("runtime-started", self._runtime_started),
+        ]
+        if on_ready is not None:
+            parts.append(Task("on-ready", lambda: on_ready(runtime), cancel=True))
+        return parts
+
+    def _transcription_task(self, transcriber: TranscriptionService) -> Task:
+        """Transcription of stored recordings: stopped by its own event (and a wake, should it
+        be waiting for work); its worker processes go with it."""
+        stop = asyncio.Event()
+
+        def signal() -> None:
+            stop.set()
+            transcriber.wake()
+
+        async def close_pool() -> None:
             if self.asr_pool is not None:
                 await asyncio.to_thread(self.asr_pool.close)
-            if self.live is not None:
-                await self.live.close()
-            for task, result in zip(tasks, results, strict=True):
-                if isinstance(result, Exception):
-                    log.error("task %s failed", task.get_name(), exc_info=result)
-            if runner is not None:
-                await runner.cleanup()
-            if self.decisions is not None:
-                await asyncio.to_thread(self.decisions.close)
-            self.database.close()
+
+        return Task("transcription", lambda: transcriber.run(stop), signal=signal, after=close_pool)
+
+    def _app(self, runtime: Runtime) -> web.Application:
+        return build_app(
+            runtime,
+            self.figures,
+            self.database,
+            recordings_root(self.config, self.options.workdir),
+            self.ticket_settings,
+            self.options.workdir / "var" / "attachments",
+            self.live,
+            self.metrics,
+            self.feed,
+            self.cipher,
+            open_loopback=self.options.open_loopback,
+        )
+
+    async def _close_bus(self) -> None:
+        """Once the runtime, the bus's publisher, has stopped (or never started): the
+        subscribers' streams end."""
+        self.bus.close()
+
+    async def _runtime_started(self) -> None:
+        """Until the runtime has started (its links up, state restored)."""
+        assert self.runtime is not None
+        await self._unless_engine_ends(self.runtime.started)
+
+    async def _until_stopped(self) -> None:
+        """Until stop() or the runtime's owner task ends."""
+        await self._unless_engine_ends(self._stopping)
+
+    async def _unless_engine_ends(self, event: asyncio.Event) -> None:
+        """Until `event` is set; the error of the runtime's owner task if it ended first (a
+        crash surfaces here)."""
+        assert self._engine is not None
+        waiting = asyncio.ensure_future(event.wait())
+        ended = asyncio.ensure_future(self._engine.wait())
+        await asyncio.wait({waiting, ended}, return_when=asyncio.FIRST_COMPLETED)
+        waiting.cancel()
+        if ended.done():
+            ended.result()
+        else:
+            ended.cancel()
+
+
+def _call(function: Callable[[], object]) -> Callable[[], Awaitable[None]]:
+    """A plain call as a component's start or stop."""
+
+    async def call() -> None:
+        function()
+
+    return call
+
+
+def _thread(function: Callable[[], object]) -> Callable[[], Awaitable[None]]:
+    """A blocking call, on a worker thread, as a component's start or stop."""
+
+    async def call() -> None:
+        await asyncio.to_thread(function)
+
+    return call
 
 
 def queue_members(config: Config) -> dict[str, Member]:

@@ -35,11 +35,11 @@ from panoramisk.message import Message  # noqa: E402
 
 from callcenter import trace  # noqa: E402
 from callcenter.config import load_config  # noqa: E402
+from callcenter.live_figures.model import percentile  # noqa: E402
 from callcenter.paths import REPO  # noqa: E402
 from callcenter.pbx.asterisk.dialplan import QueueSpec  # noqa: E402
 from callcenter.pbx.asterisk.sandbox import Instance, ensure_root  # noqa: E402
 from callcenter.simulation import Sipp  # noqa: E402
-from callcenter.stats import percentile  # noqa: E402
 from tools.bench_common import (  # noqa: E402
     QUEUE_TOML,
     EngineProcess,

@@ -32,12 +32,13 @@ from callcenter.browser_phone import PhoneUnavailable, phone_account, sipjs_dir,
 from callcenter.bus import Subscription
 from callcenter.config import Config
 from callcenter.data import audit as access_log
+from callcenter.live_figures.model import SLOT_SECONDS, LiveFigures
+from callcenter.live_figures.wallboard import snapshot
 from callcenter.masking import mask_phone, mask_text
 from callcenter.runtime import Runtime
 from callcenter.storage.database import Database
 from callcenter.storage.schema import AuditEntry, Ticket
 from callcenter.tickets.model import STATUS_LABELS, Status
-from callcenter.wallboard import SLOT_SECONDS, Wallboard
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +62,12 @@ async def transcript_read(
 
 
 class LiveFeed:
-    """Applies domain events to the wallboard and wakes every connected console."""
+    """Applies domain events to the live figures and wakes every connected console. Its task
+    is the figures' one consumer of the bus (the metrics and /api/stats read the same model),
+    so a snapshot pushed after an event always includes it."""
 
-    def __init__(self, wallboard: Wallboard, runtime: Runtime) -> None:
-        self.wallboard = wallboard
+    def __init__(self, figures: LiveFigures, runtime: Runtime) -> None:
+        self.figures = figures
         self.runtime = runtime
         self.seq = 0
         self._changed = asyncio.Condition()
@@ -74,7 +77,7 @@ class LiveFeed:
 
     async def run(self, subscription: Subscription) -> None:
         async for e in subscription:
-            self.wallboard.apply(e)
+            self.figures.apply(e)
             if isinstance(e, domain.LiveTranscript):
                 await self._transcript(e)
                 continue
@@ -127,7 +130,7 @@ class LiveFeed:
         return {
             "type": "snapshot",
             "seq": self.seq,
-            **self.wallboard.snapshot(self.runtime, time.time()),
+            **snapshot(self.figures, self.runtime, time.time()),
         }
 
     async def serve(self, request: web.Request) -> web.WebSocketResponse:
@@ -286,7 +289,7 @@ async def wallboard_series(request: web.Request) -> web.Response:
     known = {sk.id for sk in feed.runtime.config.skills}
     if skill != "*" and skill not in known:
         raise ApiError(404, "skill.unknown", f"no skill {skill!r} (known: {sorted(known)})")
-    board = feed.wallboard
+    board = feed.figures
     board.roll(time.time())
     return web.json_response(
         {

@@ -35,10 +35,10 @@ from callcenter.api.keys import ATTACHMENTS, CIPHER, CONFIG_DIR, OUTBOUND, SETTI
 from callcenter.api.live_key import LIVE
 from callcenter.data.crypto import FieldCipher, Undecryptable
 from callcenter.live import LiveTranscription
+from callcenter.live_figures.metrics import Metrics
+from callcenter.live_figures.model import LiveFigures, percentile
 from callcenter.masking import mask_phone
-from callcenter.metrics import Metrics
 from callcenter.runtime import Runtime
-from callcenter.stats import LiveStats, percentile
 from callcenter.storage.database import Database
 from callcenter.storage.schema import CallbackAttemptRecord, CallbackRecord
 from callcenter.tickets import http as tickets
@@ -46,7 +46,7 @@ from callcenter.tickets import sms
 from callcenter.tickets.settings import TicketSettings
 
 RUNTIME: web.AppKey[Runtime] = web.AppKey("runtime", Runtime)
-STATS: web.AppKey[LiveStats] = web.AppKey("stats", LiveStats)
+STATS: web.AppKey[LiveFigures] = web.AppKey("stats", LiveFigures)
 CALLBACK_DB: web.AppKey[Database] = web.AppKey("callback_db", Database)
 HEALTH_DB: web.AppKey[Database] = web.AppKey("health_db", Database)
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics", Metrics)
@@ -59,7 +59,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 def build_app(
     runtime: Runtime,
-    stats: LiveStats,
+    stats: LiveFigures,
     database: Database | None = None,
     recordings_root: Path | None = None,
     ticket_settings: TicketSettings | None = None,

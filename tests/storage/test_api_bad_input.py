@@ -17,10 +17,10 @@ from callcenter.api.console import LiveFeed
 from callcenter.api.http import build_app
 from callcenter.api.openapi import SPEC
 from callcenter.data.crypto import ephemeral_cipher
-from callcenter.metrics import Metrics
+from callcenter.live_figures.metrics import Metrics
+from callcenter.live_figures.model import LiveFigures
 from callcenter.storage.database import Database
 from callcenter.tickets.settings import load_ticket_settings
-from callcenter.wallboard import Wallboard
 from tests.unit.fakes import running_runtime
 
 REPO = Path(__file__).resolve().parents[2]
@@ -110,8 +110,8 @@ async def test_bad_input_on_every_route_is_a_4xx_json_error(
             tmp_path / "recordings",
             load_ticket_settings(REPO / "config"),
             tmp_path / "attachments",
-            metrics=Metrics(),
-            feed=LiveFeed(Wallboard(), harness.runtime),
+            metrics=Metrics(harness.stats),
+            feed=LiveFeed(LiveFigures(), harness.runtime),
             cipher=ephemeral_cipher(),
         )
         failures = []

@@ -19,9 +19,8 @@ from callcenter.api.auth import add_token
 from callcenter.api.console import LiveFeed
 from callcenter.api.http import build_app
 from callcenter.config import load_config
-from callcenter.stats import LiveStats
+from callcenter.live_figures.model import LiveFigures
 from callcenter.storage.database import Database
-from callcenter.wallboard import Wallboard
 from tests.unit.fakes import SHIPPED_CONFIG, Harness, running_runtime
 from tests.unit.test_browser_phone_config import BROWSER_AGENT, WEBRTC
 
@@ -51,9 +50,9 @@ async def phone_api(
     monkeypatch.setenv("CALLCENTER_TOKENS_FILE", str(path))
     monkeypatch.delenv("CALLCENTER_API_TOKEN", raising=False)
     async with running_runtime(load_config(config_dir)) as h:
-        feed = LiveFeed(Wallboard(), h.runtime)
+        feed = LiveFeed(figures := LiveFigures(), h.runtime)
         task = asyncio.create_task(feed.run(h.bus.subscribe("console")))
-        app = build_app(h.runtime, LiveStats(), database, feed=feed)
+        app = build_app(h.runtime, figures, database, feed=feed)
         async with TestClient(TestServer(app)) as c:
             yield c, h, tokens
         task.cancel()

@@ -14,10 +14,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from callcenter.api.auth import add_token
 from callcenter.api.console import LiveFeed
 from callcenter.api.http import build_app
+from callcenter.live_figures.model import LiveFigures
 from callcenter.pbx import base as pbx
-from callcenter.stats import LiveStats
 from callcenter.storage.database import Database
-from callcenter.wallboard import Wallboard
 from tests.unit.fakes import Harness, caller, eventually, running_runtime
 
 NOBODY = "dialect"
@@ -37,9 +36,9 @@ async def console(
     monkeypatch.setenv("CALLCENTER_TOKENS_FILE", str(path))
     monkeypatch.delenv("CALLCENTER_API_TOKEN", raising=False)
     async with running_runtime() as h:
-        feed = LiveFeed(Wallboard(), h.runtime)
+        feed = LiveFeed(figures := LiveFigures(), h.runtime)
         task = asyncio.create_task(feed.run(h.bus.subscribe("console")))
-        app = build_app(h.runtime, LiveStats(), database, feed=feed)
+        app = build_app(h.runtime, figures, database, feed=feed)
         async with TestClient(TestServer(app)) as c:
             yield c, h, tokens
         task.cancel()

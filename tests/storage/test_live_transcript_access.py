@@ -22,12 +22,11 @@ from callcenter.api.http import build_app
 from callcenter.asr.live import LiveTranscriptionServer
 from callcenter.asr.transcriber import Partial, Segment, Transcriber
 from callcenter.live import CallView, LiveTranscription
+from callcenter.live_figures.model import LiveFigures
 from callcenter.pbx import base as pbx
 from callcenter.pbx.asterisk.audiosocket import decode
-from callcenter.stats import LiveStats
 from callcenter.storage.database import Database
 from callcenter.storage.schema import DataAccess
-from callcenter.wallboard import Wallboard
 from tests.unit.fakes import Harness, caller, eventually, running_runtime
 
 Client = TestClient[Any, Any]
@@ -78,12 +77,12 @@ async def center(
             h.bus, h.bus.subscribe("live"), lambda *_: None, _no_model, "127.0.0.1:0", decode
         )
         live.server = cast(LiveTranscriptionServer, FakeServer())
-        feed = LiveFeed(Wallboard(), h.runtime)
+        feed = LiveFeed(figures := LiveFigures(), h.runtime)
         tasks = [
             asyncio.create_task(live.run()),
             asyncio.create_task(feed.run(h.bus.subscribe("console"))),
         ]
-        app = build_app(h.runtime, LiveStats(), database, live=live, feed=feed)
+        app = build_app(h.runtime, figures, database, live=live, feed=feed)
         async with TestClient(TestServer(app)) as c:
             yield Center(c, h, live, tokens)
         for task in tasks:

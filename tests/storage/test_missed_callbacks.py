@@ -16,7 +16,8 @@ from prometheus_client import generate_latest
 from callcenter import domain
 from callcenter.api.http import build_app
 from callcenter.bus import Bus
-from callcenter.metrics import Metrics
+from callcenter.live_figures.metrics import Metrics
+from callcenter.live_figures.model import LiveFigures
 from callcenter.outbound import callback_store
 from callcenter.reports.build import SHANGHAI, build_report
 from callcenter.reports.query import MissedCounts, Period, missed_totals
@@ -126,7 +127,7 @@ async def test_daily_report_and_metrics_show_the_missed_callback_figures(
     assert lines["missed_callback_rate"].label == "漏接回拨率"
     assert lines["missed_callback_rate"].value == 0.75
     assert (lines["missed_callback_p50"].value, lines["missed_callback_p90"].value) == (120, 600)
-    m = Metrics(clock=lambda: T + 3600)
+    m = Metrics(LiveFigures(), clock=lambda: T + 3600)
     counts = database.transaction(m.read_storage)
     assert counts.missed_today == MissedCounts(4, 3, 1, 120.0, 600.0)
     m.observe_stored(counts)

@@ -202,7 +202,8 @@ def test_a_ticket_without_a_number_goes_to_a_person(
 def test_metrics_read_ticket_survey_and_asr_counts_from_storage(
     database: Database, settings: TicketSettings
 ) -> None:
-    from callcenter.metrics import Metrics
+    from callcenter.live_figures.metrics import Metrics
+    from callcenter.live_figures.model import LiveFigures
     from callcenter.storage.schema import AsrJob
 
     database.upgrade()
@@ -216,7 +217,7 @@ def test_metrics_read_ticket_survey_and_asr_counts_from_storage(
             ]
         )
     )
-    m = Metrics(clock=lambda: NOW)
+    m = Metrics(LiveFigures(), clock=lambda: NOW)
     counts = database.transaction(m.read_storage)
     assert dict(counts.tickets) == {"closed": 2}
     assert dict(counts.surveys) == {"scheduled": 1, "manual": 1}

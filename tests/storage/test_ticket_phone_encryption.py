@@ -26,6 +26,7 @@ from callcenter.data import rotation
 from callcenter.data.crypto import FieldCipher, generate_key
 from callcenter.data.fusion import browse
 from callcenter.data.fusion.build import rebuild
+from callcenter.live_figures.model import LiveFigures
 from callcenter.outbound import survey_store as surveys
 from callcenter.outbound.settings import OutboundSettings, SurveySettings
 from callcenter.pbx import base as pbx
@@ -36,7 +37,6 @@ from callcenter.tickets.actions import AcceptHandling, Action, Approve, Close, D
 from callcenter.tickets.errors import NoDataKey
 from callcenter.tickets.model import Actor, Role
 from callcenter.tickets.settings import TicketSettings, load_ticket_settings
-from callcenter.wallboard import Wallboard
 from tests.unit.fakes import caller, eventually, running_runtime
 
 REPO = Path(__file__).resolve().parents[2]
@@ -222,7 +222,7 @@ async def test_views_decrypt_then_show_as_the_policy_says(
             tmp_path / "recordings",
             settings,
             tmp_path / "attachments",
-            feed=LiveFeed(Wallboard(), h.runtime),
+            feed=LiveFeed(LiveFigures(), h.runtime),
             cipher=CIPHER,
         )
         async with TestClient(TestServer(app)) as c:

@@ -244,8 +244,8 @@ async def test_sms_webhook_signed_idempotent_and_in_the_same_flow(
 async def test_openapi_describes_every_route(tmp_path: Path, database: Database) -> None:
     from callcenter.api.console import LiveFeed
     from callcenter.api.openapi import SPEC
-    from callcenter.metrics import Metrics
-    from callcenter.wallboard import Wallboard
+    from callcenter.live_figures.metrics import Metrics
+    from callcenter.live_figures.model import LiveFigures
     from tests.unit.fakes import running_runtime
 
     async with running_runtime() as harness:
@@ -256,8 +256,8 @@ async def test_openapi_describes_every_route(tmp_path: Path, database: Database)
             tmp_path,
             load_ticket_settings(REPO / "config"),
             tmp_path,
-            metrics=Metrics(),
-            feed=LiveFeed(Wallboard(), harness.runtime),
+            metrics=Metrics(harness.stats),
+            feed=LiveFeed(LiveFigures(), harness.runtime),
         )
         routes = {
             (r.resource.canonical, r.method.lower())

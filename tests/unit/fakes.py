@@ -1,5 +1,6 @@
 """A fake of the PBX boundary (callcenter.pbx.base.PbxDriver) and a harness that runs a real
-Runtime against it. Only the PBX is faked: the runtime, ACD, bus and stats are the real ones."""
+Runtime against it. Only the PBX is faked: the runtime, ACD, bus and live figures are the real
+ones."""
 
 from __future__ import annotations
 
@@ -15,10 +16,10 @@ from callcenter import domain
 from callcenter.bus import Bus, Subscription
 from callcenter.config import Config, load_config
 from callcenter.decisions.log import DecisionLog
+from callcenter.live_figures.model import LiveFigures
 from callcenter.outbound.callbacks import PendingCallback
 from callcenter.pbx import base as pbx
 from callcenter.runtime import Runtime
-from callcenter.stats import LiveStats
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED_CONFIG = REPO / "config"
@@ -157,7 +158,7 @@ class Harness:
     runtime: Runtime
     driver: FakeDriver
     bus: Bus
-    stats: LiveStats
+    stats: LiveFigures
     events: list[domain.DomainEvent] = field(default_factory=list)
 
     def of(self, kind: type[E]) -> list[E]:
@@ -195,7 +196,7 @@ async def running_runtime(
     cfg = config if config is not None else load_config(SHIPPED_CONFIG)
     bus = Bus()
     driver = FakeDriver("a")
-    stats = LiveStats()
+    stats = LiveFigures()
     runtime = Runtime(
         cfg,
         {"a": driver},

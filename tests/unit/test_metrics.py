@@ -6,7 +6,8 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from callcenter import domain
-from callcenter.metrics import Metrics, StoredCounts
+from callcenter.live_figures.metrics import Metrics, StoredCounts
+from callcenter.live_figures.model import LiveFigures
 from callcenter.pbx import base as pbx
 from tests.unit.fakes import caller, eventually, running_runtime
 
@@ -22,7 +23,8 @@ def samples(text: bytes) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
 def test_counters_and_service_level_follow_the_calls() -> None:
-    m = Metrics(clock=lambda: 1000.0)
+    figures = LiveFigures()
+    m = Metrics(figures, clock=lambda: 1000.0)
     events: list[domain.DomainEvent] = []
     for i, (reason, waited) in enumerate(
         [("answered", 4.0), ("answered", 18.0), ("answered", 40.0), ("abandoned", 25.0)]
@@ -33,7 +35,7 @@ def test_counters_and_service_level_follow_the_calls() -> None:
     events.append(domain.OfferRejected("c0", "1001", "no_answer", 15.0, 1.0))
     events.append(domain.CallFinished("c0", "1001", 95.0, 100.0))
     for e in events:
-        m.apply(e)
+        figures.apply(e)
     m.observe_stored(StoredCounts(asr_pending=3, tickets=(("accepted", 2),), overdue=1))
     found = samples(generate_latest(m.registry))
     assert found[("callcenter_callers_joined_total", (("skill", "general"),))] == 4
@@ -50,7 +52,8 @@ def test_counters_and_service_level_follow_the_calls() -> None:
 
 
 async def test_live_state_is_read_at_scrape_time() -> None:
-    m = Metrics()
+    figures = LiveFigures()
+    m = Metrics(figures)
     async with running_runtime() as h:
         h.driver.emit(caller("w1", skill=NOBODY))
         h.driver.emit(caller("c1", did="12333", number="13900000001"))
@@ -58,7 +61,7 @@ async def test_live_state_is_read_at_scrape_time() -> None:
         h.driver.emit(pbx.AgentAnswered("a", "c1", "1002"))
         await eventually(lambda: h.runtime.acd.agent("1002").state == "on_call")
         for e in h.events:
-            m.apply(e)
+            figures.apply(e)
         found = samples(m.exposition(h.runtime))
     assert found[("callcenter_queue_callers", (("skill", NOBODY), ("state", "waiting")))] == 1
     assert found[("callcenter_queue_longest_wait_seconds", (("skill", NOBODY),))] >= 0
@@ -87,7 +90,7 @@ def test_grafana_dashboard_queries_only_metrics_the_engine_exports() -> None:
     suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count")}
     exported = {
         f.name + suffix
-        for f in Metrics().registry.collect()
+        for f in Metrics(LiveFigures()).registry.collect()
         for suffix in suffixes.get(f.type, ("",))
     }
     assert used and used <= exported, used - exported

@@ -9,8 +9,9 @@ from zoneinfo import ZoneInfo
 from prometheus_client import generate_latest
 
 from callcenter import domain
-from callcenter.metrics import Metrics
-from callcenter.wallboard import Wallboard, missed_view, nearest_rank
+from callcenter.live_figures.metrics import Metrics
+from callcenter.live_figures.model import LiveFigures
+from callcenter.live_figures.wallboard import missed_view, nearest_rank
 
 T = datetime(2026, 12, 1, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai")).timestamp()
 
@@ -39,7 +40,7 @@ def events() -> list[domain.DomainEvent]:
 
 
 def test_wallboard_shows_todays_missed_callback_rate_and_time_to_callback() -> None:
-    w = Wallboard()
+    w = LiveFigures()
     for e in events():
         w.apply(e)
     figures = missed_view(w.missed)
@@ -64,9 +65,10 @@ def test_nearest_rank_percentiles() -> None:
 
 
 def test_metrics_count_missed_callers_and_time_to_callback() -> None:
-    m = Metrics(clock=lambda: T)
+    figures = LiveFigures()
+    m = Metrics(figures, clock=lambda: T)
     for e in events():
-        m.apply(e)
+        figures.apply(e)
     text = generate_latest(m.registry).decode()
     assert 'callcenter_missed_callers_total{outcome="task",reason="abandoned"} 5.0' in text
     assert 'callcenter_missed_callers_total{outcome="misdial",reason="abandoned"} 1.0' in text

@@ -11,9 +11,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from callcenter import domain
 from callcenter.api.http import build_app
 from callcenter.config import load_config
-from callcenter.metrics import Metrics
+from callcenter.live_figures.metrics import Metrics
+from callcenter.live_figures.wallboard import snapshot
 from callcenter.pbx import base as pbx
-from callcenter.wallboard import Wallboard
 from tests.unit.fakes import SHIPPED_CONFIG, caller, eventually, running_runtime, settle
 
 
@@ -56,7 +56,7 @@ async def test_auto_pause_alert_on_the_bus_in_metrics_and_on_the_wallboard() -> 
     )
     cfg = dataclasses.replace(cfg, queue=queue)
     async with running_runtime(cfg) as h:
-        metrics, wallboard = Metrics(), Wallboard()
+        metrics = Metrics(h.stats)
         for n, agent in enumerate(("1001", "1002", "1004")):
             h.driver.emit(caller(f"c{n}", did="12345"))
             await eventually(lambda: any(o[1] == (agent,) for o in h.driver.offers))  # noqa: B023
@@ -69,7 +69,7 @@ async def test_auto_pause_alert_on_the_bus_in_metrics_and_on_the_wallboard() -> 
         text = metrics.exposition(h.runtime).decode()
         assert "callcenter_auto_pause_alert 1.0" in text
         assert "callcenter_agents_auto_paused 3.0" in text
-        board = wallboard.snapshot(h.runtime, 0.0)
+        board = snapshot(h.stats, h.runtime, 0.0)
         assert board["auto_pause"] == {"alert": True, "paused": 3, "logged_in": 4}
 
 

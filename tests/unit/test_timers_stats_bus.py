@@ -8,7 +8,8 @@ import pytest
 
 from callcenter import domain
 from callcenter.bus import Bus
-from callcenter.stats import LiveStats, percentile
+from callcenter.live_figures.model import LiveFigures, percentile
+from callcenter.live_figures.report import by_agent, by_skill, report, summary_line
 from callcenter.timers import Timers
 
 # --- timers ----------------------------------------------------------------------------------
@@ -116,7 +117,7 @@ def left(call_id: str, reason: str, waited: float = 0.0) -> domain.CallerLeft:
     ],
 )
 def test_leave_reason_counters(reason: str, counter: str) -> None:
-    s = LiveStats()
+    s = LiveFigures()
     s.apply(joined("c1", "labor"))
     assert s.waiting == {"c1"}
     s.apply(left("c1", reason, 3.0))
@@ -124,11 +125,11 @@ def test_leave_reason_counters(reason: str, counter: str) -> None:
     assert getattr(s, counter) == 1
     others = {"answered", "abandoned", "timeouts", "overflows", "fallbacks", "no_agents"}
     assert all(getattr(s, name) == 0 for name in others - {counter})
-    assert s.by_skill["labor"][reason] == 1
+    assert by_skill(s)["labor"][reason] == 1
 
 
 def test_stats_of_a_call_flow() -> None:
-    s = LiveStats()
+    s = LiveFigures()
     flow: list[domain.DomainEvent] = [
         joined("c1"),
         joined("c2", "labor"),
@@ -150,22 +151,22 @@ def test_stats_of_a_call_flow() -> None:
     assert (s.joined, s.offered, s.rejected, s.answered, s.finished) == (2, 2, 1, 2, 1)
     assert s.waits == [20.0, 4.0]
     assert s.service_level() == 0.5  # 4 s is within 15 s, 20 s is not
-    assert s.by_skill["general"]["within_15s"] == 0
-    assert s.by_skill["labor"]["within_15s"] == 1
-    assert s.by_skill["general"]["joined"] == 1
-    assert s.by_agent["1001"] == {"offered": 1, "not_answered": 1}
-    assert s.by_agent["1002"] == {"offered": 1, "answered": 1}
-    assert s.talk["1002"] == 60
+    assert by_skill(s)["general"]["within_15s"] == 0
+    assert by_skill(s)["labor"]["within_15s"] == 1
+    assert by_skill(s)["general"]["joined"] == 1
+    assert by_agent(s)["1001"] == {"offered": 1, "not_answered": 1}
+    assert by_agent(s)["1002"] == {"offered": 1, "answered": 1}
+    assert s.talk_by["1002"] == 60
     assert s.agent_state == {"1001": "on_break/idle(no_answer)", "1002": "available/wrap_up"}
-    assert "answered    2" in s.summary_line()
-    assert "SL15  50.0%" in s.summary_line()
-    report = s.report()
-    assert "callers joined      2" in report
-    assert "offers              2 (1 not answered)" in report
+    assert "answered    2" in summary_line(s)
+    assert "SL15  50.0%" in summary_line(s)
+    text = report(s)
+    assert "callers joined      2" in text
+    assert "offers              2 (1 not answered)" in text
 
 
 def test_service_level_without_answers() -> None:
-    s = LiveStats()
+    s = LiveFigures()
     s.apply(joined("c1"))
     s.apply(left("c1", "abandoned", 50.0))
     assert s.service_level() == 0.0
@@ -173,15 +174,15 @@ def test_service_level_without_answers() -> None:
 
 
 def test_left_without_join_is_counted_under_unknown_skill() -> None:
-    s = LiveStats()
+    s = LiveFigures()
     s.apply(left("ghost", "abandoned"))
     assert s.abandoned == 1
-    assert s.by_skill["?"]["abandoned"] == 1
+    assert by_skill(s)["?"]["abandoned"] == 1
 
 
 async def test_stats_run_consumes_the_bus_until_closed() -> None:
     bus = Bus()
-    s = LiveStats()
+    s = LiveFigures()
     task = asyncio.create_task(s.run(bus.subscribe("stats")))
     bus.publish(joined("c1"))
     bus.publish(left("c1", "abandoned"))

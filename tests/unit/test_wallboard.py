@@ -6,7 +6,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from callcenter import domain
-from callcenter.wallboard import OVERALL, Wallboard
+from callcenter.live_figures.model import OVERALL, LiveFigures
 
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -20,7 +20,7 @@ def joined(call: str, skill: str, when: float) -> domain.CallerJoined:
 
 
 def test_service_level_answer_and_abandon_rates_per_skill_and_overall() -> None:
-    w = Wallboard()
+    w = LiveFigures()
     t = at("2026-11-25 09:00")
     events: list[domain.DomainEvent] = []
     for i, (skill, reason, waited) in enumerate(
@@ -36,11 +36,11 @@ def test_service_level_answer_and_abandon_rates_per_skill_and_overall() -> None:
     events.append(domain.CallFinished("c0", "1001", 100.0, t + 200))
     for e in events:
         w.apply(e)
-    general = w.figures["general"].view()
+    general = w.today["general"].view()
     assert general["service_level_15"] == 0.5 and general["service_level_20"] == 1.0
     assert round(general["answer_rate"], 3) == 0.667 and round(general["abandon_rate"], 3) == 0.333
     assert general["average_wait"] == 14.0 and general["handled"] == 1
-    overall = w.figures[OVERALL].view()
+    overall = w.today[OVERALL].view()
     assert (overall["joined"], overall["answered"], overall["callbacks"]) == (5, 3, 1)
     nine = 9 * 4  # the 09:00-09:15 slot
     assert w.series[nine] == {
@@ -61,15 +61,15 @@ def test_service_level_answer_and_abandon_rates_per_skill_and_overall() -> None:
 
 
 def test_a_new_day_starts_from_zero() -> None:
-    w = Wallboard()
+    w = LiveFigures()
     w.apply(joined("late", "general", at("2026-11-25 23:59")))
-    assert w.figures[OVERALL].joined == 1
+    assert w.today[OVERALL].joined == 1
     w.apply(joined("early", "general", at("2026-11-26 00:01")))
-    assert w.figures[OVERALL].joined == 1 and w.day == "2026-11-26"
+    assert w.today[OVERALL].joined == 1 and w.day == "2026-11-26"
     assert sum(s["joined"] for s in w.series) == 1
 
 
 def test_time_in_state_starts_at_the_last_change() -> None:
-    w = Wallboard()
+    w = LiveFigures()
     w.apply(domain.AgentStateChanged("1001", "available", "on_call", "", 123.0))
     assert w.agent_since == {"1001": 123.0}

@@ -1,10 +1,11 @@
 """Prometheus metrics (prometheus-client), on a registry of their own.
 
 Three sources, none of which blocks the event loop:
-- domain events from the bus: counters and histograms (joins, offers, answers, leaves by
-  reason, waits, talk, callbacks, surveys, PBX reconnects);
+- the live figures (`model.LiveFigures`, counted once from the domain events), read at scrape
+  time: counters and histograms (joins, offers, answers, leaves by reason, waits, talk,
+  callbacks, surveys, PBX reconnects) and the service level and abandon rate per skill;
 - the runtime's state, read in the loop at scrape time: queue size and longest wait per skill,
-  agents by status and state, PBX links, service level;
+  agents by status and state, PBX links;
 - storage, read on a worker thread every `refresh` seconds: the ASR backlog and latency, tickets
   by status and overdue, callbacks and surveys by state, today's 漏接回拨 (missed callers,
   callback rate, time to callback p50/p90: the same figures as the reports, so a restart
@@ -16,20 +17,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from prometheus_client import CollectorRegistry, Gauge, Histogram, generate_latest
-from prometheus_client import Counter as PCounter
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+from prometheus_client.samples import Sample
+from prometheus_client.utils import floatToGoString as _go_float
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from callcenter import domain
-from callcenter.bus import Subscription
+from callcenter.live_figures.model import SERVICE_LEVELS, Distribution, LiveFigures, Tally
 from callcenter.reports.query import MissedCounts, Period, missed_totals
 from callcenter.runtime import Runtime
 from callcenter.storage.database import Database
@@ -37,19 +42,9 @@ from callcenter.storage.schema import AsrJob, CallbackRecord, Survey, Ticket
 from callcenter.tickets.model import OPEN_STATUSES
 
 log = logging.getLogger(__name__)
+le = cast(Callable[[float], str], _go_float)  # a bucket's bound as the client writes it
 
-WAIT_BUCKETS = (1, 5, 10, 15, 20, 30, 60, 120, 300, 600, 1800)
-TALK_BUCKETS = (10, 30, 60, 120, 180, 300, 600, 1200, 3600)
-CALLBACK_BUCKETS = (60, 300, 600, 1800, 3600, 7200, 14400, 28800, 86400)
 ASR_BUCKETS = (1, 5, 10, 30, 60, 120, 300, 900, 3600)
-SERVICE_LEVELS = (15.0, 20.0)
-
-
-@dataclass
-class _SkillWaits:
-    answered: int = 0
-    within: Counter[float] = field(default_factory=Counter)
-    abandoned: int = 0
 
 
 @dataclass(frozen=True)
@@ -64,84 +59,130 @@ class StoredCounts:
     missed_today: MissedCounts = MissedCounts()
 
 
-class Metrics:
-    def __init__(
-        self, clock: Callable[[], float] = time.time, timezone: str = "Asia/Shanghai"
-    ) -> None:
-        self.clock = clock
-        self.zone = ZoneInfo(timezone)  # where "today" starts for the 漏接回拨 figures
-        self.registry = CollectorRegistry()
-        r = self.registry
-        self.joined = PCounter(
-            "callcenter_callers_joined", "Callers who joined the queue", ["skill"], registry=r
+def _counter(name: str, doc: str, labels: list[str], tally: Tally[Any]) -> CounterMetricFamily:
+    family = CounterMetricFamily(name, doc, labels=labels)
+    for key, value in tally.counts.items():
+        values = list(key) if isinstance(key, tuple) else [key]
+        family.add_metric(values, value, created=tally.since[key])
+    return family
+
+
+def _histogram(
+    name: str, doc: str, label: str | None, by_label: dict[str, Distribution]
+) -> HistogramMetricFamily:
+    """A histogram family: one child per label value ("" with no label)."""
+    names = [label] if label else []
+    family = HistogramMetricFamily(name, doc, labels=names)
+    for value, d in by_label.items():
+        values = [value] if label else []
+        cumulative, buckets = 0.0, []
+        for bound, n in zip((*d.bounds, math.inf), d.counts, strict=True):
+            cumulative += n
+            buckets.append((le(bound), cumulative))
+        family.add_metric(values, buckets, d.sum)
+        family.samples.append(
+            Sample(f"{name}_created", dict(zip(names, values, strict=True)), d.since)
         )
-        self.offers = PCounter("callcenter_offers", "Offers made to agents (rings)", registry=r)
-        self.rejected = PCounter(
+    return family
+
+
+class EventCounts(Collector):
+    """The live figures' since-start counts as Prometheus counters and histograms."""
+
+    def __init__(self, figures: LiveFigures) -> None:
+        self.figures = figures
+
+    def collect(self) -> Iterator[Metric]:
+        f = self.figures
+        yield _counter(
+            "callcenter_callers_joined",
+            "Callers who joined the queue",
+            ["skill"],
+            f.joined_by_skill,
+        )
+        offers = CounterMetricFamily("callcenter_offers", "Offers made to agents (rings)")
+        offers.add_metric([], f.offered, created=f.started)
+        yield offers
+        yield _counter(
             "callcenter_offers_not_answered",
             "Offers an agent did not take, by outcome (no_answer, refused, failed, unreachable)",
             ["reason"],
-            registry=r,
+            f.not_answered,
         )
-        self.answered = PCounter(
-            "callcenter_calls_answered", "Callers connected to an agent", ["skill"], registry=r
+        answered: Tally[str] = Tally()
+        for (skill, reason), n in f.left.counts.items():
+            if reason == "answered":
+                answered.counts[skill] = n
+                answered.since[skill] = f.left.since[(skill, reason)]
+        yield _counter(
+            "callcenter_calls_answered", "Callers connected to an agent", ["skill"], answered
         )
-        self.left = PCounter(
+        yield _counter(
             "callcenter_callers_left",
             "Callers who left the queue, by reason (answered, abandoned, timeout, callback ...)",
             ["skill", "reason"],
-            registry=r,
+            f.left,
         )
-        self.waits = Histogram(
+        yield _histogram(
             "callcenter_wait_seconds",
             "Time in queue of answered callers",
-            ["skill"],
-            buckets=WAIT_BUCKETS,
-            registry=r,
+            "skill",
+            f.wait_seconds,
         )
-        self.abandon_waits = Histogram(
+        yield _histogram(
             "callcenter_abandon_wait_seconds",
             "Time in queue of callers who hung up waiting",
-            ["skill"],
-            buckets=WAIT_BUCKETS,
-            registry=r,
+            "skill",
+            f.abandon_seconds,
         )
-        self.talk = Histogram(
-            "callcenter_talk_seconds",
-            "Talk time of finished calls",
-            buckets=TALK_BUCKETS,
-            registry=r,
+        yield _histogram(
+            "callcenter_talk_seconds", "Talk time of finished calls", None, {"": f.talk_seconds}
         )
-        self.reconnects = PCounter(
+        yield _counter(
             "callcenter_pbx_link_changes",
             "PBX link up/down transitions",
             ["node", "up"],
-            registry=r,
+            f.link_changes,
         )
-        self.callbacks = PCounter(
-            "callcenter_callbacks", "Callbacks requested and closed", ["outcome"], registry=r
+        yield _counter(
+            "callcenter_callbacks", "Callbacks requested and closed", ["outcome"], f.callbacks
         )
-        self.callback_attempts = PCounter(
-            "callcenter_callback_attempts", "Stages of callback attempts", ["outcome"], registry=r
+        yield _counter(
+            "callcenter_callback_attempts",
+            "Stages of callback attempts",
+            ["outcome"],
+            f.callback_attempts,
         )
-        self.missed = PCounter(
+        yield _counter(
             "callcenter_missed_callers",
             "Callers who left the queue unanswered (漏接), by reason and what became of them "
             "(task, merged, repeat, misdial, undialable)",
             ["reason", "outcome"],
-            registry=r,
+            f.missed_callers,
         )
-        self.time_to_callback = Histogram(
+        yield _histogram(
             "callcenter_missed_callback_seconds",
             "From a caller's miss to the first call back to it (漏接回拨)",
-            buckets=CALLBACK_BUCKETS,
-            registry=r,
+            None,
+            {"": f.time_to_callback},
         )
-        self.survey_calls = PCounter(
-            "callcenter_survey_calls", "Survey call results", ["result"], registry=r
+        yield _counter("callcenter_survey_calls", "Survey call results", ["result"], f.survey_calls)
+        yield _counter(
+            "callcenter_emergency_links",
+            "Emergency transfer steps",
+            ["line", "status"],
+            f.emergency,
         )
-        self.emergency = PCounter(
-            "callcenter_emergency_links", "Emergency transfer steps", ["line", "status"], registry=r
-        )
+
+
+class Metrics:
+    def __init__(self, figures: LiveFigures, clock: Callable[[], float] = time.time) -> None:
+        self.figures = figures
+        self.clock = clock
+        self.zone = ZoneInfo(figures.timezone)  # where "today" starts for the 漏接回拨 figures
+        self.registry = CollectorRegistry()
+        r = self.registry
+        r.register(EventCounts(figures))
         # state read at scrape time
         self.queue = Gauge(
             "callcenter_queue_callers", "Callers in the queue", ["skill", "state"], registry=r
@@ -226,64 +267,7 @@ class Metrics:
             ["quantile"],
             registry=r,
         )
-        self._missed_at: dict[str, float] = {}  # missed-call task -> when the caller left
-        self._skill_of: dict[str, str] = {}
-        self._skill_waits: dict[str, _SkillWaits] = {}
         self._asr_seen = 0.0
-
-    # --- events ------------------------------------------------------------------------------
-
-    def apply(self, e: domain.DomainEvent) -> None:
-        if isinstance(e, domain.CallerJoined):
-            if e.call_id not in self._skill_of:
-                self._skill_of[e.call_id] = e.skill
-                self.joined.labels(e.skill).inc()
-        elif isinstance(e, domain.OfferMade):
-            self.offers.inc()
-        elif isinstance(e, domain.OfferRejected):
-            self.rejected.labels(e.reason).inc()
-        elif isinstance(e, domain.CallerLeft):
-            skill = self._skill_of.get(e.call_id, "")
-            self.left.labels(skill, e.reason).inc()
-            stats = self._skill_waits.setdefault(skill, _SkillWaits())
-            if e.reason == "answered":
-                self.answered.labels(skill).inc()
-                self.waits.labels(skill).observe(e.waited)
-                stats.answered += 1
-                for threshold in SERVICE_LEVELS:
-                    if e.waited <= threshold:
-                        stats.within[threshold] += 1
-            elif e.reason == "abandoned":
-                self.abandon_waits.labels(skill).observe(e.waited)
-                stats.abandoned += 1
-        elif isinstance(e, domain.CallFinished):
-            self.talk.observe(e.talk_seconds)
-        elif isinstance(e, domain.CallClosed):
-            self._skill_of.pop(e.call_id, None)
-        elif isinstance(e, domain.PbxConnection):
-            self.reconnects.labels(e.node, "1" if e.up else "0").inc()
-        elif isinstance(e, domain.CallbackRequested):
-            self.callbacks.labels("requested" if e.kind == "queued" else "missed").inc()
-            if e.kind == "missed":
-                self._missed_at[e.call_id] = e.at
-        elif isinstance(e, domain.MissedCall):
-            self.missed.labels(e.reason, e.outcome).inc()
-        elif isinstance(e, domain.CallbackClosed):
-            self.callbacks.labels(e.outcome).inc()
-            self._missed_at.pop(e.call_id, None)
-        elif isinstance(e, domain.CallbackAttempt):
-            self.callback_attempts.labels(e.outcome).inc()
-            missed_at = self._missed_at.get(e.call_id)
-            if e.outcome == "agent" and e.attempt == 1 and missed_at is not None:
-                self.time_to_callback.observe(max(0.0, e.at - missed_at))
-        elif isinstance(e, domain.SurveyEvent):
-            self.survey_calls.labels(e.result).inc()
-        elif isinstance(e, domain.EmergencyLinked):
-            self.emergency.labels(e.line, e.status).inc()
-
-    async def run(self, subscription: Subscription) -> None:
-        async for e in subscription:
-            self.apply(e)
 
     # --- scrape --------------------------------------------------------------------------------
 
@@ -320,12 +304,14 @@ class Metrics:
         if runtime.decisions is not None:
             self.decisions_dropped.set(runtime.decisions.log.dropped)
             self.decisions_backlog.set(runtime.decisions.log.backlog())
-        for skill, s in self._skill_waits.items():
+        f = self.figures
+        for skill in dict.fromkeys(skill for skill, _ in f.left.counts):
+            answered, abandoned = f.left[(skill, "answered")], f.left[(skill, "abandoned")]
             for threshold in SERVICE_LEVELS:
-                share = s.within[threshold] / s.answered if s.answered else 0.0
+                share = f.within[(skill, threshold)] / answered if answered else 0.0
                 self.service_level.labels(skill, f"{threshold:g}").set(share)
-            total = s.answered + s.abandoned
-            self.abandon_rate.labels(skill).set(s.abandoned / total if total else 0.0)
+            total = answered + abandoned
+            self.abandon_rate.labels(skill).set(abandoned / total if total else 0.0)
 
     def observe_stored(self, counts: StoredCounts) -> None:
         self.asr_backlog.set(counts.asr_pending)
