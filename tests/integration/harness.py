@@ -91,6 +91,10 @@ FS_AGENT_SIP = 25540 + OFFSET
 FS_AGENT_RTP = 24400 + OFFSET  # 24400-24899
 FS_CALLER_SIP = 24900 + OFFSET  # 24900-24949
 FS_CALLER_RTP = 23000 + OFFSET  # 23000-23999
+# the FreeSWITCH center's carrier trunk far end (citizens()): apart from the Asterisk one's,
+# whose phone may still hold its port in the same session
+FS_CARRIER_PORT = 25529 + OFFSET
+FS_CITIZEN_RTP = 24960 + OFFSET  # 24960-24999
 
 ASTERISK_NODE = f"""
 [[pbx.nodes]]
@@ -600,7 +604,7 @@ class Center:
             own_config=True,
             recordings_dir=node.recordings_dir,
             recordings_host=self.recordings_root,
-            carrier_port=CARRIER_PORT,
+            carrier_port=FS_CARRIER_PORT,
         )
         self.fs.stop()  # a fresh FreeSWITCH for every test session, without the finished
         for old in (self.fs.dir / "db").glob("*"):  # calls (mod_db) an earlier one kept
@@ -650,6 +654,11 @@ class Center:
         else:
             self.instance.cli("channel request hangup all")
 
+    @property
+    def prompts(self) -> Path:
+        """Where the PBX's prompts are (<id>.wav), as built from the config."""
+        return (self.fs.dir if self.kind == "freeswitch" else self.instance.dir) / "prompts"
+
     def cut_link(self) -> None:
         """Cut the engine's control link (AMI, ESL) and refuse new connections."""
         self.proxy.cut()
@@ -695,13 +704,14 @@ class Center:
         if self._citizens is not None:
             self._citizens.close()
             self._callers.remove(self._citizens)
+        fs = self.kind == "freeswitch"
         phone = Softphone(
-            f"127.0.0.1:{SIP_PORT}",
-            port=CARRIER_PORT,
+            self.sip,
+            port=FS_CARRIER_PORT if fs else CARRIER_PORT,
             accounts=[(n, "") for n in numbers],
             play=str(self.caller_tone),
             record_dir=str(self.recordings),
-            rtp_port=CALLER_RTP + 1400,
+            rtp_port=FS_CITIZEN_RTP if fs else CALLER_RTP + 1400,
         )
         phone.wait_for(lambda e: e.get("event") == "ready")
         self._callers.append(phone)

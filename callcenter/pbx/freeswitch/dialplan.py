@@ -25,6 +25,7 @@ TEMPLATES = REPO / "dialplans" / "freeswitch"
 
 PARTS = (
     "cc-dialplan.xml",
+    "cc-callback.xml",
     "cc-directory.xml",
     "cc-sofia.conf.xml",
     "cc-acl.conf.xml",
@@ -74,6 +75,7 @@ class RenderParams:
     recordings_dir: str = "/var/lib/freeswitch/recordings/callcenter"
     timezone: str = "Asia/Shanghai"
     record: bool = True
+    prompts_dir: str = "/usr/share/freeswitch/sounds/callcenter"
     modules: tuple[str, ...] = MODULES
 
 
@@ -163,6 +165,7 @@ def context(config: Config, params: RenderParams) -> dict[str, Any]:
         "recordings_dir": params.recordings_dir,
         "timezone": params.timezone,
         "record": params.record,
+        "prompts_dir": params.prompts_dir,
     }
 
 

@@ -48,6 +48,7 @@ from callcenter.pbx.base import (
     PbxEvent,
     RecordingStarted,
 )
+from callcenter.pbx.freeswitch import callbacks
 from callcenter.pbx.freeswitch.esl import (
     EslAuthError,
     EslClient,
@@ -61,12 +62,14 @@ log = logging.getLogger(__name__)
 EVENTS = (
     "CHANNEL_HANGUP",
     "CHANNEL_HANGUP_COMPLETE",
+    *callbacks.EVENTS,
     "CUSTOM",  # every word after CUSTOM is a subclass
     "cc::join",
     "cc::fallback",
     "sofia::register",
     "sofia::unregister",
     "sofia::expire",
+    *callbacks.SUBCLASSES,
 )
 FINISHED_REALM = "cc-done"  # mod_db realm of the dialplan's record of every ended call
 RECONNECT_FIRST = 1.0
@@ -157,6 +160,19 @@ class FreeswitchDriver:
         self._record = False
         self._recordings = ""
         self._timezone = ""
+        self._prompts = ""
+        self._callbacks = callbacks.Callbacks(
+            node,
+            self._client,
+            self._events.put_nowait,
+            self._spawn,
+            self._dials,
+            outbound_dial,
+            lambda: self._prompts,
+            lambda call_id: self._calls[call_id].where if call_id in self._calls else "",
+            self._moved,
+            self._record_as,
+        )
 
     # --- link --------------------------------------------------------------------------------
 
@@ -212,6 +228,7 @@ class FreeswitchDriver:
         self._record = (await self._client.api("global_getvar cc_record")).strip() == "1"
         self._recordings = (await self._client.api("global_getvar cc_recordings")).strip()
         self._timezone = (await self._client.api("global_getvar cc_timezone")).strip()
+        self._prompts = (await self._client.api("global_getvar cc_prompts")).strip()
 
     async def close(self) -> None:
         self._closing = True
@@ -228,6 +245,8 @@ class FreeswitchDriver:
     # --- events ------------------------------------------------------------------------------
 
     def _on_event(self, e: EslEvent) -> None:
+        if self._callbacks.on_event(e):
+            return
         name = e.name
         if name == "CUSTOM":
             sub = e.get("Event-Subclass")
@@ -392,13 +411,23 @@ class FreeswitchDriver:
             await self._start_recording(call)
 
     async def _start_recording(self, call: _Call) -> None:
-        """Record the bridged call: mixed, the caller's voice alone (what its channel reads)
-        and the agent's alone (what is written to it), as `<path>.wav`, `-caller`, `-agent`."""
+        rel = await self._record_legs(call.call_id, call.call_id)
+        if rel:
+            call.recording = rel
+
+    async def _record_as(self, uuid_: str, call_id: str) -> None:
+        """Record a callback's citizen leg under the call's id, when recording is on."""
+        if self._record:
+            await self._record_legs(uuid_, call_id)
+
+    async def _record_legs(self, u: str, call_id: str) -> str:
+        """Record the bridged channel `u`: mixed, the caller's voice alone (what its channel
+        reads) and the agent's alone (what is written to it), as `<path>.wav`, `-caller`,
+        `-agent`, named by `call_id`; the relative path ("" when it failed)."""
         # the center's date (FreeSWITCH's strftime_tz knows only zones its timezones.conf lists)
         zone = ZoneInfo(self._timezone) if self._timezone else None
-        rel = f"{datetime.now(zone):%Y/%m/%d}/{call.call_id}"
+        rel = f"{datetime.now(zone):%Y/%m/%d}/{call_id}"
         base = f"{self._recordings}/{rel}"
-        u = call.call_id
         try:
             for suffix, read_only, write_only in (
                 ("", "false", "false"),
@@ -415,11 +444,13 @@ class FreeswitchDriver:
             )
         except EslError as exc:
             log.warning("node %s: recording %s failed: %s", self.node, u, exc)
-            return
-        call.recording = rel
-        self._events.put_nowait(RecordingStarted(self.node, call.call_id, rel))
+            return ""
+        self._events.put_nowait(RecordingStarted(self.node, call_id, rel))
+        return rel
 
     async def cancel_offer(self, call_id: str, agent_ids: tuple[str, ...]) -> None:
+        if self._callbacks.cancel(call_id, agent_ids):
+            return
         call = self._calls.get(call_id)
         if call is None:
             return
@@ -562,6 +593,9 @@ class FreeswitchDriver:
             route = "fallback"
             agent = self._by_user.get(fallback_agent, "") if fallback_answered else ""
             connected_at = _float(fallback_answered) if agent else 0.0
+        elif where.startswith("callback"):
+            route = "callback"
+            connected_at = 0.0
         elif where in ("join", "hold", "connected"):
             route = "engine"
             connected_at = _micro(connected) if agent and connected else 0.0
@@ -610,10 +644,23 @@ class FreeswitchDriver:
         raise self._missing("supervisor listen/whisper/barge (spy)")
 
     async def announce(self, call_id: str, prompts: tuple[str, ...], callback_offer: bool) -> None:
-        raise self._missing("announcements to waiting callers")
+        """Leave the prompts in cc_announce: the hold loop plays them at its next turn."""
+        call = self._calls.get(call_id)
+        if call is not None and call.where == "hold" and prompts:
+            files = "!".join(f"{self._prompts}/{p}.wav" for p in prompts)
+            await self._client.api(f"uuid_setvar {call_id} cc_announce file_string://{files}")
+        if callback_offer and call is not None and call.where == "hold":
+            self._callbacks.offer(call_id)
 
     async def callback(self, call: OutboundCall, agent_id: str, ring_timeout: float) -> None:
-        raise self._missing("queued callback")
+        await self._callbacks.callback(call, agent_id, ring_timeout)
+
+    def _moved(self, call_id: str, where: str) -> None:
+        """A waiting caller left the engine's queue in the dialplan (took the callback)."""
+        call = self._calls.get(call_id)
+        if call is not None:
+            call.where = where
+            self._stop_ringing(call)
 
     async def survey_call(self, call: OutboundCall, input_timeout: float, retries: int) -> None:
         raise self._missing("survey calls (回访)")

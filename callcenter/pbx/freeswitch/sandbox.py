@@ -37,6 +37,7 @@ from callcenter.pbx.base import SandboxError
 from callcenter.pbx.freeswitch.dialplan import RenderParams, render
 from callcenter.pbx.freeswitch.esl import EslClient, EslError
 from callcenter.pbx.sandboxes import build_root, cached_root, write_hold_music
+from callcenter.prompts import build_prompts, prompt_texts
 
 BUILD_SCRIPT = REPO / "tools" / "sandbox" / "build_freeswitch.sh"
 FREESWITCH = "/opt/freeswitch/bin/freeswitch"
@@ -173,6 +174,7 @@ class Instance:
         templates as a deployment (dialplans/freeswitch/), with this instance's ports and
         generated secrets (its phones: every agent's and supervisor's extension)."""
         self.render()
+        build_prompts(prompt_texts(config.ivr), self.dir / "prompts", config.source_dir / "prompts")
         files = render(
             config,
             RenderParams(
@@ -191,6 +193,7 @@ class Instance:
                 recordings_dir=self.recordings_dir,
                 timezone=config.center.timezone,
                 record=config.recordings.enabled,
+                prompts_dir=f"{self.inner}/prompts",
             ),
         )
         for name, text in files.items():

@@ -2,7 +2,7 @@
 their position and the callback offer, press 1, hang up, keep their place, and are called
 back in order over the carrier trunk and bridged to an agent; unanswered callbacks are
 retried and then handed to a person; a restart loses nothing; a survey call answered with a
-digit puts the rating on the ticket."""
+digit puts the rating on the ticket. The callback tests run on both PBX kinds."""
 
 from __future__ import annotations
 
@@ -17,9 +17,12 @@ import pytest
 
 from callcenter.masking import mask_phone
 from callcenter.simulation import Softphone
+from tests.integration.conftest import center_of_kind, on_both_kinds
 from tests.integration.harness import Center, closed_wav, prompt_heard, tone_levels, wait_until
 
 pytestmark = pytest.mark.pbx
+
+cc = pytest.fixture(center_of_kind, name="cc")  # the center of the test's kind (Asterisk unmarked)
 
 
 def _paused(cc: Center) -> None:
@@ -51,7 +54,7 @@ def _callbacks(cc: Center) -> dict[str, dict[str, Any]]:
 def _seconds(cc: Center, *prompt_ids: str) -> float:
     total = 0.0
     for prompt_id in prompt_ids:
-        with wave.open(str(cc.instance.dir / "prompts" / f"{prompt_id}.wav"), "rb") as w:
+        with wave.open(str(cc.prompts / f"{prompt_id}.wav"), "rb") as w:
             total += w.getnframes() / w.getframerate()
     return total
 
@@ -127,6 +130,7 @@ def _recording_base(cc: Center, call_id: str) -> Path:
     return cc.recordings_root / day / call_id
 
 
+@on_both_kinds
 def test_44190_callback_keeps_the_place_and_calls_back_in_order(cc: Center) -> None:
     _paused(cc)
     first, second = "13800000051", "13800000052"
@@ -150,7 +154,7 @@ def test_44190_callback_keeps_the_place_and_calls_back_in_order(cc: Center) -> N
     assert rows[a] == rows[b] == "callback"
     # what they heard: the first is next in line, the second has one ahead; both got the
     # offer and the confirmation
-    prompts = cc.instance.dir / "prompts"
+    prompts = cc.prompts
     assert prompt_heard(heard_a, prompts / "queue_next.wav") > 0.9
     assert prompt_heard(heard_b, prompts / "queue_ahead.wav") > 0.9
     assert prompt_heard(heard_b, prompts / "queue_people.wav") > 0.9
@@ -193,6 +197,7 @@ def test_44190_callback_keeps_the_place_and_calls_back_in_order(cc: Center) -> N
     assert tickets[0][0] == "1001"
 
 
+@on_both_kinds
 def test_unanswered_callback_is_retried_then_handed_to_a_person(cc: Center) -> None:
     number = "13800000053"
     phone, call_id = _called_in_and_took_the_callback(cc, number)
@@ -209,6 +214,7 @@ def test_unanswered_callback_is_retried_then_handed_to_a_person(cc: Center) -> N
     assert not list(cc.recordings_root.glob(f"*/*/*/{call_id}*.wav"))  # only answers recorded
 
 
+@on_both_kinds
 def test_pending_callback_survives_an_engine_restart(cc: Center) -> None:
     number = "13800000054"
     phone, call_id = _called_in_and_took_the_callback(cc, number)
@@ -266,7 +272,7 @@ def test_44190_6_2_3_survey_call_rated_by_dtmf_lands_on_the_ticket(
     time.sleep(1.5)  # the question is playing; a key interrupts it
     phone.dtmf(number, digit)
     heard = closed_wav(_disconnected(phone, number)["recording"])
-    assert prompt_heard(heard, cc.instance.dir / "prompts" / "survey_thanks.wav") > 0.9
+    assert prompt_heard(heard, cc.prompts / "survey_thanks.wav") > 0.9
 
     def rated() -> dict[str, Any] | None:
         # the survey, the ticket's status and its history are one transaction, but on SQLite
