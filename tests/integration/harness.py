@@ -94,7 +94,9 @@ FS_CALLER_RTP = 23000 + OFFSET  # 23000-23999
 # the FreeSWITCH center's carrier trunk far end (citizens()): apart from the Asterisk one's,
 # whose phone may still hold its port in the same session
 FS_CARRIER_PORT = 25529 + OFFSET
-FS_CITIZEN_RTP = 24960 + OFFSET  # 24960-24999
+FS_EMERGENCY_PORT = 25528 + OFFSET  # and its emergency trunk's far end (the 110 operator)
+FS_CITIZEN_RTP = 24960 + OFFSET  # 24960-24979
+FS_OPERATOR_RTP = 24980 + OFFSET  # 24980-24999
 
 ASTERISK_NODE = f"""
 [[pbx.nodes]]
@@ -605,6 +607,7 @@ class Center:
             recordings_dir=node.recordings_dir,
             recordings_host=self.recordings_root,
             carrier_port=FS_CARRIER_PORT,
+            emergency_port=FS_EMERGENCY_PORT,
         )
         self.fs.stop()  # a fresh FreeSWITCH for every test session, without the finished
         for old in (self.fs.dir / "db").glob("*"):  # calls (mod_db) an earlier one kept
@@ -716,6 +719,21 @@ class Center:
         phone.wait_for(lambda e: e.get("event") == "ready")
         self._callers.append(phone)
         self._citizens = phone
+        return phone
+
+    def emergency_operator(self, number: str, play: str) -> Softphone:
+        """The phone at the far end of the emergency trunk, answering as `number` (110...)."""
+        fs = self.kind == "freeswitch"
+        phone = Softphone(
+            self.sip,
+            port=FS_EMERGENCY_PORT if fs else EMERGENCY_PORT,
+            accounts=[(number, "")],
+            play=play,
+            record_dir=str(self.recordings),
+            rtp_port=FS_OPERATOR_RTP if fs else CALLER_RTP + 1000,
+            answer_delay=0.2,
+        )
+        phone.wait_for(lambda e: e.get("event") == "ready")
         return phone
 
     def rows(self, sql: str, **params: Any) -> list[Any]:

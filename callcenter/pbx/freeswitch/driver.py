@@ -48,7 +48,7 @@ from callcenter.pbx.base import (
     PbxEvent,
     RecordingStarted,
 )
-from callcenter.pbx.freeswitch import callbacks
+from callcenter.pbx.freeswitch import callbacks, emergency
 from callcenter.pbx.freeswitch.esl import (
     EslAuthError,
     EslClient,
@@ -70,6 +70,7 @@ EVENTS = (
     "sofia::unregister",
     "sofia::expire",
     *callbacks.SUBCLASSES,
+    *emergency.SUBCLASSES,
 )
 FINISHED_REALM = "cc-done"  # mod_db realm of the dialplan's record of every ended call
 RECONNECT_FIRST = 1.0
@@ -173,6 +174,14 @@ class FreeswitchDriver:
             self._moved,
             self._record_as,
         )
+        self._emergency = emergency.Emergency(
+            node,
+            self._client,
+            self._events.put_nowait,
+            self._connected_legs,
+            lambda call_id, message: self._fail(call_id, "emergency", (), message),
+            self._spawn,
+        )
 
     # --- link --------------------------------------------------------------------------------
 
@@ -245,7 +254,7 @@ class FreeswitchDriver:
     # --- events ------------------------------------------------------------------------------
 
     def _on_event(self, e: EslEvent) -> None:
-        if self._callbacks.on_event(e):
+        if self._callbacks.on_event(e) or self._emergency.on_event(e):
             return
         name = e.name
         if name == "CUSTOM":
@@ -635,7 +644,14 @@ class FreeswitchDriver:
         raise self._missing("live audio to the ASR (stream_audio)")
 
     async def emergency_transfer(self, call_id: str, line: str, mode: str) -> None:
-        raise self._missing("emergency transfer")
+        await self._emergency.transfer(call_id, line, mode)
+
+    def _connected_legs(self, call_id: str) -> tuple[str, str] | None:
+        """A connected call's agent leg and recording path."""
+        call = self._calls.get(call_id)
+        if call is None or call.where != "connected" or not call.agent_leg:
+            return None
+        return call.agent_leg, call.recording
 
     async def transfer(self, call_id: str, skill: str) -> None:
         raise self._missing("transfer to another skill")
