@@ -721,6 +721,29 @@ class Center:
         self._citizens = phone
         return phone
 
+    def at_menu(self, number: str, tries: int = 0) -> bool:
+        """Whether the caller `number` is in an IVR menu taking keys (the prompt playing or
+        the wait for a key) after `tries` wrong or missing answers."""
+        if self.kind == "freeswitch":
+            listing = json.loads(self.fs_api("show channels as json") or "{}")
+            for row in listing.get("rows", []) or []:
+                if row.get("cid_num") == number and row.get("application") == (
+                    "play_and_get_digits"
+                ):
+                    shown = self.fs_api(f"uuid_getvar {row.get('uuid')} cc_ivr_tries").strip()
+                    return shown == str(tries)
+            return False
+        for line in self.instance.cli("core show channels concise").splitlines():
+            fields = line.split("!")
+            if (
+                len(fields) > 7
+                and fields[7] == number
+                and fields[5].lower() in ("background", "waitexten")
+            ):
+                shown = self.instance.cli(f"core show channel {fields[0]}", check=False)
+                return f"CC_IVR_TRIES={tries}" in shown
+        return False
+
     def emergency_operator(self, number: str, play: str) -> Softphone:
         """The phone at the far end of the emergency trunk, answering as `number` (110...)."""
         fs = self.kind == "freeswitch"

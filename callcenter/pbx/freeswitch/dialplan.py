@@ -20,6 +20,7 @@ import jinja2
 
 from callcenter.config import Config
 from callcenter.paths import REPO
+from callcenter.pbx.freeswitch import ivr_dialplan
 from callcenter.pbx.freeswitch.emergency import EmergencyTargetError, target
 
 TEMPLATES = REPO / "dialplans" / "freeswitch"
@@ -29,6 +30,7 @@ PARTS = (
     "cc-callback.xml",
     "cc-emergency.xml",
     "cc-conference.conf.xml",
+    "cc-ivr.xml",
     "cc-directory.xml",
     "cc-sofia.conf.xml",
     "cc-acl.conf.xml",
@@ -37,7 +39,12 @@ PARTS = (
     "cc-callcenter.conf.xml",
 )
 MAIN = "freeswitch.xml"
-DIALPLAN_PARTS = ("cc-dialplan.xml", "cc-callback.xml", "cc-emergency.xml")  # <context>s
+DIALPLAN_PARTS = (
+    "cc-dialplan.xml",
+    "cc-callback.xml",
+    "cc-emergency.xml",
+    "cc-ivr.xml",
+)  # <context>s
 
 MODULES = (
     "mod_logfile",
@@ -157,8 +164,17 @@ def context(config: Config, params: RenderParams) -> dict[str, Any]:
             if dial.gateway and dial.gateway != "carrier-out":
                 gateways.add(dial.gateway)
         emergency.append({"line": line.line, "label": line.label, "targets": targets})
+    ivr_entries: dict[str, dict[str, object]] = {}
+    flows: set[str] = set()
+    if config.ivr is not None:
+        for n in config.numbers:
+            if n.entry == "menu":
+                ivr_entries[n.did] = ivr_dialplan.entry(config.ivr, n.did)
+                flows.add(config.ivr.flow_for(n.did).id)
     return {
         "numbers": config.numbers,
+        "ivr_entries": ivr_entries,
+        "ivr_contexts": ivr_dialplan.compile_flows(config.ivr, flows) if config.ivr else "",
         "emergency": emergency,
         "emergency_gateways": sorted(gateways),
         "emergency_port": params.emergency_port,

@@ -293,6 +293,7 @@ class FreeswitchDriver:
             arrived_at=_micro(var("cc_arrived")),
             caller_number=caller,
             restored=restored,
+            ivr_path=var("cc_ivr_path"),
         )
 
     def _on_hangup_begins(self, e: EslEvent) -> None:
