@@ -725,13 +725,15 @@ class Center:
         """Whether the caller `number` is in an IVR menu taking keys (the prompt playing or
         the wait for a key) after `tries` wrong or missing answers."""
         if self.kind == "freeswitch":
+            # `show channels` lags behind the channel: its application is read from the
+            # channel itself, with the tries
             listing = json.loads(self.fs_api("show channels as json") or "{}")
             for row in listing.get("rows", []) or []:
-                if row.get("cid_num") == number and row.get("application") == (
-                    "play_and_get_digits"
-                ):
-                    shown = self.fs_api(f"uuid_getvar {row.get('uuid')} cc_ivr_tries").strip()
-                    return shown == str(tries)
+                if row.get("cid_num") == number:
+                    u = row.get("uuid")
+                    now = self.fs_api(f"uuid_getvar {u} current_application").strip()
+                    shown = self.fs_api(f"uuid_getvar {u} cc_ivr_tries").strip()
+                    return now == "play_and_get_digits" and shown == str(tries)
             return False
         for line in self.instance.cli("core show channels concise").splitlines():
             fields = line.split("!")
