@@ -2,7 +2,7 @@
 their position and the callback offer, press 1, hang up, keep their place, and are called
 back in order over the carrier trunk and bridged to an agent; unanswered callbacks are
 retried and then handed to a person; a restart loses nothing; a survey call answered with a
-digit puts the rating on the ticket. The callback tests run on both PBX kinds."""
+digit puts the rating on the ticket. Every test runs on both PBX kinds."""
 
 from __future__ import annotations
 
@@ -262,6 +262,7 @@ def _closed_ticket(cc: Center, number: str) -> int:
     ("digit", "rating", "status"),
     [("2", "基本满意", "evaluated"), ("3", "不满意", "handling")],  # 不满意 reopens (tickets.toml)
 )
+@on_both_kinds
 def test_44190_6_2_3_survey_call_rated_by_dtmf_lands_on_the_ticket(
     cc: Center, digit: str, rating: str, status: str
 ) -> None:
@@ -289,6 +290,7 @@ def test_44190_6_2_3_survey_call_rated_by_dtmf_lands_on_the_ticket(
     assert steps == [("revisit", "survey"), ("evaluate", "survey")]
 
 
+@on_both_kinds
 def test_unreachable_survey_is_retried_then_handed_to_a_person(cc: Center) -> None:
     number = "13800000069"
     phone = cc.citizens(number)

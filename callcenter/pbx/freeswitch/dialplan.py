@@ -31,6 +31,7 @@ PARTS = (
     "cc-emergency.xml",
     "cc-conference.conf.xml",
     "cc-ivr.xml",
+    "cc-survey.xml",
     "cc-directory.xml",
     "cc-sofia.conf.xml",
     "cc-acl.conf.xml",
@@ -39,12 +40,14 @@ PARTS = (
     "cc-callcenter.conf.xml",
 )
 MAIN = "freeswitch.xml"
+# the parts that hold <context>s
 DIALPLAN_PARTS = (
     "cc-dialplan.xml",
     "cc-callback.xml",
     "cc-emergency.xml",
     "cc-ivr.xml",
-)  # <context>s
+    "cc-survey.xml",
+)
 
 MODULES = (
     "mod_logfile",

@@ -48,7 +48,7 @@ from callcenter.pbx.base import (
     PbxEvent,
     RecordingStarted,
 )
-from callcenter.pbx.freeswitch import callbacks, emergency
+from callcenter.pbx.freeswitch import callbacks, emergency, survey
 from callcenter.pbx.freeswitch.esl import (
     EslAuthError,
     EslClient,
@@ -71,6 +71,7 @@ EVENTS = (
     "sofia::expire",
     *callbacks.SUBCLASSES,
     *emergency.SUBCLASSES,
+    *survey.SUBCLASSES,
 )
 FINISHED_REALM = "cc-done"  # mod_db realm of the dialplan's record of every ended call
 RECONNECT_FIRST = 1.0
@@ -174,6 +175,9 @@ class FreeswitchDriver:
             self._moved,
             self._record_as,
         )
+        self._surveys = survey.Surveys(
+            node, self._client, self._events.put_nowait, self._spawn, outbound_dial
+        )
         self._emergency = emergency.Emergency(
             node,
             self._client,
@@ -254,7 +258,7 @@ class FreeswitchDriver:
     # --- events ------------------------------------------------------------------------------
 
     def _on_event(self, e: EslEvent) -> None:
-        if self._callbacks.on_event(e) or self._emergency.on_event(e):
+        if self._callbacks.on_event(e) or self._emergency.on_event(e) or self._surveys.on_event(e):
             return
         name = e.name
         if name == "CUSTOM":
@@ -680,7 +684,7 @@ class FreeswitchDriver:
             self._stop_ringing(call)
 
     async def survey_call(self, call: OutboundCall, input_timeout: float, retries: int) -> None:
-        raise self._missing("survey calls (回访)")
+        await self._surveys.call(call, input_timeout, retries)
 
     # --- plumbing ------------------------------------------------------------------------------
 
