@@ -97,6 +97,8 @@ FS_CARRIER_PORT = 25529 + OFFSET
 FS_EMERGENCY_PORT = 25528 + OFFSET  # and its emergency trunk's far end (the 110 operator)
 FS_CITIZEN_RTP = 24960 + OFFSET  # 24960-24979
 FS_OPERATOR_RTP = 24980 + OFFSET  # 24980-24999
+FS_EXTRA_PHONE_SIP = 25527 + OFFSET  # extra_phone(): a supervisor's desk phone
+FS_EXTRA_PHONE_RTP = 22960 + OFFSET  # 22960-22999
 
 ASTERISK_NODE = f"""
 [[pbx.nodes]]
@@ -745,6 +747,22 @@ class Center:
                 shown = self.instance.cli(f"core show channel {fields[0]}", check=False)
                 return f"CC_IVR_TRIES={tries}" in shown
         return False
+
+    def extra_phone(self, extension: str, play: str = "") -> Softphone:
+        """A phone registered to the PBX as `extension` (an agent's or a supervisor's, with
+        its password), beside the session's agent phones; registered when returned."""
+        fs = self.kind == "freeswitch"
+        password = (self.fs if fs else self.instance).agent_password(extension)
+        phone = Softphone(
+            self.sip,
+            port=FS_EXTRA_PHONE_SIP if fs else SIP_PORT + 250,
+            accounts=[(extension, password)],
+            record_dir=str(self.recordings),
+            rtp_port=FS_EXTRA_PHONE_RTP if fs else CALLER_RTP + 1600,
+            play=play,
+        )
+        phone.wait_registered()
+        return phone
 
     def emergency_operator(self, number: str, play: str) -> Softphone:
         """The phone at the far end of the emergency trunk, answering as `number` (110...)."""

@@ -48,7 +48,7 @@ from callcenter.pbx.base import (
     PbxEvent,
     RecordingStarted,
 )
-from callcenter.pbx.freeswitch import callbacks, emergency, survey
+from callcenter.pbx.freeswitch import callbacks, emergency, supervision, survey
 from callcenter.pbx.freeswitch.esl import (
     EslAuthError,
     EslClient,
@@ -421,7 +421,7 @@ class FreeswitchDriver:
             self._events.put_nowait(AgentNotAnswered(self.node, call.call_id, agent_id, "failed"))
             return
         self._events.put_nowait(AgentAnswered(self.node, call.call_id, agent_id, leg))
-        if self._record:
+        if self._record and not call.recording:  # a transferred call: its recording goes on
             await self._start_recording(call)
 
     async def _start_recording(self, call: _Call) -> None:
@@ -659,10 +659,38 @@ class FreeswitchDriver:
         return call.agent_leg, call.recording
 
     async def transfer(self, call_id: str, skill: str) -> None:
-        raise self._missing("transfer to another skill")
+        call = self._calls.get(call_id)
+        if call is None or call.where != "connected" or not call.agent_leg:
+            self._fail(call_id, "transfer", (), "no connected call to transfer")
+            return
+        agent_leg = call.agent_leg
+        # the agent's leg is no longer the call's: its hangup ends no call (the engine has
+        # ended the agent's segment); the caller waits again, offers may follow at once
+        self._legs.pop(agent_leg, None)
+        call.where, call.agent_id, call.agent_leg, call.ended_by = "hold", "", "", ""
+        try:
+            for command in supervision.transfer_commands(call_id, skill):
+                await self._client.api(command)
+        except EslError as exc:
+            self._fail(call_id, "transfer", (), f"the PBX refused the transfer: {exc}")
+        await self._kill(agent_leg, "NORMAL_CLEARING")
 
     async def spy(self, call_id: str, extension: str, mode: str) -> None:
-        raise self._missing("supervisor listen/whisper/barge (spy)")
+        call = self._calls.get(call_id)
+        if call is None or call.where != "connected" or not call.agent_leg:
+            self._fail(call_id, "spy", (), "no connected call to listen to")
+            return
+        dial = self._phone_dial.format(extension=extension)
+        command = supervision.spy_originate(dial, call.agent_leg, call.agent_id, mode)
+        self._spawn(self._spy(call_id, command))
+
+    async def _spy(self, call_id: str, command: str) -> None:
+        try:
+            result = await self._client.bgapi(command, False)
+        except EslError as exc:
+            result = f"-ERR {exc}"
+        if not result.startswith("+OK"):
+            log.info("node %s: supervisor on %s: %s", self.node, call_id, result.strip())
 
     async def announce(self, call_id: str, prompts: tuple[str, ...], callback_offer: bool) -> None:
         """Leave the prompts in cc_announce: the hold loop plays them at its next turn."""
