@@ -637,16 +637,14 @@ class FreeswitchDriver:
         for call_id in call_ids:
             await self._client.api(f"db delete/{FINISHED_REALM}/{call_id}", check=False)
 
-    # --- not carried out on FreeSWITCH yet (issue 16) ------------------------------------------
-
-    def _missing(self, capability: str) -> PbxCapabilityError:
-        return PbxCapabilityError(
-            f"{capability} is not available on FreeSWITCH node {self.node} yet "
-            "(callcenter/pbx/freeswitch/driver.py)"
-        )
+    # --- the further capabilities: each in its own module (issue 16) -------------------------
 
     async def stream_audio(self, call_id: str, leg: str, address: str, stream_id: str) -> None:
-        raise self._missing("live audio to the ASR (stream_audio)")
+        raise PbxCapabilityError(
+            f"live audio to the ASR (stream_audio) is not available on FreeSWITCH node "
+            f"{self.node}: its modules have none that streams a channel's audio to an address "
+            "(mod_audio_fork is not part of the release); transcribe the recordings instead"
+        )
 
     async def emergency_transfer(self, call_id: str, line: str, mode: str) -> None:
         await self._emergency.transfer(call_id, line, mode)
