@@ -91,14 +91,9 @@ FS_AGENT_SIP = 25540 + OFFSET
 FS_AGENT_RTP = 24400 + OFFSET  # 24400-24899
 FS_CALLER_SIP = 24900 + OFFSET  # 24900-24949
 FS_CALLER_RTP = 23000 + OFFSET  # 23000-23999
-# the FreeSWITCH center's carrier trunk far end (citizens()): apart from the Asterisk one's,
-# whose phone may still hold its port in the same session
-FS_CARRIER_PORT = 25529 + OFFSET
-FS_EMERGENCY_PORT = 25528 + OFFSET  # and its emergency trunk's far end (the 110 operator)
-FS_CITIZEN_RTP = 24960 + OFFSET  # 24960-24979
+FS_CARRIER_PORT = 25533 + OFFSET  # the FreeSWITCH center's carrier gateway: the citizens
+FS_EMERGENCY_PORT = 25528 + OFFSET  # and its emergency gateway's far end: the 110 operator
 FS_OPERATOR_RTP = 24980 + OFFSET  # 24980-24999
-FS_EXTRA_PHONE_SIP = 25527 + OFFSET  # extra_phone(): a supervisor's desk phone
-FS_EXTRA_PHONE_RTP = 22960 + OFFSET  # 22960-22999
 
 ASTERISK_NODE = f"""
 [[pbx.nodes]]
@@ -659,6 +654,26 @@ class Center:
         else:
             self.instance.cli("channel request hangup all")
 
+    def phone_password(self, extension: str) -> str:
+        """An agent's or supervisor's SIP password on the center's PBX."""
+        if self.kind == "freeswitch":
+            return self.fs.agent_password(extension)
+        return self.instance.agent_password(extension)
+
+    def supervisor_phone(self, record_dir: Path) -> Softphone:
+        """The first supervisor's phone, registered (the caller closes it)."""
+        extension = self.config.supervisors[0].extension
+        fs = self.kind == "freeswitch"
+        phone = Softphone(
+            self.sip,
+            port=FS_CALLER_SIP + 60 if fs else SIP_PORT + 251,
+            accounts=[(extension, self.phone_password(extension))],
+            record_dir=str(record_dir),
+            rtp_port=FS_CALLER_RTP - 100 if fs else CALLER_RTP + 1640,
+        )
+        phone.wait_registered()
+        return phone
+
     @property
     def prompts(self) -> Path:
         """Where the PBX's prompts are (<id>.wav), as built from the config."""
@@ -702,27 +717,6 @@ class Center:
             self._free_slots.append(self._slot_of.pop(id(phone)))
         self._free_slots.sort()
 
-    def citizens(self, *numbers: str) -> Softphone:
-        """The citizens' side of the carrier trunk: calls in from these numbers and answers
-        the calls the center makes to them (callbacks, surveys). One at a time: a new one
-        replaces the last."""
-        if self._citizens is not None:
-            self._citizens.close()
-            self._callers.remove(self._citizens)
-        fs = self.kind == "freeswitch"
-        phone = Softphone(
-            self.sip,
-            port=FS_CARRIER_PORT if fs else CARRIER_PORT,
-            accounts=[(n, "") for n in numbers],
-            play=str(self.caller_tone),
-            record_dir=str(self.recordings),
-            rtp_port=FS_CITIZEN_RTP if fs else CALLER_RTP + 1400,
-        )
-        phone.wait_for(lambda e: e.get("event") == "ready")
-        self._callers.append(phone)
-        self._citizens = phone
-        return phone
-
     def at_menu(self, number: str, tries: int = 0) -> bool:
         """Whether the caller `number` is in an IVR menu taking keys (the prompt playing or
         the wait for a key) after `tries` wrong or missing answers."""
@@ -748,22 +742,6 @@ class Center:
                 return f"CC_IVR_TRIES={tries}" in shown
         return False
 
-    def extra_phone(self, extension: str, play: str = "") -> Softphone:
-        """A phone registered to the PBX as `extension` (an agent's or a supervisor's, with
-        its password), beside the session's agent phones; registered when returned."""
-        fs = self.kind == "freeswitch"
-        password = (self.fs if fs else self.instance).agent_password(extension)
-        phone = Softphone(
-            self.sip,
-            port=FS_EXTRA_PHONE_SIP if fs else SIP_PORT + 250,
-            accounts=[(extension, password)],
-            record_dir=str(self.recordings),
-            rtp_port=FS_EXTRA_PHONE_RTP if fs else CALLER_RTP + 1600,
-            play=play,
-        )
-        phone.wait_registered()
-        return phone
-
     def emergency_operator(self, number: str, play: str) -> Softphone:
         """The phone at the far end of the emergency trunk, answering as `number` (110...)."""
         fs = self.kind == "freeswitch"
@@ -777,6 +755,27 @@ class Center:
             answer_delay=0.2,
         )
         phone.wait_for(lambda e: e.get("event") == "ready")
+        return phone
+
+    def citizens(self, *numbers: str) -> Softphone:
+        """The citizens' side of the carrier trunk: calls in from these numbers and answers
+        the calls the center makes to them (callbacks, surveys). One at a time: a new one
+        replaces the last."""
+        if self._citizens is not None:
+            self._citizens.close()
+            self._callers.remove(self._citizens)
+        fs = self.kind == "freeswitch"
+        phone = Softphone(
+            self.sip,
+            port=FS_CARRIER_PORT if fs else CARRIER_PORT,
+            accounts=[(n, "") for n in numbers],
+            play=str(self.caller_tone),
+            record_dir=str(self.recordings),
+            rtp_port=FS_CALLER_RTP - 200 if fs else CALLER_RTP + 1400,
+        )
+        phone.wait_for(lambda e: e.get("event") == "ready")
+        self._callers.append(phone)
+        self._citizens = phone
         return phone
 
     def rows(self, sql: str, **params: Any) -> list[Any]:

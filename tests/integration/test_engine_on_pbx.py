@@ -12,6 +12,7 @@ import hashlib
 import json
 import re
 import time
+import wave
 from functools import partial
 from pathlib import Path
 
@@ -19,7 +20,7 @@ import pytest
 
 from callcenter.asr.speech import CALLER_SENTENCES, build_leg
 from callcenter.asr.transcriber import Transcriber
-from callcenter.simulation import dominant_frequency
+from callcenter.simulation import Softphone, dominant_frequency
 from tests.integration.conftest import center_of_kind, on_both_kinds
 from tests.integration.harness import (
     Center,
@@ -27,6 +28,8 @@ from tests.integration.harness import (
     connected,
     joined_call_id,
     known_calls,
+    prompt_heard,
+    tone_levels,
     wait_until,
 )
 from tools.asr_cer import cer
@@ -227,6 +230,86 @@ def test_agent_who_does_not_answer_is_skipped_and_backs_off(cc: Center) -> None:
 
 
 @on_both_kinds
+def test_transfer_to_the_labor_queue_reaches_the_specialist(cc: Center) -> None:
+    """转专席 through the API: 1001 (general) takes the call and sends it to labor; 1002, the
+    labor specialist, answers; the caller hears an agent again; both segments on record."""
+    for agent in ("1002", "1003", "1004"):
+        cc.engine.post(f"/api/agents/{agent}/pause", {"reason": "meeting"})
+    before = known_calls(cc)
+    caller = cc.caller("13000000051")
+    caller.call("13000000051", "12345")
+    call_id = joined_call_id(cc, "12345", before)
+    assert connected(cc, call_id) == "1001"
+    caller.wait_for(lambda e: e.get("event") == "confirmed")
+    cc.engine.post("/api/agents/1002/resume")
+    reply = cc.engine.post(f"/api/calls/{call_id}/transfer", {"skill": "labor"})
+    assert reply.get("skill") == "labor", reply
+
+    def segments() -> list[tuple[str, str]]:
+        return [
+            (r[0], r[1])
+            for r in cc.rows(
+                "SELECT event, agent_id FROM queue_events WHERE call_id = :c "
+                "AND event IN ('CONNECT', 'BLINDTRANSFER') ORDER BY id",
+                c=call_id,
+            )
+        ]
+
+    wait_until(
+        lambda: segments() == [("CONNECT", "1001"), ("BLINDTRANSFER", "1001"), ("CONNECT", "1002")],
+        40,
+        "the transfer and 1002's answer on record",
+    )
+    wait_until(lambda: _talked_again(cc, call_id), 20, "three seconds with 1002")
+    caller.hangup("13000000051")
+    heard = caller.wait_for(lambda e: e.get("event") == "disconnected", 20)
+    # the last seconds of the caller's recording: 1002's answer, not hold music
+    (agent_700,) = tone_levels(closed_wav(heard["recording"]), (700.0,), -2.5, 0)
+    assert agent_700 > 0.2, agent_700
+    wait_until(
+        lambda: cc.rows(
+            "SELECT event FROM queue_events WHERE call_id = :c AND agent_id = '1002' "
+            "AND event LIKE 'COMPLETE%'",
+            c=call_id,
+        ),
+        20,
+        "1002's segment completed",
+    )
+    assert cc.engine.agents()["1001"]["state"] in ("wrap_up", "idle")
+
+
+@on_both_kinds
+def test_supervisor_listens_in_from_a_sip_phone(cc: Center, tmp_path: Path) -> None:
+    """监听 through the API: the supervisor's phone rings, and once answered hears both the
+    caller (440 Hz) and the agent (700 Hz); the listening is audited."""
+    phone = cc.supervisor_phone(tmp_path)
+    try:
+        for agent in ("1002", "1003", "1004"):
+            cc.engine.post(f"/api/agents/{agent}/pause", {"reason": "meeting"})
+        before = known_calls(cc)
+        caller = cc.caller("13000000061")
+        caller.call("13000000061", "12345")
+        call_id = joined_call_id(cc, "12345", before)
+        assert connected(cc, call_id) == "1001"
+        caller.wait_for(lambda e: e.get("event") == "confirmed", 20)
+        extension = cc.config.supervisors[0].extension
+        reply = cc.engine.post(
+            f"/api/calls/{call_id}/spy", {"mode": "listen", "extension": extension}
+        )
+        assert reply.get("mode") == "listen", reply
+        listening = phone.wait_for(lambda e: e.get("event") == "confirmed", 30)
+        assert listening
+        wait_until(lambda: _heard_for(phone, 3.0), 20, "three seconds of listening")
+        caller.hangup("13000000061")
+        heard = phone.wait_for(lambda e: e.get("event") == "disconnected", 20)
+        caller_440, agent_700 = tone_levels(closed_wav(heard["recording"]), (440.0, 700.0), 0.5, 0)
+        assert caller_440 > 0.2 and agent_700 > 0.2, (caller_440, agent_700)
+        assert any(e["action"] == "spy.listen" for e in cc.engine.get("/api/audit")["entries"])
+    finally:
+        phone.close()
+
+
+@on_both_kinds
 def test_caller_hanging_up_while_waiting_is_recorded_as_abandoned(cc: Center) -> None:
     cc.set_all_agents("pause", reason="training")
     before = known_calls(cc)
@@ -239,6 +322,29 @@ def test_caller_hanging_up_while_waiting_is_recorded_as_abandoned(cc: Center) ->
     assert row.leave_reason == "abandoned"
     assert row.agent_id is None
     assert not cc.engine.queue()
+
+
+@on_both_kinds
+def test_waiting_caller_hears_that_it_is_next(cc: Center) -> None:
+    """The first announcement (center: 2 s after joining) tells a lone waiting caller it is
+    next; then the hold music goes on."""
+    cc.set_all_agents("pause", reason="meeting")
+    before = known_calls(cc)
+    caller = cc.caller("13000000041")
+    caller.call("13000000041", "12345")
+    call_id = joined_call_id(cc, "12345", before)
+    with wave.open(str(cc.prompts / "queue_next.wav"), "rb") as w:
+        prompt = w.getnframes() / w.getframerate()
+    first = cc.config.outbound.announce.first_after
+    # waited through the first announcement and the loop turn that plays it (at most 2 s)
+    wait_until(
+        lambda: _waited(cc, call_id) > first + prompt + 4, first + prompt + 30, "the announcement"
+    )
+    caller.hangup("13000000041")
+    heard = closed_wav(caller.wait_for(lambda e: e.get("event") == "disconnected")["recording"])
+    assert prompt_heard(heard, cc.prompts / "queue_next.wav") > 0.9
+    row = wait_until(lambda: _left(cc, call_id), 10, "the abandon to be recorded")
+    assert row.leave_reason == "abandoned"
 
 
 @on_both_kinds
@@ -373,6 +479,27 @@ def _finished(cc: Center, call_id: str) -> object:
         and (row.agent_id is None or row.ended_at is not None)
         else None
     )
+
+
+def _heard_for(phone: Softphone, seconds: float) -> bool:
+    """The phone's last call has been up for `seconds` (its confirmed event's time)."""
+    confirmed = phone.seen(lambda e: e.get("event") == "confirmed")
+    return bool(confirmed) and time.time() - float(confirmed[-1].get("at", time.time())) > seconds
+
+
+def _talked_again(cc: Center, call_id: str) -> bool:
+    """Three seconds since the transferred call's second CONNECT."""
+    rows = cc.rows(
+        "SELECT at FROM queue_events WHERE call_id = :c AND event = 'CONNECT' ORDER BY id",
+        c=call_id,
+    )
+    return len(rows) >= 2 and time.time() - rows[-1][0] > 3.0
+
+
+def _waited(cc: Center, call_id: str) -> float:
+    """How long the caller has been in the queue (0 when it is not there)."""
+    row = cc.call_row(call_id)
+    return time.time() - row.joined_at if row is not None and row.left_at is None else 0.0
 
 
 def _left(cc: Center, call_id: str) -> object:

@@ -1,7 +1,6 @@
 """The FreeSWITCH wing's further capabilities without a running FreeSWITCH: emergency targets
-as FreeSWITCH dials them, the IVR menus compiled into XML, the originate causes of callbacks
-and surveys, the supervisor's eavesdrop. (The *_on_pbx.py integration tests drive them
-against the real FreeSWITCH.)"""
+as FreeSWITCH dials them and the IVR menus compiled into XML. (test_emergency_on_pbx.py and
+test_ivr_on_pbx.py drive them against the real FreeSWITCH.)"""
 
 from __future__ import annotations
 
@@ -13,11 +12,9 @@ from pathlib import Path
 import pytest
 
 from callcenter.config import load_config
-from callcenter.pbx.freeswitch.callbacks import cause_reason
 from callcenter.pbx.freeswitch.dialplan import RenderError, RenderParams, check, render
 from callcenter.pbx.freeswitch.emergency import EmergencyTargetError, dial_status, target
 from callcenter.pbx.freeswitch.ivr_dialplan import compile_flows
-from callcenter.pbx.freeswitch.supervision import spy_originate
 from tests.unit.fakes import SHIPPED_CONFIG
 
 
@@ -94,19 +91,8 @@ def test_business_hours_become_time_conditions() -> None:
     ET.fromstring(f"<x>{text}</x>")
 
 
-def test_originate_causes_read_as_callback_and_emergency_outcomes() -> None:
-    assert cause_reason("-ERR NO_ANSWER\n") == "no_answer"
-    assert cause_reason("-ERR USER_BUSY") == "busy"
-    assert cause_reason("-ERR USER_NOT_REGISTERED") == "unavailable"
-    assert cause_reason("-ERR SOMETHING_ELSE") == "error"
+def test_emergency_dial_outcomes_read_as_dial_status() -> None:
     assert dial_status("SUCCESS") == "ANSWER" and dial_status("NO_ANSWER") == "NOANSWER"
-
-
-def test_the_supervisor_eavesdrops_with_the_modes_variables() -> None:
-    listen = spy_originate("user/9001", "leg-1", "1001", "listen")
-    assert listen.endswith("user/9001 &eavesdrop(leg-1)") and "whisper" not in listen
-    assert "eavesdrop_whisper_bleg=true" in spy_originate("user/9001", "l", "1001", "whisper")
-    barge = spy_originate("user/9001", "l", "1001", "barge")
-    assert "eavesdrop_whisper_aleg=true" in barge and "eavesdrop_whisper_bleg=true" in barge
-    with pytest.raises(ValueError):
-        spy_originate("user/9001", "l", "1001", "shout")
+    assert dial_status("USER_BUSY") == "BUSY" and dial_status("NO_ROUTE_DESTINATION") == (
+        "CHANUNAVAIL"
+    )

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from callcenter.cli import main
 from callcenter.config import Config, load_config
 from callcenter.pbx.freeswitch.dialplan import RenderError, RenderParams, check, render
 from callcenter.pbx.freeswitch.driver import FreeswitchDriver, offer_outcome
@@ -151,3 +152,14 @@ def test_the_dialplans_record_of_an_ended_call_reads_back() -> None:
     abandoned = d._finished("u3", f"v1|{us}|{us + 1}|hold|12345|general|0|138|||||")
     assert abandoned is not None and abandoned.agent_id == "" and abandoned.connected_at == 0
     assert d._finished("u4", "v0|garbage") is None
+
+
+def test_dialplan_check_command_on_a_freeswitch_node(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = fs_config(tmp_path)
+    assert main(["--config", str(config.source_dir), "dialplan", "check"]) == 0
+    out = capsys.readouterr().out
+    assert "dialplan ok:" in out
+    # the shipped config routes 12315 through an IVR menu, compiled into cc-ivr.xml
+    assert "IVR menus compiled for 12315" in out

@@ -27,11 +27,9 @@ TEMPLATES = REPO / "dialplans" / "freeswitch"
 
 PARTS = (
     "cc-dialplan.xml",
-    "cc-callback.xml",
     "cc-emergency.xml",
     "cc-conference.conf.xml",
     "cc-ivr.xml",
-    "cc-survey.xml",
     "cc-directory.xml",
     "cc-sofia.conf.xml",
     "cc-acl.conf.xml",
@@ -41,13 +39,7 @@ PARTS = (
 )
 MAIN = "freeswitch.xml"
 # the parts that hold <context>s
-DIALPLAN_PARTS = (
-    "cc-dialplan.xml",
-    "cc-callback.xml",
-    "cc-emergency.xml",
-    "cc-ivr.xml",
-    "cc-survey.xml",
-)
+DIALPLAN_PARTS = ("cc-dialplan.xml", "cc-emergency.xml", "cc-ivr.xml")
 
 MODULES = (
     "mod_logfile",

@@ -36,6 +36,8 @@ from callcenter.pbx.base import (
     AgentContact,
     AgentLegEnded,
     AgentNotAnswered,
+    CallbackDialed,
+    CallbackRequested,
     CallerEntered,
     CallerFellBack,
     CallerGone,
@@ -45,10 +47,12 @@ from callcenter.pbx.base import (
     LinkDown,
     LinkUp,
     OutboundCall,
+    OutboundEnded,
     PbxEvent,
     RecordingStarted,
+    SurveyProgress,
 )
-from callcenter.pbx.freeswitch import callbacks, emergency, supervision, survey
+from callcenter.pbx.freeswitch import emergency
 from callcenter.pbx.freeswitch.esl import (
     EslAuthError,
     EslClient,
@@ -62,16 +66,15 @@ log = logging.getLogger(__name__)
 EVENTS = (
     "CHANNEL_HANGUP",
     "CHANNEL_HANGUP_COMPLETE",
-    *callbacks.EVENTS,
     "CUSTOM",  # every word after CUSTOM is a subclass
     "cc::join",
     "cc::fallback",
+    "cc::survey",
+    "cc::callback",
     "sofia::register",
     "sofia::unregister",
     "sofia::expire",
-    *callbacks.SUBCLASSES,
     *emergency.SUBCLASSES,
-    *survey.SUBCLASSES,
 )
 FINISHED_REALM = "cc-done"  # mod_db realm of the dialplan's record of every ended call
 RECONNECT_FIRST = 1.0
@@ -100,6 +103,17 @@ class PbxCapabilityError(Exception):
     error_id = "pbx.capability"
 
 
+def outbound_outcome(cause: str) -> str:
+    """A call to a citizen that was not answered: no_answer, busy, unavailable or error."""
+    if cause in NO_ANSWER or cause == "NO_USER_RESPONSE":
+        return "no_answer"
+    if cause == "USER_BUSY":
+        return "busy"
+    if cause in UNREACHABLE or cause in ("CALL_REJECTED", "NORMAL_TEMPORARY_FAILURE"):
+        return "unavailable"
+    return "error"
+
+
 def offer_outcome(cause: str) -> tuple[str, int]:
     """An agent's leg that did not answer: (reason, SIP response when known)."""
     if cause in CANCELLED:
@@ -123,6 +137,17 @@ class _Call:
     cancelled: set[str] = field(default_factory=set)  # leg uuids we stopped
     ended_by: str = ""
     recording: str = ""
+
+
+@dataclass
+class _Callback:
+    """Calling a citizen back: the reserved agent's leg first, then the citizen's."""
+
+    call_id: str
+    agent_id: str
+    agent_leg: str
+    answered: bool = False  # the agent answered
+    cancelled: bool = False
 
 
 class FreeswitchDriver:
@@ -154,6 +179,8 @@ class FreeswitchDriver:
         self._calls: dict[str, _Call] = {}
         self._legs: dict[str, tuple[str, str]] = {}  # agent leg uuid -> (call id, agent id)
         self._reachable: dict[str, bool] = {}
+        self._surveys: dict[str, str] = {}  # answered survey leg -> survey id
+        self._callbacks: dict[str, _Callback] = {}  # agent leg -> the callback being made
         self._up = False
         self._closing = False
         self._runner: asyncio.Task[None] | None = None
@@ -163,21 +190,6 @@ class FreeswitchDriver:
         self._recordings = ""
         self._timezone = ""
         self._prompts = ""
-        self._callbacks = callbacks.Callbacks(
-            node,
-            self._client,
-            self._events.put_nowait,
-            self._spawn,
-            self._dials,
-            outbound_dial,
-            lambda: self._prompts,
-            lambda call_id: self._calls[call_id].where if call_id in self._calls else "",
-            self._moved,
-            self._record_as,
-        )
-        self._surveys = survey.Surveys(
-            node, self._client, self._events.put_nowait, self._spawn, outbound_dial
-        )
         self._emergency = emergency.Emergency(
             node,
             self._client,
@@ -258,7 +270,7 @@ class FreeswitchDriver:
     # --- events ------------------------------------------------------------------------------
 
     def _on_event(self, e: EslEvent) -> None:
-        if self._callbacks.on_event(e) or self._emergency.on_event(e) or self._surveys.on_event(e):
+        if self._emergency.on_event(e):
             return
         name = e.name
         if name == "CUSTOM":
@@ -271,6 +283,15 @@ class FreeswitchDriver:
                     call.where = "fallback"
                     self._stop_ringing(call)
                 self._events.put_nowait(CallerFellBack(self.node, e.uuid))
+            elif sub == "cc::callback":
+                call = self._calls.get(e.uuid)
+                if call is not None:
+                    call.where = "callback"
+                self._events.put_nowait(CallbackRequested(self.node, e.uuid, e.get("Number")))
+            elif sub == "cc::survey":
+                survey_id = e.get("Survey-Id")
+                if survey_id:
+                    self._events.put_nowait(SurveyProgress(self.node, survey_id, e.get("Result")))
             elif sub in ("sofia::register", "sofia::unregister", "sofia::expire"):
                 agent_id = self._by_user.get(e.get("from-user") or e.get("username"))
                 if agent_id is not None:
@@ -313,6 +334,20 @@ class FreeswitchDriver:
             call.ended_by = call.ended_by or "caller"
 
     def _on_hangup_complete(self, e: EslEvent) -> None:
+        cb = self._callbacks.get(e.uuid)
+        if cb is not None:
+            del self._callbacks[e.uuid]
+            if cb.answered:  # else its originate's result reports it
+                self._events.put_nowait(AgentLegEnded(self.node, cb.call_id, cb.agent_id))
+                self._events.put_nowait(CallbackDialed(self.node, cb.call_id, "ended"))
+            return
+        survey_id = self._surveys.get(e.uuid)
+        if survey_id is not None:
+            # an unanswered attempt is reported by its originate's result instead
+            if e.get("Caller-Channel-Answered-Time", "0") not in ("", "0"):
+                del self._surveys[e.uuid]
+                self._events.put_nowait(OutboundEnded(self.node, survey_id, "answered"))
+            return
         leg = self._legs.get(e.uuid)
         if leg is not None:
             call_id, agent_id = leg
@@ -421,23 +456,19 @@ class FreeswitchDriver:
             self._events.put_nowait(AgentNotAnswered(self.node, call.call_id, agent_id, "failed"))
             return
         self._events.put_nowait(AgentAnswered(self.node, call.call_id, agent_id, leg))
-        if self._record and not call.recording:  # a transferred call: its recording goes on
+        if self._record and not call.recording:  # a transferred call is recorded already
             await self._start_recording(call)
 
     async def _start_recording(self, call: _Call) -> None:
-        rel = await self._record_legs(call.call_id, call.call_id)
+        rel = await self._record_leg(call.call_id, call.call_id)
         if rel:
             call.recording = rel
 
-    async def _record_as(self, uuid_: str, call_id: str) -> None:
-        """Record a callback's citizen leg under the call's id, when recording is on."""
-        if self._record:
-            await self._record_legs(uuid_, call_id)
-
-    async def _record_legs(self, u: str, call_id: str) -> str:
-        """Record the bridged channel `u`: mixed, the caller's voice alone (what its channel
-        reads) and the agent's alone (what is written to it), as `<path>.wav`, `-caller`,
-        `-agent`, named by `call_id`; the relative path ("" when it failed)."""
+    async def _record_leg(self, u: str, call_id: str) -> str:
+        """Record the bridged call on the citizen's channel `u`: mixed, the citizen's voice
+        alone (what its channel reads) and the agent's alone (what is written to it), as
+        `<path>.wav`, `-caller`, `-agent`, named by `call_id`; RecordingStarted. Returns the
+        relative path ("" when it failed)."""
         # the center's date (FreeSWITCH's strftime_tz knows only zones its timezones.conf lists)
         zone = ZoneInfo(self._timezone) if self._timezone else None
         rel = f"{datetime.now(zone):%Y/%m/%d}/{call_id}"
@@ -463,8 +494,11 @@ class FreeswitchDriver:
         return rel
 
     async def cancel_offer(self, call_id: str, agent_ids: tuple[str, ...]) -> None:
-        if self._callbacks.cancel(call_id, agent_ids):
-            return
+        for leg, cb in list(self._callbacks.items()):
+            if cb.call_id == call_id and not cb.answered and cb.agent_id in agent_ids:
+                cb.cancelled = True
+                await self._kill(leg, "ORIGINATOR_CANCEL")
+                return
         call = self._calls.get(call_id)
         if call is None:
             return
@@ -603,13 +637,13 @@ class FreeswitchDriver:
             return None
         _, arrived, ended, where, did, skill, priority, number = fields[:8]
         agent, connected, fellback, fallback_agent, fallback_answered = fields[8:]
-        if fellback or where == "fallback":
+        if where.startswith("callback"):
+            route = "callback"
+            connected_at = 0.0
+        elif fellback or where == "fallback":
             route = "fallback"
             agent = self._by_user.get(fallback_agent, "") if fallback_answered else ""
             connected_at = _float(fallback_answered) if agent else 0.0
-        elif where.startswith("callback"):
-            route = "callback"
-            connected_at = 0.0
         elif where in ("join", "hold", "connected"):
             route = "engine"
             connected_at = _micro(connected) if agent and connected else 0.0
@@ -637,7 +671,7 @@ class FreeswitchDriver:
         for call_id in call_ids:
             await self._client.api(f"db delete/{FINISHED_REALM}/{call_id}", check=False)
 
-    # --- the further capabilities: each in its own module (issue 16) -------------------------
+    # --- not carried out on FreeSWITCH yet (issue 16) ------------------------------------------
 
     async def stream_audio(self, call_id: str, leg: str, address: str, stream_id: str) -> None:
         raise PbxCapabilityError(
@@ -647,6 +681,7 @@ class FreeswitchDriver:
         )
 
     async def emergency_transfer(self, call_id: str, line: str, mode: str) -> None:
+        """Blind or three-way to an emergency line (callcenter/pbx/freeswitch/emergency.py)."""
         await self._emergency.transfer(call_id, line, mode)
 
     def _connected_legs(self, call_id: str) -> tuple[str, str] | None:
@@ -657,60 +692,176 @@ class FreeswitchDriver:
         return call.agent_leg, call.recording
 
     async def transfer(self, call_id: str, skill: str) -> None:
+        """Send a connected caller back to the hold loop with `skill` kept on its channel; the
+        agent's leg (left alone when the bridge breaks) is hung up without ending the call."""
         call = self._calls.get(call_id)
         if call is None or call.where != "connected" or not call.agent_leg:
             self._fail(call_id, "transfer", (), "no connected call to transfer")
             return
-        agent_leg = call.agent_leg
-        # the agent's leg is no longer the call's: its hangup ends no call (the engine has
-        # ended the agent's segment); the caller waits again, offers may follow at once
-        self._legs.pop(agent_leg, None)
+        leg = call.agent_leg
+        self._legs.pop(leg, None)  # its hangup ends no call: the engine ended that segment
         call.where, call.agent_id, call.agent_leg, call.ended_by = "hold", "", "", ""
         try:
-            for command in supervision.transfer_commands(call_id, skill):
-                await self._client.api(command)
+            await self._client.api(
+                f"uuid_setvar_multi {call_id} cc_skill={skill};cc_where=hold;"
+                "cc_engine_agent=;cc_connected="
+            )
+            await self._client.api(f"uuid_transfer {call_id} hold XML cc-hold")
         except EslError as exc:
             self._fail(call_id, "transfer", (), f"the PBX refused the transfer: {exc}")
-        await self._kill(agent_leg, "NORMAL_CLEARING")
+        await self._kill(leg, "NORMAL_CLEARING")
 
     async def spy(self, call_id: str, extension: str, mode: str) -> None:
+        """Ring the supervisor's phone; once it answers it eavesdrops on the agent's leg:
+        "listen" hears both sides, "whisper" is heard by the agent (the leg spied on),
+        "barge" by both. The ring is awaited apart: the node's other commands go on."""
         call = self._calls.get(call_id)
         if call is None or call.where != "connected" or not call.agent_leg:
             self._fail(call_id, "spy", (), "no connected call to listen to")
             return
-        dial = self._phone_dial.format(extension=extension)
-        command = supervision.spy_originate(dial, call.agent_leg, call.agent_id, mode)
-        self._spawn(self._spy(call_id, command))
+        talk = {
+            "listen": [],
+            "whisper": ["eavesdrop_whisper_aleg=true"],
+            "barge": ["eavesdrop_bridge_aleg=true", "eavesdrop_bridge_bleg=true"],
+        }[mode]
+        variables = ",".join(
+            [
+                f"origination_caller_id_name={mode}",
+                f"origination_caller_id_number={call.agent_id}",
+                "originate_timeout=30",
+                *talk,
+            ]
+        )
+        command = (
+            f"originate {{{variables}}}{self._phone_dial.format(extension=extension)} "
+            f"&eavesdrop({call.agent_leg})"
+        )
+        self._spawn(self._ring_supervisor(call_id, command))
 
-    async def _spy(self, call_id: str, command: str) -> None:
+    async def _ring_supervisor(self, call_id: str, command: str) -> None:
         try:
-            result = await self._client.bgapi(command, False)
+            result = await self._client.bgapi(command, check=False)
         except EslError as exc:
             result = f"-ERR {exc}"
         if not result.startswith("+OK"):
-            log.info("node %s: supervisor on %s: %s", self.node, call_id, result.strip())
+            self._fail(call_id, "spy", (), f"the supervisor's phone: {result.strip()}")
 
     async def announce(self, call_id: str, prompts: tuple[str, ...], callback_offer: bool) -> None:
-        """Leave the prompts in cc_announce: the hold loop plays them at its next turn."""
+        """Leave the prompts in cc_announce: the hold loop plays them at its next turn;
+        `callback_offer`: from now on the caller's 1 key takes the callback (cc_callback)."""
         call = self._calls.get(call_id)
-        if call is not None and call.where == "hold" and prompts:
-            files = "!".join(f"{self._prompts}/{p}.wav" for p in prompts)
-            await self._client.api(f"uuid_setvar {call_id} cc_announce file_string://{files}")
-        if callback_offer and call is not None and call.where == "hold":
-            self._callbacks.offer(call_id)
+        if call is None or call.where != "hold" or not prompts:
+            return
+        if callback_offer:
+            await self._client.api(f"uuid_setvar {call_id} cc_callback offered")
+        files = "!".join(f"{self._prompts}/{p}.wav" for p in prompts)
+        await self._client.api(f"uuid_setvar {call_id} cc_announce file_string://{files}")
 
     async def callback(self, call: OutboundCall, agent_id: str, ring_timeout: float) -> None:
-        await self._callbacks.callback(call, agent_id, ring_timeout)
+        """Ring the reserved agent; once answered, tell it (callback_agent), call the citizen
+        showing the hotline's number, bridge and record under the call's own id."""
+        dial = self._dials.get(agent_id)
+        if dial is None:
+            self._fail(call.ref, "callback", (agent_id,), f"agent {agent_id} has no dial string")
+            return
+        leg = str(uuid.uuid4())
+        cb = _Callback(call.ref, agent_id, leg)
+        self._callbacks[leg] = cb
+        self._spawn(self._call_back(cb, call, dial, ring_timeout))
 
-    def _moved(self, call_id: str, where: str) -> None:
-        """A waiting caller left the engine's queue in the dialplan (took the callback)."""
-        call = self._calls.get(call_id)
-        if call is not None:
-            call.where = where
-            self._stop_ringing(call)
+    async def _call_back(
+        self, cb: _Callback, call: OutboundCall, dial: str, ring_timeout: float
+    ) -> None:
+        variables = ",".join(
+            [
+                f"origination_uuid={cb.agent_leg}",
+                f"originate_timeout={int(ring_timeout + 0.5)}",
+                f"origination_caller_id_number={call.caller_id}",
+                f"cc_callback_call={call.ref}",
+                "ignore_early_media=true",
+            ]
+        )
+        try:
+            result = await self._client.bgapi(f"originate {{{variables}}}{dial} &park()", False)
+        except EslError as exc:
+            result = f"-ERR LINK {exc}"
+        if not result.startswith("+OK"):
+            self._callbacks.pop(cb.agent_leg, None)
+            cause = result.removeprefix("-ERR").strip().split()[0] if result.strip() else ""
+            reason = "cancelled" if cb.cancelled else outbound_outcome(cause)
+            self._events.put_nowait(AgentNotAnswered(self.node, call.ref, cb.agent_id, reason))
+            return
+        cb.answered = True
+        self._events.put_nowait(AgentAnswered(self.node, call.ref, cb.agent_id, cb.agent_leg))
+        with contextlib.suppress(EslError):
+            await self._client.api(
+                f"uuid_broadcast {cb.agent_leg} {self._prompts}/callback_agent.wav aleg"
+            )
+        citizen = str(uuid.uuid4())
+        variables = ",".join(
+            [
+                f"origination_uuid={citizen}",
+                f"originate_timeout={int(call.timeout + 0.5)}",
+                f"origination_caller_id_number={call.caller_id}",
+                f"origination_caller_id_name={call.caller_id}",
+                "cc_where=callback",
+                "ignore_early_media=true",
+            ]
+        )
+        command = (
+            f"originate {{{variables}}}{self._outbound_dial.format(number=call.number)} &park()"
+        )
+        try:
+            result = await self._client.bgapi(command, False)
+        except EslError as exc:
+            result = f"-ERR LINK {exc}"
+        if not result.startswith("+OK"):
+            cause = result.removeprefix("-ERR").strip().split()[0] if result.strip() else ""
+            self._events.put_nowait(CallbackDialed(self.node, call.ref, outbound_outcome(cause)))
+            await self._kill(cb.agent_leg, "NORMAL_CLEARING")
+            return
+        self._events.put_nowait(CallbackDialed(self.node, call.ref, "answered"))
+        try:
+            # the agent's leg first: the citizen's is hung up when the bridge ends
+            await self._client.api(f"uuid_bridge {cb.agent_leg} {citizen}")
+        except EslError as exc:
+            log.warning("node %s: callback bridge failed: %s", self.node, exc)
+            await self._kill(citizen, "NORMAL_TEMPORARY_FAILURE")
+            await self._kill(cb.agent_leg, "NORMAL_TEMPORARY_FAILURE")
+            return
+        if self._record:
+            await self._record_leg(citizen, call.ref)
 
     async def survey_call(self, call: OutboundCall, input_timeout: float, retries: int) -> None:
-        await self._surveys.call(call, input_timeout, retries)
+        """Call the citizen into the dialplan's survey (cc-survey): SurveyProgress from its
+        events, OutboundEnded once the answered call is over (or at once when unanswered)."""
+        leg = str(uuid.uuid4())
+        variables = ",".join(
+            [
+                f"origination_uuid={leg}",
+                f"cc_survey_id={call.ref}",
+                f"cc_input_timeout_ms={int(input_timeout * 1000)}",
+                f"cc_input_tries={retries + 1}",
+                f"origination_caller_id_number={call.caller_id}",
+                f"origination_caller_id_name={call.caller_id}",
+                f"originate_timeout={int(call.timeout + 0.5)}",
+                "ignore_early_media=true",
+            ]
+        )
+        dial = self._outbound_dial.format(number=call.number)
+        command = f"originate {{{variables}}}{dial} survey XML cc-survey"
+        self._spawn(self._survey(call.ref, leg, command))
+
+    async def _survey(self, survey_id: str, leg: str, command: str) -> None:
+        self._surveys[leg] = survey_id  # its hangup ends the answered call
+        try:
+            result = await self._client.bgapi(command, check=False)
+        except EslError as exc:
+            result = f"-ERR LINK {exc}"
+        if not result.startswith("+OK"):
+            self._surveys.pop(leg, None)
+            cause = result.removeprefix("-ERR").strip().split()[0] if result.strip() else ""
+            self._events.put_nowait(OutboundEnded(self.node, survey_id, outbound_outcome(cause)))
 
     # --- plumbing ------------------------------------------------------------------------------
 
