@@ -1,6 +1,7 @@
 """One-key emergency transfer on the real sandbox (GB/T 44190 6.3.1): a softphone registered
-as the 110 line hears the caller, blind and three-way (on both PBX kinds), with the engine up
-and with it stopped; the linkage lands on the call's ticket and the recording keeps going."""
+as the 110 line hears the caller, blind and three-way, with the engine up and with it stopped
+(the agent's phone transfers by SIP REFER), each on both PBX kinds; the linkage lands on the
+call's ticket and the recording keeps going."""
 
 from __future__ import annotations
 
@@ -149,6 +150,7 @@ def test_three_way_conference_agent_stays_and_operator_hears_both(
     assert statuses[0][:2] == ("conference", "requested")
 
 
+@on_both_kinds
 def test_agent_phone_transfers_to_110_with_the_engine_stopped(
     cc: Center, line110: Softphone
 ) -> None:
@@ -156,8 +158,8 @@ def test_agent_phone_transfers_to_110_with_the_engine_stopped(
     cc.engine.kill()
     caller = cc.caller("13800000033")
     caller.call("13800000033", "12345")
-    # the dialplan's fallback route (app_queue) rings the agents; the first to answer
-    # transfers the caller to 110 from the phone itself (SIP REFER), no engine involved
+    # the dialplan's fallback route (app_queue, mod_callcenter) rings the agents; the first to
+    # answer transfers the caller to 110 from the phone itself (SIP REFER), no engine involved
     talking_before = {user: _count(phone, user) for user, phone in cc.phones.items()}
 
     def answered() -> str | None:
