@@ -92,6 +92,8 @@ FS_AGENT_RTP = 24400 + OFFSET  # 24400-24899
 FS_CALLER_SIP = 24900 + OFFSET  # 24900-24949
 FS_CALLER_RTP = 23000 + OFFSET  # 23000-23999
 FS_CARRIER_PORT = 25533 + OFFSET  # the FreeSWITCH center's carrier gateway: the citizens
+FS_EMERGENCY_PORT = 25528 + OFFSET  # and its emergency gateway's far end: the 110 operator
+FS_OPERATOR_RTP = 24980 + OFFSET  # 24980-24999
 
 ASTERISK_NODE = f"""
 [[pbx.nodes]]
@@ -602,6 +604,7 @@ class Center:
             recordings_dir=node.recordings_dir,
             recordings_host=self.recordings_root,
             carrier_port=FS_CARRIER_PORT,
+            emergency_port=FS_EMERGENCY_PORT,
         )
         self.fs.stop()  # a fresh FreeSWITCH for every test session, without the finished
         for old in (self.fs.dir / "db").glob("*"):  # calls (mod_db) an earlier one kept
@@ -731,6 +734,46 @@ class Center:
             self._callers.remove(phone)
             self._free_slots.append(self._slot_of.pop(id(phone)))
         self._free_slots.sort()
+
+    def at_menu(self, number: str, tries: int = 0) -> bool:
+        """Whether the caller `number` is in an IVR menu taking keys (the prompt playing or
+        the wait for a key) after `tries` wrong or missing answers."""
+        if self.kind == "freeswitch":
+            # `show channels` lags behind the channel: its application is read from the
+            # channel itself, with the tries
+            listing = json.loads(self.fs_api("show channels as json") or "{}")
+            for row in listing.get("rows", []) or []:
+                if row.get("cid_num") == number:
+                    u = row.get("uuid")
+                    now = self.fs_api(f"uuid_getvar {u} current_application").strip()
+                    shown = self.fs_api(f"uuid_getvar {u} cc_ivr_tries").strip()
+                    return now == "play_and_get_digits" and shown == str(tries)
+            return False
+        for line in self.instance.cli("core show channels concise").splitlines():
+            fields = line.split("!")
+            if (
+                len(fields) > 7
+                and fields[7] == number
+                and fields[5].lower() in ("background", "waitexten")
+            ):
+                shown = self.instance.cli(f"core show channel {fields[0]}", check=False)
+                return f"CC_IVR_TRIES={tries}" in shown
+        return False
+
+    def emergency_operator(self, number: str, play: str) -> Softphone:
+        """The phone at the far end of the emergency trunk, answering as `number` (110...)."""
+        fs = self.kind == "freeswitch"
+        phone = Softphone(
+            self.sip,
+            port=FS_EMERGENCY_PORT if fs else EMERGENCY_PORT,
+            accounts=[(number, "")],
+            play=play,
+            record_dir=str(self.recordings),
+            rtp_port=FS_OPERATOR_RTP if fs else CALLER_RTP + 1000,
+            answer_delay=0.2,
+        )
+        phone.wait_for(lambda e: e.get("event") == "ready")
+        return phone
 
     def citizens(self, *numbers: str) -> Softphone:
         """The citizens' side of the carrier trunk: calls in from these numbers and answers

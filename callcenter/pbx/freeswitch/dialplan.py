@@ -20,11 +20,16 @@ import jinja2
 
 from callcenter.config import Config
 from callcenter.paths import REPO
+from callcenter.pbx.freeswitch import ivr_dialplan
+from callcenter.pbx.freeswitch.emergency import EmergencyTargetError, target
 
 TEMPLATES = REPO / "dialplans" / "freeswitch"
 
 PARTS = (
     "cc-dialplan.xml",
+    "cc-emergency.xml",
+    "cc-conference.conf.xml",
+    "cc-ivr.xml",
     "cc-directory.xml",
     "cc-sofia.conf.xml",
     "cc-acl.conf.xml",
@@ -33,6 +38,8 @@ PARTS = (
     "cc-callcenter.conf.xml",
 )
 MAIN = "freeswitch.xml"
+# the parts that hold <context>s
+DIALPLAN_PARTS = ("cc-dialplan.xml", "cc-emergency.xml", "cc-ivr.xml")
 
 MODULES = (
     "mod_logfile",
@@ -50,6 +57,7 @@ MODULES = (
     "mod_local_stream",
     "mod_tone_stream",
     "mod_callcenter",
+    "mod_conference",
 )
 
 
@@ -65,6 +73,7 @@ class RenderParams:
     esl_port: int = 8021
     esl_secret: str = ""
     carrier_port: int = 5098  # where the carrier gateway takes outbound calls to citizens
+    emergency_port: int = 5099  # where the emergency gateway takes calls to 110/119/120/122
     phone_passwords: Mapping[str, str] = field(default_factory=dict)
     rtp_start: int = 16384
     rtp_end: int = 32768
@@ -137,8 +146,33 @@ def context(config: Config, params: RenderParams) -> dict[str, Any]:
                 f"not {', '.join(bad)}"
             )
         trunks.append({"name": t.name, "cidrs": cidrs})
+    emergency = []
+    gateways: set[str] = set()
+    for i, line in enumerate(config.emergency):
+        targets = []
+        for j, text in enumerate(line.targets):
+            try:
+                dial = target(text)
+            except EmergencyTargetError as exc:
+                raise RenderError(f"trunks.toml: emergency[{i}].targets[{j}]: {exc}") from exc
+            targets.append(dial)
+            if dial.gateway and dial.gateway != "carrier-out":
+                gateways.add(dial.gateway)
+        emergency.append({"line": line.line, "label": line.label, "targets": targets})
+    ivr_entries: dict[str, dict[str, object]] = {}
+    flows: set[str] = set()
+    if config.ivr is not None:
+        for n in config.numbers:
+            if n.entry == "menu":
+                ivr_entries[n.did] = ivr_dialplan.entry(config.ivr, n.did)
+                flows.add(config.ivr.flow_for(n.did).id)
     return {
         "numbers": config.numbers,
+        "ivr_entries": ivr_entries,
+        "ivr_contexts": ivr_dialplan.compile_flows(config.ivr, flows) if config.ivr else "",
+        "emergency": emergency,
+        "emergency_gateways": sorted(gateways),
+        "emergency_port": params.emergency_port,
         "default": config.number_for(config.center.default_did),
         "phones": [
             {"extension": ext, "who": f"{kind} {who}", "password": params.phone_passwords[ext]}
@@ -206,15 +240,21 @@ def check(files: Mapping[str, str]) -> list[str]:
             problems.append(f"{MAIN}: includes {m.group(1)}, which was not rendered")
     if problems:
         return problems
-    dialplan = ET.fromstring(files["cc-dialplan.xml"])
+    # the dialplan's parts, each context with the file it is in
+    contexts = [
+        (name, ctx)
+        for name in DIALPLAN_PARTS
+        if name in files
+        for ctx in ET.fromstring(files[name]).iter("context")
+    ]
     targets: dict[str, list[str]] = {}  # context -> destination_number expressions
-    for ctx in dialplan.iter("context"):
+    for _, ctx in contexts:
         exprs = targets.setdefault(ctx.get("name", ""), [])
         for ext in ctx.iter("extension"):
             for cond in ext.iter("condition"):
                 if cond.get("field") == "destination_number":
                     exprs.append(cond.get("expression", ""))
-    for ctx in dialplan.iter("context"):
+    for name, ctx in contexts:
         for ext in ctx.iter("extension"):
             for action in list(ext.iter("action")) + list(ext.iter("anti-action")):
                 if action.get("application") != "transfer":
@@ -225,14 +265,14 @@ def check(files: Mapping[str, str]) -> list[str]:
                 number, _, where = words
                 if where not in targets:
                     problems.append(
-                        f"cc-dialplan.xml: extension {ext.get('name')} in {ctx.get('name')}: "
+                        f"{name}: extension {ext.get('name')} in {ctx.get('name')}: "
                         f"transfer to unknown context {where}"
                     )
                 elif "$" not in number and not any(
                     re.search(e, number) for e in targets[where] if e
                 ):
                     problems.append(
-                        f"cc-dialplan.xml: extension {ext.get('name')} in {ctx.get('name')}: "
+                        f"{name}: extension {ext.get('name')} in {ctx.get('name')}: "
                         f"transfer to {number}, which no extension of {where} takes"
                     )
     return problems

@@ -52,6 +52,7 @@ from callcenter.pbx.base import (
     RecordingStarted,
     SurveyProgress,
 )
+from callcenter.pbx.freeswitch import emergency
 from callcenter.pbx.freeswitch.esl import (
     EslAuthError,
     EslClient,
@@ -73,6 +74,7 @@ EVENTS = (
     "sofia::register",
     "sofia::unregister",
     "sofia::expire",
+    *emergency.SUBCLASSES,
 )
 FINISHED_REALM = "cc-done"  # mod_db realm of the dialplan's record of every ended call
 RECONNECT_FIRST = 1.0
@@ -188,6 +190,14 @@ class FreeswitchDriver:
         self._recordings = ""
         self._timezone = ""
         self._prompts = ""
+        self._emergency = emergency.Emergency(
+            node,
+            self._client,
+            self._events.put_nowait,
+            self._connected_legs,
+            lambda call_id, message: self._fail(call_id, "emergency", (), message),
+            self._spawn,
+        )
 
     # --- link --------------------------------------------------------------------------------
 
@@ -260,6 +270,8 @@ class FreeswitchDriver:
     # --- events ------------------------------------------------------------------------------
 
     def _on_event(self, e: EslEvent) -> None:
+        if self._emergency.on_event(e):
+            return
         name = e.name
         if name == "CUSTOM":
             sub = e.get("Event-Subclass")
@@ -306,6 +318,7 @@ class FreeswitchDriver:
             arrived_at=_micro(var("cc_arrived")),
             caller_number=caller,
             restored=restored,
+            ivr_path=var("cc_ivr_path"),
         )
 
     def _on_hangup_begins(self, e: EslEvent) -> None:
@@ -660,17 +673,23 @@ class FreeswitchDriver:
 
     # --- not carried out on FreeSWITCH yet (issue 16) ------------------------------------------
 
-    def _missing(self, capability: str) -> PbxCapabilityError:
-        return PbxCapabilityError(
-            f"{capability} is not available on FreeSWITCH node {self.node} yet "
-            "(callcenter/pbx/freeswitch/driver.py)"
+    async def stream_audio(self, call_id: str, leg: str, address: str, stream_id: str) -> None:
+        raise PbxCapabilityError(
+            f"live audio to the ASR (stream_audio) is not available on FreeSWITCH node "
+            f"{self.node}: its modules have none that streams a channel's audio to an address "
+            "(mod_audio_fork is not part of the release); transcribe the recordings instead"
         )
 
-    async def stream_audio(self, call_id: str, leg: str, address: str, stream_id: str) -> None:
-        raise self._missing("live audio to the ASR (stream_audio)")
-
     async def emergency_transfer(self, call_id: str, line: str, mode: str) -> None:
-        raise self._missing("emergency transfer")
+        """Blind or three-way to an emergency line (callcenter/pbx/freeswitch/emergency.py)."""
+        await self._emergency.transfer(call_id, line, mode)
+
+    def _connected_legs(self, call_id: str) -> tuple[str, str] | None:
+        """A connected call's agent leg and recording path."""
+        call = self._calls.get(call_id)
+        if call is None or call.where != "connected" or not call.agent_leg:
+            return None
+        return call.agent_leg, call.recording
 
     async def transfer(self, call_id: str, skill: str) -> None:
         """Send a connected caller back to the hold loop with `skill` kept on its channel; the

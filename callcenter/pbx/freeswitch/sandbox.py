@@ -99,6 +99,7 @@ class Instance:
     recordings_dir: str = "/var/lib/freeswitch/recordings/callcenter"
     recordings_host: Path | None = None
     carrier_port: int = 0
+    emergency_port: int = 0  # where the emergency trunks' gateways send (the 110 line)
 
     @property
     def inner(self) -> str:
@@ -184,6 +185,7 @@ class Instance:
                 esl_port=self.esl_port,
                 esl_secret=self.esl_password,
                 carrier_port=self.carrier_port or self.sip_port + 38,
+                emergency_port=self.emergency_port or self.sip_port + 39,
                 phone_passwords={ext: self.agent_password(ext) for ext in self.agents},
                 rtp_start=self.rtp_start,
                 rtp_end=self.rtp_end,

@@ -1,6 +1,7 @@
 """One-key emergency transfer on the real sandbox (GB/T 44190 6.3.1): a softphone registered
-as the 110 line hears the caller, blind and three-way, with the engine up and with it
-stopped; the linkage lands on the call's ticket and the recording keeps going."""
+as the 110 line hears the caller, blind and three-way, with the engine up and with it stopped
+(the agent's phone transfers by SIP REFER), each on both PBX kinds; the linkage lands on the
+call's ticket and the recording keeps going."""
 
 from __future__ import annotations
 
@@ -11,33 +12,19 @@ from pathlib import Path
 import pytest
 
 from callcenter.simulation import Softphone, write_tone
-from tests.integration.harness import (
-    CALLER_RTP,
-    EMERGENCY_PORT,
-    SIP_PORT,
-    Center,
-    closed_wav,
-    tone_levels,
-    wait_until,
-)
+from tests.integration.conftest import center_of_kind, on_both_kinds
+from tests.integration.harness import Center, closed_wav, tone_levels, wait_until
 
 pytestmark = pytest.mark.pbx
 CALLER, AGENT, OPERATOR = 440.0, 700.0, 550.0
 
+cc = pytest.fixture(center_of_kind, name="cc")  # the center of the test's kind (Asterisk unmarked)
 
-@pytest.fixture(scope="module")
+
+@pytest.fixture
 def line110(cc: Center) -> Iterator[Softphone]:
     """The 110 operator's phone, where the emergency trunk points (no registration)."""
-    phone = Softphone(
-        f"127.0.0.1:{SIP_PORT}",
-        port=EMERGENCY_PORT,
-        accounts=[("110", "")],
-        play=str(write_tone(cc.workdir / "operator550.wav", OPERATOR)),
-        record_dir=str(cc.recordings),
-        rtp_port=CALLER_RTP + 1000,
-        answer_delay=0.2,
-    )
-    phone.wait_for(lambda e: e.get("event") == "ready")
+    phone = cc.emergency_operator("110", str(write_tone(cc.workdir / "operator550.wav", OPERATOR)))
     yield phone
     phone.close()
 
@@ -74,6 +61,7 @@ def _links(cc: Center, call_id: str) -> list[tuple[str, str, str]]:
     return [(r[0], r[1], r[2]) for r in rows]
 
 
+@on_both_kinds
 def test_blind_transfer_to_110_operator_hears_caller_and_recording_continues(
     cc: Center, line110: Softphone
 ) -> None:
@@ -127,6 +115,7 @@ def test_blind_transfer_to_110_operator_hears_caller_and_recording_continues(
     assert [x["status"] for x in detail["emergency"]][:2] == ["requested", "LINKED"]
 
 
+@on_both_kinds
 def test_three_way_conference_agent_stays_and_operator_hears_both(
     cc: Center, line110: Softphone
 ) -> None:
@@ -161,6 +150,7 @@ def test_three_way_conference_agent_stays_and_operator_hears_both(
     assert statuses[0][:2] == ("conference", "requested")
 
 
+@on_both_kinds
 def test_agent_phone_transfers_to_110_with_the_engine_stopped(
     cc: Center, line110: Softphone
 ) -> None:
@@ -168,8 +158,8 @@ def test_agent_phone_transfers_to_110_with_the_engine_stopped(
     cc.engine.kill()
     caller = cc.caller("13800000033")
     caller.call("13800000033", "12345")
-    # the dialplan's fallback route (app_queue) rings the agents; the first to answer
-    # transfers the caller to 110 from the phone itself (SIP REFER), no engine involved
+    # the dialplan's fallback route (app_queue, mod_callcenter) rings the agents; the first to
+    # answer transfers the caller to 110 from the phone itself (SIP REFER), no engine involved
     talking_before = {user: _count(phone, user) for user, phone in cc.phones.items()}
 
     def answered() -> str | None:

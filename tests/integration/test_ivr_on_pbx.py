@@ -1,6 +1,6 @@
 """The IVR on the real sandbox: the market hotline 12315's menu (config/ivr.toml, compiled into
 the dialplan) driven by RFC 4733 DTMF from a SIP caller, with Mandarin prompts synthesized
-from the config text. The path lands on the call's ticket."""
+from the config text, on both PBX kinds. The path lands on the call's ticket."""
 
 from __future__ import annotations
 
@@ -9,9 +9,12 @@ import time
 import pytest
 
 from callcenter.simulation import Softphone
+from tests.integration.conftest import center_of_kind, on_both_kinds
 from tests.integration.harness import Center, wait_until
 
 pytestmark = pytest.mark.pbx
+
+cc = pytest.fixture(center_of_kind, name="cc")  # the center of the test's kind
 
 
 def _answered(cc: Center, number: str) -> tuple[Softphone, set[str]]:
@@ -27,19 +30,11 @@ def _at_menu(cc: Center, number: str, tries: int = 0) -> None:
     `tries` wrong or missing answers: a key sent before then is lost, and a fixed sleep is
     too short on a loaded machine."""
 
-    def there() -> bool:
-        for line in cc.instance.cli("core show channels concise").splitlines():
-            fields = line.split("!")
-            if (
-                len(fields) > 7
-                and fields[7] == number
-                and fields[5].lower() in ("background", "waitexten")
-            ):
-                shown = cc.instance.cli(f"core show channel {fields[0]}", check=False)
-                return f"CC_IVR_TRIES={tries}" in shown
-        return False
-
-    wait_until(there, 60, f"the menu to take keys (after {tries} wrong answers)")
+    wait_until(
+        lambda: cc.at_menu(number, tries),
+        60,
+        f"the menu to take keys (after {tries} wrong answers)",
+    )
 
 
 def _joined(cc: Center, before: set[str]) -> tuple[str, str]:
@@ -71,6 +66,7 @@ def _ticket_path(cc: Center, call_id: str) -> str:
     return path
 
 
+@on_both_kinds
 def test_dtmf_choice_routes_to_the_market_queue_and_the_path_reaches_the_ticket(
     cc: Center,
 ) -> None:
@@ -86,6 +82,7 @@ def test_dtmf_choice_routes_to_the_market_queue_and_the_path_reaches_the_ticket(
     assert _ticket_path(cc, call_id) == "12315/consult"
 
 
+@on_both_kinds
 def test_invalid_key_replays_the_menu_then_a_valid_one_routes(cc: Center) -> None:
     caller, before = _answered(cc, "13800000042")
     _at_menu(cc, "13800000042")
@@ -99,6 +96,7 @@ def test_invalid_key_replays_the_menu_then_a_valid_one_routes(cc: Center) -> Non
     assert _ticket_path(cc, call_id) == "12315/complaint"
 
 
+@on_both_kinds
 def test_no_input_until_retries_run_out_says_goodbye_and_hangs_up(cc: Center) -> None:
     caller, before = _answered(cc, "13800000043")
     gone = caller.wait_for(lambda e: e.get("event") == "disconnected", 120)
