@@ -4,12 +4,12 @@ config loader can ask for it before anything else of the wing is loaded."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from callcenter.tomlreader import ConfigError, TableReader
+from callcenter.pbx.node_keys import dial_string, env_name, env_secret, port
+from callcenter.tomlreader import TableReader
 
 RECORDINGS_DIR = "/var/spool/asterisk/callcenter"  # the node's view of the recordings root
 
@@ -29,14 +29,7 @@ class AsteriskSettings:
 
     def secret(self, node: str) -> str:
         """The AMI secret from the environment; ConfigError naming the variable if unset."""
-        value = os.environ.get(self.secret_env, "")
-        if not value:
-            raise ConfigError(
-                "center.toml",
-                "pbx.nodes.secret_env",
-                f"environment variable {self.secret_env} (AMI secret of node {node}) is not set",
-            )
-        return value
+        return env_secret(self.secret_env, "AMI secret", node)
 
     def dial(self, extension: str) -> str:
         return self.agent_dial.format(extension=extension)
@@ -45,29 +38,17 @@ class AsteriskSettings:
 KEYS = tuple(AsteriskSettings.__dataclass_fields__)
 
 
-def _port(v: int) -> str | None:
-    return None if 1 <= v <= 65535 else "must be a port from 1 to 65535"
-
-
-def _dial(v: str) -> str | None:
-    if "{extension}" in v and "/" in v:
-        return None
-    return "must be a dial string with {extension}, e.g. PJSIP/{extension}"
-
-
-def _outbound(v: str) -> str | None:
-    if "{number}" in v and "/" in v:
-        return None
-    return "must be a dial string with {number}, e.g. PJSIP/{number}@carrier-out"
+_DIAL = dial_string("extension", "PJSIP/{extension}")
+_OUTBOUND = dial_string("number", "PJSIP/{number}@carrier-out")
 
 
 def parse(r: TableReader, t: Mapping[str, Any], key: str) -> AsteriskSettings:
     """This node's Asterisk keys; mistakes go to `r` under `key` (pbx.nodes[i])."""
     d = AsteriskSettings()
     return AsteriskSettings(
-        ami_port=r.get(t, key, "ami_port", int, d.ami_port, check=_port),
+        ami_port=r.get(t, key, "ami_port", int, d.ami_port, check=port),
         ami_user=r.get(t, key, "ami_user", str, d.ami_user),
-        secret_env=r.get(t, key, "secret_env", str, d.secret_env),
-        agent_dial=r.get(t, key, "agent_dial", str, d.agent_dial, check=_dial),
-        outbound_dial=r.get(t, key, "outbound_dial", str, d.outbound_dial, check=_outbound),
+        secret_env=r.get(t, key, "secret_env", str, d.secret_env, check=env_name),
+        agent_dial=r.get(t, key, "agent_dial", str, d.agent_dial, check=_DIAL),
+        outbound_dial=r.get(t, key, "outbound_dial", str, d.outbound_dial, check=_OUTBOUND),
     )

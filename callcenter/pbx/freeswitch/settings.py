@@ -4,12 +4,12 @@ loader can ask for it before anything else of the wing is loaded."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from callcenter.tomlreader import ConfigError, TableReader
+from callcenter.pbx.node_keys import dial_string, env_name, env_secret, port
+from callcenter.tomlreader import TableReader
 
 RECORDINGS_DIR = "/var/lib/freeswitch/recordings/callcenter"  # the node's view of the root
 
@@ -28,14 +28,7 @@ class FreeswitchSettings:
 
     def secret(self, node: str) -> str:
         """The ESL password from the environment; ConfigError naming the variable if unset."""
-        value = os.environ.get(self.secret_env, "")
-        if not value:
-            raise ConfigError(
-                "center.toml",
-                "pbx.nodes.secret_env",
-                f"environment variable {self.secret_env} (ESL password of node {node}) is not set",
-            )
-        return value
+        return env_secret(self.secret_env, "ESL password", node)
 
     def dial(self, extension: str) -> str:
         return self.agent_dial.format(extension=extension)
@@ -44,32 +37,16 @@ class FreeswitchSettings:
 KEYS = tuple(FreeswitchSettings.__dataclass_fields__)
 
 
-def _port(v: int) -> str | None:
-    return None if 1 <= v <= 65535 else "must be a port from 1 to 65535"
-
-
-def _dial(v: str) -> str | None:
-    if "{extension}" in v and "/" in v:
-        return None
-    return "must be a dial string with {extension}, e.g. user/{extension}"
-
-
-def _outbound(v: str) -> str | None:
-    if "{number}" in v and "/" in v:
-        return None
-    return "must be a dial string with {number}, e.g. sofia/gateway/carrier-out/{number}"
-
-
-def _env(v: str) -> str | None:
-    return None if v.replace("_", "").isalnum() else "must be an environment variable's name"
+_DIAL = dial_string("extension", "user/{extension}")
+_OUTBOUND = dial_string("number", "sofia/gateway/carrier-out/{number}")
 
 
 def parse(r: TableReader, t: Mapping[str, Any], key: str) -> FreeswitchSettings:
     """This node's FreeSWITCH keys; mistakes go to `r` under `key` (pbx.nodes[i])."""
     d = FreeswitchSettings()
     return FreeswitchSettings(
-        esl_port=r.get(t, key, "esl_port", int, d.esl_port, check=_port),
-        secret_env=r.get(t, key, "secret_env", str, d.secret_env, check=_env),
-        agent_dial=r.get(t, key, "agent_dial", str, d.agent_dial, check=_dial),
-        outbound_dial=r.get(t, key, "outbound_dial", str, d.outbound_dial, check=_outbound),
+        esl_port=r.get(t, key, "esl_port", int, d.esl_port, check=port),
+        secret_env=r.get(t, key, "secret_env", str, d.secret_env, check=env_name),
+        agent_dial=r.get(t, key, "agent_dial", str, d.agent_dial, check=_DIAL),
+        outbound_dial=r.get(t, key, "outbound_dial", str, d.outbound_dial, check=_OUTBOUND),
     )
