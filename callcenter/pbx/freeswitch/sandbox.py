@@ -34,6 +34,7 @@ from xml.sax.saxutils import quoteattr
 from callcenter.config import Config
 from callcenter.paths import REPO
 from callcenter.pbx.base import SandboxError
+from callcenter.pbx.freeswitch.dialplan import MODULES as CENTER_MODULES
 from callcenter.pbx.freeswitch.dialplan import RenderParams, render
 from callcenter.pbx.freeswitch.esl import EslClient, EslError
 from callcenter.pbx.sandboxes import build_root, cached_root, write_hold_music
@@ -45,22 +46,8 @@ MARKER = ".callcenter-freeswitch-ok"
 PROFILE = "cc"
 SRC_ENV = "CALLCENTER_FREESWITCH_SRC"
 
-MODULES = (
-    "mod_logfile",
-    "mod_event_socket",
-    "mod_sofia",
-    "mod_loopback",
-    "mod_commands",
-    "mod_dptools",
-    "mod_hash",
-    "mod_db",
-    "mod_expr",
-    "mod_dialplan_xml",
-    "mod_sndfile",
-    "mod_native_file",
-    "mod_local_stream",
-    "mod_tone_stream",
-)
+# the bare sandbox's modules: the center's (dialplan.MODULES) without its ACD and conferences
+MODULES = tuple(m for m in CENTER_MODULES if m not in ("mod_callcenter", "mod_conference"))
 
 
 def root_dir() -> Path:
