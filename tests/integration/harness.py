@@ -291,6 +291,16 @@ def closed_wav(path: str | Path, timeout: float = 10.0) -> Path:
     return Path(path)
 
 
+def query(url: str, sql: str, **params: Any) -> list[Any]:
+    """The rows of one SQL query on the database at `url` (a test's look at an engine's records)."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(text(sql), params))
+    finally:
+        engine.dispose()
+
+
 def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "") -> Any:
     """Poll until predicate() is truthy; fail with `what` at the timeout (a bound, not a
     timing assertion: it only keeps a broken run from hanging)."""
@@ -797,12 +807,7 @@ class Center:
         return phone
 
     def rows(self, sql: str, **params: Any) -> list[Any]:
-        engine = create_engine(self.db_url)
-        try:
-            with engine.connect() as conn:
-                return list(conn.execute(text(sql), params))
-        finally:
-            engine.dispose()
+        return query(self.db_url, sql, **params)
 
     def fallback_answers(self) -> list[str]:
         """The agents (ids) the PBX's own queue connected from cc-fallback so far, oldest

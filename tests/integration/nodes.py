@@ -20,14 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, text
-
 from callcenter.config import Config, PbxNode, load_config
 from callcenter.paths import REPO
 from callcenter.pbx.asterisk.sandbox import Instance, ensure_root
 from callcenter.pbx.kamailio.proxy import ProxySandbox, ensure_installed, node_states
 from callcenter.simulation import Softphone, agent_phones, write_tone
-from tests.integration.harness import OFFSET, QUEUE, SLOT, Engine, wait_until
+from tests.integration.harness import OFFSET, QUEUE, SLOT, Engine, query, wait_until
 
 NODE_NAMES = ("ka", "kb") if SLOT == 0 else (f"ka{SLOT}", f"kb{SLOT}")
 PROXY_NAME = "kproxy" if SLOT == 0 else f"kproxy{SLOT}"
@@ -228,12 +226,7 @@ class Nodes:
     # --- the engine's records ---------------------------------------------------------------
 
     def rows(self, sql: str, **params: Any) -> list[Any]:
-        engine = create_engine(self.db_url)
-        try:
-            with engine.connect() as conn:
-                return list(conn.execute(text(sql), params))
-        finally:
-            engine.dispose()
+        return query(self.db_url, sql, **params)
 
     def call_row(self, call_id: str) -> Any:
         found = self.rows("SELECT * FROM calls WHERE call_id = :c", c=call_id)

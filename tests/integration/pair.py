@@ -21,10 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, text
-
 from callcenter.simulation import Softphone
-from tests.integration.harness import HTTP_PORT, Center, Engine, wait_until
+from tests.integration.harness import HTTP_PORT, Center, Engine, query, wait_until
 from tests.private_postgres import fresh_database
 
 LOW, HIGH = "12345", "12349"  # 12349 (敬老服务专线) joins with priority 5
@@ -51,12 +49,7 @@ class Pair:
     since: float = field(default_factory=time.time)
 
     def rows(self, sql: str, **params: Any) -> list[Any]:
-        engine = create_engine(self.pg_url)
-        try:
-            with engine.connect() as conn:
-                return list(conn.execute(text(sql), params))
-        finally:
-            engine.dispose()
+        return query(self.pg_url, sql, **params)
 
     def call_row(self, call_id: str) -> Any:
         found = self.rows("SELECT * FROM calls WHERE call_id = :c", c=call_id)
