@@ -19,7 +19,7 @@ from callcenter.data.commands import add_commands as add_data_commands
 from callcenter.data.logmask import install as install_log_masking
 from callcenter.paths import REPO
 from callcenter.pbx.base import SandboxError
-from callcenter.pbx.registry import DEFAULT_KIND, node_named, sandbox_up, wing
+from callcenter.pbx.registry import DEFAULT_KIND, KINDS, node_named, sandbox_up, wing
 from callcenter.phone_secrets import generate as generate_phone_secrets
 from callcenter.phone_secrets import phone_passwords
 
@@ -64,6 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--rate", type=float, default=0.4, help="calls per second")
     demo.add_argument("--talk", default="2:6", help="MIN:MAX seconds agents talk")
     demo.add_argument("--keep-pbx", action="store_true", help="leave the sandbox PBX running")
+    demo.add_argument(
+        "--pbx",
+        choices=sorted(KINDS),
+        default="",
+        help="the media server's kind (default: the first node's in center.toml)",
+    )
 
     pbx = sub.add_parser(
         "pbx", help="the sandbox PBX of a node (its kind's), or N nodes behind the SIP proxy"
@@ -190,7 +196,9 @@ def main(argv: list[str] | None = None) -> int:
             from callcenter.demo import run_demo
 
             talk = tuple(float(x) for x in args.talk.split(":"))
-            return run_demo(config, args.calls, args.rate, (talk[0], talk[-1]), args.keep_pbx)
+            return run_demo(
+                config, args.calls, args.rate, (talk[0], talk[-1]), args.keep_pbx, args.pbx
+            )
     except (SandboxError, ConfigError) as exc:
         print(f"callcenter: {exc}", file=sys.stderr)
         return 1

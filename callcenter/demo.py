@@ -63,8 +63,18 @@ def log_to_file(path: Path) -> None:
 
 
 def run_demo(
-    config: Config, calls: int, rate: float, talk: tuple[float, float], keep_pbx: bool
+    config: Config,
+    calls: int,
+    rate: float,
+    talk: tuple[float, float],
+    keep_pbx: bool,
+    pbx: str = "",
 ) -> int:
+    """`pbx`: the media server's kind (a registry kind); "" or the first node's own kind keeps
+    center.toml's node, another kind puts that kind's sandbox node in its place."""
+    first = node_named(config)
+    if pbx and pbx != first.kind:
+        config = dataclasses.replace(config, nodes=(wing(pbx).sandbox_node(first.name),))
     workdir = REPO / "var" / "demo"
     workdir.mkdir(parents=True, exist_ok=True)
     # this run's records, recordings and log only: the previous demo's are removed

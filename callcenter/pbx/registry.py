@@ -114,6 +114,11 @@ class Wing(Protocol):
         """`callcenter dialplan render|check`: render the node's dialplan or check it."""
         ...
 
+    def sandbox_node(self, name: str) -> PbxNode:
+        """A node of this kind on the sandbox's own loopback ports, for `callcenter demo --pbx`
+        when center.toml's first node is of another kind."""
+        ...
+
     def sandbox_ready(self) -> bool:
         """Whether the sandbox PBX is built (its cache), so starting one is quick."""
         ...

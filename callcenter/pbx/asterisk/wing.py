@@ -16,7 +16,7 @@ from callcenter.pbx.asterisk.audiosocket import decode
 from callcenter.pbx.asterisk.dialplan import RenderError, RenderParams, check_extensions, render
 from callcenter.pbx.asterisk.driver import AsteriskDriver
 from callcenter.pbx.asterisk.sandbox import Instance, ensure_root, root_dir, root_ready
-from callcenter.pbx.asterisk.settings import AsteriskSettings
+from callcenter.pbx.asterisk.settings import RECORDINGS_DIR, AsteriskSettings
 from callcenter.pbx.base import LiveAudioDecoder, PbxDriver
 from callcenter.pbx.registry import Wing
 from callcenter.phone_secrets import phone_passwords, phones
@@ -48,6 +48,18 @@ class AsteriskWing:
 
     def dialplan(self, config: Config, action: str, out: str) -> int:
         return dialplan_command(config, action, out)
+
+    def sandbox_node(self, name: str) -> PbxNode:
+        # the shipped center.toml's node: SIP 15060, AMI 15038, RTP 20000-20999
+        return PbxNode(
+            name=name,
+            kind="asterisk",
+            sip_port=15060,
+            rtp_start=20000,
+            rtp_end=20999,
+            recordings_dir=RECORDINGS_DIR,
+            settings=AsteriskSettings(ami_port=15038),
+        )
 
     def sandbox_ready(self) -> bool:
         return root_ready()

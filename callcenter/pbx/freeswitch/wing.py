@@ -23,7 +23,7 @@ from callcenter.pbx.freeswitch.dialplan import (
 from callcenter.pbx.freeswitch.driver import FreeswitchDriver
 from callcenter.pbx.freeswitch.esl import EslError
 from callcenter.pbx.freeswitch.sandbox import Instance, ensure_root, root_dir, root_ready
-from callcenter.pbx.freeswitch.settings import FreeswitchSettings
+from callcenter.pbx.freeswitch.settings import RECORDINGS_DIR, FreeswitchSettings
 from callcenter.pbx.registry import Wing
 from callcenter.phone_secrets import phone_passwords, phones
 from callcenter.tomlreader import ConfigError
@@ -62,6 +62,18 @@ class FreeswitchWing:
 
     def sandbox_ready(self) -> bool:
         return root_ready()
+
+    def sandbox_node(self, name: str) -> PbxNode:
+        # beside the shipped Asterisk node's ports: SIP 15500, ESL 15521, RTP 21000-21999
+        return PbxNode(
+            name=name,
+            kind="freeswitch",
+            sip_port=15500,
+            rtp_start=21000,
+            rtp_end=21999,
+            recordings_dir=RECORDINGS_DIR,
+            settings=FreeswitchSettings(esl_port=15521),
+        )
 
     def sandbox_up(self, config: Config, node: PbxNode) -> Instance:
         instance = instance_for(config, node, ensure_root())
