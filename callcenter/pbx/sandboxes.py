@@ -3,12 +3,14 @@ once, and the hold music an instance plays (so a test can recognise it)."""
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import struct
 import subprocess
 import sys
 import wave
+from collections.abc import Mapping
 from pathlib import Path
 
 from callcenter.pbx.base import SandboxError
@@ -65,3 +67,27 @@ def write_hold_music(path: Path, seconds: float = 12.0) -> None:
         w.setsampwidth(2)
         w.setframerate(rate)
         w.writeframes(bytes(frames))
+
+
+def instance_password(instance_dir: Path, extension: str) -> str:
+    """A phone's SIP password in a sandbox instance's `secrets.json` ("" when it has none)."""
+    try:
+        data = json.loads((instance_dir / "secrets.json").read_text())
+    except (OSError, ValueError):
+        return ""
+    password = data.get(f"agent:{extension}", "") if isinstance(data, dict) else ""
+    return password if isinstance(password, str) else ""
+
+
+def write_rendered(files: Mapping[str, str], out: str, main: str) -> int:
+    """`callcenter dialplan render`'s output: the `main` file on stdout without `out`, else
+    every rendered file into the folder `out` (made if missing), each named as it is written."""
+    if not out:
+        sys.stdout.write(files[main])
+        return 0
+    target = Path(out)
+    target.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (target / name).write_text(text)
+        print(f"wrote {target / name}")
+    return 0

@@ -4,11 +4,9 @@ and `callcenter pbx` on the sandbox Asterisk."""
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Mapping
 from dataclasses import replace
-from pathlib import Path
 
 from callcenter.config import Config, PbxNode, recordings_root
 from callcenter.paths import REPO
@@ -19,6 +17,7 @@ from callcenter.pbx.asterisk.sandbox import Instance, ensure_root, root_dir, roo
 from callcenter.pbx.asterisk.settings import RECORDINGS_DIR, AsteriskSettings
 from callcenter.pbx.base import LiveAudioDecoder, PbxDriver
 from callcenter.pbx.registry import Wing
+from callcenter.pbx.sandboxes import instance_password, write_rendered
 from callcenter.phone_secrets import phone_passwords, phones
 
 
@@ -78,13 +77,7 @@ class AsteriskWing:
         return pbx_command(self, config, node, action, rest)
 
     def sandbox_password(self, instance: str, extension: str) -> str:
-        path = Instance(name=instance).dir / "secrets.json"
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError):
-            return ""
-        password = data.get(f"agent:{extension}", "") if isinstance(data, dict) else ""
-        return password if isinstance(password, str) else ""
+        return instance_password(Instance(name=instance).dir, extension)
 
 
 WING: Wing = AsteriskWing()  # typed: mypy checks the wing against the registry's protocol
@@ -124,15 +117,7 @@ def dialplan_command(config: Config, action: str, out: str) -> int:
         for problem in problems:
             print(f"extensions.conf: {problem}", file=sys.stderr)
         return 1
-    if not out:
-        sys.stdout.write(files["extensions.conf"])
-        return 0
-    target = Path(out)
-    target.mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():
-        (target / name).write_text(text)
-        print(f"wrote {target / name}")
-    return 0
+    return write_rendered(files, out, "extensions.conf")
 
 
 def instance_for(config: Config, node: PbxNode) -> Instance:

@@ -5,9 +5,9 @@ FreeSWITCH."""
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from callcenter.config import Config, PbxNode, recordings_root
@@ -25,6 +25,7 @@ from callcenter.pbx.freeswitch.esl import EslError
 from callcenter.pbx.freeswitch.sandbox import Instance, ensure_root, root_dir, root_ready
 from callcenter.pbx.freeswitch.settings import RECORDINGS_DIR, FreeswitchSettings
 from callcenter.pbx.registry import Wing
+from callcenter.pbx.sandboxes import instance_password, write_rendered
 from callcenter.phone_secrets import phone_passwords, phones
 from callcenter.tomlreader import ConfigError
 
@@ -88,13 +89,7 @@ class FreeswitchWing:
         return pbx_command(self, config, node, action, rest)
 
     def sandbox_password(self, instance: str, extension: str) -> str:
-        path = Instance(name=instance).dir / "secrets.json"
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError):
-            return ""
-        password = data.get(f"agent:{extension}", "") if isinstance(data, dict) else ""
-        return password if isinstance(password, str) else ""
+        return instance_password(Instance(name=instance).dir, extension)
 
 
 WING: Wing = FreeswitchWing()  # typed: mypy checks the wing against the registry's protocol
@@ -111,19 +106,21 @@ def dialplan_command(config: Config, action: str, out: str) -> int:
     else:  # every secret from the store the operator controls; a missing one is an error
         assert node is not None  # the CLI refuses a render without a node
         params = RenderParams(esl_secret=node.secret(), phone_passwords=phone_passwords(config))
-    params = RenderParams(
-        **{
-            **params.__dict__,
-            "host": node.host if node else params.host,
-            "sip_port": node.sip_port if node else params.sip_port,
-            "esl_port": s.esl_port,
-            "rtp_start": node.rtp_start if node else params.rtp_start,
-            "rtp_end": node.rtp_end if node else params.rtp_end,
-            "recordings_dir": node.recordings_dir if node else params.recordings_dir,
-            "timezone": config.center.timezone,
-            "record": config.recordings.enabled,
-        }
+    params = replace(
+        params,
+        esl_port=s.esl_port,
+        timezone=config.center.timezone,
+        record=config.recordings.enabled,
     )
+    if node is not None:
+        params = replace(
+            params,
+            host=node.host,
+            sip_port=node.sip_port,
+            rtp_start=node.rtp_start,
+            rtp_end=node.rtp_end,
+            recordings_dir=node.recordings_dir,
+        )
     try:
         files = render(config, params)
     except RenderError as exc:
@@ -143,15 +140,7 @@ def dialplan_command(config: Config, action: str, out: str) -> int:
         if menus:
             print(f"IVR menus compiled for {', '.join(menus)} (cc-ivr.xml)")
         return 0
-    if not out:
-        sys.stdout.write(files["cc-dialplan.xml"])
-        return 0
-    target = Path(out)
-    target.mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():
-        (target / name).write_text(text)
-        print(f"wrote {target / name}")
-    return 0
+    return write_rendered(files, out, "cc-dialplan.xml")
 
 
 def instance_for(config: Config, node: PbxNode, root: Path | None = None) -> Instance:
