@@ -339,7 +339,9 @@ class Runtime:
             await self._link_up(e.node, now)
         elif isinstance(e, pbx.LinkDown):
             self._hold({e.node}, now)
-            if self.timers.due(_node_dead_key(e.node)) is None:
+            # only beside other nodes: a lone node's calls have nowhere else to go, and its
+            # link coming back (snapshot) or the dialplan's fallback keeps their records right
+            if len(self.drivers) > 1 and self.timers.due(_node_dead_key(e.node)) is None:
                 self.timers.set(_node_dead_key(e.node), now + self.config.engine.node_dead_after)
             self.link_up[e.node] = False
             self.link_down_reason[e.node] = e.message

@@ -68,11 +68,11 @@ async def test_a_dead_node_s_calls_end_and_the_other_node_is_routed() -> None:
 
 
 async def test_a_short_cut_keeps_the_node_s_calls() -> None:
-    a = FakeDriver("a")
-    runtime = Runtime(config(60.0), {"a": a}, Bus(), agent_statuses=STATUSES)
+    a, b = FakeDriver("a"), FakeDriver("b")
+    runtime = Runtime(config(60.0), {"a": a, "b": b}, Bus(), agent_statuses=STATUSES)
     engine = asyncio.create_task(runtime.run())
     try:
-        await eventually(lambda: a.snapshots == 1)
+        await eventually(lambda: a.snapshots == 1 and b.snapshots == 1)
         await runtime.request(ev.AgentPaused("1001", "meeting"))
         await runtime.request(ev.AgentPaused("1002", "meeting"))
         a.emit(caller("waiting", did="12345"))
@@ -86,6 +86,29 @@ async def test_a_short_cut_keeps_the_node_s_calls() -> None:
         a.emit(pbx.LinkUp("a"))
         await eventually(lambda: runtime.link_up["a"] is True)
         assert runtime.timers.due(("node-dead", "a", 0)) is None  # the link came back
+        assert [v.call_id for v in runtime.acd.queued()] == ["waiting"]
+    finally:
+        runtime.stop()
+        await asyncio.wait_for(engine, 2.0)
+
+
+async def test_a_lone_node_is_never_taken_for_dead() -> None:
+    """With one node there is nowhere else to route: however long its link is down, its calls
+    stay (the link coming back restores them, or the dialplan's fallback serves them)."""
+    a = FakeDriver("a")
+    runtime = Runtime(config(0.2), {"a": a}, Bus(), agent_statuses=STATUSES)
+    engine = asyncio.create_task(runtime.run())
+    try:
+        await eventually(lambda: a.snapshots == 1)
+        await runtime.request(ev.AgentPaused("1001", "meeting"))
+        await runtime.request(ev.AgentPaused("1002", "meeting"))
+        a.emit(caller("waiting", did="12345"))
+        await eventually(lambda: len(runtime.acd.queued()) == 1)
+        a.emit(pbx.LinkDown("a", "connection reset"))
+        await eventually(lambda: runtime.link_up["a"] is False)
+        await settle()
+        assert runtime.timers.due(("node-dead", "a", 0)) is None  # no death is armed
+        assert "waiting" in runtime.calls
         assert [v.call_id for v in runtime.acd.queued()] == ["waiting"]
     finally:
         runtime.stop()
