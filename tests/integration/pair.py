@@ -26,7 +26,8 @@ from tests.integration.harness import HTTP_PORT, Center, Engine, query, wait_unt
 from tests.private_postgres import fresh_database
 
 LOW, HIGH = "12345", "12349"  # 12349 (敬老服务专线) joins with priority 5
-PAIR_PORTS = (HTTP_PORT + 2, HTTP_PORT + 3)
+# the pair's HTTP ports: clear of the session engines' (HTTP_PORT, and FS_HTTP_PORT = +2)
+PAIR_PORTS = (HTTP_PORT + 4, HTTP_PORT + 5)
 
 
 @contextlib.contextmanager
