@@ -809,6 +809,17 @@ class Center:
     def rows(self, sql: str, **params: Any) -> list[Any]:
         return query(self.db_url, sql, **params)
 
+    def transfer_segments(self, call_id: str) -> list[tuple[str, str]]:
+        """A call's CONNECT and BLINDTRANSFER records in order, as (event, agent)."""
+        return [
+            (r[0], r[1])
+            for r in self.rows(
+                "SELECT event, agent_id FROM queue_events WHERE call_id = :c "
+                "AND event IN ('CONNECT', 'BLINDTRANSFER') ORDER BY id",
+                c=call_id,
+            )
+        ]
+
     def fallback_answers(self) -> list[str]:
         """The agents (ids) the PBX's own queue connected from cc-fallback so far, oldest
         first: Asterisk's queue_log, or mod_callcenter's agents (calls answered, by the time

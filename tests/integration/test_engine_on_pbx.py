@@ -245,18 +245,11 @@ def test_transfer_to_the_labor_queue_reaches_the_specialist(cc: Center) -> None:
     reply = cc.engine.post(f"/api/calls/{call_id}/transfer", {"skill": "labor"})
     assert reply.get("skill") == "labor", reply
 
-    def segments() -> list[tuple[str, str]]:
-        return [
-            (r[0], r[1])
-            for r in cc.rows(
-                "SELECT event, agent_id FROM queue_events WHERE call_id = :c "
-                "AND event IN ('CONNECT', 'BLINDTRANSFER') ORDER BY id",
-                c=call_id,
-            )
-        ]
-
     wait_until(
-        lambda: segments() == [("CONNECT", "1001"), ("BLINDTRANSFER", "1001"), ("CONNECT", "1002")],
+        lambda: (
+            cc.transfer_segments(call_id)
+            == [("CONNECT", "1001"), ("BLINDTRANSFER", "1001"), ("CONNECT", "1002")]
+        ),
         40,
         "the transfer and 1002's answer on record",
     )
