@@ -9,6 +9,7 @@ processes sending real RTP, and results are read from the engine's database and 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import json
 import os
@@ -27,7 +28,7 @@ import wave
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import create_engine, text
 
@@ -37,6 +38,8 @@ from callcenter.paths import REPO
 from callcenter.pbx.asterisk.sandbox import Instance, ensure_root
 from callcenter.pbx.freeswitch import sandbox as fs_sandbox
 from callcenter.simulation import Softphone, agent_phones, write_tone
+
+T = TypeVar("T")
 
 # Below the kernel's ephemeral range (32768-60999): a client polling a port nobody listens on
 # yet can otherwise be given that very port as its own and connect to itself, and the engine
@@ -309,6 +312,18 @@ def query(url: str, sql: str, **params: Any) -> list[Any]:
             return list(conn.execute(text(sql), params))
     finally:
         engine.dispose()
+
+
+def outside_loop(fn: Callable[[], T]) -> T:
+    """fn() where asyncio.run may be called: in this thread, unless an event loop runs in it
+    (Playwright's sync API keeps one running in the test's thread), then in a thread of its
+    own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return fn()
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(fn).result()
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "") -> Any:
@@ -634,7 +649,7 @@ class Center:
         for old in (self.fs.dir / "db").glob("*"):  # calls (mod_db) an earlier one kept
             old.unlink()
         self.fs.render_config(self.config)
-        self.fs.start()
+        outside_loop(self.fs.start)  # it polls ESL with asyncio.run
         self.proxy = LinkProxy(FS_PROXY_PORT, FS_ESL_PORT)
         self.engine = Engine(
             self.config_dir,
@@ -670,7 +685,7 @@ class Center:
             async with self.fs.esl(events=("BACKGROUND_JOB",)) as client:
                 return await client.api(command, check=False)
 
-        return asyncio.run(run())
+        return outside_loop(lambda: asyncio.run(run()))
 
     def pbx_pid(self) -> int:
         """The process id of the center's PBX (it must be running)."""

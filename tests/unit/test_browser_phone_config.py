@@ -247,3 +247,29 @@ def test_freeswitch_reads_the_wss_certificate_by_name_and_says_so(tmp_path: Path
     pem = FS_WEBRTC.replace("wss.crt", "wss.pem").replace("wss.key", "wss.pem")
     files = _fs_files(tmp_path / "pem", BROWSER_AGENT, pem)
     assert 'name="tls-cert-dir" value="/etc/freeswitch/tls"' in files["cc-sofia.conf.xml"]
+
+
+def test_a_sandbox_freeswitch_without_mod_opus_refuses_opus_for_browser_phones(
+    tmp_path: Path,
+) -> None:
+    """The sandbox root is built with a minimal module set (no mod_opus): asked for Opus, the
+    sandbox says which module is missing and what to configure, before writing anything."""
+    from callcenter.pbx.base import SandboxError
+    from callcenter.pbx.freeswitch.dialplan import MODULES
+    from callcenter.pbx.freeswitch.sandbox import MODULE_DIR, Instance
+    from tests.unit.test_freeswitch_wing import fs_config
+
+    directory = fs_config(tmp_path).source_dir
+    for name, extra in (("agents.toml", BROWSER_AGENT), ("center.toml", FS_WEBRTC)):
+        path = directory / name
+        path.write_text(path.read_text(encoding="utf-8") + extra, encoding="utf-8")
+    config = load_config(directory)
+    root = tmp_path / "root"
+    (root / MODULE_DIR).mkdir(parents=True)
+    for module in MODULES:  # everything the center loads but mod_opus
+        (root / MODULE_DIR / f"{module}.so").touch()
+    phones = tuple(a.extension for a in config.agents)
+    instance = Instance(name="t", root=root, own_config=True, agents=phones, wss_port=17443)
+    with pytest.raises(SandboxError, match=r"no mod_opus.*\[webrtc\] codecs"):
+        instance.render_config(config)
+    assert not (instance.dir / "conf").exists()

@@ -131,9 +131,11 @@ def webrtc(config: Config, params: RenderParams) -> dict[str, Any] | None:
     listener and its certificate folder, the networks whose ICE candidates FreeSWITCH takes
     (the same [webrtc] candidate_networks the page offers from), the codecs in order.
 
-    FreeSWITCH reads the WSS certificate from a folder, by fixed names: `wss.crt` and
-    `wss.key` (or both in one `wss.pem`), so [webrtc] cert_file and key_file must be named
-    so, side by side; anything else is a render error naming the key."""
+    FreeSWITCH (sofia-sip) reads the WSS certificate from a folder, by fixed names: `wss.crt`
+    and `wss.key` with the chain in `ca-bundle.crt` beside them (a self-signed certificate:
+    itself), or key, certificate and chain in one `wss.pem`; so [webrtc] cert_file and
+    key_file must be named so, side by side; anything else is a render error naming the
+    keys."""
     if not any(a.browser_phone for a in config.agents):
         return None
     w = config.webrtc
@@ -147,8 +149,9 @@ def webrtc(config: Config, params: RenderParams) -> dict[str, Any] | None:
         ):
             raise RenderError(
                 "center.toml: webrtc.cert_file, webrtc.key_file: FreeSWITCH reads the secure "
-                "WebSocket's certificate from one folder as wss.crt and wss.key (or one "
-                f"wss.pem), not {w.cert_file} and {w.key_file}"
+                "WebSocket's certificate from one folder as wss.crt and wss.key, the chain "
+                f"beside them as ca-bundle.crt (or all in one wss.pem), not {w.cert_file} and "
+                f"{w.key_file}"
             )
         cert_dir = folder
     return {

@@ -178,9 +178,8 @@ class Instance:
     def render_config(self, config: Config) -> None:
         """Write the center's FreeSWITCH configuration, rendered from `config` by the same
         templates as a deployment (dialplans/freeswitch/), with this instance's ports and
-        generated secrets (its phones: every agent's and supervisor's extension)."""
-        self.render()
-        build_prompts(prompt_texts(config.ivr), self.dir / "prompts", config.source_dir / "prompts")
+        generated secrets (its phones: every agent's and supervisor's extension). A module
+        the configuration needs and the root lacks is a SandboxError naming it."""
         params = RenderParams(
             host=self.host,
             sip_port=self.sip_port,
@@ -200,13 +199,6 @@ class Instance:
             record=config.recordings.enabled,
             prompts_dir=f"{self.inner}/prompts",
         )
-        if self.wss_port:
-            self_signed_certificate(self.dir / "keys", self.host)
-            params = replace(
-                params,
-                wss_bind=f"{self.host}:{self.wss_port}",
-                tls_cert_dir=f"{self.inner}/keys",
-            )
         missing = [
             m for m in modules(config, params) if not (self.root / MODULE_DIR / f"{m}.so").exists()
         ]
@@ -215,6 +207,17 @@ class Instance:
                 f"the sandbox FreeSWITCH root {self.root} has no {', '.join(missing)} "
                 "(tools/sandbox/build_freeswitch.sh builds a minimal module set); for browser "
                 'phones list G.711 only in center.toml [webrtc] codecs, e.g. ["alaw", "ulaw"]'
+            )
+        self.render()
+        build_prompts(prompt_texts(config.ivr), self.dir / "prompts", config.source_dir / "prompts")
+        if self.wss_port:
+            cert, _ = self_signed_certificate(self.dir / "keys", self.host)
+            # sofia-sip's WSS listener wants the chain beside them: here the certificate itself
+            (self.dir / "keys" / "ca-bundle.crt").write_bytes(cert.read_bytes())
+            params = replace(
+                params,
+                wss_bind=f"{self.host}:{self.wss_port}",
+                tls_cert_dir=f"{self.inner}/keys",
             )
         files = render(config, params)
         for name, text in files.items():
