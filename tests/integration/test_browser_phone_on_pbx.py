@@ -187,7 +187,7 @@ def test_browser_agent_takes_a_call_each_side_hears_the_other_and_hangs_up(
         assert pair["local"].startswith("127.") and pair["remote"].startswith("127."), media
         # the codec both ways is the first of center.toml [webrtc] codecs (the harness: Opus
         # on Asterisk, the caller's G.711 transcoded; A-law on FreeSWITCH, whose sandbox has no
-        # Opus, where the SIP profile alone would offer the caller's u-law first)
+        # Opus, where the SIP profile's own preference would offer u-law first)
         first = f"audio/{WEBRTC_MIME[cc.config.webrtc.codecs[0]]}"
         media = wait_until(
             lambda: (
