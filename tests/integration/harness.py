@@ -9,6 +9,7 @@ processes sending real RTP, and results are read from the engine's database and 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import json
 import os
@@ -27,7 +28,7 @@ import wave
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import create_engine, text
 
@@ -37,6 +38,8 @@ from callcenter.paths import REPO
 from callcenter.pbx.asterisk.sandbox import Instance, ensure_root
 from callcenter.pbx.freeswitch import sandbox as fs_sandbox
 from callcenter.simulation import Softphone, agent_phones, write_tone
+
+T = TypeVar("T")
 
 # Below the kernel's ephemeral range (32768-60999): a client polling a port nobody listens on
 # yet can otherwise be given that very port as its own and connect to itself, and the engine
@@ -94,6 +97,7 @@ FS_CALLER_RTP = 23000 + OFFSET  # 23000-23999
 FS_CARRIER_PORT = 25533 + OFFSET  # the FreeSWITCH center's carrier gateway: the citizens
 FS_EMERGENCY_PORT = 25528 + OFFSET  # and its emergency gateway's far end: the 110 operator
 FS_OPERATOR_RTP = 24980 + OFFSET  # 24980-24999
+FS_WSS_PORT = 25535 + OFFSET  # the browser phones' secure WebSocket (sofia's wss-binding)
 
 ASTERISK_NODE = f"""
 [[pbx.nodes]]
@@ -135,11 +139,20 @@ queue_log = "var/{INSTANCE_NAME}_queue_log"
 
 {{NODE}}
 [webrtc]
-ws_url = "wss://127.0.0.1:{WSS_PORT}/ws"
-cert_file = "/srv/cc/{INSTANCE_NAME}/keys/wss.crt"
-key_file = "/srv/cc/{INSTANCE_NAME}/keys/wss.key"
+{{WEBRTC}}
 # the browser and the sandbox share this machine: only loopback candidates are offered
 candidate_networks = ["127.0.0.0/8", "::1/128"]
+"""
+# [webrtc] of each kind: where its sandbox PBX listens for the browser phones and keeps the
+# certificate it made. The sandbox FreeSWITCH is built without mod_opus: G.711 there.
+ASTERISK_WEBRTC = f"""ws_url = "wss://127.0.0.1:{WSS_PORT}/ws"
+cert_file = "/srv/cc/{INSTANCE_NAME}/keys/wss.crt"
+key_file = "/srv/cc/{INSTANCE_NAME}/keys/wss.key"
+"""
+FREESWITCH_WEBRTC = f"""ws_url = "wss://127.0.0.1:{FS_WSS_PORT}/ws"
+cert_file = "/srv/cc-fs/{INSTANCE_NAME}-center/keys/wss.crt"
+key_file = "/srv/cc-fs/{INSTANCE_NAME}-center/keys/wss.key"
+codecs = ["alaw", "ulaw"]
 """
 
 # An agent whose phone is the agent workspace in a browser (WebRTC): no softphone process is
@@ -301,6 +314,18 @@ def query(url: str, sql: str, **params: Any) -> list[Any]:
         engine.dispose()
 
 
+def outside_loop(fn: Callable[[], T]) -> T:
+    """fn() where asyncio.run may be called: in this thread, unless an event loop runs in it
+    (Playwright's sync API keeps one running in the test's thread), then in a thread of its
+    own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return fn()
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(fn).result()
+
+
 def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "") -> Any:
     """Poll until predicate() is truthy; fail with `what` at the timeout (a bound, not a
     timing assertion: it only keeps a broken run from hanging)."""
@@ -386,6 +411,7 @@ class Engine:
     proc: subprocess.Popen[bytes] | None = None
     http_port: int = HTTP_PORT
     secret_env: str = "CALLCENTER_AMI_SECRET"  # where the node's settings look for it
+    instance: str = INSTANCE_NAME  # the sandbox PBX instance that keeps the phones' passwords
 
     def cipher(self) -> FieldCipher:
         """The data keys the engine runs with (the key file `start` made): to find stored
@@ -402,7 +428,7 @@ class Engine:
             os.environ,
             **{self.secret_env: self.secret},
             CALLCENTER_DATA_KEY_FILE=str(keys),
-            CALLCENTER_SANDBOX_INSTANCE=INSTANCE_NAME,  # where the phones' passwords are
+            CALLCENTER_SANDBOX_INSTANCE=self.instance,  # where the phones' passwords are
             PYTHONUNBUFFERED="1",
         )
         log = self.log_path.open("ab")
@@ -532,7 +558,9 @@ class Center:
         # live transcription streams leg audio from Asterisk only (the FreeSWITCH wing says so)
         live = "" if fs else f'live_address = "127.0.0.1:{LIVE_PORT}"\n'
         (self.config_dir / "center.toml").write_text(
-            CENTER.replace("{NODE}", FREESWITCH_NODE if fs else ASTERISK_NODE)
+            CENTER.replace("{NODE}", FREESWITCH_NODE if fs else ASTERISK_NODE).replace(
+                "{WEBRTC}", FREESWITCH_WEBRTC if fs else ASTERISK_WEBRTC
+            )
             + f'\n[recordings]\nroot = "{self.recordings_root}"\n'
             + f'\n[asr]\nmodel_dir = "{self.asr_model}"\nworkers = 1\n'
             + live
@@ -615,12 +643,13 @@ class Center:
             recordings_host=self.recordings_root,
             carrier_port=FS_CARRIER_PORT,
             emergency_port=FS_EMERGENCY_PORT,
+            wss_port=FS_WSS_PORT,
         )
         self.fs.stop()  # a fresh FreeSWITCH for every test session, without the finished
         for old in (self.fs.dir / "db").glob("*"):  # calls (mod_db) an earlier one kept
             old.unlink()
         self.fs.render_config(self.config)
-        self.fs.start()
+        outside_loop(self.fs.start)  # it polls ESL with asyncio.run
         self.proxy = LinkProxy(FS_PROXY_PORT, FS_ESL_PORT)
         self.engine = Engine(
             self.config_dir,
@@ -629,6 +658,7 @@ class Center:
             self.workdir / "engine.log",
             http_port=FS_HTTP_PORT,
             secret_env="CALLCENTER_ESL_SECRET",
+            instance=self.fs.name,
         )
         self.sip = f"127.0.0.1:{FS_SIP_PORT}"
         self.phones = agent_phones(
@@ -655,7 +685,34 @@ class Center:
             async with self.fs.esl(events=("BACKGROUND_JOB",)) as client:
                 return await client.api(command, check=False)
 
-        return asyncio.run(run())
+        return outside_loop(lambda: asyncio.run(run()))
+
+    def pbx_pid(self) -> int:
+        """The process id of the center's PBX (it must be running)."""
+        pid = self.fs.pid() if self.kind == "freeswitch" else self.instance.pid()
+        assert pid is not None, f"the sandbox {self.kind} is not running"
+        return pid
+
+    def emergency_rtp_received(self) -> int:
+        """RTP packets the PBX has received so far from the emergency line (the trunk to the
+        110 operator), 0 while no call is up on it."""
+        if self.kind == "freeswitch":
+            listing = json.loads(self.fs_api("show channels as json") or "{}")
+            for row in listing.get("rows", []) or []:
+                u = row.get("uuid")
+                if self.fs_api(f"uuid_getvar {u} sip_gateway_name").strip() == "emergency":
+                    self.fs_api(f"uuid_set_media_stats {u}")  # the live counters, as variables
+                    count = self.fs_api(f"uuid_getvar {u} rtp_audio_in_packet_count").strip()
+                    return int(count) if count.isdigit() else 0
+            return 0
+        # `pjsip show channelstats`: the first count after the channel's name
+        for line in self.instance.cli("pjsip show channelstats", check=False).splitlines():
+            fields = line.split()
+            if any("emergency" in f for f in fields):
+                counts = [int(f) for f in fields[2:] if f.isdigit()]
+                if counts:
+                    return counts[0]
+        return 0
 
     def hangup_all(self) -> None:
         """Hang up every channel on the PBX."""

@@ -9,6 +9,7 @@ parts and a freeswitch.xml that includes them) and the sandbox FreeSWITCH.
 from __future__ import annotations
 
 import ipaddress
+import posixpath
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
@@ -85,6 +86,15 @@ class RenderParams:
     record: bool = True
     prompts_dir: str = "/usr/share/freeswitch/sounds/callcenter"
     modules: tuple[str, ...] = MODULES
+    # The browser phones' secure WebSocket (sofia's wss-binding) and the folder holding its
+    # wss.crt and wss.key (tls-cert-dir): "" takes center.toml [webrtc] bind and the folder
+    # of cert_file / key_file; the sandbox passes its own.
+    wss_bind: str = ""
+    tls_cert_dir: str = ""
+
+
+# center.toml [webrtc] codecs (Asterisk's format names) as FreeSWITCH names them
+WEBRTC_CODECS = {"opus": "OPUS", "alaw": "PCMA", "ulaw": "PCMU"}
 
 
 def _environment() -> jinja2.Environment:
@@ -114,6 +124,49 @@ def trunk_cidrs(match: str) -> tuple[list[str], list[str]]:
             continue
         cidrs.append(str(net))
     return cidrs, bad
+
+
+def webrtc(config: Config, params: RenderParams) -> dict[str, Any] | None:
+    """The browser phones' part of the SIP profile, or None when no agent has one: the WSS
+    listener and its certificate folder, the networks whose ICE candidates FreeSWITCH takes
+    (the same [webrtc] candidate_networks the page offers from), the codecs in order.
+
+    FreeSWITCH (sofia-sip) reads the WSS certificate from a folder, by fixed names: `wss.crt`
+    and `wss.key` with the chain in `ca-bundle.crt` beside them (a self-signed certificate:
+    itself), or key, certificate and chain in one `wss.pem`; so [webrtc] cert_file and
+    key_file must be named so, side by side; anything else is a render error naming the
+    keys."""
+    if not any(a.browser_phone for a in config.agents):
+        return None
+    w = config.webrtc
+    cert_dir = params.tls_cert_dir
+    if not cert_dir:
+        folder = posixpath.dirname(w.cert_file)
+        names = (posixpath.basename(w.cert_file), posixpath.basename(w.key_file))
+        if posixpath.dirname(w.key_file) != folder or names not in (
+            ("wss.crt", "wss.key"),
+            ("wss.pem", "wss.pem"),
+        ):
+            raise RenderError(
+                "center.toml: webrtc.cert_file, webrtc.key_file: FreeSWITCH reads the secure "
+                "WebSocket's certificate from one folder as wss.crt and wss.key, the chain "
+                f"beside them as ca-bundle.crt (or all in one wss.pem), not {w.cert_file} and "
+                f"{w.key_file}"
+            )
+        cert_dir = folder
+    return {
+        "bind": params.wss_bind or w.bind,
+        "cert_dir": cert_dir,
+        "candidate_networks": list(w.candidate_networks),
+        "codecs": ",".join(WEBRTC_CODECS[c] for c in w.codecs),
+    }
+
+
+def modules(config: Config, params: RenderParams) -> tuple[str, ...]:
+    """The modules to load: the parameters' list, and mod_opus when the browser phones speak
+    Opus ([webrtc] codecs)."""
+    opus = any(a.browser_phone for a in config.agents) and "opus" in config.webrtc.codecs
+    return params.modules + (("mod_opus",) if opus and "mod_opus" not in params.modules else ())
 
 
 def context(config: Config, params: RenderParams) -> dict[str, Any]:
@@ -166,6 +219,7 @@ def context(config: Config, params: RenderParams) -> dict[str, Any]:
             if n.entry == "menu":
                 ivr_entries[n.did] = ivr_dialplan.entry(config.ivr, n.did)
                 flows.add(config.ivr.flow_for(n.did).id)
+    browser = {a.extension for a in config.agents if a.browser_phone}
     return {
         "numbers": config.numbers,
         "ivr_entries": ivr_entries,
@@ -175,7 +229,12 @@ def context(config: Config, params: RenderParams) -> dict[str, Any]:
         "emergency_port": params.emergency_port,
         "default": config.number_for(config.center.default_did),
         "phones": [
-            {"extension": ext, "who": f"{kind} {who}", "password": params.phone_passwords[ext]}
+            {
+                "extension": ext,
+                "who": f"{kind} {who}",
+                "password": params.phone_passwords[ext],
+                "browser": kind == "agent" and ext in browser,
+            }
             for kind, who, ext in everyone
         ],
         "agents": config.agents,
@@ -194,7 +253,8 @@ def context(config: Config, params: RenderParams) -> dict[str, Any]:
         "rtp_start": params.rtp_start,
         "rtp_end": params.rtp_end,
         "switchname": params.switchname,
-        "modules": params.modules,
+        "modules": modules(config, params),
+        "webrtc": webrtc(config, params),
         "recordings_dir": params.recordings_dir,
         "timezone": params.timezone,
         "record": params.record,
