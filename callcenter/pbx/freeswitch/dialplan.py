@@ -85,6 +85,8 @@ class RenderParams:
     record: bool = True
     prompts_dir: str = "/usr/share/freeswitch/sounds/callcenter"
     modules: tuple[str, ...] = MODULES
+    # how the node dials a phone (the node's agent_dial): mod_callcenter's fallback agents
+    agent_dial: str = "user/{extension}"
 
 
 def _environment() -> jinja2.Environment:
@@ -178,7 +180,13 @@ def context(config: Config, params: RenderParams) -> dict[str, Any]:
             {"extension": ext, "who": f"{kind} {who}", "password": params.phone_passwords[ext]}
             for kind, who, ext in everyone
         ],
-        "agents": config.agents,
+        "agents": [
+            {"extension": a.extension, "contact": params.agent_dial.format(extension=a.extension)}
+            for a in config.agents
+        ],
+        # a SIP proxy in front of the nodes (center.toml [pbx.proxy]): the agents' phones
+        # register there, and this node dials them through its `kamailio` gateway
+        "proxy": config.proxy,
         "trunks": trunks,
         "fallback_after": config.engine.fallback_after,
         "fallback_queue_timeout": 3600,

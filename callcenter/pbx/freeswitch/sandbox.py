@@ -87,6 +87,7 @@ class Instance:
     recordings_host: Path | None = None
     carrier_port: int = 0
     emergency_port: int = 0  # where the emergency trunks' gateways send (the 110 line)
+    agent_dial: str = "user/{extension}"  # the node's (mod_callcenter's fallback agents)
 
     @property
     def inner(self) -> str:
@@ -183,6 +184,7 @@ class Instance:
                 timezone=config.center.timezone,
                 record=config.recordings.enabled,
                 prompts_dir=f"{self.inner}/prompts",
+                agent_dial=self.agent_dial,
             ),
         )
         for name, text in files.items():
