@@ -8,8 +8,8 @@ Kamailio, each in its own kind's way (the Asterisk node's `kamailio` endpoint, t
 node's `kamailio` gateway, both rendered from [pbx.proxy]). Callers on both nodes are served
 in one order (priority, then arrival) by one agent, with audio both ways on every call, and
 every call's records are complete: the call row, its queue events and the decision log's
-offer. A node killed mid-load: the engine ends that node's calls with a clear reason, frees
-their agent, and the other node's callers (the other kind) are served.
+offer. A node killed mid-load, of either kind: the engine ends that node's calls with a clear
+reason, frees their agent, and the other node's callers (the other kind) are served.
 """
 
 from __future__ import annotations
@@ -176,17 +176,26 @@ def test_callers_on_both_kinds_are_served_in_one_order_with_audio(mc: Nodes) -> 
         assert offers(mc, call_id) == [["1001"]]
 
 
-def test_a_node_killed_mid_load_keeps_the_other_kinds_callers(mc: Nodes) -> None:
+@pytest.mark.parametrize("dying", [FREESWITCH, ASTERISK])
+def test_a_node_killed_mid_load_keeps_the_other_kinds_callers(mc: Nodes, dying: str) -> None:
     mc.engine.post("/api/agents/1002/pause", {"reason": "meeting"})
-    talking, talk_id = place(mc, "13300000721")
-    wait_until(partial(row_if, mc, talk_id, "connected_at"), 45, "the first caller connected")
-    talking.wait_for(lambda e: e.get("event") == "confirmed")
-    dying = mc.call_row(talk_id).node
     other = FREESWITCH if dying == ASTERISK else ASTERISK
+    # 1001 talking to a caller on the node that will die (the proxy takes turns: a caller
+    # that lands on the other node hangs up, and the next one lands on this one)
+    for k in range(3):
+        talking, talk_id = place(mc, f"133000072{k}{MIXED.names.index(dying)}")
+        wait_until(partial(row_if, mc, talk_id, "connected_at"), 45, "a caller connected")
+        talking.wait_for(lambda e: e.get("event") == "confirmed")
+        if mc.call_row(talk_id).node == dying:
+            break
+        talking.hangup(talking.accounts[0][0])
+        wait_until(partial(row_if, mc, talk_id, "ended_at"), 30, "that call's record to end")
+        wait_until(lambda: mc.engine.agents()["1001"]["state"] == "idle", 30, "1001 idle")
+    assert mc.call_row(talk_id).node == dying
     # callers until one waits on each node (the proxy takes turns)
     waiting: dict[str, str] = {}
     for k in range(6):
-        _, call_id = place(mc, f"133000007{30 + k}")
+        _, call_id = place(mc, f"1330000{MIXED.names.index(dying)}7{30 + k}")
         waiting.setdefault(mc.call_row(call_id).node, call_id)
         if len(waiting) == 2:
             break
@@ -215,5 +224,5 @@ def test_a_node_killed_mid_load_keeps_the_other_kinds_callers(mc: Nodes) -> None
     assert served.agent_id == "1001" and served.node == other
     # new callers all land on the living node
     for k in range(2):
-        _, call_id = place(mc, f"133000007{40 + k}")
+        _, call_id = place(mc, f"1330000{MIXED.names.index(dying)}7{40 + k}")
         assert mc.call_row(call_id).node == other
