@@ -434,6 +434,30 @@ def _proxy(r: TableReader, pbx: Mapping[str, Any], nodes: list[PbxNode]) -> Prox
     return proxy
 
 
+def _behind_proxy(r: TableReader, nodes: list[PbxNode], dial_set: list[bool]) -> list[PbxNode]:
+    """The nodes behind [pbx.proxy], where the agents' phones register: a node that does not
+    set `agent_dial` dials them through the proxy (its kind's way, whatever the kind), and one
+    that sets its kind's dial of a phone registered on the node itself is a mistake (no phone
+    registers there)."""
+    behind: list[PbxNode] = []
+    for i, (node, own) in enumerate(zip(nodes, dial_set, strict=True)):
+        kind = KINDS[node.kind]
+        if not own:
+            node = replace(node, settings=node.settings.with_agent_dial(kind.proxy_dial))
+        elif (
+            node.settings is not kind.default
+            and node.settings.agent_dial == kind.default.agent_dial
+        ):
+            r.error(
+                f"pbx.nodes[{i}].agent_dial",
+                f"{node.settings.agent_dial!r} dials a phone registered on node {node.name}, "
+                "but behind [pbx.proxy] the phones register on the proxy: dial them through "
+                f"it ({kind.proxy_dial!r}, the default there) or leave agent_dial out",
+            )
+        behind.append(node)
+    return behind
+
+
 def load_config(directory: str | Path, need_pbx: bool = False) -> Config:
     """The center's config from a folder; every mistake names its file and key (ConfigErrors).
     center.toml is required; `need_pbx` (the engine: serve, demo, pbx, config check) also
@@ -571,6 +595,7 @@ def load_config(directory: str | Path, need_pbx: bool = False) -> Config:
     )
     pbx = r.table(center_file.get("pbx"), "pbx", ("nodes", "proxy"))
     nodes: list[PbxNode] = []
+    dial_set: list[bool] = []  # whether each node sets its own agent_dial
     for i, t in enumerate(r.tables(pbx.get("nodes"), "pbx.nodes")):
         key = f"pbx.nodes[{i}]"
         # A kind without a wing is one error here (a bad kind reads as the default kind),
@@ -601,7 +626,10 @@ def load_config(directory: str | Path, need_pbx: bool = False) -> Config:
         if node.rtp_start >= node.rtp_end:
             r.error(f"{key}.rtp_start", "must be lower than rtp_end")
         nodes.append(node)
+        dial_set.append("agent_dial" in t)
     proxy = _proxy(r, pbx, nodes)
+    if proxy is not None:
+        nodes = _behind_proxy(r, nodes, dial_set)
     if need_pbx and not nodes and (src / "center.toml").exists():
         r.file = f"{src.name}/center.toml"
         r.error("pbx.nodes", NO_PBX)

@@ -1,6 +1,7 @@
 """The sandbox tests' fixed ports do not collide: in one session the Asterisk center, the
 FreeSWITCH center, the standby pair and the Kamailio nodes run side by side (CI found the
-pair's engine refused its HTTP port because the FreeSWITCH center's engine held it)."""
+pair's engine refused its HTTP port because the FreeSWITCH center's engine held it), and the
+Kamailio layouts (the Asterisk pair, the mixed center) apart from them and each other."""
 
 from __future__ import annotations
 
@@ -13,7 +14,14 @@ def single_ports() -> dict[str, int]:
         for name, value in vars(module).items():
             if name.endswith("_PORT") and isinstance(value, int):
                 found[f"{module.__name__}.{name}"] = value
-    found["tests.integration.nodes.HTTP"] = nodes.HTTP
+    for label, layout in (("PAIR", nodes.PAIR), ("MIXED", nodes.MIXED)):
+        single = {"http": layout.http, "proxy_sip": layout.proxy_sip}
+        single["proxy_control"] = layout.proxy_control
+        for i in range(2):
+            single[f"sip{i}"] = layout.sip[i]
+            single[f"control{i}"] = layout.control[i]
+        for key, port in single.items():
+            found[f"tests.integration.nodes.{label}_{key}"] = port
     for i, port in enumerate(pair.PAIR_PORTS):
         found[f"tests.integration.pair.PAIR_PORTS[{i}]"] = port
     return found

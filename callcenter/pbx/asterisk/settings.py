@@ -5,13 +5,15 @@ config loader can ask for it before anything else of the wing is loaded."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from callcenter.pbx.node_keys import dial_string, env_name, env_secret, port
 from callcenter.tomlreader import TableReader
 
 RECORDINGS_DIR = "/var/spool/asterisk/callcenter"  # the node's view of the recordings root
+# Behind [pbx.proxy]: a phone through the outbound-only `kamailio` endpoint pjsip.conf then has
+PROXY_DIAL = "PJSIP/{extension}@kamailio"
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,9 @@ class AsteriskSettings:
 
     def dial(self, extension: str) -> str:
         return self.agent_dial.format(extension=extension)
+
+    def with_agent_dial(self, agent_dial: str) -> AsteriskSettings:
+        return replace(self, agent_dial=agent_dial)
 
 
 KEYS = tuple(AsteriskSettings.__dataclass_fields__)

@@ -86,6 +86,8 @@ class RenderParams:
     record: bool = True
     prompts_dir: str = "/usr/share/freeswitch/sounds/callcenter"
     modules: tuple[str, ...] = MODULES
+    # how the node dials a phone (the node's agent_dial): mod_callcenter's fallback agents
+    agent_dial: str = "user/{extension}"
     # The browser phones' secure WebSocket (sofia's wss-binding) and the folder holding its
     # wss.crt and wss.key (tls-cert-dir): "" takes center.toml [webrtc] bind and the folder
     # of cert_file / key_file; the sandbox passes its own.
@@ -237,7 +239,13 @@ def context(config: Config, params: RenderParams) -> dict[str, Any]:
             }
             for kind, who, ext in everyone
         ],
-        "agents": config.agents,
+        "agents": [
+            {"extension": a.extension, "contact": params.agent_dial.format(extension=a.extension)}
+            for a in config.agents
+        ],
+        # a SIP proxy in front of the nodes (center.toml [pbx.proxy]): the agents' phones
+        # register there, and this node dials them through its `kamailio` gateway
+        "proxy": config.proxy,
         "trunks": trunks,
         "fallback_after": config.engine.fallback_after,
         "fallback_queue_timeout": 3600,

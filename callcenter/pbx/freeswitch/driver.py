@@ -161,8 +161,11 @@ class FreeswitchDriver:
         phone_dial: str = "user/{extension}",
         outbound_dial: str = "sofia/gateway/carrier-out/{number}",
         reconnect: float = RECONNECT_FIRST,
+        extensions: Mapping[str, str] | None = None,
     ) -> None:
-        """`agent_dials` maps agent id -> dial string (e.g. "user/1001")."""
+        """`agent_dials` maps agent id -> dial string (e.g. "user/1001"); `extensions` agent
+        id -> phone extension (mod_callcenter's fallback agents are named by extension),
+        by default the directory users of `agent_dials`."""
         self.node = node
         self._dials = dict(agent_dials)
         self._phone_dial = phone_dial
@@ -173,6 +176,11 @@ class FreeswitchDriver:
             for a, d in agent_dials.items()
             if d.startswith("user/")
         }
+        # mod_callcenter's agent name (the extension) -> agent id, whatever dials the phone
+        # (user/1001, or sofia/gateway/kamailio/1001 behind a SIP proxy)
+        self._by_extension = (
+            {ext: a for a, ext in extensions.items()} if extensions is not None else self._by_user
+        )
         self._client = EslClient(host, port, secret, events=EVENTS)
         self._reconnect = reconnect
         self._events: asyncio.Queue[PbxEvent] = asyncio.Queue()
@@ -642,7 +650,7 @@ class FreeswitchDriver:
             connected_at = 0.0
         elif fellback or where == "fallback":
             route = "fallback"
-            agent = self._by_user.get(fallback_agent, "") if fallback_answered else ""
+            agent = self._by_extension.get(fallback_agent, "") if fallback_answered else ""
             connected_at = _float(fallback_answered) if agent else 0.0
         elif where in ("join", "hold", "connected"):
             route = "engine"

@@ -93,6 +93,7 @@ class Instance:
     recordings_host: Path | None = None
     carrier_port: int = 0
     emergency_port: int = 0  # where the emergency trunks' gateways send (the 110 line)
+    agent_dial: str = "user/{extension}"  # the node's (mod_callcenter's fallback agents)
     # The browser phones' secure WebSocket (wss://host:wss_port/, sofia's wss-binding) with a
     # certificate the instance makes itself (keys/wss.crt, wss.key); 0: center.toml [webrtc]
     # bind and certificate folder, as a deployment renders them.
@@ -198,6 +199,7 @@ class Instance:
             timezone=config.center.timezone,
             record=config.recordings.enabled,
             prompts_dir=f"{self.inner}/prompts",
+            agent_dial=self.agent_dial,
         )
         missing = [
             m for m in modules(config, params) if not (self.root / MODULE_DIR / f"{m}.so").exists()

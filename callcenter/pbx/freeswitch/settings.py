@@ -5,13 +5,15 @@ loader can ask for it before anything else of the wing is loaded."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from callcenter.pbx.node_keys import dial_string, env_name, env_secret, port
 from callcenter.tomlreader import TableReader
 
 RECORDINGS_DIR = "/var/lib/freeswitch/recordings/callcenter"  # the node's view of the root
+# Behind [pbx.proxy]: a phone through the `kamailio` gateway the SIP profile then has
+PROXY_DIAL = "sofia/gateway/kamailio/{extension}"
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,9 @@ class FreeswitchSettings:
 
     def dial(self, extension: str) -> str:
         return self.agent_dial.format(extension=extension)
+
+    def with_agent_dial(self, agent_dial: str) -> FreeswitchSettings:
+        return replace(self, agent_dial=agent_dial)
 
 
 KEYS = tuple(FreeswitchSettings.__dataclass_fields__)
