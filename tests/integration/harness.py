@@ -688,14 +688,16 @@ class Center:
             return self.fs.agent_password(extension)
         return self.instance.agent_password(extension)
 
-    def supervisor_phone(self, record_dir: Path) -> Softphone:
-        """The first supervisor's phone, registered (the caller closes it)."""
+    def supervisor_phone(self, record_dir: Path, play: Path | None = None) -> Softphone:
+        """The first supervisor's phone, registered (the caller closes it); it plays `play`
+        into every call it answers (nothing when None)."""
         extension = self.config.supervisors[0].extension
         fs = self.kind == "freeswitch"
         phone = Softphone(
             self.sip,
             port=FS_CALLER_SIP + 60 if fs else SIP_PORT + 251,
             accounts=[(extension, self.phone_password(extension))],
+            play=str(play) if play is not None else "",
             record_dir=str(record_dir),
             rtp_port=FS_CALLER_RTP - 100 if fs else CALLER_RTP + 1640,
         )
