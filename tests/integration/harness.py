@@ -551,6 +551,9 @@ class Center:
         # when its phone is released at the end of the test that made it
         self._free_slots = list(range(50))
         self._slot_of: dict[int, int] = {}
+        # when the running test began (the autouse fixture sets it): the session's database
+        # also holds earlier tests' calls, some from the same numbers
+        self.test_began = time.time()
         if fs:
             self._start_freeswitch()
         else:
