@@ -25,18 +25,19 @@ from callcenter.paths import REPO
 from callcenter.pbx.asterisk.sandbox import Instance, ensure_root
 from callcenter.pbx.kamailio.proxy import ProxySandbox, ensure_installed, node_states
 from callcenter.simulation import Softphone, agent_phones, write_tone
-from tests.integration.harness import OFFSET, QUEUE, SLOT, Engine, query, wait_until
+from tests.integration.harness import QUEUE, Engine, query, wait_until
+from tests.integration.ports import BANDS, CONTROL, SLOT
 
 NODE_NAMES = ("ka", "kb") if SLOT == 0 else (f"ka{SLOT}", f"kb{SLOT}")
 PROXY_NAME = "kproxy" if SLOT == 0 else f"kproxy{SLOT}"
-SIP = (25700 + OFFSET, 25710 + OFFSET)
-AMI = (25701 + OFFSET, 25711 + OFFSET)
-RTP = ((25800 + OFFSET, 25899 + OFFSET), (25900 + OFFSET, 25999 + OFFSET))
-PROXY_SIP = 25720 + OFFSET
-PROXY_CONTROL = 25721 + OFFSET
-HTTP = 25730 + OFFSET
-AGENT_SIP, AGENT_RTP = 25400 + OFFSET, 29000 + OFFSET
-CALLER_SIP, CALLER_RTP = 25420 + OFFSET, 29600 + OFFSET
+SIP = (CONTROL + 700, CONTROL + 710)
+AMI = (CONTROL + 701, CONTROL + 711)
+RTP = ((CONTROL + 800, CONTROL + 899), (CONTROL + 900, CONTROL + 999))
+PROXY_SIP = CONTROL + 720
+PROXY_CONTROL = CONTROL + 721
+HTTP = CONTROL + 730
+AGENT_SIP, AGENT_RTP = CONTROL + 400, BANDS["phones"].start
+CALLER_SIP, CALLER_RTP = CONTROL + 420, BANDS["phones"].start + 600
 SECRET_ENV = ("CALLCENTER_IT_NODE_A_SECRET", "CALLCENTER_IT_NODE_B_SECRET")
 NODE_DEAD_AFTER = 5  # engine.node_dead_after in this config
 LOW, HIGH = "12345", "12349"  # 12349 joins with priority 5

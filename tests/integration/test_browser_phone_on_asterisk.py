@@ -21,9 +21,9 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from callcenter.simulation import Softphone, dominant_frequency, write_tone
 from tests.integration.harness import (
-    CALLER_RTP,
     EMERGENCY_PORT,
     HTTP_PORT,
+    PHONE_RTP,
     SIP_PORT,
     Center,
     closed_wav,
@@ -310,7 +310,7 @@ def test_browser_agent_sends_the_caller_to_110_with_one_key(
         accounts=[("110", "")],
         play=str(write_tone(tmp_path / "operator550.wav", OPERATOR_HZ)),
         record_dir=str(tmp_path),
-        rtp_port=CALLER_RTP + 1000,
+        rtp_port=PHONE_RTP,
         answer_delay=0.2,
     )
     page = _sign_in(browser)
