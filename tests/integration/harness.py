@@ -38,32 +38,21 @@ from callcenter.paths import REPO
 from callcenter.pbx.asterisk.sandbox import Instance, ensure_root
 from callcenter.pbx.freeswitch import sandbox as fs_sandbox
 from callcenter.simulation import Softphone, agent_phones, write_tone
+from tests.integration.ports import BANDS, CONTROL, SLOT
 
 T = TypeVar("T")
 
-# Below the kernel's ephemeral range (32768-60999): a client polling a port nobody listens on
-# yet can otherwise be given that very port as its own and connect to itself, and the engine
-# then cannot bind it.
-# CALLCENTER_IT_SLOT=1, 2, 3 or 4 moves every port down (by 10,000, 5,000, 15,000 or 20,000)
-# and names the Asterisk instance apart, so sandbox sessions can run side by side on one
-# machine (developers working in parallel); CI runs one session, slot 0, the only one the
-# staffing test (whose RTP ports run on past 30000) may use. Slot 3's HTTP port (10080) is one
-# Chromium refuses: the browser tests cannot run there.
-_OFFSETS = {0: 0, 1: -10_000, 2: -5_000, 3: -15_000, 4: -20_000}
-SLOT = int(os.environ.get("CALLCENTER_IT_SLOT", "0") or "0")
-if SLOT not in _OFFSETS:
-    raise RuntimeError(f"CALLCENTER_IT_SLOT must be one of {sorted(_OFFSETS)}, not {SLOT}")
-OFFSET = _OFFSETS[SLOT]
+# Every port comes from the slot's bands (tests/integration/ports.py: CALLCENTER_IT_SLOT picks
+# the slot, which also names the Asterisk instance apart), so sandbox sessions can run side by
+# side on one machine; CI runs slot 0.
 INSTANCE_NAME = "it" if SLOT == 0 else f"it{SLOT}"
-SIP_PORT = 25060 + OFFSET
-AMI_PORT = 25038 + OFFSET
-PROXY_PORT = 25039 + OFFSET
-HTTP_PORT = 25080 + OFFSET
-LIVE_PORT = 25090 + OFFSET
-EMERGENCY_PORT = 25099 + OFFSET
-CARRIER_PORT = 25098 + OFFSET  # the carrier trunk's far end: where calls to citizens arrive
-# A second inbound trunk that must also answer a digest challenge (trunks.toml auth_user),
-# sending from this port; its password is made up per session, in TRUNK_SECRET_ENV.
+SIP_PORT = CONTROL + 60  # slot 0: 25060
+AMI_PORT = CONTROL + 38
+PROXY_PORT = CONTROL + 39
+HTTP_PORT = CONTROL + 80
+LIVE_PORT = CONTROL + 90
+EMERGENCY_PORT = CONTROL + 99
+CARRIER_PORT = CONTROL + 98  # the carrier trunk's far end: where calls to citizens arrive
 SECURE_TRUNK_PORT = SIP_PORT + 262
 TRUNK_SECRET_ENV = "CALLCENTER_IT_TRUNK_SECRET"
 # An upstream SIP proxy the operator trusts (trust_headers: its X-CC-* headers count), and
@@ -78,26 +67,31 @@ exten => {VIP_DID},1,Set(CC_PRIORITY_BOOST=6)
  same => n,Goto(cc-entry,12345,1)
 """
 # the browser phones' secure WebSocket (Asterisk's HTTP server: TLS here, plain on +1)
-WSS_PORT = 25043 + OFFSET
-RTP = (26000 + OFFSET, 26999 + OFFSET)
-AGENT_RTP = 27000 + OFFSET  # agents' softphones (27000-27999)
-CALLER_RTP = 28000 + OFFSET  # callers (28000-28999), then single test phones (29000-29999)
+WSS_PORT = CONTROL + 43
+RTP = (BANDS["rtp"].start, BANDS["rtp"].stop - 1)
+AGENT_RTP = BANDS["agents"].start  # agents' softphones
+CALLER_RTP = BANDS["callers"].start  # callers, 20 ports each
+CALLERS_AT_ONCE = 30
+PHONE_RTP = BANDS["phones"].start  # single test phones (110 operator, citizens, supervisor...)
 # The FreeSWITCH center (Center(kind="freeswitch")), beside the Asterisk one in a session:
 # its own PBX ports, ESL relay, engine HTTP port and phones' ports (test_freeswitch_sandbox's
-# private FreeSWITCH uses 25400-25521 and 25600-25999).
-FS_SIP_PORT = 25530 + OFFSET
-FS_ESL_PORT = 25531 + OFFSET
-FS_PROXY_PORT = 25532 + OFFSET  # the engine's ESL goes through a relay a test can cut
-FS_HTTP_PORT = 25082 + OFFSET
-FS_RTP = (24000 + OFFSET, 24399 + OFFSET)
-FS_AGENT_SIP = 25540 + OFFSET
-FS_AGENT_RTP = 24400 + OFFSET  # 24400-24899
-FS_CALLER_SIP = 24900 + OFFSET  # 24900-24949
-FS_CALLER_RTP = 23000 + OFFSET  # 23000-23999
-FS_CARRIER_PORT = 25533 + OFFSET  # the FreeSWITCH center's carrier gateway: the citizens
-FS_EMERGENCY_PORT = 25528 + OFFSET  # and its emergency gateway's far end: the 110 operator
-FS_OPERATOR_RTP = 24980 + OFFSET  # 24980-24999
-FS_WSS_PORT = 25535 + OFFSET  # the browser phones' secure WebSocket (sofia's wss-binding)
+# private FreeSWITCH uses CONTROL + 400..521 and + 600..999).
+FS_SIP_PORT = CONTROL + 530
+FS_ESL_PORT = CONTROL + 531
+FS_PROXY_PORT = CONTROL + 532  # the engine's ESL goes through a relay a test can cut
+FS_HTTP_PORT = CONTROL + 82
+FS_RTP = (BANDS["fs"].start, BANDS["fs"].start + 399)
+FS_AGENT_SIP = CONTROL + 540
+FS_AGENT_RTP = BANDS["fs"].start + 400  # 100 an agent
+FS_CALLER_SIP = BANDS["fs"].start + 900  # one a caller
+FS_SUPERVISOR_SIP = BANDS["fs"].start + 950
+FS_OPERATOR_RTP = BANDS["fs"].start + 960
+FS_CALLER_RTP = BANDS["fs_callers"].start + 200  # 20 ports each
+FS_CITIZENS_RTP = BANDS["fs_callers"].start
+FS_SUPERVISOR_RTP = BANDS["fs_callers"].start + 100
+FS_CARRIER_PORT = CONTROL + 533  # the FreeSWITCH center's carrier gateway: the citizens
+FS_EMERGENCY_PORT = CONTROL + 528  # and its emergency gateway's far end: the 110 operator
+FS_WSS_PORT = CONTROL + 535  # the browser phones' secure WebSocket (sofia's wss-binding)
 
 ASTERISK_NODE = f"""
 [[pbx.nodes]]
@@ -577,8 +571,11 @@ class Center:
         self._citizens: Softphone | None = None
         # caller port slots (SIP port and 20 RTP ports each): a slot returns to the pool
         # when its phone is released at the end of the test that made it
-        self._free_slots = list(range(50))
+        self._free_slots = list(range(CALLERS_AT_ONCE))
         self._slot_of: dict[int, int] = {}
+        # when the running test began (the autouse fixture sets it): the session's database
+        # also holds earlier tests' calls, some from the same numbers
+        self.test_began = time.time()
         if fs:
             self._start_freeswitch()
         else:
@@ -745,16 +742,18 @@ class Center:
             return self.fs.agent_password(extension)
         return self.instance.agent_password(extension)
 
-    def supervisor_phone(self, record_dir: Path) -> Softphone:
-        """The first supervisor's phone, registered (the caller closes it)."""
+    def supervisor_phone(self, record_dir: Path, play: Path | None = None) -> Softphone:
+        """The first supervisor's phone, registered (the caller closes it); it plays `play`
+        into every call it answers (nothing when None)."""
         extension = self.config.supervisors[0].extension
         fs = self.kind == "freeswitch"
         phone = Softphone(
             self.sip,
-            port=FS_CALLER_SIP + 60 if fs else SIP_PORT + 251,
+            port=FS_SUPERVISOR_SIP if fs else SIP_PORT + 251,
             accounts=[(extension, self.phone_password(extension))],
+            play=str(play) if play is not None else "",
             record_dir=str(record_dir),
-            rtp_port=FS_CALLER_RTP - 100 if fs else CALLER_RTP + 1640,
+            rtp_port=FS_SUPERVISOR_RTP if fs else PHONE_RTP + 640,
         )
         phone.wait_registered()
         return phone
@@ -775,7 +774,7 @@ class Center:
         """A citizen's phone calling in from its own port, not the carrier trunk's: the PBX
         takes it as an unidentified (anonymous) caller, which reaches the hotline numbers only
         (citizens() is the carrier trunk's side)."""
-        # every caller its own SIP port and RTP ports (28000-28999: 50 callers at a time)
+        # every caller its own SIP port and 20 RTP ports (CALLERS_AT_ONCE at a time)
         assert self._free_slots, "more callers at once than the harness has ports for"
         index = self._free_slots.pop(0)
         fs = self.kind == "freeswitch"
@@ -836,7 +835,7 @@ class Center:
             accounts=[(number, "")],
             play=play,
             record_dir=str(self.recordings),
-            rtp_port=FS_OPERATOR_RTP if fs else CALLER_RTP + 1000,
+            rtp_port=FS_OPERATOR_RTP if fs else PHONE_RTP,
             answer_delay=0.2,
         )
         phone.wait_for(lambda e: e.get("event") == "ready")
@@ -856,7 +855,7 @@ class Center:
             accounts=[(n, "") for n in numbers],
             play=str(self.caller_tone),
             record_dir=str(self.recordings),
-            rtp_port=FS_CALLER_RTP - 200 if fs else CALLER_RTP + 1400,
+            rtp_port=FS_CITIZENS_RTP if fs else PHONE_RTP + 400,
         )
         phone.wait_for(lambda e: e.get("event") == "ready")
         self._callers.append(phone)

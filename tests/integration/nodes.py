@@ -9,14 +9,11 @@ callers are pjsua2 processes. The agents' phones register on the proxy; every ca
 12345 at the proxy, which picks a node; each node rings agents through the proxy (its kind's
 default dial behind [pbx.proxy]).
 
-Ports (slot offset added), clear of the session's Center and of each other:
-- PAIR: nodes' SIP 25700/25710, AMI 25701/25711, RTP 25800-25899 and 25900-25999, proxy SIP
-  25720 and control 25721, engine HTTP 25730, agents' phones 25400-25409 (RTP 29000-29399),
-  callers 25420-25439 (RTP 29600-29999).
-- MIXED: Asterisk SIP 22700 and AMI 22701, FreeSWITCH SIP 22710 and ESL 22711, their RTP
-  22000-22199 and 22200-22399, proxy SIP 22720 and control 22721, engine HTTP 22730, agents'
-  phones 22740-22749 (RTP 22400-22599), callers 22750-22769 (RTP 22600-22999; the band
-  22000-22999 no other sandbox test of a slot uses).
+Ports (tests/integration/ports.py; slot 0's figures), clear of the session's Center: nodes' SIP
+25700/25710, control link (AMI or ESL) 25701/25711, RTP 25800-25899 and 25900-25999, proxy SIP
+25720 and control 25721, engine HTTP 25730, agents' phones 25400-25409 (RTP 29000-29399),
+callers 25420-25439 (RTP 29600-29999). PAIR and MIXED share them: each lives in its own test
+module's fixture, and a module's nodes are gone before the next module starts.
 """
 
 from __future__ import annotations
@@ -26,7 +23,7 @@ import os
 import shutil
 import signal
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +34,8 @@ from callcenter.pbx.freeswitch import sandbox as fs_sandbox
 from callcenter.pbx.kamailio.proxy import ProxySandbox, ensure_installed, node_states
 from callcenter.pbx.registry import Sandbox, wing
 from callcenter.simulation import Softphone, agent_phones, write_tone
-from tests.integration.harness import OFFSET, QUEUE, SLOT, Engine, query, wait_until
+from tests.integration.harness import QUEUE, Engine, query, wait_until
+from tests.integration.ports import BANDS, CONTROL, SLOT
 
 
 @dataclass(frozen=True)
@@ -70,33 +68,24 @@ PAIR = Layout(
     kinds=("asterisk", "asterisk"),
     names=(_suffix("ka"), _suffix("kb")),
     proxy_name=_suffix("kproxy"),
-    sip=(25700 + OFFSET, 25710 + OFFSET),
-    control=(25701 + OFFSET, 25711 + OFFSET),
-    rtp=((25800 + OFFSET, 25899 + OFFSET), (25900 + OFFSET, 25999 + OFFSET)),
-    proxy_sip=25720 + OFFSET,
-    proxy_control=25721 + OFFSET,
-    http=25730 + OFFSET,
-    agent_sip=25400 + OFFSET,
-    agent_rtp=29000 + OFFSET,
-    caller_sip=25420 + OFFSET,
-    caller_rtp=29600 + OFFSET,
+    sip=(CONTROL + 700, CONTROL + 710),
+    control=(CONTROL + 701, CONTROL + 711),
+    rtp=((CONTROL + 800, CONTROL + 899), (CONTROL + 900, CONTROL + 999)),
+    proxy_sip=CONTROL + 720,
+    proxy_control=CONTROL + 721,
+    http=CONTROL + 730,
+    agent_sip=CONTROL + 400,
+    agent_rtp=BANDS["phones"].start,
+    caller_sip=CONTROL + 420,
+    caller_rtp=BANDS["phones"].start + 600,
     callers=20,
 )
-MIXED = Layout(
+# the same ports as PAIR (never up at the same time: each is one test module's fixture)
+MIXED = replace(
+    PAIR,
     kinds=("asterisk", "freeswitch"),
     names=(_suffix("ma"), _suffix("mf")),
     proxy_name=_suffix("mproxy"),
-    sip=(22700 + OFFSET, 22710 + OFFSET),
-    control=(22701 + OFFSET, 22711 + OFFSET),
-    rtp=((22000 + OFFSET, 22199 + OFFSET), (22200 + OFFSET, 22399 + OFFSET)),
-    proxy_sip=22720 + OFFSET,
-    proxy_control=22721 + OFFSET,
-    http=22730 + OFFSET,
-    agent_sip=22740 + OFFSET,
-    agent_rtp=22400 + OFFSET,
-    caller_sip=22750 + OFFSET,
-    caller_rtp=22600 + OFFSET,
-    callers=20,
     secret_env=("CALLCENTER_IT_MIXED_A_SECRET", "CALLCENTER_IT_MIXED_B_SECRET"),
 )
 
@@ -106,6 +95,13 @@ NODE_NAMES = PAIR.names
 PROXY_NAME = PAIR.proxy_name
 SIP = PAIR.sip
 PROXY_SIP = PAIR.proxy_sip
+# and the rest of its ports, as tests/unit/test_sandbox_ports.py checks them
+AMI = PAIR.control
+RTP = PAIR.rtp
+PROXY_CONTROL = PAIR.proxy_control
+HTTP = PAIR.http
+AGENT_SIP, AGENT_RTP = PAIR.agent_sip, PAIR.agent_rtp
+CALLER_SIP, CALLER_RTP = PAIR.caller_sip, PAIR.caller_rtp
 NODE_DEAD_AFTER = 5  # engine.node_dead_after in this config
 LOW, HIGH = "12345", "12349"  # 12349 joins with priority 5
 ARRIVAL_SLACK = 1.0  # seconds a node's arrival stamp may be behind this machine's clock

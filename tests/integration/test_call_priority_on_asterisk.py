@@ -18,7 +18,7 @@ import pytest
 from callcenter.masking import mask_phone
 from callcenter.paths import REPO
 from tests.integration.harness import (
-    CALLER_RTP,
+    PHONE_RTP,
     PLAIN_PROXY_PORT,
     SIP_PORT,
     TRUSTED_PROXY_PORT,
@@ -96,19 +96,19 @@ def test_trusted_header_and_dialplan_variable_go_ahead_untrusted_headers_do_not(
     with contextlib.ExitStack() as stack:
         # the same headers from a citizen (no trunk's address) and an untrusted trunk
         stack.enter_context(
-            sipp_calls(cc, "citizen", ELSEWHERE, CITIZEN_PORT, CALLER_RTP + 1700,
+            sipp_calls(cc, "citizen", ELSEWHERE, CITIZEN_PORT, PHONE_RTP + 700,
                        [("12345", citizen, "9", "market")])
         )  # fmt: skip
         queued(cc, early, citizen)  # one after the other: arrival order is then known
         stack.enter_context(
-            sipp_calls(cc, "plain", "127.0.0.1", PLAIN_PROXY_PORT, CALLER_RTP + 1720,
+            sipp_calls(cc, "plain", "127.0.0.1", PLAIN_PROXY_PORT, PHONE_RTP + 720,
                        [("12345", plain, "9", "market")])
         )  # fmt: skip
         queued(cc, early, citizen, plain)
         # the trusted proxy: one call with the headers, one to the VIP DID whose dialplan
         # sets CC_PRIORITY_BOOST (and a header value that is no number: ignored)
         stack.enter_context(
-            sipp_calls(cc, "trusted", "127.0.0.1", TRUSTED_PROXY_PORT, CALLER_RTP + 1740,
+            sipp_calls(cc, "trusted", "127.0.0.1", TRUSTED_PROXY_PORT, PHONE_RTP + 740,
                        [("12345", trusted, "7", "market"), (VIP_DID, vip, "lots", "astrology")])
         )  # fmt: skip
         rows = queued(cc, early, citizen, plain, trusted, vip)

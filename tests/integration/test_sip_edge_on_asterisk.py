@@ -15,7 +15,7 @@ import pytest
 
 from callcenter.paths import REPO
 from tests.integration.harness import (
-    CALLER_RTP,
+    PHONE_RTP,
     SECURE_TRUNK_PORT,
     SIP_PORT,
     TRUNK_SECRET_ENV,
@@ -28,7 +28,7 @@ pytestmark = pytest.mark.pbx
 PROBE_SCENARIO = REPO / "tools" / "sipp" / "probe.xml"
 PROBE_AUTH_SCENARIO = REPO / "tools" / "sipp" / "probe_auth.xml"
 PROBE_PORT = SIP_PORT + 260  # nobody else's: agents are +100.., callers +300..
-PROBE_RTP = CALLER_RTP + 1600
+PROBE_RTP = PHONE_RTP + 600
 ELSEWHERE = "127.0.0.2"  # a loopback address that is not the carrier trunk's
 
 

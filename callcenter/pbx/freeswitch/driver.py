@@ -727,10 +727,15 @@ class FreeswitchDriver:
         if call is None or call.where != "connected" or not call.agent_leg:
             self._fail(call_id, "spy", (), "no connected call to listen to")
             return
+        # The eavesdrop target is the agent's leg. mod_dptools mixes the supervisor into that
+        # leg's read stream for eavesdrop_whisper_aleg (what the agent's phone sends: the
+        # caller hears it) and into its write stream for eavesdrop_whisper_bleg (what the
+        # agent's phone is sent: the agent hears it); eavesdrop_bridge_* only choose what
+        # the supervisor hears (both sides by default).
         talk = {
             "listen": [],
-            "whisper": ["eavesdrop_whisper_aleg=true"],
-            "barge": ["eavesdrop_bridge_aleg=true", "eavesdrop_bridge_bleg=true"],
+            "whisper": ["eavesdrop_whisper_bleg=true"],
+            "barge": ["eavesdrop_whisper_aleg=true", "eavesdrop_whisper_bleg=true"],
         }[mode]
         variables = ",".join(
             [
