@@ -24,7 +24,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Coroutine, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -42,6 +42,7 @@ from callcenter.pbx.base import (
     CallerFellBack,
     CallerGone,
     CallInProgress,
+    CallRequest,
     CommandFailed,
     FinishedCall,
     LinkDown,
@@ -319,6 +320,7 @@ class FreeswitchDriver:
             caller_number=caller,
             restored=restored,
             ivr_path=var("cc_ivr_path"),
+            requests=join_requests(var),
         )
 
     def _on_hangup_begins(self, e: EslEvent) -> None:
@@ -881,6 +883,22 @@ class FreeswitchDriver:
 
     def _fail(self, call_id: str, command: str, agent_ids: tuple[str, ...], message: str) -> None:
         self._events.put_nowait(CommandFailed(self.node, call_id, command, agent_ids, message))
+
+
+def join_requests(var: Callable[[str], str]) -> tuple[CallRequest, ...]:
+    """What the caller's channel asks for beyond the number's skill and priority: the
+    dialplan's cc_priority_boost / cc_skill_override, and the X-CC-* headers the dialplan read
+    only on a call from a trunk marked trust_headers (cc_headers_from: the trunk's name). Raw
+    text: callcenter/call_priority.py decides what counts."""
+    found: list[CallRequest] = []
+    boost, skill = var("cc_priority_boost").strip(), var("cc_skill_override").strip()
+    if boost or skill:
+        found.append(CallRequest("dialplan", boost, skill))
+    trunk = var("cc_headers_from").strip()
+    boost, skill = var("cc_hdr_boost").strip(), var("cc_hdr_skill").strip()
+    if trunk and (boost or skill):
+        found.append(CallRequest(f"header:{trunk}", boost, skill))
+    return tuple(found)
 
 
 def _int(value: str) -> int:

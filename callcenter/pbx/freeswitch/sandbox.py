@@ -87,6 +87,9 @@ class Instance:
     recordings_host: Path | None = None
     carrier_port: int = 0
     emergency_port: int = 0  # where the emergency trunks' gateways send (the 110 line)
+    # Site-local dialplan: extensions of cc-inbound, written to conf/cc-local/local.xml (the
+    # rendered cc-inbound includes cc-local/*.xml first); own-config instances only.
+    local_dialplan: str = ""
 
     @property
     def inner(self) -> str:
@@ -174,6 +177,7 @@ class Instance:
                 carrier_port=self.carrier_port or self.sip_port + 38,
                 emergency_port=self.emergency_port or self.sip_port + 39,
                 phone_passwords={ext: self.agent_password(ext) for ext in self.agents},
+                trunk_secrets={t.name: t.secret() for t in config.trunks if t.auth_user},
                 rtp_start=self.rtp_start,
                 rtp_end=self.rtp_end,
                 switchname=f"cc-{self.name}",
@@ -187,6 +191,11 @@ class Instance:
         )
         for name, text in files.items():
             (self.dir / "conf" / name).write_text(text)
+        local = self.dir / "conf" / "cc-local" / "local.xml"
+        local.unlink(missing_ok=True)
+        if self.local_dialplan:
+            local.parent.mkdir(exist_ok=True)
+            local.write_text(f"<include>\n{self.local_dialplan}</include>\n")
 
     def config_xml(self) -> str:
         s = self._secrets()
