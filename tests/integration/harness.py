@@ -593,6 +593,10 @@ class Center:
             self.workdir / "engine.log",
         )
         self.sip = f"127.0.0.1:{SIP_PORT}"
+        # the agents' softphones: a pair of agents a process, from these ports on
+        self.agent_sip_port, self.agent_rtp_port, self.agent_rtp_stride = (
+            SIP_PORT + 100, AGENT_RTP, 200,
+        )  # fmt: skip
         self.phones = agent_phones(
             self.sip,
             [
@@ -600,8 +604,8 @@ class Center:
                 for a in self.config.agents
                 if not a.browser_phone
             ],
-            port=SIP_PORT + 100,
-            rtp_port=AGENT_RTP,
+            port=self.agent_sip_port,
+            rtp_port=self.agent_rtp_port,
             play=str(self.agent_tone),
             record_dir=str(self.recordings),
             answer_delay=0.3,
@@ -640,6 +644,9 @@ class Center:
             secret_env="CALLCENTER_ESL_SECRET",
         )
         self.sip = f"127.0.0.1:{FS_SIP_PORT}"
+        self.agent_sip_port, self.agent_rtp_port, self.agent_rtp_stride = (
+            FS_AGENT_SIP, FS_AGENT_RTP, 100,
+        )  # fmt: skip
         self.phones = agent_phones(
             self.sip,
             [
@@ -647,9 +654,9 @@ class Center:
                 for a in self.config.agents
                 if not a.browser_phone
             ],
-            port=FS_AGENT_SIP,
-            rtp_port=FS_AGENT_RTP,
-            rtp_stride=100,
+            port=self.agent_sip_port,
+            rtp_port=self.agent_rtp_port,
+            rtp_stride=self.agent_rtp_stride,
             play=str(self.agent_tone),
             record_dir=str(self.recordings),
             answer_delay=0.3,

@@ -12,9 +12,10 @@ import pytest
 
 from callcenter.cli import main
 from callcenter.config import Config, load_config
-from callcenter.pbx.base import CallRequest
+from callcenter.pbx.base import AgentContact, CallRequest
 from callcenter.pbx.freeswitch.dialplan import RenderError, RenderParams, check, render
 from callcenter.pbx.freeswitch.driver import FreeswitchDriver, join_requests, offer_outcome
+from callcenter.pbx.freeswitch.esl import EslEvent
 from callcenter.pbx.freeswitch.settings import FreeswitchSettings
 from callcenter.pbx.registry import wing
 from callcenter.service import ServiceOptions, build_drivers
@@ -251,3 +252,36 @@ def test_dialplan_check_command_on_a_freeswitch_node(
     assert "dialplan ok:" in out
     # the shipped config routes 12315 through an IVR menu, compiled into cc-ivr.xml
     assert "IVR menus compiled for 12315" in out
+
+
+def test_the_profiles_pings_make_a_phone_unreachable_and_reachable_again() -> None:
+    """sofia::sip_user_state (the OPTIONS pings of a registration) is the phone's reachability,
+    as Asterisk's qualify; a repeated state is no new event."""
+    driver = FreeswitchDriver("fs", "127.0.0.1", 8021, "x", {"1001": "user/1001"})
+
+    def state(user: str, status: str) -> None:
+        driver._on_event(
+            EslEvent(
+                {
+                    "Event-Name": "CUSTOM",
+                    "Event-Subclass": "sofia::sip_user_state",
+                    "from-user": user,
+                    "Ping-Status": status,
+                }
+            )
+        )
+
+    for user, status in (
+        ("1001", "UNREACHABLE"),
+        ("1001", "UNREACHABLE"),
+        ("9999", "UNREACHABLE"),  # not an agent's phone
+        ("1001", "REACHABLE"),
+    ):
+        state(user, status)
+    found = []
+    while not driver._events.empty():
+        found.append(driver._events.get_nowait())
+    assert found == [
+        AgentContact("fs", "1001", False, "unreachable"),
+        AgentContact("fs", "1001", True, "reachable"),
+    ]

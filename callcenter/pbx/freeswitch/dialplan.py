@@ -61,6 +61,10 @@ MODULES = (
 )
 
 
+# Seconds between the OPTIONS pings of each registered phone (as Asterisk's qualify_frequency)
+PING_INTERVAL = 5
+
+
 class RenderError(Exception):
     error_id = "dialplan.render"
 
@@ -232,6 +236,7 @@ def context(config: Config, params: RenderParams) -> dict[str, Any]:
         "host": params.host,
         "domain": params.host,
         "sip_port": params.sip_port,
+        "ping_interval": PING_INTERVAL,
         "esl_host": params.esl_host,
         "esl_port": params.esl_port,
         "esl_secret": params.esl_secret,

@@ -75,8 +75,10 @@ EVENTS = (
     "sofia::register",
     "sofia::unregister",
     "sofia::expire",
+    "sofia::sip_user_state",
     *emergency.SUBCLASSES,
 )
+SIP_PROFILE = "cc"  # the SIP profile of cc-sofia.conf.xml.j2
 FINISHED_REALM = "cc-done"  # mod_db realm of the dialplan's record of every ended call
 RECONNECT_FIRST = 1.0
 LOGIN_RETRY_MAX = 300.0
@@ -296,7 +298,18 @@ class FreeswitchDriver:
             elif sub in ("sofia::register", "sofia::unregister", "sofia::expire"):
                 agent_id = self._by_user.get(e.get("from-user") or e.get("username"))
                 if agent_id is not None:
-                    self._contact(agent_id, sub == "sofia::register", force=False)
+                    registered = sub == "sofia::register"
+                    status = "registered" if registered else "unregistered"
+                    self._contact(agent_id, registered, status, force=False)
+            elif sub == "sofia::sip_user_state":
+                # the profile's OPTIONS pings (all-reg-options-ping): a registered phone
+                # that stopped answering is UNREACHABLE, answering again REACHABLE
+                agent_id = self._by_user.get(e.get("from-user"))
+                state = e.get("Ping-Status").upper()
+                if agent_id is not None and state in ("REACHABLE", "UNREACHABLE"):
+                    reachable = state == "REACHABLE"
+                    status = "reachable" if reachable else "unreachable"
+                    self._contact(agent_id, reachable, status, force=False)
         elif name == "CHANNEL_HANGUP":
             self._on_hangup_begins(e)
         elif name == "CHANNEL_HANGUP_COMPLETE":
@@ -594,26 +607,47 @@ class FreeswitchDriver:
         found.sort(key=lambda e: e.arrived_at if isinstance(e, CallerEntered) else 0.0)
         return found
 
-    def _contact(self, agent_id: str, registered: bool, force: bool) -> AgentContact | None:
-        if not force and self._reachable.get(agent_id) == registered:
+    def _contact(
+        self, agent_id: str, reachable: bool, status: str, force: bool
+    ) -> AgentContact | None:
+        if not force and self._reachable.get(agent_id) == reachable:
             return None
-        self._reachable[agent_id] = registered
-        event = AgentContact(
-            self.node, agent_id, registered, "registered" if registered else "unregistered"
-        )
+        self._reachable[agent_id] = reachable
+        event = AgentContact(self.node, agent_id, reachable, status)
         if not force:
             self._events.put_nowait(event)
         return event
 
     async def agent_contacts(self) -> list[PbxEvent]:
-        """Every agent dialled as a directory user: registered on this node or not."""
+        """Every agent dialled as a directory user: registered on this node or not, and a
+        registered phone whose every contact stopped answering the pings is unreachable."""
         found: list[PbxEvent] = []
+        pinged = await self._ping_states()
         for user, agent_id in sorted(self._by_user.items()):
             contact = await self._client.api(f"sofia_contact */{user}", check=False)
             registered = bool(contact.strip()) and not contact.startswith("error/")
-            event = self._contact(agent_id, registered, force=True)
+            states = pinged.get(user, set())
+            if registered and states and "reachable" not in states:
+                event = self._contact(agent_id, False, "unreachable", force=True)
+            else:
+                status = "registered" if registered else "unregistered"
+                event = self._contact(agent_id, registered, status, force=True)
             if event is not None:
                 found.append(event)
+        return found
+
+    async def _ping_states(self) -> dict[str, set[str]]:
+        """Each registered user's contacts' ping status (lowercase), from the registrations
+        the SIP profiles list ("Ping-Status:" per registration)."""
+        text = await self._client.api(f"sofia status profile {SIP_PROFILE} reg", check=False)
+        found: dict[str, set[str]] = {}
+        user = ""
+        for line in text.splitlines():
+            name, _, value = line.partition(":")
+            if name.strip() == "User":
+                user = value.strip().split("@", 1)[0]
+            elif name.strip() == "Ping-Status" and user:
+                found.setdefault(user, set()).add(value.strip().lower())
         return found
 
     async def finished_calls(self) -> list[FinishedCall]:
