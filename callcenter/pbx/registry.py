@@ -44,6 +44,9 @@ class Kind:
     default: NodeSettings  # the settings of a node that sets none of `keys`
     recordings_dir: str  # the recordings root as such a node sees it, unless set
     wing: str  # module with WING, the wing's runtime parts
+    # a queue's overflow target in this kind's own form: None, or what the form is
+    # (a number of numbers.toml is taken by every kind, checked by the config loader)
+    overflow_target: Callable[[str], str | None]
 
 
 KINDS: dict[str, Kind] = {
@@ -53,6 +56,7 @@ KINDS: dict[str, Kind] = {
         asterisk_settings.AsteriskSettings(),
         asterisk_settings.RECORDINGS_DIR,
         "callcenter.pbx.asterisk.wing",
+        asterisk_settings.overflow_target,
     ),
     "freeswitch": Kind(
         freeswitch_settings.KEYS,
@@ -60,6 +64,7 @@ KINDS: dict[str, Kind] = {
         freeswitch_settings.FreeswitchSettings(),
         freeswitch_settings.RECORDINGS_DIR,
         "callcenter.pbx.freeswitch.wing",
+        freeswitch_settings.overflow_target,
     ),
 }
 DEFAULT_KIND = next(iter(KINDS))

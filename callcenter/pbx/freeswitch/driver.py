@@ -61,6 +61,7 @@ from callcenter.pbx.freeswitch.esl import (
     EslError,
     EslEvent,
 )
+from callcenter.pbx.freeswitch.settings import overflow_location
 
 log = logging.getLogger(__name__)
 
@@ -528,10 +529,7 @@ class FreeswitchDriver:
             return
         call.where = "overflow"
         self._stop_ringing(call)
-        where = target if " " in target else f"{target} XML cc-inbound" if target else ""
-        await self._client.api(
-            f"uuid_transfer {call_id} {where or 'timeout XML cc-hold'}", check=False
-        )
+        await self._client.api(f"uuid_transfer {call_id} {overflow_location(target)}", check=False)
 
     async def heartbeat(self, now: float) -> None:
         if self._up:
