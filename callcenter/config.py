@@ -10,7 +10,7 @@ import ipaddress
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -776,6 +776,7 @@ def load_config(directory: str | Path, need_pbx: bool = False) -> Config:
         )
     max_wait = r.get(q, "queue", "max_wait", float, 0.0, check=_non_negative)
     strategy = strategy_named(r.get(q, "queue", "strategy", str, "longest_idle", check=_strategy))
+    target_check = _overflow_target_check(nodes, by_did)
     policy = QueuePolicy(
         strategy=strategy or Strategy.LONGEST_IDLE,
         offer_timeout=r.get(q, "queue", "offer_timeout", float, 15.0, check=_positive),
@@ -794,7 +795,7 @@ def load_config(directory: str | Path, need_pbx: bool = False) -> Config:
             check=lambda v: None if 0 <= v <= 1 else "must be a share from 0 to 1 (e.g. 0.5)",
         ),
         max_wait=max_wait or None,
-        overflow_target=r.get(q, "queue", "overflow_target", str, ""),
+        overflow_target=r.get(q, "queue", "overflow_target", str, "", check=target_check),
         widening=tuple(widening),
         min_proficiency=r.get(
             q,
@@ -810,7 +811,7 @@ def load_config(directory: str | Path, need_pbx: bool = False) -> Config:
             q, "queue", "ring_progressively_delay", float, 5.0, check=_positive
         ),
     )
-    policy = replace(policy, queues=_named_queues(q, policy, skill_ids, r))
+    policy = replace(policy, queues=_named_queues(q, policy, skill_ids, r, target_check))
     raw_lists = queue_file.get("lists")
     lists_table = r.table(
         raw_lists, "lists", tuple(raw_lists) if isinstance(raw_lists, dict) else ()
@@ -933,8 +934,37 @@ NAMED_QUEUE_KEYS = (
 )
 
 
+def _overflow_target_check(
+    nodes: Sequence[PbxNode], dids: Collection[str]
+) -> Callable[[str], str | None]:
+    """A queue's overflow target: "" (the timeout route), a number of numbers.toml (every
+    PBX kind sends the caller to that number's entry), or a location in the own form of the
+    kind of every node (Asterisk "context,exten,priority", FreeSWITCH "EXTENSION XML
+    CONTEXT")."""
+
+    def check(target: str) -> str | None:
+        if not target or target in dids:
+            return None
+        problems = {
+            problem
+            for node in nodes
+            if (problem := KINDS[node.kind].overflow_target(target)) is not None
+        }
+        if not problems:
+            return None
+        return f"{target!r} is neither a number of numbers.toml nor, " + "; nor, ".join(
+            sorted(problems)
+        )
+
+    return check
+
+
 def _named_queues(
-    q: Mapping[str, Any], policy: QueuePolicy, skill_ids: tuple[str, ...], r: TableReader
+    q: Mapping[str, Any],
+    policy: QueuePolicy,
+    skill_ids: tuple[str, ...],
+    r: TableReader,
+    target_check: Callable[[str], str | None],
 ) -> tuple[NamedQueue, ...]:
     """[[queue.queues]]: named queues with their own rules for some skills; unset keys are
     [queue]'s. A skill belongs to one named queue at most."""
@@ -980,7 +1010,9 @@ def _named_queues(
                 ),
                 wrapup=r.get(t, key, "wrapup", float, policy.wrapup, check=_non_negative),
                 max_wait=policy.max_wait if max_wait is None else (max_wait or None),
-                overflow_target=r.get(t, key, "overflow_target", str, policy.overflow_target),
+                overflow_target=r.get(
+                    t, key, "overflow_target", str, policy.overflow_target, check=target_check
+                ),
                 announce=r.get(t, key, "announce", bool, True),
                 ring_progressively_delay=r.get(
                     t,

@@ -56,6 +56,9 @@ class Kind:
     # how such a node dials a phone registered on the SIP proxy ([pbx.proxy]): its default
     # agent_dial behind the proxy, through what the wing renders from [pbx.proxy]
     proxy_dial: str
+    # a queue's overflow target in this kind's own form: None, or what the form is
+    # (a number of numbers.toml is taken by every kind, checked by the config loader)
+    overflow_target: Callable[[str], str | None]
 
 
 KINDS: dict[str, Kind] = {
@@ -66,6 +69,7 @@ KINDS: dict[str, Kind] = {
         asterisk_settings.RECORDINGS_DIR,
         "callcenter.pbx.asterisk.wing",
         asterisk_settings.PROXY_DIAL,
+        asterisk_settings.overflow_target,
     ),
     "freeswitch": Kind(
         freeswitch_settings.KEYS,
@@ -74,6 +78,7 @@ KINDS: dict[str, Kind] = {
         freeswitch_settings.RECORDINGS_DIR,
         "callcenter.pbx.freeswitch.wing",
         freeswitch_settings.PROXY_DIAL,
+        freeswitch_settings.overflow_target,
     ),
 }
 DEFAULT_KIND = next(iter(KINDS))

@@ -59,12 +59,19 @@ TRUNK_SECRET_ENV = "CALLCENTER_IT_TRUNK_SECRET"
 # one it does not: each sends from its own port.
 TRUSTED_PROXY_PORT = SIP_PORT + 264
 PLAIN_PROXY_PORT = SIP_PORT + 265
-# Site-local dialplan (extensions_local.conf): a DID whose dialplan raises the priority.
+# Site-local dialplan (Asterisk: extensions_local.conf; FreeSWITCH: cc-local/*.xml, extensions
+# of cc-inbound): a DID whose dialplan raises the priority.
 VIP_DID = "1234590"
 LOCAL_DIALPLAN = f"""
 [cc-inbound]
 exten => {VIP_DID},1,Set(CC_PRIORITY_BOOST=6)
  same => n,Goto(cc-entry,12345,1)
+"""
+FS_LOCAL_DIALPLAN = f"""<extension name="vip">
+<condition field="destination_number" expression="^{VIP_DID}$">
+<action application="set" data="cc_priority_boost=6"/>
+<action application="transfer" data="12345 XML cc-inbound"/>
+</condition></extension>
 """
 # the browser phones' secure WebSocket (Asterisk's HTTP server: TLS here, plain on +1)
 WSS_PORT = CONTROL + 43
@@ -518,11 +525,13 @@ class Center:
         self.workdir = workdir
         self.config_dir = workdir / "config"
         shutil.copytree(REPO / "config", self.config_dir)
-        # the carrier trunk is this session's carrier side (CARRIER_PORT), not the demo's
+        fs = kind == "freeswitch"
+        # the carrier trunk is this session's carrier side (CARRIER_PORT, FS_CARRIER_PORT for
+        # the FreeSWITCH center), not the demo's
         trunks = self.config_dir / "trunks.toml"
         text, found = re.subn(
             r'(?m)^match = "127\.0\.0\.1:\d+"$',
-            f'match = "127.0.0.1:{CARRIER_PORT}"',
+            f'match = "127.0.0.1:{FS_CARRIER_PORT if fs else CARRIER_PORT}"',
             trunks.read_text(encoding="utf-8"),
         )
         assert found == 1, f"{trunks}: expected one carrier match on 127.0.0.1:port"
@@ -548,7 +557,6 @@ class Center:
         )
         self.recordings_root = workdir / "recordings"
         self.asr_model = vosk_model()
-        fs = kind == "freeswitch"
         # live transcription streams leg audio from Asterisk only (the FreeSWITCH wing says so)
         live = "" if fs else f'live_address = "127.0.0.1:{LIVE_PORT}"\n'
         (self.config_dir / "center.toml").write_text(
@@ -610,6 +618,10 @@ class Center:
             self.workdir / "engine.log",
         )
         self.sip = f"127.0.0.1:{SIP_PORT}"
+        # the agents' softphones: a pair of agents a process, from these ports on
+        self.agent_sip_port, self.agent_rtp_port, self.agent_rtp_stride = (
+            SIP_PORT + 100, AGENT_RTP, 200,
+        )  # fmt: skip
         self.phones = agent_phones(
             self.sip,
             [
@@ -617,8 +629,8 @@ class Center:
                 for a in self.config.agents
                 if not a.browser_phone
             ],
-            port=SIP_PORT + 100,
-            rtp_port=AGENT_RTP,
+            port=self.agent_sip_port,
+            rtp_port=self.agent_rtp_port,
             play=str(self.agent_tone),
             record_dir=str(self.recordings),
             answer_delay=0.3,
@@ -641,6 +653,7 @@ class Center:
             carrier_port=FS_CARRIER_PORT,
             emergency_port=FS_EMERGENCY_PORT,
             wss_port=FS_WSS_PORT,
+            local_dialplan=FS_LOCAL_DIALPLAN,
         )
         self.fs.stop()  # a fresh FreeSWITCH for every test session, without the finished
         for old in (self.fs.dir / "db").glob("*"):  # calls (mod_db) an earlier one kept
@@ -658,6 +671,9 @@ class Center:
             instance=self.fs.name,
         )
         self.sip = f"127.0.0.1:{FS_SIP_PORT}"
+        self.agent_sip_port, self.agent_rtp_port, self.agent_rtp_stride = (
+            FS_AGENT_SIP, FS_AGENT_RTP, 100,
+        )  # fmt: skip
         self.phones = agent_phones(
             self.sip,
             [
@@ -665,9 +681,9 @@ class Center:
                 for a in self.config.agents
                 if not a.browser_phone
             ],
-            port=FS_AGENT_SIP,
-            rtp_port=FS_AGENT_RTP,
-            rtp_stride=100,
+            port=self.agent_sip_port,
+            rtp_port=self.agent_rtp_port,
+            rtp_stride=self.agent_rtp_stride,
             play=str(self.agent_tone),
             record_dir=str(self.recordings),
             answer_delay=0.3,
@@ -710,6 +726,12 @@ class Center:
                 if counts:
                     return counts[0]
         return 0
+
+    @property
+    def sandbox(self) -> Instance | fs_sandbox.Instance:
+        """The PBX's sandbox instance, whatever its kind: its root (sipp runs chrooted in
+        it), `inner`/`dir` (the instance directory inside and outside), host and SIP port."""
+        return self.fs if self.kind == "freeswitch" else self.instance
 
     def hangup_all(self) -> None:
         """Hang up every channel on the PBX."""

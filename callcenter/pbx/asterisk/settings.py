@@ -4,6 +4,7 @@ config loader can ask for it before anything else of the wing is loaded."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -57,3 +58,20 @@ def parse(r: TableReader, t: Mapping[str, Any], key: str) -> AsteriskSettings:
         agent_dial=r.get(t, key, "agent_dial", str, d.agent_dial, check=_DIAL),
         outbound_dial=r.get(t, key, "outbound_dial", str, d.outbound_dial, check=_OUTBOUND),
     )
+
+
+_TARGET = re.compile(r"^[A-Za-z0-9_.+-]+,[^,\s]+,[^,\s]+$")
+
+
+def overflow_target(target: str) -> str | None:
+    """A queue's overflow target in Asterisk's form: a dialplan location
+    "context,exten,priority" (Goto's arguments), e.g. "cc-entry,12345,1"."""
+    if _TARGET.match(target):
+        return None
+    return 'on an Asterisk node a dialplan location "context,exten,priority"'
+
+
+def overflow_location(target: str) -> str:
+    """Where cc-overflow sends a caller: a number of numbers.toml is its entry
+    (cc-entry,<did>,1), anything else the location as written."""
+    return f"cc-entry,{target},1" if target.isdigit() else target

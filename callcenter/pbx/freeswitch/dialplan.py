@@ -62,6 +62,10 @@ MODULES = (
 )
 
 
+# Seconds between the OPTIONS pings of each registered phone (as Asterisk's qualify_frequency)
+PING_INTERVAL = 5
+
+
 class RenderError(Exception):
     error_id = "dialplan.render"
 
@@ -76,6 +80,8 @@ class RenderParams:
     carrier_port: int = 5098  # where the carrier gateway takes outbound calls to citizens
     emergency_port: int = 5099  # where the emergency gateway takes calls to 110/119/120/122
     phone_passwords: Mapping[str, str] = field(default_factory=dict)
+    # trunk name -> password, for the trunks with auth_user (trunks.toml)
+    trunk_secrets: Mapping[str, str] = field(default_factory=dict)
     rtp_start: int = 16384
     rtp_end: int = 32768
     switchname: str = "callcenter"
@@ -107,25 +113,40 @@ def _environment() -> jinja2.Environment:
         autoescape=False,
     )
     env.filters["q"] = lambda v: quoteattr(str(v))
+    env.filters["regex_escape"] = lambda v: re.escape(str(v))
     return env
 
 
-def trunk_cidrs(match: str) -> tuple[list[str], list[str]]:
-    """A trunk's `match` (addresses, optionally host:port, comma-separated) as ACL CIDRs, and
-    the entries that are not addresses. FreeSWITCH's ACL matches addresses, not ports."""
-    cidrs: list[str] = []
+def trunk_cidrs(match: str) -> tuple[list[dict[str, str]], list[str]]:
+    """A trunk's `match` (addresses, networks or address:port, comma-separated) as ACL nodes
+    ({"cidr": ..., "port": ... or ""}), and the entries that are none of these. The profile
+    checks the source port too (use-port-for-acl-check): "127.0.0.1:5098" is that port only,
+    an address or network without a port is any port of it."""
+    nodes: list[dict[str, str]] = []
     bad: list[str] = []
     for raw in (m.strip() for m in match.split(",")):
         if not raw:
             continue
-        host = raw.rsplit(":", 1)[0] if raw.count(":") == 1 else raw
+        host, port = raw, ""
+        if raw.startswith("["):  # [IPv6]:port
+            host, _, rest = raw[1:].partition("]")
+            port = rest.removeprefix(":")
+        elif raw.count(":") == 1:
+            host, port = raw.split(":")
         try:
             net = ipaddress.ip_network(host, strict=False)
         except ValueError:
             bad.append(raw)
             continue
-        cidrs.append(str(net))
-    return cidrs, bad
+        if port and not (port.isdigit() and 0 < int(port) < 65536):
+            bad.append(raw)
+            continue
+        nodes.append({"cidr": str(net), "port": port})
+    return nodes, bad
+
+
+# A trunk's name becomes part of an ACL list's and a dialplan context's name.
+_TRUNK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
 
 def webrtc(config: Config, params: RenderParams) -> dict[str, Any] | None:
@@ -191,16 +212,45 @@ def context(config: Config, params: RenderParams) -> dict[str, Any]:
             "(center.toml [phones]: `callcenter agents secrets generate`)"
         )
     trunks = []
+    phone_users = {ext for _, _, ext in everyone}
     for i, t in enumerate(config.trunks):
         if t.direction != "inbound":
             continue
-        cidrs, bad = trunk_cidrs(t.match)
+        if not _TRUNK_NAME.match(t.name):
+            raise RenderError(
+                f"trunks.toml: trunk[{i}].name: {t.name!r} names an ACL list and a dialplan "
+                "context on FreeSWITCH: letters, digits, _ . - (up to 63)"
+            )
+        nodes, bad = trunk_cidrs(t.match)
         if bad:
             raise RenderError(
-                f"trunks.toml: trunk[{i}].match: FreeSWITCH's ACL takes addresses, "
-                f"not {', '.join(bad)}"
+                f"trunks.toml: trunk[{i}].match: FreeSWITCH's ACL takes addresses, networks "
+                f"and address:port, not {', '.join(bad)}"
             )
-        trunks.append({"name": t.name, "cidrs": cidrs})
+        password = ""
+        if t.auth_user:
+            password = params.trunk_secrets.get(t.name, "")
+            if not password:
+                raise RenderError(
+                    f"trunks.toml: trunk[{i}].secret_env: no password for trunk {t.name} "
+                    f"(environment variable {t.secret_env})"
+                )
+            if t.auth_user in phone_users:
+                raise RenderError(
+                    f"trunks.toml: trunk[{i}].auth_user: {t.auth_user} is also a phone's "
+                    "extension (FreeSWITCH keeps both in one directory)"
+                )
+        trunks.append(
+            {
+                "name": t.name,
+                "nodes": nodes,
+                "acl": f"cc_trunk_{t.name}",
+                "context": f"cc-trunk-{t.name}",
+                "auth_user": t.auth_user,
+                "password": password,
+                "trust_headers": t.trust_headers,
+            }
+        )
     emergency = []
     gateways: set[str] = set()
     for i, line in enumerate(config.emergency):
@@ -224,6 +274,7 @@ def context(config: Config, params: RenderParams) -> dict[str, Any]:
     browser = {a.extension for a in config.agents if a.browser_phone}
     return {
         "numbers": config.numbers,
+        "extensions": sorted(ext for _, _, ext in everyone),
         "ivr_entries": ivr_entries,
         "ivr_contexts": ivr_dialplan.compile_flows(config.ivr, flows) if config.ivr else "",
         "emergency": emergency,
@@ -252,6 +303,7 @@ def context(config: Config, params: RenderParams) -> dict[str, Any]:
         "host": params.host,
         "domain": params.host,
         "sip_port": params.sip_port,
+        "ping_interval": PING_INTERVAL,
         "esl_host": params.esl_host,
         "esl_port": params.esl_port,
         "esl_secret": params.esl_secret,

@@ -98,6 +98,9 @@ class Instance:
     # certificate the instance makes itself (keys/wss.crt, wss.key); 0: center.toml [webrtc]
     # bind and certificate folder, as a deployment renders them.
     wss_port: int = 0
+    # Site-local dialplan: extensions of cc-inbound, written to conf/cc-local/local.xml (the
+    # rendered cc-inbound includes cc-local/*.xml first); own-config instances only.
+    local_dialplan: str = ""
 
     @property
     def inner(self) -> str:
@@ -200,6 +203,7 @@ class Instance:
             record=config.recordings.enabled,
             prompts_dir=f"{self.inner}/prompts",
             agent_dial=self.agent_dial,
+            trunk_secrets={t.name: t.secret() for t in config.trunks if t.auth_user},
         )
         missing = [
             m for m in modules(config, params) if not (self.root / MODULE_DIR / f"{m}.so").exists()
@@ -224,6 +228,11 @@ class Instance:
         files = render(config, params)
         for name, text in files.items():
             (self.dir / "conf" / name).write_text(text)
+        local = self.dir / "conf" / "cc-local" / "local.xml"
+        local.unlink(missing_ok=True)
+        if self.local_dialplan:
+            local.parent.mkdir(exist_ok=True)
+            local.write_text(f"<include>\n{self.local_dialplan}</include>\n")
 
     def config_xml(self) -> str:
         s = self._secrets()

@@ -4,6 +4,7 @@ loader can ask for it before anything else of the wing is loaded."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -55,3 +56,22 @@ def parse(r: TableReader, t: Mapping[str, Any], key: str) -> FreeswitchSettings:
         agent_dial=r.get(t, key, "agent_dial", str, d.agent_dial, check=_DIAL),
         outbound_dial=r.get(t, key, "outbound_dial", str, d.outbound_dial, check=_OUTBOUND),
     )
+
+
+_TARGET = re.compile(r"^[^\s]+ XML [A-Za-z0-9_.+-]+$")
+
+
+def overflow_target(target: str) -> str | None:
+    """A queue's overflow target in FreeSWITCH's form: "EXTENSION XML CONTEXT" (the
+    arguments of a transfer), e.g. "12345 XML cc-inbound"."""
+    if _TARGET.match(target):
+        return None
+    return 'on a FreeSWITCH node a transfer "EXTENSION XML CONTEXT"'
+
+
+def overflow_location(target: str) -> str:
+    """Where a caller overflowing is transferred: a number of numbers.toml is its entry in
+    cc-inbound, "" the timeout route, anything else the transfer as written."""
+    if not target:
+        return "timeout XML cc-hold"
+    return f"{target} XML cc-inbound" if target.isdigit() else target

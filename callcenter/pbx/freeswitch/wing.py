@@ -105,11 +105,17 @@ def dialplan_command(config: Config, node: PbxNode | None, action: str, out: str
     if action == "check":  # the dialplan only: no secret is needed, and none is written
         stand_in = "not-written-check-only"
         params = RenderParams(
-            esl_secret=stand_in, phone_passwords={ext: stand_in for ext, _ in phones(config)}
+            esl_secret=stand_in,
+            phone_passwords={ext: stand_in for ext, _ in phones(config)},
+            trunk_secrets={t.name: stand_in for t in config.trunks if t.auth_user},
         )
     else:  # every secret from the store the operator controls; a missing one is an error
         assert node is not None  # the CLI refuses a render without a node
-        params = RenderParams(esl_secret=node.secret(), phone_passwords=phone_passwords(config))
+        params = RenderParams(
+            esl_secret=node.secret(),
+            phone_passwords=phone_passwords(config),
+            trunk_secrets={t.name: t.secret() for t in config.trunks if t.auth_user},
+        )
     params = replace(
         params,
         esl_port=s.esl_port,
