@@ -157,6 +157,9 @@ class Observer:
         o = self.obs
         kind = m.get("Event", "")
         call = m.get("Linkedid", "")
+        if kind in ("DialBegin", "DialEnd") and not m.get("Channel"):
+            # an agent leg the engine originated: its uniqueid starts with the call's id
+            call = m.get("DestUniqueid", "").split("~", 1)[0]
         at = _stamp(m)
         # the engine's CCJoin, or BenchJoin just before Queue() on the app_queue baseline (the
         # engine's manager user does not read the agent class, where QueueCallerJoin is)

@@ -163,6 +163,7 @@ class _Call:
     ended_by: str = ""  # who hung up first once connected: "caller" or "agent"
     hanging_up: bool = False  # the caller asked to hang up (before any answer)
     dropping: set[str] = field(default_factory=set)  # legs of a Dial replaced by a grown one
+    number: str = ""  # the caller's number (shown on the agents' phones)
 
 
 @dataclass
@@ -212,6 +213,9 @@ class AsteriskDriver:
         self._calls: dict[str, _Call] = {}
         self._legs: dict[str, tuple[str, str]] = {}  # agent channel -> (call id, agent id)
         self._leg_uids: dict[str, str] = {}  # agent channel -> its uniqueid (DialBegin)
+        # PROTOTYPE: originated agent legs by the uniqueid the driver gave them
+        self._originated: dict[str, tuple[str, str]] = {}
+        self._seq = 0
         # agent channels that ended unanswered, reported at their Hangup (which has the cause)
         self._unanswered: dict[str, tuple[str, str, str]] = {}
         self._contacts: dict[str, dict[str, str]] = {}  # agent id -> contact URI -> status
@@ -320,7 +324,9 @@ class AsteriskDriver:
             return
         if kind == "CCJoin":
             trace.mark("read", call_id)
-            self._calls[call_id] = _Call(call_id, m.get("Channel", ""), "join")
+            self._calls[call_id] = _Call(
+                call_id, m.get("Channel", ""), "join", number=_one(m.get("Caller", ""))
+            )
             self._events.put_nowait(
                 CallerEntered(
                     node=self.node,
@@ -339,15 +345,10 @@ class AsteriskDriver:
             call = self._calls.get(call_id)
             if call is None:
                 return
-            if call.where == "offer" and call.dialling:
-                # Dial came back without ringing them: no contact to dial (not registered,
-                # or qualify found it unreachable). The caller moves on now.
-                for agent_id in sorted(call.dialling):
-                    reason = "cancelled" if agent_id in call.cancelled else "unreachable"
-                    self._events.put_nowait(AgentNotAnswered(self.node, call_id, agent_id, reason))
-            call.dialling.clear()
+            # PROTOTYPE: the caller reached cc-hold; an offer may already ring (originated)
+            if call.where != "join":
+                return
             call.where = "hold"
-            call.cancelled.clear()
             if call.pending is not None:
                 agents, timeout = call.pending
                 call.pending = None
@@ -420,6 +421,18 @@ class AsteriskDriver:
             self._events.put_nowait(OutboundEnded(self.node, survey_id, outcome))
 
     def _on_dial_begin(self, manager: Manager, m: Message) -> None:
+        if not m.get("Channel"):  # PROTOTYPE: an agent leg the driver originated
+            found = self._originated.get(m.get("DestUniqueid", ""))
+            dest = m.get("DestChannel", "")
+            ocall = self._calls.get(found[0]) if found else None
+            if found is None or ocall is None or not dest:
+                return
+            self._legs[dest] = found
+            self._leg_uids[dest] = m.get("DestUniqueid", "")
+            ocall.dialling.discard(found[1])
+            if found[1] in ocall.cancelled:
+                self._spawn(self._hangup_channel(dest))
+            return
         call = self._calls.get(m.get("Linkedid", ""))
         if call is None or m.get("Channel") != call.channel:
             return
@@ -441,8 +454,15 @@ class AsteriskDriver:
         call_id, agent_id = leg
         status = m.get("DialStatus", "")
         call = self._calls.get(call_id)
+        if status == "ANSWER" and call is not None and call.agent_id and call.agent_id != agent_id:
+            return  # PROTOTYPE: a later answer of ring-all (cc-agent-up hangs it up)
         if status == "ANSWER":
             if call is not None:
+                # PROTOTYPE: first answer wins; the other legs are cancelled
+                for other, (cid, aid) in list(self._legs.items()):
+                    if cid == call_id and aid != agent_id:
+                        call.cancelled.add(aid)
+                        self._spawn(self._hangup_channel(other))
                 call.where = "connected"
                 call.agent_id = agent_id
                 self._spawn(self._mark_connected(call.channel, agent_id, time.time()))
@@ -451,6 +471,8 @@ class AsteriskDriver:
             return
         del self._legs[dest]
         self._leg_uids.pop(dest, None)
+        if call is None:
+            return  # PROTOTYPE: the caller is gone, its legs hung up with it
         if call is not None and dest in call.dropping:
             call.dropping.discard(dest)  # the Dial was replaced by a grown one: it rings again
             return
@@ -477,9 +499,11 @@ class AsteriskDriver:
                     AgentNotAnswered(self.node, cb.call_id, cb.agent_id, reason)
                 )
             return
+        self._originated.pop(m.get("Uniqueid", ""), None)
         ended = self._unanswered.pop(channel, None)
         if ended is not None:
             call_id, agent_id, status = ended
+            self._back_to_hold(call_id)
             sip = _int(m.get("TechCause", "0"))
             reason = agent_leg_outcome(status, sip)
             self._events.put_nowait(AgentNotAnswered(self.node, call_id, agent_id, reason, sip))
@@ -497,7 +521,26 @@ class AsteriskDriver:
         call = self._calls.get(call_id)
         if call is not None and call.channel == channel:
             del self._calls[call_id]
+            # PROTOTYPE: the agent legs still ringing end with the caller
+            for dest, (cid, _) in list(self._legs.items()):
+                if cid == call_id:
+                    self._spawn(self._hangup_channel(dest))
             self._events.put_nowait(CallerGone(self.node, call_id, call.ended_by))
+
+    def _back_to_hold(self, call_id: str) -> None:
+        """PROTOTYPE: the offer's last leg ended unanswered: the caller (still in cc-hold)
+        may be offered again."""
+        call = self._calls.get(call_id)
+        if call is None or call.where != "offer" or call.agent_id:
+            return
+        if any(cid == call_id for cid, _ in self._legs.values()) or call.dialling:
+            return
+        call.where = "hold"
+        call.cancelled.clear()
+        if call.pending is not None:
+            agents, timeout = call.pending
+            call.pending = None
+            self._spawn(self._send_offer(call, agents, timeout))
 
     def _on_hangup_request(self, manager: Manager, m: Message) -> None:
         """A side of a connected call asked to hang up: the first one is who ended the call
@@ -523,18 +566,17 @@ class AsteriskDriver:
         if call is None:
             self._fail(call_id, "offer", agent_ids, "caller_gone")
             return
-        trace.mark("sending" if call.where == "hold" else "held", call_id)
-        if call.where == "hold":
+        trace.mark("sending" if call.where in ("join", "hold") else "held", call_id)
+        if call.where in ("join", "hold"):
+            # PROTOTYPE: originated legs ring while the caller goes on to cc-hold
             await self._send_offer(call, agent_ids, timeout)
         elif call.where == "offer" and self._grows(call, agent_ids):
-            # ring-progressively: a Dial cannot gain a target, so the caller is sent to Dial
-            # again with the grown set (the phones already ringing ring again at once)
-            call.dropping.update(
-                dest for dest, (call_id, _) in self._legs.items() if call_id == call.call_id
-            )
+            # ring-progressively: the added agents' legs are originated beside the others
+            live = {a for cid, a in self._legs.values() if cid == call.call_id} | call.dialling
             call.cancelled.difference_update(agent_ids)
-            await self._send_offer(call, agent_ids, timeout)
-        elif call.where in ("join", "offer"):
+            added = tuple(a for a in agent_ids if a not in live)
+            await self._send_offer(call, added, timeout, grow=True)
+        elif call.where == "offer":
             call.pending = (agent_ids, timeout)  # sent when the caller is back in cc-hold
         else:
             self._fail(call_id, "offer", agent_ids, f"caller is in {call.where}")
@@ -547,26 +589,42 @@ class AsteriskDriver:
             return False
         return (live | call.dialling) <= set(agent_ids) and len(agent_ids) > len(live)
 
-    async def _send_offer(self, call: _Call, agent_ids: tuple[str, ...], timeout: float) -> None:
+    async def _send_offer(
+        self, call: _Call, agent_ids: tuple[str, ...], timeout: float, grow: bool = False
+    ) -> None:
         call.where = "offer"
-        call.dialling = set(agent_ids)
-        targets = "&".join(self._dials[a] for a in agent_ids if a in self._dials)
-        # The variables and the Redirect go out back to back, in one round trip: Asterisk runs
-        # a session's actions in order, so cc-offer's Dial sees both variables set.
-        trace.mark("written", call.call_id)
-        *_, ok = await self._actions(
-            [
-                _setvar_action(call.channel, "CC_TARGETS", targets),
-                _setvar_action(call.channel, "CC_RING_TIMEOUT", str(int(timeout + 0.5))),
+        if not grow:
+            call.dialling = set()
+        added = {a for a in agent_ids if a in self._dials}
+        call.dialling |= added
+        # PROTOTYPE: each agent's leg is originated; the caller stays in cc-hold until one
+        # answers (cc-agent-up sends it to cc-connect)
+        ring = int(timeout + 0.5) + 5
+        actions: list[dict[str, str | list[str]]] = []
+        for agent_id in sorted(added):
+            self._seq += 1
+            uid = f"{call.call_id}~{agent_id}~{self._seq}"
+            self._originated[uid] = (call.call_id, agent_id)
+            actions.append(
                 {
-                    "Action": "Redirect",
-                    "Channel": call.channel,
-                    "Context": "cc-offer",
+                    "Action": "Originate",
+                    "Channel": self._dials[agent_id],
+                    "Context": "cc-agent-up",
                     "Exten": "s",
                     "Priority": "1",
-                },
-            ]
-        )
+                    "Async": "true",
+                    "ChannelId": uid,
+                    "Timeout": str(ring * 1000),
+                    "CallerID": f"<{call.number}>",
+                    "Variable": [
+                        f"CC_CALLER_CHAN={call.channel}",
+                        f"CC_CALL_ID={call.call_id}",
+                    ],
+                }
+            )
+        trace.mark("written", call.call_id)
+        oks = await self._actions(actions)
+        ok = bool(oks) and all(oks)
         if not ok:
             call.where = "hold"
             self._fail(call.call_id, "offer", agent_ids, "redirect refused")
