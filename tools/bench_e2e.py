@@ -38,6 +38,7 @@ from callcenter.config import load_config  # noqa: E402
 from callcenter.live_figures.model import percentile  # noqa: E402
 from callcenter.paths import REPO  # noqa: E402
 from callcenter.pbx.asterisk.dialplan import QueueSpec  # noqa: E402
+from callcenter.pbx.asterisk.driver import leg_of_uniqueid  # noqa: E402
 from callcenter.pbx.asterisk.sandbox import Instance, ensure_root  # noqa: E402
 from callcenter.simulation import Sipp  # noqa: E402
 from tools.bench_common import (  # noqa: E402
@@ -158,8 +159,9 @@ class Observer:
         kind = m.get("Event", "")
         call = m.get("Linkedid", "")
         if kind in ("DialBegin", "DialEnd") and not m.get("Channel"):
-            # an agent leg the engine originated: its uniqueid starts with the call's id
-            call = m.get("DestUniqueid", "").split("~", 1)[0]
+            # an agent leg the engine originated: its uniqueid names the call
+            origin = leg_of_uniqueid(m.get("DestUniqueid", ""))
+            call = origin[0] if origin is not None else ""
         at = _stamp(m)
         # the engine's CCJoin, or BenchJoin just before Queue() on the app_queue baseline (the
         # engine's manager user does not read the agent class, where QueueCallerJoin is)
