@@ -118,7 +118,7 @@ class Observation:
     agent_free_at: dict[str, tuple[float, bool]] = field(default_factory=dict)
     gaps: list[float] = field(default_factory=list)
     legs: dict[str, str] = field(default_factory=dict)  # agent channel -> agent
-    # the caller reached cc-hold (CCWait) and cc-offer (CCRecording), first time each
+    # the caller reached cc-hold (CCWait) and was recorded once bridged (CCRecording)
     waited: dict[str, float] = field(default_factory=dict)
     recorded: dict[str, float] = field(default_factory=dict)
 
@@ -237,9 +237,9 @@ STAGES = (
     ("offer handed → sender task ran it", "decided", "sending"),
     ("sender ran it → actions written", "sending", "written"),
     ("written → Asterisk's DialBegin", "written", "ring"),
-    ("  of which written → cc-offer's MixMonitor done", "written", "record"),
     ("(Asterisk: CCJoin → caller in cc-hold, CCWait)", "join", "wait"),
     ("CCJoin → DialBegin (join→ring)", "join", "ring"),
+    ("(DialBegin → answered, caller bridged and recorded: cc-connect)", "ring", "record"),
 )
 
 
