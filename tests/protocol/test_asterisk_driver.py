@@ -361,3 +361,12 @@ async def test_who_hung_up_first_is_whose_hangup_request_came_first() -> None:
         events = d.events_nowait()
         assert pbx.AgentAnswered("it", "u.7", "1001", LEG_UID) in events
         assert events[-1] == pbx.AgentLegEnded("it", "u.7", "1001", by)
+
+
+def test_a_legs_uniqueid_names_call_and_agent_in_asterisks_shape() -> None:
+    for call_id in ("it-1796653479.0", "bench-17.3", "node_a-1.22", "1796.5"):
+        uid = leg_uniqueid(call_id, "1001", 6653416706)
+        assert re.match(r"^[\w-]*?\d+\.\d+$", uid) and uid != call_id
+        assert leg_of_uniqueid(uid) == (call_id, "1001")
+        assert leg_of_uniqueid(uid + ";2") is None  # a Local channel's other half
+    assert leg_of_uniqueid("it-1796653479.0") is None  # a caller's own

@@ -694,9 +694,8 @@ class AsteriskDriver:
         call = self._calls.get(call_id)
         if call is None:
             return
-        if call.pending is not None:
-            call.pending = None
-            return
+        if call.pending is not None and set(call.pending[0]) & set(agent_ids):
+            call.pending = None  # an offer waiting for the ring before it: never sent
         call.cancelled.update(agent_ids)
         # by uniqueid: a leg not ringing yet is hung up at its DialBegin (cancelled)
         for uid, (leg_call, agent_id) in list(self._originated.items()):
