@@ -226,6 +226,7 @@ class AsteriskDriver:
         # agent channels whose DialEnd said how the ring ended (reported at their Hangup)
         self._dial_status: dict[str, str] = {}
         self._rang: set[str] = set()  # originated legs that rang, until their OriginateResponse
+        self._retired: set[str] = set()  # legs of a call transferred away: never its answer again
         self._contacts: dict[str, dict[str, str]] = {}  # agent id -> contact URI -> status
         self._reachable: dict[str, bool] = {}  # agent id -> as last reported
         self._callbacks: dict[str, _Callback] = {}  # call id -> the callback being made
@@ -458,6 +459,8 @@ class AsteriskDriver:
         """(call id, agent id) of an agent's leg this driver (or one before it: the uniqueid
         says) originated for a call it knows."""
         found = self._originated.get(uid)
+        if uid in self._retired:
+            return None
         if found is None:
             found = leg_of_uniqueid(uid)
             if found is None or found[0] not in self._calls or found[1] not in self._dials:
@@ -529,6 +532,7 @@ class AsteriskDriver:
                 )
             return
         self._originated.pop(uid, None)
+        self._retired.discard(uid)
         status = self._dial_status.pop(channel, "")
         leg = self._legs.pop(channel, None)
         self._leg_uids.pop(channel, None)
@@ -815,7 +819,9 @@ class AsteriskDriver:
         # the agent's leg is no longer the call's: its hangup ends no call (the engine already
         # ended the agent's segment), and an offer waits until the caller is back in cc-hold
         self._legs.pop(agent_channel, None)
-        self._leg_uids.pop(agent_channel, None)
+        old = self._leg_uids.pop(agent_channel, "")
+        self._originated.pop(old, None)
+        self._retired.add(old)
         call.agent_id = ""
         call.ended_by = ""
         call.where = "join"
