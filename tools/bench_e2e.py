@@ -37,6 +37,7 @@ from callcenter import trace  # noqa: E402
 from callcenter.config import load_config  # noqa: E402
 from callcenter.paths import REPO  # noqa: E402
 from callcenter.pbx.asterisk.dialplan import QueueSpec  # noqa: E402
+from callcenter.pbx.asterisk.driver import leg_of_uniqueid  # noqa: E402
 from callcenter.pbx.asterisk.sandbox import Instance, ensure_root  # noqa: E402
 from callcenter.percentile import percentile  # noqa: E402
 from callcenter.simulation import Sipp  # noqa: E402
@@ -117,7 +118,7 @@ class Observation:
     agent_free_at: dict[str, tuple[float, bool]] = field(default_factory=dict)
     gaps: list[float] = field(default_factory=list)
     legs: dict[str, str] = field(default_factory=dict)  # agent channel -> agent
-    # the caller reached cc-hold (CCWait) and cc-offer (CCRecording), first time each
+    # the caller reached cc-hold (CCWait) and was recorded once bridged (CCRecording)
     waited: dict[str, float] = field(default_factory=dict)
     recorded: dict[str, float] = field(default_factory=dict)
 
@@ -157,6 +158,10 @@ class Observer:
         o = self.obs
         kind = m.get("Event", "")
         call = m.get("Linkedid", "")
+        if kind in ("DialBegin", "DialEnd") and not m.get("Channel"):
+            # an agent leg the engine originated: its uniqueid names the call
+            origin = leg_of_uniqueid(m.get("DestUniqueid", ""))
+            call = origin[0] if origin is not None else ""
         at = _stamp(m)
         # the engine's CCJoin, or BenchJoin just before Queue() on the app_queue baseline (the
         # engine's manager user does not read the agent class, where QueueCallerJoin is)
@@ -232,9 +237,9 @@ STAGES = (
     ("offer handed → sender task ran it", "decided", "sending"),
     ("sender ran it → actions written", "sending", "written"),
     ("written → Asterisk's DialBegin", "written", "ring"),
-    ("  of which written → cc-offer's MixMonitor done", "written", "record"),
     ("(Asterisk: CCJoin → caller in cc-hold, CCWait)", "join", "wait"),
     ("CCJoin → DialBegin (join→ring)", "join", "ring"),
+    ("(DialBegin → answered, caller bridged and recorded: cc-connect)", "ring", "record"),
 )
 
 

@@ -53,7 +53,7 @@ PHONE_SIP, PHONE_RTP = 32000, 32100  # agent i: SIP 32000 + i, RTP 32100 + 40 i 
 MAX_AGENTS = 14
 WORK = REPO / "var" / "soak"
 DID = "12345"
-HOLD_CONTEXTS = ("cc-join", "cc-hold", "cc-offer")  # a caller the engine holds in its queue
+HOLD_CONTEXTS = ("cc-join", "cc-hold")  # a caller the engine holds (its agents' legs may ring)
 
 CENTER = f"""
 [center]

@@ -1,11 +1,13 @@
-"""Agents' phones on recorded AMI text (captured from the sandbox Asterisk 22, slot 2).
+"""Agents' phones on recorded AMI text (captured from the sandbox Asterisk 22 by
+`python tools/record_ami.py phones`).
 
 The recording: PJSIPShowContacts with four agents registered and reachable; a caller to
 12345 offered to 1001, whose phone answers 488 (Not Acceptable Here), then to 1002, whose
 phone answers 603 (Decline), then answered by 1004; then the softphone process of 1001 and
-1002 is killed (SIGKILL) and qualify turns both contacts Unreachable; PJSIPShowContacts again.
-Asterisk says DialStatus NOANSWER for both refusals: only the Hangup's TechCause tells them
-from a phone that rang on.
+1002 is killed (SIGKILL) and qualify turns both contacts Unreachable; PJSIPShowContacts again;
+then a second caller, and an offer to 1001 (the driver's Originate) that Asterisk cannot dial
+at all (OriginateResponse Failure, no DialBegin). Asterisk says DialStatus NOANSWER for both
+refusals: only the Hangup's TechCause tells them from a phone that rang on.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 from panoramisk.message import Message
 
 from callcenter.pbx import base as pbx
-from callcenter.pbx.asterisk.driver import AsteriskDriver, agent_leg_outcome
+from callcenter.pbx.asterisk.driver import AsteriskDriver, agent_leg_outcome, leg_uniqueid
 
 RECORDED = Path(__file__).parent / "recorded" / "ami-agent-phones.txt"
 AGENTS = {a: f"PJSIP/{a}" for a in ("1001", "1002", "1003", "1004")}
@@ -53,12 +55,15 @@ def contact_lists() -> list[list[Message]]:
 
 async def test_refusals_are_told_from_no_answer_by_the_sip_response() -> None:
     events = replay(driver(), recorded())
+    first = next(e.call_id for e in events if isinstance(e, pbx.CallerEntered))
     offers = [
-        (e.agent_id, e.reason, e.cause) for e in events if isinstance(e, pbx.AgentNotAnswered)
+        (e.agent_id, e.reason, e.cause)
+        for e in events
+        if isinstance(e, pbx.AgentNotAnswered) and e.call_id == first
     ]
     assert offers == [("1001", "refused", 488), ("1002", "refused", 603)]
     answered = [e.agent_id for e in events if isinstance(e, pbx.AgentAnswered)]
-    assert answered == ["1004"]
+    assert answered[0] == "1004"
 
 
 async def test_contact_status_reports_a_killed_phone_unreachable() -> None:
@@ -67,7 +72,8 @@ async def test_contact_status_reports_a_killed_phone_unreachable() -> None:
         (e.agent_id, e.reachable, e.status) for e in events if isinstance(e, pbx.AgentContact)
     ]
     # the first two: registered phones qualified at start (1001/1002 share a process)
-    assert contacts[-2:] == [("1001", False, "unreachable"), ("1002", False, "unreachable")]
+    # in the order qualify found them
+    assert sorted(contacts[-2:]) == [("1001", False, "unreachable"), ("1002", False, "unreachable")]
     assert all(reachable for _, reachable, _ in contacts[:-2])
 
 
@@ -117,27 +123,28 @@ async def test_an_agent_dialled_through_a_local_channel_or_a_proxy_is_not_judged
     assert d.events_nowait() == []
 
 
-async def test_an_offer_asterisk_could_not_dial_ends_unreachable_at_ccwait() -> None:
-    """Dial to an agent with no reachable contact rings nothing (no DialBegin; Asterisk
-    fails the channel request at once) and the caller is back in cc-hold: the offer ends
-    then, not at the offer timeout."""
+async def test_an_offer_asterisk_could_not_dial_ends_unreachable_at_once() -> None:
+    """An originate to an agent with no reachable contact rings nothing (no DialBegin;
+    Asterisk fails the channel request at once): OriginateResponse Failure ends that offer
+    then, not at the offer timeout, and the caller (still in cc-hold) may be offered again."""
     d = driver()
-
-    async def accepted(actions: list[dict[str, str | list[str]]]) -> list[bool]:
-        return [True] * len(actions)
-
-    d._actions = accepted  # type: ignore[method-assign]  # no PBX: Setvar and Redirect accepted
     messages = recorded()
-    join = next(m for m in messages if m.get("UserEvent") == "CCJoin")
-    call_id = join["CallId"]
-    d._manager.dispatch(join)
-    first_wait = next(m for m in messages if m.get("UserEvent") == "CCWait")
-    d._manager.dispatch(first_wait)
-    await d.offer(call_id, ("1001",), 5.0)  # Redirect to cc-offer; Dial rings nothing
-    second_wait = [m for m in messages if m.get("UserEvent") == "CCWait"][1]
-    d._manager.dispatch(second_wait)
+    joins = [m for m in messages if m.get("UserEvent") == "CCJoin"]
+    call_id = joins[-1]["CallId"]
+    uid = leg_uniqueid(call_id, "1001", 1)
+    assert not [m for m in messages if m.get("DestUniqueid") == uid]  # it never rang
+    failed = next(
+        m for m in messages if m.get("Event") == "OriginateResponse" and m["ActionID"] == uid
+    )
+    assert failed["Response"] == "Failure"
+    d._manager.dispatch(joins[-1])
+    d._calls[call_id].where = "offer"
+    d._originated[uid] = (call_id, "1001")
+    d._calls[call_id].dialling.add("1001")
+    d._manager.dispatch(failed)
     events = d.events_nowait()
     assert pbx.AgentNotAnswered("it", call_id, "1001", "unreachable") in events
+    assert d._calls[call_id].where == "hold" and not d._originated
 
 
 def test_leg_outcomes() -> None:

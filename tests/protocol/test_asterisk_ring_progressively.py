@@ -1,14 +1,16 @@
-"""Ring-progressively on Asterisk, on recorded AMI text: a Dial cannot gain a target, so an
-offer that adds an agent to the one ringing sends the caller to Dial again with the grown
-set, and the replaced Dial's ringing leg is not reported as a no-answer."""
+"""Ring-progressively on Asterisk, on recorded AMI text: each agent's leg is its own
+Originate, so an offer that adds an agent to the one ringing originates the added agent's leg
+only; the leg ringing already rings on, untouched."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from panoramisk.message import Message
 
 from callcenter.pbx import base as pbx
+from callcenter.pbx.asterisk.driver import leg_of_uniqueid
 from tests.protocol.test_asterisk_driver import driver, recorded_messages
 
 
@@ -16,10 +18,10 @@ class Ok:
     success = True
 
 
-async def test_an_offer_adding_an_agent_dials_again_with_the_grown_set() -> None:
+def ringing(sent: list[dict[str, Any]]) -> tuple[Any, str, list[Message]]:
+    """A driver whose replay stopped at 1001's leg ringing for the first caller."""
     d = driver()
     d._up = True
-    sent: list[dict[str, Any]] = []
 
     async def send_action(action: dict[str, Any], **_: Any) -> list[Any]:
         sent.append(action)
@@ -29,43 +31,42 @@ async def test_an_offer_adding_an_agent_dials_again_with_the_grown_set() -> None
     messages: list[Message] = [m for m in recorded_messages() if m.get("event") != "Status"]
     call_id = next(m for m in messages if m.get("UserEvent") == "CCJoin")["CallId"]
     rest = iter(messages)
-    for message in rest:  # up to 1002 ringing for the first caller
-        d._manager.dispatch(message)
-        if message.get("Event") == "DialBegin" and message.get("Linkedid") == call_id:
-            break
-    d._calls[call_id].where = "offer"  # the engine's own offer put it there
-    await d.offer(call_id, ("1002", "1001"), 10.0)
-    targets = [a["Value"] for a in sent if a.get("Variable") == "CC_TARGETS"]
-    assert targets == ["PJSIP/1002&PJSIP/1001"]
-    assert [a["Context"] for a in sent if a["Action"] == "Redirect"] == ["cc-offer"]
-    # the replaced Dial ends: its ringing leg to 1002 is not a no-answer (it rings again)
     for message in rest:
         d._manager.dispatch(message)
-        if message.get("Event") == "Hangup" and message.get("Linkedid") == call_id:
+        if message.get("Event") == "DialBegin" and message["DestUniqueid"] != call_id:
             break
-    events = d.events_nowait()
-    assert not [e for e in events if isinstance(e, pbx.AgentNotAnswered)], events
+    d._calls[call_id].where = "offer"  # the engine's own offer put it there
+    return d, call_id, list(rest)
 
 
-async def test_an_offer_to_other_agents_while_the_dial_ends_waits_for_hold() -> None:
-    """The usual next offer (the agent ringing is not in it) is not a grown ring."""
-    d = driver()
-    d._up = True
+async def test_an_offer_adding_an_agent_originates_only_the_added_leg() -> None:
+    sent: list[dict[str, Any]] = []
+    d, call_id, _ = ringing(sent)
+    await d.offer(call_id, ("1001", "1002"), 10.0)
+    assert [(a["Action"], a["Channel"]) for a in sent] == [("Originate", "PJSIP/1002")]
+    assert not [a for a in sent if a["Action"] in ("Redirect", "Hangup")]
+    # 1001's ring goes on: no miss
+    assert not [e for e in d.events_nowait() if isinstance(e, pbx.AgentNotAnswered)]
 
-    async def send_action(action: dict[str, Any], **_: Any) -> list[Any]:
-        return [Ok()]
 
-    d._manager.send_action = send_action
-    messages = [m for m in recorded_messages() if m.get("event") != "Status"]
-    call_id = next(m for m in messages if m.get("UserEvent") == "CCJoin")["CallId"]
-    for message in messages:
+async def test_an_offer_to_other_agents_while_a_leg_rings_waits_for_it() -> None:
+    """The usual next offer (the agent ringing is not in it) is not a grown ring: it goes
+    out once the ringing leg has ended."""
+    sent: list[dict[str, Any]] = []
+    d, call_id, rest = ringing(sent)
+    await d.offer(call_id, ("1002",), 10.0)
+    assert d._calls[call_id].pending == (("1002",), 10.0) and sent == []
+    d._calls[call_id].cancelled.add("1001")  # the engine cancelled 1001's ring
+    for message in rest:  # up to 1001's leg hanging up
         d._manager.dispatch(message)
-        if message.get("Event") == "DialBegin" and message.get("Linkedid") == call_id:
+        if message.get("Event") == "Hangup" and leg_of_uniqueid(message["Uniqueid"]) == (
+            call_id,
+            "1001",
+        ):
             break
-    d._calls[call_id].where = "offer"
-    await d.offer(call_id, ("1001",), 10.0)
-    assert d._calls[call_id].pending == (("1001",), 10.0)
-    assert not d._calls[call_id].dropping
+    assert pbx.AgentNotAnswered("it", call_id, "1001", "cancelled") in d.events_nowait()
+    await asyncio.gather(*d._tasks)  # the pending offer, sent now
+    assert [(a["Action"], a["Channel"]) for a in sent] == [("Originate", "PJSIP/1002")]
 
 
 async def test_overflow_takes_the_callers_queue_target_to_the_dialplan() -> None:

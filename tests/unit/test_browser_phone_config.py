@@ -137,7 +137,8 @@ def test_browser_phones_offer_opus_then_g711_unless_configured(tmp_path: Path) -
         desk = files["pjsip.conf"][files["pjsip.conf"].index("[agent-endpoint](!)") :]
         assert "allow = alaw,ulaw\n" in desk.split("\n\n", 1)[0]  # desk phones: unchanged
         assert f"Set(PJSIP_MEDIA_OFFER(audio)={allow})" in files["extensions.conf"]
-        assert "U(cc-answered)b(cc-predial^s^1)" in files["extensions.conf"]
+        # the engine's Originate of each agent's leg runs cc-predial (PreDialGoSub)
+        assert "\n[cc-predial]\n" in files["extensions.conf"]
 
 
 def test_bad_codecs_and_candidate_networks_are_config_errors(tmp_path: Path) -> None:

@@ -1,14 +1,17 @@
 """The Asterisk driver: AMI through panoramisk, translated into our PbxEvent vocabulary.
 
 How a call flows (see dialplans/asterisk/extensions.conf.j2):
-  caller joins  -> UserEvent CCJoin -> CallerEntered
-  caller waits  -> UserEvent CCWait (in cc-hold; only now may it be redirected)
-  offer         -> Setvar CC_TARGETS / CC_RING_TIMEOUT, Redirect to cc-offer (Dial)
-  agent rings   -> DialBegin (DialString names the agent)
-  agent answers -> DialEnd ANSWER -> AgentAnswered (CC_AGENT kept on the caller's channel)
-  no answer     -> DialEnd NOANSWER/BUSY/... -> AgentNotAnswered; the dialplan returns the
-                   caller to cc-hold (CCWait again)
-  hangups       -> Hangup -> CallerGone / AgentLegEnded
+  caller joins  -> UserEvent CCJoin -> CallerEntered; the caller goes on to cc-hold (CCWait)
+  offer         -> one Originate per agent: the agent's own leg, its uniqueid chosen here
+                   (leg_uniqueid: call and agent), cc-agent-up run when it answers; the caller
+                   stays in cc-hold's music, untouched
+  agent rings   -> DialBegin of the originated leg (DestUniqueid names call and agent)
+  agent answers -> cc-agent-up: the first answer sends the caller to cc-connect (record,
+                   Bridge) and reports UserEvent CCAnswered -> AgentAnswered (CC_AGENT kept on
+                   the caller's channel); the driver hangs up the other legs
+  no answer     -> the leg's Hangup (DialEnd's status, the SIP cause) -> AgentNotAnswered; a
+                   leg Asterisk could not create at all: OriginateResponse Failure
+  hangups       -> Hangup -> CallerGone (its ringing legs are hung up) / AgentLegEnded
 The driver keeps only what translation needs: which channel is whose.
 """
 
@@ -116,6 +119,10 @@ SNAPSHOT_VARIABLES = (
 # AstDB family where the dialplan's hangup handler (cc-done) keeps every ended call
 FINISHED_FAMILY = "cc-done"
 
+# An agent leg that ended unanswered with no DialEnd: its Hangup's Q.850 cause as a dial status
+CAUSE_DIAL_STATUS = {17: "BUSY", 21: "BUSY", 1: "CHANUNAVAIL", 3: "CHANUNAVAIL", 20: "CHANUNAVAIL"}
+CAUSE_DIAL_STATUS |= {34: "CONGESTION", 38: "CONGESTION", 41: "CONGESTION", 42: "CONGESTION"}
+
 DIAL_STATUS_REASON = {
     "NOANSWER": "no_answer",
     "BUSY": "busy",
@@ -160,10 +167,10 @@ class _Call:
     cancelled: set[str] = field(default_factory=set)
     agent_id: str = ""
     recording: str = ""  # relative path of the call's recording (no suffix)
-    dialling: set[str] = field(default_factory=set)  # offered agents with no leg yet
+    dialling: set[str] = field(default_factory=set)  # agents originated, not yet ringing
     ended_by: str = ""  # who hung up first once connected: "caller" or "agent"
     hanging_up: bool = False  # the caller asked to hang up (before any answer)
-    dropping: set[str] = field(default_factory=set)  # legs of a Dial replaced by a grown one
+    number: str = ""  # the caller's number (shown on the agents' phones)
 
 
 @dataclass
@@ -213,8 +220,14 @@ class AsteriskDriver:
         self._calls: dict[str, _Call] = {}
         self._legs: dict[str, tuple[str, str]] = {}  # agent channel -> (call id, agent id)
         self._leg_uids: dict[str, str] = {}  # agent channel -> its uniqueid (DialBegin)
-        # agent channels that ended unanswered, reported at their Hangup (which has the cause)
-        self._unanswered: dict[str, tuple[str, str, str]] = {}
+        # agent legs originated for an offer, by the uniqueid given them -> (call id, agent id)
+        self._originated: dict[str, tuple[str, str]] = {}
+        # a restarted engine must not reuse a live leg's uniqueid: numbering starts at the clock
+        self._seq = int(time.time() * 1000) % 10**10
+        # agent channels whose DialEnd said how the ring ended (reported at their Hangup)
+        self._dial_status: dict[str, str] = {}
+        self._rang: set[str] = set()  # originated legs that rang, until their OriginateResponse
+        self._retired: set[str] = set()  # legs of a call transferred away: never its answer again
         self._contacts: dict[str, dict[str, str]] = {}  # agent id -> contact URI -> status
         self._reachable: dict[str, bool] = {}  # agent id -> as last reported
         self._callbacks: dict[str, _Callback] = {}  # call id -> the callback being made
@@ -243,6 +256,7 @@ class AsteriskDriver:
             ("DialBegin", self._on_dial_begin),
             ("DialEnd", self._on_dial_end),
             ("Hangup", self._on_hangup),
+            ("OriginateResponse", self._on_originate_response),
             ("HangupRequest", self._on_hangup_request),
             ("SoftHangupRequest", self._on_hangup_request),
             ("ContactStatus", self._on_contact_status),
@@ -321,7 +335,9 @@ class AsteriskDriver:
             return
         if kind == "CCJoin":
             trace.mark("read", call_id)
-            self._calls[call_id] = _Call(call_id, m.get("Channel", ""), "join")
+            self._calls[call_id] = _Call(
+                call_id, m.get("Channel", ""), "join", number=_one(m.get("Caller", ""))
+            )
             self._events.put_nowait(
                 CallerEntered(
                     node=self.node,
@@ -340,19 +356,17 @@ class AsteriskDriver:
             call = self._calls.get(call_id)
             if call is None:
                 return
-            if call.where == "offer" and call.dialling:
-                # Dial came back without ringing them: no contact to dial (not registered,
-                # or qualify found it unreachable). The caller moves on now.
-                for agent_id in sorted(call.dialling):
-                    reason = "cancelled" if agent_id in call.cancelled else "unreachable"
-                    self._events.put_nowait(AgentNotAnswered(self.node, call_id, agent_id, reason))
-            call.dialling.clear()
+            # the caller reached cc-hold (after its join, or back from a transfer); an offer
+            # may already ring: originated legs need not wait for it
+            if call.where != "join":
+                return
             call.where = "hold"
-            call.cancelled.clear()
             if call.pending is not None:
                 agents, timeout = call.pending
                 call.pending = None
                 self._spawn(self._send_offer(call, agents, timeout))
+        elif kind == "CCAnswered":
+            self._on_answered(call_id, m)
         elif kind == "CCFallback":
             call = self._calls.get(call_id)
             if call is not None:
@@ -420,52 +434,92 @@ class AsteriskDriver:
             outcome = "answered" if status == "ANSWER" else DIAL_STATUS_REASON.get(status, "error")
             self._events.put_nowait(OutboundEnded(self.node, survey_id, outcome))
 
+    def _on_answered(self, call_id: str, m: Message) -> None:
+        """cc-agent-up: this agent's leg answered first and the caller is on its way to it."""
+        uid = _one(m.get("Uniqueid", ""))
+        found = self._leg(uid)
+        call = self._calls.get(call_id)
+        if found is None or call is None or found[0] != call_id:
+            return
+        agent_id = found[1]
+        channel = m.get("Channel", "")
+        self._legs[channel] = (call_id, agent_id)
+        self._leg_uids[channel] = uid
+        call.where = "connected"
+        call.agent_id = agent_id
+        # the first answer wins: every other leg of this offer is cancelled
+        for other_uid, (cid, other) in list(self._originated.items()):
+            if cid == call_id and other_uid != uid:
+                call.cancelled.add(other)
+                self._spawn(self._hangup_channel(other_uid))  # Hangup takes a uniqueid too
+        call.dialling.clear()
+        self._spawn(self._mark_connected(call.channel, agent_id, time.time()))
+        self._events.put_nowait(AgentAnswered(self.node, call_id, agent_id, uid))
+
+    def _leg(self, uid: str) -> tuple[str, str] | None:
+        """(call id, agent id) of an agent's leg this driver (or one before it: the uniqueid
+        says) originated for a call it knows."""
+        found = self._originated.get(uid)
+        if uid in self._retired:
+            return None
+        if found is None:
+            found = leg_of_uniqueid(uid)
+            if found is None or found[0] not in self._calls or found[1] not in self._dials:
+                return None
+            self._originated[uid] = found
+        return found
+
     def _on_dial_begin(self, manager: Manager, m: Message) -> None:
-        call = self._calls.get(m.get("Linkedid", ""))
-        if call is None or m.get("Channel") != call.channel:
-            return
-        agent_id = self._by_dialstring.get(m.get("DialString", ""))
+        """An agent's leg the driver originated rings (no caller: Originate dials alone)."""
+        uid = m.get("DestUniqueid", "")
+        found = self._leg(uid)
         dest = m.get("DestChannel", "")
-        if agent_id is None or not dest:
+        if found is None or not dest:
             return
-        self._legs[dest] = (call.call_id, agent_id)
-        self._leg_uids[dest] = m.get("DestUniqueid", "")
-        call.dialling.discard(agent_id)
-        if agent_id in call.cancelled:
+        self._rang.add(uid)
+        call = self._calls.get(found[0])
+        if call is None:  # the caller hung up before this leg could be hung up with it
+            self._spawn(self._hangup_channel(dest))
+            return
+        self._legs[dest] = found
+        self._leg_uids[dest] = uid
+        call.dialling.discard(found[1])
+        if found[1] in call.cancelled:
             self._spawn(self._hangup_channel(dest))
 
     def _on_dial_end(self, manager: Manager, m: Message) -> None:
         dest = m.get("DestChannel", "")
-        leg = self._legs.get(dest)
-        if leg is None:
-            return
-        call_id, agent_id = leg
         status = m.get("DialStatus", "")
+        if dest in self._legs and status != "ANSWER":
+            self._dial_status[dest] = status  # reported at its Hangup, which has the SIP cause
+
+    def _on_originate_response(self, manager: Manager, m: Message) -> None:
+        """An agent's leg Asterisk could not create (no contact, unknown endpoint): it never
+        rang. A leg that rang is reported by its Hangup instead."""
+        uid = _one(m.get("ActionID", ""))
+        if uid in self._rang:
+            self._rang.discard(uid)
+            return
+        found = self._leg(uid)
+        if found is None or m.get("Response") != "Failure":
+            return
+        call_id, agent_id = found
         call = self._calls.get(call_id)
-        if status == "ANSWER":
-            if call is not None:
-                call.where = "connected"
-                call.agent_id = agent_id
-                self._spawn(self._mark_connected(call.channel, agent_id, time.time()))
-            uid = self._leg_uids.get(dest, "")
-            self._events.put_nowait(AgentAnswered(self.node, call_id, agent_id, uid))
+        self._originated.pop(uid, None)
+        if call is None:
             return
-        del self._legs[dest]
-        self._leg_uids.pop(dest, None)
-        if call is not None and dest in call.dropping:
-            call.dropping.discard(dest)  # the Dial was replaced by a grown one: it rings again
-            return
-        if call is not None and call.hanging_up:
-            return  # the caller hung up while it rang: its CallerGone ends the ring, no miss
-        if call is not None and agent_id in call.cancelled:
-            self._events.put_nowait(AgentNotAnswered(self.node, call_id, agent_id, "cancelled"))
-            return
-        # reported when the leg hangs up: its Hangup carries the SIP response (TechCause)
-        self._unanswered[dest] = (call_id, agent_id, status)
+        call.dialling.discard(agent_id)
+        if not call.hanging_up:
+            reason = "cancelled" if agent_id in call.cancelled else "unreachable"
+            if _int(m.get("Reason", "0")) == 5:  # AST_CONTROL_BUSY
+                reason = "refused"
+            self._events.put_nowait(AgentNotAnswered(self.node, call_id, agent_id, reason))
+        self._back_to_hold(call)
 
     def _on_hangup(self, manager: Manager, m: Message) -> None:
         channel = m.get("Channel", "")
-        callback_of = self._callback_uids.get(m.get("Uniqueid", ""))
+        uid = m.get("Uniqueid", "")
+        callback_of = self._callback_uids.get(uid)
         if callback_of is not None:
             cb = self._callbacks[callback_of]
             self._forget_callback(cb)
@@ -478,27 +532,53 @@ class AsteriskDriver:
                     AgentNotAnswered(self.node, cb.call_id, cb.agent_id, reason)
                 )
             return
-        ended = self._unanswered.pop(channel, None)
-        if ended is not None:
-            call_id, agent_id, status = ended
-            sip = _int(m.get("TechCause", "0"))
-            reason = agent_leg_outcome(status, sip)
-            self._events.put_nowait(AgentNotAnswered(self.node, call_id, agent_id, reason, sip))
-            return
+        self._originated.pop(uid, None)
+        self._retired.discard(uid)
+        status = self._dial_status.pop(channel, "")
         leg = self._legs.pop(channel, None)
         self._leg_uids.pop(channel, None)
         if leg is not None:
             call_id, agent_id = leg
             call = self._calls.get(call_id)
-            if call is not None and call.agent_id == agent_id:
+            if call is None:
+                return  # the caller is gone: its ringing legs end with it, no miss
+            if call.agent_id == agent_id:
                 by = call.ended_by
                 self._events.put_nowait(AgentLegEnded(self.node, call_id, agent_id, by))
+                return
+            if agent_id in call.cancelled:
+                self._events.put_nowait(AgentNotAnswered(self.node, call_id, agent_id, "cancelled"))
+            elif not call.hanging_up:  # the caller hanging up ends the ring: no miss
+                sip = _int(m.get("TechCause", "0"))
+                status = status or CAUSE_DIAL_STATUS.get(_int(m.get("Cause", "0")), "NOANSWER")
+                reason = agent_leg_outcome(status, sip)
+                self._events.put_nowait(AgentNotAnswered(self.node, call_id, agent_id, reason, sip))
+            self._back_to_hold(call)
             return
         call_id = m.get("Linkedid", "")
         call = self._calls.get(call_id)
         if call is not None and call.channel == channel:
             del self._calls[call_id]
+            # the agents' legs still ringing end with the caller (a leg not created yet is
+            # hung up at its DialBegin); the answered one leaves the bridge on its own
+            for leg_uid, (cid, agent_id) in list(self._originated.items()):
+                if cid == call_id and agent_id != call.agent_id:
+                    self._spawn(self._hangup_channel(leg_uid))
             self._events.put_nowait(CallerGone(self.node, call_id, call.ended_by))
+
+    def _back_to_hold(self, call: _Call) -> None:
+        """The offer's last leg ended unanswered: the caller, still in cc-hold, may be offered
+        again (an offer that came meanwhile goes out now)."""
+        if call.where != "offer" or call.agent_id or call.dialling:
+            return
+        if any(cid == call.call_id for cid, _ in self._originated.values()):
+            return
+        call.where = "hold"
+        call.cancelled.clear()
+        if call.pending is not None:
+            agents, timeout = call.pending
+            call.pending = None
+            self._spawn(self._send_offer(call, agents, timeout))
 
     def _on_hangup_request(self, manager: Manager, m: Message) -> None:
         """A side of a connected call asked to hang up: the first one is who ended the call
@@ -524,53 +604,82 @@ class AsteriskDriver:
         if call is None:
             self._fail(call_id, "offer", agent_ids, "caller_gone")
             return
-        trace.mark("sending" if call.where == "hold" else "held", call_id)
-        if call.where == "hold":
+        trace.mark("sending" if call.where in ("join", "hold") else "held", call_id)
+        if call.where in ("join", "hold"):
+            # the agents' legs may ring while the caller is still on its way to cc-hold
             await self._send_offer(call, agent_ids, timeout)
         elif call.where == "offer" and self._grows(call, agent_ids):
-            # ring-progressively: a Dial cannot gain a target, so the caller is sent to Dial
-            # again with the grown set (the phones already ringing ring again at once)
-            call.dropping.update(
-                dest for dest, (call_id, _) in self._legs.items() if call_id == call.call_id
-            )
+            # ring-progressively: the added agents' legs ring beside those ringing already
+            live = self._offered(call)
             call.cancelled.difference_update(agent_ids)
-            await self._send_offer(call, agent_ids, timeout)
-        elif call.where in ("join", "offer"):
-            call.pending = (agent_ids, timeout)  # sent when the caller is back in cc-hold
+            await self._send_offer(call, tuple(a for a in agent_ids if a not in live), timeout)
+        elif call.where == "offer":
+            call.pending = (agent_ids, timeout)  # sent when the last leg of this offer ended
         else:
             self._fail(call_id, "offer", agent_ids, f"caller is in {call.where}")
 
+    def _offered(self, call: _Call) -> set[str]:
+        """Agents with a leg of this call's offer, ringing or about to."""
+        return {a for cid, a in self._originated.values() if cid == call.call_id}
+
     def _grows(self, call: _Call, agent_ids: tuple[str, ...]) -> bool:
-        """The offer adds agents to the Dial ringing now: every agent with a live leg (or
-        about to have one) is in it."""
-        live = {a for call_id, a in self._legs.values() if call_id == call.call_id}
+        """The offer adds agents to those ringing now: every agent with a live leg is in it."""
+        live = self._offered(call) - call.cancelled
         if not live or call.pending is not None or call.agent_id:
             return False
-        return (live | call.dialling) <= set(agent_ids) and len(agent_ids) > len(live)
+        return live <= set(agent_ids) and len(agent_ids) > len(live)
 
     async def _send_offer(self, call: _Call, agent_ids: tuple[str, ...], timeout: float) -> None:
+        """Originate each agent's leg (the caller stays in cc-hold). All actions go out back to
+        back: one round trip whatever the number of agents."""
         call.where = "offer"
-        call.dialling = set(agent_ids)
-        targets = "&".join(self._dials[a] for a in agent_ids if a in self._dials)
-        # The variables and the Redirect go out back to back, in one round trip: Asterisk runs
-        # a session's actions in order, so cc-offer's Dial sees both variables set.
-        trace.mark("written", call.call_id)
-        *_, ok = await self._actions(
-            [
-                _setvar_action(call.channel, "CC_TARGETS", targets),
-                _setvar_action(call.channel, "CC_RING_TIMEOUT", str(int(timeout + 0.5))),
+        agents = [a for a in agent_ids if a in self._dials]
+        ring = int(timeout + 0.5) + 5  # the engine's own timer cancels first
+        actions: list[dict[str, str | list[str]]] = []
+        uids: list[str] = []
+        for agent_id in agents:
+            self._seq += 1
+            uid = leg_uniqueid(call.call_id, agent_id, self._seq)
+            uids.append(uid)
+            self._originated[uid] = (call.call_id, agent_id)
+            call.dialling.add(agent_id)
+            dial = self._dials[agent_id]
+            actions.append(
                 {
-                    "Action": "Redirect",
-                    "Channel": call.channel,
-                    "Context": "cc-offer",
+                    "Action": "Originate",
+                    "ActionID": uid,  # OriginateResponse names the leg by it
+                    "Channel": dial,
+                    "Context": "cc-agent-up",
                     "Exten": "s",
                     "Priority": "1",
-                },
-            ]
-        )
-        if not ok:
+                    "Async": "true",
+                    "ChannelId": uid,
+                    "Timeout": str(ring * 1000),
+                    "CallerID": f'"{call.number}" <{call.number}>',
+                    "PreDialGoSub": "cc-predial,s,1",
+                    "Variable": [
+                        f"CC_CALLER_CHAN={call.channel}",
+                        f"CC_CALL_ID={call.call_id}",
+                        f"CC_AGENT_DIAL={dial}",
+                    ],
+                }
+            )
+        trace.mark("written", call.call_id)
+        oks = await self._actions(actions)
+        refused = [a for a, ok in zip(agents, oks, strict=True) if not ok]
+        for uid, ok in zip(uids, oks, strict=True):
+            if not ok:
+                self._originated.pop(uid, None)
+        call.dialling.difference_update(refused)
+        if agents and len(refused) == len(agents) and not self._offered(call):
             call.where = "hold"
-            self._fail(call.call_id, "offer", agent_ids, "redirect refused")
+            self._fail(call.call_id, "offer", tuple(agent_ids), "originate refused")
+            return
+        for agent_id in refused:
+            self._events.put_nowait(AgentNotAnswered(self.node, call.call_id, agent_id, "failed"))
+        if not agents:
+            call.where = "hold"
+            self._fail(call.call_id, "offer", agent_ids, "no dial string for these agents")
 
     async def _mark_connected(self, channel: str, agent_id: str, at: float) -> None:
         """Keep who answered, and when, on the caller's channel: snapshot() reads them."""
@@ -590,13 +699,13 @@ class AsteriskDriver:
         call = self._calls.get(call_id)
         if call is None:
             return
-        if call.pending is not None:
-            call.pending = None
-            return
+        if call.pending is not None and set(call.pending[0]) & set(agent_ids):
+            call.pending = None  # an offer waiting for the ring before it: never sent
         call.cancelled.update(agent_ids)
-        for dest, (leg_call, agent_id) in list(self._legs.items()):
+        # by uniqueid: a leg not ringing yet is hung up at its DialBegin (cancelled)
+        for uid, (leg_call, agent_id) in list(self._originated.items()):
             if leg_call == call_id and agent_id in agent_ids and call.agent_id != agent_id:
-                await self._hangup_channel(dest)
+                await self._hangup_channel(uid)
 
     async def overflow(self, call_id: str, target: str, reason: str) -> None:
         call = self._calls.get(call_id)
@@ -711,7 +820,9 @@ class AsteriskDriver:
         # the agent's leg is no longer the call's: its hangup ends no call (the engine already
         # ended the agent's segment), and an offer waits until the caller is back in cc-hold
         self._legs.pop(agent_channel, None)
-        self._leg_uids.pop(agent_channel, None)
+        old = self._leg_uids.pop(agent_channel, "")
+        self._originated.pop(old, None)
+        self._retired.add(old)
         call.agent_id = ""
         call.ended_by = ""
         call.where = "join"
@@ -865,7 +976,6 @@ class AsteriskDriver:
         channels: list[Message] = [m for m in messages if m.get("Event") == "Status"]
         calls: dict[str, _Call] = {}
         callbacks: dict[str, _Callback] = {}
-        agent_of: dict[str, str] = {}
         for m in channels:
             v = _variables(m)
             where = v.get("CC_WHERE", "")
@@ -897,7 +1007,6 @@ class AsteriskDriver:
                     agent_id=agent,
                     recording=v.get("CC_REC_REL", ""),
                 )
-                agent_of[call_id] = agent
                 found.append(
                     CallInProgress(
                         node=self.node,
@@ -923,17 +1032,26 @@ class AsteriskDriver:
                         restored=True,
                     )
                 )
+        # the agents' legs the engine originated: their uniqueid names call and agent
         legs: dict[str, tuple[str, str]] = {}
+        leg_uids: dict[str, str] = {}
+        originated: dict[str, tuple[str, str]] = {}
         for m in channels:
-            call_id = m.get("Linkedid", "")
-            call = calls.get(call_id)
-            if call is None or m.get("Channel") == call.channel:
+            uid, channel = m.get("Uniqueid", ""), m.get("Channel", "")
+            leg = leg_of_uniqueid(uid)
+            call = calls.get(leg[0]) if leg is not None else None
+            if leg is None or call is None:
                 continue
-            agent = agent_of.get(call_id) or self._agent_of_channel(m.get("Channel", ""))
-            if agent:
-                legs[m.get("Channel", "")] = (call_id, agent)
+            originated[uid] = leg
+            legs[channel] = leg
+            leg_uids[channel] = uid
+            if call.where == "hold":  # ringing: the caller waits in cc-hold meanwhile
+                call.where = "offer"
         self._calls = calls
         self._legs = legs
+        self._leg_uids = leg_uids
+        self._originated = originated
+        self._dial_status = {}
         self._callbacks = callbacks
         self._callback_uids = {cb.uid: cb.call_id for cb in callbacks.values()}
         found.sort(key=lambda e: e.arrived_at if isinstance(e, CallerEntered) else 0.0)
@@ -1106,6 +1224,25 @@ class AsteriskDriver:
 
 def _setvar_action(channel: str, name: str, value: str) -> dict[str, str | list[str]]:
     return {"Action": "Setvar", "Channel": channel, "Variable": name, "Value": value}
+
+
+def leg_uniqueid(call_id: str, agent_id: str, n: int) -> str:
+    """The uniqueid of an agent's leg originated for a call: it names call and agent, in the
+    shape of Asterisk's own ("<name>-<digits>.<digits>", as queue_log readers expect of the
+    agent channel's id): "it-1796.7" and "1001" -> "it-1796_7-1001.<n>"."""
+    head, _, tail = call_id.rpartition(".")
+    return f"{head}_{tail}-{agent_id}.{n}" if head else f"{call_id}-{agent_id}.{n}"
+
+
+def leg_of_uniqueid(uid: str) -> tuple[str, str] | None:
+    """(call id, agent id) from leg_uniqueid's; None for any other uniqueid (the ;2 half of a
+    Local channel, "<...>;2", is not the leg)."""
+    rest, _, n = uid.rpartition(".")
+    call, _, agent = rest.rpartition("-")
+    head, _, tail = call.rpartition("_")
+    if not (n.isdigit() and agent and head and tail.isdigit()):
+        return None
+    return f"{head}.{tail}", agent
 
 
 def _variables(m: Message) -> dict[str, str]:

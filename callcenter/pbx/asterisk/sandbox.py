@@ -70,6 +70,8 @@ MODULES = [
     "format_gsm.so",
     "codec_gsm.so",
     "app_dial.so",
+    "app_channelredirect.so",  # an answered agent leg brings the caller (cc-agent-up)
+    "func_lock.so",  # the first agent leg to answer wins (cc-agent-up)
     "app_playback.so",
     "app_echo.so",
     "app_mixmonitor.so",
