@@ -95,12 +95,7 @@ def routes() -> list[web.RouteDef]:
 
 
 async def _run(request: web.Request, work: Callable[[Session], T]) -> T:
-    try:
-        return await asyncio.to_thread(request.app[TICKET_DB].transaction, work)
-    except store.WarningNotFound as exc:
-        raise ApiError(404, exc.error_id, str(exc)) from exc
-    except store.WarningConflict as exc:
-        raise ApiError(409, exc.error_id, str(exc)) from exc
+    return await asyncio.to_thread(request.app[TICKET_DB].transaction, work)
 
 
 def _id(request: web.Request) -> int:

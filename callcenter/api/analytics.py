@@ -34,7 +34,6 @@ from callcenter.data import audit
 from callcenter.data.catalog import load_annotations
 from callcenter.data.protection import Action, Redactor, load_policy
 from callcenter.tickets.settings import TicketSettings
-from callcenter.tomlreader import ConfigError
 
 T = TypeVar("T")
 OFFICE = ("supervisor", "auditor")  # and admin
@@ -252,10 +251,7 @@ async def hotspot_tickets(request: web.Request) -> web.Response:
 
 
 def _scorecard_config(request: web.Request) -> scorecard.ScorecardConfig:
-    try:
-        return scorecard.load_scorecard(request.app[CONFIG_DIR])
-    except ConfigError as exc:
-        raise ApiError(500, "config.invalid", str(exc)) from None
+    return scorecard.load_scorecard(request.app[CONFIG_DIR])
 
 
 async def department_overview(request: web.Request) -> web.Response:

@@ -35,11 +35,10 @@ from callcenter.data.imports import ImportRequestError, import_file
 from callcenter.data.protection import Action, Redactor, load_policy
 from callcenter.data.quality import report as quality_report
 from callcenter.data.quality.config import load_quality
-from callcenter.data.quality.corrections import CorrectionError, correct
-from callcenter.data.quality.runner import QualityRunError, run
+from callcenter.data.quality.corrections import correct
+from callcenter.data.quality.runner import run
 from callcenter.storage.database import Database
 from callcenter.storage.schema import ExportCursor, ImportRun, QualityRun, RetentionRun
-from callcenter.tickets.errors import TicketNotFound
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MAX_IMPORT = 50 * 1024 * 1024
@@ -175,17 +174,11 @@ async def quality_start(request: web.Request) -> web.Response:
     mode = str(body.get("mode", "incremental"))
     if mode not in ("full", "incremental"):
         raise ApiError(400, "data.quality.mode", "mode must be full or incremental")
-    try:
-        config = load_quality(_config(request))
-    except Exception as exc:  # ConfigError(s): the file and key are in the message
-        raise ApiError(500, "config.invalid", str(exc)) from exc
+    config = load_quality(_config(request))
     cipher = request.app.get(CIPHER)
-    try:
-        result = await asyncio.to_thread(
-            run, _db(request), config.rules, cipher, mode, who.name, datetime.now(UTC)
-        )
-    except QualityRunError as exc:
-        raise ApiError(409, "data.quality.run", str(exc)) from exc
+    result = await asyncio.to_thread(
+        run, _db(request), config.rules, cipher, mode, who.name, datetime.now(UTC)
+    )
     return web.json_response(asdict(result), status=201)
 
 
@@ -197,10 +190,7 @@ async def quality_run(request: web.Request) -> web.Response:
     run_id = _path_int(request)
     db = _db(request)
     limit = _int(request, "limit", 500, 1, 100_000)
-    try:
-        rep = await asyncio.to_thread(quality_report.report, db, run_id, limit)
-    except quality_report.ReportError as exc:
-        raise ApiError(404, exc.error_id, str(exc)) from exc
+    rep = await asyncio.to_thread(quality_report.report, db, run_id, limit)
     at = datetime.now().astimezone()
     xlsx = request.query.get("format") == "xlsx"
     if xlsx:
@@ -273,12 +263,7 @@ async def correction(request: web.Request) -> web.Response:
             "at": made.at,
         }
 
-    try:
-        done = await _in_thread(_db(request), work)
-    except TicketNotFound as exc:
-        raise ApiError(404, "ticket.not_found", str(exc)) from exc
-    except CorrectionError as exc:
-        raise ApiError(400, "data.correction", str(exc)) from exc
+    done = await _in_thread(_db(request), work)
     return web.json_response(done, status=201)
 
 

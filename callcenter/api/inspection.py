@@ -31,7 +31,7 @@ from callcenter.data.catalog import load_annotations
 from callcenter.data.protection import Redactor, load_policy
 from callcenter.inspection import store
 from callcenter.inspection.config import InspectionRules, load_inspection
-from callcenter.inspection.score import ACTIONS, STATES, ReviewRefused
+from callcenter.inspection.score import ACTIONS, STATES
 from callcenter.storage.database import Database
 from callcenter.tomlreader import ConfigError
 
@@ -39,7 +39,6 @@ T = TypeVar("T")
 VIEWERS = ("agent", "supervisor", "auditor")  # and admin; an agent sees only their own calls
 SUMMARY = ("supervisor", "auditor")  # and admin
 CHINA = ZoneInfo("Asia/Shanghai")
-REFUSED_STATUS = {"inspection.forbidden": 403, "inspection.state": 409}
 
 
 def routes() -> list[web.RouteDef]:
@@ -202,10 +201,7 @@ async def review(request: web.Request) -> web.Response:
         store.add_review(s, score_id, action, who.name, who.role, new_score, note, time.time())
         return _shown(s, request, who, score_id)
 
-    try:
-        found = await _in_thread(_db(request), work)
-    except ReviewRefused as exc:
-        raise ApiError(REFUSED_STATUS.get(exc.error_id, 400), exc.error_id, str(exc)) from exc
+    found = await _in_thread(_db(request), work)
     if found is None:
         raise ApiError(404, "inspection.not_found", f"no inspection score {score_id}")
     return web.json_response(found)

@@ -33,7 +33,6 @@ from callcenter.knowledge_base.model import (
     READERS,
     Action,
     EntryNotFound,
-    KnowledgeError,
     in_force,
 )
 from callcenter.knowledge_base.search import search
@@ -69,11 +68,9 @@ def routes() -> list[web.RouteDef]:
 
 
 async def _run(db: Database, work: Callable[[Session], T]) -> T:
-    """`work` in one transaction on a worker thread; a broken rule becomes its JSON error."""
-    try:
-        return await asyncio.to_thread(db.transaction, work)
-    except KnowledgeError as exc:
-        raise ApiError(exc.status, exc.error_id, str(exc)) from exc
+    """`work` in one transaction on a worker thread (a broken rule, a KnowledgeError, is
+    answered by the errors middleware)."""
+    return await asyncio.to_thread(db.transaction, work)
 
 
 def _db(request: web.Request) -> Database:

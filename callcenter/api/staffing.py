@@ -17,7 +17,6 @@ from callcenter.api.errors import ApiError
 from callcenter.api.keys import CONFIG_DIR, TICKET_DB
 from callcenter.api.openapi_ops import operation
 from callcenter.staffing.settings import load_staffing
-from callcenter.tomlreader import ConfigErrors
 
 if TYPE_CHECKING:
     from callcenter.staffing.plan import DayPlan
@@ -86,10 +85,7 @@ async def staffing(request: web.Request) -> web.Response:
     sl = _float(request, "sl", 0.01, 0.99)
     within = _float(request, "within", 0, 3600)
     config = request.app[CONFIG_DIR]
-    try:
-        target = load_staffing(config).target
-    except ConfigErrors as exc:
-        raise ApiError(500, "config.invalid", str(exc)) from None
+    target = load_staffing(config).target
     if sl is not None:
         target = replace(target, service_level=sl)
     if within is not None:

@@ -41,7 +41,6 @@ from callcenter.api.errors import ApiError, json_body
 from callcenter.api.keys import ATTACHMENTS, CIPHER, OUTBOUND, SETTINGS, TICKET_DB
 from callcenter.api.params import MAX_ID, query_int
 from callcenter.data import audit
-from callcenter.data.crypto import Undecryptable
 from callcenter.data.protection import Action, Redactor
 from callcenter.data.redaction import read_in_clear, shown
 from callcenter.masking import mask_id_card
@@ -49,7 +48,6 @@ from callcenter.outbound import survey_store as surveys
 from callcenter.storage.schema import EmergencyLink, Ticket, TicketAttachment
 from callcenter.tickets import actions as act
 from callcenter.tickets import service as store
-from callcenter.tickets.errors import NoDataKey
 from callcenter.tickets.knowledge import REQUEST_TYPES
 from callcenter.tickets.lifecycle import allowed_actions
 from callcenter.tickets.model import Actor, Role, Status
@@ -200,10 +198,7 @@ async def _create(request: web.Request, channel: str, body: dict[str, object]) -
         phone = data.caller_number.strip()
         return made, view(made.ticket, redact, detail=True, identity=identity, phone=phone)
 
-    try:
-        made, out = await _run(request, work)
-    except NoDataKey as exc:
-        raise ApiError(503, exc.error_id, str(exc)) from exc
+    made, out = await _run(request, work)
     out["linked"] = made.linked
     if made.linked:
         out["similarity"] = round(made.similarity, 3)
@@ -279,10 +274,7 @@ async def listing(request: web.Request) -> web.Response:
             )
         return total, rows
 
-    try:
-        total, rows = await _run(request, work)
-    except NoDataKey as exc:
-        raise ApiError(503, exc.error_id, str(exc)) from exc
+    total, rows = await _run(request, work)
     return web.json_response(
         {
             "total": total,
@@ -434,10 +426,7 @@ async def reveal_id_card(request: web.Request) -> web.Response:
             raise ApiError(404, "data.no_id_card", f"ticket {tid} holds no ID-card number")
         if cipher is None:
             raise ApiError(503, "data.no_key", "no data encryption key is configured")
-        try:
-            plain = cipher.decrypt(row.id_card)
-        except Undecryptable as exc:
-            raise ApiError(422, exc.error_id, str(exc)) from exc
+        plain = cipher.decrypt(row.id_card)  # Undecryptable: a 422
         audit.record_access(
             s,
             who.name,

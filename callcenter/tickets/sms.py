@@ -24,7 +24,6 @@ from callcenter.api.errors import ApiError
 from callcenter.api.keys import CIPHER, SETTINGS, TICKET_DB
 from callcenter.storage.schema import TicketComment
 from callcenter.tickets import service as store
-from callcenter.tickets.errors import NoDataKey
 from callcenter.tickets.model import Actor, Role
 from callcenter.tickets.schemas import view
 
@@ -88,10 +87,7 @@ async def sms(request: web.Request) -> web.Response:
             )
         return made.ticket.id, made.linked, False
 
-    try:
-        ticket_id, linked, duplicate = await asyncio.to_thread(db.transaction, work)
-    except NoDataKey as exc:
-        raise ApiError(503, exc.error_id, str(exc)) from exc
+    ticket_id, linked, duplicate = await asyncio.to_thread(db.transaction, work)
     row = await asyncio.to_thread(db.transaction, lambda s: store.get(s, ticket_id))
     out = view(row, redactor_for(request, Principal("sms-gateway", "agent")), cipher=cipher)
     out.update({"linked": linked, "duplicate": duplicate})
