@@ -11,6 +11,7 @@ from aiohttp import web
 from sqlalchemy.orm import Session
 
 from callcenter.api.auth import require
+from callcenter.api.described import described
 from callcenter.api.keys import TICKET_DB
 from callcenter.data import audit
 
@@ -19,6 +20,19 @@ def routes() -> list[web.RouteDef]:
     return [web.get("/api/data/access-log", access_log)]
 
 
+@described(
+    "The sensitive-data access log, newest first",
+    roles="supervisor, auditor",
+    query=(
+        ("actor", "string"),
+        ("action", "string"),
+        ("dataset", "string"),
+        ("since", "number"),
+        ("until", "number"),
+        ("limit", "integer"),
+        ("offset", "integer"),
+    ),
+)
 async def access_log(request: web.Request) -> web.Response:
     require(request, "supervisor", "auditor")
     q = audit.parse_query(request.query)
