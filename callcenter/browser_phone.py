@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from callcenter.config import AgentEntry, Config, ConfigError
+from callcenter.errors import CallcenterError
 from callcenter.paths import REPO
 from callcenter.pbx.registry import DEFAULT_KIND, wing
 from callcenter.phone_secrets import read_file, secrets_path
@@ -24,7 +25,8 @@ VENDOR_DIR = REPO / "console-vendor" / "node_modules"
 SANDBOX_INSTANCE_ENV = "CALLCENTER_SANDBOX_INSTANCE"
 
 
-class PhoneUnavailable(Exception):
+class PhoneUnavailable(CallcenterError):
+    status = 503
     error_id = "phone.unavailable"
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from pypinyin import Style, lazy_pinyin
 
 from callcenter.asr.audio import read_wav, resample, select_channel, write_wav
+from callcenter.errors import CallcenterError
 from ivr.announce import SYSTEM_PROMPTS
 from ivr.model import IvrConfig
 
@@ -32,7 +33,7 @@ _DIGITS = "零一二三四五六七八九"
 _PHONE_DIGITS = "零幺二三四五六七八九"
 
 
-class PromptError(Exception):
+class PromptError(CallcenterError):
     error_id = "ivr.prompt"
 
 

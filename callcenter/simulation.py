@@ -22,6 +22,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from callcenter.errors import CallcenterError
 from callcenter.paths import REPO
 from callcenter.pbx.registry import Sandbox
 
@@ -31,7 +32,7 @@ SIPP_SCENARIO = REPO / "tools" / "sipp" / "caller.xml"
 Event = dict[str, Any]
 
 
-class SimulationError(Exception):
+class SimulationError(CallcenterError):
     error_id = "simulation.error"
 
 

@@ -12,8 +12,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from callcenter.errors import CallcenterError
 
-class ConfigError(Exception):
+
+class ConfigError(CallcenterError):
     error_id = "config.invalid"
 
     def __init__(self, file: str, key: str, message: str) -> None:

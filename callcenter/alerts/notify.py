@@ -15,10 +15,11 @@ from typing import Any
 
 from callcenter.alerts.settings import Webhook
 from callcenter.data.feeds import DeliveryFailed, backoff_delay, post, sign
+from callcenter.errors import CallcenterError
 
 
-class WebhookError(Exception):
-    pass
+class WebhookError(CallcenterError):
+    error_id = "alerts.webhook"
 
 
 def body_of(warning: Mapping[str, Any], evidence: Mapping[str, Any]) -> bytes:

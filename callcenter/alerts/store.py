@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callcenter.alerts.engine import LEVELS, Finding
+from callcenter.errors import CallcenterError
 from callcenter.storage.schema import ReportRun, Ticket, WarningTicket
 from callcenter.storage.schema import Warning as WarningRow
 from callcenter.tickets import service as ticket_store
@@ -26,15 +27,18 @@ from callcenter.tickets.settings import TicketSettings
 STATES = ("open", "acknowledged", "escalated", "closed")
 
 
-class WarningError(Exception):
+class WarningError(CallcenterError):
+    status = 400
     error_id = "alerts.error"
 
 
 class WarningNotFound(WarningError):
+    status = 404
     error_id = "alerts.not_found"
 
 
 class WarningConflict(WarningError):
+    status = 409
     error_id = "alerts.conflict"
 
 

@@ -9,18 +9,19 @@ import asyncio
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from aiohttp import web
+from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callcenter.alerts import store
 from callcenter.api.auth import Principal, require
-from callcenter.api.errors import ApiError, json_body
+from callcenter.api.described import Body, body, described
+from callcenter.api.errors import ApiError
 from callcenter.api.keys import CIPHER, CONFIG_DIR, SETTINGS, TICKET_DB
-from callcenter.api.openapi_ops import ANY_OBJECT, operation
-from callcenter.api.params import path_id
+from callcenter.api.params import MAX_ID, path_id
 from callcenter.data import audit
 from callcenter.data.catalog import load_annotations
 from callcenter.data.crypto import clear_or_empty
@@ -32,56 +33,13 @@ T = TypeVar("T")
 VIEWERS = ("supervisor", "auditor", "department")  # and admin
 ACTORS = ("supervisor",)  # and admin
 EVIDENCE_COLUMNS = ("id", "number", "created_at", "caller_number", "title", "address", "grid")
-ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
+VIEWER_ROLES = "supervisor, auditor, department"
 
 
-OPENAPI: dict[str, Any] = {
-    "/api/alerts": {
-        "get": {
-            **operation(
-                "Early warnings, newest first (?state=open|acknowledged|escalated|closed)",
-                roles="supervisor, auditor, department",
-            ),
-            "parameters": [
-                {"name": "state", "in": "query", "schema": {"type": "string"}},
-                {"name": "limit", "in": "query", "schema": {"type": "integer"}},
-            ],
-        }
-    },
-    "/api/alerts/{id}": {
-        "get": {
-            **operation(
-                "One warning with its evidence (tickets masked by role)",
-                roles="supervisor, auditor, department",
-            ),
-            "parameters": [ID],
-        }
-    },
-    "/api/alerts/{id}/ack": {
-        "post": {**operation("Acknowledge (确认)", roles="supervisor"), "parameters": [ID]}
-    },
-    "/api/alerts/{id}/supervise": {
-        "post": {
-            **operation(
-                "督办 one of its tickets ({note, ticket_id?})",
-                roles="supervisor",
-                body=ANY_OBJECT,
-                body_required=False,
-            ),
-            "parameters": [ID],
-        }
-    },
-    "/api/alerts/{id}/report": {
-        "post": {
-            **operation(
-                "Request a special report (专报): a report_runs row, state requested",
-                roles="supervisor",
-                ok=201,
-            ),
-            "parameters": [ID],
-        }
-    },
-}
+class Supervision(Body):
+    error_id: ClassVar[str] = "api.bad_parameter"
+    note: str = Field("", max_length=4000)
+    ticket_id: int | None = Field(None, ge=1, le=MAX_ID, description="one of its tickets")
 
 
 def routes() -> list[web.RouteDef]:
@@ -95,12 +53,7 @@ def routes() -> list[web.RouteDef]:
 
 
 async def _run(request: web.Request, work: Callable[[Session], T]) -> T:
-    try:
-        return await asyncio.to_thread(request.app[TICKET_DB].transaction, work)
-    except store.WarningNotFound as exc:
-        raise ApiError(404, exc.error_id, str(exc)) from exc
-    except store.WarningConflict as exc:
-        raise ApiError(409, exc.error_id, str(exc)) from exc
+    return await asyncio.to_thread(request.app[TICKET_DB].transaction, work)
 
 
 def _id(request: web.Request) -> int:
@@ -114,6 +67,11 @@ def _redactor(request: web.Request, who: Principal) -> Redactor:
     )
 
 
+@described(
+    "Early warnings, newest first (?state=open|acknowledged|escalated|closed)",
+    roles=VIEWER_ROLES,
+    query=(("state", "string"), ("limit", "integer")),
+)
 async def listing(request: web.Request) -> web.Response:
     require(request, *VIEWERS)
     state = request.query.get("state", "")
@@ -137,6 +95,7 @@ async def listing(request: web.Request) -> web.Response:
     return web.json_response({"warnings": await _run(request, work)})
 
 
+@described("One warning with its evidence (tickets masked by role)", roles=VIEWER_ROLES)
 async def detail(request: web.Request) -> web.Response:
     who = require(request, *VIEWERS)
     warning_id = _id(request)
@@ -180,6 +139,7 @@ def _now() -> float:
     return datetime.now(UTC).timestamp()
 
 
+@described("Acknowledge (确认)", roles="supervisor")
 async def acknowledge(request: web.Request) -> web.Response:
     who = require(request, *ACTORS)
     warning_id = _id(request)
@@ -189,14 +149,12 @@ async def acknowledge(request: web.Request) -> web.Response:
     return web.json_response(found)
 
 
+@described("督办 one of its tickets", roles="supervisor", body=Supervision, body_required=False)
 async def supervise(request: web.Request) -> web.Response:
     who = require(request, *ACTORS)
     warning_id = _id(request)
-    body = await json_body(request) if request.can_read_body else {}
-    note = str(body.get("note", ""))
-    raw = body.get("ticket_id")
-    if raw is not None and not isinstance(raw, int):
-        raise ApiError(400, "api.bad_parameter", "ticket_id must be an integer")
+    asked = await body(request, Supervision)
+    note, raw = asked.note, asked.ticket_id
     settings = request.app[SETTINGS]
     role = Role.ADMIN if who.role == "admin" else Role.SUPERVISOR
     actor = Actor(who.name, role)
@@ -208,6 +166,11 @@ async def supervise(request: web.Request) -> web.Response:
     return web.json_response(await _run(request, work))
 
 
+@described(
+    "Request a special report (专报): a report_runs row, state requested",
+    roles="supervisor",
+    ok=201,
+)
 async def report(request: web.Request) -> web.Response:
     who = require(request, *ACTORS)
     warning_id = _id(request)

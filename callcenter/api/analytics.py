@@ -26,19 +26,21 @@ from callcenter.analytics import hotspots, scorecard, service_quality
 from callcenter.analytics.integration import integration_report
 from callcenter.analytics.sql import Period, tune
 from callcenter.api.auth import Principal, require
+from callcenter.api.described import described
 from callcenter.api.errors import ApiError
 from callcenter.api.keys import CONFIG_DIR, SETTINGS, TICKET_DB
-from callcenter.api.openapi_ops import operation, query_params
 from callcenter.api.params import query_int as _int
 from callcenter.data import audit
 from callcenter.data.catalog import load_annotations
 from callcenter.data.protection import Action, Redactor, load_policy
 from callcenter.tickets.settings import TicketSettings
-from callcenter.tomlreader import ConfigError
 
 T = TypeVar("T")
 OFFICE = ("supervisor", "auditor")  # and admin
 DEFAULT_DAYS = 30
+PERIOD = (("from", "string"), ("to", "string"))
+CENTER = "supervisor, auditor, admin"
+ALL = "supervisor, auditor, admin, department (its own tickets only)"
 
 
 def routes() -> list[web.RouteDef]:
@@ -150,6 +152,12 @@ def _period_json(period: Period) -> dict[str, float]:
 # --- service quality ---------------------------------------------------------------------------
 
 
+@described(
+    "Service quality: stage durations (p50/p90, bottleneck), overdue, bounced tickets "
+    "with routes, low satisfaction, agents",
+    roles=CENTER,
+    query=(*PERIOD, ("dimension", "string"), ("min_count", "integer"), ("page", "integer")),
+)
 async def service_quality_view(request: web.Request) -> web.Response:
     """Stage durations (overall and by department or topic), overdue, bounced tickets, low
     satisfaction and agents' handling, for the period."""
@@ -180,6 +188,18 @@ async def service_quality_view(request: web.Request) -> web.Response:
 # --- hot spots ---------------------------------------------------------------------------------
 
 
+@described(
+    "Hot spots: topics, districts or streets ranked, change vs the previous period, "
+    "series per day or week",
+    roles=ALL,
+    query=(
+        *PERIOD,
+        ("dimension", "string"),
+        ("limit", "integer"),
+        ("series", "string"),
+        ("department", "string"),
+    ),
+)
 async def hotspot_ranking(request: web.Request) -> web.Response:
     """Top keys of a dimension with the change vs the previous period; `series=day|week`
     adds each key's series. A department token sees only its own tickets."""
@@ -215,6 +235,19 @@ async def hotspot_ranking(request: web.Request) -> web.Response:
     return _json(await _read(request, work))
 
 
+@described(
+    "The tickets behind a hot spot (titles masked by role)",
+    roles=ALL,
+    query=(
+        *PERIOD,
+        ("dimension", "string"),
+        ("key", "string"),
+        ("bucket", "string"),
+        ("bucket_start", "integer"),
+        ("page", "integer"),
+        ("per_page", "integer"),
+    ),
+)
 async def hotspot_tickets(request: web.Request) -> web.Response:
     """The tickets behind one point: `dimension`, `key`, the period (or one bucket with
     `from`=`to`), paginated."""
@@ -252,12 +285,15 @@ async def hotspot_tickets(request: web.Request) -> web.Response:
 
 
 def _scorecard_config(request: web.Request) -> scorecard.ScorecardConfig:
-    try:
-        return scorecard.load_scorecard(request.app[CONFIG_DIR])
-    except ConfigError as exc:
-        raise ApiError(500, "config.invalid", str(exc)) from None
+    return scorecard.load_scorecard(request.app[CONFIG_DIR])
 
 
+@described(
+    "A department's live view: open tickets, due soon, overdue, evaluations, "
+    "dissatisfied revisits, the month's scorecard",
+    roles="department (its own), supervisor, admin (?department=)",
+    query=(("department", "string"),),
+)
 async def department_overview(request: web.Request) -> web.Response:
     """A department's live view of its own tickets (the center may ask for any one)."""
     who = require(request, "department", "supervisor")
@@ -279,6 +315,11 @@ async def department_overview(request: web.Request) -> web.Response:
     return _json(body)
 
 
+@described(
+    "Department scorecards of the period (weights in scorecard.toml)",
+    roles=ALL,
+    query=(*PERIOD, ("department", "string")),
+)
 async def scorecard_view(request: web.Request) -> web.Response:
     """Scorecards of the period: every department (center) or the caller's own."""
     who = require(request, *OFFICE, "department")
@@ -303,6 +344,17 @@ async def scorecard_view(request: web.Request) -> web.Response:
     )
 
 
+@described(
+    "A department scorecard's per-ticket inputs: which criteria each ticket met",
+    roles=ALL,
+    query=(
+        *PERIOD,
+        ("department", "string"),
+        ("as_of", "number"),
+        ("page", "integer"),
+        ("per_page", "integer"),
+    ),
+)
 async def scorecard_tickets(request: web.Request) -> web.Response:
     """The per-ticket inputs of one department's scorecard (which criteria each ticket met),
     from which the score can be recomputed."""
@@ -344,6 +396,11 @@ def _is_number(raw: str | None) -> bool:
 # --- integration evaluation --------------------------------------------------------------------
 
 
+@described(
+    "Integration evaluation: numbers merged, channels, KPIs before/after a date",
+    roles=CENTER,
+    query=(("pivot", "string"), ("window_days", "integer")),
+)
 async def integration(request: web.Request) -> web.Response:
     """GB/T 44190 7.1: numbers merged, channels in use, KPIs before and after `pivot`."""
     require(request, *OFFICE)
@@ -357,84 +414,3 @@ async def integration(request: web.Request) -> web.Response:
 
 
 # --- OpenAPI -----------------------------------------------------------------------------------
-
-
-PERIOD = (("from", "string"), ("to", "string"))
-CENTER = "supervisor, auditor, admin"
-ALL = "supervisor, auditor, admin, department (its own tickets only)"
-OPENAPI: dict[str, Any] = {
-    "/api/analytics/service-quality": {
-        "get": operation(
-            "Service quality: stage durations (p50/p90, bottleneck), overdue, bounced tickets "
-            "with routes, low satisfaction, agents",
-            roles=CENTER,
-            parameters=query_params(
-                *PERIOD, ("dimension", "string"), ("min_count", "integer"), ("page", "integer")
-            ),
-        )
-    },
-    "/api/analytics/integration": {
-        "get": operation(
-            "Integration evaluation: numbers merged, channels, KPIs before/after a date",
-            roles=CENTER,
-            parameters=query_params(("pivot", "string"), ("window_days", "integer")),
-        )
-    },
-    "/api/hotspots": {
-        "get": operation(
-            "Hot spots: topics, districts or streets ranked, change vs the previous period, "
-            "series per day or week",
-            roles=ALL,
-            parameters=query_params(
-                *PERIOD,
-                ("dimension", "string"),
-                ("limit", "integer"),
-                ("series", "string"),
-                ("department", "string"),
-            ),
-        )
-    },
-    "/api/hotspots/tickets": {
-        "get": operation(
-            "The tickets behind a hot spot (titles masked by role)",
-            roles=ALL,
-            parameters=query_params(
-                *PERIOD,
-                ("dimension", "string"),
-                ("key", "string"),
-                ("bucket", "string"),
-                ("bucket_start", "integer"),
-                ("page", "integer"),
-                ("per_page", "integer"),
-            ),
-        )
-    },
-    "/api/department/overview": {
-        "get": operation(
-            "A department's live view: open tickets, due soon, overdue, evaluations, "
-            "dissatisfied revisits, the month's scorecard",
-            roles="department (its own), supervisor, admin (?department=)",
-            parameters=query_params(("department", "string")),
-        )
-    },
-    "/api/scorecard": {
-        "get": operation(
-            "Department scorecards of the period (weights in scorecard.toml)",
-            roles=ALL,
-            parameters=query_params(*PERIOD, ("department", "string")),
-        )
-    },
-    "/api/scorecard/tickets": {
-        "get": operation(
-            "A department scorecard's per-ticket inputs: which criteria each ticket met",
-            roles=ALL,
-            parameters=query_params(
-                *PERIOD,
-                ("department", "string"),
-                ("as_of", "number"),
-                ("page", "integer"),
-                ("per_page", "integer"),
-            ),
-        )
-    },
-}

@@ -18,17 +18,19 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import WSMsgType, web
+from pydantic import Field
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from callcenter import domain
 from callcenter.api.auth import Principal, principal, require
-from callcenter.api.errors import ApiError, json_body
+from callcenter.api.described import Body, body, described
+from callcenter.api.errors import ApiError
 from callcenter.api.keys import CIPHER
-from callcenter.browser_phone import PhoneUnavailable, phone_account, sipjs_dir, sipjs_problem
+from callcenter.browser_phone import phone_account, sipjs_dir, sipjs_problem
 from callcenter.bus import Subscription
 from callcenter.config import Config
 from callcenter.data import audit as access_log
@@ -45,7 +47,6 @@ log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent.parent / "console"
 FEED_INTERVAL = 0.1
 FEED_HEARTBEAT = 5.0
-SPY_MODES = ("listen", "whisper", "barge")
 
 
 async def transcript_read(
@@ -238,6 +239,11 @@ async def sipjs_file(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(path, headers={"Content-Type": "text/javascript; charset=utf-8"})
 
 
+@described(
+    "The agent's browser phone account (ws_url, sip_uri, password) for the workspace's WebRTC "
+    "phone; audited",
+    roles="agent (its own id only)",
+)
 async def agent_phone(request: web.Request) -> web.Response:
     """The signed-in agent's browser phone account (its SIP password included): only that
     agent's own token may read it (or the local admin of an open-loopback sandbox); every read
@@ -255,11 +261,7 @@ async def agent_phone(request: web.Request) -> web.Response:
         raise ApiError(
             409, "agent.no_browser_phone", f"agent {agent_id} has a desk phone (agents.toml phone)"
         )
-    try:
-        account = phone_account(config, agent)
-    except PhoneUnavailable as exc:
-        log.error("browser phone of agent %s: %s", agent_id, exc)
-        raise ApiError(503, exc.error_id, str(exc)) from exc
+    account = phone_account(config, agent)  # PhoneUnavailable: a 503, logged at the edge
     await audit(request, "phone.credentials", agent_id, {"by": who.name})
     return web.json_response(account, headers={"Cache-Control": "no-store"})
 
@@ -276,10 +278,21 @@ async def department_page(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC / "department.html", headers={"Cache-Control": "no-store"})
 
 
+@described(
+    "Websocket: wallboard snapshots pushed on every change, live transcript lines (token may "
+    "be ?access_token=)",
+    roles="agent, supervisor",
+)
 async def live(request: web.Request) -> web.WebSocketResponse:
     return await request.app[FEED].serve(request)
 
 
+@described(
+    "Today's 15-minute slots of one skill (?skill=, all when absent): calls, answered within "
+    "15 s, total wait of the answered",
+    roles="supervisor",
+    query=(("skill", "string"),),
+)
 async def wallboard_series(request: web.Request) -> web.Response:
     """Today's 15-minute slots of one skill (`?skill=`; all skills when absent or "*"), for
     the wallboard's charts."""
@@ -302,6 +315,9 @@ async def wallboard_series(request: web.Request) -> web.Response:
     )
 
 
+@described(
+    "A call's origin and the caller's earlier tickets (masked)", roles="agent (own), supervisor"
+)
 async def call_details(request: web.Request) -> web.Response:
     """A call as the agent workspace shows it: where it came from and the caller's earlier
     tickets (the number masked; the history is found on the server by the blind index of the
@@ -373,25 +389,35 @@ def transcription_mode(config: Config) -> str:
     return "live" if config.asr.live_address else "after"
 
 
+class Spy(Body):
+    mode: Literal["listen", "whisper", "barge"] = "listen"
+    extension: str = Field("", description="the supervisor's phone (supervisors in the config)")
+
+
+@described(
+    "Listen in, whisper or barge from a supervisor's phone (audited)",
+    roles="supervisor",
+    ok=202,
+    body=Spy,
+)
 async def spy(request: web.Request) -> web.Response:
     """Listen in, whisper or barge from the supervisor's phone (audited)."""
     who = require(request, "supervisor")
     feed = request.app[FEED]
-    body = await json_body(request)
-    mode, extension = body.get("mode", "listen"), body.get("extension")
-    if mode not in SPY_MODES:
-        raise ApiError(400, "api.invalid", "'mode' must be listen, whisper or barge")
+    asked = await body(request, Spy)
+    mode, extension = asked.mode, asked.extension
     phones = {x.extension for x in feed.runtime.config.supervisors}
-    if not isinstance(extension, str) or extension not in phones:
+    if extension not in phones:
         known = ", ".join(sorted(phones)) or "none configured"
         raise ApiError(400, "api.invalid", f"'extension' must be a supervisor's phone ({known})")
     call_id = request.match_info["call_id"]
-    if not feed.runtime.spy(call_id, extension, str(mode)):
+    if not feed.runtime.spy(call_id, extension, mode):
         raise ApiError(409, "call.not_connected", f"call {call_id} is not connected to an agent")
     await audit(request, f"spy.{mode}", call_id, {"extension": extension, "by": who.name})
     return web.json_response({"call_id": call_id, "mode": mode, "extension": extension}, status=202)
 
 
+@described("Audited actions, newest first", roles="supervisor")
 async def audit_log(request: web.Request) -> web.Response:
     require(request, "supervisor")
     database = request.app.get(AUDIT_DB)

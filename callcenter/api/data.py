@@ -16,16 +16,18 @@ from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 from aiohttp import web
+from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callcenter.api.auth import Principal, require
-from callcenter.api.errors import ApiError, json_body
+from callcenter.api.described import Body, body, described
+from callcenter.api.errors import ApiError
 from callcenter.api.keys import CIPHER, CONFIG_DIR, TICKET_DB
-from callcenter.api.params import path_id
+from callcenter.api.params import MAX_ID, path_id
 from callcenter.api.params import query_int as _int
 from callcenter.data import audit
 from callcenter.data.catalog import build_catalog, export_watermark, load_annotations, to_json
@@ -35,17 +37,33 @@ from callcenter.data.imports import ImportRequestError, import_file
 from callcenter.data.protection import Action, Redactor, load_policy
 from callcenter.data.quality import report as quality_report
 from callcenter.data.quality.config import load_quality
-from callcenter.data.quality.corrections import CorrectionError, correct
-from callcenter.data.quality.runner import QualityRunError, run
+from callcenter.data.quality.corrections import correct
+from callcenter.data.quality.runner import run
 from callcenter.storage.database import Database
 from callcenter.storage.schema import ExportCursor, ImportRun, QualityRun, RetentionRun
-from callcenter.tickets.errors import TicketNotFound
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MAX_IMPORT = 50 * 1024 * 1024
 T = TypeVar("T")
 
 OFFICE = ("supervisor", "auditor")  # and admin: who sees the data office's views
+OFFICE_ROLES = "supervisor, auditor, admin"
+
+
+class QualityStart(Body):
+    error_id: ClassVar[str] = "data.quality.mode"
+    mode: Literal["full", "incremental"] = "incremental"
+
+
+class Correction(Body):
+    """One field of one ticket to correct, and why; `issue_id` the quality issue it
+    settles. Ids may come as numbers or as the strings the quality report shows."""
+
+    ticket_id: int = Field(ge=1, le=MAX_ID, strict=False)
+    field: str = Field("", max_length=64)
+    value: str = Field("", max_length=4000)
+    reason: str = Field("", max_length=500)
+    issue_id: int | None = Field(None, ge=1, le=MAX_ID, strict=False)
 
 
 def routes() -> list[web.RouteDef]:
@@ -110,6 +128,11 @@ def _write_to_bytes(write: Callable[[Path], None]) -> bytes:
 # --- catalogue ------------------------------------------------------------------------------
 
 
+@described(
+    "The data resource catalogue (JSON, or ?format=xlsx)",
+    roles=OFFICE_ROLES,
+    query=(("format", "string"),),
+)
 async def catalog(request: web.Request) -> web.Response:
     """The data resource catalogue as JSON or (`?format=xlsx`) a workbook, either stamped
     with who exported it and when, and on record as an export."""
@@ -145,6 +168,7 @@ async def catalog(request: web.Request) -> web.Response:
 # --- quality --------------------------------------------------------------------------------
 
 
+@described("Data quality runs, newest first", roles=OFFICE_ROLES, query=(("limit", "integer"),))
 async def quality_runs(request: web.Request) -> web.Response:
     require(request, *OFFICE)
     limit = _int(request, "limit", 20, 1, 200)
@@ -168,27 +192,30 @@ async def quality_runs(request: web.Request) -> web.Response:
     return web.json_response({"runs": await _in_thread(_db(request), work)})
 
 
+@described(
+    "Run the quality rules now (mode full or incremental)",
+    roles="supervisor",
+    ok=201,
+    body=QualityStart,
+    body_required=False,
+)
 async def quality_start(request: web.Request) -> web.Response:
     """Run the rules now (full or incremental) on a worker thread; answers with the result."""
     who = require(request, "supervisor")
-    body = await json_body(request)
-    mode = str(body.get("mode", "incremental"))
-    if mode not in ("full", "incremental"):
-        raise ApiError(400, "data.quality.mode", "mode must be full or incremental")
-    try:
-        config = load_quality(_config(request))
-    except Exception as exc:  # ConfigError(s): the file and key are in the message
-        raise ApiError(500, "config.invalid", str(exc)) from exc
+    mode = (await body(request, QualityStart)).mode
+    config = load_quality(_config(request))
     cipher = request.app.get(CIPHER)
-    try:
-        result = await asyncio.to_thread(
-            run, _db(request), config.rules, cipher, mode, who.name, datetime.now(UTC)
-        )
-    except QualityRunError as exc:
-        raise ApiError(409, "data.quality.run", str(exc)) from exc
+    result = await asyncio.to_thread(
+        run, _db(request), config.rules, cipher, mode, who.name, datetime.now(UTC)
+    )
     return web.json_response(asdict(result), status=201)
 
 
+@described(
+    "A quality run's report: scores, problems, open issues",
+    roles=OFFICE_ROLES,
+    query=(("limit", "integer"), ("format", "string")),
+)
 async def quality_run(request: web.Request) -> web.Response:
     """A run's report: scores, problems per rule, open issues (masked values), as JSON or
     `?format=xlsx`; either stamped with who exported it and when, and on record as an
@@ -197,10 +224,7 @@ async def quality_run(request: web.Request) -> web.Response:
     run_id = _path_int(request)
     db = _db(request)
     limit = _int(request, "limit", 500, 1, 100_000)
-    try:
-        rep = await asyncio.to_thread(quality_report.report, db, run_id, limit)
-    except quality_report.ReportError as exc:
-        raise ApiError(404, exc.error_id, str(exc)) from exc
+    rep = await asyncio.to_thread(quality_report.report, db, run_id, limit)
     at = datetime.now().astimezone()
     xlsx = request.query.get("format") == "xlsx"
     if xlsx:
@@ -227,22 +251,17 @@ async def quality_run(request: web.Request) -> web.Response:
     return _xlsx(body, f"quality-run-{run_id}.xlsx")
 
 
+@described("Correct one field of a ticket (audited, in its history)", ok=201, body=Correction)
 async def correction(request: web.Request) -> web.Response:
     """Correct one field of one ticket: audited (before, after, who, why), appended to the
     ticket's history, never overwriting it."""
     who = require(request, "supervisor")
-    body = await json_body(request)
-    try:
-        ticket = str(int(str(body.get("ticket_id", ""))))
-    except ValueError:
-        raise ApiError(400, "api.bad_parameter", "ticket_id must be an integer") from None
-    field = str(body.get("field", ""))
-    value = str(body.get("value", ""))
-    reason = str(body.get("reason", "")).strip()
+    asked = await body(request, Correction)
+    ticket, field, value = str(asked.ticket_id), asked.field, asked.value
+    reason = asked.reason.strip()
     if not reason:
         raise ApiError(400, "data.correction.reason", "a correction needs its reason")
-    issue = body.get("issue_id")
-    issue_id = int(str(issue)) if issue not in (None, "") else None
+    issue_id = asked.issue_id
     cipher = request.app.get(CIPHER)
     if cipher is None:
         raise ApiError(503, "data.no_key", "no data encryption key is configured")
@@ -273,18 +292,14 @@ async def correction(request: web.Request) -> web.Response:
             "at": made.at,
         }
 
-    try:
-        done = await _in_thread(_db(request), work)
-    except TicketNotFound as exc:
-        raise ApiError(404, "ticket.not_found", str(exc)) from exc
-    except CorrectionError as exc:
-        raise ApiError(400, "data.correction", str(exc)) from exc
+    done = await _in_thread(_db(request), work)
     return web.json_response(done, status=201)
 
 
 # --- imports --------------------------------------------------------------------------------
 
 
+@described("Imports of reference data, newest first", roles=OFFICE_ROLES)
 async def imports_listing(request: web.Request) -> web.Response:
     require(request, *OFFICE)
     limit = _int(request, "limit", 20, 1, 200)
@@ -310,6 +325,12 @@ async def imports_listing(request: web.Request) -> web.Response:
     return web.json_response({"imports": await _in_thread(_db(request), work)})
 
 
+@described(
+    "Import a CSV or XLSX file (all or nothing)",
+    roles="admin",
+    ok=201,
+    query=(("name", "string"), ("dry_run", "string")),
+)
 async def import_upload(request: web.Request) -> web.Response:
     """The body is the file (CSV or XLSX); `?name=` its file name, `?dry_run=1`, `?mode=`
     upsert or replace. A file with any error imports nothing: 422 with the report naming
@@ -349,6 +370,16 @@ async def import_upload(request: web.Request) -> web.Response:
 # --- fusion ---------------------------------------------------------------------------------
 
 
+@described(
+    "Fused citizen and enterprise profiles by a key",
+    roles=OFFICE_ROLES,
+    query=(
+        ("phone", "string"),
+        ("id_card", "string"),
+        ("enterprise_code", "string"),
+        ("name", "string"),
+    ),
+)
 async def profiles(request: web.Request) -> web.Response:
     """Profiles by phone, ID number (matched through its blind index, never stored in
     clear), enterprise code or exact name; masked for the caller's role."""
@@ -395,6 +426,11 @@ async def profiles(request: web.Request) -> web.Response:
     return web.json_response({"profiles": await _in_thread(_db(request), work)})
 
 
+@described(
+    "A profile and its records, masked by role",
+    roles=OFFICE_ROLES,
+    query=(("limit", "integer"), ("offset", "integer")),
+)
 async def profile(request: web.Request) -> web.Response:
     """One profile and a page of its tickets, calls, callbacks and surveys, newest first."""
     who = require(request, *OFFICE)
@@ -439,6 +475,7 @@ async def profile(request: web.Request) -> web.Response:
     return web.json_response(found)
 
 
+@described("A topic library's terms (function, domain, category)")
 async def library(request: web.Request) -> web.Response:
     require(request, *OFFICE, "department")
     name = request.match_info["library"]
@@ -449,6 +486,7 @@ async def library(request: web.Request) -> web.Response:
     return web.json_response({"library": name, "terms": terms})
 
 
+@described("The tickets filed under one term", query=(("limit", "integer"), ("offset", "integer")))
 async def term(request: web.Request) -> web.Response:
     who = require(request, *OFFICE, "department")
     name, word = request.match_info["library"], request.match_info["term"]
@@ -480,6 +518,7 @@ async def term(request: web.Request) -> web.Response:
 # --- retention and feeds --------------------------------------------------------------------
 
 
+@described("Retention runs and what they did", roles=OFFICE_ROLES)
 async def retention_runs(request: web.Request) -> web.Response:
     require(request, *OFFICE)
     limit = _int(request, "limit", 20, 1, 200)
@@ -500,6 +539,7 @@ async def retention_runs(request: web.Request) -> web.Response:
     return web.json_response({"runs": await _in_thread(_db(request), work)})
 
 
+@described("Export feeds: acknowledged position", roles=OFFICE_ROLES)
 async def feeds(request: web.Request) -> web.Response:
     """Where each export feed is: last acknowledged source row, events delivered."""
     require(request, *OFFICE)

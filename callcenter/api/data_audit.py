@@ -11,7 +11,7 @@ from aiohttp import web
 from sqlalchemy.orm import Session
 
 from callcenter.api.auth import require
-from callcenter.api.errors import ApiError
+from callcenter.api.described import described
 from callcenter.api.keys import TICKET_DB
 from callcenter.data import audit
 
@@ -20,12 +20,22 @@ def routes() -> list[web.RouteDef]:
     return [web.get("/api/data/access-log", access_log)]
 
 
+@described(
+    "The sensitive-data access log, newest first",
+    roles="supervisor, auditor",
+    query=(
+        ("actor", "string"),
+        ("action", "string"),
+        ("dataset", "string"),
+        ("since", "number"),
+        ("until", "number"),
+        ("limit", "integer"),
+        ("offset", "integer"),
+    ),
+)
 async def access_log(request: web.Request) -> web.Response:
     require(request, "supervisor", "auditor")
-    try:
-        q = audit.parse_query(request.query)
-    except audit.AuditQueryError as exc:
-        raise ApiError(400, exc.error_id, str(exc)) from exc
+    q = audit.parse_query(request.query)
     db = request.app[TICKET_DB]
 
     def work(s: Session) -> list[dict[str, Any]]:

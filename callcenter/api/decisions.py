@@ -9,6 +9,7 @@ from aiohttp import web
 
 from callcenter.api.auth import require
 from callcenter.api.console import AUDIT_DB
+from callcenter.api.described import described
 from callcenter.api.errors import ApiError
 from callcenter.api.keys import CIPHER
 from callcenter.decisions.recorder import DecisionRecorder
@@ -17,6 +18,13 @@ from callcenter.decisions.service import explain
 DECISIONS: web.AppKey[DecisionRecorder] = web.AppKey("decisions", DecisionRecorder)
 
 
+@described(
+    "A call's story from the decision log and its record (number masked): arrival and priority "
+    "sources, each offer with the candidates and why that agent, each time it could not be "
+    "offered and why, cancels, requeues, widening, connect, leave; and why it waited while an "
+    "agent was free",
+    roles="supervisor",
+)
 async def explain_call(request: web.Request) -> web.Response:
     """The call's story in plain lines (seconds from its arrival) and, when it waited, why."""
     require(request, "supervisor")

@@ -1,29 +1,35 @@
-"""One place that maps typed errors to HTTP responses: JSON with a stable `error_id`."""
+"""One place that maps typed errors to HTTP responses: JSON with a stable `error_id`, a
+message and, when the error has them, `details`. Every `CallcenterError` carries its own
+status; handlers raise and never catch to translate."""
 
 from __future__ import annotations
 
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
 from acd.errors import AcdError, AgentUnavailable, InvalidTransition, UnknownAgent, UnknownCaller
-from callcenter.tickets.errors import IllegalTransition, NotAllowed, TicketError
+from callcenter.errors import CallcenterError
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-class ApiError(Exception):
-    def __init__(self, status: int, error_id: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.error_id = error_id
+class ApiError(CallcenterError):
+    """An error the API itself raises (a bad parameter, a forbidden action): its status and
+    error_id given where it is raised."""
+
+    def __init__(self, status: int, error_id: str, message: str, details: Any = None) -> None:
+        super().__init__(message, status=status, error_id=error_id, details=details)
         self.message = message
 
 
+# The routing core stays free of the package (acd/ imports nothing of callcenter): its errors
+# get their HTTP status here.
 STATUS_OF: dict[type[AcdError], int] = {
     UnknownAgent: 404,
     UnknownCaller: 404,
@@ -32,18 +38,11 @@ STATUS_OF: dict[type[AcdError], int] = {
 }
 
 
-def _ticket_status(exc: TicketError) -> int:
-    if isinstance(exc, NotAllowed):
-        return 403
-    if isinstance(exc, IllegalTransition) or exc.error_id == "ticket.conflict":
-        return 409
-    if exc.error_id == "ticket.not_found":
-        return 404
-    return 400
-
-
-def error_response(status: int, error_id: str, message: str) -> web.Response:
-    return web.json_response({"error_id": error_id, "message": message}, status=status)
+def error_response(status: int, error_id: str, message: str, details: Any = None) -> web.Response:
+    body: dict[str, Any] = {"error_id": error_id, "message": message}
+    if details is not None:
+        body["details"] = details
+    return web.json_response(body, status=status)
 
 
 def bad_text(text: str) -> bool:
@@ -74,12 +73,12 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
     try:
         _check_url(request)
         return await handler(request)
-    except ApiError as exc:
-        return error_response(exc.status, exc.error_id, exc.message)
+    except CallcenterError as exc:
+        if exc.status >= 500:
+            log.error("%s %s: %s: %s", request.method, request.path, exc.error_id, exc)
+        return web.json_response(exc.body(), status=exc.status)
     except AcdError as exc:
         return error_response(STATUS_OF.get(type(exc), 400), exc.error_id, str(exc))
-    except TicketError as exc:
-        return error_response(_ticket_status(exc), exc.error_id, str(exc))
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

@@ -6,10 +6,11 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
+from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -30,7 +31,8 @@ from callcenter.api import (
 )
 from callcenter.api.auth import OPEN_LOOPBACK, ROLES, auth_middleware, principal, require
 from callcenter.api.console import LiveFeed
-from callcenter.api.errors import ApiError, errors_middleware, json_body
+from callcenter.api.described import Body, body, described
+from callcenter.api.errors import ApiError, errors_middleware
 from callcenter.api.keys import ATTACHMENTS, CIPHER, CONFIG_DIR, OUTBOUND, SETTINGS, TICKET_DB
 from callcenter.api.live_key import LIVE
 from callcenter.data.crypto import FieldCipher, Undecryptable
@@ -129,6 +131,7 @@ def build_app(
     return app
 
 
+@described("PBX links up", public=True)
 async def health(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     up = dict(runtime.link_up)
@@ -137,11 +140,17 @@ async def health(request: web.Request) -> web.Response:
     )
 
 
+@described("Liveness: the process answers", public=True)
 async def alive(request: web.Request) -> web.Response:
     """Liveness: the process answers."""
     return web.json_response({"ok": True})
 
 
+@described(
+    "Readiness: engine, every PBX link, the database; `reasons` says why a PBX link is down "
+    "(e.g. AMI authentication failed)",
+    public=True,
+)
 async def ready(request: web.Request) -> web.Response:
     """Readiness: the engine runs, every PBX link is up and the database answers."""
     runtime = request.app[RUNTIME]
@@ -166,12 +175,14 @@ async def ready(request: web.Request) -> web.Response:
     return web.json_response(body, status=200 if ok else 503)
 
 
+@described("Prometheus exposition (aggregates, no numbers)", public=True)
 async def prometheus(request: web.Request) -> web.Response:
     """Prometheus exposition (aggregates only: no phone numbers, open like /health)."""
     body = request.app[METRICS].exposition(request.app[RUNTIME])
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
+@described("The center's name and time zone", roles="any")
 async def center(request: web.Request) -> web.Response:
     """The center's name and time zone: the consoles show every time in that zone; the
     skills by name (the workspace's transfer choices)."""
@@ -189,6 +200,7 @@ async def center(request: web.Request) -> web.Response:
     )
 
 
+@described("Waiting callers in queue order (numbers masked)")
 async def queue(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     now = time.time()
@@ -226,6 +238,12 @@ def masked_number(cipher: FieldCipher | None, stored: str) -> str:
         return ""
 
 
+@described(
+    "Queued callbacks (keep your place) and missed-call callbacks (漏接回拨) with every "
+    "attempt; ?state= and ?kind=queued|missed filter",
+    roles="agent, supervisor",
+    query=(("state", "string"), {"name": "kind", "schema": {"enum": ["queued", "missed"]}}),
+)
 async def callbacks_listing(request: web.Request) -> web.Response:
     """Queued and missed-call callbacks with every attempt; `state` filters (waiting,
     scheduled, dialing, completed, unreached, merged, returned), `kind` (queued, missed)."""
@@ -278,6 +296,7 @@ async def callbacks_listing(request: web.Request) -> web.Response:
     return web.json_response({"callbacks": rows})
 
 
+@described("Agents with status and state")
 async def agents(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     rows = [
@@ -298,6 +317,7 @@ async def agents(request: web.Request) -> web.Response:
     return web.json_response({"agents": rows})
 
 
+@described("Live queue statistics")
 async def summary(request: web.Request) -> web.Response:
     s = request.app[STATS]
     return web.json_response(
@@ -316,22 +336,30 @@ async def summary(request: web.Request) -> web.Response:
     )
 
 
+class AgentAction(Body):
+    reason: str = Field("", description="why (pause, login not ready)")
+    ready: bool = Field(True, description="login: ready at once")
+
+
+AGENT_ACTIONS = ("login", "logout", "pause", "resume", "ready")
+
+
+@described(
+    "login / logout / pause / resume / ready",
+    body=AgentAction,
+    path={"action": {"enum": list(AGENT_ACTIONS)}},
+)
 async def agent_action(request: web.Request) -> web.Response:
     agent_id = request.match_info["agent_id"]
     action = request.match_info["action"]
     who = principal(request)
     if not who.can("supervisor") and not (who.role == "agent" and who.name == agent_id):
         raise ApiError(403, "api.forbidden", "agents may only change their own status")
-    body = await json_body(request)
-    reason = body.get("reason", "")
-    if not isinstance(reason, str):
-        raise ApiError(400, "api.invalid", "'reason' must be a string")
+    asked = await body(request, AgentAction)
+    reason = asked.reason
     event: ev.Event
     if action == "login":
-        ready = body.get("ready", True)
-        if not isinstance(ready, bool):
-            raise ApiError(400, "api.invalid", "'ready' must be true or false")
-        event = ev.AgentLoggedIn(agent_id, ready=ready, reason=reason)
+        event = ev.AgentLoggedIn(agent_id, ready=asked.ready, reason=reason)
     elif action == "logout":
         event = ev.AgentLoggedOut(agent_id)
     elif action == "pause":
@@ -355,13 +383,15 @@ async def agent_action(request: web.Request) -> web.Response:
     )
 
 
+class Priority(Body):
+    priority: int = Field(ge=-100, le=100, description="higher is served first")
+
+
+@described("Change a waiting caller's priority", roles="supervisor", body=Priority)
 async def caller_priority(request: web.Request) -> web.Response:
     require(request, "supervisor")
     call_id = request.match_info["call_id"]
-    body = await json_body(request)
-    priority = body.get("priority")
-    if not isinstance(priority, int) or isinstance(priority, bool) or not -100 <= priority <= 100:
-        raise ApiError(400, "api.invalid", "'priority' must be an integer from -100 to 100")
+    priority = (await body(request, Priority)).priority
     runtime = request.app[RUNTIME]
     await runtime.request(ev.CallerPriorityChanged(call_id, priority))
     await runtime.set_priority_on_pbx(call_id, priority)
@@ -369,6 +399,11 @@ async def caller_priority(request: web.Request) -> web.Response:
     return web.json_response({"call_id": call_id, "priority": priority})
 
 
+@described(
+    "Live transcript so far: partials and final segments per speaker; every read is on record "
+    "in the data access log (503 without the database)",
+    roles="agent (a call they are or were on), supervisor",
+)
 async def live_transcript(request: web.Request) -> web.Response:
     """What was recognized so far on a call (partials and final segments per speaker).
 
@@ -404,9 +439,17 @@ def _call_agents(request: web.Request, call_id: str) -> frozenset[str]:
     return frozenset(agents)
 
 
-EMERGENCY_MODES = ("blind", "conference")
+class Emergency(Body):
+    line: str = Field(description="an emergency line of the config, e.g. 110, 119, 120, 122")
+    mode: Literal["blind", "conference"] = "blind"
 
 
+@described(
+    "One-key transfer to 110/119/120/122, blind or three-way conference",
+    roles="agent (own call), supervisor",
+    ok=202,
+    body=Emergency,
+)
 async def emergency(request: web.Request) -> web.Response:
     """One-key transfer to 110/119/120/122 (GB/T 44190 6.3.1), blind or three-way."""
     who = principal(request)
@@ -414,21 +457,32 @@ async def emergency(request: web.Request) -> web.Response:
         raise ApiError(403, "api.forbidden", "agents and supervisors only")
     runtime = request.app[RUNTIME]
     call_id = request.match_info["call_id"]
-    body = await json_body(request)
-    line, mode = body.get("line"), body.get("mode", "blind")
+    asked = await body(request, Emergency)
+    line, mode = asked.line, asked.mode
     lines = [e.line for e in runtime.config.emergency]
     if line not in lines:
         raise ApiError(400, "api.invalid", f"'line' must be one of {', '.join(lines)}")
-    if mode not in EMERGENCY_MODES:
-        raise ApiError(400, "api.invalid", "'mode' must be blind or conference")
     view = runtime.acd.caller(call_id)
     if who.role == "agent" and (view is None or who.name not in view.agent_ids):
         raise ApiError(403, "api.forbidden", "agents may only transfer their own call")
-    if not runtime.emergency_transfer(call_id, str(line), str(mode), who.name):
+    if not runtime.emergency_transfer(call_id, line, mode, who.name):
         raise ApiError(409, "call.not_connected", f"call {call_id} is not connected to an agent")
     return web.json_response({"call_id": call_id, "line": line, "mode": mode}, status=202)
 
 
+class Transfer(Body):
+    skill: str = Field("", description="a skill id of the config")
+    agent: str | None = Field(None, description="an idle agent of that skill to try first")
+
+
+@described(
+    "转专席: blind transfer of the caller to a skill's queue (to one idle agent of it first "
+    "when `agent` is given); it keeps its priority and its place by original arrival; the "
+    "agent's leg ends and the agent goes to wrap-up",
+    roles="agent (own call), supervisor",
+    ok=202,
+    body=Transfer,
+)
 async def transfer(request: web.Request) -> web.Response:
     """转专席: blind transfer of a connected caller to a skill's queue, optionally to one idle
     agent of that skill first. Agents transfer their own call; supervisors any call."""
@@ -437,17 +491,15 @@ async def transfer(request: web.Request) -> web.Response:
         raise ApiError(403, "api.forbidden", "agents and supervisors only")
     runtime = request.app[RUNTIME]
     call_id = request.match_info["call_id"]
-    body = await json_body(request)
-    skill, agent = body.get("skill"), body.get("agent") or ""
+    asked = await body(request, Transfer)
+    skill, agent = asked.skill, asked.agent or ""
     skills = [s.id for s in runtime.config.skills]
     if skill not in skills:
         raise ApiError(400, "call.unknown_skill", f"'skill' must be one of {', '.join(skills)}")
-    if not isinstance(agent, str):
-        raise ApiError(400, "api.invalid", "'agent' must be an agent id")
     view = runtime.acd.caller(call_id)
     if view is None or view.state != "connected":
         raise ApiError(404, "call.not_connected", f"call {call_id} is not connected to an agent")
     if who.role == "agent" and who.name not in view.agent_ids:
         raise ApiError(403, "api.forbidden", "agents may only transfer their own call")
-    await runtime.transfer(call_id, str(skill), agent)  # typed errors: 404 / 409 with error_id
+    await runtime.transfer(call_id, skill, agent)  # typed errors: 404 / 409 with error_id
     return web.json_response({"call_id": call_id, "skill": skill, "agent": agent}, status=202)

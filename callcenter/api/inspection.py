@@ -12,18 +12,19 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
+from pydantic import Field
 from sqlalchemy.orm import Session
 
 from callcenter.api.auth import Principal, require
-from callcenter.api.errors import ApiError, json_body
+from callcenter.api.described import Body, body, described
+from callcenter.api.errors import ApiError
 from callcenter.api.keys import CONFIG_DIR, TICKET_DB
-from callcenter.api.openapi_ops import operation, query_params
 from callcenter.api.params import path_id
 from callcenter.api.params import query_int as _int
 from callcenter.data import audit
@@ -31,7 +32,7 @@ from callcenter.data.catalog import load_annotations
 from callcenter.data.protection import Redactor, load_policy
 from callcenter.inspection import store
 from callcenter.inspection.config import InspectionRules, load_inspection
-from callcenter.inspection.score import ACTIONS, STATES, ReviewRefused
+from callcenter.inspection.score import ACTIONS, STATES
 from callcenter.storage.database import Database
 from callcenter.tomlreader import ConfigError
 
@@ -39,7 +40,8 @@ T = TypeVar("T")
 VIEWERS = ("agent", "supervisor", "auditor")  # and admin; an agent sees only their own calls
 SUMMARY = ("supervisor", "auditor")  # and admin
 CHINA = ZoneInfo("Asia/Shanghai")
-REFUSED_STATUS = {"inspection.forbidden": 403, "inspection.state": 409}
+FILTERS = (("agent", "string"), ("from", "string"), ("to", "string"), ("state", "string"))
+Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 
 def routes() -> list[web.RouteDef]:
@@ -47,8 +49,17 @@ def routes() -> list[web.RouteDef]:
         web.get("/api/inspection", listing),
         web.get("/api/inspection/agents", agents),
         web.get(r"/api/inspection/{id:\d+}", detail),
-        *(web.post(rf"/api/inspection/{{id:\d+}}/{action}", review) for action in ACTIONS),
+        *(web.post(rf"/api/inspection/{{id:\d+}}/{action}", STEPS[action]) for action in ACTIONS),
     ]
+
+
+def _step(summary: str, roles: str) -> Handler:
+    """The handler of one review step: `review`, described with the step's own summary."""
+
+    async def step(request: web.Request) -> web.Response:
+        return await review(request)
+
+    return described(summary, roles=roles, body=Review, body_required=False)(step)
 
 
 def _db(request: web.Request) -> Database:
@@ -116,6 +127,11 @@ def _query(request: web.Request, who: Principal) -> store.ScoreQuery:
     )
 
 
+@described(
+    "Inspection scores, newest call first",
+    roles="agent (own calls), supervisor, auditor",
+    query=(*FILTERS, ("limit", "integer"), ("offset", "integer")),
+)
 async def listing(request: web.Request) -> web.Response:
     """Scores, newest call first: ?agent=&from=&to=&state=&limit=&offset=."""
     who = require(request, *VIEWERS)
@@ -124,6 +140,7 @@ async def listing(request: web.Request) -> web.Response:
     return web.json_response(page)
 
 
+@described("Per-agent inspection summary", roles="supervisor, auditor, admin", query=FILTERS[1:3])
 async def agents(request: web.Request) -> web.Response:
     """Per agent: calls scored, average and lowest final score, open disputes, failed rules."""
     who = require(request, *SUMMARY)
@@ -168,6 +185,10 @@ def _score_id(request: web.Request) -> int:
     return path_id(request)
 
 
+@described(
+    "One score with findings (evidence masked by role, reads on record) and reviews",
+    roles="agent (own calls), supervisor, auditor",
+)
 async def detail(request: web.Request) -> web.Response:
     """One score with its findings (evidence masked by role) and its reviews."""
     who = require(request, *VIEWERS)
@@ -178,22 +199,20 @@ async def detail(request: web.Request) -> web.Response:
     return web.json_response(found)
 
 
+class Review(Body):
+    error_id: ClassVar[str] = "api.bad_parameter"
+    score: float | None = Field(None, allow_inf_nan=False, description="a new final score")
+    note: str = Field("", max_length=2000)
+
+
 async def review(request: web.Request) -> web.Response:
     """review / dispute / resolve / override a score: {"score"?: number, "note"?: string}.
     Who may take which step from which state: callcenter.inspection.score."""
     who = require(request, "agent", "supervisor")
     score_id = _score_id(request)
     action = request.path.rsplit("/", 1)[1]
-    body = await json_body(request)
-    raw_score = body.get("score")
-    if raw_score is not None and (
-        isinstance(raw_score, bool) or not isinstance(raw_score, int | float)
-    ):
-        raise ApiError(400, "api.bad_parameter", "score must be a number")
-    note = body.get("note", "")
-    if not isinstance(note, str) or len(note) > 2000:
-        raise ApiError(400, "api.bad_parameter", "note must be a string of at most 2000 characters")
-    new_score = None if raw_score is None else float(raw_score)
+    asked = await body(request, Review)
+    new_score, note = asked.score, asked.note
 
     def work(s: Session) -> dict[str, object] | None:
         current = store.score_detail(s, score_id)
@@ -202,61 +221,18 @@ async def review(request: web.Request) -> web.Response:
         store.add_review(s, score_id, action, who.name, who.role, new_score, note, time.time())
         return _shown(s, request, who, score_id)
 
-    try:
-        found = await _in_thread(_db(request), work)
-    except ReviewRefused as exc:
-        raise ApiError(REFUSED_STATUS.get(exc.error_id, 400), exc.error_id, str(exc)) from exc
+    found = await _in_thread(_db(request), work)
     if found is None:
         raise ApiError(404, "inspection.not_found", f"no inspection score {score_id}")
     return web.json_response(found)
 
 
-REVIEW_BODY = {
-    "type": "object",
-    "properties": {"score": {"type": "number"}, "note": {"type": "string"}},
-}
-ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
-FILTERS = (("agent", "string"), ("from", "string"), ("to", "string"), ("state", "string"))
-STEPS = {
-    "review": ("Review a score (optionally with a new final score)", "supervisor, admin"),
-    "dispute": ("Dispute a score of one's own call (note required)", "agent"),
-    "resolve": ("Resolve a dispute (optionally with a new final score)", "supervisor, admin"),
-    "override": ("Override the final score (score and note required)", "supervisor, admin"),
-}
-OPENAPI: dict[str, Any] = {
-    "/api/inspection": {
-        "get": {
-            **operation(
-                "Inspection scores, newest call first",
-                roles="agent (own calls), supervisor, auditor",
-            ),
-            "parameters": query_params(*FILTERS, ("limit", "integer"), ("offset", "integer")),
-        }
-    },
-    "/api/inspection/agents": {
-        "get": {
-            **operation("Per-agent inspection summary", roles="supervisor, auditor, admin"),
-            "parameters": query_params(*FILTERS[1:3]),
-        }
-    },
-    "/api/inspection/{id}": {
-        "get": {
-            **operation(
-                "One score with findings (evidence masked by role, reads on record) and reviews",
-                roles="agent (own calls), supervisor, auditor",
-            ),
-            "parameters": [ID],
-        }
-    },
-    **{
-        f"/api/inspection/{{id}}/{action}": {
-            "post": {
-                **operation(summary, roles=roles, body=REVIEW_BODY, body_required=False),
-                "parameters": [ID],
-            }
-        }
-        for action, (summary, roles) in STEPS.items()
-    },
-}
+__all__ = ["parse_time", "routes"]
 
-__all__ = ["OPENAPI", "parse_time", "routes"]
+
+STEPS: dict[str, Handler] = {
+    "review": _step("Review a score (optionally with a new final score)", "supervisor, admin"),
+    "dispute": _step("Dispute a score of one's own call (note required)", "agent"),
+    "resolve": _step("Resolve a dispute (optionally with a new final score)", "supervisor, admin"),
+    "override": _step("Override the final score (score and note required)", "supervisor, admin"),
+}

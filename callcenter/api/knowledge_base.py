@@ -13,17 +13,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, ClassVar, TypeVar
 
 from aiohttp import web
+from pydantic import BeforeValidator, Field
 from sqlalchemy.orm import Session
 
 from callcenter.api.auth import Principal, require
-from callcenter.api.errors import ApiError, json_body
+from callcenter.api.described import Body, body, described
+from callcenter.api.errors import ApiError
 from callcenter.api.keys import TICKET_DB
 from callcenter.api.live_key import LIVE
-from callcenter.api.openapi_ops import ANY_OBJECT, operation, query_params
 from callcenter.api.params import path_id
 from callcenter.api.params import query_int as _int
 from callcenter.knowledge_base import store
@@ -33,7 +34,6 @@ from callcenter.knowledge_base.model import (
     READERS,
     Action,
     EntryNotFound,
-    KnowledgeError,
     in_force,
 )
 from callcenter.knowledge_base.search import search
@@ -45,6 +45,8 @@ from callcenter.storage.schema import KnowledgeEntry, KnowledgeVersion
 T = TypeVar("T")
 LIVE_READERS = ("agent", "supervisor")  # as /api/calls/{call_id}/live-transcript
 GAP_READERS = (*EDITORS, "auditor")
+R = "agent, supervisor, auditor, admin"  # the roles, as the OpenAPI document says them
+E = "supervisor, admin"
 MAX_TEXT = 20_000
 STEPS = {
     "submit": Action.SUBMIT,
@@ -64,16 +66,14 @@ def routes() -> list[web.RouteDef]:
         web.get("/api/knowledge/gaps", gap_report),
         web.get(r"/api/knowledge/{id:\d+}", entry),
         web.put(r"/api/knowledge/{id:\d+}", edit),
-        *(web.post(f"/api/knowledge/{{id:\\d+}}/{name}", step) for name in STEPS),
+        *(web.post(f"/api/knowledge/{{id:\\d+}}/{name}", STEP_HANDLERS[name]) for name in STEPS),
     ]
 
 
 async def _run(db: Database, work: Callable[[Session], T]) -> T:
-    """`work` in one transaction on a worker thread; a broken rule becomes its JSON error."""
-    try:
-        return await asyncio.to_thread(db.transaction, work)
-    except KnowledgeError as exc:
-        raise ApiError(exc.status, exc.error_id, str(exc)) from exc
+    """`work` in one transaction on a worker thread (a broken rule, a KnowledgeError, is
+    answered by the errors middleware)."""
+    return await asyncio.to_thread(db.transaction, work)
 
 
 def _db(request: web.Request) -> Database:
@@ -91,11 +91,42 @@ def _float(value: object, name: str, default: float | None = None) -> float | No
         raise ApiError(400, "api.bad_parameter", f"{name} must be a number") from None
 
 
-def _str(body: dict[str, object], name: str, default: str = "") -> str:
-    value = body.get(name, default)
-    if not isinstance(value, str):
-        raise ApiError(400, "api.invalid", f"'{name}' must be a string")
-    return value
+def _epoch(value: object) -> object:
+    """An epoch-seconds field: a number or a numeric string; '' is none."""
+    if isinstance(value, bool):
+        raise ValueError("must be a number (epoch seconds)")
+    return None if value == "" else value
+
+
+Epoch = Annotated[float | None, BeforeValidator(_epoch)]
+
+
+class EntryFields(Body):
+    """An entry's content. On an edit, a field left out keeps its current value; `version`
+    is the version the editor started from (a later one in between answers 409)."""
+
+    field_error_ids: ClassVar[dict[str, str]] = {
+        "effective_from": "api.bad_parameter",
+        "expires_at": "api.bad_parameter",
+    }
+    kind: str = Field("", description="an entry kind (policy, procedure, script, ...)")
+    title: str = ""
+    body: str = ""
+    department: str = ""
+    effective_from: Epoch = Field(None, strict=False, allow_inf_nan=False)
+    expires_at: Epoch = Field(None, strict=False, allow_inf_nan=False)
+    note: str = ""
+    version: int | None = None
+
+
+class Step(Body):
+    note: str = Field("", description="required to reject")
+    version: int | None = None
+
+
+class SuggestText(Body):
+    text: str = Field("", description=f"what the caller said, at most {MAX_TEXT} characters")
+    limit: int = Field(5, ge=1, le=20)
 
 
 def _summary(row: KnowledgeEntry) -> dict[str, Any]:
@@ -139,6 +170,17 @@ def _editor(who: Principal) -> bool:
 # --- reading --------------------------------------------------------------------------------
 
 
+@described(
+    "Knowledge entries (non-editors: their published versions)",
+    roles=R,
+    query=(
+        ("status", "string"),
+        ("kind", "string"),
+        ("department", "string"),
+        ("page", "integer"),
+        ("per_page", "integer"),
+    ),
+)
 async def listing(request: web.Request) -> web.Response:
     """Entries, most recently changed first; readers who are not editors see the published
     version of each entry that has one."""
@@ -166,6 +208,7 @@ async def listing(request: web.Request) -> web.Response:
     return web.json_response(await _run(_db(request), work))
 
 
+@described("An entry: its published version (editors: the latest and all versions)", roles=R)
 async def entry(request: web.Request) -> web.Response:
     """One entry: editors get its latest version as `current` and every version; other
     readers get the published version (404 when it is not in force)."""
@@ -190,6 +233,11 @@ async def entry(request: web.Request) -> web.Response:
     return web.json_response(await _run(_db(request), work))
 
 
+@described(
+    "Full-text search of the entries in force, with snippets",
+    roles=R,
+    query=(("q", "string"), ("limit", "integer")),
+)
 async def search_entries(request: web.Request) -> web.Response:
     """Full-text search of the entries in force: `q`, `limit`."""
     require(request, *READERS)
@@ -208,6 +256,11 @@ async def _suggestions(request: web.Request, text: str, limit: int) -> dict[str,
     return {"hits": [h.to_json() for h in hits]}
 
 
+@described(
+    "Suggestions for what the caller said so far on a live call",
+    roles="agent, supervisor",
+    query=(("call_id", "string"), ("limit", "integer")),
+)
 async def suggest_for_call(request: web.Request) -> web.Response:
     """Suggestions for what the caller has said so far on a live call (`call_id`)."""
     require(request, *LIVE_READERS)
@@ -225,24 +278,32 @@ async def suggest_for_call(request: web.Request) -> web.Response:
     return web.json_response({"call_id": call_id, **out})
 
 
+@described("Suggestions for a text", roles=R, body=SuggestText)
 async def suggest_for_text(request: web.Request) -> web.Response:
     """Suggestions for a text: `{"text": "...", "limit": 5}`."""
     require(request, *READERS)
-    body = await json_body(request)
-    text = _str(body, "text")
+    asked = await body(request, SuggestText)
+    text, limit = asked.text, asked.limit
     if not text.strip():
         raise ApiError(400, "knowledge.missing_text", "'text' is required")
     if len(text) > MAX_TEXT:
         raise ApiError(400, "knowledge.text_too_long", f"'text' is over {MAX_TEXT} characters")
-    limit = body.get("limit", 5)
-    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 20:
-        raise ApiError(400, "api.invalid", "'limit' must be an integer from 1 to 20")
     return web.json_response(await _suggestions(request, text, limit))
 
 
 DAY = 86_400.0
 
 
+@described(
+    "Frequent requests with no matching entry",
+    roles="supervisor, auditor, admin",
+    query=(
+        ("since", "number"),
+        ("until", "number"),
+        ("min_count", "integer"),
+        ("threshold", "number"),
+    ),
+)
 async def gap_report(request: web.Request) -> web.Response:
     """Frequent requests without a matching entry: `since`, `until` (epoch seconds; default
     the last 30 days), `min_count`, `threshold` (0..1)."""
@@ -273,51 +334,46 @@ async def gap_report(request: web.Request) -> web.Response:
 # --- writing --------------------------------------------------------------------------------
 
 
-def _draft(body: dict[str, object], base: KnowledgeEntry | None, current_body: str) -> Draft:
-    def keep(name: str, old: float | None) -> float | None:
-        return _float(body[name], name) if name in body else old
+def _draft(asked: EntryFields, base: KnowledgeEntry | None, current_body: str) -> Draft:
+    given = asked.model_fields_set
+
+    def keep(name: str, old: Any) -> Any:
+        return getattr(asked, name) if name in given else old
 
     return Draft(
-        _str(body, "kind", base.kind if base else ""),
-        _str(body, "title", base.title if base else ""),
-        _str(body, "body", current_body),
-        _str(body, "department", base.department if base else ""),
+        keep("kind", base.kind if base else ""),
+        keep("title", base.title if base else ""),
+        keep("body", current_body),
+        keep("department", base.department if base else ""),
         keep("effective_from", base.effective_from if base else None),
         keep("expires_at", base.expires_at if base else None),
     )
 
 
-def _expected(body: dict[str, object]) -> int | None:
-    value = body.get("version")
-    if value is None:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise ApiError(400, "api.invalid", "'version' must be an integer")
-    return value
-
-
+@described("Create an entry (a draft, version 1)", roles=E, ok=201, body=EntryFields)
 async def create(request: web.Request) -> web.Response:
     """A new entry (a draft, version 1): kind, title, body, department, effective_from,
     expires_at."""
     who = require(request, *EDITORS)
-    draft = _draft(await json_body(request), None, "")
+    draft = _draft(await body(request, EntryFields), None, "")
     now = time.time()
     row = await _run(_db(request), lambda s: _summary(store.create(s, draft, who.name, now)))
     return web.json_response(row, status=201)
 
 
+@described("Edit: a new version, the old kept", roles=E, body=EntryFields)
 async def edit(request: web.Request) -> web.Response:
     """A new version; fields left out keep their current value. `version` (optional) is the
     version the editor started from: a later one in between answers 409."""
     who = require(request, *EDITORS)
     entry_id = path_id(request)
-    body = await json_body(request)
-    expected, note = _expected(body), _str(body, "note")
+    asked = await body(request, EntryFields)
+    expected, note = asked.version, asked.note
     now = time.time()
 
     def work(s: Session) -> dict[str, Any]:
         row = store.get(s, entry_id)
-        draft = _draft(body, row, store.version(s, entry_id, row.version).body)
+        draft = _draft(asked, row, store.version(s, entry_id, row.version).body)
         return _summary(store.edit(s, entry_id, draft, who.name, now, note, expected))
 
     return web.json_response(await _run(_db(request), work))
@@ -328,8 +384,8 @@ async def step(request: web.Request) -> web.Response:
     who = require(request, *EDITORS)
     entry_id = path_id(request)
     action = STEPS[request.path.rstrip("/").rsplit("/", 1)[-1]]
-    body = await json_body(request)
-    expected, note = _expected(body), _str(body, "note")
+    asked = await body(request, Step)
+    expected, note = asked.version, asked.note
     now = time.time()
     row = await _run(
         _db(request),
@@ -338,77 +394,14 @@ async def step(request: web.Request) -> web.Response:
     return web.json_response(row)
 
 
-# --- OpenAPI --------------------------------------------------------------------------------
+def _step(name: str) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """The handler of one workflow step: `step`, described with the step's own summary."""
+
+    async def one_step(request: web.Request) -> web.Response:
+        return await step(request)
+
+    summary = f"{name.capitalize()} the entry's current version"
+    return described(summary, roles=E, body=Step)(one_step)
 
 
-ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
-R = "agent, supervisor, auditor, admin"
-E = "supervisor, admin"
-OPENAPI: dict[str, Any] = {
-    "/api/knowledge": {
-        "get": {
-            **operation("Knowledge entries (non-editors: their published versions)", roles=R),
-            "parameters": query_params(
-                ("status", "string"),
-                ("kind", "string"),
-                ("department", "string"),
-                ("page", "integer"),
-                ("per_page", "integer"),
-            ),
-        },
-        "post": operation("Create an entry (a draft, version 1)", roles=E, ok=201, body=ANY_OBJECT),
-    },
-    "/api/knowledge/search": {
-        "get": {
-            **operation("Full-text search of the entries in force, with snippets", roles=R),
-            "parameters": query_params(("q", "string"), ("limit", "integer")),
-        }
-    },
-    "/api/knowledge/suggest": {
-        "get": {
-            **operation(
-                "Suggestions for what the caller said so far on a live call",
-                roles="agent, supervisor",
-            ),
-            "parameters": query_params(("call_id", "string"), ("limit", "integer")),
-        },
-        "post": operation("Suggestions for a text ({text, limit})", roles=R, body=ANY_OBJECT),
-    },
-    "/api/knowledge/gaps": {
-        "get": {
-            **operation(
-                "Frequent requests with no matching entry", roles="supervisor, auditor, admin"
-            ),
-            "parameters": query_params(
-                ("since", "number"),
-                ("until", "number"),
-                ("min_count", "integer"),
-                ("threshold", "number"),
-            ),
-        }
-    },
-    "/api/knowledge/{id}": {
-        "get": {
-            **operation(
-                "An entry: its published version (editors: the latest and all versions)",
-                roles=R,
-            ),
-            "parameters": [ID],
-        },
-        "put": {
-            **operation("Edit: a new version, the old kept", roles=E, body=ANY_OBJECT),
-            "parameters": [ID],
-        },
-    },
-    **{
-        f"/api/knowledge/{{id}}/{name}": {
-            "post": {
-                **operation(
-                    f"{name.capitalize()} the entry's current version", roles=E, body=ANY_OBJECT
-                ),
-                "parameters": [ID],
-            }
-        }
-        for name in STEPS
-    },
-}
+STEP_HANDLERS = {name: _step(name) for name in STEPS}

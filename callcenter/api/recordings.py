@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callcenter.api.auth import Principal, require
+from callcenter.api.described import described
 from callcenter.api.errors import ApiError
 from callcenter.data import audit
 from callcenter.recordings import store
@@ -51,6 +52,7 @@ def _audit(db: Database, call_id: str, leg: str, action: str, who: Principal, re
     db.transaction(work)
 
 
+@described("Recording metadata (audited)", roles="agent (own), supervisor")
 async def metadata(request: web.Request) -> web.Response:
     who = require(request, "agent", "supervisor")
     db = request.app[DATABASE]
@@ -73,6 +75,11 @@ async def metadata(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
+@described(
+    "Recording audio, leg=mixed|caller|agent (audited)",
+    roles="agent (own), supervisor",
+    query=({"name": "leg", "schema": {"enum": ["mixed", "caller", "agent"]}},),
+)
 async def audio(request: web.Request) -> web.StreamResponse:
     who = require(request, "agent", "supervisor")
     db = request.app[DATABASE]
@@ -89,6 +96,7 @@ async def audio(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(path, headers={"Content-Type": "audio/wav"})
 
 
+@described("Who accessed a recording", roles="supervisor")
 async def access_log(request: web.Request) -> web.Response:
     require(request, "supervisor")
     db = request.app[DATABASE]

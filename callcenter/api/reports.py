@@ -10,14 +10,15 @@ import asyncio
 import json
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 from aiohttp import web
+from pydantic import Field
 
 from callcenter.api.auth import Principal, require
-from callcenter.api.errors import ApiError, json_body
+from callcenter.api.described import Body, body, described
+from callcenter.api.errors import ApiError
 from callcenter.api.keys import CONFIG_DIR, TICKET_DB
-from callcenter.api.openapi_ops import operation, query_params
 from callcenter.api.params import path_id
 from callcenter.data import audit
 from callcenter.reports.build import (
@@ -30,7 +31,6 @@ from callcenter.reports.build import (
 from callcenter.reports.query import DIMENSIONS
 from callcenter.reports.run import DEFAULT_DIR, FORMATS, generate_report
 from callcenter.storage.schema import ReportRun
-from callcenter.tomlreader import ConfigError
 
 REPORTS_DIR: web.AppKey[Path] = web.AppKey("reports_dir", Path)
 READERS = ("supervisor", "auditor", "department")
@@ -39,6 +39,9 @@ CONTENT_TYPES = {
     "html": "text/html; charset=utf-8",
     "pdf": "application/pdf",
 }
+
+
+_ROLES = "supervisor, auditor, admin; department: its own figures"
 
 
 def routes() -> list[web.RouteDef]:
@@ -78,10 +81,7 @@ def _topics(request: web.Request) -> dict[str, str]:
     config = request.app.get(CONFIG_DIR)
     if config is None:
         return {}
-    try:
-        return topic_names(config)
-    except ConfigError as exc:  # the file and key are in the message
-        raise ApiError(500, "config.invalid", str(exc)) from exc
+    return topic_names(config)  # a ConfigError names the file and key: a 500
 
 
 def _dims(raw: str) -> list[str]:
@@ -96,6 +96,11 @@ def _dims(raw: str) -> list[str]:
     return dims
 
 
+@described(
+    "Hotline KPIs and breakdowns of a period (dates, both included)",
+    roles=_ROLES,
+    query=(("from", "string"), ("to", "string"), ("dim", "string")),
+)
 async def kpis(request: web.Request) -> web.Response:
     """GET /api/reports/kpi?from=YYYY-MM-DD&to=YYYY-MM-DD&dim=a,b: the figures, not stored."""
     who = require(request, *READERS)
@@ -134,21 +139,32 @@ def _run_view(row: ReportRun) -> dict[str, Any]:
     }
 
 
+class ReportRequest(Body):
+    error_id: ClassVar[str] = "api.bad_parameter"
+    kind: Literal[tuple(KINDS)] = "special"  # type: ignore[valid-type]
+    start: str = Field(alias="from", json_schema_extra={"format": "date"})
+    end: str = Field(alias="to", json_schema_extra={"format": "date"})
+    dims: list[Literal[tuple(DIMENSIONS)]] = []  # type: ignore[valid-type]
+    formats: list[Literal[FORMATS]] = Field(  # type: ignore[valid-type]
+        default_factory=lambda: list(FORMATS), min_length=1
+    )
+    title: str = Field("", max_length=200)
+
+
+@described(
+    "Generate a report (XLSX, HTML, PDF) on a worker thread",
+    roles=_ROLES,
+    ok=201,
+    body=ReportRequest,
+)
 async def create(request: web.Request) -> web.Response:
     """POST /api/reports {kind, from, to, dims?, formats?, title?}: generate on a worker thread;
     answers with the report_runs row."""
     who = require(request, *READERS)
-    body = await json_body(request)
-    kind = str(body.get("kind", "special"))
-    if kind not in KINDS:
-        raise ApiError(400, "api.bad_parameter", f"kind must be one of {', '.join(KINDS)}")
-    start, end = _period(body.get("from", ""), body.get("to", ""))
-    raw_dims = body.get("dims", [])
-    dims = _dims(",".join(str(d) for d in raw_dims) if isinstance(raw_dims, list) else "")
-    raw_formats = body.get("formats", list(FORMATS))
-    formats = [str(f) for f in raw_formats] if isinstance(raw_formats, list) else []
-    if not formats or any(f not in FORMATS for f in formats):
-        raise ApiError(400, "api.bad_parameter", f"formats: a list of {', '.join(FORMATS)}")
+    asked = await body(request, ReportRequest)
+    kind, formats = asked.kind, list(asked.formats)
+    start, end = _period(asked.start, asked.end)
+    dims = list(asked.dims) or list(ALL_DIMENSIONS)
     db = request.app[TICKET_DB]
     report = await asyncio.to_thread(
         generate_report,
@@ -160,7 +176,7 @@ async def create(request: web.Request) -> web.Response:
         who.name,
         request.app.get(REPORTS_DIR, DEFAULT_DIR),
         formats,
-        title=str(body.get("title", "")),
+        title=asked.title,
         department=_scope(who),
         topics=await asyncio.to_thread(_topics, request),
     )
@@ -194,6 +210,7 @@ def _visible(who: Principal, row: ReportRun) -> None:
         raise ApiError(403, "api.forbidden", "this report is not your department's")
 
 
+@described("A stored report run and its figures", roles=_ROLES)
 async def show(request: web.Request) -> web.Response:
     who = require(request, *READERS)
     row = await _load(request, _run_id(request))
@@ -201,6 +218,11 @@ async def show(request: web.Request) -> web.Response:
     return web.json_response(_run_view(row))
 
 
+@described(
+    "Download a report file (an export, on record)",
+    roles=_ROLES,
+    path={"format": {"type": "string", "enum": list(FORMATS)}},
+)
 async def download(request: web.Request) -> web.Response:
     """GET /api/reports/{id}/file/{xlsx|html|pdf}: an export, on record."""
     who = require(request, *READERS)
@@ -240,54 +262,3 @@ async def download(request: web.Request) -> web.Response:
             "Cache-Control": "no-store",
         },
     )
-
-
-_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
-_ROLES = "supervisor, auditor, admin; department: its own figures"
-_REQUEST = {
-    "type": "object",
-    "required": ["from", "to"],
-    "properties": {
-        "kind": {"type": "string", "enum": list(KINDS)},
-        "from": {"type": "string", "format": "date"},
-        "to": {"type": "string", "format": "date"},
-        "dims": {"type": "array", "items": {"type": "string"}},
-        "formats": {"type": "array", "items": {"type": "string"}},
-        "title": {"type": "string"},
-    },
-}
-OPENAPI: dict[str, Any] = {
-    "/api/reports/kpi": {
-        "get": operation(
-            "Hotline KPIs and breakdowns of a period (dates, both included)",
-            roles=_ROLES,
-            parameters=query_params(("from", "string"), ("to", "string"), ("dim", "string")),
-        ),
-    },
-    "/api/reports": {
-        "post": operation(
-            "Generate a report (XLSX, HTML, PDF) on a worker thread",
-            roles=_ROLES,
-            ok=201,
-            body=_REQUEST,
-        )
-    },
-    "/api/reports/{id}": {
-        "get": operation("A stored report run and its figures", roles=_ROLES, parameters=[_ID])
-    },
-    "/api/reports/{id}/file/{format}": {
-        "get": operation(
-            "Download a report file (an export, on record)",
-            roles=_ROLES,
-            parameters=[
-                _ID,
-                {
-                    "name": "format",
-                    "in": "path",
-                    "required": True,
-                    "schema": {"type": "string", "enum": list(FORMATS)},
-                },
-            ],
-        )
-    },
-}

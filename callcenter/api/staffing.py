@@ -13,11 +13,10 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from callcenter.api.auth import require
+from callcenter.api.described import described
 from callcenter.api.errors import ApiError
 from callcenter.api.keys import CONFIG_DIR, TICKET_DB
-from callcenter.api.openapi_ops import operation
 from callcenter.staffing.settings import load_staffing
-from callcenter.tomlreader import ConfigErrors
 
 if TYPE_CHECKING:
     from callcenter.staffing.plan import DayPlan
@@ -73,6 +72,16 @@ def _day(p: DayPlan) -> dict[str, Any]:
     }
 
 
+@described(
+    "Seat plan: calls forecast per half hour, agents by Erlang C and Erlang A",
+    roles="supervisor, admin",
+    query=(
+        {"name": "date", "required": True, "schema": {"type": "string"}},
+        ("days", "integer"),
+        ("sl", "number"),
+        ("within", "number"),
+    ),
+)
 async def staffing(request: web.Request) -> web.Response:
     """The staffing curve of `days` days (default 1, at most 31) from `date`."""
     require(request, "supervisor")
@@ -86,10 +95,7 @@ async def staffing(request: web.Request) -> web.Response:
     sl = _float(request, "sl", 0.01, 0.99)
     within = _float(request, "within", 0, 3600)
     config = request.app[CONFIG_DIR]
-    try:
-        target = load_staffing(config).target
-    except ConfigErrors as exc:
-        raise ApiError(500, "config.invalid", str(exc)) from None
+    target = load_staffing(config).target
     if sl is not None:
         target = replace(target, service_level=sl)
     if within is not None:
@@ -108,24 +114,6 @@ async def staffing(request: web.Request) -> web.Response:
             "days": [_day(p) for p in plans],
         }
     )
-
-
-_Q: list[dict[str, Any]] = [
-    {"name": "date", "in": "query", "required": True, "schema": {"type": "string"}},
-    {"name": "days", "in": "query", "schema": {"type": "integer"}},
-    {"name": "sl", "in": "query", "schema": {"type": "number"}},
-    {"name": "within", "in": "query", "schema": {"type": "number"}},
-]
-
-OPENAPI: dict[str, Any] = {
-    "/api/staffing": {
-        "get": operation(
-            "Seat plan: calls forecast per half hour, agents by Erlang C and Erlang A",
-            roles="supervisor, admin",
-            parameters=_Q,
-        )
-    }
-}
 
 
 def _plan(*args: Any) -> Any:

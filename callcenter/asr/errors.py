@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from callcenter.errors import CallcenterError
 
-class AsrError(Exception):
+
+class AsrError(CallcenterError):
     """A speech-recognition failure the caller can act on.
 
     `error_id` is stable (safe to store, match on and show in APIs); the message is for humans

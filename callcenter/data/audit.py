@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from callcenter.errors import CallcenterError
 from callcenter.storage.schema import DataAccess
 
 # read: a protected field shown (masked) to a user; decrypt: the full value revealed;
@@ -30,14 +31,16 @@ MAX_LIMIT = 1000
 _WIDTHS = {"actor": 64, "role": 16, "dataset": 32, "record_id": 64, "remote": 64}
 
 
-class AuditError(ValueError):
+class AuditError(CallcenterError, ValueError):
     """An access-log row that would not say clearly what happened."""
 
     error_id = "data.audit_invalid"
 
 
-class AuditQueryError(ValueError):
+class AuditQueryError(CallcenterError, ValueError):
     """A bad filter of the access-log query; `parameter` names it."""
+
+    status = 400
 
     error_id = "data.audit_query"
 

@@ -26,6 +26,7 @@ from sqlalchemy.engine.reflection import Inspector
 from sqlalchemy.exc import CompileError
 
 from callcenter.data.grades import Grade, Kind, highest
+from callcenter.errors import CallcenterError
 from callcenter.tomlreader import Check, ConfigError, ConfigErrors, TableReader
 
 # Tables of the database that are not data sets: Alembic's bookkeeping and SQLite's FTS5
@@ -40,8 +41,10 @@ _SET_KEYS = ("title", "dataset", "owner", "frequency", "description")
 _FIELD_KEYS = ("meaning", "grade", "kind")
 
 
-class UnknownField(LookupError):
+class UnknownField(CallcenterError, LookupError):
     """A table and column the catalogue does not know."""
+
+    error_id = "data.unknown_field"
 
 
 # --- annotations (config/catalog.toml) ------------------------------------------------------

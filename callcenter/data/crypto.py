@@ -27,19 +27,21 @@ from pathlib import Path
 from cryptography.fernet import Fernet, InvalidToken
 
 from callcenter.data.checks import normalize_phone
+from callcenter.errors import CallcenterError
 
 KEYS_ENV = "CALLCENTER_DATA_KEYS"
 INDEX_ENV = "CALLCENTER_DATA_INDEX_KEY"
 FILE_ENV = "CALLCENTER_DATA_KEY_FILE"
 
 
-class KeyConfigError(Exception):
+class KeyConfigError(CallcenterError):
     """The keys are missing or corrupt: the service stops with this one line."""
 
     error_id = "data.keys"
 
 
-class Undecryptable(Exception):
+class Undecryptable(CallcenterError):
+    status = 422
     error_id = "data.undecryptable"
 
 

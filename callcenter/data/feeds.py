@@ -56,6 +56,7 @@ from callcenter.data.crypto import FieldCipher, KeyConfigError, load_cipher
 from callcenter.data.feed_source import STAGES, Event, iso_cst, scan
 from callcenter.data.grades import Grade
 from callcenter.data.protection import Action, Redactor, load_policy
+from callcenter.errors import CallcenterError
 from callcenter.storage.database import Database
 from callcenter.storage.schema import ExportCursor, ExportDelivery
 from callcenter.tickets.model import Role
@@ -84,7 +85,7 @@ FEED_KEYS = (
 AUDIT_DATASET = "tickets"  # the data access log's dataset of a feed's rows
 
 
-class FeedError(Exception):
+class FeedError(CallcenterError):
     """A feed cannot run (unknown name, missing secret, cursor moved by another runner)."""
 
     error_id = "export.feed"
@@ -383,8 +384,11 @@ def payload(feed: str, exported_by: str, events: list[Event], exported_at: float
 # --- delivery --------------------------------------------------------------------------------
 
 
-class DeliveryFailed(Exception):
+class DeliveryFailed(CallcenterError):
     """The receiver did not acknowledge: an error status, a timeout, a broken connection."""
+
+    status = 502
+    error_id = "export.delivery_failed"
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):

@@ -43,6 +43,7 @@ from callcenter.data.import_specs import (
     map_header,
     validate_rows,
 )
+from callcenter.errors import CallcenterError
 from callcenter.storage.database import Database
 from callcenter.storage.schema import ImportRun
 
@@ -55,8 +56,11 @@ MAX_REPORTED = 1000  # errors and deleted keys kept in a report (counts are alwa
 _CHUNK = 1000  # keys per IN (...) list
 
 
-class ImportRequestError(ValueError):
+class ImportRequestError(CallcenterError, ValueError):
     """The import cannot be asked for: unknown data set or mode."""
+
+    status = 400
+    error_id = "data.import.request"
 
 
 @dataclass

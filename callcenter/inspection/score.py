@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from callcenter.errors import CallcenterError
 from callcenter.inspection.config import InspectionRules
 from callcenter.inspection.rules import (
     CallFacts,
@@ -78,12 +79,15 @@ def score_call(rules: InspectionRules, facts: CallFacts) -> Scored:
     return Scored(total(rules.max_score, findings), rules.max_score, tuple(findings))
 
 
-class ReviewRefused(Exception):
+# The HTTP status of each refusal (any other is a 400).
+REFUSED_STATUS = {"inspection.forbidden": 403, "inspection.state": 409}
+
+
+class ReviewRefused(CallcenterError):
     """A review step that does not apply: `error_id` says why (for the API)."""
 
     def __init__(self, error_id: str, message: str) -> None:
-        super().__init__(message)
-        self.error_id = error_id
+        super().__init__(message, status=REFUSED_STATUS.get(error_id, 400), error_id=error_id)
 
 
 def next_state(

@@ -27,6 +27,7 @@ from sqlalchemy import ColumnElement, Connection, case, exists, func, insert, se
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from callcenter.errors import CallcenterError
 from callcenter.inspection.rules import CallFacts, Segment
 from callcenter.inspection.score import ReviewRefused, Scored, next_state
 from callcenter.storage.schema import (
@@ -46,8 +47,9 @@ _SCORES = Base.metadata.tables["inspection_scores"]
 _FINDINGS = Base.metadata.tables["inspection_findings"]
 
 
-class ScoreNotFound(LookupError):
-    pass
+class ScoreNotFound(CallcenterError, LookupError):
+    status = 404
+    error_id = "inspection.not_found"
 
 
 def due_calls(session: Session, rules_version: str, limit: int) -> list[str]:

@@ -22,6 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from callcenter.errors import CallcenterError
+
 
 class Status(StrEnum):
     DRAFT = "draft"
@@ -50,7 +52,7 @@ EDITORS = ("supervisor", "admin")  # the knowledge administrators: edit, review,
 READERS = ("agent", "supervisor", "admin", "auditor")
 
 
-class KnowledgeError(Exception):
+class KnowledgeError(CallcenterError):
     """A knowledge-base rule was broken; nothing was changed."""
 
     error_id = "knowledge.error"

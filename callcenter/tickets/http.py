@@ -37,11 +37,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from callcenter.api.auth import Principal, redactor_for, require
-from callcenter.api.errors import ApiError, json_body
+from callcenter.api.described import body, described
+from callcenter.api.errors import ApiError
 from callcenter.api.keys import ATTACHMENTS, CIPHER, OUTBOUND, SETTINGS, TICKET_DB
 from callcenter.api.params import MAX_ID, query_int
 from callcenter.data import audit
-from callcenter.data.crypto import Undecryptable
 from callcenter.data.protection import Action, Redactor
 from callcenter.data.redaction import read_in_clear, shown
 from callcenter.masking import mask_id_card
@@ -49,7 +49,6 @@ from callcenter.outbound import survey_store as surveys
 from callcenter.storage.schema import EmergencyLink, Ticket, TicketAttachment
 from callcenter.tickets import actions as act
 from callcenter.tickets import service as store
-from callcenter.tickets.errors import NoDataKey
 from callcenter.tickets.knowledge import REQUEST_TYPES
 from callcenter.tickets.lifecycle import allowed_actions
 from callcenter.tickets.model import Actor, Role, Status
@@ -59,12 +58,16 @@ from callcenter.tickets.schemas import (
     HISTORY_KEYS,
     LIST_COLUMNS,
     MAX_PAGE,
+    Assign,
+    Comment,
+    Confirm,
+    Intake,
+    Transition,
     hides_id_card,
     id_card_shown,
     intake_of,
     parse_action,
     stored,
-    text_field,
     values_of,
     view,
 )
@@ -177,9 +180,9 @@ async def _run(request: web.Request, work: Any) -> Any:
     return await asyncio.to_thread(db.transaction, work)
 
 
-async def _create(request: web.Request, channel: str, body: dict[str, object]) -> web.Response:
+async def _create(request: web.Request, channel: str, asked: Intake) -> web.Response:
     who = require(request, "agent", "supervisor")
-    data = intake_of(body, channel)
+    data = intake_of(asked, channel)
     settings = request.app[SETTINGS]
     cipher = request.app.get(CIPHER)
     entered = data.id_card.strip().upper()
@@ -200,33 +203,60 @@ async def _create(request: web.Request, channel: str, body: dict[str, object]) -
         phone = data.caller_number.strip()
         return made, view(made.ticket, redact, detail=True, identity=identity, phone=phone)
 
-    try:
-        made, out = await _run(request, work)
-    except NoDataKey as exc:
-        raise ApiError(503, exc.error_id, str(exc)) from exc
+    made, out = await _run(request, work)
     out["linked"] = made.linked
     if made.linked:
         out["similarity"] = round(made.similarity, 3)
     return web.json_response(out, status=200 if made.linked else 201)
 
 
+@described(
+    "Create a ticket (linked to an open one when it repeats)",
+    roles="agent, supervisor",
+    ok=201,
+    body=Intake,
+)
 async def create(request: web.Request) -> web.Response:
-    body = await json_body(request)
-    channel = body.get("channel", "phone")
-    if channel not in store.CHANNELS:
-        raise ApiError(400, "api.invalid", f"channel must be one of {', '.join(store.CHANNELS)}")
-    return await _create(request, str(channel), body)
+    asked = await body(request, Intake)
+    return await _create(request, asked.channel, asked)
 
 
+FORM_CHANNELS = ("web", "app", "miniprogram", "wechat")
+
+
+@described(
+    "Form intake from web, app, mini-program, public account (the body's channel is the path's)",
+    roles="channel backend token (agent)",
+    ok=201,
+    body=Intake,
+    path={"channel": {"enum": list(FORM_CHANNELS)}},
+)
 async def intake(request: web.Request) -> web.Response:
     """Forms from the web site, app, mini-program and public account (GB/T 44190 6.2.2): the
     channel's backend calls with its own agent token; everything lands in one ticket flow."""
     channel = request.match_info["channel"]
-    if channel not in ("web", "app", "miniprogram", "wechat"):
-        raise ApiError(404, "api.not_found", "channels: web, app, miniprogram, wechat")
-    return await _create(request, channel, await json_body(request))
+    if channel not in FORM_CHANNELS:
+        raise ApiError(404, "api.not_found", f"channels: {', '.join(FORM_CHANNELS)}")
+    return await _create(request, channel, await body(request, Intake))
 
 
+@described(
+    "List tickets: filters, paging, full text (q)",
+    roles="agent, supervisor, department (own only)",
+    query=(
+        ("status", "string"),
+        ("department", "string"),
+        ("request_type", "string"),
+        ("channel", "string"),
+        ("caller_number", "string"),
+        ("did", "string"),
+        ("from", "number"),
+        ("to", "number"),
+        ("q", "string"),
+        {"name": "page", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}},
+        {"name": "per_page", "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
+    ),
+)
 async def listing(request: web.Request) -> web.Response:
     who = require(request, "agent", "supervisor", "department")
     q = request.query
@@ -279,10 +309,7 @@ async def listing(request: web.Request) -> web.Response:
             )
         return total, rows
 
-    try:
-        total, rows = await _run(request, work)
-    except NoDataKey as exc:
-        raise ApiError(503, exc.error_id, str(exc)) from exc
+    total, rows = await _run(request, work)
     return web.json_response(
         {
             "total": total,
@@ -296,6 +323,7 @@ async def listing(request: web.Request) -> web.Response:
     )
 
 
+@described("A ticket with history, comments, allowed actions")
 async def read(request: web.Request) -> web.Response:
     who = require(request, "agent", "supervisor", "department")
     tid = _ticket_id(request)
@@ -331,10 +359,10 @@ async def read(request: web.Request) -> web.Response:
     return web.json_response(await _run(request, work))
 
 
-async def _transition(request: web.Request, action: act.Action, version: object) -> web.Response:
+async def _transition(
+    request: web.Request, action: act.Action, version: int | None
+) -> web.Response:
     who = require(request, "agent", "supervisor", "department")
-    if version is not None and not isinstance(version, int):
-        raise ApiError(400, "api.invalid", "'expected_version' must be an integer")
     tid = _ticket_id(request)
     settings = request.app[SETTINGS]
     redact = redactor_for(request, who)
@@ -361,16 +389,17 @@ async def _transition(request: web.Request, action: act.Action, version: object)
     return web.json_response(await _run(request, work))
 
 
+@described("Apply a lifecycle action", body=Transition)
 async def transition(request: web.Request) -> web.Response:
-    body = await json_body(request)
-    return await _transition(request, parse_action(body), body.get("expected_version"))
+    asked = await body(request, Transition)
+    return await _transition(request, parse_action(asked), asked.expected_version)
 
 
+@described("Dispatch (or re-dispatch) to a department", body=Assign)
 async def assign(request: web.Request) -> web.Response:
     """Dispatch to a department (or re-dispatch one a department gave back)."""
-    body = await json_body(request)
-    department = text_field(body, "department", required=True, limit=64)
-    note = text_field(body, "note")
+    asked = await body(request, Assign)
+    department, note = asked.department, asked.note
     tid = _ticket_id(request)
 
     def returned(s: Any) -> bool:
@@ -380,9 +409,10 @@ async def assign(request: web.Request) -> web.Response:
     action: act.Action = (
         act.Redispatch(department, note) if again else act.Dispatch(department, note)
     )
-    return await _transition(request, action, body.get("expected_version"))
+    return await _transition(request, action, asked.expected_version)
 
 
+@described("Request types, topics and departments with their display names")
 async def vocabulary(request: web.Request) -> web.Response:
     """The words a ticket form offers, each with its display name: request types, topics
     and departments, as the knowledge base configures them."""
@@ -398,13 +428,12 @@ async def vocabulary(request: web.Request) -> web.Response:
     )
 
 
+@described("Confirm or edit the classifier's proposal", roles="agent, supervisor", body=Confirm)
 async def confirm(request: web.Request) -> web.Response:
     who = require(request, "agent", "supervisor")
-    body = await json_body(request)
+    asked = await body(request, Confirm)
     tid = _ticket_id(request)
-    request_type = text_field(body, "request_type", limit=16)
-    topic = text_field(body, "topic", limit=64)
-    department = text_field(body, "department", limit=64)
+    request_type, topic, department = asked.request_type, asked.topic, asked.department
     redact = redactor_for(request, who)
 
     def work(s: Session) -> dict[str, Any]:
@@ -416,6 +445,17 @@ async def confirm(request: web.Request) -> web.Response:
     return web.json_response(await _run(request, work))
 
 
+@described(
+    "The full ID-card number for a stated purpose (logged as decrypt)",
+    roles="auditor, admin",
+    query=(
+        {
+            "name": "purpose",
+            "required": True,
+            "schema": {"type": "string", "minLength": 1, "maxLength": 500},
+        },
+    ),
+)
 async def reveal_id_card(request: web.Request) -> web.Response:
     """The full ID-card number, for an auditor (or admin) who states why; logged as
     `decrypt` with the purpose before the number leaves."""
@@ -434,10 +474,7 @@ async def reveal_id_card(request: web.Request) -> web.Response:
             raise ApiError(404, "data.no_id_card", f"ticket {tid} holds no ID-card number")
         if cipher is None:
             raise ApiError(503, "data.no_key", "no data encryption key is configured")
-        try:
-            plain = cipher.decrypt(row.id_card)
-        except Undecryptable as exc:
-            raise ApiError(422, exc.error_id, str(exc)) from exc
+        plain = cipher.decrypt(row.id_card)  # Undecryptable: a 422
         audit.record_access(
             s,
             who.name,
@@ -455,10 +492,10 @@ async def reveal_id_card(request: web.Request) -> web.Response:
     return web.json_response(body, headers={"Cache-Control": "no-store"})
 
 
+@described("Comment", ok=201, body=Comment)
 async def comment(request: web.Request) -> web.Response:
     who = require(request, "agent", "supervisor", "department")
-    body = await json_body(request)
-    text = text_field(body, "text", required=True)
+    text = (await body(request, Comment)).text
     tid = _ticket_id(request)
 
     def work(s: Any) -> None:
@@ -469,6 +506,13 @@ async def comment(request: web.Request) -> web.Response:
     return web.json_response({"ok": True}, status=201)
 
 
+@described(
+    "Attach a file (raw body, ?name=): stored whole up to tickets.toml [attachments] max_bytes "
+    "and the user's quota_bytes_per_user, else 413 and nothing stored",
+    ok=201,
+    query=({"name": "name", "required": True, "schema": {"type": "string"}},),
+    extra={"requestBody": {"content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}},
+)
 async def attach(request: web.Request) -> web.Response:
     """Raw body upload: `?name=photo.jpg`, Content-Type kept; stored whole by content hash.
 

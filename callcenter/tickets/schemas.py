@@ -7,11 +7,15 @@ role's policy. The ID-card number is only ever shown masked here.
 from __future__ import annotations
 
 import json
-from dataclasses import fields
+from dataclasses import MISSING, fields
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
+from pydantic import Field
+
+from callcenter.api.described import NOT_BLANK, Body
 from callcenter.api.errors import ApiError
+from callcenter.api.params import MAX_ID
 from callcenter.data.crypto import FieldCipher, Undecryptable, clear_or_empty
 from callcenter.data.protection import Action, Redactor
 from callcenter.data.redaction import JSON_COLUMNS, shown
@@ -102,73 +106,109 @@ ACTIONS: dict[str, type[Any]] = {
         act.Reopen,
     )
 }
-ENUMS: dict[str, type[Any]] = {"outcome": CallbackOutcome, "rating": Rating}
 MAX_PAGE = 100_000  # 20 million rows at the largest page size: no list goes further
 
 
-def text_field(body: dict[str, object], key: str, required: bool = False, limit: int = 4000) -> str:
-    """A string field of the body ('' when absent); 400 when it is not a string, empty while
-    required, or longer than `limit` characters."""
-    value = body.get(key, "")
-    if not isinstance(value, str):
-        raise ApiError(400, "api.invalid", f"'{key}' must be a string")
-    if required and not value.strip():
-        raise ApiError(400, "api.invalid", f"'{key}' is required")
-    if len(value) > limit:
-        raise ApiError(400, "api.invalid", f"'{key}' is longer than {limit} characters")
-    return value
+class Intake(Body):
+    """A new ticket from any channel; `content` is required unless it is of a call
+    (`call_id`)."""
+
+    channel: Literal[store.CHANNELS] = "phone"  # type: ignore[valid-type]
+    content: str = Field("", max_length=4000)
+    title: str = Field("", max_length=200)
+    caller_number: str = Field("", max_length=32)
+    caller_name: str = Field("", max_length=64)
+    address: str = Field("", max_length=200)
+    call_id: str = Field("", max_length=64)
+    did: str = Field("", max_length=32)
+    request_type: str = Field("", max_length=16, description="咨询, 求助, 投诉, 举报, 意见建议")
+    department: str = Field("", max_length=64)
+    urgent: bool = False
+    id_card: str = Field("", max_length=32)
+    enterprise_code: str = Field("", max_length=18)
+    enterprise_name: str = Field("", max_length=128)
+    grid: str = Field("", max_length=32)
 
 
-def intake_of(body: dict[str, object], channel: str) -> store.Intake:
-    """What a create request of any channel brings in; `content` is required unless the
-    ticket is of a call (`call_id`)."""
-    call_id = text_field(body, "call_id", limit=64) or None
+def intake_of(body: Intake, channel: str) -> store.Intake:
+    """What a create request of any channel brings in (`channel` from the body or the
+    path); 400 when `content` is blank on a ticket that is not of a call."""
+    if not body.call_id and not body.content.strip():
+        raise ApiError(
+            400,
+            Intake.error_id,
+            "'content' is required",
+            details=[{"field": "content", "message": "is required", "type": "missing"}],
+        )
     return store.Intake(
         channel=channel,
-        content=text_field(body, "content", required=call_id is None),
-        caller_number=text_field(body, "caller_number", limit=32),
-        caller_name=text_field(body, "caller_name", limit=64),
-        title=text_field(body, "title", limit=200),
-        address=text_field(body, "address", limit=200),
-        call_id=call_id,
-        did=text_field(body, "did", limit=32),
-        request_type=text_field(body, "request_type", limit=16),
-        department=text_field(body, "department", limit=64),
-        urgent=body.get("urgent") is True,
-        id_card=text_field(body, "id_card", limit=32),
-        enterprise_code=text_field(body, "enterprise_code", limit=18),
-        enterprise_name=text_field(body, "enterprise_name", limit=128),
-        grid=text_field(body, "grid", limit=32),
+        content=body.content,
+        caller_number=body.caller_number,
+        caller_name=body.caller_name,
+        title=body.title,
+        address=body.address,
+        call_id=body.call_id or None,
+        did=body.did,
+        request_type=body.request_type,
+        department=body.department,
+        urgent=body.urgent,
+        id_card=body.id_card,
+        enterprise_code=body.enterprise_code,
+        enterprise_name=body.enterprise_name,
+        grid=body.grid,
     )
 
 
-def parse_action(body: dict[str, object]) -> act.Action:
-    """The lifecycle action a transition body names, with its fields (enums checked); 400
-    naming what is wrong or missing."""
-    name = body.get("action")
-    cls = ACTIONS.get(name) if isinstance(name, str) else None
-    if cls is None:
-        raise ApiError(400, "api.invalid", f"'action' must be one of {', '.join(ACTIONS)}")
-    kwargs: dict[str, Any] = {}
-    for f in fields(cls):
-        if f.name not in body:
-            continue
-        value = body[f.name]
-        if not isinstance(value, str):
-            raise ApiError(400, "api.invalid", f"'{f.name}' must be a string")
-        if f.name in ENUMS:
-            try:
-                value = ENUMS[f.name](value)
-            except ValueError as exc:
-                allowed = ", ".join(m.value for m in ENUMS[f.name])
-                raise ApiError(400, "api.invalid", f"'{f.name}' must be one of {allowed}") from exc
-        kwargs[f.name] = value
-    try:
-        action: act.Action = cls(**kwargs)
-    except TypeError as exc:
-        missing = [f.name for f in fields(cls) if f.name not in kwargs]
-        raise ApiError(400, "api.invalid", f"{name} needs: {', '.join(missing)}") from exc
+class Transition(Body):
+    """A lifecycle action and its fields; which fields an action needs is the action's own
+    (a dispatch needs `department`, a return `reason`, ...)."""
+
+    action: Literal[tuple(ACTIONS)]  # type: ignore[valid-type]
+    department: str | None = None
+    reason: str | None = None
+    text: str | None = None
+    note: str | None = None
+    outcome: CallbackOutcome | None = Field(None, strict=False)
+    rating: Rating | None = Field(None, strict=False)
+    expected_version: int | None = Field(None, ge=0, le=MAX_ID)
+
+
+def parse_action(body: Transition) -> act.Action:
+    """The lifecycle action of a transition body, with its fields; 400 naming the fields the
+    action needs and did not get."""
+    cls = ACTIONS[body.action]
+    given = body.model_dump(exclude_none=True)
+    kwargs = {f.name: given[f.name] for f in fields(cls) if f.name in given}
+    missing = [f.name for f in fields(cls) if f.name not in kwargs and _required(f)]
+    if missing:
+        raise ApiError(
+            400,
+            Transition.error_id,
+            f"{body.action} needs: {', '.join(missing)}",
+            details=[{"field": m, "message": "is required", "type": "missing"} for m in missing],
+        )
+    action: act.Action = cls(**kwargs)
     return action
+
+
+def _required(f: Any) -> bool:
+    return bool(f.default is MISSING and f.default_factory is MISSING)
+
+
+class Assign(Body):
+    department: Annotated[str, NOT_BLANK] = Field(max_length=64)
+    note: str = Field("", max_length=4000)
+    expected_version: int | None = Field(None, ge=0, le=MAX_ID)
+
+
+class Confirm(Body):
+    request_type: str = Field("", max_length=16)
+    topic: str = Field("", max_length=64)
+    department: str = Field("", max_length=64)
+
+
+class Comment(Body):
+    text: Annotated[str, NOT_BLANK] = Field(max_length=4000)
 
 
 def due_status(row: Ticket, settings: TicketSettings | None, now: datetime) -> str:

@@ -14,17 +14,19 @@ import hmac
 import json
 import os
 from datetime import UTC, datetime
+from typing import Annotated
 
 from aiohttp import web
+from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callcenter.api.auth import Principal, redactor_for
+from callcenter.api.described import NOT_BLANK, Body, described, validated
 from callcenter.api.errors import ApiError
 from callcenter.api.keys import CIPHER, SETTINGS, TICKET_DB
 from callcenter.storage.schema import TicketComment
 from callcenter.tickets import service as store
-from callcenter.tickets.errors import NoDataKey
 from callcenter.tickets.model import Actor, Role
 from callcenter.tickets.schemas import view
 
@@ -44,24 +46,22 @@ def verify(body: bytes, signature: str) -> None:
         raise ApiError(401, "sms.bad_signature", "X-Signature does not match the body")
 
 
+class Sms(Body):
+    sender: str = Field(alias="from", pattern=r"^\s*\+?[0-9]+\s*$", description="phone number")
+    text: Annotated[str, NOT_BLANK] = Field(max_length=4000)
+    id: str = Field("", max_length=64, description="the gateway's message id (idempotence)")
+
+
+@described("SMS gateway webhook, HMAC-SHA256 in X-Signature", ok=201, body=Sms, public=True)
 async def sms(request: web.Request) -> web.Response:
     raw = await request.read()
     verify(raw, request.headers.get("X-Signature", ""))
     try:
-        body = json.loads(raw)
+        parsed = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ApiError(400, "api.bad_json", f"request body is not JSON: {exc}") from exc
-    sender, text, message_id = (
-        body.get("from") if isinstance(body, dict) else None,
-        body.get("text") if isinstance(body, dict) else None,
-        body.get("id", "") if isinstance(body, dict) else "",
-    )
-    if not isinstance(sender, str) or not sender.strip().lstrip("+").isdigit():
-        raise ApiError(400, "api.invalid", "'from' must be a phone number")
-    if not isinstance(text, str) or not text.strip():
-        raise ApiError(400, "api.invalid", "'text' is required")
-    if not isinstance(message_id, str) or len(message_id) > 64:
-        raise ApiError(400, "api.invalid", "'id' must be a string of at most 64 characters")
+    message = validated(Sms, parsed)
+    sender, text, message_id = message.sender, message.text, message.id
     marker = f"sms:{message_id}" if message_id else ""
     settings = request.app[SETTINGS]
     db = request.app[TICKET_DB]
@@ -88,10 +88,7 @@ async def sms(request: web.Request) -> web.Response:
             )
         return made.ticket.id, made.linked, False
 
-    try:
-        ticket_id, linked, duplicate = await asyncio.to_thread(db.transaction, work)
-    except NoDataKey as exc:
-        raise ApiError(503, exc.error_id, str(exc)) from exc
+    ticket_id, linked, duplicate = await asyncio.to_thread(db.transaction, work)
     row = await asyncio.to_thread(db.transaction, lambda s: store.get(s, ticket_id))
     out = view(row, redactor_for(request, Principal("sms-gateway", "agent")), cipher=cipher)
     out.update({"linked": linked, "duplicate": duplicate})

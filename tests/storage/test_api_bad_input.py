@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from callcenter.api.console import LiveFeed
 from callcenter.api.http import build_app
-from callcenter.api.openapi import SPEC
+from callcenter.api.openapi import document
 from callcenter.data.crypto import ephemeral_cipher
 from callcenter.live_figures.metrics import Metrics
 from callcenter.live_figures.model import LiveFigures
@@ -40,18 +40,19 @@ QUERY_VALUES: dict[str, tuple[str, ...]] = {
 BODY_VALUES: tuple[object, ...] = ("\ud800", "a\x00b", 2**63, -(2**63) - 1, 1e308, [], {})
 
 
-def _schema(ref: dict[str, Any]) -> dict[str, Any]:
+def _schema(spec: dict[str, Any], ref: dict[str, Any]) -> dict[str, Any]:
     if "$ref" in ref:
-        schema: dict[str, Any] = SPEC["components"]["schemas"][ref["$ref"].rsplit("/", 1)[1]]
+        schema: dict[str, Any] = spec["components"]["schemas"][ref["$ref"].rsplit("/", 1)[1]]
         return schema
     return ref
 
 
-def cases() -> list[tuple[str, str, dict[str, Any]]]:
-    """(method, URL, request kwargs) for each route: each path and query parameter out of range
-    in turn, and bodies with invalid JSON or each property set to a bad value."""
+def cases(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(method, URL, request kwargs) for each route of the OpenAPI document `spec`: each path
+    and query parameter out of range in turn, and bodies with invalid JSON or each property
+    set to a bad value."""
     out: list[tuple[str, str, dict[str, Any]]] = []
-    for path, ops in SPEC["paths"].items():
+    for path, ops in spec["paths"].items():
         for method, op in ops.items():
             params = op.get("parameters", [])
             good = {
@@ -83,7 +84,7 @@ def cases() -> list[tuple[str, str, dict[str, Any]]]:
                 out.append((method, url(good), {"data": b'{"a": "\\ud800"}'}))
                 out.append((method, url(good), {"data": b'"\\udfff"'}))
                 content = body["content"] if body else {}
-                schema = _schema(content.get("application/json", {}).get("schema", {}))
+                schema = _schema(spec, content.get("application/json", {}).get("schema", {}))
                 for name in schema.get("properties", {}):
                     for bad in BODY_VALUES:
                         text = json.dumps({name: bad})
@@ -123,7 +124,7 @@ async def test_bad_input_on_every_route_is_a_4xx_json_error(
                 headers={"Authorization": f"Bearer {TOKEN}"},
             )
             assert made.status == 201 and (await made.json())["id"] == 1
-            for method, target, kwargs in cases():
+            for method, target, kwargs in cases(document(app)):
                 headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
                 async with c.request(method, target, headers=headers, **kwargs) as resp:
                     tried += 1

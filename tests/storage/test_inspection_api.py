@@ -19,6 +19,7 @@ from callcenter.api.auth import add_token, auth_middleware
 from callcenter.api.errors import errors_middleware
 from callcenter.api.keys import CONFIG_DIR, TICKET_DB
 from callcenter.inspection.config import load_inspection
+from callcenter.inspection.score import ACTIONS
 from callcenter.inspection.worker import score_pending
 from callcenter.storage.database import Database
 from callcenter.storage.schema import DataAccess, InspectionScore
@@ -179,13 +180,19 @@ async def test_review_steps(client: tuple[Client, dict[str, str], dict[str, int]
     assert [(r["call_id"], r["final_score"]) for r in listing["scores"]] == [("fire-missed", 60.0)]
 
 
-def test_openapi_describes_every_route() -> None:
+def test_openapi_describes_every_route_with_its_own_summary() -> None:
+    from callcenter.api.openapi import document
+
     app = web.Application()
     app.add_routes(api.routes())
-    described = {(path, method) for path, ops in api.OPENAPI.items() for method in ops}
+    paths = document(app)["paths"]
     registered = {
         (r.resource.canonical.replace(r"{id:\d+}", "{id}"), r.method.lower())
         for r in app.router.routes()
         if r.resource is not None and r.method != "HEAD"
     }
-    assert registered == described
+    assert registered == {(path, method) for path, ops in paths.items() for method in ops}
+    steps = [paths[f"/api/inspection/{{id}}/{a}"]["post"]["summary"] for a in ACTIONS]
+    assert len(set(steps)) == len(ACTIONS)  # each review step says what it does
+    review = paths["/api/inspection/{id}/override"]["post"]["requestBody"]["content"]
+    assert review["application/json"]["schema"] == {"$ref": "#/components/schemas/Review"}

@@ -77,6 +77,51 @@ async def test_unknown_agent_message_names_the_agent(client: Client) -> None:
     assert body == {"error_id": "acd.unknown_agent", "message": "unknown agent 'nobody'"}
 
 
+async def test_a_bad_body_names_every_bad_field(client: Client, harness: Harness) -> None:
+    status, body = await call(
+        client, "POST", "/api/agents/1001/login", json={"reason": 5, "ready": "yes"}
+    )
+    assert (status, body["error_id"]) == (400, "api.invalid")
+    assert [(d["field"], d["type"]) for d in body["details"]] == [
+        ("reason", "string_type"),
+        ("ready", "bool_type"),
+    ]
+    assert "'reason'" in body["message"] and "'ready'" in body["message"]
+    assert harness.runtime.acd.agent("1001").status == "available"  # nothing happened
+
+
+async def test_a_domain_error_keeps_the_shape_without_details(client: Client) -> None:
+    status, body = await call(client, "POST", "/api/calls/nobody/priority", json={"priority": 5})
+    assert (status, body) == (
+        404,
+        {"error_id": "acd.unknown_caller", "message": "no waiting caller 'nobody'"},
+    )
+
+
+async def test_a_feature_error_is_answered_with_its_own_status(client: Client) -> None:
+    """A CallcenterError raised anywhere below a handler reaches the client once, mapped at
+    the edge, with its status, error_id and details."""
+    from callcenter.errors import CallcenterError
+
+    class Refused(CallcenterError):
+        status = 418
+        error_id = "test.refused"
+
+    async def refuse(request: web.Request) -> web.Response:
+        raise Refused("no tea", details={"why": "a teapot"})
+
+    from callcenter.api.errors import errors_middleware
+
+    app = web.Application(middlewares=[errors_middleware])
+    app.add_routes([web.get("/tea", refuse)])
+    async with TestClient(TestServer(app)) as c:
+        status, body = await call(c, "GET", "/tea")
+    assert (status, body) == (
+        418,
+        {"error_id": "test.refused", "message": "no tea", "details": {"why": "a teapot"}},
+    )
+
+
 @pytest.mark.parametrize(
     ("headers", "status"),
     [

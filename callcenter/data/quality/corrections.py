@@ -16,6 +16,7 @@ from callcenter.data.audit import record_access
 from callcenter.data.checks import check_id_card, check_phone, check_uscc
 from callcenter.data.crypto import FieldCipher, Undecryptable
 from callcenter.data.quality.rules import label, masked
+from callcenter.errors import CallcenterError
 from callcenter.masking import mask_id_card, mask_phone
 from callcenter.storage.schema import DataCorrection, TicketHistory
 from callcenter.tickets.service import get as get_ticket
@@ -36,7 +37,8 @@ TIME_FIELDS = ("closed_at", "received_at")
 CORRECTABLE = frozenset((*TEXT_FIELDS, *TIME_FIELDS, "id_card"))
 
 
-class CorrectionError(Exception):
+class CorrectionError(CallcenterError):
+    status = 400
     error_id = "data.correction"
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, func, or_, select
 
 from callcenter.data.catalog import export_stamp, export_watermark
 from callcenter.data.quality.rules import DIMENSIONS
+from callcenter.errors import CallcenterError
 from callcenter.storage.database import Database
 from callcenter.storage.schema import QualityIssue, QualityRun
 
@@ -25,7 +26,8 @@ ISSUES_HEADER = ("工单", "字段", "规则", "维度", "问题", "值（已脱
 MODE_LABELS = {"full": "全量", "incremental": "增量"}
 
 
-class ReportError(LookupError):
+class ReportError(CallcenterError, LookupError):
+    status = 404
     error_id = "data.quality.report"
 
 

@@ -41,6 +41,7 @@ from callcenter.data.quality.rules import (
     in_order,
     scan_duplicates,
 )
+from callcenter.errors import CallcenterError
 from callcenter.storage.database import Database
 from callcenter.storage.schema import (
     Base,
@@ -66,8 +67,9 @@ _ISSUES = QualityIssue.__table__
 _TICKETS = Ticket.__table__
 
 
-class QualityRunError(Exception):
-    error_id = "data.quality"
+class QualityRunError(CallcenterError):
+    status = 409
+    error_id = "data.quality.run"
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,8 @@ CORE = (
     "text",
 )
 # What the core may import: the standard library's pure modules, the core itself, the pure
-# day calendar of ivr/ and jieba (word segmentation, in memory).
+# day calendar of ivr/, the engine's error base (a leaf importing only typing) and jieba
+# (word segmentation, in memory).
 ALLOWED = frozenset(
     {
         "__future__",
@@ -38,6 +39,7 @@ ALLOWED = frozenset(
         "zoneinfo",
         "jieba",
         "ivr.workdays",
+        "callcenter.errors",
     }
     | {f"callcenter.tickets.{name}" for name in CORE}
 )
