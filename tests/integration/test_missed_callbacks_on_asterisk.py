@@ -15,7 +15,7 @@ import pytest
 
 from callcenter.masking import mask_phone
 from tests.integration.harness import Center, closed_wav, tone_levels, wait_until
-from tests.integration.test_agent_phones_on_asterisk import metric, wallboard
+from tests.integration.test_agent_phones_on_pbx import metric, wallboard
 from tests.integration.test_callbacks_on_pbx import (
     _callbacks,
     _called_back,
