@@ -131,8 +131,8 @@ class AsrConfig:
     model_dir: str = ""
     workers: int = 1
     max_attempts: int = 3
-    # host:port of the engine's AudioSocket server for live transcription, as the PBX
-    # reaches it ("" = no live transcription).
+    # host:port of the engine's live-audio listener (TCP and/or UDP, as each node's kind
+    # carries it), as the PBX reaches it ("" = no live transcription).
     live_address: str = ""
     live_streams: int = 8
 

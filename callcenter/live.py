@@ -16,7 +16,7 @@ from callcenter import domain
 from callcenter.asr.live import LiveTranscriptionServer
 from callcenter.asr.transcriber import Partial, Segment, Transcriber
 from callcenter.bus import Bus, Subscription
-from callcenter.pbx.base import LiveAudioDecoder
+from callcenter.pbx.base import LiveAudioListener
 
 log = logging.getLogger(__name__)
 LEGS = ("caller", "agent")
@@ -41,7 +41,7 @@ class LiveTranscription:
     start_stream: Callable[[str, str, str, str], None]  # call_id, leg, address, stream id
     transcriber: Callable[[], Transcriber]  # loads the model (called once, in a thread)
     address: str
-    decoder: LiveAudioDecoder  # how the PBX frames the audio it streams (its wing says)
+    listener: LiveAudioListener  # how the PBX carries the audio it streams (its wing says)
     max_streams: int = 8
     calls: dict[str, CallView] = field(default_factory=dict)
     server: LiveTranscriptionServer | None = None
@@ -54,7 +54,7 @@ class LiveTranscription:
             host=host,
             port=int(port),
             max_streams=self.max_streams,
-            decoder=self.decoder,
+            listener=self.listener,
         )
         await self.server.start()
         log.info("live transcription listening on %s", self.address)

@@ -41,7 +41,7 @@ from callcenter.live_figures.model import LiveFigures
 from callcenter.outbound import callback_store
 from callcenter.outbound.surveys import SurveyDialer
 from callcenter.pbx.base import PbxDriver
-from callcenter.pbx.registry import wing
+from callcenter.pbx.registry import live_listener, wing
 from callcenter.queue_log import Member, QueueLogWriter, queue_start_line
 from callcenter.recordings.indexer import RecordingIndexer
 from callcenter.recordings.retention import purge
@@ -227,7 +227,7 @@ class Service:
             start_stream=lambda *args: None,  # the runtime's, once it exists
             transcriber=lambda: self._preloaded or Transcriber(path),
             address=asr.live_address,
-            decoder=wing(self.config.nodes[0].kind).live_audio(),
+            listener=live_listener(node.kind for node in self.config.nodes),
             max_streams=asr.live_streams,
         )
 

@@ -1,19 +1,21 @@
 """Live transcription of call audio that the PBX streams to the engine (`stream_audio`).
 
-The PBX opens one TCP connection per channel leg; the wing's `LiveAudioDecoder` (how that PBX
-frames it, callcenter/pbx/) turns each into a `StreamStarted` (the stream id given to
-stream_audio) followed by `AudioChunk`s of 16-bit mono PCM, ending when the leg does.
+The PBX opens one stream per channel leg; the wing's `LiveAudioListener` (how that PBX carries
+it, callcenter/pbx/: a TCP connection, a SIP call with RTP media) turns each into a
+`StreamStarted` (the stream id given to stream_audio) followed by `AudioChunk`s of 16-bit mono
+PCM, ending when the leg does.
 
-`LiveTranscriptionServer` accepts those connections. The engine announces each stream first
-with `expect(uuid, call_id, speaker)`; an unannounced UUID is still transcribed, as call
-``uuid`` and speaker ``"unknown"``. Every connection gets its own `StreamingSession`; audio is
+`LiveTranscriptionServer` receives those streams through the listener. The engine announces each
+stream first with `expect(uuid, call_id, speaker)`; an unannounced UUID is still transcribed, as
+call ``uuid`` and speaker ``"unknown"``. Every stream gets its own `StreamingSession`; audio is
 gathered into `CHUNK_SECONDS` pieces (the chunking `Transcriber.transcribe` uses, so a stream
 decodes like the same audio as a file) and decoded in a thread pool, one piece in flight per
-stream. While a piece decodes the socket is not read: a slow decoder drops nothing, it slows the
-sender down through TCP flow control. Each `Partial` and `Segment` goes to
-``on_result(call_id, speaker, result)`` on the event loop, in order; at hangup or EOF the
-session is finished and its last segments reported too. Final segments are also kept per call
-(`final_segments`, both speakers ordered by time) until `forget(call_id)`.
+stream. While a piece decodes the stream is not read: over TCP a slow decoder drops nothing, it
+slows the sender down through flow control (RTP datagrams wait in the listener's queue). Each
+`Partial` and `Segment` goes to ``on_result(call_id, speaker, result)`` on the event loop, in
+order; at hangup or EOF the session is finished and its last segments reported too. Final
+segments are also kept per call (`final_segments`, both speakers ordered by time) until
+`forget(call_id)`.
 
 Reproducibility: Kaldi draws from libc ``rand()`` while decoding (see `reseed`). A stream that
 starts while no other stream is decoding reseeds first, so it gives exactly the text a batch
@@ -27,12 +29,11 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
 import functools
 import itertools
 import logging
 import uuid as uuid_mod
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -44,7 +45,7 @@ from callcenter.asr.transcriber import (
     Transcriber,
     reseed,
 )
-from callcenter.pbx.base import LiveAudioDecoder, LiveAudioError, StreamStarted
+from callcenter.pbx.base import LiveAudio, LiveAudioError, LiveAudioListener, StreamStarted
 
 log = logging.getLogger(__name__)
 
@@ -87,13 +88,13 @@ class _Stream:
 
 
 class LiveTranscriptionServer:
-    """An asyncio TCP server reading streams with `decoder`; transcribes every stream live.
+    """Receives streams through `listener`; transcribes every stream live.
 
     ``transcriber_factory`` is a loaded `Transcriber` or a callable that loads one (called once,
     in a thread, by `start`). ``on_result(call_id, speaker, result)`` runs on the event loop for
     every `Partial` and `Segment`; an exception it raises is logged and ignored.
     ``on_stream_end(call_id, speaker)``, if given, runs on the loop after a stream's last result.
-    At most ``max_streams`` connections are served at once; more are closed at once (logged).
+    At most ``max_streams`` streams are served at once; more are ended at once (logged).
     """
 
     def __init__(
@@ -104,7 +105,7 @@ class LiveTranscriptionServer:
         port: int = 0,
         max_streams: int = 8,
         *,
-        decoder: LiveAudioDecoder,
+        listener: LiveAudioListener,
         on_stream_end: StreamCallback | None = None,
         chunk_seconds: float = CHUNK_SECONDS,
         close_timeout: float = 30.0,
@@ -118,18 +119,17 @@ class LiveTranscriptionServer:
             transcriber_factory if isinstance(transcriber_factory, Transcriber) else None
         )
         self._on_result = on_result
-        self._decode = decoder
+        self._listener = listener
         self._on_stream_end = on_stream_end
         self.host = host
         self._requested_port = port
         self.max_streams = max_streams
         self.chunk_seconds = chunk_seconds
         self.close_timeout = close_timeout
-        self._server: asyncio.Server | None = None
+        self._started = False
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._expected: dict[str, tuple[str, str]] = {}
         self._streams: dict[int, _Stream] = {}
-        self._writers: dict[int, asyncio.StreamWriter] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._finals: dict[str, list[Segment]] = {}
         self._numbers = itertools.count(1)
@@ -141,13 +141,13 @@ class LiveTranscriptionServer:
 
     @property
     def port(self) -> int:
-        """The bound TCP port (known after `start`)."""
+        """The bound port (known after `start`)."""
         if self._port is None:
             raise RuntimeError("LiveTranscriptionServer.port before start()")
         return self._port
 
     async def start(self) -> None:
-        if self._server is not None:
+        if self._started:
             raise RuntimeError("LiveTranscriptionServer already started")
         self._executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=self.max_streams, thread_name_prefix="asr-live"
@@ -158,34 +158,26 @@ class LiveTranscriptionServer:
                 assert not isinstance(factory, Transcriber)
                 self._transcriber = await self._run(factory)
             self._closing = False
-            self._server = await asyncio.start_server(
-                self._accept, self.host, self._requested_port, limit=2 * 65536
-            )
+            self._port = await self._listener.start(self.host, self._requested_port, self._accept)
+            self._started = True
         except BaseException:
             executor, self._executor = self._executor, None
             executor.shutdown(wait=False)
             raise
-        sockets = self._server.sockets
-        self._port = int(sockets[0].getsockname()[1]) if sockets else self._requested_port
         log.info("live transcription listening on %s:%d", self.host, self._port)
 
     async def close(self) -> None:
         """Stop listening, end every stream (its last segments are still reported), wait."""
         self._closing = True
-        server, self._server = self._server, None
-        if server is not None:
-            server.close()  # stop listening; wait_closed() last (3.12+ waits for connections)
-        for writer in list(self._writers.values()):
-            writer.close()  # the handler sees EOF, finishes its session and reports
-        tasks = list(self._tasks)
-        if tasks:
-            _, pending = await asyncio.wait(tasks, timeout=self.close_timeout)
-            for task in pending:
-                task.cancel()
+        if self._started:
+            self._started = False
+            # the listener ends every stream; each handler finishes its session and reports
+            closing = asyncio.ensure_future(self._listener.close())
+            _, pending = await asyncio.wait({closing}, timeout=self.close_timeout)
             if pending:
-                await asyncio.wait(pending)
-        if server is not None:
-            await server.wait_closed()
+                for task in list(self._tasks):
+                    task.cancel()
+            await closing
         executor, self._executor = self._executor, None
         if executor is not None:
             await asyncio.get_running_loop().run_in_executor(None, executor.shutdown)
@@ -226,29 +218,24 @@ class LiveTranscriptionServer:
 
     # -- connections ------------------------------------------------------------------------
 
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _accept(self, peer: str, items: AsyncIterator[LiveAudio]) -> None:
+        """One stream, in the listener's task of it; returning ends the stream."""
         task = asyncio.current_task()
-        peername = writer.get_extra_info("peername")
-        peer = f"{peername[0]}:{peername[1]}" if isinstance(peername, tuple) else str(peername)
-        if self._server is None or len(self._streams) >= self.max_streams:
+        if self._closing or len(self._streams) >= self.max_streams:
             self.refused += 1
             log.warning(
-                "live audio connection from %s refused: %d streams active (max_streams=%d)",
+                "live audio stream from %s refused: %d streams active (max_streams=%d)",
                 peer,
                 len(self._streams),
                 self.max_streams,
             )
-            writer.close()
-            with contextlib.suppress(OSError):
-                await writer.wait_closed()
             return
         stream = _Stream(number=next(self._numbers), peer=peer)
         self._streams[stream.number] = stream
-        self._writers[stream.number] = writer
         if task is not None:
             self._tasks.add(task)
         try:
-            await self._serve(stream, reader)
+            await self._serve(stream, items)
         except LiveAudioError as exc:
             log.warning("%s: %s; closing it", stream.label(), exc)
         except (ConnectionError, OSError) as exc:
@@ -263,15 +250,11 @@ class LiveTranscriptionServer:
                 await self._finish(stream)
             finally:
                 del self._streams[stream.number]
-                del self._writers[stream.number]
                 if task is not None:
                     self._tasks.discard(task)
-                writer.close()
-                with contextlib.suppress(OSError):
-                    await writer.wait_closed()
 
-    async def _serve(self, stream: _Stream, reader: asyncio.StreamReader) -> None:
-        async for item in self._decode(reader, lambda: self._closing):
+    async def _serve(self, stream: _Stream, items: AsyncIterator[LiveAudio]) -> None:
+        async for item in items:
             stream.items += 1
             if isinstance(item, StreamStarted):
                 self._identify(stream, item.stream_id)

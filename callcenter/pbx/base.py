@@ -7,8 +7,7 @@ its result arrives later as an event. Every event carries the node it came from.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -304,7 +303,7 @@ class PbxDriver(Protocol):
     async def stream_audio(self, call_id: str, leg: str, address: str, stream_id: str) -> None:
         """Stream one leg's voice ("caller" or "agent") of a connected call, listen-only, to
         the engine's live-audio listener at `address` (host:port) under the UUID `stream_id`,
-        framed as the wing's `LiveAudioDecoder` reads it."""
+        carried as the wing's `LiveAudioListener` receives it."""
 
     async def emergency_transfer(self, call_id: str, line: str, mode: str) -> None:
         """Send a connected caller to an emergency line: "blind" (the agent drops off) or
@@ -359,6 +358,46 @@ class AudioChunk:
 
 
 LiveAudio = StreamStarted | AudioChunk
-# Reads one connection: its items in order, ending at the stream's end; raises LiveAudioError.
-# `closing()` is true once the listener is shutting down (a cut mid-frame is then an end).
-LiveAudioDecoder = Callable[[asyncio.StreamReader, Callable[[], bool]], AsyncIterator[LiveAudio]]
+
+# Receives one stream: the peer ("host:port") and its items, which end when the stream ends
+# (the iterator raises LiveAudioError when the sender breaks its framing).
+LiveAudioHandler = Callable[[str, AsyncIterator[LiveAudio]], Awaitable[None]]
+
+
+class LiveAudioListener(Protocol):
+    """The engine's end of stream_audio at one address, as the wing's PBX carries it."""
+
+    async def start(self, host: str, port: int, handle: LiveAudioHandler) -> int:
+        """Listen at host:port (0: any free port), pass every stream to `handle` in a task
+        of its own; returns the bound port."""
+        ...
+
+    async def close(self) -> None:
+        """Stop listening, end every stream (its items end), wait for their handlers."""
+        ...
+
+
+class LiveAudioListeners:
+    """Several wings' listeners at one address (a center with nodes of several kinds): each
+    binds the same host and port (TCP and UDP apart); the first one's port is the others'."""
+
+    def __init__(self, listeners: list[LiveAudioListener]) -> None:
+        if not listeners:
+            raise ValueError("no live audio listener")
+        self.listeners = listeners
+        self._started: list[LiveAudioListener] = []
+
+    async def start(self, host: str, port: int, handle: LiveAudioHandler) -> int:
+        try:
+            for listener in self.listeners:
+                port = await listener.start(host, port, handle)
+                self._started.append(listener)
+        except BaseException:
+            await self.close()
+            raise
+        return port
+
+    async def close(self) -> None:
+        started, self._started = self._started, []
+        for listener in started:
+            await listener.close()

@@ -11,7 +11,7 @@ dialplans, which read the loaded config.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, cast
@@ -22,7 +22,7 @@ from callcenter.tomlreader import ConfigError, TableReader
 
 if TYPE_CHECKING:  # types only: the config module imports this one
     from callcenter.config import Config, PbxNode
-    from callcenter.pbx.base import LiveAudioDecoder, PbxDriver
+    from callcenter.pbx.base import LiveAudioListener, PbxDriver
 
 
 class NodeSettings(Protocol):
@@ -130,8 +130,8 @@ class Wing(Protocol):
         """The node's driver; `extensions` maps agent id -> phone extension."""
         ...
 
-    def live_audio(self) -> LiveAudioDecoder:
-        """How this PBX frames the leg audio it streams to the engine (stream_audio)."""
+    def live_audio(self) -> LiveAudioListener:
+        """A new listener for the leg audio this PBX streams to the engine (stream_audio)."""
         ...
 
     def dialplan(self, config: Config, node: PbxNode | None, action: str, out: str) -> int:
@@ -177,6 +177,17 @@ def sandbox_up(config: Config, node_name: str = "") -> Sandbox:
     """Start (or reload) the sandbox PBX of a node (default: the first), of its kind."""
     node = node_named(config, node_name)
     return wing(node.kind).sandbox_up(config, node)
+
+
+def live_listener(kinds: Iterable[str]) -> LiveAudioListener:
+    """The engine's listener for the leg audio of nodes of these kinds, each carried as its
+    wing receives it, all at one address."""
+    from callcenter.pbx.base import LiveAudioListeners
+
+    distinct = list(dict.fromkeys(kinds))
+    if len(distinct) == 1:
+        return wing(distinct[0]).live_audio()
+    return LiveAudioListeners([wing(kind).live_audio() for kind in distinct])
 
 
 def wing(kind: str) -> Wing:

@@ -50,7 +50,8 @@ SIP_PORT = CONTROL + 60  # slot 0: 25060
 AMI_PORT = CONTROL + 38
 PROXY_PORT = CONTROL + 39
 HTTP_PORT = CONTROL + 80
-LIVE_PORT = CONTROL + 90
+LIVE_PORT = CONTROL + 90  # the live-audio listener: TCP (AudioSocket) on Asterisk
+FS_LIVE_PORT = CONTROL + 91  # the FreeSWITCH center's: UDP (SIP calls with RTP)
 EMERGENCY_PORT = CONTROL + 99
 CARRIER_PORT = CONTROL + 98  # the carrier trunk's far end: where calls to citizens arrive
 SECURE_TRUNK_PORT = SIP_PORT + 262
@@ -557,8 +558,7 @@ class Center:
         )
         self.recordings_root = workdir / "recordings"
         self.asr_model = vosk_model()
-        # live transcription streams leg audio from Asterisk only (the FreeSWITCH wing says so)
-        live = "" if fs else f'live_address = "127.0.0.1:{LIVE_PORT}"\n'
+        live = f'live_address = "127.0.0.1:{FS_LIVE_PORT if fs else LIVE_PORT}"\n'
         (self.config_dir / "center.toml").write_text(
             CENTER.replace("{NODE}", FREESWITCH_NODE if fs else ASTERISK_NODE).replace(
                 "{WEBRTC}", FREESWITCH_WEBRTC if fs else ASTERISK_WEBRTC

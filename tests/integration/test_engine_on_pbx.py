@@ -119,7 +119,7 @@ def test_44190_6_1_2_2_answered_call_recorded_legs_apart_and_indexed(cc: Center)
     assert [(a["action"], a["leg"]) for a in log] == [("metadata", "all"), ("download", "caller")]
 
 
-# live transcription streams leg audio from Asterisk only: this one runs there
+@on_both_kinds
 def test_44192_7_1_3_call_transcribed_by_vosk_onto_the_ticket_it_created(
     cc: Center, tmp_path: Path
 ) -> None:

@@ -18,12 +18,13 @@ import contextlib
 import time
 import uuid
 import wave
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from functools import partial
 from pathlib import Path
 
 import pytest
 
+from callcenter.pbx.base import LiveAudio, StreamStarted
 from callcenter.pbx.freeswitch.esl import (
     EslAuthError,
     EslClient,
@@ -31,7 +32,8 @@ from callcenter.pbx.freeswitch.esl import (
     EslConnectionLost,
     EslEvent,
 )
-from callcenter.pbx.freeswitch.sandbox import Instance, ensure_root
+from callcenter.pbx.freeswitch.live_sip import USER_PREFIX, SipLiveListener
+from callcenter.pbx.freeswitch.sandbox import PROFILE, Instance, ensure_root
 from callcenter.simulation import Event, Softphone, dominant_frequency, write_tone
 from tests.integration.harness import closed_wav, tone_levels
 from tests.integration.ports import BANDS, CONTROL, SLOT
@@ -266,3 +268,96 @@ async def test_esl_client_survives_a_dropped_connection(fs: Instance) -> None:
         assert "UP" in await client.api("status")
     finally:
         await client.close()
+
+
+async def test_eavesdrop_call_streams_each_legs_own_voice_to_the_sip_listener(
+    fs: Instance, tmp_path: Path
+) -> None:
+    """stream_audio's carriage on FreeSWITCH: a call to the engine's SIP listener whose media
+    is an eavesdrop on one leg (eavesdrop_bridge_aleg: what that leg's phone sends) reaches
+    SipLiveListener; its RTP becomes the leg's voice, the other party's not mixed in."""
+    streams: dict[str, bytearray] = {}
+    ended: dict[str, asyncio.Event] = {}
+
+    async def handle(peer: str, items: AsyncIterator[LiveAudio]) -> None:
+        name = ""
+        async for item in items:
+            if isinstance(item, StreamStarted):
+                name = item.stream_id
+                streams[name] = bytearray()
+                ended[name] = asyncio.Event()
+            else:
+                assert item.rate == 8000
+                streams[name] += item.pcm
+        ended[name].set()
+
+    listener = SipLiveListener()
+    live_port = await listener.start(fs.host, 0, handle)
+    agent = Softphone(
+        f"{fs.host}:{fs.sip_port}",
+        port=PHONE_SIP,
+        accounts=[(AGENT, fs.agent_password(AGENT))],
+        play=str(write_tone(tmp_path / "agent.wav", 440)),
+        rtp_port=PHONE_RTP,
+    )
+    caller = Softphone(
+        f"{fs.host}:{fs.sip_port}",
+        port=PHONE_SIP + 1,
+        accounts=[(CALLER, "")],
+        play=str(write_tone(tmp_path / "caller.wav", 700)),
+        rtp_port=PHONE_RTP + 100,
+    )
+    client = fs.esl()
+    await client.connect()
+    seen = Recorder(client)
+    try:
+        await asyncio.to_thread(agent.wait_registered, 60)
+        await _phone_event(caller, lambda e: e.get("event") == "ready")
+        caller.call(CALLER, "12345")
+        parked = await seen.wait(
+            lambda e: e.name == "CHANNEL_PARK" and e.get("Caller-Caller-ID-Number") == CALLER,
+            "CHANNEL_PARK for the caller",
+        )
+        caller_uuid, agent_uuid = parked.uuid, str(uuid.uuid4())
+        await client.bgapi(
+            f"originate {{origination_uuid={agent_uuid},originate_timeout=60}}"
+            f"user/{AGENT}@{fs.domain} &park()"
+        )
+        await client.api(f"uuid_break {caller_uuid} all")
+        assert (await client.api(f"uuid_bridge {caller_uuid} {agent_uuid}")).startswith("+OK")
+        await _phone_event(agent, lambda e: e.get("event") == "confirmed")
+        ids = {leg: str(uuid.uuid4()) for leg in (caller_uuid, agent_uuid)}
+        for leg, stream_id in ids.items():
+            reply = await client.bgapi(
+                f"originate {{eavesdrop_bridge_aleg=true,originate_timeout=20}}"
+                f"sofia/{PROFILE}/{USER_PREFIX}{stream_id}@{fs.host}:{live_port} "
+                f"&eavesdrop({leg})"
+            )
+            assert reply.startswith("+OK"), reply
+        enough = 2 * 8000 * 3  # three seconds of each leg
+
+        def heard() -> bool:
+            return all(len(streams.get(s, b"")) >= enough for s in ids.values())
+
+        deadline = time.monotonic() + 60  # a bound for a broken run, not a timing assertion
+        while not heard():
+            assert time.monotonic() < deadline, {s: len(b) for s, b in streams.items()}
+            await asyncio.sleep(0.1)
+        caller.hangup(CALLER)
+        for stream_id in ids.values():
+            await asyncio.wait_for(ended[stream_id].wait(), 30)
+    finally:
+        await client.close()
+        seen.task.cancel()
+        agent.close()
+        caller.close()
+        await listener.close()
+    for leg, tone in ((caller_uuid, 700), (agent_uuid, 440)):
+        path = tmp_path / f"{leg}.wav"
+        with wave.open(str(path), "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(8000)
+            w.writeframes(bytes(streams[ids[leg]]))
+        freq, level = dominant_frequency(path)
+        assert abs(freq - tone) < 15 and level > 500, (leg, freq, level)

@@ -20,7 +20,7 @@ from callcenter.api.live_key import LIVE
 from callcenter.asr.transcriber import Transcriber
 from callcenter.bus import Bus
 from callcenter.live import CallView, LiveTranscription
-from callcenter.pbx.asterisk.audiosocket import decode
+from callcenter.pbx.asterisk.audiosocket import AudioSocketListener
 from callcenter.storage.database import Database
 
 Client = TestClient[Any, Any]
@@ -57,7 +57,7 @@ async def client(
     monkeypatch.delenv("CALLCENTER_API_TOKEN", raising=False)
     bus = Bus()
     live = LiveTranscription(
-        bus, bus.subscribe("live"), lambda *_: None, _no_model, "127.0.0.1:0", decode
+        bus, bus.subscribe("live"), lambda *_: None, _no_model, "127.0.0.1:0", AudioSocketListener()
     )
     app = web.Application(middlewares=[errors_middleware, auth_middleware])
     app[TICKET_DB] = database

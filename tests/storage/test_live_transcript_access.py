@@ -24,7 +24,7 @@ from callcenter.asr.transcriber import Partial, Segment, Transcriber
 from callcenter.live import CallView, LiveTranscription
 from callcenter.live_figures.model import LiveFigures
 from callcenter.pbx import base as pbx
-from callcenter.pbx.asterisk.audiosocket import decode
+from callcenter.pbx.asterisk.audiosocket import AudioSocketListener
 from callcenter.storage.database import Database
 from callcenter.storage.schema import DataAccess
 from tests.unit.fakes import Harness, caller, eventually, running_runtime
@@ -74,7 +74,12 @@ async def center(
     monkeypatch.delenv("CALLCENTER_API_TOKEN", raising=False)
     async with running_runtime() as h:
         live = LiveTranscription(
-            h.bus, h.bus.subscribe("live"), lambda *_: None, _no_model, "127.0.0.1:0", decode
+            h.bus,
+            h.bus.subscribe("live"),
+            lambda *_: None,
+            _no_model,
+            "127.0.0.1:0",
+            AudioSocketListener(),
         )
         live.server = cast(LiveTranscriptionServer, FakeServer())
         feed = LiveFeed(figures := LiveFigures(), h.runtime)

@@ -16,6 +16,7 @@ from callcenter.pbx.base import AgentContact, CallRequest
 from callcenter.pbx.freeswitch.dialplan import RenderError, RenderParams, check, render
 from callcenter.pbx.freeswitch.driver import FreeswitchDriver, join_requests, offer_outcome
 from callcenter.pbx.freeswitch.esl import EslEvent
+from callcenter.pbx.freeswitch.live_sip import SipLiveListener
 from callcenter.pbx.freeswitch.settings import FreeswitchSettings
 from callcenter.pbx.registry import wing
 from callcenter.service import ServiceOptions, build_drivers
@@ -70,9 +71,8 @@ def test_no_esl_password_is_a_config_error_naming_the_variable(
         config.nodes[0].secret()
 
 
-def test_live_audio_on_freeswitch_is_a_clear_config_error() -> None:
-    with pytest.raises(ConfigError, match="asr.live_address"):
-        wing("freeswitch").live_audio()
+def test_live_audio_on_freeswitch_is_received_as_sip_calls() -> None:
+    assert isinstance(wing("freeswitch").live_audio(), SipLiveListener)
 
 
 def test_the_rendered_xml_parses_and_carries_numbers_phones_and_fallback(tmp_path: Path) -> None:

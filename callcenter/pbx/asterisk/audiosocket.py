@@ -12,17 +12,25 @@ opens one TCP connection per channel leg and sends frames of ``type (1 byte) | p
 - ``0x00`` hangup; closing the socket means the same.
 
 `decode` turns one connection into the engine's `LiveAudio` items (callcenter/pbx/base.py);
-nothing is written back to Asterisk.
+`AudioSocketListener`, the wing's `LiveAudioListener`, is the TCP server passing every
+connection, decoded, to the engine. Nothing is written back to Asterisk.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
 
-from callcenter.pbx.base import AudioChunk, LiveAudio, LiveAudioError, StreamStarted
+from callcenter.pbx.base import (
+    AudioChunk,
+    LiveAudio,
+    LiveAudioError,
+    LiveAudioHandler,
+    StreamStarted,
+)
 
 log = logging.getLogger(__name__)
 
@@ -113,3 +121,54 @@ async def decode(
             log.warning("AudioSocket peer reported error code %s", code)
         else:
             raise LiveAudioError(f"unknown frame type 0x{kind:02x}")
+
+
+class AudioSocketListener:
+    """`LiveAudioListener` for Asterisk: a TCP server, one connection per stream. While the
+    handler of a stream does not read, neither does the socket (TCP flow control slows the
+    sender down). At `close`, connections are cut: a cut mid-frame is then a normal end."""
+
+    def __init__(self) -> None:
+        self._server: asyncio.Server | None = None
+        self._handle: LiveAudioHandler | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._closing = False
+
+    async def start(self, host: str, port: int, handle: LiveAudioHandler) -> int:
+        if self._server is not None:
+            raise RuntimeError("AudioSocketListener already started")
+        self._handle, self._closing = handle, False
+        self._server = await asyncio.start_server(self._accept, host, port, limit=2 * 65536)
+        sockets = self._server.sockets
+        return int(sockets[0].getsockname()[1]) if sockets else port
+
+    async def close(self) -> None:
+        self._closing = True
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()  # stop listening; wait_closed() last (3.12+ waits for connections)
+        for writer in list(self._writers):
+            writer.close()  # the stream's items end at the EOF
+        if self._tasks:
+            await asyncio.wait(list(self._tasks))
+        if server is not None:
+            await server.wait_closed()
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        self._writers.add(writer)
+        peername = writer.get_extra_info("peername")
+        peer = f"{peername[0]}:{peername[1]}" if isinstance(peername, tuple) else str(peername)
+        try:
+            assert self._handle is not None
+            await self._handle(peer, decode(reader, lambda: self._closing))
+        finally:
+            self._writers.discard(writer)
+            if task is not None:
+                self._tasks.discard(task)
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()

@@ -10,12 +10,12 @@ from dataclasses import replace
 
 from callcenter.config import Config, PbxNode, recordings_root
 from callcenter.paths import REPO
-from callcenter.pbx.asterisk.audiosocket import decode
+from callcenter.pbx.asterisk.audiosocket import AudioSocketListener
 from callcenter.pbx.asterisk.dialplan import RenderError, RenderParams, check_extensions, render
 from callcenter.pbx.asterisk.driver import AsteriskDriver
 from callcenter.pbx.asterisk.sandbox import Instance, ensure_root, root_dir, root_ready
 from callcenter.pbx.asterisk.settings import RECORDINGS_DIR, AsteriskSettings
-from callcenter.pbx.base import LiveAudioDecoder, PbxDriver
+from callcenter.pbx.base import LiveAudioListener, PbxDriver
 from callcenter.pbx.registry import Wing
 from callcenter.pbx.sandboxes import instance_password, write_rendered
 from callcenter.phone_secrets import phone_passwords, phones
@@ -42,8 +42,8 @@ class AsteriskWing:
             outbound_dial=s.outbound_dial,
         )
 
-    def live_audio(self) -> LiveAudioDecoder:
-        return decode
+    def live_audio(self) -> LiveAudioListener:
+        return AudioSocketListener()
 
     def dialplan(self, config: Config, node: PbxNode | None, action: str, out: str) -> int:
         return dialplan_command(config, node, action, out)

@@ -61,6 +61,7 @@ from callcenter.pbx.freeswitch.esl import (
     EslError,
     EslEvent,
 )
+from callcenter.pbx.freeswitch.live_sip import USER_PREFIX
 from callcenter.pbx.freeswitch.settings import overflow_location
 
 log = logging.getLogger(__name__)
@@ -713,14 +714,38 @@ class FreeswitchDriver:
         for call_id in call_ids:
             await self._client.api(f"db delete/{FINISHED_REALM}/{call_id}", check=False)
 
-    # --- not carried out on FreeSWITCH yet (issue 16) ------------------------------------------
-
     async def stream_audio(self, call_id: str, leg: str, address: str, stream_id: str) -> None:
-        raise PbxCapabilityError(
-            f"live audio to the ASR (stream_audio) is not available on FreeSWITCH node "
-            f"{self.node}: its modules have none that streams a channel's audio to an address "
-            "(mod_audio_fork is not part of the release); transcribe the recordings instead"
+        """A SIP call to the engine's live listener at `address` (callcenter/pbx/freeswitch/
+        live_sip.py, user live-<stream_id>) whose media is a listen-only eavesdrop on the leg:
+        eavesdrop_bridge_aleg keeps only the leg's read stream, what its own phone sends (no
+        eavesdrop_whisper_*: nothing is mixed into the call). It ends with the leg."""
+        call = self._calls.get(call_id)
+        if call is None:
+            return
+        target = call_id if leg == "caller" else call.agent_leg
+        if not target:
+            log.warning("call %s: no %s leg to stream", call_id, leg)
+            return
+        variables = ",".join(
+            [
+                "eavesdrop_bridge_aleg=true",
+                f"origination_caller_id_name=live-asr-{leg}",
+                "originate_timeout=20",
+            ]
         )
+        command = (
+            f"originate {{{variables}}}sofia/{SIP_PROFILE}/{USER_PREFIX}{stream_id}@{address} "
+            f"&eavesdrop({target})"
+        )
+        self._spawn(self._start_stream(call_id, leg, command))
+
+    async def _start_stream(self, call_id: str, leg: str, command: str) -> None:
+        try:
+            result = await self._client.bgapi(command, check=False)
+        except EslError as exc:
+            result = f"-ERR {exc}"
+        if not result.startswith("+OK"):
+            log.warning("call %s: the %s leg's live stream: %s", call_id, leg, result.strip())
 
     async def emergency_transfer(self, call_id: str, line: str, mode: str) -> None:
         """Blind or three-way to an emergency line (callcenter/pbx/freeswitch/emergency.py)."""

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from callcenter.config import Config, PbxNode, recordings_root
 from callcenter.paths import REPO
-from callcenter.pbx.base import LiveAudioDecoder, PbxDriver
+from callcenter.pbx.base import LiveAudioListener, PbxDriver
 from callcenter.pbx.freeswitch.dialplan import (
     DIALPLAN_PARTS,
     RenderError,
@@ -22,12 +22,12 @@ from callcenter.pbx.freeswitch.dialplan import (
 )
 from callcenter.pbx.freeswitch.driver import FreeswitchDriver
 from callcenter.pbx.freeswitch.esl import EslError
+from callcenter.pbx.freeswitch.live_sip import SipLiveListener
 from callcenter.pbx.freeswitch.sandbox import Instance, ensure_root, root_dir, root_ready
 from callcenter.pbx.freeswitch.settings import RECORDINGS_DIR, FreeswitchSettings
 from callcenter.pbx.registry import Wing
 from callcenter.pbx.sandboxes import instance_password, write_rendered
 from callcenter.phone_secrets import phone_passwords, phones
-from callcenter.tomlreader import ConfigError
 
 
 def settings_of(node: PbxNode) -> FreeswitchSettings:
@@ -51,13 +51,8 @@ class FreeswitchWing:
             extensions=extensions,
         )
 
-    def live_audio(self) -> LiveAudioDecoder:
-        raise ConfigError(
-            "center.toml",
-            "asr.live_address",
-            "live transcription is not available with a FreeSWITCH node yet "
-            "(the leg audio stream is built for Asterisk only): leave asr.live_address empty",
-        )
+    def live_audio(self) -> LiveAudioListener:
+        return SipLiveListener()
 
     def dialplan(self, config: Config, node: PbxNode | None, action: str, out: str) -> int:
         return dialplan_command(config, node, action, out)

@@ -25,7 +25,7 @@ import pytest
 from callcenter.asr.audio import read_wav, select_channel
 from callcenter.asr.live import LiveTranscriptionServer, canonical_uuid
 from callcenter.asr.transcriber import Partial, Segment, Transcriber
-from callcenter.pbx.asterisk.audiosocket import decode, frame
+from callcenter.pbx.asterisk.audiosocket import AudioSocketListener, frame
 from tools.asr_cer import cer
 
 if TYPE_CHECKING:
@@ -193,7 +193,7 @@ async def server(
         recorder.on_result,
         max_streams=3,
         on_stream_end=recorder.on_stream_end,
-        decoder=decode,
+        listener=AudioSocketListener(),
     )
     await live.start()
     try:
@@ -478,7 +478,7 @@ async def test_close_finishes_open_streams(speech: Speech, transcriber: Transcri
         lambda: transcriber,
         recorder.on_result,
         on_stream_end=recorder.on_stream_end,
-        decoder=decode,
+        listener=AudioSocketListener(),
     )
     await live.start()
     stream_uuid = uuid.uuid4()
@@ -501,7 +501,7 @@ def test_framing_helpers() -> None:
     with pytest.raises(ValueError):
         frame(0x10, bytes(70000))
     server = LiveTranscriptionServer(
-        lambda: pytest.fail("not started"), lambda *_: None, decoder=decode
+        lambda: pytest.fail("not started"), lambda *_: None, listener=AudioSocketListener()
     )
     with pytest.raises(ValueError):
         server.expect("not-a-uuid", "call", "caller")
