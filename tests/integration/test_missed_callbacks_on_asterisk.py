@@ -110,7 +110,7 @@ def test_caller_who_gave_up_is_called_back_when_an_agent_is_free(cc: Center) -> 
 
         # counted: the wallboard (since this engine started) and /metrics
         board = wait_until(
-            lambda: (b := wallboard())["missed_callbacks"]["called_back"] == 1 and b,
+            lambda: (b := wallboard(cc))["missed_callbacks"]["called_back"] == 1 and b,
             60,
             "the wallboard's missed-call figures",
         )
