@@ -10,10 +10,14 @@ from pathlib import Path
 
 from callcenter.config import FILE_MODELS
 from callcenter.config_models import FileModel, json_schema
+from callcenter.decisions.settings import DecisionsFile
+from callcenter.staffing.settings import StaffingFile
 
 # Every config file with a model: the center's (load_config) and the features' own.
 MODELS: dict[str, type[FileModel]] = {
     **FILE_MODELS,
+    "decisions.toml": DecisionsFile,
+    "staffing.toml": StaffingFile,
 }
 
 
