@@ -11,6 +11,7 @@ from pathlib import Path
 from callcenter.config import FILE_MODELS
 from callcenter.config_models import FileModel, json_schema
 from callcenter.decisions.settings import DecisionsFile
+from callcenter.reports.schedule import ReportsFile
 from callcenter.staffing.settings import StaffingFile
 
 # Every config file with a model: the center's (load_config) and the features' own.
@@ -18,6 +19,7 @@ MODELS: dict[str, type[FileModel]] = {
     **FILE_MODELS,
     "decisions.toml": DecisionsFile,
     "staffing.toml": StaffingFile,
+    "reports.toml": ReportsFile,
 }
 
 
