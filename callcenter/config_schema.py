@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from callcenter.alerts.settings import AlertsFile
 from callcenter.config import FILE_MODELS
 from callcenter.config_models import FileModel, json_schema
 from callcenter.decisions.settings import DecisionsFile
@@ -20,6 +21,7 @@ MODELS: dict[str, type[FileModel]] = {
     "decisions.toml": DecisionsFile,
     "staffing.toml": StaffingFile,
     "reports.toml": ReportsFile,
+    "alerts.toml": AlertsFile,
 }
 
 
