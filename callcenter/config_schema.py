@@ -12,6 +12,7 @@ from callcenter.alerts.settings import AlertsFile
 from callcenter.config import FILE_MODELS
 from callcenter.config_models import FileModel, json_schema
 from callcenter.decisions.settings import DecisionsFile
+from callcenter.knowledge_base.seed import SeedFile
 from callcenter.reports.schedule import ReportsFile
 from callcenter.staffing.settings import StaffingFile
 
@@ -22,6 +23,7 @@ MODELS: dict[str, type[FileModel]] = {
     "staffing.toml": StaffingFile,
     "reports.toml": ReportsFile,
     "alerts.toml": AlertsFile,
+    "knowledge_base_seed.toml": SeedFile,
 }
 
 
