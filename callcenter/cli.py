@@ -93,10 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     dialplan = sub.add_parser(
-        "dialplan", help="render or check the dialplan of the first node's PBX kind"
+        "dialplan", help="render or check the dialplan of a node, for its PBX kind"
     )
     dialplan.add_argument("action", choices=["render", "check"])
     dialplan.add_argument("--out", default="", help="directory for rendered files")
+    dialplan.add_argument("--node", default="", help="node name from config (default: the first)")
 
     agents_cmd = sub.add_parser(
         "agents",
@@ -192,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "token":
             return token_command(args.name, args.role, args.department)
         if args.command == "dialplan":
-            return dialplan_command(config, args.action, args.out)
+            return dialplan_command(config, args.action, args.out, args.node)
         if args.command == "agents":
             return agents_secrets_command(config, args.action)
         if args.command == "pbx":
@@ -344,13 +345,15 @@ def agents_secrets_command(config: Config, action: str) -> int:
     return 0
 
 
-def dialplan_command(config: Config, action: str, out: str) -> int:
-    """Render or check through the wing of the first node's kind (the default kind's when
-    the config has no node: a check needs none)."""
+def dialplan_command(config: Config, action: str, out: str, node_name: str = "") -> int:
+    """Render or check the named node's dialplan (default: the first node's) through the wing
+    of its kind (the default kind's when the config has no node: a check needs none)."""
     if action != "check" and not config.nodes:
         raise ConfigError("center.toml", "pbx.nodes", NO_PBX)
-    kind = config.nodes[0].kind if config.nodes else DEFAULT_KIND
-    return wing(kind).dialplan(config, action, out)
+    if not config.nodes:
+        return wing(DEFAULT_KIND).dialplan(config, None, action, out)
+    node = node_named(config, node_name)
+    return wing(node.kind).dialplan(config, node, action, out)
 
 
 def pbx_command(config: Config, action: str, node_name: str, rest: list[str]) -> int:

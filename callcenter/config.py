@@ -14,7 +14,7 @@ import ipaddress
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Union
@@ -742,6 +742,8 @@ def load_config(directory: str | Path, need_pbx: bool = False) -> Config:
     nodes = [n.node() for n in center.pbx.nodes]
     if center_file is not None:
         _check_center(report, file("center.toml"), center_file, nodes)
+        if center_file.pbx.proxy is not None:
+            nodes = _behind_proxy(report, file("center.toml"), center_file.pbx.nodes, nodes)
         if need_pbx and not nodes and (src / "center.toml").exists():
             report.error(file("center.toml"), "pbx.nodes", NO_PBX)
     by_did: dict[str, NumberEntry] = {}
@@ -766,7 +768,9 @@ def load_config(directory: str | Path, need_pbx: bool = False) -> Config:
             _check_webrtc(report, file("center.toml"), center_file.webrtc, agents_file.agent)
     queue = queue_file or QueueFile()
     if queue_file is not None:
-        _check_queue(report, file("queue.toml"), queue_file, by_did if numbers_file else None)
+        _check_queue(
+            report, file("queue.toml"), queue_file, by_did if numbers_file else None, nodes
+        )
     trunks = trunks_file or TrunksFile()
     if trunks_file is not None:
         _check_trunks(report, file("trunks.toml"), trunks_file)
@@ -849,6 +853,30 @@ def _check_center(report: Report, file: str, c: CenterFile, nodes: list[PbxNode]
             )
 
 
+def _behind_proxy(
+    report: Report, file: str, keys: Sequence[NodeKeys], nodes: list[PbxNode]
+) -> list[PbxNode]:
+    """The nodes behind [pbx.proxy], where the agents' phones register: a node that does not
+    set `agent_dial` dials them through the proxy (its kind's way, whatever the kind), and one
+    that sets its kind's dial of a phone registered on the node itself is a mistake (no phone
+    registers there)."""
+    behind: list[PbxNode] = []
+    for i, (table, node) in enumerate(zip(keys, nodes, strict=True)):
+        kind = KINDS[node.kind]
+        if "agent_dial" not in table.model_fields_set:
+            node = replace(node, settings=node.settings.with_agent_dial(kind.proxy_dial))
+        elif node.settings.agent_dial == kind.default.agent_dial:
+            report.error(
+                file,
+                f"pbx.nodes[{i}].agent_dial",
+                f"{node.settings.agent_dial!r} dials a phone registered on node {node.name}, "
+                "but behind [pbx.proxy] the phones register on the proxy: dial them through "
+                f"it ({kind.proxy_dial!r}, the default there) or leave agent_dial out",
+            )
+        behind.append(node)
+    return behind
+
+
 def _check_agents(report: Report, file: str, a: AgentsFile) -> None:
     """Distinct agent ids, and one extension per phone among agents and supervisors."""
     _unique(report, file, "agent", a.agent, "id", "duplicate agent id")
@@ -876,9 +904,20 @@ def _check_webrtc(
 
 
 def _check_queue(
-    report: Report, file: str, q: QueueFile, by_did: Mapping[str, NumberEntry] | None
+    report: Report,
+    file: str,
+    q: QueueFile,
+    by_did: Mapping[str, NumberEntry] | None,
+    nodes: Sequence[PbxNode],
 ) -> None:
-    """A priority rule's list and DID exist; a named queue's name and skills are its own."""
+    """A priority rule's list and DID exist; a named queue's name and skills are its own;
+    overflow targets are ones every node takes."""
+    for key, target in [("queue.overflow_target", q.queue.overflow_target)] + [
+        (f"queue.queues[{i}].overflow_target", named.overflow_target)
+        for i, named in enumerate(q.queue.queues)
+    ]:
+        if target is not None and (message := _overflow_target(target, by_did, nodes)):
+            report.error(file, key, message)
     for i, rule in enumerate(q.queue.priority):
         if rule.rule == "caller_list" and rule.list not in q.lists:
             report.error(
@@ -900,6 +939,25 @@ def _check_queue(
                 )
             else:
                 owner[skill] = named.name
+
+
+def _overflow_target(
+    target: str, dids: Collection[str] | None, nodes: Sequence[PbxNode]
+) -> str | None:
+    """A queue's overflow target: "" (the timeout route), a number of numbers.toml (every
+    PBX kind sends the caller to that number's entry), or a location in the own form of the
+    kind of every node (Asterisk "context,exten,priority", FreeSWITCH "EXTENSION XML
+    CONTEXT"). `dids` None: numbers.toml has mistakes of its own, so any number passes."""
+    if not target or (target in dids if dids is not None else target.isdigit()):
+        return None
+    problems = {
+        form for node in nodes if (form := KINDS[node.kind].overflow_target(target)) is not None
+    }
+    if not problems:
+        return None
+    return f"{target!r} is neither a number of numbers.toml nor, " + "; nor, ".join(
+        sorted(problems)
+    )
 
 
 def _named_queues(q: QueueKeys, policy: QueuePolicy) -> tuple[NamedQueue, ...]:

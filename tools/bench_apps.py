@@ -32,7 +32,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from callcenter.alerts.evaluate import evaluate, percentile  # noqa: E402
+from callcenter.alerts.evaluate import delay_percentile, evaluate  # noqa: E402
 from callcenter.alerts.settings import load_alerts  # noqa: E402
 from callcenter.analytics.bench import bench as bench_analytics  # noqa: E402
 from callcenter.data.crypto import FILE_ENV, write_key_file  # noqa: E402
@@ -94,7 +94,7 @@ def alerts_rows(url: str, truth: Path) -> tuple[list[Row], dict[str, Any]]:
         found, result = evaluate(db, truth, load_alerts(CONFIG), load_ticket_settings(CONFIG))
     finally:
         db.close()
-    p50, p95 = percentile(result.seconds, 0.5), percentile(result.seconds, 0.95)
+    p50, p95 = delay_percentile(result.seconds, 50), delay_percentile(result.seconds, 95)
     figures = {
         "tickets": result.tickets,
         "replay_seconds": round(time.perf_counter() - started, 1),

@@ -20,8 +20,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from callcenter.data.crypto import FILE_ENV, write_key_file  # noqa: E402
-from callcenter.live_figures.model import percentile  # noqa: E402
 from callcenter.paths import REPO  # noqa: E402
+from callcenter.percentile import percentile  # noqa: E402
 
 # the engine's queue in both benchmarks: longest idle, no wrap-up, no backoff, callers never
 # give up; and the agents, logged in at start
@@ -155,7 +155,7 @@ def table(engine: PhaseResult, base: PhaseResult, baseline: str, pbx: str) -> li
     """The markdown comparison: engine vs `baseline` (app_queue, mod_callcenter) on `pbx`."""
 
     def ms(values: list[float], q: float) -> float:
-        return 1000 * percentile(values, q)
+        return 1000 * (percentile(values, q) or 0.0)
 
     rows = [
         ("completed calls", engine.completed, base.completed, False, "{:d}"),

@@ -35,10 +35,10 @@ from panoramisk.message import Message  # noqa: E402
 
 from callcenter import trace  # noqa: E402
 from callcenter.config import load_config  # noqa: E402
-from callcenter.live_figures.model import percentile  # noqa: E402
 from callcenter.paths import REPO  # noqa: E402
 from callcenter.pbx.asterisk.dialplan import QueueSpec  # noqa: E402
 from callcenter.pbx.asterisk.sandbox import Instance, ensure_root  # noqa: E402
+from callcenter.percentile import percentile  # noqa: E402
 from callcenter.simulation import Sipp  # noqa: E402
 from tools.bench_common import (  # noqa: E402
     QUEUE_TOML,
@@ -275,7 +275,7 @@ def stage_table(o: Observation, marks: dict[str, dict[str, float]]) -> list[str]
                 values.append(1000 * (times[end] - times[start]))
         if not values:
             continue
-        cells = " | ".join(f"{percentile(values, q):.1f}" for q in (50, 90, 99, 100))
+        cells = " | ".join(f"{percentile(values, q) or 0.0:.1f}" for q in (50, 90, 99, 100))
         out.append(f"| {label} | {len(values)} | {cells} |")
     out.append(f"(offers the driver kept until the caller reached cc-hold: {held})")
     return out

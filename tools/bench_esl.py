@@ -25,19 +25,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from callcenter.pbx.freeswitch.esl import EslClient, _read_message  # noqa: E402
 from callcenter.pbx.freeswitch.sandbox import Instance, ensure_root  # noqa: E402
+from tests.integration.ports import CONTROL  # noqa: E402  (the slot's, as the test harness)
 
 SUBCLASS = "cc::bench"
-_OFFSETS = {0: 0, 1: -10_000, 2: -5_000, 3: -15_000, 4: -20_000}  # as the test harness
-OFFSET = _OFFSETS[int(os.environ.get("CALLCENTER_IT_SLOT", "0") or "0")]
 
 
 def instance() -> Instance:
     return Instance(
         name="bench",
-        sip_port=25510 + OFFSET,
-        esl_port=25522 + OFFSET,
-        rtp_start=25900 + OFFSET,
-        rtp_end=25999 + OFFSET,
+        sip_port=CONTROL + 510,
+        esl_port=CONTROL + 522,
+        rtp_start=CONTROL + 900,
+        rtp_end=CONTROL + 999,
         root=ensure_root(),
     )
 

@@ -22,10 +22,10 @@ FreeSWITCH and of the engine; then engine/mod_callcenter ratios.
     python tools/bench_fs.py --agents 10 --calls 60 --rate 6 --only heavy
     python tools/bench_fs.py --baseline-only        # mod_callcenter alone (no engine phase)
 
-Ports: the integration slot's band (CALLCENTER_IT_SLOT, as the test harness): SIP 25050,
-ESL 25051, engine HTTP 25052, sipp 25053-25056 (RTP 25330/25340), FreeSWITCH RTP
-26000-26999 (the harness Asterisk's range: not while the slot's tests run), all + the slot's
-offset.
+Ports: the integration slot's bands (CALLCENTER_IT_SLOT, tests/integration/ports.py, as the
+test harness); in slot 0 SIP 25050, ESL 25051, engine HTTP 25052, sipp 25053-25056 (RTP
+25330/25340), FreeSWITCH RTP 26000-26999 (the harness Asterisk's range: not while the slot's
+tests run; 400 ports in slots 1-4).
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ from callcenter.pbx.freeswitch.esl import EslEvent  # noqa: E402
 from callcenter.pbx.freeswitch.sandbox import Instance, ensure_root  # noqa: E402
 from callcenter.pbx.freeswitch.wing import instance_for  # noqa: E402
 from callcenter.simulation import Sipp  # noqa: E402
+from tests.integration.ports import BANDS, CONTROL, SLOT  # noqa: E402
 from tools.bench_common import (  # noqa: E402
     QUEUE_TOML,
     EngineProcess,
@@ -60,14 +61,11 @@ from tools.bench_common import (  # noqa: E402
     table,
 )
 
-_OFFSETS = {0: 0, 1: -10_000, 2: -5_000, 3: -15_000, 4: -20_000}  # as the test harness
-SLOT = int(os.environ.get("CALLCENTER_IT_SLOT", "0") or "0")
-if SLOT not in _OFFSETS:
-    raise SystemExit(f"CALLCENTER_IT_SLOT must be one of {sorted(_OFFSETS)}, not {SLOT}")
-OFFSET = _OFFSETS[SLOT]
-SIP, ESL, HTTP, SIPP = 25050 + OFFSET, 25051 + OFFSET, 25052 + OFFSET, 25053 + OFFSET
-SIPP_RTP = 25330 + OFFSET
-RTP = (26000 + OFFSET, 26999 + OFFSET)  # the harness Asterisk's: not while the slot's tests run
+SIP, ESL, HTTP, SIPP = CONTROL + 50, CONTROL + 51, CONTROL + 52, CONTROL + 53
+SIPP_RTP = CONTROL + 330
+# the harness Asterisk's range (not while the slot's tests run): 1000 ports in slot 0, 400 in
+# the others
+RTP = (BANDS["rtp"].start, BANDS["rtp"].stop - 1)
 ENGINE_DID, BASELINE_DID = "12345", "19999"
 QUEUE = "bench"
 AGENT_CONTEXT = "bench-agent"

@@ -39,8 +39,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from callcenter.config import Config  # noqa: E402
 from callcenter.pbx.asterisk.sandbox import Instance  # noqa: E402
 from callcenter.pbx.kamailio.proxy import ProxySandbox, node_states  # noqa: E402
-from tests.integration.harness import OFFSET, wait_until  # noqa: E402
+from tests.integration.harness import PHONE_RTP, wait_until  # noqa: E402
 from tests.integration.nodes import NODE_NAMES, PROXY_SIP, SIP, make_config  # noqa: E402
+from tests.integration.ports import CONTROL  # noqa: E402
 
 BENCH_EXTEN = "600"
 LOCAL_DIALPLAN = f"""
@@ -49,8 +50,8 @@ exten => {BENCH_EXTEN},1,Answer()
  same => n,MusicOnHold(default)
 """
 SCENARIO = Path(__file__).resolve().parent / "sipp" / "bench_call.xml"
-SIPP_PORT = 25460 + OFFSET
-SIPP_MEDIA = 29980 + OFFSET
+SIPP_PORT = CONTROL + 460
+SIPP_MEDIA = PHONE_RTP + 980
 
 
 @dataclasses.dataclass

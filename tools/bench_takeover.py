@@ -30,6 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from callcenter.percentile import percentile  # noqa: E402
 from tests import private_postgres  # noqa: E402
 from tests.integration.harness import Center, Engine  # noqa: E402
 from tests.integration.pair import (  # noqa: E402
@@ -38,13 +39,6 @@ from tests.integration.pair import (  # noqa: E402
     one_takeover,
     start_standby,
 )
-
-
-def percentile(values: list[float], share: float) -> float:
-    """Nearest rank."""
-    ordered = sorted(values)
-    rank = max(1, -(-int(share * 100) * len(ordered) // 100))
-    return ordered[rank - 1]
 
 
 def restarted(engine: Engine) -> Engine:
@@ -110,11 +104,11 @@ def main() -> int:
             pg.stop()
     print(f"{'kill -> first offer':24} {'p50':>7} {'p95':>7}  rounds")
     for name, values in (("restart (baseline)", base), ("standby takeover", ha)):
-        p50, p95 = statistics.median(values), percentile(values, 0.95)
+        p50, p95 = statistics.median(values), percentile(values, 95) or 0.0
         print(f"{name:24} {p50:6.2f}s {p95:6.2f}s  {len(values)}")
     print(
         f"ratio takeover/restart: p50 {statistics.median(ha) / statistics.median(base):.2f}, "
-        f"p95 {percentile(ha, 0.95) / percentile(base, 0.95):.2f}"
+        f"p95 {(percentile(ha, 95) or 0.0) / (percentile(base, 95) or 1.0):.2f}"
     )
     return 0
 

@@ -22,6 +22,7 @@ from sqlalchemy import select
 
 from callcenter.alerts.engine import AlertEngine, Finding, Names, TicketFacts
 from callcenter.alerts.settings import AlertSettings
+from callcenter.percentile import percentile
 from callcenter.storage.database import Database
 from callcenter.storage.schema import RefGrid, Ticket
 from callcenter.synthetic.truth import read_events
@@ -178,11 +179,10 @@ def evaluate(
     return score(result.warnings, read_events(truth_dir), days), result
 
 
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+def delay_percentile(seconds: list[float], pct: float) -> float:
+    """The nearest-rank percentile of the detection delays (seconds; nan when none)."""
+    found = percentile(seconds, pct)
+    return float("nan") if found is None else found
 
 
 def table(score: Score, result: Replay) -> str:
@@ -194,7 +194,7 @@ def table(score: Score, result: Replay) -> str:
     ]
     for kind, (hit, total) in sorted(score.by_kind.items()):
         lines.append(f"{'  ' + kind:<34}{hit} / {total}")
-    p50, p95 = percentile(result.seconds, 0.5), percentile(result.seconds, 0.95)
+    p50, p95 = delay_percentile(result.seconds, 50), delay_percentile(result.seconds, 95)
     lines += [
         f"{'delay from onset p50 / p95 (min)':<34}"
         f"{score.delay(0.5) / 60:.1f} / {score.delay(0.95) / 60:.1f}",

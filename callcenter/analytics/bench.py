@@ -4,7 +4,6 @@ rankings (topic, street), each over the last 30 days of data, as p50/p95 millise
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,15 +14,11 @@ from sqlalchemy.engine import Connection
 
 from callcenter.analytics import hotspots, scorecard
 from callcenter.analytics.sql import DAY, Period, in_period, tune
+from callcenter.percentile import percentile
 from callcenter.storage.database import Database
 from callcenter.storage.schema import Ticket
 
 REPO_CONFIG = Path(__file__).resolve().parents[2] / "config"
-
-
-def _quantile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
 def _time(work: Callable[[], object], runs: int) -> dict[str, float]:
@@ -35,8 +30,8 @@ def _time(work: Callable[[], object], runs: int) -> dict[str, float]:
         took.append((time.perf_counter() - started) * 1000.0)
     return {
         "runs": runs,
-        "p50_ms": round(_quantile(took, 0.5), 1),
-        "p95_ms": round(_quantile(took, 0.95), 1),
+        "p50_ms": round(percentile(took, 50) or 0.0, 1),
+        "p95_ms": round(percentile(took, 95) or 0.0, 1),
         "max_ms": round(max(took), 1),
     }
 

@@ -92,7 +92,8 @@ def percentile_query(
     rows: Subquery, keys: Sequence[str], value: str, pcts: Sequence[int] = (50, 90)
 ) -> Select[Any]:
     """Per group of `keys`: count, mean and the nearest-rank percentiles of `value`, from
-    ROW_NUMBER and COUNT windows (the same on both databases)."""
+    ROW_NUMBER and COUNT windows (the same on both databases; in Python:
+    callcenter.percentile)."""
     group = [rows.c[k] for k in keys]
     ranked = select(
         *group,
@@ -108,14 +109,6 @@ def percentile_query(
     return select(
         *outer, func.max(ranked.c.n).label("n"), func.avg(ranked.c.v).label("mean"), *picks
     ).group_by(*outer)
-
-
-def percentile(values: Sequence[float], pct: int) -> float | None:
-    """Nearest-rank percentile of a list (what `percentile_query` computes)."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[max(1, (len(ordered) * pct + 99) // 100) - 1]
 
 
 def tune(conn: Connection) -> None:

@@ -36,7 +36,7 @@ from callcenter.api.live_key import LIVE
 from callcenter.data.crypto import FieldCipher, Undecryptable
 from callcenter.live import LiveTranscription
 from callcenter.live_figures.metrics import Metrics
-from callcenter.live_figures.model import LiveFigures, percentile
+from callcenter.live_figures.model import LiveFigures
 from callcenter.masking import mask_phone
 from callcenter.runtime import Runtime
 from callcenter.storage.database import Database
@@ -309,8 +309,8 @@ async def summary(request: web.Request) -> web.Response:
             "abandoned": s.abandoned,
             "timeouts": s.timeouts,
             "fallbacks": s.fallbacks,
-            "wait_p50": percentile(s.waits, 50),
-            "wait_p95": percentile(s.waits, 95),
+            "wait_p50": s.wait(50),
+            "wait_p95": s.wait(95),
             "service_level_15s": s.service_level(),
         }
     )

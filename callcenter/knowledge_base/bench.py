@@ -21,6 +21,7 @@ from callcenter.knowledge_base.search import search
 from callcenter.knowledge_base.seed import load_seed
 from callcenter.knowledge_base.store import indexed_text
 from callcenter.knowledge_base.suggest import suggest
+from callcenter.percentile import percentile
 from callcenter.storage.database import Database
 from callcenter.storage.schema import KnowledgeEntry, KnowledgeVersion
 
@@ -45,13 +46,6 @@ SAID = (
     "上个月办了一张健身房的预付卡，现在店突然关门了，老板联系不上，钱能退吗",
     "孩子明年上小学，我们户口不在这边，有居住证，入学需要什么材料",
 )
-
-
-def percentile(samples: list[float], p: float) -> float:
-    """The p-th percentile (0..100) by the nearest-rank method."""
-    ordered = sorted(samples)
-    rank = max(1, min(len(ordered), round(p / 100 * len(ordered) + 0.5)))
-    return ordered[rank - 1]
 
 
 def _add_entries(session: Session, count: int, rng: random.Random, at: float) -> None:
@@ -99,8 +93,8 @@ def _timed(run: Callable[[str], object], inputs: list[str]) -> dict[str, float]:
         run(one)
         samples.append((time.perf_counter() - started) * 1000)
     return {
-        "p50_ms": round(percentile(samples, 50), 2),
-        "p95_ms": round(percentile(samples, 95), 2),
+        "p50_ms": round(percentile(samples, 50) or 0.0, 2),
+        "p95_ms": round(percentile(samples, 95) or 0.0, 2),
         "mean_ms": round(statistics.fmean(samples), 2),
     }
 

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from callcenter import domain
 from callcenter.bus import Subscription
+from callcenter.percentile import percentile
 
 SERVICE_LEVELS = (15.0, 20.0)  # seconds; 12345 centers answer within 15 s
 SERVICE_LEVEL_SECONDS = SERVICE_LEVELS[0]
@@ -128,15 +129,6 @@ class MissedTask:
     counted: bool = True  # False: the citizen reached us itself (merged, returned)
 
 
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100); 0 for no values."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), int(-(-q * len(ordered) // 100))))
-    return ordered[rank - 1]
-
-
 @dataclass
 class LiveFigures:
     timezone: str = "Asia/Shanghai"
@@ -210,6 +202,12 @@ class LiveFigures:
     @property
     def no_agents(self) -> int:
         return self.left_for("no_agents")
+
+    def wait(self, pct: float) -> float:
+        """The nearest-rank `pct`-th percentile (0..100) of the answered callers' waits
+        (seconds; 0 before the first answer)."""
+        found = percentile(self.waits, pct)
+        return 0.0 if found is None else found
 
     def service_level(self) -> float:
         """Share of answered callers answered within 15 s (since start)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from callcenter.live_figures.model import SERVICE_LEVEL_SECONDS, LiveFigures, percentile
+from callcenter.live_figures.model import SERVICE_LEVEL_SECONDS, LiveFigures
 
 
 def by_skill(f: LiveFigures) -> dict[str, Counter[str]]:
@@ -39,7 +39,7 @@ def summary_line(f: LiveFigures) -> str:
     return (
         f"waiting {len(f.waiting):3d}  offered {f.offered:4d}  "
         f"answered {f.answered:4d}  abandoned {f.abandoned:3d}  "
-        f"wait p50 {percentile(f.waits, 50):5.1f}s p95 {percentile(f.waits, 95):5.1f}s  "
+        f"wait p50 {f.wait(50):5.1f}s p95 {f.wait(95):5.1f}s  "
         f"SL15 {100 * f.service_level():5.1f}%"
     )
 
@@ -68,7 +68,7 @@ def report(f: LiveFigures) -> str:
         f"left (no agents)    {f.no_agents}",
         f"still waiting       {len(f.waiting)}",
         f"offers              {f.offered} ({f.rejected} not answered)",
-        f"wait p50 / p95      {percentile(f.waits, 50):.1f} s / {percentile(f.waits, 95):.1f} s",
+        f"wait p50 / p95      {f.wait(50):.1f} s / {f.wait(95):.1f} s",
         f"answered within 15s {100 * f.service_level():.1f} %",
         "",
         f"{'skill':<14}{'joined':>8}{'answered':>10}{'abandoned':>11}{'<=15s':>7}",

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from callcenter.live_figures.model import LiveFigures, MissedTask, percentile
+from callcenter.live_figures.model import LiveFigures, MissedTask
 from callcenter.masking import mask_phone
+from callcenter.percentile import percentile
 from callcenter.runtime import Runtime
 
 
 def nearest_rank(values: list[float], share: float) -> float | None:
     """The nearest-rank percentile of a share (0..1, as the reports compute it); None when
     empty."""
-    return percentile(values, round(share * 100)) if values else None
+    return percentile(values, round(share * 100))
 
 
 def missed_view(tasks: dict[str, MissedTask]) -> dict[str, Any]:

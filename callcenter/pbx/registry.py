@@ -33,8 +33,17 @@ class NodeSettings(Protocol):
         """The control link's secret (from where the settings say it is); ConfigError if unset."""
         ...
 
+    @property
+    def agent_dial(self) -> str:
+        """How this node dials a phone, `{extension}` in it."""
+        ...
+
     def dial(self, extension: str) -> str:
         """How this node dials a phone by its extension."""
+        ...
+
+    def with_agent_dial(self, agent_dial: str) -> NodeSettings:
+        """These settings dialling phones with `agent_dial` instead."""
         ...
 
 
@@ -44,6 +53,12 @@ class Kind:
     default: NodeSettings  # the settings of a node that sets none of its keys
     recordings_dir: str  # the recordings root as such a node sees it, unless set
     wing: str  # module with WING, the wing's runtime parts
+    # how such a node dials a phone registered on the SIP proxy ([pbx.proxy]): its default
+    # agent_dial behind the proxy, through what the wing renders from [pbx.proxy]
+    proxy_dial: str
+    # a queue's overflow target in this kind's own form: None, or what the form is
+    # (a number of numbers.toml is taken by every kind, checked by the config loader)
+    overflow_target: Callable[[str], str | None]
 
 
 KINDS: dict[str, Kind] = {
@@ -52,12 +67,16 @@ KINDS: dict[str, Kind] = {
         asterisk_settings.AsteriskSettings(),
         asterisk_settings.RECORDINGS_DIR,
         "callcenter.pbx.asterisk.wing",
+        asterisk_settings.PROXY_DIAL,
+        asterisk_settings.overflow_target,
     ),
     "freeswitch": Kind(
         freeswitch_settings.FreeswitchSettings,
         freeswitch_settings.FreeswitchSettings(),
         freeswitch_settings.RECORDINGS_DIR,
         "callcenter.pbx.freeswitch.wing",
+        freeswitch_settings.PROXY_DIAL,
+        freeswitch_settings.overflow_target,
     ),
 }
 DEFAULT_KIND = next(iter(KINDS))
@@ -90,6 +109,11 @@ class Sandbox(Protocol):
         ...
 
     def agent_password(self, extension: str) -> str: ...
+    def pid(self) -> int | None:
+        """The running PBX's process id (None: not running)."""
+        ...
+
+    def running(self) -> bool: ...
     def control_secret(self) -> str:
         """The secret the engine's driver logs in with."""
         ...
@@ -108,8 +132,9 @@ class Wing(Protocol):
         """How this PBX frames the leg audio it streams to the engine (stream_audio)."""
         ...
 
-    def dialplan(self, config: Config, action: str, out: str) -> int:
-        """`callcenter dialplan render|check`: render the node's dialplan or check it."""
+    def dialplan(self, config: Config, node: PbxNode | None, action: str, out: str) -> int:
+        """`callcenter dialplan render|check`: render `node`'s dialplan or check it (None:
+        a check of a config with no node)."""
         ...
 
     def sandbox_node(self, name: str) -> PbxNode:
@@ -119,6 +144,10 @@ class Wing(Protocol):
 
     def sandbox_ready(self) -> bool:
         """Whether the sandbox PBX is built (its cache), so starting one is quick."""
+        ...
+
+    def sandbox_instance(self, config: Config, node: PbxNode) -> Sandbox:
+        """The sandbox instance of `node`, as it is (neither rendered nor started)."""
         ...
 
     def sandbox_up(self, config: Config, node: PbxNode) -> Sandbox:

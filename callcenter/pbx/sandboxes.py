@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -91,3 +92,28 @@ def write_rendered(files: Mapping[str, str], out: str, main: str) -> int:
         (target / name).write_text(text)
         print(f"wrote {target / name}")
     return 0
+
+
+def self_signed_certificate(keys: Path, host: str) -> tuple[Path, Path]:
+    """A self-signed certificate and key for a sandbox's secure WebSocket (the browser
+    phones'), made once with openssl in `keys` as `wss.crt` and `wss.key` (the names
+    FreeSWITCH reads from its certificate folder; Asterisk takes any). Never committed: each
+    instance makes its own."""
+    cert, key = keys / "wss.crt", keys / "wss.key"
+    if cert.exists() and key.exists():
+        return cert, key
+    keys.mkdir(parents=True, exist_ok=True)
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        raise SandboxError("openssl is not installed: the sandbox cannot make its WSS key")
+    proc = subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650",
+         "-subj", f"/CN={host}", "-addext", f"subjectAltName=IP:{host}",
+         "-keyout", str(key), "-out", str(cert)],
+        capture_output=True,
+        text=True,
+    )  # fmt: skip
+    if proc.returncode != 0:
+        raise SandboxError(f"openssl could not make the WSS certificate: {proc.stderr}")
+    key.chmod(0o600)
+    return cert, key

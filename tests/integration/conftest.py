@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 from collections.abc import Generator, Iterator
 
 import pytest
@@ -108,5 +109,6 @@ def agents_ready(cc: Center) -> Iterator[None]:
             "all agents idle after hanging up what was left",
         )
     wait_until(lambda: not cc.engine.queue(), 30, "an empty queue")
+    cc.test_began = time.time()
     yield
     cc.release_callers()

@@ -9,6 +9,7 @@ processes sending real RTP, and results are read from the engine's database and 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import json
 import os
@@ -27,7 +28,7 @@ import wave
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import create_engine, text
 
@@ -37,63 +38,67 @@ from callcenter.paths import REPO
 from callcenter.pbx.asterisk.sandbox import Instance, ensure_root
 from callcenter.pbx.freeswitch import sandbox as fs_sandbox
 from callcenter.simulation import Softphone, agent_phones, write_tone
+from tests.integration.ports import BANDS, CONTROL, SLOT
 
-# Below the kernel's ephemeral range (32768-60999): a client polling a port nobody listens on
-# yet can otherwise be given that very port as its own and connect to itself, and the engine
-# then cannot bind it.
-# CALLCENTER_IT_SLOT=1, 2, 3 or 4 moves every port down (by 10,000, 5,000, 15,000 or 20,000)
-# and names the Asterisk instance apart, so sandbox sessions can run side by side on one
-# machine (developers working in parallel); CI runs one session, slot 0, the only one the
-# staffing test (whose RTP ports run on past 30000) may use. Slot 3's HTTP port (10080) is one
-# Chromium refuses: the browser tests cannot run there.
-_OFFSETS = {0: 0, 1: -10_000, 2: -5_000, 3: -15_000, 4: -20_000}
-SLOT = int(os.environ.get("CALLCENTER_IT_SLOT", "0") or "0")
-if SLOT not in _OFFSETS:
-    raise RuntimeError(f"CALLCENTER_IT_SLOT must be one of {sorted(_OFFSETS)}, not {SLOT}")
-OFFSET = _OFFSETS[SLOT]
+T = TypeVar("T")
+
+# Every port comes from the slot's bands (tests/integration/ports.py: CALLCENTER_IT_SLOT picks
+# the slot, which also names the Asterisk instance apart), so sandbox sessions can run side by
+# side on one machine; CI runs slot 0.
 INSTANCE_NAME = "it" if SLOT == 0 else f"it{SLOT}"
-SIP_PORT = 25060 + OFFSET
-AMI_PORT = 25038 + OFFSET
-PROXY_PORT = 25039 + OFFSET
-HTTP_PORT = 25080 + OFFSET
-LIVE_PORT = 25090 + OFFSET
-EMERGENCY_PORT = 25099 + OFFSET
-CARRIER_PORT = 25098 + OFFSET  # the carrier trunk's far end: where calls to citizens arrive
-# A second inbound trunk that must also answer a digest challenge (trunks.toml auth_user),
-# sending from this port; its password is made up per session, in TRUNK_SECRET_ENV.
+SIP_PORT = CONTROL + 60  # slot 0: 25060
+AMI_PORT = CONTROL + 38
+PROXY_PORT = CONTROL + 39
+HTTP_PORT = CONTROL + 80
+LIVE_PORT = CONTROL + 90
+EMERGENCY_PORT = CONTROL + 99
+CARRIER_PORT = CONTROL + 98  # the carrier trunk's far end: where calls to citizens arrive
 SECURE_TRUNK_PORT = SIP_PORT + 262
 TRUNK_SECRET_ENV = "CALLCENTER_IT_TRUNK_SECRET"
 # An upstream SIP proxy the operator trusts (trust_headers: its X-CC-* headers count), and
 # one it does not: each sends from its own port.
 TRUSTED_PROXY_PORT = SIP_PORT + 264
 PLAIN_PROXY_PORT = SIP_PORT + 265
-# Site-local dialplan (extensions_local.conf): a DID whose dialplan raises the priority.
+# Site-local dialplan (Asterisk: extensions_local.conf; FreeSWITCH: cc-local/*.xml, extensions
+# of cc-inbound): a DID whose dialplan raises the priority.
 VIP_DID = "1234590"
 LOCAL_DIALPLAN = f"""
 [cc-inbound]
 exten => {VIP_DID},1,Set(CC_PRIORITY_BOOST=6)
  same => n,Goto(cc-entry,12345,1)
 """
+FS_LOCAL_DIALPLAN = f"""<extension name="vip">
+<condition field="destination_number" expression="^{VIP_DID}$">
+<action application="set" data="cc_priority_boost=6"/>
+<action application="transfer" data="12345 XML cc-inbound"/>
+</condition></extension>
+"""
 # the browser phones' secure WebSocket (Asterisk's HTTP server: TLS here, plain on +1)
-WSS_PORT = 25043 + OFFSET
-RTP = (26000 + OFFSET, 26999 + OFFSET)
-AGENT_RTP = 27000 + OFFSET  # agents' softphones (27000-27999)
-CALLER_RTP = 28000 + OFFSET  # callers (28000-28999), then single test phones (29000-29999)
+WSS_PORT = CONTROL + 43
+RTP = (BANDS["rtp"].start, BANDS["rtp"].stop - 1)
+AGENT_RTP = BANDS["agents"].start  # agents' softphones
+CALLER_RTP = BANDS["callers"].start  # callers, 20 ports each
+CALLERS_AT_ONCE = 30
+PHONE_RTP = BANDS["phones"].start  # single test phones (110 operator, citizens, supervisor...)
 # The FreeSWITCH center (Center(kind="freeswitch")), beside the Asterisk one in a session:
 # its own PBX ports, ESL relay, engine HTTP port and phones' ports (test_freeswitch_sandbox's
-# private FreeSWITCH uses 25400-25521 and 25600-25999).
-FS_SIP_PORT = 25530 + OFFSET
-FS_ESL_PORT = 25531 + OFFSET
-FS_PROXY_PORT = 25532 + OFFSET  # the engine's ESL goes through a relay a test can cut
-FS_HTTP_PORT = 25082 + OFFSET
-FS_RTP = (24000 + OFFSET, 24399 + OFFSET)
-FS_AGENT_SIP = 25540 + OFFSET
-FS_AGENT_RTP = 24400 + OFFSET  # 24400-24899
-FS_CALLER_SIP = 24900 + OFFSET  # 24900-24949
-FS_CALLER_RTP = 23000 + OFFSET  # 23000-23999
-FS_CARRIER_PORT = 25533 + OFFSET  # the FreeSWITCH center's carrier gateway: the citizens
-FS_EMERGENCY_PORT = 25528 + OFFSET  # and its emergency gateway's far end: the 110 operator
-FS_OPERATOR_RTP = 24980 + OFFSET  # 24980-24999
+# private FreeSWITCH uses CONTROL + 400..521 and + 600..999).
+FS_SIP_PORT = CONTROL + 530
+FS_ESL_PORT = CONTROL + 531
+FS_PROXY_PORT = CONTROL + 532  # the engine's ESL goes through a relay a test can cut
+FS_HTTP_PORT = CONTROL + 82
+FS_RTP = (BANDS["fs"].start, BANDS["fs"].start + 399)
+FS_AGENT_SIP = CONTROL + 540
+FS_AGENT_RTP = BANDS["fs"].start + 400  # 100 an agent
+FS_CALLER_SIP = BANDS["fs"].start + 900  # one a caller
+FS_SUPERVISOR_SIP = BANDS["fs"].start + 950
+FS_OPERATOR_RTP = BANDS["fs"].start + 960
+FS_CALLER_RTP = BANDS["fs_callers"].start + 200  # 20 ports each
+FS_CITIZENS_RTP = BANDS["fs_callers"].start
+FS_SUPERVISOR_RTP = BANDS["fs_callers"].start + 100
+FS_CARRIER_PORT = CONTROL + 533  # the FreeSWITCH center's carrier gateway: the citizens
+FS_EMERGENCY_PORT = CONTROL + 528  # and its emergency gateway's far end: the 110 operator
+FS_WSS_PORT = CONTROL + 535  # the browser phones' secure WebSocket (sofia's wss-binding)
 
 ASTERISK_NODE = f"""
 [[pbx.nodes]]
@@ -135,11 +140,20 @@ queue_log = "var/{INSTANCE_NAME}_queue_log"
 
 {{NODE}}
 [webrtc]
-ws_url = "wss://127.0.0.1:{WSS_PORT}/ws"
-cert_file = "/srv/cc/{INSTANCE_NAME}/keys/wss.crt"
-key_file = "/srv/cc/{INSTANCE_NAME}/keys/wss.key"
+{{WEBRTC}}
 # the browser and the sandbox share this machine: only loopback candidates are offered
 candidate_networks = ["127.0.0.0/8", "::1/128"]
+"""
+# [webrtc] of each kind: where its sandbox PBX listens for the browser phones and keeps the
+# certificate it made. The sandbox FreeSWITCH is built without mod_opus: G.711 there.
+ASTERISK_WEBRTC = f"""ws_url = "wss://127.0.0.1:{WSS_PORT}/ws"
+cert_file = "/srv/cc/{INSTANCE_NAME}/keys/wss.crt"
+key_file = "/srv/cc/{INSTANCE_NAME}/keys/wss.key"
+"""
+FREESWITCH_WEBRTC = f"""ws_url = "wss://127.0.0.1:{FS_WSS_PORT}/ws"
+cert_file = "/srv/cc-fs/{INSTANCE_NAME}-center/keys/wss.crt"
+key_file = "/srv/cc-fs/{INSTANCE_NAME}-center/keys/wss.key"
+codecs = ["alaw", "ulaw"]
 """
 
 # An agent whose phone is the agent workspace in a browser (WebRTC): no softphone process is
@@ -301,6 +315,18 @@ def query(url: str, sql: str, **params: Any) -> list[Any]:
         engine.dispose()
 
 
+def outside_loop(fn: Callable[[], T]) -> T:
+    """fn() where asyncio.run may be called: in this thread, unless an event loop runs in it
+    (Playwright's sync API keeps one running in the test's thread), then in a thread of its
+    own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return fn()
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(fn).result()
+
+
 def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "") -> Any:
     """Poll until predicate() is truthy; fail with `what` at the timeout (a bound, not a
     timing assertion: it only keeps a broken run from hanging)."""
@@ -386,6 +412,7 @@ class Engine:
     proc: subprocess.Popen[bytes] | None = None
     http_port: int = HTTP_PORT
     secret_env: str = "CALLCENTER_AMI_SECRET"  # where the node's settings look for it
+    instance: str = INSTANCE_NAME  # the sandbox PBX instance that keeps the phones' passwords
 
     def cipher(self) -> FieldCipher:
         """The data keys the engine runs with (the key file `start` made): to find stored
@@ -402,7 +429,7 @@ class Engine:
             os.environ,
             **{self.secret_env: self.secret},
             CALLCENTER_DATA_KEY_FILE=str(keys),
-            CALLCENTER_SANDBOX_INSTANCE=INSTANCE_NAME,  # where the phones' passwords are
+            CALLCENTER_SANDBOX_INSTANCE=self.instance,  # where the phones' passwords are
             PYTHONUNBUFFERED="1",
         )
         log = self.log_path.open("ab")
@@ -498,11 +525,13 @@ class Center:
         self.workdir = workdir
         self.config_dir = workdir / "config"
         shutil.copytree(REPO / "config", self.config_dir)
-        # the carrier trunk is this session's carrier side (CARRIER_PORT), not the demo's
+        fs = kind == "freeswitch"
+        # the carrier trunk is this session's carrier side (CARRIER_PORT, FS_CARRIER_PORT for
+        # the FreeSWITCH center), not the demo's
         trunks = self.config_dir / "trunks.toml"
         text, found = re.subn(
             r'(?m)^match = "127\.0\.0\.1:\d+"$',
-            f'match = "127.0.0.1:{CARRIER_PORT}"',
+            f'match = "127.0.0.1:{FS_CARRIER_PORT if fs else CARRIER_PORT}"',
             trunks.read_text(encoding="utf-8"),
         )
         assert found == 1, f"{trunks}: expected one carrier match on 127.0.0.1:port"
@@ -528,11 +557,12 @@ class Center:
         )
         self.recordings_root = workdir / "recordings"
         self.asr_model = vosk_model()
-        fs = kind == "freeswitch"
         # live transcription streams leg audio from Asterisk only (the FreeSWITCH wing says so)
         live = "" if fs else f'live_address = "127.0.0.1:{LIVE_PORT}"\n'
         (self.config_dir / "center.toml").write_text(
-            CENTER.replace("{NODE}", FREESWITCH_NODE if fs else ASTERISK_NODE)
+            CENTER.replace("{NODE}", FREESWITCH_NODE if fs else ASTERISK_NODE).replace(
+                "{WEBRTC}", FREESWITCH_WEBRTC if fs else ASTERISK_WEBRTC
+            )
             + f'\n[recordings]\nroot = "{self.recordings_root}"\n'
             + f'\n[asr]\nmodel_dir = "{self.asr_model}"\nworkers = 1\n'
             + live
@@ -549,8 +579,11 @@ class Center:
         self._citizens: Softphone | None = None
         # caller port slots (SIP port and 20 RTP ports each): a slot returns to the pool
         # when its phone is released at the end of the test that made it
-        self._free_slots = list(range(50))
+        self._free_slots = list(range(CALLERS_AT_ONCE))
         self._slot_of: dict[int, int] = {}
+        # when the running test began (the autouse fixture sets it): the session's database
+        # also holds earlier tests' calls, some from the same numbers
+        self.test_began = time.time()
         if fs:
             self._start_freeswitch()
         else:
@@ -585,6 +618,10 @@ class Center:
             self.workdir / "engine.log",
         )
         self.sip = f"127.0.0.1:{SIP_PORT}"
+        # the agents' softphones: a pair of agents a process, from these ports on
+        self.agent_sip_port, self.agent_rtp_port, self.agent_rtp_stride = (
+            SIP_PORT + 100, AGENT_RTP, 200,
+        )  # fmt: skip
         self.phones = agent_phones(
             self.sip,
             [
@@ -592,8 +629,8 @@ class Center:
                 for a in self.config.agents
                 if not a.browser_phone
             ],
-            port=SIP_PORT + 100,
-            rtp_port=AGENT_RTP,
+            port=self.agent_sip_port,
+            rtp_port=self.agent_rtp_port,
             play=str(self.agent_tone),
             record_dir=str(self.recordings),
             answer_delay=0.3,
@@ -615,12 +652,14 @@ class Center:
             recordings_host=self.recordings_root,
             carrier_port=FS_CARRIER_PORT,
             emergency_port=FS_EMERGENCY_PORT,
+            wss_port=FS_WSS_PORT,
+            local_dialplan=FS_LOCAL_DIALPLAN,
         )
         self.fs.stop()  # a fresh FreeSWITCH for every test session, without the finished
         for old in (self.fs.dir / "db").glob("*"):  # calls (mod_db) an earlier one kept
             old.unlink()
         self.fs.render_config(self.config)
-        self.fs.start()
+        outside_loop(self.fs.start)  # it polls ESL with asyncio.run
         self.proxy = LinkProxy(FS_PROXY_PORT, FS_ESL_PORT)
         self.engine = Engine(
             self.config_dir,
@@ -629,8 +668,12 @@ class Center:
             self.workdir / "engine.log",
             http_port=FS_HTTP_PORT,
             secret_env="CALLCENTER_ESL_SECRET",
+            instance=self.fs.name,
         )
         self.sip = f"127.0.0.1:{FS_SIP_PORT}"
+        self.agent_sip_port, self.agent_rtp_port, self.agent_rtp_stride = (
+            FS_AGENT_SIP, FS_AGENT_RTP, 100,
+        )  # fmt: skip
         self.phones = agent_phones(
             self.sip,
             [
@@ -638,9 +681,9 @@ class Center:
                 for a in self.config.agents
                 if not a.browser_phone
             ],
-            port=FS_AGENT_SIP,
-            rtp_port=FS_AGENT_RTP,
-            rtp_stride=100,
+            port=self.agent_sip_port,
+            rtp_port=self.agent_rtp_port,
+            rtp_stride=self.agent_rtp_stride,
             play=str(self.agent_tone),
             record_dir=str(self.recordings),
             answer_delay=0.3,
@@ -655,7 +698,40 @@ class Center:
             async with self.fs.esl(events=("BACKGROUND_JOB",)) as client:
                 return await client.api(command, check=False)
 
-        return asyncio.run(run())
+        return outside_loop(lambda: asyncio.run(run()))
+
+    def pbx_pid(self) -> int:
+        """The process id of the center's PBX (it must be running)."""
+        pid = self.fs.pid() if self.kind == "freeswitch" else self.instance.pid()
+        assert pid is not None, f"the sandbox {self.kind} is not running"
+        return pid
+
+    def emergency_rtp_received(self) -> int:
+        """RTP packets the PBX has received so far from the emergency line (the trunk to the
+        110 operator), 0 while no call is up on it."""
+        if self.kind == "freeswitch":
+            listing = json.loads(self.fs_api("show channels as json") or "{}")
+            for row in listing.get("rows", []) or []:
+                u = row.get("uuid")
+                if self.fs_api(f"uuid_getvar {u} sip_gateway_name").strip() == "emergency":
+                    self.fs_api(f"uuid_set_media_stats {u}")  # the live counters, as variables
+                    count = self.fs_api(f"uuid_getvar {u} rtp_audio_in_packet_count").strip()
+                    return int(count) if count.isdigit() else 0
+            return 0
+        # `pjsip show channelstats`: the first count after the channel's name
+        for line in self.instance.cli("pjsip show channelstats", check=False).splitlines():
+            fields = line.split()
+            if any("emergency" in f for f in fields):
+                counts = [int(f) for f in fields[2:] if f.isdigit()]
+                if counts:
+                    return counts[0]
+        return 0
+
+    @property
+    def sandbox(self) -> Instance | fs_sandbox.Instance:
+        """The PBX's sandbox instance, whatever its kind: its root (sipp runs chrooted in
+        it), `inner`/`dir` (the instance directory inside and outside), host and SIP port."""
+        return self.fs if self.kind == "freeswitch" else self.instance
 
     def hangup_all(self) -> None:
         """Hang up every channel on the PBX."""
@@ -688,16 +764,18 @@ class Center:
             return self.fs.agent_password(extension)
         return self.instance.agent_password(extension)
 
-    def supervisor_phone(self, record_dir: Path) -> Softphone:
-        """The first supervisor's phone, registered (the caller closes it)."""
+    def supervisor_phone(self, record_dir: Path, play: Path | None = None) -> Softphone:
+        """The first supervisor's phone, registered (the caller closes it); it plays `play`
+        into every call it answers (nothing when None)."""
         extension = self.config.supervisors[0].extension
         fs = self.kind == "freeswitch"
         phone = Softphone(
             self.sip,
-            port=FS_CALLER_SIP + 60 if fs else SIP_PORT + 251,
+            port=FS_SUPERVISOR_SIP if fs else SIP_PORT + 251,
             accounts=[(extension, self.phone_password(extension))],
+            play=str(play) if play is not None else "",
             record_dir=str(record_dir),
-            rtp_port=FS_CALLER_RTP - 100 if fs else CALLER_RTP + 1640,
+            rtp_port=FS_SUPERVISOR_RTP if fs else PHONE_RTP + 640,
         )
         phone.wait_registered()
         return phone
@@ -718,7 +796,7 @@ class Center:
         """A citizen's phone calling in from its own port, not the carrier trunk's: the PBX
         takes it as an unidentified (anonymous) caller, which reaches the hotline numbers only
         (citizens() is the carrier trunk's side)."""
-        # every caller its own SIP port and RTP ports (28000-28999: 50 callers at a time)
+        # every caller its own SIP port and 20 RTP ports (CALLERS_AT_ONCE at a time)
         assert self._free_slots, "more callers at once than the harness has ports for"
         index = self._free_slots.pop(0)
         fs = self.kind == "freeswitch"
@@ -779,7 +857,7 @@ class Center:
             accounts=[(number, "")],
             play=play,
             record_dir=str(self.recordings),
-            rtp_port=FS_OPERATOR_RTP if fs else CALLER_RTP + 1000,
+            rtp_port=FS_OPERATOR_RTP if fs else PHONE_RTP,
             answer_delay=0.2,
         )
         phone.wait_for(lambda e: e.get("event") == "ready")
@@ -799,7 +877,7 @@ class Center:
             accounts=[(n, "") for n in numbers],
             play=str(self.caller_tone),
             record_dir=str(self.recordings),
-            rtp_port=FS_CALLER_RTP - 200 if fs else CALLER_RTP + 1400,
+            rtp_port=FS_CITIZENS_RTP if fs else PHONE_RTP + 400,
         )
         phone.wait_for(lambda e: e.get("event") == "ready")
         self._callers.append(phone)

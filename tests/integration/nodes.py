@@ -1,12 +1,19 @@
-"""Two sandbox Asterisks behind a sandbox Kamailio, one engine driving both (issue 17).
+"""Two sandbox media nodes behind a sandbox Kamailio, one engine driving both (issue 17): two
+Asterisks (`PAIR`), or an Asterisk and a FreeSWITCH in one center (`MIXED`, issue 16).
 
-Everything is real: the nodes are the sandbox root's Asterisk, the proxy is its Kamailio
-(dispatcher over the nodes, registrar for the agents' phones), the engine is `callcenter serve`
-in its own process with one AMI link per node, agents and callers are pjsua2 processes. The
-agents' phones register on the proxy; every caller dials 12345 at the proxy, which picks a
-node. Ports (slot offset added): nodes' SIP 25700/25710, AMI 25701/25711, RTP 25800-25899 and
-25900-25999, proxy SIP 25720 and control 25721, engine HTTP 25730, agents' phones 25400-25409
-(RTP 29000-29399), callers 25420-25439 (RTP 29600-29999); clear of the session's Center.
+Everything is real: the nodes are the sandbox roots' Asterisk and FreeSWITCH, started through
+their kind's wing (`callcenter pbx up --nodes 2` does the same), the proxy is the Asterisk
+root's Kamailio (dispatcher over the nodes, registrar for the agents' phones), the engine is
+`callcenter serve` in its own process with one control link per node (AMI, ESL), agents and
+callers are pjsua2 processes. The agents' phones register on the proxy; every caller dials
+12345 at the proxy, which picks a node; each node rings agents through the proxy (its kind's
+default dial behind [pbx.proxy]).
+
+Ports (tests/integration/ports.py; slot 0's figures), clear of the session's Center: nodes' SIP
+25700/25710, control link (AMI or ESL) 25701/25711, RTP 25800-25899 and 25900-25999, proxy SIP
+25720 and control 25721, engine HTTP 25730, agents' phones 25400-25409 (RTP 29000-29399),
+callers 25420-25439 (RTP 29600-29999). PAIR and MIXED share them: each lives in its own test
+module's fixture, and a module's nodes are gone before the next module starts.
 """
 
 from __future__ import annotations
@@ -16,30 +23,88 @@ import os
 import shutil
 import signal
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from callcenter.config import Config, PbxNode, load_config
 from callcenter.paths import REPO
 from callcenter.pbx.asterisk.sandbox import Instance, ensure_root
+from callcenter.pbx.freeswitch import sandbox as fs_sandbox
 from callcenter.pbx.kamailio.proxy import ProxySandbox, ensure_installed, node_states
+from callcenter.pbx.registry import Sandbox, wing
 from callcenter.simulation import Softphone, agent_phones, write_tone
-from tests.integration.harness import OFFSET, QUEUE, SLOT, Engine, query, wait_until
+from tests.integration.harness import QUEUE, Engine, query, wait_until
+from tests.integration.ports import BANDS, CONTROL, SLOT
 
-NODE_NAMES = ("ka", "kb") if SLOT == 0 else (f"ka{SLOT}", f"kb{SLOT}")
-PROXY_NAME = "kproxy" if SLOT == 0 else f"kproxy{SLOT}"
-SIP = (25700 + OFFSET, 25710 + OFFSET)
-AMI = (25701 + OFFSET, 25711 + OFFSET)
-RTP = ((25800 + OFFSET, 25899 + OFFSET), (25900 + OFFSET, 25999 + OFFSET))
-PROXY_SIP = 25720 + OFFSET
-PROXY_CONTROL = 25721 + OFFSET
-HTTP = 25730 + OFFSET
-AGENT_SIP, AGENT_RTP = 25400 + OFFSET, 29000 + OFFSET
-CALLER_SIP, CALLER_RTP = 25420 + OFFSET, 29600 + OFFSET
-SECRET_ENV = ("CALLCENTER_IT_NODE_A_SECRET", "CALLCENTER_IT_NODE_B_SECRET")
+
+@dataclass(frozen=True)
+class Layout:
+    """A pair of nodes behind the proxy: their kinds, names and ports, the proxy's, the
+    engine's HTTP port and the phones' ports (slot offset included)."""
+
+    kinds: tuple[str, str]
+    names: tuple[str, str]
+    proxy_name: str
+    sip: tuple[int, int]
+    control: tuple[int, int]  # each node's control link: AMI or ESL
+    rtp: tuple[tuple[int, int], tuple[int, int]]
+    proxy_sip: int
+    proxy_control: int
+    http: int
+    agent_sip: int
+    agent_rtp: int
+    caller_sip: int
+    caller_rtp: int
+    callers: int  # callers at once (each its SIP port and 20 RTP ports)
+    secret_env: tuple[str, str] = ("CALLCENTER_IT_NODE_A_SECRET", "CALLCENTER_IT_NODE_B_SECRET")
+
+
+def _suffix(name: str) -> str:
+    return name if SLOT == 0 else f"{name}{SLOT}"
+
+
+PAIR = Layout(
+    kinds=("asterisk", "asterisk"),
+    names=(_suffix("ka"), _suffix("kb")),
+    proxy_name=_suffix("kproxy"),
+    sip=(CONTROL + 700, CONTROL + 710),
+    control=(CONTROL + 701, CONTROL + 711),
+    rtp=((CONTROL + 800, CONTROL + 899), (CONTROL + 900, CONTROL + 999)),
+    proxy_sip=CONTROL + 720,
+    proxy_control=CONTROL + 721,
+    http=CONTROL + 730,
+    agent_sip=CONTROL + 400,
+    agent_rtp=BANDS["phones"].start,
+    caller_sip=CONTROL + 420,
+    caller_rtp=BANDS["phones"].start + 600,
+    callers=20,
+)
+# the same ports as PAIR (never up at the same time: each is one test module's fixture)
+MIXED = replace(
+    PAIR,
+    kinds=("asterisk", "freeswitch"),
+    names=(_suffix("ma"), _suffix("mf")),
+    proxy_name=_suffix("mproxy"),
+    secret_env=("CALLCENTER_IT_MIXED_A_SECRET", "CALLCENTER_IT_MIXED_B_SECRET"),
+)
+
+# the Asterisk pair's names and ports, as test_nodes_on_kamailio and tools/bench_nodes.py
+# know them
+NODE_NAMES = PAIR.names
+PROXY_NAME = PAIR.proxy_name
+SIP = PAIR.sip
+PROXY_SIP = PAIR.proxy_sip
+# and the rest of its ports, as tests/unit/test_sandbox_ports.py checks them
+AMI = PAIR.control
+RTP = PAIR.rtp
+PROXY_CONTROL = PAIR.proxy_control
+HTTP = PAIR.http
+AGENT_SIP, AGENT_RTP = PAIR.agent_sip, PAIR.agent_rtp
+CALLER_SIP, CALLER_RTP = PAIR.caller_sip, PAIR.caller_rtp
 NODE_DEAD_AFTER = 5  # engine.node_dead_after in this config
 LOW, HIGH = "12345", "12349"  # 12349 joins with priority 5
+ARRIVAL_SLACK = 1.0  # seconds a node's arrival stamp may be behind this machine's clock
 
 AGENTS = """
 [[agent]]
@@ -58,22 +123,25 @@ login_on_start = true
 """
 
 
-def center_toml(workdir: Path) -> str:
-    nodes = "".join(
-        f"""
+def node_toml(layout: Layout, i: int) -> str:
+    """One node of the layout, with its kind's control-link keys. No `agent_dial`: behind
+    [pbx.proxy] each kind's default rings the phones through the proxy."""
+    control = {"asterisk": "ami_port", "freeswitch": "esl_port"}[layout.kinds[i]]
+    return f"""
 [[pbx.nodes]]
-name = "{name}"
-kind = "asterisk"
+name = "{layout.names[i]}"
+kind = "{layout.kinds[i]}"
 host = "127.0.0.1"
-ami_port = {AMI[i]}
-secret_env = "{SECRET_ENV[i]}"
-sip_port = {SIP[i]}
-rtp_start = {RTP[i][0]}
-rtp_end = {RTP[i][1]}
-agent_dial = "PJSIP/{{extension}}@kamailio"
+{control} = {layout.control[i]}
+secret_env = "{layout.secret_env[i]}"
+sip_port = {layout.sip[i]}
+rtp_start = {layout.rtp[i][0]}
+rtp_end = {layout.rtp[i][1]}
 """
-        for i, name in enumerate(NODE_NAMES)
-    )
+
+
+def center_toml(workdir: Path, layout: Layout = PAIR) -> str:
+    nodes = "".join(node_toml(layout, i) for i in range(2))
     return f"""
 [center]
 name = "12345 nodes"
@@ -92,20 +160,25 @@ enabled = false
 {nodes}
 [pbx.proxy]
 host = "127.0.0.1"
-sip_port = {PROXY_SIP}
-control_port = {PROXY_CONTROL}
+sip_port = {layout.proxy_sip}
+control_port = {layout.proxy_control}
 probe_interval = 1
 failures = 3
 """
 
 
-def make_config(workdir: Path) -> Config:
+def make_config(workdir: Path, layout: Layout = PAIR) -> Config:
     """The shipped config with two nodes behind the proxy, two agents, the harness's queue."""
     config_dir = workdir / "config"
     shutil.copytree(REPO / "config", config_dir)
-    (config_dir / "center.toml").write_text(center_toml(workdir), encoding="utf-8")
+    (config_dir / "center.toml").write_text(center_toml(workdir, layout), encoding="utf-8")
     (config_dir / "agents.toml").write_text(AGENTS, encoding="utf-8")
     (config_dir / "queue.toml").write_text(QUEUE, encoding="utf-8")
+    # the decision log beside the engine's other records (a test reads the offers there)
+    (config_dir / "decisions.toml").write_text(
+        f'[decisions]\nenabled = true\ndirectory = "{workdir / "decisions"}"\n',
+        encoding="utf-8",
+    )
     quality = config_dir / "quality.toml"  # no background governance under test
     quality.write_text(
         quality.read_text(encoding="utf-8").replace("enabled = true", "enabled = false", 1),
@@ -117,37 +190,35 @@ def make_config(workdir: Path) -> Config:
 @dataclass
 class Nodes:
     workdir: Path
+    layout: Layout = PAIR
     config: Config = field(init=False)
-    instances: tuple[Instance, ...] = field(init=False)
+    instances: tuple[Sandbox, ...] = field(init=False)
     proxy: ProxySandbox = field(init=False)
     engine: Engine = field(init=False)
     phones: dict[str, Softphone] = field(init=False)
     _callers: list[Softphone] = field(default_factory=list)
-    _free: list[int] = field(default_factory=lambda: list(range(20)))
+    _free: list[int] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.config = make_config(self.workdir)
+        self._free = list(range(self.layout.callers))
+        self.config = make_config(self.workdir, self.layout)
         config_dir = self.config.source_dir
-        ensure_installed(ensure_root())
+        ensure_installed(ensure_root())  # the Asterisk root, with Kamailio
+        if "freeswitch" in self.layout.kinds:
+            fs_sandbox.ensure_root()  # builds once; raises (never skips) when it cannot
+        # each node through its kind's wing, as `callcenter pbx up --nodes 2` starts them
         self.instances = tuple(
-            Instance(
-                name=name,
-                sip_port=SIP[i],
-                ami_port=AMI[i],
-                rtp_start=RTP[i][0],
-                rtp_end=RTP[i][1],
-                emergency_port=SIP[i] + 2,
-                carrier_port=SIP[i] + 3,
-            )
-            for i, name in enumerate(NODE_NAMES)
+            wing(node.kind).sandbox_instance(self.config, node) for node in self.config.nodes
         )
         assert self.config.proxy is not None
-        self.proxy = ProxySandbox(self.config.proxy, self.config.nodes, name=PROXY_NAME)
+        self.proxy = ProxySandbox(self.config.proxy, self.config.nodes, name=self.layout.proxy_name)
         for i, instance in enumerate(self.instances):
             instance.stop()
-            (instance.dir / "db" / "astdb.sqlite3").unlink(missing_ok=True)
-            instance.render(self.config)
-            os.environ[SECRET_ENV[i]] = instance.control_secret()
+            # no finished calls (AstDB, mod_db) a previous session left for the engine
+            for old in (instance.dir / "db").glob("*"):
+                if old.is_file():
+                    old.unlink()
+            os.environ[self.layout.secret_env[i]] = instance.control_secret()
         self.proxy.stop()
         self.proxy.render(self.config)
         self.start_nodes()
@@ -155,20 +226,25 @@ class Nodes:
         self.wait_nodes_up()
         tone = write_tone(self.workdir / "tone440.wav", 440.0)
         self.tone = str(tone)
+        self.agent_tone = str(write_tone(self.workdir / "tone700.wav", 700.0))
+        self.heard = self.workdir / "heard"
+        self.heard.mkdir(exist_ok=True)
         self.db_url = f"sqlite:///{self.workdir / 'engine.db'}"
         self.engine = Engine(
             config_dir,
             self.db_url,
             self.instances[0].control_secret(),
             self.workdir / "engine.log",
-            http_port=HTTP,
+            http_port=self.layout.http,
+            secret_env=self.layout.secret_env[0],
         )
         self.phones = agent_phones(
-            f"127.0.0.1:{PROXY_SIP}",
+            f"127.0.0.1:{self.layout.proxy_sip}",
             [(a.extension, self.proxy.agent_password(a.extension)) for a in self.config.agents],
-            port=AGENT_SIP,
-            rtp_port=AGENT_RTP,
-            play=tone,
+            port=self.layout.agent_sip,
+            rtp_port=self.layout.agent_rtp,
+            play=self.agent_tone,
+            record_dir=str(self.heard),
             answer_delay=0.3,
         )
 
@@ -177,11 +253,17 @@ class Nodes:
     def node(self, i: int) -> PbxNode:
         return self.config.nodes[i]
 
+    def asterisk(self, i: int) -> Instance:
+        """Node i's sandbox, an Asterisk (its CLI)."""
+        instance = self.instances[i]
+        assert isinstance(instance, Instance), f"node {self.node(i).name} is not an Asterisk"
+        return instance
+
     def start_nodes(self) -> None:
-        for instance in self.instances:
+        """Start (render and start, through its kind's wing) every node that is not running."""
+        for node, instance in zip(self.config.nodes, self.instances, strict=True):
             if not instance.running():
-                instance.start()
-                instance.reload()
+                wing(node.kind).sandbox_up(self.config, node)
 
     def states(self) -> dict[str, str]:
         assert self.config.proxy is not None
@@ -190,7 +272,7 @@ class Nodes:
     def wait_nodes_up(self) -> None:
         wait_until(
             lambda: all(s == "up" for s in self.states().values()) and len(self.states()) == 2,
-            60,
+            90,
             "the proxy to find both nodes up",
         )
 
@@ -206,11 +288,12 @@ class Nodes:
         """A citizen calling the proxy (which picks the node) from its own ports."""
         index = self._free.pop(0)
         phone = Softphone(
-            f"127.0.0.1:{PROXY_SIP}",
-            port=CALLER_SIP + index,
+            f"127.0.0.1:{self.layout.proxy_sip}",
+            port=self.layout.caller_sip + index,
             accounts=[(number, "")],
             play=self.tone,
-            rtp_port=CALLER_RTP + 20 * index,
+            record_dir=str(self.heard),
+            rtp_port=self.layout.caller_rtp + 20 * index,
         )
         self._callers.append(phone)
         phone.wait_for(lambda e: e.get("event") == "ready")
@@ -221,7 +304,7 @@ class Nodes:
             with contextlib.suppress(Exception):
                 phone.close()
         self._callers.clear()
-        self._free = list(range(20))
+        self._free = list(range(self.layout.callers))
 
     # --- the engine's records ---------------------------------------------------------------
 
@@ -234,7 +317,10 @@ class Nodes:
 
     def new_call_id(self, number: str, since: float) -> str:
         """The call from `number` that joined at or after `since` (the same number may have
-        called before in the session)."""
+        called before in the session). The join time is the node's arrival stamp, by the
+        node's clock: FreeSWITCH's runs on a cached timestamp that lagged this machine's by
+        up to 40 ms under load (a caller the test placed after `since` was stamped before
+        it), so a second's slack is allowed."""
         index = self.engine.cipher().phone_index(number)
 
         def found() -> str | None:
@@ -242,7 +328,7 @@ class Nodes:
                 "SELECT call_id FROM calls WHERE caller_number_hash = :h AND joined_at >= :s"
                 " ORDER BY joined_at DESC",
                 h=index,
-                s=since,
+                s=since - ARRIVAL_SLACK,
             )
             return rows[0][0] if rows else None
 
@@ -262,8 +348,8 @@ class Nodes:
 
 
 @contextlib.contextmanager
-def nodes(workdir: Path) -> Iterator[Nodes]:
-    n = Nodes(workdir)
+def nodes(workdir: Path, layout: Layout = PAIR) -> Iterator[Nodes]:
+    n = Nodes(workdir, layout)
     try:
         yield n
     finally:

@@ -195,32 +195,3 @@ def test_ring_progressively_rings_one_agent_then_adds_the_next(cc: Center) -> No
         )
         assert len(connect) == 1
         hang_up(cc, caller, number, call_id)
-
-
-ENVIRONMENT_QUEUE = """
-[[queue.queues]]
-name = "environment"   # 12369: after 5 s with nobody free, on to the 12345 line
-skills = ["environment"]
-max_wait = 5
-overflow_target = "cc-entry,12345,1"
-"""
-
-
-def test_a_named_queues_overflow_target_takes_its_callers_there(cc: Center) -> None:
-    """The environment queue's own max wait and overflow target ([queue]'s are 600 s and the
-    timeout route): its caller, with the one environment seat on break, overflows to the
-    12345 entry and a general seat answers."""
-    with engine_with_queue(cc, {}, ENVIRONMENT_QUEUE):
-        cc.engine.post("/api/agents/1003/pause", {"reason": "meeting"})  # the environment seat
-        before = known_calls(cc)
-        number = "13900000065"
-        caller = cc.caller(number)
-        caller.call(number, "12369")
-        call_id = joined_call_id(cc, "12369", before)
-        assert connected(cc, call_id) == "1001"  # general 5, by the 12345 entry
-        left = cc.rows("SELECT event FROM queue_events WHERE call_id = :c ORDER BY id", c=call_id)
-        events = [r[0] for r in left]
-        assert "EXITWITHTIMEOUT" in events and events.index("EXITWITHTIMEOUT") < events.index(
-            "CONNECT"
-        ), events
-        hang_up(cc, caller, number, call_id)

@@ -20,9 +20,9 @@ from callcenter.masking import mask_phone
 from callcenter.paths import REPO
 from callcenter.simulation import Softphone
 from tests.integration.harness import (
-    CALLER_RTP,
     EMERGENCY_PORT,
     HTTP_PORT,
+    PHONE_RTP,
     SIP_PORT,
     Center,
     closed_wav,
@@ -116,7 +116,7 @@ def test_wallboard_bounds_a_long_queue_and_keeps_alerts_and_agents_in_view(
             port=SIP_PORT + 270 + k,
             accounts=[(n, "") for n in numbers[4 * k : 4 * k + 4]],
             play=str(cc.caller_tone),
-            rtp_port=CALLER_RTP + 1700 + 50 * k,
+            rtp_port=PHONE_RTP + 700 + 50 * k,
         )
         for k in range(4)
     ]
@@ -246,7 +246,7 @@ def test_supervisor_listens_in_from_a_sip_phone(cc: Center, page: Page, tmp_path
         port=SIP_PORT + 250,
         accounts=[(supervisor.extension, cc.instance.agent_password(supervisor.extension))],
         record_dir=str(tmp_path),
-        rtp_port=CALLER_RTP + 1600,
+        rtp_port=PHONE_RTP + 600,
     )
     try:
         phone.wait_registered()
@@ -282,7 +282,7 @@ def test_44190_6_3_1_agent_transfers_the_caller_to_110_with_one_button(
         port=EMERGENCY_PORT,
         accounts=[("110", "")],
         record_dir=str(tmp_path),
-        rtp_port=CALLER_RTP + 1000,
+        rtp_port=PHONE_RTP,
     )
     try:
         operator.wait_for(lambda e: e.get("event") == "ready")

@@ -2,7 +2,7 @@
 media server of that kind, the engine, the agents' softphones and sipp citizens, and every
 citizen is answered and recorded (the legs apart). The demo runs as a user runs it, in its own
 process, on its own ports (the shipped center.toml's, SIP 15060 / 15500; not slot-relative:
-do not run it beside a slot 1 session)."""
+they lie in slots 1 and 2, do not run it beside those sessions)."""
 
 from __future__ import annotations
 

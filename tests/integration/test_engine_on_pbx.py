@@ -20,7 +20,7 @@ import pytest
 
 from callcenter.asr.speech import CALLER_SENTENCES, build_leg
 from callcenter.asr.transcriber import Transcriber
-from callcenter.simulation import Softphone, dominant_frequency
+from callcenter.simulation import Softphone, dominant_frequency, write_tone
 from tests.integration.conftest import center_of_kind, on_both_kinds
 from tests.integration.harness import (
     Center,
@@ -271,35 +271,58 @@ def test_transfer_to_the_labor_queue_reaches_the_specialist(cc: Center) -> None:
     assert cc.engine.agents()["1001"]["state"] in ("wrap_up", "idle")
 
 
+SUPERVISOR_HZ = 1100.0  # the supervisor's voice: apart from the caller's 440 and the agent's 700
+
+
 @on_both_kinds
-def test_supervisor_listens_in_from_a_sip_phone(cc: Center, tmp_path: Path) -> None:
-    """监听 through the API: the supervisor's phone rings, and once answered hears both the
-    caller (440 Hz) and the agent (700 Hz); the listening is audited."""
-    phone = cc.supervisor_phone(tmp_path)
+@pytest.mark.parametrize(
+    ("mode", "agent_hears", "caller_hears"),
+    [("listen", False, False), ("whisper", True, False), ("barge", True, True)],
+)
+def test_supervisor_listens_whispers_and_barges_from_a_sip_phone(
+    cc: Center, tmp_path: Path, mode: str, agent_hears: bool, caller_hears: bool
+) -> None:
+    """监听, 耳语 and 强插 through the API: the supervisor's phone rings, and once answered
+    hears both the caller (440 Hz) and the agent (700 Hz) in every mode; what the supervisor
+    says (1100 Hz) is heard by nobody when listening, by the agent only when whispering, by
+    both when barging in. Each is audited."""
+    phone = cc.supervisor_phone(tmp_path, write_tone(tmp_path / "supervisor.wav", SUPERVISOR_HZ))
+    number = {"listen": "13000000061", "whisper": "13000000062", "barge": "13000000063"}[mode]
+    agent_phone = cc.phones["1001"]
+    ended_before = len(agent_phone.seen(partial(_ended_call, "1001")))
     try:
         for agent in ("1002", "1003", "1004"):
             cc.engine.post(f"/api/agents/{agent}/pause", {"reason": "meeting"})
         before = known_calls(cc)
-        caller = cc.caller("13000000061")
-        caller.call("13000000061", "12345")
+        caller = cc.caller(number)
+        caller.call(number, "12345")
         call_id = joined_call_id(cc, "12345", before)
         assert connected(cc, call_id) == "1001"
         caller.wait_for(lambda e: e.get("event") == "confirmed", 20)
         extension = cc.config.supervisors[0].extension
-        reply = cc.engine.post(
-            f"/api/calls/{call_id}/spy", {"mode": "listen", "extension": extension}
-        )
-        assert reply.get("mode") == "listen", reply
-        listening = phone.wait_for(lambda e: e.get("event") == "confirmed", 30)
-        assert listening
-        wait_until(lambda: _heard_for(phone, 3.0), 20, "three seconds of listening")
-        caller.hangup("13000000061")
+        reply = cc.engine.post(f"/api/calls/{call_id}/spy", {"mode": mode, "extension": extension})
+        assert reply.get("mode") == mode, reply
+        assert phone.wait_for(lambda e: e.get("event") == "confirmed", 30)
+        wait_until(lambda: _heard_for(phone, 3.0), 20, f"three seconds of {mode}")
+        caller.hangup(number)
         heard = phone.wait_for(lambda e: e.get("event") == "disconnected", 20)
-        caller_440, agent_700 = tone_levels(closed_wav(heard["recording"]), (440.0, 700.0), 0.5, 0)
-        assert caller_440 > 0.2 and agent_700 > 0.2, (caller_440, agent_700)
-        assert any(e["action"] == "spy.listen" for e in cc.engine.get("/api/audit")["entries"])
+        by_caller = caller.wait_for(lambda e: e.get("event") == "disconnected", 20)
+        by_agent = wait_until(
+            lambda: agent_phone.seen(partial(_ended_call, "1001"))[ended_before:],
+            20,
+            "the agent's phone to end the call",
+        )[0]
     finally:
         phone.close()
+    caller_440, agent_700 = tone_levels(closed_wav(heard["recording"]), (440.0, 700.0), 0.5, 0)
+    assert caller_440 > 0.2 and agent_700 > 0.2, (caller_440, agent_700)
+    # the last two seconds each phone heard: the supervisor had been on for three
+    (in_agent,) = tone_levels(closed_wav(by_agent["recording"]), (SUPERVISOR_HZ,), -2.0, 0)
+    (in_caller,) = tone_levels(closed_wav(by_caller["recording"]), (SUPERVISOR_HZ,), -2.0, 0)
+    print(f"{cc.kind} {mode}: supervisor heard by the agent {in_agent:.3f}, caller {in_caller:.3f}")
+    assert in_agent > 0.2 if agent_hears else in_agent < 0.05, ("agent", mode, in_agent)
+    assert in_caller > 0.2 if caller_hears else in_caller < 0.05, ("caller", mode, in_caller)
+    assert any(e["action"] == f"spy.{mode}" for e in cc.engine.get("/api/audit")["entries"])
 
 
 @on_both_kinds

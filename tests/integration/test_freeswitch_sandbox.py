@@ -5,8 +5,9 @@ cached root, started chrooted on loopback); a pjsua2 caller dials the hotline; t
 sees the caller parked with the dialplan's channel variables and music on hold, originates to
 the agent and bridges the two; each side hears the other's tone; both legs' ends are seen.
 
-Ports for slot N (OFFSET from the harness): FreeSWITCH SIP 25500, ESL 25521, RTP 25600-25999,
-these test phones' SIP 25400-25499 and RTP 29000-29999 (all + OFFSET). No Asterisk here: the
+Ports (the slot's bands, tests/integration/ports.py): FreeSWITCH SIP CONTROL + 500, ESL + 521,
+RTP + 600..999, these test phones' SIP + 400.. and RTP from the phones band (slot 0: 25500,
+25521, 25600-25999, 25400.. and 29000..). No Asterisk here: the
 directory's autouse fixture is replaced below.
 """
 
@@ -32,13 +33,14 @@ from callcenter.pbx.freeswitch.esl import (
 )
 from callcenter.pbx.freeswitch.sandbox import Instance, ensure_root
 from callcenter.simulation import Event, Softphone, dominant_frequency, write_tone
-from tests.integration.harness import OFFSET, SLOT, closed_wav, tone_levels
+from tests.integration.harness import closed_wav, tone_levels
+from tests.integration.ports import BANDS, CONTROL, SLOT
 
 pytestmark = pytest.mark.pbx
 
 AGENT, ABSENT, CALLER = "2001", "2002", "13800000001"
-PHONE_SIP = 25400 + OFFSET
-PHONE_RTP = 29000 + OFFSET
+PHONE_SIP = CONTROL + 400
+PHONE_RTP = BANDS["phones"].start
 
 
 @pytest.fixture(autouse=True)
@@ -50,10 +52,10 @@ def agents_ready() -> None:
 def fs() -> Iterator[Instance]:
     instance = Instance(
         name=f"it{SLOT}",
-        sip_port=25500 + OFFSET,
-        esl_port=25521 + OFFSET,
-        rtp_start=25600 + OFFSET,
-        rtp_end=25999 + OFFSET,
+        sip_port=CONTROL + 500,
+        esl_port=CONTROL + 521,
+        rtp_start=CONTROL + 600,
+        rtp_end=CONTROL + 999,
         agents=(AGENT, ABSENT),
         root=ensure_root(),  # builds once; raises (never skips) when it cannot
     )

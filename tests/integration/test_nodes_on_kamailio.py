@@ -117,7 +117,7 @@ def test_callers_on_both_nodes_are_served_in_one_order(kn: Nodes) -> None:
     assert incoming_since(kn.phones["1002"], "1002", since) == []
     # each node's own record of the call (cc-done, for a restarted or standby engine) names
     # the agent who answered through the proxy by what was dialled
-    kept = "".join(i.cli("database show cc-done") for i in kn.instances)
+    kept = "".join(kn.asterisk(i).cli("database show cc-done") for i in range(2))
     for call_id in ids:
         line = next(x for x in kept.splitlines() if f"/cc-done/{call_id} " in x)
         assert "|PJSIP/1001@kamailio-" in line, line

@@ -23,12 +23,13 @@ from callcenter.config import load_config
 from callcenter.paths import REPO
 from callcenter.pbx.asterisk.sandbox import Instance, ensure_root
 from callcenter.simulation import Sipp, Softphone, dominant_frequency, write_tone
-from tests.integration.harness import OFFSET, SLOT, closed_wav, wait_until
+from tests.integration.harness import closed_wav, wait_until
+from tests.integration.ports import CONTROL, SLOT
 
 pytestmark = pytest.mark.pbx
 
 CALLS = 320  # more than the ~256 calls after which the softphone used to fail
-BASE = 25500 + OFFSET  # 25500-25999 of the slot: no port of the session's Center
+BASE = CONTROL + 500  # CONTROL + 500..999: no port of the session's Center
 SIP, AMI = BASE + 60, BASE + 38
 PHONE_SIP, SIPP_SIP = BASE + 61, BASE + 62
 RTP = (BASE + 100, BASE + 299)

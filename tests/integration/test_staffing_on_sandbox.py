@@ -43,7 +43,7 @@ import pytest
 
 from callcenter.simulation import Softphone
 from callcenter.staffing.erlang import erlang_c
-from tests.integration.harness import OFFSET, SIP_PORT, Center
+from tests.integration.harness import CALLER_RTP, SIP_PORT, Center
 
 pytestmark = pytest.mark.pbx
 
@@ -53,9 +53,10 @@ WINDOW = 100.0  # seconds of arrivals
 MEAN_TALK = 5.0  # seconds, exponential
 WITHIN = 5.0  # service level threshold, seconds
 PER_PHONE = 4  # the softphone allows 4 calls at a time: each of its accounts calls once
-FIRST_PORT = SIP_PORT + 440  # 25500: clear of the harness's agents and callers
-# clear of Asterisk (26000-26999), agents (27000+) and callers (28000-29499), slot 0
-FIRST_RTP = 30000 + OFFSET
+FIRST_PORT = SIP_PORT + 440  # CONTROL + 500: clear of the harness's agents and callers
+# the harness callers' RTP ports (no other caller is up during this test): 11 phones from
+# CALLER_RTP, 40 apart, each account's range 40 ports
+FIRST_RTP = CALLER_RTP
 
 
 @dataclass

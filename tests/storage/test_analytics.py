@@ -22,7 +22,7 @@ from sqlalchemy import select
 from callcenter.analytics import hotspots, scorecard, service_quality
 from callcenter.analytics.integration import integration_report
 from callcenter.analytics.scorecard import main_scorecard
-from callcenter.analytics.sql import Period, percentile
+from callcenter.analytics.sql import Period
 from callcenter.api import analytics as api
 from callcenter.api.auth import add_token, auth_middleware
 from callcenter.api.errors import errors_middleware
@@ -33,6 +33,7 @@ from callcenter.data.crypto import FILE_ENV, load_cipher, write_key_file
 from callcenter.data.protection import Action, Redactor, load_policy
 from callcenter.data.quality.config import load_quality
 from callcenter.data.quality.runner import run
+from callcenter.percentile import percentile
 from callcenter.storage.database import Database
 from callcenter.storage.schema import (
     CallRecord,

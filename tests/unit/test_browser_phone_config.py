@@ -1,10 +1,12 @@
 """The browser phone's configuration: agents.toml `phone`, center.toml [webrtc], and what the
-renderer makes of them (a WebRTC endpoint block, http.conf's TLS listener)."""
+renderer makes of them (Asterisk: a WebRTC endpoint block, http.conf's TLS listener;
+FreeSWITCH: the sofia profile's WSS listener, its candidate ACL, the browser users' codecs)."""
 
 from __future__ import annotations
 
 import re
 import shutil
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,9 @@ from callcenter.pbx.asterisk.sandbox import (
     IceCandidates,
     loopback_ice_candidates,
 )
+from callcenter.pbx.freeswitch.dialplan import RenderError as FsRenderError
+from callcenter.pbx.freeswitch.dialplan import check as fs_check
+from callcenter.pbx.freeswitch.dialplan import render as fs_render
 from tests.unit.fakes import SHIPPED_CONFIG
 from tests.unit.test_dialplan import with_secrets
 
@@ -164,3 +169,110 @@ def test_the_sandbox_advertises_one_own_address_as_loopback_and_denies_the_rest(
         .render(rtp_start=20000, rtp_end=20999, ice=None)
     )
     assert "ice" not in plain  # no browser phones: Asterisk's own gathering, unmapped
+
+
+FS_WEBRTC = """
+[webrtc]
+ws_url = "wss://pbx.example.org:7443/ws"
+bind = "0.0.0.0:7443"
+cert_file = "/etc/freeswitch/tls/wss.crt"
+key_file = "/etc/freeswitch/tls/wss.key"
+"""
+
+
+def _fs_files(tmp_path: Path, agents: str, webrtc: str) -> dict[str, str]:
+    from tests.unit.test_freeswitch_wing import fs_config
+    from tests.unit.test_freeswitch_wing import params as fs_params
+
+    directory = fs_config(tmp_path).source_dir
+    for name, extra in (("agents.toml", agents), ("center.toml", webrtc)):
+        path = directory / name
+        path.write_text(path.read_text(encoding="utf-8") + extra, encoding="utf-8")
+    config = load_config(directory)
+    return fs_render(config, fs_params(config))
+
+
+def test_browser_phones_on_freeswitch_get_the_wss_listener_candidates_and_codecs(
+    tmp_path: Path,
+) -> None:
+    """The sofia profile listens on [webrtc] bind over WSS with the certificate folder of
+    cert_file, takes only candidates of candidate_networks, and the browser agent's leg
+    offers [webrtc] codecs in order (mod_opus loaded for Opus); desk phones are unchanged."""
+    extra = 'candidate_networks = ["10.20.0.0/16", "::1/128"]\n'
+    files = _fs_files(tmp_path, BROWSER_AGENT, FS_WEBRTC + extra)
+    assert not fs_check(files)
+    profile = ET.fromstring(files["cc-sofia.conf.xml"]).find(".//profile[@name='cc']/settings")
+    assert profile is not None
+    settings = {p.get("name"): p.get("value") for p in profile.iter("param")}
+    assert settings["wss-binding"] == "0.0.0.0:7443"
+    assert settings["tls-cert-dir"] == "/etc/freeswitch/tls"
+    assert settings["apply-candidate-acl"] == "cc_webrtc_candidates"
+    acl = ET.fromstring(files["cc-acl.conf.xml"]).find(".//list[@name='cc_webrtc_candidates']")
+    assert acl is not None and acl.get("default") == "deny"
+    assert [(n.get("type"), n.get("cidr")) for n in acl] == [
+        ("allow", "10.20.0.0/16"),
+        ("allow", "::1/128"),
+    ]
+    directory = ET.fromstring(files["cc-directory.xml"])
+
+    def dial_vars(user: str) -> dict[str | None, str | None]:
+        found = directory.find(f".//user[@id='{user}']/params")
+        assert found is not None
+        return {p.get("name"): p.get("value") for p in found if p.get("name") != "password"}
+
+    assert dial_vars("1005") == {
+        "dial-var-absolute_codec_string": "OPUS,PCMA,PCMU",
+        "dial-var-media_timeout": "30000",  # no media for 30 s (ICE, DTLS failed): hung up
+    }
+    assert dial_vars("1001") == {}  # a desk phone: the profile's codecs
+    assert '<load module="mod_opus"/>' in files["freeswitch.xml"]
+    # G.711 only: no mod_opus; no candidate_networks: any candidate will do
+    files = _fs_files(tmp_path / "g711", BROWSER_AGENT, FS_WEBRTC + 'codecs = ["alaw"]\n')
+    directory = ET.fromstring(files["cc-directory.xml"])
+    assert dial_vars("1005")["dial-var-absolute_codec_string"] == "PCMA"
+    assert "mod_opus" not in files["freeswitch.xml"]
+    acl = ET.fromstring(files["cc-acl.conf.xml"]).find(".//list[@name='cc_webrtc_candidates']")
+    assert acl is not None and acl.get("default") == "allow" and not list(acl)
+
+
+def test_freeswitch_without_browser_phones_renders_no_wss_listener(tmp_path: Path) -> None:
+    files = _fs_files(tmp_path, "", "")
+    for name in ("cc-sofia.conf.xml", "cc-acl.conf.xml", "cc-directory.xml", "freeswitch.xml"):
+        assert not re.search(r"wss|candidate|dial-var|mod_opus", files[name]), name
+
+
+def test_freeswitch_reads_the_wss_certificate_by_name_and_says_so(tmp_path: Path) -> None:
+    """sofia takes a folder holding wss.crt and wss.key (or one wss.pem): other names are a
+    render error naming the keys, never a listener without its certificate."""
+    with pytest.raises(FsRenderError) as info:
+        _fs_files(tmp_path, BROWSER_AGENT, WEBRTC)  # /etc/asterisk/keys/pbx.crt, pbx.key
+    assert "webrtc.cert_file" in str(info.value) and "wss.crt" in str(info.value)
+    pem = FS_WEBRTC.replace("wss.crt", "wss.pem").replace("wss.key", "wss.pem")
+    files = _fs_files(tmp_path / "pem", BROWSER_AGENT, pem)
+    assert 'name="tls-cert-dir" value="/etc/freeswitch/tls"' in files["cc-sofia.conf.xml"]
+
+
+def test_a_sandbox_freeswitch_without_mod_opus_refuses_opus_for_browser_phones(
+    tmp_path: Path,
+) -> None:
+    """The sandbox root is built with a minimal module set (no mod_opus): asked for Opus, the
+    sandbox says which module is missing and what to configure, before writing anything."""
+    from callcenter.pbx.base import SandboxError
+    from callcenter.pbx.freeswitch.dialplan import MODULES
+    from callcenter.pbx.freeswitch.sandbox import MODULE_DIR, Instance
+    from tests.unit.test_freeswitch_wing import fs_config
+
+    directory = fs_config(tmp_path).source_dir
+    for name, extra in (("agents.toml", BROWSER_AGENT), ("center.toml", FS_WEBRTC)):
+        path = directory / name
+        path.write_text(path.read_text(encoding="utf-8") + extra, encoding="utf-8")
+    config = load_config(directory)
+    root = tmp_path / "root"
+    (root / MODULE_DIR).mkdir(parents=True)
+    for module in MODULES:  # everything the center loads but mod_opus
+        (root / MODULE_DIR / f"{module}.so").touch()
+    phones = tuple(a.extension for a in config.agents)
+    instance = Instance(name="t", root=root, own_config=True, agents=phones, wss_port=17443)
+    with pytest.raises(SandboxError, match=r"no mod_opus.*\[webrtc\] codecs"):
+        instance.render_config(config)
+    assert not (instance.dir / "conf").exists()

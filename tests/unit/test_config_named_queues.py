@@ -10,6 +10,8 @@ import pytest
 from acd.model import NamedQueue
 from acd.states import Strategy
 from callcenter.config import load_config
+from callcenter.pbx.asterisk.settings import overflow_location as asterisk
+from callcenter.pbx.freeswitch.settings import overflow_location as freeswitch
 from tests.unit.fakes import SHIPPED_CONFIG
 from tests.unit.test_config import copy_config, edit, load_errors
 
@@ -105,3 +107,50 @@ def test_bad_strategy_names_the_key_and_the_known_names(tmp_path: Path) -> None:
     (e,) = load_errors(d).errors
     assert (e.file, e.key) == ("config/queue.toml", "queue.strategy")
     assert "rrmemory" in e.message and "wrandom" in e.message and "top-down" in e.message
+
+
+FREESWITCH_NODE = """[[pbx.nodes]]
+name = "f"
+kind = "freeswitch"
+esl_port = 15521
+sip_port = 15500
+rtp_start = 21000
+rtp_end = 21999
+"""
+
+
+@pytest.mark.parametrize("target", ["", "12345", "cc-entry,12345,1", "cc-legal,s,1"])
+def test_an_overflow_target_an_asterisk_node_takes(tmp_path: Path, target: str) -> None:
+    d = copy_config(tmp_path)
+    edit(d, "queue.toml", 'overflow_target = ""', f'overflow_target = "{target}"')
+    assert load_config(d).queue.overflow_target == target
+
+
+def test_an_overflow_target_in_the_wrong_kinds_form_names_the_key_and_both_forms(
+    tmp_path: Path,
+) -> None:
+    """On an Asterisk node a FreeSWITCH transfer is no target; beside a FreeSWITCH node too an
+    Asterisk location is none; a number of numbers.toml is one on both."""
+    d = copy_config(tmp_path)
+    edit(d, "queue.toml", 'overflow_target = ""', 'overflow_target = "12345 XML cc-inbound"')
+    (e,) = load_errors(d).errors
+    assert (e.file, e.key) == ("config/queue.toml", "queue.overflow_target")
+    assert "number of numbers.toml" in e.message and '"context,exten,priority"' in e.message
+    edit(d, "queue.toml", 'overflow_target = "12345 XML cc-inbound"', 'overflow_target = "12345"')
+    edit(d, "queue.toml", 'skills = ["legal"]', 'skills = ["legal"]\noverflow_target = "x,s,1"')
+    edit(d, "center.toml", "\n# The agents' browser phones", f"\n{FREESWITCH_NODE}\n# The")
+    (e,) = load_errors(d).errors
+    assert (e.file, e.key) == ("config/queue.toml", "queue.queues[0].overflow_target")
+    assert '"EXTENSION XML CONTEXT"' in e.message and "Asterisk" not in e.message
+    edit(d, "queue.toml", 'overflow_target = "x,s,1"', 'overflow_target = "12333"')
+    config = load_config(d)
+    assert config.named_queue("legal") is not None
+    assert config.named_queue("legal").overflow_target == "12333"  # type: ignore[union-attr]
+
+
+def test_each_kind_sends_an_overflowing_caller_to_its_form_of_the_target() -> None:
+    assert asterisk("12345") == "cc-entry,12345,1"
+    assert asterisk("cc-legal,s,1") == "cc-legal,s,1"
+    assert freeswitch("12345") == "12345 XML cc-inbound"
+    assert freeswitch("vip XML cc-local") == "vip XML cc-local"
+    assert freeswitch("") == "timeout XML cc-hold"

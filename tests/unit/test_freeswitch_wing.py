@@ -12,8 +12,10 @@ import pytest
 
 from callcenter.cli import main
 from callcenter.config import Config, load_config
+from callcenter.pbx.base import AgentContact, CallRequest
 from callcenter.pbx.freeswitch.dialplan import RenderError, RenderParams, check, render
-from callcenter.pbx.freeswitch.driver import FreeswitchDriver, offer_outcome
+from callcenter.pbx.freeswitch.driver import FreeswitchDriver, join_requests, offer_outcome
+from callcenter.pbx.freeswitch.esl import EslEvent
 from callcenter.pbx.freeswitch.settings import FreeswitchSettings
 from callcenter.pbx.registry import wing
 from callcenter.service import ServiceOptions, build_drivers
@@ -91,12 +93,99 @@ def test_the_rendered_xml_parses_and_carries_numbers_phones_and_fallback(tmp_pat
     esl = files["cc-event_socket.conf.xml"]
     assert 'value="s3cret-esl"' in esl and 'value="127.0.0.1"' in esl
     acl = ET.fromstring(files["cc-acl.conf.xml"])
-    trunks = next(x for x in acl.iter("list") if x.get("name") == "cc_trunks")
+    trunks = next(x for x in acl.iter("list") if x.get("name") == "cc_trunk_carrier")
     assert trunks.get("default") == "deny"
-    assert [n.get("cidr") for n in trunks.iter("node")] == ["127.0.0.1/32"]
+    # the carrier's address and port (the agents' phones share the address)
+    assert [(n.get("cidr"), n.get("port")) for n in trunks.iter("node")] == [
+        ("127.0.0.1/32", "15098")
+    ]
     cc = ET.fromstring(files["cc-callcenter.conf.xml"])
     assert {t.get("agent") for t in cc.iter("tier")} == {a.extension for a in config.agents}
     assert f"&gt; {config.engine.fallback_after} ?" in files["cc-dialplan.xml"]
+
+
+def test_the_sip_edge_knows_trunks_by_address_and_port_and_challenges_phones(
+    tmp_path: Path,
+) -> None:
+    """Each inbound trunk its own port-aware ACL list and context; everything else lands in
+    cc-public: the hotline numbers, a challenge for a phone's extension, 404 for the rest. A
+    trunk with auth_user is a directory user accepted from its addresses only; only a
+    trust_headers trunk's X-CC-* headers are read."""
+    config = fs_config(tmp_path)
+    trunks = config.source_dir / "trunks.toml"
+    trunks.write_text(
+        trunks.read_text(encoding="utf-8")
+        + '\n[[trunk]]\nname = "secure"\nmatch = ["192.0.2.7:5070", "198.51.100.0/28"]\n'
+        'auth_user = "hotline"\nsecret_env = "CC_TEST_TRUNK_SECRET"\n'
+        '\n[[trunk]]\nname = "proxy"\nmatch = "192.0.2.9"\ntrust_headers = true\n',
+        encoding="utf-8",
+    )
+    config = load_config(config.source_dir)
+    with pytest.raises(RenderError, match=r"trunk\[1\].secret_env: no password for trunk secure"):
+        render(config, params(config))
+    files = render(config, params(config, trunk_secrets={"secure": "trunk-pw"}))
+    assert check(files) == []
+    sofia = ET.fromstring(files["cc-sofia.conf.xml"])
+    settings = {
+        (p.get("name"), p.get("value")) for p in sofia.iter("param") if p.get("name") != "proxy"
+    }
+    assert ("auth-calls", "false") in settings and ("use-port-for-acl-check", "true") in settings
+    assert ("context", "cc-public") in settings
+    acls = sorted(str(v) for k, v in settings if k == "apply-inbound-acl")
+    assert acls == [f"cc_trunk_{t}:cc-trunk-{t}:cc-public" for t in ("carrier", "proxy", "secure")]
+    lists = {x.get("name"): x for x in ET.fromstring(files["cc-acl.conf.xml"]).iter("list")}
+    assert [(n.get("cidr"), n.get("port")) for n in lists["cc_trunk_secure"].iter("node")] == [
+        ("192.0.2.7/32", "5070"),
+        ("198.51.100.0/28", None),
+    ]
+    directory = ET.fromstring(files["cc-directory.xml"])
+    user = next(u for u in directory.iter("user") if u.get("id") == "hotline")
+    assert {p.get("name"): p.get("value") for p in user.iter("param")} == {
+        "password": "trunk-pw",
+        "auth-acl": "cc_trunk_secure",
+    }
+    dialplan = ET.fromstring(files["cc-dialplan.xml"])
+    contexts = {c.get("name"): c for c in dialplan.iter("context")}
+
+    def actions(context: str) -> list[str]:
+        return [
+            f"{a.tag}:{a.get('application')} {a.get('data') or ''}".strip()
+            for a in contexts[context].iter()
+            if a.tag in ("action", "anti-action")
+        ]
+
+    public = actions("cc-public")
+    assert public[-1] == "action:respond 404"
+    assert "action:respond 407" in public
+    assert "action:transfer 12345 XML cc-inbound" in public
+    assert not [a for a in public if "cc_hdr" in a or "110" in a]
+    assert "action:set cc_hdr_boost=${sip_h_X-CC-Priority-Boost}" in actions("cc-trunk-proxy")
+    for plain in ("cc-trunk-carrier", "cc-trunk-secure"):
+        assert not [a for a in actions(plain) if "cc_hdr" in a], plain
+        assert "action:unset sip_h_X-CC-Skill" in actions(plain)
+    assert actions("cc-trunk-secure")[:2] == [
+        "anti-action:set sip_challenge_realm=127.0.0.1",
+        "anti-action:respond 407",
+    ]
+
+
+def test_the_join_hands_the_dialplans_and_a_trusted_trunks_requests_over() -> None:
+    variables = {
+        "cc_priority_boost": "6",
+        "cc_skill_override": "",
+        "cc_headers_from": "proxy",
+        "cc_hdr_boost": "lots",
+        "cc_hdr_skill": "market",
+    }
+    assert join_requests(lambda name: variables.get(name, "")) == (
+        CallRequest("dialplan", "6", ""),
+        CallRequest("header:proxy", "lots", "market"),
+    )
+    # headers read from no trunk (cc_headers_from unset) are no request
+    del variables["cc_headers_from"]
+    assert join_requests(lambda name: variables.get(name, "")) == (
+        CallRequest("dialplan", "6", ""),
+    )
 
 
 def test_no_secret_is_ever_rendered_empty(tmp_path: Path) -> None:
@@ -163,3 +252,36 @@ def test_dialplan_check_command_on_a_freeswitch_node(
     assert "dialplan ok:" in out
     # the shipped config routes 12315 through an IVR menu, compiled into cc-ivr.xml
     assert "IVR menus compiled for 12315" in out
+
+
+def test_the_profiles_pings_make_a_phone_unreachable_and_reachable_again() -> None:
+    """sofia::sip_user_state (the OPTIONS pings of a registration) is the phone's reachability,
+    as Asterisk's qualify; a repeated state is no new event."""
+    driver = FreeswitchDriver("fs", "127.0.0.1", 8021, "x", {"1001": "user/1001"})
+
+    def state(user: str, status: str) -> None:
+        driver._on_event(
+            EslEvent(
+                {
+                    "Event-Name": "CUSTOM",
+                    "Event-Subclass": "sofia::sip_user_state",
+                    "from-user": user,
+                    "Ping-Status": status,
+                }
+            )
+        )
+
+    for user, status in (
+        ("1001", "UNREACHABLE"),
+        ("1001", "UNREACHABLE"),
+        ("9999", "UNREACHABLE"),  # not an agent's phone
+        ("1001", "REACHABLE"),
+    ):
+        state(user, status)
+    found = []
+    while not driver._events.empty():
+        found.append(driver._events.get_nowait())
+    assert found == [
+        AgentContact("fs", "1001", False, "unreachable"),
+        AgentContact("fs", "1001", True, "reachable"),
+    ]

@@ -8,7 +8,7 @@ import pytest
 
 from callcenter import domain
 from callcenter.bus import Bus
-from callcenter.live_figures.model import LiveFigures, percentile
+from callcenter.live_figures.model import LiveFigures
 from callcenter.live_figures.report import by_agent, by_skill, report, summary_line
 from callcenter.timers import Timers
 
@@ -61,37 +61,6 @@ def test_equal_times_fire_in_set_order() -> None:
     for key in (K3, K1, K2):
         t.set(key, 5.0)
     assert t.pop_due(5.0) == [K3, K1, K2]
-
-
-# --- percentile ------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("values", "q", "expected"),
-    [
-        ([], 50, 0.0),
-        ([], 95, 0.0),
-        ([7.0], 0, 7.0),
-        ([7.0], 50, 7.0),
-        ([7.0], 100, 7.0),
-        ([3.0, 1.0, 2.0], 50, 2.0),  # unsorted input
-        ([1.0, 2.0, 3.0, 4.0], 50, 2.0),  # nearest rank: ceil(0.5 * 4) = 2
-        ([1.0, 2.0, 3.0, 4.0], 51, 3.0),
-        ([1.0, 2.0, 3.0, 4.0], 100, 4.0),
-        ([1.0, 2.0, 3.0, 4.0], 0, 1.0),
-        ([float(i) for i in range(1, 101)], 95, 95.0),
-        ([float(i) for i in range(1, 21)], 95, 19.0),
-        ([float(i) for i in range(1, 21)], 90, 18.0),
-    ],
-)
-def test_percentile(values: list[float], q: float, expected: float) -> None:
-    assert percentile(values, q) == expected
-
-
-def test_percentile_does_not_reorder_input() -> None:
-    values = [3.0, 1.0, 2.0]
-    percentile(values, 50)
-    assert values == [3.0, 1.0, 2.0]
 
 
 # --- live stats ------------------------------------------------------------------------------

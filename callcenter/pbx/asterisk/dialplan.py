@@ -17,7 +17,7 @@ import jinja2
 from callcenter.config import Config
 from callcenter.paths import REPO
 from callcenter.pbx.asterisk.ivr_dialplan import compile_flows, entry_context
-from callcenter.pbx.asterisk.settings import AsteriskSettings
+from callcenter.pbx.asterisk.settings import AsteriskSettings, overflow_location
 
 DIALPLAN_TEMPLATES = REPO / "dialplans" / "asterisk"
 
@@ -165,7 +165,7 @@ def context(config: Config, params: RenderParams) -> dict[str, Any]:
         "emergency": config.emergency,
         "fallback_after": config.engine.fallback_after,
         "fallback_queue_timeout": 3600,
-        "overflow_target": config.queue.overflow_target,
+        "overflow_target": overflow_location(config.queue.overflow_target),
         "host": params.host,
         "sip_port": params.sip_port,
         "ami_port": params.ami_port,

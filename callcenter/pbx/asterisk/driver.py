@@ -25,6 +25,7 @@ from panoramisk import Manager
 from panoramisk.message import Message
 
 from callcenter import trace
+from callcenter.pbx.asterisk.settings import overflow_location
 from callcenter.pbx.base import (
     AgentAnswered,
     AgentContact,
@@ -609,7 +610,7 @@ class AsteriskDriver:
                     "Action": "Setvar",
                     "Channel": call.channel,
                     "Variable": "CC_OVERFLOW",
-                    "Value": target,
+                    "Value": overflow_location(target),
                 }
             )
         await self._action(

@@ -25,7 +25,12 @@ from callcenter.config import Config
 from callcenter.paths import REPO
 from callcenter.pbx.asterisk.dialplan import QueueSpec, RenderParams, environment, render
 from callcenter.pbx.base import SandboxError
-from callcenter.pbx.sandboxes import build_root, cached_root, write_hold_music
+from callcenter.pbx.sandboxes import (
+    build_root,
+    cached_root,
+    self_signed_certificate,
+    write_hold_music,
+)
 from callcenter.prompts import build_prompts, prompt_texts
 
 SANDBOX_TEMPLATES = REPO / "tools" / "sandbox" / "asterisk"
@@ -285,23 +290,7 @@ class Instance:
     def tls_certificate(self) -> tuple[str, str]:
         """A self-signed certificate and key for the secure WebSocket, made once (openssl)
         in the instance directory; returned as Asterisk sees them (inside the root)."""
-        keys = self.dir / "keys"
-        cert, key = keys / "wss.crt", keys / "wss.key"
-        if not (cert.exists() and key.exists()):
-            keys.mkdir(parents=True, exist_ok=True)
-            openssl = shutil.which("openssl")
-            if openssl is None:
-                raise SandboxError("openssl is not installed: the sandbox cannot make its WSS key")
-            proc = subprocess.run(
-                [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650",
-                 "-subj", f"/CN={self.host}", "-addext", f"subjectAltName=IP:{self.host}",
-                 "-keyout", str(key), "-out", str(cert)],
-                capture_output=True,
-                text=True,
-            )  # fmt: skip
-            if proc.returncode != 0:
-                raise SandboxError(f"openssl could not make the WSS certificate: {proc.stderr}")
-            key.chmod(0o600)
+        self_signed_certificate(self.dir / "keys", self.host)
         return f"{self.inner}/keys/wss.crt", f"{self.inner}/keys/wss.key"
 
     # --- process ---------------------------------------------------------------------------

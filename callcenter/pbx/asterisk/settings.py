@@ -4,6 +4,8 @@ config loader can ask for it before anything else of the wing is loaded."""
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from typing import Annotated
 
 from pydantic.dataclasses import dataclass
@@ -12,6 +14,8 @@ from callcenter.config_models import STRICT, Str
 from callcenter.pbx.node_keys import EnvName, Port, dial_string, env_secret
 
 RECORDINGS_DIR = "/var/spool/asterisk/callcenter"  # the node's view of the recordings root
+# Behind [pbx.proxy]: a phone through the outbound-only `kamailio` endpoint pjsip.conf then has
+PROXY_DIAL = "PJSIP/{extension}@kamailio"
 
 
 @dataclass(frozen=True, config=STRICT)
@@ -36,3 +40,23 @@ class AsteriskSettings:
 
     def dial(self, extension: str) -> str:
         return self.agent_dial.format(extension=extension)
+
+    def with_agent_dial(self, agent_dial: str) -> AsteriskSettings:
+        return replace(self, agent_dial=agent_dial)
+
+
+_TARGET = re.compile(r"^[A-Za-z0-9_.+-]+,[^,\s]+,[^,\s]+$")
+
+
+def overflow_target(target: str) -> str | None:
+    """A queue's overflow target in Asterisk's form: a dialplan location
+    "context,exten,priority" (Goto's arguments), e.g. "cc-entry,12345,1"."""
+    if _TARGET.match(target):
+        return None
+    return 'on an Asterisk node a dialplan location "context,exten,priority"'
+
+
+def overflow_location(target: str) -> str:
+    """Where cc-overflow sends a caller: a number of numbers.toml is its entry
+    (cc-entry,<did>,1), anything else the location as written."""
+    return f"cc-entry,{target},1" if target.isdigit() else target

@@ -45,8 +45,8 @@ class AsteriskWing:
     def live_audio(self) -> LiveAudioDecoder:
         return decode
 
-    def dialplan(self, config: Config, action: str, out: str) -> int:
-        return dialplan_command(config, action, out)
+    def dialplan(self, config: Config, node: PbxNode | None, action: str, out: str) -> int:
+        return dialplan_command(config, node, action, out)
 
     def sandbox_node(self, name: str) -> PbxNode:
         # the shipped center.toml's node: SIP 15060, AMI 15038, RTP 20000-20999
@@ -62,6 +62,9 @@ class AsteriskWing:
 
     def sandbox_ready(self) -> bool:
         return root_ready()
+
+    def sandbox_instance(self, config: Config, node: PbxNode) -> Instance:
+        return instance_for(config, node)
 
     def sandbox_up(self, config: Config, node: PbxNode) -> Instance:
         ensure_root()
@@ -83,7 +86,8 @@ class AsteriskWing:
 WING: Wing = AsteriskWing()  # typed: mypy checks the wing against the registry's protocol
 
 
-def dialplan_command(config: Config, action: str, out: str) -> int:
+def dialplan_command(config: Config, node: PbxNode | None, action: str, out: str) -> int:
+    """`node`: the Asterisk node rendered for (None: a check of a config without one)."""
     if action == "check":  # the dialplan only: no secret is needed, and none is written
         stand_in = "not-written-check-only"
         params = RenderParams(
@@ -92,15 +96,15 @@ def dialplan_command(config: Config, action: str, out: str) -> int:
             trunk_secrets={t.name: stand_in for t in config.trunks if t.auth_user},
         )
     else:  # every secret from the store the operator controls; a missing one is an error
-        node = config.nodes[0]
+        assert node is not None  # the CLI refuses a render without a node
         params = RenderParams(
             ami_user=settings_of(node).ami_user,
             ami_secret=node.secret(),
             agent_passwords=phone_passwords(config),
             trunk_secrets={t.name: t.secret() for t in config.trunks if t.auth_user},
         )
-    if config.nodes:
-        params = replace(params, recordings_dir=config.nodes[0].recordings_dir)
+    if node is not None:
+        params = replace(params, recordings_dir=node.recordings_dir)
     try:
         files = render(config, params)
     except RenderError as exc:

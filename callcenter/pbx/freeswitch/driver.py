@@ -24,7 +24,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Coroutine, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -42,6 +42,7 @@ from callcenter.pbx.base import (
     CallerFellBack,
     CallerGone,
     CallInProgress,
+    CallRequest,
     CommandFailed,
     FinishedCall,
     LinkDown,
@@ -60,6 +61,7 @@ from callcenter.pbx.freeswitch.esl import (
     EslError,
     EslEvent,
 )
+from callcenter.pbx.freeswitch.settings import overflow_location
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +76,10 @@ EVENTS = (
     "sofia::register",
     "sofia::unregister",
     "sofia::expire",
+    "sofia::sip_user_state",
     *emergency.SUBCLASSES,
 )
+SIP_PROFILE = "cc"  # the SIP profile of cc-sofia.conf.xml.j2
 FINISHED_REALM = "cc-done"  # mod_db realm of the dialplan's record of every ended call
 RECONNECT_FIRST = 1.0
 LOGIN_RETRY_MAX = 300.0
@@ -161,8 +165,11 @@ class FreeswitchDriver:
         phone_dial: str = "user/{extension}",
         outbound_dial: str = "sofia/gateway/carrier-out/{number}",
         reconnect: float = RECONNECT_FIRST,
+        extensions: Mapping[str, str] | None = None,
     ) -> None:
-        """`agent_dials` maps agent id -> dial string (e.g. "user/1001")."""
+        """`agent_dials` maps agent id -> dial string (e.g. "user/1001"); `extensions` agent
+        id -> phone extension (mod_callcenter's fallback agents are named by extension),
+        by default the directory users of `agent_dials`."""
         self.node = node
         self._dials = dict(agent_dials)
         self._phone_dial = phone_dial
@@ -173,6 +180,11 @@ class FreeswitchDriver:
             for a, d in agent_dials.items()
             if d.startswith("user/")
         }
+        # mod_callcenter's agent name (the extension) -> agent id, whatever dials the phone
+        # (user/1001, or sofia/gateway/kamailio/1001 behind a SIP proxy)
+        self._by_extension = (
+            {ext: a for a, ext in extensions.items()} if extensions is not None else self._by_user
+        )
         self._client = EslClient(host, port, secret, events=EVENTS)
         self._reconnect = reconnect
         self._events: asyncio.Queue[PbxEvent] = asyncio.Queue()
@@ -295,7 +307,18 @@ class FreeswitchDriver:
             elif sub in ("sofia::register", "sofia::unregister", "sofia::expire"):
                 agent_id = self._by_user.get(e.get("from-user") or e.get("username"))
                 if agent_id is not None:
-                    self._contact(agent_id, sub == "sofia::register", force=False)
+                    registered = sub == "sofia::register"
+                    status = "registered" if registered else "unregistered"
+                    self._contact(agent_id, registered, status, force=False)
+            elif sub == "sofia::sip_user_state":
+                # the profile's OPTIONS pings (all-reg-options-ping): a registered phone
+                # that stopped answering is UNREACHABLE, answering again REACHABLE
+                agent_id = self._by_user.get(e.get("from-user"))
+                state = e.get("Ping-Status").upper()
+                if agent_id is not None and state in ("REACHABLE", "UNREACHABLE"):
+                    reachable = state == "REACHABLE"
+                    status = "reachable" if reachable else "unreachable"
+                    self._contact(agent_id, reachable, status, force=False)
         elif name == "CHANNEL_HANGUP":
             self._on_hangup_begins(e)
         elif name == "CHANNEL_HANGUP_COMPLETE":
@@ -319,6 +342,7 @@ class FreeswitchDriver:
             caller_number=caller,
             restored=restored,
             ivr_path=var("cc_ivr_path"),
+            requests=join_requests(var),
         )
 
     def _on_hangup_begins(self, e: EslEvent) -> None:
@@ -513,10 +537,7 @@ class FreeswitchDriver:
             return
         call.where = "overflow"
         self._stop_ringing(call)
-        where = target if " " in target else f"{target} XML cc-inbound" if target else ""
-        await self._client.api(
-            f"uuid_transfer {call_id} {where or 'timeout XML cc-hold'}", check=False
-        )
+        await self._client.api(f"uuid_transfer {call_id} {overflow_location(target)}", check=False)
 
     async def heartbeat(self, now: float) -> None:
         if self._up:
@@ -592,26 +613,47 @@ class FreeswitchDriver:
         found.sort(key=lambda e: e.arrived_at if isinstance(e, CallerEntered) else 0.0)
         return found
 
-    def _contact(self, agent_id: str, registered: bool, force: bool) -> AgentContact | None:
-        if not force and self._reachable.get(agent_id) == registered:
+    def _contact(
+        self, agent_id: str, reachable: bool, status: str, force: bool
+    ) -> AgentContact | None:
+        if not force and self._reachable.get(agent_id) == reachable:
             return None
-        self._reachable[agent_id] = registered
-        event = AgentContact(
-            self.node, agent_id, registered, "registered" if registered else "unregistered"
-        )
+        self._reachable[agent_id] = reachable
+        event = AgentContact(self.node, agent_id, reachable, status)
         if not force:
             self._events.put_nowait(event)
         return event
 
     async def agent_contacts(self) -> list[PbxEvent]:
-        """Every agent dialled as a directory user: registered on this node or not."""
+        """Every agent dialled as a directory user: registered on this node or not, and a
+        registered phone whose every contact stopped answering the pings is unreachable."""
         found: list[PbxEvent] = []
+        pinged = await self._ping_states()
         for user, agent_id in sorted(self._by_user.items()):
             contact = await self._client.api(f"sofia_contact */{user}", check=False)
             registered = bool(contact.strip()) and not contact.startswith("error/")
-            event = self._contact(agent_id, registered, force=True)
+            states = pinged.get(user, set())
+            if registered and states and "reachable" not in states:
+                event = self._contact(agent_id, False, "unreachable", force=True)
+            else:
+                status = "registered" if registered else "unregistered"
+                event = self._contact(agent_id, registered, status, force=True)
             if event is not None:
                 found.append(event)
+        return found
+
+    async def _ping_states(self) -> dict[str, set[str]]:
+        """Each registered user's contacts' ping status (lowercase), from the registrations
+        the SIP profiles list ("Ping-Status:" per registration)."""
+        text = await self._client.api(f"sofia status profile {SIP_PROFILE} reg", check=False)
+        found: dict[str, set[str]] = {}
+        user = ""
+        for line in text.splitlines():
+            name, _, value = line.partition(":")
+            if name.strip() == "User":
+                user = value.strip().split("@", 1)[0]
+            elif name.strip() == "Ping-Status" and user:
+                found.setdefault(user, set()).add(value.strip().lower())
         return found
 
     async def finished_calls(self) -> list[FinishedCall]:
@@ -642,7 +684,7 @@ class FreeswitchDriver:
             connected_at = 0.0
         elif fellback or where == "fallback":
             route = "fallback"
-            agent = self._by_user.get(fallback_agent, "") if fallback_answered else ""
+            agent = self._by_extension.get(fallback_agent, "") if fallback_answered else ""
             connected_at = _float(fallback_answered) if agent else 0.0
         elif where in ("join", "hold", "connected"):
             route = "engine"
@@ -719,10 +761,15 @@ class FreeswitchDriver:
         if call is None or call.where != "connected" or not call.agent_leg:
             self._fail(call_id, "spy", (), "no connected call to listen to")
             return
+        # The eavesdrop target is the agent's leg. mod_dptools mixes the supervisor into that
+        # leg's read stream for eavesdrop_whisper_aleg (what the agent's phone sends: the
+        # caller hears it) and into its write stream for eavesdrop_whisper_bleg (what the
+        # agent's phone is sent: the agent hears it); eavesdrop_bridge_* only choose what
+        # the supervisor hears (both sides by default).
         talk = {
             "listen": [],
-            "whisper": ["eavesdrop_whisper_aleg=true"],
-            "barge": ["eavesdrop_bridge_aleg=true", "eavesdrop_bridge_bleg=true"],
+            "whisper": ["eavesdrop_whisper_bleg=true"],
+            "barge": ["eavesdrop_whisper_aleg=true", "eavesdrop_whisper_bleg=true"],
         }[mode]
         variables = ",".join(
             [
@@ -881,6 +928,22 @@ class FreeswitchDriver:
 
     def _fail(self, call_id: str, command: str, agent_ids: tuple[str, ...], message: str) -> None:
         self._events.put_nowait(CommandFailed(self.node, call_id, command, agent_ids, message))
+
+
+def join_requests(var: Callable[[str], str]) -> tuple[CallRequest, ...]:
+    """What the caller's channel asks for beyond the number's skill and priority: the
+    dialplan's cc_priority_boost / cc_skill_override, and the X-CC-* headers the dialplan read
+    only on a call from a trunk marked trust_headers (cc_headers_from: the trunk's name). Raw
+    text: callcenter/call_priority.py decides what counts."""
+    found: list[CallRequest] = []
+    boost, skill = var("cc_priority_boost").strip(), var("cc_skill_override").strip()
+    if boost or skill:
+        found.append(CallRequest("dialplan", boost, skill))
+    trunk = var("cc_headers_from").strip()
+    boost, skill = var("cc_hdr_boost").strip(), var("cc_hdr_skill").strip()
+    if trunk and (boost or skill):
+        found.append(CallRequest(f"header:{trunk}", boost, skill))
+    return tuple(found)
 
 
 def _int(value: str) -> int:

@@ -27,7 +27,7 @@ import signal
 import socket
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
@@ -35,13 +35,19 @@ from callcenter.config import Config
 from callcenter.paths import REPO
 from callcenter.pbx.base import SandboxError
 from callcenter.pbx.freeswitch.dialplan import MODULES as CENTER_MODULES
-from callcenter.pbx.freeswitch.dialplan import RenderParams, render
+from callcenter.pbx.freeswitch.dialplan import RenderParams, modules, render
 from callcenter.pbx.freeswitch.esl import EslClient, EslError
-from callcenter.pbx.sandboxes import build_root, cached_root, write_hold_music
+from callcenter.pbx.sandboxes import (
+    build_root,
+    cached_root,
+    self_signed_certificate,
+    write_hold_music,
+)
 from callcenter.prompts import build_prompts, prompt_texts
 
 BUILD_SCRIPT = REPO / "tools" / "sandbox" / "build_freeswitch.sh"
 FREESWITCH = "/opt/freeswitch/bin/freeswitch"
+MODULE_DIR = "opt/freeswitch/lib/freeswitch/mod"  # in the root
 MARKER = ".callcenter-freeswitch-ok"
 PROFILE = "cc"
 SRC_ENV = "CALLCENTER_FREESWITCH_SRC"
@@ -87,6 +93,14 @@ class Instance:
     recordings_host: Path | None = None
     carrier_port: int = 0
     emergency_port: int = 0  # where the emergency trunks' gateways send (the 110 line)
+    agent_dial: str = "user/{extension}"  # the node's (mod_callcenter's fallback agents)
+    # The browser phones' secure WebSocket (wss://host:wss_port/, sofia's wss-binding) with a
+    # certificate the instance makes itself (keys/wss.crt, wss.key); 0: center.toml [webrtc]
+    # bind and certificate folder, as a deployment renders them.
+    wss_port: int = 0
+    # Site-local dialplan: extensions of cc-inbound, written to conf/cc-local/local.xml (the
+    # rendered cc-inbound includes cc-local/*.xml first); own-config instances only.
+    local_dialplan: str = ""
 
     @property
     def inner(self) -> str:
@@ -100,6 +114,12 @@ class Instance:
     @property
     def log(self) -> Path:
         return self.dir / "log" / "freeswitch.log"
+
+    @property
+    def ws_url(self) -> str:
+        """Where a browser phone connects (the instance's own certificate: a test browser
+        must accept it)."""
+        return f"wss://{self.host}:{self.wss_port}/ws"
 
     @property
     def domain(self) -> str:
@@ -146,7 +166,9 @@ class Instance:
 
     def render(self) -> None:
         """Write the instance's configuration (idempotent)."""
-        for sub in ("conf", "log", "db", "run", "tmp", "moh", "recordings", "storage", "sounds"):
+        for sub in (
+            "conf", "log", "db", "run", "tmp", "moh", "recordings", "storage", "sounds", "certs",
+        ):  # fmt: skip
             (self.dir / sub).mkdir(parents=True, exist_ok=True)
         if not self.own_config:
             (self.dir / "conf" / "freeswitch.xml").write_text(self.config_xml())
@@ -160,33 +182,57 @@ class Instance:
     def render_config(self, config: Config) -> None:
         """Write the center's FreeSWITCH configuration, rendered from `config` by the same
         templates as a deployment (dialplans/freeswitch/), with this instance's ports and
-        generated secrets (its phones: every agent's and supervisor's extension)."""
+        generated secrets (its phones: every agent's and supervisor's extension). A module
+        the configuration needs and the root lacks is a SandboxError naming it."""
+        params = RenderParams(
+            host=self.host,
+            sip_port=self.sip_port,
+            esl_host=self.host,
+            esl_port=self.esl_port,
+            esl_secret=self.esl_password,
+            carrier_port=self.carrier_port or self.sip_port + 38,
+            emergency_port=self.emergency_port or self.sip_port + 39,
+            phone_passwords={ext: self.agent_password(ext) for ext in self.agents},
+            rtp_start=self.rtp_start,
+            rtp_end=self.rtp_end,
+            switchname=f"cc-{self.name}",
+            moh_dir=f"{self.inner}/moh",
+            log_dir=f"{self.inner}/log",
+            recordings_dir=self.recordings_dir,
+            timezone=config.center.timezone,
+            record=config.recordings.enabled,
+            prompts_dir=f"{self.inner}/prompts",
+            agent_dial=self.agent_dial,
+            trunk_secrets={t.name: t.secret() for t in config.trunks if t.auth_user},
+        )
+        missing = [
+            m for m in modules(config, params) if not (self.root / MODULE_DIR / f"{m}.so").exists()
+        ]
+        if missing:  # e.g. mod_opus for browser phones speaking Opus: not in the built root
+            raise SandboxError(
+                f"the sandbox FreeSWITCH root {self.root} has no {', '.join(missing)} "
+                "(tools/sandbox/build_freeswitch.sh builds a minimal module set); for browser "
+                'phones list G.711 only in center.toml [webrtc] codecs, e.g. ["alaw", "ulaw"]'
+            )
         self.render()
         build_prompts(prompt_texts(config.ivr), self.dir / "prompts", config.source_dir / "prompts")
-        files = render(
-            config,
-            RenderParams(
-                host=self.host,
-                sip_port=self.sip_port,
-                esl_host=self.host,
-                esl_port=self.esl_port,
-                esl_secret=self.esl_password,
-                carrier_port=self.carrier_port or self.sip_port + 38,
-                emergency_port=self.emergency_port or self.sip_port + 39,
-                phone_passwords={ext: self.agent_password(ext) for ext in self.agents},
-                rtp_start=self.rtp_start,
-                rtp_end=self.rtp_end,
-                switchname=f"cc-{self.name}",
-                moh_dir=f"{self.inner}/moh",
-                log_dir=f"{self.inner}/log",
-                recordings_dir=self.recordings_dir,
-                timezone=config.center.timezone,
-                record=config.recordings.enabled,
-                prompts_dir=f"{self.inner}/prompts",
-            ),
-        )
+        if self.wss_port:
+            cert, _ = self_signed_certificate(self.dir / "keys", self.host)
+            # sofia-sip's WSS listener wants the chain beside them: here the certificate itself
+            (self.dir / "keys" / "ca-bundle.crt").write_bytes(cert.read_bytes())
+            params = replace(
+                params,
+                wss_bind=f"{self.host}:{self.wss_port}",
+                tls_cert_dir=f"{self.inner}/keys",
+            )
+        files = render(config, params)
         for name, text in files.items():
             (self.dir / "conf" / name).write_text(text)
+        local = self.dir / "conf" / "cc-local" / "local.xml"
+        local.unlink(missing_ok=True)
+        if self.local_dialplan:
+            local.parent.mkdir(exist_ok=True)
+            local.write_text(f"<include>\n{self.local_dialplan}</include>\n")
 
     def config_xml(self) -> str:
         s = self._secrets()
@@ -331,6 +377,7 @@ class Instance:
             dirs = {
                 "-conf": "conf", "-log": "log", "-db": "db", "-run": "run", "-temp": "tmp",
                 "-recordings": "recordings", "-storage": "storage", "-sounds": "sounds",
+                "-certs": "certs",  # its own DTLS-SRTP certificate, made at the first start
             }  # fmt: skip
             args = [FREESWITCH, "-nf", "-nc", "-nonat"]
             for flag, sub in dirs.items():

@@ -48,6 +48,7 @@ class FreeswitchWing:
             dials,
             phone_dial=s.agent_dial,
             outbound_dial=s.outbound_dial,
+            extensions=extensions,
         )
 
     def live_audio(self) -> LiveAudioDecoder:
@@ -58,8 +59,8 @@ class FreeswitchWing:
             "(the leg audio stream is built for Asterisk only): leave asr.live_address empty",
         )
 
-    def dialplan(self, config: Config, action: str, out: str) -> int:
-        return dialplan_command(config, action, out)
+    def dialplan(self, config: Config, node: PbxNode | None, action: str, out: str) -> int:
+        return dialplan_command(config, node, action, out)
 
     def sandbox_ready(self) -> bool:
         return root_ready()
@@ -75,6 +76,9 @@ class FreeswitchWing:
             recordings_dir=RECORDINGS_DIR,
             settings=FreeswitchSettings(esl_port=15521),
         )
+
+    def sandbox_instance(self, config: Config, node: PbxNode) -> Instance:
+        return instance_for(config, node)
 
     def sandbox_up(self, config: Config, node: PbxNode) -> Instance:
         instance = instance_for(config, node, ensure_root())
@@ -95,22 +99,29 @@ class FreeswitchWing:
 WING: Wing = FreeswitchWing()  # typed: mypy checks the wing against the registry's protocol
 
 
-def dialplan_command(config: Config, action: str, out: str) -> int:
-    node = config.nodes[0] if config.nodes else None
+def dialplan_command(config: Config, node: PbxNode | None, action: str, out: str) -> int:
+    """`node`: the FreeSWITCH node rendered for (None: a check of a config without one)."""
     s = settings_of(node) if node is not None else FreeswitchSettings()
     if action == "check":  # the dialplan only: no secret is needed, and none is written
         stand_in = "not-written-check-only"
         params = RenderParams(
-            esl_secret=stand_in, phone_passwords={ext: stand_in for ext, _ in phones(config)}
+            esl_secret=stand_in,
+            phone_passwords={ext: stand_in for ext, _ in phones(config)},
+            trunk_secrets={t.name: stand_in for t in config.trunks if t.auth_user},
         )
     else:  # every secret from the store the operator controls; a missing one is an error
         assert node is not None  # the CLI refuses a render without a node
-        params = RenderParams(esl_secret=node.secret(), phone_passwords=phone_passwords(config))
+        params = RenderParams(
+            esl_secret=node.secret(),
+            phone_passwords=phone_passwords(config),
+            trunk_secrets={t.name: t.secret() for t in config.trunks if t.auth_user},
+        )
     params = replace(
         params,
         esl_port=s.esl_port,
         timezone=config.center.timezone,
         record=config.recordings.enabled,
+        agent_dial=s.agent_dial,
     )
     if node is not None:
         params = replace(
@@ -157,6 +168,7 @@ def instance_for(config: Config, node: PbxNode, root: Path | None = None) -> Ins
         own_config=True,
         recordings_dir=node.recordings_dir,
         recordings_host=recordings_root(config, REPO),
+        agent_dial=settings_of(node).agent_dial,
     )
 
 

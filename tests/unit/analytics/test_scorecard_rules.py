@@ -1,5 +1,5 @@
 """Pure parts of the analytics: the weighted score, the scorecard config (every mistake names
-the file and key), nearest-rank percentiles, day/week buckets, bottlenecks."""
+the file and key), day/week buckets, bottlenecks."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from callcenter.analytics.scorecard import DEFAULT, load_scorecard, weighted_score
 from callcenter.analytics.service_quality import StageStats, bottlenecks
-from callcenter.analytics.sql import Period, bucket_start, percentile
+from callcenter.analytics.sql import Period, bucket_start
 from callcenter.tomlreader import ConfigErrors
 
 REPO = Path(__file__).resolve().parents[3]
@@ -113,23 +113,6 @@ def test_weights_are_read(tmp_path: Path) -> None:
         "satisfaction": 3.0,
     }
     assert config.accept_within_hours == 8.0
-
-
-@pytest.mark.parametrize(
-    ("values", "pct", "expected"),
-    [
-        ([], 50, None),
-        ([7.0], 50, 7.0),
-        ([7.0], 90, 7.0),
-        ([3.0, 1.0, 2.0], 50, 2.0),
-        ([1.0, 2.0, 3.0, 4.0], 50, 2.0),
-        ([1.0, 2.0, 3.0, 4.0], 90, 4.0),
-        ([float(i) for i in range(1, 11)], 90, 9.0),
-        ([float(i) for i in range(1, 11)], 91, 10.0),
-    ],
-)
-def test_nearest_rank_percentile(values: list[float], pct: int, expected: float | None) -> None:
-    assert percentile(values, pct) == expected
 
 
 @pytest.mark.parametrize(

@@ -1,12 +1,14 @@
-"""Priority and skill from the call (issue 18) on the real sandbox over real SIP: a trusted
-upstream proxy's X-CC-Priority-Boost puts its caller ahead of earlier callers and its
-X-CC-Skill sets the skill; the same headers from a citizen (no trunk) or from a trunk not
-marked trust_headers change nothing; a dialplan variable (CC_PRIORITY_BOOST, set by a
-site-local extension) raises the priority too."""
+"""Priority and skill from the call (issues 16 and 18) on the real sandbox over real SIP, on
+both PBX kinds: a trusted upstream proxy's X-CC-Priority-Boost puts its caller ahead of
+earlier callers and its X-CC-Skill sets the skill; the same headers from a citizen (no trunk)
+or from a trunk not marked trust_headers change nothing; a dialplan variable set by a
+site-local extension (Asterisk CC_PRIORITY_BOOST in extensions_local.conf, FreeSWITCH
+cc_priority_boost in cc-local/*.xml) raises the priority too."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import shutil
 import subprocess
@@ -17,8 +19,9 @@ import pytest
 
 from callcenter.masking import mask_phone
 from callcenter.paths import REPO
+from tests.integration.conftest import center_of_kind, on_both_kinds
 from tests.integration.harness import (
-    CALLER_RTP,
+    PHONE_RTP,
     PLAIN_PROXY_PORT,
     SIP_PORT,
     TRUSTED_PROXY_PORT,
@@ -33,6 +36,8 @@ SCENARIO = REPO / "tools" / "sipp" / "caller_headers.xml"
 CITIZEN_PORT = SIP_PORT + 266  # an unidentified caller (not a trunk's address)
 ELSEWHERE = "127.0.0.2"
 
+cc = pytest.fixture(center_of_kind, name="cc")  # the center of the test's kind
+
 
 @contextlib.contextmanager
 def sipp_calls(
@@ -40,7 +45,7 @@ def sipp_calls(
 ) -> Iterator[subprocess.Popen[str]]:
     """Place `calls` (number dialled, caller number, X-CC-Priority-Boost, X-CC-Skill) with
     sipp from host:port; they wait answered until the PBX hangs them up."""
-    instance = cc.instance
+    instance = cc.sandbox
     work = instance.dir / "headers" / name
     work.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(SCENARIO, work / "scenario.xml")
@@ -83,6 +88,27 @@ def queued(cc: Center, *numbers: str) -> list[dict[str, Any]]:
     return found
 
 
+def skills_of_trunk_calls(cc: Center, trunk: str) -> list[str]:
+    """The skill kept on the PBX's channel of each call from this trunk (a restarted engine
+    restores the caller from it), sorted."""
+    found = []
+    if cc.kind == "freeswitch":
+        listing = json.loads(cc.fs_api("show channels as json") or "{}")
+        for row in listing.get("rows", []) or []:
+            u = row.get("uuid", "")
+            if cc.fs_api(f"uuid_getvar {u} cc_from_trunk").strip() == trunk:
+                found.append(cc.fs_api(f"uuid_getvar {u} cc_skill").strip())
+        return sorted(found)
+    channels = cc.instance.cli("core show channels concise")
+    for name in re.findall(rf"^(PJSIP/{re.escape(trunk)}-[0-9a-f]+)!", channels, flags=re.M):
+        shown = cc.instance.cli(f"core show channel {name}")
+        skill = re.search(r"(?m)^\s*_*CC_SKILL=(\w+)", shown)
+        if skill:
+            found.append(skill.group(1))
+    return sorted(found)
+
+
+@on_both_kinds
 def test_trusted_header_and_dialplan_variable_go_ahead_untrusted_headers_do_not(
     cc: Center,
 ) -> None:
@@ -96,19 +122,19 @@ def test_trusted_header_and_dialplan_variable_go_ahead_untrusted_headers_do_not(
     with contextlib.ExitStack() as stack:
         # the same headers from a citizen (no trunk's address) and an untrusted trunk
         stack.enter_context(
-            sipp_calls(cc, "citizen", ELSEWHERE, CITIZEN_PORT, CALLER_RTP + 1700,
+            sipp_calls(cc, "citizen", ELSEWHERE, CITIZEN_PORT, PHONE_RTP + 700,
                        [("12345", citizen, "9", "market")])
         )  # fmt: skip
         queued(cc, early, citizen)  # one after the other: arrival order is then known
         stack.enter_context(
-            sipp_calls(cc, "plain", "127.0.0.1", PLAIN_PROXY_PORT, CALLER_RTP + 1720,
+            sipp_calls(cc, "plain", "127.0.0.1", PLAIN_PROXY_PORT, PHONE_RTP + 720,
                        [("12345", plain, "9", "market")])
         )  # fmt: skip
         queued(cc, early, citizen, plain)
         # the trusted proxy: one call with the headers, one to the VIP DID whose dialplan
         # sets CC_PRIORITY_BOOST (and a header value that is no number: ignored)
         stack.enter_context(
-            sipp_calls(cc, "trusted", "127.0.0.1", TRUSTED_PROXY_PORT, CALLER_RTP + 1740,
+            sipp_calls(cc, "trusted", "127.0.0.1", TRUSTED_PROXY_PORT, PHONE_RTP + 740,
                        [("12345", trusted, "7", "market"), (VIP_DID, vip, "lots", "astrology")])
         )  # fmt: skip
         rows = queued(cc, early, citizen, plain, trusted, vip)
@@ -128,20 +154,12 @@ def test_trusted_header_and_dialplan_variable_go_ahead_untrusted_headers_do_not(
         assert "header:proxy: unknown skill 'astrology' ignored" in log
 
         def skills_on_proxy_channels() -> list[str] | None:
-            """CC_SKILL of the trusted proxy's two channels, as Asterisk holds them (a
-            restarted engine restores the caller from these)."""
-            channels = cc.instance.cli("core show channels concise")
-            found = []
-            for name in re.findall(r"^(PJSIP/proxy-[0-9a-f]+)!", channels, flags=re.M):
-                shown = cc.instance.cli(f"core show channel {name}")
-                skill = re.search(r"(?m)^\s*_*CC_SKILL=(\w+)", shown)
-                if skill:
-                    found.append(skill.group(1))
-            return sorted(found) if len(found) == 2 and "market" in found else None
+            found = skills_of_trunk_calls(cc, "proxy")
+            return found if len(found) == 2 and "market" in found else None
 
         assert wait_until(skills_on_proxy_channels, 60, "the skill kept on the channel") == [
             "general", "market",
         ]  # fmt: skip
-        cc.instance.cli("channel request hangup all")
+        cc.hangup_all()
     phone.wait_for(lambda e: e.get("event") == "disconnected", 60)
     wait_until(lambda: not cc.engine.queue(), 90, "the queue to empty")

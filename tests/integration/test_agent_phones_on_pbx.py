@@ -1,10 +1,10 @@
-"""Agents' phones on a real Asterisk (issue 15): a caller never waits on a dead agent phone,
-and a refusal is not a no-answer.
+"""Agents' phones on a real PBX (issues 15 and 16): a caller never waits on a dead agent phone
+(on both kinds), and a refusal is not a no-answer.
 
-Real SIP and RTP: pjsua2 softphones register with the sandbox Asterisk, which qualifies their
-contacts; a softphone process is killed with SIGKILL; phones refuse with real SIP responses;
-the engine runs as its own process and is read through its database, /metrics and the
-wallboard's websocket feed.
+Real SIP and RTP: pjsua2 softphones register with the sandbox PBX, which checks their
+contacts (Asterisk's qualify, FreeSWITCH's OPTIONS pings of every registration); a softphone
+process is killed with SIGKILL; phones refuse with real SIP responses; the engine runs as its
+own process and is read through its database, /metrics and the wallboard's websocket feed.
 """
 
 from __future__ import annotations
@@ -20,10 +20,8 @@ import aiohttp
 import pytest
 
 from callcenter.simulation import Softphone
+from tests.integration.conftest import center_of_kind, on_both_kinds
 from tests.integration.harness import (
-    AGENT_RTP,
-    HTTP_PORT,
-    SIP_PORT,
     Center,
     connected,
     joined_call_id,
@@ -32,6 +30,8 @@ from tests.integration.harness import (
 )
 
 pytestmark = pytest.mark.pbx
+
+cc = pytest.fixture(center_of_kind, name="cc")  # the center of the test's kind (Asterisk unmarked)
 
 
 def metric(cc: Center, name: str) -> float | None:
@@ -48,13 +48,13 @@ def offer_events(cc: Center, call_id: str) -> list[tuple[str, str, dict[str, Any
     return [(r.event, r.agent_id, json.loads(r.data)) for r in rows if r.event.startswith("RING")]
 
 
-def wallboard() -> dict[str, Any]:
+def wallboard(cc: Center) -> dict[str, Any]:
     """The first snapshot the supervisor's wallboard feed pushes."""
 
     async def read() -> dict[str, Any]:
         async with (
             aiohttp.ClientSession() as session,
-            session.ws_connect(f"http://127.0.0.1:{HTTP_PORT}/api/live") as ws,
+            session.ws_connect(f"http://127.0.0.1:{cc.engine.http_port}/api/live") as ws,
         ):
             while True:
                 message = await ws.receive_json(timeout=30)
@@ -90,18 +90,19 @@ def hang_up(cc: Center, phone: Softphone, number: str, call_id: str) -> None:
     )
 
 
+@on_both_kinds
 def test_a_killed_agent_phone_costs_callers_no_offer_timeout(cc: Center) -> None:
     dead = cc.phones["1001"]
     users = [u for u, p in cc.phones.items() if p is dead]  # 1001 and 1002 share a process
     assert users == ["1001", "1002"]
-    # the shipped offer timeout (15 s): longer than qualify needs to find a dead phone
+    # the shipped offer timeout (15 s): longer than the PBX needs to find a dead phone
     with engine_with(cc, offer_timeout=15):
         wait_until(lambda: metric(cc, "callcenter_agents_unreachable") == 0.0, 30, "all reachable")
         dead.proc.send_signal(signal.SIGKILL)
         dead.proc.wait()
         try:
-            # at once: Asterisk may still hold the dead contact as reachable, so the offer
-            # can ring it; it must end when qualify fails, not at the offer timeout
+            # at once: the PBX may still hold the dead contact as reachable, so the offer
+            # can ring it; it must end when the PBX finds it gone, not at the offer timeout
             before = known_calls(cc)
             first = cc.caller("13900000021")
             first.call("13900000021", "12345")
@@ -112,13 +113,13 @@ def test_a_killed_agent_phone_costs_callers_no_offer_timeout(cc: Center) -> None
             assert all(e[0] == "RINGFAILED" and e[1] in users for e in tried), tried
             hang_up(cc, first, "13900000021", first_id)
 
-            # once qualify found both contacts unreachable they are offered nothing
+            # once the PBX found both contacts unreachable they are offered nothing
             wait_until(
                 lambda: metric(cc, "callcenter_agents_unreachable") == 2.0,
                 60,
                 "both contacts of the killed phone unreachable",
             )
-            board = wallboard()
+            board = wallboard(cc)
             desk = {a.id for a in cc.config.agents if not a.browser_phone}
             assert {
                 a["agent_id"]: a["reachable"] for a in board["agents"] if a["agent_id"] in desk
@@ -141,12 +142,12 @@ def test_a_killed_agent_phone_costs_callers_no_offer_timeout(cc: Center) -> None
         finally:
             # a new softphone process for the two agents: they register and come back
             phone = Softphone(
-                f"127.0.0.1:{SIP_PORT}",
-                port=SIP_PORT + 100,
-                accounts=[(u, cc.instance.agent_password(u)) for u in users],
+                cc.sip,
+                port=cc.agent_sip_port,
+                accounts=[(u, cc.phone_password(u)) for u in users],
                 play=str(cc.agent_tone),
                 record_dir=str(cc.recordings),
-                rtp_port=AGENT_RTP,
+                rtp_port=cc.agent_rtp_port,
                 answer_delay=0.3,
             )
             for u in users:
@@ -201,7 +202,7 @@ def test_auto_pause_share_alert_and_expiry(cc: Center) -> None:
         assert [(e[0], e[1]) for e in tried] == [("RINGNOANSWER", u) for u in paused]
         wait_until(lambda: metric(cc, "callcenter_auto_pause_alert") == 1.0, 30, "the alert")
         assert metric(cc, "callcenter_agents_auto_paused") == 3.0
-        board = wallboard()
+        board = wallboard(cc)
         assert board["auto_pause"] == {"alert": True, "paused": 3, "logged_in": 4}
         hang_up(cc, caller, "13900000041", call_id)
         # nobody resumes them: the auto-pause ends by itself
@@ -211,4 +212,4 @@ def test_auto_pause_share_alert_and_expiry(cc: Center) -> None:
             "the auto-paused agents back by themselves",
         )
         assert metric(cc, "callcenter_auto_pause_alert") == 0.0
-        assert wallboard()["auto_pause"]["alert"] is False
+        assert wallboard(cc)["auto_pause"]["alert"] is False

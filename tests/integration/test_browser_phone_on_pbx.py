@@ -1,10 +1,11 @@
-"""The agent's phone in the browser (WebRTC), for real: headless Debian Chromium opens the agent
-workspace, whose SIP.js phone registers over secure WebSocket to the sandbox Asterisk (a
-certificate the sandbox made), a pjsua2 caller dials 12345, the page rings, the agent answers
-and hangs up from the page. The fake microphone plays 700 Hz and the caller 440 Hz: the
-caller's recording and a WebAudio analyser in the page each hear the other's tone
-(DTLS-SRTP both ways). A browser agent that closes its tab is not offered the next call.
-Browser CPU per call is measured and printed (no timing assertions)."""
+"""The agent's phone in the browser (WebRTC), for real, on each PBX kind: headless Debian
+Chromium opens the agent workspace, whose SIP.js phone registers over secure WebSocket to the
+sandbox PBX (Asterisk's HTTP server, FreeSWITCH's sofia profile; a certificate the sandbox
+made), a pjsua2 caller dials 12345, the page rings, the agent answers and hangs up from the
+page. The fake microphone plays 700 Hz and the caller 440 Hz: the caller's recording and a
+WebAudio analyser in the page each hear the other's tone (DTLS-SRTP both ways). A browser
+agent that closes its tab (or whose tab crashes) is not offered the next call. Browser and
+PBX CPU per call are measured and printed (no timing assertions)."""
 
 from __future__ import annotations
 
@@ -19,31 +20,25 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from callcenter.simulation import Softphone, dominant_frequency, write_tone
-from tests.integration.harness import (
-    CALLER_RTP,
-    EMERGENCY_PORT,
-    HTTP_PORT,
-    SIP_PORT,
-    Center,
-    closed_wav,
-    tone_levels,
-    wait_until,
-)
+from callcenter.simulation import dominant_frequency, write_tone
+from tests.integration.conftest import center_of_kind, on_both_kinds
+from tests.integration.harness import Center, closed_wav, tone_levels, wait_until
 
 pytestmark = pytest.mark.pbx
 
 CHROMIUM = Path("/usr/bin/chromium")
 AGENT = "1005"  # the harness's browser agent (phone = "browser", general 5)
-WORKSPACE = f"http://127.0.0.1:{HTTP_PORT}/console/agent"
-WEBRTC_MIME = {"opus": "opus", "alaw": "pcma", "ulaw": "pcmu"}  # Asterisk's names -> MIME
+WEBRTC_MIME = {"opus": "opus", "alaw": "pcma", "ulaw": "pcmu"}  # [webrtc] codecs -> MIME
 CALLER_HZ, AGENT_HZ, OPERATOR_HZ = 440.0, 700.0, 550.0  # the tones each side plays
+
+cc = pytest.fixture(center_of_kind, name="cc")  # the center of the test's kind
 
 
 @pytest.fixture(scope="module")
-def browser(cc: Center) -> Iterator[Browser]:
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
     if not CHROMIUM.exists():
         raise AssertionError("Debian's chromium is not installed (make setup installs it)")
+    microphone = write_tone(tmp_path_factory.mktemp("browser") / "agent700.wav", AGENT_HZ)
     with sync_playwright() as p:
         b = p.chromium.launch(
             executable_path=str(CHROMIUM),
@@ -51,7 +46,7 @@ def browser(cc: Center) -> Iterator[Browser]:
                 "--no-sandbox",
                 "--use-fake-ui-for-media-stream",
                 "--use-fake-device-for-media-stream",
-                f"--use-file-for-fake-audio-capture={cc.agent_tone}",
+                f"--use-file-for-fake-audio-capture={microphone}",
                 "--allow-loopback-in-peer-connection",
                 "--autoplay-policy=no-user-gesture-required",
                 "--ignore-certificate-errors",  # the sandbox's own certificate
@@ -73,10 +68,11 @@ def _only_browser_agent_ready(cc: Center) -> None:
     cc.engine.post(f"/api/agents/{AGENT}/resume")
 
 
-def _sign_in(browser: Browser) -> Page:
+def _sign_in(cc: Center, browser: Browser) -> Page:
+    """The agent workspace of the test's center, signed in, its phone registered."""
     context = browser.new_context(locale="zh-CN", viewport={"width": 1600, "height": 1000})
     page = context.new_page()
-    page.goto(WORKSPACE)
+    page.goto(f"http://127.0.0.1:{cc.engine.http_port}/console/agent")
     page.fill("#agent-id", AGENT)
     page.click("#sign-in")
     expect(page.locator("#phone-state")).to_have_text("已注册，等待来电", timeout=90_000)
@@ -152,10 +148,11 @@ def _children(pid: int) -> list[int]:
     return [int(x) for x in text.split()]
 
 
+@on_both_kinds
 def test_browser_agent_takes_a_call_each_side_hears_the_other_and_hangs_up(
     cc: Center, browser: Browser
 ) -> None:
-    page = _sign_in(browser)
+    page = _sign_in(cc, browser)
     try:
         _only_browser_agent_ready(cc)
         wait_until(lambda: _agent(cc)["reachable"], 60, "the browser phone reachable")
@@ -166,10 +163,9 @@ def test_browser_agent_takes_a_call_each_side_hears_the_other_and_hangs_up(
         expect(page.locator("#phone-ring")).to_be_visible(timeout=90_000)
         expect(page.locator("#phone-state")).to_have_text("来电振铃")
         expect(page.locator("#phone-answer")).to_be_enabled()
-        chromium, asterisk = _chromium_pid(), cc.instance.pid()
-        assert asterisk is not None, "the sandbox Asterisk is not running"
+        chromium, pbx_pid = _chromium_pid(), cc.pbx_pid()
         cpu_before, wall_before = _browser_cpu_seconds(chromium), time.monotonic()
-        pbx_before = _process_cpu_seconds(asterisk)
+        pbx_before = _process_cpu_seconds(pbx_pid)
         page.click("#phone-answer")
         expect(page.locator("#phone-state")).to_have_text("通话中", timeout=60_000)
         wait_until(lambda: _agent(cc)["state"] == "on_call", 60, "the engine to see the call")
@@ -189,8 +185,9 @@ def test_browser_agent_takes_a_call_each_side_hears_the_other_and_hangs_up(
         pair = media["pair"]
         assert pair and pair["state"] == "succeeded", media
         assert pair["local"].startswith("127.") and pair["remote"].startswith("127."), media
-        # the codec both ways is the first of center.toml [webrtc] codecs (Opus unless
-        # configured otherwise; the caller's G.711 is transcoded)
+        # the codec both ways is the first of center.toml [webrtc] codecs (the harness: Opus
+        # on Asterisk, the caller's G.711 transcoded; A-law on FreeSWITCH, whose sandbox has no
+        # Opus, where the SIP profile's own preference would offer u-law first)
         first = f"audio/{WEBRTC_MIME[cc.config.webrtc.codecs[0]]}"
         media = wait_until(
             lambda: (
@@ -227,10 +224,10 @@ def test_browser_agent_takes_a_call_each_side_hears_the_other_and_hangs_up(
         assert page.locator("#call").is_visible()  # the workspace shows the call in hand
         cpu = _browser_cpu_seconds(chromium) - cpu_before
         wall = time.monotonic() - wall_before
-        pbx = _process_cpu_seconds(asterisk) - pbx_before
+        pbx = _process_cpu_seconds(pbx_pid) - pbx_before
         print(
             f"CPU during the call ({media['codec']}): browser {100 * cpu / wall:.1f} %, "
-            f"Asterisk {100 * pbx / wall:.1f} % of a core ({wall:.1f} s)"
+            f"{cc.kind} {100 * pbx / wall:.1f} % of a core ({wall:.1f} s)"
         )
         page.click("#phone-hangup")
         heard = caller.wait_for(lambda e: e.get("event") == "disconnected", 60)
@@ -243,13 +240,16 @@ def test_browser_agent_takes_a_call_each_side_hears_the_other_and_hangs_up(
         cc.engine.post(f"/api/agents/{AGENT}/logout")
 
 
+@on_both_kinds
 @pytest.mark.parametrize("how", ["closed", "crashed"])
 def test_browser_agent_that_closed_its_tab_is_not_offered_calls(
     cc: Center, browser: Browser, how: str
 ) -> None:
-    """A closed tab unregisters as it goes (pagehide); a crashed one cannot, and its
-    contact fails qualify over the dead WebSocket: either way the agent is unreachable."""
-    page = _sign_in(browser)
+    """A closed tab unregisters as it goes (pagehide); a crashed one cannot: its WebSocket
+    closes with it, and the PBX drops the contact (Asterisk: qualify over the dead socket
+    fails; FreeSWITCH: a registration over a WebSocket ends with its socket). Either way the
+    agent is unreachable."""
+    page = _sign_in(cc, browser)
     _only_browser_agent_ready(cc)
     try:
         wait_until(lambda: _agent(cc)["reachable"], 60, "the browser phone reachable")
@@ -286,36 +286,16 @@ def test_browser_agent_that_closed_its_tab_is_not_offered_calls(
         cc.engine.post(f"/api/agents/{AGENT}/logout")
 
 
-def _rx_packets(cc: Center, channel_part: str) -> int:
-    """RTP packets Asterisk has received on the channel whose name holds `channel_part`
-    (`pjsip show channelstats`: the first count after the channel's name), 0 while none."""
-    for line in cc.instance.cli("pjsip show channelstats", check=False).splitlines():
-        fields = line.split()
-        if any(channel_part in f for f in fields):
-            counts = [int(f) for f in fields[2:] if f.isdigit()]
-            if counts:
-                return counts[0]
-    return 0
-
-
+@on_both_kinds
 def test_browser_agent_sends_the_caller_to_110_with_one_key(
     cc: Center, browser: Browser, tmp_path: Path
 ) -> None:
     """The workspace's 110 key during a browser-phone call: the caller is blind-transferred
     to the emergency line, the agent's browser phone drops off, the caller and the 110
     operator hear each other."""
-    operator = Softphone(
-        f"127.0.0.1:{SIP_PORT}",
-        port=EMERGENCY_PORT,
-        accounts=[("110", "")],
-        play=str(write_tone(tmp_path / "operator550.wav", OPERATOR_HZ)),
-        record_dir=str(tmp_path),
-        rtp_port=CALLER_RTP + 1000,
-        answer_delay=0.2,
-    )
-    page = _sign_in(browser)
+    operator = cc.emergency_operator("110", str(write_tone(tmp_path / "op550.wav", OPERATOR_HZ)))
+    page = _sign_in(cc, browser)
     try:
-        operator.wait_for(lambda e: e.get("event") == "ready")
         _only_browser_agent_ready(cc)
         wait_until(lambda: _agent(cc)["reachable"], 60, "the browser phone reachable")
         wait_until(lambda: _agent(cc)["state"] == "idle", 60, "the browser agent idle")
@@ -335,7 +315,7 @@ def test_browser_agent_sends_the_caller_to_110_with_one_key(
         operator.wait_for(lambda e: e.get("event") == "confirmed", 60)
         expect(page.locator("#phone-state")).to_have_text("已注册，等待来电", timeout=30_000)
         # the caller and the operator talk: wait for four seconds of the operator's RTP
-        wait_until(lambda: _rx_packets(cc, "emergency") > 200, 60, "the 110 line's audio")
+        wait_until(lambda: cc.emergency_rtp_received() > 200, 60, "the 110 line's audio")
         caller.hangup("13800000197")
         heard = operator.wait_for(lambda e: e.get("event") == "disconnected", 60)
         mine = caller.wait_for(lambda e: e.get("event") == "disconnected", 60)
