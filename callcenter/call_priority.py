@@ -19,22 +19,31 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from typing import Annotated, Protocol
 
+from pydantic.dataclasses import dataclass
+
+from callcenter.config_models import STRICT, Checked, Float, Int, Str, one_of
 from callcenter.pbx.base import CallRequest
 
 PRIORITY_RULES = ("repeat_caller", "caller_list", "did")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=STRICT)
 class PriorityRule:
-    rule: str
-    boost: int
-    within_hours: float = 24.0
-    min_calls: int = 1
-    list: str = ""
-    did: str = ""
+    """queue.toml `[[queue.priority]]`: `boost` for a repeat caller (`min_calls` within
+    `within_hours`), a caller on the list `list` ([lists]) or a call to DID `did`."""
+
+    rule: Annotated[Str, one_of(*PRIORITY_RULES)]
+    boost: Int
+    within_hours: Annotated[
+        Float, Checked(lambda v: None if v > 0 else "must be more than zero", exclusiveMinimum=0)
+    ] = 24.0
+    min_calls: Annotated[
+        Int, Checked(lambda v: None if v >= 0 else "must be zero or more", minimum=0)
+    ] = 1
+    list: Str = ""
+    did: Str = ""
 
 
 class Number(Protocol):

@@ -110,8 +110,15 @@ def build_parser() -> argparse.ArgumentParser:
     agents_cmd.add_argument("what", choices=["secrets"])
     agents_cmd.add_argument("action", choices=["generate", "check"])
 
-    config_cmd = sub.add_parser("config", help="validate config")
-    config_cmd.add_argument("action", choices=["check"])
+    config_cmd = sub.add_parser(
+        "config",
+        help="validate config, or write the config files' JSON Schemas",
+        description="`config check` loads the config folder and says every mistake (file, "
+        "key, what is allowed). `config schema` writes the JSON Schema of each config file "
+        "(center.schema.json, ...) for editors, without reading the config.",
+    )
+    config_cmd.add_argument("action", choices=["check", "schema"])
+    config_cmd.add_argument("--out", default="schema", help="schema: output folder")
 
     ivr_cmd = sub.add_parser("ivr", help="IVR menus: walk a menu without a PBX, build prompts")
     ivr_cmd.add_argument("action", choices=["test", "prompts"])
@@ -159,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("alembic").setLevel(logging.WARNING)
     if args.trace:
         trace.enable()
+    if args.command == "config" and args.action == "schema":
+        return config_schema_command(Path(args.out))
     try:  # the engine's commands need a PBX node; data and report commands do without
         config = load_config(args.config, need_pbx=args.command in ENGINE_COMMANDS)
     except ConfigError as exc:
@@ -315,6 +324,14 @@ def config_check(config: Config) -> int:
         f"{len(config.agents)} agents, {len(config.nodes)} PBX nodes, "
         f"strategy {config.queue.strategy.value}"
     )
+    return 0
+
+
+def config_schema_command(out: Path) -> int:
+    from callcenter.config_schema import write
+
+    for path in write(out):
+        print(f"wrote {path}")
     return 0
 
 

@@ -1,12 +1,14 @@
 """The reference pages built from the code, so they cannot drift from it:
 
 - docs/cli.md: every command of `callcenter` with its options, from the argument parser.
+- docs/schema/*.schema.json: the JSON Schema of each config file, from its model
+  (callcenter/config_schema.py), for editors.
 - docs/clauses.md: the GB/T clause map, every clause of GB/T 44190-2024 (hotline integration)
   and GB/T 44192-2024 (hotline data application) that the code, the configuration or the tests
   name, with the files that name it, the code apart from the tests.
 
-    python tools/build_docs.py            # rewrite both
-    python tools/build_docs.py --check    # exit 1 if either is not what the code says
+    python tools/build_docs.py            # rewrite them
+    python tools/build_docs.py --check    # exit 1 if one is not what the code says
 
 A clause is named in a file as "GB/T 44190 6.3.1" (or 44190-2024 6.3.1); a test names one in
 its function name as test_44190_6_3_1_... The titles are the standards' own headings, shortened
@@ -26,6 +28,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 CLAUSES = REPO / "docs" / "clauses.md"
 CLI = REPO / "docs" / "cli.md"
+SCHEMA = REPO / "docs" / "schema"
 SCANNED = ("acd", "ivr", "callcenter", "config", "dialplans", "tests", "tools")
 SUFFIXES = {".py", ".toml", ".j2", ".html", ".js"}
 
@@ -172,8 +175,14 @@ def render_cli() -> str:
     return "\n".join(lines)
 
 
+def schema_pages() -> dict[Path, str]:
+    from callcenter.config_schema import schemas
+
+    return {SCHEMA / name: text for name, text in schemas().items()}
+
+
 def pages() -> dict[Path, str]:
-    return {CLAUSES: render(scan()), CLI: render_cli()}
+    return {CLAUSES: render(scan()), CLI: render_cli(), **schema_pages()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -188,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.check:
             stale.append(path.relative_to(REPO).as_posix())
         else:
+            path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
             print(f"wrote {path.relative_to(REPO)}")
     if stale:

@@ -2,52 +2,39 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
-from callcenter.tomlreader import ConfigErrors, TableReader, read_toml
+from pydantic.dataclasses import dataclass
+
+from callcenter.config_models import STRICT, Bool, Checked, FileModel, OneOrMore, Str, load_model
 
 FILE = "decisions.toml"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=STRICT)
 class DecisionSettings:
-    enabled: bool = True
-    directory: str = "var/decisions"  # relative paths are under the engine's working folder
-    keep_days: int = 30
-    queue_size: int = 20_000  # records waiting for the writer; beyond it they are dropped
-    top: int = 5  # agents listed per decision (candidates, or agents who could not take it)
+    enabled: Bool = True
+    # relative paths are under the engine's working folder
+    directory: Annotated[Str, Checked(lambda v: None if v else "must not be empty")] = (
+        "var/decisions"
+    )
+    keep_days: OneOrMore = 30
+    queue_size: OneOrMore = 20_000  # records waiting for the writer; beyond it they are dropped
+    top: OneOrMore = 5  # agents listed per decision (candidates, or agents who could not take it)
 
     def path(self, workdir: Path) -> Path:
         p = Path(self.directory)
         return p if p.is_absolute() else workdir / p
 
 
-def _at_least_one(value: int) -> str | None:
-    return None if value >= 1 else "must be 1 or more"
+class DecisionsFile(FileModel):
+    """decisions.toml: the decision log (`callcenter explain`)."""
+
+    decisions: DecisionSettings = DecisionSettings()
 
 
 def load_decision_settings(config_dir: Path) -> DecisionSettings:
     """The settings of `config_dir/decisions.toml` (the defaults when there is none);
     ConfigErrors naming the file and every wrong key."""
-    path = config_dir / FILE
-    if not path.exists():
-        return DecisionSettings()
-    data = read_toml(path)
-    r = TableReader()
-    r.file = FILE
-    r.table(data, "", ("decisions",))
-    t = r.table(data.get("decisions"), "decisions", tuple(DecisionSettings.__dataclass_fields__))
-    d = DecisionSettings()
-    settings = DecisionSettings(
-        enabled=r.get(t, "decisions", "enabled", bool, d.enabled),
-        directory=r.get(t, "decisions", "directory", str, d.directory),
-        keep_days=r.get(t, "decisions", "keep_days", int, d.keep_days, check=_at_least_one),
-        queue_size=r.get(t, "decisions", "queue_size", int, d.queue_size, check=_at_least_one),
-        top=r.get(t, "decisions", "top", int, d.top, check=_at_least_one),
-    )
-    if not settings.directory and not r.errors:
-        r.error("decisions.directory", "must not be empty")
-    if r.errors:
-        raise ConfigErrors(r.errors)
-    return settings
+    return load_model(DecisionsFile, config_dir / FILE, FILE, missing=DecisionsFile()).decisions

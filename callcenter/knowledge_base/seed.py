@@ -3,23 +3,24 @@ published, written by its `author` and approved by its `reviewer`."""
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
+from pydantic import Strict
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from callcenter.config_models import FileModel, Str, load_model, one_of
 from callcenter.knowledge_base import store
 from callcenter.knowledge_base.model import Kind
 from callcenter.knowledge_base.store import Draft
 from callcenter.storage.schema import KnowledgeEntry
-from callcenter.tomlreader import ConfigError, ConfigErrors, TableReader
+from callcenter.tomlreader import ConfigError, ConfigErrors
 
 ZONE = ZoneInfo("Asia/Shanghai")
-ENTRY_KEYS = ("topic", "kind", "title", "department", "body", "expires")
 KINDS = tuple(k.value for k in Kind)
 
 
@@ -40,44 +41,45 @@ def day_start(day: date) -> float:
     return datetime.combine(day, time(), ZONE).timestamp()
 
 
+class SeedRow(FileModel):
+    topic: Str = ""  # the classifier's topic it answers
+    kind: Annotated[Str, one_of(*KINDS)]
+    title: Str
+    department: Str = ""
+    body: Str
+    expires: Annotated[date, Strict()] | None = None  # a notice's last day
+
+    def entry(self) -> SeedEntry:
+        expires_at = day_start(self.expires) if self.expires else None
+        return SeedEntry(
+            self.topic,
+            Draft(self.kind, self.title, self.body, self.department, expires_at=expires_at),
+        )
+
+
+class SeedFile(FileModel):
+    """knowledge_base_seed.toml: the knowledge base's first entries, written by `author`
+    and approved by `reviewer` (someone else)."""
+
+    author: Str
+    reviewer: Str
+    entry: tuple[SeedRow, ...] = ()
+
+
 def load_seed(path: Path) -> Seed:
     """The seed file, or ConfigErrors naming every mistake (file and dotted key)."""
-    r = TableReader()
-    r.file = path.name
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigErrors([ConfigError(path.name, "", str(exc))]) from None
-    top = r.table(data, "", ("author", "reviewer", "entry"))
-    author = r.get(top, "", "author", str, "", required=True)
-    reviewer = r.get(top, "", "reviewer", str, "", required=True)
-    if author and author == reviewer:
-        r.error("reviewer", "must differ from author (a version is approved by someone else)")
-    entries: list[SeedEntry] = []
-    for i, raw in enumerate(r.tables(top.get("entry"), "entry")):
-        key = f"entry[{i}]"
-        t = r.table(raw, key, ENTRY_KEYS)
-        kind = r.get(
-            t, key, "kind", str, "", True, lambda v: "" if v in KINDS else f"one of {KINDS}"
+    found = load_model(SeedFile, path, path.name)
+    if found.author and found.author == found.reviewer:
+        raise ConfigErrors(
+            [
+                ConfigError(
+                    path.name,
+                    "reviewer",
+                    "must differ from author (a version is approved by someone else)",
+                )
+            ]
         )
-        title = r.get(t, key, "title", str, "", required=True)
-        body = r.get(t, key, "body", str, "", required=True)
-        expires = r.get(t, key, "expires", date)
-        entries.append(
-            SeedEntry(
-                r.get(t, key, "topic", str, ""),
-                Draft(
-                    kind,
-                    title,
-                    body,
-                    r.get(t, key, "department", str, ""),
-                    expires_at=day_start(expires) if expires else None,
-                ),
-            )
-        )
-    if r.errors:
-        raise ConfigErrors(r.errors)
-    return Seed(author, reviewer, tuple(entries))
+    return Seed(found.author, found.reviewer, tuple(row.entry() for row in found.entry))
 
 
 def seed(session: Session, s: Seed, at: float, only: frozenset[str] | None = None) -> list[int]:

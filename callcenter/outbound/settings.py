@@ -1,26 +1,40 @@
 """config/outbound.toml: calling citizens (dial string, calling hours), what waiting callers
 hear (position and expected wait), queued callbacks, missed-call callbacks (漏接回拨) and
-satisfaction surveys (回访)."""
+satisfaction surveys (回访). `OutboundFile` is the file's model (callcenter/config_models.py);
+`OutboundFile.settings(timezone)` the settings the features read."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated
 
+from pydantic import Field
+from pydantic.dataclasses import dataclass as model
+
+from callcenter.config_models import (
+    STRICT,
+    Bool,
+    Checked,
+    FileModel,
+    Float,
+    Int,
+    NonNegative,
+    OneOrMore,
+    Positive,
+    Report,
+    Str,
+)
 from callcenter.outbound.policy import ALL_DAY, CallingHours, Pacing, RetryPolicy
-from callcenter.tomlreader import TableReader
 from ivr.loader import time_range
-from ivr.model import TimeRange
 
 
-@dataclass(frozen=True)
+@model(frozen=True, config=STRICT)
 class AnnounceSettings:
-    enabled: bool = True
-    first_after: float = 30.0  # seconds after joining the queue
-    every: float = 60.0
-    expected_wait: bool = True  # say the expected wait, not only the position
-    assumed_handle_time: float = 240.0  # until the engine has measured its own
+    enabled: Bool = True
+    first_after: Positive = 30.0  # seconds after joining the queue
+    every: Positive = 60.0
+    expected_wait: Bool = True  # say the expected wait, not only the position
+    assumed_handle_time: Positive = 240.0  # until the engine has measured its own
 
 
 @dataclass(frozen=True)
@@ -34,20 +48,26 @@ class CallbackSettings:
 MISSED_REASONS = ("abandoned", "timeout", "overflow", "no_agents")
 
 
-@dataclass(frozen=True)
+def _reasons(v: tuple[str, ...]) -> str | None:
+    if v and all(x in MISSED_REASONS for x in v):
+        return None
+    return f"must be a non-empty array of: {', '.join(MISSED_REASONS)}"
+
+
+@model(frozen=True, config=STRICT)
 class MissedSettings:
     """漏接回拨: callers who left the queue unanswered become callback tasks."""
 
-    enabled: bool = True
+    enabled: Bool = True
     # A caller who hung up after waiting less than this (s) misdialled: no callback. Callers
     # who timed out, overflowed or found no agent are called back whatever their wait.
-    min_wait: float = 10.0
+    min_wait: NonNegative = 10.0
     # Which leave reasons make a missed caller (a subset of MISSED_REASONS).
-    reasons: tuple[str, ...] = MISSED_REASONS
+    reasons: Annotated[tuple[Str, ...], Checked(_reasons, minItems=1)] = MISSED_REASONS
     # Queue priority of a missed-call callback: below every live caller (whose priority is the
     # number's own plus boosts, 0 and up in the shipped config), so an agent takes it only
     # when no live caller it could serve is waiting.
-    priority: int = -100
+    priority: Int = -100
 
     def qualifies(self, reason: str, waited: float) -> bool:
         """Whether a caller who left the queue for `reason` after `waited` s was missed."""
@@ -77,154 +97,88 @@ class OutboundSettings:
     missed: MissedSettings = MissedSettings()
 
 
-def _positive(v: float) -> str | None:
-    return None if v > 0 else "must be more than zero"
+# --- the file ----------------------------------------------------------------------------------
 
 
-def _at_least_one(v: int) -> str | None:
-    return None if v >= 1 else "must be 1 or more"
+def _range(v: str) -> str | None:
+    found = time_range(v)
+    return found if isinstance(found, str) else None
 
 
-def _ranges(r: TableReader, t: Mapping[str, Any], key: str) -> tuple[TimeRange, ...]:
-    value = r.get(t, "outbound", "calling_hours", list, None)
-    if value is None:
-        return ALL_DAY
-    out: list[TimeRange] = []
-    for i, text in enumerate(value):
-        found = time_range(text)
-        if isinstance(found, str):
-            r.error(f"{key}[{i}]", found)
-        else:
-            out.append(found)
-    if not value:
-        r.error(key, "needs at least one range")
-    return tuple(out) or ALL_DAY
+def _seconds(v: tuple[float, ...]) -> str | None:
+    return None if v and all(x > 0 for x in v) else "must be a non-empty array of seconds (> 0)"
 
 
-def _retry(r: TableReader, t: Mapping[str, Any], prefix: str, default: RetryPolicy) -> RetryPolicy:
-    intervals = r.get(
-        t,
-        prefix,
-        "retry_intervals",
-        list,
-        list(default.intervals),
-        check=lambda v: (
-            None
-            if v
-            and all(isinstance(x, int | float) and not isinstance(x, bool) and x > 0 for x in v)
-            else "must be a non-empty array of seconds (> 0)"
-        ),
-    )
-    return RetryPolicy(
-        max_attempts=r.get(
-            t, prefix, "max_attempts", int, default.max_attempts, check=_at_least_one
-        ),
-        intervals=tuple(float(x) for x in intervals),
-    )
+Intervals = Annotated[tuple[Float, ...], Checked(_seconds, minItems=1)]
+Hours = Annotated[
+    tuple[Annotated[Str, Checked(_range, pattern=r"^\d{2}:\d{2}-\d{2}:\d{2}$")], ...],
+    Checked(lambda v: None if v else "needs at least one range", minItems=1),
+]
 
 
-def parse_outbound(data: Mapping[str, Any], r: TableReader, timezone: str) -> OutboundSettings:
-    """Read outbound.toml's tables (errors go to `r`, named by file and key)."""
-    d = OutboundSettings()
-    r.table(data, "", ("outbound", "announce", "callback", "survey", "missed"))
-    o = r.table(data.get("outbound"), "outbound", ("caller_id", "ring_timeout", "calling_hours"))
-    a = r.table(data.get("announce"), "announce", tuple(AnnounceSettings.__dataclass_fields__))
-    announce = AnnounceSettings(
-        enabled=r.get(a, "announce", "enabled", bool, True),
-        first_after=r.get(a, "announce", "first_after", float, 30.0, check=_positive),
-        every=r.get(a, "announce", "every", float, 60.0, check=_positive),
-        expected_wait=r.get(a, "announce", "expected_wait", bool, True),
-        assumed_handle_time=r.get(
-            a, "announce", "assumed_handle_time", float, 240.0, check=_positive
-        ),
-    )
-    c = r.table(
-        data.get("callback"),
-        "callback",
-        ("enabled", "offer_when_wait_over", "max_attempts", "retry_intervals"),
-    )
-    callback = CallbackSettings(
-        enabled=r.get(c, "callback", "enabled", bool, True),
-        offer_when_wait_over=r.get(
-            c, "callback", "offer_when_wait_over", float, 120.0, check=lambda v: None
-        ),
-        retry=_retry(r, c, "callback", d.callback.retry),
-    )
-    if callback.enabled and not announce.enabled:
-        r.error(
-            "callback.enabled", "the callback is offered in the announcements: enable [announce]"
+class OutboundKeys(FileModel):
+    caller_id: Str = "12345"
+    ring_timeout: Positive = 30.0
+    calling_hours: Hours | None = None  # "HH:MM-HH:MM" ranges; none: all day
+
+
+class CallbackKeys(FileModel):
+    enabled: Bool = True
+    offer_when_wait_over: Float = 120.0
+    max_attempts: OneOrMore = 3
+    retry_intervals: Intervals = (300.0, 900.0)
+
+
+class SurveyKeys(FileModel):
+    enabled: Bool = True
+    delay: NonNegative = 60.0
+    max_attempts: OneOrMore = 3
+    retry_intervals: Intervals = (1800.0, 7200.0)
+    max_concurrent: OneOrMore = 2
+    per_minute: OneOrMore = 6
+    input_timeout: Positive = 8.0
+    input_retries: Annotated[
+        Int, Checked(lambda v: None if 0 <= v <= 5 else "must be 0-5", minimum=0, maximum=5)
+    ] = 2
+
+
+class OutboundFile(FileModel):
+    """outbound.toml: calling citizens, announcements, callbacks, missed calls and surveys."""
+
+    outbound: OutboundKeys = OutboundKeys()
+    announce: AnnounceSettings = AnnounceSettings()
+    callback: CallbackKeys = CallbackKeys()
+    survey: SurveyKeys = SurveyKeys()
+    missed: MissedSettings = Field(default_factory=MissedSettings)
+
+    def check(self, report: Report, file: str) -> None:
+        """The rule across tables: the callback is offered in the announcements."""
+        if self.callback.enabled and not self.announce.enabled:
+            report.error(
+                file,
+                "callback.enabled",
+                "the callback is offered in the announcements: enable [announce]",
+            )
+
+    def settings(self, timezone: str) -> OutboundSettings:
+        o, c, s = self.outbound, self.callback, self.survey
+        hours = o.calling_hours
+        ranges = tuple(r for r in map(time_range, hours or ()) if not isinstance(r, str))
+        return OutboundSettings(
+            caller_id=o.caller_id,
+            ring_timeout=o.ring_timeout,
+            hours=CallingHours(ranges or ALL_DAY, timezone),
+            announce=self.announce,
+            callback=CallbackSettings(
+                c.enabled, c.offer_when_wait_over, RetryPolicy(c.max_attempts, c.retry_intervals)
+            ),
+            survey=SurveySettings(
+                enabled=s.enabled,
+                delay=s.delay,
+                retry=RetryPolicy(s.max_attempts, s.retry_intervals),
+                pacing=Pacing(s.max_concurrent, s.per_minute),
+                input_timeout=s.input_timeout,
+                input_retries=s.input_retries,
+            ),
+            missed=self.missed,
         )
-    s = r.table(
-        data.get("survey"),
-        "survey",
-        (
-            "enabled",
-            "delay",
-            "max_attempts",
-            "retry_intervals",
-            "max_concurrent",
-            "per_minute",
-            "input_timeout",
-            "input_retries",
-        ),
-    )
-    survey = SurveySettings(
-        enabled=r.get(s, "survey", "enabled", bool, True),
-        delay=r.get(
-            s,
-            "survey",
-            "delay",
-            float,
-            60.0,
-            check=lambda v: None if v >= 0 else "must be zero or more",
-        ),
-        retry=_retry(r, s, "survey", d.survey.retry),
-        pacing=Pacing(
-            max_concurrent=r.get(s, "survey", "max_concurrent", int, 2, check=_at_least_one),
-            per_minute=r.get(s, "survey", "per_minute", int, 6, check=_at_least_one),
-        ),
-        input_timeout=r.get(s, "survey", "input_timeout", float, 8.0, check=_positive),
-        input_retries=r.get(
-            s,
-            "survey",
-            "input_retries",
-            int,
-            2,
-            check=lambda v: None if 0 <= v <= 5 else "must be 0-5",
-        ),
-    )
-    m = r.table(data.get("missed"), "missed", ("enabled", "min_wait", "reasons", "priority"))
-    reasons = r.get(
-        m,
-        "missed",
-        "reasons",
-        list,
-        list(MISSED_REASONS),
-        check=lambda v: (
-            None
-            if v and all(x in MISSED_REASONS for x in v)
-            else f"must be a non-empty array of: {', '.join(MISSED_REASONS)}"
-        ),
-    )
-    missed = MissedSettings(
-        enabled=r.get(m, "missed", "enabled", bool, True),
-        min_wait=r.get(
-            m,
-            "missed",
-            "min_wait",
-            float,
-            10.0,
-            check=lambda v: None if v >= 0 else "must be zero or more",
-        ),
-        reasons=tuple(str(x) for x in reasons),
-        priority=r.get(m, "missed", "priority", int, -100),
-    )
-    return OutboundSettings(
-        caller_id=r.get(o, "outbound", "caller_id", str, d.caller_id),
-        ring_timeout=r.get(o, "outbound", "ring_timeout", float, 30.0, check=_positive),
-        hours=CallingHours(_ranges(r, o, "outbound.calling_hours"), timezone),
-        announce=announce,
-        callback=callback,
-        survey=survey,
-        missed=missed,
-    )

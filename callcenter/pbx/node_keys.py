@@ -1,13 +1,14 @@
 """What every wing's node settings share (callcenter/pbx/<kind>/settings.py): the control
-link's secret read from an environment variable, and the checks of the keys all kinds have
+link's secret read from an environment variable, and the types of the keys all kinds have
 (a port, a dial string with its placeholder, an environment variable's name). Imports nothing
-above the TOML reader: the config loader reads node settings before anything else of a wing."""
+above the config models: the config loader reads node settings before anything else of a wing."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from typing import Annotated
 
+from callcenter.config_models import Checked, Int, Str
 from callcenter.tomlreader import ConfigError
 
 
@@ -32,12 +33,16 @@ def env_name(v: str) -> str | None:
     return None if v.replace("_", "").isalnum() else "must be an environment variable's name"
 
 
-def dial_string(placeholder: str, example: str) -> Callable[[str], str | None]:
-    """A check of a dial string that must hold `{placeholder}`, e.g. {extension} or {number}."""
+def dial_string(placeholder: str, example: str) -> Checked:
+    """A dial string that must hold `{placeholder}`, e.g. {extension} or {number}."""
 
     def check(v: str) -> str | None:
         if "{" + placeholder + "}" in v and "/" in v:
             return None
         return f"must be a dial string with {{{placeholder}}}, e.g. {example}"
 
-    return check
+    return Checked(check, examples=[example])
+
+
+Port = Annotated[Int, Checked(port, minimum=1, maximum=65535)]
+EnvName = Annotated[Str, Checked(env_name, pattern="^[A-Za-z0-9_]+$")]

@@ -2,7 +2,8 @@
 wing, the package under callcenter/pbx/ that knows that PBX. Adding a kind is one folder
 (settings, driver, dialplan rendering, sandbox) and one row in `KINDS`.
 
-A row names the wing's node settings (read at config load, so the loader imports only them)
+A row names the wing's node settings (a pydantic dataclass of the wing's own node keys, read
+at config load, so the loader imports only them)
 and the module holding the rest (driver factory, dialplan renderer and checker, sandbox),
 imported on first use like a plugin entry point: the config loader sits below the drivers and
 dialplans, which read the loaded config.
@@ -14,11 +15,11 @@ import importlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Protocol, cast
 
 from callcenter.pbx.asterisk import settings as asterisk_settings
 from callcenter.pbx.freeswitch import settings as freeswitch_settings
-from callcenter.tomlreader import ConfigError, TableReader
+from callcenter.tomlreader import ConfigError
 
 if TYPE_CHECKING:  # types only: the config module imports this one
     from callcenter.config import Config, PbxNode
@@ -26,7 +27,7 @@ if TYPE_CHECKING:  # types only: the config module imports this one
 
 
 class NodeSettings(Protocol):
-    """A wing's own node keys, as its settings parser read them."""
+    """A wing's own node keys, as the config loader read them."""
 
     def secret(self, node: str) -> str:
         """The control link's secret (from where the settings say it is); ConfigError if unset."""
@@ -48,9 +49,8 @@ class NodeSettings(Protocol):
 
 @dataclass(frozen=True)
 class Kind:
-    keys: tuple[str, ...]  # the node keys the wing reads beside the common ones
-    parse: Callable[[TableReader, Mapping[str, Any], str], NodeSettings]
-    default: NodeSettings  # the settings of a node that sets none of `keys`
+    settings: Callable[..., NodeSettings]  # its node keys beside the common ones (a model)
+    default: NodeSettings  # the settings of a node that sets none of its keys
     recordings_dir: str  # the recordings root as such a node sees it, unless set
     wing: str  # module with WING, the wing's runtime parts
     # how such a node dials a phone registered on the SIP proxy ([pbx.proxy]): its default
@@ -63,8 +63,7 @@ class Kind:
 
 KINDS: dict[str, Kind] = {
     "asterisk": Kind(
-        asterisk_settings.KEYS,
-        asterisk_settings.parse,
+        asterisk_settings.AsteriskSettings,
         asterisk_settings.AsteriskSettings(),
         asterisk_settings.RECORDINGS_DIR,
         "callcenter.pbx.asterisk.wing",
@@ -72,8 +71,7 @@ KINDS: dict[str, Kind] = {
         asterisk_settings.overflow_target,
     ),
     "freeswitch": Kind(
-        freeswitch_settings.KEYS,
-        freeswitch_settings.parse,
+        freeswitch_settings.FreeswitchSettings,
         freeswitch_settings.FreeswitchSettings(),
         freeswitch_settings.RECORDINGS_DIR,
         "callcenter.pbx.freeswitch.wing",

@@ -17,12 +17,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
+from callcenter.config_models import Bool, Checked, FileModel, Float, Int, Str, load_model
 from callcenter.reports.build import period_for
 from callcenter.reports.run import FORMATS
-from callcenter.tomlreader import ConfigErrors, TableReader, read_toml
 
 FILE = "reports.toml"
 PERIODIC = ("daily", "weekly", "monthly")
@@ -108,48 +108,44 @@ def _hhmm(value: str) -> str | None:
     return None
 
 
+def _listed(allowed: tuple[str, ...]) -> Checked:
+    def check(value: tuple[str, ...]) -> str | None:
+        wrong = [x for x in value if x not in allowed]
+        return f"unknown {wrong!r} (allowed: {', '.join(allowed)})" if wrong else None
+
+    return Checked(check, items={"enum": list(allowed)})
+
+
+class ScheduleKeys(FileModel):
+    enabled: Bool = True
+    at: Annotated[Str, Checked(_hhmm, examples=["01:00"])] = "01:00"  # local time
+    kinds: Annotated[tuple[Str, ...], _listed(PERIODIC)] = PERIODIC
+    catch_up_days: Annotated[
+        Int, Checked(lambda v: None if v >= 0 else "must be 0 or more", minimum=0)
+    ] = 7
+    retry_after_minutes: Annotated[
+        Float, Checked(lambda v: None if v > 0 else "must be more than 0", exclusiveMinimum=0)
+    ] = 60.0
+    formats: Annotated[tuple[Str, ...], _listed(FORMATS)] = FORMATS
+    out_dir: Str = "var/reports"
+
+
+class ReportsFile(FileModel):
+    """reports.toml: which reports the service makes on its own, when, in which formats."""
+
+    schedule: ScheduleKeys = ScheduleKeys()
+
+
 def load_schedule(config_dir: str | Path) -> ReportSchedule:
     """Read config/reports.toml (defaults when absent); ConfigErrors names file and key."""
     path = Path(config_dir) / FILE
-    if not path.exists():
-        return ReportSchedule()
-    r = TableReader()
-    r.file = str(path)
-    data = read_toml(path)
-    top = r.table(data, "", ("schedule",))
-    keys = ("enabled", "at", "kinds", "catch_up_days", "retry_after_minutes", "formats", "out_dir")
-    t: dict[str, Any] = r.table(top.get("schedule"), "schedule", keys)
-    default = ReportSchedule()
-
-    def listed(name: str, allowed: tuple[str, ...], fallback: tuple[str, ...]) -> tuple[str, ...]:
-        value = r.get(t, "schedule", name, list, list(fallback))
-        wrong = [x for x in value if x not in allowed]
-        if wrong or not all(isinstance(x, str) for x in value):
-            r.error(f"schedule.{name}", f"unknown {wrong!r} (allowed: {', '.join(allowed)})")
-            return fallback
-        return tuple(dict.fromkeys(value))
-
-    def positive(v: Any) -> str | None:
-        return None if v > 0 else "must be more than 0"
-
-    at = r.get(t, "schedule", "at", str, "01:00", check=_hhmm)
-    schedule = ReportSchedule(
-        enabled=r.get(t, "schedule", "enabled", bool, default.enabled),
-        at=time.fromisoformat(at),
-        kinds=listed("kinds", PERIODIC, default.kinds),
-        catch_up_days=r.get(
-            t,
-            "schedule",
-            "catch_up_days",
-            int,
-            default.catch_up_days,
-            check=lambda v: None if v >= 0 else "must be 0 or more",
-        ),
-        retry_after=60.0
-        * r.get(t, "schedule", "retry_after_minutes", (int, float), 60.0, check=positive),
-        formats=listed("formats", FORMATS, default.formats),
-        out_dir=r.get(t, "schedule", "out_dir", str, default.out_dir),
+    t = load_model(ReportsFile, path, missing=ReportsFile()).schedule
+    return ReportSchedule(
+        enabled=t.enabled,
+        at=time.fromisoformat(t.at),
+        kinds=tuple(dict.fromkeys(t.kinds)),
+        catch_up_days=t.catch_up_days,
+        retry_after=60.0 * t.retry_after_minutes,
+        formats=tuple(dict.fromkeys(t.formats)),
+        out_dir=t.out_dir,
     )
-    if r.errors:
-        raise ConfigErrors(r.errors)
-    return schedule

@@ -245,7 +245,7 @@ class Year:
         if not self.topics:
             raise ValueError("the knowledge base has no topics")
         self.topic_by_id = {t.id: t for t in self.topics}
-        self.numbers = list(numbers) or [NumberEntry("12345", "12345政务服务便民热线", "general")]
+        self.numbers = list(numbers) or [NumberEntry("12345", "general", "12345政务服务便民热线")]
         self.main_number = next((n for n in self.numbers if n.did == "12345"), self.numbers[0])
         self._city()
         self._people()

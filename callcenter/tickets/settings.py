@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from callcenter.config import ConfigErrors, TableReader
+from callcenter.config import ConfigErrors
 from callcenter.tickets.calendar import DeadlinePolicy, DeadlineRule, WorkingCalendar
 from callcenter.tickets.knowledge import REQUEST_TYPES, Department, KnowledgeBase, Topic, TypeCues
 from callcenter.tickets.lifecycle import LifecyclePolicy
 from callcenter.tickets.similarity import RepeatPolicy
+from callcenter.tomlreader import TableReader
 from ivr.workdays import DayCalendar, official_china
 
 FILES = ("tickets.toml", "knowledge.toml", "departments.toml")

@@ -206,8 +206,8 @@ def test_driver_passes_the_join_requests_on_as_raw_text() -> None:
 
 # --- caller priority rules -------------------------------------------------------------------
 
-PLAIN = NumberEntry("12345", "12345", "general")
-ELDERLY_LINE = NumberEntry("12349", "12349", "general", priority=5)
+PLAIN = NumberEntry("12345", skill="general")
+ELDERLY_LINE = NumberEntry("12349", skill="general", priority=5)
 RULES = (
     PriorityRule("repeat_caller", boost=3, min_calls=2),
     PriorityRule("caller_list", boost=5, list="elderly"),

@@ -1,34 +1,38 @@
 """An Asterisk node's own keys in center.toml `[[pbx.nodes]]` (the AMI link and the dial
-string of a phone), read at config load: imports nothing above the TOML reader, so the
+string of a phone), read at config load: imports nothing above the config models, so the
 config loader can ask for it before anything else of the wing is loaded."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import replace
+from typing import Annotated
 
-from callcenter.pbx.node_keys import dial_string, env_name, env_secret, port
-from callcenter.tomlreader import TableReader
+from pydantic.dataclasses import dataclass
+
+from callcenter.config_models import STRICT, Str
+from callcenter.pbx.node_keys import EnvName, Port, dial_string, env_secret
 
 RECORDINGS_DIR = "/var/spool/asterisk/callcenter"  # the node's view of the recordings root
 # Behind [pbx.proxy]: a phone through the outbound-only `kamailio` endpoint pjsip.conf then has
 PROXY_DIAL = "PJSIP/{extension}@kamailio"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=STRICT)
 class AsteriskSettings:
     """`ami_port`/`ami_user`: the manager interface the driver logs in to; `secret_env`: the
     environment variable holding its secret (never the secret itself); `agent_dial`: how a
     phone is dialled from its extension (agents, supervisors listening in); `outbound_dial`:
     how a citizen's number is (callbacks, surveys)."""
 
-    ami_port: int = 5038
-    ami_user: str = "callcenter"
-    secret_env: str = "CALLCENTER_AMI_SECRET"
-    agent_dial: str = "PJSIP/{extension}"
-    outbound_dial: str = "PJSIP/{number}@carrier-out"  # a citizen's number (the carrier trunk)
+    ami_port: Port = 5038
+    ami_user: Str = "callcenter"
+    secret_env: EnvName = "CALLCENTER_AMI_SECRET"
+    agent_dial: Annotated[Str, dial_string("extension", "PJSIP/{extension}")] = "PJSIP/{extension}"
+    # a citizen's number (the carrier trunk)
+    outbound_dial: Annotated[Str, dial_string("number", "PJSIP/{number}@carrier-out")] = (
+        "PJSIP/{number}@carrier-out"
+    )
 
     def secret(self, node: str) -> str:
         """The AMI secret from the environment; ConfigError naming the variable if unset."""
@@ -39,25 +43,6 @@ class AsteriskSettings:
 
     def with_agent_dial(self, agent_dial: str) -> AsteriskSettings:
         return replace(self, agent_dial=agent_dial)
-
-
-KEYS = tuple(AsteriskSettings.__dataclass_fields__)
-
-
-_DIAL = dial_string("extension", "PJSIP/{extension}")
-_OUTBOUND = dial_string("number", "PJSIP/{number}@carrier-out")
-
-
-def parse(r: TableReader, t: Mapping[str, Any], key: str) -> AsteriskSettings:
-    """This node's Asterisk keys; mistakes go to `r` under `key` (pbx.nodes[i])."""
-    d = AsteriskSettings()
-    return AsteriskSettings(
-        ami_port=r.get(t, key, "ami_port", int, d.ami_port, check=port),
-        ami_user=r.get(t, key, "ami_user", str, d.ami_user),
-        secret_env=r.get(t, key, "secret_env", str, d.secret_env, check=env_name),
-        agent_dial=r.get(t, key, "agent_dial", str, d.agent_dial, check=_DIAL),
-        outbound_dial=r.get(t, key, "outbound_dial", str, d.outbound_dial, check=_OUTBOUND),
-    )
 
 
 _TARGET = re.compile(r"^[A-Za-z0-9_.+-]+,[^,\s]+,[^,\s]+$")
