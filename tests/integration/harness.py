@@ -979,6 +979,40 @@ def connected(cc: Center, call_id: str) -> str:
 
 
 @contextlib.contextmanager
+def engine_with_file(cc: Center, name: str, change: Callable[[str], str]) -> Iterator[None]:
+    """The center's engine restarted with its config file `name` rewritten by `change`; the
+    session's file, and an engine reading it, after."""
+    path = cc.config_dir / name
+    original = path.read_text(encoding="utf-8")
+    changed = change(original)
+    assert changed != original, f"the change left the harness's {name} as it was"
+    path.write_text(changed, encoding="utf-8")
+    cc.engine.stop()
+    cc.engine.start()
+    try:
+        yield
+    finally:
+        path.write_text(original, encoding="utf-8")
+        cc.engine.stop()
+        cc.engine.start()
+
+
+def engine_with_queue(
+    cc: Center, settings: dict[str, Any], extra: str = ""
+) -> contextlib.AbstractContextManager[None]:
+    """The engine restarted with these [queue] settings (replacing the file's own) and `extra`
+    tables appended to queue.toml; the session's queue.toml after."""
+
+    def change(original: str) -> str:
+        lines = [x for x in original.splitlines() if x.split("=")[0].strip() not in settings]
+        at = lines.index("[queue]") + 1
+        lines[at:at] = [f"{k} = {v}" for k, v in settings.items()]
+        return "\n".join(lines) + "\n" + extra
+
+    return engine_with_file(cc, "queue.toml", change)
+
+
+@contextlib.contextmanager
 def center(workdir: Path, kind: str = "asterisk") -> Iterator[Center]:
     c = Center(workdir, kind)
     try:

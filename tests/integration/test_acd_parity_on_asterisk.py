@@ -10,9 +10,7 @@ SIP and RTP on the sandbox Asterisk:
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,31 +18,18 @@ import pytest
 
 from callcenter.paths import REPO
 from callcenter.simulation import Softphone
-from tests.integration.harness import Center, connected, joined_call_id, known_calls, wait_until
+from tests.integration.harness import (
+    Center,
+    connected,
+    engine_with_queue,
+    joined_call_id,
+    known_calls,
+    wait_until,
+)
 
 pytestmark = pytest.mark.pbx
 
 OFFER_TIMEOUT = 60  # long: a caller reaching the second agent did not wait for it
-
-
-@contextlib.contextmanager
-def engine_with_queue(cc: Center, settings: dict[str, Any], extra: str = "") -> Iterator[None]:
-    """The engine restarted with these [queue] settings and `extra` tables appended to
-    queue.toml; the session's queue.toml after."""
-    path = cc.config_dir / "queue.toml"
-    original = path.read_text(encoding="utf-8")
-    lines = [x for x in original.splitlines() if x.split("=")[0].strip() not in settings]
-    at = lines.index("[queue]") + 1
-    lines[at:at] = [f"{k} = {v}" for k, v in settings.items()]
-    path.write_text("\n".join(lines) + "\n" + extra, encoding="utf-8")
-    cc.engine.stop()
-    cc.engine.start()
-    try:
-        yield
-    finally:
-        path.write_text(original, encoding="utf-8")
-        cc.engine.stop()
-        cc.engine.start()
 
 
 def ring_events(cc: Center, call_id: str) -> list[tuple[str, str, dict[str, Any]]]:

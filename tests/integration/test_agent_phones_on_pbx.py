@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import json
 import signal
-from collections.abc import Iterator
 from typing import Any
 
 import aiohttp
@@ -24,6 +23,7 @@ from tests.integration.conftest import center_of_kind, on_both_kinds
 from tests.integration.harness import (
     Center,
     connected,
+    engine_with_queue,
     joined_call_id,
     known_calls,
     wait_until,
@@ -64,23 +64,9 @@ def wallboard(cc: Center) -> dict[str, Any]:
     return asyncio.run(read())
 
 
-@contextlib.contextmanager
-def engine_with(cc: Center, **settings: float) -> Iterator[None]:
+def engine_with(cc: Center, **settings: float) -> contextlib.AbstractContextManager[None]:
     """The engine restarted with these [queue] settings; the session's queue.toml after."""
-    path = cc.config_dir / "queue.toml"
-    original = path.read_text(encoding="utf-8")
-    lines = [x for x in original.splitlines() if x.split("=")[0].strip() not in settings]
-    at = lines.index("[queue]") + 1
-    lines[at:at] = [f"{k} = {v}" for k, v in settings.items()]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    cc.engine.stop()
-    cc.engine.start()
-    try:
-        yield
-    finally:
-        path.write_text(original, encoding="utf-8")
-        cc.engine.stop()
-        cc.engine.start()
+    return engine_with_queue(cc, settings)
 
 
 def hang_up(cc: Center, phone: Softphone, number: str, call_id: str) -> None:

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from callcenter.masking import mask_phone
-from tests.integration.harness import Center, closed_wav, tone_levels, wait_until
+from tests.integration.harness import Center, closed_wav, engine_with_file, tone_levels, wait_until
 from tests.integration.test_agent_phones_on_pbx import metric, wallboard
 from tests.integration.test_callbacks_on_pbx import (
     _callbacks,
@@ -31,25 +30,16 @@ pytestmark = pytest.mark.pbx
 MIN_WAIT = 4
 
 
-@contextlib.contextmanager
-def missed_on(cc: Center) -> Iterator[None]:
+def missed_on(cc: Center) -> contextlib.AbstractContextManager[None]:
     """The engine restarted with [missed] on (min_wait MIN_WAIT s); the session's file after."""
-    path = cc.config_dir / "outbound.toml"
-    original = path.read_text(encoding="utf-8")
-    changed = original.replace(
-        "[missed]\nenabled = false\nmin_wait = 3",
-        f"[missed]\nenabled = true\nmin_wait = {MIN_WAIT}",
+    return engine_with_file(
+        cc,
+        "outbound.toml",
+        lambda text: text.replace(
+            "[missed]\nenabled = false\nmin_wait = 3",
+            f"[missed]\nenabled = true\nmin_wait = {MIN_WAIT}",
+        ),
     )
-    assert changed != original, "the harness's outbound.toml has no [missed] table to turn on"
-    path.write_text(changed, encoding="utf-8")
-    cc.engine.stop()
-    cc.engine.start()
-    try:
-        yield
-    finally:
-        path.write_text(original, encoding="utf-8")
-        cc.engine.stop()
-        cc.engine.start()
 
 
 def _task_of(cc: Center, call_id: str) -> dict[str, Any] | None:

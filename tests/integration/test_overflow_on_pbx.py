@@ -9,8 +9,14 @@ from __future__ import annotations
 import pytest
 
 from tests.integration.conftest import center_of_kind, on_both_kinds
-from tests.integration.harness import Center, connected, joined_call_id, known_calls
-from tests.integration.test_acd_parity_on_asterisk import engine_with_queue, hang_up
+from tests.integration.harness import (
+    Center,
+    connected,
+    engine_with_queue,
+    joined_call_id,
+    known_calls,
+)
+from tests.integration.test_acd_parity_on_asterisk import hang_up
 
 pytestmark = pytest.mark.pbx
 
