@@ -276,6 +276,21 @@ class Nodes:
             "the proxy to find both nodes up",
         )
 
+    def make_ready(self) -> None:
+        """Both nodes up at the proxy, the engine linked to both, both agents ready and idle
+        (what every test of the nodes starts from)."""
+        self.start_nodes()
+        self.wait_nodes_up()
+        wait_until(self.engine.linked, 90, "the engine linked to both nodes")
+        for agent in ("1001", "1002"):
+            self.phones[agent].answer_mode(agent, "answer", 0.3)
+            self.engine.post(f"/api/agents/{agent}/resume")
+        wait_until(
+            lambda: all(a["state"] == "idle" for a in self.engine.agents().values()),
+            30,
+            "both agents idle",
+        )
+
     def kill_node(self, i: int) -> None:
         pid = self.instances[i].pid()
         assert pid is not None

@@ -48,17 +48,7 @@ def mc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nodes]:
 @pytest.fixture(autouse=True)
 def ready(mc: Nodes) -> Iterator[None]:
     """Both nodes up at the proxy, the engine linked to both, both agents ready and idle."""
-    mc.start_nodes()
-    mc.wait_nodes_up()
-    wait_until(mc.engine.linked, 90, "the engine linked to both nodes")
-    for agent in ("1001", "1002"):
-        mc.phones[agent].answer_mode(agent, "answer", 0.3)
-        mc.engine.post(f"/api/agents/{agent}/resume")
-    wait_until(
-        lambda: all(a["state"] == "idle" for a in mc.engine.agents().values()),
-        30,
-        "both agents idle",
-    )
+    mc.make_ready()
     yield
     mc.release_callers()
 

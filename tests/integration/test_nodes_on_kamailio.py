@@ -42,17 +42,7 @@ def kn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nodes]:
 @pytest.fixture(autouse=True)
 def ready(kn: Nodes) -> Iterator[None]:
     """Both nodes up at the proxy, the engine linked to both, both agents ready and idle."""
-    kn.start_nodes()
-    kn.wait_nodes_up()
-    wait_until(kn.engine.linked, 60, "the engine linked to both nodes")
-    for agent in ("1001", "1002"):
-        kn.phones[agent].answer_mode(agent, "answer", 0.3)
-        kn.engine.post(f"/api/agents/{agent}/resume")
-    wait_until(
-        lambda: all(a["state"] == "idle" for a in kn.engine.agents().values()),
-        30,
-        "both agents idle",
-    )
+    kn.make_ready()
     yield
     kn.release_callers()
 
