@@ -68,6 +68,13 @@ def _only_browser_agent_ready(cc: Center) -> None:
     cc.engine.post(f"/api/agents/{AGENT}/resume")
 
 
+def _only_browser_agent_waiting(cc: Center) -> None:
+    """The browser agent the only one ready, its phone reachable and the agent idle."""
+    _only_browser_agent_ready(cc)
+    wait_until(lambda: _agent(cc)["reachable"], 60, "the browser phone reachable")
+    wait_until(lambda: _agent(cc)["state"] == "idle", 60, "the browser agent idle")
+
+
 def _sign_in(cc: Center, browser: Browser) -> Page:
     """The agent workspace of the test's center, signed in, its phone registered."""
     context = browser.new_context(locale="zh-CN", viewport={"width": 1600, "height": 1000})
@@ -154,9 +161,7 @@ def test_browser_agent_takes_a_call_each_side_hears_the_other_and_hangs_up(
 ) -> None:
     page = _sign_in(cc, browser)
     try:
-        _only_browser_agent_ready(cc)
-        wait_until(lambda: _agent(cc)["reachable"], 60, "the browser phone reachable")
-        wait_until(lambda: _agent(cc)["state"] == "idle", 60, "the browser agent idle")
+        _only_browser_agent_waiting(cc)
         caller = cc.caller("13800000195")
         caller.call("13800000195", "12345")
         # it rings, visibly (and audibly: the page's ringer runs while it does)
@@ -176,8 +181,17 @@ def test_browser_agent_takes_a_call_each_side_hears_the_other_and_hangs_up(
             "the page to hear the caller's 440 Hz",
         )
         # the media runs over loopback on both ends: the media server offers 127.0.0.1 only
-        # and ICE selected a loopback pair (getStats)
-        media = page.evaluate("window.ccPhone.media()")
+        # and ICE selected a loopback pair (getStats; Chromium may report the pair carrying the
+        # audio as in-progress for a moment before it reports it succeeded)
+        media = wait_until(
+            lambda: (
+                (m := page.evaluate("window.ccPhone.media()"))["pair"]
+                and m["pair"]["state"] == "succeeded"
+                and m
+            ),
+            30,
+            "ICE to report the selected candidate pair succeeded",
+        )
         print(f"browser call media: {media}")
         for side in ("remoteCandidates", "localCandidates"):  # what each end offered
             assert media[side], media
@@ -296,9 +310,7 @@ def test_browser_agent_sends_the_caller_to_110_with_one_key(
     operator = cc.emergency_operator("110", str(write_tone(tmp_path / "op550.wav", OPERATOR_HZ)))
     page = _sign_in(cc, browser)
     try:
-        _only_browser_agent_ready(cc)
-        wait_until(lambda: _agent(cc)["reachable"], 60, "the browser phone reachable")
-        wait_until(lambda: _agent(cc)["state"] == "idle", 60, "the browser agent idle")
+        _only_browser_agent_waiting(cc)
         caller = cc.caller("13800000197")
         caller.call("13800000197", "12345")
         expect(page.locator("#phone-answer")).to_be_enabled(timeout=90_000)
