@@ -472,7 +472,12 @@ def serve_command(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, service.stop)
-        await service.run()
+        watch = trace.watch_loop()
+        try:
+            await service.run()
+        finally:
+            if watch is not None:
+                watch.close()
 
     asyncio.run(run())
     return 0

@@ -49,6 +49,7 @@ from callcenter.runtime import Runtime
 from callcenter.storage.database import Database
 from callcenter.storage.recorder import CallRecorder
 from callcenter.storage.schema import Ticket
+from callcenter.tickets import text as segment
 from callcenter.tickets.calls import CallTicketMaker
 from callcenter.tickets.settings import load_ticket_settings
 from callcenter.tomlreader import ConfigError
@@ -119,6 +120,10 @@ class Service:
         # GB/T 44192 8: no data key, no service (KeyConfigError: one line, nothing written)
         self.cipher = options.cipher or load_cipher()
         self.database = Database(storage_url(config, options))
+        for kind in {node.kind for node in config.nodes}:
+            # imported now, before the event loop runs: a wing's sandbox half brings pypinyin,
+            # whose dictionaries take half a second to load (a stall at the link's first call)
+            wing(kind)
         self.lease: Lease | None = None  # [ha]: run only while holding the active lock
         if config.ha.enabled:
             check_storage(f"{config.source_dir.name}/center.toml", self.database.url)
@@ -297,6 +302,10 @@ class Service:
         """Start the components in order (storage first, the runtime's owner task last), wait
         for a stop or for the owner task to end, stop them in reverse order."""
         supervisor = Supervisor(self._stopping)  # its stop sets it: the daily tasks end
+        # the word segmenter loads while storage starts, and is loaded before any call: its
+        # load holds the interpreter for about a second, a stall of every event of that
+        # moment had the first call's ticket loaded it
+        segmenter = asyncio.create_task(asyncio.to_thread(segment.warm))
         try:
             await supervisor.start(
                 Step("database", self._upgrade, self._close_database),
@@ -304,9 +313,11 @@ class Service:
             )
             runtime = await self._restore()
             await supervisor.start(*await self._around(runtime))
+            await segmenter
             await supervisor.start(*self._engine_parts(runtime, on_ready))
             await self._until_stopped()
         finally:
+            segmenter.cancel()  # a start that failed: nobody waits for it
             await supervisor.stop()
 
     async def _upgrade(self) -> None:

@@ -32,6 +32,12 @@ def _get() -> Any:
         return _tokenizer
 
 
+def warm() -> None:
+    """Load the dictionary now (blocking, about a second of CPU that holds the interpreter):
+    the engine does it before it takes calls, not when the first call's ticket is made."""
+    _get()
+
+
 def add_words(words: Iterable[str]) -> None:
     """Make each term one token (idempotent; terms already added are skipped)."""
     tokenizer = _get()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 
 import pytest
 
@@ -50,3 +52,48 @@ def test_an_enabled_mark_is_one_line_the_benchmark_reads(
 )
 def test_other_lines_are_not_marks(line: str) -> None:
     assert trace.parse(line) is None
+
+
+def blocking_handler(seconds: float) -> None:
+    time.sleep(seconds)  # what a blocking call on the event loop does to every event
+
+
+async def test_a_loop_stall_is_logged_with_what_the_loop_was_running(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    caplog.handler.setLevel(logging.DEBUG)
+    trace.enable()
+    try:
+        watch = trace.watch_loop()
+        assert watch is not None
+        try:
+            await asyncio.sleep(0.05)  # the watcher's first rounds, the loop free
+            blocking_handler(0.2)
+            await asyncio.sleep(0.05)  # its report, once the loop answers
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and not _stalls(caplog):
+                await asyncio.sleep(0.02)
+        finally:
+            watch.close()
+    finally:
+        trace.log.setLevel(logging.NOTSET)
+    stalls = _stalls(caplog)
+    assert stalls, "no stall reported"
+    took = float(stalls[-1].split()[1])
+    assert took >= 150  # the 200 ms the loop was blocked, give or take the watcher's round
+    assert "blocking_handler" in stalls[-1]
+    assert trace.parse(f"x callcenter.trace: {stalls[-1]}") is None  # not read as a mark
+
+
+async def test_no_watcher_unless_tracing() -> None:
+    trace.log.setLevel(logging.NOTSET)
+    assert trace.watch_loop() is None
+
+
+def _stalls(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "callcenter.trace" and r.getMessage().startswith("stall ")
+    ]
