@@ -12,6 +12,7 @@ from callcenter.alerts.settings import AlertsFile
 from callcenter.config import FILE_MODELS
 from callcenter.config_models import FileModel, json_schema
 from callcenter.data.catalog import CatalogFile
+from callcenter.data.retention import RetentionFile
 from callcenter.decisions.settings import DecisionsFile
 from callcenter.knowledge_base.seed import SeedFile
 from callcenter.reports.schedule import ReportsFile
@@ -26,6 +27,7 @@ MODELS: dict[str, type[FileModel]] = {
     "alerts.toml": AlertsFile,
     "knowledge_base_seed.toml": SeedFile,
     "catalog.toml": CatalogFile,
+    "retention.toml": RetentionFile,
 }
 
 
