@@ -11,6 +11,8 @@ from pathlib import Path
 from callcenter.alerts.settings import AlertsFile
 from callcenter.config import FILE_MODELS
 from callcenter.config_models import FileModel, json_schema
+from callcenter.data.catalog import CatalogFile
+from callcenter.data.retention import RetentionFile
 from callcenter.decisions.settings import DecisionsFile
 from callcenter.knowledge_base.seed import SeedFile
 from callcenter.reports.schedule import ReportsFile
@@ -24,6 +26,8 @@ MODELS: dict[str, type[FileModel]] = {
     "reports.toml": ReportsFile,
     "alerts.toml": AlertsFile,
     "knowledge_base_seed.toml": SeedFile,
+    "catalog.toml": CatalogFile,
+    "retention.toml": RetentionFile,
 }
 
 

@@ -15,19 +15,23 @@ from __future__ import annotations
 import json
 import time
 import tomllib
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import BeforeValidator
+from pydantic.dataclasses import dataclass as model_dataclass
 from sqlalchemy import Connection, Engine, func, inspect, select, table, text
 from sqlalchemy.engine.reflection import Inspector
 from sqlalchemy.exc import CompileError
 
+from callcenter.config_models import STRICT, Checked, FileModel, Report, Str, problem
 from callcenter.data.grades import Grade, Kind, highest
 from callcenter.errors import CallcenterError
-from callcenter.tomlreader import Check, ConfigError, ConfigErrors, TableReader
+from callcenter.tomlreader import ConfigError
 
 # Tables of the database that are not data sets: Alembic's bookkeeping and SQLite's FTS5
 # virtual table with its shadow tables (the search index of tickets.search_text).
@@ -36,9 +40,6 @@ SKIPPED_PREFIXES = ("tickets_fts", "knowledge_fts", "sqlite_")
 
 # Above this many rows (by the planner's statistics) PostgreSQL counts are estimates.
 EXACT_COUNT_BELOW = 100_000
-
-_SET_KEYS = ("title", "dataset", "owner", "frequency", "description")
-_FIELD_KEYS = ("meaning", "grade", "kind")
 
 
 class UnknownField(CallcenterError, LookupError):
@@ -50,11 +51,64 @@ class UnknownField(CallcenterError, LookupError):
 # --- annotations (config/catalog.toml) ------------------------------------------------------
 
 
-@dataclass(frozen=True)
+def _nonempty(value: str) -> str | None:
+    return None if value.strip() else "must not be empty"
+
+
+def _member(enum: type[Grade] | type[Kind]) -> BeforeValidator:
+    """A value of `enum` written as its name ("sensitive"), said as before when it is not."""
+    allowed = [e.value for e in enum]
+
+    def check(value: Any) -> Any:
+        if not isinstance(value, str):
+            raise problem(f"must be a string, got {type(value).__name__} {value!r}")
+        if value not in allowed:
+            raise problem(f"{value!r} is not one of {', '.join(allowed)}")
+        return value
+
+    return BeforeValidator(check)
+
+
+Text = Annotated[Str, Checked(_nonempty, minLength=1)]
+
+
+@model_dataclass(frozen=True, config=STRICT)
 class FieldNote:
-    meaning: str
-    grade: Grade
-    kind: Kind
+    """One field's note: `{ meaning = "...", grade = "sensitive", kind = "phone" }`."""
+
+    meaning: Text
+    grade: Annotated[Grade, _member(Grade)]
+    kind: Annotated[Kind, _member(Kind)] = Kind.PLAIN
+
+
+class SetNote(FileModel):
+    title: Text
+    dataset: Text  # the category
+    owner: Text
+    frequency: Text
+    description: Text
+
+
+class TableNote(SetNote):
+    """[table.<name>]: a table of the live database, a note for each of its columns."""
+
+    columns: dict[Str, FieldNote]
+
+
+class ConfigSetNote(SetNote):
+    """[[config_dataset]]: the entries of `[[key]]` (or `[key]`) in the config file `file`."""
+
+    name: Text
+    file: Text
+    key: Text
+    fields: dict[Str, FieldNote]
+
+
+class CatalogFile(FileModel):
+    """catalog.toml: the notes of the data resource catalogue (GB/T 44192 5.3)."""
+
+    table: dict[Str, TableNote] = {}
+    config_dataset: tuple[ConfigSetNote, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -116,88 +170,46 @@ def load_annotations(path: Path) -> Annotations:
 
 def parse_annotations(data: Mapping[str, Any], file: str) -> Annotations:
     """The notes from parsed TOML; every mistake is collected into one ConfigErrors."""
-    r = TableReader()
-    r.file = file
-    r.table(dict(data), "", ("table", "config_dataset"))
-    tables: dict[str, DataSetNote] = {}
-    raw_tables = r.table(data.get("table"), "table", tuple(data.get("table") or ()))
-    for name, body in raw_tables.items():
-        note = _set_note(r, body, f"table.{name}", name, "columns", ())
-        if note is not None:
-            tables[name] = note
-    configs: list[DataSetNote] = []
-    seen = set(raw_tables)
-    for i, body in enumerate(r.tables(data.get("config_dataset"), "config_dataset")):
-        where = f"config_dataset[{i}]"
-        name = r.get(body, where, "name", str, "", required=True, check=_nonempty)
-        if name in seen:
-            r.error(f"{where}.name", f"{name!r} is already a data set of this catalogue")
-        seen.add(name)
-        note = _set_note(r, body, where, name, "fields", ("name", "file", "key"))
-        file_ = r.get(body, where, "file", str, "", required=True, check=_nonempty)
-        key = r.get(body, where, "key", str, "", required=True, check=_nonempty)
-        if note is not None:
-            configs.append(
-                DataSetNote(
-                    note.name,
-                    note.title,
-                    note.category,
-                    note.owner,
-                    note.frequency,
-                    note.description,
-                    note.fields,
-                    where,
-                    file_,
-                    key,
-                )
-            )
-    if r.errors:
-        raise ConfigErrors(r.errors)
-    return Annotations(file, tables, tuple(configs))
+    report = Report()
+    found = report.validate(CatalogFile, data, file)
+    _unique_names(report, data, file)
+    report.raise_if_any()
+    assert found is not None
+    tables = {
+        name: _set_note(name, t, t.columns, f"table.{name}") for name, t in found.table.items()
+    }
+    configs = tuple(
+        replace(_set_note(c.name, c, c.fields, f"config_dataset[{i}]"), file=c.file, key=c.key)
+        for i, c in enumerate(found.config_dataset)
+    )
+    return Annotations(file, tables, configs)
 
 
-def _set_note(
-    r: TableReader,
-    body: Any,
-    where: str,
-    name: str,
-    fields_key: str,
-    extra: tuple[str, ...],
-) -> DataSetNote | None:
-    errors = len(r.errors)
-    body = r.table(body, where, (*extra, *_SET_KEYS, fields_key))
-    values = [r.get(body, where, k, str, "", required=True, check=_nonempty) for k in _SET_KEYS]
-    raw_fields = body.get(fields_key)
-    if raw_fields is None:
-        r.error(f"{where}.{fields_key}", "is required (one entry per field)")
-    fields: dict[str, FieldNote] = {}
-    for column, spec in r.table(
-        raw_fields, f"{where}.{fields_key}", tuple(raw_fields or ())
-    ).items():
-        key = f"{where}.{fields_key}.{column}"
-        spec = r.table(spec, key, _FIELD_KEYS)
-        meaning = r.get(spec, key, "meaning", str, "", required=True, check=_nonempty)
-        grade = r.get(spec, key, "grade", str, "", required=True, check=_choice(Grade))
-        kind = r.get(spec, key, "kind", str, "plain", check=_choice(Kind))
-        if meaning and grade and kind:
-            fields[column] = FieldNote(meaning, Grade(grade), Kind(kind))
-    if len(r.errors) > errors:
-        return None
-    title, category, owner, frequency, description = values
-    return DataSetNote(name, title, category, owner, frequency, description, fields, where)
+def _unique_names(report: Report, data: Mapping[str, Any], file: str) -> None:
+    """A config data set may not take the name of a table or of another one. Read from the
+    tables as written, so it is said along with the file's other mistakes."""
+    tables, configs = data.get("table"), data.get("config_dataset")
+    seen = set(tables) if isinstance(tables, dict) else set()
+    for i, body in enumerate(configs if isinstance(configs, list) else ()):
+        name = body.get("name") if isinstance(body, dict) else None
+        if isinstance(name, str) and name.strip():
+            if name in seen:
+                error = f"{name!r} is already a data set of this catalogue"
+                report.error(file, f"config_dataset[{i}].name", error)
+            seen.add(name)
 
 
-def _nonempty(value: str) -> str | None:
-    return None if value.strip() else "must not be empty"
-
-
-def _choice(enum: type[Grade] | type[Kind]) -> Check:
-    allowed = [e.value for e in enum]
-
-    def check(value: str) -> str | None:
-        return None if value in allowed else f"{value!r} is not one of {', '.join(allowed)}"
-
-    return check
+def _set_note(name: str, note: SetNote, fields: Mapping[str, FieldNote], where: str) -> DataSetNote:
+    return DataSetNote(
+        name,
+        note.title,
+        note.dataset,
+        note.owner,
+        note.frequency,
+        note.description,
+        fields,
+        where,
+    )
 
 
 def _display(path: Path) -> str:
@@ -215,6 +227,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 # --- the catalogue ---------------------------------------------------------------------------
+
+Error = Callable[[str, str], None]  # (dotted key, message): a drift of the live data
 
 
 @dataclass(frozen=True)
@@ -293,8 +307,8 @@ def build_catalog(
 ) -> Catalog:
     """Reflect the live database and join the notes; ConfigErrors lists every drift."""
     notes = load_annotations(annotations_path)
-    r = TableReader()
-    r.file = notes.file
+    report = Report()
+    error = partial(report.error, notes.file)
     datasets: list[DataSet] = []
     with engine.connect() as conn:
         insp = inspect(conn)
@@ -304,27 +318,26 @@ def build_catalog(
             if t not in SKIPPED_TABLES and not t.startswith(SKIPPED_PREFIXES)
         }
         for name in sorted(live - set(notes.tables)):
-            r.error(
+            error(
                 f"table.{name}",
                 "the live table has no annotation (add it with title, dataset, owner, "
                 "frequency, description and a note for each column)",
             )
         for name, note in notes.tables.items():  # in the order of the file
             if name in live:
-                datasets.append(_table_set(r, conn, insp, note, exact_count_below))
+                datasets.append(_table_set(error, conn, insp, note, exact_count_below))
             else:
-                r.error(f"table.{name}", "annotated, but the live database has no such table")
+                error(f"table.{name}", "annotated, but the live database has no such table")
     for note in notes.configs:
-        found = _config_set(r, note, config_dir)
+        found = _config_set(error, note, config_dir)
         if found is not None:
             datasets.append(found)
-    if r.errors:
-        raise ConfigErrors(r.errors)
+    report.raise_if_any()
     return Catalog(engine.dialect.name, time.time(), tuple(datasets))
 
 
 def _table_set(
-    r: TableReader, conn: Connection, insp: Inspector, note: DataSetNote, exact_below: int
+    error: Error, conn: Connection, insp: Inspector, note: DataSetNote, exact_below: int
 ) -> DataSet:
     name = note.name
     pk = set(insp.get_pk_constraint(name).get("constrained_columns") or ())
@@ -333,7 +346,7 @@ def _table_set(
     for col in live_columns:
         fnote = note.fields.get(col["name"])
         if fnote is None:
-            r.error(
+            error(
                 f"{note.where}.columns.{col['name']}",
                 "the live column has no annotation (meaning, grade, kind)",
             )
@@ -350,7 +363,7 @@ def _table_set(
             )
         )
     for column in sorted(set(note.fields) - {c["name"] for c in live_columns}):
-        r.error(f"{note.where}.columns.{column}", f"annotated, but table {name} has no such column")
+        error(f"{note.where}.columns.{column}", f"annotated, but table {name} has no such column")
     indexes = tuple(
         IndexInfo(str(ix["name"]), tuple(str(c) for c in ix["column_names"]), bool(ix["unique"]))
         for ix in insp.get_indexes(name)
@@ -391,13 +404,13 @@ def _row_count(conn: Connection, name: str, exact_below: int) -> tuple[int, bool
     return int(count), False
 
 
-def _config_set(r: TableReader, note: DataSetNote, config_dir: Path) -> DataSet | None:
+def _config_set(error: Error, note: DataSetNote, config_dir: Path) -> DataSet | None:
     path = config_dir / note.file
     try:
         with path.open("rb") as f:
             data = tomllib.load(f)
     except (OSError, tomllib.TOMLDecodeError) as exc:
-        r.error(f"{note.where}.file", f"cannot read {path}: {exc}")
+        error(f"{note.where}.file", f"cannot read {path}: {exc}")
         return None
     raw = data.get(note.key)
     if isinstance(raw, dict):
@@ -407,16 +420,14 @@ def _config_set(r: TableReader, note: DataSetNote, config_dir: Path) -> DataSet 
         entries = raw
         shape = f"[[{note.key}]]"
     else:
-        r.error(f"{note.where}.key", f"{note.file} has no [[{note.key}]] or [{note.key}]")
+        error(f"{note.where}.key", f"{note.file} has no [[{note.key}]] or [{note.key}]")
         return None
     used: dict[str, set[str]] = {}
     for entry in entries:
         for k, v in entry.items():
             used.setdefault(k, set()).add(_toml_type(v))
     for k in sorted(set(used) - set(note.fields)):
-        r.error(
-            f"{note.where}.fields.{k}", f"{note.file} {shape} uses {k}, which has no annotation"
-        )
+        error(f"{note.where}.fields.{k}", f"{note.file} {shape} uses {k}, which has no annotation")
     fields = tuple(
         Field(
             k,

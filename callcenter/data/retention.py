@@ -37,11 +37,12 @@ import json
 import re
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from sqlalchemy import (
     Boolean,
@@ -63,6 +64,7 @@ from sqlalchemy import (
     update,
 )
 
+from callcenter.config_models import Checked, FileModel, Int, Report, Str, one_of
 from callcenter.data.feed_source import STAGE_OF_ACTION
 from callcenter.data.fusion.match import ENTERPRISE, PERSON
 from callcenter.data.protection import mask_name
@@ -71,13 +73,12 @@ from callcenter.masking import mask_text
 from callcenter.storage.database import Database
 from callcenter.storage.schema import Base, DataAccess, RetentionRun
 from callcenter.tickets.model import Status
-from callcenter.tomlreader import ConfigError, ConfigErrors, TableReader, read_toml
+from callcenter.tomlreader import ConfigError, read_toml
 
 FILE = "retention.toml"
 DAY = 86400.0
 ACTIONS = ("delete", "anonymise")
 METHODS = ("blank", "mask", "clear")
-RULE_KEYS = ("dataset", "days", "action", "age_field", "fields", "where", "link", "follows")
 EMPTY_JSON = "{}"
 MAX_BATCH = 100_000
 DEFAULT_BATCH = 5000
@@ -264,6 +265,76 @@ def is_epoch_column(column: Column[Any]) -> bool:
 # --- config ----------------------------------------------------------------------------------
 
 
+def _dataset(value: str) -> str | None:
+    if value in KEPT:
+        return f"{value!r} cannot have a retention rule: {KEPT[value]}"
+    table = Base.metadata.tables.get(value)
+    if table is None:
+        return f"unknown data set {value!r} (not a table of the database)"
+    if len(table.primary_key.columns) != 1:
+        return f"{value!r} has no single-column primary key: retention works in batches by it"
+    return None
+
+
+def _batch(value: int) -> str | None:
+    return None if 1 <= value <= MAX_BATCH else f"must be from 1 to {MAX_BATCH}"
+
+
+def _days(value: int) -> str | None:
+    return None if value >= 1 else "must be a whole number of days, at least 1"
+
+
+def _condition(name: str) -> str | None:
+    if _WHERE_KEY.match(name):
+        return None
+    return "unknown condition (allowed: <column>_in, <column>_not_in)"
+
+
+DataSetName = Annotated[Str, Checked(_dataset)]  # a table of the database retention may touch
+Fields = Annotated[
+    dict[Str, Annotated[Str, one_of(*METHODS)]],
+    Checked(
+        lambda v: (
+            None if v else 'must be a table { column = "blank" | "mask" } with at least one field'
+        ),
+        minProperties=1,
+    ),
+]
+Values = Annotated[
+    tuple[Str, ...],
+    Checked(lambda v: None if v else "must be a non-empty array of strings", minItems=1),
+]
+ConditionKey = Annotated[Str, Checked(_condition, pattern=_WHERE_KEY.pattern)]
+
+
+class RetentionKeys(FileModel):
+    batch: Annotated[Int, Checked(_batch, minimum=1, maximum=MAX_BATCH)] = DEFAULT_BATCH
+
+
+class RuleKeys(FileModel):
+    """One [[rule]]; what it names (columns, links, the rule it follows) is then checked
+    against the database's tables."""
+
+    dataset: DataSetName
+    days: Annotated[Int, Checked(_days, minimum=1)] | None = None  # unless it follows one
+    action: Annotated[Str, one_of(*ACTIONS)]
+    age_field: Str | None = None  # "<column>" or "<table>.<column>"; unless it follows one
+    fields: Fields | None = None  # anonymise only: { column = "blank" | "mask" | "clear" }
+    where: dict[ConditionKey, Values] | None = None
+    link: Str = ""
+    follows: DataSetName | None = None
+
+
+class RetentionFile(FileModel):
+    """retention.toml: how long each data set is kept, then deleted or anonymised."""
+
+    retention: RetentionKeys = RetentionKeys()
+    rule: tuple[RuleKeys, ...] = ()
+
+
+Error = Callable[[str, str], None]  # (dotted key, message): said in the load's report
+
+
 def load_retention(directory: str | Path) -> RetentionConfig:
     """Read config/retention.toml; every mistake names the file and the key (ConfigErrors)."""
     path = Path(directory) / FILE
@@ -272,89 +343,70 @@ def load_retention(directory: str | Path) -> RetentionConfig:
 
 
 def parse_retention(data: Mapping[str, Any], file: str) -> RetentionConfig:
-    r = TableReader()
-    r.file = file
-    top = r.table(dict(data), "", ("retention", "rule"))
-    settings = r.table(top.get("retention"), "retention", ("batch",))
-    batch: int = r.get(
-        settings,
-        "retention",
-        "batch",
-        int,
-        DEFAULT_BATCH,
-        check=lambda v: None if 1 <= v <= MAX_BATCH else f"must be from 1 to {MAX_BATCH}",
-    )
+    report = Report()
+    found = report.validate(RetentionFile, data, file)
+    written = list(enumerate(found.rule)) if found is not None else _rules_alone(data)
     parsed: list[tuple[str, Rule]] = []
-    for i, table in enumerate(r.tables(top.get("rule"), "rule")):
-        key = f"rule[{i}]"
-        rule = _rule(r, table, key)
+    for i, keys in written:
+        rule = _rule(report, file, keys, f"rule[{i}]")
         if rule is not None:
-            parsed.append((key, rule))
-    rules = _resolve_follows(r, parsed)
-    if r.errors:
-        raise ConfigErrors(r.errors)
-    return RetentionConfig(tuple(rules), batch)
+            parsed.append((f"rule[{i}]", rule))
+    rules = _resolve_follows(partial(report.error, file), parsed)
+    report.raise_if_any()
+    assert found is not None
+    return RetentionConfig(tuple(rules), found.retention.batch)
 
 
-def _rule(r: TableReader, table: dict[str, Any], key: str) -> Rule | None:
-    """One rule as written; a rule that follows another gets it in `_resolve_follows` (its
-    `follows` is a placeholder naming the data set until then)."""
-    r.table(table, key, RULE_KEYS)
-    errors = len(r.errors)
-    dataset: str = r.get(table, key, "dataset", str, "", required=True, check=_dataset)
-    follows: str = r.get(table, key, "follows", str, "", check=_dataset)
-    if follows or "follows" in table:
-        for name in ("days", "age_field"):
-            if name in table:
-                r.error(f"{key}.{name}", "is taken from the rule it follows; leave it out")
-        days, age_field = 0, ""
-    else:
-        days = r.get(
-            table,
-            key,
-            "days",
-            int,
-            0,
-            required=True,
-            check=lambda v: None if v >= 1 else "must be a whole number of days, at least 1",
-        )
-        age_field = r.get(table, key, "age_field", str, "", required=True)
-    action: str = r.get(
-        table,
-        key,
-        "action",
-        str,
-        "",
-        required=True,
-        check=lambda v: None if v in ACTIONS else f"must be one of {', '.join(ACTIONS)}",
-    )
-    link: str = r.get(table, key, "link", str, "")
-    if not dataset or len(r.errors) > errors:
+def _rules_alone(data: Mapping[str, Any]) -> list[tuple[int, RuleKeys]]:
+    """The rules whose own keys are right, in a file with mistakes elsewhere: they are still
+    checked against the database, so one load says every mistake."""
+    tables = data.get("rule")
+    good = []
+    for i, table in enumerate(tables if isinstance(tables, list) else ()):
+        found = Report().validate(RuleKeys, table, "")
+        if found is not None:
+            good.append((i, found))
+    return good
+
+
+def _rule(report: Report, file: str, keys: RuleKeys, key: str) -> Rule | None:
+    """One rule, checked against the database's tables; a rule that follows another gets it
+    in `_resolve_follows` (its `follows` is a placeholder naming the data set until then)."""
+    errors = len(report.errors)
+    error = partial(report.error, file)
+    for name in ("days", "age_field"):
+        given = getattr(keys, name) is not None
+        if keys.follows is not None and given:
+            error(f"{key}.{name}", "is taken from the rule it follows; leave it out")
+        elif keys.follows is None and not given:
+            error(f"{key}.{name}", "is required")
+    if len(report.errors) > errors:
         return None
-    target = Base.metadata.tables[dataset]
-    if follows:
-        if follows == dataset:
-            r.error(f"{key}.follows", "a rule cannot follow its own data set")
+    target = Base.metadata.tables[keys.dataset]
+    link, age_field = keys.link, keys.age_field or ""
+    if keys.follows is not None:
+        if keys.follows == keys.dataset:
+            error(f"{key}.follows", "a rule cannot follow its own data set")
         else:
-            link = _link(r, target, Base.metadata.tables[follows], link, key, required=True)
-    elif age_field:
-        problem = _age_field(target, age_field)
-        if problem:
-            r.error(f"{key}.age_field", problem)
-        elif "." in age_field:
-            linked = Base.metadata.tables[age_field.split(".", 1)[0]]
-            link = _link(r, target, linked, link, key, required=False)
-        elif link:
-            r.error(f"{key}.link", "only a rule aged by a linked table or following one has it")
-    fields = _fields(r, target, table.get("fields"), f"{key}.fields", action)
-    where = _where(r, target, table.get("where"), f"{key}.where")
-    if len(r.errors) > errors:
+            leader = Base.metadata.tables[keys.follows]
+            link = _link(error, target, leader, link, key, required=True)
+    elif problem := _age_field(target, age_field):
+        error(f"{key}.age_field", problem)
+    elif "." in age_field:
+        linked = Base.metadata.tables[age_field.split(".", 1)[0]]
+        link = _link(error, target, linked, link, key, required=False)
+    elif link:
+        error(f"{key}.link", "only a rule aged by a linked table or following one has it")
+    fields = _fields(error, target, keys.fields, f"{key}.fields", keys.action)
+    where = _where(error, target, keys.where, f"{key}.where")
+    if len(report.errors) > errors:
         return None
-    placeholder = Rule(follows, 0, "", "") if follows else None
-    return Rule(dataset, days, action, age_field, fields, where, link, placeholder)
+    placeholder = None if keys.follows is None else Rule(keys.follows, 0, "", "")
+    days = keys.days or 0
+    return Rule(keys.dataset, days, keys.action, age_field, fields, where, link, placeholder)
 
 
-def _resolve_follows(r: TableReader, parsed: list[tuple[str, Rule]]) -> list[Rule]:
+def _resolve_follows(error: Error, parsed: list[tuple[str, Rule]]) -> list[Rule]:
     """Each following rule with the rule it follows: the one rule of that data set in the
     file, itself aged on its own (a chain would hide how old the rows really are)."""
     own: dict[str, list[Rule]] = {}
@@ -369,7 +421,7 @@ def _resolve_follows(r: TableReader, parsed: list[tuple[str, Rule]]) -> list[Rul
         name = rule.follows.dataset
         candidates = own.get(name, [])
         if len(candidates) == 1 and candidates[0].action == "delete":
-            r.error(
+            error(
                 f"{key}.follows",
                 f"the rule of {name} deletes its rows, and a row no longer there is not due: "
                 "give this data set an age of its own",
@@ -378,26 +430,15 @@ def _resolve_follows(r: TableReader, parsed: list[tuple[str, Rule]]) -> list[Rul
             leader = candidates[0]
             rules.append(replace(rule, days=leader.days, follows=leader))
         elif candidates:
-            r.error(
+            error(
                 f"{key}.follows",
                 f"{name} has {len(candidates)} rules: follow one data set with a single rule",
             )
         elif any(other.dataset == name for _, other in parsed):
-            r.error(f"{key}.follows", f"the rule of {name} follows another rule itself")
+            error(f"{key}.follows", f"the rule of {name} follows another rule itself")
         else:
-            r.error(f"{key}.follows", f"no rule of {name} in this file to follow")
+            error(f"{key}.follows", f"no rule of {name} in this file to follow")
     return rules
-
-
-def _dataset(value: str) -> str | None:
-    if value in KEPT:
-        return f"{value!r} cannot have a retention rule: {KEPT[value]}"
-    table = Base.metadata.tables.get(value)
-    if table is None:
-        return f"unknown data set {value!r} (not a table of the database)"
-    if len(table.primary_key.columns) != 1:
-        return f"{value!r} has no single-column primary key: retention works in batches by it"
-    return None
 
 
 def _age_field(target: Table, age_field: str) -> str | None:
@@ -418,7 +459,7 @@ def _age_field(target: Table, age_field: str) -> str | None:
     return None if is_epoch_column(column) else f"{age_field!r} is not an epoch time column"
 
 
-def _link(r: TableReader, target: Table, linked: Table, link: str, key: str, required: bool) -> str:
+def _link(error: Error, target: Table, linked: Table, link: str, key: str, required: bool) -> str:
     """The column of `target` holding a `linked` row's primary key: `link` when given, else
     (unless required) the column of the same name as that key, when it is not target's own
     key (two serial `id`s name different rows)."""
@@ -431,86 +472,68 @@ def _link(r: TableReader, target: Table, linked: Table, link: str, key: str, req
         why = (
             "is required" if required else f"{target.name} has no column naming a {linked.name} row"
         )
-        r.error(
+        error(
             where,
             f"{why}: set link to the column of {target.name} holding {linked.name}.{primary.name}",
         )
         return ""
     column = target.columns.get(link)
     if column is None:
-        r.error(f"{key}.link", f"unknown column {link!r} of {target.name}")
+        error(f"{key}.link", f"unknown column {link!r} of {target.name}")
         return ""
     if isinstance(primary.type, String) and not isinstance(column.type, String):
-        r.error(f"{key}.link", f"{link!r} is a number, {linked.name}.{primary.name} is text")
+        error(f"{key}.link", f"{link!r} is a number, {linked.name}.{primary.name} is text")
         return ""
     return link
 
 
 def _fields(
-    r: TableReader, target: Table, data: Any, key: str, action: str
+    error: Error, target: Table, data: Mapping[str, str] | None, key: str, action: str
 ) -> tuple[tuple[str, str], ...]:
     if action == "delete":
         if data is not None:
-            r.error(key, "only an anonymise rule has fields (delete removes whole rows)")
+            error(key, "only an anonymise rule has fields (delete removes whole rows)")
         return ()
     if data is None:
-        r.error(key, 'is required for anonymise: { column = "blank" | "mask" }')
-        return ()
-    if not isinstance(data, dict) or not data:
-        r.error(key, 'must be a table { column = "blank" | "mask" } with at least one field')
+        error(key, 'is required for anonymise: { column = "blank" | "mask" }')
         return ()
     fields: list[tuple[str, str]] = []
     keys = {c.name for c in target.primary_key.columns}
     for name, method in data.items():
         column = target.columns.get(name)
         if column is None:
-            r.error(f"{key}.{name}", f"unknown column {name!r} of {target.name}")
+            error(f"{key}.{name}", f"unknown column {name!r} of {target.name}")
         elif name in keys:
-            r.error(f"{key}.{name}", "the primary key cannot be anonymised")
+            error(f"{key}.{name}", "the primary key cannot be anonymised")
         elif not isinstance(column.type, String):
-            r.error(f"{key}.{name}", "only text columns can be anonymised")
-        elif method not in METHODS:
-            r.error(f"{key}.{name}", f"must be one of {', '.join(METHODS)}, got {method!r}")
+            error(f"{key}.{name}", "only text columns can be anonymised")
         else:
             fields.append((name, method))
     return tuple(fields)
 
 
-def _where(r: TableReader, target: Table, data: Any, key: str) -> tuple[Condition, ...]:
-    if data is None:
-        return ()
-    if not isinstance(data, dict):
-        r.error(key, 'must be a table such as { status_in = ["closed"] }')
-        return ()
+def _where(
+    error: Error, target: Table, data: Mapping[str, tuple[str, ...]] | None, key: str
+) -> tuple[Condition, ...]:
     conditions: list[Condition] = []
-    for name, values in data.items():
+    for name, values in (data or {}).items():
         here = f"{key}.{name}"
         match = _WHERE_KEY.match(name)
-        if match is None:
-            r.error(here, "unknown condition (allowed: <column>_in, <column>_not_in)")
-            continue
+        assert match is not None  # the model's rule
         column_name, op = match.groups()
         column = target.columns.get(column_name)
         if column is None:
-            r.error(here, f"unknown column {column_name!r} of {target.name}")
+            error(here, f"unknown column {column_name!r} of {target.name}")
             continue
         if not isinstance(column.type, String):
-            r.error(here, "conditions are on text columns only")
+            error(here, "conditions are on text columns only")
             continue
-        if not isinstance(values, list) or not values:
-            r.error(here, "must be a non-empty array of strings")
-            continue
-        vocabulary = VOCABULARIES.get((target.name, column_name))
-        bad = False
-        for j, value in enumerate(values):
-            if not isinstance(value, str):
-                r.error(f"{here}[{j}]", f"must be a string, got {value!r}")
-                bad = True
-            elif vocabulary is not None and value not in vocabulary:
-                r.error(f"{here}[{j}]", f"unknown value {value!r} (known: {', '.join(vocabulary)})")
-                bad = True
-        if not bad:
-            conditions.append(Condition(column_name, tuple(values), op == "not_in"))
+        known = VOCABULARIES.get((target.name, column_name))
+        unknown = [(j, v) for j, v in enumerate(values) if known is not None and v not in known]
+        for j, value in unknown:
+            error(f"{here}[{j}]", f"unknown value {value!r} (known: {', '.join(known or ())})")
+        if not unknown:
+            conditions.append(Condition(column_name, values, op == "not_in"))
     return tuple(conditions)
 
 

@@ -3,12 +3,15 @@ times, and config mistakes named by file and key (refused data sets say why)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
+from callcenter.config_schema import schemas
 from callcenter.data.retention import (
     DAY,
+    VOCABULARIES,
     Condition,
     Rule,
     anonymised,
@@ -387,3 +390,36 @@ def test_main_refuses_a_bad_config(tmp_path: Path, capsys: pytest.CaptureFixture
     err = capsys.readouterr().err
     assert "保存期限配置有误" in err and "rule[0].dataset" in err
     assert not db.exists()
+
+
+def test_model_and_database_mistakes_come_in_one_report(tmp_path: Path) -> None:
+    """A mistake of the file's own keys does not hide what the other rules name wrongly."""
+    text = (
+        "[retention]\nbatch = 0\n"
+        + rule(days="1.5")
+        + rule(age_field='"nonesuch"')
+        + follower(link="", where='{ action_in = ["shut"] }')
+    )
+    with pytest.raises(ConfigErrors) as caught:
+        load_retention(write(tmp_path, text))
+    known = VOCABULARIES[("ticket_history", "action")]
+    assert [(e.key, e.message) for e in caught.value.errors] == [
+        ("retention.batch", "must be from 1 to 100000"),
+        ("rule[0].days", "must be an integer, got float 1.5"),
+        ("rule[1].age_field", "unknown column 'nonesuch' of queue_events"),
+        (
+            "rule[3].link",
+            "is required: set link to the column of ticket_history holding tickets.id",
+        ),
+        ("rule[3].where.action_in[0]", f"unknown value 'shut' (known: {', '.join(known)})"),
+    ]
+    assert {e.file for e in caught.value.errors} == {str(tmp_path / "retention.toml")}
+
+
+def test_the_schema_says_the_keys_of_a_rule() -> None:
+    schema = json.loads(schemas()["retention.schema.json"])
+    assert schema["title"] == "retention.toml"
+    keys = schema["$defs"]["RuleKeys"]
+    assert keys["required"] == ["dataset", "action"] and keys["additionalProperties"] is False
+    assert keys["properties"]["action"]["enum"] == ["delete", "anonymise"]
+    assert schema["$defs"]["RetentionKeys"]["properties"]["batch"]["maximum"] == 100_000
