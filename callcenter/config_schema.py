@@ -11,6 +11,9 @@ from pathlib import Path
 from callcenter.alerts.settings import AlertsFile
 from callcenter.config import FILE_MODELS
 from callcenter.config_models import FileModel, json_schema
+from callcenter.data.feeds import ExportsFile
+from callcenter.data.protection import ProtectionFile
+from callcenter.data.quality.config import QualityFile
 from callcenter.decisions.settings import DecisionsFile
 from callcenter.knowledge_base.seed import SeedFile
 from callcenter.reports.schedule import ReportsFile
@@ -24,6 +27,9 @@ MODELS: dict[str, type[FileModel]] = {
     "reports.toml": ReportsFile,
     "alerts.toml": AlertsFile,
     "knowledge_base_seed.toml": SeedFile,
+    "quality.toml": QualityFile,
+    "protection.toml": ProtectionFile,
+    "exports.toml": ExportsFile,
 }
 
 
