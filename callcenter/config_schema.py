@@ -12,6 +12,9 @@ from callcenter.alerts.settings import AlertsFile
 from callcenter.config import FILE_MODELS
 from callcenter.config_models import FileModel, json_schema
 from callcenter.data.catalog import CatalogFile
+from callcenter.data.feeds import ExportsFile
+from callcenter.data.protection import ProtectionFile
+from callcenter.data.quality.config import QualityFile
 from callcenter.data.retention import RetentionFile
 from callcenter.decisions.settings import DecisionsFile
 from callcenter.knowledge_base.seed import SeedFile
@@ -28,6 +31,9 @@ MODELS: dict[str, type[FileModel]] = {
     "knowledge_base_seed.toml": SeedFile,
     "catalog.toml": CatalogFile,
     "retention.toml": RetentionFile,
+    "quality.toml": QualityFile,
+    "protection.toml": ProtectionFile,
+    "exports.toml": ExportsFile,
 }
 
 

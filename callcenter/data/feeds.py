@@ -39,17 +39,19 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
+from pydantic.dataclasses import dataclass as model
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from callcenter.config_models import STRICT, Checked, FileModel, Float, Int, Report, Str
 from callcenter.data.audit import record_access
 from callcenter.data.catalog import load_annotations
 from callcenter.data.crypto import FieldCipher, KeyConfigError, load_cipher
@@ -60,28 +62,13 @@ from callcenter.errors import CallcenterError
 from callcenter.storage.database import Database
 from callcenter.storage.schema import ExportCursor, ExportDelivery
 from callcenter.tickets.model import Role
-from callcenter.tomlreader import ConfigError, ConfigErrors, TableReader, read_toml
+from callcenter.tomlreader import ConfigError, read_toml
 
 log = logging.getLogger(__name__)
 
 FILE = "exports.toml"
 NAME = re.compile(r"^[a-z][a-z0-9_-]{0,47}$")
 ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
-FEED_KEYS = (
-    "name",
-    "url",
-    "secret_env",
-    "stages",
-    "department",
-    "role",
-    "batch",
-    "timeout",
-    "backoff",
-    "max_backoff",
-    "gap_grace",
-    "poll",
-    "clear_fields",
-)
 AUDIT_DATASET = "tickets"  # the data access log's dataset of a feed's rows
 
 
@@ -91,22 +78,114 @@ class FeedError(CallcenterError):
     error_id = "export.feed"
 
 
-@dataclass(frozen=True)
+# Where each personal field of an event comes from: the catalogue's grade and kind of that
+# column decide, for the feed's role, whether it leaves in clear, masked or not at all.
+EVENT_SOURCES: dict[str, tuple[str, str]] = {
+    "caller_number": ("tickets", "caller_number"),
+    "title": ("tickets", "title"),
+    "note": ("ticket_history", "note"),
+    "details": ("ticket_history", "details"),
+    "department": ("tickets", "department"),
+    "channel": ("tickets", "channel"),
+}
+ROLES = tuple(role.value for role in Role)
+
+
+def _non_empty(value: str) -> str | None:
+    return None if value.strip() else "must not be empty"
+
+
+def _up_to(high: float) -> Checked:
+    """A number above 0 and at most `high`."""
+
+    def check(value: float) -> str | None:
+        return None if 0 < value <= high else f"must be above 0 and at most {high:g}"
+
+    return Checked(check, exclusiveMinimum=0, maximum=high)
+
+
+def _url(value: str) -> str | None:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "must be an http:// or https:// URL"
+    return None
+
+
+def _listed(allowed: Collection[str], what: str) -> Checked:
+    def check(value: str) -> str | None:
+        return (
+            None
+            if value in allowed
+            else f"unknown {what} {value!r} (allowed: {', '.join(allowed)})"
+        )
+
+    return Checked(check, enum=list(allowed))
+
+
+FeedName = Annotated[
+    Str,
+    Checked(
+        lambda v: None if NAME.match(v) else "must be lowercase letters, digits, - or _",
+        pattern=NAME.pattern,
+    ),
+]
+EnvName = Annotated[
+    Str,
+    Checked(
+        lambda v: None if ENV_NAME.match(v) else "must be an environment variable name",
+        pattern=ENV_NAME.pattern,
+    ),
+]
+RoleName = Annotated[
+    Str, Checked(lambda v: None if v in ROLES else f"must be one of {', '.join(ROLES)}", enum=ROLES)
+]
+
+
+@model(frozen=True, config=STRICT)
 class FeedConfig:
-    name: str
-    url: str
-    secret_env: str  # the environment variable holding the HMAC secret
-    role: str  # the role whose view of the catalogue every event is redacted to
-    stages: tuple[str, ...] = ()  # empty: every stage
-    department: str | None = None  # a department's own system: only its tickets
-    batch: int = 200  # events per POST
-    timeout: float = 10.0  # seconds per request
-    backoff: float = 0.5  # first retry delay, doubling
-    max_backoff: float = 60.0
-    gap_grace: float = 60.0  # seconds a missing history id may hold a feed back
-    poll: float = 5.0  # seconds between looks when there is nothing to send
+    """One `[[feed]]` of exports.toml (a `secret` key is refused by load_exports)."""
+
+    name: FeedName
+    url: Annotated[Str, Checked(_url)]
+    secret_env: EnvName  # the environment variable holding the HMAC secret
+    role: RoleName  # the role whose view of the catalogue every event is redacted to
+    stages: tuple[Annotated[Str, _listed(STAGES, "stage")], ...] = ()  # empty: every stage
+    # a department's own system: only its tickets
+    department: Annotated[Str, Checked(_non_empty)] | None = None
+    batch: Annotated[
+        Int,
+        Checked(
+            lambda v: None if 1 <= v <= 5000 else "must be from 1 to 5000", minimum=1, maximum=5000
+        ),
+    ] = 200  # events per POST
+    timeout: Annotated[Float, _up_to(600)] = 10.0  # seconds per request
+    backoff: Annotated[Float, _up_to(600)] = 0.5  # first retry delay, doubling
+    max_backoff: Annotated[Float, _up_to(3600)] = 60.0  # at least backoff
+    # seconds a missing history id may hold a feed back
+    gap_grace: Annotated[
+        Float,
+        Checked(
+            lambda v: None if 0 <= v <= 86400 else "must be from 0 to 86400",
+            minimum=0,
+            maximum=86400,
+        ),
+    ] = 60.0
+    poll: Annotated[Float, _up_to(3600)] = (
+        5.0  # seconds between looks when there is nothing to send
+    )
     # sensitive or core event fields this receiver may have in clear (its role gives them)
-    clear_fields: tuple[str, ...] = ()
+    clear_fields: tuple[Annotated[Str, _listed(EVENT_SOURCES, "event field")], ...] = ()
+
+
+class ExportsTable(FileModel):
+    exported_by: Annotated[Str, Checked(_non_empty)] = "12345"  # who we are, in every payload
+
+
+class ExportsFile(FileModel):
+    """exports.toml: the export feeds to upstream and partner systems."""
+
+    exports: ExportsTable = ExportsTable()
+    feed: tuple[FeedConfig, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -128,132 +207,45 @@ class ExportsConfig:
 def load_exports(directory: str | Path) -> ExportsConfig:
     """Read config/exports.toml; every mistake names the file and the key (ConfigErrors)."""
     path = Path(directory) / FILE
-    r = TableReader()
-    r.file = str(path)
+    file = str(path)
     data = read_toml(path)
-    top = r.table(data, "", ("exports", "feed"))
-    exports = r.table(top.get("exports"), "exports", ("exported_by",))
-    exported_by: str = r.get(exports, "exports", "exported_by", str, "12345", check=_non_empty)
-    feeds: list[FeedConfig] = []
+    report = Report()
+    tables = data.get("feed")
+    if isinstance(tables, list):  # the secret itself is never a key: say so, not "unknown"
+        for i, table in enumerate(tables):
+            if isinstance(table, dict) and "secret" in table:
+                report.error(
+                    file,
+                    f"feed[{i}].secret",
+                    "never put the secret in the file: name its variable in secret_env",
+                )
+        tables = [
+            {k: v for k, v in t.items() if k != "secret"} if isinstance(t, dict) else t
+            for t in tables
+        ]
+        data = {**data, "feed": tables}
+    found = report.validate(ExportsFile, data, file)
+    if found is not None:
+        feeds = list(enumerate(found.feed))
+    else:  # the cross-checks still look at the feeds without a mistake of their own
+        listed = tables if isinstance(tables, list) else []
+        feeds = [(i, f) for i, t in enumerate(listed) if (f := _valid_feed(t))]
     names: set[str] = set()
-    for i, table in enumerate(r.tables(top.get("feed"), "feed")):
-        feed = _feed(r, table, f"feed[{i}]")
-        if feed is None:
-            continue
-        if feed.name in names:
-            r.error(f"feed[{i}].name", f"duplicate feed name {feed.name!r}")
-        names.add(feed.name)
-        feeds.append(feed)
-    if r.errors:
-        raise ConfigErrors(r.errors)
-    return ExportsConfig(exported_by, tuple(feeds))
-
-
-def _non_empty(value: Any) -> str | None:
-    return None if str(value).strip() else "must not be empty"
-
-
-def _positive(high: float) -> Callable[[Any], str | None]:
-    def check(value: Any) -> str | None:
-        return None if 0 < value <= high else f"must be above 0 and at most {high:g}"
-
-    return check
-
-
-def _feed(r: TableReader, table: dict[str, Any], key: str) -> FeedConfig | None:
-    if "secret" in table:
-        r.error(
-            f"{key}.secret", "never put the secret in the file: name its variable in secret_env"
-        )
-    r.table({k: v for k, v in table.items() if k != "secret"}, key, FEED_KEYS)
-    errors = len(r.errors)
-    name: str = r.get(
-        table,
-        key,
-        "name",
-        str,
-        "",
-        required=True,
-        check=lambda v: None if NAME.match(v) else "must be lowercase letters, digits, - or _",
-    )
-    url: str = r.get(table, key, "url", str, "", required=True, check=_url)
-    secret_env: str = r.get(
-        table,
-        key,
-        "secret_env",
-        str,
-        "",
-        required=True,
-        check=lambda v: None if ENV_NAME.match(v) else "must be an environment variable name",
-    )
-    roles = tuple(role.value for role in Role)
-    role: str = r.get(
-        table,
-        key,
-        "role",
-        str,
-        "",
-        required=True,
-        check=lambda v: None if v in roles else f"must be one of {', '.join(roles)}",
-    )
-    stages: list[Any] = r.get(table, key, "stages", list, [])
-    for j, stage in enumerate(stages):
-        if stage not in STAGES:
-            r.error(f"{key}.stages[{j}]", f"unknown stage {stage!r} (allowed: {', '.join(STAGES)})")
-    department: str | None = r.get(table, key, "department", str, None, check=_non_empty)
-    batch: int = r.get(
-        table,
-        key,
-        "batch",
-        int,
-        200,
-        check=lambda v: None if 1 <= v <= 5000 else "must be from 1 to 5000",
-    )
-    timeout: float = r.get(table, key, "timeout", float, 10.0, check=_positive(600))
-    backoff: float = r.get(table, key, "backoff", float, 0.5, check=_positive(600))
-    max_backoff: float = r.get(table, key, "max_backoff", float, 60.0, check=_positive(3600))
-    if max_backoff < backoff:
-        r.error(f"{key}.max_backoff", f"must be at least backoff ({backoff:g})")
-    gap_grace: float = r.get(
-        table,
-        key,
-        "gap_grace",
-        float,
-        60.0,
-        check=lambda v: None if 0 <= v <= 86400 else "must be from 0 to 86400",
-    )
-    poll: float = r.get(table, key, "poll", float, 5.0, check=_positive(3600))
-    clear: list[Any] = r.get(table, key, "clear_fields", list, [])
-    for j, field in enumerate(clear):
-        if field not in EVENT_SOURCES:
-            r.error(
-                f"{key}.clear_fields[{j}]",
-                f"unknown event field {field!r} (allowed: {', '.join(EVENT_SOURCES)})",
+    for i, feed in feeds:
+        if feed.max_backoff < feed.backoff:
+            report.error(
+                file, f"feed[{i}].max_backoff", f"must be at least backoff ({feed.backoff:g})"
             )
-    if len(r.errors) > errors:
-        return None
-    return FeedConfig(
-        name=name,
-        url=url,
-        secret_env=secret_env,
-        role=role,
-        stages=tuple(str(s) for s in stages),
-        department=department,
-        batch=batch,
-        timeout=timeout,
-        backoff=backoff,
-        max_backoff=max_backoff,
-        gap_grace=gap_grace,
-        poll=poll,
-        clear_fields=tuple(str(f) for f in clear),
-    )
+        if feed.name in names:
+            report.error(file, f"feed[{i}].name", f"duplicate feed name {feed.name!r}")
+        names.add(feed.name)
+    report.raise_if_any()
+    assert found is not None
+    return ExportsConfig(found.exports.exported_by, found.feed)
 
 
-def _url(value: Any) -> str | None:
-    parts = urlsplit(str(value))
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return "must be an http:// or https:// URL"
-    return None
+def _valid_feed(table: Any) -> FeedConfig | None:
+    return Report().validate(FeedConfig, table, FILE)
 
 
 def feed_secret(feed: FeedConfig, environ: Mapping[str, str] | None = None) -> bytes:
@@ -269,18 +261,6 @@ def feed_secret(feed: FeedConfig, environ: Mapping[str, str] | None = None) -> b
 
 
 # --- payload ---------------------------------------------------------------------------------
-
-
-# Where each personal field of an event comes from: the catalogue's grade and kind of that
-# column decide, for the feed's role, whether it leaves in clear, masked or not at all.
-EVENT_SOURCES: dict[str, tuple[str, str]] = {
-    "caller_number": ("tickets", "caller_number"),
-    "title": ("tickets", "title"),
-    "note": ("ticket_history", "note"),
-    "details": ("ticket_history", "details"),
-    "department": ("tickets", "department"),
-    "channel": ("tickets", "channel"),
-}
 
 
 def needs_keys(redactor: Redactor) -> bool:

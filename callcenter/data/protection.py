@@ -14,12 +14,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+from callcenter.config_models import Checked, FileModel, Str, validate
 from callcenter.data.catalog import Annotations
 from callcenter.data.grades import Grade, Kind
 from callcenter.masking import mask_id_card, mask_phone, mask_text
-from callcenter.tomlreader import ConfigError, ConfigErrors, TableReader
+from callcenter.tomlreader import ConfigError, ConfigErrors
 
 ROLES = ("agent", "supervisor", "department", "admin", "auditor")
 
@@ -58,34 +59,67 @@ def load_policy(path: Path) -> MaskingPolicy:
     return parse_policy(data, file)
 
 
-def parse_policy(data: Mapping[str, Any], file: str) -> MaskingPolicy:
-    r = TableReader()
-    r.file = file
-    r.table(dict(data), "", ("masking", "retention"))  # [[retention]] is read elsewhere
-    if "masking" not in data:
-        r.error("masking", "is required (one table per role)")
-    masking = r.table(data.get("masking"), "masking", ROLES)
-    grades = tuple(g.value for g in Grade)
+def _action(value: str) -> str | None:
     actions = [a.value for a in Action]
-    rules: dict[tuple[str, Grade], Action] = {}
+    return None if value in actions else f"{value!r} is not one of {', '.join(actions)}"
 
-    def check(value: str) -> str | None:
-        return None if value in actions else f"{value!r} is not one of {', '.join(actions)}"
 
-    for role in ROLES:
-        key = f"masking.{role}"
-        if role not in masking:
-            if "masking" in data:
-                r.error(key, f"is required (an action for each grade: {', '.join(grades)})")
-            continue
-        body = r.table(masking[role], key, grades)
-        for grade in Grade:
-            action = r.get(body, key, grade.value, str, None, required=True, check=check)
-            if action is not None:
-                rules[(role, grade)] = Action(action)
-    if r.errors:
-        raise ConfigErrors(r.errors)
-    return MaskingPolicy(rules)
+ActionName = Annotated[Str, Checked(_action, enum=[a.value for a in Action])]
+
+
+class GradeActions(FileModel):
+    """One role: an action for each grade (config/catalog.toml grades the fields)."""
+
+    public: ActionName
+    internal: ActionName
+    sensitive: ActionName
+    core: ActionName
+
+
+class MaskingTable(FileModel):
+    """[masking]: one table per role."""
+
+    agent: GradeActions
+    supervisor: GradeActions
+    department: GradeActions
+    admin: GradeActions
+    auditor: GradeActions
+
+
+class ProtectionFile(FileModel):
+    """protection.toml: what each role sees of each grade of data (GB/T 44192 8)."""
+
+    masking: MaskingTable
+    retention: Any = None  # [[retention]] is read elsewhere
+
+
+_GRADES = ", ".join(g.value for g in Grade)
+# what a missing table is said with: "is required" and what it holds
+_REQUIRED = {
+    "masking": "is required (one table per role)",
+    **{f"masking.{role}": f"is required (an action for each grade: {_GRADES})" for role in ROLES},
+}
+
+
+def parse_policy(data: Mapping[str, Any], file: str) -> MaskingPolicy:
+    try:
+        masking = validate(ProtectionFile, data, file).masking
+    except ConfigErrors as exc:
+        raise ConfigErrors(
+            [
+                ConfigError(e.file, e.key, _REQUIRED[e.key])
+                if e.message == "is required" and e.key in _REQUIRED
+                else e
+                for e in exc.errors
+            ]
+        ) from None
+    return MaskingPolicy(
+        {
+            (role, grade): Action(getattr(getattr(masking, role), grade.value))
+            for role in ROLES
+            for grade in Grade
+        }
+    )
 
 
 # --- masking by kind -------------------------------------------------------------------------
@@ -201,6 +235,7 @@ __all__ = [
     "ROLES",
     "Action",
     "MaskingPolicy",
+    "ProtectionFile",
     "Redactor",
     "load_policy",
     "mask_address",

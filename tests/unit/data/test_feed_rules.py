@@ -269,6 +269,32 @@ def test_config_errors_name_file_and_key(tmp_path: Path, text: str, key: str, me
     assert all(e.file.endswith("exports.toml") for e in caught.value.errors)
 
 
+def test_every_mistake_of_the_file_in_one_report(tmp_path: Path) -> None:
+    text = (
+        "[exports]\nexported_by = 5\n"
+        + GOOD
+        + 'secret = "abc"\nbatch = 0\nclear_fields = ["id_card"]\n'
+        + GOOD
+        + "backoff = 5\nmax_backoff = 1\n"
+        + GOOD.replace('"hcp"', '"Water"')
+    )
+    with pytest.raises(ConfigErrors) as caught:
+        load_exports(write(tmp_path, text))
+    assert all(e.file == str(tmp_path / "exports.toml") for e in caught.value.errors)
+    assert [(e.key, e.message) for e in caught.value.errors] == [
+        ("feed[0].secret", "never put the secret in the file: name its variable in secret_env"),
+        ("exports.exported_by", "must be a string, got int 5"),
+        ("feed[0].batch", "must be from 1 to 5000"),
+        (
+            "feed[0].clear_fields[0]",
+            "unknown event field 'id_card' (allowed: caller_number, title, note, details,"
+            " department, channel)",
+        ),
+        ("feed[2].name", "must be lowercase letters, digits, - or _"),
+        ("feed[1].max_backoff", "must be at least backoff (5)"),
+    ]
+
+
 def test_clear_fields_are_read(tmp_path: Path) -> None:
     listed = GOOD.replace('"department"', '"supervisor"') + 'clear_fields = ["title", "note"]\n'
     assert load_exports(write(tmp_path, listed)).feed("hcp").clear_fields == ("title", "note")

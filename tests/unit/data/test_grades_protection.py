@@ -261,6 +261,31 @@ def test_policy_reports_every_mistake_at_once() -> None:
     assert keys == {"masking.agent.sensitive", "masking.agent.core", "masking.robot"}
 
 
+def test_policy_mistakes_come_in_one_report_with_file_key_and_what_is_allowed() -> None:
+    masking = _full()["masking"]
+    masking["agent"] = {"public": "blur", "internal": 2, "sensitive": "mask"}
+    del masking["admin"]
+    assert _errors({"masking": masking, "masks": 1}) == [
+        (
+            "config/protection.toml",
+            "masking.agent.public",
+            "'blur' is not one of clear, mask, hide",
+        ),
+        ("config/protection.toml", "masking.agent.internal", "must be a string, got int 2"),
+        ("config/protection.toml", "masking.agent.core", "is required"),
+        (
+            "config/protection.toml",
+            "masking.admin",
+            "is required (an action for each grade: public, internal, sensitive, core)",
+        ),
+        (
+            "config/protection.toml",
+            "masks",
+            "unknown key (allowed: masking, retention)",
+        ),
+    ]
+
+
 def test_load_policy_names_the_file_of_broken_toml(tmp_path: Path) -> None:
     path = tmp_path / "config" / "protection.toml"
     path.parent.mkdir()

@@ -638,6 +638,50 @@ def test_schedule_and_duplicate_rule_mistakes() -> None:
     assert keys == {"schedule.incremental_every", "schedule.full_at", "rule[1].id"}
 
 
+def test_every_mistake_of_a_file_in_one_report() -> None:
+    """The model's mistakes (an unknown kind still has its common keys checked, each kind
+    its own keys) and the checks across keys and rules come back together."""
+    data = {
+        "schedule": {"timezone": "Mars/Base", "every": "1h"},
+        "rule": [
+            {"id": "", "dimension": "好看", "kind": "nope", "field": "content", "window": 5},
+            {"dimension": "准确性", "kind": "lag", "field": "created_at", "max": -1},
+            {"id": "d", "dimension": "规范性", "kind": "dictionary", "field": "channel"},
+            {"id": "r", "dimension": "准确性", "kind": "reference", "field": "grid",
+             "table": "ref_grids", "column": "zz", "unless": ["d", "gone"]},
+            {"id": "d", "dimension": "规范性", "kind": "dictionary", "field": "channel",
+             "values": ["a"]},
+        ],
+    }  # fmt: skip
+    with pytest.raises(ConfigErrors) as err:
+        parse_quality(data, "config/quality.toml", types)
+    assert all(e.file == "config/quality.toml" for e in err.value.errors)
+    said = {e.key: e.message for e in err.value.errors}
+    assert said == {
+        "schedule.timezone": "unknown time zone 'Mars/Base'",
+        "schedule.every": "unknown key (allowed: enabled, incremental_every, full_at, timezone)",
+        "rule[0].id": "is empty",
+        "rule[0].dimension": said["rule[0].dimension"],
+        "rule[0].kind": said["rule[0].kind"],
+        "rule[1].id": "is required",
+        "rule[1].since": "is required",
+        "rule[1].max": "must be more than zero",
+        "rule[2]": "a dictionary rule needs exactly one of values or source",
+        "rule[3].column": "no column 'zz' in table ref_grids",
+        "rule[3].unless[1]": "no rule with id 'gone' in this file",
+        "rule[4].id": "'d' on the same field(s) as rule[2]",
+    }
+    assert said["rule[0].kind"].startswith("unknown 'nope' (allowed: ")
+    assert said["rule[0].dimension"].startswith("unknown '好看' (allowed: ")
+
+
+def test_every_kind_has_its_model() -> None:
+    from callcenter.data.quality.config import KIND_MODELS
+    from callcenter.data.quality.rules import KINDS
+
+    assert set(KIND_MODELS) == set(KINDS)
+
+
 def test_a_missing_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigErrors, match="quality.toml: required file is missing"):
         load_quality(tmp_path)
