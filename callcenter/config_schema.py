@@ -12,6 +12,7 @@ from callcenter.alerts.settings import AlertsFile
 from callcenter.config import FILE_MODELS
 from callcenter.config_models import FileModel, json_schema
 from callcenter.decisions.settings import DecisionsFile
+from callcenter.ivr_file import IvrFile
 from callcenter.knowledge_base.seed import SeedFile
 from callcenter.reports.schedule import ReportsFile
 from callcenter.staffing.settings import StaffingFile
@@ -24,6 +25,7 @@ MODELS: dict[str, type[FileModel]] = {
     "reports.toml": ReportsFile,
     "alerts.toml": AlertsFile,
     "knowledge_base_seed.toml": SeedFile,
+    "ivr.toml": IvrFile,
 }
 
 
