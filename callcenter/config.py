@@ -49,11 +49,11 @@ from callcenter.config_models import (
     one_of,
     problem,
 )
+from callcenter.ivr_file import menus
 from callcenter.outbound.settings import OutboundFile, OutboundSettings
 from callcenter.pbx.node_keys import Port
 from callcenter.pbx.registry import DEFAULT_KIND, KINDS, Kind, NodeSettings
 from callcenter.tomlreader import ConfigError, ConfigErrors
-from ivr.loader import IvrConfigError, parse_menus
 from ivr.model import IvrConfig
 
 __all__ = ["FILE_MODELS", "Config", "ConfigError", "ConfigErrors", "load_config"]
@@ -1017,12 +1017,10 @@ def _ivr(src: Path, skills: tuple[str, ...], report: Report) -> IvrConfig | None
     name = f"{src.name}/ivr.toml"
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-        return parse_menus(data, name, set(skills))
     except tomllib.TOMLDecodeError as exc:
         report.error(name, "", f"TOML syntax error: {exc}")
-    except IvrConfigError as exc:
-        report.errors += [ConfigError(file, key, message) for file, key, message in exc.errors]
-    return None
+        return None
+    return menus(data, name, skills, report)
 
 
 def recordings_root(config: Config, workdir: Path) -> Path:

@@ -162,10 +162,11 @@ class Known:
 @dataclass(frozen=True)
 class FieldTag:
     """The tag of a union told apart by one key of the table (`kind`), `default` when the
-    table leaves it out: `Discriminator(FieldTag("kind", "asterisk"))`."""
+    table leaves it out: `Discriminator(FieldTag("kind", "asterisk"))`; without a default
+    the key is required."""
 
     field: str
-    default: str
+    default: str | None = None
 
     @property
     def __name__(self) -> str:  # pydantic names the union after it
@@ -258,7 +259,9 @@ def errors_of(exc: ValidationError, model: type[Any], file: str) -> list[ConfigE
     for e in exc.errors(include_url=False):
         where = _locate(model, e["loc"])
         key = where.key
-        if e["type"] == "union_tag_invalid":
+        if e["type"] == "union_tag_invalid" or (
+            e["type"] == "union_tag_not_found" and isinstance(e.get("input"), Mapping)
+        ):
             key = union_tag_key(model, e["loc"], key)
         out.append(ConfigError(file, key, _message(e, where)))
     return out
@@ -353,6 +356,9 @@ def _discriminator(model: type[Any], loc: Sequence[int | str]) -> FieldTag | Non
             tp = args[0] if args else Any
         elif step in _tags(tp):
             tp = _tags(tp)[step]
+        elif get_origin(tp) in (dict, Mapping, typing.Mapping):
+            pair = get_args(tp)
+            tp = pair[1] if len(pair) == 2 else Any
         else:
             tp = (_fields(tp) or {}).get(step, Any)
     while get_origin(tp) is Annotated:
@@ -387,7 +393,14 @@ def _message(e: Any, where: _Where) -> str:
     value = e.get("input")
     if kind == "config":
         return str(e["msg"])
-    if kind in ("missing", "missing_argument", "missing_keyword_only_argument"):
+    if kind == "union_tag_not_found" and not isinstance(value, Mapping):
+        return f"must be a table, got {type(value).__name__}"
+    if kind in (
+        "missing",
+        "missing_argument",
+        "missing_keyword_only_argument",
+        "union_tag_not_found",
+    ):
         return "is required"
     if kind in ("extra_forbidden", "unexpected_keyword_argument"):
         return f"unknown key (allowed: {', '.join(where.allowed)})"

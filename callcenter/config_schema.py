@@ -17,6 +17,7 @@ from callcenter.data.protection import ProtectionFile
 from callcenter.data.quality.config import QualityFile
 from callcenter.data.retention import RetentionFile
 from callcenter.decisions.settings import DecisionsFile
+from callcenter.ivr_file import IvrFile
 from callcenter.knowledge_base.seed import SeedFile
 from callcenter.reports.schedule import ReportsFile
 from callcenter.staffing.settings import StaffingFile
@@ -34,6 +35,7 @@ MODELS: dict[str, type[FileModel]] = {
     "quality.toml": QualityFile,
     "protection.toml": ProtectionFile,
     "exports.toml": ExportsFile,
+    "ivr.toml": IvrFile,
 }
 
 

@@ -14,6 +14,7 @@ step) and optionally a recorded file that replaces it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
@@ -24,6 +25,7 @@ from ivr.workdays import HOLIDAY, MAKEUP, DayCalendar
 DEFAULT_ENTRY = "default"
 DTMF_DIGITS = "0123456789*#"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+RANGE = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
 
 
 class Issue(NamedTuple):
@@ -64,6 +66,18 @@ class TimeRange:
 
 def _hhmm(minutes: int) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def time_range(text: object) -> TimeRange | str:
+    """ "HH:MM-HH:MM" within one day (end up to 24:00), or what is wrong with it."""
+    m = RANGE.match(text) if isinstance(text, str) else None
+    if m is None:
+        return f'must be "HH:MM-HH:MM", got {text!r}'
+    h1, m1, h2, m2 = (int(g) for g in m.groups())
+    start, end = h1 * 60 + m1, h2 * 60 + m2
+    if h1 > 23 or m1 > 59 or m2 > 59 or end > 24 * 60 or end <= start:
+        return f"not a range within one day (00:00-24:00): {text!r}"
+    return TimeRange(start, end)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from callcenter.config_models import (
     Str,
 )
 from callcenter.outbound.policy import ALL_DAY, CallingHours, Pacing, RetryPolicy
-from ivr.loader import time_range
+from ivr.model import time_range
 
 
 @model(frozen=True, config=STRICT)

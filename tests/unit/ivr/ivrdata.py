@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ivr.loader import parse_menus
+from callcenter.ivr_file import parse_menus
 from ivr.model import IvrConfig
 
 FILE = "config/ivr.toml"

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from ivr.loader import IvrConfigError, parse_menus
+from callcenter.config_models import ConfigErrors
+from callcenter.ivr_file import parse_menus
 from ivr.model import HangupNode, Issue, MenuNode, RouteNode
 from tests.unit.ivr.ivrdata import FILE, SKILLS, base, load
 
@@ -256,10 +257,10 @@ def test_broken_config_names_file_and_key(
 ) -> None:
     data = base()
     change(data)
-    with pytest.raises(IvrConfigError) as info:
+    with pytest.raises(ConfigErrors) as info:
         parse_menus(data, FILE, SKILLS)
     errors = info.value.errors
-    assert all(isinstance(e, tuple) and e[0] == FILE for e in errors)
+    assert all(e.file == FILE for e in errors)
     matching = [e for e in errors if e.key == key and message in e.message]
     assert matching, "\n".join(str(e) for e in errors)
 
@@ -269,13 +270,14 @@ def test_every_mistake_is_reported_at_once() -> None:
     node(data, "consult")["skill"] = "transport"
     node(data, "main")["prompts"] = ["nope"]
     data["entries"]["12333"] = "nope"
-    with pytest.raises(IvrConfigError) as info:
+    with pytest.raises(ConfigErrors) as info:
         parse_menus(data, FILE, SKILLS)
     keys = {e.key for e in info.value.errors}
     assert {f"{MENU}.consult.skill", f"{MENU}.main.prompts[0]", "entries.12333"} <= keys
     text = str(info.value)
     assert f"{FILE}: {MENU}.consult.skill: unknown skill 'transport'" in text
-    file, key, message = info.value.errors[0]
+    first = info.value.errors[0]
+    file, key, message = first.file, first.key, first.message
     assert file == FILE and key and message
 
 
@@ -317,3 +319,26 @@ def test_recorded_prompt_file_and_weekday_hours() -> None:
     assert [str(r) for r in office.week[0]] == ["08:00-20:00"]
     assert office.week[5] == office.week[6] == ()
     assert [str(r) for r in office.makeup_hours] == ["09:00-17:00"]
+
+
+def test_shape_and_reference_mistakes_come_in_one_report() -> None:
+    """The model's mistakes (types, tables) and the checks across nodes in one report; a
+    broken node or prompt is reported once, not again where it is referenced."""
+    data = base()
+    node(data, "main")["timeout"] = "5"  # main is broken: hours.open still names it
+    node(data, "hi")["next"] = "gone"  # in the same flow as the broken node
+    data["prompts"]["bye"] = 3  # broken: the bye node still plays it
+    node(data, "queue", flow="labor")["skill"] = "transport"
+    data["entries"]["12333"] = "nope"
+    data["entries"]["default"] = 7
+    with pytest.raises(ConfigErrors) as info:
+        parse_menus(data, FILE, SKILLS)
+    found = {(e.file, e.key, e.message.split(" (")[0]) for e in info.value.errors}
+    assert found == {
+        (FILE, f"{MENU}.main.timeout", "must be a number, got str '5'"),
+        (FILE, f"{MENU}.hi.next", "unknown node 'gone'"),
+        (FILE, "prompts.bye", "must be the prompt's text, or a table { text = ..., file = ... }"),
+        (FILE, "flow.labor.node.queue.skill", "unknown skill 'transport'"),
+        (FILE, "entries.12333", "unknown flow 'nope'"),
+        (FILE, "entries.default", "must be a string, got int 7"),
+    }

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from callcenter.ivr_file import parse_menus
 from ivr.flow import Hangup, RouteToQueue
-from ivr.loader import parse_menus
 from ivr.model import IvrConfig, MenuNode
 from ivr.walk import walk
 from tests.unit.ivr.ivrdata import at
