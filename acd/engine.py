@@ -151,6 +151,9 @@ class _Caller:
     joined: dict[AgentId, float] | None = None
     # when a transfer put it back in the queue (its place still counts from `arrived_at`)
     requeued_at: float | None = None
+    # agents whose ring for this caller the engine stopped and whose end the PBX has not
+    # reported yet: that report is about the old ring, never about a newer offer
+    cancelled_rings: set[AgentId] = field(default_factory=set)
 
     @property
     def since(self) -> float:
@@ -504,7 +507,7 @@ class Acd:
         if c.state is CallerState.OFFERED:
             # the live caller is leaving: ringing agents for it now would connect nobody
             out.append(cmd.CancelTimer(("offer", c.call_id, c.offer_gen)))
-            out.append(cmd.CancelOffer(c.call_id, c.offered_to))
+            self._cancel_rings(c, c.offered_to, out)
             self._rings_cancelled(c, c.offered_to, "callback", now, out)
             self._release(c.offered_to, c.call_id, now)
             c.offered_to = ()
@@ -578,7 +581,7 @@ class Acd:
             out.append(cmd.CancelTimer(("offer", c.call_id, c.offer_gen)))
             self._release(others, c.call_id, now)
             if others:
-                out.append(cmd.CancelOffer(c.call_id, others))
+                self._cancel_rings(c, others, out)
                 self._rings_cancelled(c, others, "answered_elsewhere", now, out)
         else:
             self._dequeue(c)
@@ -606,7 +609,15 @@ class Acd:
     def _on_OfferFailed(self, e: ev.OfferFailed, now: float, out: list[cmd.Command]) -> None:
         c = self._callers.get(e.call_id)
         a = self._agents.get(e.agent_id)
-        if c is None or a is None or c.state is not CallerState.OFFERED:
+        if c is None or a is None:
+            return
+        if e.agent_id in c.cancelled_rings:
+            # the PBX's word on a ring the engine stopped (its echo of the cancel, or an
+            # outcome that crossed it): the caller may already ring this agent again, e.g.
+            # for the callback it took while the first ring ran, and that offer stands
+            c.cancelled_rings.discard(e.agent_id)
+            return
+        if c.state is not CallerState.OFFERED:
             return
         if a.spec.id not in c.offered_to:
             return
@@ -623,7 +634,7 @@ class Acd:
             # ringing a phone that is gone: the caller moves on now, not at the offer timeout
             c = self._callers.get(a.offered)
             if c is not None and c.state is CallerState.OFFERED and a.spec.id in c.offered_to:
-                out.append(cmd.CancelOffer(c.call_id, (a.spec.id,)))
+                self._cancel_rings(c, (a.spec.id,), out)
                 self._offer_failed(c, a, OfferOutcome.UNREACHABLE.value, now, out)
         self._refresh(a)
 
@@ -748,7 +759,7 @@ class Acd:
             c = self._callers.get(subject)
             if c is not None and c.state is CallerState.OFFERED and c.offer_gen == gen:
                 agents = c.offered_to
-                out.append(cmd.CancelOffer(c.call_id, agents))
+                self._cancel_rings(c, agents, out)
                 for agent_id in agents:
                     self._offer_failed(c, self._agents[agent_id], "no_answer", now, out)
         elif kind == "progress":
@@ -956,7 +967,7 @@ class Acd:
         c = self._callers.get(a.offered)
         if c is None or c.state is not CallerState.OFFERED or a.spec.id not in c.offered_to:
             return
-        out.append(cmd.CancelOffer(c.call_id, (a.spec.id,)))
+        self._cancel_rings(c, (a.spec.id,), out)
         self._offer_failed(c, a, cause, now, out)  # a cancelled ring (cause), not a miss
 
     def _auto_pause(self, a: _Agent, now: float, out: list[cmd.Command]) -> None:
@@ -988,7 +999,7 @@ class Acd:
         pos = self._position(c) if position is None else position
         if c.state is CallerState.OFFERED:
             out.append(cmd.CancelTimer(("offer", c.call_id, c.offer_gen)))
-            out.append(cmd.CancelOffer(c.call_id, c.offered_to))
+            self._cancel_rings(c, c.offered_to, out)
             self._rings_cancelled(c, c.offered_to, reason.value, now, out)
             self._release(c.offered_to, c.call_id, now)
         elif c.state is CallerState.WAITING:
@@ -1000,6 +1011,14 @@ class Acd:
         if route and reason is not LeaveReason.ABANDONED:
             out.append(cmd.Overflow(c.call_id, c.rules.overflow_target, reason.value))
         out.append(cmd.CallerLeft(c.call_id, reason.value, now - c.since, pos, c.joined_position))
+
+    def _cancel_rings(
+        self, c: _Caller, agent_ids: tuple[AgentId, ...], out: list[cmd.Command]
+    ) -> None:
+        """Stop these agents' rings for this caller on the PBX; the PBX's next report of each
+        of those rings is then taken as about that ring (OfferFailed)."""
+        out.append(cmd.CancelOffer(c.call_id, agent_ids))
+        c.cancelled_rings.update(agent_ids)
 
     def _rings_cancelled(
         self,

@@ -4,6 +4,7 @@ SIP and RTP on the sandbox Asterisk:
 - an agent put on break while its phone rings: the ring stops at once (the phone sees the
   INVITE cancelled), the caller is offered to the next agent, who answers long before the
   offer timeout; the agent is charged no miss, and the ring is a RINGCANCELED line;
+- a caller who takes the callback while an agent's phone rings: the ring stops the same way;
 - several queue policies in one center: a named queue's wrap-up holds after its calls while
   [queue]'s holds after the others.
 """
@@ -11,6 +12,7 @@ SIP and RTP on the sandbox Asterisk:
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -179,3 +181,99 @@ def test_ring_progressively_rings_one_agent_then_adds_the_next(cc: Center) -> No
         )
         assert len(connect) == 1
         hang_up(cc, caller, number, call_id)
+
+
+def _callback_offered(cc: Center, number: str) -> bool:
+    """Whether the waiting caller `number` has heard the callback offer (its channel's
+    CC_CALLBACK, which makes its key 1 take the callback)."""
+    for line in cc.instance.cli("core show channels concise").splitlines():
+        fields = line.split("!")
+        if len(fields) > 7 and fields[7] == number:
+            shown = cc.instance.cli(f"core show channel {fields[0]}", check=False)
+            return "CC_CALLBACK=offered" in shown
+    return False
+
+
+def _press_1_until_taken(cc: Center, phone: Softphone, number: str, call_id: str) -> None:
+    """The caller presses 1 (again each 1.5 s: a key during a prompt's start may be lost)
+    until the engine has its callback."""
+    deadline = time.monotonic() + 60
+    while not any(c["call_id"] == call_id for c in cc.engine.get("/api/callbacks")["callbacks"]):
+        assert time.monotonic() < deadline, "the callback was never taken"
+        phone.dtmf(number, "1")
+        time.sleep(1.5)
+
+
+def test_a_caller_taking_the_callback_while_an_agent_rings_stops_the_ring(cc: Center) -> None:
+    """The citizen heard the callback offer; an agent comes back and its phone rings; the
+    citizen presses 1. The ring stops at once over SIP (a RINGCANCELED with reason callback,
+    no miss), the caller keeps the place as a callback, and the callback then reaches that
+    agent and the citizen."""
+    with engine_with_queue(cc, {"offer_timeout": OFFER_TIMEOUT, "max_no_answer": 1}):
+        desk = {a.id for a in cc.config.agents if not a.browser_phone}
+        cc.set_all_agents("pause", reason="meeting")
+        wait_until(
+            lambda: all(
+                a["status"] == "on_break"
+                for a in cc.engine.agents().values()
+                if a["agent_id"] in desk
+            ),
+            20,
+            "all agents on a break",
+        )
+        agent = cc.phones["1001"]
+        agent.answer_mode("1001", "ignore")  # it rings on
+        rang = phone_events(agent, "1001", "incoming")
+        ended = phone_events(agent, "1001", "disconnected")
+        answered = phone_events(agent, "1001", "confirmed")
+        number = "13900000071"
+        citizen = cc.citizens(number)  # the carrier trunk's side: it answers the callback
+        before = known_calls(cc)
+        citizen.call(number, "12345")
+        call_id = joined_call_id(cc, "12345", before)
+        wait_until(lambda: _callback_offered(cc, number), 60, "the callback offered")
+
+        cc.engine.post("/api/agents/1001/resume")
+        wait_until(lambda: phone_events(agent, "1001", "incoming") > rang, 60, "1001 ringing")
+        _press_1_until_taken(cc, citizen, number, call_id)
+
+        # the ring stops over SIP long before the offer timeout, and it was no miss
+        wait_until(
+            lambda: phone_events(agent, "1001", "disconnected") > ended, 60, "1001's ring stopped"
+        )
+        assert phone_events(agent, "1001", "confirmed") == answered  # it never answered
+        tried = ring_events(cc, call_id)
+        assert [(e[0], e[1], e[2]["reason"]) for e in tried] == [
+            ("RINGCANCELED", "1001", "callback")
+        ]
+        assert tried[0][2]["ring_ms"] < OFFER_TIMEOUT * 1000
+        assert cc.engine.agents()["1001"]["no_answer_count"] == 0
+        assert [(c["call_id"], c["callback"]) for c in cc.engine.queue()] == [(call_id, True)]
+        assert cc.call_row(call_id).leave_reason == "callback"
+
+        # the callback goes on: 1001, answering now, is rung for it, then the citizen
+        agent.answer_mode("1001", "answer")
+        wait_until(lambda: phone_events(agent, "1001", "confirmed") > answered, 90, "1001 answered")
+        wait_until(
+            lambda: (
+                len(
+                    [
+                        e
+                        for e in citizen.seen(lambda e: e.get("event") == "confirmed")
+                        if e.get("user") == number
+                    ]
+                )
+                > 1
+            ),
+            90,
+            "the callback to the citizen answered",
+        )
+        citizen.hangup(number)
+        wait_until(
+            lambda: any(
+                c["call_id"] == call_id and c["state"] == "completed"
+                for c in cc.engine.get("/api/callbacks")["callbacks"]
+            ),
+            60,
+            "the callback completed",
+        )

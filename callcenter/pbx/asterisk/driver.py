@@ -700,7 +700,11 @@ class AsteriskDriver:
         if call is None:
             return
         if call.pending is not None and set(call.pending[0]) & set(agent_ids):
-            call.pending = None  # an offer waiting for the ring before it: never sent
+            # an offer waiting for the ring before it to end: never sent, and each of its
+            # rings ends here (one report per ring, as a leg's hang-up would give)
+            for agent_id in call.pending[0]:
+                self._events.put_nowait(AgentNotAnswered(self.node, call_id, agent_id, "cancelled"))
+            call.pending = None
         call.cancelled.update(agent_ids)
         # by uniqueid: a leg not ringing yet is hung up at its DialBegin (cancelled)
         for uid, (leg_call, agent_id) in list(self._originated.items()):

@@ -15,6 +15,7 @@ from acd.events import (
     CallerArrived,
     CallerWithdrawn,
     OfferAnswered,
+    OfferFailed,
     TimerFired,
 )
 from acd.model import AgentSpec, QueuePolicy
@@ -65,6 +66,37 @@ def test_callback_accepted_while_ringing_stops_the_ring_and_waits_again() -> Non
     assert cmd.CancelOffer("c", ("a",)) in out
     # the freed agent is offered the same caller again, now as a callback
     assert of(cmd.Offer, out) == [cmd.Offer("c", ("a",), 15.0, callback=True)]
+
+
+def test_the_cancelled_rings_end_reported_later_does_not_end_the_callback_offer() -> None:
+    """The PBX reports the end of the ring the engine stopped after the engine has offered
+    the same agent the same caller again (as a callback): that report is the old ring's, and
+    the callback offer stands (on the sandbox it failed the callback with a RINGCANCELED)."""
+    t = center(A, B)
+    t.at(1, AgentPaused("b"))
+    t.at(2, CallerArrived("c", "general"))
+    t.at(3, CallbackAccepted("c"))
+    assert t.last_offer() == ("c", ("a",))
+    out = t.at(3.2, OfferFailed("c", "a", "cancelled"))
+    assert out == []
+    assert t.acd.agent("a").state == "offered"
+    # a later report is the callback ring's own
+    out = t.at(20, OfferFailed("c", "a", "no_answer"))
+    assert of(cmd.OfferRejected, out) == [cmd.OfferRejected("c", "a", "no_answer", 17.0)]
+
+
+def test_an_outcome_crossing_the_engines_cancel_is_the_old_rings() -> None:
+    """The ring ended unanswered on the PBX at the moment the engine's offer timer stopped
+    it; with one agent the caller rings that agent again at once: the crossing no-answer
+    does not end the new ring, nor is the agent charged twice."""
+    t = Table(QueuePolicy(offer_timeout=15, no_answer_backoff=0), [A])
+    t.at(0, AgentLoggedIn("a"))
+    t.at(1, CallerArrived("c", "general"))
+    out = t.at(16, TimerFired(("offer", "c", 1)))
+    assert of(cmd.Offer, out) == [cmd.Offer("c", ("a",), 15.0)]
+    assert t.at(16.1, OfferFailed("c", "a", "no_answer")) == []
+    assert t.acd.agent("a").no_answer_count == 1
+    assert t.acd.agent("a").state == "offered"
 
 
 def test_ring_all_reserves_only_one_agent_for_a_callback() -> None:
