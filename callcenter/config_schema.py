@@ -9,12 +9,15 @@ import json
 from pathlib import Path
 
 from callcenter.alerts.settings import AlertsFile
+from callcenter.analytics.scorecard import ScorecardFile
 from callcenter.config import FILE_MODELS
 from callcenter.config_models import FileModel, json_schema
 from callcenter.decisions.settings import DecisionsFile
+from callcenter.inspection.config import InspectionFile
 from callcenter.knowledge_base.seed import SeedFile
 from callcenter.reports.schedule import ReportsFile
 from callcenter.staffing.settings import StaffingFile
+from callcenter.tickets.settings import DepartmentsFile, KnowledgeFile, TicketsFile
 
 # Every config file with a model: the center's (load_config) and the features' own.
 MODELS: dict[str, type[FileModel]] = {
@@ -24,6 +27,11 @@ MODELS: dict[str, type[FileModel]] = {
     "reports.toml": ReportsFile,
     "alerts.toml": AlertsFile,
     "knowledge_base_seed.toml": SeedFile,
+    "tickets.toml": TicketsFile,
+    "knowledge.toml": KnowledgeFile,
+    "departments.toml": DepartmentsFile,
+    "inspection.toml": InspectionFile,
+    "scorecard.toml": ScorecardFile,
 }
 
 
