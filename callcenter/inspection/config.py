@@ -54,9 +54,7 @@ RULES = (
     "confirmation",
     "emergency_transfer",
 )
-COMMON = ("enabled", "points", "severity", "max_points")
 EMERGENCY_LINES = ("110", "119", "120", "122")
-NEGATION_KEYS = ("negations", "negation_window", "not_negations")
 MAX_NEGATION_WINDOW = 10
 
 
@@ -143,7 +141,7 @@ SeverityName = Annotated[Str, Checked(_severity, enum=[s.value for s in Severity
 
 
 class RuleKeys(FileModel):
-    """The keys every rule has (COMMON)."""
+    """The keys every rule has; each rule's model adds its own."""
 
     enabled: Bool = True
     points: Points  # deducted per failure
@@ -187,7 +185,7 @@ class EmergencyKeys(RuleKeys):
     words: SomeWords
     lines: Annotated[SomeWords, Checked(_lines, items={"enum": list(EMERGENCY_LINES)})]
     statuses: SomeWords
-    # the negation settings (NEGATION_KEYS); an empty `negations` turns negation off
+    # the negation settings (DEFAULT_NEGATION's by default); `negations = []` turns it off
     negations: Words = DEFAULT_NEGATION.cues
     negation_window: Annotated[Int, Checked(_window, minimum=0, maximum=MAX_NEGATION_WINDOW)] = (
         DEFAULT_NEGATION.window

@@ -23,6 +23,7 @@ from callcenter.config_models import (
     Float,
     Int,
     Known,
+    Positive,
     Report,
     Str,
     one_of,
@@ -221,7 +222,6 @@ Period = Annotated[
     ),
 ]
 Days = Annotated[Int, Checked(_more_than_zero, exclusiveMinimum=0)]
-Hours = Annotated[Float, Checked(_more_than_zero, exclusiveMinimum=0)]
 Bytes = Annotated[Int, Checked(_a_byte, minimum=1)]
 Weights = dict[Str, Annotated[Float, Checked(_weight, exclusiveMinimum=0)]]
 
@@ -259,8 +259,8 @@ class CalendarKeys(FileModel):
 class DeadlineKeys(FileModel):
     type: Str  # a request type (REQUEST_TYPES)
     working_days: Days | None = None  # exactly one of working_days / working_hours
-    working_hours: Hours | None = None
-    urgent_hours: Hours | None = None  # clock hours when the request is urgent
+    working_hours: Positive | None = None
+    urgent_hours: Positive | None = None  # clock hours when the request is urgent
 
 
 class WarningKeys(FileModel):
