@@ -338,12 +338,13 @@ def _tags(tp: Any) -> dict[str, Any]:
 
 
 def _fields(tp: Any) -> dict[str, Any] | None:
+    """A table's keys (a field's alias where it has one: `from`) and their types."""
     if isinstance(tp, type) and issubclass(tp, BaseModel):
-        return {n: f.annotation for n, f in tp.model_fields.items()}
+        return {f.alias or n: f.annotation for n, f in tp.model_fields.items()}
     if isinstance(tp, type) and is_dataclass(tp):
         found = getattr(tp, "__pydantic_fields__", None)
         if found is not None:
-            return {n: f.annotation for n, f in found.items()}
+            return {f.alias or n: f.annotation for n, f in found.items()}
     return None
 
 

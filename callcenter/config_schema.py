@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 from callcenter.alerts.settings import AlertsFile
+from callcenter.analytics.scorecard import ScorecardFile
 from callcenter.config import FILE_MODELS
 from callcenter.config_models import FileModel, json_schema
 from callcenter.data.catalog import CatalogFile
@@ -17,10 +18,12 @@ from callcenter.data.protection import ProtectionFile
 from callcenter.data.quality.config import QualityFile
 from callcenter.data.retention import RetentionFile
 from callcenter.decisions.settings import DecisionsFile
+from callcenter.inspection.config import InspectionFile
 from callcenter.ivr_file import IvrFile
 from callcenter.knowledge_base.seed import SeedFile
 from callcenter.reports.schedule import ReportsFile
 from callcenter.staffing.settings import StaffingFile
+from callcenter.tickets.settings import DepartmentsFile, KnowledgeFile, TicketsFile
 
 # Every config file with a model: the center's (load_config) and the features' own.
 MODELS: dict[str, type[FileModel]] = {
@@ -36,6 +39,11 @@ MODELS: dict[str, type[FileModel]] = {
     "protection.toml": ProtectionFile,
     "exports.toml": ExportsFile,
     "ivr.toml": IvrFile,
+    "tickets.toml": TicketsFile,
+    "knowledge.toml": KnowledgeFile,
+    "departments.toml": DepartmentsFile,
+    "inspection.toml": InspectionFile,
+    "scorecard.toml": ScorecardFile,
 }
 
 

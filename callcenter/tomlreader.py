@@ -1,14 +1,10 @@
-"""Reading TOML tables with every mistake collected: the file, the dotted key, what is wrong.
-
-Every config loader (center config, ticket settings, outbound calling) uses `TableReader`,
-so one run reports all mistakes at once.
-"""
+"""Reading a config file's TOML, and the config errors: one mistake (`ConfigError`: the file,
+the dotted key, what is wrong) and every mistake of one load (`ConfigErrors`). The files'
+typed models (callcenter/config_models.py) report through them."""
 
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Callable, Mapping
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -38,74 +34,6 @@ class ConfigErrors(ConfigError):
         return "\n".join(str(e) for e in self.errors)
 
 
-Check = Callable[[Any], str | None]  # returns a problem, or None
-
-
-class TableReader:
-    """Collects errors while reading TOML tables (every config loader uses it); `get` never
-    raises, so one run reports every mistake with its file and key."""
-
-    def __init__(self) -> None:
-        self.errors: list[ConfigError] = []
-        self.file = ""
-
-    def error(self, key: str, message: str) -> None:
-        self.errors.append(ConfigError(self.file, key, message))
-
-    def table(self, data: Any, key: str, allowed: tuple[str, ...]) -> dict[str, Any]:
-        if data is None:
-            return {}
-        if not isinstance(data, dict):
-            self.error(key, f"must be a table, got {type(data).__name__}")
-            return {}
-        for name in data:
-            if name not in allowed:
-                self.error(
-                    f"{key}.{name}" if key else name, f"unknown key (allowed: {', '.join(allowed)})"
-                )
-        return data
-
-    def tables(self, data: Any, key: str) -> list[dict[str, Any]]:
-        if data is None:
-            return []
-        if not isinstance(data, list) or not all(isinstance(x, dict) for x in data):
-            self.error(key, "must be an array of tables ([[" + key + "]])")
-            return []
-        return data
-
-    def get(
-        self,
-        table: Mapping[str, Any],
-        prefix: str,
-        name: str,
-        kind: type | tuple[type, ...],
-        default: Any = None,
-        required: bool = False,
-        check: Check | None = None,
-    ) -> Any:
-        key = f"{prefix}.{name}" if prefix else name
-        if name not in table:
-            if required:
-                self.error(key, "is required")
-            return default
-        value = table[name]
-        kinds = kind if isinstance(kind, tuple) else (kind,)
-        if float in kinds and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if isinstance(value, bool) and bool not in kinds:
-            self.error(key, f"must be {_kind_names(kinds)}, got a boolean")
-            return default
-        if not isinstance(value, kinds):
-            self.error(key, f"must be {_kind_names(kinds)}, got {type(value).__name__} {value!r}")
-            return default
-        if check is not None:
-            problem = check(value)
-            if problem:
-                self.error(key, problem)
-                return default
-        return value
-
-
 def read_toml(path: Path) -> dict[str, Any]:
     """The file's tables; ConfigErrors naming the file when it is missing, unreadable or not
     TOML."""
@@ -117,16 +45,3 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigErrors([ConfigError(str(path), "", f"cannot read: {exc.strerror}")]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigErrors([ConfigError(str(path), "", f"not valid TOML: {exc}")]) from None
-
-
-def _kind_names(kinds: tuple[type, ...]) -> str:
-    names = {
-        str: "a string",
-        int: "an integer",
-        float: "a number",
-        bool: "true or false",
-        list: "an array",
-        dict: "a table",
-        date: "a date (2026-01-01)",
-    }
-    return " or ".join(names.get(k, k.__name__) for k in kinds)

@@ -19,12 +19,11 @@ from __future__ import annotations
 import json
 import sys
 import time
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -43,6 +42,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql.expression import Subquery
 
 from callcenter.analytics.sql import Period, flag, in_period, state_int, state_text, tune
+from callcenter.config_models import Checked, FileModel, Float, load_model
 from callcenter.data.quality.config import FILE as QUALITY_FILE
 from callcenter.data.quality.config import load_quality
 from callcenter.data.quality.rules import SEVERITIES
@@ -51,7 +51,7 @@ from callcenter.storage.database import Database
 from callcenter.storage.schema import QualityIssue, Ticket, TicketHistory
 from callcenter.tickets.model import CallbackOutcome, Rating
 from callcenter.tickets.settings import load_ticket_settings
-from callcenter.tomlreader import ConfigError, ConfigErrors, TableReader
+from callcenter.tomlreader import ConfigError, ConfigErrors
 
 CRITERIA: dict[str, str] = {
     "response": "及时签收率",
@@ -75,7 +75,52 @@ class ScorecardConfig:
 EXCLUDE = ("error",)  # the severities excluded by default
 
 
-DEFAULT = ScorecardConfig({"response": 0.2, "on_time": 0.3, "resolution": 0.2, "satisfaction": 0.3})
+def _non_negative(value: float) -> str | None:
+    return "must be 0 or more" if value < 0 else None
+
+
+def _positive(value: float) -> str | None:
+    return "must be above 0" if value <= 0 else None
+
+
+def _severities(value: tuple[Any, ...]) -> str | None:
+    if not all(isinstance(v, str) and v in SEVERITIES for v in value):
+        return f"must list severities among {', '.join(SEVERITIES)}"
+    return None
+
+
+Weight = Annotated[Float, Checked(_non_negative, minimum=0)]
+
+
+class WeightKeys(FileModel):
+    """`[weights]`: one relative weight per criterion (CRITERIA), 0 or more."""
+
+    response: Weight = 0.2
+    on_time: Weight = 0.3
+    resolution: Weight = 0.2
+    satisfaction: Weight = 0.3
+
+
+class ResponseKeys(FileModel):
+    accept_within_hours: Annotated[Float, Checked(_positive, exclusiveMinimum=0)] = 24.0
+
+
+class GovernanceKeys(FileModel):
+    # the severities (of config/quality.toml's rules) whose open issue voids a ticket's credit
+    exclude: Annotated[tuple[Any, ...], Checked(_severities, items={"enum": list(SEVERITIES)})] = (
+        EXCLUDE
+    )
+
+
+class ScorecardFile(FileModel):
+    """scorecard.toml: the criteria's weights, the signing limit, what governance voids."""
+
+    weights: WeightKeys = WeightKeys()
+    response: ResponseKeys = ResponseKeys()
+    governance: GovernanceKeys = GovernanceKeys()
+
+
+DEFAULT = ScorecardConfig(WeightKeys().model_dump())
 
 
 def load_scorecard(config_dir: Path) -> ScorecardConfig:
@@ -84,33 +129,17 @@ def load_scorecard(config_dir: Path) -> ScorecardConfig:
     path = config_dir / FILE
     if not path.exists():
         return DEFAULT
-    r = TableReader()
-    r.file = str(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigErrors([ConfigError(str(path), "", f"cannot read: {exc}")]) from exc
-    r.table(data, "", ("weights", "response", "governance"))
-    w = r.table(data.get("weights"), "weights", tuple(CRITERIA))
-    weights: dict[str, float] = {}
-    for name in CRITERIA:
-        value = r.get(w, "weights", name, float, DEFAULT.weights[name], check=_non_negative)
-        weights[name] = float(value)
-    if not r.errors and sum(weights.values()) <= 0:
-        r.error("weights", "at least one weight must be above 0")
-    resp = r.table(data.get("response"), "response", ("accept_within_hours",))
-    hours = r.get(resp, "response", "accept_within_hours", float, 24.0, check=_positive)
-    gov = r.table(data.get("governance"), "governance", ("exclude",))
-    exclude = r.get(gov, "governance", "exclude", list, list(EXCLUDE), check=_severities)
-    if r.errors:
-        raise ConfigErrors(r.errors)
-    return ScorecardConfig(weights, float(hours), invalid_rules(config_dir, exclude))
-
-
-def _severities(value: list[Any]) -> str | None:
-    if not all(isinstance(v, str) and v in SEVERITIES for v in value):
-        return f"must list severities among {', '.join(SEVERITIES)}"
-    return None
+    found = load_model(ScorecardFile, path)
+    weights = found.weights.model_dump()
+    if sum(weights.values()) <= 0:
+        raise ConfigErrors(
+            [ConfigError(str(path), "weights", "at least one weight must be above 0")]
+        )
+    return ScorecardConfig(
+        weights,
+        found.response.accept_within_hours,
+        invalid_rules(config_dir, found.governance.exclude),
+    )
 
 
 def invalid_rules(config_dir: Path, severities: Iterable[str]) -> frozenset[str]:
@@ -122,14 +151,6 @@ def invalid_rules(config_dir: Path, severities: Iterable[str]) -> frozenset[str]
     return frozenset(
         rule.id for rule in load_quality(config_dir).enabled if rule.severity in wanted
     )
-
-
-def _non_negative(value: float) -> str | None:
-    return "must be 0 or more" if value < 0 else None
-
-
-def _positive(value: float) -> str | None:
-    return "must be above 0" if value <= 0 else None
 
 
 def weighted_score(rates: Mapping[str, float | None], weights: Mapping[str, float]) -> float | None:

@@ -1,6 +1,6 @@
 """config/inspection.toml: the inspection rules, each with its points, severity, whether it is
 enabled, and its parameters (Chinese phrase lists). Every mistake names the file and the
-dotted key (TableReader); one load reports them all.
+dotted key; one load reports them all (`InspectionFile`, a typed model).
 
 The rules version stored with each score is the configured `version` and a hash of every
 parsed setting, so any edit of the rules makes every call due for scoring again. The
@@ -16,8 +16,20 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import AfterValidator
+
+from callcenter.config_models import (
+    Bool,
+    Checked,
+    ConfigError,
+    FileModel,
+    Float,
+    Int,
+    Report,
+    Str,
+)
 from callcenter.inspection.rules import (
     DEFAULT_NEGATION,
     Closing,
@@ -31,7 +43,6 @@ from callcenter.inspection.rules import (
     Negation,
     Severity,
 )
-from callcenter.tomlreader import ConfigError, ConfigErrors, TableReader
 
 FILE = "inspection.toml"
 RULES = (
@@ -43,9 +54,7 @@ RULES = (
     "confirmation",
     "emergency_transfer",
 )
-COMMON = ("enabled", "points", "severity", "max_points")
 EMERGENCY_LINES = ("110", "119", "120", "122")
-NEGATION_KEYS = ("negations", "negation_window", "not_negations")
 MAX_NEGATION_WINDOW = 10
 
 
@@ -103,115 +112,130 @@ def _window(value: int) -> str | None:
     return f"must be from 0 to {MAX_NEGATION_WINDOW} (characters between cue and phrase)"
 
 
-def _words(value: list[Any]) -> str | None:
+def _words(value: tuple[Any, ...]) -> str | None:
     if not all(isinstance(v, str) and v.strip() for v in value):
         return "must be an array of non-empty strings"
     return None
 
 
-class _Reader:
-    def __init__(self, data: Mapping[str, Any], file: str) -> None:
-        self.r = TableReader()
-        self.r.file = file
-        self.data = data
+def _some_words(value: tuple[Any, ...]) -> str | None:
+    return _words(value) or (None if value else "must not be empty")
 
-    def section(self, name: str, extra: tuple[str, ...]) -> tuple[dict[str, Any], Common]:
-        if name not in self.data:
-            self.r.error(name, "is required")
-        body = self.r.table(self.data.get(name), name, COMMON + extra)
-        enabled = self.r.get(body, name, "enabled", bool, True)
-        points = self.r.get(body, name, "points", float, 0.0, required=True, check=_not_negative)
-        severity = self.r.get(body, name, "severity", str, "minor", check=_severity)
-        cap = self.r.get(body, name, "max_points", float, points, check=_not_negative)
-        return body, Common(enabled, points, Severity(severity), cap)
 
-    def number(self, body: dict[str, Any], prefix: str, name: str) -> float:
-        value: float = self.r.get(body, prefix, name, float, 1.0, required=True, check=_positive)
-        return value
+def _lines(value: tuple[str, ...]) -> str | None:
+    wrong = [repr(v) for v in value if v not in EMERGENCY_LINES]
+    if not wrong:
+        return None
+    verb = "is" if len(wrong) == 1 else "are"
+    return f"{', '.join(wrong)} {verb} not one of {', '.join(EMERGENCY_LINES)}"
 
-    def words(self, body: dict[str, Any], prefix: str, name: str) -> tuple[str, ...]:
-        value: list[str] = self.r.get(body, prefix, name, list, [], required=True, check=_words)
-        if body.get(name) == []:
-            self.r.error(f"{prefix}.{name}", "must not be empty")
-        return tuple(v.strip() for v in value)
 
-    def negation(self, body: dict[str, Any], prefix: str) -> Negation:
-        """The negation settings of a rule, each defaulting to DEFAULT_NEGATION's; an empty
-        `negations` turns negation handling off."""
-        d = DEFAULT_NEGATION
-        cues = self.r.get(body, prefix, "negations", list, list(d.cues), check=_words)
-        window = self.r.get(body, prefix, "negation_window", int, d.window, check=_window)
-        exceptions = self.r.get(
-            body, prefix, "not_negations", list, list(d.exceptions), check=_words
-        )
-        return Negation(
-            tuple(c.strip() for c in cues), window, tuple(e.strip() for e in exceptions)
-        )
+_STRINGS = {"type": "string", "minLength": 1}
+_strip = AfterValidator(lambda v: tuple(w.strip() for w in v))
+# a phrase list: the array is checked whole (a wrong entry is the list's mistake)
+Words = Annotated[tuple[Any, ...], Checked(_words, items=_STRINGS), _strip]
+SomeWords = Annotated[tuple[Any, ...], Checked(_some_words, items=_STRINGS, minItems=1), _strip]
+Points = Annotated[Float, Checked(_not_negative, minimum=0)]
+Positive = Annotated[Float, Checked(_positive, exclusiveMinimum=0)]
+SeverityName = Annotated[Str, Checked(_severity, enum=[s.value for s in Severity])]
+
+
+class RuleKeys(FileModel):
+    """The keys every rule has; each rule's model adds its own."""
+
+    enabled: Bool = True
+    points: Points  # deducted per failure
+    severity: SeverityName = "minor"
+    max_points: Points | None = None  # at most this much in one call; default: points
+
+    def common(self) -> Common:
+        points = self.points
+        cap = points if self.max_points is None else self.max_points
+        return Common(self.enabled, points, Severity(self.severity), cap)
+
+
+class GreetingKeys(RuleKeys):
+    phrases: SomeWords
+    within_seconds: Positive
+
+
+class ClosingKeys(RuleKeys):
+    phrases: SomeWords
+    within_seconds: Positive
+
+
+class ForbiddenKeys(RuleKeys):
+    words: SomeWords
+
+
+class InterruptionKeys(RuleKeys):
+    min_overlap: Positive
+
+
+class SilenceKeys(RuleKeys):
+    seconds: Positive
+
+
+class ConfirmationKeys(RuleKeys):
+    address_phrases: SomeWords
+    phone_phrases: SomeWords
+
+
+class EmergencyKeys(RuleKeys):
+    words: SomeWords
+    lines: Annotated[SomeWords, Checked(_lines, items={"enum": list(EMERGENCY_LINES)})]
+    statuses: SomeWords
+    # the negation settings (DEFAULT_NEGATION's by default); `negations = []` turns it off
+    negations: Words = DEFAULT_NEGATION.cues
+    negation_window: Annotated[Int, Checked(_window, minimum=0, maximum=MAX_NEGATION_WINDOW)] = (
+        DEFAULT_NEGATION.window
+    )
+    not_negations: Words = DEFAULT_NEGATION.exceptions
+
+    def negation(self) -> Negation:
+        return Negation(self.negations, self.negation_window, self.not_negations)
+
+
+class InspectionFile(FileModel):
+    """inspection.toml: the quality-inspection rules, their points, severities and phrases."""
+
+    version: Str
+    max_score: Positive
+    greeting: GreetingKeys
+    closing: ClosingKeys
+    forbidden_words: ForbiddenKeys
+    interruption: InterruptionKeys
+    long_silence: SilenceKeys
+    confirmation: ConfirmationKeys
+    emergency_transfer: EmergencyKeys
 
 
 def parse_inspection(data: Mapping[str, Any], file: str) -> InspectionRules:
-    rd = _Reader(data, file)
-    r = rd.r
-    r.table(dict(data), "", ("version", "max_score") + RULES)
-    version = r.get(data, "", "version", str, "", required=True)
-    max_score = r.get(data, "", "max_score", float, 100.0, required=True, check=_positive)
-
-    body, common = rd.section("greeting", ("phrases", "within_seconds"))
-    greeting = Greeting(
-        common, rd.words(body, "greeting", "phrases"), rd.number(body, "greeting", "within_seconds")
-    )
-    body, common = rd.section("closing", ("phrases", "within_seconds"))
-    closing = Closing(
-        common, rd.words(body, "closing", "phrases"), rd.number(body, "closing", "within_seconds")
-    )
-    body, common = rd.section("forbidden_words", ("words",))
-    forbidden = ForbiddenWords(common, rd.words(body, "forbidden_words", "words"))
-    body, common = rd.section("interruption", ("min_overlap",))
-    interruption = Interruption(common, rd.number(body, "interruption", "min_overlap"))
-    body, common = rd.section("long_silence", ("seconds",))
-    silence = LongSilence(common, rd.number(body, "long_silence", "seconds"))
-    body, common = rd.section("confirmation", ("address_phrases", "phone_phrases"))
-    confirmation = Confirmation(
-        common,
-        rd.words(body, "confirmation", "address_phrases"),
-        rd.words(body, "confirmation", "phone_phrases"),
-    )
-    body, common = rd.section("emergency_transfer", ("words", "lines", "statuses", *NEGATION_KEYS))
-    lines = rd.words(body, "emergency_transfer", "lines")
-    for line in lines:
-        if line not in EMERGENCY_LINES:
-            r.error("emergency_transfer.lines", f"{line!r} is not one of 110, 119, 120, 122")
-    emergency = Emergency(
-        common,
-        rd.words(body, "emergency_transfer", "words"),
-        lines,
-        rd.words(body, "emergency_transfer", "statuses"),
-        rd.negation(body, "emergency_transfer"),
-    )
-    if r.errors:
-        raise ConfigErrors(r.errors)
+    report = Report()
+    # a rule left out is said once, and its own required keys with it
+    missing = [name for name in RULES if name not in data]
+    for name in missing:
+        report.error(file, name, "is required")
+    found = report.validate(InspectionFile, {**data, **dict.fromkeys(missing, {})}, file)
+    report.raise_if_any()
+    assert found is not None
+    e = found.emergency_transfer
     parts = (
-        max_score,
-        greeting,
-        closing,
-        forbidden,
-        interruption,
-        silence,
-        confirmation,
-        emergency,
+        found.max_score,
+        Greeting(found.greeting.common(), found.greeting.phrases, found.greeting.within_seconds),
+        Closing(found.closing.common(), found.closing.phrases, found.closing.within_seconds),
+        ForbiddenWords(found.forbidden_words.common(), found.forbidden_words.words),
+        Interruption(found.interruption.common(), found.interruption.min_overlap),
+        LongSilence(found.long_silence.common(), found.long_silence.seconds),
+        Confirmation(
+            found.confirmation.common(),
+            found.confirmation.address_phrases,
+            found.confirmation.phone_phrases,
+        ),
+        Emergency(e.common(), e.words, e.lines, e.statuses, e.negation()),
     )
     digest = hashlib.sha256(repr(parts).encode()).hexdigest()[:12]
-    return InspectionRules(
-        f"{version[:48]}-{digest}",
-        max_score,
-        greeting,
-        closing,
-        forbidden,
-        interruption,
-        silence,
-        confirmation,
-        emergency,
-    )
+    return InspectionRules(f"{found.version[:48]}-{digest}", *parts)
 
 
 __all__ = ["FILE", "RULES", "InspectionRules", "load_inspection", "parse_inspection"]

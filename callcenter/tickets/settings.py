@@ -8,19 +8,30 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from callcenter.config import ConfigErrors
+from pydantic import AfterValidator, Field, Strict
+
+from callcenter.config_models import (
+    Bool,
+    Checked,
+    FileModel,
+    Float,
+    Int,
+    Known,
+    Positive,
+    Report,
+    Str,
+    one_of,
+)
 from callcenter.tickets.calendar import DeadlinePolicy, DeadlineRule, WorkingCalendar
 from callcenter.tickets.knowledge import REQUEST_TYPES, Department, KnowledgeBase, Topic, TypeCues
 from callcenter.tickets.lifecycle import LifecyclePolicy
 from callcenter.tickets.similarity import RepeatPolicy
-from callcenter.tomlreader import TableReader
 from ivr.workdays import DayCalendar, official_china
 
 FILES = ("tickets.toml", "knowledge.toml", "departments.toml")
@@ -51,292 +62,418 @@ class TicketSettings:
     attachments: AttachmentLimits = AttachmentLimits()
 
 
-class _Reader(TableReader):
-    """The shared config reader, plus the shapes ticket settings need."""
-
-    def number(
-        self, table: Mapping[str, Any], key: str, name: str, default: float, low: float, high: float
-    ) -> float:
-        value: float = self.get(table, key, name, float, default)
-        if not low <= value <= high:
-            self.error(f"{key}.{name}", f"must be from {low:g} to {high:g}, got {value:g}")
-            return default
-        return value
-
-    def words(self, table: Mapping[str, Any], key: str, name: str) -> list[str]:
-        value = self.get(table, key, name, list, [])
-        if not all(isinstance(w, str) and w.strip() for w in value):
-            self.error(f"{key}.{name}", "must be an array of non-empty strings")
-            return []
-        return [w.strip() for w in value]
-
-
-def load_ticket_settings(directory: str | Path) -> TicketSettings:
-    src = Path(directory)
-    r = _Reader()
-    data: dict[str, dict[str, Any]] = {}
+def _read(src: Path, report: Report) -> dict[str, dict[str, Any] | None]:
+    """Each file's tables; None for a file that is missing or not TOML (its own mistake)."""
+    data: dict[str, dict[str, Any] | None] = {}
     for name in FILES:
-        path = src / name
-        r.file = f"{src.name}/{name}"
-        data[name] = {}
+        path, file = src / name, f"{src.name}/{name}"
+        data[name] = None
         if not path.exists():
-            r.error("", "required file is missing")
+            report.error(file, "", "required file is missing")
             continue
         try:
             data[name] = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
-            r.error("", f"TOML syntax error: {exc}")
+            report.error(file, "", f"TOML syntax error: {exc}")
         except UnicodeDecodeError as exc:
-            r.error("", f"not UTF-8 text: {exc}")
+            report.error(file, "", f"not UTF-8 text: {exc}")
+    return data
 
-    r.file = f"{src.name}/departments.toml"
-    departments, fallback = _departments(r, data["departments.toml"])
-    r.file = f"{src.name}/knowledge.toml"
-    knowledge = _knowledge(r, data["knowledge.toml"], departments, fallback)
-    r.file = f"{src.name}/tickets.toml"
-    t = data["tickets.toml"]
-    r.table(t, "", ("calendar", "deadline", "warning", "repeat", "lifecycle", "attachments"))
-    calendar = _calendar(r, r.table(t.get("calendar"), "calendar", _CALENDAR_KEYS))
-    deadlines = _deadlines(r, t)
-    rp = r.table(t.get("repeat"), "repeat", ("window_days", "threshold"))
-    repeat = RepeatPolicy(
-        window_days=r.number(rp, "repeat", "window_days", 30.0, 0.0, 3660.0),
-        threshold=r.number(rp, "repeat", "threshold", 0.5, 0.0, 1.0),
-        stop_words=knowledge.stop_words,
+
+def load_ticket_settings(directory: str | Path) -> TicketSettings:
+    """tickets.toml, knowledge.toml and departments.toml of `directory`; ConfigErrors with
+    every mistake of the three (file, dotted key, what is allowed)."""
+    src = Path(directory)
+    report = Report()
+    data = _read(src, report)
+
+    def file(name: str) -> str:
+        return f"{src.name}/{name}"
+
+    departments = _departments(report, file("departments.toml"), data["departments.toml"])
+    knowledge = _knowledge(
+        report, file("knowledge.toml"), data["knowledge.toml"], data["departments.toml"]
     )
-    lc = r.table(t.get("lifecycle"), "lifecycle", ("reopen_on_unsatisfied",))
-    lifecycle = LifecyclePolicy(
-        reopen_on_unsatisfied=r.get(lc, "lifecycle", "reopen_on_unsatisfied", bool, False)
-    )
-    attachments = _attachments(
-        r, r.table(t.get("attachments"), "attachments", ("max_bytes", "quota_bytes_per_user"))
-    )
-    if r.errors:
-        raise ConfigErrors(r.errors)
-    return TicketSettings(calendar, deadlines, repeat, lifecycle, knowledge, attachments)
-
-
-def _attachments(r: _Reader, a: dict[str, Any]) -> AttachmentLimits:
-    def positive(v: int) -> str | None:
-        return None if v >= 1 else "must be at least 1 byte"
-
-    limits = AttachmentLimits(
-        max_bytes=r.get(
-            a, "attachments", "max_bytes", int, AttachmentLimits.max_bytes, check=positive
+    tickets = _tickets(report, file("tickets.toml"), data["tickets.toml"])
+    report.raise_if_any()
+    assert departments is not None and knowledge is not None and tickets is not None
+    t = tickets
+    kb = KnowledgeBase(
+        topics=tuple(
+            Topic(x.id, x.name or x.id, x.department, _terms(x), x.type_hint)
+            for x in knowledge.topic
         ),
-        quota_bytes_per_user=r.get(
-            a,
-            "attachments",
-            "quota_bytes_per_user",
-            int,
-            AttachmentLimits.quota_bytes_per_user,
-            check=positive,
-        ),
+        types=tuple(TypeCues(x.name, _terms(x)) for x in knowledge.type),
+        departments={
+            d.id: Department(d.id, d.name or d.id, d.skill) for d in departments.department
+        },
+        fallback_department=departments.fallback,
+        default_type=knowledge.classifier.default_type,
+        type_hint_weight=knowledge.classifier.type_hint_weight,
+        stop_words=frozenset(knowledge.text.stop_words),
     )
-    if limits.quota_bytes_per_user < limits.max_bytes:
-        r.error("attachments.quota_bytes_per_user", "must be at least attachments.max_bytes")
-    return limits
+    return TicketSettings(
+        calendar=_calendar(t.calendar),
+        deadlines=DeadlinePolicy(
+            rules={
+                d.type: DeadlineRule(d.type, d.working_days, d.working_hours, d.urgent_hours)
+                for d in t.deadline
+            },
+            due_soon_share=t.warning.due_soon_share,
+            due_soon_hours=t.warning.due_soon_hours,
+        ),
+        repeat=RepeatPolicy(
+            window_days=t.repeat.window_days,
+            threshold=t.repeat.threshold,
+            stop_words=kb.stop_words,
+        ),
+        lifecycle=LifecyclePolicy(reopen_on_unsatisfied=t.lifecycle.reopen_on_unsatisfied),
+        knowledge=kb,
+        attachments=AttachmentLimits(t.attachments.max_bytes, t.attachments.quota_bytes_per_user),
+    )
 
 
-_CALENDAR_KEYS = (
-    "timezone",
-    "working_hours",
-    "weekend",
-    "official_days",
-    "makeup_workdays",
-    "holiday",
-)
+def _required(
+    report: Report, file: str, data: dict[str, Any], key: str, message: str
+) -> dict[str, Any]:
+    """`data` with the array of tables `key`: when it is left out, the mistake is said with
+    `message` (what the array is for) and the model reads it empty."""
+    if key in data:
+        return data
+    report.error(file, key, message)
+    return {**data, key: []}
 
 
-def _calendar(r: _Reader, c: dict[str, Any]) -> WorkingCalendar:
-    zone_name = r.get(c, "calendar", "timezone", str, "Asia/Shanghai")
+# --- the rules of single values ----------------------------------------------------------------
+
+
+def _between(low: float, high: float) -> Checked:
+    return Checked(
+        lambda v: None if low <= v <= high else f"must be from {low:g} to {high:g}, got {v:g}",
+        minimum=low,
+        maximum=high,
+    )
+
+
+def _words(value: tuple[Any, ...]) -> str | None:
+    if all(isinstance(w, str) and w.strip() for w in value):
+        return None
+    return "must be an array of non-empty strings"
+
+
+def _zone(name: str) -> str | None:
     try:
-        zone = ZoneInfo(zone_name)
+        ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        r.error("calendar.timezone", f"unknown time zone {zone_name!r} (e.g. Asia/Shanghai)")
-        zone = ZoneInfo("Asia/Shanghai")
-    periods: list[tuple[time, time]] = []
-    raw = r.get(c, "calendar", "working_hours", list, [["09:00", "12:00"], ["13:30", "17:30"]])
-    for i, pair in enumerate(raw):
-        key = f"calendar.working_hours[{i}]"
-        if not (
-            isinstance(pair, list)
-            and len(pair) == 2
-            and all(isinstance(x, str) and HHMM.match(x) for x in pair)
-        ):
-            r.error(key, f'must be a pair of "HH:MM" times, got {pair!r}')
-            continue
+        return f"unknown time zone {name!r} (e.g. Asia/Shanghai)"
+    return None
+
+
+def _period(pair: Any) -> str | None:
+    if (
+        isinstance(pair, list)
+        and len(pair) == 2
+        and all(isinstance(x, str) and HHMM.match(x) for x in pair)
+    ):
+        return None
+    return f'must be a pair of "HH:MM" times, got {pair!r}'
+
+
+def _weekend(days: tuple[Any, ...]) -> str | None:
+    if all(isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= 7 for d in days):
+        return None
+    return f"must be days of the week 1 (Monday) to 7, got {list(days)!r}"
+
+
+def _more_than_zero(v: float) -> str | None:
+    return None if v > 0 else "must be more than zero"
+
+
+def _a_byte(v: int) -> str | None:
+    return None if v >= 1 else "must be at least 1 byte"
+
+
+def _weight(v: float) -> str | None:
+    return None if v > 0 else f"must be a number more than zero, got {v!r}"
+
+
+def _id(v: str) -> str | None:
+    return None if ID.match(v) else f"must be lower-case letters, digits and _, got {v!r}"
+
+
+def _type_hint(v: str) -> str | None:
+    return None if v in ("", *REQUEST_TYPES) else f"must be one of {', '.join(REQUEST_TYPES)}"
+
+
+Date = Annotated[date, Strict()]
+Words = Annotated[
+    tuple[Any, ...],
+    Checked(_words, items={"type": "string", "minLength": 1}),
+    AfterValidator(lambda v: tuple(w.strip() for w in v)),
+]
+Period = Annotated[
+    Any,
+    Checked(
+        _period,
+        type="array",
+        items={"type": "string", "pattern": HHMM.pattern},
+        minItems=2,
+        maxItems=2,
+    ),
+]
+Days = Annotated[Int, Checked(_more_than_zero, exclusiveMinimum=0)]
+Bytes = Annotated[Int, Checked(_a_byte, minimum=1)]
+Weights = dict[Str, Annotated[Float, Checked(_weight, exclusiveMinimum=0)]]
+
+
+# --- tickets.toml ------------------------------------------------------------------------------
+
+
+class HolidayKeys(FileModel):
+    name: Str  # the festival (春节, 国庆节, ...)
+    first: Date = Field(alias="from")
+    to: Date | None = None  # default: the same day as `from`
+
+    @property
+    def last(self) -> date:
+        return self.to or self.first
+
+    def days(self) -> list[date]:
+        """Its days; none when it ends before it starts or spans over 31 days."""
+        n = (self.last - self.first).days
+        return [] if not 0 <= n <= 31 else [self.first + timedelta(days=d) for d in range(n + 1)]
+
+
+class CalendarKeys(FileModel):
+    timezone: Annotated[Str, Checked(_zone)] = "Asia/Shanghai"
+    # the working periods of a working day, in order and not overlapping
+    working_hours: tuple[Period, ...] = (["09:00", "12:00"], ["13:30", "17:30"])
+    weekend: Annotated[
+        tuple[Any, ...], Checked(_weekend, items={"type": "integer", "minimum": 1, "maximum": 7})
+    ] = (6, 7)
+    official_days: Bool = True  # the published days (chinesecalendar); the lists override them
+    makeup_workdays: tuple[Date, ...] = ()
+    holiday: tuple[HolidayKeys, ...] = ()
+
+
+class DeadlineKeys(FileModel):
+    type: Str  # a request type (REQUEST_TYPES)
+    working_days: Days | None = None  # exactly one of working_days / working_hours
+    working_hours: Positive | None = None
+    urgent_hours: Positive | None = None  # clock hours when the request is urgent
+
+
+class WarningKeys(FileModel):
+    due_soon_share: Annotated[Float, _between(0.0, 1.0)] = 0.2
+    due_soon_hours: Annotated[Float, _between(0.0, 24.0 * 365)] = 0.0
+
+
+class RepeatKeys(FileModel):
+    window_days: Annotated[Float, _between(0.0, 3660.0)] = 30.0
+    threshold: Annotated[Float, _between(0.0, 1.0)] = 0.5
+
+
+class LifecycleKeys(FileModel):
+    reopen_on_unsatisfied: Bool = False
+
+
+class AttachmentKeys(FileModel):
+    max_bytes: Bytes = AttachmentLimits.max_bytes
+    quota_bytes_per_user: Bytes = AttachmentLimits.quota_bytes_per_user
+
+
+class TicketsFile(FileModel):
+    """tickets.toml: the working calendar, deadlines per request type, warnings, repeats,
+    the lifecycle and the attachments' limits."""
+
+    calendar: CalendarKeys = CalendarKeys()
+    deadline: tuple[DeadlineKeys, ...]  # one per request type
+    warning: WarningKeys = WarningKeys()
+    repeat: RepeatKeys = RepeatKeys()
+    lifecycle: LifecycleKeys = LifecycleKeys()
+    attachments: AttachmentKeys = AttachmentKeys()
+
+
+def _tickets(report: Report, file: str, data: dict[str, Any] | None) -> TicketsFile | None:
+    if data is None:
+        return None
+    data = _required(
+        report, file, data, "deadline", "is required: one [[deadline]] per request type"
+    )
+    found = report.validate(TicketsFile, data, file)
+    if found is None:
+        return None
+    _check_calendar(report, file, found.calendar)
+    seen: set[str] = set()
+    for i, d in enumerate(found.deadline):
+        key = f"deadline[{i}]"
+        if (d.working_days is None) == (d.working_hours is None):
+            report.error(file, key, "needs exactly one of working_days or working_hours")
+        if d.type in seen:
+            report.error(file, f"{key}.type", f"duplicate request type {d.type!r}")
+        seen.add(d.type)
+    missing = [k for k in REQUEST_TYPES if k not in seen]
+    if found.deadline and missing:
+        report.error(file, "deadline", f"missing request types: {', '.join(missing)}")
+    a = found.attachments
+    if a.quota_bytes_per_user < a.max_bytes:
+        report.error(
+            file, "attachments.quota_bytes_per_user", "must be at least attachments.max_bytes"
+        )
+    return found
+
+
+def _check_calendar(report: Report, file: str, c: CalendarKeys) -> None:
+    """The calendar's rules across keys: periods in order, holidays that end after they
+    start, and no day both a holiday and a make-up working day."""
+    last: time | None = None
+    for i, pair in enumerate(c.working_hours):
         start, end = (time.fromisoformat(x) for x in pair)
-        if end <= start or (periods and start < periods[-1][1]):
-            r.error(key, "periods must be in order, each ending after it starts, not overlapping")
+        if end <= start or (last is not None and start < last):
+            report.error(
+                file,
+                f"calendar.working_hours[{i}]",
+                "periods must be in order, each ending after it starts, not overlapping",
+            )
             continue
-        periods.append((start, end))
-    if not periods:
-        r.error("calendar.working_hours", "needs at least one working period")
-        periods = [(time(9), time(17))]
-    weekend = r.get(c, "calendar", "weekend", list, [6, 7])
-    if not all(isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= 7 for d in weekend):
-        r.error("calendar.weekend", f"must be days of the week 1 (Monday) to 7, got {weekend!r}")
-        weekend = [6, 7]
-    makeup: set[date] = set()
-    for i, d in enumerate(r.get(c, "calendar", "makeup_workdays", list, [])):
-        if not isinstance(d, date) or isinstance(d, time):
-            r.error(f"calendar.makeup_workdays[{i}]", f"must be a date (2026-01-04), got {d!r}")
-        else:
-            makeup.add(d)
+        last = end
+    if last is None:
+        report.error(file, "calendar.working_hours", "needs at least one working period")
+    holidays: set[date] = set()
+    for i, h in enumerate(c.holiday):
+        if h.last < h.first:
+            report.error(file, f"calendar.holiday[{i}].to", f"must not be before from ({h.first})")
+        elif (h.last - h.first).days > 31:
+            report.error(file, f"calendar.holiday[{i}].to", "a holiday spans at most 31 days")
+        holidays.update(h.days())
+    for d in sorted(set(c.makeup_workdays) & holidays):
+        report.error(file, "calendar.makeup_workdays", f"{d} is also listed as a holiday")
+
+
+def _calendar(c: CalendarKeys) -> WorkingCalendar:
     holidays: set[date] = set()
     festivals: dict[date, str] = {}
-    for i, h in enumerate(r.tables(c.get("holiday"), "calendar.holiday")):
-        key = f"calendar.holiday[{i}]"
-        r.table(h, key, ("name", "from", "to"))
-        name = r.get(h, key, "name", str, required=True)
-        first = r.get(h, key, "from", date, required=True)
-        last = r.get(h, key, "to", date, first)
-        if first is None or last is None:
-            continue
-        if last < first:
-            r.error(f"{key}.to", f"must not be before from ({first})")
-            continue
-        if (last - first).days > 31:
-            r.error(f"{key}.to", "a holiday spans at most 31 days")
-            continue
-        span = [first + timedelta(days=n) for n in range((last - first).days + 1)]
-        holidays.update(span)
-        festivals.update((d, name) for d in span if name)
-    for d in sorted(makeup & holidays):
-        r.error("calendar.makeup_workdays", f"{d} is also listed as a holiday")
+    for h in c.holiday:
+        holidays.update(h.days())
+        festivals.update((d, h.name) for d in h.days() if h.name)
     # the published days (chinesecalendar) by default; the lists above add to and override them
-    official = r.get(c, "calendar", "official_days", bool, True)
-    base = official_china() if official else DayCalendar()
-    days = base.overridden_by(frozenset(holidays), frozenset(makeup), festivals)
+    base = official_china() if c.official_days else DayCalendar()
+    days = base.overridden_by(frozenset(holidays), frozenset(c.makeup_workdays), festivals)
     return WorkingCalendar(
-        zone=zone,
-        periods=tuple(periods),
-        days=days.with_weekend(frozenset(d - 1 for d in weekend)),
+        zone=ZoneInfo(c.timezone),
+        periods=tuple((time.fromisoformat(a), time.fromisoformat(b)) for a, b in c.working_hours),
+        days=days.with_weekend(frozenset(d - 1 for d in c.weekend)),
     )
 
 
-def _deadlines(r: _Reader, t: dict[str, Any]) -> DeadlinePolicy:
-    rules: dict[str, DeadlineRule] = {}
-    items = r.tables(t.get("deadline"), "deadline")
-    if "deadline" not in t:
-        r.error("deadline", "is required: one [[deadline]] per request type")
-    for i, d in enumerate(items):
-        key = f"deadline[{i}]"
-        r.table(d, key, ("type", "working_days", "working_hours", "urgent_hours"))
-        kind = r.get(d, key, "type", str, required=True)
-        days = r.get(d, key, "working_days", int)
-        hours = r.get(d, key, "working_hours", float)
-        urgent = r.get(d, key, "urgent_hours", float)
-        if (days is None) == (hours is None):
-            r.error(key, "needs exactly one of working_days or working_hours")
-        for name, value in (("working_days", days), ("working_hours", hours)):
-            if value is not None and value <= 0:
-                r.error(f"{key}.{name}", "must be more than zero")
-        if urgent is not None and urgent <= 0:
-            r.error(f"{key}.urgent_hours", "must be more than zero")
-        if kind is None:
-            continue
-        if kind in rules:
-            r.error(f"{key}.type", f"duplicate request type {kind!r}")
-        rules[kind] = DeadlineRule(kind, days, hours, urgent)
-    missing = [k for k in REQUEST_TYPES if k not in rules]
-    if items and missing:
-        r.error("deadline", f"missing request types: {', '.join(missing)}")
-    w = r.table(t.get("warning"), "warning", ("due_soon_share", "due_soon_hours"))
-    return DeadlinePolicy(
-        rules=rules,
-        due_soon_share=r.number(w, "warning", "due_soon_share", 0.2, 0.0, 1.0),
-        due_soon_hours=r.number(w, "warning", "due_soon_hours", 0.0, 0.0, 24.0 * 365),
-    )
+# --- departments.toml and knowledge.toml --------------------------------------------------------
 
 
-def _departments(r: _Reader, data: dict[str, Any]) -> tuple[dict[str, Department], str]:
-    r.table(data, "", ("fallback", "department"))
-    departments: dict[str, Department] = {}
-    for i, d in enumerate(r.tables(data.get("department"), "department")):
-        key = f"department[{i}]"
-        r.table(d, key, ("id", "name", "skill"))
-        did = r.get(d, key, "id", str, required=True)
-        name = r.get(d, key, "name", str, required=True)
-        if did is None:
-            continue
-        if not ID.match(did):
-            r.error(f"{key}.id", f"must be lower-case letters, digits and _, got {did!r}")
-        if did in departments:
-            r.error(f"{key}.id", f"duplicate department {did!r}")
-        departments[did] = Department(did, name or did, r.get(d, key, "skill", str, ""))
-    if not departments and not r.errors:
-        r.error("department", "at least one [[department]] is required")
-    fallback = r.get(data, "", "fallback", str, required=True)
-    if fallback is not None and departments and fallback not in departments:
-        r.error("fallback", f"unknown department {fallback!r} (known: {', '.join(departments)})")
-    return departments, fallback or ""
+class DepartmentKeys(FileModel):
+    id: Annotated[Str, Checked(_id, pattern=ID.pattern)]
+    name: Str
+    skill: Str = ""  # the seat skill (skills.toml) that knows the department's matters
 
 
-def _weighted(r: _Reader, table: Mapping[str, Any], key: str) -> dict[str, float]:
-    terms = dict.fromkeys(r.words(table, key, "terms"), 1.0)
-    weights = r.get(table, key, "weights", dict, {})
-    for term, weight in weights.items():
-        if isinstance(weight, bool) or not isinstance(weight, int | float) or weight <= 0:
-            r.error(f"{key}.weights.{term}", f"must be a number more than zero, got {weight!r}")
-            continue
-        terms[term] = float(weight)
-    if not terms:
-        r.error(f"{key}.terms", "needs at least one term")
+class DepartmentsFile(FileModel):
+    """departments.toml: the departments (承办单位) tickets are dispatched to."""
+
+    fallback: Str  # the department that gets what the classifier cannot place
+    department: tuple[DepartmentKeys, ...] = ()
+
+
+def _departments(report: Report, file: str, data: dict[str, Any] | None) -> DepartmentsFile | None:
+    if data is None:
+        return None
+    found = report.validate(DepartmentsFile, data, file)
+    if found is None:
+        return None
+    ids: list[str] = []
+    for i, d in enumerate(found.department):
+        if d.id in ids:
+            report.error(file, f"department[{i}].id", f"duplicate department {d.id!r}")
+        ids.append(d.id)
+    if not ids:
+        report.error(file, "department", "at least one [[department]] is required")
+    elif found.fallback not in ids:
+        known = ", ".join(dict.fromkeys(ids))
+        report.error(file, "fallback", f"unknown department {found.fallback!r} (known: {known})")
+    return found
+
+
+class ClassifierKeys(FileModel):
+    default_type: Annotated[Str, one_of(*REQUEST_TYPES)] = "咨询"
+    # how much a matched topic's usual type adds to the type scores
+    type_hint_weight: Annotated[Float, _between(0.0, 100.0)] = 2.0
+
+
+class TextKeys(FileModel):
+    stop_words: Words = ()  # ignored when comparing requests for repeats
+
+
+class TypeKeys(FileModel):
+    name: Annotated[Str, one_of(*REQUEST_TYPES)]
+    terms: Words = ()  # each weighs 1.0
+    weights: Weights = {}  # a term's own weight (it is added if not in terms)
+
+
+class TopicKeys(FileModel):
+    id: Str
+    name: Str | None = None  # default: the id
+    department: Annotated[Str, Known("departments", "department")]
+    type_hint: Annotated[Str, Checked(_type_hint, enum=["", *REQUEST_TYPES])] = ""
+    terms: Words = ()
+    weights: Weights = {}
+
+
+class KnowledgeFile(FileModel):
+    """knowledge.toml: the request classifier's request types and topics, and stop words."""
+
+    classifier: ClassifierKeys = ClassifierKeys()
+    text: TextKeys = TextKeys()
+    type: tuple[TypeKeys, ...] = ()
+    topic: tuple[TopicKeys, ...]
+
+
+def _terms(cues: TypeKeys | TopicKeys) -> dict[str, float]:
+    terms = dict.fromkeys(cues.terms, 1.0)
+    terms.update(cues.weights)
     return terms
 
 
+def _department_ids(data: dict[str, Any] | None) -> tuple[str, ...] | None:
+    """The department ids departments.toml names, also when some of its entries are wrong
+    (their own mistakes are said there); None (no check) when it names none."""
+    rows = (data or {}).get("department")
+    if not isinstance(rows, list):
+        return None
+    ids = (row.get("id") for row in rows if isinstance(row, dict))
+    return tuple(dict.fromkeys(i for i in ids if isinstance(i, str))) or None
+
+
 def _knowledge(
-    r: _Reader, data: dict[str, Any], departments: Mapping[str, Department], fallback: str
-) -> KnowledgeBase:
-    r.table(data, "", ("classifier", "text", "type", "topic"))
-    c = r.table(data.get("classifier"), "classifier", ("default_type", "type_hint_weight"))
-    default_type = r.get(c, "classifier", "default_type", str, "咨询")
-    if default_type not in REQUEST_TYPES:
-        r.error("classifier.default_type", f"must be one of {', '.join(REQUEST_TYPES)}")
-    hint = r.number(c, "classifier", "type_hint_weight", 2.0, 0.0, 100.0)
-    text = r.table(data.get("text"), "text", ("stop_words",))
-    stop_words = frozenset(r.words(text, "text", "stop_words"))
-
-    types: list[TypeCues] = []
-    for i, t in enumerate(r.tables(data.get("type"), "type")):
-        key = f"type[{i}]"
-        r.table(t, key, ("name", "terms", "weights"))
-        name = r.get(t, key, "name", str, required=True)
-        if name is not None and name not in REQUEST_TYPES:
-            r.error(f"{key}.name", f"must be one of {', '.join(REQUEST_TYPES)}, got {name!r}")
-        elif name is not None and any(x.request_type == name for x in types):
-            r.error(f"{key}.name", f"duplicate request type {name!r}")
-        terms = _weighted(r, t, key)
-        if name is not None:
-            types.append(TypeCues(name, terms))
-
-    topics: list[Topic] = []
-    for i, t in enumerate(r.tables(data.get("topic"), "topic")):
-        key = f"topic[{i}]"
-        r.table(t, key, ("id", "name", "department", "type_hint", "terms", "weights"))
-        tid = r.get(t, key, "id", str, required=True)
-        name = r.get(t, key, "name", str, tid)
-        dept = r.get(t, key, "department", str, required=True)
-        type_hint = r.get(t, key, "type_hint", str, "")
-        if dept is not None and departments and dept not in departments:
-            r.error(f"{key}.department", f"unknown department {dept!r} (see departments.toml)")
-        if type_hint and type_hint not in REQUEST_TYPES:
-            r.error(f"{key}.type_hint", f"must be one of {', '.join(REQUEST_TYPES)}")
-        if tid is not None and any(x.id == tid for x in topics):
-            r.error(f"{key}.id", f"duplicate topic {tid!r}")
-        terms = _weighted(r, t, key)
-        if tid is not None and dept is not None:
-            topics.append(Topic(tid, name or tid, dept, terms, type_hint))
-    if not topics and "topic" not in data:
-        r.error("topic", "at least one [[topic]] is required")
-    return KnowledgeBase(
-        topics=tuple(topics),
-        types=tuple(types),
-        departments=dict(departments),
-        fallback_department=fallback,
-        default_type=default_type,
-        type_hint_weight=hint,
-        stop_words=stop_words,
-    )
+    report: Report, file: str, data: dict[str, Any] | None, departments: dict[str, Any] | None
+) -> KnowledgeFile | None:
+    if data is None:
+        return None
+    data = _required(report, file, data, "topic", "at least one [[topic]] is required")
+    known = _department_ids(departments)
+    context = {} if known is None else {"departments": known}
+    found = report.validate(KnowledgeFile, data, file, context)
+    if found is None:
+        return None
+    types: set[str] = set()
+    for i, t in enumerate(found.type):
+        if t.name in types:
+            report.error(file, f"type[{i}].name", f"duplicate request type {t.name!r}")
+        types.add(t.name)
+        if not _terms(t):
+            report.error(file, f"type[{i}].terms", "needs at least one term")
+    topics: set[str] = set()
+    for i, x in enumerate(found.topic):
+        if x.id in topics:
+            report.error(file, f"topic[{i}].id", f"duplicate topic {x.id!r}")
+        topics.add(x.id)
+        if not _terms(x):
+            report.error(file, f"topic[{i}].terms", "needs at least one term")
+    return found

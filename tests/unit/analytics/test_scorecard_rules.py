@@ -145,3 +145,22 @@ def test_bottleneck_is_the_longest_median_per_key() -> None:
         StageStats("sign", "power", 2, 5.0, 5.0, 5.0),
     ]
     assert bottlenecks(stats) == {"water": "handle", "power": "sign"}
+
+
+def test_several_mistakes_are_reported_at_once(tmp_path: Path) -> None:
+    (tmp_path / "scorecard.toml").write_text(
+        "[weights]\nresponse = -1\nspeed = 2\n"
+        "[response]\naccept_within_hours = 0\n"
+        "[governance]\nexclude = ['fatal']\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigErrors) as caught:
+        load_scorecard(tmp_path)
+    file = str(tmp_path / "scorecard.toml")
+    assert [(e.file, e.key) for e in caught.value.errors] == [
+        (file, "weights.response"),
+        (file, "weights.speed"),
+        (file, "response.accept_within_hours"),
+        (file, "governance.exclude"),
+    ]
+    assert "allowed: response, on_time, resolution, satisfaction" in str(caught.value)

@@ -234,3 +234,26 @@ def test_next_state(
 )
 def test_severity_of(rule: str, severity: Severity | None) -> None:
     assert RULES.severity_of(rule) is severity
+
+
+def test_several_mistakes_are_reported_at_once() -> None:
+    data = raw()
+    data["greeting"]["points"] = -1
+    data["closing"]["severity"] = "grave"
+    data["emergency_transfer"]["lines"] = ["911", "119", "999"]
+    data["long_silence"]["second"] = 10
+    del data["version"]
+    with pytest.raises(ConfigErrors) as caught:
+        parse_inspection(data, "config/inspection.toml")
+    said = {(e.file, e.key): e.message for e in caught.value.errors}
+    assert said == {
+        ("config/inspection.toml", "version"): "is required",
+        ("config/inspection.toml", "greeting.points"): "must not be negative",
+        ("config/inspection.toml", "closing.severity"): "'grave' is not one of minor, major, fatal",
+        ("config/inspection.toml", "long_silence.second"): (
+            "unknown key (allowed: enabled, points, severity, max_points, seconds)"
+        ),
+        ("config/inspection.toml", "emergency_transfer.lines"): (
+            "'911', '999' are not one of 110, 119, 120, 122"
+        ),
+    }

@@ -278,3 +278,28 @@ def test_the_packaged_days_are_the_default_and_the_toml_overrides_them(tmp_path:
     days = load_ticket_settings(config).calendar.days
     assert days.kind(date(2025, 10, 7)) == "ordinary" and not days.is_working_day(date(2025, 9, 28))
     assert days.kind(date(2026, 10, 1)) == "holiday"
+
+
+def test_every_mistake_of_a_file_with_its_dotted_key(tmp_path: Path) -> None:
+    directory = copy_config(tmp_path)
+    edit(directory, "tickets.toml", "to = 2026-01-03", "to = 2026-01-03\nuntil = 2026-01-04")
+    edit(directory, "tickets.toml", "weekend = [6, 7]", "weekend = [6, 8]")
+    edit(directory, "tickets.toml", "threshold = 0.45", "threshold = 1.5")
+    edit(directory, "knowledge.toml", 'default_type = "咨询"', 'default_type = "闲聊"')
+    edit(directory, "departments.toml", 'skill = "general"', "skill = 3")
+    with pytest.raises(ConfigErrors) as info:
+        load_ticket_settings(directory)
+    said = {(e.file, e.key): e.message for e in info.value.errors}
+    assert said == {
+        ("config/departments.toml", "department[0].skill"): "must be a string, got int 3",
+        ("config/knowledge.toml", "classifier.default_type"): (
+            "must be one of 咨询, 求助, 投诉, 举报, 意见建议, got '闲聊'"
+        ),
+        ("config/tickets.toml", "calendar.weekend"): (
+            "must be days of the week 1 (Monday) to 7, got [6, 8]"
+        ),
+        ("config/tickets.toml", "calendar.holiday[0].until"): (
+            "unknown key (allowed: name, from, to)"
+        ),
+        ("config/tickets.toml", "repeat.threshold"): "must be from 0 to 1, got 1.5",
+    }
