@@ -32,6 +32,7 @@ from tests.integration.harness import (
 pytestmark = pytest.mark.pbx
 
 OFFER_TIMEOUT = 60  # long: a caller reaching the second agent did not wait for it
+ANSWER_AFTER = 15.0  # an agent's phone that answers late, but inside the offer timeout
 
 
 def ring_events(cc: Center, call_id: str) -> list[tuple[str, str, dict[str, Any]]]:
@@ -222,7 +223,9 @@ def test_a_caller_taking_the_callback_while_an_agent_rings_stops_the_ring(cc: Ce
             "all agents on a break",
         )
         agent = cc.phones["1001"]
-        agent.answer_mode("1001", "ignore")  # it rings on
+        # it rings on long enough for the citizen's key (the engine takes it in well under a
+        # second), and answers what rings it after that: the callback
+        agent.answer_mode("1001", "answer", delay=ANSWER_AFTER)
         rang = phone_events(agent, "1001", "incoming")
         ended = phone_events(agent, "1001", "disconnected")
         answered = phone_events(agent, "1001", "confirmed")
@@ -251,8 +254,7 @@ def test_a_caller_taking_the_callback_while_an_agent_rings_stops_the_ring(cc: Ce
         assert [(c["call_id"], c["callback"]) for c in cc.engine.queue()] == [(call_id, True)]
         assert cc.call_row(call_id).leave_reason == "callback"
 
-        # the callback goes on: 1001, answering now, is rung for it, then the citizen
-        agent.answer_mode("1001", "answer")
+        # the callback goes on: 1001 is rung for it and answers, then the citizen
         wait_until(lambda: phone_events(agent, "1001", "confirmed") > answered, 90, "1001 answered")
         wait_until(
             lambda: (
