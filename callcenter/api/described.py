@@ -91,7 +91,8 @@ class Operation:
     body: type[Body] | dict[str, Any] | None = None
     body_required: bool = True
     query: type[Query] | Sequence[Param] = ()
-    path: dict[str, dict[str, Any]] = field(default_factory=dict)  # path parameter schemas
+    # path parameter schemas, or a PathParams model declaring them
+    path: dict[str, dict[str, Any]] | type[Query] = field(default_factory=dict)
     public: bool = False  # no token needed (health, metrics, signed webhooks)
     extra: dict[str, Any] = field(default_factory=dict)  # merged into the operation as is
 
@@ -107,7 +108,7 @@ def described(
     body: type[Body] | dict[str, Any] | None = None,
     body_required: bool = True,
     query: type[Query] | Sequence[Param] = (),
-    path: dict[str, dict[str, Any]] | None = None,
+    path: dict[str, dict[str, Any]] | type[Query] | None = None,
     public: bool = False,
     extra: dict[str, Any] | None = None,
 ) -> Callable[[H], H]:

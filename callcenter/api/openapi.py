@@ -52,10 +52,15 @@ def _json(schema: dict[str, Any]) -> dict[str, Any]:
 
 def _parameters(op: Operation, path: str) -> list[dict[str, Any]]:
     """The path parameters (an `id` is a row id, the rest strings, unless the operation
-    says otherwise), then the query parameters."""
+    declares them), then the query parameters (from its Query model)."""
     params: list[dict[str, Any]] = []
+    declared = (
+        op.path
+        if isinstance(op.path, dict)
+        else {p["name"]: p["schema"] for p in parameters(op.path, "path")}
+    )
     for name in _PARAM.findall(path):
-        schema = op.path.get(name) or (ID_SCHEMA if name == "id" else {"type": "string"})
+        schema = declared.get(name) or (ID_SCHEMA if name == "id" else {"type": "string"})
         params.append({"name": name, "in": "path", "required": True, "schema": schema})
     if isinstance(op.query, type) and issubclass(op.query, Query):
         return params + parameters(op.query)

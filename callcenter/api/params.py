@@ -28,22 +28,8 @@ from callcenter.api.errors import ApiError
 
 # The widest id the integer columns hold on every backend (PostgreSQL's `integer` is 32-bit).
 MAX_ID = 2**31 - 1
-ID_SCHEMA: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 
 Q = TypeVar("Q", bound="Query")
-
-
-def path_id(request: web.Request, name: str = "id") -> int:
-    """An integer id from the URL path, 1 to MAX_ID (what an integer column can hold); else a
-    400 naming the parameter (a larger number could only fail in the database)."""
-    raw = request.match_info[name]
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError(400, "api.bad_parameter", f"{name} must be an integer") from None
-    if not 1 <= value <= MAX_ID:
-        raise ApiError(400, "api.bad_parameter", f"{name} must be between 1 and {MAX_ID}")
-    return value
 
 
 class Query(BaseModel):
@@ -160,6 +146,31 @@ class Parsed(_Marker):
         return dict(self.json_schema)
 
 
+ROW_ID = Int(1, MAX_ID)
+"""A row id in the URL path: 1 to MAX_ID, what an integer column can hold (a larger number
+could only fail in the database). The document's schema of every `{id}` is its schema."""
+ID_SCHEMA: dict[str, Any] = ROW_ID.schema()
+
+
+def path_id(request: web.Request, name: str = "id") -> int:
+    """The row id `name` of the URL path (see ROW_ID); else a 400 naming the parameter."""
+    try:
+        value: int = ROW_ID.parse(request.match_info[name])
+    except ValueError as exc:
+        raise ApiError(400, "api.bad_parameter", f"{name} {exc}") from None
+    return value
+
+
+class PathParams(Query):
+    """The URL path parameters of one endpoint, declared like its query (see `Query`) and read
+    with `path_params(request, Model)`: for a path parameter a bad value answers 400, not 404."""
+
+
+def path_params(request: web.Request, model: type[Q]) -> Q:
+    """The request's path parameters as `model`; the 400 of `query` otherwise."""
+    return parse_query(model, dict(request.match_info))
+
+
 def query(request: web.Request, model: type[Q]) -> Q:
     """The request's query parameters as `model`; a 400 naming the first bad parameter (in
     the model's field order) otherwise."""
@@ -181,8 +192,9 @@ def parse_query(model: type[Q], raw: dict[str, str]) -> Q:
         raise ApiError(400, model.error_id, f"{name} {text}") from None
 
 
-def parameters(model: type[Query]) -> list[dict[str, Any]]:
-    """The OpenAPI parameter objects of `model`'s fields (in: query), in field order."""
+def parameters(model: type[Query], where: str = "query") -> list[dict[str, Any]]:
+    """The OpenAPI parameter objects of `model`'s fields (`where`: query or path), in field
+    order."""
     properties = model.model_json_schema(by_alias=True, mode="validation")["properties"]
     out = []
     for name, info in model.model_fields.items():
@@ -191,7 +203,7 @@ def parameters(model: type[Query]) -> list[dict[str, Any]]:
         if schema.get("default", "") is None:
             del schema["default"]  # absent: the handler's default, which its description says
         description = schema.pop("description", "") or info.description
-        param: dict[str, Any] = {"name": alias, "in": "query"}
+        param: dict[str, Any] = {"name": alias, "in": where}
         if description:
             param["description"] = description
         if info.is_required() or alias in model.insists:

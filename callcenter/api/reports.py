@@ -19,7 +19,16 @@ from callcenter.api.auth import Principal, require
 from callcenter.api.described import Body, body, described
 from callcenter.api.errors import ApiError
 from callcenter.api.keys import CONFIG_DIR, TICKET_DB
-from callcenter.api.params import Parsed, Query, path_id, query
+from callcenter.api.params import (
+    ROW_ID,
+    OneOf,
+    Parsed,
+    PathParams,
+    Query,
+    path_id,
+    path_params,
+    query,
+)
 from callcenter.data import audit
 from callcenter.reports.build import (
     ALL_DIMENSIONS,
@@ -236,18 +245,18 @@ async def show(request: web.Request) -> web.Response:
     return web.json_response(_run_view(row))
 
 
-@described(
-    "Download a report file (an export, on record)",
-    roles=_ROLES,
-    path={"format": {"type": "string", "enum": list(FORMATS)}},
-)
+class FileParams(PathParams):
+    format: Annotated[str, OneOf(FORMATS)]
+    id: Annotated[int, ROW_ID]
+
+
+@described("Download a report file (an export, on record)", roles=_ROLES, path=FileParams)
 async def download(request: web.Request) -> web.Response:
     """GET /api/reports/{id}/file/{xlsx|html|pdf}: an export, on record."""
     who = require(request, *READERS)
-    fmt = request.match_info["format"]
-    if fmt not in FORMATS:
-        raise ApiError(400, "api.bad_parameter", f"format must be one of {', '.join(FORMATS)}")
-    row = await _load(request, _run_id(request))
+    asked = path_params(request, FileParams)
+    fmt = asked.format
+    row = await _load(request, asked.id)
     _visible(who, row)
     names = [str(n) for n in json.loads(row.files) if str(n).endswith("." + fmt)]
     if not names:
