@@ -1,6 +1,9 @@
 """The reference pages built from the code, so they cannot drift from it:
 
 - docs/cli.md: every command of `callcenter` with its options, from the argument parser.
+- docs/api.md: every path and method of the HTTP API with its roles, parameters, request body
+  and responses, from the OpenAPI document the application serves (built from its route
+  table, the way /api/openapi.json is, without a running server).
 - docs/schema/*.schema.json: the JSON Schema of each config file, from its model
   (callcenter/config_schema.py), for editors.
 - docs/clauses.md: the GB/T clause map, every clause of GB/T 44190-2024 (hotline integration)
@@ -18,16 +21,19 @@ where a clause is a sentence.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import sys
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 CLAUSES = REPO / "docs" / "clauses.md"
 CLI = REPO / "docs" / "cli.md"
+API = REPO / "docs" / "api.md"
 SCHEMA = REPO / "docs" / "schema"
 SCANNED = ("acd", "ivr", "callcenter", "config", "dialplans", "tests", "tools")
 SUFFIXES = {".py", ".toml", ".j2", ".html", ".js"}
@@ -175,6 +181,152 @@ def render_cli() -> str:
     return "\n".join(lines)
 
 
+def _cell(text: object) -> str:
+    """Text for a Markdown table cell: one line, pipes escaped."""
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def _type(schema: dict[str, Any]) -> str:
+    """A JSON Schema in a few words: its type (a $ref by name), enum, bounds and format."""
+    if "$ref" in schema:
+        return str(schema["$ref"]).rsplit("/", 1)[-1]
+    if "enum" in schema:
+        return "one of " + ", ".join(f"`{v}`" for v in schema["enum"])
+    if "const" in schema:
+        return f"`{schema['const']}`"
+    for key in ("anyOf", "oneOf"):
+        if key in schema:
+            kinds = [_type(s) for s in schema[key] if s.get("type") != "null"]
+            nullable = any(s.get("type") == "null" for s in schema[key])
+            return " or ".join(kinds) + (" or null" if nullable else "")
+    kind = schema.get("type", "any")
+    if isinstance(kind, list):
+        kind = " or ".join(str(k) for k in kind)
+    if kind == "array" and "items" in schema:
+        kind = f"array of {_type(schema['items'])}"
+    if "format" in schema:
+        kind += f" ({schema['format']})"
+    low, high = schema.get("minimum"), schema.get("maximum")
+    low_len, high_len = schema.get("minLength"), schema.get("maxLength")
+    if low is not None or high is not None:
+        kind += f", {'' if low is None else low}..{'' if high is None else high}"
+    if low_len is not None or high_len is not None:
+        kind += f", {low_len or 0}..{'' if high_len is None else high_len} characters"
+    return str(kind)
+
+
+def _about(schema: dict[str, Any], description: str = "") -> str:
+    """A field's or parameter's description and its default (none when it is null or "")."""
+    said = [description or schema.get("description", "")]
+    if schema.get("default", "") not in ("", None):
+        said.append(f"default `{json.dumps(schema['default'], ensure_ascii=False)}`")
+    return _cell("; ".join(s for s in said if s))
+
+
+def _fields(schema: dict[str, Any]) -> list[str]:
+    """The table of an object schema's properties."""
+    required = set(schema.get("required", ()))
+    lines = ["| field | type | required | description |", "|---|---|---|---|"]
+    for name, prop in schema.get("properties", {}).items():
+        lines.append(
+            f"| `{name}` | {_cell(_type(prop))} | {'yes' if name in required else ''} "
+            f"| {_about(prop)} |"
+        )
+    return lines
+
+
+def render_api(spec: dict[str, Any] | None = None) -> str:
+    """docs/api.md from the OpenAPI document (`spec`, or the application's)."""
+    if spec is None:
+        from callcenter.api.http import reference_app
+        from callcenter.api.openapi import document
+
+        spec = document(reference_app())
+    schemas: dict[str, Any] = spec["components"]["schemas"]
+    info = spec["info"]
+    operations = [
+        (path, method.upper(), op)
+        for path, ops in spec["paths"].items()
+        for method, op in ops.items()
+    ]
+    lines = [
+        "# HTTP API reference",
+        "",
+        "Part of the [callcenter](../README.md) reference. Built from the OpenAPI document the",
+        "engine serves at `/api/openapi.json` (OpenAPI " + spec["openapi"] + ") by",
+        "`tools/build_docs.py` (a test fails when this file is out of date).",
+        "",
+        _cell(info["description"]),
+        "",
+        "| method | path | summary |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {m} | `{p}` | {_cell(op['summary'])} |" for p, m, op in operations]
+    for path, method, op in operations:
+        summary, _, roles = str(op["summary"]).partition(" (roles: ")
+        lines += ["", f"## {method} {path}", "", summary, ""]
+        if op.get("security") == []:
+            lines.append("- Auth: none (public)")
+        else:
+            lines.append("- Auth: `Authorization: Bearer <token>`")
+            if roles:
+                lines.append(f"- Roles: {roles.removesuffix(')')}")
+        params = op.get("parameters", [])
+        if params:
+            lines += [
+                "",
+                "| parameter | in | type | required | description |",
+                "|---|---|---|---|---|",
+            ]
+            for p in params:
+                schema = p.get("schema", {})
+                lines.append(
+                    f"| `{p['name']}` | {p['in']} | {_cell(_type(schema))} "
+                    f"| {'yes' if p.get('required') else ''} "
+                    f"| {_about(schema, p.get('description', ''))} |"
+                )
+        request = op.get("requestBody")
+        if request:
+            required = "required" if request.get("required") else "optional"
+            for media, content in request.get("content", {}).items():
+                schema = content.get("schema", {})
+                lines += ["", f"Request body ({required}, `{media}`): {_cell(_type(schema))}"]
+                if "$ref" in schema:
+                    schema = schemas[schema["$ref"].rsplit("/", 1)[-1]]
+                if schema.get("properties"):
+                    lines += ["", *_fields(schema)]
+        lines += ["", "| response | description |", "|---|---|"]
+        for status, response in op.get("responses", {}).items():
+            body = ""
+            for content in response.get("content", {}).values():
+                body = f" ({_type(content.get('schema', {}))})"
+            lines.append(f"| {status} | {_cell(response.get('description', ''))}{body} |")
+    nested = sorted(
+        name
+        for name in schemas
+        if name != "Error"
+        and not any(
+            op.get("requestBody", {})
+            .get("content", {})
+            .get("application/json", {})
+            .get("schema", {})
+            .get("$ref", "")
+            .endswith("/" + name)
+            for _, _, op in operations
+        )
+    )
+    for name in ["Error", *nested]:
+        lines += ["", f"## {name}", ""]
+        if schemas[name].get("description"):
+            lines += [_cell(schemas[name]["description"]), ""]
+        lines += (
+            _fields(schemas[name])
+            if schemas[name].get("properties")
+            else [_cell(_type(schemas[name]))]
+        )
+    return "\n".join(lines) + "\n"
+
+
 def schema_pages() -> dict[Path, str]:
     from callcenter.config_schema import schemas
 
@@ -182,7 +334,7 @@ def schema_pages() -> dict[Path, str]:
 
 
 def pages() -> dict[Path, str]:
-    return {CLAUSES: render(scan()), CLI: render_cli(), **schema_pages()}
+    return {CLAUSES: render(scan()), CLI: render_cli(), API: render_api(), **schema_pages()}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,7 +9,7 @@ import asyncio
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, ClassVar, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
 from aiohttp import web
 from pydantic import Field
@@ -19,9 +19,8 @@ from sqlalchemy.orm import Session
 from callcenter.alerts import store
 from callcenter.api.auth import Principal, require
 from callcenter.api.described import Body, body, described
-from callcenter.api.errors import ApiError
 from callcenter.api.keys import CIPHER, CONFIG_DIR, SETTINGS, TICKET_DB
-from callcenter.api.params import MAX_ID, path_id
+from callcenter.api.params import MAX_ID, Int, OneOf, Query, path_id, query
 from callcenter.data import audit
 from callcenter.data.catalog import load_annotations
 from callcenter.data.crypto import clear_or_empty
@@ -67,20 +66,20 @@ def _redactor(request: web.Request, who: Principal) -> Redactor:
     )
 
 
+class ListingQuery(Query):
+    state: Annotated[str, OneOf(store.STATES)] = ""
+    limit: Annotated[int, Int(1, 500, clamp=True)] = 100
+
+
 @described(
     "Early warnings, newest first (?state=open|acknowledged|escalated|closed)",
     roles=VIEWER_ROLES,
-    query=(("state", "string"), ("limit", "integer")),
+    query=ListingQuery,
 )
 async def listing(request: web.Request) -> web.Response:
     require(request, *VIEWERS)
-    state = request.query.get("state", "")
-    if state and state not in store.STATES:
-        raise ApiError(400, "api.bad_parameter", f"state must be one of {', '.join(store.STATES)}")
-    try:
-        limit = min(500, max(1, int(request.query.get("limit", "100"))))
-    except ValueError:
-        raise ApiError(400, "api.bad_parameter", "limit must be an integer") from None
+    q = query(request, ListingQuery)
+    state, limit = q.state, q.limit
 
     def work(s: Session) -> list[dict[str, Any]]:
         out = []

@@ -15,9 +15,10 @@ import time
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from aiohttp import web
+from pydantic import Field
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -29,7 +30,7 @@ from callcenter.api.auth import Principal, require
 from callcenter.api.described import described
 from callcenter.api.errors import ApiError
 from callcenter.api.keys import CONFIG_DIR, SETTINGS, TICKET_DB
-from callcenter.api.params import query_int as _int
+from callcenter.api.params import Int, OneOf, Parsed, Query, query
 from callcenter.data import audit
 from callcenter.data.catalog import load_annotations
 from callcenter.data.protection import Action, Redactor, load_policy
@@ -38,7 +39,6 @@ from callcenter.tickets.settings import TicketSettings
 T = TypeVar("T")
 OFFICE = ("supervisor", "auditor")  # and admin
 DEFAULT_DAYS = 30
-PERIOD = (("from", "string"), ("to", "string"))
 CENTER = "supervisor, auditor, admin"
 ALL = "supervisor, auditor, admin, department (its own tickets only)"
 
@@ -62,21 +62,89 @@ def _settings(request: web.Request) -> TicketSettings:
     return request.app[SETTINGS]
 
 
-def _date(request: web.Request, name: str, default: date) -> date:
-    raw = request.query.get(name, "")
-    if not raw:
-        return default
+def _day(raw: str) -> date:
     try:
         return date.fromisoformat(raw)
     except ValueError:
-        raise ApiError(400, "api.bad_parameter", f"{name} must be a date (YYYY-MM-DD)") from None
+        raise ValueError("must be a date (YYYY-MM-DD)") from None
 
 
-def _period(request: web.Request) -> Period:
+def _number_or_none(raw: str) -> float | None:
+    """A number, or None for text that is not one (the caller's default stands)."""
+    try:
+        return float(raw)
+    except ValueError:
+        return None
+
+
+DAY = (("type", "string"), ("format", "date"))
+
+
+class PeriodQuery(Query):
+    """A period of local days, both included."""
+
+    from_: Annotated[date | None, Parsed(_day, DAY)] = Field(
+        None, alias="from", description=f"default: {DEFAULT_DAYS} days up to to"
+    )
+    to: Annotated[date | None, Parsed(_day, DAY)] = Field(None, description="default: today")
+
+
+class ServiceQualityQuery(PeriodQuery):
+    dimension: Annotated[str, OneOf(service_quality.DIMENSIONS)] = "department"
+    min_count: Annotated[int, Int(1, 100_000)] = 10
+    page: Annotated[int, Int(1, 100_000)] = 1
+
+
+class HotspotQuery(PeriodQuery):
+    dimension: Annotated[str, OneOf(tuple(hotspots.DIMENSIONS))] = "topic"
+    limit: Annotated[int, Int(1, 200)] = 20
+    series: Annotated[str, OneOf(tuple(hotspots.BUCKETS))] = Field(
+        "", description="adds each key's series"
+    )
+    department: str = Field("", description="the center only (a department sees its own)")
+
+
+class HotspotTicketsQuery(PeriodQuery):
+    insists = ("key",)
+    keeps_empty = ("key",)
+    dimension: Annotated[str, OneOf(tuple(hotspots.DIMENSIONS))] = "topic"
+    key: str | None = None
+    page: Annotated[int, Int(1, 100_000)] = 1
+    per_page: Annotated[int, Int(1, 200)] = 20
+    bucket: Annotated[str, OneOf(tuple(hotspots.BUCKETS))] = "day"
+    bucket_start: Annotated[int | None, Int(0, 10**11)] = Field(
+        None, description="one point of a series: [bucket_start, bucket_start + bucket)"
+    )
+    department: str = Field("", description="the center only (a department sees its own)")
+
+
+class DepartmentQuery(Query):
+    department: str = Field("", description="the center only (a department sees its own)")
+
+
+class ScorecardQuery(PeriodQuery):
+    department: str = Field("", description="the center only (a department sees its own)")
+
+
+class ScorecardTicketsQuery(ScorecardQuery):
+    page: Annotated[int, Int(1, 100_000)] = 1
+    per_page: Annotated[int, Int(1, 5000)] = 500
+    as_of: Annotated[float | None, Parsed(_number_or_none, (("type", "number"),))] = Field(
+        None, description="epoch seconds (default now)"
+    )
+
+
+class IntegrationQuery(Query):
+    insists = ("pivot",)
+    pivot: Annotated[date | None, Parsed(_day, DAY)] = None
+    window_days: Annotated[int, Int(1, 366)] = 30
+
+
+def _period(request: web.Request, asked: PeriodQuery) -> Period:
     zone = _settings(request).calendar.zone
     today = datetime.now(zone).date()
-    first = _date(request, "from", today - timedelta(days=DEFAULT_DAYS - 1))
-    last = _date(request, "to", today)
+    first = asked.from_ or today - timedelta(days=DEFAULT_DAYS - 1)
+    last = asked.to or today
     if last < first:
         raise ApiError(400, "api.bad_parameter", "'to' is before 'from'")
     if (last - first).days > 3 * 366:
@@ -86,21 +154,14 @@ def _period(request: web.Request) -> Period:
     return Period(start, end)
 
 
-def _choice(request: web.Request, name: str, default: str, allowed: tuple[str, ...]) -> str:
-    value = request.query.get(name, default)
-    if value not in allowed:
-        raise ApiError(400, "api.bad_parameter", f"{name} must be one of {', '.join(allowed)}")
-    return value
-
-
-def _own_department(request: web.Request, who: Principal) -> str | None:
+def _own_department(who: Principal, asked: str) -> str | None:
     """A department user's own department (always: whatever it asks for); for the center,
     the `department` asked for, or None (all)."""
     if who.role == "department":
         if not who.department:
             raise ApiError(403, "api.forbidden", "this department token names no department")
         return who.department
-    return request.query.get("department") or None
+    return asked or None
 
 
 async def _read(request: web.Request, work: Callable[[Connection], T]) -> T:
@@ -156,16 +217,15 @@ def _period_json(period: Period) -> dict[str, float]:
     "Service quality: stage durations (p50/p90, bottleneck), overdue, bounced tickets "
     "with routes, low satisfaction, agents",
     roles=CENTER,
-    query=(*PERIOD, ("dimension", "string"), ("min_count", "integer"), ("page", "integer")),
+    query=ServiceQualityQuery,
 )
 async def service_quality_view(request: web.Request) -> web.Response:
     """Stage durations (overall and by department or topic), overdue, bounced tickets, low
     satisfaction and agents' handling, for the period."""
     require(request, *OFFICE)
-    period = _period(request)
-    dimension = _choice(request, "dimension", "department", service_quality.DIMENSIONS)
-    min_count = _int(request, "min_count", 10, 1, 100_000)
-    page = _int(request, "page", 1, 1, 100_000)
+    q = query(request, ServiceQualityQuery)
+    period = _period(request, q)
+    dimension, min_count, page = q.dimension, q.min_count, q.page
     now = time.time()
 
     def work(conn: Connection) -> dict[str, Any]:
@@ -192,23 +252,16 @@ async def service_quality_view(request: web.Request) -> web.Response:
     "Hot spots: topics, districts or streets ranked, change vs the previous period, "
     "series per day or week",
     roles=ALL,
-    query=(
-        *PERIOD,
-        ("dimension", "string"),
-        ("limit", "integer"),
-        ("series", "string"),
-        ("department", "string"),
-    ),
+    query=HotspotQuery,
 )
 async def hotspot_ranking(request: web.Request) -> web.Response:
     """Top keys of a dimension with the change vs the previous period; `series=day|week`
     adds each key's series. A department token sees only its own tickets."""
     who = require(request, *OFFICE, "department")
-    scope = hotspots.Scope(_own_department(request, who))
-    period = _period(request)
-    dimension = _choice(request, "dimension", "topic", tuple(hotspots.DIMENSIONS))
-    limit = _int(request, "limit", 20, 1, 200)
-    bucket = _choice(request, "series", "", ("", *hotspots.BUCKETS))
+    q = query(request, HotspotQuery)
+    scope = hotspots.Scope(_own_department(who, q.department))
+    period = _period(request, q)
+    dimension, limit, bucket = q.dimension, q.limit, q.series
     zone = _settings(request).calendar.zone
     offset = datetime.fromtimestamp(period.start, zone).utcoffset()
     utc_offset = offset.total_seconds() if offset else 0.0
@@ -238,32 +291,22 @@ async def hotspot_ranking(request: web.Request) -> web.Response:
 @described(
     "The tickets behind a hot spot (titles masked by role)",
     roles=ALL,
-    query=(
-        *PERIOD,
-        ("dimension", "string"),
-        ("key", "string"),
-        ("bucket", "string"),
-        ("bucket_start", "integer"),
-        ("page", "integer"),
-        ("per_page", "integer"),
-    ),
+    query=HotspotTicketsQuery,
 )
 async def hotspot_tickets(request: web.Request) -> web.Response:
     """The tickets behind one point: `dimension`, `key`, the period (or one bucket with
     `from`=`to`), paginated."""
     who = require(request, *OFFICE, "department")
-    scope = hotspots.Scope(_own_department(request, who))
-    period = _period(request)
-    dimension = _choice(request, "dimension", "topic", tuple(hotspots.DIMENSIONS))
-    if "key" not in request.query:
+    q = query(request, HotspotTicketsQuery)
+    scope = hotspots.Scope(_own_department(who, q.department))
+    period = _period(request, q)
+    dimension = q.dimension
+    if q.key is None:
         raise ApiError(400, "api.bad_parameter", "'key' is required")
-    key = request.query["key"]
-    page = _int(request, "page", 1, 1, 100_000)
-    per_page = _int(request, "per_page", 20, 1, 200)
-    if request.query.get("bucket_start"):  # one point of a series: [start, start + bucket)
-        days = hotspots.BUCKETS[_choice(request, "bucket", "day", tuple(hotspots.BUCKETS))]
-        start = float(_int(request, "bucket_start", 0, 0, 10**11))
-        period = Period(start, start + days * 86400.0)
+    key, page, per_page = q.key, q.page, q.per_page
+    if q.bucket_start is not None:  # one point of a series: [start, start + bucket)
+        start = float(q.bucket_start)
+        period = Period(start, start + hotspots.BUCKETS[q.bucket] * 86400.0)
 
     def work(conn: Connection) -> tuple[int, list[dict[str, Any]]]:
         return hotspots.tickets(conn, dimension, key, period, scope, page, per_page)
@@ -292,12 +335,12 @@ def _scorecard_config(request: web.Request) -> scorecard.ScorecardConfig:
     "A department's live view: open tickets, due soon, overdue, evaluations, "
     "dissatisfied revisits, the month's scorecard",
     roles="department (its own), supervisor, admin (?department=)",
-    query=(("department", "string"),),
+    query=DepartmentQuery,
 )
 async def department_overview(request: web.Request) -> web.Response:
     """A department's live view of its own tickets (the center may ask for any one)."""
     who = require(request, "department", "supervisor")
-    department = _own_department(request, who)
+    department = _own_department(who, query(request, DepartmentQuery).department)
     if department is None:
         raise ApiError(400, "api.bad_parameter", "'department' is required")
     settings = _settings(request)
@@ -318,13 +361,14 @@ async def department_overview(request: web.Request) -> web.Response:
 @described(
     "Department scorecards of the period (weights in scorecard.toml)",
     roles=ALL,
-    query=(*PERIOD, ("department", "string")),
+    query=ScorecardQuery,
 )
 async def scorecard_view(request: web.Request) -> web.Response:
     """Scorecards of the period: every department (center) or the caller's own."""
     who = require(request, *OFFICE, "department")
-    department = _own_department(request, who)
-    period = _period(request)
+    q = query(request, ScorecardQuery)
+    department = _own_department(who, q.department)
+    period = _period(request, q)
     config = _scorecard_config(request)
     now = time.time()
 
@@ -347,26 +391,20 @@ async def scorecard_view(request: web.Request) -> web.Response:
 @described(
     "A department scorecard's per-ticket inputs: which criteria each ticket met",
     roles=ALL,
-    query=(
-        *PERIOD,
-        ("department", "string"),
-        ("as_of", "number"),
-        ("page", "integer"),
-        ("per_page", "integer"),
-    ),
+    query=ScorecardTicketsQuery,
 )
 async def scorecard_tickets(request: web.Request) -> web.Response:
     """The per-ticket inputs of one department's scorecard (which criteria each ticket met),
     from which the score can be recomputed."""
     who = require(request, *OFFICE, "department")
-    department = _own_department(request, who)
+    q = query(request, ScorecardTicketsQuery)
+    department = _own_department(who, q.department)
     if department is None:
         raise ApiError(400, "api.bad_parameter", "'department' is required")
-    period = _period(request)
+    period = _period(request, q)
     config = _scorecard_config(request)
-    page = _int(request, "page", 1, 1, 100_000)
-    per_page = _int(request, "per_page", 500, 1, 5000)
-    now = float(request.query["as_of"]) if _is_number(request.query.get("as_of")) else time.time()
+    page, per_page = q.page, q.per_page
+    now = time.time() if q.as_of is None else q.as_of
 
     def work(conn: Connection) -> tuple[int, list[dict[str, Any]]]:
         return scorecard.department_tickets(conn, period, config, now, department, page, per_page)
@@ -385,29 +423,21 @@ async def scorecard_tickets(request: web.Request) -> web.Response:
     )
 
 
-def _is_number(raw: str | None) -> bool:
-    try:
-        float(raw or "")
-    except ValueError:
-        return False
-    return True
-
-
 # --- integration evaluation --------------------------------------------------------------------
 
 
 @described(
     "Integration evaluation: numbers merged, channels, KPIs before/after a date",
     roles=CENTER,
-    query=(("pivot", "string"), ("window_days", "integer")),
+    query=IntegrationQuery,
 )
 async def integration(request: web.Request) -> web.Response:
     """GB/T 44190 7.1: numbers merged, channels in use, KPIs before and after `pivot`."""
     require(request, *OFFICE)
-    if "pivot" not in request.query:
+    q = query(request, IntegrationQuery)
+    if q.pivot is None:
         raise ApiError(400, "api.bad_parameter", "'pivot' (YYYY-MM-DD) is required")
-    pivot = _date(request, "pivot", date.today())
-    window = _int(request, "window_days", 30, 1, 366)
+    pivot, window = q.pivot, q.window_days
     db = request.app[TICKET_DB]
     config: Path = request.app[CONFIG_DIR]
     return _json(await asyncio.to_thread(integration_report, db, config, pivot, window))

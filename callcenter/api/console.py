@@ -30,6 +30,7 @@ from callcenter.api.auth import Principal, principal, require
 from callcenter.api.described import Body, body, described
 from callcenter.api.errors import ApiError
 from callcenter.api.keys import CIPHER
+from callcenter.api.params import Query, query
 from callcenter.browser_phone import phone_account, sipjs_dir, sipjs_problem
 from callcenter.bus import Subscription
 from callcenter.config import Config
@@ -287,18 +288,22 @@ async def live(request: web.Request) -> web.WebSocketResponse:
     return await request.app[FEED].serve(request)
 
 
+class SkillQuery(Query):
+    skill: str = Field("*", description="a skill id; * (or absent) for all")
+
+
 @described(
     "Today's 15-minute slots of one skill (?skill=, all when absent): calls, answered within "
     "15 s, total wait of the answered",
     roles="supervisor",
-    query=(("skill", "string"),),
+    query=SkillQuery,
 )
 async def wallboard_series(request: web.Request) -> web.Response:
     """Today's 15-minute slots of one skill (`?skill=`; all skills when absent or "*"), for
     the wallboard's charts."""
     require(request, "supervisor")
     feed = request.app[FEED]
-    skill = request.query.get("skill", "*") or "*"
+    skill = query(request, SkillQuery).skill
     known = {sk.id for sk in feed.runtime.config.skills}
     if skill != "*" and skill not in known:
         raise ApiError(404, "skill.unknown", f"no skill {skill!r} (known: {sorted(known)})")

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from aiohttp import web
 from pydantic import Field
@@ -27,8 +27,7 @@ from callcenter.api.auth import Principal, require
 from callcenter.api.described import Body, body, described
 from callcenter.api.errors import ApiError
 from callcenter.api.keys import CIPHER, CONFIG_DIR, TICKET_DB
-from callcenter.api.params import MAX_ID, path_id
-from callcenter.api.params import query_int as _int
+from callcenter.api.params import MAX_ID, Int, Query, path_id, query
 from callcenter.data import audit
 from callcenter.data.catalog import build_catalog, export_watermark, load_annotations, to_json
 from callcenter.data.catalog import write_xlsx as catalog_xlsx
@@ -48,6 +47,37 @@ T = TypeVar("T")
 
 OFFICE = ("supervisor", "auditor")  # and admin: who sees the data office's views
 OFFICE_ROLES = "supervisor, auditor, admin"
+
+
+class FormatQuery(Query):
+    format_: str = Field("", alias="format", description="xlsx for a workbook")
+
+
+class LimitQuery(Query):
+    limit: Annotated[int, Int(1, 200)] = 20
+
+
+class ReportQuery(Query):
+    limit: Annotated[int, Int(1, 100_000)] = 500
+    format_: str = Field("", alias="format", description="xlsx for a workbook")
+
+
+class PageQuery(Query):
+    limit: Annotated[int, Int(1, 200)] = 50
+    offset: Annotated[int, Int()] = 0
+
+
+class ImportQuery(Query):
+    name: str = Field("upload.csv", description="the file's name")
+    dry_run: str = Field("", description="1, true or yes: check, write nothing")
+    mode: str = "upsert"
+
+
+class ProfilesQuery(Query):
+    phone: str = ""
+    id_card: str = ""
+    enterprise_code: str = ""
+    name: str = ""
 
 
 class QualityStart(Body):
@@ -131,7 +161,7 @@ def _write_to_bytes(write: Callable[[Path], None]) -> bytes:
 @described(
     "The data resource catalogue (JSON, or ?format=xlsx)",
     roles=OFFICE_ROLES,
-    query=(("format", "string"),),
+    query=FormatQuery,
 )
 async def catalog(request: web.Request) -> web.Response:
     """The data resource catalogue as JSON or (`?format=xlsx`) a workbook, either stamped
@@ -142,7 +172,7 @@ async def catalog(request: web.Request) -> web.Response:
         build_catalog, db.engine, _config(request) / "catalog.toml", _config(request)
     )
     at = datetime.now(UTC)
-    xlsx = request.query.get("format") == "xlsx"
+    xlsx = query(request, FormatQuery).format_ == "xlsx"
     if xlsx:
         mark = export_watermark(who.name, at)
         body = await asyncio.to_thread(_write_to_bytes, lambda p: catalog_xlsx(built, p, mark))
@@ -168,10 +198,10 @@ async def catalog(request: web.Request) -> web.Response:
 # --- quality --------------------------------------------------------------------------------
 
 
-@described("Data quality runs, newest first", roles=OFFICE_ROLES, query=(("limit", "integer"),))
+@described("Data quality runs, newest first", roles=OFFICE_ROLES, query=LimitQuery)
 async def quality_runs(request: web.Request) -> web.Response:
     require(request, *OFFICE)
-    limit = _int(request, "limit", 20, 1, 200)
+    limit = query(request, LimitQuery).limit
 
     def work(s: Session) -> list[dict[str, Any]]:
         rows = s.scalars(select(QualityRun).order_by(QualityRun.id.desc()).limit(limit))
@@ -214,7 +244,7 @@ async def quality_start(request: web.Request) -> web.Response:
 @described(
     "A quality run's report: scores, problems, open issues",
     roles=OFFICE_ROLES,
-    query=(("limit", "integer"), ("format", "string")),
+    query=ReportQuery,
 )
 async def quality_run(request: web.Request) -> web.Response:
     """A run's report: scores, problems per rule, open issues (masked values), as JSON or
@@ -223,10 +253,10 @@ async def quality_run(request: web.Request) -> web.Response:
     who = require(request, *OFFICE)
     run_id = _path_int(request)
     db = _db(request)
-    limit = _int(request, "limit", 500, 1, 100_000)
-    rep = await asyncio.to_thread(quality_report.report, db, run_id, limit)
+    q = query(request, ReportQuery)
+    rep = await asyncio.to_thread(quality_report.report, db, run_id, q.limit)
     at = datetime.now().astimezone()
-    xlsx = request.query.get("format") == "xlsx"
+    xlsx = q.format_ == "xlsx"
     if xlsx:
         body = await asyncio.to_thread(
             _write_to_bytes, lambda p: quality_report.write_xlsx(rep, p, who.name, at)
@@ -299,10 +329,10 @@ async def correction(request: web.Request) -> web.Response:
 # --- imports --------------------------------------------------------------------------------
 
 
-@described("Imports of reference data, newest first", roles=OFFICE_ROLES)
+@described("Imports of reference data, newest first", roles=OFFICE_ROLES, query=LimitQuery)
 async def imports_listing(request: web.Request) -> web.Response:
     require(request, *OFFICE)
-    limit = _int(request, "limit", 20, 1, 200)
+    limit = query(request, LimitQuery).limit
 
     def work(s: Session) -> list[dict[str, Any]]:
         rows = s.scalars(select(ImportRun).order_by(ImportRun.id.desc()).limit(limit))
@@ -329,7 +359,7 @@ async def imports_listing(request: web.Request) -> web.Response:
     "Import a CSV or XLSX file (all or nothing)",
     roles="admin",
     ok=201,
-    query=(("name", "string"), ("dry_run", "string")),
+    query=ImportQuery,
 )
 async def import_upload(request: web.Request) -> web.Response:
     """The body is the file (CSV or XLSX); `?name=` its file name, `?dry_run=1`, `?mode=`
@@ -339,9 +369,8 @@ async def import_upload(request: web.Request) -> web.Response:
     data = await request.content.read(MAX_IMPORT + 1)
     if len(data) > MAX_IMPORT:
         raise ApiError(413, "data.import.too_large", f"files up to {MAX_IMPORT} bytes")
-    name = request.query.get("name", "") or "upload.csv"
-    dry_run = request.query.get("dry_run", "") in ("1", "true", "yes")
-    mode = request.query.get("mode", "upsert")
+    q = query(request, ImportQuery)
+    name, dry_run, mode = q.name, q.dry_run in ("1", "true", "yes"), q.mode
     try:
         rep = await asyncio.to_thread(
             import_file,
@@ -373,38 +402,33 @@ async def import_upload(request: web.Request) -> web.Response:
 @described(
     "Fused citizen and enterprise profiles by a key",
     roles=OFFICE_ROLES,
-    query=(
-        ("phone", "string"),
-        ("id_card", "string"),
-        ("enterprise_code", "string"),
-        ("name", "string"),
-    ),
+    query=ProfilesQuery,
 )
 async def profiles(request: web.Request) -> web.Response:
     """Profiles by phone, ID number (matched through its blind index, never stored in
     clear), enterprise code or exact name; masked for the caller's role."""
     who = require(request, *OFFICE)
-    q = request.query
+    q = query(request, ProfilesQuery)
     id_hash = ""
     cipher = request.app.get(CIPHER)
-    if (q.get("phone") or q.get("id_card")) and cipher is None:
+    if (q.phone or q.id_card) and cipher is None:
         raise ApiError(503, "data.no_key", "no data encryption key is configured")
-    phone_index = cipher.phone_index(q["phone"]) if cipher is not None and q.get("phone") else ""
-    if q.get("id_card"):
+    phone_index = cipher.phone_index(q.phone) if cipher is not None and q.phone else ""
+    if q.id_card:
         if cipher is None:
             raise ApiError(503, "data.no_key", "no data encryption key is configured")
-        id_hash = cipher.blind_index(q["id_card"])
-    if not any((q.get("phone"), id_hash, q.get("enterprise_code"), q.get("name"))):
+        id_hash = cipher.blind_index(q.id_card)
+    if not any((q.phone, id_hash, q.enterprise_code, q.name)):
         raise ApiError(400, "data.profiles.key", "give phone, id_card, enterprise_code or name")
     redact = _redactor(request, who)
 
     def work(s: Session) -> list[dict[str, object]]:
         found = browse.find_profiles(
             s,
-            q.get("phone"),
+            q.phone or None,
             id_hash or None,
-            q.get("enterprise_code"),
-            q.get("name"),
+            q.enterprise_code or None,
+            q.name or None,
             phone_index=phone_index or None,
             cipher=cipher,
         )
@@ -429,14 +453,14 @@ async def profiles(request: web.Request) -> web.Response:
 @described(
     "A profile and its records, masked by role",
     roles=OFFICE_ROLES,
-    query=(("limit", "integer"), ("offset", "integer")),
+    query=PageQuery,
 )
 async def profile(request: web.Request) -> web.Response:
     """One profile and a page of its tickets, calls, callbacks and surveys, newest first."""
     who = require(request, *OFFICE)
     profile_id = _path_int(request)
-    limit = _int(request, "limit", 50, 1, 200)
-    offset = _int(request, "offset", 0)
+    page_query = query(request, PageQuery)
+    limit, offset = page_query.limit, page_query.offset
     redact = _redactor(request, who)
     cipher = request.app.get(CIPHER)
 
@@ -486,12 +510,12 @@ async def library(request: web.Request) -> web.Response:
     return web.json_response({"library": name, "terms": terms})
 
 
-@described("The tickets filed under one term", query=(("limit", "integer"), ("offset", "integer")))
+@described("The tickets filed under one term", query=PageQuery)
 async def term(request: web.Request) -> web.Response:
     who = require(request, *OFFICE, "department")
     name, word = request.match_info["library"], request.match_info["term"]
-    limit = _int(request, "limit", 50, 1, 200)
-    offset = _int(request, "offset", 0)
+    page_query = query(request, PageQuery)
+    limit, offset = page_query.limit, page_query.offset
     redact = _redactor(request, who)
 
     def work(s: Session) -> dict[str, object]:
@@ -518,10 +542,10 @@ async def term(request: web.Request) -> web.Response:
 # --- retention and feeds --------------------------------------------------------------------
 
 
-@described("Retention runs and what they did", roles=OFFICE_ROLES)
+@described("Retention runs and what they did", roles=OFFICE_ROLES, query=LimitQuery)
 async def retention_runs(request: web.Request) -> web.Response:
     require(request, *OFFICE)
-    limit = _int(request, "limit", 20, 1, 200)
+    limit = query(request, LimitQuery).limit
 
     def work(s: Session) -> list[dict[str, Any]]:
         rows = s.scalars(select(RetentionRun).order_by(RetentionRun.id.desc()).limit(limit))

@@ -1,5 +1,6 @@
 """Each handler describes its own operation next to its code: `@described(...)` gives the
-summary, the roles, the success status, the query parameters and the request body model. The
+summary, the roles, the success status, the query parameters (a `Query` model, see
+`callcenter.api.params`) and the request body model. The
 OpenAPI document (`callcenter.api.openapi`) is built from the application's route table and
 these descriptions, the body models giving their JSON Schemas, so it cannot drift from the
 routes or from the checks.
@@ -18,6 +19,7 @@ from aiohttp import web
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
 from callcenter.api.errors import ApiError, json_body
+from callcenter.api.params import Query
 
 H = TypeVar("H", bound=Callable[[web.Request], Awaitable[web.StreamResponse]])
 M = TypeVar("M", bound="Body")
@@ -75,7 +77,8 @@ def validated(model: type[M], raw: object) -> M:
 
 
 Param = tuple[str, str] | dict[str, Any]
-"""A query parameter: (name, JSON type) when optional and plain, else its OpenAPI object."""
+"""A query parameter the handler reads by hand: (name, JSON type) when optional and plain,
+else its OpenAPI object. Prefer a `Query` model: it is read and described in one place."""
 
 
 @dataclass(frozen=True)
@@ -87,8 +90,9 @@ class Operation:
     ok: int = 200
     body: type[Body] | dict[str, Any] | None = None
     body_required: bool = True
-    query: Sequence[Param] = ()
-    path: dict[str, dict[str, Any]] = field(default_factory=dict)  # path parameter schemas
+    query: type[Query] | Sequence[Param] = ()
+    # path parameter schemas, or a PathParams model declaring them
+    path: dict[str, dict[str, Any]] | type[Query] = field(default_factory=dict)
     public: bool = False  # no token needed (health, metrics, signed webhooks)
     extra: dict[str, Any] = field(default_factory=dict)  # merged into the operation as is
 
@@ -103,8 +107,8 @@ def described(
     ok: int = 200,
     body: type[Body] | dict[str, Any] | None = None,
     body_required: bool = True,
-    query: Sequence[Param] = (),
-    path: dict[str, dict[str, Any]] | None = None,
+    query: type[Query] | Sequence[Param] = (),
+    path: dict[str, dict[str, Any]] | type[Query] | None = None,
     public: bool = False,
     extra: dict[str, Any] | None = None,
 ) -> Callable[[H], H]:

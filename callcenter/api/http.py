@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -35,6 +35,7 @@ from callcenter.api.described import Body, body, described
 from callcenter.api.errors import ApiError, errors_middleware
 from callcenter.api.keys import ATTACHMENTS, CIPHER, CONFIG_DIR, OUTBOUND, SETTINGS, TICKET_DB
 from callcenter.api.live_key import LIVE
+from callcenter.api.params import OneOf, Query, query
 from callcenter.data.crypto import FieldCipher, Undecryptable
 from callcenter.live import LiveTranscription
 from callcenter.live_figures.metrics import Metrics
@@ -80,10 +81,11 @@ def build_app(
     app[STATS] = stats
     if live is not None:
         app[LIVE] = live
+    with_recordings = database is not None and recordings_root is not None
+    with_tickets = database is not None and ticket_settings is not None and attachments is not None
     if database is not None and recordings_root is not None:
         app[recordings.DATABASE] = database
         app[recordings.RECORDINGS_ROOT] = recordings_root
-        app.add_routes(recordings.routes())
     if cipher is not None:  # citizens' numbers are stored encrypted (tickets, console, data)
         app[CIPHER] = cipher
     if database is not None and ticket_settings is not None and attachments is not None:
@@ -92,43 +94,72 @@ def build_app(
         app[ATTACHMENTS] = attachments
         app[OUTBOUND] = runtime.config.outbound
         app[CALLBACK_DB] = database
-        app.add_routes([web.get("/api/callbacks", callbacks_listing)])
-        app.add_routes(tickets.routes())
-        app.add_routes(data_audit.routes())
         app[CONFIG_DIR] = runtime.config.source_dir
-        for module in APPLICATIONS:
-            app.add_routes(module.routes())
-        app.add_routes(sms.routes())
     if metrics is not None:
         app[METRICS] = metrics
-        app.add_routes([web.get("/metrics", prometheus)])
     if database is not None:
         app[HEALTH_DB] = database
         app[console.AUDIT_DB] = database
     if feed is not None:
         app[console.FEED] = feed
-        app.add_routes(console.routes())
     if runtime.decisions is not None:
         app[decisions.DECISIONS] = runtime.decisions
-    app.add_routes(decisions.routes())
     app.add_routes(
-        [
-            web.get("/health", health),
-            web.get("/health/live", alive),
-            web.get("/health/ready", ready),
-            web.get("/api/openapi.json", openapi.handler),
-            web.get("/api/center", center),
-            web.get("/api/queue", queue),
-            web.get("/api/agents", agents),
-            web.get("/api/stats", summary),
-            web.post("/api/agents/{agent_id}/{action}", agent_action),
-            web.post("/api/calls/{call_id}/priority", caller_priority),
-            web.get("/api/calls/{call_id}/live-transcript", live_transcript),
-            web.post("/api/calls/{call_id}/emergency", emergency),
-            web.post("/api/calls/{call_id}/transfer", transfer),
-        ]
+        routes(
+            with_recordings=with_recordings,
+            with_tickets=with_tickets,
+            with_metrics=metrics is not None,
+            with_console=feed is not None,
+        )
     )
     return app
+
+
+def reference_app() -> web.Application:
+    """An application with every route `build_app` can add and none of its state: what the
+    OpenAPI document (and docs/api.md, built from it) describes, without a running server."""
+    app = web.Application()
+    app.add_routes(
+        routes(with_recordings=True, with_tickets=True, with_metrics=True, with_console=True)
+    )
+    return app
+
+
+def routes(
+    *, with_recordings: bool, with_tickets: bool, with_metrics: bool, with_console: bool
+) -> list[web.AbstractRouteDef]:
+    """The API's routes, in the order they are matched; each optional part's when it is on."""
+    found: list[web.AbstractRouteDef] = []
+    if with_recordings:
+        found += recordings.routes()
+    if with_tickets:
+        found.append(web.get("/api/callbacks", callbacks_listing))
+        found += tickets.routes()
+        found += data_audit.routes()
+        for module in APPLICATIONS:
+            found += module.routes()
+        found += sms.routes()
+    if with_metrics:
+        found.append(web.get("/metrics", prometheus))
+    if with_console:
+        found += console.routes()
+    found += decisions.routes()
+    found += [
+        web.get("/health", health),
+        web.get("/health/live", alive),
+        web.get("/health/ready", ready),
+        web.get("/api/openapi.json", openapi.handler),
+        web.get("/api/center", center),
+        web.get("/api/queue", queue),
+        web.get("/api/agents", agents),
+        web.get("/api/stats", summary),
+        web.post("/api/agents/{agent_id}/{action}", agent_action),
+        web.post("/api/calls/{call_id}/priority", caller_priority),
+        web.get("/api/calls/{call_id}/live-transcript", live_transcript),
+        web.post("/api/calls/{call_id}/emergency", emergency),
+        web.post("/api/calls/{call_id}/transfer", transfer),
+    ]
+    return found
 
 
 @described("PBX links up", public=True)
@@ -238,20 +269,26 @@ def masked_number(cipher: FieldCipher | None, stored: str) -> str:
         return ""
 
 
+class CallbacksQuery(Query):
+    error_id = "api.invalid"
+    state: str = Field(
+        "", description="waiting, scheduled, dialing, completed, unreached, merged or returned"
+    )
+    kind: Annotated[str, OneOf(("queued", "missed"))] = ""
+
+
 @described(
     "Queued callbacks (keep your place) and missed-call callbacks (漏接回拨) with every "
     "attempt; ?state= and ?kind=queued|missed filter",
     roles="agent, supervisor",
-    query=(("state", "string"), {"name": "kind", "schema": {"enum": ["queued", "missed"]}}),
+    query=CallbacksQuery,
 )
 async def callbacks_listing(request: web.Request) -> web.Response:
     """Queued and missed-call callbacks with every attempt; `state` filters (waiting,
     scheduled, dialing, completed, unreached, merged, returned), `kind` (queued, missed)."""
     require(request, "agent", "supervisor")
-    state = request.query.get("state", "")
-    kind = request.query.get("kind", "")
-    if kind not in ("", "queued", "missed"):
-        raise ApiError(400, "api.invalid", "'kind' must be queued or missed")
+    q = query(request, CallbacksQuery)
+    state, kind = q.state, q.kind
     database = request.app[CALLBACK_DB]
     cipher = request.app.get(CIPHER)
 

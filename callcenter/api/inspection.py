@@ -14,7 +14,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -25,8 +25,7 @@ from callcenter.api.auth import Principal, require
 from callcenter.api.described import Body, body, described
 from callcenter.api.errors import ApiError
 from callcenter.api.keys import CONFIG_DIR, TICKET_DB
-from callcenter.api.params import path_id
-from callcenter.api.params import query_int as _int
+from callcenter.api.params import Int, OneOf, Parsed, Query, path_id, query
 from callcenter.data import audit
 from callcenter.data.catalog import load_annotations
 from callcenter.data.protection import Redactor, load_policy
@@ -40,7 +39,6 @@ T = TypeVar("T")
 VIEWERS = ("agent", "supervisor", "auditor")  # and admin; an agent sees only their own calls
 SUMMARY = ("supervisor", "auditor")  # and admin
 CHINA = ZoneInfo("Asia/Shanghai")
-FILTERS = (("agent", "string"), ("from", "string"), ("to", "string"), ("state", "string"))
 Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 
@@ -84,9 +82,9 @@ async def _in_thread(db: Database, work: Callable[[Session], T]) -> T:
     return await asyncio.to_thread(db.transaction, work)
 
 
-def parse_time(name: str, raw: str, end: bool = False) -> float:
+def _moment(raw: str, end: bool = False) -> float:
     """Epoch seconds, or an ISO date (the whole day: `to` is exclusive of the next day) or
-    datetime; China time when no offset is given."""
+    datetime; China time when no offset is given. ValueError saying what it must be."""
     try:
         return float(raw)
     except ValueError:
@@ -97,40 +95,55 @@ def parse_time(name: str, raw: str, end: bool = False) -> float:
             return (day + timedelta(days=1) if end else day).timestamp()
         moment = datetime.fromisoformat(raw)
     except ValueError:
-        raise ApiError(
-            400, "api.bad_parameter", f"{name} must be epoch seconds or an ISO date/datetime"
-        ) from None
+        raise ValueError("must be epoch seconds or an ISO date/datetime") from None
     return (moment if moment.tzinfo else moment.replace(tzinfo=CHINA)).timestamp()
 
 
+def parse_time(name: str, raw: str, end: bool = False) -> float:
+    """`raw` as `_moment` reads it; a 400 naming `name` otherwise."""
+    try:
+        return _moment(raw, end)
+    except ValueError as exc:
+        raise ApiError(400, "api.bad_parameter", f"{name} {exc}") from None
+
+
+def _day_end(raw: str) -> float:
+    return _moment(raw, end=True)
+
+
+TIME = (("type", "string"), ("description", "epoch seconds or an ISO date/datetime"))
+
+
+class ScoreFilters(Query):
+    """Which scores: `to` is exclusive (a date: up to the end of that day)."""
+
+    agent: str = ""
+    state: Annotated[str, OneOf(STATES)] = ""
+    from_: Annotated[float | None, Parsed(_moment, TIME)] = Field(None, alias="from")
+    to: Annotated[float | None, Parsed(_day_end, TIME)] = None
+    limit: Annotated[int, Int(1, 500)] = 50
+    offset: Annotated[int, Int(0, 10**9)] = 0
+
+
 def _query(request: web.Request, who: Principal) -> store.ScoreQuery:
-    q = request.query
-    agent = q.get("agent") or None
+    q = query(request, ScoreFilters)
+    agent = q.agent or None
     if who.role == "agent":
         if agent not in (None, who.name):
             raise ApiError(403, "api.forbidden", "an agent sees only their own calls")
         agent = who.name
-    state = q.get("state") or None
-    if state is not None and state not in STATES:
-        raise ApiError(400, "api.bad_parameter", f"state must be one of {', '.join(STATES)}")
-    since = parse_time("from", q["from"]) if q.get("from") else None
-    until = parse_time("to", q["to"], end=True) if q.get("to") else None
+    since, until = q.from_, q.to
     if since is not None and until is not None and until <= since:
         raise ApiError(400, "api.bad_parameter", "to must be later than from")
     return store.ScoreQuery(
-        agent=agent,
-        since=since,
-        until=until,
-        state=state,
-        limit=_int(request, "limit", 50, 1, 500),
-        offset=_int(request, "offset", 0, 0, 10**9),
+        agent=agent, since=since, until=until, state=q.state or None, limit=q.limit, offset=q.offset
     )
 
 
 @described(
     "Inspection scores, newest call first",
     roles="agent (own calls), supervisor, auditor",
-    query=(*FILTERS, ("limit", "integer"), ("offset", "integer")),
+    query=ScoreFilters,
 )
 async def listing(request: web.Request) -> web.Response:
     """Scores, newest call first: ?agent=&from=&to=&state=&limit=&offset=."""
@@ -140,7 +153,7 @@ async def listing(request: web.Request) -> web.Response:
     return web.json_response(page)
 
 
-@described("Per-agent inspection summary", roles="supervisor, auditor, admin", query=FILTERS[1:3])
+@described("Per-agent inspection summary", roles="supervisor, auditor, admin", query=ScoreFilters)
 async def agents(request: web.Request) -> web.Response:
     """Per agent: calls scored, average and lowest final score, open disputes, failed rules."""
     who = require(request, *SUMMARY)

@@ -25,8 +25,7 @@ from callcenter.api.described import Body, body, described
 from callcenter.api.errors import ApiError
 from callcenter.api.keys import TICKET_DB
 from callcenter.api.live_key import LIVE
-from callcenter.api.params import path_id
-from callcenter.api.params import query_int as _int
+from callcenter.api.params import Int, Number, Query, path_id, query
 from callcenter.knowledge_base import store
 from callcenter.knowledge_base.gaps import THRESHOLD, gaps
 from callcenter.knowledge_base.model import (
@@ -78,17 +77,6 @@ async def _run(db: Database, work: Callable[[Session], T]) -> T:
 
 def _db(request: web.Request) -> Database:
     return request.app[TICKET_DB]
-
-
-def _float(value: object, name: str, default: float | None = None) -> float | None:
-    if value is None or value == "":
-        return default
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ApiError(400, "api.bad_parameter", f"{name} must be a number (epoch seconds)")
-    try:
-        return float(value)
-    except ValueError:
-        raise ApiError(400, "api.bad_parameter", f"{name} must be a number") from None
 
 
 def _epoch(value: object) -> object:
@@ -170,31 +158,53 @@ def _editor(who: Principal) -> bool:
 # --- reading --------------------------------------------------------------------------------
 
 
+class ListingQuery(Query):
+    status: str = Field("", description="editors only")
+    kind: str = ""
+    department: str = ""
+    page: Annotated[int, Int(1, 10_000)] = 1
+    per_page: Annotated[int, Int(1, 200)] = 20
+
+
+class SearchQuery(Query):
+    insists = ("q",)
+    q: str = Field("", description="the words to find")
+    limit: Annotated[int, Int(1, 50)] = 10
+
+
+class CallQuery(Query):
+    insists = ("call_id",)
+    call_id: str = Field("", description="the live call")
+    limit: Annotated[int, Int(1, 20)] = 5
+
+
+class GapQuery(Query):
+    until: Annotated[float | None, Number()] = Field(None, description="epoch seconds; default now")
+    since: Annotated[float | None, Number()] = Field(
+        None, description="epoch seconds; default 30 days before until"
+    )
+    min_count: Annotated[int, Int(1, 1_000_000)] = 10
+    threshold: Annotated[float | None, Number()] = Field(None, description="0..1")
+
+
 @described(
     "Knowledge entries (non-editors: their published versions)",
     roles=R,
-    query=(
-        ("status", "string"),
-        ("kind", "string"),
-        ("department", "string"),
-        ("page", "integer"),
-        ("per_page", "integer"),
-    ),
+    query=ListingQuery,
 )
 async def listing(request: web.Request) -> web.Response:
     """Entries, most recently changed first; readers who are not editors see the published
     version of each entry that has one."""
     who = require(request, *READERS)
-    q = request.query
+    q = query(request, ListingQuery)
     editor = _editor(who)
     f = Filters(
-        status=q.get("status", "") if editor else "",
-        kind=q.get("kind", ""),
-        department=q.get("department", ""),
+        status=q.status if editor else "",
+        kind=q.kind,
+        department=q.department,
         published=not editor,
     )
-    page = _int(request, "page", 1, 1, 10_000)
-    per_page = _int(request, "per_page", 20, 1, 200)
+    page, per_page = q.page, q.per_page
 
     def work(s: Session) -> dict[str, Any]:
         total, rows = store.listing(s, f, page, per_page)
@@ -236,18 +246,18 @@ async def entry(request: web.Request) -> web.Response:
 @described(
     "Full-text search of the entries in force, with snippets",
     roles=R,
-    query=(("q", "string"), ("limit", "integer")),
+    query=SearchQuery,
 )
 async def search_entries(request: web.Request) -> web.Response:
     """Full-text search of the entries in force: `q`, `limit`."""
     require(request, *READERS)
-    query = request.query.get("q", "").strip()
-    if not query:
+    asked = query(request, SearchQuery)
+    text, limit = asked.q.strip(), asked.limit
+    if not text:
         raise ApiError(400, "knowledge.missing_query", "q is required")
-    limit = _int(request, "limit", 10, 1, 50)
     now = time.time()
-    hits = await _run(_db(request), lambda s: search(s, query, now, limit))
-    return web.json_response({"q": query, "hits": [h.to_json() for h in hits]})
+    hits = await _run(_db(request), lambda s: search(s, text, now, limit))
+    return web.json_response({"q": text, "hits": [h.to_json() for h in hits]})
 
 
 async def _suggestions(request: web.Request, text: str, limit: int) -> dict[str, Any]:
@@ -259,15 +269,15 @@ async def _suggestions(request: web.Request, text: str, limit: int) -> dict[str,
 @described(
     "Suggestions for what the caller said so far on a live call",
     roles="agent, supervisor",
-    query=(("call_id", "string"), ("limit", "integer")),
+    query=CallQuery,
 )
 async def suggest_for_call(request: web.Request) -> web.Response:
     """Suggestions for what the caller has said so far on a live call (`call_id`)."""
     require(request, *LIVE_READERS)
-    call_id = request.query.get("call_id", "")
+    asked = query(request, CallQuery)
+    call_id, limit = asked.call_id, asked.limit
     if not call_id:
         raise ApiError(400, "knowledge.missing_call", "call_id is required")
-    limit = _int(request, "limit", 5, 1, 20)
     live = request.app.get(LIVE)
     if live is None:
         raise ApiError(404, "live.disabled", "live transcription is not configured ([asr])")
@@ -297,24 +307,20 @@ DAY = 86_400.0
 @described(
     "Frequent requests with no matching entry",
     roles="supervisor, auditor, admin",
-    query=(
-        ("since", "number"),
-        ("until", "number"),
-        ("min_count", "integer"),
-        ("threshold", "number"),
-    ),
+    query=GapQuery,
 )
 async def gap_report(request: web.Request) -> web.Response:
     """Frequent requests without a matching entry: `since`, `until` (epoch seconds; default
     the last 30 days), `min_count`, `threshold` (0..1)."""
     require(request, *GAP_READERS)
     now = time.time()
-    until = _float(request.query.get("until"), "until", now) or now
-    since = _float(request.query.get("since"), "since", until - 30 * DAY) or 0.0
+    q = query(request, GapQuery)
+    until = (now if q.until is None else q.until) or now
+    since = (until - 30 * DAY if q.since is None else q.since) or 0.0
     if since >= until:
         raise ApiError(400, "api.bad_parameter", "since must be before until")
-    min_count = _int(request, "min_count", 10, 1, 1_000_000)
-    threshold = _float(request.query.get("threshold"), "threshold", THRESHOLD) or 0.0
+    min_count = q.min_count
+    threshold = (THRESHOLD if q.threshold is None else q.threshold) or 0.0
     if not 0.0 <= threshold <= 1.0:
         raise ApiError(400, "api.bad_parameter", "threshold must be between 0 and 1")
     found = await _run(

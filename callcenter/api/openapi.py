@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from callcenter.api.described import Operation, described, operation_of
-from callcenter.api.params import MAX_ID
+from callcenter.api.params import ID_SCHEMA, Query, parameters
 
 INFO: dict[str, Any] = {
     "title": "callcenter — 12345 hotline engine",
@@ -41,7 +41,6 @@ ERROR_SCHEMA: dict[str, Any] = {
         },
     },
 }
-ID_SCHEMA: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 _TYPED = re.compile(r"\{(\w+):[^}]*\}")  # {id:\d+} -> {id}
 _PARAM = re.compile(r"\{(\w+)\}")
 PAGES = "/console"  # the consoles' pages and files, not the API
@@ -53,11 +52,18 @@ def _json(schema: dict[str, Any]) -> dict[str, Any]:
 
 def _parameters(op: Operation, path: str) -> list[dict[str, Any]]:
     """The path parameters (an `id` is a row id, the rest strings, unless the operation
-    says otherwise), then the query parameters."""
+    declares them), then the query parameters (from its Query model)."""
     params: list[dict[str, Any]] = []
+    declared = (
+        op.path
+        if isinstance(op.path, dict)
+        else {p["name"]: p["schema"] for p in parameters(op.path, "path")}
+    )
     for name in _PARAM.findall(path):
-        schema = op.path.get(name) or (ID_SCHEMA if name == "id" else {"type": "string"})
+        schema = declared.get(name) or (ID_SCHEMA if name == "id" else {"type": "string"})
         params.append({"name": name, "in": "path", "required": True, "schema": schema})
+    if isinstance(op.query, type) and issubclass(op.query, Query):
+        return params + parameters(op.query)
     for q in op.query:
         if isinstance(q, tuple):
             params.append({"name": q[0], "in": "query", "schema": {"type": q[1]}})

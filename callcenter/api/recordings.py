@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from aiohttp import web
 from sqlalchemy import select
@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from callcenter.api.auth import Principal, require
 from callcenter.api.described import described
 from callcenter.api.errors import ApiError
+from callcenter.api.params import OneOf, Query, query
 from callcenter.data import audit
 from callcenter.recordings import store
 from callcenter.storage.database import Database
@@ -75,18 +76,21 @@ async def metadata(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
+class LegQuery(Query):
+    error_id = "api.invalid"
+    leg: Annotated[str, OneOf(store.LEGS)] = "mixed"
+
+
 @described(
     "Recording audio, leg=mixed|caller|agent (audited)",
     roles="agent (own), supervisor",
-    query=({"name": "leg", "schema": {"enum": ["mixed", "caller", "agent"]}},),
+    query=LegQuery,
 )
 async def audio(request: web.Request) -> web.StreamResponse:
     who = require(request, "agent", "supervisor")
     db = request.app[DATABASE]
     call_id = request.match_info["call_id"]
-    leg = request.query.get("leg", "mixed")
-    if leg not in store.LEGS:
-        raise ApiError(400, "api.invalid", f"leg must be one of {', '.join(store.LEGS)}")
+    leg = query(request, LegQuery).leg
     _, files = await asyncio.to_thread(_load, db, call_id, who)
     found = next((f for f in files if f.leg == leg), None)
     path = request.app[RECORDINGS_ROOT] / found.file if found else None

@@ -10,7 +10,7 @@ import asyncio
 import json
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from aiohttp import web
 from pydantic import Field
@@ -19,7 +19,16 @@ from callcenter.api.auth import Principal, require
 from callcenter.api.described import Body, body, described
 from callcenter.api.errors import ApiError
 from callcenter.api.keys import CONFIG_DIR, TICKET_DB
-from callcenter.api.params import path_id
+from callcenter.api.params import (
+    ROW_ID,
+    OneOf,
+    Parsed,
+    PathParams,
+    Query,
+    path_id,
+    path_params,
+    query,
+)
 from callcenter.data import audit
 from callcenter.reports.build import (
     ALL_DIMENSIONS,
@@ -62,11 +71,18 @@ def _scope(who: Principal) -> str | None:
     return None
 
 
+def _date(raw: str) -> date:
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise ValueError("must be a date YYYY-MM-DD") from None
+
+
 def _day(raw: object, name: str) -> date:
     try:
-        return date.fromisoformat(str(raw))
-    except ValueError:
-        raise ApiError(400, "api.bad_parameter", f"{name} must be a date YYYY-MM-DD") from None
+        return _date(str(raw))
+    except ValueError as exc:
+        raise ApiError(400, "api.bad_parameter", f"{name} {exc}") from None
 
 
 def _period(raw_from: object, raw_to: object) -> tuple[datetime, datetime]:
@@ -96,16 +112,27 @@ def _dims(raw: str) -> list[str]:
     return dims
 
 
+DATE = (("type", "string"), ("format", "date"))
+
+
+class KpiQuery(Query):
+    insists = ("from", "to")
+    from_: Annotated[date | None, Parsed(_date, DATE)] = Field(None, alias="from")
+    to: Annotated[date | None, Parsed(_date, DATE)] = None
+    dim: str = Field("", description="dimensions, comma-separated (all when absent)")
+
+
 @described(
     "Hotline KPIs and breakdowns of a period (dates, both included)",
     roles=_ROLES,
-    query=(("from", "string"), ("to", "string"), ("dim", "string")),
+    query=KpiQuery,
 )
 async def kpis(request: web.Request) -> web.Response:
     """GET /api/reports/kpi?from=YYYY-MM-DD&to=YYYY-MM-DD&dim=a,b: the figures, not stored."""
     who = require(request, *READERS)
-    start, end = _period(request.query.get("from", ""), request.query.get("to", ""))
-    dims = _dims(request.query.get("dim", ""))
+    q = query(request, KpiQuery)
+    start, end = _period(q.from_ or "", q.to or "")
+    dims = _dims(q.dim)
     report = await asyncio.to_thread(
         build_report,
         request.app[TICKET_DB],
@@ -218,18 +245,18 @@ async def show(request: web.Request) -> web.Response:
     return web.json_response(_run_view(row))
 
 
-@described(
-    "Download a report file (an export, on record)",
-    roles=_ROLES,
-    path={"format": {"type": "string", "enum": list(FORMATS)}},
-)
+class FileParams(PathParams):
+    format: Annotated[str, OneOf(FORMATS)]
+    id: Annotated[int, ROW_ID]
+
+
+@described("Download a report file (an export, on record)", roles=_ROLES, path=FileParams)
 async def download(request: web.Request) -> web.Response:
     """GET /api/reports/{id}/file/{xlsx|html|pdf}: an export, on record."""
     who = require(request, *READERS)
-    fmt = request.match_info["format"]
-    if fmt not in FORMATS:
-        raise ApiError(400, "api.bad_parameter", f"format must be one of {', '.join(FORMATS)}")
-    row = await _load(request, _run_id(request))
+    asked = path_params(request, FileParams)
+    fmt = asked.format
+    row = await _load(request, asked.id)
     _visible(who, row)
     names = [str(n) for n in json.loads(row.files) if str(n).endswith("." + fmt)]
     if not names:

@@ -8,14 +8,16 @@ import asyncio
 import math
 from dataclasses import replace
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from aiohttp import web
+from pydantic import Field
 
 from callcenter.api.auth import require
 from callcenter.api.described import described
 from callcenter.api.errors import ApiError
 from callcenter.api.keys import CONFIG_DIR, TICKET_DB
+from callcenter.api.params import Number, Parsed, Query, query
 from callcenter.staffing.settings import load_staffing
 
 if TYPE_CHECKING:
@@ -26,17 +28,31 @@ def routes() -> list[web.RouteDef]:
     return [web.get("/api/staffing", staffing)]
 
 
-def _float(request: web.Request, name: str, low: float, high: float) -> float | None:
-    raw = request.query.get(name, "")
-    if raw == "":
-        return None
+def _date(raw: str) -> date:
     try:
-        value = float(raw)
+        return date.fromisoformat(raw)
     except ValueError:
-        raise ApiError(400, "api.bad_parameter", f"{name} must be a number") from None
-    if not (math.isfinite(value) and low <= value <= high):
-        raise ApiError(400, "api.bad_parameter", f"{name} must be between {low:g} and {high:g}")
-    return value
+        raise ValueError("must be YYYY-MM-DD") from None
+
+
+def _days(raw: str) -> int:
+    if not raw.isdigit() or not 1 <= int(raw) <= 31:
+        raise ValueError("must be an integer from 1 to 31")
+    return int(raw)
+
+
+class StaffingQuery(Query):
+    insists = ("date",)
+    first: Annotated[date | None, Parsed(_date, (("type", "string"), ("format", "date")))] = Field(
+        None, alias="date"
+    )
+    days: Annotated[int, Parsed(_days, (("type", "integer"), ("minimum", 1), ("maximum", 31)))] = 1
+    sl: Annotated[float | None, Number(0.01, 0.99)] = Field(
+        None, description="the service level to plan for (default: staffing.toml)"
+    )
+    within: Annotated[float | None, Number(0, 3600)] = Field(
+        None, description="seconds the service level counts (default: staffing.toml)"
+    )
 
 
 def _num(v: float) -> float | None:
@@ -75,25 +91,15 @@ def _day(p: DayPlan) -> dict[str, Any]:
 @described(
     "Seat plan: calls forecast per half hour, agents by Erlang C and Erlang A",
     roles="supervisor, admin",
-    query=(
-        {"name": "date", "required": True, "schema": {"type": "string"}},
-        ("days", "integer"),
-        ("sl", "number"),
-        ("within", "number"),
-    ),
+    query=StaffingQuery,
 )
 async def staffing(request: web.Request) -> web.Response:
     """The staffing curve of `days` days (default 1, at most 31) from `date`."""
     require(request, "supervisor")
-    try:
-        first = date.fromisoformat(request.query.get("date", ""))
-    except ValueError:
-        raise ApiError(400, "api.bad_parameter", "date must be YYYY-MM-DD") from None
-    raw_days = request.query.get("days", "1")
-    if not raw_days.isdigit() or not 1 <= int(raw_days) <= 31:
-        raise ApiError(400, "api.bad_parameter", "days must be an integer from 1 to 31")
-    sl = _float(request, "sl", 0.01, 0.99)
-    within = _float(request, "within", 0, 3600)
+    q = query(request, StaffingQuery)
+    if q.first is None:
+        raise ApiError(400, "api.bad_parameter", "date must be YYYY-MM-DD")
+    first, days, sl, within = q.first, q.days, q.sl, q.within
     config = request.app[CONFIG_DIR]
     target = load_staffing(config).target
     if sl is not None:
@@ -101,7 +107,7 @@ async def staffing(request: web.Request) -> web.Response:
     if within is not None:
         target = replace(target, within=within)
     db = request.app[TICKET_DB]
-    plans = await asyncio.to_thread(_plan, db.engine, config, first, int(raw_days), target)
+    plans = await asyncio.to_thread(_plan, db.engine, config, first, days, target)
     return web.json_response(
         {
             "target": {

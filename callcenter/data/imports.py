@@ -94,8 +94,11 @@ class ImportReport:
 # --- reading a file --------------------------------------------------------------------------
 
 
-class FileRefused(Exception):
+class FileRefused(CallcenterError):
     """The file as a whole cannot be read: one problem says why."""
+
+    status = 400
+    error_id = "data.file_refused"
 
     def __init__(self, rule: str, message: str) -> None:
         super().__init__(message)

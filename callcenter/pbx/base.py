@@ -11,10 +11,21 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from callcenter.errors import CallcenterError
 
-class SandboxError(Exception):
+
+class PbxError(CallcenterError):
+    """The root of the PBX wings' errors: a PBX (or its proxy) refused a command or could not
+    be reached, a 502 unless a subclass says otherwise."""
+
+    status = 502
+    error_id = "pbx.error"
+
+
+class SandboxError(PbxError):
     """The sandbox PBX could not be built, started or reached."""
 
+    status = 500
     error_id = "pbx.sandbox"
 
 
@@ -338,8 +349,10 @@ class PbxDriver(Protocol):
 # -- live audio: what a PBX streams to the engine (stream_audio), whatever carries it ------
 
 
-class LiveAudioError(Exception):
+class LiveAudioError(PbxError):
     """The sender broke its framing; its connection is closed."""
+
+    error_id = "pbx.live_audio"
 
 
 @dataclass(frozen=True)

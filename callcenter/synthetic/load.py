@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import text
 
+from callcenter.errors import CallcenterError
 from callcenter.storage.database import Database
 from callcenter.synthetic.truth import TruthWriter
 from callcenter.synthetic.year import (
@@ -45,7 +46,10 @@ SEQUENCED = ("tickets", "ticket_history", "surveys")
 MUST_BE_EMPTY = ("tickets", "ticket_history", "calls", "surveys", "ref_departments", "ref_grids")
 
 
-class NotEmpty(Exception):
+class NotEmpty(CallcenterError):
+    """A table the synthetic data goes to already holds rows."""
+
+    status = 409
     error_id = "synthetic.not_empty"
 
 

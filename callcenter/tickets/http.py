@@ -30,9 +30,10 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from aiohttp import web
+from pydantic import Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -40,7 +41,7 @@ from callcenter.api.auth import Principal, redactor_for, require
 from callcenter.api.described import body, described
 from callcenter.api.errors import ApiError
 from callcenter.api.keys import ATTACHMENTS, CIPHER, OUTBOUND, SETTINGS, TICKET_DB
-from callcenter.api.params import MAX_ID, query_int
+from callcenter.api.params import MAX_ID, Int, Number, Query, query
 from callcenter.data import audit
 from callcenter.data.protection import Action, Redactor
 from callcenter.data.redaction import read_in_clear, shown
@@ -240,47 +241,53 @@ async def intake(request: web.Request) -> web.Response:
     return await _create(request, channel, await body(request, Intake))
 
 
+class ListingQuery(Query):
+    """The ticket list's filters and page (a department user sees its own department's)."""
+
+    error_id = "api.invalid"
+    page: Annotated[int, Int(1, MAX_PAGE)] = 1
+    per_page: Annotated[int, Int(1, 200)] = 20
+    from_: Annotated[float | None, Number()] = Field(
+        None, alias="from", description="created at or after (epoch seconds)"
+    )
+    to: Annotated[float | None, Number()] = Field(
+        None, description="created before (epoch seconds)"
+    )
+    status: str = ""
+    department: str = ""
+    request_type: str = ""
+    channel: str = ""
+    caller_number: str = ""
+    did: str = ""
+    call_id: str = ""
+    due: str = Field("", description="overdue: only tickets past their deadline")
+    q: str = Field("", description="full text")
+
+
 @described(
     "List tickets: filters, paging, full text (q)",
     roles="agent, supervisor, department (own only)",
-    query=(
-        ("status", "string"),
-        ("department", "string"),
-        ("request_type", "string"),
-        ("channel", "string"),
-        ("caller_number", "string"),
-        ("did", "string"),
-        ("from", "number"),
-        ("to", "number"),
-        ("q", "string"),
-        {"name": "page", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}},
-        {"name": "per_page", "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
-    ),
+    query=ListingQuery,
 )
 async def listing(request: web.Request) -> web.Response:
     who = require(request, "agent", "supervisor", "department")
-    q = request.query
-    page = query_int(request, "page", 1, 1, MAX_PAGE, "api.invalid")
-    per_page = query_int(request, "per_page", 20, 1, 200, "api.invalid")
-    try:
-        created_from = float(q["from"]) if "from" in q else None
-        created_to = float(q["to"]) if "to" in q else None
-    except ValueError as exc:
-        raise ApiError(400, "api.invalid", "from and to must be numbers") from exc
+    q = query(request, ListingQuery)
+    page, per_page = q.page, q.per_page
+    created_from, created_to = q.from_, q.to
     if not all(math.isfinite(t) for t in (created_from or 0.0, created_to or 0.0)):
         raise ApiError(400, "api.invalid", "from and to must be finite numbers")
     filters = store.Filters(
-        status=q.get("status", ""),
-        department=who.department if who.role == "department" else q.get("department", ""),
-        request_type=q.get("request_type", ""),
-        channel=q.get("channel", ""),
-        caller_number="" if who.role == "department" else q.get("caller_number", ""),
-        did=q.get("did", ""),
-        call_id=q.get("call_id", ""),
+        status=q.status,
+        department=who.department if who.role == "department" else q.department,
+        request_type=q.request_type,
+        channel=q.channel,
+        caller_number="" if who.role == "department" else q.caller_number,
+        did=q.did,
+        call_id=q.call_id,
         created_from=created_from,
         created_to=created_to,
-        overdue_at=_now().timestamp() if q.get("due") == "overdue" else None,
-        q=q.get("q", ""),
+        overdue_at=_now().timestamp() if q.due == "overdue" else None,
+        q=q.q,
     )
     if who.role == "department" and not who.department:
         raise ApiError(403, "api.forbidden", "this department token names no department")
@@ -445,22 +452,21 @@ async def confirm(request: web.Request) -> web.Response:
     return web.json_response(await _run(request, work))
 
 
+class PurposeQuery(Query):
+    insists = ("purpose",)
+    purpose: str = Field("", description="why the number is read (up to 500 characters)")
+
+
 @described(
     "The full ID-card number for a stated purpose (logged as decrypt)",
     roles="auditor, admin",
-    query=(
-        {
-            "name": "purpose",
-            "required": True,
-            "schema": {"type": "string", "minLength": 1, "maxLength": 500},
-        },
-    ),
+    query=PurposeQuery,
 )
 async def reveal_id_card(request: web.Request) -> web.Response:
     """The full ID-card number, for an auditor (or admin) who states why; logged as
     `decrypt` with the purpose before the number leaves."""
     who = require(request, "auditor")
-    purpose = request.query.get("purpose", "").strip()
+    purpose = query(request, PurposeQuery).purpose.strip()
     if not purpose:
         raise ApiError(400, "data.purpose_required", "state the purpose: ?purpose=...")
     if len(purpose) > 500:
@@ -506,11 +512,16 @@ async def comment(request: web.Request) -> web.Response:
     return web.json_response({"ok": True}, status=201)
 
 
+class AttachQuery(Query):
+    insists = ("name",)
+    name: str = Field("", description="the file's name (no /, up to 200 characters)")
+
+
 @described(
     "Attach a file (raw body, ?name=): stored whole up to tickets.toml [attachments] max_bytes "
     "and the user's quota_bytes_per_user, else 413 and nothing stored",
     ok=201,
-    query=({"name": "name", "required": True, "schema": {"type": "string"}},),
+    query=AttachQuery,
     extra={"requestBody": {"content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}},
 )
 async def attach(request: web.Request) -> web.Response:
@@ -522,7 +533,7 @@ async def attach(request: web.Request) -> web.Response:
     refused upload (no right, unknown ticket, too big, over quota) leaves no file and no row."""
     who = require(request, "agent", "supervisor", "department")
     tid = _ticket_id(request)
-    name = request.query.get("name", "").strip()
+    name = query(request, AttachQuery).name.strip()
     if not name or "/" in name or len(name) > 200:
         raise ApiError(400, "api.invalid", "'name' (a file name) is required")
     limits = request.app[SETTINGS].attachments

@@ -57,6 +57,36 @@ def test_cli_page_lists_every_command_with_its_options() -> None:
     assert "## callcenter data quality\n" in page
 
 
+def test_api_page_has_every_operation_of_the_document_with_its_parameters() -> None:
+    from callcenter.api.http import reference_app
+    from callcenter.api.openapi import document
+
+    page = (REPO / "docs" / "api.md").read_text(encoding="utf-8")
+    spec = document(reference_app())
+    missing = [
+        f"{method.upper()} {path}"
+        for path, ops in spec["paths"].items()
+        for method in ops
+        if f"\n## {method.upper()} {path}\n" not in page
+    ]
+    assert not missing, missing
+    tickets = page.split("\n## GET /api/tickets\n", 1)[1].split("\n## ", 1)[0]
+    assert "| `per_page` | query | integer, 1..200 |" in tickets and "Roles: agent" in tickets
+
+
+def test_a_stale_api_page_is_caught() -> None:
+    build_docs = _build_docs()
+    spec = {
+        "openapi": "3.1.0",
+        "info": {"description": "d"},
+        "components": {"schemas": {"Error": {"type": "object", "properties": {}}}},
+        "paths": {"/x": {"get": {"summary": "X (roles: admin)", "responses": {}}}},
+    }
+    page = build_docs.render_api(spec)
+    assert "## GET /x\n" in page and "- Roles: admin" in page
+    assert page != build_docs.pages()[build_docs.API]
+
+
 def test_clause_map_finds_a_clause_named_in_a_test_name(tmp_path: Path) -> None:
     clause_map = _build_docs()
     (tmp_path / "tests").mkdir()

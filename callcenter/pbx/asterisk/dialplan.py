@@ -18,6 +18,7 @@ from callcenter.config import Config
 from callcenter.paths import REPO
 from callcenter.pbx.asterisk.ivr_dialplan import compile_flows, entry_context
 from callcenter.pbx.asterisk.settings import AsteriskSettings, overflow_location
+from callcenter.pbx.base import PbxError
 
 DIALPLAN_TEMPLATES = REPO / "dialplans" / "asterisk"
 
@@ -66,7 +67,10 @@ class RenderParams:
     http_port: int = 8088
 
 
-class RenderError(Exception):
+class RenderError(PbxError):
+    """A dialplan template could not be rendered."""
+
+    status = 500
     error_id = "dialplan.render"
 
 

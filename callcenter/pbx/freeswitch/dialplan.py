@@ -21,6 +21,7 @@ import jinja2
 
 from callcenter.config import Config
 from callcenter.paths import REPO
+from callcenter.pbx.base import PbxError
 from callcenter.pbx.freeswitch import ivr_dialplan
 from callcenter.pbx.freeswitch.emergency import EmergencyTargetError, target
 
@@ -66,7 +67,10 @@ MODULES = (
 PING_INTERVAL = 5
 
 
-class RenderError(Exception):
+class RenderError(PbxError):
+    """A dialplan template could not be rendered."""
+
+    status = 500
     error_id = "dialplan.render"
 
 

@@ -49,6 +49,7 @@ from callcenter.pbx.base import (
     LinkUp,
     OutboundCall,
     OutboundEnded,
+    PbxError,
     PbxEvent,
     RecordingStarted,
     SurveyProgress,
@@ -102,9 +103,10 @@ NO_ANSWER = frozenset({"NO_ANSWER", "ALLOTTED_TIMEOUT", "PROGRESS_TIMEOUT"})
 CANCELLED = frozenset({"ORIGINATOR_CANCEL", "LOSE_RACE", "PICKED_OFF"})
 
 
-class PbxCapabilityError(Exception):
+class PbxCapabilityError(PbxError):
     """A PbxDriver capability this wing does not carry out (yet)."""
 
+    status = 501
     error_id = "pbx.capability"
 
 

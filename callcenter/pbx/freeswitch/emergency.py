@@ -20,7 +20,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from callcenter.pbx.base import EmergencyStatus, PbxEvent
+from callcenter.pbx.base import EmergencyStatus, PbxError, PbxEvent
 from callcenter.pbx.freeswitch.esl import EslClient, EslError, EslEvent
 
 log = logging.getLogger(__name__)
@@ -44,8 +44,11 @@ _STATUS = {
 }
 
 
-class EmergencyTargetError(ValueError):
-    """A target FreeSWITCH cannot dial."""
+class EmergencyTargetError(PbxError, ValueError):
+    """A target FreeSWITCH cannot dial (a ValueError too: a bad target is a bad value)."""
+
+    status = 500
+    error_id = "pbx.emergency_target"
 
 
 @dataclass(frozen=True)

@@ -32,8 +32,12 @@ from collections import deque
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 
+from callcenter.pbx.base import PbxError
 
-class EslError(Exception):
+
+class EslError(PbxError):
+    """FreeSWITCH's event socket failed us (a 502; 503 when the connection is gone)."""
+
     error_id = "pbx.esl"
 
 
@@ -42,6 +46,7 @@ class EslAuthError(EslError):
 
 
 class EslConnectionLost(EslError):
+    status = 503
     error_id = "pbx.esl.lost"
 
 

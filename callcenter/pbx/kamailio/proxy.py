@@ -24,7 +24,7 @@ from callcenter.config import Config, PbxNode, ProxyConfig
 from callcenter.paths import REPO
 from callcenter.pbx.asterisk.dialplan import environment
 from callcenter.pbx.asterisk.sandbox import root_dir
-from callcenter.pbx.base import SandboxError
+from callcenter.pbx.base import PbxError, SandboxError
 
 TEMPLATES = REPO / "dialplans" / "kamailio"
 KAMAILIO = "/usr/sbin/kamailio"
@@ -34,8 +34,10 @@ SET = 1  # the dispatcher set of the media nodes
 STATES = {"A": "up", "I": "down", "D": "drained", "T": "probing"}
 
 
-class ProxyError(Exception):
+class ProxyError(PbxError):
     """The proxy's control interface refused or did not answer."""
+
+    error_id = "pbx.proxy"
 
 
 def node_uri(node: PbxNode) -> str:
