@@ -296,7 +296,10 @@ class PbxDriver(Protocol):
         """Ring these agents for the caller; the first to answer is bridged to it."""
 
     async def cancel_offer(self, call_id: str, agent_ids: tuple[str, ...]) -> None:
-        """Stop ringing; the caller returns to waiting."""
+        """Stop ringing; the caller returns to waiting. Each ring stopped still ends with one
+        report, as every ring does (AgentNotAnswered "cancelled", or the outcome that crossed
+        the cancel), unless the caller is gone: the routing core takes that report as the
+        old ring's, not as one about a newer offer of the caller to the same agent."""
 
     async def overflow(self, call_id: str, target: str, reason: str) -> None:
         """Send the caller out of the queue (timeout or overflow route)."""

@@ -88,6 +88,8 @@ class FakeDriver:
 
     async def cancel_offer(self, call_id: str, agent_ids: tuple[str, ...]) -> None:
         self.cancelled.append((call_id, agent_ids))
+        for agent_id in agent_ids:  # each stopped ring's end, as the real drivers report it
+            self.emit(pbx.AgentNotAnswered(self.node, call_id, agent_id, "cancelled"))
 
     async def overflow(self, call_id: str, target: str, reason: str) -> None:
         self.overflows.append((call_id, target, reason))
