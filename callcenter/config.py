@@ -13,7 +13,6 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-import tomllib
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -696,18 +695,8 @@ def _read(src: Path, report: Report) -> dict[str, Any]:
     a file that is not TOML is a mistake of its own."""
     data: dict[str, Any] = {}
     for name in FILE_MODELS:
-        path, file = src / name, f"{src.name}/{name}"
-        data[name] = {}
-        if not path.exists():
-            if name in REQUIRED_FILES:
-                report.error(file, "", "required file is missing")
-            continue
-        try:
-            data[name] = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            report.error(file, "", f"TOML syntax error: {exc}")
-        except UnicodeDecodeError as exc:
-            report.error(file, "", f"not UTF-8 text: {exc}")
+        found = report.read(src / name, f"{src.name}/{name}", required=name in REQUIRED_FILES)
+        data[name] = {} if found is None else found
     return data
 
 
@@ -1011,16 +1000,9 @@ def _check_trunks(report: Report, file: str, t: TrunksFile) -> None:
 def _ivr(src: Path, skills: tuple[str, ...], report: Report) -> IvrConfig | None:
     """config/ivr.toml (optional): menus for the pure IVR engine, errors merged into the
     config's own report."""
-    path = src / "ivr.toml"
-    if not path.exists():
-        return None
     name = f"{src.name}/ivr.toml"
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        report.error(name, "", f"TOML syntax error: {exc}")
-        return None
-    return menus(data, name, skills, report)
+    data = report.read(src / "ivr.toml", name, required=False)
+    return None if data is None else menus(data, name, skills, report)
 
 
 def recordings_root(config: Config, workdir: Path) -> Path:

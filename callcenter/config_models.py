@@ -17,6 +17,7 @@ every mistake comes back as one ConfigErrors report naming the file, the dotted 
 
 from __future__ import annotations
 
+import tomllib
 import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
@@ -202,6 +203,21 @@ class Report:
         except ValidationError as exc:
             self.errors += errors_of(exc, model, file)
             return None
+
+    def read(self, path: Path, file: str, required: bool = True) -> dict[str, Any] | None:
+        """The tables of the TOML file at `path` (named `file` in messages); None when it is
+        absent or not TOML, a mistake here when it is required or unreadable."""
+        if not path.exists():
+            if required:
+                self.error(file, "", "required file is missing")
+            return None
+        try:
+            return tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            self.error(file, "", f"TOML syntax error: {exc}")
+        except UnicodeDecodeError as exc:
+            self.error(file, "", f"not UTF-8 text: {exc}")
+        return None
 
     def raise_if_any(self) -> None:
         if self.errors:

@@ -14,6 +14,7 @@ A path id is read with `path_id`: 1 to MAX_ID, what an integer column can hold.
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
@@ -45,14 +46,16 @@ class Query(BaseModel):
     """Parameters whose empty value is a value (e.g. a blank key), not an absent one."""
 
 
-class _Marker:
+class _Marker(ABC):
     """A parameter's parsing from its text and its JSON Schema, as one annotation."""
 
+    @abstractmethod
     def parse(self, raw: Any) -> Any:
-        raise NotImplementedError
+        """The value from the parameter's text; ValueError saying what is wrong."""
 
+    @abstractmethod
     def schema(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """The parameter's JSON Schema."""
 
     def __get_pydantic_core_schema__(
         self, source: Any, handler: GetCoreSchemaHandler

@@ -7,7 +7,6 @@ one load reports all mistakes at once as `ConfigErrors`.
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from datetime import date, time, timedelta
 from pathlib import Path
@@ -64,20 +63,7 @@ class TicketSettings:
 
 def _read(src: Path, report: Report) -> dict[str, dict[str, Any] | None]:
     """Each file's tables; None for a file that is missing or not TOML (its own mistake)."""
-    data: dict[str, dict[str, Any] | None] = {}
-    for name in FILES:
-        path, file = src / name, f"{src.name}/{name}"
-        data[name] = None
-        if not path.exists():
-            report.error(file, "", "required file is missing")
-            continue
-        try:
-            data[name] = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            report.error(file, "", f"TOML syntax error: {exc}")
-        except UnicodeDecodeError as exc:
-            report.error(file, "", f"not UTF-8 text: {exc}")
-    return data
+    return {name: report.read(src / name, f"{src.name}/{name}") for name in FILES}
 
 
 def load_ticket_settings(directory: str | Path) -> TicketSettings:
