@@ -39,6 +39,7 @@ class FakeDriver:
         self.finished_reads = 0
         self.offers: list[tuple[str, tuple[str, ...], float]] = []
         self.cancelled: list[tuple[str, tuple[str, ...]]] = []
+        self.gone: set[str] = set()  # callers whose hang-up the test emitted
         self.overflows: list[tuple[str, str, str]] = []
         self.heartbeats: list[float] = []
         self.priorities: list[tuple[str, int]] = []
@@ -56,6 +57,8 @@ class FakeDriver:
         self.closed = False
 
     def emit(self, event: pbx.PbxEvent) -> None:
+        if isinstance(event, pbx.CallerGone):
+            self.gone.add(event.call_id)
         self._events.put_nowait(event)
 
     async def connect(self) -> None:
@@ -88,6 +91,8 @@ class FakeDriver:
 
     async def cancel_offer(self, call_id: str, agent_ids: tuple[str, ...]) -> None:
         self.cancelled.append((call_id, agent_ids))
+        if call_id in self.gone:
+            return  # the caller's hang-up ended its rings: no report, as on a real PBX
         for agent_id in agent_ids:  # each stopped ring's end, as the real drivers report it
             self.emit(pbx.AgentNotAnswered(self.node, call_id, agent_id, "cancelled"))
 
