@@ -405,7 +405,9 @@ class FreeswitchDriver:
             self._fail(call_id, "offer", agent_ids, f"caller is in {call.where}")
             return
         trace.mark("sending", call_id)
-        ringing = set(call.ringing.values())
+        # agents with a live leg of this call ring on (ring-progressively adds beside them);
+        # a leg being killed for a cancel is not one: a new offer to its agent rings anew
+        ringing = {a for leg, a in call.ringing.items() if leg not in call.cancelled}
         for agent_id in agent_ids:
             if agent_id in ringing:
                 continue
